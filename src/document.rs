@@ -1,0 +1,263 @@
+//! Whole-file operations: encrypt a plaintext file, open (decrypt and verify) an encrypted one,
+//! and seal a changed tree again, reusing IVs of unchanged values.
+//!
+//! Owns: the order of steps and the fail-closed checks between them (metadata present, MAC
+//! present before any key is unwrapped, every value authenticated, MAC recomputed and compared
+//! in constant time before anything is returned).
+//! Must not know: the CLI, terminals, or where bytes come from and go to.
+
+use crate::crypto::{self, Cipher, RuleSpec};
+use crate::error::{Error, Result};
+use crate::keysource::{self, KeySpec, Keyring};
+use crate::metadata::{self, Metadata, layout};
+use crate::secret::DataKey;
+use crate::store::{self, EmitOptions, Format};
+use crate::timestamp::Timestamp;
+use crate::tree::{Entry, Tree};
+
+/// What a new file is encrypted for, and how.
+#[derive(Clone, Debug, Default)]
+pub struct EncryptSpec {
+    /// One list of recipients per key group.
+    pub groups: Vec<Vec<KeySpec>>,
+    pub shamir_threshold: usize,
+    pub rules: RuleSpec,
+}
+
+/// A decrypted file, ready to be shown, edited and sealed again.
+pub struct Opened {
+    pub tree: Tree,
+    pub metadata: Metadata,
+    /// Holds the data key and the IVs of every value decrypted, for minimal-diff re-encryption.
+    pub cipher: Cipher,
+    /// Encrypted comments no AAD could open (left as they were).
+    pub undecryptable_comments: usize,
+    /// Set when `ignore_mac` let a missing or wrong MAC through.
+    pub mac_warning: Option<String>,
+}
+
+/// Parses an encrypted file into its tree (still encrypted) and metadata.
+pub fn load_encrypted(file: &str, format: Format, input: &[u8]) -> Result<(Tree, Metadata)> {
+    let mut tree = store::load_encrypted(format, input).map_err(|source| Error::Store {
+        file: file.to_owned(),
+        source,
+    })?;
+    let meta = layout::split(format, &mut tree).ok_or_else(|| Error::NotEncrypted {
+        file: file.to_owned(),
+    })?;
+    let md = layout::parse(&meta).map_err(|source| Error::Metadata {
+        file: file.to_owned(),
+        source,
+    })?;
+    Ok((tree, md))
+}
+
+/// Whether a parsed file carries sops metadata with a MAC and a version (sops's `filestatus`).
+pub fn is_encrypted(format: Format, input: &[u8]) -> bool {
+    let Ok(mut tree) = store::load_encrypted(format, input) else {
+        return false;
+    };
+    match layout::split(format, &mut tree).map(|m| layout::parse(&m)) {
+        Some(Ok(md)) => md.mac.is_some() && md.version.is_some(),
+        _ => false,
+    }
+}
+
+/// Decrypts an encrypted file and verifies its MAC. Nothing is returned unless every value
+/// authenticated and the MAC matched (or `ignore_mac` was given for the MAC alone).
+pub async fn open(
+    file: &str,
+    format: Format,
+    input: &[u8],
+    keyring: &Keyring,
+    ignore_mac: bool,
+) -> Result<Opened> {
+    let (tree, md) = load_encrypted(file, format, input)?;
+    if md.mac.is_none() && !ignore_mac {
+        return Err(Error::MacMissing {
+            file: file.to_owned(),
+        });
+    }
+    let key = keyring
+        .unwrap_data_key(&md)
+        .await
+        .map_err(|source| Error::Key {
+            file: file.to_owned(),
+            source,
+        })?;
+    open_with_key(file, tree, md, &key, ignore_mac)
+}
+
+/// The synchronous half of [`open`]: decrypt and verify with a known data key.
+pub fn open_with_key(
+    file: &str,
+    mut tree: Tree,
+    md: Metadata,
+    key: &DataKey,
+    ignore_mac: bool,
+) -> Result<Opened> {
+    let rules = md.rules.compile().map_err(|source| Error::Rules {
+        file: file.to_owned(),
+        source,
+    })?;
+    let mut cipher = Cipher::new(key);
+    let dec =
+        crypto::decrypt_tree(&mut tree, &mut cipher, &rules).map_err(|source| Error::Tree {
+            file: file.to_owned(),
+            source,
+        })?;
+    let mut mac_warning = None;
+    match &md.mac {
+        None => {
+            mac_warning =
+                Some("the file has no MAC; its integrity was NOT checked (--ignore-mac)".to_owned())
+        }
+        Some(enc) => match crypto::decrypt_mac(&mut cipher, enc, &md.mac_aad()) {
+            Ok(stored) if crypto::macs_equal(&stored, &dec.mac) => {}
+            Ok(_) if ignore_mac => {
+                mac_warning = Some(
+                    "MAC mismatch ignored (--ignore-mac): the file may have been tampered with"
+                        .to_owned(),
+                )
+            }
+            Ok(_) => {
+                return Err(Error::MacMismatch {
+                    file: file.to_owned(),
+                });
+            }
+            Err(_) if ignore_mac => {
+                mac_warning =
+                    Some("the stored MAC could not be decrypted; ignored (--ignore-mac)".to_owned())
+            }
+            Err(_) => {
+                return Err(Error::MacUnreadable {
+                    file: file.to_owned(),
+                });
+            }
+        },
+    }
+    Ok(Opened {
+        tree,
+        metadata: md,
+        cipher,
+        undecryptable_comments: dec.undecryptable_comments,
+        mac_warning,
+    })
+}
+
+/// Re-encrypts a (possibly changed) tree in place: unchanged values keep their ciphertext, the
+/// MAC and `lastmodified` are renewed.
+pub fn seal(file: &str, tree: &mut Tree, md: &mut Metadata, cipher: &mut Cipher) -> Result<()> {
+    let rules = md.rules.compile().map_err(|source| Error::Rules {
+        file: file.to_owned(),
+        source,
+    })?;
+    let mac = crypto::encrypt_tree(tree, cipher, &rules).map_err(|source| Error::Tree {
+        file: file.to_owned(),
+        source,
+    })?;
+    md.lastmodified = Timestamp::now_utc().to_rfc3339();
+    md.mac = Some(crypto::encrypt_mac(cipher, &mac, &md.mac_aad()));
+    md.version = Some(metadata::SOPS_LAYOUT_VERSION.to_owned());
+    Ok(())
+}
+
+/// Rejects plaintext that already carries metadata or uses reserved keys.
+pub fn check_plain(file: &str, format: Format, tree: &Tree) -> Result<()> {
+    for branch in &tree.branches {
+        for e in &branch.entries {
+            if let Entry::Pair(k, _) = e {
+                let reserved = match format {
+                    Format::Dotenv => k.starts_with("sops_"),
+                    _ => k == "sops",
+                };
+                if reserved {
+                    return Err(if k == "sops" || format == Format::Dotenv {
+                        Error::AlreadyEncrypted {
+                            file: file.to_owned(),
+                        }
+                    } else {
+                        Error::ReservedKey {
+                            file: file.to_owned(),
+                            key: k.clone(),
+                        }
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Encrypts a plaintext tree under a fresh data key. Returns the sealed tree and its metadata.
+pub async fn encrypt(
+    file: &str,
+    format: Format,
+    mut tree: Tree,
+    spec: &EncryptSpec,
+) -> Result<(Tree, Metadata, DataKey)> {
+    check_plain(file, format, &tree)?;
+    let rules = if format == Format::Binary {
+        RuleSpec::default().with_default()
+    } else {
+        spec.rules.clone().with_default()
+    };
+    rules.compile().map_err(|source| Error::Rules {
+        file: file.to_owned(),
+        source,
+    })?;
+    let key = DataKey::generate();
+    let (key_groups, threshold) =
+        keysource::wrap_data_key(&key, &spec.groups, spec.shamir_threshold)
+            .await
+            .map_err(|source| match source {
+                keysource::KeyError::NoRecipients => Error::NoRecipients {
+                    file: file.to_owned(),
+                    source,
+                },
+                other => Error::Key {
+                    file: file.to_owned(),
+                    source: other,
+                },
+            })?;
+    let mut md = Metadata {
+        key_groups,
+        shamir_threshold: threshold,
+        rules,
+        ..Default::default()
+    };
+    let mut cipher = Cipher::new(&key);
+    seal(file, &mut tree, &mut md, &mut cipher)?;
+    Ok((tree, md, key))
+}
+
+/// Writes an encrypted tree with its metadata.
+pub fn emit_encrypted(
+    file: &str,
+    format: Format,
+    mut tree: Tree,
+    md: &Metadata,
+    opts: EmitOptions,
+) -> Result<Vec<u8>> {
+    layout::join(format, &mut tree, layout::to_map(md));
+    store::emit(format, &tree, opts).map_err(|source| Error::Store {
+        file: file.to_owned(),
+        source,
+    })
+}
+
+/// Writes a decrypted tree.
+pub fn emit_plain(file: &str, format: Format, tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>> {
+    store::emit_plain(format, tree, opts).map_err(|source| Error::Store {
+        file: file.to_owned(),
+        source,
+    })
+}
+
+/// Parses plaintext input.
+pub fn load_plain(file: &str, format: Format, input: &[u8]) -> Result<Tree> {
+    store::load_plain(format, input).map_err(|source| Error::Store {
+        file: file.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,361 @@
+//! Master keys: what wraps the per-file data key, and recovering it from key groups.
+//!
+//! Owns: the [`MasterKey`] variants found in metadata (age and AWS KMS usable; PGP and cloud
+//! keys of other vendors kept intact but reported clearly), wrapping a data key for recipients,
+//! and unwrapping it from key groups, with Shamir recombination when the key is split.
+//! The only asynchronous part of the crate: remote key services are awaited here.
+//! Must not know: trees, stores, file formats.
+
+pub mod age;
+pub mod kms;
+pub mod pgp;
+pub mod shamir;
+
+use crate::metadata::{KeyGroup, Metadata};
+use crate::secret::{DataKey, SecretBytes};
+use crate::tree::Map;
+
+/// A master key entry of a file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MasterKey {
+    Age(age::AgeKey),
+    Kms(kms::KmsKey),
+    Pgp(pgp::PgpKey),
+    /// GCP KMS, Azure Key Vault, HashiCorp Vault, HuaweiCloud KMS: kept as written.
+    Other(OtherKey),
+}
+
+/// An entry of a key type shroud does not use, preserved verbatim.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtherKey {
+    /// The metadata field it came from (`gcp_kms`, `azure_kv`, `hc_vault`, `hckms`).
+    pub kind: String,
+    pub fields: Map,
+}
+
+impl OtherKey {
+    pub fn kind_static(&self) -> &'static str {
+        match self.kind.as_str() {
+            "gcp_kms" => "gcp_kms",
+            "azure_kv" => "azure_kv",
+            "hc_vault" => "hc_vault",
+            _ => "hckms",
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self.kind.as_str() {
+            "gcp_kms" => "GCP KMS",
+            "azure_kv" => "Azure Key Vault",
+            "hc_vault" => "HashiCorp Vault",
+            _ => "HuaweiCloud KMS",
+        }
+    }
+}
+
+impl MasterKey {
+    /// The key type as a word for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            MasterKey::Age(_) => "age",
+            MasterKey::Kms(_) => "AWS KMS",
+            MasterKey::Pgp(_) => "PGP",
+            MasterKey::Other(o) => o.label(),
+        }
+    }
+
+    /// A stable identity: recipient, KMS identity string, PGP fingerprint.
+    pub fn identity(&self) -> String {
+        match self {
+            MasterKey::Age(a) => a.recipient.clone(),
+            MasterKey::Kms(k) => k.identity(),
+            MasterKey::Pgp(p) => p.fp.clone(),
+            MasterKey::Other(o) => {
+                let f = &o.fields;
+                [
+                    "resource_id",
+                    "key_id",
+                    "vault_url",
+                    "vault_address",
+                    "key_name",
+                    "name",
+                ]
+                .iter()
+                .find_map(|k| f.get(k).and_then(|v| v.as_text()))
+                .unwrap_or_else(|| o.kind.clone())
+            }
+        }
+    }
+
+    /// Sort rank for decryption order (sops default: age, then pgp, then the rest).
+    fn order(&self) -> u8 {
+        match self {
+            MasterKey::Age(_) => 0,
+            MasterKey::Pgp(_) => 1,
+            MasterKey::Kms(_) => 2,
+            MasterKey::Other(_) => 3,
+        }
+    }
+}
+
+/// Why a data key could not be wrapped or recovered. Never carries key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("invalid recipient {recipient:?}: {reason}")]
+    BadRecipient { recipient: String, reason: String },
+    #[error("invalid identity in {origin}: {reason}")]
+    BadIdentity { origin: String, reason: String },
+    #[error(
+        "no age identities found (set SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, or put keys in ~/.config/sops/age/keys.txt)"
+    )]
+    NoIdentities,
+    #[error("could not wrap the data key for {key}: {reason}")]
+    Wrap { key: String, reason: String },
+    #[error("{key}: {reason}")]
+    Unwrap { key: String, reason: String },
+    #[error("{kind} key {key} cannot be used by shroud: {hint}")]
+    Unsupported {
+        kind: &'static str,
+        key: String,
+        hint: &'static str,
+    },
+    #[error("could not decrypt the data key: {summary}")]
+    NoKey { summary: String },
+    #[error("the recovered data key has {0} bytes, expected 32")]
+    BadLength(usize),
+    #[error("Shamir recombination failed: {0}")]
+    Shamir(#[from] shamir::ShamirError),
+    #[error(
+        "no recipients given: pass --age (or SOPS_AGE_RECIPIENTS), --kms (or SOPS_KMS_ARN), or add a creation rule to .sops.yaml"
+    )]
+    NoRecipients,
+}
+
+/// What to encrypt a new data key for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySpec {
+    Age(String),
+    Kms {
+        arn: String,
+        role: Option<String>,
+        context: Vec<(String, String)>,
+        aws_profile: Option<String>,
+    },
+}
+
+/// Everything available to unwrap data keys: loaded identities and clients.
+#[derive(Debug, Default)]
+pub struct Keyring {
+    pub age: age::Identities,
+}
+
+impl Keyring {
+    /// Loads identities from the environment as sops does.
+    pub fn from_env() -> Result<Keyring, KeyError> {
+        Ok(Keyring {
+            age: age::Identities::from_env()?,
+        })
+    }
+
+    async fn unwrap_one(&self, key: &MasterKey) -> Result<SecretBytes, KeyError> {
+        match key {
+            MasterKey::Age(a) => self.age.unwrap(a),
+            MasterKey::Pgp(p) => Err(KeyError::Unsupported {
+                kind: "PGP",
+                key: p.fp.clone(),
+                hint: "shroud does not implement OpenPGP; decrypt with sops and gpg, then re-encrypt for age or AWS KMS",
+            }),
+            MasterKey::Kms(k) => Err(KeyError::Unsupported {
+                kind: "AWS KMS",
+                key: k.arn.clone(),
+                hint: "this build has no AWS KMS support",
+            }),
+            MasterKey::Other(o) => Err(KeyError::Unsupported {
+                kind: o.label(),
+                key: MasterKey::Other(o.clone()).identity(),
+                hint: "only age and AWS KMS keys can be used by shroud",
+            }),
+        }
+    }
+
+    /// Recovers one group's part (the data key, or its Shamir share): keys are tried in
+    /// decryption order and the first that opens its envelope wins.
+    async fn unwrap_group(&self, group: &KeyGroup) -> Result<SecretBytes, Vec<(String, String)>> {
+        let mut keys: Vec<&MasterKey> = group.keys.iter().collect();
+        keys.sort_by_key(|k| k.order());
+        let mut failures = Vec::new();
+        for k in keys {
+            match self.unwrap_one(k).await {
+                Ok(part) => return Ok(part),
+                Err(e) => {
+                    failures.push((format!("{} {}", k.type_name(), k.identity()), e.to_string()))
+                }
+            }
+        }
+        Err(failures)
+    }
+
+    /// Recovers the data key of a file. With several groups, any `threshold` of them suffice;
+    /// on failure the error lists every group and why each of its keys failed.
+    pub async fn unwrap_data_key(&self, md: &Metadata) -> Result<DataKey, KeyError> {
+        let threshold = md.threshold();
+        let mut parts: Vec<SecretBytes> = Vec::new();
+        let mut report: Vec<String> = Vec::new();
+        for (i, group) in md.key_groups.iter().enumerate() {
+            if parts.len() >= threshold {
+                break;
+            }
+            match self.unwrap_group(group).await {
+                Ok(p) => parts.push(p),
+                Err(failures) => {
+                    let detail = if failures.is_empty() {
+                        "the group has no keys".to_owned()
+                    } else {
+                        failures
+                            .iter()
+                            .map(|(k, why)| format!("{k}: {why}"))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    };
+                    report.push(if md.key_groups.len() > 1 {
+                        format!("group {i}: {detail}")
+                    } else {
+                        detail
+                    });
+                }
+            }
+        }
+        if parts.len() < threshold {
+            let mut summary = if md.key_groups.len() > 1 {
+                format!(
+                    "{} of {} key groups opened, {} needed ({})",
+                    parts.len(),
+                    md.key_groups.len(),
+                    threshold,
+                    report.join(" | ")
+                )
+            } else {
+                report.join(" | ")
+            };
+            let usable = md
+                .all_keys()
+                .any(|k| matches!(k, MasterKey::Age(_) | MasterKey::Kms(_)));
+            if !usable {
+                let kinds: Vec<&str> = {
+                    let mut v: Vec<&str> = md.all_keys().map(|k| k.type_name()).collect();
+                    v.dedup();
+                    v
+                };
+                summary = format!(
+                    "this file's data key is wrapped only for {} keys, which shroud cannot use; open it with sops and re-encrypt for age or AWS KMS ({summary})",
+                    kinds.join("/")
+                );
+            } else if !self.age.problems.is_empty() {
+                summary.push_str(&format!(
+                    " [identity loading: {}]",
+                    self.age.problems.join("; ")
+                ));
+            }
+            if md.all_keys().next().is_none() {
+                summary = "the file lists no master keys".into();
+            }
+            return Err(KeyError::NoKey { summary });
+        }
+        let key = if threshold > 1 {
+            let refs: Vec<&[u8]> = parts.iter().map(|p| p.expose()).collect();
+            shamir::combine(&refs)?
+        } else {
+            parts.swap_remove(0)
+        };
+        DataKey::from_slice(key.expose()).ok_or(KeyError::BadLength(key.len()))
+    }
+}
+
+/// Wraps a data key for key groups built from `specs` (one spec list per group). With several
+/// groups the key is split and each group wraps its own share.
+pub async fn wrap_data_key(
+    key: &DataKey,
+    groups: &[Vec<KeySpec>],
+    threshold: usize,
+) -> Result<(Vec<KeyGroup>, usize), KeyError> {
+    if groups.iter().all(|g| g.is_empty()) {
+        return Err(KeyError::NoRecipients);
+    }
+    let (parts, threshold) = if groups.len() > 1 {
+        let t = if threshold == 0 {
+            groups.len()
+        } else {
+            threshold
+        };
+        (shamir::split(key.expose(), groups.len(), t)?, t)
+    } else {
+        (vec![SecretBytes::from_slice(key.expose())], 0)
+    };
+    let mut out = Vec::new();
+    for (specs, part) in groups.iter().zip(parts.iter()) {
+        let mut g = KeyGroup::default();
+        for spec in specs {
+            g.keys.push(wrap_one(spec, part.expose()).await?);
+        }
+        out.push(g);
+    }
+    Ok((out, threshold))
+}
+
+async fn wrap_one(spec: &KeySpec, secret: &[u8]) -> Result<MasterKey, KeyError> {
+    match spec {
+        KeySpec::Age(r) => Ok(MasterKey::Age(age::wrap(r, secret)?)),
+        KeySpec::Kms { arn, .. } => Err(KeyError::Unsupported {
+            kind: "AWS KMS",
+            key: arn.clone(),
+            hint: "this build has no AWS KMS support",
+        }),
+    }
+}
+
+/// The identity a spec will have once wrapped (to match existing envelopes).
+pub fn spec_identity(spec: &KeySpec) -> String {
+    match spec {
+        KeySpec::Age(r) => r.trim().to_owned(),
+        KeySpec::Kms {
+            arn,
+            role,
+            context,
+            aws_profile,
+        } => kms::KmsKey {
+            arn: arn.clone(),
+            role: role.clone(),
+            context: context.clone(),
+            aws_profile: aws_profile.clone(),
+            created_at: String::new(),
+            enc: String::new(),
+        }
+        .identity(),
+    }
+}
+
+/// Re-wraps an existing data key for new key groups (`updatekeys`). With a single group before
+/// and after, envelopes of recipients that stay are kept byte for byte; anything else is
+/// wrapped afresh (a Shamir split always is, so that all shares come from one polynomial).
+pub async fn rewrap_groups(
+    key: &DataKey,
+    groups: &[Vec<KeySpec>],
+    threshold: usize,
+    old: &Metadata,
+) -> Result<(Vec<KeyGroup>, usize), KeyError> {
+    if groups.len() == 1 && old.key_groups.len() == 1 {
+        let mut g = KeyGroup::default();
+        for spec in &groups[0] {
+            let id = spec_identity(spec);
+            match old.key_groups[0].keys.iter().find(|k| k.identity() == id) {
+                Some(k) => g.keys.push(k.clone()),
+                None => g.keys.push(wrap_one(spec, key.expose()).await?),
+            }
+        }
+        if g.keys.is_empty() {
+            return Err(KeyError::NoRecipients);
+        }
+        return Ok((vec![g], 0));
+    }
+    wrap_data_key(key, groups, threshold).await
+}

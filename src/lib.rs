@@ -1,0 +1,38 @@
+//! # shroud
+//!
+//! A SOPS-compatible secrets toolchain for GitOps. Files written by `sops` open here and files
+//! written here open in `sops`, Flux and helm-secrets.
+//!
+//! ## API map
+//!
+//! Data flows `bytes → store → tree → crypto → keysource → metadata → bytes`:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`secret`] | zeroizing containers: [`secret::DataKey`], [`secret::SecretBytes`] |
+//! | [`tree`] | the ordered value tree with comments and typed scalars; tree paths |
+//! | [`store`] | YAML / JSON / dotenv / INI / binary parsing and emitting |
+//! | [`crypto`] | per-value AES-256-GCM (`ENC[...]`), encryption rules, the MAC |
+//! | [`keysource`] | master keys (age, AWS KMS; PGP parsed only) that wrap the data key |
+//! | [`metadata`] | the `sops` block: in-memory [`metadata::Metadata`] and its on-disk layouts |
+//! | [`config`] | `.sops.yaml` creation rules |
+//! | [`document`] | whole-file operations: encrypt, decrypt, verify, re-encrypt |
+//! | [`error`] | the library error type and the documented exit codes |
+//! | [`fsutil`] | atomic, private file writes |
+//!
+//! Only key sources are asynchronous; tree encryption is pure and synchronous.
+
+pub mod config;
+pub mod crypto;
+pub mod document;
+pub mod error;
+pub mod fsutil;
+pub mod keysource;
+pub mod metadata;
+pub mod secret;
+pub mod store;
+pub mod timestamp;
+pub mod tree;
+
+/// The version written into the metadata `version` field.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

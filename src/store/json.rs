@@ -1,0 +1,265 @@
+//! The JSON store (also the container of the binary store's encrypted form).
+//!
+//! Owns: JSON objects to and from a single branch, keeping key order and duplicate keys,
+//! integers that fit 64 bits exactly (never via float64), and the source's indentation.
+//! Must not know: encryption or metadata semantics.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::StoreError;
+use crate::tree::{Entry, Hints, Kind, Map, Scalar, Tree, Value};
+
+struct ValueSeed;
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Scalar(Scalar::bool(b)))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Scalar(Scalar::int(i)))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        // Integers above i64::MAX stay exact as text; sops itself cannot represent them.
+        Ok(Value::Scalar(Scalar::new(Kind::Int, u.to_string())))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(Value::Scalar(Scalar::float(f)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::str(s))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::Scalar(Scalar::string(s)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(ValueSeed)? {
+            out.push(v);
+        }
+        Ok(Value::List(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(k) = access.next_key::<String>()? {
+            let v = access.next_value_seed(ValueSeed)?;
+            map.entries.push(Entry::Pair(k, v));
+        }
+        Ok(Value::Map(map))
+    }
+}
+
+/// Parses a JSON document whose top level is an object.
+pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
+    let mut de = serde_json::Deserializer::from_slice(input);
+    let value = ValueSeed.deserialize(&mut de).map_err(json_err)?;
+    de.end().map_err(json_err)?;
+    let map = match value {
+        Value::Map(m) => m,
+        Value::List(_) => return Err(StoreError::TopLevelSequence),
+        _ => return Err(StoreError::TopLevelScalar),
+    };
+    let hints = Hints {
+        indent: detect_indent(input),
+        json_tabs: input.windows(2).any(|w| w == b"\n\t"),
+        ..Default::default()
+    };
+    Ok(Tree {
+        branches: vec![map],
+        hints,
+    })
+}
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    // serde_json messages name positions and expectations, never input text.
+    StoreError::Syntax {
+        line: Some(e.line()),
+        message: e.to_string(),
+    }
+}
+
+fn detect_indent(input: &[u8]) -> Option<usize> {
+    let text = std::str::from_utf8(input).ok()?;
+    text.lines()
+        .skip(1)
+        .find(|l| l.starts_with(' '))
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+}
+
+/// Indentation for JSON output.
+#[derive(Clone, Copy, Debug)]
+pub enum Indent {
+    Tab,
+    Spaces(usize),
+}
+
+struct Writer {
+    out: String,
+    indent: Indent,
+}
+
+impl Writer {
+    fn newline(&mut self, depth: usize) {
+        self.out.push('\n');
+        for _ in 0..depth {
+            match self.indent {
+                Indent::Tab => self.out.push('\t'),
+                Indent::Spaces(n) => (0..n).for_each(|_| self.out.push(' ')),
+            }
+        }
+    }
+
+    fn string(&mut self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let s = std::str::from_utf8(bytes).map_err(|_| StoreError::NotUtf8 {
+            key: key.to_owned(),
+        })?;
+        self.out
+            .push_str(&serde_json::to_string(s).expect("strings serialize"));
+        Ok(())
+    }
+
+    fn value(&mut self, key: &str, v: &Value, depth: usize) -> Result<(), StoreError> {
+        match v {
+            Value::Null => self.out.push_str("null"),
+            Value::Comment(_) => unreachable!("comments are filtered before writing"),
+            Value::Scalar(s) => match s.kind {
+                Kind::Str | Kind::Bytes | Kind::Time => self.string(key, s.bytes())?,
+                Kind::Bool => self.out.push_str(if s.as_bool() == Some(true) {
+                    "true"
+                } else {
+                    "false"
+                }),
+                Kind::Int => self.out.push_str(&s.text()),
+                Kind::Float => {
+                    let t = s.text();
+                    match t.as_ref() {
+                        "+Inf" | "-Inf" | "NaN" => self.string(key, t.as_bytes())?,
+                        t if t.contains(['.', 'e', 'E']) => self.out.push_str(t),
+                        t => {
+                            self.out.push_str(t);
+                            self.out.push_str(".0");
+                        }
+                    }
+                }
+            },
+            Value::List(items) => {
+                let items: Vec<&Value> = items
+                    .iter()
+                    .filter(|v| !matches!(v, Value::Comment(_)))
+                    .collect();
+                if items.is_empty() {
+                    self.out.push_str("[]");
+                    return Ok(());
+                }
+                self.out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    self.newline(depth + 1);
+                    self.value(key, item, depth + 1)?;
+                }
+                self.newline(depth);
+                self.out.push(']');
+            }
+            Value::Map(m) => self.map(m, depth)?,
+        }
+        Ok(())
+    }
+
+    fn map(&mut self, m: &Map, depth: usize) -> Result<(), StoreError> {
+        let pairs: Vec<(&String, &Value)> = m.pairs().collect();
+        if pairs.is_empty() {
+            self.out.push_str("{}");
+            return Ok(());
+        }
+        self.out.push('{');
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            self.newline(depth + 1);
+            self.out
+                .push_str(&serde_json::to_string(k).expect("strings serialize"));
+            self.out.push_str(": ");
+            self.value(k, v, depth + 1)?;
+        }
+        self.newline(depth);
+        self.out.push('}');
+        Ok(())
+    }
+}
+
+/// Writes the single branch as a JSON object with a trailing newline.
+pub fn emit(tree: &Tree, indent: Indent) -> Result<Vec<u8>, StoreError> {
+    let branch = match tree.branches.as_slice() {
+        [one] => one,
+        [] => &Map::new(),
+        _ => return Err(StoreError::MultipleDocuments { format: "JSON" }),
+    };
+    let mut w = Writer {
+        out: String::new(),
+        indent,
+    };
+    w.map(branch, 0)?;
+    w.out.push('\n');
+    Ok(w.out.into_bytes())
+}
+
+/// Writes one value (for `decrypt --extract`).
+pub fn emit_value(v: &Value) -> Result<Vec<u8>, StoreError> {
+    let mut w = Writer {
+        out: String::new(),
+        indent: Indent::Tab,
+    };
+    w.value("the extracted value", v, 0)?;
+    w.out.push('\n');
+    Ok(w.out.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_duplicates_and_big_ints() {
+        let src =
+            b"{\n  \"b\": 9007199254740993,\n  \"a\": [1.5, true, null, \"x\"],\n  \"b\": 2.0\n}\n";
+        let t = parse(src).unwrap();
+        assert_eq!(t.branches[0].entries.len(), 3);
+        assert_eq!(t.hints.indent, Some(2));
+        let out = String::from_utf8(emit(&t, Indent::Spaces(2)).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "{\n  \"b\": 9007199254740993,\n  \"a\": [\n    1.5,\n    true,\n    null,\n    \"x\"\n  ],\n  \"b\": 2.0\n}\n"
+        );
+    }
+
+    #[test]
+    fn rejects_arrays_and_garbage() {
+        assert!(matches!(parse(b"[1]"), Err(StoreError::TopLevelSequence)));
+        assert!(matches!(
+            parse(b"{\"a\": }"),
+            Err(StoreError::Syntax { .. })
+        ));
+        assert!(matches!(parse(b"{} x"), Err(StoreError::Syntax { .. })));
+    }
+}

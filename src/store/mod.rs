@@ -1,0 +1,254 @@
+//! Format stores: bytes to and from the tree, for YAML, JSON, dotenv, INI and binary files.
+//!
+//! Owns: choosing a format (by flag or file extension, as sops does: everything unknown is
+//! binary), and each format's parser and emitter. A store treats the `sops` key like any other;
+//! splitting metadata off is `metadata::layout`'s job.
+//! Must not know: encryption, keys, metadata semantics.
+
+pub mod dotenv;
+pub mod ini;
+pub mod json;
+pub mod yaml;
+mod yaml_scalar;
+
+use std::path::Path;
+
+use crate::tree::{Map, Tree, Value};
+
+/// A file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Yaml,
+    Json,
+    Dotenv,
+    Ini,
+    Binary,
+}
+
+impl Format {
+    /// sops's rule: `.yaml`/`.yml`, `.json`, `.env`, `.ini`; everything else is binary.
+    pub fn from_path(path: &Path) -> Format {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".yaml") || name.ends_with(".yml") {
+            Format::Yaml
+        } else if name.ends_with(".json") {
+            Format::Json
+        } else if name.ends_with(".env") {
+            Format::Dotenv
+        } else if name.ends_with(".ini") {
+            Format::Ini
+        } else {
+            Format::Binary
+        }
+    }
+
+    /// Parses a `--input-type`/`--output-type` value.
+    pub fn from_name(name: &str) -> Option<Format> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "yaml" | "yml" => Format::Yaml,
+            "json" => Format::Json,
+            "dotenv" | "env" => Format::Dotenv,
+            "ini" => Format::Ini,
+            "binary" | "bin" | "raw" => Format::Binary,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Yaml => "yaml",
+            Format::Json => "json",
+            Format::Dotenv => "dotenv",
+            Format::Ini => "ini",
+            Format::Binary => "binary",
+        }
+    }
+}
+
+/// A format-level failure. Messages name keys and lines, never values.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("syntax error{}: {message}", line.map(|l| format!(" at line {l}")).unwrap_or_default())]
+    Syntax {
+        line: Option<usize>,
+        message: String,
+    },
+    #[error(
+        "the top level is a sequence; sops formats need a mapping at the top (encrypt the whole file with --input-type binary instead)"
+    )]
+    TopLevelSequence,
+    #[error(
+        "the top level is a scalar; sops formats need a mapping at the top (use --input-type binary for opaque files)"
+    )]
+    TopLevelScalar,
+    #[error("duplicate key {key:?}{}", line.map(|l| format!(" (mapping ending at line {l})")).unwrap_or_default())]
+    DuplicateKey { key: String, line: Option<usize> },
+    #[error("YAML aliases expand to more than {budget} nodes; refusing (possible alias bomb)")]
+    AliasBudget { budget: usize },
+    #[error(
+        "value at key {key:?} is not valid UTF-8 and cannot be written as text (use --output-type binary)"
+    )]
+    NotUtf8 { key: String },
+    #[error("value at key {key:?} is a mapping or list, which {format} cannot hold")]
+    NotFlat { key: String, format: &'static str },
+    #[error("{format} holds one document; this tree has several")]
+    MultipleDocuments { format: &'static str },
+    #[error("an encrypted binary file must be a JSON object with a string \"data\" key")]
+    BadBinaryContainer,
+}
+
+/// Options for writing text formats.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EmitOptions {
+    /// Indentation override (`--indent` / `.sops.yaml` `stores`); otherwise the source's, then
+    /// the sops default (4 for YAML, a tab for JSON).
+    pub indent: Option<usize>,
+}
+
+/// Parses a plaintext file.
+pub fn load_plain(format: Format, input: &[u8]) -> Result<Tree, StoreError> {
+    match format {
+        Format::Yaml => yaml::parse(input),
+        Format::Json => json::parse(input),
+        Format::Dotenv => dotenv::parse(input),
+        Format::Ini => ini::parse(input),
+        Format::Binary => {
+            let mut map = Map::new();
+            map.insert(
+                "data",
+                Value::Scalar(crate::tree::Scalar::string(
+                    crate::secret::SecretBytes::from_slice(input),
+                )),
+            );
+            Ok(Tree {
+                branches: vec![map],
+                ..Default::default()
+            })
+        }
+    }
+}
+
+/// Parses an encrypted file (binary files are stored as JSON).
+pub fn load_encrypted(format: Format, input: &[u8]) -> Result<Tree, StoreError> {
+    match format {
+        Format::Binary => json::parse(input),
+        other => load_plain(other, input),
+    }
+}
+
+/// Writes a tree in a text format.
+pub fn emit(format: Format, tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
+    match format {
+        Format::Yaml => yaml::emit(
+            tree,
+            yaml::EmitOptions {
+                indent: opts.indent.or(tree.hints.indent).unwrap_or(4),
+            },
+        ),
+        Format::Json | Format::Binary => {
+            let indent = match opts.indent.or(if tree.hints.json_tabs {
+                None
+            } else {
+                tree.hints.indent
+            }) {
+                Some(n) => json::Indent::Spaces(n),
+                None => json::Indent::Tab,
+            };
+            json::emit(tree, indent)
+        }
+        Format::Dotenv => dotenv::emit(tree),
+        Format::Ini => ini::emit(tree),
+    }
+}
+
+/// Writes a decrypted tree. For binary, that is the raw `data` bytes.
+pub fn emit_plain(format: Format, tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
+    match format {
+        Format::Binary => {
+            let data = tree
+                .branches
+                .first()
+                .and_then(|b| b.get("data"))
+                .and_then(Value::as_scalar)
+                .ok_or(StoreError::BadBinaryContainer)?;
+            Ok(data.bytes().to_vec())
+        }
+        other => emit(other, tree, opts),
+    }
+}
+
+/// Writes one extracted value: scalars as their raw text, subtrees in `format`.
+pub fn emit_value(format: Format, value: &Value) -> Result<Vec<u8>, StoreError> {
+    match value {
+        Value::Scalar(s) => Ok(match s.kind {
+            crate::tree::Kind::Bool => {
+                if s.as_bool() == Some(true) {
+                    b"true".to_vec()
+                } else {
+                    b"false".to_vec()
+                }
+            }
+            _ => s.bytes().to_vec(),
+        }),
+        Value::Null => Ok(b"null".to_vec()),
+        Value::Map(m) => {
+            let tree = Tree {
+                branches: vec![m.clone()],
+                ..Default::default()
+            };
+            match format {
+                Format::Yaml | Format::Dotenv | Format::Ini => {
+                    emit(Format::Yaml, &tree, EmitOptions::default())
+                }
+                _ => emit(Format::Json, &tree, EmitOptions::default()),
+            }
+        }
+        Value::List(_) | Value::Comment(_) => match format {
+            Format::Json | Format::Binary => json::emit_value(value),
+            _ => {
+                let mut m = Map::new();
+                m.insert("value", value.clone());
+                let tree = Tree {
+                    branches: vec![m],
+                    ..Default::default()
+                };
+                let out = emit(Format::Yaml, &tree, EmitOptions { indent: Some(2) })?;
+                // Drop the wrapper key: re-indent the list to the top level.
+                let text = String::from_utf8_lossy(&out);
+                let body: String = text
+                    .lines()
+                    .skip(1)
+                    .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+                    .collect();
+                Ok(body.into_bytes())
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_by_extension() {
+        assert_eq!(Format::from_path(Path::new("a/b.yml")), Format::Yaml);
+        assert_eq!(Format::from_path(Path::new("x.JSON")), Format::Json);
+        assert_eq!(Format::from_path(Path::new(".env")), Format::Dotenv);
+        assert_eq!(Format::from_path(Path::new("prod.env")), Format::Dotenv);
+        assert_eq!(Format::from_path(Path::new("cert.pem")), Format::Binary);
+    }
+
+    #[test]
+    fn binary_round_trip_keeps_bytes() {
+        let raw = [0u8, 159, 146, 150, b'\n'];
+        let t = load_plain(Format::Binary, &raw).unwrap();
+        assert_eq!(
+            emit_plain(Format::Binary, &t, EmitOptions::default()).unwrap(),
+            raw
+        );
+    }
+}

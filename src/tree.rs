@@ -1,0 +1,543 @@
+//! The ordered value tree every store parses into and every store emits from.
+//!
+//! Owns: documents (branches), mappings with comments in document position, lists, typed scalars
+//! that keep their sops plaintext bytes (the exact bytes that are encrypted and hashed into the
+//! MAC) next to an optional source spelling, and tree paths such as `["a"][0]["b"]`.
+//! Must not know: any file format's syntax, any cryptography, any key source.
+
+use std::fmt;
+
+use crate::secret::SecretBytes;
+
+/// A whole file: one branch per YAML document (every other format has exactly one).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tree {
+    pub branches: Vec<Map>,
+    /// Presentation details the source had, so a rewrite changes as little as possible.
+    pub hints: Hints,
+}
+
+/// Presentation details remembered from the source file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Hints {
+    /// Indentation width the source used for nested mappings, when it could be seen.
+    pub indent: Option<usize>,
+    /// The first YAML document started with an explicit `---`.
+    pub explicit_start: bool,
+    /// The JSON source indented with tabs.
+    pub json_tabs: bool,
+}
+
+/// An ordered mapping. Comments live between pairs, in document position.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Map {
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry {
+    Pair(String, Value),
+    Comment(Comment),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Scalar(Scalar),
+    Map(Map),
+    List(Vec<Value>),
+    /// Only inside lists: a comment line between elements.
+    Comment(Comment),
+}
+
+/// A comment line without its `#`. The text may be secret (it is encrypted by default).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comment {
+    pub text: SecretBytes,
+    /// Written after a value on the same line (`key: value # note`).
+    pub inline: bool,
+}
+
+impl Comment {
+    pub fn new(text: impl Into<SecretBytes>, inline: bool) -> Self {
+        Comment {
+            text: text.into(),
+            inline,
+        }
+    }
+}
+
+/// The sops value types (the `type:` field of an `ENC[...]` string).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Int,
+    Float,
+    Bool,
+    Time,
+    Bytes,
+}
+
+impl Kind {
+    /// The `type:` tag sops writes for this kind.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Kind::Str => "str",
+            Kind::Int => "int",
+            Kind::Float => "float",
+            Kind::Bool => "bool",
+            Kind::Time => "time",
+            Kind::Bytes => "bytes",
+        }
+    }
+
+    pub fn from_tag(tag: &str) -> Option<Kind> {
+        Some(match tag {
+            "str" => Kind::Str,
+            "int" => Kind::Int,
+            "float" => Kind::Float,
+            "bool" => Kind::Bool,
+            "time" => Kind::Time,
+            "bytes" => Kind::Bytes,
+            _ => return None,
+        })
+    }
+}
+
+/// How a string scalar was written in YAML, kept as a hint for re-emission.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Style {
+    #[default]
+    Any,
+    Plain,
+    Single,
+    Double,
+    Literal,
+    Folded,
+}
+
+/// A typed leaf value.
+///
+/// `value` holds the canonical sops plaintext bytes for the kind (§3 of the format spec): the
+/// string's bytes, `strconv.Itoa` for ints, shortest non-exponent decimal for floats,
+/// `True`/`False`, RFC 3339 for times. These bytes are what gets encrypted and hashed.
+/// `repr` holds the source spelling when it differs (`0x1F`, `1.0`, `2024-01-01`), so a value
+/// that is never encrypted is written back exactly as it was.
+#[derive(Clone, PartialEq)]
+pub struct Scalar {
+    pub kind: Kind,
+    pub value: SecretBytes,
+    pub repr: Option<SecretBytes>,
+    pub style: Style,
+}
+
+impl fmt::Debug for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Scalar({:?}, <redacted>)", self.kind)
+    }
+}
+
+impl Scalar {
+    pub fn new(kind: Kind, value: impl Into<SecretBytes>) -> Self {
+        Scalar {
+            kind,
+            value: value.into(),
+            repr: None,
+            style: Style::Any,
+        }
+    }
+
+    pub fn string(s: impl Into<SecretBytes>) -> Self {
+        Scalar::new(Kind::Str, s)
+    }
+
+    pub fn int(i: i64) -> Self {
+        Scalar::new(Kind::Int, i.to_string())
+    }
+
+    pub fn float(f: f64) -> Self {
+        Scalar::new(Kind::Float, go_format_float(f))
+    }
+
+    pub fn bool(b: bool) -> Self {
+        Scalar::new(Kind::Bool, if b { "True" } else { "False" })
+    }
+
+    pub fn with_repr(mut self, repr: impl Into<SecretBytes>) -> Self {
+        let repr = repr.into();
+        if repr != self.value {
+            self.repr = Some(repr);
+        }
+        self
+    }
+
+    pub fn with_style(mut self, style: Style) -> Self {
+        self.style = style;
+        self
+    }
+
+    /// The canonical bytes: what is encrypted and what the MAC hashes.
+    pub fn bytes(&self) -> &[u8] {
+        self.value.expose()
+    }
+
+    /// The canonical bytes as text (lossy only for non-UTF-8 binary data).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.value.expose())
+    }
+
+    pub fn is_empty_string(&self) -> bool {
+        self.kind == Kind::Str && self.value.is_empty()
+    }
+
+    /// The boolean value of a `bool` scalar (Go `strconv.ParseBool` spellings).
+    pub fn as_bool(&self) -> Option<bool> {
+        parse_go_bool(self.value.as_str()?)
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip decimal, never an exponent.
+pub fn go_format_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_owned()
+    } else if f.is_infinite() {
+        if f > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else {
+        // Rust's Display for f64 is the shortest round-trip form and never uses an exponent.
+        format!("{f}")
+    }
+}
+
+/// One step of a tree path: a mapping key or a list index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathElem {
+    Key(String),
+    Index(usize),
+}
+
+impl fmt::Display for PathElem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathElem::Key(k) => write!(f, "[{}]", serde_json::Value::String(k.clone())),
+            PathElem::Index(i) => write!(f, "[{i}]"),
+        }
+    }
+}
+
+/// Formats a path as sops writes it: `["a"][0]["b"]`.
+pub fn format_path(path: &[PathElem]) -> String {
+    path.iter().map(|p| p.to_string()).collect()
+}
+
+/// Parses a sops tree path such as `["a"][0]["b"]` (keys in double or single quotes).
+pub fn parse_path(s: &str) -> Result<Vec<PathElem>, String> {
+    let bytes = s.trim().as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'[' {
+            return Err(format!("expected '[' at offset {i}"));
+        }
+        i += 1;
+        match bytes.get(i) {
+            Some(&q @ (b'"' | b'\'')) => {
+                i += 1;
+                let mut key = Vec::new();
+                loop {
+                    match bytes.get(i) {
+                        None => return Err("unterminated key".into()),
+                        Some(b'\\') if q == b'"' => {
+                            match bytes.get(i + 1) {
+                                Some(&c) => key.push(c),
+                                None => return Err("unterminated escape".into()),
+                            }
+                            i += 2;
+                        }
+                        Some(&c) if c == q => {
+                            i += 1;
+                            break;
+                        }
+                        Some(&c) => {
+                            key.push(c);
+                            i += 1;
+                        }
+                    }
+                }
+                out.push(PathElem::Key(
+                    String::from_utf8(key).map_err(|_| "key is not UTF-8".to_string())?,
+                ));
+            }
+            _ => {
+                let start = i;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if start == i {
+                    return Err(format!(
+                        "expected a quoted key or an index at offset {start}"
+                    ));
+                }
+                let n = std::str::from_utf8(&bytes[start..i])
+                    .unwrap_or_default()
+                    .parse::<usize>()
+                    .map_err(|e| e.to_string())?;
+                out.push(PathElem::Index(n));
+            }
+        }
+        if bytes.get(i) != Some(&b']') {
+            return Err(format!("expected ']' at offset {i}"));
+        }
+        i += 1;
+    }
+    if out.is_empty() {
+        return Err("empty path".into());
+    }
+    Ok(out)
+}
+
+impl Map {
+    pub fn new() -> Self {
+        Map::default()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.iter().find_map(|e| match e {
+            Entry::Pair(k, v) if k == key => Some(v),
+            _ => None,
+        })
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.entries.iter_mut().find_map(|e| match e {
+            Entry::Pair(k, v) if k == key => Some(v),
+            _ => None,
+        })
+    }
+
+    /// Replaces the value of `key`, or appends the pair.
+    pub fn insert(&mut self, key: impl Into<String>, value: Value) {
+        let key = key.into();
+        match self.get_mut(&key) {
+            Some(slot) => *slot = value,
+            None => self.entries.push(Entry::Pair(key, value)),
+        }
+    }
+
+    /// Removes `key` and returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let pos = self
+            .entries
+            .iter()
+            .position(|e| matches!(e, Entry::Pair(k, _) if k == key))?;
+        match self.entries.remove(pos) {
+            Entry::Pair(_, v) => Some(v),
+            Entry::Comment(_) => None,
+        }
+    }
+
+    pub fn pairs(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.entries.iter().filter_map(|e| match e {
+            Entry::Pair(k, v) => Some((k, v)),
+            Entry::Comment(_) => None,
+        })
+    }
+}
+
+impl Value {
+    pub fn str(s: &str) -> Value {
+        Value::Scalar(Scalar::string(s))
+    }
+
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match self {
+            Value::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A scalar's source spelling, else its canonical text (for metadata fields, which are
+    /// never secret: `version: 3.10` must stay `3.10`, not the float `3.1`).
+    pub fn as_text(&self) -> Option<String> {
+        self.as_scalar().map(|s| {
+            let bytes = s.repr.as_ref().unwrap_or(&s.value);
+            String::from_utf8_lossy(bytes.expose()).into_owned()
+        })
+    }
+
+    /// List elements that are values (comments skipped), for index lookups.
+    fn list_values(list: &[Value]) -> impl Iterator<Item = (usize, &Value)> {
+        list.iter()
+            .enumerate()
+            .filter(|(_, v)| !matches!(v, Value::Comment(_)))
+    }
+}
+
+/// Follows `path` from a document root.
+pub fn lookup<'a>(root: &'a Map, path: &[PathElem]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let mut cur = match first {
+        PathElem::Key(k) => root.get(k)?,
+        PathElem::Index(_) => return None,
+    };
+    for p in rest {
+        cur = match (p, cur) {
+            (PathElem::Key(k), Value::Map(m)) => m.get(k)?,
+            (PathElem::Index(i), Value::List(l)) => Value::list_values(l).nth(*i)?.1,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// Sets the value at `path`, creating intermediate mappings for missing keys.
+/// Returns whether anything changed.
+pub fn set_path(root: &mut Map, path: &[PathElem], value: Value) -> Result<bool, String> {
+    let (first, rest) = path.split_first().ok_or("empty path")?;
+    let PathElem::Key(k) = first else {
+        return Err("a document's top level is a mapping; the path must start with a key".into());
+    };
+    if rest.is_empty() {
+        let changed = root.get(k) != Some(&value);
+        root.insert(k.clone(), value);
+        return Ok(changed);
+    }
+    if root.get(k).is_none() {
+        let fresh = match rest[0] {
+            PathElem::Key(_) => Value::Map(Map::new()),
+            PathElem::Index(_) => Value::List(Vec::new()),
+        };
+        root.insert(k.clone(), fresh);
+    }
+    set_in_value(root.get_mut(k).expect("just inserted"), rest, value)
+}
+
+fn set_in_value(cur: &mut Value, path: &[PathElem], value: Value) -> Result<bool, String> {
+    let (first, rest) = path.split_first().expect("non-empty");
+    match (first, cur) {
+        (PathElem::Key(_), Value::Map(m)) => set_path(m, path, value),
+        (PathElem::Index(i), Value::List(l)) => {
+            let positions: Vec<usize> = Value::list_values(l).map(|(p, _)| p).collect();
+            let slot = match positions.get(*i) {
+                Some(&p) => &mut l[p],
+                None if *i == positions.len() => {
+                    l.push(match rest.first() {
+                        None => Value::Null,
+                        Some(PathElem::Key(_)) => Value::Map(Map::new()),
+                        Some(PathElem::Index(_)) => Value::List(Vec::new()),
+                    });
+                    l.last_mut().expect("pushed")
+                }
+                None => return Err(format!("index {i} is out of range")),
+            };
+            if rest.is_empty() {
+                let changed = *slot != value;
+                *slot = value;
+                Ok(changed)
+            } else {
+                set_in_value(slot, rest, value)
+            }
+        }
+        (PathElem::Key(k), _) => Err(format!("cannot set key {k:?}: the parent is not a mapping")),
+        (PathElem::Index(i), _) => Err(format!("cannot set index {i}: the parent is not a list")),
+    }
+}
+
+/// Follows `path` from a document root, mutably.
+pub fn lookup_mut<'a>(root: &'a mut Map, path: &[PathElem]) -> Option<&'a mut Value> {
+    let (first, rest) = path.split_first()?;
+    let mut cur = match first {
+        PathElem::Key(k) => root.get_mut(k)?,
+        PathElem::Index(_) => return None,
+    };
+    for p in rest {
+        cur = match (p, cur) {
+            (PathElem::Key(k), Value::Map(m)) => m.get_mut(k)?,
+            (PathElem::Index(i), Value::List(l)) => {
+                let pos = Value::list_values(l).nth(*i)?.0;
+                &mut l[pos]
+            }
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// Removes the value at `path`. Returns whether it existed.
+pub fn unset_path(root: &mut Map, path: &[PathElem]) -> Result<bool, String> {
+    let (last, parents) = path.split_last().ok_or("empty path")?;
+    if parents.is_empty() {
+        return match last {
+            PathElem::Key(k) => Ok(root.remove(k).is_some()),
+            PathElem::Index(_) => Err("the path must start with a key".into()),
+        };
+    }
+    match (last, lookup_mut(root, parents)) {
+        (PathElem::Key(k), Some(Value::Map(m))) => Ok(m.remove(k).is_some()),
+        (PathElem::Index(i), Some(Value::List(l))) => {
+            let pos = Value::list_values(l).nth(*i).map(|(p, _)| p);
+            Ok(pos.map(|p| l.remove(p)).is_some())
+        }
+        _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sops_paths() {
+        assert_eq!(
+            parse_path(r#"["a"][0]['b c']"#).unwrap(),
+            vec![
+                PathElem::Key("a".into()),
+                PathElem::Index(0),
+                PathElem::Key("b c".into())
+            ]
+        );
+        assert!(parse_path("a.b").is_err());
+        assert!(parse_path(r#"["a""#).is_err());
+        assert_eq!(
+            format_path(&parse_path(r#"["x"][2]"#).unwrap()),
+            r#"["x"][2]"#
+        );
+    }
+
+    #[test]
+    fn go_float_formatting() {
+        assert_eq!(go_format_float(1.0), "1");
+        assert_eq!(go_format_float(1e21), "1000000000000000000000");
+        assert_eq!(go_format_float(0.1), "0.1");
+        assert_eq!(go_format_float(f64::INFINITY), "+Inf");
+        assert_eq!(go_format_float(f64::NAN), "NaN");
+        assert_eq!(go_format_float(-2.5e-7), "-0.00000025");
+    }
+
+    #[test]
+    fn set_and_unset() {
+        let mut m = Map::new();
+        let p = parse_path(r#"["a"]["b"]"#).unwrap();
+        assert!(set_path(&mut m, &p, Value::str("x")).unwrap());
+        assert!(!set_path(&mut m, &p, Value::str("x")).unwrap());
+        assert_eq!(lookup(&m, &p), Some(&Value::str("x")));
+        assert!(unset_path(&mut m, &p).unwrap());
+        assert!(!unset_path(&mut m, &p).unwrap());
+        assert_eq!(lookup(&m, &p), None);
+    }
+}
