@@ -9,17 +9,27 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-/// Atomically replaces (or creates) `path` with `bytes`. An existing file keeps its mode;
-/// a new file gets `new_mode`. A crash at any point leaves either the old or the new content.
-pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
+/// The permissions of a file written by [`write_atomic`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Keep an existing file's mode; use this one for a new file (ciphertext).
+    KeepOr(u32),
+    /// Always this mode (plaintext secrets: 0600).
+    Exactly(u32),
+}
+
+/// Atomically replaces (or creates) `path` with `bytes`. A crash at any point leaves either the
+/// old or the new content, never a mix and never nothing.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mode = match fs::metadata(path) {
-        Ok(m) => m.permissions().mode() & 0o7777,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => new_mode,
-        Err(e) => return Err(e),
+    let mode = match (mode, fs::metadata(path)) {
+        (Mode::Exactly(m), _) => m,
+        (Mode::KeepOr(_), Ok(m)) => m.permissions().mode() & 0o7777,
+        (Mode::KeepOr(m), Err(e)) if e.kind() == io::ErrorKind::NotFound => m,
+        (Mode::KeepOr(_), Err(e)) => return Err(e),
     };
     let mut tmp = tempfile::Builder::new()
         .prefix(".shroud-")
@@ -67,19 +77,24 @@ mod tests {
     fn atomic_write_keeps_mode_and_leaves_no_temp() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("f.yaml");
-        write_atomic(&p, b"one", 0o600).unwrap();
+        write_atomic(&p, b"one", Mode::KeepOr(0o600)).unwrap();
         assert_eq!(
             fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o600
         );
         fs::set_permissions(&p, Permissions::from_mode(0o640)).unwrap();
-        write_atomic(&p, b"two", 0o600).unwrap();
+        write_atomic(&p, b"two", Mode::KeepOr(0o600)).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(
             fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o640
         );
         assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+        write_atomic(&p, b"plain", Mode::Exactly(0o600)).unwrap();
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert!(create_private(&p, b"x").is_err());
     }
 }

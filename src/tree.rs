@@ -24,6 +24,9 @@ pub struct Hints {
     pub indent: Option<usize>,
     /// The first YAML document started with an explicit `---`.
     pub explicit_start: bool,
+    /// Whether block sequences under a mapping key were indented (`key:\n  - a`) rather than
+    /// flush with the key (`key:\n- a`), when the source showed it.
+    pub seq_indent: Option<bool>,
     /// The JSON source indented with tabs.
     pub json_tabs: bool,
 }

@@ -189,14 +189,13 @@ impl Cipher {
             .gcm
             .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad.as_bytes(), &mut buf)
             .expect("AES-GCM encryption of an in-memory value cannot fail");
-        let out = EncValue {
+        EncValue {
             data: buf,
             iv: iv.to_vec(),
             tag: tag.into(),
             ty,
         }
-        .format();
-        out
+        .format()
     }
 
     /// Decrypts an `ENC[...]` string with `aad`, remembering its IV for later re-encryption.
@@ -207,6 +206,14 @@ impl Cipher {
             self.stash.insert((plain.clone(), aad.to_owned()), iv);
         }
         Ok((v.ty, plain))
+    }
+
+    /// Records that `plain` at `aad` was stored under `v`'s IV, so re-encrypting it unchanged
+    /// reproduces the same ciphertext.
+    pub fn remember(&mut self, v: &EncValue, plain: &SecretBytes, aad: &str) {
+        if let Ok(iv) = <[u8; IV_LEN]>::try_from(v.iv.as_slice()) {
+            self.stash.insert((plain.clone(), aad.to_owned()), iv);
+        }
     }
 
     /// Decrypts without touching the stash (for trial decryptions such as comment AAD probing).

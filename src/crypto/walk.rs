@@ -166,11 +166,12 @@ impl<'r> Ctx<'r> {
         }
         match &self.rules.comment {
             None => {}
-            Some(CommentRule::Unencrypted(re)) => {
-                if self.comments.iter().flatten().any(|c| re.is_match(c)) {
-                    encrypted = false;
-                }
+            Some(CommentRule::Unencrypted(re))
+                if self.comments.iter().flatten().any(|c| re.is_match(c)) =>
+            {
+                encrypted = false;
             }
+            Some(CommentRule::Unencrypted(_)) => {}
             Some(CommentRule::Encrypted(re)) => {
                 let levels = self.comments.len();
                 encrypted = self.comments.iter().enumerate().any(|(i, level)| {
@@ -408,14 +409,17 @@ pub fn decrypt_tree(
             Leaf::Comment(c) => {
                 if ctx.should_encrypt(true) && is_enc(c.text.expose()) {
                     let parsed = c.text.as_str().and_then(|t| EncValue::parse(t).ok());
-                    let opened = parsed.and_then(|p| {
+                    let opened = parsed.as_ref().and_then(|p| {
                         std::iter::once(ctx.aad().to_owned())
                             .chain(ctx.ancestor_aads())
-                            .find_map(|aad| cipher.decrypt_parsed(&p, &aad).ok())
+                            .find_map(|aad| cipher.decrypt_parsed(p, &aad).ok().map(|t| (t, aad)))
                     });
-                    match opened {
-                        Some(text) => c.text = text,
-                        None => undecryptable += 1,
+                    match (opened, parsed) {
+                        (Some((text, aad)), Some(p)) => {
+                            cipher.remember(&p, &text, &aad);
+                            c.text = text;
+                        }
+                        _ => undecryptable += 1,
                     }
                 }
             }

@@ -241,14 +241,13 @@ impl Keyring {
                 .all_keys()
                 .any(|k| matches!(k, MasterKey::Age(_) | MasterKey::Kms(_)));
             if !usable {
-                let kinds: Vec<&str> = {
-                    let mut v: Vec<&str> = md.all_keys().map(|k| k.type_name()).collect();
-                    v.dedup();
-                    v
-                };
+                let mut kinds: Vec<&str> = md.all_keys().map(|k| k.type_name()).collect();
+                kinds.dedup();
+                let ids: Vec<String> = md.all_keys().map(|k| k.identity()).collect();
                 summary = format!(
-                    "this file's data key is wrapped only for {} keys, which shroud cannot use; open it with sops and re-encrypt for age or AWS KMS ({summary})",
-                    kinds.join("/")
+                    "this file's data key is wrapped only for {} keys ({}), which shroud cannot use; open it with sops and re-encrypt it for age or AWS KMS",
+                    kinds.join("/"),
+                    ids.join(", ")
                 );
             } else if !self.age.problems.is_empty() {
                 summary.push_str(&format!(

@@ -93,6 +93,12 @@ pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
     })
 }
 
+/// Whether a blank line should separate the previous section from the next header (not when
+/// the next section's own comments were just written above it).
+fn head_start(out: &str) -> bool {
+    !out.lines().last().is_some_and(|l| l.starts_with(';'))
+}
+
 fn value_text(key: &str, v: &Value) -> Result<String, StoreError> {
     match v {
         Value::Scalar(s) => {
@@ -166,9 +172,11 @@ pub fn emit(tree: &Tree) -> Result<Vec<u8>, StoreError> {
                 }
                 i = j;
             }
+            if !out.is_empty() && !out.ends_with("\n\n") && head_start(&out) {
+                out.push('\n');
+            }
             out.push_str(&format!("[{name}]\n"));
             out.push_str(&body);
-            out.push('\n');
         }
     }
     Ok(out.into_bytes())

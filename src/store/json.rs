@@ -67,6 +67,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
+/// Parses any JSON value (for `set`).
+pub fn parse_value(input: &[u8]) -> Result<Value, StoreError> {
+    let mut de = serde_json::Deserializer::from_slice(input);
+    let value = ValueSeed.deserialize(&mut de).map_err(json_err)?;
+    de.end().map_err(json_err)?;
+    Ok(value)
+}
+
 /// Parses a JSON document whose top level is an object.
 pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
     let mut de = serde_json::Deserializer::from_slice(input);

@@ -250,6 +250,12 @@ pub fn typed_spelling(kind: Kind, canonical: &str) -> String {
             c if c.contains('.') || c.contains('e') => c.into(),
             c => format!("{c}.0"),
         },
+        // go-yaml reads a bare date as midnight UTC, so this spelling is exact and keeps the
+        // common `date: 2024-01-01` unchanged through encryption.
+        Kind::Time => canonical
+            .strip_suffix("T00:00:00Z")
+            .unwrap_or(canonical)
+            .into(),
         _ => canonical.into(),
     }
 }

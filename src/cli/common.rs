@@ -1,0 +1,328 @@
+//! Shared CLI plumbing: reading input, writing output safely, choosing formats, building the
+//! encryption spec from flags and `.sops.yaml`, and the single async runtime.
+//!
+//! Must not know: format or crypto internals.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use shroud::config::{self, Config};
+use shroud::crypto::RuleSpec;
+use shroud::document::EncryptSpec;
+use shroud::error::{Error, Result};
+use shroud::fsutil::{self, Mode};
+use shroud::keysource::{KeySpec, Keyring};
+use shroud::store::{EmitOptions, Format};
+
+use super::Global;
+
+/// What a verb wants the process to do on success.
+pub enum Outcome {
+    Done,
+    /// Exit with a child's status (exec-env / exec-file).
+    Exit(u8),
+}
+
+/// Runs a future on a runtime created once per process.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::sync::OnceLock;
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("the async runtime starts")
+    })
+    .block_on(f)
+}
+
+/// Input: a named file or stdin.
+pub struct Input {
+    pub label: String,
+    pub path: Option<PathBuf>,
+    pub bytes: Vec<u8>,
+}
+
+/// Reads `file` (or stdin for `None` / `-`).
+pub fn read_input(file: Option<&Path>) -> Result<Input> {
+    match file {
+        Some(p) if p != Path::new("-") => {
+            let label = p.display().to_string();
+            match std::fs::read(p) {
+                Ok(bytes) => Ok(Input {
+                    label,
+                    path: Some(p.to_path_buf()),
+                    bytes,
+                }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(Error::NoFile { file: label })
+                }
+                Err(source) => Err(Error::Read {
+                    file: label,
+                    source,
+                }),
+            }
+        }
+        _ => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|source| Error::Read {
+                    file: "<stdin>".into(),
+                    source,
+                })?;
+            Ok(Input {
+                label: "<stdin>".into(),
+                path: None,
+                bytes,
+            })
+        }
+    }
+}
+
+/// The input format: `--input-type`, else the (override) file name's extension, else a guess
+/// for stdin (JSON if it starts with `{`, YAML otherwise).
+pub fn input_format(explicit: Option<&str>, name: Option<&Path>, bytes: &[u8]) -> Result<Format> {
+    if let Some(t) = explicit {
+        return parse_format(t);
+    }
+    match name {
+        Some(p) => Ok(Format::from_path(p)),
+        None => Ok(
+            if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+                Format::Json
+            } else {
+                Format::Yaml
+            },
+        ),
+    }
+}
+
+pub fn parse_format(t: &str) -> Result<Format> {
+    Format::from_name(t).ok_or_else(|| {
+        Error::Usage(format!(
+            "unknown format {t:?} (use yaml, json, dotenv, ini or binary)"
+        ))
+    })
+}
+
+/// Where output goes.
+pub enum Sink<'a> {
+    Stdout,
+    File(&'a Path),
+}
+
+/// Writes output: stdout, or a file atomically with `mode`.
+pub fn write_output(sink: Sink<'_>, bytes: &[u8], mode: Mode) -> Result<()> {
+    match sink {
+        Sink::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)
+                .and_then(|_| out.flush())
+                .map_err(|source| Error::Write {
+                    file: "<stdout>".into(),
+                    source,
+                })
+        }
+        Sink::File(p) => fsutil::write_atomic(p, bytes, mode).map_err(|source| Error::Write {
+            file: p.display().to_string(),
+            source,
+        }),
+    }
+}
+
+/// Emit options from `--indent`, then `.sops.yaml` `stores`.
+pub fn emit_options(g: &Global, format: Format, cfg: Option<&Config>) -> EmitOptions {
+    let from_cfg = cfg.and_then(|c| match format {
+        Format::Yaml => c.yaml_indent,
+        Format::Json | Format::Binary => c.json_indent,
+        _ => None,
+    });
+    EmitOptions {
+        indent: g.indent.or(from_cfg),
+    }
+}
+
+/// Loads identities for decryption.
+pub fn keyring() -> Result<Keyring> {
+    Keyring::from_env().map_err(|source| Error::Key {
+        file: "identities".into(),
+        source,
+    })
+}
+
+/// Flags that choose recipients (shared by encrypt, edit, rotate).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct KeyFlags {
+    /// age recipients, comma-separated (age1… or ssh-ed25519/ssh-rsa public keys).
+    #[arg(
+        long,
+        short = 'a',
+        env = "SOPS_AGE_RECIPIENTS",
+        value_name = "RECIPIENTS"
+    )]
+    pub age: Option<String>,
+    /// AWS KMS key ARNs, comma-separated; `arn+role_arn` assumes a role.
+    #[arg(long, short = 'k', env = "SOPS_KMS_ARN", value_name = "ARNS")]
+    pub kms: Option<String>,
+    /// AWS profile for the KMS keys.
+    #[arg(long, value_name = "PROFILE")]
+    pub aws_profile: Option<String>,
+    /// KMS encryption context, `key:value,key2:value2`.
+    #[arg(long, value_name = "CONTEXT")]
+    pub encryption_context: Option<String>,
+    /// Number of key groups needed to decrypt (with several key groups).
+    #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
+    pub shamir_threshold: Option<usize>,
+}
+
+/// Flags that choose which values are encrypted.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RuleFlags {
+    /// Keys ending with this suffix stay plaintext (default `_unencrypted`).
+    #[arg(long, value_name = "SUFFIX")]
+    pub unencrypted_suffix: Option<String>,
+    /// Only keys ending with this suffix are encrypted.
+    #[arg(long, value_name = "SUFFIX")]
+    pub encrypted_suffix: Option<String>,
+    /// Keys matching this regex stay plaintext.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_regex: Option<String>,
+    /// Only keys matching this regex are encrypted (e.g. `^(data|stringData)$`).
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_regex: Option<String>,
+    /// Values after a comment matching this regex stay plaintext.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_comment_regex: Option<String>,
+    /// Only values after a comment matching this regex are encrypted.
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_comment_regex: Option<String>,
+    /// Compute the MAC over encrypted values only, so plaintext values can be edited by hand.
+    #[arg(long)]
+    pub mac_only_encrypted: bool,
+}
+
+impl RuleFlags {
+    fn spec(&self) -> Option<RuleSpec> {
+        let any = [
+            &self.unencrypted_suffix,
+            &self.encrypted_suffix,
+            &self.unencrypted_regex,
+            &self.encrypted_regex,
+            &self.unencrypted_comment_regex,
+            &self.encrypted_comment_regex,
+        ]
+        .iter()
+        .any(|o| o.is_some());
+        any.then(|| RuleSpec {
+            unencrypted_suffix: self.unencrypted_suffix.clone(),
+            encrypted_suffix: self.encrypted_suffix.clone(),
+            unencrypted_regex: self.unencrypted_regex.clone(),
+            encrypted_regex: self.encrypted_regex.clone(),
+            unencrypted_comment_regex: self.unencrypted_comment_regex.clone(),
+            encrypted_comment_regex: self.encrypted_comment_regex.clone(),
+            mac_only_encrypted: self.mac_only_encrypted,
+        })
+    }
+}
+
+fn parse_context(s: &str) -> Result<Vec<(String, String)>> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            p.split_once(':')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "invalid --encryption-context entry {p:?}: expected key:value"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Recipients from flags, if any were given.
+pub fn groups_from_flags(k: &KeyFlags) -> Result<Option<Vec<Vec<KeySpec>>>> {
+    let mut keys = Vec::new();
+    if let Some(a) = &k.age {
+        keys.extend(
+            a.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| KeySpec::Age(s.to_owned())),
+        );
+    }
+    if let Some(arns) = &k.kms {
+        let ctx = k
+            .encryption_context
+            .as_deref()
+            .map(parse_context)
+            .transpose()?
+            .unwrap_or_default();
+        for arn in arns.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            keys.push(config::kms_from_str(arn, k.aws_profile.as_deref(), &ctx));
+        }
+    }
+    Ok((!keys.is_empty()).then(|| vec![keys]))
+}
+
+/// Builds what a new file is encrypted for: flags win over the matching `.sops.yaml` rule.
+pub fn encrypt_spec(
+    file: &str,
+    rule_path: Option<&Path>,
+    keys: &KeyFlags,
+    rules: &RuleFlags,
+    cfg: Option<&Config>,
+) -> Result<EncryptSpec> {
+    let rule = match (cfg, rule_path) {
+        (Some(c), Some(p)) => Some(c.rule_for(p)),
+        (Some(c), None) => Some(c.rule_for(Path::new("stdin"))),
+        _ => None,
+    };
+    let flag_groups = groups_from_flags(keys)?;
+    let (groups, threshold, rule_spec) = match (flag_groups, rule) {
+        (Some(g), rule) => (
+            g,
+            keys.shamir_threshold.unwrap_or(0),
+            rule.and_then(|r| r.ok()).map(|r| r.rules.clone()),
+        ),
+        (None, Some(Ok(r))) => {
+            if r.groups.iter().all(|g| g.is_empty()) {
+                let types = if r.unsupported.is_empty() {
+                    "no keys".to_owned()
+                } else {
+                    r.unsupported.join(", ")
+                };
+                return Err(Error::Usage(format!(
+                    "{file}: the matching .sops.yaml rule lists only {types}; shroud encrypts for age and AWS KMS keys"
+                )));
+            }
+            (
+                r.groups.clone(),
+                keys.shamir_threshold.unwrap_or(r.shamir_threshold),
+                Some(r.rules.clone()),
+            )
+        }
+        (None, Some(Err(e))) => return Err(e.into()),
+        (None, None) => (Vec::new(), 0, None),
+    };
+    let rules = match rules.spec() {
+        Some(s) => s,
+        None => {
+            let mut s = rule_spec.unwrap_or_default();
+            s.mac_only_encrypted |= rules.mac_only_encrypted;
+            s
+        }
+    };
+    Ok(EncryptSpec {
+        groups,
+        shamir_threshold: threshold,
+        rules,
+    })
+}
+
+/// Prints a warning line to stderr.
+pub fn warn(msg: &str) {
+    eprintln!("shroud: warning: {msg}");
+}

@@ -1,0 +1,191 @@
+//! `shroud exec-env` and `shroud exec-file`: hand decrypted values to a command without writing
+//! plaintext anywhere but a private FIFO (or a 0600 file in a 0700 temp dir with --no-fifo).
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use shroud::document;
+use shroud::error::{Error, Result};
+use shroud::tree::{Kind, Value};
+
+use super::Global;
+use super::common::{self, Outcome};
+
+#[derive(clap::Args, Debug)]
+pub struct EnvArgs {
+    pub file: PathBuf,
+    /// The command, run by `sh -c`.
+    pub command: String,
+    /// Start the command with only the decrypted variables (no inherited environment).
+    #[arg(long)]
+    pub pristine: bool,
+    /// Input format; default: by extension.
+    #[arg(long, value_name = "FORMAT")]
+    pub input_type: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FileArgs {
+    pub file: PathBuf,
+    /// The command, run by `sh -c`; `{}` is replaced by the plaintext's path.
+    pub command: String,
+    /// Write a 0600 temp file instead of a FIFO (for programs that seek or read twice).
+    #[arg(long)]
+    pub no_fifo: bool,
+    /// Name of the plaintext file.
+    #[arg(long, default_value = "tmp-file")]
+    pub filename: String,
+    /// Input format; default: by extension.
+    #[arg(long, value_name = "FORMAT")]
+    pub input_type: Option<String>,
+    /// Format of the plaintext handed to the command; default: the input format.
+    #[arg(long, value_name = "FORMAT")]
+    pub output_type: Option<String>,
+}
+
+fn exit_of(status: std::process::ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => c as u8,
+        (None, Some(sig)) => 128u8.wrapping_add(sig as u8),
+        _ => 1,
+    }
+}
+
+pub fn run_env(a: EnvArgs, _g: &Global) -> Result<Outcome> {
+    let input = common::read_input(Some(&a.file))?;
+    let fmt = common::input_format(a.input_type.as_deref(), input.path.as_deref(), &input.bytes)?;
+    let keyring = common::keyring()?;
+    let opened = common::block_on(document::open(
+        &input.label,
+        fmt,
+        &input.bytes,
+        &keyring,
+        false,
+    ))?;
+    let mut vars: Vec<(String, OsString)> = Vec::new();
+    for branch in &opened.tree.branches {
+        for (k, v) in branch.pairs() {
+            if k.contains('=') || k.is_empty() {
+                return Err(Error::TreePath {
+                    file: input.label.clone(),
+                    message: format!("key {k:?} cannot be an environment variable name"),
+                });
+            }
+            let value = match v {
+                Value::Scalar(s) if s.kind == Kind::Bool => {
+                    OsString::from(if s.as_bool() == Some(true) {
+                        "true"
+                    } else {
+                        "false"
+                    })
+                }
+                Value::Scalar(s) => OsString::from_vec(s.bytes().to_vec()),
+                Value::Null => OsString::new(),
+                _ => {
+                    return Err(Error::TreePath {
+                        file: input.label.clone(),
+                        message: format!(
+                            "key {k:?} holds a mapping or list, which cannot be an environment variable"
+                        ),
+                    });
+                }
+            };
+            vars.push((k.clone(), value));
+        }
+    }
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(&a.command);
+    if a.pristine {
+        cmd.env_clear();
+    }
+    cmd.envs(vars);
+    let status = cmd
+        .status()
+        .map_err(|e| Error::Other(format!("cannot run {:?}: {e}", a.command)))?;
+    Ok(Outcome::Exit(exit_of(status)))
+}
+
+fn shell_quote(p: &std::path::Path) -> String {
+    format!("'{}'", p.to_string_lossy().replace('\'', "'\\''"))
+}
+
+pub fn run_file(a: FileArgs, g: &Global) -> Result<Outcome> {
+    let input = common::read_input(Some(&a.file))?;
+    let fmt = common::input_format(a.input_type.as_deref(), input.path.as_deref(), &input.bytes)?;
+    let out_fmt = match &a.output_type {
+        Some(t) => common::parse_format(t)?,
+        None => fmt,
+    };
+    if a.filename.contains('/') || a.filename == ".." || a.filename.is_empty() {
+        return Err(Error::Usage("--filename must be a plain file name".into()));
+    }
+    let keyring = common::keyring()?;
+    let opened = common::block_on(document::open(
+        &input.label,
+        fmt,
+        &input.bytes,
+        &keyring,
+        false,
+    ))?;
+    let plain = shroud::secret::SecretBytes::new(document::emit_plain(
+        &input.label,
+        out_fmt,
+        &opened.tree,
+        common::emit_options(g, out_fmt, None),
+    )?);
+    let dir = tempfile::Builder::new()
+        .prefix("shroud-exec-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .map_err(|source| Error::Write {
+            file: "temporary directory".into(),
+            source,
+        })?;
+    let path = dir.path().join(&a.filename);
+    let command = a.command.replace("{}", &shell_quote(&path));
+    let werr = |source| Error::Write {
+        file: path.display().to_string(),
+        source,
+    };
+    let status = if a.no_fifo {
+        shroud::fsutil::create_private(&path, plain.expose()).map_err(werr)?;
+        let s = Command::new("sh").arg("-c").arg(&command).status();
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(&vec![0u8; plain.len()]));
+        s
+    } else {
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::Usage("bad temp path".into()))?;
+        // SAFETY: `c` is a valid NUL-terminated path; mkfifo has no other preconditions.
+        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+            return Err(werr(std::io::Error::last_os_error()));
+        }
+        let fifo = path.clone();
+        let data = plain.clone();
+        let writer = std::thread::spawn(move || {
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+                let _ = f.write_all(data.expose());
+            }
+        });
+        let s = Command::new("sh").arg("-c").arg(&command).status();
+        if !writer.is_finished() {
+            // The command never read the FIFO: open the read side ourselves so the writer ends.
+            if let Ok(mut r) = std::fs::File::open(&path) {
+                let mut sink = Vec::new();
+                let _ = r.read_to_end(&mut sink);
+                shroud::secret::wipe(&mut sink);
+            }
+        }
+        let _ = writer.join();
+        s
+    };
+    let status = status.map_err(|e| Error::Other(format!("cannot run {:?}: {e}", a.command)))?;
+    drop(dir);
+    Ok(Outcome::Exit(exit_of(status)))
+}

@@ -1,0 +1,64 @@
+//! `shroud keygen`: a new X25519 age identity, written with mode 0600, recipient on stdout.
+
+use std::path::PathBuf;
+
+use shroud::error::{Error, Result};
+use shroud::fsutil;
+use shroud::keysource::age;
+
+use super::common::Outcome;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Where to write the identity. Default: the sops key file
+    /// ($XDG_CONFIG_HOME/sops/age/keys.txt), appended to if it exists. `-` prints it instead.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(a: Args) -> Result<Outcome> {
+    let (identity, recipient) = age::generate();
+    let path = match a.output {
+        Some(p) if p.as_os_str() == "-" => {
+            print!("{}", identity.as_str().unwrap_or_default());
+            eprintln!("Public key: {recipient}");
+            return Ok(Outcome::Done);
+        }
+        Some(p) => p,
+        None => age::default_key_file()
+            .ok_or_else(|| Error::Usage("cannot find the home directory; pass -o FILE".into()))?,
+    };
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+            file: dir.display().to_string(),
+            source,
+        })?;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let existed = path.exists();
+    if existed
+        && let Ok(m) = std::fs::metadata(&path)
+        && m.permissions().mode() & 0o077 != 0
+    {
+        super::common::warn(&format!(
+            "{} is readable by other users; run chmod 600 on it",
+            path.display()
+        ));
+    }
+    fsutil::append_private(&path, identity.expose()).map_err(|source| Error::Write {
+        file: path.display().to_string(),
+        source,
+    })?;
+    eprintln!(
+        "shroud: {} identity {} {}",
+        if existed { "appended" } else { "wrote" },
+        if existed { "to" } else { "to new file" },
+        path.display()
+    );
+    println!("{recipient}");
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,124 @@
+//! The `shroud` command line: argument parsing, one module per verb, and shared plumbing
+//! (input/output, formats, key discovery, the async runtime).
+//!
+//! Owns: turning flags, environment variables and `.sops.yaml` into calls of the library, and
+//! where bytes come from and go to. Must not know: format or crypto internals.
+
+pub mod common;
+pub mod completion;
+pub mod decrypt;
+pub mod edit;
+pub mod encrypt;
+pub mod exec;
+pub mod filestatus;
+pub mod keygen;
+pub mod set;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use shroud::error::Result;
+
+/// A SOPS-compatible secrets toolchain: encrypt values of YAML, JSON, dotenv, INI and binary
+/// files with age (and AWS KMS), keeping keys, structure and comments reviewable.
+#[derive(Parser, Debug)]
+#[command(name = "shroud", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every verb accepts.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Global {
+    /// Path to a .sops.yaml (default: searched from the file's directory upward).
+    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Indentation for YAML/JSON output (default: the source's, else sops's).
+    #[arg(long, global = true, value_name = "N")]
+    pub indent: Option<usize>,
+    /// Log what happens (never values) to stderr.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Encrypt a plaintext file.
+    Encrypt(encrypt::Args),
+    /// Decrypt an encrypted file (verifying its MAC).
+    Decrypt(decrypt::Args),
+    /// Edit an encrypted file in $EDITOR; unchanged values keep their exact ciphertext.
+    Edit(edit::Args),
+    /// Set one value of an encrypted file (the value is JSON).
+    Set(set::SetArgs),
+    /// Remove one value of an encrypted file.
+    Unset(set::UnsetArgs),
+    /// Print {"encrypted":true|false} for a file.
+    Filestatus(filestatus::Args),
+    /// Run a command with the decrypted top-level keys as environment variables.
+    ExecEnv(exec::EnvArgs),
+    /// Run a command with the decrypted file at a private path ({} in the command).
+    ExecFile(exec::FileArgs),
+    /// Generate a new age identity (written 0600) and print its recipient.
+    Keygen(keygen::Args),
+    /// Print shell completions.
+    Completion(completion::Args),
+}
+
+/// Rewrites sops's legacy forms (`sops -d f`, `sops -e f`, `sops f`) into verbs.
+pub fn legacy_args(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if args.len() < 2 {
+        return args;
+    }
+    let first = args[1].to_string_lossy().into_owned();
+    let verb = match first.as_str() {
+        "-d" | "--decrypt" => Some("decrypt"),
+        "-e" | "--encrypt" => Some("encrypt"),
+        _ => None,
+    };
+    if let Some(v) = verb {
+        args[1] = v.into();
+        return args;
+    }
+    let known = [
+        "encrypt",
+        "decrypt",
+        "edit",
+        "set",
+        "unset",
+        "filestatus",
+        "exec-env",
+        "exec-file",
+        "keygen",
+        "completion",
+        "help",
+    ];
+    if !first.starts_with('-')
+        && !known.contains(&first.as_str())
+        && std::path::Path::new(&first).extension().is_some()
+    {
+        args.insert(1, "edit".into());
+    }
+    args
+}
+
+/// Runs one parsed command.
+pub fn run(cli: Cli) -> Result<common::Outcome> {
+    let g = cli.global;
+    match cli.command {
+        Command::Encrypt(a) => encrypt::run(a, &g),
+        Command::Decrypt(a) => decrypt::run(a, &g),
+        Command::Edit(a) => edit::run(a, &g),
+        Command::Set(a) => set::run_set(a, &g),
+        Command::Unset(a) => set::run_unset(a, &g),
+        Command::Filestatus(a) => filestatus::run(a, &g),
+        Command::ExecEnv(a) => exec::run_env(a, &g),
+        Command::ExecFile(a) => exec::run_file(a, &g),
+        Command::Keygen(a) => keygen::run(a),
+        Command::Completion(a) => completion::run(a),
+    }
+}

@@ -1,0 +1,178 @@
+//! `shroud set` / `shroud unset`: change one value of an encrypted file in place. Every other
+//! value keeps its exact ciphertext.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use shroud::document;
+use shroud::error::{Error, Result};
+use shroud::fsutil::Mode;
+use shroud::store::json;
+use shroud::tree;
+
+use super::Global;
+use super::common::{self, Outcome, Sink};
+
+#[derive(clap::Args, Debug)]
+pub struct SetArgs {
+    pub file: PathBuf,
+    /// Where to set, e.g. '["data"]["password"]'.
+    pub index: String,
+    /// The new value as JSON (e.g. '"text"', '42', '{"a":1}').
+    pub value: Option<String>,
+    /// Read the JSON value from this file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["value", "value_stdin"])]
+    pub value_file: Option<PathBuf>,
+    /// Read the JSON value from stdin.
+    #[arg(long, conflicts_with = "value")]
+    pub value_stdin: bool,
+    /// Do not rewrite the file when the value is already set.
+    #[arg(long)]
+    pub idempotent: bool,
+    /// Input format; default: by extension.
+    #[arg(long, value_name = "FORMAT")]
+    pub input_type: Option<String>,
+    /// Open the file even if its MAC is missing or wrong.
+    #[arg(long)]
+    pub ignore_mac: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UnsetArgs {
+    pub file: PathBuf,
+    /// What to remove, e.g. '["data"]["password"]'.
+    pub index: String,
+    /// Succeed without rewriting when the path does not exist.
+    #[arg(long)]
+    pub idempotent: bool,
+    /// Input format; default: by extension.
+    #[arg(long, value_name = "FORMAT")]
+    pub input_type: Option<String>,
+    /// Open the file even if its MAC is missing or wrong.
+    #[arg(long)]
+    pub ignore_mac: bool,
+}
+
+fn change<F>(
+    file: &std::path::Path,
+    input_type: Option<&str>,
+    ignore_mac: bool,
+    g: &Global,
+    f: F,
+) -> Result<Outcome>
+where
+    F: FnOnce(&str, &mut tree::Map) -> Result<bool>,
+{
+    let input = common::read_input(Some(file))?;
+    let fmt = common::input_format(input_type, input.path.as_deref(), &input.bytes)?;
+    let keyring = common::keyring()?;
+    let mut opened = common::block_on(document::open(
+        &input.label,
+        fmt,
+        &input.bytes,
+        &keyring,
+        ignore_mac,
+    ))?;
+    if opened.tree.branches.is_empty() {
+        opened.tree.branches.push(tree::Map::new());
+    }
+    let changed = f(&input.label, &mut opened.tree.branches[0])?;
+    if !changed {
+        return Ok(Outcome::Done);
+    }
+    document::seal(
+        &input.label,
+        &mut opened.tree,
+        &mut opened.metadata,
+        &mut opened.cipher,
+    )?;
+    let cfg = shroud::config::discover(g.config.as_deref(), input.path.as_deref())
+        .ok()
+        .flatten();
+    let bytes = document::emit_encrypted(
+        &input.label,
+        fmt,
+        opened.tree,
+        &opened.metadata,
+        common::emit_options(g, fmt, cfg.as_ref()),
+    )?;
+    common::write_output(Sink::File(file), &bytes, Mode::KeepOr(0o644))?;
+    Ok(Outcome::Done)
+}
+
+pub fn run_set(a: SetArgs, g: &Global) -> Result<Outcome> {
+    let label = a.file.display().to_string();
+    let path = tree::parse_path(&a.index).map_err(|m| Error::TreePath {
+        file: label.clone(),
+        message: format!("invalid index: {m}"),
+    })?;
+    let raw = match (&a.value, &a.value_file, a.value_stdin) {
+        (Some(v), _, _) => v.clone().into_bytes(),
+        (None, Some(f), _) => std::fs::read(f).map_err(|source| Error::Read {
+            file: f.display().to_string(),
+            source,
+        })?,
+        (None, None, true) => {
+            let mut b = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut b)
+                .map_err(|source| Error::Read {
+                    file: "<stdin>".into(),
+                    source,
+                })?;
+            b
+        }
+        _ => {
+            return Err(Error::Usage(
+                "set needs a VALUE, --value-file or --value-stdin".into(),
+            ));
+        }
+    };
+    let value = json::parse_value(&raw).map_err(|e| {
+        Error::Usage(format!(
+            "the value is not valid JSON ({e}); strings need quotes, e.g. '\"text\"'"
+        ))
+    })?;
+    let idempotent = a.idempotent;
+    change(
+        &a.file,
+        a.input_type.as_deref(),
+        a.ignore_mac,
+        g,
+        move |label, root| {
+            let changed = tree::set_path(root, &path, value).map_err(|m| Error::TreePath {
+                file: label.to_owned(),
+                message: m,
+            })?;
+            Ok(changed || !idempotent)
+        },
+    )
+}
+
+pub fn run_unset(a: UnsetArgs, g: &Global) -> Result<Outcome> {
+    let label = a.file.display().to_string();
+    let path = tree::parse_path(&a.index).map_err(|m| Error::TreePath {
+        file: label.clone(),
+        message: format!("invalid index: {m}"),
+    })?;
+    let idempotent = a.idempotent;
+    change(
+        &a.file,
+        a.input_type.as_deref(),
+        a.ignore_mac,
+        g,
+        move |label, root| {
+            let removed = tree::unset_path(root, &path).map_err(|m| Error::TreePath {
+                file: label.to_owned(),
+                message: m,
+            })?;
+            if !removed && !idempotent {
+                return Err(Error::TreePath {
+                    file: label.to_owned(),
+                    message: format!("{} not found", tree::format_path(&path)),
+                });
+            }
+            Ok(removed)
+        },
+    )
+}

@@ -1,0 +1,410 @@
+//! CLI behaviour: verbs, flags, config discovery, file safety, exit codes.
+
+use crate::util::*;
+
+const PLAIN: &str = "# top comment\ndb:\n    user: admin # who\n    password: hunter2\n    port: 5432\nlist:\n    - a\n    - b\nurl_unencrypted: https://x\n";
+
+fn encrypted(sb: &Sandbox, name: &str, content: &str) {
+    sb.write(name, content);
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "--age", TEST_RECIPIENT, name])
+        .run();
+    assert_code(&out, 0);
+}
+
+/// Lines of an encrypted file that hold values (not the sops block).
+fn value_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .take_while(|l| !l.starts_with("sops:"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn encrypt_decrypt_in_place_keeps_modes_and_content() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "s.yaml", PLAIN);
+    let enc = sb.read("s.yaml");
+    assert!(!enc.contains("hunter2") && !enc.contains("admin"));
+    assert!(enc.contains("url_unencrypted: https://x"));
+    assert!(enc.contains("unencrypted_suffix: _unencrypted"));
+    let out = sb.with_key().args(["decrypt", "s.yaml"]).run();
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), PLAIN);
+    // Plaintext written to disk is private.
+    let out = sb
+        .with_key()
+        .args(["decrypt", "s.yaml", "--output", "plain.yaml"])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(file_mode(&sb.path("plain.yaml")), 0o600);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(sb.path("s.yaml"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = sb.with_key().args(["decrypt", "-i", "s.yaml"]).run();
+    assert_code(&out, 0);
+    assert_eq!(
+        file_mode(&sb.path("s.yaml")),
+        0o600,
+        "in-place plaintext is 0600"
+    );
+    assert_eq!(sb.read("s.yaml"), PLAIN);
+}
+
+#[test]
+fn stdin_stdout_and_legacy_flags() {
+    let sb = Sandbox::new();
+    sb.write("s.json", "{\"a\": \"b\", \"n\": 9007199254740993}\n");
+    let out = sb
+        .cmd()
+        .args(["encrypt", "--age", TEST_RECIPIENT, "s.json"])
+        .run();
+    assert_code(&out, 0);
+    std::fs::write(sb.path("e.json"), &out.stdout).unwrap();
+    // sops's legacy `-d` form.
+    let out = sb.with_key().args(["-d", "e.json"]).run();
+    assert_code(&out, 0);
+    assert!(
+        stdout(&out).contains("9007199254740993"),
+        "big ints exact: {}",
+        stdout(&out)
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shroud"))
+        .env_clear()
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["decrypt", "--input-type", "json"])
+        .stdin(std::fs::File::open(sb.path("e.json")).unwrap())
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("\"a\": \"b\""));
+}
+
+#[test]
+fn exit_codes_and_messages() {
+    let sb = Sandbox::new();
+    let out = sb.cmd().args(["decrypt", "missing.yaml"]).run();
+    assert_code(&out, 100);
+    assert!(stderr(&out).contains("missing.yaml"));
+
+    sb.write("plain.yaml", "a: 1\n");
+    let out = sb.cmd().args(["decrypt", "plain.yaml"]).run();
+    assert_code(&out, 204);
+    assert!(stderr(&out).contains("shroud encrypt -i plain.yaml"));
+
+    encrypted(&sb, "e.yaml", "a: 1\n");
+    let out = sb
+        .cmd()
+        .args(["encrypt", "--age", TEST_RECIPIENT, "e.yaml"])
+        .run();
+    assert_code(&out, 203);
+
+    sb.write("bad.yaml", "a: [\nb: 1\n");
+    let out = sb
+        .cmd()
+        .args(["encrypt", "--age", TEST_RECIPIENT, "bad.yaml"])
+        .run();
+    assert_code(&out, 4);
+    let err = stderr(&out);
+    assert!(err.contains("bad.yaml") && err.contains("line"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line, no backtrace: {err}");
+
+    sb.write("seq.yaml", "- a\n- b\n");
+    let out = sb
+        .cmd()
+        .args(["encrypt", "--age", TEST_RECIPIENT, "seq.yaml"])
+        .run();
+    assert_code(&out, 4);
+    assert!(stderr(&out).contains("--input-type binary"));
+
+    let out = sb.cmd().args(["encrypt", "plain.yaml"]).run();
+    assert_code(&out, 111);
+
+    let out = sb
+        .with_key()
+        .args(["decrypt", "--extract", r#"["nope"]"#, "e.yaml"])
+        .run();
+    assert_code(&out, 91);
+
+    let out = sb.cmd().args(["decrypt", "e.yaml"]).run();
+    assert_code(&out, 128);
+    assert!(
+        stderr(&out).contains("SOPS_AGE_KEY_FILE"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Nothing was written over the originals by failing commands.
+    assert_eq!(sb.read("bad.yaml"), "a: [\nb: 1\n");
+}
+
+#[test]
+fn config_is_found_from_the_files_directory() {
+    let sb = Sandbox::new();
+    sb.write(
+        "repo/.sops.yaml",
+        &format!("creation_rules:\n  - path_regex: k8s/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: {TEST_RECIPIENT}\n"),
+    );
+    sb.write(
+        "repo/k8s/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\nstringData:\n  pw: hunter2\n",
+    );
+    sb.write("repo/other.yaml", "a: 1\n");
+    // Run from outside the repository: the rule still applies (sops issue #242).
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "repo/k8s/secret.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let enc = sb.read("repo/k8s/secret.yaml");
+    assert!(enc.contains("name: x"), "metadata stays readable");
+    assert!(!enc.contains("hunter2"));
+    let out = sb.cmd().args(["encrypt", "repo/other.yaml"]).run();
+    assert_code(&out, 61);
+    assert!(stderr(&out).contains("no creation rule matches"));
+    sb.write("repo/.sops.yaml", "creation_rules: {{{\n");
+    let out = sb.cmd().args(["encrypt", "repo/other.yaml"]).run();
+    assert_code(&out, 5);
+    assert!(stderr(&out).contains(".sops.yaml"));
+}
+
+#[test]
+fn set_and_unset_keep_other_ciphertexts() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "s.yaml", PLAIN);
+    let before = value_lines(&sb.read("s.yaml"));
+    let out = sb
+        .with_key()
+        .args(["set", "s.yaml", r#"["db"]["password"]"#, r#""new-pass""#])
+        .run();
+    assert_code(&out, 0);
+    let after = value_lines(&sb.read("s.yaml"));
+    let changed: Vec<_> = before.iter().zip(&after).filter(|(a, b)| a != b).collect();
+    assert_eq!(
+        changed.len(),
+        1,
+        "only the password line changes: {changed:?}"
+    );
+    assert!(changed[0].0.contains("password:"));
+    let out = sb
+        .with_key()
+        .args(["decrypt", "--extract", r#"["db"]["password"]"#, "s.yaml"])
+        .run();
+    assert_eq!(stdout(&out), "new-pass");
+
+    let out = sb
+        .with_key()
+        .args(["unset", "s.yaml", r#"["db"]["port"]"#])
+        .run();
+    assert_code(&out, 0);
+    let out = sb
+        .with_key()
+        .args(["unset", "s.yaml", r#"["db"]["port"]"#])
+        .run();
+    assert_code(&out, 91);
+    let out = sb
+        .with_key()
+        .args(["unset", "--idempotent", "s.yaml", r#"["db"]["port"]"#])
+        .run();
+    assert_code(&out, 0);
+    let out = sb
+        .with_key()
+        .args(["set", "s.yaml", r#"["db"]["x"]"#, "not json"])
+        .run();
+    assert_code(&out, 5);
+}
+
+#[test]
+fn edit_changes_only_what_was_edited() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "s.yaml", PLAIN);
+    let before = sb.read("s.yaml");
+    // An "editor" that changes one value.
+    sb.write(
+        "ed.sh",
+        "#!/bin/sh\nsed -i 's/hunter2/correct-horse/' \"$1\"\n",
+    );
+    let out = sb
+        .with_key()
+        .env("EDITOR", format!("sh {}", sb.path("ed.sh").display()))
+        .args(["edit", "s.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let after = sb.read("s.yaml");
+    let changed: Vec<_> = value_lines(&before)
+        .into_iter()
+        .zip(value_lines(&after))
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    let out = sb
+        .with_key()
+        .args(["decrypt", "--extract", r#"["db"]["password"]"#, "s.yaml"])
+        .run();
+    assert_eq!(stdout(&out), "correct-horse");
+
+    // No change: exit 200, file untouched.
+    let out = sb
+        .with_key()
+        .env("EDITOR", "true")
+        .args(["edit", "s.yaml"])
+        .run();
+    assert_code(&out, 200);
+    assert_eq!(sb.read("s.yaml"), after);
+
+    // Invalid result: clear error, file untouched.
+    sb.write("bad.sh", "#!/bin/sh\nprintf 'a: [\\n' > \"$1\"\n");
+    let out = sb
+        .with_key()
+        .env("EDITOR", format!("sh {}", sb.path("bad.sh").display()))
+        .args(["edit", "s.yaml"])
+        .run();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("not changed"), "{}", stderr(&out));
+    assert_eq!(sb.read("s.yaml"), after);
+
+    // The temp plaintext lived in a private directory and is gone.
+    sb.write("spy.sh", "#!/bin/sh\nstat -c '%a' \"$(dirname \"$1\")\" > \"$HOME/dirmode\"\nstat -c '%a' \"$1\" > \"$HOME/filemode\"\necho \"$1\" > \"$HOME/where\"\n");
+    let out = sb
+        .with_key()
+        .env("EDITOR", format!("sh {}", sb.path("spy.sh").display()))
+        .args(["edit", "s.yaml"])
+        .run();
+    assert_code(&out, 200);
+    assert_eq!(sb.read("dirmode").trim(), "700");
+    assert_eq!(sb.read("filemode").trim(), "600");
+    assert!(!std::path::Path::new(sb.read("where").trim()).exists());
+}
+
+#[test]
+fn edit_creates_new_files_from_the_config() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {TEST_RECIPIENT}\n"),
+    );
+    sb.write("ed.sh", "#!/bin/sh\nprintf 'token: abc\\n' > \"$1\"\n");
+    let out = sb
+        .with_key()
+        .env("EDITOR", format!("sh {}", sb.path("ed.sh").display()))
+        .args(["edit", "new.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let out = sb.with_key().args(["decrypt", "new.yaml"]).run();
+    assert_eq!(stdout(&out), "token: abc\n");
+}
+
+#[test]
+fn exec_env_and_exec_file() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "e.env", "API_TOKEN=abc123\nOTHER=x\n");
+    let out = sb
+        .with_key()
+        .args([
+            "exec-env",
+            "e.env",
+            "test \"$API_TOKEN\" = abc123 && exit 7",
+        ])
+        .run();
+    assert_code(&out, 7);
+    encrypted(&sb, "s.yaml", "k: v\n");
+    for extra in [&[][..], &["--no-fifo"][..]] {
+        let out = sb
+            .with_key()
+            .arg("exec-file")
+            .args(extra)
+            .args(["s.yaml", "cat {}"])
+            .run();
+        assert_code(&out, 0);
+        assert_eq!(stdout(&out), "k: v\n");
+    }
+    // A command that never reads the FIFO must not hang.
+    let out = sb.with_key().args(["exec-file", "s.yaml", "true"]).run();
+    assert_code(&out, 0);
+}
+
+#[test]
+fn keygen_writes_private_keys_and_prints_recipient() {
+    let sb = Sandbox::new();
+    let out = sb.cmd().args(["keygen", "-o", "k.txt"]).run();
+    assert_code(&out, 0);
+    assert!(stdout(&out).trim().starts_with("age1"));
+    assert_eq!(file_mode(&sb.path("k.txt")), 0o600);
+    assert!(sb.read("k.txt").contains("AGE-SECRET-KEY-1"));
+    // Default location, XDG-aware, then usable without any variable.
+    let out = sb.cmd().arg("keygen").run();
+    assert_code(&out, 0);
+    let recipient = stdout(&out).trim().to_owned();
+    assert_eq!(file_mode(&sb.path(".config/sops/age/keys.txt")), 0o600);
+    sb.write("s.yaml", "a: b\n");
+    assert_code(
+        &sb.cmd()
+            .args(["encrypt", "-i", "--age", &recipient, "s.yaml"])
+            .run(),
+        0,
+    );
+    let out = sb.cmd().args(["decrypt", "s.yaml"]).run();
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "a: b\n");
+}
+
+#[test]
+fn filestatus_and_completion() {
+    let sb = Sandbox::new();
+    sb.write("p.yaml", "a: 1\n");
+    let out = sb.cmd().args(["filestatus", "p.yaml"]).run();
+    assert_eq!(stdout(&out).trim(), r#"{"encrypted":false}"#);
+    encrypted(&sb, "e.yaml", "a: 1\n");
+    let out = sb.cmd().args(["filestatus", "e.yaml"]).run();
+    assert_eq!(stdout(&out).trim(), r#"{"encrypted":true}"#);
+    let out = sb.cmd().args(["completion", "bash"]).run();
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("shroud"));
+}
+
+#[test]
+fn all_formats_round_trip_through_the_cli() {
+    let sb = Sandbox::new();
+    let cases = [
+        ("a.yaml", "x: 1\n"),
+        ("a.json", "{\n\t\"x\": [1, 2.5, true, null, \"s\"]\n}\n"),
+        ("a.env", "# c\nKEY=value with spaces\nMULTI=a\\nb\n"),
+        ("a.ini", "[sect]\nk = v\n"),
+        ("a.bin", "\u{1}\u{2}binary\u{0}data"),
+    ];
+    for (name, content) in cases {
+        sb.write(name, content);
+        let out = sb
+            .cmd()
+            .args(["encrypt", "-i", "--age", TEST_RECIPIENT, name])
+            .run();
+        assert_code(&out, 0);
+        assert_ne!(sb.read(name), content, "{name} encrypted");
+        let out = sb.with_key().args(["decrypt", name]).run();
+        assert_code(&out, 0);
+        let got = stdout(&out);
+        match name {
+            "a.json" => {
+                assert!(got.contains("2.5") && got.contains("true") && got.contains("null"))
+            }
+            _ => assert_eq!(got, content, "{name}"),
+        }
+    }
+}
+
+#[test]
+fn errors_never_contain_values() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "s.yaml", "password: hunter2-very-secret\n");
+    // Tamper with the ciphertext of the value.
+    let text = sb.read("s.yaml");
+    let start = text.find("data:").unwrap() + 5;
+    let mut bytes = text.into_bytes();
+    bytes[start] = if bytes[start] == b'A' { b'B' } else { b'A' };
+    std::fs::write(sb.path("s.yaml"), &bytes).unwrap();
+    let out = sb.with_key().args(["decrypt", "s.yaml"]).run();
+    assert_code(&out, 51);
+    assert!(out.stdout.is_empty());
+    assert!(!stderr(&out).contains("hunter2"));
+    assert!(stderr(&out).contains(r#"["password"]"#));
+}

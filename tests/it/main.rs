@@ -1,0 +1,8 @@
+//! One integration-test binary (ripgrep style): a small harness in `util`, then one module per
+//! area. Tests run the real `shroud` binary, real `age`, real files.
+
+mod cli;
+mod fixtures;
+mod interop;
+mod props;
+mod util;
