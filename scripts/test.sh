@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite: setup, format and lint checks, unit + integration + property tests,
+# bounded fuzzing, and a scan of this repository. `.ci/run` runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fixtures="${SHROUD_SOPS_FIXTURES:-$PWD/../shared/fixtures/sops}"
+if [ ! -f "$fixtures/README.md" ]; then
+  echo "test: the real sops fixtures are missing at $fixtures (set SHROUD_SOPS_FIXTURES)" >&2
+  exit 1
+fi
+export SHROUD_SOPS_FIXTURES="$fixtures"
+
+bash scripts/setup.sh
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets
+for extra in scripts/test-*.sh; do
+  [ -e "$extra" ] && bash "$extra"
+done
+echo "test: all checks passed"
