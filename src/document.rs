@@ -195,6 +195,7 @@ pub async fn encrypt(
     format: Format,
     mut tree: Tree,
     spec: &EncryptSpec,
+    keyring: &Keyring,
 ) -> Result<(Tree, Metadata, DataKey)> {
     check_plain(file, format, &tree)?;
     let rules = if format == Format::Binary {
@@ -208,7 +209,7 @@ pub async fn encrypt(
     })?;
     let key = DataKey::generate();
     let (key_groups, threshold) =
-        keysource::wrap_data_key(&key, &spec.groups, spec.shamir_threshold)
+        keysource::wrap_data_key(keyring, &key, &spec.groups, spec.shamir_threshold)
             .await
             .map_err(|source| match source {
                 keysource::KeyError::NoRecipients => Error::NoRecipients {

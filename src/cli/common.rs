@@ -152,6 +152,11 @@ pub fn keyring() -> Result<Keyring> {
     })
 }
 
+/// A keyring for wrapping only: no identities are needed (nor loaded) to encrypt.
+pub fn keyring_for_encrypt() -> Keyring {
+    Keyring::default()
+}
+
 /// Flags that choose recipients (shared by encrypt, edit, rotate).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct KeyFlags {

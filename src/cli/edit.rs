@@ -194,7 +194,13 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             (tree, o.metadata)
         }
         (None, Some(spec)) => {
-            let (t, md, _) = common::block_on(document::encrypt(&label, fmt, new_tree, &spec))?;
+            let (t, md, _) = common::block_on(document::encrypt(
+                &label,
+                fmt,
+                new_tree,
+                &spec,
+                &common::keyring_for_encrypt(),
+            ))?;
             (t, md)
         }
         (None, None) => unreachable!("either the file existed or a spec was built"),

@@ -55,7 +55,13 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         cfg.as_ref(),
     )?;
     let tree = document::load_plain(&input.label, in_fmt, &input.bytes)?;
-    let (tree, md, _key) = common::block_on(document::encrypt(&input.label, in_fmt, tree, &spec))?;
+    let (tree, md, _key) = common::block_on(document::encrypt(
+        &input.label,
+        in_fmt,
+        tree,
+        &spec,
+        &common::keyring_for_encrypt(),
+    ))?;
     let opts = common::emit_options(g, out_fmt, cfg.as_ref());
     let bytes = document::emit_encrypted(&input.label, out_fmt, tree, &md, opts)?;
     let sink = match (&a.output, a.in_place) {

@@ -147,6 +147,8 @@ pub enum KeySpec {
 #[derive(Debug, Default)]
 pub struct Keyring {
     pub age: age::Identities,
+    /// AWS KMS clients, created on first use.
+    pub kms: kms::Clients,
 }
 
 impl Keyring {
@@ -154,6 +156,7 @@ impl Keyring {
     pub fn from_env() -> Result<Keyring, KeyError> {
         Ok(Keyring {
             age: age::Identities::from_env()?,
+            kms: kms::Clients::default(),
         })
     }
 
@@ -165,11 +168,7 @@ impl Keyring {
                 key: p.fp.clone(),
                 hint: "shroud does not implement OpenPGP; decrypt with sops and gpg, then re-encrypt for age or AWS KMS",
             }),
-            MasterKey::Kms(k) => Err(KeyError::Unsupported {
-                kind: "AWS KMS",
-                key: k.arn.clone(),
-                hint: "this build has no AWS KMS support",
-            }),
+            MasterKey::Kms(k) => kms::unwrap(&self.kms, k).await,
             MasterKey::Other(o) => Err(KeyError::Unsupported {
                 kind: o.label(),
                 key: MasterKey::Other(o.clone()).identity(),
@@ -273,6 +272,7 @@ impl Keyring {
 /// Wraps a data key for key groups built from `specs` (one spec list per group). With several
 /// groups the key is split and each group wraps its own share.
 pub async fn wrap_data_key(
+    keyring: &Keyring,
     key: &DataKey,
     groups: &[Vec<KeySpec>],
     threshold: usize,
@@ -294,21 +294,32 @@ pub async fn wrap_data_key(
     for (specs, part) in groups.iter().zip(parts.iter()) {
         let mut g = KeyGroup::default();
         for spec in specs {
-            g.keys.push(wrap_one(spec, part.expose()).await?);
+            g.keys.push(wrap_one(keyring, spec, part.expose()).await?);
         }
         out.push(g);
     }
     Ok((out, threshold))
 }
 
-async fn wrap_one(spec: &KeySpec, secret: &[u8]) -> Result<MasterKey, KeyError> {
+async fn wrap_one(keyring: &Keyring, spec: &KeySpec, secret: &[u8]) -> Result<MasterKey, KeyError> {
     match spec {
         KeySpec::Age(r) => Ok(MasterKey::Age(age::wrap(r, secret)?)),
-        KeySpec::Kms { arn, .. } => Err(KeyError::Unsupported {
-            kind: "AWS KMS",
-            key: arn.clone(),
-            hint: "this build has no AWS KMS support",
-        }),
+        KeySpec::Kms {
+            arn,
+            role,
+            context,
+            aws_profile,
+        } => Ok(MasterKey::Kms(
+            kms::wrap(
+                &keyring.kms,
+                arn,
+                role.as_deref(),
+                context,
+                aws_profile.as_deref(),
+                secret,
+            )
+            .await?,
+        )),
     }
 }
 
@@ -337,6 +348,7 @@ pub fn spec_identity(spec: &KeySpec) -> String {
 /// and after, envelopes of recipients that stay are kept byte for byte; anything else is
 /// wrapped afresh (a Shamir split always is, so that all shares come from one polynomial).
 pub async fn rewrap_groups(
+    keyring: &Keyring,
     key: &DataKey,
     groups: &[Vec<KeySpec>],
     threshold: usize,
@@ -348,7 +360,7 @@ pub async fn rewrap_groups(
             let id = spec_identity(spec);
             match old.key_groups[0].keys.iter().find(|k| k.identity() == id) {
                 Some(k) => g.keys.push(k.clone()),
-                None => g.keys.push(wrap_one(spec, key.expose()).await?),
+                None => g.keys.push(wrap_one(keyring, spec, key.expose()).await?),
             }
         }
         if g.keys.is_empty() {
@@ -356,5 +368,5 @@ pub async fn rewrap_groups(
         }
         return Ok((vec![g], 0));
     }
-    wrap_data_key(key, groups, threshold).await
+    wrap_data_key(keyring, key, groups, threshold).await
 }

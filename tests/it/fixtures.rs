@@ -201,8 +201,14 @@ fn decrypt_reencrypt_decrypt_is_lossless_for_every_fixture() {
         };
         let plain1 =
             document::emit_plain(fixture, fmt, &first.tree, EmitOptions::default()).unwrap();
-        let (enc_tree, md, _) =
-            tokio_block(document::encrypt(fixture, fmt, first.tree.clone(), &spec)).unwrap();
+        let (enc_tree, md, _) = tokio_block(document::encrypt(
+            fixture,
+            fmt,
+            first.tree.clone(),
+            &spec,
+            &Keyring::default(),
+        ))
+        .unwrap();
         let written =
             document::emit_encrypted(fixture, fmt, enc_tree, &md, EmitOptions::default()).unwrap();
         let mut ring2 = Keyring::default();

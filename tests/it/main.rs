@@ -4,5 +4,7 @@
 mod cli;
 mod fixtures;
 mod interop;
+mod kms;
 mod props;
+mod shamir;
 mod util;

@@ -257,7 +257,7 @@ proptest! {
             ..Default::default()
         };
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let (enc, md, _) = rt.block_on(shroud::document::encrypt("t", Format::Yaml, tree, &spec)).unwrap();
+        let (enc, md, _) = rt.block_on(shroud::document::encrypt("t", Format::Yaml, tree, &spec, &shroud::keysource::Keyring::default())).unwrap();
         let text = String::from_utf8(shroud::document::emit_encrypted("t", Format::Yaml, enc, &md, EmitOptions::default()).unwrap()).unwrap();
         // Candidate positions: characters of keys and of ENC payloads in the data, and the
         // lastmodified digits and MAC payload in the metadata.
