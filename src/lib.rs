@@ -17,6 +17,7 @@
 //! | [`metadata`] | the `sops` block: in-memory [`metadata::Metadata`] and its on-disk layouts |
 //! | [`config`] | `.sops.yaml` creation rules |
 //! | [`document`] | whole-file operations: encrypt, decrypt, verify, re-encrypt |
+//! | [`rotate`] | `updatekeys` and `rotate`, per file and across a repository, in parallel |
 //! | [`error`] | the library error type and the documented exit codes |
 //! | [`fsutil`] | atomic, private file writes |
 //!
@@ -29,6 +30,7 @@ pub mod error;
 pub mod fsutil;
 pub mod keysource;
 pub mod metadata;
+pub mod rotate;
 pub mod secret;
 pub mod store;
 pub mod timestamp;

@@ -12,6 +12,7 @@ pub mod encrypt;
 pub mod exec;
 pub mod filestatus;
 pub mod keygen;
+pub mod rotate;
 pub mod set;
 
 use std::path::PathBuf;
@@ -63,6 +64,10 @@ pub enum Command {
     ExecEnv(exec::EnvArgs),
     /// Run a command with the decrypted file at a private path ({} in the command).
     ExecFile(exec::FileArgs),
+    /// Re-wrap files' data keys for the recipients .sops.yaml asks for now (values untouched).
+    Updatekeys(rotate::UpdateKeysArgs),
+    /// Give files a new data key and re-encrypt every value (--add-*/--rm-* change recipients).
+    Rotate(rotate::RotateArgs),
     /// Generate a new age identity (written 0600) and print its recipient.
     Keygen(keygen::Args),
     /// Print shell completions.
@@ -94,6 +99,8 @@ pub fn legacy_args(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
         "exec-env",
         "exec-file",
         "keygen",
+        "updatekeys",
+        "rotate",
         "completion",
         "help",
     ];
@@ -118,6 +125,8 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         Command::Filestatus(a) => filestatus::run(a, &g),
         Command::ExecEnv(a) => exec::run_env(a, &g),
         Command::ExecFile(a) => exec::run_file(a, &g),
+        Command::Updatekeys(a) => rotate::run_updatekeys(a, &g),
+        Command::Rotate(a) => rotate::run_rotate(a, &g),
         Command::Keygen(a) => keygen::run(a),
         Command::Completion(a) => completion::run(a),
     }

@@ -6,5 +6,6 @@ mod fixtures;
 mod interop;
 mod kms;
 mod props;
+mod rotation;
 mod shamir;
 mod util;

@@ -1,0 +1,322 @@
+//! `shroud updatekeys` and `shroud rotate`, for files or whole directories (`--recursive DIR`,
+//! `--all` for the enclosing git repository): a recipient diff, confirmation, parallel work with
+//! one progress bar, a summary, and a non-zero exit if any file failed.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use shroud::config;
+use shroud::error::{Error, Result};
+use shroud::fsutil::Mode;
+use shroud::keysource::KeySpec;
+use shroud::rotate::{self, Job, KeyChanges, Outcome};
+
+use super::Global;
+use super::common::{self, Sink};
+
+#[derive(clap::Args, Debug)]
+pub struct Scope {
+    /// Files to process.
+    pub files: Vec<PathBuf>,
+    /// Every file under DIR that matches a creation rule (respects .gitignore).
+    #[arg(short = 'r', long, value_name = "DIR", conflicts_with = "all")]
+    pub recursive: Option<PathBuf>,
+    /// Every matching file of the git repository around the current directory.
+    #[arg(long)]
+    pub all: bool,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Files processed at once (default: 4 per core, for network-bound KMS calls).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Input format; default: by extension.
+    #[arg(long, value_name = "FORMAT")]
+    pub input_type: Option<String>,
+    /// Override the Shamir threshold.
+    #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
+    pub shamir_threshold: Option<usize>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpdateKeysArgs {
+    #[command(flatten)]
+    pub scope: Scope,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub scope: Scope,
+    /// Write a single rotated FILE back in place (directories always are).
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// Add age recipients (comma-separated).
+    #[arg(long, value_name = "RECIPIENTS")]
+    pub add_age: Option<String>,
+    /// Remove age recipients (comma-separated).
+    #[arg(long, value_name = "RECIPIENTS")]
+    pub rm_age: Option<String>,
+    /// Add AWS KMS keys (comma-separated ARNs, `arn+role` allowed).
+    #[arg(long, value_name = "ARNS")]
+    pub add_kms: Option<String>,
+    /// Remove AWS KMS keys (comma-separated ARNs).
+    #[arg(long, value_name = "ARNS")]
+    pub rm_kms: Option<String>,
+    /// Remove PGP keys by fingerprint (shroud cannot re-wrap for PGP).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub rm_pgp: Option<String>,
+}
+
+fn split(list: &Option<String>) -> Vec<String> {
+    list.as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn options(scope: &Scope, g: &Global) -> Result<rotate::Options> {
+    Ok(rotate::Options {
+        dry_run: scope.dry_run,
+        config: g.config.clone(),
+        input_type: scope
+            .input_type
+            .as_deref()
+            .map(common::parse_format)
+            .transpose()?,
+        shamir_threshold: scope.shamir_threshold,
+        emit: shroud::store::EmitOptions { indent: g.indent },
+    })
+}
+
+/// The files to work on, each with its config.
+fn targets(scope: &Scope, g: &Global) -> Result<(Vec<(PathBuf, Arc<config::Config>)>, bool)> {
+    let dir = match (&scope.recursive, scope.all) {
+        (Some(d), _) => Some(d.clone()),
+        (None, true) => {
+            let out = std::process::Command::new("git")
+                .args(["rev-parse", "--show-toplevel"])
+                .output();
+            match out {
+                Ok(o) if o.status.success() => {
+                    Some(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+                }
+                _ => {
+                    return Err(Error::Usage(
+                        "--all needs to run inside a git repository; use --recursive DIR".into(),
+                    ));
+                }
+            }
+        }
+        (None, false) => None,
+    };
+    if let Some(d) = dir {
+        if !scope.files.is_empty() {
+            return Err(Error::Usage(
+                "give FILEs or --recursive/--all, not both".into(),
+            ));
+        }
+        return Ok((rotate::candidates(&d, g.config.as_deref())?, true));
+    }
+    if scope.files.is_empty() {
+        return Err(Error::Usage(
+            "no FILE given (or use --recursive DIR / --all)".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for f in &scope.files {
+        let cfg = config::discover(g.config.as_deref(), Some(f))?;
+        out.push((
+            f.clone(),
+            Arc::new(cfg.unwrap_or(config::Config {
+                path: PathBuf::from(".sops.yaml (none found)"),
+                creation_rules: Vec::new(),
+                yaml_indent: None,
+                json_indent: None,
+            })),
+        ));
+    }
+    Ok((out, false))
+}
+
+fn confirm(question: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "{question} — pass -y to confirm when not running interactively"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::Other(e.to_string()))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Outcome> {
+    let (files, recursive) = targets(scope, g)?;
+    let opts = options(scope, g)?;
+    let keyring = Arc::new(common::keyring()?);
+    if files.is_empty() {
+        eprintln!("shroud: no files match a creation rule");
+        return Ok(common::Outcome::Done);
+    }
+    // Plan first (no writes), show it, ask once.
+    let mut proceed_opts = opts.clone();
+    if !scope.dry_run && !scope.yes {
+        let mut dry = opts.clone();
+        dry.dry_run = true;
+        let planned = common::block_on(rotate::run_many(
+            files.clone(),
+            job.clone(),
+            keyring.clone(),
+            dry,
+            64,
+            Arc::new(|_: &Path| {}),
+        ));
+        let mut any = false;
+        for (p, r) in &planned {
+            if let Ok(Outcome::Changed(plan)) = r {
+                any = true;
+                eprintln!("{}: {plan}", p.display());
+            }
+        }
+        if !any {
+            report(&planned, verb, true);
+            return exit_for(&planned);
+        }
+        if !confirm(&format!("{verb} these files?"))? {
+            return Err(Error::Other("nothing was changed".into()));
+        }
+        proceed_opts.dry_run = false;
+    }
+    let bar = (recursive && files.len() > 20 && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(files.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} files {per_sec} eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        b
+    });
+    let bar2 = bar.clone();
+    let progress: Arc<dyn Fn(&Path) + Send + Sync> = Arc::new(move |_| {
+        if let Some(b) = &bar2 {
+            b.inc(1);
+        }
+    });
+    let jobs = scope.jobs.unwrap_or_else(|| {
+        4 * std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let results = common::block_on(rotate::run_many(
+        files,
+        job,
+        keyring,
+        proceed_opts,
+        jobs,
+        progress,
+    ));
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    report(&results, verb, scope.dry_run);
+    exit_for(&results)
+}
+
+fn report(results: &[(PathBuf, Result<Outcome>)], verb: &str, dry: bool) {
+    let (mut changed, mut unchanged, mut skipped, mut failed) = (0, 0, 0, 0);
+    for (p, r) in results {
+        match r {
+            Ok(Outcome::Changed(plan)) => {
+                changed += 1;
+                eprintln!(
+                    "{}{}: {plan}",
+                    if dry { "would change " } else { "changed " },
+                    p.display()
+                );
+            }
+            Ok(Outcome::Unchanged) => unchanged += 1,
+            Ok(Outcome::Skipped(why)) => {
+                skipped += 1;
+                eprintln!("skipped {}: {why}", p.display());
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("shroud: {e}");
+            }
+        }
+    }
+    eprintln!(
+        "{verb}: {changed} {}changed, {unchanged} unchanged, {skipped} skipped, {failed} failed",
+        if dry { "would be " } else { "" }
+    );
+}
+
+fn exit_for(results: &[(PathBuf, Result<Outcome>)]) -> Result<common::Outcome> {
+    let codes: Vec<u8> = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().err().map(|e| e.exit_code() as u8))
+        .collect();
+    Ok(match codes.first() {
+        None => common::Outcome::Done,
+        Some(&c) if codes.iter().all(|&x| x == c) => common::Outcome::Exit(c),
+        Some(_) => common::Outcome::Exit(1),
+    })
+}
+
+pub fn run_updatekeys(a: UpdateKeysArgs, g: &Global) -> Result<common::Outcome> {
+    run_job(&a.scope, g, Job::UpdateKeys, "updatekeys")
+}
+
+pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
+    let mut add: Vec<KeySpec> = split(&a.add_age).into_iter().map(KeySpec::Age).collect();
+    add.extend(
+        split(&a.add_kms)
+            .iter()
+            .map(|s| config::kms_from_str(s, None, &[])),
+    );
+    let mut remove = split(&a.rm_age);
+    remove.extend(split(&a.rm_kms));
+    remove.extend(split(&a.rm_pgp));
+    let changes = KeyChanges { add, remove };
+    let single = a.scope.recursive.is_none() && !a.scope.all && a.scope.files.len() == 1;
+    if single && !a.in_place && !a.scope.dry_run {
+        // sops's behaviour: the rotated file goes to stdout.
+        let path = &a.scope.files[0];
+        let input = common::read_input(Some(path))?;
+        let opts = options(&a.scope, g)?;
+        let format = opts
+            .input_type
+            .unwrap_or_else(|| shroud::store::Format::from_path(path));
+        let keyring = common::keyring()?;
+        let (out, _) = common::block_on(rotate::rotate_bytes(
+            &input.label,
+            format,
+            &input.bytes,
+            &keyring,
+            &changes,
+            &opts,
+        ))?;
+        common::write_output(Sink::Stdout, &out, Mode::KeepOr(0o644))?;
+        return Ok(common::Outcome::Done);
+    }
+    let scope = Scope {
+        yes: a.scope.yes || (single && a.in_place),
+        ..a.scope
+    };
+    run_job(&scope, g, Job::Rotate(changes), "rotate")
+}

@@ -1,0 +1,438 @@
+//! Key maintenance for one file and for whole repositories: `updatekeys` (re-wrap the *same*
+//! data key for the recipients `.sops.yaml` now asks for; no value ciphertext changes) and
+//! `rotate` (a new data key, every value re-encrypted; recipients kept, added or removed).
+//!
+//! Owns: the per-file plan (recipient diff, threshold change), finding candidate files under a
+//! directory (respecting `.gitignore`, matching creation rules), running files in parallel with
+//! one data-key unwrap per file, and isolating failures: one bad file never stops or corrupts
+//! the others, and every write is atomic.
+//! Must not know: terminals, progress bars, prompts (the CLI owns those).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::config::{self, Config};
+use crate::document;
+use crate::error::{Error, Result};
+use crate::fsutil::{self, Mode};
+use crate::keysource::{self, KeySpec, Keyring, MasterKey};
+use crate::metadata::{KeyGroup, Metadata};
+use crate::secret::DataKey;
+use crate::store::{EmitOptions, Format};
+
+/// What happened to one file.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The file was (or, in a dry run, would be) rewritten.
+    Changed(Plan),
+    Unchanged,
+    /// Not a sops file (plaintext matching a rule, or no metadata).
+    Skipped(String),
+}
+
+/// The key changes for one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Per group: (added identities, removed identities).
+    pub groups: Vec<(Vec<String>, Vec<String>)>,
+    pub threshold: Option<(usize, usize)>,
+    pub group_count: Option<(usize, usize)>,
+    /// A new data key (rotate).
+    pub new_data_key: bool,
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if self.new_data_key {
+            parts.push("new data key".to_owned());
+        }
+        if let Some((a, b)) = self.group_count {
+            parts.push(format!("key groups {a} → {b}"));
+        }
+        if let Some((a, b)) = self.threshold {
+            parts.push(format!("threshold {a} → {b}"));
+        }
+        for (i, (add, rm)) in self.groups.iter().enumerate() {
+            let mut g: Vec<String> = add.iter().map(|k| format!("+{k}")).collect();
+            g.extend(rm.iter().map(|k| format!("-{k}")));
+            if !g.is_empty() {
+                parts.push(if self.groups.len() > 1 {
+                    format!("group {i}: {}", g.join(" "))
+                } else {
+                    g.join(" ")
+                });
+            }
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+fn identities(g: &KeyGroup) -> BTreeSet<String> {
+    g.keys
+        .iter()
+        .map(|k| format!("{} {}", k.type_name(), k.identity()))
+        .collect()
+}
+
+fn spec_label(spec: &KeySpec) -> String {
+    match spec {
+        KeySpec::Age(_) => format!("age {}", keysource::spec_identity(spec)),
+        KeySpec::Kms { .. } => format!("AWS KMS {}", keysource::spec_identity(spec)),
+    }
+}
+
+/// The key-group difference between a file's metadata and what is wanted.
+pub fn plan(old: &Metadata, groups: &[Vec<KeySpec>], threshold: usize) -> Plan {
+    let mut p = Plan::default();
+    let n = old.key_groups.len().max(groups.len());
+    for i in 0..n {
+        let have = old.key_groups.get(i).map(identities).unwrap_or_default();
+        let want: BTreeSet<String> = groups
+            .get(i)
+            .map(|g| g.iter().map(spec_label).collect())
+            .unwrap_or_default();
+        p.groups.push((
+            want.difference(&have).cloned().collect(),
+            have.difference(&want).cloned().collect(),
+        ));
+    }
+    if old.key_groups.len() != groups.len() {
+        p.group_count = Some((old.key_groups.len(), groups.len()));
+    }
+    let new_t = if groups.len() > 1 {
+        if threshold == 0 {
+            groups.len()
+        } else {
+            threshold
+        }
+    } else {
+        1
+    };
+    if old.threshold() != new_t {
+        p.threshold = Some((old.threshold(), new_t));
+    }
+    p
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        !self.new_data_key
+            && self.threshold.is_none()
+            && self.group_count.is_none()
+            && self
+                .groups
+                .iter()
+                .all(|(a, r)| a.is_empty() && r.is_empty())
+    }
+}
+
+/// Options shared by both operations.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub dry_run: bool,
+    /// `--config` override.
+    pub config: Option<PathBuf>,
+    pub input_type: Option<Format>,
+    /// Override of the threshold from flags.
+    pub shamir_threshold: Option<usize>,
+    pub emit: EmitOptions,
+}
+
+/// Recipient changes for `rotate`.
+#[derive(Clone, Debug, Default)]
+pub struct KeyChanges {
+    pub add: Vec<KeySpec>,
+    /// Identities to remove (age recipients, KMS ARNs, PGP fingerprints).
+    pub remove: Vec<String>,
+}
+
+fn label(p: &Path) -> String {
+    p.display().to_string()
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            Error::NoFile { file: label(path) }
+        } else {
+            Error::Read {
+                file: label(path),
+                source,
+            }
+        }
+    })
+}
+
+fn format_of(path: &Path, opts: &Options) -> Format {
+    opts.input_type.unwrap_or_else(|| Format::from_path(path))
+}
+
+/// Re-wraps the file's data key for the recipients its creation rule asks for now.
+/// Value ciphertexts, the MAC and `lastmodified` stay as they are.
+pub async fn updatekeys_file(
+    path: &Path,
+    cfg: &Config,
+    keyring: &Keyring,
+    opts: &Options,
+) -> Result<Outcome> {
+    let file = label(path);
+    let bytes = read(path)?;
+    let format = format_of(path, opts);
+    let (tree, mut md) = match document::load_encrypted(&file, format, &bytes) {
+        Ok(v) => v,
+        Err(Error::NotEncrypted { .. }) => return Ok(Outcome::Skipped("not encrypted".into())),
+        Err(e) => return Err(e),
+    };
+    let rule = cfg.rule_for(path)?;
+    let threshold = opts.shamir_threshold.unwrap_or(rule.shamir_threshold);
+    if rule.groups.iter().all(|g| g.is_empty()) {
+        return Err(Error::Usage(format!(
+            "{file}: its creation rule in {} lists no age or KMS keys",
+            cfg.path.display()
+        )));
+    }
+    let p = plan(&md, &rule.groups, threshold);
+    if p.is_empty() {
+        return Ok(Outcome::Unchanged);
+    }
+    if opts.dry_run {
+        return Ok(Outcome::Changed(p));
+    }
+    let key = keyring
+        .unwrap_data_key(&md)
+        .await
+        .map_err(|source| Error::Key {
+            file: file.clone(),
+            source,
+        })?;
+    let (groups, t) = keysource::rewrap_groups(keyring, &key, &rule.groups, threshold, &md)
+        .await
+        .map_err(|source| Error::Key {
+            file: file.clone(),
+            source,
+        })?;
+    md.key_groups = groups;
+    md.shamir_threshold = t;
+    let out = document::emit_encrypted(&file, format, tree, &md, opts.emit)?;
+    fsutil::write_atomic(path, &out, Mode::KeepOr(0o644))
+        .map_err(|source| Error::Write { file, source })?;
+    Ok(Outcome::Changed(p))
+}
+
+/// The file's current recipients as specs, with `changes` applied.
+fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<Vec<KeySpec>>> {
+    let removed = |k: &MasterKey| {
+        changes.remove.iter().any(|r| {
+            let r = r.trim();
+            k.identity() == r
+                || match k {
+                    MasterKey::Kms(kms) => kms.arn == r,
+                    _ => false,
+                }
+        })
+    };
+    let mut groups = Vec::new();
+    for g in &md.key_groups {
+        let mut specs = Vec::new();
+        for k in g.keys.iter().filter(|k| !removed(k)) {
+            specs.push(match k {
+                MasterKey::Age(a) => KeySpec::Age(a.recipient.clone()),
+                MasterKey::Kms(k) => KeySpec::Kms {
+                    arn: k.arn.clone(),
+                    role: k.role.clone(),
+                    context: k.context.clone(),
+                    aws_profile: k.aws_profile.clone(),
+                },
+                other => {
+                    return Err(Error::Usage(format!(
+                        "{file}: the {} key {} cannot be re-wrapped by shroud; remove it with --rm-pgp/--rm-key {} or rotate with sops",
+                        other.type_name(),
+                        other.identity(),
+                        other.identity()
+                    )));
+                }
+            });
+        }
+        groups.push(specs);
+    }
+    if groups.is_empty() {
+        groups.push(Vec::new());
+    }
+    groups[0].extend(changes.add.iter().cloned());
+    Ok(groups)
+}
+
+/// Rotates one file: a new data key, every value re-encrypted, recipients kept (plus `add`,
+/// minus `remove`). Returns the new bytes; `write` replaces the file atomically.
+pub async fn rotate_bytes(
+    file: &str,
+    format: Format,
+    bytes: &[u8],
+    keyring: &Keyring,
+    changes: &KeyChanges,
+    opts: &Options,
+) -> Result<(Vec<u8>, Plan)> {
+    let mut opened = document::open(file, format, bytes, keyring, false).await?;
+    let groups = rotated_specs(file, &opened.metadata, changes)?;
+    let mut p = plan(&opened.metadata, &groups, opened.metadata.shamir_threshold);
+    p.new_data_key = true;
+    let new_key = DataKey::generate();
+    let (key_groups, t) = keysource::wrap_data_key(
+        keyring,
+        &new_key,
+        &groups,
+        opts.shamir_threshold
+            .unwrap_or(opened.metadata.shamir_threshold),
+    )
+    .await
+    .map_err(|source| Error::Key {
+        file: file.to_owned(),
+        source,
+    })?;
+    opened.metadata.key_groups = key_groups;
+    opened.metadata.shamir_threshold = t;
+    let mut cipher = crate::crypto::Cipher::new(&new_key);
+    document::seal(file, &mut opened.tree, &mut opened.metadata, &mut cipher)?;
+    let out = document::emit_encrypted(file, format, opened.tree, &opened.metadata, opts.emit)?;
+    Ok((out, p))
+}
+
+/// Rotates a file in place.
+pub async fn rotate_file(
+    path: &Path,
+    keyring: &Keyring,
+    changes: &KeyChanges,
+    opts: &Options,
+) -> Result<Outcome> {
+    let file = label(path);
+    let bytes = read(path)?;
+    let format = format_of(path, opts);
+    if !document::is_encrypted(format, &bytes) {
+        return Ok(Outcome::Skipped("not encrypted".into()));
+    }
+    if opts.dry_run {
+        let (_, md) = document::load_encrypted(&file, format, &bytes)?;
+        let groups = rotated_specs(&file, &md, changes)?;
+        let mut p = plan(&md, &groups, md.shamir_threshold);
+        p.new_data_key = true;
+        return Ok(Outcome::Changed(p));
+    }
+    let (out, p) = rotate_bytes(&file, format, &bytes, keyring, changes, opts).await?;
+    fsutil::write_atomic(path, &out, Mode::KeepOr(0o644))
+        .map_err(|source| Error::Write { file, source })?;
+    Ok(Outcome::Changed(p))
+}
+
+/// Files under `dir` (respecting `.gitignore`) that match a creation rule of the `.sops.yaml`
+/// that applies to them, with that config.
+pub fn candidates(
+    dir: &Path,
+    config_override: Option<&Path>,
+) -> Result<Vec<(PathBuf, Arc<Config>)>> {
+    let mut configs: HashMap<PathBuf, Option<Arc<Config>>> = HashMap::new();
+    let fixed = config_override.map(config::load).transpose()?.map(Arc::new);
+    let mut out = Vec::new();
+    let walker = ignore::WalkBuilder::new(dir)
+        .hidden(false)
+        .git_ignore(true)
+        .require_git(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build();
+    for entry in walker {
+        let entry = entry.map_err(|e| Error::Other(format!("{}: {e}", dir.display())))?;
+        if !entry.file_type().is_some_and(|t| t.is_file())
+            || entry.file_name() == config::CONFIG_FILE_NAME
+        {
+            continue;
+        }
+        let path = entry.into_path();
+        let cfg = match &fixed {
+            Some(c) => Some(c.clone()),
+            None => {
+                let parent = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+                match configs.get(&parent) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = config::find(&parent)
+                            .map(|p| config::load(&p))
+                            .transpose()?
+                            .map(Arc::new);
+                        configs.insert(parent, c.clone());
+                        c
+                    }
+                }
+            }
+        };
+        if let Some(cfg) = cfg
+            && cfg.rule_for(&path).is_ok()
+        {
+            out.push((path, cfg));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Which operation a repository-wide run performs.
+#[derive(Clone, Debug)]
+pub enum Job {
+    UpdateKeys,
+    Rotate(KeyChanges),
+}
+
+/// Runs `job` over `files` with at most `parallel` files in flight. `progress` is called after
+/// each file. Results come back in input order.
+pub async fn run_many(
+    files: Vec<(PathBuf, Arc<Config>)>,
+    job: Job,
+    keyring: Arc<Keyring>,
+    opts: Options,
+    parallel: usize,
+    progress: Arc<dyn Fn(&Path) + Send + Sync>,
+) -> Vec<(PathBuf, Result<Outcome>)> {
+    let all_paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let results = Arc::new(Mutex::new(Vec::with_capacity(files.len())));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (path, cfg)) in files.into_iter().enumerate() {
+        let sem = sem.clone();
+        let keyring = keyring.clone();
+        let opts = opts.clone();
+        let job = job.clone();
+        let results = results.clone();
+        let progress = progress.clone();
+        set.spawn(async move {
+            let _permit = sem.acquire().await.expect("semaphore open");
+            let r = match &job {
+                Job::UpdateKeys => updatekeys_file(&path, &cfg, &keyring, &opts).await,
+                Job::Rotate(changes) => rotate_file(&path, &keyring, changes, &opts).await,
+            };
+            progress(&path);
+            results.lock().expect("results lock").push((i, path, r));
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!("a file task failed: {e}");
+        }
+    }
+    let mut v = std::mem::take(&mut *results.lock().expect("results lock"));
+    // A task that died (a bug) still gets a line in the summary.
+    let done: BTreeSet<usize> = v.iter().map(|(i, _, _)| *i).collect();
+    for (i, p) in all_paths.into_iter().enumerate() {
+        if !done.contains(&i) {
+            let file = label(&p);
+            v.push((
+                i,
+                p,
+                Err(Error::Other(format!(
+                    "{file}: internal error while processing the file; it was not changed"
+                ))),
+            ));
+        }
+    }
+    v.sort_by_key(|(i, _, _)| *i);
+    v.into_iter().map(|(_, p, r)| (p, r)).collect()
+}
