@@ -325,6 +325,9 @@ pub async fn rotate_file(
     Ok(Outcome::Changed(p))
 }
 
+/// A file to process and the config whose rule it matches.
+pub type Target = (PathBuf, Arc<Config>);
+
 /// Files under `dir` (respecting `.gitignore`) that match a creation rule of the `.sops.yaml`
 /// that applies to them, with that config.
 pub fn candidates(
@@ -385,7 +388,7 @@ pub enum Job {
 /// Runs `job` over `files` with at most `parallel` files in flight. `progress` is called after
 /// each file. Results come back in input order.
 pub async fn run_many(
-    files: Vec<(PathBuf, Arc<Config>)>,
+    files: Vec<Target>,
     job: Job,
     keyring: Arc<Keyring>,
     opts: Options,

@@ -99,7 +99,7 @@ fn options(scope: &Scope, g: &Global) -> Result<rotate::Options> {
 }
 
 /// The files to work on, each with its config.
-fn targets(scope: &Scope, g: &Global) -> Result<(Vec<(PathBuf, Arc<config::Config>)>, bool)> {
+fn targets(scope: &Scope, g: &Global) -> Result<(Vec<rotate::Target>, bool)> {
     let dir = match (&scope.recursive, scope.all) {
         (Some(d), _) => Some(d.clone()),
         (None, true) => {
