@@ -17,12 +17,14 @@
 //! | [`metadata`] | the `sops` block: in-memory [`metadata::Metadata`] and its on-disk layouts |
 //! | [`config`] | `.sops.yaml` creation rules |
 //! | [`document`] | whole-file operations: encrypt, decrypt, verify, re-encrypt |
+//! | [`backup`] | key backup bundles, Shamir paper shares, restore and verification |
 //! | [`rotate`] | `updatekeys` and `rotate`, per file and across a repository, in parallel |
 //! | [`error`] | the library error type and the documented exit codes |
 //! | [`fsutil`] | atomic, private file writes |
 //!
 //! Only key sources are asynchronous; tree encryption is pure and synchronous.
 
+pub mod backup;
 pub mod config;
 pub mod crypto;
 pub mod document;

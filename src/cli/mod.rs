@@ -12,6 +12,7 @@ pub mod encrypt;
 pub mod exec;
 pub mod filestatus;
 pub mod keygen;
+pub mod keys;
 pub mod rotate;
 pub mod set;
 
@@ -70,6 +71,8 @@ pub enum Command {
     Rotate(rotate::RotateArgs),
     /// Generate a new age identity (written 0600) and print its recipient.
     Keygen(keygen::Args),
+    /// Back up, restore and verify age identities.
+    Keys(keys::KeysArgs),
     /// Print shell completions.
     Completion(completion::Args),
 }
@@ -101,6 +104,7 @@ pub fn legacy_args(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
         "keygen",
         "updatekeys",
         "rotate",
+        "keys",
         "completion",
         "help",
     ];
@@ -128,6 +132,7 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         Command::Updatekeys(a) => rotate::run_updatekeys(a, &g),
         Command::Rotate(a) => rotate::run_rotate(a, &g),
         Command::Keygen(a) => keygen::run(a),
+        Command::Keys(a) => keys::run(a),
         Command::Completion(a) => completion::run(a),
     }
 }

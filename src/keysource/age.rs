@@ -122,6 +122,14 @@ impl Identities {
         self.ids.len()
     }
 
+    /// The loaded identities, for age decryptors.
+    pub fn as_dyn(&self) -> Vec<&dyn age::Identity> {
+        self.ids
+            .iter()
+            .map(|i| i.as_ref() as &dyn age::Identity)
+            .collect()
+    }
+
     /// Parses identity text (an age key file): `#` comments, `AGE-SECRET-KEY-1…` lines.
     /// Errors name the source and line, never the line's content.
     pub fn add_text(&mut self, text: &str, source: &str) -> Result<usize, KeyError> {

@@ -1,0 +1,404 @@
+//! `shroud keys backup|restore|verify`: key backups as commands with a proof.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use age::secrecy::{ExposeSecret, SecretString};
+
+use shroud::backup::{self, Protection, Source, Unlock};
+use shroud::error::{Error, ExitCode, Result};
+use shroud::fsutil::{self, Mode};
+use shroud::keysource::age::Identities;
+use shroud::secret::SecretBytes;
+
+use super::common::{self, Outcome};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Bundle age identities into an encrypted backup (and optional Shamir paper shares).
+    Backup(BackupArgs),
+    /// Restore identities from a backup (identity, passphrase, or K shares).
+    Restore(RestoreArgs),
+    /// Check that a backup still opens every encrypted file under DIR.
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BackupArgs {
+    /// Identity files to back up (default: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and the sops key file).
+    #[arg(long = "key-file", value_name = "FILE")]
+    pub key_files: Vec<PathBuf>,
+    /// Recovery recipient that can open the backup (repeatable).
+    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+    /// Also protect the backup with a passphrase (SHROUD_PASSPHRASE, or asked twice).
+    #[arg(long)]
+    pub passphrase: bool,
+    /// Split the backup's key into N paper shares.
+    #[arg(long, value_name = "N", requires = "threshold")]
+    pub shares: Option<u8>,
+    /// Shares needed to restore.
+    #[arg(long, value_name = "K", requires = "shares")]
+    pub threshold: Option<u8>,
+    /// Write each share to DIR/share-I.txt (mode 0600) instead of stdout.
+    #[arg(long, value_name = "DIR")]
+    pub shares_dir: Option<PathBuf>,
+    /// The bundle file to write (mode 0600).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace an existing bundle.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UnlockArgs {
+    /// Identity file of a recovery recipient.
+    #[arg(long = "identity", short = 'i', value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+    /// Open with the passphrase (SHROUD_PASSPHRASE, or asked).
+    #[arg(long)]
+    pub passphrase: bool,
+    /// A share file (repeatable); `-` reads shares from stdin, separated by blank lines.
+    #[arg(long = "share", value_name = "FILE")]
+    pub shares: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RestoreArgs {
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+    /// Where to write the identities (default: the sops key file). Mode 0600.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace an existing key file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    pub bundle: PathBuf,
+    /// Directory whose encrypted files must open (default: the current directory).
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub unlock: UnlockArgs,
+}
+
+fn berr(file: &str, e: backup::BackupError) -> Error {
+    Error::Other(format!("{file}: {e}"))
+}
+
+/// Reads a passphrase: SHROUD_PASSPHRASE, else the terminal without echo.
+fn passphrase(confirm: bool) -> Result<SecretString> {
+    if let Ok(p) = std::env::var("SHROUD_PASSPHRASE") {
+        return Ok(SecretString::from(p));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "--passphrase needs a terminal or SHROUD_PASSPHRASE".into(),
+        ));
+    }
+    let ask = |prompt: &str| -> Result<SecretString> {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+        // SAFETY: plain termios calls on stdin; the original mode is restored below.
+        let mut term: libc::termios = unsafe { std::mem::zeroed() };
+        let have = unsafe { libc::tcgetattr(0, &mut term) } == 0;
+        if have {
+            let mut quiet = term;
+            quiet.c_lflag &= !libc::ECHO;
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) };
+        }
+        let mut line = String::new();
+        let r = std::io::stdin().read_line(&mut line);
+        if have {
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &term) };
+        }
+        eprintln!();
+        r.map_err(|e| Error::Other(e.to_string()))?;
+        Ok(SecretString::from(
+            line.trim_end_matches(['\n', '\r']).to_owned(),
+        ))
+    };
+    let p = ask("Passphrase: ")?;
+    if confirm && ask("Repeat passphrase: ")?.expose_secret() != p.expose_secret() {
+        return Err(Error::Usage("the passphrases differ".into()));
+    }
+    if p.expose_secret().is_empty() {
+        return Err(Error::Usage("empty passphrase".into()));
+    }
+    Ok(p)
+}
+
+fn read_secret(path: &std::path::Path) -> Result<SecretBytes> {
+    std::fs::read(path).map(SecretBytes::new).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            Error::NoFile {
+                file: path.display().to_string(),
+            }
+        } else {
+            Error::Read {
+                file: path.display().to_string(),
+                source,
+            }
+        }
+    })
+}
+
+fn sources(files: &[PathBuf]) -> Result<Vec<Source>> {
+    let mut out = Vec::new();
+    if !files.is_empty() {
+        for f in files {
+            out.push(Source {
+                label: f.display().to_string(),
+                text: read_secret(f)?,
+            });
+        }
+        return Ok(out);
+    }
+    if let Ok(t) = std::env::var("SOPS_AGE_KEY") {
+        out.push(Source {
+            label: "SOPS_AGE_KEY".into(),
+            text: SecretBytes::from(t),
+        });
+    }
+    if let Some(p) = std::env::var_os("SOPS_AGE_KEY_FILE") {
+        let p = PathBuf::from(p);
+        out.push(Source {
+            label: format!("SOPS_AGE_KEY_FILE={}", p.display()),
+            text: read_secret(&p)?,
+        });
+    }
+    if let Some(p) = shroud::keysource::age::default_key_file().filter(|p| p.exists()) {
+        out.push(Source {
+            label: p.display().to_string(),
+            text: read_secret(&p)?,
+        });
+    }
+    Ok(out)
+}
+
+fn unlock_of(u: &UnlockArgs, ids: &mut Identities) -> Result<Option<Unlock<'static>>> {
+    if u.passphrase {
+        return Ok(Some(Unlock::Passphrase(passphrase(false)?)));
+    }
+    if !u.shares.is_empty() {
+        let mut texts = Vec::new();
+        for f in &u.shares {
+            if f.as_os_str() == "-" {
+                let mut all = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut all)
+                    .map_err(|e| Error::Other(e.to_string()))?;
+                for (i, chunk) in all
+                    .split("\n\n")
+                    .filter(|c| c.contains("shroudshare1"))
+                    .enumerate()
+                {
+                    texts.push((chunk.to_owned(), format!("#{} from stdin", i + 1)));
+                }
+            } else {
+                let t = read_secret(f)?;
+                texts.push((
+                    t.as_str().unwrap_or_default().to_owned(),
+                    f.display().to_string(),
+                ));
+            }
+        }
+        return Ok(Some(Unlock::Shares(texts)));
+    }
+    if u.identities.is_empty() {
+        return Err(Error::Usage(
+            "open the backup with --identity FILE, --passphrase or --share FILE…".into(),
+        ));
+    }
+    for f in &u.identities {
+        let t = read_secret(f)?;
+        ids.add_text(t.as_str().unwrap_or_default(), &f.display().to_string())
+            .map_err(|source| Error::Key {
+                file: f.display().to_string(),
+                source,
+            })?;
+    }
+    Ok(None)
+}
+
+fn open_bundle(path: &std::path::Path, u: &UnlockArgs) -> Result<backup::Opened> {
+    let label = path.display().to_string();
+    let bytes = read_secret(path)?;
+    let mut ids = Identities::default();
+    let unlock = match unlock_of(u, &mut ids)? {
+        Some(x) => x,
+        None => Unlock::Identities(&ids),
+    };
+    backup::open(bytes.expose(), unlock).map_err(|e| berr(&label, e))
+}
+
+pub fn run(a: KeysArgs) -> Result<Outcome> {
+    match a.command {
+        KeysCommand::Backup(b) => run_backup(b),
+        KeysCommand::Restore(r) => run_restore(r),
+        KeysCommand::Verify(v) => run_verify(v),
+    }
+}
+
+fn run_backup(a: BackupArgs) -> Result<Outcome> {
+    let label = a.output.display().to_string();
+    if a.output.exists() && !a.force {
+        return Err(Error::Usage(format!(
+            "{label} exists; pass --force to replace it"
+        )));
+    }
+    let protection = Protection {
+        recipients: a.recipients.clone(),
+        passphrase: if a.passphrase {
+            Some(passphrase(true)?)
+        } else {
+            None
+        },
+        shares: a.shares.zip(a.threshold),
+        work_factor: std::env::var("SHROUD_SCRYPT_WORK_FACTOR")
+            .ok()
+            .and_then(|w| w.parse().ok()),
+    };
+    if let Some((n, k)) = protection.shares
+        && (k < 2 || k > n)
+    {
+        return Err(Error::Usage(format!(
+            "--threshold must be between 2 and --shares ({n})"
+        )));
+    }
+    let created =
+        backup::create(&sources(&a.key_files)?, &protection).map_err(|e| berr(&label, e))?;
+    let blocks: Vec<String> = created
+        .shares
+        .iter()
+        .enumerate()
+        .map(|(i, s)| backup::share_block(&created.manifest, i, s))
+        .collect();
+    if let Some(dir) = &a.shares_dir {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+            file: dir.display().to_string(),
+            source,
+        })?;
+        for (i, b) in blocks.iter().enumerate() {
+            let p = dir.join(format!("share-{}.txt", i + 1));
+            fsutil::write_atomic(&p, b.as_bytes(), Mode::Exactly(0o600)).map_err(|source| {
+                Error::Write {
+                    file: p.display().to_string(),
+                    source,
+                }
+            })?;
+        }
+    }
+    fsutil::write_atomic(&a.output, &created.bundle, Mode::Exactly(0o600)).map_err(|source| {
+        Error::Write {
+            file: label.clone(),
+            source,
+        }
+    })?;
+    eprintln!(
+        "shroud: wrote backup {} of {} identities to {label}",
+        created.manifest.backup_id,
+        created.manifest.identities.len()
+    );
+    for e in &created.manifest.identities {
+        eprintln!("  {} ({}) from {}", e.recipient, e.fingerprint, e.source);
+    }
+    if a.shares_dir.is_none() {
+        for b in &blocks {
+            println!("{b}");
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+fn run_restore(a: RestoreArgs) -> Result<Outcome> {
+    let opened = open_bundle(&a.bundle, &a.unlock)?;
+    let out = match a.output {
+        Some(p) => p,
+        None => shroud::keysource::age::default_key_file()
+            .ok_or_else(|| Error::Usage("pass -o FILE".into()))?,
+    };
+    let label = out.display().to_string();
+    let mut text = format!(
+        "# restored by shroud from backup {} (created {})\n",
+        opened.manifest.backup_id, opened.manifest.created
+    )
+    .into_bytes();
+    text.extend_from_slice(opened.identities.expose());
+    let text = SecretBytes::new(text);
+    if let Some(dir) = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+            file: dir.display().to_string(),
+            source,
+        })?;
+    }
+    if a.force {
+        fsutil::write_atomic(&out, text.expose(), Mode::Exactly(0o600))
+    } else {
+        fsutil::create_private(&out, text.expose())
+    }
+    .map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::Usage(format!(
+                "{label} exists; pass --force to replace it (nothing was written)"
+            ))
+        } else {
+            Error::Write {
+                file: label.clone(),
+                source,
+            }
+        }
+    })?;
+    eprintln!(
+        "shroud: restored {} identities to {label}",
+        opened.manifest.identities.len()
+    );
+    Ok(Outcome::Done)
+}
+
+fn run_verify(a: VerifyArgs) -> Result<Outcome> {
+    let opened = open_bundle(&a.bundle, &a.unlock)?;
+    let dir = a.dir.unwrap_or_else(|| PathBuf::from("."));
+    let results = common::block_on(backup::verify_dir(&dir, &opened))
+        .map_err(|e| berr(&a.bundle.display().to_string(), e))?;
+    let lost: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
+    for (_, r) in &lost {
+        if let Err(e) = r {
+            eprintln!("shroud: {e}");
+        }
+    }
+    eprintln!(
+        "verify: backup {} opens {} of {} encrypted files{}",
+        opened.manifest.backup_id,
+        results.len() - lost.len(),
+        results.len(),
+        if lost.is_empty() {
+            "".to_owned()
+        } else {
+            format!(
+                "; a restore would LOSE {}",
+                lost.iter()
+                    .map(|(p, _)| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+    Ok(if lost.is_empty() {
+        Outcome::Done
+    } else {
+        Outcome::Exit(ExitCode::CouldNotRetrieveKey as u8)
+    })
+}

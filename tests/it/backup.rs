@@ -1,0 +1,253 @@
+//! docs/backup.md, step by step: back up, verify (stale and current), restore from shares, and
+//! every bad input the runbook names.
+
+use crate::util::*;
+
+fn keys(sb: &Sandbox) -> std::process::Command {
+    let mut c = sb.cmd();
+    c.env("SHROUD_PASSPHRASE", "correct horse battery")
+        .env("SHROUD_SCRYPT_WORK_FACTOR", "10")
+        .arg("keys");
+    c
+}
+
+#[test]
+fn backup_verify_restore_runbook() {
+    let sb = Sandbox::new();
+    // A repository with files for two keys.
+    sb.write("repo/a.yaml", "a: 1\n");
+    sb.write("repo/b.env", "B=2\n");
+    sb.write("repo/c.yaml", "c: 3\n");
+    for (f, r) in [
+        ("repo/a.yaml", TEST_RECIPIENT),
+        ("repo/b.env", TEST_RECIPIENT),
+        ("repo/c.yaml", TEST_RECIPIENT2),
+    ] {
+        assert_code(&sb.cmd().args(["encrypt", "-i", "--age", r, f]).run(), 0);
+    }
+    // A backup of the first key only is stale: verify names the file it would lose.
+    let out = keys(&sb)
+        .args(["backup", "--key-file"])
+        .arg(test_key())
+        .args([
+            "--shares",
+            "3",
+            "--threshold",
+            "2",
+            "--shares-dir",
+            "old-shares",
+            "-o",
+            "old.json",
+        ])
+        .run();
+    assert_code(&out, 0);
+    let out = keys(&sb)
+        .args([
+            "verify",
+            "old.json",
+            "repo",
+            "--share",
+            "old-shares/share-1.txt",
+            "--share",
+            "old-shares/share-3.txt",
+        ])
+        .run();
+    assert_code(&out, 128);
+    let err = stderr(&out);
+    assert!(
+        err.contains("opens 2 of 3") && err.contains("LOSE") && err.contains("c.yaml"),
+        "{err}"
+    );
+
+    // The real backup: both keys, recovery recipient + passphrase + 5 shares (3 restore).
+    let out = keys(&sb)
+        .args(["backup", "--key-file"])
+        .arg(test_key())
+        .arg("--key-file")
+        .arg(test_key2())
+        .args([
+            "-r",
+            TEST_RECIPIENT2,
+            "--passphrase",
+            "--shares",
+            "5",
+            "--threshold",
+            "3",
+            "--shares-dir",
+            "shares",
+            "-o",
+            "backup.json",
+        ])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(file_mode(&sb.path("backup.json")), 0o600);
+    assert_eq!(file_mode(&sb.path("shares/share-1.txt")), 0o600);
+    let bundle = sb.read("backup.json");
+    assert!(
+        bundle.contains(TEST_RECIPIENT) && bundle.contains(TEST_RECIPIENT2),
+        "manifest lists recipients"
+    );
+    assert!(
+        !bundle.contains("AGE-SECRET-KEY"),
+        "no identity in the clear"
+    );
+    assert!(
+        sb.read("shares/share-2.txt")
+            .contains("share 2 of 5, any 3 restore")
+    );
+    for unlock in [
+        vec![
+            "--share",
+            "shares/share-1.txt",
+            "--share",
+            "shares/share-4.txt",
+            "--share",
+            "shares/share-5.txt",
+        ],
+        vec!["--passphrase"],
+        vec!["-i", test_key2().to_str().unwrap()],
+    ] {
+        let out = keys(&sb)
+            .args(["verify", "backup.json", "repo"])
+            .args(&unlock)
+            .run();
+        assert_code(&out, 0);
+        assert!(stderr(&out).contains("opens 3 of 3"), "{}", stderr(&out));
+    }
+    // Restore from three shares into a new key file (0600), and it decrypts.
+    let out = keys(&sb)
+        .args([
+            "restore",
+            "backup.json",
+            "--share",
+            "shares/share-2.txt",
+            "--share",
+            "shares/share-3.txt",
+            "--share",
+            "shares/share-5.txt",
+            "-o",
+            "restored/keys.txt",
+        ])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(file_mode(&sb.path("restored/keys.txt")), 0o600);
+    for f in ["repo/a.yaml", "repo/c.yaml"] {
+        let out = sb
+            .cmd()
+            .env("SOPS_AGE_KEY_FILE", sb.path("restored/keys.txt"))
+            .args(["decrypt", f])
+            .run();
+        assert_code(&out, 0);
+    }
+    // Never overwrites without --force.
+    let before = sb.read("restored/keys.txt");
+    let out = keys(&sb)
+        .args([
+            "restore",
+            "backup.json",
+            "--passphrase",
+            "-o",
+            "restored/keys.txt",
+        ])
+        .run();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("--force"));
+    assert_eq!(sb.read("restored/keys.txt"), before);
+}
+
+#[test]
+fn bad_backup_input_is_named_and_writes_nothing() {
+    let sb = Sandbox::new();
+    let out = keys(&sb)
+        .args(["backup", "--key-file"])
+        .arg(test_key())
+        .args([
+            "--passphrase",
+            "--shares",
+            "3",
+            "--threshold",
+            "2",
+            "--shares-dir",
+            "s",
+            "-o",
+            "b.json",
+        ])
+        .run();
+    assert_code(&out, 0);
+    keys(&sb)
+        .args(["backup", "--key-file"])
+        .arg(test_key())
+        .args([
+            "--shares",
+            "3",
+            "--threshold",
+            "2",
+            "--shares-dir",
+            "other",
+            "-o",
+            "other.json",
+        ])
+        .run();
+    let restore = |extra: &[&str], env_pass: Option<&str>| {
+        let mut c = keys(&sb);
+        if let Some(p) = env_pass {
+            c.env("SHROUD_PASSPHRASE", p);
+        }
+        c.args(["restore", "b.json", "-o", "out.txt"])
+            .args(extra)
+            .run()
+    };
+    let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (
+            vec!["--passphrase"],
+            Some("wrong passphrase!"),
+            "wrong passphrase",
+        ),
+        (
+            vec!["--share", "s/share-1.txt"],
+            None,
+            "1 share(s) given, 2 needed",
+        ),
+        (
+            vec!["--share", "s/share-1.txt", "--share", "other/share-2.txt"],
+            None,
+            "belongs to backup",
+        ),
+    ];
+    for (extra, pass, expect) in cases {
+        let out = restore(&extra, pass);
+        assert_ne!(out.status.code(), Some(0));
+        let err = stderr(&out);
+        assert!(err.contains(expect), "{extra:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!sb.path("out.txt").exists());
+    }
+    // A typo in a share is caught by its checksum and the share is named.
+    let share = sb.read("s/share-2.txt");
+    let line = share.lines().nth(1).unwrap().to_owned();
+    let pos = line.len() - 3;
+    let c = line.as_bytes()[pos];
+    let mut typo = line.clone();
+    typo.replace_range(pos..pos + 1, if c == b'q' { "p" } else { "q" });
+    sb.write("typo.txt", &share.replace(&line, &typo));
+    let out = restore(&["--share", "s/share-1.txt", "--share", "typo.txt"], None);
+    let err = stderr(&out);
+    assert!(
+        err.contains("typo.txt") && err.contains("checksum"),
+        "{err}"
+    );
+    assert!(!sb.path("out.txt").exists());
+    // A truncated bundle.
+    let full = sb.read("b.json");
+    sb.write("b.json", &full[..full.len() / 2]);
+    let out = restore(
+        &["--share", "s/share-1.txt", "--share", "s/share-2.txt"],
+        None,
+    );
+    assert!(
+        stderr(&out).contains("damaged or truncated"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!sb.path("out.txt").exists());
+}
