@@ -51,6 +51,8 @@ pub struct Config {
     pub creation_rules: Vec<CreationRule>,
     pub yaml_indent: Option<usize>,
     pub json_indent: Option<usize>,
+    /// The `external_secrets:` section (defaults for `shroud external-secret`), as written.
+    pub external_secrets: Option<Map>,
 }
 
 /// Walks from `start` upward (at most 100 levels) looking for `.sops.yaml`.
@@ -305,6 +307,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         creation_rules: rules,
         yaml_indent: indent("yaml"),
         json_indent: indent("json"),
+        external_secrets: root
+            .get("external_secrets")
+            .and_then(Value::as_map)
+            .cloned(),
     })
 }
 

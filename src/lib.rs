@@ -18,6 +18,7 @@
 //! | [`config`] | `.sops.yaml` creation rules |
 //! | [`document`] | whole-file operations: encrypt, decrypt, verify, re-encrypt |
 //! | [`backup`] | key backup bundles, Shamir paper shares, restore and verification |
+//! | [`externalsecret`] | ExternalSecret manifests from Secret files; push to AWS Secrets Manager |
 //! | [`rotate`] | `updatekeys` and `rotate`, per file and across a repository, in parallel |
 //! | [`error`] | the library error type and the documented exit codes |
 //! | [`fsutil`] | atomic, private file writes |
@@ -29,6 +30,7 @@ pub mod config;
 pub mod crypto;
 pub mod document;
 pub mod error;
+pub mod externalsecret;
 pub mod fsutil;
 pub mod keysource;
 pub mod metadata;

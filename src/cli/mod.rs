@@ -10,6 +10,7 @@ pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
 pub mod exec;
+pub mod externalsecret;
 pub mod filestatus;
 pub mod keygen;
 pub mod keys;
@@ -69,6 +70,8 @@ pub enum Command {
     Updatekeys(rotate::UpdateKeysArgs),
     /// Give files a new data key and re-encrypt every value (--add-*/--rm-* change recipients).
     Rotate(rotate::RotateArgs),
+    /// Generate ExternalSecret manifests (keys only) and optionally push values to AWS Secrets Manager.
+    ExternalSecret(externalsecret::Args),
     /// Generate a new age identity (written 0600) and print its recipient.
     Keygen(keygen::Args),
     /// Back up, restore and verify age identities.
@@ -105,6 +108,7 @@ pub fn legacy_args(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
         "updatekeys",
         "rotate",
         "keys",
+        "external-secret",
         "completion",
         "help",
     ];
@@ -131,6 +135,7 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         Command::ExecFile(a) => exec::run_file(a, &g),
         Command::Updatekeys(a) => rotate::run_updatekeys(a, &g),
         Command::Rotate(a) => rotate::run_rotate(a, &g),
+        Command::ExternalSecret(a) => externalsecret::run(a, &g),
         Command::Keygen(a) => keygen::run(a),
         Command::Keys(a) => keys::run(a),
         Command::Completion(a) => completion::run(a),

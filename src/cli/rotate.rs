@@ -142,6 +142,7 @@ fn targets(scope: &Scope, g: &Global) -> Result<(Vec<rotate::Target>, bool)> {
                 creation_rules: Vec::new(),
                 yaml_indent: None,
                 json_indent: None,
+                external_secrets: None,
             })),
         ));
     }

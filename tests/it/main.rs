@@ -3,6 +3,7 @@
 
 mod backup;
 mod cli;
+mod eso;
 mod fixtures;
 mod interop;
 mod kms;
