@@ -103,6 +103,11 @@ fn line(name: &str, bytes: usize, d: Duration) {
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("yaml_throughput: run with `cargo bench --bench yaml_throughput`");
+        return;
+    }
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench");
     std::fs::create_dir_all(&dir).unwrap();
     let text = stream(false);

@@ -77,7 +77,8 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             input.label, opened.undecryptable_comments
         ));
     }
-    let bytes = match &extract {
+    // Plaintext output is held in a zeroizing buffer until written.
+    let bytes = shroud::secret::SecretBytes::new(match &extract {
         Some(path) => {
             let root = opened.tree.branches.first().cloned().unwrap_or_default();
             let v = tree::lookup(&root, path).ok_or_else(|| Error::TreePath {
@@ -96,12 +97,12 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             let opts = common::emit_options(g, out_fmt, cfg.as_ref());
             document::emit_plain(&input.label, out_fmt, &opened.tree, opts)?
         }
-    };
+    });
     let sink = match (&a.output, a.in_place) {
         (Some(p), _) => Sink::File(p),
         (None, true) => Sink::File(input.path.as_deref().expect("checked above")),
         (None, false) => Sink::Stdout,
     };
-    common::write_output(sink, &bytes, Mode::Exactly(0o600))?;
+    common::write_output(sink, bytes.expose(), Mode::Exactly(0o600))?;
     Ok(Outcome::Done)
 }
