@@ -19,6 +19,7 @@
 //! | [`document`] | whole-file operations: encrypt, decrypt, verify, re-encrypt |
 //! | [`error`] | the library error type and the documented exit codes |
 //! | [`fsutil`] | atomic, private file writes |
+//! | [`scan`] | the pre-commit secret scanner: rules, git sources, sops/Kubernetes checks, reports |
 //!
 //! Only key sources are asynchronous; tree encryption is pure and synchronous.
 
@@ -29,6 +30,7 @@ pub mod error;
 pub mod fsutil;
 pub mod keysource;
 pub mod metadata;
+pub mod scan;
 pub mod secret;
 pub mod store;
 pub mod timestamp;
