@@ -134,6 +134,7 @@ mod tests {
 
     #[test]
     fn flags_real_values_only() {
+        // shroud:allow-next-line (a test fixture)
         let y = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: aHVudGVyMjAyNi1Ucm91YmFkb3I=\n  user: Y2hhbmdlbWU=\nstringData:\n  token: \"{{ .Values.token }}\"\n---\nkind: ConfigMap\ndata:\n  a: b\n";
         let f = check("k8s/db.yaml", y);
         assert_eq!(f.len(), 1, "{f:?}");

@@ -438,7 +438,7 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "yourapi", "yourkey", "yourtoken", "yoursecret", "yourpassword", "<your", "dummy", "redacted",
     "replace_me", "replaceme", "replace-me", "insert_", "insert-", "xxxx", "****", "....", "____",
     "todo", "fixme", "notasecret", "not_a_secret", "not-a-secret", "fake", "sample", "lorem",
-    "secret_here", "token_here", "key_here", "password_here", "supersecret", "s3cr3t",
+    "secret_here", "token_here", "key_here", "password_here", "supersecret",
     "enc[aes256_gcm",
 ];
 
@@ -447,7 +447,15 @@ const PLACEHOLDER_EXACT: &[&str] = &[
     "none", "true", "false", "undefined", "string", "empty", "default", "test", "testing",
     "pass", "apikey", "api_key", "secretkey", "12345678", "123456789", "1234567890",
     "abcdefgh", "abcdefghij", "abc123", "qwerty", "letmein", "hunter2", "required", "optional",
-    "value", "public", "private", "demo",
+    "value", "public", "private", "demo", "guest", "postgres", "mysql",
+];
+
+/// Prefixes owned by a specific rule with a validator: a value with one of these that the
+/// specific rule rejected (bad checksum, placeholder) is not re-reported as a generic secret.
+const PROVIDER_PREFIXES: &[&str] = &[
+    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "sk_live_",
+    "rk_live_", "sk_test_", "npm_", "pypi-", "AKIA", "ASIA", "AIza", "SG.", "sk-", "AGE-SECRET-KEY-",
+    "eyJ",
 ];
 
 /// Whether a value is a known placeholder, template or reference rather than a secret.
@@ -662,7 +670,16 @@ fn twilio_sid_nearby(hay: &[u8], r: Range<usize>) -> bool {
 }
 
 fn url_password(hay: &[u8], r: Range<usize>) -> bool {
+    // `scheme://user:pass@`: the user is between `//` and the `:` before the password.
+    let user_start = hay[..r.start.saturating_sub(1)]
+        .iter()
+        .rposition(|&b| b == b'/')
+        .map_or(0, |p| p + 1);
+    let user = &hay[user_start..r.start.saturating_sub(1)];
     let s = &hay[r];
+    if user == s {
+        return false;
+    }
     if is_placeholder(s) || s.starts_with(b"$") || s.starts_with(b"%") || s.starts_with(b":") {
         return false;
     }
@@ -701,6 +718,9 @@ fn generic_value(hay: &[u8], r: Range<usize>) -> bool {
     }
     let quoted = matches!(around(hay, &r).0, Some(b'"' | b'\''));
     let v = &hay[r];
+    if PROVIDER_PREFIXES.iter().any(|p| v.starts_with(p.as_bytes())) {
+        return false;
+    }
     if v.len() < 8 || is_placeholder(v) {
         return false;
     }
@@ -731,6 +751,14 @@ fn generic_value(hay: &[u8], r: Range<usize>) -> bool {
         return false;
     }
     if !quoted {
+        // Type annotations and expressions: `Vec<u8>`, `a::b`, `&x`, `*p`, `x?`.
+        if text.contains("::")
+            || text.contains('<') && text.contains('>')
+            || text.starts_with(['&', '*', '!'])
+            || text.ends_with(['?', '.'])
+        {
+            return false;
+        }
         // Unquoted values must look random: letters and digits mixed, or symbols.
         return (digits > 0 && letters > 0 || others > 0 && letters > 0) && entropy(v) >= 3.3;
     }

@@ -1,0 +1,3 @@
+TOKEN = "ghp_eE6uLHUa9lamWavkJRmQVtPAHMtVPV474GNZ"
+OTHER = "gho_tq3b2jVePSiuxvrtJaK6ALNLojS5SL3tbtbw"
+RANDOM = "ghp_9zwJ9bWDVwMyMMYAYFO2I4vWaY3Ka9XYBxqe"
