@@ -437,3 +437,97 @@ fn hook_install_blocks_commits_and_respects_foreign_hooks() {
     assert_eq!(code(&shroud(d.path(), &["hook", "uninstall"])), 0);
     assert!(!hook.exists());
 }
+
+/// `pre-commit` from PyPI (installed by `.ci/scan-setup.sh`), or `PRE_COMMIT_BIN`.
+fn pre_commit_bin() -> Option<String> {
+    if let Ok(p) = std::env::var("PRE_COMMIT_BIN") {
+        return Some(p);
+    }
+    Command::new("pre-commit")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| "pre-commit".to_owned())
+}
+
+/// The real `pre-commit` framework installs this repository's `.pre-commit-hooks.yaml` hook
+/// (`language: rust`, so it runs `cargo install` on the hook repository) and the hook blocks a
+/// staged secret. To keep `cargo install` fast, the hook repository is a copy of the manifest
+/// plus a tiny `shroud` shim crate that executes the binary under test.
+#[test]
+fn pre_commit_framework_uses_the_hook_manifest() {
+    let Some(pre_commit) = pre_commit_bin() else {
+        if std::env::var_os("SHROUD_SKIP_PRE_COMMIT_TEST").is_some() {
+            eprintln!("SHROUD_SKIP_PRE_COMMIT_TEST is set: not running the pre-commit test");
+            return;
+        }
+        panic!(
+            "`pre-commit` is not installed: run .ci/scan-setup.sh (or `pip install pre-commit`), \
+             or set PRE_COMMIT_BIN; set SHROUD_SKIP_PRE_COMMIT_TEST=1 to opt out on a dev machine"
+        );
+    };
+    let work = tempfile::tempdir().unwrap();
+    let hooks = work.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    git(&hooks, &["init", "-q", "-b", "main"]);
+    git(&hooks, &["config", "user.name", "Test"]);
+    git(&hooks, &["config", "user.email", "test@example.com"]);
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
+        hooks.join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        hooks.join("Cargo.toml"),
+        "[package]\nname = \"shroud-shim\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[[bin]]\nname = \"shroud\"\npath = \"main.rs\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        hooks.join("main.rs"),
+        format!(
+            "fn main() {{\n    let s = std::process::Command::new({:?}).args(std::env::args_os().skip(1)).status().expect(\"shroud runs\");\n    std::process::exit(s.code().unwrap_or(2));\n}}\n",
+            bin()
+        ),
+    )
+    .unwrap();
+    let rev = commit_all(&hooks, "hooks");
+
+    let d = repo();
+    std::fs::write(
+        d.path().join(".pre-commit-config.yaml"),
+        format!(
+            "repos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n      - id: shroud-scan\n",
+            hooks.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.path().join("README.md"), "hello\n").unwrap();
+    commit_all(d.path(), "init");
+    let run = |dir: &Path| {
+        Command::new(&pre_commit)
+            .current_dir(dir)
+            .args(["run", "--hook-stage", "pre-commit"])
+            .env("PRE_COMMIT_HOME", work.path().join("cache"))
+            .env("CARGO_TARGET_DIR", work.path().join("target"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .expect("pre-commit runs")
+    };
+    // Clean index: passes.
+    let ok = run(d.path());
+    assert!(
+        ok.status.success(),
+        "{}{}",
+        stdout(&ok),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // A staged token: the hook fails and names the rule.
+    std::fs::write(d.path().join("app.py"), format!("T = \"{}\"\n", github_token(16))).unwrap();
+    git(d.path(), &["add", "app.py"]);
+    let bad = run(d.path());
+    let text = format!("{}{}", stdout(&bad), String::from_utf8_lossy(&bad.stderr));
+    assert!(!bad.status.success(), "{text}");
+    assert!(text.contains("github-token"), "{text}");
+    assert!(text.contains("shroud scan (secrets)"), "{text}");
+}

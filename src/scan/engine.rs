@@ -30,7 +30,7 @@ const ALLOW_SAME_LINE: &[&[u8]] = &[b"shroud:allow", b"gitleaks:allow", b"pragma
 const ALLOW_NEXT_LINE: &[&[u8]] = &[b"shroud:allow-next-line", b"pragma: allowlist nextline secret"];
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// The 1-based line number of `offset` and the byte range of that line.
@@ -48,21 +48,33 @@ pub fn line_at(hay: &[u8], offset: usize) -> (usize, Range<usize>) {
     (line, start..end)
 }
 
+/// How far around a finding inline markers are looked for (bounds the work on huge lines).
+const MARKER_WINDOW: usize = 4096;
+
+/// The line around `offset`, clipped to [`MARKER_WINDOW`] bytes on each side.
+fn line_near(hay: &[u8], offset: usize) -> Range<usize> {
+    let offset = offset.min(hay.len());
+    let lo = offset.saturating_sub(MARKER_WINDOW);
+    let hi = (offset + MARKER_WINDOW).min(hay.len());
+    let start = memchr::memrchr(b'\n', &hay[lo..offset]).map_or(lo, |p| lo + p + 1);
+    let end = memchr::memchr(b'\n', &hay[offset..hi]).map_or(hi, |p| offset + p);
+    start..end
+}
+
 /// Whether the line holding `offset` (or the line before it) carries an allow marker.
 pub fn inline_allowed(hay: &[u8], offset: usize) -> bool {
-    let (_, line) = line_at(hay, offset);
+    let line = line_near(hay, offset);
     let text = &hay[line.clone()];
     for m in ALLOW_SAME_LINE {
-        if let Some(p) = text.windows(m.len()).position(|w| w == *m) {
+        for p in memchr::memmem::find_iter(text, m) {
             // `shroud:allow-next-line` on the same line is not a same-line allow.
             if !text[p + m.len()..].starts_with(b"-next-line") {
                 return true;
             }
         }
     }
-    if line.start > 0 {
-        let (_, prev) = line_at(hay, line.start - 1);
-        let prev = &hay[prev];
+    if line.start > 0 && hay[line.start - 1] == b'\n' {
+        let prev = &hay[line_near(hay, line.start - 1)];
         if ALLOW_NEXT_LINE.iter().any(|m| contains(prev, m)) {
             return true;
         }
@@ -70,12 +82,32 @@ pub fn inline_allowed(hay: &[u8], offset: usize) -> bool {
     false
 }
 
+/// Line numbers for many offsets of one buffer.
+pub struct LineIndex {
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(hay: &[u8]) -> LineIndex {
+        LineIndex {
+            newlines: memchr::memchr_iter(b'\n', hay).collect(),
+        }
+    }
+
+    /// The 1-based line of `offset` and the offset where that line starts.
+    pub fn line(&self, offset: usize) -> (usize, usize) {
+        let i = self.newlines.partition_point(|&p| p < offset);
+        let start = if i == 0 { 0 } else { self.newlines[i - 1] + 1 };
+        (i + 1, start)
+    }
+}
+
 /// Byte ranges of `ENC[...]` values (sops ciphertext, never a finding).
 fn enc_ranges(hay: &[u8]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let finder = b"ENC[";
     let mut i = 0;
-    while let Some(p) = hay[i..].windows(finder.len()).position(|w| w == finder) {
+    while let Some(p) = memchr::memmem::find(&hay[i..], finder) {
         let start = i + p;
         let end = hay[start..]
             .iter()
@@ -115,10 +147,30 @@ impl Engine {
                 }
             }
         }
+        // A keyword that contains another (`auth_token` ⊃ `token`) is redundant: the shorter one
+        // is found wherever the longer one is, so it takes over the longer one's rules. The
+        // rest are searched non-overlapping (fast, and Teddy-friendly).
+        let mut merged_rules: Vec<Vec<usize>> = Vec::new();
+        let mut merged: Vec<String> = Vec::new();
+        let mut order: Vec<usize> = (0..patterns.len()).collect();
+        order.sort_by_key(|&i| patterns[i].len());
+        for i in order {
+            match merged.iter().position(|m| patterns[i].contains(m.as_str())) {
+                Some(j) => merged_rules[j].extend(keyword_rules[i].iter().copied()),
+                None => {
+                    merged.push(patterns[i].clone());
+                    merged_rules.push(keyword_rules[i].clone());
+                }
+            }
+        }
+        for r in &mut merged_rules {
+            r.sort_unstable();
+            r.dedup();
+        }
+        let keyword_rules = merged_rules;
         let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&merged)
             .expect("keyword prefilter builds");
         Engine {
             rules,
@@ -142,15 +194,22 @@ impl Engine {
         for &i in &self.always {
             enabled[i] = true;
         }
-        for m in self.prefilter.find_overlapping_iter(hay) {
+        // The start of the line holding the previous hit, and where that hit was: line starts
+        // are found by searching back only as far as the previous hit (linear overall, even for
+        // one huge line with many hits).
+        let (mut prev_hit, mut prev_line) = (0usize, 0usize);
+        for m in self.prefilter.find_iter(hay) {
             for &r in &self.keyword_rules[m.pattern().as_usize()] {
                 match self.rules[r].scope {
                     Scope::Buffer => enabled[r] = true,
                     Scope::Line => {
-                        let start = hay[..m.start()]
-                            .iter()
-                            .rposition(|&b| b == b'\n')
-                            .map_or(0, |p| p + 1);
+                        if m.start() > prev_hit {
+                            if let Some(p) = memchr::memrchr(b'\n', &hay[prev_hit..m.start()]) {
+                                prev_line = prev_hit + p + 1;
+                            }
+                            prev_hit = m.start();
+                        }
+                        let start = prev_line;
                         if lines[r].last() != Some(&start) {
                             lines[r].push(start);
                         }
@@ -168,14 +227,14 @@ impl Engine {
                 continue;
             }
             match rule.scope {
-                Scope::Buffer => self.run(i, hay, 0..hay.len(), &mut hits),
+                Scope::Buffer => self.run(i, path, hay, 0..hay.len(), &mut hits),
                 Scope::Line => {
                     for &start in &lines[i] {
                         let end = hay[start..]
                             .iter()
                             .position(|&b| b == b'\n')
                             .map_or(hay.len(), |p| start + p);
-                        self.run(i, hay, start..end, &mut hits);
+                        self.run(i, path, hay, start..end, &mut hits);
                     }
                 }
             }
@@ -201,14 +260,14 @@ impl Engine {
                 }
             }
         }
+        let index = LineIndex::new(hay);
         kept.into_iter()
             .filter(|h| !inline_allowed(hay, h.secret.start))
             .map(|h| {
                 let rule = &self.rules[h.rule];
-                let (line, range) = line_at(hay, h.secret.start);
-                let column = 1 + String::from_utf8_lossy(&hay[range.start..h.secret.start])
-                    .chars()
-                    .count();
+                let (line, start) = index.line(h.secret.start);
+                // Columns count bytes (cheap on huge single-line files).
+                let column = 1 + h.secret.start - start;
                 Finding::new(
                     &rule.id,
                     &rule.description,
@@ -222,7 +281,7 @@ impl Engine {
             .collect()
     }
 
-    fn run(&self, i: usize, hay: &[u8], within: Range<usize>, hits: &mut Vec<Hit>) {
+    fn run(&self, i: usize, path: &str, hay: &[u8], within: Range<usize>, hits: &mut Vec<Hit>) {
         let rule = &self.rules[i];
         let base = within.start;
         let slice = &hay[within];
@@ -240,7 +299,7 @@ impl Engine {
             if s.is_empty()
                 || rule.placeholders && rules::is_placeholder(s)
                 || rule.entropy.is_some_and(|floor| rules::entropy(s) < floor)
-                || rule.validator.is_some_and(|v| !v(hay, secret.clone()))
+                || rule.validator.is_some_and(|v| !v(hay, secret.clone(), path))
                 || self.allow_secrets.iter().any(|a| a.is_match(s))
             {
                 continue;

@@ -16,12 +16,14 @@ pub const RULE_ID: &str = "kubernetes-secret";
 const DESCRIPTION: &str = "Kubernetes Secret with plaintext values";
 
 fn mentions_secret_kind(data: &[u8]) -> bool {
-    data.windows(6).enumerate().any(|(i, w)| {
-        w == b"Secret" && {
-            let before = String::from_utf8_lossy(&data[i.saturating_sub(12)..i]);
-            let before = before.trim_end_matches([' ', '"', '\'', '\t']);
-            before.ends_with(':') && before.trim_end_matches(':').trim_end_matches(['"', ' ']).ends_with("kind")
-        }
+    memchr::memmem::find_iter(data, b"Secret").any(|i| {
+        let before = String::from_utf8_lossy(&data[i.saturating_sub(12)..i]);
+        let before = before.trim_end_matches([' ', '"', '\'', '\t']);
+        before.ends_with(':')
+            && before
+                .trim_end_matches(':')
+                .trim_end_matches(['"', ' '])
+                .ends_with("kind")
     })
 }
 

@@ -30,7 +30,6 @@ pub mod source;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use sha2::{Digest, Sha256};
@@ -226,9 +225,14 @@ impl Scanner {
 
     /// Whether `.shroudignore` excludes a repo-relative path.
     pub fn ignored(&self, path: &str) -> bool {
+        // The matcher only takes paths under the root (it panics on others).
+        let p = Path::new(path);
+        if p.has_root() || p.starts_with("..") {
+            return false;
+        }
         self.ignore
             .as_ref()
-            .is_some_and(|g| g.matched_path_or_any_parents(path, false).is_ignore())
+            .is_some_and(|g| g.matched_path_or_any_parents(p, false).is_ignore())
     }
 
     /// All findings in one file's bytes (no ignore-file or size check).
@@ -340,42 +344,43 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
     match &opts.source {
         Source::Paths(paths) => {
             let paths = if paths.is_empty() { vec![root.clone()] } else { paths.clone() };
-            let (files, walk_errors) = source::walk(&paths);
-            for e in walk_errors {
-                shared.error(e);
-            }
-            let next = AtomicUsize::new(0);
+            // The walk feeds the workers as it goes.
+            let (tx, rx) = sync_channel::<PathBuf>(1024);
             std::thread::scope(|s| {
-                for _ in 0..n {
-                    s.spawn(|| {
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(file) = files.get(i) else { break };
-                            let path = display_path(&root, file);
-                            if scanner.ignored(&path) {
-                                continue;
+                s.spawn(|| {
+                    pool(n, rx, |file: PathBuf| {
+                        let path = display_path(&root, &file);
+                        if scanner.ignored(&path) {
+                            return;
+                        }
+                        match std::fs::metadata(&file) {
+                            Ok(m) if m.len() > scanner.max_size => {
+                                shared.record(0, Scanned::Skipped, |_| true);
+                                return;
                             }
-                            match std::fs::metadata(file) {
-                                Ok(m) if m.len() > scanner.max_size => {
-                                    shared.record(0, Scanned::Skipped, |_| true);
-                                    continue;
-                                }
-                                Ok(_) => {}
-                                Err(e) => {
-                                    shared.error(format!("{path}: cannot read: {e}"));
-                                    continue;
-                                }
-                            }
-                            match std::fs::read(file) {
-                                Ok(data) => {
-                                    let r = scanner.scan_checked(&path, &data);
-                                    shared.record(data.len(), r, |_| true);
-                                }
-                                Err(e) => shared.error(format!("{path}: cannot read: {e}")),
+                            Ok(_) => {}
+                            Err(e) => {
+                                shared.error(format!("{path}: cannot read: {e}"));
+                                return;
                             }
                         }
-                    });
-                }
+                        match std::fs::read(&file) {
+                            Ok(data) => {
+                                let r = scanner.scan_checked(&path, &data);
+                                shared.record(data.len(), r, |_| true);
+                            }
+                            Err(e) => shared.error(format!("{path}: cannot read: {e}")),
+                        }
+                    })
+                });
+                source::walk(
+                    &paths,
+                    |file| {
+                        let _ = tx.send(file);
+                    },
+                    |e| shared.error(e),
+                );
+                drop(tx);
             });
         }
         Source::Staged(_) | Source::Commits(_) => {

@@ -10,8 +10,8 @@ use std::ops::Range;
 use base64::Engine;
 use regex::bytes::{Regex, RegexBuilder};
 
-/// Checks a candidate: the whole buffer and the secret's byte range in it.
-pub type Validator = fn(&[u8], Range<usize>) -> bool;
+/// Checks a candidate: the whole buffer, the secret's byte range in it, and the file's path.
+pub type Validator = fn(&[u8], Range<usize>, &str) -> bool;
 
 /// Where a rule's regex runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,8 +27,8 @@ pub enum Scope {
 pub struct Rule {
     pub id: String,
     pub description: String,
-    /// Lowercase literals; the rule runs only when one occurs (case-insensitively). Empty: the
-    /// rule always runs.
+    /// Literals (see [`keyword_variants`]); the rule runs only when one occurs. Empty: the rule
+    /// always runs.
     pub keywords: Vec<String>,
     pub regex: Regex,
     pub scope: Scope,
@@ -103,7 +103,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "aws-access-key-id",
                 "AWS access key ID",
-                &["akia", "asia", "abia", "acca"],
+                &["AKIA", "ASIA"],
                 r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
             )
         },
@@ -114,7 +114,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "aws-secret-access-key",
                 "AWS secret access key",
-                &["secret", "aws"],
+                &["secret", "Secret", "SECRET", "aws", "AWS"],
                 r"(?i:aws|secret)[^\n]{0,40}?\b([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
             )
         },
@@ -144,7 +144,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "gitlab-token",
                 "GitLab personal/deploy/runner token",
-                &["glpat-", "gldt-", "glrt-", "glptt-"],
+                &["glpat-", "gldt-", "glrt-"],
                 concat!(r"\b((?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_\-]{20,}(?:\.[0-9a-z]{2}\.[0-9a-z]{9})?)", tok_end!()),
             )
         },
@@ -154,7 +154,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "slack-token",
                 "Slack token",
-                &["xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-"],
+                &["xox"],
                 concat!(r"\b(xox[baprs]-[0-9]{6,}-[0-9A-Za-z\-]{10,})", tok_end!()),
             )
         },
@@ -184,7 +184,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "google-api-key",
                 "Google API key",
-                &["aiza"],
+                &["AIza"],
                 concat!(r"\b(AIza[0-9A-Za-z_\-]{35})", tok_end!()),
             )
         },
@@ -204,7 +204,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "azure-storage-key",
                 "Azure storage account key / connection string",
-                &["accountkey="],
+                &["AccountKey="],
                 r"(?i:AccountKey)=([A-Za-z0-9+/]{86}==)",
             )
         },
@@ -223,7 +223,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "pypi-token",
                 "PyPI upload token",
-                &["pypi-ageichlwas5vcmc"],
+                &["pypi-AgEIcHlwaS5vcmc"],
                 concat!(r"\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})", tok_end!()),
             )
         },
@@ -233,7 +233,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "twilio-api-key",
                 "Twilio API key SID",
-                &["twilio"],
+                &["twilio", "TWILIO"],
                 r"\b(SK[0-9a-f]{32})\b",
             )
         },
@@ -244,7 +244,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "twilio-auth-token",
                 "Twilio account SID with auth token",
-                &["twilio", "auth_token", "authtoken"],
+                &["twilio", "TWILIO", "token", "TOKEN", "Token"],
                 r"(?i:auth_?token)[^\n]{0,10}?\b([0-9a-f]{32})\b",
             )
         },
@@ -254,7 +254,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "sendgrid-api-key",
                 "SendGrid API key",
-                &["sg."],
+                &["SG."],
                 concat!(r"\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})", tok_end!()),
             )
         },
@@ -264,7 +264,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "discord-bot-token",
                 "Discord bot token",
-                &["discord"],
+                &["discord", "Discord", "DISCORD"],
                 concat!(r"\b([MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38})", tok_end!()),
             )
         },
@@ -274,7 +274,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "discord-webhook",
                 "Discord webhook URL",
-                &["discord"],
+                &["discord", "Discord", "DISCORD"],
                 concat!(r"(https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_\-]{60,68})", tok_end!()),
             )
         },
@@ -284,7 +284,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "telegram-bot-token",
                 "Telegram bot token",
-                &[":aa"],
+                &[":AA"],
                 concat!(r"\b([0-9]{8,10}:AA[0-9A-Za-z_\-]{33})", tok_end!()),
             )
         },
@@ -294,7 +294,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "anthropic-api-key",
                 "Anthropic API key",
-                &["sk-ant-"],
+                &["sk-"],
                 concat!(r"\b(sk-ant-[a-z]+[0-9]{2}-[A-Za-z0-9_\-]{80,120})", tok_end!()),
             )
         },
@@ -304,7 +304,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "openai-api-key",
                 "OpenAI API key",
-                &["t3blbkfj", "sk-proj-", "sk-svcacct-", "sk-admin-"],
+                &["T3BlbkFJ", "sk-"],
                 concat!(r"\b(sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}))", tok_end!()),
             )
         },
@@ -314,7 +314,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "private-key",
                 "PEM private key",
-                &["private key-----"],
+                &["PRIVATE KEY"],
                 r"(?s)(-----BEGIN (?:RSA |DSA |EC |ENCRYPTED )?PRIVATE KEY-----.{0,16384}?-----END (?:RSA |DSA |EC |ENCRYPTED )?PRIVATE KEY-----)",
             )
         },
@@ -324,7 +324,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "openssh-private-key",
                 "OpenSSH private key",
-                &["begin openssh private key"],
+                &["PRIVATE KEY"],
                 r"(?s)(-----BEGIN OPENSSH PRIVATE KEY-----.{0,16384}?-----END OPENSSH PRIVATE KEY-----)",
             )
         },
@@ -334,7 +334,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "pgp-private-key",
                 "PGP private key block",
-                &["begin pgp private key block"],
+                &["PRIVATE KEY"],
                 r"(?s)(-----BEGIN PGP PRIVATE KEY BLOCK-----.{0,65536}?-----END PGP PRIVATE KEY BLOCK-----)",
             )
         },
@@ -344,7 +344,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "age-secret-key",
                 "age secret key",
-                &["age-secret-key-1"],
+                &["AGE-SECRET-KEY-1"],
                 r"\b(AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b",
             )
         },
@@ -354,7 +354,7 @@ fn defs() -> Vec<Def> {
             ..def(
                 "jwt",
                 "JSON Web Token",
-                &["eyj"],
+                &["eyJ"],
                 concat!(r"\b(eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{16,})", tok_end!()),
             )
         },
@@ -377,10 +377,13 @@ fn defs() -> Vec<Def> {
                 "generic-secret",
                 "Hard-coded password/secret/token assignment",
                 &[
-                    "password", "passwd", "secret", "token", "api_key", "apikey", "api-key",
-                    "access_key", "accesskey", "private_key", "credential", "auth_key",
+                    "password", "Password", "PASSWORD", "passwd", "PASSWD", "secret", "Secret",
+                    "SECRET", "token", "Token", "TOKEN", "credential", "CREDENTIAL", "api_key",
+                    "API_KEY", "apiKey", "ApiKey", "apikey", "APIKEY", "api-key", "access_key",
+                    "ACCESS_KEY", "accessKey", "AccessKey", "private_key", "PRIVATE_KEY",
+                    "privateKey", "PrivateKey",
                 ],
-                r#"(?i)\b([a-z0-9_.\-]{0,30}(?:password|passwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?|auth[_.\-]?key)[a-z0-9_.\-]{0,20})(?:"|')?[ \t]{0,3}(?::=|=>|=|:)[ \t]{0,3}(?:"([^"\r\n]{1,300})"|'([^'\r\n]{1,300})'|([^\s"'`,;)\]}#]{1,300}))"#,
+                r#"(?i)([a-z0-9_.\-]*(?:password|passwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?|auth[_.\-]?key)[a-z0-9_.\-]*)["']?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]+)"|'([^'\r\n]+)'|([^\s"'`,;)\]}#&]+))"#,
             )
         },
     ]
@@ -393,7 +396,7 @@ pub fn builtin() -> Vec<Rule> {
         .map(|d| Rule {
             id: d.id.to_owned(),
             description: d.description.to_owned(),
-            keywords: d.keywords.iter().map(|k| k.to_ascii_lowercase()).collect(),
+            keywords: d.keywords.iter().map(|k| (*k).to_owned()).collect(),
             regex: compile(d.id, d.regex).expect("built-in rules compile"),
             scope: d.scope,
             entropy: d.entropy,
@@ -403,6 +406,26 @@ pub fn builtin() -> Vec<Rule> {
             priority: d.priority,
         })
         .collect()
+}
+
+/// The spellings a custom rule's keyword is searched for. Keywords are case-sensitive (so the
+/// prefilter can use a packed SIMD searcher); a keyword that is all lowercase letters (and `_`,
+/// `-`) also matches its UPPER and Capitalized forms: `acme_` → `ACME_`, `Acme_`.
+pub fn keyword_variants(k: &str) -> Vec<String> {
+    let wordy = k.bytes().any(|b| b.is_ascii_lowercase())
+        && k.bytes().all(|b| b.is_ascii_lowercase() || b"_-".contains(&b));
+    if !wordy {
+        return vec![k.to_owned()];
+    }
+    let mut c = k.chars();
+    let cap = c
+        .next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default();
+    let mut v = vec![k.to_owned(), k.to_ascii_uppercase(), cap];
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// The ids and descriptions of the built-in rules (for docs and SARIF).
@@ -500,7 +523,10 @@ pub fn is_placeholder(s: &[u8]) -> bool {
         return true;
     }
     // Long values (key blocks, blobs) contain short words by chance.
-    if lower.len() <= 100 && PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
+    if PLACEHOLDER_WORDS
+        .iter()
+        .any(|w| (lower.len() <= 100 || w.len() >= 7) && lower.contains(w))
+    {
         return true;
     }
     // AWS documentation keys.
@@ -533,12 +559,12 @@ fn around(hay: &[u8], r: &Range<usize>) -> (Option<u8>, Option<u8>) {
     )
 }
 
-fn aws_key_id(hay: &[u8], r: Range<usize>) -> bool {
+fn aws_key_id(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let s = &hay[r];
     !s.ends_with(b"EXAMPLE") && entropy(&s[4..]) >= 2.5
 }
 
-fn aws_secret(hay: &[u8], r: Range<usize>) -> bool {
+fn aws_secret(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let (before, _) = around(hay, &r);
     if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+') {
         return false;
@@ -575,17 +601,17 @@ pub fn github_checksum_ok(token: &[u8]) -> bool {
     base62_6(crc32fast::hash(random)) == check
 }
 
-fn github_crc(hay: &[u8], r: Range<usize>) -> bool {
+fn github_crc(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     github_checksum_ok(&hay[r])
 }
 
-fn last_segment_random(hay: &[u8], r: Range<usize>) -> bool {
+fn last_segment_random(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let s = &hay[r];
     let last = s.rsplit(|&b| b == b'/').next().unwrap_or(s);
     last.len() >= 16 && !is_placeholder(last) && entropy(last) >= 3.0
 }
 
-fn private_key_body(hay: &[u8], r: Range<usize>) -> bool {
+fn private_key_body(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let s = &hay[r];
     // Drop the header/footer lines and JSON `\n` escapes; what is left must look like key data.
     let body: Vec<u8> = s
@@ -630,7 +656,7 @@ pub fn age_bech32_ok(s: &[u8]) -> bool {
     chk == 1
 }
 
-fn age_bech32(hay: &[u8], r: Range<usize>) -> bool {
+fn age_bech32(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     age_bech32_ok(&hay[r])
 }
 
@@ -641,7 +667,7 @@ fn b64url(s: &[u8]) -> Option<Vec<u8>> {
         .ok()
 }
 
-fn jwt(hay: &[u8], r: Range<usize>) -> bool {
+fn jwt(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let s = &hay[r];
     let mut parts = s.split(|&b| b == b'.');
     let (Some(h), Some(p)) = (parts.next(), parts.next()) else {
@@ -654,13 +680,13 @@ fn jwt(hay: &[u8], r: Range<usize>) -> bool {
     is_obj(&h) && is_obj(&p) && String::from_utf8_lossy(&h).contains("\"alg\"")
 }
 
-fn discord_bot(hay: &[u8], r: Range<usize>) -> bool {
+fn discord_bot(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let s = &hay[r];
     let first = s.split(|&b| b == b'.').next().unwrap_or_default();
     b64url(first).is_some_and(|id| (17..=20).contains(&id.len()) && id.iter().all(u8::is_ascii_digit))
 }
 
-fn twilio_sid_nearby(hay: &[u8], r: Range<usize>) -> bool {
+fn twilio_sid_nearby(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let lo = r.start.saturating_sub(2048);
     let hi = (r.end + 2048).min(hay.len());
     let window = &hay[lo..hi];
@@ -669,7 +695,7 @@ fn twilio_sid_nearby(hay: &[u8], r: Range<usize>) -> bool {
     })
 }
 
-fn url_password(hay: &[u8], r: Range<usize>) -> bool {
+fn url_password(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     // `scheme://user:pass@`: the user is between `//` and the `:` before the password.
     let user_start = hay[..r.start.saturating_sub(1)]
         .iter()
@@ -697,12 +723,25 @@ const GENERIC_KEY_NOISE: &[&str] = &[
     "provider", "store", "source", "mount", "dir", "key_id", "keyid", "_at", "rotation",
 ];
 
-fn generic_value(hay: &[u8], r: Range<usize>) -> bool {
+/// Programming-language sources (by extension), where secrets are string literals.
+fn is_code_path(path: &str) -> bool {
+    const CODE: &[&str] = &[
+        "rs", "go", "java", "kt", "kts", "scala", "groovy", "c", "h", "cc", "cpp", "cxx", "hpp",
+        "hh", "cs", "fs", "vb", "swift", "m", "mm", "js", "jsx", "mjs", "cjs", "ts", "tsx", "py",
+        "pyi", "rb", "php", "pl", "pm", "lua", "dart", "ex", "exs", "erl", "hs", "ml", "zig",
+        "nim", "jl", "r", "clj", "cljs", "elm", "sol", "vue", "svelte",
+    ];
+    path.rsplit_once('.')
+        .is_some_and(|(_, ext)| CODE.contains(&ext.to_ascii_lowercase().as_str()))
+}
+
+fn generic_value(hay: &[u8], r: Range<usize>, path: &str) -> bool {
     // The key is on the same line before the value.
-    let line_start = hay[..r.start]
+    let lo = r.start.saturating_sub(256);
+    let line_start = hay[lo..r.start]
         .iter()
         .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
+        .map_or(lo, |p| lo + p + 1);
     let before = String::from_utf8_lossy(&hay[line_start..r.start]).to_ascii_lowercase();
     let key: String = before
         .trim_end_matches(|c: char| " \t\"':=>".contains(c))
@@ -725,6 +764,10 @@ fn generic_value(hay: &[u8], r: Range<usize>) -> bool {
         return false;
     }
     let text = String::from_utf8_lossy(v);
+    // File system paths.
+    if text.starts_with(['/', '~']) || text.starts_with("./") || text.starts_with("../") {
+        return false;
+    }
     // Code, not data: calls, member access on identifiers, interpolation, comparisons.
     if text.contains('(') || text.contains(' ') && !quoted {
         return false;
@@ -751,6 +794,10 @@ fn generic_value(hay: &[u8], r: Range<usize>) -> bool {
         return false;
     }
     if !quoted {
+        // In source code an unquoted right-hand side is an expression or a type, not data.
+        if is_code_path(path) || text.starts_with([':', '=']) {
+            return false;
+        }
         // Type annotations and expressions: `Vec<u8>`, `a::b`, `&x`, `*p`, `x?`.
         if text.contains("::")
             || text.contains('<') && text.contains('>')
@@ -807,5 +854,16 @@ mod tests {
     #[test]
     fn all_builtins_compile() {
         assert!(builtin().len() > 20);
+    }
+}
+#[cfg(test)]
+mod prefilter_size {
+    /// Teddy (the SIMD literal searcher) handles at most 64 patterns; stay under it.
+    #[test]
+    fn builtin_keywords_fit_the_packed_searcher() {
+        let mut all: Vec<String> = super::builtin().into_iter().flat_map(|r| r.keywords).collect();
+        all.sort();
+        all.dedup();
+        assert!(all.len() <= 64, "{} keywords", all.len());
     }
 }

@@ -9,7 +9,7 @@
 //!   - id: acme-api-token
 //!     description: ACME internal API token
 //!     regex: '\b(acme_[a-z0-9]{32})\b'   # the last capture group that matched is the secret
-//!     keywords: [acme_]                   # prefilter literals (case-insensitive); optional
+//!     keywords: [acme_]                   # prefilter literals; optional (see keyword_variants)
 //!     entropy: 3.5                        # optional floor, bits per byte
 //!     paths: '^services/'                 # optional regex over the repo-relative path
 //! disable: [generic-secret]
@@ -128,8 +128,8 @@ fn custom_rule(m: &Map) -> Result<Rule, String> {
     Ok(Rule {
         description: text("description").unwrap_or_else(|| id.clone()),
         keywords: strings(m.get("keywords"))
-            .into_iter()
-            .map(|k| k.to_ascii_lowercase())
+            .iter()
+            .flat_map(|k| rules::keyword_variants(k))
             .collect(),
         regex: rules::compile(&id, &regex).map_err(|e| e.to_string())?,
         scope: Scope::Buffer,
@@ -154,7 +154,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.rules[0].id, "acme");
-        assert_eq!(s.rules[0].keywords, vec!["acme_"]);
+        assert_eq!(s.rules[0].keywords, vec!["ACME_"]);
         assert_eq!(s.disable, vec!["jwt"]);
         assert_eq!(s.max_file_size, Some(100));
         assert!(Settings::parse(b"rules:\n  - id: x\n    regex: '('\n", "x").is_err());

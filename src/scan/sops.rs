@@ -49,7 +49,7 @@ impl Policy {
     /// Findings for one file.
     pub fn check(&self, path: &str, data: &[u8]) -> Vec<Finding> {
         let required = self.required_by(path);
-        let looks_sops = contains(data, b"ENC[AES256_GCM,") || contains(data, b"sops");
+        let looks_sops = contains(data, b"ENC[AES256_GCM,") && contains(data, b"sops");
         if required.is_none() && !looks_sops {
             return Vec::new();
         }
@@ -124,7 +124,7 @@ impl Policy {
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// The offset of the first line at or after `from` that contains `key` followed by `:`/`=`.

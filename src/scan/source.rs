@@ -54,12 +54,10 @@ pub fn toplevel(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Files under `paths`, honouring `.gitignore`/`.git/info/exclude` (hidden files included,
-/// `.git` excluded).
-pub fn walk(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
+/// `.git` excluded), passed to `f` as they are found; walk errors go to `err`.
+pub fn walk(paths: &[PathBuf], mut f: impl FnMut(PathBuf), mut err: impl FnMut(String)) {
     let Some((first, rest)) = paths.split_first() else {
-        return (files, errors);
+        return;
     };
     let mut b = ignore::WalkBuilder::new(first);
     for p in rest {
@@ -73,12 +71,11 @@ pub fn walk(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
         .filter_entry(|e| e.file_name() != ".git");
     for entry in b.build() {
         match entry {
-            Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => files.push(e.into_path()),
+            Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => f(e.into_path()),
             Ok(_) => {}
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => err(e.to_string()),
         }
     }
-    (files, errors)
 }
 
 /// Lines added to one path by one commit (or by the index).
