@@ -85,7 +85,9 @@ fn rules_of(v: &serde_json::Value) -> Vec<(String, String, u64)> {
 /// A GitHub classic token with a correct checksum, from a seed.
 fn github_token(seed: u64) -> String {
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let random: String = (0..30)
         .map(|_| {
             x ^= x << 13;
@@ -163,7 +165,10 @@ fn corpus_recall_and_precision() {
         println!("  {m}");
     }
     assert!(recall >= 0.95, "recall {recall:.3} < 0.95: {misses:#?}");
-    assert!(precision >= 0.95, "precision {precision:.3} < 0.95: {misses:#?}");
+    assert!(
+        precision >= 0.95,
+        "precision {precision:.3} < 0.95: {misses:#?}"
+    );
 }
 
 #[test]
@@ -193,7 +198,11 @@ fn gitignored_binary_and_oversized_files_are_skipped() {
     let mut bin_data = b"\x00\x01binary".to_vec();
     bin_data.extend_from_slice(tok.as_bytes());
     std::fs::write(d.path().join("blob.bin"), bin_data).unwrap();
-    std::fs::write(d.path().join("big.txt"), format!("{tok}\n{}", "x".repeat(2000))).unwrap();
+    std::fs::write(
+        d.path().join("big.txt"),
+        format!("{tok}\n{}", "x".repeat(2000)),
+    )
+    .unwrap();
     let out = shroud(d.path(), &["scan", "--max-file-size", "1000"]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
 }
@@ -245,7 +254,13 @@ fn commit_range_since_and_all_history() {
     // The secret was added and removed inside the range: still reported, with its commit.
     let out = shroud(
         d.path(),
-        &["scan", "--commits", &format!("{base}..HEAD"), "--format", "json"],
+        &[
+            "scan",
+            "--commits",
+            &format!("{base}..HEAD"),
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(code(&out), 1);
     let v = json(&out);
@@ -266,7 +281,10 @@ fn commit_range_since_and_all_history() {
     // The working tree is clean.
     assert_eq!(code(&shroud(d.path(), &["scan"])), 0);
     // A bad range is an error.
-    assert_eq!(code(&shroud(d.path(), &["scan", "--commits", "nope..HEAD"])), 2);
+    assert_eq!(
+        code(&shroud(d.path(), &["scan", "--commits", "nope..HEAD"])),
+        2
+    );
 }
 
 #[test]
@@ -278,7 +296,10 @@ fn baseline_survives_line_moves() {
     let out = shroud(d.path(), &["scan", "--update-baseline"]);
     assert_eq!(code(&out), 0);
     let baseline = std::fs::read_to_string(d.path().join(".shroud-baseline.json")).unwrap();
-    assert!(!baseline.contains(&tok[4..]), "the baseline must not hold the secret");
+    assert!(
+        !baseline.contains(&tok[4..]),
+        "the baseline must not hold the secret"
+    );
     assert_eq!(code(&shroud(d.path(), &["scan"])), 0);
     // Lines above it change: still accepted (fingerprints have no line numbers).
     std::fs::write(
@@ -292,7 +313,10 @@ fn baseline_survives_line_moves() {
     // The same secret in another file is a new finding.
     std::fs::write(d.path().join("b.py"), format!("T = \"{tok}\"\n")).unwrap();
     assert_eq!(code(&shroud(d.path(), &["scan"])), 1);
-    assert_eq!(code(&shroud(d.path(), &["scan", "b.py", "--no-baseline"])), 1);
+    assert_eq!(
+        code(&shroud(d.path(), &["scan", "b.py", "--no-baseline"])),
+        1
+    );
 }
 
 #[test]
@@ -342,11 +366,18 @@ fn sarif_output_has_the_code_scanning_fields() {
 fn terminal_escapes_in_paths_are_neutralised() {
     let d = repo();
     let name = "evil\u{1b}]0;pwned\u{7}.py";
-    std::fs::write(d.path().join(name), format!("T = \"{}\"\n", github_token(14))).unwrap();
+    std::fs::write(
+        d.path().join(name),
+        format!("T = \"{}\"\n", github_token(14)),
+    )
+    .unwrap();
     let out = shroud(d.path(), &["scan"]);
     assert_eq!(code(&out), 1);
     let text = stdout(&out);
-    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
     assert!(text.contains("evil\\e]0;pwned\\u{7}.py"), "{text}");
 }
 
@@ -371,8 +402,14 @@ fn secrets_aware_checks() {
     assert_eq!(code(&out), 1);
     let v = json(&out);
     let rules = rules_of(&v);
-    assert!(rules.contains(&("kubernetes-secret".into(), "k8s/db.yaml".into(), 6)), "{rules:?}");
-    assert!(rules.contains(&("sops-unencrypted-file".into(), "secrets/app.env".into(), 1)), "{rules:?}");
+    assert!(
+        rules.contains(&("kubernetes-secret".into(), "k8s/db.yaml".into(), 6)),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(&("sops-unencrypted-file".into(), "secrets/app.env".into(), 1)),
+        "{rules:?}"
+    );
     let msg = v["findings"]
         .as_array()
         .unwrap()
@@ -394,9 +431,16 @@ fn custom_rules_from_config() {
         "rules:\n  - id: acme-token\n    description: ACME token\n    regex: '\\b(acme_[a-z0-9]{24})\\b'\n    keywords: [acme_]\n    entropy: 3.0\n",
     )
     .unwrap();
-    std::fs::write(d.path().join("x.txt"), "t = acme_k3j4h5g6f7d8s9a0q1w2e3r4\n").unwrap();
+    std::fs::write(
+        d.path().join("x.txt"),
+        "t = acme_k3j4h5g6f7d8s9a0q1w2e3r4\n",
+    )
+    .unwrap();
     let out = shroud(d.path(), &["scan", "--format", "json"]);
-    assert_eq!(rules_of(&json(&out)), vec![("acme-token".into(), "x.txt".into(), 1)]);
+    assert_eq!(
+        rules_of(&json(&out)),
+        vec![("acme-token".into(), "x.txt".into(), 1)]
+    );
 }
 
 #[test]
@@ -406,15 +450,30 @@ fn hook_install_blocks_commits_and_respects_foreign_hooks() {
     std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
     std::fs::write(&hook, "#!/bin/sh\necho mine\n").unwrap();
     assert_eq!(code(&shroud(d.path(), &["hook", "install"])), 2);
-    assert_eq!(std::fs::read_to_string(&hook).unwrap(), "#!/bin/sh\necho mine\n");
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
     assert_eq!(code(&shroud(d.path(), &["hook", "install", "--force"])), 0);
-    assert!(std::fs::read_to_string(&hook).unwrap().contains("shroud scan --staged"));
+    assert!(
+        std::fs::read_to_string(&hook)
+            .unwrap()
+            .contains("shroud scan --staged")
+    );
     // Reinstalling over our own hook is fine.
     assert_eq!(code(&shroud(d.path(), &["hook", "install"])), 0);
     // The hook runs `shroud` from PATH.
     let bin_dir = Path::new(bin()).parent().unwrap().to_path_buf();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-    std::fs::write(d.path().join("a.py"), format!("T = \"{}\"\n", github_token(15))).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    std::fs::write(
+        d.path().join("a.py"),
+        format!("T = \"{}\"\n", github_token(15)),
+    )
+    .unwrap();
     git(d.path(), &["add", "a.py"]);
     let commit = Command::new("git")
         .current_dir(d.path())
@@ -433,7 +492,11 @@ fn hook_install_blocks_commits_and_respects_foreign_hooks() {
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()
         .unwrap();
-    assert!(commit.status.success(), "{}", String::from_utf8_lossy(&commit.stderr));
+    assert!(
+        commit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&commit.stderr)
+    );
     assert_eq!(code(&shroud(d.path(), &["hook", "uninstall"])), 0);
     assert!(!hook.exists());
 }
@@ -523,7 +586,11 @@ fn pre_commit_framework_uses_the_hook_manifest() {
         String::from_utf8_lossy(&ok.stderr)
     );
     // A staged token: the hook fails and names the rule.
-    std::fs::write(d.path().join("app.py"), format!("T = \"{}\"\n", github_token(16))).unwrap();
+    std::fs::write(
+        d.path().join("app.py"),
+        format!("T = \"{}\"\n", github_token(16)),
+    )
+    .unwrap();
     git(d.path(), &["add", "app.py"]);
     let bad = run(d.path());
     let text = format!("{}{}", stdout(&bad), String::from_utf8_lossy(&bad.stderr));

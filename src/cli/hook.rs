@@ -36,7 +36,11 @@ fn hook_path() -> Result<PathBuf, String> {
     let out = source::git(&cwd, &["rev-parse", "--git-path", "hooks"])
         .map_err(|_| "not inside a git repository".to_owned())?;
     let dir = PathBuf::from(String::from_utf8_lossy(&out).trim_end());
-    let dir = if dir.is_absolute() { dir } else { cwd.join(dir) };
+    let dir = if dir.is_absolute() {
+        dir
+    } else {
+        cwd.join(dir)
+    };
     Ok(dir.join("pre-commit"))
 }
 
@@ -68,7 +72,10 @@ pub fn run(args: HookArgs) -> ExitCode {
             if let Some(parent) = path.parent()
                 && let Err(e) = std::fs::create_dir_all(parent)
             {
-                eprintln!("shroud hook: cannot create {}: {e}", sanitize(&parent.display().to_string()));
+                eprintln!(
+                    "shroud hook: cannot create {}: {e}",
+                    sanitize(&parent.display().to_string())
+                );
                 return ExitCode::from(2);
             }
             if let Err(e) = std::fs::write(&path, script()) {

@@ -136,13 +136,14 @@ pub fn run(args: ScanArgs) -> ExitCode {
         Some(p) => std::fs::write(p, rendered.as_bytes()),
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(rendered.as_bytes()).and_then(|()| out.flush())
+            out.write_all(rendered.as_bytes())
+                .and_then(|()| out.flush())
         }
     };
-    if let Err(e) = written {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return fail(format!("cannot write the report: {e}"));
-        }
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return fail(format!("cannot write the report: {e}"));
     }
     let s = &outcome.summary;
     if args.format == OutputFormat::Text || args.output.is_some() {
@@ -176,5 +177,9 @@ fn errors_exit(errors: &[String], code: ExitCode) -> ExitCode {
     for e in errors {
         eprintln!("shroud scan: error: {}", sanitize(e));
     }
-    if errors.is_empty() { code } else { ExitCode::from(2) }
+    if errors.is_empty() {
+        code
+    } else {
+        ExitCode::from(2)
+    }
 }

@@ -25,9 +25,16 @@ pub struct Engine {
 }
 
 /// Same-line markers that suppress a finding.
-const ALLOW_SAME_LINE: &[&[u8]] = &[b"shroud:allow", b"gitleaks:allow", b"pragma: allowlist secret"];
+const ALLOW_SAME_LINE: &[&[u8]] = &[
+    b"shroud:allow",
+    b"gitleaks:allow",
+    b"pragma: allowlist secret",
+];
 /// Markers on the previous line that suppress findings on the next.
-const ALLOW_NEXT_LINE: &[&[u8]] = &[b"shroud:allow-next-line", b"pragma: allowlist nextline secret"];
+const ALLOW_NEXT_LINE: &[&[u8]] = &[
+    b"shroud:allow-next-line",
+    b"pragma: allowlist nextline secret",
+];
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(hay, needle).is_some()
@@ -245,12 +252,17 @@ impl Engine {
         let enc = enc_ranges(hay);
         hits.retain(|h| !enc.iter().any(|e| e.contains(&h.secret.start)));
         // Overlaps: keep the higher-priority rule (earlier on ties).
-        hits.sort_by_key(|h| (h.secret.start, std::cmp::Reverse(self.rules[h.rule].priority)));
+        hits.sort_by_key(|h| {
+            (
+                h.secret.start,
+                std::cmp::Reverse(self.rules[h.rule].priority),
+            )
+        });
         let mut kept: Vec<Hit> = Vec::new();
         for h in hits {
-            let overlap = kept.iter().position(|k| {
-                k.secret.start < h.secret.end && h.secret.start < k.secret.end
-            });
+            let overlap = kept
+                .iter()
+                .position(|k| k.secret.start < h.secret.end && h.secret.start < k.secret.end);
             match overlap {
                 None => kept.push(h),
                 Some(j) => {
@@ -299,7 +311,9 @@ impl Engine {
             if s.is_empty()
                 || rule.placeholders && rules::is_placeholder(s)
                 || rule.entropy.is_some_and(|floor| rules::entropy(s) < floor)
-                || rule.validator.is_some_and(|v| !v(hay, secret.clone(), path))
+                || rule
+                    .validator
+                    .is_some_and(|v| !v(hay, secret.clone(), path))
                 || self.allow_secrets.iter().any(|a| a.is_match(s))
             {
                 continue;

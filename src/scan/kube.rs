@@ -15,6 +15,25 @@ use crate::tree::Value;
 pub const RULE_ID: &str = "kubernetes-secret";
 const DESCRIPTION: &str = "Kubernetes Secret with plaintext values";
 
+/// Keys whose values identify rather than authenticate (a username alone is not a leak).
+const NOT_SECRET_KEYS: &[&str] = &[
+    "username",
+    "user",
+    "host",
+    "hostname",
+    "port",
+    "database",
+    "db",
+    "dbname",
+    "url",
+    "endpoint",
+    "region",
+    "namespace",
+    "email",
+    "api_url",
+    "base_url",
+];
+
 fn mentions_secret_kind(data: &[u8]) -> bool {
     memchr::memmem::find_iter(data, b"Secret").any(|i| {
         let before = String::from_utf8_lossy(&data[i.saturating_sub(12)..i]);
@@ -37,8 +56,13 @@ fn find_key(data: &[u8], from: usize, key: &str) -> Option<usize> {
             .position(|&b| b == b'\n')
             .map_or(data.len(), |p| pos + p);
         let line = String::from_utf8_lossy(&data[pos..end]);
-        let t = line.trim_start_matches([' ', '\t', '-', '{', ',']).trim_start();
-        let t = t.strip_prefix('"').or_else(|| t.strip_prefix('\'')).unwrap_or(t);
+        let t = line
+            .trim_start_matches([' ', '\t', '-', '{', ','])
+            .trim_start();
+        let t = t
+            .strip_prefix('"')
+            .or_else(|| t.strip_prefix('\''))
+            .unwrap_or(t);
         if let Some(rest) = t.strip_prefix(key) {
             let rest = rest.trim_start_matches(['"', '\'']).trim_start();
             if rest.starts_with(':') {
@@ -90,8 +114,11 @@ pub fn check(path: &str, data: &[u8]) -> Vec<Finding> {
                     continue;
                 };
                 let plain = if field == "data" {
-                    let compact: Vec<u8> =
-                        raw.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+                    let compact: Vec<u8> = raw
+                        .iter()
+                        .copied()
+                        .filter(|b| !b.is_ascii_whitespace())
+                        .collect();
                     match base64::engine::general_purpose::STANDARD.decode(&compact) {
                         Ok(p) => p,
                         Err(_) => raw.clone(),
@@ -101,7 +128,8 @@ pub fn check(path: &str, data: &[u8]) -> Vec<Finding> {
                 };
                 let at = find_key(data, key_cursor, key).unwrap_or(field_at);
                 key_cursor = at;
-                if plain.iter().all(u8::is_ascii_whitespace)
+                if NOT_SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
+                    || plain.iter().all(u8::is_ascii_whitespace)
                     || raw.starts_with(b"ENC[")
                     || is_placeholder(&raw)
                     || is_placeholder(&plain)
@@ -141,6 +169,11 @@ mod tests {
         let f = check("k8s/db.yaml", y);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].line, 6);
-        assert!(f[0].message.as_deref().unwrap().contains("shroud encrypt -i --encrypted-regex '^(data|stringData)$' k8s/db.yaml"));
+        assert!(
+            f[0].message
+                .as_deref()
+                .unwrap()
+                .contains("shroud encrypt -i --encrypted-regex '^(data|stringData)$' k8s/db.yaml")
+        );
     }
 }

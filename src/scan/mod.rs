@@ -181,7 +181,11 @@ enum Scanned {
 }
 
 impl Scanner {
-    pub fn new(root: &Path, settings_path: Option<&Path>, max: Option<u64>) -> Result<Scanner, ScanError> {
+    pub fn new(
+        root: &Path,
+        settings_path: Option<&Path>,
+        max: Option<u64>,
+    ) -> Result<Scanner, ScanError> {
         let settings = settings::Settings::load(root, settings_path)?;
         let mut rules: Vec<rules::Rule> = rules::builtin()
             .into_iter()
@@ -219,7 +223,9 @@ impl Scanner {
             engine: engine::Engine::new(rules, settings.allow_secrets),
             policy: sops::Policy::new(root, config),
             ignore,
-            max_size: max.or(settings.max_file_size).unwrap_or(DEFAULT_MAX_FILE_SIZE),
+            max_size: max
+                .or(settings.max_file_size)
+                .unwrap_or(DEFAULT_MAX_FILE_SIZE),
         })
     }
 
@@ -323,7 +329,10 @@ fn pool<T: Send>(n: usize, rx: Receiver<T>, work: impl Fn(T) + Sync) {
 /// The display path of `p`: relative to `root` with `/` separators when inside it.
 fn display_path(root: &Path, p: &Path) -> String {
     let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let rel = abs.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| p.to_path_buf());
+    let rel = abs
+        .strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| p.to_path_buf());
     let s = rel.to_string_lossy().replace('\\', "/");
     s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
 }
@@ -343,7 +352,11 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
     let n = threads(opts.threads);
     match &opts.source {
         Source::Paths(paths) => {
-            let paths = if paths.is_empty() { vec![root.clone()] } else { paths.clone() };
+            let paths = if paths.is_empty() {
+                vec![root.clone()]
+            } else {
+                paths.clone()
+            };
             // The walk feeds the workers as it goes.
             let (tx, rx) = sync_channel::<PathBuf>(1024);
             std::thread::scope(|s| {
@@ -389,7 +402,10 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                 Source::Commits(r) => source::commits(&root, r)?,
                 _ => unreachable!(),
             };
-            let changes: Vec<_> = changes.into_iter().filter(|c| !scanner.ignored(&c.path)).collect();
+            let changes: Vec<_> = changes
+                .into_iter()
+                .filter(|c| !scanner.ignored(&c.path))
+                .collect();
             // Each blob once; findings filtered per change to the lines it added.
             let mut by_blob: HashMap<&str, Vec<usize>> = HashMap::new();
             let mut order = Vec::new();
@@ -414,7 +430,9 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                     for f in &found {
                         if within(&c.added, f)
                             && !out.iter().any(|o: &Finding| {
-                                o.fingerprint == f.fingerprint && o.line == f.line && o.path == c.path
+                                o.fingerprint == f.fingerprint
+                                    && o.line == f.line
+                                    && o.path == c.path
                             })
                         {
                             let mut f = f.clone();
@@ -463,25 +481,37 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
             let mut findings = shared.findings.lock().unwrap_or_else(|e| e.into_inner());
             let mut cache: HashMap<String, Option<String>> = HashMap::new();
             for f in findings.iter_mut() {
-                if let Some(blob) = f.commit.take().and_then(|c| c.strip_prefix("blob:").map(str::to_owned)) {
-                    if cache.len() < 200 || cache.contains_key(&blob) {
-                        let c = cache
-                            .entry(blob.clone())
-                            .or_insert_with(|| source::introducing_commit(&root, &blob));
-                        f.commit = c.clone();
-                    }
+                if let Some(blob) = f
+                    .commit
+                    .take()
+                    .and_then(|c| c.strip_prefix("blob:").map(str::to_owned))
+                    && (cache.len() < 200 || cache.contains_key(&blob))
+                {
+                    let c = cache
+                        .entry(blob.clone())
+                        .or_insert_with(|| source::introducing_commit(&root, &blob));
+                    f.commit = c.clone();
                 }
             }
         }
     }
-    let mut findings = shared.findings.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut findings = shared
+        .findings
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
     findings.sort_by(|a, b| {
-        (&a.path, a.line, a.column, &a.rule_id, &a.commit).cmp(&(&b.path, b.line, b.column, &b.rule_id, &b.commit))
+        (&a.path, a.line, a.column, &a.rule_id, &a.commit)
+            .cmp(&(&b.path, b.line, b.column, &b.rule_id, &b.commit))
     });
-    findings.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.line == b.line && a.commit == b.commit);
+    findings.dedup_by(|a, b| {
+        a.fingerprint == b.fingerprint && a.line == b.line && a.commit == b.commit
+    });
     Ok(Outcome {
         findings,
-        summary: shared.summary.into_inner().unwrap_or_else(|e| e.into_inner()),
+        summary: shared
+            .summary
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner()),
     })
 }
 

@@ -100,9 +100,18 @@ fn sarif(findings: &[Finding], summary: &Summary) -> Value {
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
         .collect();
     for (id, d) in [
-        (super::kube::RULE_ID, "Kubernetes Secret with plaintext values"),
-        (super::sops::UNENCRYPTED_FILE, "File must be encrypted by .sops.yaml but is plaintext"),
-        (super::sops::PLAINTEXT_VALUE, "Plaintext value in a sops file where its rules demand encryption"),
+        (
+            super::kube::RULE_ID,
+            "Kubernetes Secret with plaintext values",
+        ),
+        (
+            super::sops::UNENCRYPTED_FILE,
+            "File must be encrypted by .sops.yaml but is plaintext",
+        ),
+        (
+            super::sops::PLAINTEXT_VALUE,
+            "Plaintext value in a sops file where its rules demand encryption",
+        ),
     ] {
         rules.push((id.to_owned(), d.to_owned()));
     }

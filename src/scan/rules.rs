@@ -145,7 +145,10 @@ fn defs() -> Vec<Def> {
                 "gitlab-token",
                 "GitLab personal/deploy/runner token",
                 &["glpat-", "gldt-", "glrt-"],
-                concat!(r"\b((?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_\-]{20,}(?:\.[0-9a-z]{2}\.[0-9a-z]{9})?)", tok_end!()),
+                concat!(
+                    r"\b((?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_\-]{20,}(?:\.[0-9a-z]{2}\.[0-9a-z]{9})?)",
+                    tok_end!()
+                ),
             )
         },
         Def {
@@ -255,7 +258,10 @@ fn defs() -> Vec<Def> {
                 "sendgrid-api-key",
                 "SendGrid API key",
                 &["SG."],
-                concat!(r"\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})", tok_end!()),
+                concat!(
+                    r"\b(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})",
+                    tok_end!()
+                ),
             )
         },
         Def {
@@ -265,7 +271,10 @@ fn defs() -> Vec<Def> {
                 "discord-bot-token",
                 "Discord bot token",
                 &["discord", "Discord", "DISCORD"],
-                concat!(r"\b([MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38})", tok_end!()),
+                concat!(
+                    r"\b([MNO][A-Za-z0-9_\-]{23,25}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38})",
+                    tok_end!()
+                ),
             )
         },
         Def {
@@ -275,7 +284,10 @@ fn defs() -> Vec<Def> {
                 "discord-webhook",
                 "Discord webhook URL",
                 &["discord", "Discord", "DISCORD"],
-                concat!(r"(https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_\-]{60,68})", tok_end!()),
+                concat!(
+                    r"(https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_\-]{60,68})",
+                    tok_end!()
+                ),
             )
         },
         Def {
@@ -295,7 +307,10 @@ fn defs() -> Vec<Def> {
                 "anthropic-api-key",
                 "Anthropic API key",
                 &["sk-"],
-                concat!(r"\b(sk-ant-[a-z]+[0-9]{2}-[A-Za-z0-9_\-]{80,120})", tok_end!()),
+                concat!(
+                    r"\b(sk-ant-[a-z]+[0-9]{2}-[A-Za-z0-9_\-]{80,120})",
+                    tok_end!()
+                ),
             )
         },
         Def {
@@ -305,7 +320,10 @@ fn defs() -> Vec<Def> {
                 "openai-api-key",
                 "OpenAI API key",
                 &["T3BlbkFJ", "sk-"],
-                concat!(r"\b(sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}))", tok_end!()),
+                concat!(
+                    r"\b(sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}))",
+                    tok_end!()
+                ),
             )
         },
         Def {
@@ -355,7 +373,10 @@ fn defs() -> Vec<Def> {
                 "jwt",
                 "JSON Web Token",
                 &["eyJ"],
-                concat!(r"\b(eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{16,})", tok_end!()),
+                concat!(
+                    r"\b(eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{16,})",
+                    tok_end!()
+                ),
             )
         },
         Def {
@@ -377,11 +398,34 @@ fn defs() -> Vec<Def> {
                 "generic-secret",
                 "Hard-coded password/secret/token assignment",
                 &[
-                    "password", "Password", "PASSWORD", "passwd", "PASSWD", "secret", "Secret",
-                    "SECRET", "token", "Token", "TOKEN", "credential", "CREDENTIAL", "api_key",
-                    "API_KEY", "apiKey", "ApiKey", "apikey", "APIKEY", "api-key", "access_key",
-                    "ACCESS_KEY", "accessKey", "AccessKey", "private_key", "PRIVATE_KEY",
-                    "privateKey", "PrivateKey",
+                    "password",
+                    "Password",
+                    "PASSWORD",
+                    "passwd",
+                    "PASSWD",
+                    "secret",
+                    "Secret",
+                    "SECRET",
+                    "token",
+                    "Token",
+                    "TOKEN",
+                    "credential",
+                    "CREDENTIAL",
+                    "api_key",
+                    "API_KEY",
+                    "apiKey",
+                    "ApiKey",
+                    "apikey",
+                    "APIKEY",
+                    "api-key",
+                    "access_key",
+                    "ACCESS_KEY",
+                    "accessKey",
+                    "AccessKey",
+                    "private_key",
+                    "PRIVATE_KEY",
+                    "privateKey",
+                    "PrivateKey",
                 ],
                 r#"(?i)([a-z0-9_.\-]*(?:password|passwd|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?|auth[_.\-]?key)[a-z0-9_.\-]*)["']?[ \t]*(?::=|=>|=|:)[ \t]*(?:"([^"\r\n]+)"|'([^'\r\n]+)'|([^\s"'`,;)\]}#&]+))"#,
             )
@@ -413,7 +457,8 @@ pub fn builtin() -> Vec<Rule> {
 /// `-`) also matches its UPPER and Capitalized forms: `acme_` → `ACME_`, `Acme_`.
 pub fn keyword_variants(k: &str) -> Vec<String> {
     let wordy = k.bytes().any(|b| b.is_ascii_lowercase())
-        && k.bytes().all(|b| b.is_ascii_lowercase() || b"_-".contains(&b));
+        && k.bytes()
+            .all(|b| b.is_ascii_lowercase() || b"_-".contains(&b));
     if !wordy {
         return vec![k.to_owned()];
     }
@@ -457,27 +502,113 @@ pub fn entropy(s: &[u8]) -> f64 {
 }
 
 const PLACEHOLDER_WORDS: &[&str] = &[
-    "example", "changeme", "change_me", "change-me", "changeit", "placeholder", "your_", "your-",
-    "yourapi", "yourkey", "yourtoken", "yoursecret", "yourpassword", "<your", "dummy", "redacted",
-    "replace_me", "replaceme", "replace-me", "insert_", "insert-", "xxxx", "****", "....", "____",
-    "todo", "fixme", "notasecret", "not_a_secret", "not-a-secret", "fake", "sample", "lorem",
-    "secret_here", "token_here", "key_here", "password_here", "supersecret",
+    "example",
+    "changeme",
+    "change_me",
+    "change-me",
+    "changeit",
+    "placeholder",
+    "your_",
+    "your-",
+    "yourapi",
+    "yourkey",
+    "yourtoken",
+    "yoursecret",
+    "yourpassword",
+    "<your",
+    "dummy",
+    "redacted",
+    "replace_me",
+    "replaceme",
+    "replace-me",
+    "insert_",
+    "insert-",
+    "xxxx",
+    "****",
+    "....",
+    "____",
+    "todo",
+    "fixme",
+    "notasecret",
+    "not_a_secret",
+    "not-a-secret",
+    "fake",
+    "sample",
+    "lorem",
+    "secret_here",
+    "token_here",
+    "key_here",
+    "password_here",
+    "supersecret",
     "enc[aes256_gcm",
 ];
 
 const PLACEHOLDER_EXACT: &[&str] = &[
-    "password", "passwd", "secret", "token", "admin", "root", "user", "username", "null", "nil",
-    "none", "true", "false", "undefined", "string", "empty", "default", "test", "testing",
-    "pass", "apikey", "api_key", "secretkey", "12345678", "123456789", "1234567890",
-    "abcdefgh", "abcdefghij", "abc123", "qwerty", "letmein", "hunter2", "required", "optional",
-    "value", "public", "private", "demo", "guest", "postgres", "mysql",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "admin",
+    "root",
+    "user",
+    "username",
+    "null",
+    "nil",
+    "none",
+    "true",
+    "false",
+    "undefined",
+    "string",
+    "empty",
+    "default",
+    "test",
+    "testing",
+    "pass",
+    "apikey",
+    "api_key",
+    "secretkey",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "abcdefgh",
+    "abcdefghij",
+    "abc123",
+    "qwerty",
+    "letmein",
+    "hunter2",
+    "required",
+    "optional",
+    "value",
+    "public",
+    "private",
+    "demo",
+    "guest",
+    "postgres",
+    "mysql",
 ];
 
 /// Prefixes owned by a specific rule with a validator: a value with one of these that the
 /// specific rule rejected (bad checksum, placeholder) is not re-reported as a generic secret.
 const PROVIDER_PREFIXES: &[&str] = &[
-    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "sk_live_",
-    "rk_live_", "sk_test_", "npm_", "pypi-", "AKIA", "ASIA", "AIza", "SG.", "sk-", "AGE-SECRET-KEY-",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "xox",
+    "sk_live_",
+    "rk_live_",
+    "sk_test_",
+    "npm_",
+    "pypi-",
+    "AKIA",
+    "ASIA",
+    "AIza",
+    "SG.",
+    "sk-",
+    "AGE-SECRET-KEY-",
     "eyJ",
 ];
 
@@ -513,9 +644,7 @@ pub fn is_placeholder(s: &[u8]) -> bool {
         return true;
     }
     if let Some(rest) = t.strip_prefix('$')
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     {
         return true;
     }
@@ -676,14 +805,16 @@ fn jwt(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let (Some(h), Some(p)) = (b64url(h), b64url(p)) else {
         return false;
     };
-    let is_obj = |v: &[u8]| serde_json::from_slice::<serde_json::Value>(v).is_ok_and(|j| j.is_object());
+    let is_obj =
+        |v: &[u8]| serde_json::from_slice::<serde_json::Value>(v).is_ok_and(|j| j.is_object());
     is_obj(&h) && is_obj(&p) && String::from_utf8_lossy(&h).contains("\"alg\"")
 }
 
 fn discord_bot(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let s = &hay[r];
     let first = s.split(|&b| b == b'.').next().unwrap_or_default();
-    b64url(first).is_some_and(|id| (17..=20).contains(&id.len()) && id.iter().all(u8::is_ascii_digit))
+    b64url(first)
+        .is_some_and(|id| (17..=20).contains(&id.len()) && id.iter().all(u8::is_ascii_digit))
 }
 
 fn twilio_sid_nearby(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
@@ -691,7 +822,10 @@ fn twilio_sid_nearby(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let hi = (r.end + 2048).min(hay.len());
     let window = &hay[lo..hi];
     window.windows(34).any(|w| {
-        w.starts_with(b"AC") && w[2..].iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+        w.starts_with(b"AC")
+            && w[2..]
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
     })
 }
 
@@ -716,11 +850,11 @@ fn url_password(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
 
 /// Key-name fragments that describe a secret's metadata rather than hold one.
 const GENERIC_KEY_NOISE: &[&str] = &[
-    "name", "type", "url", "uri", "file", "path", "length", "len", "min", "max", "policy",
-    "field", "label", "prompt", "hint", "regex", "pattern", "format", "expir", "ttl", "timeout",
-    "count", "size", "header", "prefix", "suffix", "endpoint", "ref", "env", "var", "mode",
-    "enabled", "required", "kind", "id", "hash", "digest", "checksum", "version", "manager",
-    "provider", "store", "source", "mount", "dir", "key_id", "keyid", "_at", "rotation",
+    "name", "type", "url", "uri", "file", "path", "length", "len", "min", "max", "policy", "field",
+    "label", "prompt", "hint", "regex", "pattern", "format", "expir", "ttl", "timeout", "count",
+    "size", "header", "prefix", "suffix", "endpoint", "ref", "env", "var", "mode", "enabled",
+    "required", "kind", "id", "hash", "digest", "checksum", "version", "manager", "provider",
+    "store", "source", "mount", "dir", "key_id", "keyid", "_at", "rotation",
 ];
 
 /// Programming-language sources (by extension), where secrets are string literals.
@@ -757,7 +891,10 @@ fn generic_value(hay: &[u8], r: Range<usize>, path: &str) -> bool {
     }
     let quoted = matches!(around(hay, &r).0, Some(b'"' | b'\''));
     let v = &hay[r];
-    if PROVIDER_PREFIXES.iter().any(|p| v.starts_with(p.as_bytes())) {
+    if PROVIDER_PREFIXES
+        .iter()
+        .any(|p| v.starts_with(p.as_bytes()))
+    {
         return false;
     }
     if v.len() < 8 || is_placeholder(v) {
@@ -787,7 +924,10 @@ fn generic_value(hay: &[u8], r: Range<usize>, path: &str) -> bool {
     let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
     let others = v.len() - letters - digits;
     // Prose or identifiers: only lowercase letters and separators, or words with spaces.
-    if digits == 0 && v.iter().all(|b| b.is_ascii_lowercase() || b"_-. ".contains(b)) {
+    if digits == 0
+        && v.iter()
+            .all(|b| b.is_ascii_lowercase() || b"_-. ".contains(b))
+    {
         return false;
     }
     if text.contains(' ') && text.split(' ').count() > 2 {
@@ -807,7 +947,7 @@ fn generic_value(hay: &[u8], r: Range<usize>, path: &str) -> bool {
             return false;
         }
         // Unquoted values must look random: letters and digits mixed, or symbols.
-        return (digits > 0 && letters > 0 || others > 0 && letters > 0) && entropy(v) >= 3.3;
+        return letters > 0 && (digits > 0 || others > 0) && entropy(v) >= 3.3;
     }
     digits + others > 0 || entropy(v) >= 3.5
 }
@@ -835,8 +975,16 @@ mod tests {
     #[test]
     fn placeholders() {
         for p in [
-            "changeme", "${DB_PASSWORD}", "{{ .Values.password }}", "<password>", "xxxxxxxx",
-            "your-api-key", "aaaaaaaaaaaa", "$SECRET", "AKIAIOSFODNN7EXAMPLE", "ENC[AES256_GCM,data:x]",
+            "changeme",
+            "${DB_PASSWORD}",
+            "{{ .Values.password }}",
+            "<password>",
+            "xxxxxxxx",
+            "your-api-key",
+            "aaaaaaaaaaaa",
+            "$SECRET",
+            "AKIAIOSFODNN7EXAMPLE",
+            "ENC[AES256_GCM,data:x]",
         ] {
             assert!(is_placeholder(p.as_bytes()), "{p}");
         }
@@ -861,7 +1009,10 @@ mod prefilter_size {
     /// Teddy (the SIMD literal searcher) handles at most 64 patterns; stay under it.
     #[test]
     fn builtin_keywords_fit_the_packed_searcher() {
-        let mut all: Vec<String> = super::builtin().into_iter().flat_map(|r| r.keywords).collect();
+        let mut all: Vec<String> = super::builtin()
+            .into_iter()
+            .flat_map(|r| r.keywords)
+            .collect();
         all.sort();
         all.dedup();
         assert!(all.len() <= 64, "{} keywords", all.len());

@@ -86,7 +86,8 @@ impl Settings {
                 let Value::Map(m) = item else {
                     continue;
                 };
-                s.rules.push(custom_rule(m).map_err(|e| invalid(format!("rules[{i}]: {e}")))?);
+                s.rules
+                    .push(custom_rule(m).map_err(|e| invalid(format!("rules[{i}]: {e}")))?);
             }
         }
         s.disable = strings(root.get("disable"));

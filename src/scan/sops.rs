@@ -54,10 +54,12 @@ impl Policy {
             return Vec::new();
         }
         let format = Format::from_path(Path::new(path));
-        let parsed = store::load_encrypted(format, data).ok().and_then(|mut tree| {
-            let meta = layout::split(format, &mut tree)?;
-            Some((tree, meta))
-        });
+        let parsed = store::load_encrypted(format, data)
+            .ok()
+            .and_then(|mut tree| {
+                let meta = layout::split(format, &mut tree)?;
+                Some((tree, meta))
+            });
         let meta = parsed.as_ref().and_then(|(_, m)| {
             // A `sops` key that is not sops metadata (no mac, no lastmodified) is user data.
             (m.get("mac").is_some() || m.get("lastmodified").is_some())
@@ -131,7 +133,10 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn find_line_with(data: &[u8], from: usize, key: &str) -> Option<usize> {
     let mut pos = from.min(data.len());
     if pos > 0 {
-        pos = data[..pos].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        pos = data[..pos]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
     }
     while pos < data.len() {
         let end = data[pos..]
@@ -170,11 +175,12 @@ impl Walker<'_> {
         }
         match &self.rules.comment {
             None => {}
-            Some(CommentRule::Unencrypted(re)) => {
-                if self.comments.iter().flatten().any(|c| re.is_match(c)) {
-                    encrypted = false;
-                }
+            Some(CommentRule::Unencrypted(re))
+                if self.comments.iter().flatten().any(|c| re.is_match(c)) =>
+            {
+                encrypted = false;
             }
+            Some(CommentRule::Unencrypted(_)) => {}
             Some(CommentRule::Encrypted(re)) => {
                 encrypted = self.comments.iter().flatten().any(|c| re.is_match(c));
             }
@@ -202,7 +208,11 @@ impl Walker<'_> {
             match entry {
                 Entry::Comment(c) => self.note_comment(c.text.expose()),
                 Entry::Pair(k, v) => {
-                    let hit = self.rules.path.as_ref().is_some_and(|r| r.component_hits(k));
+                    let hit = self
+                        .rules
+                        .path
+                        .as_ref()
+                        .is_some_and(|r| r.component_hits(k));
                     self.path.push(k.clone());
                     self.hits.push(hit);
                     self.value(v);

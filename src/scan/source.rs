@@ -206,7 +206,13 @@ pub fn staged(root: &Path, paths: &[String]) -> Result<Vec<Change>, SourceError>
 /// first. Merge commits contribute nothing of their own.
 pub fn commits(root: &Path, range: &str) -> Result<Vec<Change>, SourceError> {
     let format = format!("--format={}%H", COMMIT_MARK.replace('\u{1}', "%x01"));
-    let mut args = vec!["log", "--reverse", "-p", format.as_str(), "--end-of-options"];
+    let mut args = vec![
+        "log",
+        "--reverse",
+        "-p",
+        format.as_str(),
+        "--end-of-options",
+    ];
     args.splice(3..3, PATCH_ARGS.iter().copied());
     args.push(range);
     let mut child = git_cmd(root)
