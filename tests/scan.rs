@@ -598,3 +598,71 @@ fn pre_commit_framework_uses_the_hook_manifest() {
     assert!(text.contains("github-token"), "{text}");
     assert!(text.contains("shroud scan (secrets)"), "{text}");
 }
+
+/// 10,000 commits (made with `git fast-import`): history and range scans stay correct and each
+/// blob is read once.
+#[test]
+fn ten_thousand_commits() {
+    let d = repo();
+    let tok = github_token(17);
+    let mut stream = String::new();
+    for i in 1..=10_000u32 {
+        let body = if i == 5_000 {
+            format!("n = {i}\nT = \"{tok}\"\n")
+        } else {
+            format!("n = {i}\n")
+        };
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{i}\ncommitter T <t@example.com> {} +0000\ndata 2\nc\n",
+            1_700_000_000 + i
+        ));
+        if i > 1 {
+            stream.push_str(&format!("from :{}\n", i - 1));
+        }
+        stream.push_str(&format!(
+            "M 100644 inline f.py\ndata {}\n{body}\n",
+            body.len()
+        ));
+    }
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(d.path())
+        .args(["fast-import", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    git(d.path(), &["reset", "-q", "--hard", "main"]);
+    assert_eq!(
+        git(d.path(), &["rev-list", "--count", "HEAD"]).trim(),
+        "10000"
+    );
+    let leak = git(d.path(), &["rev-parse", "HEAD~5000"]).trim().to_owned();
+
+    let out = shroud(d.path(), &["scan", "--all-history", "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["findings"][0]["commit"], leak.as_str());
+    assert_eq!(v["stats"]["files"], 10_000);
+
+    let out = shroud(
+        d.path(),
+        &["scan", "--commits", "HEAD~9000..HEAD", "--format", "json"],
+    );
+    assert_eq!(code(&out), 1);
+    let v = json(&out);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["findings"][0]["line"], 2);
+    assert_eq!(
+        code(&shroud(d.path(), &["scan", "--since", "HEAD~4000"])),
+        0
+    );
+}

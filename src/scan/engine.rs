@@ -297,7 +297,7 @@ impl Engine {
         let rule = &self.rules[i];
         let base = within.start;
         let slice = &hay[within];
-        for caps in rule.regex.captures_iter(slice) {
+        for caps in rule.regex.get().captures_iter(slice) {
             // The secret is the last capture group that took part, else the whole match.
             let Some(m) = (1..caps.len())
                 .rev()

@@ -132,7 +132,7 @@ fn custom_rule(m: &Map) -> Result<Rule, String> {
             .iter()
             .flat_map(|k| rules::keyword_variants(k))
             .collect(),
-        regex: rules::compile(&id, &regex).map_err(|e| e.to_string())?,
+        regex: rules::LazyRegex::eager(&id, &regex).map_err(|e| e.to_string())?,
         scope: Scope::Buffer,
         entropy,
         placeholders: true,
