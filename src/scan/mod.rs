@@ -357,44 +357,32 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
             } else {
                 paths.clone()
             };
-            // The walk feeds the workers as it goes.
-            let (tx, rx) = sync_channel::<PathBuf>(1024);
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    pool(n, rx, |file: PathBuf| {
-                        let path = display_path(&root, &file);
-                        if scanner.ignored(&path) {
-                            return;
-                        }
-                        match std::fs::metadata(&file) {
-                            Ok(m) if m.len() > scanner.max_size => {
-                                shared.record(0, Scanned::Skipped, |_| true);
-                                return;
-                            }
-                            Ok(_) => {}
-                            Err(e) => {
-                                shared.error(format!("{path}: cannot read: {e}"));
-                                return;
-                            }
-                        }
-                        match std::fs::read(&file) {
-                            Ok(data) => {
-                                let r = scanner.scan_checked(&path, &data);
-                                shared.record(data.len(), r, |_| true);
-                            }
-                            Err(e) => shared.error(format!("{path}: cannot read: {e}")),
-                        }
-                    })
+            let scan_file = |file: PathBuf| {
+                let path = display_path(&root, &file);
+                if scanner.ignored(&path) {
+                    return;
+                }
+                // One open, one fstat, one read: no second path lookup.
+                let read = std::fs::File::open(&file).and_then(|mut fh| {
+                    use std::io::Read;
+                    let len = fh.metadata()?.len();
+                    if len > scanner.max_size {
+                        return Ok(None);
+                    }
+                    let mut data = Vec::with_capacity(len as usize + 1);
+                    fh.read_to_end(&mut data)?;
+                    Ok(Some(data))
                 });
-                source::walk(
-                    &paths,
-                    |file| {
-                        let _ = tx.send(file);
-                    },
-                    |e| shared.error(e),
-                );
-                drop(tx);
-            });
+                match read {
+                    Ok(None) => shared.record(0, Scanned::Skipped, |_| true),
+                    Ok(Some(data)) => {
+                        let r = scanner.scan_checked(&path, &data);
+                        shared.record(data.len(), r, |_| true);
+                    }
+                    Err(e) => shared.error(format!("{path}: cannot read: {e}")),
+                }
+            };
+            source::walk(&paths, n, &scan_file, &|e| shared.error(e));
         }
         Source::Staged(_) | Source::Commits(_) => {
             let changes = match &opts.source {

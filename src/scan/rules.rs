@@ -143,6 +143,7 @@ fn defs() -> Vec<Def> {
             )
         },
         Def {
+            scope: Scope::Line,
             entropy: Some(4.0),
             validator: Some(aws_secret),
             priority: 6,
@@ -276,6 +277,7 @@ fn defs() -> Vec<Def> {
             )
         },
         Def {
+            scope: Scope::Line,
             entropy: Some(3.0),
             validator: Some(twilio_sid_nearby),
             priority: 8,
@@ -415,6 +417,7 @@ fn defs() -> Vec<Def> {
             )
         },
         Def {
+            scope: Scope::Line,
             validator: Some(url_password),
             priority: 4,
             ..def(
