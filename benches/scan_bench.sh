@@ -22,7 +22,13 @@ mkdir -p "$WORK" "$TOOLS"
 # --- tools -------------------------------------------------------------------------------------
 (cd "$ROOT" && cargo build --release --quiet --bin shroud)
 SHROUD="$CARGO_TARGET_DIR/release/shroud"
-command -v rg >/dev/null 2>&1 || cargo install --quiet --locked ripgrep
+if ! command -v rg >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+        apt-get install -y -qq ripgrep >/dev/null || cargo install --quiet --locked ripgrep
+    else
+        cargo install --quiet --locked ripgrep
+    fi
+fi
 command -v ripsecrets >/dev/null 2>&1 || cargo install --quiet --locked ripsecrets
 if [ ! -x "$TOOLS/venv/bin/detect-secrets" ]; then
     python3 -m venv "$TOOLS/venv"
@@ -108,21 +114,21 @@ eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}
 [A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:@/]{1,64}:[^\s:@/]{3,128}@
 PAT
 
-run() {  # name, bytes, command...
+run() {  # name, bytes, command...  (wall MB/s, and MB per CPU-second: fair under load)
     local name="$1" bytes="$2"
     shift 2
-    local start end secs out
-    start=$(date +%s.%N)
-    out=$("$@" 2>/dev/null | wc -l) || true
-    end=$(date +%s.%N)
-    secs=$(echo "$end - $start" | bc -l)
-    printf "%-28s %8.2f s %9.1f MB/s   (%s output lines)\n" "$name" "$secs" \
-        "$(echo "$bytes / 1000000 / $secs" | bc -l)" "$out"
+    local t wall cpu
+    /usr/bin/time -o "$WORK/time.txt" -f "%e %U %S" "$@" > /dev/null 2>&1 || true
+    t=$(tail -1 "$WORK/time.txt")
+    wall=$(echo "$t" | cut -d' ' -f1)
+    cpu=$(echo "$t" | awk '{print $2 + $3}')
+    printf "%-28s %8.2f s wall %9.1f MB/s   %7.2f CPU-s %9.1f MB/CPU-s\n" "$name" "$wall" \
+        "$(echo "$bytes / 1000000 / $wall" | bc -l)" "$cpu" "$(echo "$bytes / 1000000 / $cpu" | bc -l)"
 }
 
-echo "data: $((BYTES / 1000000)) MB in $(find "$DATA" -type f | wc -l) files; $(nproc) cores"
-run "shroud scan"                 "$BYTES" bash -c "cd '$DATA' && '$SHROUD' scan --format json --no-baseline"
+echo "data: $((BYTES / 1000000)) MB in $(find "$DATA" -type f | wc -l) files; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+run "shroud scan"                 "$BYTES" bash -c "cd '$DATA' && exec '$SHROUD' scan --format json --no-baseline"
 run "rg (provider regexes)"       "$BYTES" rg --no-ignore --hidden -c -f "$PATTERNS" "$DATA"
 run "ripsecrets"                  "$BYTES" ripsecrets "$DATA"
 run "detect-secrets (20MB slice)" "$SLICE_BYTES" "$DETECT" scan --all-files "$SLICE"
-run "shroud scan (same slice)"    "$SLICE_BYTES" bash -c "cd '$SLICE' && '$SHROUD' scan --format json --no-baseline"
+run "shroud scan (same slice)"    "$SLICE_BYTES" bash -c "cd '$SLICE' && exec '$SHROUD' scan --format json --no-baseline"
