@@ -666,3 +666,18 @@ fn ten_thousand_commits() {
         0
     );
 }
+
+/// An unreadable input is reported, the scan goes on, and the exit code is 2 even with findings.
+#[test]
+fn unreadable_input_is_an_error_but_the_scan_goes_on() {
+    let d = repo();
+    std::fs::write(
+        d.path().join("a.py"),
+        format!("T = \"{}\"\n", github_token(18)),
+    )
+    .unwrap();
+    let out = shroud(d.path(), &["scan", "missing.txt", "a.py"]);
+    assert_eq!(code(&out), 2);
+    assert!(stdout(&out).contains("[github-token]"), "{}", stdout(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.txt"));
+}
