@@ -531,3 +531,40 @@ fn stream_blobs(
     });
     result.map_err(ScanError::from)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn scanner() -> Scanner {
+        Scanner::new(Path::new("/nonexistent-root"), None, None).unwrap()
+    }
+
+    proptest! {
+        /// Arbitrary bytes made of rule fragments never panic any check.
+        #[test]
+        fn never_panics(parts in proptest::collection::vec(prop_oneof![
+            Just(b"password = \"".to_vec()), Just(b"kind: Secret\ndata:\n  k: ".to_vec()),
+            Just(b"ENC[AES256_GCM,".to_vec()), Just(b"sops:\n  mac: x\n".to_vec()),
+            Just(b"-----BEGIN PRIVATE KEY-----".to_vec()), Just(b"ghp_".to_vec()),
+            Just(b"://u:".to_vec()), Just(b"@h".to_vec()), Just(b"\n".to_vec()),
+            Just(b"shroud:allow-next-line".to_vec()), Just(b"eyJ".to_vec()), Just(b"AKIA".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ], 0..40), name in prop_oneof![Just("a.yaml"), Just("b.json"), Just("c.env"), Just("d.rs"), Just("e")]) {
+            let data: Vec<u8> = parts.concat();
+            let s = scanner();
+            for f in s.scan_bytes(name, &data) {
+                prop_assert!(f.line >= 1);
+                prop_assert!(!f.redacted.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn redaction_keeps_a_short_prefix() {
+        assert_eq!(redact(b"ghp_abcdefghijklmnop"), "ghp_…");
+        assert_eq!(redact(b"hunter22"), "hu…");
+        assert_eq!(redact(b"abc"), "…");
+    }
+}
