@@ -34,8 +34,6 @@ use std::sync::mpsc::{Receiver, sync_channel};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
-
 /// Files larger than this are skipped unless configured otherwise.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 /// The ignore file for paths (gitignore syntax), at the repository root.
@@ -192,17 +190,6 @@ impl Scanner {
             .filter(|r| !settings.disable.contains(&r.id))
             .collect();
         rules.extend(settings.rules);
-        let config: Option<Config> = {
-            let p = root.join(crate::config::CONFIG_FILE_NAME);
-            if p.is_file() {
-                Some(crate::config::load(&p).map_err(|e| ScanError::Config {
-                    path: p.display().to_string(),
-                    message: e.to_string(),
-                })?)
-            } else {
-                None
-            }
-        };
         let ignore_path = root.join(IGNORE_FILE);
         let ignore = if ignore_path.is_file() {
             let mut b = ignore::gitignore::GitignoreBuilder::new(root);
@@ -221,7 +208,7 @@ impl Scanner {
         };
         Ok(Scanner {
             engine: engine::Engine::new(rules, settings.allow_secrets),
-            policy: sops::Policy::new(root, config),
+            policy: sops::Policy::new(root),
             ignore,
             max_size: max
                 .or(settings.max_file_size)
@@ -482,6 +469,9 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                 }
             }
         }
+    }
+    for e in scanner.policy.take_errors() {
+        shared.error(e);
     }
     let mut findings = shared
         .findings

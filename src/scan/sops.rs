@@ -6,7 +6,9 @@
 //! (`shroud::crypto::Rules`) the way sops decides which leaves are encrypted. Must not know:
 //! pattern rules, git, suppression or output.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::Finding;
 use super::engine::{inline_allowed, line_at};
@@ -19,30 +21,74 @@ use crate::tree::{Entry, Map, Value};
 pub const UNENCRYPTED_FILE: &str = "sops-unencrypted-file";
 pub const PLAINTEXT_VALUE: &str = "sops-plaintext-value";
 
-/// The `.sops.yaml` of the scanned repository, if any.
+/// The `.sops.yaml` files of the scanned tree: for each file the nearest one from its directory
+/// up to the root, as `shroud`/`sops` would pick when encrypting it.
 pub struct Policy {
-    config: Option<Config>,
     /// The directory scanned paths are relative to.
     root: PathBuf,
+    /// Directory → the config that applies there (memoised; one stat per directory).
+    cache: Mutex<HashMap<PathBuf, Option<Arc<Config>>>>,
+    /// Configs that could not be read (reported once each).
+    errors: Mutex<Vec<String>>,
 }
 
 impl Policy {
-    pub fn new(root: &Path, config: Option<Config>) -> Policy {
+    pub fn new(root: &Path) -> Policy {
         Policy {
-            config,
             root: root.to_path_buf(),
+            cache: Mutex::new(HashMap::new()),
+            errors: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Unreadable or invalid `.sops.yaml` files met so far.
+    pub fn take_errors(&self) -> Vec<String> {
+        std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn config_for(&self, dir: &Path) -> Option<Arc<Config>> {
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(dir)
+        {
+            return c.clone();
+        }
+        let candidate = dir.join(crate::config::CONFIG_FILE_NAME);
+        let found = if candidate.is_file() {
+            match crate::config::load(&candidate) {
+                Ok(c) => Some(Arc::new(c)),
+                Err(e) => {
+                    self.errors
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(e.to_string());
+                    None
+                }
+            }
+        } else if dir == self.root || !dir.starts_with(&self.root) {
+            None
+        } else {
+            dir.parent().and_then(|p| self.config_for(p))
+        };
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(dir.to_path_buf(), found.clone());
+        found
     }
 
     /// The `path_regex` of the creation rule that claims `path`, when one does (a catch-all
     /// rule without `path_regex` does not demand that every file be encrypted).
     fn required_by(&self, path: &str) -> Option<String> {
-        let config = self.config.as_ref()?;
         let name = Path::new(path).file_name()?.to_string_lossy().into_owned();
         if name == crate::config::CONFIG_FILE_NAME || name.starts_with(".shroud") {
             return None;
         }
-        let rule = config.rule_for(&self.root.join(path)).ok()?;
+        let abs = self.root.join(path);
+        let config = self.config_for(abs.parent()?)?;
+        let rule = config.rule_for(&abs).ok()?;
         rule.path_regex.as_ref().map(|r| r.as_str().to_owned())
     }
 
@@ -268,7 +314,7 @@ mod tests {
         let doc = format!(
             "apiVersion: v1\nkind: Secret\ndata:\n    a: ENC[AES256_GCM,data:q,iv:w,tag:e,type:str]\n    b: cGxhaW4tbGVha2Vk\nmetadata:\n    name: x\n{SOPS_META}"
         );
-        let p = Policy::new(Path::new("/nonexistent"), None);
+        let p = Policy::new(Path::new("/nonexistent"));
         let f = p.check("s.yaml", doc.as_bytes());
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].rule_id, PLAINTEXT_VALUE);
@@ -283,11 +329,23 @@ mod tests {
             "creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: age1x\n",
         )
         .unwrap();
-        let cfg = crate::config::load(&d.path().join(".sops.yaml")).unwrap();
-        let p = Policy::new(d.path(), Some(cfg));
+        let p = Policy::new(d.path());
         let f = p.check("secrets/db.yaml", b"password: hunter22\n");
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].rule_id, UNENCRYPTED_FILE);
         assert!(p.check("other/db.yaml", b"password: x\n").is_empty());
+        // A nearer .sops.yaml wins for files below it.
+        std::fs::create_dir_all(d.path().join("team/secrets")).unwrap();
+        std::fs::write(
+            d.path().join("team/.sops.yaml"),
+            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: age1x\n",
+        )
+        .unwrap();
+        assert!(p.check("team/secrets/db.yaml", b"password: x\n").is_empty());
+        assert_eq!(p.check("team/db.enc.yaml", b"password: x\n").len(), 1);
+        std::fs::create_dir_all(d.path().join("broken")).unwrap();
+        std::fs::write(d.path().join("broken/.sops.yaml"), "creation_rules: {").unwrap();
+        assert!(p.check("broken/x.yaml", b"a: b\n").is_empty());
+        assert_eq!(p.take_errors().len(), 1);
     }
 }
