@@ -124,7 +124,11 @@ fn sarif(findings: &[Finding], summary: &Summary) -> Value {
     let results: Vec<Value> = findings
         .iter()
         .map(|f| {
-            let mut text = format!("{} ({})", f.description, f.redacted);
+            let mut text = if f.redacted.is_empty() {
+                f.description.clone()
+            } else {
+                format!("{} ({})", f.description, f.redacted)
+            };
             if let Some(m) = &f.message {
                 text = format!("{text}: {m}");
             }

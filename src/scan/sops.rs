@@ -115,7 +115,7 @@ impl Policy {
         match (meta, parsed) {
             (None, _) => match required {
                 Some(regex) if !data.is_empty() && !inline_allowed(data, 0) => {
-                    vec![Finding::new(
+                    let mut f = Finding::new(
                         UNENCRYPTED_FILE,
                         "File must be encrypted by .sops.yaml but is plaintext",
                         path,
@@ -125,7 +125,10 @@ impl Policy {
                         Some(format!(
                             ".sops.yaml creation rule path_regex {regex:?} matches this file, but it is not sops-encrypted; encrypt it: shroud encrypt -i {path}"
                         )),
-                    )]
+                    );
+                    // Nothing secret to show: the finding is about the file.
+                    f.redacted.clear();
+                    vec![f]
                 }
                 _ => Vec::new(),
             },
