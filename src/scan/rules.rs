@@ -104,6 +104,7 @@ struct Def {
     entropy: Option<f64>,
     validator: Option<Validator>,
     priority: u8,
+    paths: Option<&'static str>,
 }
 
 const fn def(
@@ -121,6 +122,7 @@ const fn def(
         entropy: None,
         validator: None,
         priority: 5,
+        paths: None,
     }
 }
 
@@ -428,6 +430,17 @@ fn defs() -> Vec<Def> {
             )
         },
         Def {
+            entropy: Some(3.0),
+            paths: Some(r"(^|/)[._]?netrc$"),
+            priority: 6,
+            ..def(
+                "netrc-password",
+                "Password in a .netrc file",
+                &["password"],
+                r"(?m)(?:^|[ \t])password[ \t]+([^\s]{6,})",
+            )
+        },
+        Def {
             scope: Scope::Line,
             entropy: Some(3.0),
             validator: Some(generic_value),
@@ -484,7 +497,9 @@ pub fn builtin() -> Vec<Rule> {
             entropy: d.entropy,
             placeholders: true,
             validator: d.validator,
-            paths: None,
+            paths: d
+                .paths
+                .map(|p| regex::Regex::new(p).expect("built-in path regexes compile")),
             priority: d.priority,
         })
         .collect()
@@ -984,8 +999,14 @@ fn generic_value(hay: &[u8], r: Range<usize>, path: &str) -> bool {
         {
             return false;
         }
+        // Constant and environment-variable names: `LSA_UNICODE_STRING`, `DB_PASSWORD_2`.
+        if v.iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"_-.".contains(b))
+        {
+            return false;
+        }
         // Unquoted values must look random: letters and digits mixed, or symbols.
-        return letters > 0 && (digits > 0 || others > 0) && entropy(v) >= 3.3;
+        return letters > 0 && (digits > 0 || others > 0);
     }
     digits + others > 0 || entropy(v) >= 3.5
 }

@@ -144,6 +144,14 @@ def enc(n=12):
     return "ENC[AES256_GCM,data:" + base64.b64encode(R.randbytes(n)).decode() + ",iv:" + base64.b64encode(R.randbytes(32)).decode() + ",tag:" + base64.b64encode(R.randbytes(16)).decode() + ",type:str]"
 pos("secrets/half.yaml", f"apiVersion: v1\nkind: Secret\nmetadata:\n    name: half\ndata:\n    a: {enc()}\n    b: {base64.b64encode(rnd(12).encode()).decode()}\n" + SOPS_META + "    encrypted_regex: ^(data|stringData)$\n    version: 3.13.2\n", "sops-plaintext-value")
 
+pos("pos/main.tf", f'resource "aws_db_instance" "db" {{\n  username = "app"\n  password = "{rnd(14)}!{R.randint(10, 99)}"\n}}\n', "generic-secret")
+pos("pos/netrc", f"machine api.heroku.com\n  login ops@example.org\n  password {rnd(32, '0123456789abcdef-')}\n", "netrc-password")
+pos("pos/Dockerfile", f"FROM alpine:3.20\nENV API_TOKEN={rnd(40)}\nCMD [\"/app\"]\n", "generic-secret")
+pos("pos/deploy.sh", f"#!/bin/sh\nexport SECRET_KEY='{rnd(50, ALNUM + '!@#%^*-_=+')}'\n./manage.py migrate\n", "generic-secret")
+pos("pos/config.json", json.dumps({"service": {"apiKey": rnd(39), "region": "eu"}}, indent=2) + "\n", "generic-secret")
+pos("pos/application.yml", f"spring:\n  datasource:\n    url: jdbc:mysql://db:3306/app\n    username: app\n    password: {rnd(9)}{R.randint(100,999)}\n", "generic-secret")
+pos("pos/ghs_in_ci.yml", f"steps:\n  - run: git clone https://x-access-token:{gh('ghs')}@github.com/acme/infra.git\n", "github-token")
+
 # ------------------------------------------------------------------------------ negatives
 neg("neg/uuids.py", "".join(f'REQUEST_ID_{i} = "{uuid.UUID(int=R.getrandbits(128), version=4)}"\n' for i in range(5)) + f'session_token = "{uuid.UUID(int=R.getrandbits(128), version=4)}"\n')
 neg("neg/git_shas.txt", "".join(f"commit {hexs(40)}\nMerge: {hexs(7)} {hexs(7)}\n" for _ in range(5)))
@@ -180,6 +188,14 @@ neg("neg/versions.txt", "python=3.11.7\nnode=v20.11.1\nbuild_id=20261122.4\n" + 
 neg("neg/i18n.json", json.dumps({"login": {"password": "Password", "forgot_password": "Forgot your password?", "token_expired": "Your session token expired"}}, indent=2) + "\n")
 neg("neg/test_fixture.yaml", "users:\n  - name: alice\n    password_hash: \"$2b$12$" + rnd(53, ALNUM + "./") + "\"\n    token_ttl: 3600\n")
 neg("neg/gcp-no-key.json", json.dumps({"type": "service_account", "project_id": "demo", "client_email": "x@demo.iam.gserviceaccount.com"}, indent=2) + "\n")
+neg("neg/workflow.yml", "jobs:\n  deploy:\n    steps:\n      - uses: docker/login-action@v3\n        with:\n          password: ${{ secrets.DOCKERHUB_TOKEN }}\n          username: ${{ vars.DOCKERHUB_USER }}\n")
+neg("neg/oauth.py", 'TOKEN_URL = "https://oauth2.googleapis.com/token"\nPASSWORD_MIN_LENGTH = 12\nPASSWORD_PARAM = "password"\nauth_token = hashlib.sha256(seed).hexdigest()\n')
+neg("neg/flags.yaml", "auth:\n  secret: true\n  token: null\n  password_min_length: 12\n  secretName: my-tls-secret\n  tokenTTL: 3600s\n")
+neg("neg/model.go", "type Login struct {\n\tPassword string `json:\"password\"`\n\tToken    string `json:\"token,omitempty\"`\n}\n")
+neg("neg/messages.properties", "password.too.short=Your password must contain at least 8 characters\ntoken.expired=Your session has expired, please sign in again\n")
+neg("neg/env.example", "SECRET_KEY=\nDATABASE_PASSWORD=\nAPI_TOKEN=replace-me\n")
+neg("neg/Service.java", 'private static final String SECRET_HEADER = "X-Hub-Signature-256";\nString token = request.getHeader(SECRET_HEADER);\n')
+neg("neg/terraform_vars.tf", 'variable "db_password" {\n  type      = string\n  sensitive = true\n}\npassword = var.db_password\n')
 
 if __name__ == "__main__":
     shutil.rmtree(OUT, ignore_errors=True)

@@ -1,6 +1,6 @@
-TOKEN = "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"  # shroud:allow
+TOKEN = "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"  # shroud:allow
 # pragma: allowlist nextline secret
-KEY = "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"
-DB_PASSWORD = "8Yt6h7FzQlFpm1vl"  # gitleaks:allow
+KEY = "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"
+DB_PASSWORD = "8uEzAzMmqJXGekXk"  # gitleaks:allow
 # shroud:allow-next-line
-AWS = "AKIAVWG27OSTY7OJSC73"
+AWS = "AKIA3EIQJXFLK5CTXHYS"
