@@ -594,6 +594,11 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "password_here",
     "supersecret",
     "enc[aes256_gcm",
+    // printf / format templates.
+    "%s",
+    "%d",
+    "%v",
+    "{}",
 ];
 
 const PLACEHOLDER_EXACT: &[&str] = &[
@@ -664,6 +669,16 @@ const PROVIDER_PREFIXES: &[&str] = &[
     "AGE-SECRET-KEY-",
     "eyJ",
 ];
+
+/// Whether a free-form value names what it stands for (`hunter2-secret`, `my-password`): a
+/// fixture, not a credential. Only for the free-form rules (generic, URL, Kubernetes); provider
+/// formats such as `AGE-SECRET-KEY-1…` contain such words legitimately.
+pub fn names_itself(s: &[u8]) -> bool {
+    let lower = String::from_utf8_lossy(s).to_ascii_lowercase();
+    ["secret", "password", "passw0rd", "hunter2", "token"]
+        .iter()
+        .any(|w| lower.contains(w))
+}
 
 /// Whether a value is a known placeholder, template or reference rather than a secret.
 pub fn is_placeholder(s: &[u8]) -> bool {
@@ -893,7 +908,12 @@ fn url_password(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     if user == s {
         return false;
     }
-    if is_placeholder(s) || s.starts_with(b"$") || s.starts_with(b"%") || s.starts_with(b":") {
+    if is_placeholder(s)
+        || names_itself(s)
+        || s.starts_with(b"$")
+        || s.starts_with(b"%")
+        || s.starts_with(b":")
+    {
         return false;
     }
     // `user:pass@` where pass is a port-like number is usually `host:port@` noise; require a
@@ -950,7 +970,7 @@ fn generic_value(hay: &[u8], r: Range<usize>, path: &str) -> bool {
     {
         return false;
     }
-    if v.len() < 8 || is_placeholder(v) {
+    if v.len() < 8 || is_placeholder(v) || names_itself(v) {
         return false;
     }
     let text = String::from_utf8_lossy(v);

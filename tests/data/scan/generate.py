@@ -196,6 +196,8 @@ neg("neg/messages.properties", "password.too.short=Your password must contain at
 neg("neg/env.example", "SECRET_KEY=\nDATABASE_PASSWORD=\nAPI_TOKEN=replace-me\n")
 neg("neg/Service.java", 'private static final String SECRET_HEADER = "X-Hub-Signature-256";\nString token = request.getHeader(SECRET_HEADER);\n')
 neg("neg/terraform_vars.tf", 'variable "db_password" {\n  type      = string\n  sensitive = true\n}\npassword = var.db_password\n')
+neg("neg/gen_fixtures.sh", "for i in $(seq 1 10); do\n  printf 'db:\\n    password: pw-%s-secret\\napi_token: tok-%s\\n' \"$i\" \"$i\" > s$i.yaml\ndone\n")
+neg("neg/fixture_test.rs", 'let obj = serde_json::json!({"username": "YWRtaW4=", "password": "hunter2-secret"});\nlet url = "postgres://app:my-db-password@localhost/app";\n')
 
 if __name__ == "__main__":
     shutil.rmtree(OUT, ignore_errors=True)
