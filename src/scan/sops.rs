@@ -163,7 +163,7 @@ impl Policy {
                         1 + at - range.start,
                         &value,
                         Some(format!(
-                            "value at {leaf_path} is plaintext although this sops file's rules say it must be encrypted; re-encrypt it: shroud encrypt -i {path} (after decrypting), or fix the value with shroud set"
+                            "value at {leaf_path} is plaintext although this sops file's rules say it must be encrypted; encrypt it in place: shroud set {path} '{leaf_path}' '<json value>' (or decrypt and re-encrypt the file)"
                         )),
                     ));
                 }
