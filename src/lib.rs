@@ -22,6 +22,7 @@
 //! | [`rotate`] | `updatekeys` and `rotate`, per file and across a repository, in parallel |
 //! | [`error`] | the library error type and the documented exit codes |
 //! | [`fsutil`] | atomic, private file writes |
+//! | [`scan`] | the pre-commit secret scanner: rules, git sources, sops/Kubernetes checks, reports |
 //!
 //! Only key sources are asynchronous; tree encryption is pure and synchronous.
 
@@ -35,6 +36,7 @@ pub mod fsutil;
 pub mod keysource;
 pub mod metadata;
 pub mod rotate;
+pub mod scan;
 pub mod secret;
 pub mod store;
 pub mod timestamp;

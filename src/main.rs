@@ -30,6 +30,7 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(cli::common::Outcome::Done) => ExitCode::SUCCESS,
         Ok(cli::common::Outcome::Exit(code)) => ExitCode::from(code),
+        Ok(cli::common::Outcome::Process(code)) => code,
         Err(e) => {
             eprintln!("shroud: {e}");
             e.exit_code().into()

@@ -21,6 +21,8 @@ pub enum Outcome {
     Done,
     /// Exit with a child's status (exec-env / exec-file).
     Exit(u8),
+    /// A verb that reports per item and computes its own exit status (scan).
+    Process(std::process::ExitCode),
 }
 
 /// Runs a future on a runtime created once per process.

@@ -12,9 +12,11 @@ pub mod encrypt;
 pub mod exec;
 pub mod externalsecret;
 pub mod filestatus;
+pub mod hook;
 pub mod keygen;
 pub mod keys;
 pub mod rotate;
+pub mod scan;
 pub mod set;
 
 use std::path::PathBuf;
@@ -76,6 +78,10 @@ pub enum Command {
     Keygen(keygen::Args),
     /// Back up, restore and verify age identities.
     Keys(keys::KeysArgs),
+    /// Scan files, staged changes or git history for plaintext secrets.
+    Scan(scan::ScanArgs),
+    /// Install or remove the git pre-commit hook that runs `shroud scan --staged`.
+    Hook(hook::HookArgs),
     /// Print shell completions.
     Completion(completion::Args),
 }
@@ -109,6 +115,8 @@ pub fn legacy_args(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString>
         "rotate",
         "keys",
         "external-secret",
+        "scan",
+        "hook",
         "completion",
         "help",
     ];
@@ -138,6 +146,8 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         Command::ExternalSecret(a) => externalsecret::run(a, &g),
         Command::Keygen(a) => keygen::run(a),
         Command::Keys(a) => keys::run(a),
+        Command::Scan(a) => Ok(common::Outcome::Process(scan::run(a))),
+        Command::Hook(a) => Ok(common::Outcome::Process(hook::run(a))),
         Command::Completion(a) => completion::run(a),
     }
 }

@@ -1,0 +1,185 @@
+//! `shroud scan`: the pre-commit / CI secret check.
+//!
+//! Owns: the verb's flags, choosing the repository root and the source, the baseline file, and
+//! the exit code (0 clean, 1 findings, 2 error). Must not know: rules or git plumbing (that is
+//! `shroud::scan`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use shroud::scan::baseline::{self, Baseline};
+use shroud::scan::report::{self, OutputFormat};
+use shroud::scan::sanitize::sanitize;
+use shroud::scan::{self, Options, Source};
+
+/// Scan files, the index or git history for credentials and unencrypted secrets.
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").args(["staged", "commits", "since", "all_history"])))]
+pub struct ScanArgs {
+    /// Files or directories to scan (default: the repository, honouring .gitignore). With
+    /// --staged: restrict to these paths.
+    pub paths: Vec<PathBuf>,
+    /// Scan exactly what will be committed: lines added in the index.
+    #[arg(long)]
+    pub staged: bool,
+    /// Scan lines added by the commits of a range, e.g. origin/main..HEAD.
+    #[arg(long, value_name = "A..B")]
+    pub commits: Option<String>,
+    /// Scan lines added by commits after REV (REV..HEAD).
+    #[arg(long, value_name = "REV")]
+    pub since: Option<String>,
+    /// Scan every blob of every reachable commit (each blob once).
+    #[arg(long)]
+    pub all_history: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Baseline of accepted findings (default: .shroud-baseline.json at the repository root).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Ignore the baseline file.
+    #[arg(long, conflicts_with = "update_baseline")]
+    pub no_baseline: bool,
+    /// Add the current findings to the baseline instead of failing.
+    #[arg(long)]
+    pub update_baseline: bool,
+    /// Scan config with custom rules (default: .shroud/scan.yaml at the repository root).
+    #[arg(long = "scan-config", value_name = "FILE")]
+    pub scan_config: Option<PathBuf>,
+    /// Skip files larger than this many bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub max_file_size: Option<u64>,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub threads: usize,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("shroud scan: {}", sanitize(&msg.to_string()));
+    ExitCode::from(2)
+}
+
+pub fn run(args: ScanArgs) -> ExitCode {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let git_root = scan::source::toplevel(&cwd);
+    let root = git_root.clone().unwrap_or_else(|| cwd.clone());
+    let source = if args.staged {
+        let rel = args
+            .paths
+            .iter()
+            .map(|p| {
+                let abs = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+                abs.strip_prefix(&root)
+                    .map(|r| r.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| p.to_string_lossy().into_owned())
+            })
+            .collect();
+        Source::Staged(rel)
+    } else if let Some(r) = &args.commits {
+        Source::Commits(r.clone())
+    } else if let Some(rev) = &args.since {
+        Source::Commits(format!("{rev}..HEAD"))
+    } else if args.all_history {
+        Source::AllHistory
+    } else {
+        Source::Paths(args.paths.clone())
+    };
+    if !matches!(source, Source::Paths(_)) && git_root.is_none() {
+        return fail("--staged, --commits, --since and --all-history need a git repository");
+    }
+    let opts = Options {
+        source,
+        root: root.clone(),
+        settings: args.scan_config.clone(),
+        max_file_size: args.max_file_size,
+        threads: args.threads,
+    };
+    let started = std::time::Instant::now();
+    let mut outcome = match scan::scan(&opts) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let baseline_path = args
+        .baseline
+        .clone()
+        .unwrap_or_else(|| root.join(baseline::DEFAULT_PATH));
+    let mut base = if baseline_path.is_file() && !args.no_baseline {
+        match Baseline::load(&baseline_path) {
+            Ok(b) => b,
+            Err(e) => return fail(e),
+        }
+    } else {
+        Baseline::default()
+    };
+    if args.update_baseline {
+        return match base.update(&outcome.findings, &baseline_path) {
+            Ok(added) => {
+                eprintln!(
+                    "shroud scan: baseline {} updated: {added} new entr{}",
+                    sanitize(&baseline_path.display().to_string()),
+                    if added == 1 { "y" } else { "ies" }
+                );
+                errors_exit(&outcome.summary.errors, ExitCode::SUCCESS)
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let before = outcome.findings.len();
+    outcome.findings.retain(|f| !base.contains(f));
+    outcome.summary.baselined = before - outcome.findings.len();
+    let rendered = report::render(args.format, &outcome.findings, &outcome.summary);
+    let written = match &args.output {
+        Some(p) => std::fs::write(p, rendered.as_bytes()),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(rendered.as_bytes())
+                .and_then(|()| out.flush())
+        }
+    };
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return fail(format!("cannot write the report: {e}"));
+    }
+    let s = &outcome.summary;
+    if args.format == OutputFormat::Text || args.output.is_some() {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "shroud scan: {} finding{} in {} file{} ({:.1} MB, {} skipped, {} baselined) in {:.2}s",
+            outcome.findings.len(),
+            if outcome.findings.len() == 1 { "" } else { "s" },
+            s.files,
+            if s.files == 1 { "" } else { "s" },
+            s.bytes as f64 / 1e6,
+            s.skipped,
+            s.baselined,
+            secs
+        );
+    }
+    let code = if outcome.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        if args.format == OutputFormat::Text {
+            eprintln!(
+                "shroud scan: remove the secrets (and rotate them), or suppress a false positive with a `shroud:allow` comment, a .shroudignore entry, or `shroud scan --update-baseline`"
+            );
+        }
+        ExitCode::from(1)
+    };
+    errors_exit(&s.errors, code)
+}
+
+fn errors_exit(errors: &[String], code: ExitCode) -> ExitCode {
+    for e in errors {
+        eprintln!("shroud scan: error: {}", sanitize(e));
+    }
+    if errors.is_empty() {
+        code
+    } else {
+        ExitCode::from(2)
+    }
+}

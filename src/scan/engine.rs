@@ -1,0 +1,324 @@
+//! The matching engine: one literal prefilter pass, then the regexes of the rules whose
+//! keywords occurred, then validation, inline suppression and overlap resolution.
+//!
+//! Owns: turning one buffer into findings for the pattern rules (the secrets-aware checks live
+//! in `kube` and `sops`). Must not know: where the buffer came from (files, git), ignore files,
+//! baselines or output formats.
+
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use super::Finding;
+use super::rules::{self, Rule, Scope};
+
+/// Compiled rules plus the prefilter over all their keywords.
+pub struct Engine {
+    rules: Vec<Rule>,
+    prefilter: AhoCorasick,
+    /// For each prefilter pattern, the rules it enables.
+    keyword_rules: Vec<Vec<usize>>,
+    /// Rules without keywords: always run.
+    always: Vec<usize>,
+    /// Secrets matching any of these are ignored.
+    allow_secrets: Vec<regex::bytes::Regex>,
+}
+
+/// Same-line markers that suppress a finding.
+const ALLOW_SAME_LINE: &[&[u8]] = &[
+    b"shroud:allow",
+    b"gitleaks:allow",
+    b"pragma: allowlist secret",
+];
+/// Markers on the previous line that suppress findings on the next.
+const ALLOW_NEXT_LINE: &[&[u8]] = &[
+    b"shroud:allow-next-line",
+    b"pragma: allowlist nextline secret",
+];
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
+}
+
+/// The 1-based line number of `offset` and the byte range of that line.
+pub fn line_at(hay: &[u8], offset: usize) -> (usize, Range<usize>) {
+    let offset = offset.min(hay.len());
+    let start = hay[..offset]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let end = hay[offset..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(hay.len(), |p| offset + p);
+    let line = 1 + hay[..start].iter().filter(|&&b| b == b'\n').count();
+    (line, start..end)
+}
+
+/// How far around a finding inline markers are looked for (bounds the work on huge lines).
+const MARKER_WINDOW: usize = 4096;
+
+/// The line around `offset`, clipped to [`MARKER_WINDOW`] bytes on each side.
+fn line_near(hay: &[u8], offset: usize) -> Range<usize> {
+    let offset = offset.min(hay.len());
+    let lo = offset.saturating_sub(MARKER_WINDOW);
+    let hi = (offset + MARKER_WINDOW).min(hay.len());
+    let start = memchr::memrchr(b'\n', &hay[lo..offset]).map_or(lo, |p| lo + p + 1);
+    let end = memchr::memchr(b'\n', &hay[offset..hi]).map_or(hi, |p| offset + p);
+    start..end
+}
+
+/// Whether the line holding `offset` (or the line before it) carries an allow marker.
+pub fn inline_allowed(hay: &[u8], offset: usize) -> bool {
+    let line = line_near(hay, offset);
+    let text = &hay[line.clone()];
+    for m in ALLOW_SAME_LINE {
+        for p in memchr::memmem::find_iter(text, m) {
+            // `shroud:allow-next-line` on the same line is not a same-line allow.
+            if !text[p + m.len()..].starts_with(b"-next-line") {
+                return true;
+            }
+        }
+    }
+    if line.start > 0 && hay[line.start - 1] == b'\n' {
+        let prev = &hay[line_near(hay, line.start - 1)];
+        if ALLOW_NEXT_LINE.iter().any(|m| contains(prev, m)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Line numbers for many offsets of one buffer.
+pub struct LineIndex {
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(hay: &[u8]) -> LineIndex {
+        LineIndex {
+            newlines: memchr::memchr_iter(b'\n', hay).collect(),
+        }
+    }
+
+    /// The 1-based line of `offset` and the offset where that line starts.
+    pub fn line(&self, offset: usize) -> (usize, usize) {
+        let i = self.newlines.partition_point(|&p| p < offset);
+        let start = if i == 0 { 0 } else { self.newlines[i - 1] + 1 };
+        (i + 1, start)
+    }
+}
+
+/// Byte ranges of `ENC[...]` values (sops ciphertext, never a finding).
+fn enc_ranges(hay: &[u8]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let finder = b"ENC[";
+    let mut i = 0;
+    while let Some(p) = memchr::memmem::find(&hay[i..], finder) {
+        let start = i + p;
+        let end = hay[start..]
+            .iter()
+            .position(|&b| b == b']' || b == b'\n')
+            .map_or(hay.len(), |q| start + q + 1);
+        out.push(start..end);
+        i = end.max(start + 1);
+        if i >= hay.len() {
+            break;
+        }
+    }
+    out
+}
+
+/// A candidate before it becomes a [`Finding`].
+struct Hit {
+    rule: usize,
+    secret: Range<usize>,
+}
+
+impl Engine {
+    pub fn new(rules: Vec<Rule>, allow_secrets: Vec<regex::bytes::Regex>) -> Engine {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut always = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            if r.keywords.is_empty() {
+                always.push(i);
+            }
+            for k in &r.keywords {
+                match patterns.iter().position(|p| p == k) {
+                    Some(j) => keyword_rules[j].push(i),
+                    None => {
+                        patterns.push(k.clone());
+                        keyword_rules.push(vec![i]);
+                    }
+                }
+            }
+        }
+        // A keyword that contains another (`auth_token` ⊃ `token`) is redundant: the shorter one
+        // is found wherever the longer one is, so it takes over the longer one's rules. The
+        // rest are searched non-overlapping (fast, and Teddy-friendly).
+        let mut merged_rules: Vec<Vec<usize>> = Vec::new();
+        let mut merged: Vec<String> = Vec::new();
+        let mut order: Vec<usize> = (0..patterns.len()).collect();
+        order.sort_by_key(|&i| patterns[i].len());
+        for i in order {
+            match merged.iter().position(|m| patterns[i].contains(m.as_str())) {
+                Some(j) => merged_rules[j].extend(keyword_rules[i].iter().copied()),
+                None => {
+                    merged.push(patterns[i].clone());
+                    merged_rules.push(keyword_rules[i].clone());
+                }
+            }
+        }
+        for r in &mut merged_rules {
+            r.sort_unstable();
+            r.dedup();
+        }
+        let keyword_rules = merged_rules;
+        let prefilter = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&merged)
+            .expect("keyword prefilter builds");
+        Engine {
+            rules,
+            prefilter,
+            keyword_rules,
+            always,
+            allow_secrets,
+        }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// All pattern-rule findings in `hay` for the file at `path`.
+    pub fn scan(&self, path: &str, hay: &[u8]) -> Vec<Finding> {
+        let n = self.rules.len();
+        let mut enabled = vec![false; n];
+        // Line-scoped rules: the start offsets of lines with a keyword.
+        let mut lines: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for &i in &self.always {
+            enabled[i] = true;
+        }
+        // The start of the line holding the previous hit, and where that hit was: line starts
+        // are found by searching back only as far as the previous hit (linear overall, even for
+        // one huge line with many hits).
+        let (mut prev_hit, mut prev_line) = (0usize, 0usize);
+        for m in self.prefilter.find_iter(hay) {
+            for &r in &self.keyword_rules[m.pattern().as_usize()] {
+                match self.rules[r].scope {
+                    Scope::Buffer => enabled[r] = true,
+                    Scope::Line => {
+                        if m.start() > prev_hit {
+                            if let Some(p) = memchr::memrchr(b'\n', &hay[prev_hit..m.start()]) {
+                                prev_line = prev_hit + p + 1;
+                            }
+                            prev_hit = m.start();
+                        }
+                        let start = prev_line;
+                        if lines[r].last() != Some(&start) {
+                            lines[r].push(start);
+                        }
+                        enabled[r] = true;
+                    }
+                }
+            }
+        }
+        if !enabled.iter().any(|&e| e) {
+            return Vec::new();
+        }
+        let mut hits = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !enabled[i] || rule.paths.as_ref().is_some_and(|p| !p.is_match(path)) {
+                continue;
+            }
+            match rule.scope {
+                Scope::Buffer => self.run(i, path, hay, 0..hay.len(), &mut hits),
+                Scope::Line => {
+                    for &start in &lines[i] {
+                        let end = hay[start..]
+                            .iter()
+                            .position(|&b| b == b'\n')
+                            .map_or(hay.len(), |p| start + p);
+                        self.run(i, path, hay, start..end, &mut hits);
+                    }
+                }
+            }
+        }
+        if hits.is_empty() {
+            return Vec::new();
+        }
+        let enc = enc_ranges(hay);
+        hits.retain(|h| !enc.iter().any(|e| e.contains(&h.secret.start)));
+        // Overlaps: keep the higher-priority rule (earlier on ties).
+        hits.sort_by_key(|h| {
+            (
+                h.secret.start,
+                std::cmp::Reverse(self.rules[h.rule].priority),
+            )
+        });
+        let mut kept: Vec<Hit> = Vec::new();
+        for h in hits {
+            let overlap = kept
+                .iter()
+                .position(|k| k.secret.start < h.secret.end && h.secret.start < k.secret.end);
+            match overlap {
+                None => kept.push(h),
+                Some(j) => {
+                    if self.rules[h.rule].priority > self.rules[kept[j].rule].priority {
+                        kept[j] = h;
+                    }
+                }
+            }
+        }
+        let index = LineIndex::new(hay);
+        kept.into_iter()
+            .filter(|h| !inline_allowed(hay, h.secret.start))
+            .map(|h| {
+                let rule = &self.rules[h.rule];
+                let (line, start) = index.line(h.secret.start);
+                // Columns count bytes (cheap on huge single-line files).
+                let column = 1 + h.secret.start - start;
+                Finding::new(
+                    &rule.id,
+                    &rule.description,
+                    path,
+                    line,
+                    column,
+                    &hay[h.secret.clone()],
+                    None,
+                )
+            })
+            .collect()
+    }
+
+    fn run(&self, i: usize, path: &str, hay: &[u8], within: Range<usize>, hits: &mut Vec<Hit>) {
+        let rule = &self.rules[i];
+        let base = within.start;
+        let slice = &hay[within];
+        for caps in rule.regex.get().captures_iter(slice) {
+            // The secret is the last capture group that took part, else the whole match.
+            let Some(m) = (1..caps.len())
+                .rev()
+                .find_map(|g| caps.get(g))
+                .or_else(|| caps.get(0))
+            else {
+                continue;
+            };
+            let secret = base + m.start()..base + m.end();
+            let s = &hay[secret.clone()];
+            if s.is_empty()
+                || rule.placeholders && rules::is_placeholder(s)
+                || rule.entropy.is_some_and(|floor| rules::entropy(s) < floor)
+                || rule
+                    .validator
+                    .is_some_and(|v| !v(hay, secret.clone(), path))
+                || self.allow_secrets.iter().any(|a| a.is_match(s))
+            {
+                continue;
+            }
+            hits.push(Hit { rule: i, secret });
+        }
+    }
+}

@@ -1,0 +1,560 @@
+//! `shroud scan`: finding credentials before they are committed or pushed.
+//!
+//! Owns: the finding type and its fingerprint, and orchestration — choosing a source (working
+//! tree, index, commit range, all history), skipping binary/oversized/ignored files, running the
+//! pattern engine and the secrets-aware checks over cores, filtering to added lines, and applying
+//! the baseline. Must not know: command-line parsing or process exit codes (that is the CLI).
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`rules`] | built-in and custom detectors, validators, placeholders, entropy |
+//! | [`engine`] | the keyword prefilter, regex passes, inline `shroud:allow` suppression |
+//! | [`kube`] | plaintext Kubernetes `Secret` manifests |
+//! | [`sops`] | files `.sops.yaml` requires encrypted, plaintext leaves in sops files |
+//! | [`source`] | working-tree walking and the `git` CLI (index, ranges, history) |
+//! | [`settings`] | `.shroud/scan.yaml` custom rules and options |
+//! | [`baseline`] | `.shroud-baseline.json` accepted findings |
+//! | [`report`] | text, JSON and SARIF output |
+//! | [`sanitize`] | terminal-safe rendering of untrusted text |
+
+pub mod baseline;
+pub mod engine;
+pub mod kube;
+pub mod report;
+pub mod rules;
+pub mod sanitize;
+pub mod settings;
+pub mod sops;
+pub mod source;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use sha2::{Digest, Sha256};
+
+/// Files larger than this are skipped unless configured otherwise.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
+/// The ignore file for paths (gitignore syntax), at the repository root.
+pub const IGNORE_FILE: &str = ".shroudignore";
+
+/// One reported credential. Holds no secret: only a redacted prefix and digests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule_id: String,
+    pub description: String,
+    /// Repository-relative path with `/` separators.
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub commit: Option<String>,
+    /// The first characters of the secret and `…`.
+    pub redacted: String,
+    /// Hex SHA-256 of the secret.
+    pub secret_sha256: String,
+    /// Hex SHA-256 over rule id, secret digest and path: stable across line moves.
+    pub fingerprint: String,
+    /// What to do about it, when there is something specific to say.
+    pub message: Option<String>,
+}
+
+/// The first few characters of a secret: 4 for long secrets, fewer for short ones.
+pub fn redact(secret: &[u8]) -> String {
+    let s = String::from_utf8_lossy(secret);
+    let n = s.chars().count();
+    let keep = if n >= 16 {
+        4
+    } else if n >= 8 {
+        2
+    } else {
+        0
+    };
+    let prefix: String = s.chars().take(keep).collect();
+    format!("{prefix}…")
+}
+
+pub fn fingerprint(rule_id: &str, secret_sha256: &str, path: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(rule_id.as_bytes());
+    h.update([0]);
+    h.update(secret_sha256.as_bytes());
+    h.update([0]);
+    h.update(path.as_bytes());
+    hex(&h.finalize())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Finding {
+    pub fn new(
+        rule_id: &str,
+        description: &str,
+        path: &str,
+        line: usize,
+        column: usize,
+        secret: &[u8],
+        message: Option<String>,
+    ) -> Finding {
+        let secret_sha256 = hex(&Sha256::digest(secret));
+        Finding {
+            rule_id: rule_id.to_owned(),
+            description: description.to_owned(),
+            path: path.to_owned(),
+            line,
+            column,
+            commit: None,
+            redacted: redact(secret),
+            fingerprint: fingerprint(rule_id, &secret_sha256, path),
+            secret_sha256,
+            message,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
+    #[error(transparent)]
+    Baseline(#[from] baseline::BaselineError),
+    #[error("{path}: {message}")]
+    Config { path: String, message: String },
+    #[error("{0} needs a git repository")]
+    NotGit(&'static str),
+}
+
+/// What to scan.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Files and directories (the working tree), honouring `.gitignore`.
+    Paths(Vec<PathBuf>),
+    /// The index: added lines only. Optional pathspecs restrict it.
+    Staged(Vec<String>),
+    /// Lines added by each commit of a range (`A..B`).
+    Commits(String),
+    /// Every blob reachable from any ref, each once.
+    AllHistory,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub source: Source,
+    /// The repository (or directory) root; paths are reported relative to it.
+    pub root: PathBuf,
+    /// An explicit scan config; default `root/.shroud/scan.yaml` when present.
+    pub settings: Option<PathBuf>,
+    pub max_file_size: Option<u64>,
+    /// 0: one per core.
+    pub threads: usize,
+}
+
+/// Counters and non-fatal errors of a run.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub files: usize,
+    pub bytes: u64,
+    pub skipped: usize,
+    pub baselined: usize,
+    /// Unreadable files or blobs (the scan went on).
+    pub errors: Vec<String>,
+}
+
+/// A configured scanner: engine, sops policy, ignore file, limits.
+pub struct Scanner {
+    engine: engine::Engine,
+    policy: sops::Policy,
+    ignore: Option<ignore::gitignore::Gitignore>,
+    max_size: u64,
+}
+
+/// What one blob or file yielded.
+enum Scanned {
+    Findings(Vec<Finding>),
+    Skipped,
+}
+
+impl Scanner {
+    pub fn new(
+        root: &Path,
+        settings_path: Option<&Path>,
+        max: Option<u64>,
+    ) -> Result<Scanner, ScanError> {
+        let settings = settings::Settings::load(root, settings_path)?;
+        let mut rules: Vec<rules::Rule> = rules::builtin()
+            .into_iter()
+            .filter(|r| !settings.disable.contains(&r.id))
+            .collect();
+        rules.extend(settings.rules);
+        let ignore_path = root.join(IGNORE_FILE);
+        let ignore = if ignore_path.is_file() {
+            let mut b = ignore::gitignore::GitignoreBuilder::new(root);
+            if let Some(e) = b.add(&ignore_path) {
+                return Err(ScanError::Config {
+                    path: ignore_path.display().to_string(),
+                    message: e.to_string(),
+                });
+            }
+            Some(b.build().map_err(|e| ScanError::Config {
+                path: ignore_path.display().to_string(),
+                message: e.to_string(),
+            })?)
+        } else {
+            None
+        };
+        Ok(Scanner {
+            engine: engine::Engine::new(rules, settings.allow_secrets),
+            policy: sops::Policy::new(root),
+            ignore,
+            max_size: max
+                .or(settings.max_file_size)
+                .unwrap_or(DEFAULT_MAX_FILE_SIZE),
+        })
+    }
+
+    /// Whether `.shroudignore` excludes a repo-relative path.
+    pub fn ignored(&self, path: &str) -> bool {
+        // The matcher only takes paths under the root (it panics on others).
+        let p = Path::new(path);
+        if p.has_root() || p.starts_with("..") {
+            return false;
+        }
+        self.ignore
+            .as_ref()
+            .is_some_and(|g| g.matched_path_or_any_parents(p, false).is_ignore())
+    }
+
+    /// All findings in one file's bytes (no ignore-file or size check).
+    pub fn scan_bytes(&self, path: &str, data: &[u8]) -> Vec<Finding> {
+        let mut found = self.engine.scan(path, data);
+        let special: Vec<Finding> = kube::check(path, data)
+            .into_iter()
+            .chain(self.policy.check(path, data))
+            .collect();
+        if !special.is_empty() {
+            found.retain(|f| !special.iter().any(|s| s.line == f.line));
+            found.extend(special);
+        }
+        found
+    }
+
+    fn scan_checked(&self, path: &str, data: &[u8]) -> Scanned {
+        let head = &data[..data.len().min(8192)];
+        if data.len() as u64 > self.max_size || head.contains(&0) {
+            return Scanned::Skipped;
+        }
+        Scanned::Findings(self.scan_bytes(path, data))
+    }
+}
+
+/// The result of a scan (baseline not applied).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+struct Shared {
+    findings: Mutex<Vec<Finding>>,
+    summary: Mutex<Summary>,
+}
+
+impl Shared {
+    fn record(&self, bytes: usize, result: Scanned, mut keep: impl FnMut(&Finding) -> bool) {
+        let mut s = self.summary.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Scanned::Skipped => s.skipped += 1,
+            Scanned::Findings(f) => {
+                s.files += 1;
+                s.bytes += bytes as u64;
+                drop(s);
+                let mut all = self.findings.lock().unwrap_or_else(|e| e.into_inner());
+                all.extend(f.into_iter().filter(|f| keep(f)));
+            }
+        }
+    }
+
+    fn error(&self, e: String) {
+        self.summary
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .errors
+            .push(e);
+    }
+}
+
+fn threads(n: usize) -> usize {
+    if n > 0 {
+        n
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+}
+
+/// Runs `work` on `n` threads over everything `rx` yields.
+fn pool<T: Send>(n: usize, rx: Receiver<T>, work: impl Fn(T) + Sync) {
+    let rx = Mutex::new(rx);
+    std::thread::scope(|s| {
+        for _ in 0..n {
+            s.spawn(|| {
+                loop {
+                    let item = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    match item {
+                        Ok(item) => work(item),
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// The display path of `p`: relative to `root` with `/` separators when inside it.
+fn display_path(root: &Path, p: &Path) -> String {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let rel = abs
+        .strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| p.to_path_buf());
+    let s = rel.to_string_lossy().replace('\\', "/");
+    s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
+}
+
+fn within(added: &[(usize, usize)], f: &Finding) -> bool {
+    f.rule_id == sops::UNENCRYPTED_FILE || added.iter().any(|&(a, b)| f.line >= a && f.line <= b)
+}
+
+/// Scans according to `opts`.
+pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
+    let root = std::path::absolute(&opts.root).unwrap_or_else(|_| opts.root.clone());
+    let scanner = Scanner::new(&root, opts.settings.as_deref(), opts.max_file_size)?;
+    let shared = Shared {
+        findings: Mutex::new(Vec::new()),
+        summary: Mutex::new(Summary::default()),
+    };
+    let n = threads(opts.threads);
+    match &opts.source {
+        Source::Paths(paths) => {
+            let paths = if paths.is_empty() {
+                vec![root.clone()]
+            } else {
+                paths.clone()
+            };
+            let scan_file = |file: PathBuf| {
+                let path = display_path(&root, &file);
+                if scanner.ignored(&path) {
+                    return;
+                }
+                // One open, one fstat, one read: no second path lookup.
+                let read = std::fs::File::open(&file).and_then(|mut fh| {
+                    use std::io::Read;
+                    let len = fh.metadata()?.len();
+                    if len > scanner.max_size {
+                        return Ok(None);
+                    }
+                    let mut data = Vec::with_capacity(len as usize + 1);
+                    fh.read_to_end(&mut data)?;
+                    Ok(Some(data))
+                });
+                match read {
+                    Ok(None) => shared.record(0, Scanned::Skipped, |_| true),
+                    Ok(Some(data)) => {
+                        let r = scanner.scan_checked(&path, &data);
+                        shared.record(data.len(), r, |_| true);
+                    }
+                    Err(e) => shared.error(format!("{path}: cannot read: {e}")),
+                }
+            };
+            source::walk(&paths, n, &scan_file, &|e| shared.error(e));
+        }
+        Source::Staged(_) | Source::Commits(_) => {
+            let changes = match &opts.source {
+                Source::Staged(p) => source::staged(&root, p)?,
+                Source::Commits(r) => source::commits(&root, r)?,
+                _ => unreachable!(),
+            };
+            let changes: Vec<_> = changes
+                .into_iter()
+                .filter(|c| !scanner.ignored(&c.path))
+                .collect();
+            // Each blob once; findings filtered per change to the lines it added.
+            let mut by_blob: HashMap<&str, Vec<usize>> = HashMap::new();
+            let mut order = Vec::new();
+            for (i, c) in changes.iter().enumerate() {
+                by_blob
+                    .entry(c.blob.as_str())
+                    .or_insert_with(|| {
+                        order.push(c.blob.clone());
+                        Vec::new()
+                    })
+                    .push(i);
+            }
+            stream_blobs(&root, order, n, &shared, |blob, data| {
+                let users = &by_blob[blob];
+                let first = &changes[users[0]];
+                let Scanned::Findings(found) = scanner.scan_checked(&first.path, data) else {
+                    return (data.len(), Scanned::Skipped);
+                };
+                let mut out = Vec::new();
+                for &u in users {
+                    let c = &changes[u];
+                    for f in &found {
+                        if within(&c.added, f)
+                            && !out.iter().any(|o: &Finding| {
+                                o.fingerprint == f.fingerprint
+                                    && o.line == f.line
+                                    && o.path == c.path
+                            })
+                        {
+                            let mut f = f.clone();
+                            if f.path != c.path {
+                                f.fingerprint = fingerprint(&f.rule_id, &f.secret_sha256, &c.path);
+                                f.path = c.path.clone();
+                            }
+                            f.commit = c.commit.clone();
+                            out.push(f);
+                        }
+                    }
+                }
+                (data.len(), Scanned::Findings(out))
+            })?;
+        }
+        Source::AllHistory => {
+            let git_dir_ok = source::toplevel(&root).is_some();
+            if !git_dir_ok {
+                return Err(ScanError::NotGit("--all-history"));
+            }
+            let blobs = source::history(&root)?;
+            let mut paths: HashMap<String, String> = HashMap::new();
+            let mut order = Vec::new();
+            for b in blobs {
+                if scanner.ignored(&b.path) {
+                    continue;
+                }
+                if b.size > scanner.max_size {
+                    shared.record(0, Scanned::Skipped, |_| true);
+                    continue;
+                }
+                order.push(b.blob.clone());
+                paths.insert(b.blob, b.path);
+            }
+            stream_blobs(&root, order, n, &shared, |blob, data| {
+                let path = &paths[blob];
+                let mut r = scanner.scan_checked(path, data);
+                if let Scanned::Findings(f) = &mut r {
+                    for f in f.iter_mut() {
+                        // Attributed below; keep the blob id meanwhile.
+                        f.commit = Some(format!("blob:{blob}"));
+                    }
+                }
+                (data.len(), r)
+            })?;
+            let mut findings = shared.findings.lock().unwrap_or_else(|e| e.into_inner());
+            let mut cache: HashMap<String, Option<String>> = HashMap::new();
+            for f in findings.iter_mut() {
+                if let Some(blob) = f
+                    .commit
+                    .take()
+                    .and_then(|c| c.strip_prefix("blob:").map(str::to_owned))
+                    && (cache.len() < 200 || cache.contains_key(&blob))
+                {
+                    let c = cache
+                        .entry(blob.clone())
+                        .or_insert_with(|| source::introducing_commit(&root, &blob));
+                    f.commit = c.clone();
+                }
+            }
+        }
+    }
+    for e in scanner.policy.take_errors() {
+        shared.error(e);
+    }
+    let mut findings = shared
+        .findings
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    findings.sort_by(|a, b| {
+        (&a.path, a.line, a.column, &a.rule_id, &a.commit)
+            .cmp(&(&b.path, b.line, b.column, &b.rule_id, &b.commit))
+    });
+    findings.dedup_by(|a, b| {
+        a.fingerprint == b.fingerprint && a.line == b.line && a.commit == b.commit
+    });
+    Ok(Outcome {
+        findings,
+        summary: shared
+            .summary
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner()),
+    })
+}
+
+/// Reads `ids` with one `git cat-file --batch` and scans them on `n` workers.
+fn stream_blobs(
+    root: &Path,
+    ids: Vec<String>,
+    n: usize,
+    shared: &Shared,
+    work: impl Fn(&str, &[u8]) -> (usize, Scanned) + Sync,
+) -> Result<(), ScanError> {
+    let names = ids.clone();
+    let (tx, rx) = sync_channel::<(usize, Vec<u8>)>(n * 4);
+    let mut result = Ok(());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            pool(n, rx, |(i, data): (usize, Vec<u8>)| {
+                let (len, r) = work(&names[i], &data);
+                shared.record(len, r, |_| true);
+            })
+        });
+        result = source::read_blobs(root, ids, |i, data| match data {
+            Some(d) => {
+                let _ = tx.send((i, d));
+            }
+            None => shared.error(format!("git object {} cannot be read", names[i])),
+        });
+        drop(tx);
+    });
+    result.map_err(ScanError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn scanner() -> Scanner {
+        Scanner::new(Path::new("/nonexistent-root"), None, None).unwrap()
+    }
+
+    proptest! {
+        /// Arbitrary bytes made of rule fragments never panic any check.
+        #[test]
+        fn never_panics(parts in proptest::collection::vec(prop_oneof![
+            Just(b"password = \"".to_vec()), Just(b"kind: Secret\ndata:\n  k: ".to_vec()),
+            Just(b"ENC[AES256_GCM,".to_vec()), Just(b"sops:\n  mac: x\n".to_vec()),
+            Just(b"-----BEGIN PRIVATE KEY-----".to_vec()), Just(b"ghp_".to_vec()),
+            Just(b"://u:".to_vec()), Just(b"@h".to_vec()), Just(b"\n".to_vec()),
+            Just(b"shroud:allow-next-line".to_vec()), Just(b"eyJ".to_vec()), Just(b"AKIA".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ], 0..40), name in prop_oneof![Just("a.yaml"), Just("b.json"), Just("c.env"), Just("d.rs"), Just("e")]) {
+            let data: Vec<u8> = parts.concat();
+            let s = scanner();
+            for f in s.scan_bytes(name, &data) {
+                prop_assert!(f.line >= 1);
+                prop_assert!(!f.redacted.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn redaction_keeps_a_short_prefix() {
+        assert_eq!(redact(b"ghp_abcdefghijklmnop"), "ghp_…");
+        assert_eq!(redact(b"hunter22"), "hu…");
+        assert_eq!(redact(b"abc"), "…");
+    }
+}

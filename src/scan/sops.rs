@@ -1,0 +1,354 @@
+//! sops awareness: files `.sops.yaml` says must be encrypted but are not, and sops files with a
+//! plaintext value where their own rules demand ciphertext.
+//!
+//! Owns: applying creation rules (`shroud::config`) to scanned paths, recognising sops files
+//! (`shroud::metadata::layout`), and walking their trees with the compiled encryption rules
+//! (`shroud::crypto::Rules`) the way sops decides which leaves are encrypted. Must not know:
+//! pattern rules, git, suppression or output.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::Finding;
+use super::engine::{inline_allowed, line_at};
+use crate::config::Config;
+use crate::crypto::rules::{CommentRule, Rules};
+use crate::metadata::layout;
+use crate::store::{self, Format};
+use crate::tree::{Entry, Map, Value};
+
+pub const UNENCRYPTED_FILE: &str = "sops-unencrypted-file";
+pub const PLAINTEXT_VALUE: &str = "sops-plaintext-value";
+
+/// The `.sops.yaml` files of the scanned tree: for each file the nearest one from its directory
+/// up to the root, as `shroud`/`sops` would pick when encrypting it.
+pub struct Policy {
+    /// The directory scanned paths are relative to.
+    root: PathBuf,
+    /// Directory → the config that applies there (memoised; one stat per directory).
+    cache: Mutex<HashMap<PathBuf, Option<Arc<Config>>>>,
+    /// Configs that could not be read (reported once each).
+    errors: Mutex<Vec<String>>,
+}
+
+impl Policy {
+    pub fn new(root: &Path) -> Policy {
+        Policy {
+            root: root.to_path_buf(),
+            cache: Mutex::new(HashMap::new()),
+            errors: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Unreadable or invalid `.sops.yaml` files met so far.
+    pub fn take_errors(&self) -> Vec<String> {
+        std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn config_for(&self, dir: &Path) -> Option<Arc<Config>> {
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(dir)
+        {
+            return c.clone();
+        }
+        let candidate = dir.join(crate::config::CONFIG_FILE_NAME);
+        let found = if candidate.is_file() {
+            match crate::config::load(&candidate) {
+                Ok(c) => Some(Arc::new(c)),
+                Err(e) => {
+                    self.errors
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(e.to_string());
+                    None
+                }
+            }
+        } else if dir == self.root || !dir.starts_with(&self.root) {
+            None
+        } else {
+            dir.parent().and_then(|p| self.config_for(p))
+        };
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(dir.to_path_buf(), found.clone());
+        found
+    }
+
+    /// The `path_regex` of the creation rule that claims `path`, when one does (a catch-all
+    /// rule without `path_regex` does not demand that every file be encrypted).
+    fn required_by(&self, path: &str) -> Option<String> {
+        let name = Path::new(path).file_name()?.to_string_lossy().into_owned();
+        if name == crate::config::CONFIG_FILE_NAME || name.starts_with(".shroud") {
+            return None;
+        }
+        let abs = self.root.join(path);
+        let config = self.config_for(abs.parent()?)?;
+        let rule = config.rule_for(&abs).ok()?;
+        rule.path_regex.as_ref().map(|r| r.as_str().to_owned())
+    }
+
+    /// Findings for one file.
+    pub fn check(&self, path: &str, data: &[u8]) -> Vec<Finding> {
+        let required = self.required_by(path);
+        let looks_sops = contains(data, b"ENC[AES256_GCM,") && contains(data, b"sops");
+        if required.is_none() && !looks_sops {
+            return Vec::new();
+        }
+        let format = Format::from_path(Path::new(path));
+        let parsed = store::load_encrypted(format, data)
+            .ok()
+            .and_then(|mut tree| {
+                let meta = layout::split(format, &mut tree)?;
+                Some((tree, meta))
+            });
+        let meta = parsed.as_ref().and_then(|(_, m)| {
+            // A `sops` key that is not sops metadata (no mac, no lastmodified) is user data.
+            (m.get("mac").is_some() || m.get("lastmodified").is_some())
+                .then(|| layout::parse(m).ok())
+                .flatten()
+        });
+        match (meta, parsed) {
+            (None, _) => match required {
+                Some(regex) if !data.is_empty() && !inline_allowed(data, 0) => {
+                    let mut f = Finding::new(
+                        UNENCRYPTED_FILE,
+                        "File must be encrypted by .sops.yaml but is plaintext",
+                        path,
+                        1,
+                        1,
+                        path.as_bytes(),
+                        Some(format!(
+                            ".sops.yaml creation rule path_regex {regex:?} matches this file, but it is not sops-encrypted; encrypt it: shroud encrypt -i {path}"
+                        )),
+                    );
+                    // Nothing secret to show: the finding is about the file.
+                    f.redacted.clear();
+                    vec![f]
+                }
+                _ => Vec::new(),
+            },
+            (Some(md), Some((tree, _))) => {
+                let Ok(rules) = md.rules.clone().with_default().compile() else {
+                    return Vec::new();
+                };
+                let mut walker = Walker {
+                    rules: &rules,
+                    path: Vec::new(),
+                    hits: Vec::new(),
+                    comments: Vec::new(),
+                    found: Vec::new(),
+                };
+                for branch in &tree.branches {
+                    walker.map(branch);
+                }
+                let mut out = Vec::new();
+                let mut cursor = 0;
+                for (leaf_path, key, value) in walker.found {
+                    let at = find_line_with(data, cursor, &key).unwrap_or(cursor);
+                    cursor = at;
+                    if inline_allowed(data, at) {
+                        continue;
+                    }
+                    let (line, range) = line_at(data, at);
+                    out.push(Finding::new(
+                        PLAINTEXT_VALUE,
+                        "Plaintext value in a sops file where its rules demand encryption",
+                        path,
+                        line,
+                        1 + at - range.start,
+                        &value,
+                        Some(format!(
+                            "value at {leaf_path} is plaintext although this sops file's rules say it must be encrypted; encrypt it in place: shroud set {path} '{leaf_path}' '<json value>' (or decrypt and re-encrypt the file)"
+                        )),
+                    ));
+                }
+                out
+            }
+            (Some(_), None) => Vec::new(),
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
+}
+
+/// The offset of the first line at or after `from` that contains `key` followed by `:`/`=`.
+fn find_line_with(data: &[u8], from: usize, key: &str) -> Option<usize> {
+    let mut pos = from.min(data.len());
+    if pos > 0 {
+        pos = data[..pos]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+    }
+    while pos < data.len() {
+        let end = data[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(data.len(), |p| pos + p);
+        let line = &data[pos..end];
+        if let Some(i) = line.windows(key.len()).position(|w| w == key.as_bytes()) {
+            let rest = String::from_utf8_lossy(&line[i + key.len()..]);
+            let rest = rest.trim_start_matches(['"', '\'', ' ', ']']);
+            if rest.starts_with(':') || rest.starts_with('=') {
+                return Some(pos + i);
+            }
+        }
+        pos = end + 1;
+    }
+    None
+}
+
+/// The sops leaf decision (`shouldBeEncrypted`), mirrored from the crypto walker without
+/// touching values: which leaves must be ciphertext.
+struct Walker<'r> {
+    rules: &'r Rules,
+    path: Vec<String>,
+    hits: Vec<bool>,
+    comments: Vec<Vec<String>>,
+    /// (display path, last key, plaintext value)
+    found: Vec<(String, String, Vec<u8>)>,
+}
+
+impl Walker<'_> {
+    fn should_encrypt(&self) -> bool {
+        let mut encrypted = true;
+        if let Some(rule) = &self.rules.path {
+            encrypted = rule.encrypts(self.hits.iter().filter(|&&h| h).count());
+        }
+        match &self.rules.comment {
+            None => {}
+            Some(CommentRule::Unencrypted(re))
+                if self.comments.iter().flatten().any(|c| re.is_match(c)) =>
+            {
+                encrypted = false;
+            }
+            Some(CommentRule::Unencrypted(_)) => {}
+            Some(CommentRule::Encrypted(re)) => {
+                encrypted = self.comments.iter().flatten().any(|c| re.is_match(c));
+            }
+        }
+        encrypted
+    }
+
+    fn note_comment(&mut self, text: &[u8]) {
+        if self.rules.comment.is_some()
+            && let Some(level) = self.comments.last_mut()
+        {
+            level.push(String::from_utf8_lossy(text).into_owned());
+        }
+    }
+
+    fn clear_level(&mut self) {
+        if let Some(level) = self.comments.last_mut() {
+            level.clear();
+        }
+    }
+
+    fn map(&mut self, m: &Map) {
+        self.comments.push(Vec::new());
+        for entry in &m.entries {
+            match entry {
+                Entry::Comment(c) => self.note_comment(c.text.expose()),
+                Entry::Pair(k, v) => {
+                    let hit = self
+                        .rules
+                        .path
+                        .as_ref()
+                        .is_some_and(|r| r.component_hits(k));
+                    self.path.push(k.clone());
+                    self.hits.push(hit);
+                    self.value(v);
+                    self.hits.pop();
+                    self.path.pop();
+                    self.clear_level();
+                }
+            }
+        }
+        self.comments.pop();
+    }
+
+    fn value(&mut self, v: &Value) {
+        match v {
+            Value::Null | Value::Comment(_) => {}
+            Value::Map(m) => self.map(m),
+            Value::List(items) => {
+                self.comments.push(Vec::new());
+                for item in items {
+                    if let Value::Comment(c) = item {
+                        self.note_comment(c.text.expose());
+                        continue;
+                    }
+                    self.value(item);
+                    self.clear_level();
+                }
+                self.comments.pop();
+            }
+            Value::Scalar(s) => {
+                let bytes = s.bytes();
+                if self.should_encrypt() && !s.is_empty_string() && !bytes.starts_with(b"ENC[") {
+                    let display = self
+                        .path
+                        .iter()
+                        .map(|k| format!("[{k:?}]"))
+                        .collect::<String>();
+                    let key = self.path.last().cloned().unwrap_or_default();
+                    self.found.push((display, key, bytes.to_vec()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SOPS_META: &str = "sops:\n    age:\n        - recipient: age1qqq\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            abc\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified: \"2026-01-01T00:00:00Z\"\n    mac: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\n    encrypted_regex: ^(data|stringData)$\n    version: 3.13.2\n";
+
+    #[test]
+    fn plaintext_leaf_under_encrypted_regex() {
+        let doc = format!(
+            "apiVersion: v1\nkind: Secret\ndata:\n    a: ENC[AES256_GCM,data:q,iv:w,tag:e,type:str]\n    b: cGxhaW4tbGVha2Vk\nmetadata:\n    name: x\n{SOPS_META}"
+        );
+        let p = Policy::new(Path::new("/nonexistent"));
+        let f = p.check("s.yaml", doc.as_bytes());
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule_id, PLAINTEXT_VALUE);
+        assert_eq!(f[0].line, 5);
+    }
+
+    #[test]
+    fn required_but_plaintext() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join(".sops.yaml"),
+            "creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: age1x\n",
+        )
+        .unwrap();
+        let p = Policy::new(d.path());
+        let f = p.check("secrets/db.yaml", b"password: hunter22\n");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].rule_id, UNENCRYPTED_FILE);
+        assert!(p.check("other/db.yaml", b"password: x\n").is_empty());
+        // A nearer .sops.yaml wins for files below it.
+        std::fs::create_dir_all(d.path().join("team/secrets")).unwrap();
+        std::fs::write(
+            d.path().join("team/.sops.yaml"),
+            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: age1x\n",
+        )
+        .unwrap();
+        assert!(p.check("team/secrets/db.yaml", b"password: x\n").is_empty());
+        assert_eq!(p.check("team/db.enc.yaml", b"password: x\n").len(), 1);
+        std::fs::create_dir_all(d.path().join("broken")).unwrap();
+        std::fs::write(d.path().join("broken/.sops.yaml"), "creation_rules: {").unwrap();
+        assert!(p.check("broken/x.yaml", b"a: b\n").is_empty());
+        assert_eq!(p.take_errors().len(), 1);
+    }
+}

@@ -1,0 +1,378 @@
+//! Where scanned bytes come from: the working tree (respecting `.gitignore`) and git through the
+//! `git` CLI — the index (`--staged`), commit ranges, and every reachable blob.
+//!
+//! Owns: listing files, running `git` and parsing its output (`diff -U0` hunks, `rev-list
+//! --objects`, `cat-file --batch`). Must not know: rules, findings, suppression or output.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot run git: {0}")]
+    Spawn(std::io::Error),
+    #[error("git {args} failed: {stderr}")]
+    Git { args: String, stderr: String },
+    #[error("unexpected output from git cat-file")]
+    Protocol,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn git_cmd(root: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.arg("-C")
+        .arg(root)
+        .args(["-c", "core.quotePath=false", "-c", "diff.noprefix=false"])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_EXTERNAL_DIFF");
+    c
+}
+
+/// Runs git and returns its stdout.
+pub fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>, SourceError> {
+    let out = git_cmd(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(SourceError::Spawn)?;
+    if !out.status.success() {
+        return Err(SourceError::Git {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(out.stdout)
+}
+
+/// The top directory of the git work tree containing `dir`, if any.
+pub fn toplevel(dir: &Path) -> Option<PathBuf> {
+    let out = git(dir, &["rev-parse", "--show-toplevel"]).ok()?;
+    let s = String::from_utf8(out).ok()?;
+    Some(PathBuf::from(s.trim_end_matches(['\n', '\r'])))
+}
+
+/// Files under `paths`, honouring `.gitignore`/`.git/info/exclude` (hidden files included,
+/// `.git` excluded), handed to `f` on `threads` walker threads as they are found (each thread
+/// walks and scans: no hand-off); walk errors go to `err`.
+pub fn walk(
+    paths: &[PathBuf],
+    threads: usize,
+    f: &(dyn Fn(PathBuf) + Sync),
+    err: &(dyn Fn(String) + Sync),
+) {
+    let Some((first, rest)) = paths.split_first() else {
+        return;
+    };
+    let mut b = ignore::WalkBuilder::new(first);
+    for p in rest {
+        b.add(p);
+    }
+    b.hidden(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .require_git(false)
+        .threads(threads)
+        .filter_entry(|e| e.file_name() != ".git");
+    b.build_parallel().run(|| {
+        Box::new(|entry| {
+            match entry {
+                Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => f(e.into_path()),
+                Ok(_) => {}
+                Err(e) => err(e.to_string()),
+            }
+            ignore::WalkState::Continue
+        })
+    });
+}
+
+/// Lines added to one path by one commit (or by the index).
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub commit: Option<String>,
+    pub path: String,
+    pub blob: String,
+    /// Inclusive 1-based line ranges.
+    pub added: Vec<(usize, usize)>,
+}
+
+/// Undoes git's C-style quoting of a path (`"a\tb"`).
+fn unquote(s: &str) -> String {
+    let Some(inner) = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
+        return s.to_owned();
+    };
+    let mut out = Vec::new();
+    let b = inner.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            i += 1;
+            match b[i] {
+                b'n' => out.push(b'\n'),
+                b't' => out.push(b'\t'),
+                b'r' => out.push(b'\r'),
+                b'a' => out.push(7),
+                b'b' => out.push(8),
+                b'f' => out.push(12),
+                b'v' => out.push(11),
+                b'0'..=b'7' if i + 2 < b.len() => {
+                    let oct = std::str::from_utf8(&b[i..i + 3]).unwrap_or("0");
+                    out.push(u8::from_str_radix(oct, 8).unwrap_or(b'?'));
+                    i += 2;
+                }
+                c => out.push(c),
+            }
+        } else {
+            out.push(b[i]);
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+const COMMIT_MARK: &str = "\u{1}shroud-commit ";
+
+/// Parses `git diff`/`git log -p` output made with `-U0 --full-index`.
+pub fn parse_patch(out: impl BufRead) -> Result<Vec<Change>, SourceError> {
+    let mut changes: Vec<Change> = Vec::new();
+    let mut commit: Option<String> = None;
+    let mut blob: Option<String> = None;
+    let mut current = false;
+    for line in out.split(b'\n') {
+        let line = line?;
+        let line = String::from_utf8_lossy(&line);
+        if let Some(c) = line.strip_prefix(COMMIT_MARK) {
+            commit = Some(c.trim().to_owned());
+            current = false;
+            blob = None;
+        } else if line.starts_with("diff --git ") {
+            current = false;
+            blob = None;
+        } else if let Some(rest) = line.strip_prefix("index ") {
+            blob = rest
+                .split_whitespace()
+                .next()
+                .and_then(|r| r.split("..").nth(1))
+                .map(str::to_owned);
+        } else if let Some(p) = line.strip_prefix("+++ ") {
+            current = false;
+            if p == "/dev/null" {
+                continue;
+            }
+            let p = unquote(p);
+            let p = p.strip_prefix("b/").unwrap_or(&p).to_owned();
+            if let Some(b) = blob.clone() {
+                changes.push(Change {
+                    commit: commit.clone(),
+                    path: p,
+                    blob: b,
+                    added: Vec::new(),
+                });
+                current = true;
+            }
+        } else if current && line.starts_with("@@ ") {
+            // @@ -a[,b] +c[,d] @@
+            let plus = line.split_whitespace().find(|t| t.starts_with('+'));
+            if let Some(plus) = plus {
+                let mut it = plus[1..].split(',');
+                let start: usize = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let count: usize = it.next().and_then(|s| s.parse().ok()).unwrap_or(1);
+                if count > 0
+                    && let Some(c) = changes.last_mut()
+                {
+                    c.added.push((start, start + count - 1));
+                }
+            }
+        }
+    }
+    changes.retain(|c| !c.added.is_empty());
+    Ok(changes)
+}
+
+const PATCH_ARGS: &[&str] = &[
+    "-U0",
+    "--full-index",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--diff-filter=ACMR",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+];
+
+/// Lines the index adds relative to HEAD (or to the empty tree before the first commit).
+pub fn staged(root: &Path, paths: &[String]) -> Result<Vec<Change>, SourceError> {
+    let mut args = vec!["diff", "--cached"];
+    args.extend_from_slice(PATCH_ARGS);
+    args.push("--");
+    args.extend(paths.iter().map(String::as_str));
+    let out = git(root, &args)?;
+    parse_patch(&out[..])
+}
+
+/// Lines added by each commit in `range` (anything `git log` accepts, e.g. `A..B`), oldest
+/// first. Merge commits contribute nothing of their own.
+pub fn commits(root: &Path, range: &str) -> Result<Vec<Change>, SourceError> {
+    let format = format!("--format={}%H", COMMIT_MARK.replace('\u{1}', "%x01"));
+    let mut args = vec![
+        "log",
+        "--reverse",
+        "-p",
+        format.as_str(),
+        "--end-of-options",
+    ];
+    args.splice(3..3, PATCH_ARGS.iter().copied());
+    args.push(range);
+    let mut child = git_cmd(root)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(SourceError::Spawn)?;
+    let stdout = child.stdout.take().ok_or(SourceError::Protocol)?;
+    let mut stderr = child.stderr.take().ok_or(SourceError::Protocol)?;
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let changes = parse_patch(BufReader::with_capacity(1 << 16, stdout))?;
+    let status = child.wait()?;
+    let stderr = err_thread.join().unwrap_or_default();
+    if !status.success() {
+        return Err(SourceError::Git {
+            args: format!("log {range}"),
+            stderr: stderr.trim().to_owned(),
+        });
+    }
+    Ok(changes)
+}
+
+/// One blob of history: its id, the first path it was seen at, its size.
+#[derive(Clone, Debug)]
+pub struct HistoryBlob {
+    pub blob: String,
+    pub path: String,
+    pub size: u64,
+}
+
+/// Runs `git cat-file` with `input` fed on a separate thread; returns the child's stdout.
+fn cat_file(
+    root: &Path,
+    mode: &str,
+    input: Vec<String>,
+) -> Result<(std::process::Child, std::process::ChildStdout), SourceError> {
+    let mut child = git_cmd(root)
+        .args(["cat-file", mode])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(SourceError::Spawn)?;
+    let mut stdin = child.stdin.take().ok_or(SourceError::Protocol)?;
+    std::thread::spawn(move || {
+        let mut w = std::io::BufWriter::new(&mut stdin);
+        for line in input {
+            if w.write_all(line.as_bytes()).is_err() || w.write_all(b"\n").is_err() {
+                break;
+            }
+        }
+        let _ = w.flush();
+    });
+    let stdout = child.stdout.take().ok_or(SourceError::Protocol)?;
+    Ok((child, stdout))
+}
+
+/// Every blob reachable from any ref, each once.
+pub fn history(root: &Path) -> Result<Vec<HistoryBlob>, SourceError> {
+    let out = git(root, &["rev-list", "--objects", "--all"])?;
+    let mut ids = Vec::new();
+    let mut paths = Vec::new();
+    for line in out.split(|&b| b == b'\n') {
+        let line = String::from_utf8_lossy(line);
+        if let Some((id, path)) = line.split_once(' ') {
+            ids.push(id.to_owned());
+            paths.push(path.to_owned());
+        }
+    }
+    let (mut child, stdout) = cat_file(
+        root,
+        "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+        ids,
+    )?;
+    let mut blobs = Vec::new();
+    let mut path_iter = paths.into_iter();
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        let path = path_iter.next().unwrap_or_default();
+        let mut it = line.split(' ');
+        if let (Some(id), Some("blob"), Some(size)) = (it.next(), it.next(), it.next()) {
+            blobs.push(HistoryBlob {
+                blob: id.to_owned(),
+                path,
+                size: size.parse().unwrap_or(0),
+            });
+        }
+    }
+    child.wait()?;
+    Ok(blobs)
+}
+
+/// Streams blob contents for `ids` (in order) to `f`; a missing object gives `None`.
+pub fn read_blobs(
+    root: &Path,
+    ids: Vec<String>,
+    mut f: impl FnMut(usize, Option<Vec<u8>>),
+) -> Result<(), SourceError> {
+    let n = ids.len();
+    let (mut child, stdout) = cat_file(root, "--batch", ids)?;
+    let mut r = BufReader::with_capacity(1 << 16, stdout);
+    let mut header = Vec::new();
+    for i in 0..n {
+        header.clear();
+        if r.read_until(b'\n', &mut header)? == 0 {
+            return Err(SourceError::Protocol);
+        }
+        let h = String::from_utf8_lossy(&header);
+        let parts: Vec<&str> = h.trim_end().split(' ').collect();
+        if parts.len() == 3 {
+            let size: usize = parts[2].parse().map_err(|_| SourceError::Protocol)?;
+            let mut buf = vec![0; size + 1];
+            r.read_exact(&mut buf)?;
+            buf.pop();
+            f(i, Some(buf));
+        } else {
+            f(i, None);
+        }
+    }
+    child.wait()?;
+    Ok(())
+}
+
+/// The oldest commit (reachable from any ref) that introduced `blob`, for attribution.
+pub fn introducing_commit(root: &Path, blob: &str) -> Option<String> {
+    let find = format!("--find-object={blob}");
+    let out = git(root, &["log", "--all", "--format=%H", find.as_str()]).ok()?;
+    let s = String::from_utf8(out).ok()?;
+    s.lines().last().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hunks_and_commits() {
+        let patch = "\u{1}shroud-commit abc\ndiff --git a/x.txt b/x.txt\nindex 1111..2222 100644\n--- a/x.txt\n+++ b/x.txt\n@@ -1,0 +2,3 @@\n+a\n+b\n+c\n@@ -9 +12 @@\n-x\n+y\ndiff --git a/bin b/bin\nindex 3..4\nBinary files a/bin and b/bin differ\ndiff --git a/\"q\\tz\" b/\"q\\tz\"\nnew file mode 100644\nindex 000..5555\n--- /dev/null\n+++ \"b/q\\tz\"\n@@ -0,0 +1 @@\n+k\n";
+        let c = parse_patch(patch.as_bytes()).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].commit.as_deref(), Some("abc"));
+        assert_eq!(c[0].blob, "2222");
+        assert_eq!(c[0].added, vec![(2, 4), (12, 12)]);
+        assert_eq!(c[1].path, "q\tz");
+        assert_eq!(c[1].blob, "5555");
+    }
+}

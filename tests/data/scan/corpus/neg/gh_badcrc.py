@@ -1,0 +1,3 @@
+TOKEN = "ghp_hdbIUvuQM205U0mtDghZ8OPLHJ59gx297h45"
+OTHER = "gho_a0lDscEz0fxpXgpIO0K0Y2fCvgImVS0vbtuJ"
+RANDOM = "ghp_dB2hmRf4Y7LndLFhZ5XBQzxZF2BFTRchDp7N"

@@ -1,0 +1,4 @@
+type Login struct {
+	Password string `json:"password"`
+	Token    string `json:"token,omitempty"`
+}

@@ -1,0 +1,2 @@
+import discord
+client.run('OTg4MTA5NTkxMTE2Njg4NDU2.NROHav.p6K5i6BVcIAc5L1Y25vm1VfidotBDyrbI3x_00')

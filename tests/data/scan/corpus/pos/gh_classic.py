@@ -1,0 +1,2 @@
+GITHUB_TOKEN = "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"
+headers = {"Authorization": f"token {GITHUB_TOKEN}"}

@@ -1,0 +1,3 @@
+#!/bin/sh
+export GH_TOKEN=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
+gh release list

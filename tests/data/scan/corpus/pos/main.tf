@@ -1,0 +1,4 @@
+resource "aws_db_instance" "db" {
+  username = "app"
+  password = "gYzC6sLmnUax52!29"
+}

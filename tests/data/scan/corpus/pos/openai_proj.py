@@ -1,0 +1,1 @@
+client = OpenAI(api_key="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")

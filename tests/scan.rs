@@ -1,0 +1,683 @@
+//! Integration tests for `shroud scan` and `shroud hook`: the built binary in temporary real git
+//! repositories. Credentials are assembled at run time so this file itself scans clean.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_shroud")
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn repo() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    git(d.path(), &["init", "-q", "-b", "main"]);
+    git(d.path(), &["config", "user.name", "Test"]);
+    git(d.path(), &["config", "user.email", "test@example.com"]);
+    git(d.path(), &["config", "commit.gpgsign", "false"]);
+    d
+}
+
+fn commit_all(dir: &Path, msg: &str) -> String {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", msg]);
+    git(dir, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+fn shroud(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("shroud runs")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad json ({e}): {}\n{}",
+            stdout(o),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn rules_of(v: &serde_json::Value) -> Vec<(String, String, u64)> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["path"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A GitHub classic token with a correct checksum, from a seed.
+fn github_token(seed: u64) -> String {
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let random: String = (0..30)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ALNUM[(x % 62) as usize] as char
+        })
+        .collect();
+    let check = shroud::scan::rules::base62_6(crc32fast::hash(random.as_bytes()));
+    format!("{}_{random}{}", "ghp", std::str::from_utf8(&check).unwrap())
+}
+
+fn pw_line(value: &str) -> String {
+    format!("db_{}{} = \"{value}\"\n", "pass", "word")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn corpus_recall_and_precision() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/scan");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("manifest.json")).unwrap()).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("corpus");
+    copy_dir(&data.join("corpus"), &root);
+    let out = shroud(&root, &["scan", "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json(&out);
+    let mut got: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for (rule, path, _) in rules_of(&report) {
+        got.entry(path).or_default().insert(rule);
+    }
+    let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
+    let mut misses = Vec::new();
+    for case in manifest.as_array().unwrap() {
+        let file = case["file"].as_str().unwrap();
+        let expected: std::collections::BTreeSet<String> = case["expected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect();
+        let found = got.remove(file).unwrap_or_default();
+        tp += expected.intersection(&found).count();
+        fn_ += expected.difference(&found).count();
+        fp += found.difference(&expected).count();
+        if expected != found {
+            misses.push(format!("{file}: expected {expected:?}, found {found:?}"));
+        }
+    }
+    for (file, rules) in got {
+        fp += rules.len();
+        misses.push(format!("{file} (not in manifest): found {rules:?}"));
+    }
+    let recall = tp as f64 / (tp + fn_) as f64;
+    let precision = tp as f64 / (tp + fp) as f64;
+    println!(
+        "corpus: {} files, tp={tp} fp={fp} fn={fn_} recall={recall:.3} precision={precision:.3}",
+        manifest.as_array().unwrap().len()
+    );
+    for m in &misses {
+        println!("  {m}");
+    }
+    assert!(recall >= 0.95, "recall {recall:.3} < 0.95: {misses:#?}");
+    assert!(
+        precision >= 0.95,
+        "precision {precision:.3} < 0.95: {misses:#?}"
+    );
+}
+
+#[test]
+fn clean_tree_exits_zero_and_findings_exit_one() {
+    let d = repo();
+    std::fs::write(d.path().join("README.md"), "# hello\n").unwrap();
+    let out = shroud(d.path(), &["scan"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let tok = github_token(1);
+    std::fs::write(d.path().join("app.py"), format!("TOKEN = \"{tok}\"\n")).unwrap();
+    let out = shroud(d.path(), &["scan"]);
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert!(text.contains("app.py:1:"), "{text}");
+    assert!(text.contains("[github-token]"));
+    assert!(!text.contains(&tok), "the secret must be redacted: {text}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&tok));
+}
+
+#[test]
+fn gitignored_binary_and_oversized_files_are_skipped() {
+    let d = repo();
+    let tok = github_token(2);
+    std::fs::write(d.path().join(".gitignore"), "build/\n").unwrap();
+    std::fs::create_dir(d.path().join("build")).unwrap();
+    std::fs::write(d.path().join("build/out.txt"), format!("{tok}\n")).unwrap();
+    let mut bin_data = b"\x00\x01binary".to_vec();
+    bin_data.extend_from_slice(tok.as_bytes());
+    std::fs::write(d.path().join("blob.bin"), bin_data).unwrap();
+    std::fs::write(
+        d.path().join("big.txt"),
+        format!("{tok}\n{}", "x".repeat(2000)),
+    )
+    .unwrap();
+    let out = shroud(d.path(), &["scan", "--max-file-size", "1000"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+}
+
+#[test]
+fn staged_reports_only_added_lines() {
+    let d = repo();
+    let old = github_token(3);
+    std::fs::write(d.path().join("a.py"), format!("OLD = \"{old}\"\n")).unwrap();
+    commit_all(d.path(), "old secret (accepted history)");
+    // Nothing staged: clean.
+    assert_eq!(code(&shroud(d.path(), &["scan", "--staged"])), 0);
+    // Add an unrelated line: the old secret is not re-reported.
+    std::fs::write(
+        d.path().join("a.py"),
+        format!("import os\nOLD = \"{old}\"\n"),
+    )
+    .unwrap();
+    git(d.path(), &["add", "a.py"]);
+    let out = shroud(d.path(), &["scan", "--staged"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    // Add a new secret, then change the working tree back: the index is what counts.
+    let new = github_token(4);
+    std::fs::write(
+        d.path().join("a.py"),
+        format!("import os\nOLD = \"{old}\"\nNEW = \"{new}\"\n"),
+    )
+    .unwrap();
+    git(d.path(), &["add", "a.py"]);
+    std::fs::write(d.path().join("a.py"), "import os\n").unwrap();
+    let out = shroud(d.path(), &["scan", "--staged", "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(
+        rules_of(&json(&out)),
+        vec![("github-token".to_owned(), "a.py".to_owned(), 3)]
+    );
+}
+
+#[test]
+fn commit_range_since_and_all_history() {
+    let d = repo();
+    std::fs::write(d.path().join("README.md"), "hi\n").unwrap();
+    let base = commit_all(d.path(), "base");
+    let tok = github_token(5);
+    std::fs::write(d.path().join("conf.env"), format!("GH={tok}\n")).unwrap();
+    let leak = commit_all(d.path(), "leak");
+    std::fs::write(d.path().join("conf.env"), "GH=\n").unwrap();
+    commit_all(d.path(), "remove");
+    // The secret was added and removed inside the range: still reported, with its commit.
+    let out = shroud(
+        d.path(),
+        &[
+            "scan",
+            "--commits",
+            &format!("{base}..HEAD"),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    let v = json(&out);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(v["findings"][0]["commit"], leak.as_str());
+    let out = shroud(d.path(), &["scan", "--since", &base, "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    // After the leak commit only the removal: clean.
+    let out = shroud(d.path(), &["scan", "--since", &leak]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    // History: the blob with the secret, found once, attributed to the commit.
+    let out = shroud(d.path(), &["scan", "--all-history", "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    let v = json(&out);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["findings"][0]["path"], "conf.env");
+    assert_eq!(v["findings"][0]["commit"], leak.as_str());
+    // The working tree is clean.
+    assert_eq!(code(&shroud(d.path(), &["scan"])), 0);
+    // A bad range is an error.
+    assert_eq!(
+        code(&shroud(d.path(), &["scan", "--commits", "nope..HEAD"])),
+        2
+    );
+}
+
+#[test]
+fn baseline_survives_line_moves() {
+    let d = repo();
+    let tok = github_token(6);
+    std::fs::write(d.path().join("a.py"), format!("T = \"{tok}\"\n")).unwrap();
+    assert_eq!(code(&shroud(d.path(), &["scan"])), 1);
+    let out = shroud(d.path(), &["scan", "--update-baseline"]);
+    assert_eq!(code(&out), 0);
+    let baseline = std::fs::read_to_string(d.path().join(".shroud-baseline.json")).unwrap();
+    assert!(
+        !baseline.contains(&tok[4..]),
+        "the baseline must not hold the secret"
+    );
+    assert_eq!(code(&shroud(d.path(), &["scan"])), 0);
+    // Lines above it change: still accepted (fingerprints have no line numbers).
+    std::fs::write(
+        d.path().join("a.py"),
+        format!("import os\nimport sys\n\nT = \"{tok}\"\n"),
+    )
+    .unwrap();
+    let out = shroud(d.path(), &["scan", "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert_eq!(json(&out)["stats"]["baselined"], 1);
+    // The same secret in another file is a new finding.
+    std::fs::write(d.path().join("b.py"), format!("T = \"{tok}\"\n")).unwrap();
+    assert_eq!(code(&shroud(d.path(), &["scan"])), 1);
+    assert_eq!(
+        code(&shroud(d.path(), &["scan", "b.py", "--no-baseline"])),
+        1
+    );
+}
+
+#[test]
+fn suppression_comments_and_ignore_file() {
+    let d = repo();
+    let body = format!(
+        "A = \"{}\"  # shroud:allow\n# shroud:allow-next-line\nB = \"{}\"\nC = \"{}\"  # gitleaks:allow\n# pragma: allowlist nextline secret\nD = \"{}\"\nE = \"{}\"  # pragma: allowlist secret\n",
+        github_token(7),
+        github_token(8),
+        github_token(9),
+        github_token(10),
+        github_token(11),
+    );
+    std::fs::write(d.path().join("a.py"), body).unwrap();
+    std::fs::create_dir_all(d.path().join("fixtures/keys")).unwrap();
+    std::fs::write(d.path().join("fixtures/keys/k.txt"), github_token(12)).unwrap();
+    std::fs::write(d.path().join("other.txt"), github_token(13)).unwrap();
+    std::fs::write(d.path().join(".shroudignore"), "fixtures/keys/\n").unwrap();
+    let out = shroud(d.path(), &["scan", "--format", "json"]);
+    assert_eq!(
+        rules_of(&json(&out)),
+        vec![("github-token".to_owned(), "other.txt".to_owned(), 1)]
+    );
+}
+
+#[test]
+fn sarif_output_has_the_code_scanning_fields() {
+    let d = repo();
+    std::fs::write(d.path().join("s.py"), pw_line("Xk9#mQ2vL7pR4wZt")).unwrap();
+    let out = shroud(d.path(), &["scan", "--format", "sarif"]);
+    assert_eq!(code(&out), 1);
+    let v = json(&out);
+    assert_eq!(v["version"], "2.1.0");
+    assert!(v["$schema"].as_str().unwrap().contains("sarif"));
+    let run = &v["runs"][0];
+    assert!(run["tool"]["driver"]["rules"].as_array().unwrap().len() > 20);
+    let r = &run["results"][0];
+    assert_eq!(r["ruleId"], "generic-secret");
+    let loc = &r["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "s.py");
+    assert_eq!(loc["region"]["startLine"], 1);
+    assert!(r["partialFingerprints"].as_object().unwrap().len() == 1);
+    assert!(!stdout(&out).contains("Xk9#mQ2vL7pR4wZt"));
+}
+
+#[test]
+fn terminal_escapes_in_paths_are_neutralised() {
+    let d = repo();
+    let name = "evil\u{1b}]0;pwned\u{7}.py";
+    std::fs::write(
+        d.path().join(name),
+        format!("T = \"{}\"\n", github_token(14)),
+    )
+    .unwrap();
+    let out = shroud(d.path(), &["scan"]);
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(text.contains("evil\\e]0;pwned\\u{7}.py"), "{text}");
+}
+
+#[test]
+fn secrets_aware_checks() {
+    let d = repo();
+    std::fs::write(
+        d.path().join(".sops.yaml"),
+        "creation_rules:\n  - path_regex: ^secrets/\n    age: age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqs3k8s5l\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.path().join("secrets")).unwrap();
+    std::fs::create_dir_all(d.path().join("k8s")).unwrap();
+    std::fs::write(d.path().join("secrets/app.env"), "MODE=prod\n").unwrap();
+    // base64 of a realistic value
+    std::fs::write(
+        d.path().join("k8s/db.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: bkV3LXBhc3MtOTkyMS1xd2U=\n",
+    )
+    .unwrap();
+    let out = shroud(d.path(), &["scan", "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    let v = json(&out);
+    let rules = rules_of(&v);
+    assert!(
+        rules.contains(&("kubernetes-secret".into(), "k8s/db.yaml".into(), 6)),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(&("sops-unencrypted-file".into(), "secrets/app.env".into(), 1)),
+        "{rules:?}"
+    );
+    let msg = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "kubernetes-secret")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(msg.contains("shroud encrypt -i --encrypted-regex '^(data|stringData)$' k8s/db.yaml"));
+}
+
+#[test]
+fn custom_rules_from_config() {
+    let d = repo();
+    std::fs::create_dir_all(d.path().join(".shroud")).unwrap();
+    std::fs::write(
+        d.path().join(".shroud/scan.yaml"),
+        "rules:\n  - id: acme-token\n    description: ACME token\n    regex: '\\b(acme_[a-z0-9]{24})\\b'\n    keywords: [acme_]\n    entropy: 3.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("x.txt"),
+        "t = acme_k3j4h5g6f7d8s9a0q1w2e3r4\n",
+    )
+    .unwrap();
+    let out = shroud(d.path(), &["scan", "--format", "json"]);
+    assert_eq!(
+        rules_of(&json(&out)),
+        vec![("acme-token".into(), "x.txt".into(), 1)]
+    );
+}
+
+#[test]
+fn hook_install_blocks_commits_and_respects_foreign_hooks() {
+    let d = repo();
+    let hook = d.path().join(".git/hooks/pre-commit");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(&hook, "#!/bin/sh\necho mine\n").unwrap();
+    assert_eq!(code(&shroud(d.path(), &["hook", "install"])), 2);
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+    assert_eq!(code(&shroud(d.path(), &["hook", "install", "--force"])), 0);
+    assert!(
+        std::fs::read_to_string(&hook)
+            .unwrap()
+            .contains("shroud scan --staged")
+    );
+    // Reinstalling over our own hook is fine.
+    assert_eq!(code(&shroud(d.path(), &["hook", "install"])), 0);
+    // The hook runs `shroud` from PATH.
+    let bin_dir = Path::new(bin()).parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    std::fs::write(
+        d.path().join("a.py"),
+        format!("T = \"{}\"\n", github_token(15)),
+    )
+    .unwrap();
+    git(d.path(), &["add", "a.py"]);
+    let commit = Command::new("git")
+        .current_dir(d.path())
+        .args(["commit", "-q", "-m", "leak"])
+        .env("PATH", &path)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(!commit.status.success(), "the hook must block the commit");
+    std::fs::write(d.path().join("a.py"), "T = None\n").unwrap();
+    git(d.path(), &["add", "a.py"]);
+    let commit = Command::new("git")
+        .current_dir(d.path())
+        .args(["commit", "-q", "-m", "clean"])
+        .env("PATH", &path)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        commit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&commit.stderr)
+    );
+    assert_eq!(code(&shroud(d.path(), &["hook", "uninstall"])), 0);
+    assert!(!hook.exists());
+}
+
+/// `pre-commit` from PyPI (installed by `scripts/setup-scan.sh`), or `PRE_COMMIT_BIN`.
+fn pre_commit_bin() -> Option<String> {
+    if let Ok(p) = std::env::var("PRE_COMMIT_BIN") {
+        return Some(p);
+    }
+    Command::new("pre-commit")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| "pre-commit".to_owned())
+}
+
+/// The real `pre-commit` framework installs this repository's `.pre-commit-hooks.yaml` hook
+/// (`language: rust`, so it runs `cargo install` on the hook repository) and the hook blocks a
+/// staged secret. To keep `cargo install` fast, the hook repository is a copy of the manifest
+/// plus a tiny `shroud` shim crate that executes the binary under test.
+#[test]
+fn pre_commit_framework_uses_the_hook_manifest() {
+    let Some(pre_commit) = pre_commit_bin() else {
+        if std::env::var_os("SHROUD_SKIP_PRE_COMMIT_TEST").is_some() {
+            eprintln!("SHROUD_SKIP_PRE_COMMIT_TEST is set: not running the pre-commit test");
+            return;
+        }
+        panic!(
+            "`pre-commit` is not installed: run scripts/setup-scan.sh (or `pip install pre-commit`), \
+             or set PRE_COMMIT_BIN; set SHROUD_SKIP_PRE_COMMIT_TEST=1 to opt out on a dev machine"
+        );
+    };
+    let work = tempfile::tempdir().unwrap();
+    let hooks = work.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    git(&hooks, &["init", "-q", "-b", "main"]);
+    git(&hooks, &["config", "user.name", "Test"]);
+    git(&hooks, &["config", "user.email", "test@example.com"]);
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
+        hooks.join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        hooks.join("Cargo.toml"),
+        "[package]\nname = \"shroud-shim\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[[bin]]\nname = \"shroud\"\npath = \"main.rs\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        hooks.join("main.rs"),
+        format!(
+            "fn main() {{\n    let s = std::process::Command::new({:?}).args(std::env::args_os().skip(1)).status().expect(\"shroud runs\");\n    std::process::exit(s.code().unwrap_or(2));\n}}\n",
+            bin()
+        ),
+    )
+    .unwrap();
+    let rev = commit_all(&hooks, "hooks");
+
+    let d = repo();
+    std::fs::write(
+        d.path().join(".pre-commit-config.yaml"),
+        format!(
+            "repos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n      - id: shroud-scan\n",
+            hooks.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.path().join("README.md"), "hello\n").unwrap();
+    commit_all(d.path(), "init");
+    let run = |dir: &Path| {
+        Command::new(&pre_commit)
+            .current_dir(dir)
+            .args(["run", "--hook-stage", "pre-commit"])
+            .env("PRE_COMMIT_HOME", work.path().join("cache"))
+            .env("CARGO_TARGET_DIR", work.path().join("target"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .expect("pre-commit runs")
+    };
+    // Clean index: passes.
+    let ok = run(d.path());
+    assert!(
+        ok.status.success(),
+        "{}{}",
+        stdout(&ok),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // A staged token: the hook fails and names the rule.
+    std::fs::write(
+        d.path().join("app.py"),
+        format!("T = \"{}\"\n", github_token(16)),
+    )
+    .unwrap();
+    git(d.path(), &["add", "app.py"]);
+    let bad = run(d.path());
+    let text = format!("{}{}", stdout(&bad), String::from_utf8_lossy(&bad.stderr));
+    assert!(!bad.status.success(), "{text}");
+    assert!(text.contains("github-token"), "{text}");
+    assert!(text.contains("shroud scan (secrets)"), "{text}");
+}
+
+/// 10,000 commits (made with `git fast-import`): history and range scans stay correct and each
+/// blob is read once.
+#[test]
+fn ten_thousand_commits() {
+    let d = repo();
+    let tok = github_token(17);
+    let mut stream = String::new();
+    for i in 1..=10_000u32 {
+        let body = if i == 5_000 {
+            format!("n = {i}\nT = \"{tok}\"\n")
+        } else {
+            format!("n = {i}\n")
+        };
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{i}\ncommitter T <t@example.com> {} +0000\ndata 2\nc\n",
+            1_700_000_000 + i
+        ));
+        if i > 1 {
+            stream.push_str(&format!("from :{}\n", i - 1));
+        }
+        stream.push_str(&format!(
+            "M 100644 inline f.py\ndata {}\n{body}\n",
+            body.len()
+        ));
+    }
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(d.path())
+        .args(["fast-import", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    git(d.path(), &["reset", "-q", "--hard", "main"]);
+    assert_eq!(
+        git(d.path(), &["rev-list", "--count", "HEAD"]).trim(),
+        "10000"
+    );
+    let leak = git(d.path(), &["rev-parse", "HEAD~5000"]).trim().to_owned();
+
+    let out = shroud(d.path(), &["scan", "--all-history", "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["findings"][0]["commit"], leak.as_str());
+    assert_eq!(v["stats"]["files"], 10_000);
+
+    let out = shroud(
+        d.path(),
+        &["scan", "--commits", "HEAD~9000..HEAD", "--format", "json"],
+    );
+    assert_eq!(code(&out), 1);
+    let v = json(&out);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["findings"][0]["line"], 2);
+    assert_eq!(
+        code(&shroud(d.path(), &["scan", "--since", "HEAD~4000"])),
+        0
+    );
+}
+
+/// An unreadable input is reported, the scan goes on, and the exit code is 2 even with findings.
+#[test]
+fn unreadable_input_is_an_error_but_the_scan_goes_on() {
+    let d = repo();
+    std::fs::write(
+        d.path().join("a.py"),
+        format!("T = \"{}\"\n", github_token(18)),
+    )
+    .unwrap();
+    let out = shroud(d.path(), &["scan", "missing.txt", "a.py"]);
+    assert_eq!(code(&out), 2);
+    assert!(stdout(&out).contains("[github-token]"), "{}", stdout(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.txt"));
+}
