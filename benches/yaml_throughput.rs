@@ -219,15 +219,19 @@ fn main() {
     let rout = dir.join("single.rops.yaml");
     let r_enc = time(|| {
         let f = std::fs::File::create(&rout).unwrap();
-        let ok = Command::new("rops")
-            .args(["encrypt", "--age", RECIPIENT])
-            .arg(&sin)
+        // rops reads stdin whenever it is not a terminal, so the file is given on stdin.
+        let out = Command::new("rops")
+            .args(["encrypt", "--age", RECIPIENT, "-f", "yaml"])
+            .stdin(std::fs::File::open(&sin).unwrap())
             .stdout(f)
-            .stderr(Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "rops encrypt failed");
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rops encrypt failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     });
     line("rops CLI encrypt (single document)", sbytes, r_enc);
     let key_text = std::fs::read_to_string(&keyfile).unwrap();
@@ -239,8 +243,8 @@ fn main() {
     let r_dec = time(|| {
         let ok = run(Command::new("rops")
             .env("ROPS_AGE", &secret)
-            .arg("decrypt")
-            .arg(&rout));
+            .args(["decrypt", "-f", "yaml"])
+            .stdin(std::fs::File::open(&rout).unwrap()));
         assert!(ok, "rops decrypt failed");
     });
     line("rops CLI decrypt (single document)", sbytes, r_dec);

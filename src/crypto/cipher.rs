@@ -122,15 +122,28 @@ impl EncValue {
 
     /// The canonical string form.
     pub fn format(&self) -> String {
-        format!(
-            "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
-            B64.encode(&self.data),
-            B64.encode(&self.iv),
-            B64.encode(self.tag),
-            self.ty.tag()
-        )
+        format_parts(&self.data, &self.iv, &self.tag, self.ty)
     }
 }
+
+/// Writes `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` into one pre-sized buffer (this runs for
+/// every value of every file, so no intermediate strings).
+fn format_parts(data: &[u8], iv: &[u8], tag: &[u8], ty: EncType) -> String {
+    let b64 = |n: usize| n.div_ceil(3) * 4;
+    let mut out = String::with_capacity(48 + b64(data.len()) + b64(iv.len()) + b64(tag.len()));
+    out.push_str("ENC[AES256_GCM,data:");
+    B64.encode_string(data, &mut out);
+    out.push_str(",iv:");
+    B64.encode_string(iv, &mut out);
+    out.push_str(",tag:");
+    B64.encode_string(tag, &mut out);
+    out.push_str(",type:");
+    out.push_str(ty.tag());
+    out.push(']');
+    out
+}
+
+impl EncValue {}
 
 /// Failure to decrypt one value. Deliberately carries no value bytes.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -175,9 +188,17 @@ impl Cipher {
     /// Encrypts `plaintext` as a value of type `ty` with `aad`, reusing a stashed IV when the
     /// same plaintext was decrypted at the same path.
     pub fn encrypt(&mut self, plaintext: &[u8], ty: EncType, aad: &str) -> String {
-        let stash_key = (SecretBytes::from_slice(plaintext), aad.to_owned());
-        let iv = match self.stash.get(&stash_key) {
-            Some(iv) => *iv,
+        // Only files that were decrypted in this process have a stash; skip the lookup (and its
+        // allocation) otherwise.
+        let stashed = if self.stash.is_empty() {
+            None
+        } else {
+            self.stash
+                .get(&(SecretBytes::from_slice(plaintext), aad.to_owned()))
+                .copied()
+        };
+        let iv = match stashed {
+            Some(iv) => iv,
             None => {
                 let mut iv = [0u8; IV_LEN];
                 self.rng.fill_bytes(&mut iv);
@@ -189,13 +210,9 @@ impl Cipher {
             .gcm
             .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad.as_bytes(), &mut buf)
             .expect("AES-GCM encryption of an in-memory value cannot fail");
-        EncValue {
-            data: buf,
-            iv: iv.to_vec(),
-            tag: tag.into(),
-            ty,
-        }
-        .format()
+        let out = format_parts(&buf, &iv, tag.as_slice(), ty);
+        crate::secret::wipe(&mut buf);
+        out
     }
 
     /// Decrypts an `ENC[...]` string with `aad`, remembering its IV for later re-encryption.

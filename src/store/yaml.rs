@@ -713,7 +713,7 @@ fn is_plain_key(k: &str) -> bool {
 pub fn emit(tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
     let indent = opts.indent.max(1);
     let mut e = Emitter {
-        out: String::new(),
+        out: String::with_capacity(1 << 16),
         indent,
         seq_indent: if tree.hints.seq_indent == Some(false) {
             0

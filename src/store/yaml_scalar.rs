@@ -151,10 +151,13 @@ pub fn resolve_tagged(text: &str, suffix: &str) -> Resolved {
 
 /// Words other YAML parsers (YAML 1.1) read as booleans or null; such strings are quoted.
 fn yaml11_special(s: &str) -> bool {
-    matches!(
-        s.to_ascii_lowercase().as_str(),
-        "y" | "yes" | "n" | "no" | "on" | "off" | "true" | "false" | "null" | "~"
-    )
+    // All candidates are at most 5 bytes: no allocation for ordinary strings.
+    s.len() <= 5
+        && [
+            "y", "yes", "n", "no", "on", "off", "true", "false", "null", "~",
+        ]
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(s))
 }
 
 fn is_printable(c: char) -> bool {
@@ -169,6 +172,11 @@ fn is_printable(c: char) -> bool {
 
 /// Whether `s` can be written as a plain scalar and read back as the same string.
 pub fn plain_safe(s: &str) -> bool {
+    // Fast path for the common case on output: ciphertext is base64 plus `ENC[…,:]` syntax,
+    // which is always a safe plain scalar (no ": ", no " #", no leading indicator).
+    if s.starts_with("ENC[AES256_GCM,") && s.bytes().all(|b| b.is_ascii_graphic()) {
+        return true;
+    }
     let Some(first) = s.chars().next() else {
         return false;
     };
