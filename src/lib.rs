@@ -16,6 +16,7 @@
 //! | [`keysource`] | master keys (age, AWS KMS; PGP parsed only) that wrap the data key |
 //! | [`metadata`] | the `sops` block: in-memory [`metadata::Metadata`] and its on-disk layouts |
 //! | [`config`] | `.sops.yaml` creation rules |
+//! | [`controller`] | the in-cluster decryptor: `EncryptedSecret` CRD, reconcile, leader election, metrics |
 //! | [`document`] | whole-file operations: encrypt, decrypt, verify, re-encrypt |
 //! | [`rotate`] | `updatekeys` and `rotate`, per file and across a repository, in parallel |
 //! | [`error`] | the library error type and the documented exit codes |
@@ -24,6 +25,7 @@
 //! Only key sources are asynchronous; tree encryption is pure and synchronous.
 
 pub mod config;
+pub mod controller;
 pub mod crypto;
 pub mod document;
 pub mod error;
