@@ -13,6 +13,8 @@ if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 need_apt=()
 command -v etcd >/dev/null || [ -x /usr/bin/etcd ] || need_apt+=(etcd-server)
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v python3 >/dev/null || need_apt+=(python3)
 if [ ! -x "$apiserver" ]; then
   command -v go >/dev/null || [ -x /usr/lib/go/bin/go ] || need_apt+=(golang-go)
   command -v rsync >/dev/null || need_apt+=(rsync)

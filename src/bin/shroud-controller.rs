@@ -24,10 +24,20 @@ struct Cli {
 #[derive(clap::Args, Debug, Clone)]
 struct KeyArgs {
     /// An age key file (repeatable; all identities are tried, for rotation windows).
-    #[arg(long = "age-key-file", env = "SHROUD_AGE_KEY_FILE", value_delimiter = ',', global = true)]
+    #[arg(
+        long = "age-key-file",
+        env = "SHROUD_AGE_KEY_FILE",
+        value_delimiter = ',',
+        global = true
+    )]
     age_key_file: Vec<PathBuf>,
     /// A directory whose files are age key files, e.g. a mounted Secret (repeatable).
-    #[arg(long = "age-key-dir", env = "SHROUD_AGE_KEY_DIR", value_delimiter = ',', global = true)]
+    #[arg(
+        long = "age-key-dir",
+        env = "SHROUD_AGE_KEY_DIR",
+        value_delimiter = ',',
+        global = true
+    )]
     age_key_dir: Vec<PathBuf>,
 }
 
@@ -101,7 +111,9 @@ fn main() -> ExitCode {
         },
         Cmd::Pubkey => match controller::keys::recipients(&sources) {
             Ok(r) if r.is_empty() => {
-                eprintln!("shroud-controller: no age identities found (--age-key-file / --age-key-dir)");
+                eprintln!(
+                    "shroud-controller: no age identities found (--age-key-file / --age-key-dir)"
+                );
                 ExitCode::FAILURE
             }
             Ok(r) => {
@@ -183,4 +195,3 @@ fn run(a: RunArgs, keys: KeySources) -> ExitCode {
         }
     }
 }
-

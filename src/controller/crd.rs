@@ -78,7 +78,6 @@ pub struct Condition {
     /// `True`, `False` or `Unknown`.
     pub status: String,
     pub reason: String,
-    #[serde(default)]
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -129,7 +128,11 @@ impl Resource for EncryptedSecret {
 pub fn crd() -> CustomResourceDefinition {
     let mut crd = EncryptedSecretSchema::crd();
     for v in &mut crd.spec.versions {
-        let Some(schema) = v.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) else {
+        let Some(schema) = v
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        else {
             continue;
         };
         schema.description = Some(
@@ -153,7 +156,10 @@ pub fn crd() -> CustomResourceDefinition {
 /// The CRD as YAML (what `shroud-controller crd` prints and `examples/k8s/crd.yaml` holds).
 pub fn crd_yaml() -> Result<String, crate::store::StoreError> {
     use crate::store::{self, EmitOptions, Format};
-    let json = serde_json::to_vec(&crd()).map_err(|e| crate::store::StoreError::Syntax { line: None, message: e.to_string() })?;
+    let json = serde_json::to_vec(&crd()).map_err(|e| crate::store::StoreError::Syntax {
+        line: None,
+        message: e.to_string(),
+    })?;
     let tree = store::load_plain(Format::Json, &json)?;
     let out = store::emit_plain(Format::Yaml, &tree, EmitOptions { indent: Some(2) })?;
     Ok(String::from_utf8_lossy(&out).into_owned())

@@ -125,4 +125,3 @@ pub fn recipients_of(text: &str) -> Vec<String> {
 pub fn recipients(src: &KeySources) -> Result<Vec<String>, KeyError> {
     Ok(Keys::load(src)?.recipients)
 }
-

@@ -130,7 +130,12 @@ pub fn envelope_id(sops: &Json) -> [u8; 32] {
 }
 
 /// Decrypts and verifies with a known data key, then extracts the payload.
-pub fn open(label: &str, tree: Tree, md: Metadata, key: &DataKey) -> Result<Payload, ManifestError> {
+pub fn open(
+    label: &str,
+    tree: Tree,
+    md: Metadata,
+    key: &DataKey,
+) -> Result<Payload, ManifestError> {
     let opened = document::open_with_key(label, tree, md, key, false)?;
     let plain = document::emit_plain(label, Format::Json, &opened.tree, EmitOptions::default())?;
     let doc: Json =
@@ -178,7 +183,11 @@ pub fn payload(spec: &Json) -> Result<Payload, ManifestError> {
     let type_ = match spec.get("type") {
         None | Some(Json::Null) => "Opaque".to_owned(),
         Some(Json::String(s)) if !s.is_empty() => s.clone(),
-        Some(_) => return Err(ManifestError::Invalid("spec.type must be a non-empty string".into())),
+        Some(_) => {
+            return Err(ManifestError::Invalid(
+                "spec.type must be a non-empty string".into(),
+            ));
+        }
     };
     let mut data = BTreeMap::new();
     for (k, v) in string_map(spec, "data")? {
@@ -218,7 +227,10 @@ fn check_data_key(k: &str) -> Result<(), ManifestError> {
 /// Builds the plaintext canonical document of a new `EncryptedSecret` from a plain Secret
 /// manifest (already parsed to JSON). `namespace` overrides or supplies the manifest's.
 pub fn from_secret(secret: &Json, namespace: Option<&str>) -> Result<Json, ManifestError> {
-    let kind = secret.get("kind").and_then(Json::as_str).unwrap_or("Secret");
+    let kind = secret
+        .get("kind")
+        .and_then(Json::as_str)
+        .unwrap_or("Secret");
     if kind != "Secret" {
         return Err(ManifestError::Invalid(format!(
             "expected a Secret manifest, got kind {kind:?}"

@@ -91,7 +91,12 @@ impl Metrics {
             o,
             "# HELP shroud_reconcile_failures_total Failed reconciliations by reason.\n# TYPE shroud_reconcile_failures_total counter"
         );
-        for (r, n) in self.failures.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (r, n) in self
+            .failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let _ = writeln!(o, "shroud_reconcile_failures_total{{reason=\"{r}\"}} {n}");
         }
         let _ = writeln!(

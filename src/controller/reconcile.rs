@@ -218,12 +218,13 @@ fn owned_by(existing: &Secret, es: &EncryptedSecret) -> bool {
         .any(|o| o.uid == uid && o.controller == Some(true))
 }
 
-fn subset(want: &Option<BTreeMap<String, String>>, have: &Option<BTreeMap<String, String>>) -> bool {
+fn subset(
+    want: &Option<BTreeMap<String, String>>,
+    have: &Option<BTreeMap<String, String>>,
+) -> bool {
     let empty = BTreeMap::new();
     let have = have.as_ref().unwrap_or(&empty);
-    want.iter()
-        .flatten()
-        .all(|(k, v)| have.get(k) == Some(v))
+    want.iter().flatten().all(|(k, v)| have.get(k) == Some(v))
 }
 
 /// Whether the live Secret already is what we want (then nothing is written).
@@ -232,7 +233,10 @@ pub fn up_to_date(existing: &Secret, desired: &Secret, es: &EncryptedSecret) -> 
     existing.type_.as_deref().unwrap_or("Opaque") == desired.type_.as_deref().unwrap_or("Opaque")
         && data(existing) == data(desired)
         && subset(&desired.metadata.labels, &existing.metadata.labels)
-        && subset(&desired.metadata.annotations, &existing.metadata.annotations)
+        && subset(
+            &desired.metadata.annotations,
+            &existing.metadata.annotations,
+        )
         && owned_by(existing, es)
 }
 
@@ -251,8 +255,13 @@ pub async fn reconcile(es: Arc<EncryptedSecret>, ctx: Arc<Ctx>) -> Result<Action
             if wrote {
                 tracing::info!(namespace = %ns, name = %name, "secret applied");
             }
-            set_status(&es, &ctx, Reason::Decrypted, "the Secret matches the decrypted spec")
-                .await?;
+            set_status(
+                &es,
+                &ctx,
+                Reason::Decrypted,
+                "the Secret matches the decrypted spec",
+            )
+            .await?;
             ctx.failures
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -287,7 +296,14 @@ async fn apply(es: &EncryptedSecret, ctx: &Ctx) -> Result<bool, ReconcileError> 
             == Some(es.metadata.generation.unwrap_or(0).to_string().as_str())
     };
     if let Some(cur) = &existing {
-        if !owned_by(cur, es) && !cur.metadata.labels.iter().flatten().any(|(k, v)| k == MANAGED_BY_LABEL && v == MANAGER) {
+        if !owned_by(cur, es)
+            && !cur
+                .metadata
+                .labels
+                .iter()
+                .flatten()
+                .any(|(k, v)| k == MANAGED_BY_LABEL && v == MANAGER)
+        {
             return Err(ReconcileError::Failed {
                 reason: Reason::SecretNotOwned,
                 message: format!(
@@ -298,7 +314,8 @@ async fn apply(es: &EncryptedSecret, ctx: &Ctx) -> Result<bool, ReconcileError> 
         if up_to_date(cur, &desired, es) && gen_current(cur) {
             return Ok(false);
         }
-        if cur.type_.as_deref().unwrap_or("Opaque") != desired.type_.as_deref().unwrap_or("Opaque") {
+        if cur.type_.as_deref().unwrap_or("Opaque") != desired.type_.as_deref().unwrap_or("Opaque")
+        {
             // The type of a Secret is immutable: replace it (only now that decryption worked).
             let dp = DeleteParams {
                 preconditions: Some(Preconditions {
@@ -351,17 +368,29 @@ async fn set_status(
     message: &str,
 ) -> Result<(), ReconcileError> {
     let generation = es.metadata.generation;
-    let status = if reason == Reason::Decrypted { "True" } else { "False" };
+    let status = if reason == Reason::Decrypted {
+        "True"
+    } else {
+        "False"
+    };
     let prev = ready_condition(es);
     let same = prev.is_some_and(|c| {
-        c.status == status && c.reason == reason.as_str() && c.message == message && c.observed_generation == generation
+        c.status == status
+            && c.reason == reason.as_str()
+            && c.message == message
+            && c.observed_generation == generation
     }) && es.status.as_ref().and_then(|s| s.observed_generation) == generation;
     if same {
         return Ok(());
     }
     let transition = match prev {
         Some(c) if c.status == status => c.last_transition_time.clone(),
-        _ => Some(k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default()),
+        _ => Some(
+            k8s_openapi::jiff::Timestamp::now()
+                .round(k8s_openapi::jiff::Unit::Second)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        ),
     };
     let new = EncryptedSecretStatus {
         observed_generation: generation,
@@ -384,7 +413,14 @@ async fn set_status(
     .await?;
     ctx.metrics.write("status");
     if reason != Reason::Decrypted && prev.map(|c| c.reason.as_str()) != Some(reason.as_str()) {
-        publish(ctx, es, EventType::Warning, reason.as_str(), message.to_owned()).await;
+        publish(
+            ctx,
+            es,
+            EventType::Warning,
+            reason.as_str(),
+            message.to_owned(),
+        )
+        .await;
     }
     Ok(())
 }

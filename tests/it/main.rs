@@ -2,6 +2,7 @@
 //! area. Tests run the real `shroud` binary, real `age`, real files.
 
 mod cli;
+mod controller;
 mod fixtures;
 mod interop;
 mod kms;
