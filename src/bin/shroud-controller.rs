@@ -79,8 +79,11 @@ struct RunArgs {
 enum Cmd {
     /// Run the controller (the default).
     Run,
-    /// Print the CustomResourceDefinition (YAML).
-    Crd,
+    /// Print the CustomResourceDefinition (YAML; `--json` for JSON).
+    Crd {
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the age recipients of the controller's identities, one per line.
     Pubkey,
 }
@@ -99,7 +102,11 @@ fn main() -> ExitCode {
         dirs: cli.keys.age_key_dir.clone(),
     };
     match cli.command.unwrap_or(Cmd::Run) {
-        Cmd::Crd => match controller::crd::crd_yaml() {
+        Cmd::Crd { json: true } => {
+            print!("{}", controller::crd::crd_json());
+            ExitCode::SUCCESS
+        }
+        Cmd::Crd { json: false } => match controller::crd::crd_yaml() {
             Ok(y) => {
                 print!("{y}");
                 ExitCode::SUCCESS

@@ -62,7 +62,15 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         cfg.as_ref(),
     )?;
     if let Some(kind) = &a.kind {
-        let bytes = encrypted_secret(&a, kind, &input.label, in_fmt, &input.bytes, &spec, g)?;
+        let bytes = encrypted_secret(
+            &a,
+            kind,
+            &input.label,
+            (in_fmt, out_fmt),
+            &input.bytes,
+            &spec,
+            g,
+        )?;
         return finish(&a, input.path.as_deref(), &bytes);
     }
     let tree = document::load_plain(&input.label, in_fmt, &input.bytes)?;
@@ -95,7 +103,7 @@ fn encrypted_secret(
     a: &Args,
     kind: &str,
     label: &str,
-    in_fmt: shroud::store::Format,
+    (in_fmt, out_fmt): (shroud::store::Format, shroud::store::Format),
     bytes: &[u8],
     spec: &document::EncryptSpec,
     g: &Global,
@@ -107,9 +115,11 @@ fn encrypted_secret(
             "--kind {kind:?} is not supported (supported: EncryptedSecret)"
         )));
     }
-    if !matches!(in_fmt, Format::Yaml | Format::Json) {
+    if !matches!(in_fmt, Format::Yaml | Format::Json)
+        || !matches!(out_fmt, Format::Yaml | Format::Json)
+    {
         return Err(Error::Usage(
-            "--kind EncryptedSecret reads a YAML or JSON Secret manifest".into(),
+            "--kind EncryptedSecret reads and writes YAML or JSON manifests".into(),
         ));
     }
     let tree = document::load_plain(label, in_fmt, bytes)?;
@@ -125,6 +135,7 @@ fn encrypted_secret(
         a.namespace.as_deref(),
         spec,
         &common::keyring_for_encrypt(),
+        out_fmt,
         opts,
     ))
     .map_err(|e| match e {

@@ -153,6 +153,13 @@ pub fn crd() -> CustomResourceDefinition {
     crd
 }
 
+/// The CRD as JSON (what the API server takes without a YAML parser).
+pub fn crd_json() -> String {
+    let mut s = serde_json::to_string_pretty(&crd()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
 /// The CRD as YAML (what `shroud-controller crd` prints and `examples/k8s/crd.yaml` holds).
 pub fn crd_yaml() -> Result<String, crate::store::StoreError> {
     use crate::store::{self, EmitOptions, Format};

@@ -268,13 +268,14 @@ pub fn from_secret(secret: &Json, namespace: Option<&str>) -> Result<Json, Manif
     Ok(canonical(name, ns, &spec, None))
 }
 
-/// Encrypts a plain Secret manifest into an `EncryptedSecret` document (YAML bytes).
+/// Encrypts a plain Secret manifest into an `EncryptedSecret` document (YAML or JSON bytes).
 pub async fn encrypt_secret(
     label: &str,
     secret: &Json,
     namespace: Option<&str>,
     spec: &EncryptSpec,
     keyring: &Keyring,
+    out: Format,
     opts: EmitOptions,
 ) -> Result<Vec<u8>, ManifestError> {
     let doc = from_secret(secret, namespace)?;
@@ -284,14 +285,8 @@ pub async fn encrypt_secret(
         rules: rules(),
         ..spec.clone()
     };
-    let (tree, md, _key) = document::encrypt(label, Format::Yaml, tree, &spec, keyring).await?;
-    Ok(document::emit_encrypted(
-        label,
-        Format::Yaml,
-        tree,
-        &md,
-        opts,
-    )?)
+    let (tree, md, _key) = document::encrypt(label, out, tree, &spec, keyring).await?;
+    Ok(document::emit_encrypted(label, out, tree, &md, opts)?)
 }
 
 /// The encryption rule of every `EncryptedSecret`.
