@@ -75,6 +75,9 @@ impl ReconcileError {
     }
 }
 
+/// (observedGeneration, reason, message) of a status write.
+type WrittenStatus = (Option<i64>, Reason, String);
+
 /// Shared state of the reconcilers.
 pub struct Ctx {
     pub client: Client,
@@ -83,6 +86,9 @@ pub struct Ctx {
     pub recorder: Option<Recorder>,
     /// Consecutive failures per object (namespace/name), for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// The last status written per object uid: the watch cache may still show the previous
+    /// status when a second reconcile follows at once, and this avoids writing it twice.
+    written: Mutex<HashMap<String, WrittenStatus>>,
     /// Requeue period after success (a safety net; drift is seen through the Secret watch).
     pub resync: Duration,
 }
@@ -100,6 +106,7 @@ impl Ctx {
             metrics,
             recorder,
             failures: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
             resync: Duration::from_secs(3600),
         }
     }
@@ -380,7 +387,15 @@ async fn set_status(
             && c.message == message
             && c.observed_generation == generation
     }) && es.status.as_ref().and_then(|s| s.observed_generation) == generation;
-    if same {
+    let uid = es.uid().unwrap_or_default();
+    let mine = (generation, reason, message.to_owned());
+    let just_written = ctx
+        .written
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&uid)
+        == Some(&mine);
+    if same || just_written {
         return Ok(());
     }
     let transition = match prev {
@@ -412,6 +427,10 @@ async fn set_status(
     )
     .await?;
     ctx.metrics.write("status");
+    ctx.written
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(uid, mine);
     if reason != Reason::Decrypted && prev.map(|c| c.reason.as_str()) != Some(reason.as_str()) {
         publish(
             ctx,
