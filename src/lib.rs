@@ -16,6 +16,7 @@
 //! | [`keysource`] | master keys (age, AWS KMS; PGP parsed only) that wrap the data key |
 //! | [`metadata`] | the `sops` block: in-memory [`metadata::Metadata`] and its on-disk layouts |
 //! | [`config`] | `.sops.yaml` creation rules |
+//! | [`controller`] | the in-cluster decryptor: `EncryptedSecret` CRD, reconcile, leader election, metrics |
 //! | [`document`] | whole-file operations: encrypt, decrypt, verify, re-encrypt |
 //! | [`backup`] | key backup bundles, Shamir paper shares, restore and verification |
 //! | [`externalsecret`] | ExternalSecret manifests from Secret files; push to AWS Secrets Manager |
@@ -28,6 +29,7 @@
 
 pub mod backup;
 pub mod config;
+pub mod controller;
 pub mod crypto;
 pub mod document;
 pub mod error;

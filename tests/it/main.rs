@@ -3,6 +3,7 @@
 
 mod backup;
 mod cli;
+mod controller;
 mod eso;
 mod fixtures;
 mod interop;

@@ -1,0 +1,204 @@
+//! The `shroud-controller` binary: run the in-cluster decryptor, print its CRD, or print the
+//! recipients developers encrypt for. Wiring only; the logic lives in `shroud::controller`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use shroud::controller::{self, Settings, keys::KeySources, leader::LeaseConfig};
+
+/// Decrypts `EncryptedSecret` objects (shroud.dev/v1alpha1) into Secrets.
+#[derive(Parser, Debug)]
+#[command(name = "shroud-controller", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    keys: KeyArgs,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct KeyArgs {
+    /// An age key file (repeatable; all identities are tried, for rotation windows).
+    #[arg(
+        long = "age-key-file",
+        env = "SHROUD_AGE_KEY_FILE",
+        value_delimiter = ',',
+        global = true
+    )]
+    age_key_file: Vec<PathBuf>,
+    /// A directory whose files are age key files, e.g. a mounted Secret (repeatable).
+    #[arg(
+        long = "age-key-dir",
+        env = "SHROUD_AGE_KEY_DIR",
+        value_delimiter = ',',
+        global = true
+    )]
+    age_key_dir: Vec<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct RunArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "SHROUD_WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "SHROUD_METRICS_ADDR")]
+    metrics_addr: SocketAddr,
+    /// Disable leader election (only for a single replica).
+    #[arg(long)]
+    no_leader_election: bool,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "shroud-controller")]
+    lease_name: String,
+    /// Namespace of the Lease (default: $POD_NAMESPACE, else the watched namespace, else `default`).
+    #[arg(long)]
+    lease_namespace: Option<String>,
+    /// Lease duration in seconds (renewed every third of it).
+    #[arg(long, default_value_t = 15)]
+    lease_seconds: u64,
+    /// Identity in the Lease (default: $POD_NAME, else hostname-pid).
+    #[arg(long)]
+    identity: Option<String>,
+    /// Objects reconciled in parallel.
+    #[arg(long, default_value_t = 8)]
+    concurrency: u16,
+    /// Do not publish Kubernetes Events.
+    #[arg(long)]
+    no_events: bool,
+    /// Log format: json or text.
+    #[arg(long, default_value = "json", env = "SHROUD_LOG_FORMAT")]
+    log_format: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run the controller (the default).
+    Run,
+    /// Print the CustomResourceDefinition (YAML; `--json` for JSON).
+    Crd {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the age recipients of the controller's identities, one per line.
+    Pubkey,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = u8::from(e.use_stderr()) * 2;
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let sources = KeySources {
+        files: cli.keys.age_key_file.clone(),
+        dirs: cli.keys.age_key_dir.clone(),
+    };
+    match cli.command.unwrap_or(Cmd::Run) {
+        Cmd::Crd { json: true } => {
+            print!("{}", controller::crd::crd_json());
+            ExitCode::SUCCESS
+        }
+        Cmd::Crd { json: false } => match controller::crd::crd_yaml() {
+            Ok(y) => {
+                print!("{y}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("shroud-controller: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Cmd::Pubkey => match controller::keys::recipients(&sources) {
+            Ok(r) if r.is_empty() => {
+                eprintln!(
+                    "shroud-controller: no age identities found (--age-key-file / --age-key-dir)"
+                );
+                ExitCode::FAILURE
+            }
+            Ok(r) => {
+                for x in r {
+                    println!("{x}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("shroud-controller: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Cmd::Run => run(cli.run, sources),
+    }
+}
+
+fn run(a: RunArgs, keys: KeySources) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHROUD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    let sub = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    if a.log_format == "json" {
+        sub.json().init();
+    } else {
+        sub.init();
+    }
+    let identity = a
+        .identity
+        .clone()
+        .or_else(|| std::env::var("POD_NAME").ok())
+        .unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|_| "shroud".into());
+            format!("{host}-{}", std::process::id())
+        });
+    let lease_ns = a
+        .lease_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .or_else(|| a.namespace.clone())
+        .unwrap_or_else(|| "default".into());
+    let settings = Settings {
+        keys,
+        namespace: a.namespace.clone(),
+        metrics_addr: a.metrics_addr,
+        lease: (!a.no_leader_election).then(|| LeaseConfig {
+            name: a.lease_name.clone(),
+            namespace: lease_ns,
+            identity,
+            duration: Duration::from_secs(a.lease_seconds.max(3)),
+            renew_every: Duration::from_secs((a.lease_seconds / 3).max(1)),
+        }),
+        concurrency: a.concurrency.max(1),
+        events: !a.no_events,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("shroud-controller: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        let client = kube::Client::try_default().await?;
+        controller::run(settings, client).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "controller stopped");
+            ExitCode::FAILURE
+        }
+    }
+}

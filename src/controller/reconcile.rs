@@ -1,0 +1,459 @@
+//! Reconciliation of one `EncryptedSecret`: decrypt, build the owned Secret, apply it only when
+//! it differs, report status, conditions and Events, and back off on failure.
+//!
+//! Never loses data: a failure leaves the last good Secret untouched; a Secret that was deleted
+//! or edited by hand is restored; an unchanged object causes no write at all.
+//! Owns: the reconcile decision. Must not know: process setup, HTTP, leader election.
+//! Logs, Events and status name objects, reasons and key paths, never values.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+
+use super::crd::{API_VERSION, Condition, EncryptedSecret, EncryptedSecretStatus, KIND};
+use super::keys::Keys;
+use super::manifest::{self, ManifestError, Payload};
+use super::metrics::Metrics;
+use crate::error::Error as DocError;
+
+/// The field manager of every write, and the label that marks owned Secrets.
+pub const MANAGER: &str = "shroud-controller";
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// The `EncryptedSecret` generation the Secret was last written from.
+pub const GENERATION_ANNOTATION: &str = "shroud.dev/generation";
+
+/// Why an object is not Ready (the `reason` of the condition and the metrics label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Decrypted,
+    NoMatchingKey,
+    IntegrityFailure,
+    InvalidSpec,
+    SecretNotOwned,
+    ApiError,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Decrypted => "Decrypted",
+            Reason::NoMatchingKey => "NoMatchingKey",
+            Reason::IntegrityFailure => "IntegrityFailure",
+            Reason::InvalidSpec => "InvalidSpec",
+            Reason::SecretNotOwned => "SecretNotOwned",
+            Reason::ApiError => "ApiError",
+        }
+    }
+}
+
+/// A reconcile failure (returned to the runtime, which calls the error policy).
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("{reason:?}: {message}")]
+    Failed { reason: Reason, message: String },
+    #[error("API request failed: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+impl ReconcileError {
+    fn reason(&self) -> Reason {
+        match self {
+            ReconcileError::Failed { reason, .. } => *reason,
+            ReconcileError::Kube(_) => Reason::ApiError,
+        }
+    }
+}
+
+/// (observedGeneration, reason, message) of a status write.
+type WrittenStatus = (Option<i64>, Reason, String);
+
+/// Shared state of the reconcilers.
+pub struct Ctx {
+    pub client: Client,
+    pub keys: Keys,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Option<Recorder>,
+    /// Consecutive failures per object (namespace/name), for exponential backoff.
+    failures: Mutex<HashMap<String, u32>>,
+    /// The last status written per object uid: the watch cache may still show the previous
+    /// status when a second reconcile follows at once, and this avoids writing it twice.
+    written: Mutex<HashMap<String, WrittenStatus>>,
+    /// Requeue period after success (a safety net; drift is seen through the Secret watch).
+    pub resync: Duration,
+}
+
+impl Ctx {
+    pub fn new(
+        client: Client,
+        keys: Keys,
+        metrics: Arc<Metrics>,
+        recorder: Option<Recorder>,
+    ) -> Ctx {
+        Ctx {
+            client,
+            keys,
+            metrics,
+            recorder,
+            failures: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
+            resync: Duration::from_secs(3600),
+        }
+    }
+}
+
+fn key_of(es: &EncryptedSecret) -> String {
+    format!("{}/{}", es.namespace().unwrap_or_default(), es.name_any())
+}
+
+/// Maps a document error to a reason and a message free of values.
+fn classify(e: &ManifestError) -> (Reason, String) {
+    match e {
+        ManifestError::Invalid(m) => (Reason::InvalidSpec, m.clone()),
+        ManifestError::Document(DocError::Key { source, .. }) => (
+            Reason::NoMatchingKey,
+            format!("no key held by the controller opens the data key: {source}"),
+        ),
+        ManifestError::Document(d) if d.is_integrity() => (
+            Reason::IntegrityFailure,
+            "the document failed authentication (MAC or a value's AAD): it was altered, or copied/renamed from another name or namespace (strict scope); the Secret was left as it was".into(),
+        ),
+        ManifestError::Document(d) => (
+            Reason::InvalidSpec,
+            format!("the document is not a valid sops document ({})", doc_kind(d)),
+        ),
+    }
+}
+
+/// A short, value-free description of a document error.
+fn doc_kind(e: &DocError) -> &'static str {
+    match e {
+        DocError::Store { .. } => "unreadable structure",
+        DocError::Metadata { .. } => "invalid sops metadata",
+        DocError::Rules { .. } => "invalid encryption rules",
+        DocError::MacMissing { .. } => "no MAC",
+        DocError::NotEncrypted { .. } => "no sops metadata",
+        DocError::Tree { .. } => "invalid encrypted value",
+        _ => "invalid document",
+    }
+}
+
+/// Decrypts an object (timed, counted). The data key is cached per envelope.
+pub async fn decrypt(ctx: &Ctx, es: &EncryptedSecret) -> Result<Payload, (Reason, String)> {
+    let name = es.name_any();
+    let ns = es.namespace().unwrap_or_default();
+    let label = format!("{ns}/{name}");
+    let start = Instant::now();
+    let sops = es.sops.as_ref();
+    let (tree, md) =
+        manifest::load(&label, &name, &ns, &es.spec, sops).map_err(|e| classify(&e))?;
+    let id = manifest::envelope_id(sops.unwrap_or(&serde_json::Value::Null));
+    let (key, hit) = ctx.keys.data_key(id, &md).await.map_err(|source| {
+        classify(&ManifestError::Document(DocError::Key {
+            file: label.clone(),
+            source,
+        }))
+    })?;
+    if hit {
+        ctx.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+    } else {
+        ctx.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
+    }
+    let out = manifest::open(&label, tree, md, &key);
+    ctx.metrics.observe_decrypt(start.elapsed());
+    out.map_err(|e| classify(&e))
+}
+
+/// The Secret the controller wants for `es`.
+pub fn desired_secret(es: &EncryptedSecret, p: &Payload) -> Secret {
+    let mut labels = p.labels.clone();
+    labels.insert(MANAGED_BY_LABEL.into(), MANAGER.into());
+    let mut annotations = p.annotations.clone();
+    annotations.insert(
+        GENERATION_ANNOTATION.into(),
+        es.metadata.generation.unwrap_or(0).to_string(),
+    );
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(es.name_any()),
+            namespace: es.namespace(),
+            labels: Some(labels),
+            annotations: Some(annotations),
+            owner_references: Some(vec![owner_ref(es)]),
+            ..Default::default()
+        },
+        type_: Some(p.type_.clone()),
+        data: Some(
+            p.data
+                .iter()
+                .map(|(k, v)| (k.clone(), ByteString(v.clone())))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+fn owner_ref(es: &EncryptedSecret) -> OwnerReference {
+    OwnerReference {
+        api_version: API_VERSION.into(),
+        kind: KIND.into(),
+        name: es.name_any(),
+        uid: es.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// Whether `existing` is owned by `es` (controller ownerReference with its uid).
+fn owned_by(existing: &Secret, es: &EncryptedSecret) -> bool {
+    let uid = es.uid().unwrap_or_default();
+    existing
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.uid == uid && o.controller == Some(true))
+}
+
+fn subset(
+    want: &Option<BTreeMap<String, String>>,
+    have: &Option<BTreeMap<String, String>>,
+) -> bool {
+    let empty = BTreeMap::new();
+    let have = have.as_ref().unwrap_or(&empty);
+    want.iter().flatten().all(|(k, v)| have.get(k) == Some(v))
+}
+
+/// Whether the live Secret already is what we want (then nothing is written).
+pub fn up_to_date(existing: &Secret, desired: &Secret, es: &EncryptedSecret) -> bool {
+    let data = |s: &Secret| s.data.clone().unwrap_or_default();
+    existing.type_.as_deref().unwrap_or("Opaque") == desired.type_.as_deref().unwrap_or("Opaque")
+        && data(existing) == data(desired)
+        && subset(&desired.metadata.labels, &existing.metadata.labels)
+        && subset(
+            &desired.metadata.annotations,
+            &existing.metadata.annotations,
+        )
+        && owned_by(existing, es)
+}
+
+/// Reconciles one object.
+pub async fn reconcile(es: Arc<EncryptedSecret>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
+    ctx.metrics.reconciles.fetch_add(1, Ordering::Relaxed);
+    if es.metadata.deletion_timestamp.is_some() {
+        // The Secret goes with its owner (garbage collection through the ownerReference).
+        return Ok(Action::await_change());
+    }
+    let ns = es.namespace().unwrap_or_default();
+    let name = es.name_any();
+    let result = apply(&es, &ctx).await;
+    match result {
+        Ok(wrote) => {
+            if wrote {
+                tracing::info!(namespace = %ns, name = %name, "secret applied");
+            }
+            set_status(
+                &es,
+                &ctx,
+                Reason::Decrypted,
+                "the Secret matches the decrypted spec",
+            )
+            .await?;
+            ctx.failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key_of(&es));
+            Ok(Action::requeue(ctx.resync))
+        }
+        Err(ReconcileError::Failed { reason, message }) => {
+            tracing::warn!(namespace = %ns, name = %name, reason = reason.as_str(), %message, "not reconciled; the Secret was left as it was");
+            set_status(&es, &ctx, reason, &message).await?;
+            Err(ReconcileError::Failed { reason, message })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Decrypts and, when needed, applies the Secret. Returns whether a write happened.
+async fn apply(es: &EncryptedSecret, ctx: &Ctx) -> Result<bool, ReconcileError> {
+    let payload = decrypt(ctx, es)
+        .await
+        .map_err(|(reason, message)| ReconcileError::Failed { reason, message })?;
+    let ns = es.namespace().unwrap_or_default();
+    let name = es.name_any();
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let desired = desired_secret(es, &payload);
+    let existing = api.get_opt(&name).await?;
+    let gen_current = |s: &Secret| {
+        s.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(GENERATION_ANNOTATION))
+            .map(String::as_str)
+            == Some(es.metadata.generation.unwrap_or(0).to_string().as_str())
+    };
+    if let Some(cur) = &existing {
+        if !owned_by(cur, es)
+            && !cur
+                .metadata
+                .labels
+                .iter()
+                .flatten()
+                .any(|(k, v)| k == MANAGED_BY_LABEL && v == MANAGER)
+        {
+            return Err(ReconcileError::Failed {
+                reason: Reason::SecretNotOwned,
+                message: format!(
+                    "a Secret named {name} exists and is not managed by shroud-controller; delete it or rename the EncryptedSecret"
+                ),
+            });
+        }
+        if up_to_date(cur, &desired, es) && gen_current(cur) {
+            return Ok(false);
+        }
+        if cur.type_.as_deref().unwrap_or("Opaque") != desired.type_.as_deref().unwrap_or("Opaque")
+        {
+            // The type of a Secret is immutable: replace it (only now that decryption worked).
+            let dp = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid: cur.metadata.uid.clone(),
+                    resource_version: cur.metadata.resource_version.clone(),
+                }),
+                ..Default::default()
+            };
+            api.delete(&name, &dp).await?;
+            ctx.metrics.write("secret");
+        }
+    }
+    let pp = PatchParams::apply(MANAGER).force();
+    api.patch(&name, &pp, &Patch::Apply(&desired)).await?;
+    ctx.metrics.write("secret");
+    let (reason, note) = match &existing {
+        None => ("Created", format!("Secret {name} created")),
+        Some(_) => ("Updated", format!("Secret {name} updated")),
+    };
+    publish(ctx, es, EventType::Normal, reason, note).await;
+    Ok(true)
+}
+
+async fn publish(ctx: &Ctx, es: &EncryptedSecret, type_: EventType, reason: &str, note: String) {
+    let Some(rec) = &ctx.recorder else { return };
+    let ev = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    match rec.publish(&ev, &es.object_ref(&())).await {
+        Ok(()) => ctx.metrics.write("event"),
+        Err(e) => tracing::debug!(error = %e, "event not published"),
+    }
+}
+
+fn ready_condition(es: &EncryptedSecret) -> Option<&Condition> {
+    es.status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+}
+
+/// Writes the status when it differs from what the object shows (no write otherwise).
+async fn set_status(
+    es: &EncryptedSecret,
+    ctx: &Ctx,
+    reason: Reason,
+    message: &str,
+) -> Result<(), ReconcileError> {
+    let generation = es.metadata.generation;
+    let status = if reason == Reason::Decrypted {
+        "True"
+    } else {
+        "False"
+    };
+    let prev = ready_condition(es);
+    let same = prev.is_some_and(|c| {
+        c.status == status
+            && c.reason == reason.as_str()
+            && c.message == message
+            && c.observed_generation == generation
+    }) && es.status.as_ref().and_then(|s| s.observed_generation) == generation;
+    let uid = es.uid().unwrap_or_default();
+    let mine = (generation, reason, message.to_owned());
+    let just_written = ctx
+        .written
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&uid)
+        == Some(&mine);
+    if same || just_written {
+        return Ok(());
+    }
+    let transition = match prev {
+        Some(c) if c.status == status => c.last_transition_time.clone(),
+        _ => Some(
+            k8s_openapi::jiff::Timestamp::now()
+                .round(k8s_openapi::jiff::Unit::Second)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        ),
+    };
+    let new = EncryptedSecretStatus {
+        observed_generation: generation,
+        conditions: vec![Condition {
+            type_: "Ready".into(),
+            status: status.into(),
+            reason: reason.as_str().into(),
+            message: message.into(),
+            observed_generation: generation,
+            last_transition_time: transition,
+        }],
+    };
+    let api: Api<EncryptedSecret> =
+        Api::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default());
+    api.patch_status(
+        &es.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": new })),
+    )
+    .await?;
+    ctx.metrics.write("status");
+    ctx.written
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(uid, mine);
+    if reason != Reason::Decrypted && prev.map(|c| c.reason.as_str()) != Some(reason.as_str()) {
+        publish(
+            ctx,
+            es,
+            EventType::Warning,
+            reason.as_str(),
+            message.to_owned(),
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Requeues failed objects with exponential backoff (5 s doubling up to 5 minutes).
+pub fn error_policy(es: Arc<EncryptedSecret>, err: &ReconcileError, ctx: Arc<Ctx>) -> Action {
+    let reason = err.reason();
+    ctx.metrics.failure(reason.as_str());
+    if let ReconcileError::Kube(e) = err {
+        tracing::warn!(namespace = %es.namespace().unwrap_or_default(), name = %es.name_any(), error = %e, "API request failed");
+    }
+    let mut f = ctx.failures.lock().unwrap_or_else(|p| p.into_inner());
+    let n = f.entry(key_of(&es)).or_default();
+    *n = n.saturating_add(1);
+    let secs = 5u64.saturating_mul(1u64 << (*n - 1).min(6)).min(300);
+    Action::requeue(Duration::from_secs(secs))
+}
