@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::util::{Sandbox, TEST_RECIPIENT, TEST_RECIPIENT2, test_key, test_key2};
 
-fn kubeconfig() -> Option<PathBuf> {
+pub(crate) fn kubeconfig() -> Option<PathBuf> {
     std::env::var_os("SHROUD_TEST_KUBECONFIG").map(PathBuf::from)
 }
 
@@ -39,7 +39,7 @@ macro_rules! need_server {
     };
 }
 
-async fn client(path: &PathBuf) -> Client {
+pub(crate) async fn client(path: &PathBuf) -> Client {
     let kc = Kubeconfig::read_from(path).expect("kubeconfig");
     let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await

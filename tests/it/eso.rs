@@ -333,3 +333,102 @@ fn push_writes_secrets_manager_idempotently() {
         stderr(&out)
     );
 }
+
+/// Drops what a 1.20 API server rejects in the current ESO CRD: `selectableFields` and the
+/// `default: ""` entries.
+fn for_old_server(v: &mut J) {
+    match v {
+        J::Object(m) => {
+            m.remove("selectableFields");
+            if m.get("default") == Some(&J::from("")) {
+                m.remove("default");
+            }
+            m.values_mut().for_each(for_old_server);
+        }
+        J::Array(a) => a.iter_mut().for_each(for_old_server),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_real_api_server_accepts_generated_external_secrets() {
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, DynamicObject, PostParams};
+    use kube::core::{ApiResource, GroupVersionKind};
+
+    let Some(kubeconfig) = crate::controller::kubeconfig() else {
+        eprintln!("skipped: SHROUD_TEST_KUBECONFIG is not set (run scripts/test-controller.sh)");
+        return;
+    };
+    let sb = Sandbox::new();
+    secrets(&sb);
+    let ns = format!("eso-{}", std::process::id());
+    let out = sb
+        .cmd()
+        .args(["external-secret", "--namespace", &ns, "k8s/secrets.yaml"])
+        .run();
+    assert_code(&out, 0);
+    // The manifests name their own namespace ("shop"); place them in a fresh one.
+    let mut docs = to_json(stdout(&out).as_bytes());
+    for d in &mut docs {
+        d["metadata"]["namespace"] = J::from(ns.clone());
+    }
+    let dir = std::env::var_os("SHROUD_ESO_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/fixtures/eso"));
+    let mut crd =
+        to_json(&std::fs::read(dir.join("externalsecrets.external-secrets.io.crd.yaml")).unwrap())
+            .remove(0);
+    for_old_server(&mut crd);
+    rt().block_on(async {
+        let client = crate::controller::client(&kubeconfig).await;
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
+        match crds.create(&PostParams::default(), &crd).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => panic!("the API server refused the ESO CRD: {e}"),
+        }
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let n: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap();
+        namespaces.create(&PostParams::default(), &n).await.unwrap();
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("external-secrets.io", "v1", "ExternalSecret"),
+            "externalsecrets",
+        );
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar);
+        // The CRD needs a moment to be served.
+        let mut last = String::new();
+        for d in &docs {
+            let obj: DynamicObject = serde_json::from_value(d.clone()).unwrap();
+            let mut created = false;
+            for _ in 0..50 {
+                match api.create(&PostParams::default(), &obj).await {
+                    Ok(_) => {
+                        created = true;
+                        break;
+                    }
+                    Err(kube::Error::Api(e)) if e.code == 404 => {
+                        last = e.message;
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                    Err(e) => panic!("the API server rejected a generated ExternalSecret: {e}"),
+                }
+            }
+            assert!(created, "ExternalSecret API never became available: {last}");
+        }
+        let list = api.list(&Default::default()).await.unwrap();
+        assert_eq!(list.items.len(), docs.len());
+        // The server does validate against the schema: a bad enum is refused.
+        let mut bad = docs[0].clone();
+        bad["metadata"]["name"] = J::from("bad");
+        bad["spec"]["target"]["creationPolicy"] = J::from("Bogus");
+        let obj: DynamicObject = serde_json::from_value(bad).unwrap();
+        match api.create(&PostParams::default(), &obj).await {
+            Err(kube::Error::Api(e)) => assert_eq!(e.code, 422, "{}", e.message),
+            other => panic!("an invalid ExternalSecret was accepted: {other:?}"),
+        }
+    });
+}
