@@ -17,4 +17,5 @@ trap 'bash scripts/kube-down.sh "$dir"; rm -rf "$dir"' EXIT
 bash scripts/kube-up.sh "$dir"
 SHROUD_TEST_KUBECONFIG="$dir/kubeconfig" cargo test --test it controller:: -- --test-threads 2
 SHROUD_TEST_KUBECONFIG="$dir/kubeconfig" cargo test --test it eso::the_real_api_server -- --test-threads 1
+SHROUD_TEST_KUBECONFIG="$dir/kubeconfig" cargo test --test it backup::backup_from_and_restore -- --test-threads 1
 echo "test-controller: passed"

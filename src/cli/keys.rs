@@ -34,6 +34,10 @@ pub struct BackupArgs {
     /// Identity files to back up (default: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and the sops key file).
     #[arg(long = "key-file", value_name = "FILE")]
     pub key_files: Vec<PathBuf>,
+    /// Also back up the identities of a Kubernetes Secret (NAMESPACE/NAME, e.g. the controller's
+    /// shroud-system/shroud-age-keys), read with the kube client (KUBECONFIG or in-cluster).
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub from_secret: Option<String>,
     /// Recovery recipient that can open the backup (repeatable).
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
@@ -76,8 +80,11 @@ pub struct RestoreArgs {
     #[command(flatten)]
     pub unlock: UnlockArgs,
     /// Where to write the identities (default: the sops key file). Mode 0600.
-    #[arg(short = 'o', long, value_name = "FILE")]
+    #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "to_secret")]
     pub output: Option<PathBuf>,
+    /// Recreate the controller's key Secret (NAMESPACE/NAME, key keys.txt) instead of a file.
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub to_secret: Option<String>,
     /// Replace an existing key file.
     #[arg(long)]
     pub force: bool,
@@ -249,6 +256,21 @@ pub fn run(a: KeysArgs) -> Result<Outcome> {
     }
 }
 
+fn split_ref(r: &str) -> Result<(String, String)> {
+    r.split_once('/')
+        .filter(|(n, s)| !n.is_empty() && !s.is_empty())
+        .map(|(n, s)| (n.to_owned(), s.to_owned()))
+        .ok_or_else(|| Error::Usage(format!("{r:?} must be NAMESPACE/NAME")))
+}
+
+fn kube_client() -> Result<kube::Client> {
+    common::block_on(kube::Client::try_default()).map_err(|e| {
+        Error::Other(format!(
+            "cannot reach Kubernetes (KUBECONFIG or in-cluster config): {e}"
+        ))
+    })
+}
+
 fn run_backup(a: BackupArgs) -> Result<Outcome> {
     let label = a.output.display().to_string();
     if a.output.exists() && !a.force {
@@ -275,8 +297,19 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
             "--threshold must be between 2 and --shares ({n})"
         )));
     }
-    let created =
-        backup::create(&sources(&a.key_files)?, &protection).map_err(|e| berr(&label, e))?;
+    let mut srcs = if a.from_secret.is_some() && a.key_files.is_empty() {
+        Vec::new()
+    } else {
+        sources(&a.key_files)?
+    };
+    if let Some(r) = &a.from_secret {
+        let (ns, name) = split_ref(r)?;
+        srcs.extend(
+            common::block_on(backup::sources_from_secret(kube_client()?, &ns, &name))
+                .map_err(|e| berr(&label, e))?,
+        );
+    }
+    let created = backup::create(&srcs, &protection).map_err(|e| berr(&label, e))?;
     let blocks: Vec<String> = created
         .shares
         .iter()
@@ -322,6 +355,28 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
 
 fn run_restore(a: RestoreArgs) -> Result<Outcome> {
     let opened = open_bundle(&a.bundle, &a.unlock)?;
+    if let Some(r) = &a.to_secret {
+        let (ns, name) = split_ref(r)?;
+        let label = a.bundle.display().to_string();
+        let created = common::block_on(backup::restore_to_secret(
+            kube_client()?,
+            &ns,
+            &name,
+            &opened.identities,
+            a.force,
+        ))
+        .map_err(|e| berr(&label, e))?;
+        eprintln!(
+            "shroud: {} Secret {ns}/{name} with {} identities (key keys.txt)",
+            if created {
+                "created"
+            } else {
+                "replaced the data of"
+            },
+            opened.manifest.identities.len()
+        );
+        return Ok(Outcome::Done);
+    }
     let out = match a.output {
         Some(p) => p,
         None => shroud::keysource::age::default_key_file()

@@ -251,3 +251,101 @@ fn bad_backup_input_is_named_and_writes_nothing() {
     );
     assert!(!sb.path("out.txt").exists());
 }
+
+#[test]
+fn backup_from_and_restore_to_the_controllers_key_secret() {
+    use k8s_openapi::api::core::v1::{Namespace, Secret};
+    use kube::api::{Api, PostParams};
+
+    let Some(kubeconfig) = crate::controller::kubeconfig() else {
+        eprintln!("skipped: SHROUD_TEST_KUBECONFIG is not set (run scripts/test-controller.sh)");
+        return;
+    };
+    let ns = format!("keys-{}", std::process::id());
+    let key_text = std::fs::read_to_string(test_key()).unwrap();
+    crate::kms::rt().block_on(async {
+        let client = crate::controller::client(&kubeconfig).await;
+        let n: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap();
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &n)
+            .await
+            .unwrap();
+        let s: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "shroud-age-keys", "namespace": ns},
+            "stringData": {"current.txt": key_text}
+        }))
+        .unwrap();
+        Api::<Secret>::namespaced(client, &ns)
+            .create(&PostParams::default(), &s)
+            .await
+            .unwrap();
+    });
+    let sb = Sandbox::new();
+    let kube = |c: &mut std::process::Command| {
+        c.env("KUBECONFIG", &kubeconfig);
+    };
+    let mut c = keys(&sb);
+    kube(&mut c);
+    let out = c
+        .args([
+            "backup",
+            "--from-secret",
+            &format!("{ns}/shroud-age-keys"),
+            "--shares",
+            "3",
+            "--threshold",
+            "2",
+            "--shares-dir",
+            "s",
+            "-o",
+            "b.json",
+        ])
+        .run();
+    assert_code(&out, 0);
+    let manifest = sb.read("b.json");
+    assert!(
+        manifest.contains(TEST_RECIPIENT) && manifest.contains("shroud-age-keys key current.txt"),
+        "{manifest}"
+    );
+    let restore = |force: bool| {
+        let mut c = keys(&sb);
+        kube(&mut c);
+        c.args([
+            "restore",
+            "b.json",
+            "--share",
+            "s/share-1.txt",
+            "--share",
+            "s/share-3.txt",
+            "--to-secret",
+            &format!("{ns}/restored"),
+        ]);
+        if force {
+            c.arg("--force");
+        }
+        c.run()
+    };
+    assert_code(&restore(false), 0);
+    let again = restore(false);
+    assert_ne!(again.status.code(), Some(0));
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    assert_code(&restore(true), 0);
+    let restored = crate::kms::rt().block_on(async {
+        let client = crate::controller::client(&kubeconfig).await;
+        Api::<Secret>::namespaced(client, &ns)
+            .get("restored")
+            .await
+            .unwrap()
+    });
+    let data = restored.data.unwrap();
+    let text = String::from_utf8(data["keys.txt"].0.clone()).unwrap();
+    let line = key_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap();
+    assert!(
+        text.contains(line),
+        "the restored Secret holds the backed-up identity"
+    );
+}
