@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n_age="${1:-1000}"
 n_kms="${2:-200}"
-cargo build --release --quiet
+cargo build --release --quiet --bin shroud
 shroud="$PWD/target/release/shroud"
 recipient="age18wmw49a72cf2r3xg9vklvhuhql25dzv0ufwdrqf29fe25w7alshqxcgy93"
 export SOPS_AGE_KEY_FILE="$PWD/keys/test-age.txt"
@@ -35,7 +35,7 @@ make_files "$work/age/secrets" "$n_age" --age "$recipient"
 printf 'creation_rules:\n  - path_regex: secrets/.*\n    age: %s\n' "$recipient" > "$work/age/.sops.yaml"
 t0=$(now); "$shroud" rotate -y --recursive "$work/age" 2>/dev/null; t1=$(now)
 printf 'shroud rotate --recursive (1 process) : '; rate "$n_age" "$(echo "$t1 - $t0" | bc)"
-t0=$(now); for f in "$work"/age/secrets/*.yaml; do "$shroud" rotate -i "$f"; done; t1=$(now)
+t0=$(now); for f in "$work"/age/secrets/*.yaml; do "$shroud" rotate -i "$f" 2>/dev/null; done; t1=$(now)
 printf 'one process per file                   : '; rate "$n_age" "$(echo "$t1 - $t0" | bc)"
 
 echo "== AWS KMS (moto): $n_kms files"
@@ -61,5 +61,5 @@ t0=$(now); "$shroud" rotate -y --recursive "$work/kms" 2>/dev/null; t1=$(now)
 after=$(grep -c 'POST / ' "$work/moto.log" || true)
 printf 'shroud rotate --recursive (1 process) : '; rate "$n_kms" "$(echo "$t1 - $t0" | bc)"
 python3 -c "import sys; print(f'  KMS requests per file: {(int(sys.argv[2])-int(sys.argv[1]))/int(sys.argv[3]):.2f} (1 Decrypt + 1 Encrypt)')" "$before" "$after" "$n_kms"
-t0=$(now); for f in "$work"/kms/secrets/*.yaml; do "$shroud" rotate -i "$f"; done; t1=$(now)
+t0=$(now); for f in "$work"/kms/secrets/*.yaml; do "$shroud" rotate -i "$f" 2>/dev/null; done; t1=$(now)
 printf 'one process per file                   : '; rate "$n_kms" "$(echo "$t1 - $t0" | bc)"
