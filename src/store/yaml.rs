@@ -466,6 +466,9 @@ pub struct EmitOptions {
     pub indent: usize,
 }
 
+/// Longest key written as an implicit (`key: value`) key; YAML allows 1024 characters.
+const LONG_KEY: usize = 1000;
+
 struct Emitter {
     out: String,
     indent: usize,
@@ -519,7 +522,14 @@ impl Emitter {
                 Entry::Comment(c) => self.comment(c, col)?,
                 Entry::Pair(k, v) => {
                     self.pad(col);
+                    let start = self.out.len();
                     self.key(k);
+                    if self.out.len() - start > LONG_KEY {
+                        // YAML limits implicit keys to 1024 characters: use an explicit key.
+                        self.out.insert_str(start, "? ");
+                        self.out.push('\n');
+                        self.pad(col);
+                    }
                     self.out.push(':');
                     self.after_key(k, v, col)?;
                 }
@@ -804,6 +814,44 @@ mod tests {
             parse(bomb.as_bytes()),
             Err(StoreError::AliasBudget { .. })
         ));
+    }
+
+    #[test]
+    fn long_keys_use_explicit_key_syntax() {
+        // Found by the yaml_store fuzz target: a 1,024+ character key must not be implicit.
+        let long = "k".repeat(1500);
+        let mut m = Map::new();
+        m.insert(long.clone(), Value::str("v"));
+        m.insert(
+            "nested",
+            Value::Map({
+                let mut n = Map::new();
+                n.insert(format!("{long} x"), Value::List(vec![Value::str("a")]));
+                n
+            }),
+        );
+        let t = Tree {
+            branches: vec![m],
+            ..Default::default()
+        };
+        let out = emit(&t, EmitOptions { indent: 2 }).unwrap();
+        let back = parse(&out).unwrap();
+        assert_eq!(
+            back.branches[0]
+                .get(&long)
+                .and_then(Value::as_scalar)
+                .map(|s| s.bytes()),
+            Some(&b"v"[..])
+        );
+        assert!(
+            back.branches[0]
+                .get("nested")
+                .unwrap()
+                .as_map()
+                .unwrap()
+                .get(&format!("{long} x"))
+                .is_some()
+        );
     }
 
     #[test]
