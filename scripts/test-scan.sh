@@ -3,8 +3,8 @@
 # published test keys and the scanner's labeled corpus are allowlisted by name in .shroudignore.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo run --quiet -- scan .
+cargo run --quiet --bin shroud -- scan .
 if git rev-parse --git-dir >/dev/null 2>&1; then
-  cargo run --quiet -- scan --all-history
+  cargo run --quiet --bin shroud -- scan --all-history
 fi
 echo "scan: repository clean"
