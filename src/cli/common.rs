@@ -109,6 +109,82 @@ pub fn parse_format(t: &str) -> Result<Format> {
     })
 }
 
+/// Input and output flags shared by `encrypt` and `decrypt`.
+#[derive(clap::Args, Debug)]
+pub struct IoArgs {
+    /// The input file (stdin when omitted or `-`).
+    pub file: Option<PathBuf>,
+    /// Write the result back to FILE, atomically (plaintext is written with mode 0600).
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// Write the result to this file instead of stdout.
+    #[arg(long, value_name = "FILE", conflicts_with = "in_place")]
+    pub output: Option<PathBuf>,
+    /// Input format (yaml, json, dotenv, ini, binary); default: by extension.
+    #[arg(long, value_name = "FORMAT")]
+    pub input_type: Option<String>,
+    /// Output format; default: the input format.
+    #[arg(long, value_name = "FORMAT")]
+    pub output_type: Option<String>,
+    /// File name to use for format detection and creation rules (for stdin).
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
+}
+
+/// What [`IoArgs::read`] found: the input, the name that decides format and rules, formats.
+pub struct ReadInput {
+    pub input: Input,
+    pub name: Option<PathBuf>,
+    pub in_fmt: Format,
+    pub out_fmt: Format,
+}
+
+impl IoArgs {
+    /// Reads the input and settles the formats.
+    pub fn read(&self) -> Result<ReadInput> {
+        if self.in_place && self.file.is_none() {
+            return Err(Error::Usage("--in-place needs a FILE".into()));
+        }
+        let input = read_input(self.file.as_deref())?;
+        let name = self.filename_override.clone().or(input.path.clone());
+        let in_fmt = input_format(self.input_type.as_deref(), name.as_deref(), &input.bytes)?;
+        let out_fmt = match &self.output_type {
+            Some(t) => parse_format(t)?,
+            None => in_fmt,
+        };
+        Ok(ReadInput {
+            input,
+            name,
+            in_fmt,
+            out_fmt,
+        })
+    }
+
+    /// Writes the result where the flags say: `--output`, back in place, or stdout.
+    pub fn write(&self, input: &Input, bytes: &[u8], mode: Mode) -> Result<()> {
+        let sink = match (&self.output, self.in_place, input.path.as_deref()) {
+            (Some(p), _, _) => Sink::File(p),
+            (None, true, Some(p)) => Sink::File(p),
+            (None, true, None) => return Err(Error::Usage("--in-place needs a FILE".into())),
+            (None, false, _) => Sink::Stdout,
+        };
+        write_output(sink, bytes, mode)
+    }
+}
+
+/// A private (0700) temporary directory for plaintext handed to other programs.
+pub fn private_tempdir(prefix: &str) -> Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(|source| Error::Write {
+            file: "temporary directory".into(),
+            source,
+        })
+}
+
 /// Where output goes.
 pub enum Sink<'a> {
     Stdout,

@@ -1,7 +1,5 @@
 //! `shroud decrypt`: decrypt and verify a file, print it (or one value with `--extract`).
 
-use std::path::PathBuf;
-
 use shroud::config;
 use shroud::document;
 use shroud::error::{Error, Result};
@@ -10,46 +8,27 @@ use shroud::store;
 use shroud::tree;
 
 use super::Global;
-use super::common::{self, Outcome, Sink};
+use super::common::{self, Outcome};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The encrypted file (stdin when omitted or `-`).
-    pub file: Option<PathBuf>,
-    /// Write the plaintext back to FILE (atomically, mode 0600).
-    #[arg(short = 'i', long)]
-    pub in_place: bool,
-    /// Write the plaintext to this file (mode 0600) instead of stdout.
-    #[arg(long, value_name = "FILE", conflicts_with = "in_place")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub io: common::IoArgs,
     /// Print only the value at this path, e.g. '["data"]["password"]'.
     #[arg(long, value_name = "PATH")]
     pub extract: Option<String>,
-    /// Input format; default: by extension.
-    #[arg(long, value_name = "FORMAT")]
-    pub input_type: Option<String>,
-    /// Output format; default: the input format.
-    #[arg(long, value_name = "FORMAT")]
-    pub output_type: Option<String>,
     /// Decrypt even if the MAC is missing or wrong. Integrity is then NOT verified.
     #[arg(long)]
     pub ignore_mac: bool,
-    /// File name to use for format detection (for stdin).
-    #[arg(long, value_name = "PATH")]
-    pub filename_override: Option<PathBuf>,
 }
 
 pub fn run(a: Args, g: &Global) -> Result<Outcome> {
-    if a.in_place && a.file.is_none() {
-        return Err(Error::Usage("--in-place needs a FILE".into()));
-    }
-    let input = common::read_input(a.file.as_deref())?;
-    let name = a.filename_override.clone().or(input.path.clone());
-    let in_fmt = common::input_format(a.input_type.as_deref(), name.as_deref(), &input.bytes)?;
-    let out_fmt = match &a.output_type {
-        Some(t) => common::parse_format(t)?,
-        None => in_fmt,
-    };
+    let common::ReadInput {
+        input,
+        name,
+        in_fmt,
+        out_fmt,
+    } = a.io.read()?;
     let extract = a
         .extract
         .as_deref()
@@ -98,11 +77,6 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             document::emit_plain(&input.label, out_fmt, &opened.tree, opts)?
         }
     });
-    let sink = match (&a.output, a.in_place) {
-        (Some(p), _) => Sink::File(p),
-        (None, true) => Sink::File(input.path.as_deref().expect("checked above")),
-        (None, false) => Sink::Stdout,
-    };
-    common::write_output(sink, bytes.expose(), Mode::Exactly(0o600))?;
+    a.io.write(&input, bytes.expose(), Mode::Exactly(0o600))?;
     Ok(Outcome::Done)
 }

@@ -125,14 +125,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let original = shroud::secret::SecretBytes::new(original);
 
     let editor = editor()?;
-    let dir = tempfile::Builder::new()
-        .prefix("shroud-edit-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-        .map_err(|source| Error::Write {
-            file: "temporary directory".into(),
-            source,
-        })?;
+    let dir = common::private_tempdir("shroud-edit-")?;
     let name = a
         .file
         .file_name()

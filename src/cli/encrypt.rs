@@ -1,34 +1,17 @@
 //! `shroud encrypt`: encrypt a plaintext file for the recipients of the flags or `.sops.yaml`.
 
-use std::path::PathBuf;
-
 use shroud::config;
 use shroud::document;
 use shroud::error::{Error, Result};
 use shroud::fsutil::Mode;
 
 use super::Global;
-use super::common::{self, KeyFlags, Outcome, RuleFlags, Sink};
+use super::common::{self, KeyFlags, Outcome, RuleFlags};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The plaintext file (stdin when omitted or `-`).
-    pub file: Option<PathBuf>,
-    /// Write the result back to FILE (atomically).
-    #[arg(short = 'i', long)]
-    pub in_place: bool,
-    /// Write the result to this file instead of stdout.
-    #[arg(long, value_name = "FILE", conflicts_with = "in_place")]
-    pub output: Option<PathBuf>,
-    /// Input format (yaml, json, dotenv, ini, binary); default: by extension.
-    #[arg(long, value_name = "FORMAT")]
-    pub input_type: Option<String>,
-    /// Output format; default: the input format.
-    #[arg(long, value_name = "FORMAT")]
-    pub output_type: Option<String>,
-    /// File name to use for format detection and creation rules (for stdin).
-    #[arg(long, value_name = "PATH")]
-    pub filename_override: Option<PathBuf>,
+    #[command(flatten)]
+    pub io: common::IoArgs,
     /// Produce a Kubernetes object of this kind from a plain manifest. `EncryptedSecret`: read a
     /// Secret manifest, write a shroud.dev/v1alpha1 EncryptedSecret for shroud-controller.
     #[arg(long, value_name = "KIND")]
@@ -43,16 +26,12 @@ pub struct Args {
 }
 
 pub fn run(a: Args, g: &Global) -> Result<Outcome> {
-    if a.in_place && a.file.is_none() {
-        return Err(Error::Usage("--in-place needs a FILE".into()));
-    }
-    let input = common::read_input(a.file.as_deref())?;
-    let name = a.filename_override.clone().or(input.path.clone());
-    let in_fmt = common::input_format(a.input_type.as_deref(), name.as_deref(), &input.bytes)?;
-    let out_fmt = match &a.output_type {
-        Some(t) => common::parse_format(t)?,
-        None => in_fmt,
-    };
+    let common::ReadInput {
+        input,
+        name,
+        in_fmt,
+        out_fmt,
+    } = a.io.read()?;
     let cfg = config::discover(g.config.as_deref(), name.as_deref())?;
     let spec = common::encrypt_spec(
         &input.label,
@@ -71,7 +50,8 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             &spec,
             g,
         )?;
-        return finish(&a, input.path.as_deref(), &bytes);
+        a.io.write(&input, &bytes, Mode::KeepOr(0o644))?;
+        return Ok(Outcome::Done);
     }
     let tree = document::load_plain(&input.label, in_fmt, &input.bytes)?;
     let (tree, md, _key) = common::block_on(document::encrypt(
@@ -83,17 +63,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     ))?;
     let opts = common::emit_options(g, out_fmt, cfg.as_ref());
     let bytes = document::emit_encrypted(&input.label, out_fmt, tree, &md, opts)?;
-    finish(&a, input.path.as_deref(), &bytes)
-}
-
-fn finish(a: &Args, input_path: Option<&std::path::Path>, bytes: &[u8]) -> Result<Outcome> {
-    let sink = match (&a.output, a.in_place, input_path) {
-        (Some(p), _, _) => Sink::File(p),
-        (None, true, Some(p)) => Sink::File(p),
-        (None, true, None) => return Err(Error::Usage("--in-place needs a FILE".into())),
-        (None, false, _) => Sink::Stdout,
-    };
-    common::write_output(sink, bytes, Mode::KeepOr(0o644))?;
+    a.io.write(&input, &bytes, Mode::KeepOr(0o644))?;
     Ok(Outcome::Done)
 }
 

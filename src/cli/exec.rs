@@ -137,14 +137,7 @@ pub fn run_file(a: FileArgs, g: &Global) -> Result<Outcome> {
         &opened.tree,
         common::emit_options(g, out_fmt, None),
     )?);
-    let dir = tempfile::Builder::new()
-        .prefix("shroud-exec-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-        .map_err(|source| Error::Write {
-            file: "temporary directory".into(),
-            source,
-        })?;
+    let dir = common::private_tempdir("shroud-exec-")?;
     let path = dir.path().join(&a.filename);
     let command = a.command.replace("{}", &shell_quote(&path));
     let werr = |source| Error::Write {
