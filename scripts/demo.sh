@@ -4,7 +4,7 @@
 # that the round trip is exact. Needs only cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
+cargo build --release --quiet --bin shroud
 shroud="$PWD/target/release/shroud"
 export SOPS_AGE_KEY_FILE="$PWD/keys/test-age.txt"   # published test key, never for real secrets
 work="$(mktemp -d)"
