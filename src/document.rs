@@ -72,6 +72,29 @@ pub async fn open(
     keyring: &Keyring,
     ignore_mac: bool,
 ) -> Result<Opened> {
+    open_impl(file, format, input, keyring, ignore_mac, false).await
+}
+
+/// [`open`] for a file that will be changed and sealed again (edit, set, unset): the returned
+/// cipher remembers every IV, so unchanged values keep their exact ciphertext.
+pub async fn open_to_edit(
+    file: &str,
+    format: Format,
+    input: &[u8],
+    keyring: &Keyring,
+    ignore_mac: bool,
+) -> Result<Opened> {
+    open_impl(file, format, input, keyring, ignore_mac, true).await
+}
+
+async fn open_impl(
+    file: &str,
+    format: Format,
+    input: &[u8],
+    keyring: &Keyring,
+    ignore_mac: bool,
+    keep_ivs: bool,
+) -> Result<Opened> {
     let (tree, md) = load_encrypted(file, format, input)?;
     if md.mac.is_none() && !ignore_mac {
         return Err(Error::MacMissing {
@@ -85,22 +108,36 @@ pub async fn open(
             file: file.to_owned(),
             source,
         })?;
-    open_with_key(file, tree, md, &key, ignore_mac)
+    open_with_key_impl(file, tree, md, &key, ignore_mac, keep_ivs)
 }
 
 /// The synchronous half of [`open`]: decrypt and verify with a known data key.
 pub fn open_with_key(
     file: &str,
+    tree: Tree,
+    md: Metadata,
+    key: &DataKey,
+    ignore_mac: bool,
+) -> Result<Opened> {
+    open_with_key_impl(file, tree, md, key, ignore_mac, false)
+}
+
+fn open_with_key_impl(
+    file: &str,
     mut tree: Tree,
     md: Metadata,
     key: &DataKey,
     ignore_mac: bool,
+    keep_ivs: bool,
 ) -> Result<Opened> {
     let rules = md.rules.compile().map_err(|source| Error::Rules {
         file: file.to_owned(),
         source,
     })?;
     let mut cipher = Cipher::new(key);
+    if keep_ivs {
+        cipher.keep_ivs();
+    }
     let dec =
         crypto::decrypt_tree(&mut tree, &mut cipher, &rules).map_err(|source| Error::Tree {
             file: file.to_owned(),

@@ -105,7 +105,13 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let mut spec = None;
     let original: Vec<u8> = if exists {
         let keyring = common::keyring()?;
-        let o = common::block_on(document::open(&label, fmt, &probe, &keyring, a.ignore_mac))?;
+        let o = common::block_on(document::open_to_edit(
+            &label,
+            fmt,
+            &probe,
+            &keyring,
+            a.ignore_mac,
+        ))?;
         if let Some(w) = &o.mac_warning {
             common::warn(&format!("{label}: {w}"));
         }

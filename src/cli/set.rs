@@ -66,7 +66,7 @@ where
     let input = common::read_input(Some(file))?;
     let fmt = common::input_format(input_type, input.path.as_deref(), &input.bytes)?;
     let keyring = common::keyring()?;
-    let mut opened = common::block_on(document::open(
+    let mut opened = common::block_on(document::open_to_edit(
         &input.label,
         fmt,
         &input.bytes,

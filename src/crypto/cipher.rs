@@ -168,6 +168,8 @@ pub struct Cipher {
     key: DataKey,
     gcm: Gcm32,
     rng: StdRng,
+    /// Whether decrypted values' IVs are remembered (only rewrites need it: edit, set, unset).
+    keep: bool,
     stash: HashMap<(SecretBytes, String), [u8; IV_LEN]>,
 }
 
@@ -177,12 +179,19 @@ impl Cipher {
             key: key.clone(),
             gcm: Gcm32::new(GenericArray::from_slice(key.expose())),
             rng: StdRng::from_entropy(),
+            keep: false,
             stash: HashMap::new(),
         }
     }
 
     pub fn key(&self) -> &DataKey {
         &self.key
+    }
+
+    /// Remember the IV of every value decrypted from now on, so that re-encrypting an unchanged
+    /// value reproduces its ciphertext (for in-place rewrites; plain decryption skips the cost).
+    pub fn keep_ivs(&mut self) {
+        self.keep = true;
     }
 
     /// Encrypts `plaintext` as a value of type `ty` with `aad`, reusing a stashed IV when the
@@ -219,15 +228,16 @@ impl Cipher {
     pub fn decrypt(&mut self, enc: &str, aad: &str) -> Result<(EncType, SecretBytes), CipherError> {
         let v = EncValue::parse(enc)?;
         let plain = self.decrypt_parsed(&v, aad)?;
-        if let Ok(iv) = <[u8; IV_LEN]>::try_from(v.iv.as_slice()) {
-            self.stash.insert((plain.clone(), aad.to_owned()), iv);
-        }
+        self.remember(&v, &plain, aad);
         Ok((v.ty, plain))
     }
 
     /// Records that `plain` at `aad` was stored under `v`'s IV, so re-encrypting it unchanged
     /// reproduces the same ciphertext.
     pub fn remember(&mut self, v: &EncValue, plain: &SecretBytes, aad: &str) {
+        if !self.keep {
+            return;
+        }
         if let Ok(iv) = <[u8; IV_LEN]>::try_from(v.iv.as_slice()) {
             self.stash.insert((plain.clone(), aad.to_owned()), iv);
         }
@@ -280,7 +290,16 @@ mod tests {
     #[test]
     fn round_trip_and_iv_reuse() {
         let key = DataKey::generate();
+        let mut plain_only = Cipher::new(&key);
+        let e0 = plain_only.encrypt(b"hello", EncType::Value(Kind::Str), "a:b:");
+        plain_only.decrypt(&e0, "a:b:").unwrap();
+        assert_ne!(
+            plain_only.encrypt(b"hello", EncType::Value(Kind::Str), "a:b:"),
+            e0,
+            "no stash unless asked"
+        );
         let mut c = Cipher::new(&key);
+        c.keep_ivs();
         let e1 = c.encrypt(b"hello", EncType::Value(Kind::Str), "a:b:");
         let e2 = c.encrypt(b"hello", EncType::Value(Kind::Str), "a:b:");
         assert_ne!(e1, e2, "fresh IVs for values never decrypted");
