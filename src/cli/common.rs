@@ -222,6 +222,23 @@ pub fn emit_options(g: &Global, format: Format, cfg: Option<&Config>) -> EmitOpt
     }
 }
 
+/// Reads an encrypted file, settles its format, and decrypts and verifies it.
+pub fn open_file(
+    file: &Path,
+    input_type: Option<&str>,
+) -> Result<(Input, Format, shroud::document::Opened)> {
+    let input = read_input(Some(file))?;
+    let fmt = input_format(input_type, input.path.as_deref(), &input.bytes)?;
+    let opened = block_on(shroud::document::open(
+        &input.label,
+        fmt,
+        &input.bytes,
+        &keyring()?,
+        false,
+    ))?;
+    Ok((input, fmt, opened))
+}
+
 /// Loads identities for decryption.
 pub fn keyring() -> Result<Keyring> {
     Keyring::from_env().map_err(|source| Error::Key {

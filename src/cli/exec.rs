@@ -56,16 +56,7 @@ fn exit_of(status: std::process::ExitStatus) -> u8 {
 }
 
 pub fn run_env(a: EnvArgs, _g: &Global) -> Result<Outcome> {
-    let input = common::read_input(Some(&a.file))?;
-    let fmt = common::input_format(a.input_type.as_deref(), input.path.as_deref(), &input.bytes)?;
-    let keyring = common::keyring()?;
-    let opened = common::block_on(document::open(
-        &input.label,
-        fmt,
-        &input.bytes,
-        &keyring,
-        false,
-    ))?;
+    let (input, _, opened) = common::open_file(&a.file, a.input_type.as_deref())?;
     let mut vars: Vec<(String, OsString)> = Vec::new();
     for branch in &opened.tree.branches {
         for (k, v) in branch.pairs() {
@@ -114,23 +105,14 @@ fn shell_quote(p: &std::path::Path) -> String {
 }
 
 pub fn run_file(a: FileArgs, g: &Global) -> Result<Outcome> {
-    let input = common::read_input(Some(&a.file))?;
-    let fmt = common::input_format(a.input_type.as_deref(), input.path.as_deref(), &input.bytes)?;
+    if a.filename.contains('/') || a.filename == ".." || a.filename.is_empty() {
+        return Err(Error::Usage("--filename must be a plain file name".into()));
+    }
+    let (input, fmt, opened) = common::open_file(&a.file, a.input_type.as_deref())?;
     let out_fmt = match &a.output_type {
         Some(t) => common::parse_format(t)?,
         None => fmt,
     };
-    if a.filename.contains('/') || a.filename == ".." || a.filename.is_empty() {
-        return Err(Error::Usage("--filename must be a plain file name".into()));
-    }
-    let keyring = common::keyring()?;
-    let opened = common::block_on(document::open(
-        &input.label,
-        fmt,
-        &input.bytes,
-        &keyring,
-        false,
-    ))?;
     let plain = shroud::secret::SecretBytes::new(document::emit_plain(
         &input.label,
         out_fmt,
