@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A real Kubernetes API server for the controller tests, from Debian packages only:
-# etcd-server (bookworm) and kube-apiserver v1.20.2 built from bookworm's `kubernetes` source
+# etcd-server (bookworm) and kube-apiserver + kube-controller-manager v1.20.2 built from bookworm's `kubernetes` source
 # package with Debian's Go. Idempotent; the binary is cached in $SHROUD_KUBE_CACHE.
 set -euo pipefail
 
 KVER="1.20.5+really1.20.2-1.1+deb12u1"
 cache="${SHROUD_KUBE_CACHE:-$HOME/.cache/shroud}"
 apiserver="$cache/kube-apiserver-v1.20.2"
+kcm="$cache/kube-controller-manager-v1.20.2"
 mkdir -p "$cache"
 
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -15,7 +16,7 @@ command -v etcd >/dev/null || [ -x /usr/bin/etcd ] || need_apt+=(etcd-server)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v python3 >/dev/null || need_apt+=(python3)
-if [ ! -x "$apiserver" ]; then
+if [ ! -x "$apiserver" ] || [ ! -x "$kcm" ]; then
   command -v go >/dev/null || [ -x /usr/lib/go/bin/go ] || need_apt+=(golang-go)
   command -v rsync >/dev/null || need_apt+=(rsync)
   [ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ] || need_apt+=(golang-github-modern-go-reflect2-dev)
@@ -28,7 +29,7 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if [ -x "$apiserver" ]; then
+if [ -x "$apiserver" ] && [ -x "$kcm" ]; then
   exit 0
 fi
 
@@ -56,11 +57,13 @@ if ! grep -q 'reflect2 1.0.2' "$src/vendor/modules.txt" 2>/dev/null || [ ! -e "$
   touch "$src/vendor/github.com/modern-go/reflect2/.debian-1.0.2"
 fi
 export PATH="/usr/lib/go/bin:$PATH" GOPROXY=off GOFLAGS=-mod=vendor GO111MODULE=on GOTOOLCHAIN=local
-echo "setup-kube: building kube-apiserver v1.20.2 (about 7 minutes cold on 2 cores)"
+echo "setup-kube: building kube-apiserver and kube-controller-manager v1.20.2 (about 12 minutes cold on 2 cores)"
 start=$(date +%s)
-(cd "$src" && make WHAT=cmd/kube-apiserver KUBE_BUILD_PLATFORMS=linux/amd64 >"$cache/kube-apiserver-build.log" 2>&1) || {
-  tail -40 "$cache/kube-apiserver-build.log" >&2; exit 1; }
-built=$(find "$src/_output" -type f -name kube-apiserver -perm -u+x | head -1)
-[ -n "$built" ] || { echo "setup-kube: kube-apiserver not found after build" >&2; exit 1; }
-cp "$built" "$apiserver.tmp" && mv "$apiserver.tmp" "$apiserver"
-echo "setup-kube: kube-apiserver built in $(( $(date +%s) - start )) s"
+(cd "$src" && make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" KUBE_BUILD_PLATFORMS=linux/amd64 \
+   >"$cache/kube-build.log" 2>&1) || { tail -40 "$cache/kube-build.log" >&2; exit 1; }
+for bin in kube-apiserver kube-controller-manager; do
+  built=$(find "$src/_output" -type f -name "$bin" -perm -u+x | head -1)
+  [ -n "$built" ] || { echo "setup-kube: $bin not found after build" >&2; exit 1; }
+  cp "$built" "$cache/$bin-v1.20.2.tmp" && mv "$cache/$bin-v1.20.2.tmp" "$cache/$bin-v1.20.2"
+done
+echo "setup-kube: kube-apiserver and kube-controller-manager built in $(( $(date +%s) - start )) s"

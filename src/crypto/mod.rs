@@ -12,6 +12,6 @@ mod walk;
 pub use cipher::{Cipher, CipherError, EncType, EncValue, is_enc};
 pub use rules::{RuleError, RuleSpec, Rules};
 pub use walk::{
-    Decrypted, MAC_ONLY_ENCRYPTED_INIT, TreeError, decrypt_mac, decrypt_tree, encrypt_mac,
-    encrypt_tree, mac_of_plain, macs_equal,
+    Decision, Decrypted, MAC_ONLY_ENCRYPTED_INIT, TreeError, decide, decrypt_mac, decrypt_tree,
+    encrypt_mac, encrypt_tree, mac_of_plain, macs_equal,
 };

@@ -122,6 +122,12 @@ impl<'r> Ctx<'r> {
         }
     }
 
+    /// The last key of the current path.
+    fn last_key(&self) -> Option<&str> {
+        let (start, _) = self.marks.last()?;
+        Some(&self.aad[*start..self.aad.len() - 1])
+    }
+
     fn push_key(&mut self, key: &str) {
         let hit = self
             .rules
@@ -430,6 +436,54 @@ pub fn decrypt_tree(
         mac: ctx.finish(),
         undecryptable_comments: undecryptable,
     })
+}
+
+/// One leaf of a tree and what the rules decide for it (see [`decide`]).
+#[derive(Debug)]
+pub struct Decision {
+    /// The leaf's path as sops prints it (`["a"][0]["b"]`).
+    pub path: String,
+    /// The last mapping key on the path (for locating the leaf in the source text).
+    pub key: Option<String>,
+    /// A comment rather than a value.
+    pub comment: bool,
+    /// Whether the rules say this leaf is stored encrypted.
+    pub encrypt: bool,
+    /// The leaf's bytes: a scalar's canonical bytes, or the comment text.
+    pub bytes: SecretBytes,
+}
+
+impl Decision {
+    /// A leaf the rules want encrypted that is stored in plaintext (empty strings are never
+    /// encrypted by sops, so they do not count).
+    pub fn is_plaintext_violation(&self) -> bool {
+        self.encrypt && !self.bytes.is_empty() && !is_enc(self.bytes.expose())
+    }
+}
+
+/// sops's per-leaf decision (`shouldBeEncrypted`) for every leaf of `tree`, in document order,
+/// without encrypting anything. The one place outside the cipher walk that asks "which leaves
+/// are encrypted": the scanner and the auditor use it on plaintext and on sops files alike.
+pub fn decide(tree: &Tree, rules: &Rules) -> Vec<Decision> {
+    let mut copy = tree.clone();
+    let mut ctx = Ctx::new(rules);
+    let mut out = Vec::new();
+    let _ = walk_tree(&mut copy, &mut ctx, |leaf, ctx| {
+        let (comment, bytes) = match leaf {
+            Leaf::Value(Value::Scalar(s)) => (false, s.value.clone()),
+            Leaf::Value(_) => return Ok(()),
+            Leaf::Comment(c) => (true, c.text.clone()),
+        };
+        out.push(Decision {
+            path: ctx.path_display(),
+            key: ctx.last_key().map(str::to_owned),
+            comment,
+            encrypt: ctx.should_encrypt(comment),
+            bytes,
+        });
+        Ok(())
+    });
+    out
 }
 
 /// Computes the MAC of a plaintext tree without changing it.

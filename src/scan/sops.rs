@@ -3,7 +3,7 @@
 //!
 //! Owns: applying creation rules (`shroud::config`) to scanned paths, recognising sops files
 //! (`shroud::metadata::layout`), and walking their trees with the compiled encryption rules
-//! (`shroud::crypto::Rules`) the way sops decides which leaves are encrypted. Must not know:
+//! (`shroud::crypto::decide`, the cipher's own per-leaf decision). Must not know:
 //! pattern rules, git, suppression or output.
 
 use std::collections::HashMap;
@@ -13,10 +13,9 @@ use std::sync::{Arc, Mutex};
 use super::Finding;
 use super::engine::{inline_allowed, line_at};
 use crate::config::Config;
-use crate::crypto::rules::{CommentRule, Rules};
+use crate::crypto;
 use crate::metadata::layout;
 use crate::store::{self, Format};
-use crate::tree::{Entry, Map, Value};
 
 pub const UNENCRYPTED_FILE: &str = "sops-unencrypted-file";
 pub const PLAINTEXT_VALUE: &str = "sops-plaintext-value";
@@ -136,19 +135,14 @@ impl Policy {
                 let Ok(rules) = md.rules.clone().with_default().compile() else {
                     return Vec::new();
                 };
-                let mut walker = Walker {
-                    rules: &rules,
-                    path: Vec::new(),
-                    hits: Vec::new(),
-                    comments: Vec::new(),
-                    found: Vec::new(),
-                };
-                for branch in &tree.branches {
-                    walker.map(branch);
-                }
+                let found = crypto::decide(&tree, &rules)
+                    .into_iter()
+                    .filter(|d| !d.comment && d.is_plaintext_violation());
                 let mut out = Vec::new();
                 let mut cursor = 0;
-                for (leaf_path, key, value) in walker.found {
+                for d in found {
+                    let (leaf_path, value) = (d.path, d.bytes);
+                    let key = d.key.unwrap_or_default();
                     let at = find_line_with(data, cursor, &key).unwrap_or(cursor);
                     cursor = at;
                     if inline_allowed(data, at) {
@@ -161,7 +155,7 @@ impl Policy {
                         path,
                         line,
                         1 + at - range.start,
-                        &value,
+                        value.expose(),
                         Some(format!(
                             "value at {leaf_path} is plaintext although this sops file's rules say it must be encrypted; encrypt it in place: shroud set {path} '{leaf_path}' '<json value>' (or decrypt and re-encrypt the file)"
                         )),
@@ -203,107 +197,6 @@ fn find_line_with(data: &[u8], from: usize, key: &str) -> Option<usize> {
         pos = end + 1;
     }
     None
-}
-
-/// The sops leaf decision (`shouldBeEncrypted`), mirrored from the crypto walker without
-/// touching values: which leaves must be ciphertext.
-struct Walker<'r> {
-    rules: &'r Rules,
-    path: Vec<String>,
-    hits: Vec<bool>,
-    comments: Vec<Vec<String>>,
-    /// (display path, last key, plaintext value)
-    found: Vec<(String, String, Vec<u8>)>,
-}
-
-impl Walker<'_> {
-    fn should_encrypt(&self) -> bool {
-        let mut encrypted = true;
-        if let Some(rule) = &self.rules.path {
-            encrypted = rule.encrypts(self.hits.iter().filter(|&&h| h).count());
-        }
-        match &self.rules.comment {
-            None => {}
-            Some(CommentRule::Unencrypted(re))
-                if self.comments.iter().flatten().any(|c| re.is_match(c)) =>
-            {
-                encrypted = false;
-            }
-            Some(CommentRule::Unencrypted(_)) => {}
-            Some(CommentRule::Encrypted(re)) => {
-                encrypted = self.comments.iter().flatten().any(|c| re.is_match(c));
-            }
-        }
-        encrypted
-    }
-
-    fn note_comment(&mut self, text: &[u8]) {
-        if self.rules.comment.is_some()
-            && let Some(level) = self.comments.last_mut()
-        {
-            level.push(String::from_utf8_lossy(text).into_owned());
-        }
-    }
-
-    fn clear_level(&mut self) {
-        if let Some(level) = self.comments.last_mut() {
-            level.clear();
-        }
-    }
-
-    fn map(&mut self, m: &Map) {
-        self.comments.push(Vec::new());
-        for entry in &m.entries {
-            match entry {
-                Entry::Comment(c) => self.note_comment(c.text.expose()),
-                Entry::Pair(k, v) => {
-                    let hit = self
-                        .rules
-                        .path
-                        .as_ref()
-                        .is_some_and(|r| r.component_hits(k));
-                    self.path.push(k.clone());
-                    self.hits.push(hit);
-                    self.value(v);
-                    self.hits.pop();
-                    self.path.pop();
-                    self.clear_level();
-                }
-            }
-        }
-        self.comments.pop();
-    }
-
-    fn value(&mut self, v: &Value) {
-        match v {
-            Value::Null | Value::Comment(_) => {}
-            Value::Map(m) => self.map(m),
-            Value::List(items) => {
-                self.comments.push(Vec::new());
-                for item in items {
-                    if let Value::Comment(c) = item {
-                        self.note_comment(c.text.expose());
-                        continue;
-                    }
-                    self.value(item);
-                    self.clear_level();
-                }
-                self.comments.pop();
-            }
-            Value::Scalar(s) => {
-                let bytes = s.bytes();
-                if self.should_encrypt() && !s.is_empty_string() && !bytes.starts_with(b"ENC[") {
-                    let display = self
-                        .path
-                        .iter()
-                        .map(|k| format!("[{k:?}]"))
-                        .collect::<String>();
-                    let key = self.path.last().cloned().unwrap_or_default();
-                    self.found.push((display, key, bytes.to_vec()));
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
