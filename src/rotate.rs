@@ -16,8 +16,8 @@ use crate::config::{self, Config};
 use crate::document;
 use crate::error::{Error, Result};
 use crate::fsutil::{self, Mode};
-use crate::keysource::{self, KeySpec, Keyring, MasterKey};
-use crate::metadata::{KeyGroup, Metadata};
+use crate::keysource::{self, KeySpec, Keyring};
+use crate::metadata::{KeyGroup, MasterKey, Metadata};
 use crate::secret::DataKey;
 use crate::store::{EmitOptions, Format};
 
@@ -70,17 +70,7 @@ impl std::fmt::Display for Plan {
 }
 
 fn identities(g: &KeyGroup) -> BTreeSet<String> {
-    g.keys
-        .iter()
-        .map(|k| format!("{} {}", k.type_name(), k.identity()))
-        .collect()
-}
-
-fn spec_label(spec: &KeySpec) -> String {
-    match spec {
-        KeySpec::Age(_) => format!("age {}", keysource::spec_identity(spec)),
-        KeySpec::Kms { .. } => format!("AWS KMS {}", keysource::spec_identity(spec)),
-    }
+    g.keys.iter().map(MasterKey::label).collect()
 }
 
 /// The key-group difference between a file's metadata and what is wanted.
@@ -91,7 +81,7 @@ pub fn plan(old: &Metadata, groups: &[Vec<KeySpec>], threshold: usize) -> Plan {
         let have = old.key_groups.get(i).map(identities).unwrap_or_default();
         let want: BTreeSet<String> = groups
             .get(i)
-            .map(|g| g.iter().map(spec_label).collect())
+            .map(|g| g.iter().map(KeySpec::label).collect())
             .unwrap_or_default();
         p.groups.push((
             want.difference(&have).cloned().collect(),

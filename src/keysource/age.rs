@@ -4,7 +4,7 @@
 //! Owns: recipient parsing, identity discovery (`SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`,
 //! `SOPS_AGE_KEY_CMD`, `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.config/sops/age/keys.txt` with XDG,
 //! `~/.ssh/id_ed25519`/`id_rsa`), and `keygen`.
-//! Must not know: trees, stores, metadata layout.
+//! Must not know: trees, stores, how the `age` entries are laid out in metadata.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,15 +14,8 @@ use age::armor::{ArmoredReader, ArmoredWriter, Format as ArmorFormat};
 use age::secrecy::ExposeSecret;
 
 use super::KeyError;
+use crate::metadata::AgeKey;
 use crate::secret::SecretBytes;
-
-/// One `age` metadata entry: a recipient and the data key (or share) wrapped for it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AgeKey {
-    pub recipient: String,
-    /// The armored age file.
-    pub enc: String,
-}
 
 /// A parsed recipient.
 pub enum Recipient {

@@ -2,7 +2,7 @@
 //! (region from the ARN, the encryption context sent on both calls, an optional role assumed
 //! through STS with session name `sops@<host>`, an optional shared-config profile).
 //!
-//! Owns: the `kms` metadata entry, one SDK client per (region, profile, role) created lazily
+//! Owns: creating and opening `kms` entries, one SDK client per (region, profile, role) created lazily
 //! and reused, and turning SDK failures into one-line, actionable errors.
 //! Credentials and endpoints come from the standard AWS chain (`AWS_ENDPOINT_URL[_KMS]`,
 //! profiles, web identity for IRSA), so the same code runs on a laptop, in CI and in a pod.
@@ -21,46 +21,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::KeyError;
+use crate::metadata::KmsKey;
 use crate::secret::SecretBytes;
-
-/// One `kms` metadata entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KmsKey {
-    pub arn: String,
-    pub role: Option<String>,
-    /// The KMS encryption context, in file order.
-    pub context: Vec<(String, String)>,
-    pub aws_profile: Option<String>,
-    pub created_at: String,
-    /// Standard base64 of the KMS `CiphertextBlob`.
-    pub enc: String,
-}
-
-impl KmsKey {
-    /// sops's identity string: `arn[+role][|k:v,… sorted][|profile]`.
-    pub fn identity(&self) -> String {
-        let mut s = self.arn.clone();
-        if let Some(r) = &self.role {
-            s.push('+');
-            s.push_str(r);
-        }
-        if !self.context.is_empty() {
-            let mut ctx: Vec<String> = self
-                .context
-                .iter()
-                .map(|(k, v)| format!("{k}:{v}"))
-                .collect();
-            ctx.sort();
-            s.push('|');
-            s.push_str(&ctx.join(","));
-        }
-        if let Some(p) = &self.aws_profile {
-            s.push('|');
-            s.push_str(p);
-        }
-        s
-    }
-}
 
 /// The region of a KMS key or alias ARN (`arn:aws[-partition]:kms:REGION:ACCOUNT:key/…`).
 pub fn region_of(arn: &str) -> Result<&str, KeyError> {
@@ -323,19 +285,7 @@ mod tests {
     }
 
     #[test]
-    fn identity_matches_sops() {
-        let k = KmsKey {
-            arn: "arn:aws:kms:us-east-1:1:key/k".into(),
-            role: Some("arn:aws:iam::1:role/r".into()),
-            context: vec![("b".into(), "2".into()), ("a".into(), "1".into())],
-            aws_profile: Some("p".into()),
-            created_at: String::new(),
-            enc: String::new(),
-        };
-        assert_eq!(
-            k.identity(),
-            "arn:aws:kms:us-east-1:1:key/k+arn:aws:iam::1:role/r|a:1,b:2|p"
-        );
+    fn session_name_is_bounded() {
         assert!(session_name().starts_with("sops@") && session_name().len() <= 64);
     }
 }

@@ -1,100 +1,28 @@
-//! Master keys: what wraps the per-file data key, and recovering it from key groups.
+//! Key sources: the behaviour behind the master-key records of `metadata::envelope`, i.e.
+//! wrapping a data key for recipients and unwrapping it from key groups, with Shamir
+//! recombination when the key is split.
 //!
-//! Owns: the [`MasterKey`] variants found in metadata (age and AWS KMS usable; PGP and cloud
-//! keys of other vendors kept intact but reported clearly), wrapping a data key for recipients,
-//! and unwrapping it from key groups, with Shamir recombination when the key is split.
-//! The only asynchronous part of the crate: remote key services are awaited here.
-//! Must not know: trees, stores, file formats.
+//! Owns: the [`Keyring`] (loaded identities and clients), wrap/unwrap per key type (age and
+//! AWS KMS usable; PGP and other vendors' keys reported clearly), and [`KeySpec`], what a new
+//! data key is wrapped for. The only asynchronous part of the library below the cluster code:
+//! remote key services are awaited here.
+//! Must not know: trees, stores, file formats, how records are laid out on disk.
 
 pub mod age;
 pub mod kms;
-pub mod pgp;
 pub mod shamir;
 
+use crate::metadata::envelope::{KeyType, MasterKey, kms_identity};
 use crate::metadata::{KeyGroup, Metadata};
 use crate::secret::{DataKey, SecretBytes};
-use crate::tree::Map;
 
-/// A master key entry of a file.
-#[derive(Clone, Debug, PartialEq)]
-pub enum MasterKey {
-    Age(age::AgeKey),
-    Kms(kms::KmsKey),
-    Pgp(pgp::PgpKey),
-    /// GCP KMS, Azure Key Vault, HashiCorp Vault, HuaweiCloud KMS: kept as written.
-    Other(OtherKey),
-}
-
-/// An entry of a key type shroud does not use, preserved verbatim.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OtherKey {
-    /// The metadata field it came from (`gcp_kms`, `azure_kv`, `hc_vault`, `hckms`).
-    pub kind: String,
-    pub fields: Map,
-}
-
-impl OtherKey {
-    pub fn kind_static(&self) -> &'static str {
-        match self.kind.as_str() {
-            "gcp_kms" => "gcp_kms",
-            "azure_kv" => "azure_kv",
-            "hc_vault" => "hc_vault",
-            _ => "hckms",
-        }
-    }
-
-    fn label(&self) -> &'static str {
-        match self.kind.as_str() {
-            "gcp_kms" => "GCP KMS",
-            "azure_kv" => "Azure Key Vault",
-            "hc_vault" => "HashiCorp Vault",
-            _ => "HuaweiCloud KMS",
-        }
-    }
-}
-
-impl MasterKey {
-    /// The key type as a word for messages.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            MasterKey::Age(_) => "age",
-            MasterKey::Kms(_) => "AWS KMS",
-            MasterKey::Pgp(_) => "PGP",
-            MasterKey::Other(o) => o.label(),
-        }
-    }
-
-    /// A stable identity: recipient, KMS identity string, PGP fingerprint.
-    pub fn identity(&self) -> String {
-        match self {
-            MasterKey::Age(a) => a.recipient.clone(),
-            MasterKey::Kms(k) => k.identity(),
-            MasterKey::Pgp(p) => p.fp.clone(),
-            MasterKey::Other(o) => {
-                let f = &o.fields;
-                [
-                    "resource_id",
-                    "key_id",
-                    "vault_url",
-                    "vault_address",
-                    "key_name",
-                    "name",
-                ]
-                .iter()
-                .find_map(|k| f.get(k).and_then(|v| v.as_text()))
-                .unwrap_or_else(|| o.kind.clone())
-            }
-        }
-    }
-
-    /// Sort rank for decryption order (sops default: age, then pgp, then the rest).
-    fn order(&self) -> u8 {
-        match self {
-            MasterKey::Age(_) => 0,
-            MasterKey::Pgp(_) => 1,
-            MasterKey::Kms(_) => 2,
-            MasterKey::Other(_) => 3,
-        }
+/// Sort rank for decryption order (sops default: age, then pgp, then the rest).
+fn order(key: &MasterKey) -> u8 {
+    match key.key_type() {
+        KeyType::Age => 0,
+        KeyType::Pgp => 1,
+        KeyType::Kms => 2,
+        KeyType::Other(_) => 3,
     }
 }
 
@@ -170,8 +98,8 @@ impl Keyring {
             }),
             MasterKey::Kms(k) => kms::unwrap(&self.kms, k).await,
             MasterKey::Other(o) => Err(KeyError::Unsupported {
-                kind: o.label(),
-                key: MasterKey::Other(o.clone()).identity(),
+                kind: o.kind.label(),
+                key: o.identity(),
                 hint: "only age and AWS KMS keys can be used by shroud",
             }),
         }
@@ -181,7 +109,7 @@ impl Keyring {
     /// decryption order and the first that opens its envelope wins.
     async fn unwrap_group(&self, group: &KeyGroup) -> Result<SecretBytes, Vec<(String, String)>> {
         let mut keys: Vec<&MasterKey> = group.keys.iter().collect();
-        keys.sort_by_key(|k| k.order());
+        keys.sort_by_key(|k| order(k));
         let mut failures = Vec::new();
         for k in keys {
             match self.unwrap_one(k).await {
@@ -323,24 +251,28 @@ async fn wrap_one(keyring: &Keyring, spec: &KeySpec, secret: &[u8]) -> Result<Ma
     }
 }
 
-/// The identity a spec will have once wrapped (to match existing envelopes).
-pub fn spec_identity(spec: &KeySpec) -> String {
-    match spec {
-        KeySpec::Age(r) => r.trim().to_owned(),
-        KeySpec::Kms {
-            arn,
-            role,
-            context,
-            aws_profile,
-        } => kms::KmsKey {
-            arn: arn.clone(),
-            role: role.clone(),
-            context: context.clone(),
-            aws_profile: aws_profile.clone(),
-            created_at: String::new(),
-            enc: String::new(),
+impl KeySpec {
+    /// The identity the key will have once wrapped, as [`MasterKey::identity`] spells it, so a
+    /// wanted key and a stored envelope compare as equal strings.
+    pub fn identity(&self) -> String {
+        match self {
+            KeySpec::Age(r) => r.trim().to_owned(),
+            KeySpec::Kms {
+                arn,
+                role,
+                context,
+                aws_profile,
+            } => kms_identity(arn, role.as_deref(), context, aws_profile.as_deref()),
         }
-        .identity(),
+    }
+
+    /// `type identity`, as [`MasterKey::label`] prints a stored key.
+    pub fn label(&self) -> String {
+        let kind = match self {
+            KeySpec::Age(_) => "age",
+            KeySpec::Kms { .. } => "AWS KMS",
+        };
+        format!("{kind} {}", self.identity())
     }
 }
 
@@ -357,7 +289,7 @@ pub async fn rewrap_groups(
     if groups.len() == 1 && old.key_groups.len() == 1 {
         let mut g = KeyGroup::default();
         for spec in &groups[0] {
-            let id = spec_identity(spec);
+            let id = spec.identity();
             match old.key_groups[0].keys.iter().find(|k| k.identity() == id) {
                 Some(k) => g.keys.push(k.clone()),
                 None => g.keys.push(wrap_one(keyring, spec, key.expose()).await?),

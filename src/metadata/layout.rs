@@ -6,9 +6,9 @@
 //! current sops layout (alphabetical keys, empty lists omitted).
 //! Must not know: cryptography or how keys are unwrapped.
 
+use super::envelope::{AgeKey, KmsKey, MasterKey, OtherKey, OtherKind, PgpKey};
 use super::{KeyGroup, Metadata, MetadataError};
 use crate::crypto::RuleSpec;
-use crate::keysource::{MasterKey, OtherKey, age::AgeKey, kms::KmsKey, pgp::PgpKey};
 use crate::store::Format;
 use crate::tree::{Entry, Kind, Map, Scalar, Style, Tree, Value};
 
@@ -311,7 +311,7 @@ fn parse_group(m: &Map, where_: &str) -> Result<KeyGroup, MetadataError> {
                     enc: req("enc")?,
                 }),
                 other => MasterKey::Other(OtherKey {
-                    kind: other.to_owned(),
+                    kind: OtherKind::from_field(other).expect("KEY_FIELDS lists only known kinds"),
                     fields: entry.clone(),
                 }),
             });
@@ -420,7 +420,7 @@ fn key_entry(k: &MasterKey) -> (&str, Value) {
             }
             ("kms", Value::Map(sorted_map(f)))
         }
-        MasterKey::Other(o) => (o.kind_static(), Value::Map(o.fields.clone())),
+        MasterKey::Other(o) => (o.kind.field(), Value::Map(o.fields.clone())),
     }
 }
 

@@ -2,12 +2,14 @@
 //!
 //! Owns: the meaning of the `sops` block, independent of how any sops version laid it out.
 //! The on-disk layouts (field order, empty lists, dotenv/INI flattening) live in [`layout`].
+//! The stored master-key records are in [`envelope`].
 //! Must not know: how master keys wrap or unwrap (that is `keysource`).
 
+pub mod envelope;
 pub mod layout;
 
 use crate::crypto::RuleSpec;
-use crate::keysource::MasterKey;
+pub use envelope::{AgeKey, KeyType, KmsKey, MasterKey, OtherKey, OtherKind, PgpKey};
 
 /// The layout version written to the `version` field. sops reads this field as *its* version
 /// (it gates a KMS-context workaround for files older than 3.3.0, and `filestatus` needs it),

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use shroud::keysource::age::{AgeKey, Identities};
+use shroud::keysource::age::Identities;
+use shroud::metadata::AgeKey;
 
 use crate::util::*;
 
