@@ -9,7 +9,7 @@
 //! catches typos, each naming the backup, its index, n and k.
 //!
 //! Owns: the bundle and share formats, creating and opening them. Must not know: the CLI,
-//! prompts, where files are written, the cluster.
+//! prompts, where files are written, the cluster (its Secret I/O is `k8s::cluster`).
 
 use std::io::{Read, Write};
 use std::str::FromStr;
@@ -479,89 +479,6 @@ pub fn open(bundle: &[u8], unlock: Unlock<'_>) -> Result<Opened, BackupError> {
         manifest: payload.manifest,
         identities: SecretBytes::from(payload.identities),
     })
-}
-
-/// Identity sources from a Kubernetes Secret (the controller's key Secret: one key file per
-/// data entry), read through the kube client.
-pub async fn sources_from_secret(
-    client: kube::Client,
-    namespace: &str,
-    name: &str,
-) -> Result<Vec<Source>, BackupError> {
-    use k8s_openapi::api::core::v1::Secret;
-    let api: kube::Api<Secret> = kube::Api::namespaced(client, namespace);
-    let secret = api
-        .get(name)
-        .await
-        .map_err(|e| BackupError::Crypto(format!("cannot read Secret {namespace}/{name}: {e}")))?;
-    let mut out = Vec::new();
-    for (key, value) in secret.data.unwrap_or_default() {
-        out.push(Source {
-            label: format!("Secret {namespace}/{name} key {key}"),
-            text: SecretBytes::new(value.0),
-        });
-    }
-    Ok(out)
-}
-
-/// Writes restored identities into a Kubernetes Secret (key `keys.txt`), creating it, or
-/// replacing its data only when `force` is given.
-pub async fn restore_to_secret(
-    client: kube::Client,
-    namespace: &str,
-    name: &str,
-    identities: &SecretBytes,
-    force: bool,
-) -> Result<bool, BackupError> {
-    use k8s_openapi::ByteString;
-    use k8s_openapi::api::core::v1::Secret;
-    let api: kube::Api<Secret> = kube::Api::namespaced(client, namespace);
-    let mut data = std::collections::BTreeMap::new();
-    data.insert(
-        "keys.txt".to_owned(),
-        ByteString(identities.expose().to_vec()),
-    );
-    let secret = Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.to_owned()),
-            namespace: Some(namespace.to_owned()),
-            labels: Some(
-                [(
-                    "app.kubernetes.io/managed-by".to_owned(),
-                    "shroud-keys-restore".to_owned(),
-                )]
-                .into(),
-            ),
-            ..Default::default()
-        },
-        type_: Some("Opaque".into()),
-        data: Some(data),
-        ..Default::default()
-    };
-    match api.create(&kube::api::PostParams::default(), &secret).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(e)) if e.code == 409 && !force => Err(BackupError::Crypto(format!(
-            "Secret {namespace}/{name} exists; pass --force to replace its data (nothing was written)"
-        ))),
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            api.replace(name, &kube::api::PostParams::default(), &{
-                let mut current = api
-                    .get(name)
-                    .await
-                    .map_err(|e| BackupError::Crypto(e.to_string()))?;
-                current.data = secret.data.clone();
-                current
-            })
-            .await
-            .map_err(|e| {
-                BackupError::Crypto(format!("cannot replace Secret {namespace}/{name}: {e}"))
-            })?;
-            Ok(false)
-        }
-        Err(e) => Err(BackupError::Crypto(format!(
-            "cannot create Secret {namespace}/{name}: {e}"
-        ))),
-    }
 }
 
 /// The result of checking one file against a backup.

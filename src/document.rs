@@ -38,10 +38,15 @@ pub struct Opened {
 
 /// Parses an encrypted file into its tree (still encrypted) and metadata.
 pub fn load_encrypted(file: &str, format: Format, input: &[u8]) -> Result<(Tree, Metadata)> {
-    let mut tree = store::load_encrypted(format, input).map_err(|source| Error::Store {
+    let tree = store::load_encrypted(format, input).map_err(|source| Error::Store {
         file: file.to_owned(),
         source,
     })?;
+    split_encrypted(file, format, tree)
+}
+
+/// Takes the metadata off a parsed encrypted tree.
+pub fn split_encrypted(file: &str, format: Format, mut tree: Tree) -> Result<(Tree, Metadata)> {
     let meta = layout::split(format, &mut tree).ok_or_else(|| Error::NotEncrypted {
         file: file.to_owned(),
     })?;

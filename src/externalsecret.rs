@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
+use crate::k8s::secret::{self, Field, SecretDoc};
 use crate::secret::SecretBytes;
 use crate::tree::{Map, Tree, Value};
 
@@ -149,14 +150,6 @@ fn check_aws_name(key: &str) -> Result<(), String> {
 }
 
 /// A valid Kubernetes Secret key (`[-._a-zA-Z0-9]+`).
-fn check_secret_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 253
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
-}
-
 fn leaf_paths(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>, only_encrypted: bool) {
     match v {
         Value::Map(m) => {
@@ -208,45 +201,33 @@ pub fn generate(
             doc,
             message,
         };
-        let is_secret = text(branch, "kind").as_deref() == Some("Secret");
+        let secret = SecretDoc::of(branch);
         let meta = branch
             .get("metadata")
             .and_then(Value::as_map)
             .cloned()
             .unwrap_or_default();
-        let (name, keys, secret_type, labels, annotations) = if is_secret {
-            let name = text(&meta, "name")
+        let (name, keys, secret_type, labels, annotations) = if let Some(sd) = secret {
+            let name = sd
+                .name()
                 .ok_or_else(|| input("the Secret has no metadata.name".into()))?;
-            let mut keys: Vec<(String, Origin)> = Vec::new();
-            for (field, data) in [("data", true), ("stringData", false)] {
-                if let Some(m) = branch.get(field).and_then(Value::as_map) {
-                    for (k, _) in m.pairs() {
-                        if keys.iter().any(|(e, _)| e == k) {
-                            continue;
-                        }
-                        keys.push((
-                            k.clone(),
-                            if data {
-                                Origin::Data(k.clone())
-                            } else {
-                                Origin::StringData(k.clone())
-                            },
-                        ));
-                    }
-                }
-            }
-            let labels = meta.get("labels").and_then(Value::as_map).cloned();
-            let mut annotations = meta.get("annotations").and_then(Value::as_map).cloned();
+            let keys: Vec<(String, Origin)> = sd
+                .keys()
+                .into_iter()
+                .map(|e| {
+                    let origin = match e.field {
+                        Field::Data => Origin::Data(e.key.to_owned()),
+                        Field::StringData => Origin::StringData(e.key.to_owned()),
+                    };
+                    (e.key.to_owned(), origin)
+                })
+                .collect();
+            let labels = sd.labels().cloned();
+            let mut annotations = sd.annotations().cloned();
             if let Some(a) = annotations.as_mut() {
                 a.remove("kubectl.kubernetes.io/last-applied-configuration");
             }
-            (
-                name,
-                keys,
-                text(branch, "type").unwrap_or_else(|| "Opaque".into()),
-                labels,
-                annotations,
-            )
+            (name, keys, sd.type_(), labels, annotations)
         } else {
             let mut paths = Vec::new();
             leaf_paths(
@@ -265,7 +246,7 @@ pub fn generate(
             continue;
         }
         for (k, _) in &keys {
-            if !check_secret_key(k) {
+            if !secret::valid_key(k) {
                 return Err(input(format!(
                     "key {k:?} is not a valid Kubernetes Secret key ([-._a-zA-Z0-9]+)"
                 )));

@@ -35,6 +35,7 @@ pub mod document;
 pub mod error;
 pub mod externalsecret;
 pub mod fsutil;
+pub mod k8s;
 pub mod keysource;
 pub mod metadata;
 pub mod rotate;

@@ -103,10 +103,10 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Crd { json: true } => {
-            print!("{}", controller::crd::crd_json());
+            print!("{}", shroud::k8s::crd::crd_json());
             ExitCode::SUCCESS
         }
-        Cmd::Crd { json: false } => match controller::crd::crd_yaml() {
+        Cmd::Crd { json: false } => match shroud::k8s::crd::crd_yaml() {
             Ok(y) => {
                 print!("{y}");
                 ExitCode::SUCCESS

@@ -78,7 +78,7 @@ fn encrypted_secret(
     spec: &document::EncryptSpec,
     g: &Global,
 ) -> Result<Vec<u8>> {
-    use shroud::controller::manifest::{self, ManifestError};
+    use shroud::k8s::manifest::{self, ManifestError};
     use shroud::store::{EmitOptions, Format};
     if kind != "EncryptedSecret" {
         return Err(Error::Usage(format!(
@@ -93,15 +93,20 @@ fn encrypted_secret(
         ));
     }
     let tree = document::load_plain(label, in_fmt, bytes)?;
-    let json = document::emit_plain(label, Format::Json, &tree, EmitOptions::default())?;
-    let secret: serde_json::Value =
-        serde_json::from_slice(&json).map_err(|e| Error::Other(format!("{label}: {e}")))?;
+    let secret = match tree.branches.as_slice() {
+        [one] => one,
+        _ => {
+            return Err(Error::Usage(format!(
+                "{label}: --kind EncryptedSecret takes exactly one Secret document"
+            )));
+        }
+    };
     let opts = EmitOptions {
         indent: g.indent.or(Some(2)),
     };
     common::block_on(manifest::encrypt_secret(
         label,
-        &secret,
+        secret,
         a.namespace.as_deref(),
         spec,
         &common::keyring_for_encrypt(),
@@ -110,6 +115,6 @@ fn encrypted_secret(
     ))
     .map_err(|e| match e {
         ManifestError::Document(d) => d,
-        ManifestError::Invalid(m) => Error::Usage(format!("{label}: {m}")),
+        other => Error::Usage(format!("{label}: {other}")),
     })
 }

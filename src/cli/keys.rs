@@ -8,6 +8,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 use shroud::backup::{self, Protection, Source, Unlock};
 use shroud::error::{Error, ExitCode, Result};
 use shroud::fsutil::{self, Mode};
+use shroud::k8s::cluster;
 use shroud::keysource::age::Identities;
 use shroud::secret::SecretBytes;
 
@@ -264,11 +265,7 @@ fn split_ref(r: &str) -> Result<(String, String)> {
 }
 
 fn kube_client() -> Result<kube::Client> {
-    common::block_on(kube::Client::try_default()).map_err(|e| {
-        Error::Other(format!(
-            "cannot reach Kubernetes (KUBECONFIG or in-cluster config): {e}"
-        ))
-    })
+    common::block_on(cluster::client()).map_err(|e| Error::Other(e.to_string()))
 }
 
 fn run_backup(a: BackupArgs) -> Result<Outcome> {
@@ -304,10 +301,12 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
     };
     if let Some(r) = &a.from_secret {
         let (ns, name) = split_ref(r)?;
-        srcs.extend(
-            common::block_on(backup::sources_from_secret(kube_client()?, &ns, &name))
-                .map_err(|e| berr(&label, e))?,
-        );
+        let entries = common::block_on(cluster::read_secret(kube_client()?, &ns, &name))
+            .map_err(|e| Error::Other(format!("{label}: {e}")))?;
+        srcs.extend(entries.into_iter().map(|(key, text)| Source {
+            label: format!("Secret {ns}/{name} key {key}"),
+            text,
+        }));
     }
     let created = backup::create(&srcs, &protection).map_err(|e| berr(&label, e))?;
     let blocks: Vec<String> = created
@@ -358,22 +357,25 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
     if let Some(r) = &a.to_secret {
         let (ns, name) = split_ref(r)?;
         let label = a.bundle.display().to_string();
-        let created = common::block_on(backup::restore_to_secret(
+        let created = common::block_on(cluster::write_secret(
             kube_client()?,
             &ns,
             &name,
+            cluster::KEY_ENTRY,
             &opened.identities,
+            "shroud-keys-restore",
             a.force,
         ))
-        .map_err(|e| berr(&label, e))?;
+        .map_err(|e| Error::Other(format!("{label}: {e}")))?;
         eprintln!(
-            "shroud: {} Secret {ns}/{name} with {} identities (key keys.txt)",
+            "shroud: {} Secret {ns}/{name} with {} identities (key {})",
             if created {
                 "created"
             } else {
                 "replaced the data of"
             },
-            opened.manifest.identities.len()
+            opened.manifest.identities.len(),
+            cluster::KEY_ENTRY
         );
         return Ok(Outcome::Done);
     }

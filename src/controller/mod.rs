@@ -4,19 +4,16 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`crd`] | the custom resource types and the generated CRD |
-//! | [`manifest`] | EncryptedSecret ⇄ canonical sops document (strict scope), Secret ⇄ payload |
 //! | [`keys`] | age identities (files, mounted directories), KMS, the data-key cache |
 //! | [`reconcile`] | the reconcile decision, status, Events, backoff |
 //! | [`leader`] | Lease-based leader election |
 //! | [`metrics`] | Prometheus metrics, `/healthz`, `/readyz` |
 //!
-//! Must not know: the `shroud` CLI. This module wires the pieces together in [`run`].
+//! The resource, its manifests and Secret payloads are in `k8s`. Must not know: the `shroud`
+//! CLI. This module wires the pieces together in [`run`].
 
-pub mod crd;
 pub mod keys;
 pub mod leader;
-pub mod manifest;
 pub mod metrics;
 pub mod reconcile;
 
@@ -35,7 +32,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client};
 use tokio::sync::watch;
 
-use crd::EncryptedSecret;
+use crate::k8s::crd::EncryptedSecret;
 use keys::{KeySources, Keys};
 use leader::LeaseConfig;
 use metrics::Metrics;

@@ -21,11 +21,12 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
-use super::crd::{API_VERSION, Condition, EncryptedSecret, EncryptedSecretStatus, KIND};
 use super::keys::Keys;
-use super::manifest::{self, ManifestError, Payload};
 use super::metrics::Metrics;
 use crate::error::Error as DocError;
+use crate::k8s::crd::{API_VERSION, Condition, EncryptedSecret, EncryptedSecretStatus, KIND};
+use crate::k8s::manifest::{self, ManifestError};
+use crate::k8s::secret::Payload;
 
 /// The field manager of every write, and the label that marks owned Secrets.
 pub const MANAGER: &str = "shroud-controller";
@@ -120,6 +121,7 @@ fn key_of(es: &EncryptedSecret) -> String {
 fn classify(e: &ManifestError) -> (Reason, String) {
     match e {
         ManifestError::Invalid(m) => (Reason::InvalidSpec, m.clone()),
+        ManifestError::Payload(_) => (Reason::InvalidSpec, e.to_string()),
         ManifestError::Document(DocError::Key { source, .. }) => (
             Reason::NoMatchingKey,
             format!("no key held by the controller opens the data key: {source}"),
@@ -196,7 +198,7 @@ pub fn desired_secret(es: &EncryptedSecret, p: &Payload) -> Secret {
         data: Some(
             p.data
                 .iter()
-                .map(|(k, v)| (k.clone(), ByteString(v.clone())))
+                .map(|(k, v)| (k.clone(), ByteString(v.expose().to_vec())))
                 .collect(),
         ),
         ..Default::default()

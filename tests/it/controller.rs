@@ -64,7 +64,7 @@ fn es_resource() -> ApiResource {
 /// Installs the CRD (idempotent) and a fresh namespace.
 async fn setup(c: &Client, ns: &str) {
     let crds: Api<CustomResourceDefinition> = Api::all(c.clone());
-    let crd = shroud::controller::crd::crd();
+    let crd = shroud::k8s::crd::crd();
     match crds.create(&PostParams::default(), &crd).await {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 409 => {}

@@ -16,10 +16,7 @@ use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub const GROUP: &str = "shroud.dev";
-pub const VERSION: &str = "v1alpha1";
-pub const KIND: &str = "EncryptedSecret";
-pub const API_VERSION: &str = "shroud.dev/v1alpha1";
+pub use super::manifest::{API_VERSION, GROUP, KIND, VERSION};
 
 /// The payload of the target Secret. Every value is an `ENC[...]` string written by
 /// `shroud encrypt --kind EncryptedSecret`; the schema only checks shapes.

@@ -1,0 +1,16 @@
+//! Kubernetes: everything shroud knows about Kubernetes objects, in one place.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`secret`] | reading `Secret` manifests (`data`, `stringData`, type, labels) and payloads |
+//! | [`manifest`] | `EncryptedSecret` ⇄ canonical sops document (strict scope) |
+//! | [`crd`] | the `EncryptedSecret` custom resource types and the generated CRD |
+//! | [`cluster`] | Secret I/O through the API client (the controller's key Secret) |
+//!
+//! The CLI, the scanner, ExternalSecret generation and the controller use this module; it
+//! uses none of them. Must not know: terminals, reconciliation, scanning rules.
+
+pub mod cluster;
+pub mod crd;
+pub mod manifest;
+pub mod secret;
