@@ -494,30 +494,24 @@ pub async fn verify_dir(
     ring.age
         .add_text(opened.identities.as_str().unwrap_or_default(), "the backup")
         .map_err(|e| BackupError::Corrupt(e.to_string()))?;
-    let mut out = Vec::new();
-    let walker = ignore::WalkBuilder::new(dir)
-        .hidden(false)
-        .require_git(false)
-        .filter_entry(|e| e.file_name() != ".git")
-        .build();
-    for entry in walker {
-        let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        let path = entry.into_path();
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
+    let found =
+        crate::repo::sops_files(dir, None).map_err(|e| BackupError::Corrupt(e.to_string()))?;
+    let mut out = Vec::with_capacity(found.len());
+    for f in found {
+        let label = f.path.display().to_string();
+        let r = match f.damage {
+            Some(why) => Err(crate::error::Error::Damaged { file: label, why }),
+            None => match std::fs::read(&f.path) {
+                Ok(bytes) => crate::document::open(&label, f.format, &bytes, &ring, false)
+                    .await
+                    .map(|_| ()),
+                Err(source) => Err(crate::error::Error::Read {
+                    file: label,
+                    source,
+                }),
+            },
         };
-        let format = crate::store::Format::from_path(&path);
-        if !crate::document::is_encrypted(format, &bytes) {
-            continue;
-        }
-        let label = path.display().to_string();
-        let r = crate::document::open(&label, format, &bytes, &ring, false)
-            .await
-            .map(|_| ());
-        out.push((path, r));
+        out.push((f.path, r));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)

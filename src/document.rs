@@ -36,13 +36,31 @@ pub struct Opened {
     pub mac_warning: Option<String>,
 }
 
-/// Parses an encrypted file into its tree (still encrypted) and metadata.
+/// Parses an encrypted file into its tree (still encrypted) and metadata. A file that holds
+/// encrypted values but does not parse, or has no metadata, is [`Error::Damaged`].
 pub fn load_encrypted(file: &str, format: Format, input: &[u8]) -> Result<(Tree, Metadata)> {
-    let tree = store::load_encrypted(format, input).map_err(|source| Error::Store {
-        file: file.to_owned(),
-        source,
-    })?;
-    split_encrypted(file, format, tree)
+    let tree = match store::load_encrypted(format, input) {
+        Ok(t) => t,
+        Err(e) if has_enc(input) => {
+            return Err(Error::Damaged {
+                file: file.to_owned(),
+                why: e.to_string(),
+            });
+        }
+        Err(source) => {
+            return Err(Error::Store {
+                file: file.to_owned(),
+                source,
+            });
+        }
+    };
+    split_encrypted(file, format, tree).map_err(|e| match e {
+        Error::NotEncrypted { file } if has_enc(input) => Error::Damaged {
+            file,
+            why: "it holds encrypted values but no sops metadata".into(),
+        },
+        other => other,
+    })
 }
 
 /// Takes the metadata off a parsed encrypted tree.
@@ -55,6 +73,44 @@ pub fn split_encrypted(file: &str, format: Format, mut tree: Tree) -> Result<(Tr
         source,
     })?;
     Ok((tree, md))
+}
+
+/// What a file is, judged from its bytes alone (no key needed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sniff {
+    /// No sops metadata and no encrypted values.
+    Plain,
+    /// It carries sops metadata.
+    Sops,
+    /// It looks like a sops file (encrypted values) but cannot be read as one: why.
+    Damaged(String),
+}
+
+fn has_enc(input: &[u8]) -> bool {
+    memchr::memmem::find(input, b"ENC[AES256_GCM,").is_some()
+}
+
+/// Classifies a file without any key: bulk operations (rotate, updatekeys, verify, audit)
+/// must process every sops file and report damaged ones, never skip them as plaintext.
+pub fn sniff(format: Format, input: &[u8]) -> Sniff {
+    let mut tree = match store::load_encrypted(format, input) {
+        Ok(t) => t,
+        Err(e) if has_enc(input) => return Sniff::Damaged(e.to_string()),
+        Err(_) => return Sniff::Plain,
+    };
+    match layout::split(format, &mut tree) {
+        Some(meta) if has_enc(input) || layout::looks_like_metadata(&meta) => {
+            match layout::parse(&meta) {
+                Ok(_) => Sniff::Sops,
+                Err(e) => Sniff::Damaged(e.to_string()),
+            }
+        }
+        Some(_) => Sniff::Plain,
+        None if has_enc(input) => {
+            Sniff::Damaged("it holds encrypted values but no sops metadata".into())
+        }
+        None => Sniff::Plain,
+    }
 }
 
 /// Whether a parsed file carries sops metadata with a MAC and a version (sops's `filestatus`).

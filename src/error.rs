@@ -86,6 +86,10 @@ pub enum Error {
         "{file}: not encrypted (no sops metadata); encrypt it first with `shroud encrypt -i {file}`"
     )]
     NotEncrypted { file: String },
+    #[error(
+        "{file}: damaged sops file: {why}; nothing was decrypted or changed (restore it from version control)"
+    )]
+    Damaged { file: String, why: String },
     #[error("{file}: data key {key:?} is reserved for sops metadata; rename it")]
     ReservedKey { file: String, key: String },
     #[error("{file}: {message}")]
@@ -108,15 +112,15 @@ impl Error {
             Error::Read { .. } => ExitCode::CouldNotReadInput,
             Error::Write { .. } => ExitCode::CouldNotWriteOutput,
             Error::NoFile { .. } => ExitCode::NoFile,
-            Error::Store { .. } | Error::Metadata { .. } | Error::ReservedKey { .. } => {
-                ExitCode::InvalidInput
-            }
+            Error::Store { .. } | Error::ReservedKey { .. } => ExitCode::InvalidInput,
+            Error::Metadata { .. } => ExitCode::Integrity,
             Error::Rules { .. } | Error::Usage(_) => ExitCode::InvalidConfig,
             Error::Tree { source, .. } if source.is_integrity() => ExitCode::Integrity,
             Error::Tree { .. } => ExitCode::InvalidInput,
-            Error::MacMismatch { .. } | Error::MacMissing { .. } | Error::MacUnreadable { .. } => {
-                ExitCode::Integrity
-            }
+            Error::MacMismatch { .. }
+            | Error::MacMissing { .. }
+            | Error::MacUnreadable { .. }
+            | Error::Damaged { .. } => ExitCode::Integrity,
             Error::Key { .. } => ExitCode::CouldNotRetrieveKey,
             Error::NoRecipients { .. } => ExitCode::NoEncryptionKey,
             Error::AlreadyEncrypted { .. } => ExitCode::AlreadyEncrypted,

@@ -38,6 +38,7 @@ pub mod fsutil;
 pub mod k8s;
 pub mod keysource;
 pub mod metadata;
+pub mod repo;
 pub mod rotate;
 pub mod scan;
 pub mod secret;

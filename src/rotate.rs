@@ -2,22 +2,23 @@
 //! data key for the recipients `.sops.yaml` now asks for; no value ciphertext changes) and
 //! `rotate` (a new data key, every value re-encrypted; recipients kept, added or removed).
 //!
-//! Owns: the per-file plan (recipient diff, threshold change), finding candidate files under a
-//! directory (respecting `.gitignore`, matching creation rules), running files in parallel with
+//! Owns: the per-file plan (recipient diff, threshold change), the candidate files under a
+//! directory (every sops file, through `repo`), running files in parallel with
 //! one data-key unwrap per file, and isolating failures: one bad file never stops or corrupts
 //! the others, and every write is atomic.
 //! Must not know: terminals, progress bars, prompts (the CLI owns those).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::document;
 use crate::error::{Error, Result};
 use crate::fsutil::{self, Mode};
 use crate::keysource::{self, KeySpec, Keyring};
 use crate::metadata::{KeyGroup, MasterKey, Metadata};
+use crate::repo::{self, Configs};
 use crate::secret::DataKey;
 use crate::store::{EmitOptions, Format};
 
@@ -27,8 +28,6 @@ pub enum Outcome {
     /// The file was (or, in a dry run, would be) rewritten.
     Changed(Plan),
     Unchanged,
-    /// Not a sops file (plaintext matching a rule, or no metadata).
-    Skipped(String),
 }
 
 /// The key changes for one file.
@@ -163,17 +162,18 @@ fn format_of(path: &Path, opts: &Options) -> Format {
 /// Value ciphertexts, the MAC and `lastmodified` stay as they are.
 pub async fn updatekeys_file(
     path: &Path,
-    cfg: &Config,
+    cfg: Option<&Config>,
     keyring: &Keyring,
     opts: &Options,
 ) -> Result<Outcome> {
     let file = label(path);
     let bytes = read(path)?;
     let format = format_of(path, opts);
-    let (tree, mut md) = match document::load_encrypted(&file, format, &bytes) {
-        Ok(v) => v,
-        Err(Error::NotEncrypted { .. }) => return Ok(Outcome::Skipped("not encrypted".into())),
-        Err(e) => return Err(e),
+    let (tree, mut md) = document::load_encrypted(&file, format, &bytes)?;
+    let Some(cfg) = cfg else {
+        return Err(Error::Usage(format!(
+            "{file}: no .sops.yaml applies to this file, so updatekeys does not know which keys it should have (use --config, or rotate --add-*/--rm-*)"
+        )));
     };
     let rule = cfg.rule_for(path)?;
     let threshold = opts.shamir_threshold.unwrap_or(rule.shamir_threshold);
@@ -299,9 +299,6 @@ pub async fn rotate_file(
     let file = label(path);
     let bytes = read(path)?;
     let format = format_of(path, opts);
-    if !document::is_encrypted(format, &bytes) {
-        return Ok(Outcome::Skipped("not encrypted".into()));
-    }
     if opts.dry_run {
         let (_, md) = document::load_encrypted(&file, format, &bytes)?;
         let groups = rotated_specs(&file, &md, changes)?;
@@ -315,56 +312,43 @@ pub async fn rotate_file(
     Ok(Outcome::Changed(p))
 }
 
-/// A file to process and the config whose rule it matches.
-pub type Target = (PathBuf, Arc<Config>);
+/// A file to process: its path, the config that applies to it (if any), and, for a file that
+/// looks like a sops file but cannot be read as one, why.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub path: PathBuf,
+    pub config: Option<Arc<Config>>,
+    pub damage: Option<String>,
+}
 
-/// Files under `dir` (respecting `.gitignore`) that match a creation rule of the `.sops.yaml`
-/// that applies to them, with that config.
+impl Target {
+    /// A file named on the command line, with the config that applies to it.
+    pub fn file(path: PathBuf, configs: &Configs) -> Result<Target> {
+        Ok(Target {
+            config: configs.for_file(&path)?,
+            path,
+            damage: None,
+        })
+    }
+}
+
+/// Every sops file under `dir` (respecting `.gitignore`), with the config that applies to
+/// each. Damaged sops files are included (they fail loudly instead of being skipped), and so
+/// are sops files no creation rule matches.
 pub fn candidates(
     dir: &Path,
-    config_override: Option<&Path>,
-) -> Result<Vec<(PathBuf, Arc<Config>)>> {
-    let mut configs: HashMap<PathBuf, Option<Arc<Config>>> = HashMap::new();
-    let fixed = config_override.map(config::load).transpose()?.map(Arc::new);
-    let mut out = Vec::new();
-    let walker = ignore::WalkBuilder::new(dir)
-        .hidden(false)
-        .git_ignore(true)
-        .require_git(false)
-        .filter_entry(|e| e.file_name() != ".git")
-        .build();
-    for entry in walker {
-        let entry = entry.map_err(|e| Error::Other(format!("{}: {e}", dir.display())))?;
-        if !entry.file_type().is_some_and(|t| t.is_file())
-            || entry.file_name() == config::CONFIG_FILE_NAME
-        {
-            continue;
-        }
-        let path = entry.into_path();
-        let cfg = match &fixed {
-            Some(c) => Some(c.clone()),
-            None => {
-                let parent = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-                match configs.get(&parent) {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c = config::find(&parent)
-                            .map(|p| config::load(&p))
-                            .transpose()?
-                            .map(Arc::new);
-                        configs.insert(parent, c.clone());
-                        c
-                    }
-                }
-            }
-        };
-        if let Some(cfg) = cfg
-            && cfg.rule_for(&path).is_ok()
-        {
-            out.push((path, cfg));
-        }
+    configs: &Configs,
+    input_type: Option<Format>,
+) -> Result<Vec<Target>> {
+    let found = repo::sops_files(dir, input_type).map_err(|e| Error::Usage(e.to_string()))?;
+    let mut out = Vec::with_capacity(found.len());
+    for f in found {
+        out.push(Target {
+            config: configs.for_file(&f.path)?,
+            path: f.path,
+            damage: f.damage,
+        });
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
@@ -385,11 +369,11 @@ pub async fn run_many(
     parallel: usize,
     progress: Arc<dyn Fn(&Path) + Send + Sync>,
 ) -> Vec<(PathBuf, Result<Outcome>)> {
-    let all_paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    let all_paths: Vec<PathBuf> = files.iter().map(|t| t.path.clone()).collect();
     let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
     let results = Arc::new(Mutex::new(Vec::with_capacity(files.len())));
     let mut set = tokio::task::JoinSet::new();
-    for (i, (path, cfg)) in files.into_iter().enumerate() {
+    for (i, target) in files.into_iter().enumerate() {
         let sem = sem.clone();
         let keyring = keyring.clone();
         let opts = opts.clone();
@@ -398,9 +382,20 @@ pub async fn run_many(
         let progress = progress.clone();
         set.spawn(async move {
             let _permit = sem.acquire().await.expect("semaphore open");
-            let r = match &job {
-                Job::UpdateKeys => updatekeys_file(&path, &cfg, &keyring, &opts).await,
-                Job::Rotate(changes) => rotate_file(&path, &keyring, changes, &opts).await,
+            let Target {
+                path,
+                config,
+                damage,
+            } = target;
+            let r = match (damage, &job) {
+                (Some(why), _) => Err(Error::Damaged {
+                    file: label(&path),
+                    why,
+                }),
+                (None, Job::UpdateKeys) => {
+                    updatekeys_file(&path, config.as_deref(), &keyring, &opts).await
+                }
+                (None, Job::Rotate(changes)) => rotate_file(&path, &keyring, changes, &opts).await,
             };
             progress(&path);
             results.lock().expect("results lock").push((i, path, r));

@@ -10,6 +10,7 @@ use shroud::config;
 use shroud::error::{Error, Result};
 use shroud::fsutil::Mode;
 use shroud::keysource::KeySpec;
+use shroud::repo::Configs;
 use shroud::rotate::{self, Job, KeyChanges, Outcome};
 
 use super::Global;
@@ -119,34 +120,31 @@ fn targets(scope: &Scope, g: &Global) -> Result<(Vec<rotate::Target>, bool)> {
         }
         (None, false) => None,
     };
+    let configs = Configs::new(g.config.as_deref())?;
+    let input_type = scope
+        .input_type
+        .as_deref()
+        .map(common::parse_format)
+        .transpose()?;
     if let Some(d) = dir {
         if !scope.files.is_empty() {
             return Err(Error::Usage(
                 "give FILEs or --recursive/--all, not both".into(),
             ));
         }
-        return Ok((rotate::candidates(&d, g.config.as_deref())?, true));
+        return Ok((rotate::candidates(&d, &configs, input_type)?, true));
     }
     if scope.files.is_empty() {
         return Err(Error::Usage(
             "no FILE given (or use --recursive DIR / --all)".into(),
         ));
     }
-    let mut out = Vec::new();
-    for f in &scope.files {
-        let cfg = config::discover(g.config.as_deref(), Some(f))?;
-        out.push((
-            f.clone(),
-            Arc::new(cfg.unwrap_or(config::Config {
-                path: PathBuf::from(".sops.yaml (none found)"),
-                creation_rules: Vec::new(),
-                yaml_indent: None,
-                json_indent: None,
-                external_secrets: None,
-            })),
-        ));
-    }
-    Ok((out, false))
+    let files = scope
+        .files
+        .iter()
+        .map(|f| rotate::Target::file(f.clone(), &configs))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((files, false))
 }
 
 fn confirm(question: &str) -> Result<bool> {
@@ -170,7 +168,7 @@ fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Ou
     let opts = options(scope, g)?;
     let keyring = Arc::new(common::keyring()?);
     if files.is_empty() {
-        eprintln!("shroud: no files match a creation rule");
+        eprintln!("shroud: no sops files found");
         return Ok(common::Outcome::Done);
     }
     // Plan first (no writes), show it, ask once.
@@ -239,7 +237,7 @@ fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Ou
 }
 
 fn report(results: &[(PathBuf, Result<Outcome>)], verb: &str, dry: bool) {
-    let (mut changed, mut unchanged, mut skipped, mut failed) = (0, 0, 0, 0);
+    let (mut changed, mut unchanged, mut failed) = (0, 0, 0);
     for (p, r) in results {
         match r {
             Ok(Outcome::Changed(plan)) => {
@@ -251,10 +249,6 @@ fn report(results: &[(PathBuf, Result<Outcome>)], verb: &str, dry: bool) {
                 );
             }
             Ok(Outcome::Unchanged) => unchanged += 1,
-            Ok(Outcome::Skipped(why)) => {
-                skipped += 1;
-                eprintln!("skipped {}: {why}", p.display());
-            }
             Err(e) => {
                 failed += 1;
                 eprintln!("shroud: {e}");
@@ -262,7 +256,7 @@ fn report(results: &[(PathBuf, Result<Outcome>)], verb: &str, dry: bool) {
         }
     }
     eprintln!(
-        "{verb}: {changed} {}changed, {unchanged} unchanged, {skipped} skipped, {failed} failed",
+        "{verb}: {changed} {}changed, {unchanged} unchanged, {failed} failed",
         if dry { "would be " } else { "" }
     );
 }

@@ -62,6 +62,27 @@ pub fn split(format: Format, tree: &mut Tree) -> Option<Map> {
     }
 }
 
+/// Whether a `sops` mapping is sops metadata rather than user data that happens to use the
+/// key: it has at least one field sops writes.
+pub fn looks_like_metadata(m: &Map) -> bool {
+    const FIELDS: [&str; 10] = [
+        "mac",
+        "lastmodified",
+        "version",
+        "key_groups",
+        "shamir_threshold",
+        "encrypted_regex",
+        "unencrypted_regex",
+        "encrypted_suffix",
+        "unencrypted_suffix",
+        "mac_only_encrypted",
+    ];
+    FIELDS
+        .iter()
+        .chain(KEY_FIELDS.iter())
+        .any(|f| m.get(f).is_some())
+}
+
 /// Adds the metadata to a tree about to be written.
 pub fn join(format: Format, tree: &mut Tree, meta: Map) {
     match format {
@@ -356,6 +377,9 @@ pub fn parse(m: &Map) -> Result<Metadata, MetadataError> {
         encrypted_comment_regex: text_field(m, "encrypted_comment_regex"),
         mac_only_encrypted: bool_field(m, "mac_only_encrypted")?,
     };
+    rules
+        .compile()
+        .map_err(|e| invalid("encryption rules", e.to_string()))?;
     Ok(Metadata {
         key_groups: groups,
         shamir_threshold,

@@ -6,6 +6,7 @@ mod cli;
 mod controller;
 mod eso;
 mod fixtures;
+mod hardening;
 mod interop;
 mod kms;
 mod props;

@@ -1,0 +1,230 @@
+//! Files of a directory tree as a repository sees them: `.gitignore` respected, `.git`
+//! skipped, hidden files included; the `.sops.yaml` that applies to each file; and which
+//! files are sops files.
+//!
+//! Owns: the one walker every repository-wide operation uses (rotate, updatekeys, key-backup
+//! verification, the scanner, the audit) and the memoised nearest-config lookup.
+//! Must not know: what the callers do with the files.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::config::{self, Config, ConfigError};
+use crate::document::{self, Sniff};
+use crate::store::Format;
+
+/// A walk error (an unreadable directory, a broken ignore file).
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct WalkError {
+    pub path: String,
+    pub message: String,
+}
+
+fn builder(paths: &[PathBuf]) -> Option<ignore::WalkBuilder> {
+    let (first, rest) = paths.split_first()?;
+    let mut b = ignore::WalkBuilder::new(first);
+    for p in rest {
+        b.add(p);
+    }
+    b.hidden(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(false)
+        .require_git(false)
+        .filter_entry(|e| e.file_name() != ".git");
+    Some(b)
+}
+
+fn walk_error(root: &Path, e: ignore::Error) -> WalkError {
+    WalkError {
+        path: root.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Every regular file under `dir`, sorted by path.
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>, WalkError> {
+    let Some(b) = builder(&[dir.to_path_buf()]) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for entry in b.build() {
+        let entry = entry.map_err(|e| walk_error(dir, e))?;
+        if entry.file_type().is_some_and(|t| t.is_file()) {
+            out.push(entry.into_path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Every regular file under `paths`, handed to `found` on `threads` walker threads as soon as
+/// it is found (each thread walks and works: no hand-off); walk errors go to `err`.
+pub fn files_parallel(
+    paths: &[PathBuf],
+    threads: usize,
+    found: &(dyn Fn(PathBuf) + Sync),
+    err: &(dyn Fn(String) + Sync),
+) {
+    let Some(mut b) = builder(paths) else {
+        return;
+    };
+    b.threads(threads);
+    b.build_parallel().run(|| {
+        Box::new(|entry| {
+            match entry {
+                Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => found(e.into_path()),
+                Ok(_) => {}
+                Err(e) => err(e.to_string()),
+            }
+            ignore::WalkState::Continue
+        })
+    });
+}
+
+/// The `.sops.yaml` that applies to each directory: the nearest one from the directory
+/// upward, or one fixed config for all. Memoised per directory; safe to share across threads.
+pub struct Configs {
+    fixed: Option<Arc<Config>>,
+    /// Directories above this one are not searched (the scanned tree's root), when set.
+    ceiling: Option<PathBuf>,
+    cache: Mutex<HashMap<PathBuf, Option<Arc<Config>>>>,
+}
+
+impl Configs {
+    /// Nearest-config lookup, or `fixed` (`--config`) for every file.
+    pub fn new(fixed: Option<&Path>) -> Result<Configs, ConfigError> {
+        Ok(Configs {
+            fixed: fixed.map(config::load).transpose()?.map(Arc::new),
+            ceiling: None,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Lookups stop at `root` (configs above the scanned tree are not consulted).
+    pub fn within(root: &Path) -> Configs {
+        Configs {
+            fixed: None,
+            ceiling: Some(std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf())),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The config that applies to `file`.
+    pub fn for_file(&self, file: &Path) -> Result<Option<Arc<Config>>, ConfigError> {
+        if let Some(c) = &self.fixed {
+            return Ok(Some(c.clone()));
+        }
+        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        match abs.parent() {
+            Some(dir) => self.for_dir(dir),
+            None => Ok(None),
+        }
+    }
+
+    fn for_dir(&self, dir: &Path) -> Result<Option<Arc<Config>>, ConfigError> {
+        if let Some(c) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(dir)
+        {
+            return Ok(c.clone());
+        }
+        let candidate = dir.join(config::CONFIG_FILE_NAME);
+        let found = if candidate.is_file() {
+            Some(Arc::new(config::load(&candidate)?))
+        } else if self
+            .ceiling
+            .as_deref()
+            .is_some_and(|c| !dir.starts_with(c) || dir == c)
+        {
+            None
+        } else {
+            match dir.parent() {
+                Some(p) => self.for_dir(p)?,
+                None => None,
+            }
+        };
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(dir.to_path_buf(), found.clone());
+        Ok(found)
+    }
+}
+
+/// A file under a directory that carries sops metadata (or looks like a damaged sops file).
+#[derive(Debug)]
+pub struct SopsFile {
+    pub path: PathBuf,
+    pub format: Format,
+    /// Why, when the file looks like a sops file but cannot be read as one.
+    pub damage: Option<String>,
+}
+
+/// Files bigger than this are not considered sops files by the walk (sops files are small;
+/// a huge binary is not read whole just to be skipped).
+pub const MAX_SOPS_FILE: u64 = 64 * 1024 * 1024;
+
+/// Every sops file under `dir` (all stores; `.gitignore` respected), sorted by path: files
+/// with sops metadata, and files that look like sops files but are damaged (so that bulk
+/// operations report them instead of skipping them). `.sops.yaml` itself is never one.
+pub fn sops_files(dir: &Path, input_type: Option<Format>) -> Result<Vec<SopsFile>, WalkError> {
+    let mut out = Vec::new();
+    for path in files(dir)? {
+        if path
+            .file_name()
+            .is_some_and(|n| n == config::CONFIG_FILE_NAME)
+        {
+            continue;
+        }
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_SOPS_FILE) {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let format = input_type.unwrap_or_else(|| Format::from_path(&path));
+        match document::sniff(format, &bytes) {
+            Sniff::Plain => {}
+            Sniff::Sops => out.push(SopsFile {
+                path,
+                format,
+                damage: None,
+            }),
+            Sniff::Damaged(e) => out.push(SopsFile {
+                path,
+                format,
+                damage: Some(e),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_config_and_ignored_files() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join(".gitignore"), "ignored.yaml\n").unwrap();
+        std::fs::write(root.join("a/.sops.yaml"), "creation_rules: []\n").unwrap();
+        std::fs::write(root.join("a/b/x.yaml"), "k: v\n").unwrap();
+        std::fs::write(root.join("ignored.yaml"), "k: v\n").unwrap();
+        let all = files(root).unwrap();
+        assert!(all.iter().any(|p| p.ends_with("a/b/x.yaml")));
+        assert!(!all.iter().any(|p| p.ends_with("ignored.yaml")));
+        let c = Configs::new(None).unwrap();
+        let cfg = c.for_file(&root.join("a/b/x.yaml")).unwrap().unwrap();
+        assert!(cfg.path.ends_with("a/.sops.yaml"));
+        let within = Configs::within(&root.join("a/b"));
+        assert!(within.for_file(&root.join("a/b/x.yaml")).unwrap().is_none());
+    }
+}
