@@ -300,7 +300,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             .and_then(|s| s.get(store))
             .and_then(Value::as_map)
             .and_then(|s| text(s, "indent"))
-            .and_then(|i| i.parse().ok())
+            .and_then(|i| i.parse::<usize>().ok())
+            .filter(|i| (1..=crate::store::MAX_INDENT).contains(i))
     };
     Ok(Config {
         path: path.to_path_buf(),

@@ -65,9 +65,14 @@ pub fn load_encrypted(file: &str, format: Format, input: &[u8]) -> Result<(Tree,
 
 /// Takes the metadata off a parsed encrypted tree.
 pub fn split_encrypted(file: &str, format: Format, mut tree: Tree) -> Result<(Tree, Metadata)> {
-    let meta = layout::split(format, &mut tree).ok_or_else(|| Error::NotEncrypted {
-        file: file.to_owned(),
-    })?;
+    let meta = layout::split(format, &mut tree)
+        .map_err(|source| Error::Metadata {
+            file: file.to_owned(),
+            source,
+        })?
+        .ok_or_else(|| Error::NotEncrypted {
+            file: file.to_owned(),
+        })?;
     let md = layout::parse(&meta).map_err(|source| Error::Metadata {
         file: file.to_owned(),
         source,
@@ -98,7 +103,11 @@ pub fn sniff(format: Format, input: &[u8]) -> Sniff {
         Err(e) if has_enc(input) => return Sniff::Damaged(e.to_string()),
         Err(_) => return Sniff::Plain,
     };
-    match layout::split(format, &mut tree) {
+    let split = match layout::split(format, &mut tree) {
+        Ok(m) => m,
+        Err(e) => return Sniff::Damaged(e.to_string()),
+    };
+    match split {
         Some(meta) if has_enc(input) || layout::looks_like_metadata(&meta) => {
             match layout::parse(&meta) {
                 Ok(_) => Sniff::Sops,
@@ -118,8 +127,8 @@ pub fn is_encrypted(format: Format, input: &[u8]) -> bool {
     let Ok(mut tree) = store::load_encrypted(format, input) else {
         return false;
     };
-    match layout::split(format, &mut tree).map(|m| layout::parse(&m)) {
-        Some(Ok(md)) => md.mac.is_some() && md.version.is_some(),
+    match layout::split(format, &mut tree).map(|m| m.map(|m| layout::parse(&m))) {
+        Ok(Some(Ok(md))) => md.mac.is_some() && md.version.is_some(),
         _ => false,
     }
 }
@@ -260,29 +269,27 @@ pub fn seal(file: &str, tree: &mut Tree, md: &mut Metadata, cipher: &mut Cipher)
     Ok(())
 }
 
-/// Rejects plaintext that already carries metadata or uses reserved keys.
+/// Whether a top-level key belongs to sops metadata in `format` (`sops`, or `sops_*` in
+/// dotenv files, where the metadata is flattened).
+pub fn is_reserved_key(format: Format, key: &str) -> bool {
+    match format {
+        Format::Dotenv => key.starts_with("sops_"),
+        _ => key == "sops",
+    }
+}
+
+/// Rejects plaintext that already carries metadata (a top-level reserved key): sops reports
+/// such a file as already encrypted.
 pub fn check_plain(file: &str, format: Format, tree: &Tree) -> Result<()> {
-    for branch in &tree.branches {
-        for e in &branch.entries {
-            if let Entry::Pair(k, _) = e {
-                let reserved = match format {
-                    Format::Dotenv => k.starts_with("sops_"),
-                    _ => k == "sops",
-                };
-                if reserved {
-                    return Err(if k == "sops" || format == Format::Dotenv {
-                        Error::AlreadyEncrypted {
-                            file: file.to_owned(),
-                        }
-                    } else {
-                        Error::ReservedKey {
-                            file: file.to_owned(),
-                            key: k.clone(),
-                        }
-                    });
-                }
-            }
-        }
+    let reserved = tree.branches.iter().any(|b| {
+        b.entries
+            .iter()
+            .any(|e| matches!(e, Entry::Pair(k, _) if is_reserved_key(format, k)))
+    });
+    if reserved {
+        return Err(Error::AlreadyEncrypted {
+            file: file.to_owned(),
+        });
     }
     Ok(())
 }

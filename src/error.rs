@@ -1,41 +1,80 @@
-//! The library's error type and the exit codes the CLI maps it to (documented in
-//! `docs/exit-codes.md`; sops's numbers wherever sops has an equivalent).
+//! The library's error type and the documented exit codes (`docs/exit-codes.md`; sops's
+//! numbers wherever sops has an equivalent).
 //!
 //! Owns: one enum of failures, each naming the file and (where relevant) the key path, never a
-//! value; and the failure → exit code table.
+//! value; and the failure → exit code table, for shroud and for the sops drop-in mode.
 //! Must not know: how errors are printed.
 
+use crate::backup::BackupError;
 use crate::config::ConfigError;
 use crate::crypto::{RuleError, TreeError};
+use crate::externalsecret::EsoError;
 use crate::keysource::KeyError;
 use crate::metadata::MetadataError;
+use crate::repo::WalkError;
 use crate::store::StoreError;
 
-/// Process exit codes. The numbers are stable and documented.
+/// What a process exit means. Every exit status shroud returns comes from here (or is a
+/// child's status, for `exec-env`/`exec-file`). Two meanings may share a number where
+/// conventions coincide (a scan's findings exit 1 like gitleaks; usage errors exit 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
 pub enum ExitCode {
-    Success = 0,
-    Generic = 1,
-    CouldNotReadInput = 2,
-    CouldNotWriteOutput = 3,
-    InvalidInput = 4,
-    InvalidConfig = 5,
-    Integrity = 51,
-    ConfigNotFound = 61,
-    InvalidTreePath = 91,
-    NoFile = 100,
-    NoEncryptionKey = 111,
-    CouldNotRetrieveKey = 128,
-    FileNotModified = 200,
-    NoEditor = 201,
-    AlreadyEncrypted = 203,
-    NotEncrypted = 204,
+    Success,
+    /// An unexpected failure, or a declined confirmation.
+    Generic,
+    /// `scan`/`hook`/`audit --fail-on`: something was found.
+    Findings,
+    /// The command line is invalid (unknown flag, missing argument).
+    Usage,
+    CouldNotReadInput,
+    CouldNotWriteOutput,
+    InvalidInput,
+    InvalidConfig,
+    /// `keys verify`: a restore from the backup would lose files.
+    RestoreWouldLose,
+    Integrity,
+    ConfigNotFound,
+    /// Another shroud process holds the file's lock (`EX_TEMPFAIL`: try again).
+    Busy,
+    InvalidTreePath,
+    NoFile,
+    NoEncryptionKey,
+    CouldNotRetrieveKey,
+    FileNotModified,
+    NoEditor,
+    AlreadyEncrypted,
+    NotEncrypted,
+}
+
+impl ExitCode {
+    /// The number the process exits with.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitCode::Success => 0,
+            ExitCode::Generic | ExitCode::Findings => 1,
+            ExitCode::Usage | ExitCode::CouldNotReadInput => 2,
+            ExitCode::CouldNotWriteOutput => 3,
+            ExitCode::InvalidInput => 4,
+            ExitCode::InvalidConfig => 5,
+            ExitCode::RestoreWouldLose => 41,
+            ExitCode::Integrity => 51,
+            ExitCode::ConfigNotFound => 61,
+            ExitCode::Busy => 75,
+            ExitCode::InvalidTreePath => 91,
+            ExitCode::NoFile => 100,
+            ExitCode::NoEncryptionKey => 111,
+            ExitCode::CouldNotRetrieveKey => 128,
+            ExitCode::FileNotModified => 200,
+            ExitCode::NoEditor => 201,
+            ExitCode::AlreadyEncrypted => 203,
+            ExitCode::NotEncrypted => 204,
+        }
+    }
 }
 
 impl From<ExitCode> for std::process::ExitCode {
     fn from(c: ExitCode) -> Self {
-        std::process::ExitCode::from(c as u8)
+        std::process::ExitCode::from(c.code())
     }
 }
 
@@ -74,6 +113,10 @@ pub enum Error {
         "{file}: the stored MAC cannot be decrypted (wrong lastmodified or altered MAC); nothing was decrypted (--ignore-mac skips this check)"
     )]
     MacUnreadable { file: String },
+    #[error(
+        "{file}: damaged sops file: {why}; nothing was decrypted or changed (restore it from version control)"
+    )]
+    Damaged { file: String, why: String },
     #[error("{file}: {source}")]
     Key { file: String, source: KeyError },
     #[error("{file}: {source}")]
@@ -86,11 +129,7 @@ pub enum Error {
         "{file}: not encrypted (no sops metadata); encrypt it first with `shroud encrypt -i {file}`"
     )]
     NotEncrypted { file: String },
-    #[error(
-        "{file}: damaged sops file: {why}; nothing was decrypted or changed (restore it from version control)"
-    )]
-    Damaged { file: String, why: String },
-    #[error("{file}: data key {key:?} is reserved for sops metadata; rename it")]
+    #[error("{file}: key {key:?} is reserved for sops metadata; choose another name")]
     ReservedKey { file: String, key: String },
     #[error("{file}: {message}")]
     TreePath { file: String, message: String },
@@ -102,35 +141,74 @@ pub enum Error {
     NotModified { file: String },
     #[error("{0}")]
     NoEditor(String),
-    #[error("{0}")]
-    Other(String),
+    #[error("{file}: the edited content is not valid ({why}); {file} was not changed")]
+    EditRejected { file: String, why: String },
+    #[error("{file}: the editor exited with {status}; {file} was not changed")]
+    EditorFailed { file: String, status: String },
+    #[error("cannot run {command:?}: {source}")]
+    Command {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {source}")]
+    Backup { file: String, source: BackupError },
+    #[error(transparent)]
+    ExternalSecret(#[from] EsoError),
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    #[error(
+        "{file}: another shroud process is changing this file; nothing was done (try again when it has finished)"
+    )]
+    Busy { file: String },
+    #[error("{0}; nothing was changed")]
+    Declined(String),
+    #[error("{file}: internal error while processing the file; it was not changed")]
+    Internal { file: String },
+    /// A failure reported by a part of shroud above the library's document layer (the
+    /// scanner, the cluster client), with the exit code it documents.
+    #[error("{message}")]
+    Reported { message: String, code: ExitCode },
 }
 
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
+        use ExitCode as C;
         match self {
-            Error::Read { .. } => ExitCode::CouldNotReadInput,
-            Error::Write { .. } => ExitCode::CouldNotWriteOutput,
-            Error::NoFile { .. } => ExitCode::NoFile,
-            Error::Store { .. } | Error::ReservedKey { .. } => ExitCode::InvalidInput,
-            Error::Metadata { .. } => ExitCode::Integrity,
-            Error::Rules { .. } | Error::Usage(_) => ExitCode::InvalidConfig,
-            Error::Tree { source, .. } if source.is_integrity() => ExitCode::Integrity,
-            Error::Tree { .. } => ExitCode::InvalidInput,
+            Error::Read { .. } => C::CouldNotReadInput,
+            Error::Write { .. } => C::CouldNotWriteOutput,
+            Error::NoFile { .. } => C::NoFile,
+            Error::Store { .. } | Error::ReservedKey { .. } | Error::EditRejected { .. } => {
+                C::InvalidInput
+            }
+            Error::Metadata { .. } => C::Integrity,
+            Error::Rules { .. } | Error::Usage(_) => C::InvalidConfig,
+            Error::Tree { source, .. } if source.is_integrity() => C::Integrity,
+            Error::Tree { .. } => C::InvalidInput,
             Error::MacMismatch { .. }
             | Error::MacMissing { .. }
             | Error::MacUnreadable { .. }
-            | Error::Damaged { .. } => ExitCode::Integrity,
-            Error::Key { .. } => ExitCode::CouldNotRetrieveKey,
-            Error::NoRecipients { .. } => ExitCode::NoEncryptionKey,
-            Error::AlreadyEncrypted { .. } => ExitCode::AlreadyEncrypted,
-            Error::NotEncrypted { .. } => ExitCode::NotEncrypted,
-            Error::TreePath { .. } => ExitCode::InvalidTreePath,
-            Error::Config(ConfigError::NoMatchingRule { .. }) => ExitCode::ConfigNotFound,
-            Error::Config(_) => ExitCode::InvalidConfig,
-            Error::NotModified { .. } => ExitCode::FileNotModified,
-            Error::NoEditor(_) => ExitCode::NoEditor,
-            Error::Other(_) => ExitCode::Generic,
+            | Error::Damaged { .. } => C::Integrity,
+            Error::Key { source, .. } => match source {
+                KeyError::BadRecipient { .. } | KeyError::PrivateKeyAsRecipient { .. } => {
+                    C::InvalidConfig
+                }
+                KeyError::Damaged { .. } => C::Integrity,
+                _ => C::CouldNotRetrieveKey,
+            },
+            Error::NoRecipients { .. } => C::NoEncryptionKey,
+            Error::AlreadyEncrypted { .. } => C::AlreadyEncrypted,
+            Error::NotEncrypted { .. } => C::NotEncrypted,
+            Error::TreePath { .. } => C::InvalidTreePath,
+            Error::Config(ConfigError::NoMatchingRule { .. }) => C::ConfigNotFound,
+            Error::Config(_) => C::InvalidConfig,
+            Error::NotModified { .. } => C::FileNotModified,
+            Error::NoEditor(_) | Error::EditorFailed { .. } => C::NoEditor,
+            Error::Command { .. } | Error::Declined(_) | Error::Internal { .. } => C::Generic,
+            Error::Backup { source, .. } => source.exit_code(),
+            Error::ExternalSecret(e) => e.exit_code(),
+            Error::Walk(_) => C::CouldNotReadInput,
+            Error::Busy { .. } => C::Busy,
+            Error::Reported { code, .. } => *code,
         }
     }
 

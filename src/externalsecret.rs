@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::error::DisplayErrorContext;
 
 use crate::k8s::secret::{self, Field, SecretDoc};
 use crate::secret::SecretBytes;
@@ -41,6 +40,17 @@ pub enum EsoError {
     NoEnv,
     #[error("AWS Secrets Manager: {0}")]
     Push(String),
+}
+
+impl EsoError {
+    pub fn exit_code(&self) -> crate::error::ExitCode {
+        use crate::error::ExitCode as C;
+        match self {
+            EsoError::Input { .. } | EsoError::BadRemoteKey { .. } => C::InvalidInput,
+            EsoError::Placeholder(_) | EsoError::NoEnv => C::InvalidConfig,
+            EsoError::Push(_) => C::CouldNotWriteOutput,
+        }
+    }
 }
 
 /// `SecretStore` or `ClusterSecretStore`.
@@ -399,10 +409,17 @@ pub enum PushOutcome {
     Unchanged,
 }
 
-fn sm_err<E: std::error::Error + 'static, R: std::fmt::Debug>(
+fn sm_err<E: std::error::Error + 'static, R: std::fmt::Debug + 'static>(
     e: &aws_sdk_secretsmanager::error::SdkError<E, R>,
 ) -> String {
-    DisplayErrorContext(e).to_string().replace('\n', " ")
+    let chain = crate::text::one_line(e);
+    if chain.contains("credentials") || chain.contains("Credentials") {
+        format!(
+            "{chain}; configure AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a role)"
+        )
+    } else {
+        chain
+    }
 }
 
 /// Creates or updates one secret, idempotently.

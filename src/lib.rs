@@ -27,6 +27,8 @@
 //!
 //! Only key sources are asynchronous; tree encryption is pure and synchronous.
 
+#![forbid(unsafe_code)]
+
 pub mod backup;
 pub mod config;
 pub mod controller;
@@ -43,6 +45,7 @@ pub mod rotate;
 pub mod scan;
 pub mod secret;
 pub mod store;
+pub mod text;
 pub mod timestamp;
 pub mod tree;
 

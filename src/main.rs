@@ -1,24 +1,30 @@
 //! The `shroud` binary: parse arguments, run one verb, report an error once, exit with a
-//! documented code (docs/exit-codes.md).
+//! documented code (docs/exit-codes.md). This is the one reporting edge: verbs return
+//! `Result`, nothing below prints an error, and a closed stdout is a quiet exit.
+
+#![forbid(unsafe_code)]
 
 mod cli;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use shroud::error::{Error, ExitCode as Code};
 
 fn main() -> ExitCode {
+    cli::signals::install();
     let args = cli::legacy_args(std::env::args_os().collect());
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
+            // Help and version go to stdout and succeed; usage errors go to stderr.
             let code = if e.use_stderr() {
-                shroud::error::ExitCode::InvalidConfig as u8
+                Code::Usage
             } else {
-                0
+                Code::Success
             };
             let _ = e.print();
-            return ExitCode::from(code);
+            return code.into();
         }
     };
     if cli.global.verbose {
@@ -29,11 +35,23 @@ fn main() -> ExitCode {
     }
     match cli::run(cli) {
         Ok(cli::common::Outcome::Done) => ExitCode::SUCCESS,
+        Ok(cli::common::Outcome::Code(code)) => code.into(),
         Ok(cli::common::Outcome::Exit(code)) => ExitCode::from(code),
         Ok(cli::common::Outcome::Process(code)) => code,
+        Err(Error::Write { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            eprintln!("shroud: {e}");
+            report(&e);
             e.exit_code().into()
         }
     }
+}
+
+/// Prints an error once, on one line, with control characters from file names or other
+/// untrusted text made visible.
+fn report(e: &Error) {
+    use std::io::Write;
+    let line = shroud::scan::sanitize::sanitize(&e.to_string().replace('\n', " "));
+    let _ = writeln!(std::io::stderr().lock(), "shroud: {line}");
 }

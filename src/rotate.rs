@@ -142,7 +142,7 @@ fn label(p: &Path) -> String {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| {
+    fsutil::read_file(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
             Error::NoFile { file: label(path) }
         } else {
@@ -152,6 +152,22 @@ fn read(path: &Path) -> Result<Vec<u8>> {
             }
         }
     })
+}
+
+/// The file's read-modify-write lock (none for a dry run). A file another shroud process is
+/// changing fails with [`Error::Busy`] rather than waiting inside a parallel run.
+fn lock(path: &Path, opts: &Options) -> Result<Option<fsutil::FileLock>> {
+    if opts.dry_run {
+        return Ok(None);
+    }
+    match fsutil::try_lock(path) {
+        Ok(Some(l)) => Ok(Some(l)),
+        Ok(None) => Err(Error::Busy { file: label(path) }),
+        Err(source) => Err(Error::Write {
+            file: label(path),
+            source,
+        }),
+    }
 }
 
 fn format_of(path: &Path, opts: &Options) -> Format {
@@ -167,6 +183,7 @@ pub async fn updatekeys_file(
     opts: &Options,
 ) -> Result<Outcome> {
     let file = label(path);
+    let _lock = lock(path, opts)?;
     let bytes = read(path)?;
     let format = format_of(path, opts);
     let (tree, mut md) = document::load_encrypted(&file, format, &bytes)?;
@@ -297,6 +314,7 @@ pub async fn rotate_file(
     opts: &Options,
 ) -> Result<Outcome> {
     let file = label(path);
+    let _lock = lock(path, opts)?;
     let bytes = read(path)?;
     let format = format_of(path, opts);
     if opts.dry_run {
@@ -412,13 +430,7 @@ pub async fn run_many(
     for (i, p) in all_paths.into_iter().enumerate() {
         if !done.contains(&i) {
             let file = label(&p);
-            v.push((
-                i,
-                p,
-                Err(Error::Other(format!(
-                    "{file}: internal error while processing the file; it was not changed"
-                ))),
-            ));
+            v.push((i, p, Err(Error::Internal { file })));
         }
     }
     v.sort_by_key(|(i, _, _)| *i);

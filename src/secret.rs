@@ -69,6 +69,43 @@ impl fmt::Debug for SecretBytes {
     }
 }
 
+/// Secret text (a key file, a share, a passphrase): a zeroizing `String` that serialises as a
+/// plain JSON string and prints as `<redacted>`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretText(Zeroizing<String>);
+
+impl SecretText {
+    pub fn new(text: String) -> Self {
+        SecretText(Zeroizing::new(text))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn push_str(&mut self, s: &str) {
+        self.0.push_str(s);
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl serde::Serialize for SecretText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SecretText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(SecretText::new)
+    }
+}
+
 /// Length of a sops data key in bytes (AES-256).
 pub const DATA_KEY_LEN: usize = 32;
 

@@ -1,6 +1,8 @@
 //! The `shroud-controller` binary: run the in-cluster decryptor, print its CRD, or print the
 //! recipients developers encrypt for. Wiring only; the logic lives in `shroud::controller`.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

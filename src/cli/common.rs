@@ -3,7 +3,7 @@
 //!
 //! Must not know: format or crypto internals.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use shroud::config::{self, Config};
@@ -12,6 +12,7 @@ use shroud::document::EncryptSpec;
 use shroud::error::{Error, Result};
 use shroud::fsutil::{self, Mode};
 use shroud::keysource::{KeySpec, Keyring};
+use shroud::secret::SecretBytes;
 use shroud::store::{EmitOptions, Format};
 
 use super::Global;
@@ -19,6 +20,8 @@ use super::Global;
 /// What a verb wants the process to do on success.
 pub enum Outcome {
     Done,
+    /// Exit with a documented code other than success (findings, files a restore would lose).
+    Code(shroud::error::ExitCode),
     /// Exit with a child's status (exec-env / exec-file).
     Exit(u8),
     /// A verb that reports per item and computes its own exit status (scan).
@@ -39,11 +42,12 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     .block_on(f)
 }
 
-/// Input: a named file or stdin.
+/// Input: a named file or stdin. The bytes may be plaintext (encrypt, edit), so they are held
+/// in a zeroizing buffer.
 pub struct Input {
     pub label: String,
     pub path: Option<PathBuf>,
-    pub bytes: Vec<u8>,
+    pub bytes: SecretBytes,
 }
 
 /// Reads `file` (or stdin for `None` / `-`).
@@ -51,11 +55,11 @@ pub fn read_input(file: Option<&Path>) -> Result<Input> {
     match file {
         Some(p) if p != Path::new("-") => {
             let label = p.display().to_string();
-            match std::fs::read(p) {
+            match fsutil::read_file(p) {
                 Ok(bytes) => Ok(Input {
                     label,
                     path: Some(p.to_path_buf()),
-                    bytes,
+                    bytes: SecretBytes::new(bytes),
                 }),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     Err(Error::NoFile { file: label })
@@ -67,9 +71,7 @@ pub fn read_input(file: Option<&Path>) -> Result<Input> {
             }
         }
         _ => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
+            let bytes = fsutil::read_bounded(std::io::stdin().lock(), None, fsutil::max_input())
                 .map_err(|source| Error::Read {
                     file: "<stdin>".into(),
                     source,
@@ -77,7 +79,7 @@ pub fn read_input(file: Option<&Path>) -> Result<Input> {
             Ok(Input {
                 label: "<stdin>".into(),
                 path: None,
-                bytes,
+                bytes: SecretBytes::new(bytes),
             })
         }
     }
@@ -131,12 +133,14 @@ pub struct IoArgs {
     pub filename_override: Option<PathBuf>,
 }
 
-/// What [`IoArgs::read`] found: the input, the name that decides format and rules, formats.
+/// What [`IoArgs::read`] found: the input, the name that decides format and rules, formats,
+/// and for `-i` the file's lock (held until this is dropped, after the write).
 pub struct ReadInput {
     pub input: Input,
     pub name: Option<PathBuf>,
     pub in_fmt: Format,
     pub out_fmt: Format,
+    pub lock: Option<fsutil::FileLock>,
 }
 
 impl IoArgs {
@@ -145,9 +149,17 @@ impl IoArgs {
         if self.in_place && self.file.is_none() {
             return Err(Error::Usage("--in-place needs a FILE".into()));
         }
+        let lock = match (&self.file, self.in_place) {
+            (Some(f), true) => Some(lock(f)?),
+            _ => None,
+        };
         let input = read_input(self.file.as_deref())?;
         let name = self.filename_override.clone().or(input.path.clone());
-        let in_fmt = input_format(self.input_type.as_deref(), name.as_deref(), &input.bytes)?;
+        let in_fmt = input_format(
+            self.input_type.as_deref(),
+            name.as_deref(),
+            input.bytes.expose(),
+        )?;
         let out_fmt = match &self.output_type {
             Some(t) => parse_format(t)?,
             None => in_fmt,
@@ -157,6 +169,7 @@ impl IoArgs {
             name,
             in_fmt,
             out_fmt,
+            lock,
         })
     }
 
@@ -172,17 +185,47 @@ impl IoArgs {
     }
 }
 
-/// A private (0700) temporary directory for plaintext handed to other programs.
-pub fn private_tempdir(prefix: &str) -> Result<tempfile::TempDir> {
+/// A private (0700) temporary directory for plaintext handed to other programs: RAM-backed
+/// when possible, scrubbed and removed on drop and on any catchable signal; directories left
+/// by earlier runs that crashed are removed first.
+pub struct PrivateDir {
+    dir: tempfile::TempDir,
+    _cleanup: fsutil::CleanupGuard,
+}
+
+impl PrivateDir {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
+            for e in entries.flatten() {
+                fsutil::scrub(&e.path());
+            }
+        }
+    }
+}
+
+pub fn private_tempdir(prefix: &str) -> Result<PrivateDir> {
     use std::os::unix::fs::PermissionsExt;
-    tempfile::Builder::new()
-        .prefix(prefix)
+    let parent = fsutil::private_parent();
+    fsutil::remove_stale_dirs(&parent, prefix);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{prefix}{}-", std::process::id()))
         .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
+        .tempdir_in(&parent)
         .map_err(|source| Error::Write {
-            file: "temporary directory".into(),
+            file: format!("a temporary directory in {}", parent.display()),
             source,
-        })
+        })?;
+    let cleanup = fsutil::on_signal_remove(dir.path());
+    Ok(PrivateDir {
+        dir,
+        _cleanup: cleanup,
+    })
 }
 
 /// Where output goes.
@@ -228,11 +271,11 @@ pub fn open_file(
     input_type: Option<&str>,
 ) -> Result<(Input, Format, shroud::document::Opened)> {
     let input = read_input(Some(file))?;
-    let fmt = input_format(input_type, input.path.as_deref(), &input.bytes)?;
+    let fmt = input_format(input_type, input.path.as_deref(), input.bytes.expose())?;
     let opened = block_on(shroud::document::open(
         &input.label,
         fmt,
-        &input.bytes,
+        input.bytes.expose(),
         &keyring()?,
         false,
     ))?;
@@ -420,6 +463,27 @@ pub fn encrypt_spec(
         shamir_threshold: threshold,
         rules,
     })
+}
+
+/// Takes the read-modify-write lock of `path` (see `fsutil::lock`), saying so when another
+/// shroud process holds it.
+pub fn lock(path: &Path) -> Result<fsutil::FileLock> {
+    fsutil::lock(path, || {
+        eprintln!(
+            "shroud: waiting for another shroud process to finish with {}",
+            path.display()
+        )
+    })
+    .map_err(|source| Error::Write {
+        file: path.display().to_string(),
+        source,
+    })
+}
+
+/// Writes bytes to stdout; a closed pipe or a full disk is an [`Error::Write`] (the reporting
+/// edge makes a closed pipe a quiet exit).
+pub fn print(bytes: &[u8]) -> Result<()> {
+    write_output(Sink::Stdout, bytes, Mode::KeepOr(0o644))
 }
 
 /// Prints a warning line to stderr.

@@ -5,7 +5,7 @@ use clap_complete::Shell;
 
 use shroud::error::Result;
 
-use super::common::Outcome;
+use super::common::{self, Outcome};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -15,6 +15,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<Outcome> {
     let mut cmd = super::Cli::command();
-    clap_complete::generate(a.shell, &mut cmd, "shroud", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "shroud", &mut script);
+    common::print(&script)?;
     Ok(Outcome::Done)
 }

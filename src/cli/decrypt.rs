@@ -28,6 +28,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         name,
         in_fmt,
         out_fmt,
+        lock: _lock,
     } = a.io.read()?;
     let extract = a
         .extract
@@ -43,7 +44,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let opened = common::block_on(document::open(
         &input.label,
         in_fmt,
-        &input.bytes,
+        input.bytes.expose(),
         &keyring,
         a.ignore_mac,
     ))?;

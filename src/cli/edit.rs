@@ -2,7 +2,7 @@
 //! the content changed. Unchanged values keep their exact ciphertext (IV reuse), so the git diff
 //! shows only what was edited. Invalid results never touch the file.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -63,41 +63,36 @@ fn editor() -> Result<String> {
     ))
 }
 
-fn run_editor(cmd: &str, path: &Path) -> Result<()> {
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("{cmd} \"$1\""))
-        .arg("shroud-editor")
-        .arg(path)
-        .status()
-        .map_err(|e| Error::NoEditor(format!("cannot start editor {cmd:?}: {e}")))?;
+fn run_editor(cmd: &str, path: &Path, label: &str) -> Result<()> {
+    let status = super::signals::run_child(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("{cmd} \"$1\""))
+            .arg("shroud-editor")
+            .arg(path),
+    )
+    .map_err(|e| Error::NoEditor(format!("cannot start editor {cmd:?}: {e}")))?;
     if !status.success() {
-        return Err(Error::Other(format!(
-            "the editor exited with {status}; nothing was changed"
-        )));
+        return Err(Error::EditorFailed {
+            file: label.to_owned(),
+            status: status.to_string(),
+        });
     }
     Ok(())
 }
 
-/// Overwrites a plaintext temp file before it is removed (best effort).
-fn scrub(path: &Path) {
-    if let Ok(meta) = std::fs::metadata(path)
-        && let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(path)
-    {
-        let _ = f.write_all(&vec![0u8; meta.len() as usize]);
-        let _ = f.sync_all();
-    }
-}
-
 pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let label = a.file.display().to_string();
+    // Held until the edited file is written: a concurrent set/rotate waits instead of being
+    // overwritten by this edit.
+    let _lock = common::lock(&a.file)?;
     let exists = a.file.exists();
     let probe = if exists {
         common::read_input(Some(&a.file))?.bytes
     } else {
-        Vec::new()
+        shroud::secret::SecretBytes::default()
     };
-    let fmt = common::input_format(a.input_type.as_deref(), Some(&a.file), &probe)?;
+    let fmt = common::input_format(a.input_type.as_deref(), Some(&a.file), probe.expose())?;
     let cfg = config::discover(g.config.as_deref(), Some(&a.file))?;
     let opts = common::emit_options(g, fmt, cfg.as_ref());
 
@@ -108,7 +103,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         let o = common::block_on(document::open_to_edit(
             &label,
             fmt,
-            &probe,
+            probe.expose(),
             &keyring,
             a.ignore_mac,
         ))?;
@@ -145,7 +140,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
 
     let result = (|| -> Result<Option<shroud::tree::Tree>> {
         loop {
-            run_editor(&editor, &tmp)?;
+            run_editor(&editor, &tmp, &label)?;
             let edited =
                 shroud::secret::SecretBytes::new(std::fs::read(&tmp).map_err(|source| {
                     Error::Read {
@@ -173,14 +168,19 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
                     }
                 }
                 Err(e) => {
-                    return Err(Error::Other(format!(
-                        "{e}; the edited content is invalid, so {label} was not changed"
-                    )));
+                    let why = e.to_string();
+                    let why = why
+                        .strip_prefix(&format!("{label}: "))
+                        .unwrap_or(&why)
+                        .to_owned();
+                    return Err(Error::EditRejected {
+                        file: label.clone(),
+                        why,
+                    });
                 }
             }
         }
     })();
-    scrub(&tmp);
     drop(dir);
 
     let Some(new_tree) = result? else {

@@ -31,6 +31,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         name,
         in_fmt,
         out_fmt,
+        lock: _lock,
     } = a.io.read()?;
     let cfg = config::discover(g.config.as_deref(), name.as_deref())?;
     let spec = common::encrypt_spec(
@@ -46,14 +47,14 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             kind,
             &input.label,
             (in_fmt, out_fmt),
-            &input.bytes,
+            input.bytes.expose(),
             &spec,
             g,
         )?;
         a.io.write(&input, &bytes, Mode::KeepOr(0o644))?;
         return Ok(Outcome::Done);
     }
-    let tree = document::load_plain(&input.label, in_fmt, &input.bytes)?;
+    let tree = document::load_plain(&input.label, in_fmt, input.bytes.expose())?;
     let (tree, md, _key) = common::block_on(document::encrypt(
         &input.label,
         in_fmt,

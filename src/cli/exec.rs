@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -94,9 +94,10 @@ pub fn run_env(a: EnvArgs, _g: &Global) -> Result<Outcome> {
         cmd.env_clear();
     }
     cmd.envs(vars);
-    let status = cmd
-        .status()
-        .map_err(|e| Error::Other(format!("cannot run {:?}: {e}", a.command)))?;
+    let status = super::signals::run_child(&mut cmd).map_err(|source| Error::Command {
+        command: a.command.clone(),
+        source,
+    })?;
     Ok(Outcome::Exit(exit_of(status)))
 }
 
@@ -128,19 +129,14 @@ pub fn run_file(a: FileArgs, g: &Global) -> Result<Outcome> {
     };
     let status = if a.no_fifo {
         shroud::fsutil::create_private(&path, plain.expose()).map_err(werr)?;
-        let s = Command::new("sh").arg("-c").arg(&command).status();
-        let _ = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(&vec![0u8; plain.len()]));
-        s
+        super::signals::run_child(Command::new("sh").arg("-c").arg(&command))
     } else {
-        let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| Error::Usage("bad temp path".into()))?;
-        // SAFETY: `c` is a valid NUL-terminated path; mkfifo has no other preconditions.
-        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-            return Err(werr(std::io::Error::last_os_error()));
-        }
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| werr(e.into()))?;
         let fifo = path.clone();
         let data = plain.clone();
         let writer = std::thread::spawn(move || {
@@ -148,7 +144,7 @@ pub fn run_file(a: FileArgs, g: &Global) -> Result<Outcome> {
                 let _ = f.write_all(data.expose());
             }
         });
-        let s = Command::new("sh").arg("-c").arg(&command).status();
+        let s = super::signals::run_child(Command::new("sh").arg("-c").arg(&command));
         if !writer.is_finished() {
             // The command never read the FIFO: open the read side ourselves so the writer ends.
             if let Ok(mut r) = std::fs::File::open(&path) {
@@ -160,7 +156,10 @@ pub fn run_file(a: FileArgs, g: &Global) -> Result<Outcome> {
         let _ = writer.join();
         s
     };
-    let status = status.map_err(|e| Error::Other(format!("cannot run {:?}: {e}", a.command)))?;
+    let status = status.map_err(|source| Error::Command {
+        command: a.command.clone(),
+        source,
+    })?;
     drop(dir);
     Ok(Outcome::Exit(exit_of(status)))
 }

@@ -120,31 +120,37 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         let fmt = Format::from_path(f);
         let cfg = config::discover(g.config.as_deref(), Some(f))?;
         let opts = options(&a, cfg.as_ref());
-        let encrypted = document::is_encrypted(fmt, &input.bytes);
-        let mut tree = store::load_encrypted(fmt, &input.bytes).map_err(|source| Error::Store {
-            file: input.label.clone(),
-            source,
-        })?;
+        let encrypted = document::is_encrypted(fmt, input.bytes.expose());
+        let mut tree =
+            store::load_encrypted(fmt, input.bytes.expose()).map_err(|source| Error::Store {
+                file: input.label.clone(),
+                source,
+            })?;
         if encrypted {
-            layout::split(fmt, &mut tree);
+            layout::split(fmt, &mut tree).map_err(|source| Error::Metadata {
+                file: input.label.clone(),
+                source,
+            })?;
         }
-        let generated = eso::generate(&input.label, &tree, encrypted, &opts)
-            .map_err(|e| Error::Other(e.to_string()))?;
+        let generated = eso::generate(&input.label, &tree, encrypted, &opts)?;
         if generated.is_empty() {
             common::warn(&format!("{}: no Secret keys found", input.label));
         }
         if let Some(ring) = &keyring {
             let plain = if encrypted {
-                common::block_on(document::open(&input.label, fmt, &input.bytes, ring, false))?.tree
+                common::block_on(document::open(
+                    &input.label,
+                    fmt,
+                    input.bytes.expose(),
+                    ring,
+                    false,
+                ))?
+                .tree
             } else {
                 tree.clone()
             };
             for gen_ in &generated {
-                plains.push((
-                    gen_.remote_key.clone(),
-                    eso::payload(gen_, &plain)
-                        .map_err(|e| Error::Other(format!("{}: {e}", input.label)))?,
-                ));
+                plains.push((gen_.remote_key.clone(), eso::payload(gen_, &plain)?));
             }
         }
         all.extend(generated.into_iter().map(|x| (input.label.clone(), x)));
@@ -154,8 +160,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         if a.dry_run {
             for (file, gen_) in &all {
                 let probe = shroud::secret::SecretBytes::from("");
-                let what = common::block_on(eso::push(&client, &gen_.remote_key, &probe, true))
-                    .map_err(|e| Error::Other(e.to_string()))?;
+                let what = common::block_on(eso::push(&client, &gen_.remote_key, &probe, true))?;
                 let verb = if what == PushOutcome::Created {
                     "create"
                 } else {
@@ -170,8 +175,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             }
         } else {
             for (key, value) in &plains {
-                let what = common::block_on(eso::push(&client, key, value, false))
-                    .map_err(|e| Error::Other(e.to_string()))?;
+                let what = common::block_on(eso::push(&client, key, value, false))?;
                 eprintln!(
                     "{}: {key}",
                     match what {

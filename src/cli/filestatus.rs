@@ -19,8 +19,12 @@ pub struct Args {
 
 pub fn run(a: Args, _g: &Global) -> Result<Outcome> {
     let input = common::read_input(Some(&a.file))?;
-    let fmt = common::input_format(a.input_type.as_deref(), input.path.as_deref(), &input.bytes)?;
-    let encrypted = document::is_encrypted(fmt, &input.bytes);
-    println!("{{\"encrypted\":{encrypted}}}");
+    let fmt = common::input_format(
+        a.input_type.as_deref(),
+        input.path.as_deref(),
+        input.bytes.expose(),
+    )?;
+    let encrypted = document::is_encrypted(fmt, input.bytes.expose());
+    common::print(format!("{{\"encrypted\":{encrypted}}}\n").as_bytes())?;
     Ok(Outcome::Done)
 }

@@ -20,7 +20,7 @@ pub fn run(a: Args) -> Result<Outcome> {
     let (identity, recipient) = age::generate();
     let path = match a.output {
         Some(p) if p.as_os_str() == "-" => {
-            print!("{}", identity.as_str().unwrap_or_default());
+            super::common::print(identity.expose())?;
             eprintln!("Public key: {recipient}");
             return Ok(Outcome::Done);
         }
@@ -45,10 +45,11 @@ pub fn run(a: Args) -> Result<Outcome> {
         && m.permissions().mode() & 0o077 != 0
     {
         super::common::warn(&format!(
-            "{} is readable by other users; run chmod 600 on it",
+            "{} was readable by other users; it is now 0600",
             path.display()
         ));
     }
+    let _lock = super::common::lock(&path)?;
     fsutil::append_private(&path, identity.expose()).map_err(|source| Error::Write {
         file: path.display().to_string(),
         source,
@@ -59,6 +60,6 @@ pub fn run(a: Args) -> Result<Outcome> {
         if existed { "to" } else { "to new file" },
         path.display()
     );
-    println!("{recipient}");
+    super::common::print(format!("{recipient}\n").as_bytes())?;
     Ok(Outcome::Done)
 }

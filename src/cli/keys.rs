@@ -1,6 +1,6 @@
 //! `shroud keys backup|restore|verify`: key backups as commands with a proof.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use age::secrecy::{ExposeSecret, SecretString};
@@ -100,8 +100,18 @@ pub struct VerifyArgs {
     pub unlock: UnlockArgs,
 }
 
-fn berr(file: &str, e: backup::BackupError) -> Error {
-    Error::Other(format!("{file}: {e}"))
+fn berr(file: &str, source: backup::BackupError) -> Error {
+    Error::Backup {
+        file: file.to_owned(),
+        source,
+    }
+}
+
+fn cluster_err(e: cluster::ClusterError) -> Error {
+    Error::Reported {
+        message: e.to_string(),
+        code: ExitCode::Generic,
+    }
 }
 
 /// Reads a passphrase: SHROUD_PASSPHRASE, else the terminal without echo.
@@ -115,23 +125,14 @@ fn passphrase(confirm: bool) -> Result<SecretString> {
         ));
     }
     let ask = |prompt: &str| -> Result<SecretString> {
-        eprint!("{prompt}");
-        let _ = std::io::stderr().flush();
-        // SAFETY: plain termios calls on stdin; the original mode is restored below.
-        let mut term: libc::termios = unsafe { std::mem::zeroed() };
-        let have = unsafe { libc::tcgetattr(0, &mut term) } == 0;
-        if have {
-            let mut quiet = term;
-            quiet.c_lflag &= !libc::ECHO;
-            unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) };
-        }
-        let mut line = String::new();
-        let r = std::io::stdin().read_line(&mut line);
-        if have {
-            unsafe { libc::tcsetattr(0, libc::TCSANOW, &term) };
-        }
-        eprintln!();
-        r.map_err(|e| Error::Other(e.to_string()))?;
+        // rpassword reads the terminal with echo off and restores it, even on error.
+        let line =
+            zeroize::Zeroizing::new(rpassword::prompt_password(prompt).map_err(|source| {
+                Error::Read {
+                    file: "the terminal".into(),
+                    source,
+                }
+            })?);
         Ok(SecretString::from(
             line.trim_end_matches(['\n', '\r']).to_owned(),
         ))
@@ -202,20 +203,27 @@ fn unlock_of(u: &UnlockArgs, ids: &mut Identities) -> Result<Option<Unlock<'stat
         let mut texts = Vec::new();
         for f in &u.shares {
             if f.as_os_str() == "-" {
-                let mut all = String::new();
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut all)
-                    .map_err(|e| Error::Other(e.to_string()))?;
+                let mut all = zeroize::Zeroizing::new(String::new());
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut all).map_err(
+                    |source| Error::Read {
+                        file: "<stdin>".into(),
+                        source,
+                    },
+                )?;
                 for (i, chunk) in all
                     .split("\n\n")
                     .filter(|c| c.contains("shroudshare1"))
                     .enumerate()
                 {
-                    texts.push((chunk.to_owned(), format!("#{} from stdin", i + 1)));
+                    texts.push((
+                        SecretString::from(chunk.to_owned()),
+                        format!("#{} from stdin", i + 1),
+                    ));
                 }
             } else {
                 let t = read_secret(f)?;
                 texts.push((
-                    t.as_str().unwrap_or_default().to_owned(),
+                    SecretString::from(t.as_str().unwrap_or_default().to_owned()),
                     f.display().to_string(),
                 ));
             }
@@ -265,7 +273,7 @@ fn split_ref(r: &str) -> Result<(String, String)> {
 }
 
 fn kube_client() -> Result<kube::Client> {
-    common::block_on(cluster::client()).map_err(|e| Error::Other(e.to_string()))
+    common::block_on(cluster::client()).map_err(cluster_err)
 }
 
 fn run_backup(a: BackupArgs) -> Result<Outcome> {
@@ -302,7 +310,7 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
     if let Some(r) = &a.from_secret {
         let (ns, name) = split_ref(r)?;
         let entries = common::block_on(cluster::read_secret(kube_client()?, &ns, &name))
-            .map_err(|e| Error::Other(format!("{label}: {e}")))?;
+            .map_err(cluster_err)?;
         srcs.extend(entries.into_iter().map(|(key, text)| Source {
             label: format!("Secret {ns}/{name} key {key}"),
             text,
@@ -346,7 +354,7 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
     }
     if a.shares_dir.is_none() {
         for b in &blocks {
-            println!("{b}");
+            common::print(format!("{b}\n").as_bytes())?;
         }
     }
     Ok(Outcome::Done)
@@ -356,7 +364,6 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
     let opened = open_bundle(&a.bundle, &a.unlock)?;
     if let Some(r) = &a.to_secret {
         let (ns, name) = split_ref(r)?;
-        let label = a.bundle.display().to_string();
         let created = common::block_on(cluster::write_secret(
             kube_client()?,
             &ns,
@@ -366,7 +373,7 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
             "shroud-keys-restore",
             a.force,
         ))
-        .map_err(|e| Error::Other(format!("{label}: {e}")))?;
+        .map_err(cluster_err)?;
         eprintln!(
             "shroud: {} Secret {ns}/{name} with {} identities (key {})",
             if created {
@@ -456,6 +463,6 @@ fn run_verify(a: VerifyArgs) -> Result<Outcome> {
     Ok(if lost.is_empty() {
         Outcome::Done
     } else {
-        Outcome::Exit(ExitCode::CouldNotRetrieveKey as u8)
+        Outcome::Code(ExitCode::RestoreWouldLose)
     })
 }

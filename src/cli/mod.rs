@@ -18,6 +18,7 @@ pub mod keys;
 pub mod rotate;
 pub mod scan;
 pub mod set;
+pub mod signals;
 
 use std::path::PathBuf;
 
@@ -42,8 +43,8 @@ pub struct Global {
     /// Path to a .sops.yaml (default: searched from the file's directory upward).
     #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Indentation for YAML/JSON output (default: the source's, else sops's).
-    #[arg(long, global = true, value_name = "N")]
+    /// Indentation for YAML/JSON output, 1 to 32 (default: the source's, else sops's).
+    #[arg(long, global = true, value_name = "N", value_parser = parse_indent)]
     pub indent: Option<usize>,
     /// Log what happens (never values) to stderr.
     #[arg(long, short = 'v', global = true)]
@@ -84,6 +85,18 @@ pub enum Command {
     Hook(hook::HookArgs),
     /// Print shell completions.
     Completion(completion::Args),
+}
+
+fn parse_indent(s: &str) -> std::result::Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (1..=shroud::store::MAX_INDENT).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "must be between 1 and {}",
+            shroud::store::MAX_INDENT
+        ))
+    }
 }
 
 /// Rewrites sops's legacy forms (`sops -d f`, `sops -e f`, `sops f`) into verbs.

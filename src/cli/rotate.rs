@@ -159,7 +159,10 @@ fn confirm(question: &str) -> Result<bool> {
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| Error::Other(e.to_string()))?;
+        .map_err(|source| Error::Read {
+            file: "the terminal".into(),
+            source,
+        })?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
@@ -196,7 +199,7 @@ fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Ou
             return exit_for(&planned);
         }
         if !confirm(&format!("{verb} these files?"))? {
-            return Err(Error::Other("nothing was changed".into()));
+            return Err(Error::Declined(format!("{verb} was not confirmed")));
         }
         proceed_opts.dry_run = false;
     }
@@ -262,14 +265,14 @@ fn report(results: &[(PathBuf, Result<Outcome>)], verb: &str, dry: bool) {
 }
 
 fn exit_for(results: &[(PathBuf, Result<Outcome>)]) -> Result<common::Outcome> {
-    let codes: Vec<u8> = results
+    let codes: Vec<shroud::error::ExitCode> = results
         .iter()
-        .filter_map(|(_, r)| r.as_ref().err().map(|e| e.exit_code() as u8))
+        .filter_map(|(_, r)| r.as_ref().err().map(|e| e.exit_code()))
         .collect();
     Ok(match codes.first() {
         None => common::Outcome::Done,
-        Some(&c) if codes.iter().all(|&x| x == c) => common::Outcome::Exit(c),
-        Some(_) => common::Outcome::Exit(1),
+        Some(&c) if codes.iter().all(|&x| x == c) => common::Outcome::Code(c),
+        Some(_) => common::Outcome::Code(shroud::error::ExitCode::Generic),
     })
 }
 
@@ -301,7 +304,7 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
         let (out, _) = common::block_on(rotate::rotate_bytes(
             &input.label,
             format,
-            &input.bytes,
+            input.bytes.expose(),
             &keyring,
             &changes,
             &opts,

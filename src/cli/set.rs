@@ -57,19 +57,29 @@ fn change<F>(
     file: &std::path::Path,
     input_type: Option<&str>,
     ignore_mac: bool,
+    path: &[tree::PathElem],
     g: &Global,
     f: F,
 ) -> Result<Outcome>
 where
     F: FnOnce(&str, &mut tree::Map) -> Result<bool>,
 {
+    let _lock = common::lock(file)?;
     let input = common::read_input(Some(file))?;
-    let fmt = common::input_format(input_type, input.path.as_deref(), &input.bytes)?;
+    let fmt = common::input_format(input_type, input.path.as_deref(), input.bytes.expose())?;
+    if let Some(tree::PathElem::Key(k)) = path.first()
+        && document::is_reserved_key(fmt, k)
+    {
+        return Err(Error::ReservedKey {
+            file: input.label.clone(),
+            key: k.clone(),
+        });
+    }
     let keyring = common::keyring()?;
     let mut opened = common::block_on(document::open_to_edit(
         &input.label,
         fmt,
-        &input.bytes,
+        input.bytes.expose(),
         &keyring,
         ignore_mac,
     ))?;
@@ -98,6 +108,26 @@ where
     )?;
     common::write_output(Sink::File(file), &bytes, Mode::KeepOr(0o644))?;
     Ok(Outcome::Done)
+}
+
+/// The first key that appears twice in one mapping of `v`, at any depth.
+fn first_duplicate(v: &tree::Value) -> Option<String> {
+    match v {
+        tree::Value::Map(m) => {
+            let mut seen = std::collections::HashSet::new();
+            for (k, child) in m.pairs() {
+                if !seen.insert(k) {
+                    return Some(k.clone());
+                }
+                if let Some(d) = first_duplicate(child) {
+                    return Some(d);
+                }
+            }
+            None
+        }
+        tree::Value::List(items) => items.iter().find_map(first_duplicate),
+        _ => None,
+    }
 }
 
 pub fn run_set(a: SetArgs, g: &Global) -> Result<Outcome> {
@@ -133,11 +163,17 @@ pub fn run_set(a: SetArgs, g: &Global) -> Result<Outcome> {
             "the value is not valid JSON ({e}); strings need quotes, e.g. '\"text\"'"
         ))
     })?;
+    if let Some(key) = first_duplicate(&value) {
+        return Err(Error::Usage(format!(
+            "the value has key {key:?} twice; a mapping's keys must be unique"
+        )));
+    }
     let idempotent = a.idempotent;
     change(
         &a.file,
         a.input_type.as_deref(),
         a.ignore_mac,
+        &path.clone(),
         g,
         move |label, root| {
             let changed = tree::set_path(root, &path, value).map_err(|m| Error::TreePath {
@@ -160,6 +196,7 @@ pub fn run_unset(a: UnsetArgs, g: &Global) -> Result<Outcome> {
         &a.file,
         a.input_type.as_deref(),
         a.ignore_mac,
+        &path.clone(),
         g,
         move |label, root| {
             let removed = tree::unset_path(root, &path).map_err(|m| Error::TreePath {

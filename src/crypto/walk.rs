@@ -36,6 +36,10 @@ pub enum TreeError {
     CommentRegexMatchesCiphertext { path: String },
     #[error("value at {path} is not valid UTF-8 and cannot be written to a text format")]
     NotUtf8 { path: String },
+    #[error(
+        "value at {path} is an encrypted comment where a value belongs (sops never writes that)"
+    )]
+    CommentAsValue { path: String },
 }
 
 impl TreeError {
@@ -43,15 +47,10 @@ impl TreeError {
     pub fn is_integrity(&self) -> bool {
         matches!(
             self,
-            TreeError::Decrypt {
-                source: CipherError::Authentication,
-                ..
-            } | TreeError::NotEncrypted { .. }
-                | TreeError::Decrypt {
-                    source: CipherError::Parse(_),
-                    ..
-                }
+            TreeError::Decrypt { .. }
+                | TreeError::NotEncrypted { .. }
                 | TreeError::BadPlaintext { .. }
+                | TreeError::CommentAsValue { .. }
         )
     }
 }
@@ -213,7 +212,8 @@ fn hex_upper(bytes: &[u8]) -> String {
 
 /// What a leaf visitor sees.
 enum Leaf<'a> {
-    Value(&'a mut Value),
+    /// A value; `true` when it is a list element (only there may a comment be stored as one).
+    Value(&'a mut Value, bool),
     Comment(&'a mut Comment),
 }
 
@@ -230,7 +230,7 @@ where
             }
             Entry::Pair(k, v) => {
                 ctx.push_key(k);
-                walk_value(v, ctx, f)?;
+                walk_value(v, false, ctx, f)?;
                 ctx.pop_key();
                 ctx.clear_level();
             }
@@ -240,13 +240,13 @@ where
     Ok(())
 }
 
-fn walk_value<F>(v: &mut Value, ctx: &mut Ctx, f: &mut F) -> Result<(), TreeError>
+fn walk_value<F>(v: &mut Value, in_list: bool, ctx: &mut Ctx, f: &mut F) -> Result<(), TreeError>
 where
     F: FnMut(Leaf<'_>, &mut Ctx) -> Result<(), TreeError>,
 {
     match v {
         Value::Null => Ok(()),
-        Value::Scalar(_) => f(Leaf::Value(v), ctx),
+        Value::Scalar(_) => f(Leaf::Value(v, in_list), ctx),
         Value::Map(m) => walk_map(m, ctx, f),
         Value::Comment(c) => f(Leaf::Comment(c), ctx),
         Value::List(items) => {
@@ -258,7 +258,7 @@ where
                 } else {
                     false
                 };
-                walk_value(item, ctx, f)?;
+                walk_value(item, true, ctx, f)?;
                 if !is_comment {
                     ctx.clear_level();
                 }
@@ -289,7 +289,7 @@ pub fn encrypt_tree(
     let mut ctx = Ctx::new(rules);
     walk_tree(tree, &mut ctx, |leaf, ctx| {
         match leaf {
-            Leaf::Value(v) => {
+            Leaf::Value(v, _) => {
                 let Value::Scalar(s) = v else { return Ok(()) };
                 let encrypted = ctx.should_encrypt(false);
                 if !ctx.rules.mac_only_encrypted || encrypted {
@@ -376,7 +376,7 @@ pub fn decrypt_tree(
     let mut undecryptable = 0usize;
     walk_tree(tree, &mut ctx, |leaf, ctx| {
         match leaf {
-            Leaf::Value(v) => {
+            Leaf::Value(v, in_list) => {
                 let encrypted = ctx.should_encrypt(false);
                 let Value::Scalar(s) = v else { return Ok(()) };
                 if encrypted && !s.is_empty_string() {
@@ -394,9 +394,14 @@ pub fn decrypt_tree(
                                 source,
                             })?;
                     match ty {
-                        EncType::Comment => {
+                        EncType::Comment if in_list => {
                             *v = Value::Comment(Comment::new(plain, false));
                             return Ok(());
+                        }
+                        EncType::Comment => {
+                            return Err(TreeError::CommentAsValue {
+                                path: ctx.path_display(),
+                            });
                         }
                         EncType::Value(kind) => {
                             let value =
@@ -470,8 +475,8 @@ pub fn decide(tree: &Tree, rules: &Rules) -> Vec<Decision> {
     let mut out = Vec::new();
     let _ = walk_tree(&mut copy, &mut ctx, |leaf, ctx| {
         let (comment, bytes) = match leaf {
-            Leaf::Value(Value::Scalar(s)) => (false, s.value.clone()),
-            Leaf::Value(_) => return Ok(()),
+            Leaf::Value(Value::Scalar(s), _) => (false, s.value.clone()),
+            Leaf::Value(..) => return Ok(()),
             Leaf::Comment(c) => (true, c.text.clone()),
         };
         out.push(Decision {
@@ -491,7 +496,7 @@ pub fn mac_of_plain(tree: &Tree, rules: &Rules) -> String {
     let mut copy = tree.clone();
     let mut ctx = Ctx::new(rules);
     let _ = walk_tree(&mut copy, &mut ctx, |leaf, ctx| {
-        if let Leaf::Value(Value::Scalar(s)) = leaf {
+        if let Leaf::Value(Value::Scalar(s), _) = leaf {
             let encrypted = ctx.should_encrypt(false);
             if !ctx.rules.mac_only_encrypted || encrypted {
                 ctx.hash(s.bytes());

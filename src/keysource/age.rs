@@ -26,6 +26,11 @@ pub enum Recipient {
 impl Recipient {
     pub fn parse(s: &str) -> Result<Recipient, KeyError> {
         let s = s.trim();
+        if looks_private(s) {
+            return Err(KeyError::PrivateKeyAsRecipient {
+                origin: "a recipient".into(),
+            });
+        }
         let bad = |why: &str| KeyError::BadRecipient {
             recipient: s.to_owned(),
             reason: why.to_owned(),
@@ -56,6 +61,46 @@ impl Recipient {
             Recipient::X25519(r) => r,
             Recipient::Ssh(r) => r,
         }
+    }
+}
+
+/// Whether a string given as a recipient is in fact private key material, which must never be
+/// echoed back.
+pub fn looks_private(s: &str) -> bool {
+    let upper = s
+        .trim_start()
+        .get(..20)
+        .unwrap_or(s.trim_start())
+        .to_ascii_uppercase();
+    upper.starts_with("AGE-SECRET-KEY-")
+        || upper.starts_with("AGE-PLUGIN-")
+        || upper.starts_with("-----BEGIN") && s.contains("PRIVATE KEY")
+}
+
+/// One line for an age decryption failure (age's own messages span two lines and suggest
+/// upgrading), and whether it means the envelope itself is damaged.
+pub fn explain(e: &age::DecryptError) -> (&'static str, bool) {
+    match e {
+        age::DecryptError::NoMatchingKeys => ("no loaded identity matches this recipient", false),
+        age::DecryptError::InvalidMac => {
+            ("the envelope's header MAC is wrong: it was altered", true)
+        }
+        age::DecryptError::DecryptionFailed => (
+            "the envelope's payload failed authentication: it was altered",
+            true,
+        ),
+        age::DecryptError::InvalidHeader | age::DecryptError::UnknownFormat => (
+            "the envelope is not a readable age file: it is damaged",
+            true,
+        ),
+        age::DecryptError::Io(_) => ("the envelope's armor is damaged", true),
+        age::DecryptError::ExcessiveWork { .. } => {
+            ("the passphrase work factor is too high to try", false)
+        }
+        age::DecryptError::KeyDecryptionFailed => {
+            ("an encrypted identity could not be decrypted", false)
+        }
+        _ => ("age could not decrypt the envelope", false),
     }
 }
 
@@ -91,6 +136,8 @@ pub struct Identities {
     ids: Vec<Box<dyn age::Identity + Send + Sync>>,
     /// Human-readable sources ("SOPS_AGE_KEY_FILE=/path (2 keys)"), for error messages.
     pub sources: Vec<String>,
+    /// The X25519 recipients of the loaded identities.
+    pub recipients: Vec<String>,
     /// Problems found while loading (unreadable files, encrypted SSH keys), reported on failure.
     pub problems: Vec<String>,
 }
@@ -138,6 +185,7 @@ impl Identities {
                         origin: source.to_owned(),
                         reason: format!("line {} is not a valid AGE-SECRET-KEY-1 identity", i + 1),
                     })?;
+                self.recipients.push(id.to_public().to_string());
                 self.ids.push(Box::new(id));
                 n += 1;
             } else if line.starts_with("AGE-SECRET-KEY-PQ-1") || line.starts_with("AGE-PLUGIN-") {
@@ -231,22 +279,7 @@ impl Identities {
             ids.add_file(Path::new(&path), "SOPS_AGE_KEY_FILE", true)?;
         }
         if let Ok(cmd) = std::env::var("SOPS_AGE_KEY_CMD") {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(&cmd)
-                .stderr(std::process::Stdio::inherit())
-                .output()
-                .map_err(|e| KeyError::BadIdentity {
-                    origin: "SOPS_AGE_KEY_CMD".into(),
-                    reason: e.to_string(),
-                })?;
-            if !out.status.success() {
-                return Err(KeyError::BadIdentity {
-                    origin: "SOPS_AGE_KEY_CMD".into(),
-                    reason: format!("the command exited with {}", out.status),
-                });
-            }
-            let text = SecretBytes::new(out.stdout);
+            let text = run_key_cmd(&cmd)?;
             ids.add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY_CMD")?;
         }
         if let Some(path) = std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
@@ -282,26 +315,110 @@ impl Identities {
         if self.ids.is_empty() {
             return Err(KeyError::NoIdentities);
         }
-        let fail = |reason: String| KeyError::Unwrap {
-            key: key.recipient.clone(),
-            reason,
+        // An envelope labelled for a recipient we hold that does not open was altered.
+        let ours = self.recipients.iter().any(|r| r == key.recipient.trim());
+        let fail = |e: &age::DecryptError| {
+            let (reason, damaged) = explain(e);
+            if damaged || ours {
+                KeyError::Envelope {
+                    key: key.recipient.clone(),
+                    reason: if damaged {
+                        reason.to_owned()
+                    } else {
+                        "the envelope for this identity does not open with it: it was altered"
+                            .to_owned()
+                    },
+                }
+            } else {
+                KeyError::Unwrap {
+                    key: key.recipient.clone(),
+                    reason: reason.to_owned(),
+                }
+            }
         };
         let reader = ArmoredReader::new(key.enc.as_bytes());
-        let dec = age::Decryptor::new(reader)
-            .map_err(|e| fail(format!("malformed age envelope: {e}")))?;
+        let dec = age::Decryptor::new(reader).map_err(|e| fail(&e))?;
         let mut r = dec
             .decrypt(self.ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
-            .map_err(|e| match e {
-                age::DecryptError::NoMatchingKeys => {
-                    fail("no loaded identity matches this recipient".into())
-                }
-                other => fail(other.to_string()),
-            })?;
+            .map_err(|e| fail(&e))?;
         let mut out = Vec::with_capacity(33);
-        r.read_to_end(&mut out)
-            .map_err(|e| fail(format!("envelope payload unreadable: {e}")))?;
+        if r.read_to_end(&mut out).is_err() {
+            crate::secret::wipe(&mut out);
+            return Err(fail(&age::DecryptError::DecryptionFailed));
+        }
         Ok(SecretBytes::new(out))
     }
+}
+
+/// How long `SOPS_AGE_KEY_CMD` may run (`SHROUD_KEY_CMD_TIMEOUT` seconds, default 60).
+fn key_cmd_timeout() -> std::time::Duration {
+    let secs = std::env::var("SHROUD_KEY_CMD_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(60);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Runs `SOPS_AGE_KEY_CMD` and returns its stdout (the key file text). A command that does
+/// not finish in time is killed: a hung password manager must not hang every decryption.
+fn run_key_cmd(cmd: &str) -> Result<SecretBytes, KeyError> {
+    use std::process::{Command, Stdio};
+    let fail = |reason: String| KeyError::BadIdentity {
+        origin: "SOPS_AGE_KEY_CMD".into(),
+        reason,
+    };
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("cannot start the command: {e}")))?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    // Its messages (and prompts) are passed on as they come, through a pipe of ours: a process
+    // it leaves behind after a timeout then holds no descriptor of our caller's.
+    if let Some(mut err) = child.stderr.take() {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut err, &mut buf) {
+                let mut out = std::io::stderr().lock();
+                let _ = out.write_all(&buf[..n]);
+                let _ = out.flush();
+            }
+        });
+    }
+    let reader = std::thread::spawn(move || {
+        let r = crate::fsutil::read_bounded(&mut stdout, None, 1 << 20);
+        r.map(SecretBytes::new)
+    });
+    let limit = key_cmd_timeout();
+    let start = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if start.elapsed() >= limit => {
+                // The reader thread is left behind: a grandchild may hold the pipe open.
+                let _ = child.kill();
+                let _ = child.wait();
+                drop(reader);
+                return Err(fail(format!(
+                    "the command did not finish within {} s and was stopped (set SHROUD_KEY_CMD_TIMEOUT to allow longer)",
+                    limit.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    };
+    let text = reader
+        .join()
+        .map_err(|_| fail("reading its output failed".into()))?
+        .map_err(|e| fail(format!("reading its output: {e}")))?;
+    if !status.success() {
+        return Err(fail(format!("the command exited with {status}")));
+    }
+    Ok(text)
 }
 
 /// `$XDG_CONFIG_HOME/sops/age/keys.txt`, else `~/.config/sops/age/keys.txt`.

@@ -15,7 +15,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_kms::Client;
-use aws_sdk_kms::error::{DisplayErrorContext, SdkError};
+use aws_sdk_kms::error::SdkError;
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -49,14 +49,8 @@ pub fn region_of(arn: &str) -> Result<&str, KeyError> {
 
 /// sops's STS session name: `sops@<hostname>`, restricted characters, at most 64.
 fn session_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
-    let host = if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0 {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        "unknown".to_owned()
-    };
+    let uname = rustix::system::uname();
+    let host = uname.nodename().to_string_lossy();
     let name: String = format!("sops@{host}")
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || "=,.@_-".contains(*c))
@@ -123,9 +117,9 @@ impl Clients {
 fn explain<E, R>(err: &SdkError<E, R>, service: impl FnOnce(&E) -> Option<String>) -> String
 where
     E: std::error::Error + aws_sdk_kms::error::ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
-    let chain = DisplayErrorContext(err).to_string().replace('\n', " ");
+    let chain = crate::text::one_line(err);
     match err {
         SdkError::ServiceError(se) => {
             let e = se.err();
@@ -221,9 +215,10 @@ pub async fn unwrap(clients: &Clients, key: &KmsKey) -> Result<SecretBytes, KeyE
         reason,
     };
     let region = region_of(&key.arn)?;
-    let blob = B64
-        .decode(key.enc.trim())
-        .map_err(|_| fail("the enc field is not base64".into()))?;
+    let blob = B64.decode(key.enc.trim()).map_err(|_| KeyError::Envelope {
+        key: format!("AWS KMS {}", key.arn),
+        reason: "the enc field is not base64: it was altered".into(),
+    })?;
     let client = clients
         .client(region, key.aws_profile.as_deref(), key.role.as_deref())
         .await;
@@ -235,10 +230,16 @@ pub async fn unwrap(clients: &Clients, key: &KmsKey) -> Result<SecretBytes, KeyE
         .send()
         .await
         .map_err(|e| {
+            use aws_sdk_kms::operation::decrypt::DecryptError as D;
+            if let SdkError::ServiceError(se) = &e
+                && matches!(se.err(), D::InvalidCiphertextException(_))
+            {
+                return KeyError::Envelope {
+                    key: format!("AWS KMS {}", key.arn),
+                    reason: "AWS KMS rejected the ciphertext: the enc field or its encryption context was altered".into(),
+                };
+            }
             fail(explain(&e, |se| match se {
-                aws_sdk_kms::operation::decrypt::DecryptError::InvalidCiphertextException(_) => Some(
-                    "AWS KMS rejected the ciphertext: the encryption context or the key does not match what it was encrypted with".into(),
-                ),
                 aws_sdk_kms::operation::decrypt::DecryptError::IncorrectKeyException(_) => {
                     Some("the ciphertext was encrypted under a different KMS key".into())
                 }

@@ -31,6 +31,10 @@ fn order(key: &MasterKey) -> u8 {
 pub enum KeyError {
     #[error("invalid recipient {recipient:?}: {reason}")]
     BadRecipient { recipient: String, reason: String },
+    #[error(
+        "{origin}: a private key (AGE-SECRET-KEY-1…) was given where a recipient belongs; it was not used or printed. Give its public key instead: `age-keygen -y KEYFILE` prints it"
+    )]
+    PrivateKeyAsRecipient { origin: String },
     #[error("invalid identity in {origin}: {reason}")]
     BadIdentity { origin: String, reason: String },
     #[error(
@@ -41,6 +45,11 @@ pub enum KeyError {
     Wrap { key: String, reason: String },
     #[error("{key}: {reason}")]
     Unwrap { key: String, reason: String },
+    /// An envelope meant for a key we hold failed to open: it was altered or is corrupt.
+    #[error("{key}: {reason}")]
+    Envelope { key: String, reason: String },
+    #[error("the data key's envelopes are damaged: {summary}; the file was altered or is corrupt")]
+    Damaged { summary: String },
     #[error("{kind} key {key} cannot be used by shroud: {hint}")]
     Unsupported {
         kind: &'static str,
@@ -57,6 +66,16 @@ pub enum KeyError {
         "no recipients given: pass --age (or SOPS_AGE_RECIPIENTS), --kms (or SOPS_KMS_ARN), or add a creation rule to .sops.yaml"
     )]
     NoRecipients,
+}
+
+impl KeyError {
+    /// The reason alone, without the key it concerns (for per-key reports).
+    fn reason(&self) -> String {
+        match self {
+            KeyError::Unwrap { reason, .. } | KeyError::Envelope { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// What to encrypt a new data key for.
@@ -107,16 +126,14 @@ impl Keyring {
 
     /// Recovers one group's part (the data key, or its Shamir share): keys are tried in
     /// decryption order and the first that opens its envelope wins.
-    async fn unwrap_group(&self, group: &KeyGroup) -> Result<SecretBytes, Vec<(String, String)>> {
+    async fn unwrap_group(&self, group: &KeyGroup) -> Result<SecretBytes, Vec<(String, KeyError)>> {
         let mut keys: Vec<&MasterKey> = group.keys.iter().collect();
         keys.sort_by_key(|k| order(k));
         let mut failures = Vec::new();
         for k in keys {
             match self.unwrap_one(k).await {
                 Ok(part) => return Ok(part),
-                Err(e) => {
-                    failures.push((format!("{} {}", k.type_name(), k.identity()), e.to_string()))
-                }
+                Err(e) => failures.push((k.label(), e)),
             }
         }
         Err(failures)
@@ -128,6 +145,7 @@ impl Keyring {
         let threshold = md.threshold();
         let mut parts: Vec<SecretBytes> = Vec::new();
         let mut report: Vec<String> = Vec::new();
+        let mut damaged = false;
         for (i, group) in md.key_groups.iter().enumerate() {
             if parts.len() >= threshold {
                 break;
@@ -135,12 +153,15 @@ impl Keyring {
             match self.unwrap_group(group).await {
                 Ok(p) => parts.push(p),
                 Err(failures) => {
+                    damaged |= failures
+                        .iter()
+                        .any(|(_, e)| matches!(e, KeyError::Envelope { .. }));
                     let detail = if failures.is_empty() {
                         "the group has no keys".to_owned()
                     } else {
                         failures
                             .iter()
-                            .map(|(k, why)| format!("{k}: {why}"))
+                            .map(|(k, why)| format!("{k}: {}", why.reason()))
                             .collect::<Vec<_>>()
                             .join("; ")
                     };
@@ -184,6 +205,10 @@ impl Keyring {
             }
             if md.all_keys().next().is_none() {
                 summary = "the file lists no master keys".into();
+                damaged = true;
+            }
+            if damaged {
+                return Err(KeyError::Damaged { summary });
             }
             return Err(KeyError::NoKey { summary });
         }

@@ -17,9 +17,10 @@ const LIST_SEP: &str = "__list_";
 const DOTENV_PREFIX: &str = "sops_";
 
 /// Removes the metadata from a parsed file and returns it as a mapping (unflattened for dotenv
-/// and INI). Returns `None` when the file has no metadata.
-pub fn split(format: Format, tree: &mut Tree) -> Option<Map> {
-    match format {
+/// and INI). `Ok(None)` when the file has no metadata; an error when flattened keys are
+/// malformed (a list index no file could have).
+pub fn split(format: Format, tree: &mut Tree) -> Result<Option<Map>, MetadataError> {
+    Ok(match format {
         Format::Yaml | Format::Json | Format::Binary => {
             let mut found = None;
             for (i, branch) in tree.branches.iter_mut().enumerate() {
@@ -28,13 +29,16 @@ pub fn split(format: Format, tree: &mut Tree) -> Option<Map> {
                     found = removed;
                 }
             }
-            match found? {
-                Value::Map(m) => Some(m),
-                _ => Some(Map::new()),
+            match found {
+                None => None,
+                Some(Value::Map(m)) => Some(m),
+                Some(_) => Some(Map::new()),
             }
         }
         Format::Dotenv => {
-            let branch = tree.branches.first_mut()?;
+            let Some(branch) = tree.branches.first_mut() else {
+                return Ok(None);
+            };
             let mut flat = Vec::new();
             branch.entries.retain(|e| match e {
                 Entry::Pair(k, v) if k.starts_with(DOTENV_PREFIX) => {
@@ -46,20 +50,23 @@ pub fn split(format: Format, tree: &mut Tree) -> Option<Map> {
             if flat.is_empty() {
                 None
             } else {
-                Some(unflatten(flat, false))
+                Some(unflatten(flat, false)?)
             }
         }
         Format::Ini => {
-            let branch = tree.branches.first_mut()?;
-            match branch.remove("sops")? {
-                Value::Map(m) => {
+            let Some(branch) = tree.branches.first_mut() else {
+                return Ok(None);
+            };
+            match branch.remove("sops") {
+                None => None,
+                Some(Value::Map(m)) => {
                     let flat = m.pairs().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    Some(unflatten(flat, true))
+                    Some(unflatten(flat, true)?)
                 }
-                _ => Some(Map::new()),
+                Some(_) => Some(Map::new()),
             }
         }
-    }
+    })
 }
 
 /// Whether a `sops` mapping is sops metadata rather than user data that happens to use the
@@ -210,37 +217,59 @@ fn segments(flat_key: &str) -> Vec<Seg> {
     segs
 }
 
-fn insert_flat(slot: &mut Value, segs: &[Seg], value: Value) {
+/// Sets the value at `segs` below `slot`. List indices beyond `max_index` are refused: a file
+/// with `n` flattened entries cannot describe a list longer than `n`, and an index such as
+/// `__list_99999999999` must not allocate a vector of that size.
+fn insert_flat(
+    slot: &mut Value,
+    segs: &[Seg],
+    value: Value,
+    max_index: usize,
+) -> Result<(), MetadataError> {
     let Some((first, rest)) = segs.split_first() else {
         *slot = value;
-        return;
+        return Ok(());
     };
     match first {
         Seg::Key(k) => {
             if !matches!(slot, Value::Map(_)) {
                 *slot = Value::Map(Map::new());
             }
-            let Value::Map(m) = slot else { unreachable!() };
+            let Value::Map(m) = slot else {
+                return Ok(());
+            };
             if m.get(k).is_none() {
                 m.insert(k.clone(), Value::Null);
             }
-            insert_flat(m.get_mut(k).expect("inserted"), rest, value);
+            match m.get_mut(k) {
+                Some(next) => insert_flat(next, rest, value, max_index),
+                None => Ok(()),
+            }
         }
         Seg::Index(i) => {
+            if *i > max_index {
+                return Err(invalid(
+                    "flattened keys",
+                    format!("list index {i} is larger than the file could hold"),
+                ));
+            }
             if !matches!(slot, Value::List(_)) {
                 *slot = Value::List(Vec::new());
             }
-            let Value::List(l) = slot else { unreachable!() };
+            let Value::List(l) = slot else {
+                return Ok(());
+            };
             while l.len() <= *i {
                 l.push(Value::Null);
             }
-            insert_flat(&mut l[*i], rest, value);
+            insert_flat(&mut l[*i], rest, value, max_index)
         }
     }
 }
 
-fn unflatten(flat: Vec<(String, Value)>, ini_newlines: bool) -> Map {
+fn unflatten(flat: Vec<(String, Value)>, ini_newlines: bool) -> Result<Map, MetadataError> {
     let mut root = Value::Map(Map::new());
+    let max_index = flat.len();
     for (k, v) in flat {
         let v = match v {
             Value::Scalar(s) if ini_newlines => {
@@ -249,12 +278,12 @@ fn unflatten(flat: Vec<(String, Value)>, ini_newlines: bool) -> Map {
             }
             other => other,
         };
-        insert_flat(&mut root, &segments(&k), v);
+        insert_flat(&mut root, &segments(&k), v, max_index)?;
     }
-    match root {
+    Ok(match root {
         Value::Map(m) => m,
         _ => Map::new(),
-    }
+    })
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> MetadataError {
@@ -353,6 +382,20 @@ fn bool_field(m: &Map, field: &str) -> Result<bool, MetadataError> {
     }
 }
 
+/// Whether `v` is a version sops accepts: semver `MAJOR.MINOR.PATCH`, numbers without leading
+/// zeros, an optional `-prerelease` and `+build` (sops refuses anything else).
+pub fn valid_version(v: &str) -> bool {
+    let core = v.split_once('+').map_or(v, |(c, _)| c);
+    let core = core.split_once('-').map_or(core, |(c, _)| c);
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+        })
+}
+
 /// Reads the `sops` mapping in any historical layout.
 pub fn parse(m: &Map) -> Result<Metadata, MetadataError> {
     let mut groups = Vec::new();
@@ -380,13 +423,22 @@ pub fn parse(m: &Map) -> Result<Metadata, MetadataError> {
     rules
         .compile()
         .map_err(|e| invalid("encryption rules", e.to_string()))?;
+    let version = text_field(m, "version");
+    if let Some(v) = &version
+        && !valid_version(v)
+    {
+        return Err(invalid(
+            "version",
+            "is not a MAJOR.MINOR.PATCH version (sops refuses such a file)",
+        ));
+    }
     Ok(Metadata {
         key_groups: groups,
         shamir_threshold,
         lastmodified: text_field(m, "lastmodified").unwrap_or_default(),
         mac: text_field(m, "mac"),
         rules,
-        version: text_field(m, "version"),
+        version,
     })
 }
 
@@ -530,10 +582,24 @@ mod tests {
         let mut flat = Vec::new();
         flatten(&Value::Map(meta.clone()), String::new(), &mut flat);
         assert!(flat.iter().any(|(k, _)| k == "age__list_0__map_enc"));
-        let back = unflatten(flat.into_iter().map(|(k, v)| (k, s(&v))).collect(), false);
+        let back = unflatten(flat.into_iter().map(|(k, v)| (k, s(&v))).collect(), false).unwrap();
         let md = parse(&back).unwrap();
         assert!(md.rules.mac_only_encrypted);
         assert!(matches!(&md.key_groups[0].keys[0], MasterKey::Age(a) if a.recipient == "age1xyz"));
+    }
+
+    #[test]
+    fn absurd_list_indices_are_refused_not_allocated() {
+        let flat = vec![("x__list_99999999999".to_owned(), s("v"))];
+        assert!(matches!(
+            unflatten(flat, false),
+            Err(MetadataError::Invalid { .. })
+        ));
+        let ok = vec![
+            ("age__list_1__map_recipient".to_owned(), s("b")),
+            ("age__list_0__map_recipient".to_owned(), s("a")),
+        ];
+        assert!(unflatten(ok, false).is_ok());
     }
 
     #[test]
@@ -547,13 +613,16 @@ mod tests {
                 Scalar::new(Kind::Time, "2024-01-01T00:00:00Z").with_repr("2024-01-01T00:00:00Z"),
             ),
         );
-        m.insert(
-            "version",
-            Value::Scalar(Scalar::float(3.1).with_repr("3.10")),
-        );
+        m.insert("version", s("3.10.0"));
         m.insert("unknown_field", s("ignored"));
         let md = parse(&m).unwrap();
-        assert_eq!(md.version.as_deref(), Some("3.10"));
+        assert_eq!(md.version.as_deref(), Some("3.10.0"));
+        for bad in ["3.x.0", "3.10", "v3.1.0", "03.1.0", "3..1"] {
+            m.insert("version", s(bad));
+            assert!(parse(&m).is_err(), "{bad}");
+        }
+        m.insert("version", s("3.11.0-rc1+b2"));
+        assert!(parse(&m).is_ok());
         assert!(md.key_groups[0].keys.is_empty());
         assert!(matches!(
             parse(&{

@@ -102,7 +102,7 @@ impl Policy {
         let parsed = store::load_encrypted(format, data)
             .ok()
             .and_then(|mut tree| {
-                let meta = layout::split(format, &mut tree)?;
+                let meta = layout::split(format, &mut tree).ok()??;
                 Some((tree, meta))
             });
         let meta = parsed.as_ref().and_then(|(_, m)| {

@@ -147,7 +147,11 @@ impl Writer {
     fn value(&mut self, key: &str, v: &Value, depth: usize) -> Result<(), StoreError> {
         match v {
             Value::Null => self.out.push_str("null"),
-            Value::Comment(_) => unreachable!("comments are filtered before writing"),
+            Value::Comment(_) => {
+                return Err(StoreError::CommentAsValue {
+                    key: key.to_owned(),
+                });
+            }
             Value::Scalar(s) => match s.kind {
                 Kind::Str | Kind::Bytes | Kind::Time => self.string(key, s.bytes())?,
                 Kind::Bool => self.out.push_str(if s.as_bool() == Some(true) {

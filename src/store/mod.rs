@@ -96,9 +96,14 @@ pub enum StoreError {
     NotFlat { key: String, format: &'static str },
     #[error("{format} holds one document; this tree has several")]
     MultipleDocuments { format: &'static str },
+    #[error("key {key:?} holds a comment where a value belongs; JSON cannot write it")]
+    CommentAsValue { key: String },
     #[error("an encrypted binary file must be a JSON object with a string \"data\" key")]
     BadBinaryContainer,
 }
+
+/// The widest indentation a store writes (flags and `.sops.yaml` are checked against it).
+pub const MAX_INDENT: usize = 32;
 
 /// Options for writing text formats.
 #[derive(Clone, Copy, Debug, Default)]
@@ -145,7 +150,11 @@ pub fn emit(format: Format, tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, S
         Format::Yaml => yaml::emit(
             tree,
             yaml::EmitOptions {
-                indent: opts.indent.or(tree.hints.indent).unwrap_or(4),
+                indent: opts
+                    .indent
+                    .or(tree.hints.indent)
+                    .unwrap_or(4)
+                    .clamp(1, MAX_INDENT),
             },
         ),
         Format::Json | Format::Binary => {
@@ -154,7 +163,7 @@ pub fn emit(format: Format, tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, S
             } else {
                 tree.hints.indent
             }) {
-                Some(n) => json::Indent::Spaces(n),
+                Some(n) => json::Indent::Spaces(n.min(MAX_INDENT)),
                 None => json::Indent::Tab,
             };
             json::emit(tree, indent)

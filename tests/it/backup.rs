@@ -52,7 +52,7 @@ fn backup_verify_restore_runbook() {
             "old-shares/share-3.txt",
         ])
         .run();
-    assert_code(&out, 128);
+    assert_code(&out, 41);
     let err = stderr(&out);
     assert!(
         err.contains("opens 2 of 3") && err.contains("LOSE") && err.contains("c.yaml"),

@@ -142,3 +142,488 @@ fn rotate_and_updatekeys_refuse_plaintext() {
         assert_code(&out, 204);
     }
 }
+
+/// `-i` through a symlink rewrites the target and keeps the link, for every in-place verb.
+#[test]
+fn in_place_writes_through_symlinks() {
+    let sb = Sandbox::new();
+    sb.write("real.yaml", "a: secret\n");
+    std::os::unix::fs::symlink("real.yaml", sb.path("link.yaml")).unwrap();
+    let is_link = || {
+        std::fs::symlink_metadata(sb.path("link.yaml"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    };
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "-a", TEST_RECIPIENT, "link.yaml"])
+        .run();
+    assert_code(&out, 0);
+    assert!(is_link());
+    assert!(
+        sb.read("real.yaml").contains("ENC[AES256_GCM"),
+        "target not encrypted"
+    );
+    let out = sb
+        .with_key()
+        .args(["set", "link.yaml", r#"["b"]"#, r#""two""#])
+        .run();
+    assert_code(&out, 0);
+    assert!(is_link());
+    let out = sb.with_key().args(["decrypt", "-i", "link.yaml"]).run();
+    assert_code(&out, 0);
+    assert!(is_link());
+    assert_eq!(sb.read("real.yaml"), "a: secret\nb: two\n");
+    assert_eq!(file_mode(&sb.path("real.yaml")), 0o600);
+}
+
+/// `-i` on a device node or FIFO is refused; the node stays what it was.
+#[test]
+fn in_place_refuses_special_files() {
+    let sb = Sandbox::new();
+    let fifo = sb.path("pipe.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = sb.cmd().args(["decrypt", "-i"]).arg("/dev/null").run();
+    assert_ne!(out.status.code(), Some(0));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    // A FIFO named with -i: refused before anything waits on it.
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "-a", TEST_RECIPIENT])
+        .arg(&fifo)
+        .run();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}
+
+/// Two concurrent `set` on different keys of one file: both updates survive, every round.
+#[test]
+fn concurrent_sets_lose_no_update() {
+    let sb = Sandbox::new();
+    sb.write("p.yaml", "base: 1\n");
+    assert_code(
+        &sb.cmd()
+            .args(["encrypt", "-i", "-a", TEST_RECIPIENT, "p.yaml"])
+            .run(),
+        0,
+    );
+    for round in 0..100 {
+        let spawn = |key: &str| {
+            sb.with_key()
+                .args([
+                    "set",
+                    "p.yaml",
+                    &format!(r#"["{key}"]"#),
+                    &round.to_string(),
+                ])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn("a"), spawn("b"));
+        for c in [a, b] {
+            let out = c.wait_with_output().unwrap();
+            assert_code(&out, 0);
+        }
+        let out = sb.with_key().args(["decrypt", "p.yaml"]).run();
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!("a: {round}\n")) && text.contains(&format!("b: {round}\n")),
+            "round {round} lost an update:\n{text}"
+        );
+    }
+    assert!(!sb.path(".p.yaml.shroud-lock").exists());
+}
+
+fn leftovers(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("shroud-edit-") || n.starts_with("shroud-exec-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A signal sent to `edit` or `exec-file --no-fifo` while the editor/command runs removes the
+/// plaintext temp directory (and the process dies of that signal).
+#[test]
+fn signals_remove_plaintext_temp_files() {
+    for (sig, flag) in [
+        ("TERM", "-TERM"),
+        ("INT", "-INT"),
+        ("HUP", "-HUP"),
+        ("QUIT", "-QUIT"),
+    ] {
+        for verb in ["edit", "exec-file"] {
+            let sb = Sandbox::new();
+            let tmp = sb.path("tmp");
+            std::fs::create_dir_all(&tmp).unwrap();
+            sb.write("e.yaml", "a: hunter2\n");
+            assert_code(
+                &sb.cmd()
+                    .args(["encrypt", "-i", "-a", TEST_RECIPIENT, "e.yaml"])
+                    .run(),
+                0,
+            );
+            let mut cmd = sb.with_key();
+            cmd.env("TMPDIR", &tmp).env("XDG_RUNTIME_DIR", &tmp);
+            if verb == "edit" {
+                cmd.env("EDITOR", "sh -c 'sleep 30' --")
+                    .args(["edit", "e.yaml"]);
+            } else {
+                cmd.args(["exec-file", "--no-fifo", "e.yaml", "sleep 30 #{}"]);
+            }
+            let mut child = cmd
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while leftovers(&tmp).is_empty() {
+                assert!(std::time::Instant::now() < deadline, "{verb}: no temp dir");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let st = std::process::Command::new("kill")
+                .args([flag, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let status = child.wait().unwrap();
+            use std::os::unix::process::ExitStatusExt;
+            assert!(
+                status.signal().is_some() || status.code().is_some_and(|c| c >= 128),
+                "{verb} {sig}: {status:?}"
+            );
+            assert!(
+                leftovers(&tmp).is_empty(),
+                "{verb} {sig}: plaintext left in {:?}",
+                leftovers(&tmp)
+            );
+        }
+    }
+}
+
+/// A `kill -9` during `decrypt -i` can leave a temp file with plaintext; the next write into
+/// that directory removes it.
+#[test]
+fn stale_temp_files_of_crashed_runs_are_removed() {
+    let sb = Sandbox::new();
+    sb.write("a.yaml", "k: v\n");
+    // pid 4194311 is above the largest pid Linux hands out by default.
+    sb.write(
+        ".shroud-4194311-XyZ123.tmp",
+        "k: plaintext from a crashed run\n",
+    );
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "-a", TEST_RECIPIENT, "a.yaml"])
+        .run();
+    assert_code(&out, 0);
+    assert!(!sb.path(".shroud-4194311-XyZ123.tmp").exists());
+}
+
+/// Output errors: a closed pipe is a quiet exit, a full disk one line with exit 3; never a
+/// panic.
+#[test]
+fn stdout_errors_never_panic() {
+    let sb = Sandbox::new();
+    let shroud = env!("CARGO_BIN_EXE_shroud");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{shroud}' completion bash | head -c1 >/dev/null; echo \"${{PIPESTATUS[0]}}\""
+        ))
+        .env("HOME", sb.path(""))
+        .output()
+        .unwrap();
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    sb.write("x.yaml", "a: b\n");
+    for args in [
+        &["filestatus", "x.yaml"][..],
+        &["keygen", "-o", "-"][..],
+        &["completion", "bash"][..],
+    ] {
+        let f = std::fs::File::create("/dev/full").unwrap();
+        let out = sb.cmd().args(args).stdout(f).run();
+        assert_code(&out, 3);
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+}
+
+/// Input that controls an allocation is bounded: a huge --indent, an oversized input.
+#[test]
+fn input_controlled_allocations_are_bounded() {
+    let sb = Sandbox::new();
+    sb.write("x.yaml", "a:\n  b: c\n");
+    let out = sb
+        .cmd()
+        .args([
+            "--indent",
+            "100000000",
+            "encrypt",
+            "-a",
+            TEST_RECIPIENT,
+            "x.yaml",
+        ])
+        .run();
+    assert_code(&out, 2);
+    let big = sb.path("big.bin");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(3 * 1024 * 1024).unwrap();
+    let out = sb
+        .cmd()
+        .env("SHROUD_MAX_INPUT", "1048576")
+        .args(["encrypt", "-a", TEST_RECIPIENT])
+        .arg(&big)
+        .run();
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("SHROUD_MAX_INPUT"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A hung SOPS_AGE_KEY_CMD is stopped with a clear message instead of hanging forever.
+#[test]
+fn key_command_times_out() {
+    let sb = Sandbox::new();
+    sb.write("p.yaml", "a: b\n");
+    let enc = sb
+        .cmd()
+        .args(["encrypt", "-a", TEST_RECIPIENT, "p.yaml"])
+        .run();
+    std::fs::write(sb.path("e.yaml"), &enc.stdout).unwrap();
+    let start = std::time::Instant::now();
+    let out = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_CMD", "sleep 100")
+        .env("SHROUD_KEY_CMD_TIMEOUT", "1")
+        .args(["decrypt", "e.yaml"])
+        .run();
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    assert_code(&out, 128);
+    assert!(
+        stderr(&out).contains("did not finish within 1 s"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `set` refuses the reserved `sops` key and values with duplicate keys (either would write a
+/// file shroud itself then refuses).
+#[test]
+fn set_refuses_reserved_keys_and_duplicate_keys() {
+    let sb = Sandbox::new();
+    sb.write("p.yaml", "db:\n  user: a\n");
+    assert_code(
+        &sb.cmd()
+            .args(["encrypt", "-i", "-a", TEST_RECIPIENT, "p.yaml"])
+            .run(),
+        0,
+    );
+    let before = sb.read("p.yaml");
+    for path in [r#"["sops"]"#, r#"["sops"]["mac"]"#] {
+        let out = sb.with_key().args(["set", "p.yaml", path, r#""x""#]).run();
+        assert_code(&out, 4);
+    }
+    let out = sb
+        .with_key()
+        .args(["set", "p.yaml", r#"["db"]["user"]"#, r#"{"a":1,"a":2}"#])
+        .run();
+    assert_code(&out, 5);
+    assert_eq!(sb.read("p.yaml"), before);
+    assert_code(&sb.with_key().args(["decrypt", "p.yaml"]).run(), 0);
+}
+
+/// keygen writes the key file whole (atomically) and 0600, even when appending to a 0644 file;
+/// a write that is cut off leaves the old file intact.
+#[test]
+fn keygen_appends_atomically_and_privately() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let keys = sb.path("keys.txt");
+    assert_code(&sb.cmd().args(["keygen", "-o"]).arg(&keys).run(), 0);
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_code(&sb.cmd().args(["keygen", "-o"]).arg(&keys).run(), 0);
+    assert_eq!(file_mode(&keys), 0o600);
+    let before = std::fs::read_to_string(&keys).unwrap();
+    assert_eq!(before.matches("AGE-SECRET-KEY-1").count(), 2);
+    // RLIMIT_FSIZE below the new file's size: the write is cut off (SIGXFSZ).
+    let shroud = env!("CARGO_BIN_EXE_shroud");
+    let _ = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f 1; exec '{shroud}' keygen -o '{}'",
+            keys.display()
+        ))
+        .env("HOME", sb.path(""))
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&keys).unwrap(),
+        before,
+        "key file damaged"
+    );
+    let ids = before
+        .lines()
+        .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .count();
+    assert_eq!(ids, 2);
+}
+
+/// A corrupted `version` is refused (as sops refuses it), as an integrity failure.
+#[test]
+fn corrupted_version_is_refused() {
+    let sb = Sandbox::new();
+    sb.write("p.yaml", "a: b\n");
+    let enc = stdout(
+        &sb.cmd()
+            .args(["encrypt", "-a", TEST_RECIPIENT, "p.yaml"])
+            .run(),
+    );
+    let version_line = enc
+        .lines()
+        .find(|l| l.trim_start().starts_with("version:"))
+        .unwrap();
+    let bad = enc.replace(version_line, &version_line.replace('.', "x"));
+    sb.write("bad.yaml", &bad);
+    let out = sb.with_key().args(["decrypt", "bad.yaml"]).run();
+    assert_code(&out, 51);
+    assert!(stdout(&out).is_empty());
+}
+
+/// dotenv metadata with an absurd flattened list index is refused, not allocated.
+#[test]
+fn absurd_flattened_indices_are_refused() {
+    let sb = Sandbox::new();
+    sb.write("x.env", "A=ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\nsops_age__list_99999999999__map_recipient=x\nsops_version=3.11.0\n");
+    let out = sb.with_key().args(["decrypt", "x.env"]).run();
+    assert_code(&out, 51);
+    assert!(stderr(&out).contains("list index"), "{}", stderr(&out));
+}
+
+/// A value stored as an encrypted comment is refused cleanly (JSON output used to panic).
+#[test]
+fn comment_typed_values_are_refused() {
+    let sb = Sandbox::new();
+    sb.write("p.yaml", "a: b\n");
+    let enc = stdout(
+        &sb.cmd()
+            .args(["encrypt", "-a", TEST_RECIPIENT, "p.yaml"])
+            .run(),
+    );
+    let crafted = enc.replacen(",type:str]", ",type:comment]", 1);
+    sb.write("c.yaml", &crafted);
+    let out = sb
+        .with_key()
+        .args(["decrypt", "--output-type", "json", "c.yaml"])
+        .run();
+    assert_ne!(out.status.code(), Some(101));
+    assert!(!stderr(&out).contains("panicked"));
+    assert_code(&out, 51);
+}
+
+/// A private key pasted where a recipient belongs is never echoed.
+#[test]
+fn private_key_as_recipient_is_not_echoed() {
+    let sb = Sandbox::new();
+    sb.write("p.yaml", "a: b\n");
+    let secret = std::fs::read_to_string(test_key()).unwrap();
+    let line = secret
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap()
+        .to_owned();
+    let out = sb.cmd().args(["encrypt", "-a", &line, "p.yaml"]).run();
+    assert_code(&out, 5);
+    let err = stderr(&out);
+    assert!(!err.contains(&line[16..]), "the key was echoed: {err}");
+    assert!(err.contains("age-keygen -y"), "{err}");
+}
+
+fn without_comments(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Every single-byte change anywhere in an encrypted file either leaves what it decrypts to
+/// unchanged (an unused rule field, a recipient label) or fails as an integrity error (exit 51)
+/// with nothing printed: never a different value, never another exit code. Comments are the
+/// exception the sops format makes: they are not covered by the MAC, so a damaged encrypted
+/// comment is shown as the ciphertext it has become (docs/format.md).
+#[test]
+fn every_single_byte_mutation_is_detected_as_integrity() {
+    let sb = Sandbox::new();
+    // No plaintext leaf: the MAC covers values, not key names, so renaming a key whose value
+    // is stored in plaintext is undetectable in the sops format (docs/format.md).
+    let plain = "# top comment\ndb:\n  user: admin\n  port: 5432\nlist:\n  - one\n  - true\n";
+    sb.write("p.yaml", plain);
+    let enc = sb
+        .cmd()
+        .args(["encrypt", "-a", TEST_RECIPIENT, "p.yaml"])
+        .run();
+    assert_code(&enc, 0);
+    let base = enc.stdout.clone();
+    let expected = stdout(&{
+        std::fs::write(sb.path("m.yaml"), &base).unwrap();
+        sb.with_key().args(["decrypt", "m.yaml"]).run()
+    });
+    let mut codes = std::collections::BTreeMap::new();
+    for i in 0..base.len() {
+        let mut m = base.clone();
+        let b = m[i];
+        m[i] = match b {
+            b'a'..=b'y' | b'A'..=b'Y' | b'0'..=b'8' => b + 1,
+            b'z' | b'Z' | b'9' => b'a',
+            b'\n' => b'x',
+            _ => b'q',
+        };
+        std::fs::write(sb.path("m.yaml"), &m).unwrap();
+        let out = sb.with_key().args(["decrypt", "m.yaml"]).run();
+        let code = out.status.code().unwrap_or(-1);
+        *codes.entry(code).or_insert(0) += 1;
+        match code {
+            0 => assert_eq!(
+                without_comments(&stdout(&out)),
+                without_comments(&expected),
+                "byte {i} changed the plaintext without being detected"
+            ),
+            51 => assert!(out.stdout.is_empty(), "byte {i}: output on failure"),
+            other => panic!("byte {i} ({:?}): exit {other}: {}", b as char, stderr(&out)),
+        }
+    }
+    assert!(codes[&51] > base.len() / 2, "{codes:?}");
+}

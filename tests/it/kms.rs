@@ -127,10 +127,10 @@ fn kms_round_trip_with_and_without_context() {
         assert_code(&out, 0);
         assert_eq!(stdout(&out), "password: hunter2\n");
     }
-    // A wrong context fails clearly (the context is not covered by the MAC, KMS checks it).
+    // An altered context fails clearly as damage (it is not covered by the MAC; KMS checks it).
     std::fs::write(sb.path("b.yaml"), b.replace("Env: prod", "Env: dev")).unwrap();
     let out = shroud(&sb, &moto).args(["decrypt", "b.yaml"]).run();
-    assert_code(&out, 128);
+    assert_code(&out, 51);
     assert!(
         stderr(&out).contains("encryption context"),
         "{}",
@@ -299,7 +299,7 @@ fn bad_kms_input_gives_one_line_errors_and_touches_nothing() {
     let out = shroud(&sb, &moto)
         .args(["encrypt", "-i", "--kms", "arn:aws:kms:nope", "s.yaml"])
         .run();
-    assert_code(&out, 128);
+    assert_code(&out, 5);
     assert!(
         stderr(&out).contains("not a KMS key ARN"),
         "{}",

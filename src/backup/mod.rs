@@ -11,22 +11,22 @@
 //! Owns: the bundle and share formats, creating and opening them. Must not know: the CLI,
 //! prompts, where files are written, the cluster (its Secret I/O is `k8s::cluster`).
 
-use std::io::{Read, Write};
 use std::str::FromStr;
 
-use age::armor::{ArmoredReader, ArmoredWriter, Format as ArmorFormat};
 use age::secrecy::{ExposeSecret, SecretString};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::keysource::age::Identities;
-use crate::keysource::shamir;
-use crate::secret::SecretBytes;
+mod bundle;
+mod share;
 
-pub const FORMAT: &str = "shroud-key-backup/v1";
-const SHARE_HRP: &str = "shroudshare";
-const SHARE_VERSION: u8 = 1;
+use crate::keysource::age::Identities;
+use crate::secret::{SecretBytes, SecretText};
+use bundle::{BundleFile, Payload, age_decrypt, age_encrypt, parse_file};
+
+pub use bundle::{FORMAT, manifest};
+pub use share::{Share, parse_share, share_block};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -58,8 +58,27 @@ pub enum BackupError {
         theirs: String,
         ours: String,
     },
+    /// The age library failed while building or opening the bundle.
     #[error("{0}")]
     Crypto(String),
+}
+
+impl BackupError {
+    pub fn exit_code(&self) -> crate::error::ExitCode {
+        use crate::error::ExitCode as C;
+        match self {
+            BackupError::NothingToBackUp | BackupError::NoProtection => C::Usage,
+            BackupError::BadRecipient(_) => C::InvalidConfig,
+            BackupError::Corrupt(_) => C::Integrity,
+            BackupError::UnknownFormat(_) | BackupError::BadShare { .. } => C::InvalidInput,
+            BackupError::WrongPassphrase
+            | BackupError::NoPassphraseCopy
+            | BackupError::WrongIdentity
+            | BackupError::NotEnoughShares { .. }
+            | BackupError::ForeignShare { .. } => C::CouldNotRetrieveKey,
+            BackupError::Crypto(_) => C::Generic,
+        }
+    }
 }
 
 /// One backed-up identity, as listed in the manifest.
@@ -88,22 +107,6 @@ pub struct Manifest {
     pub recovery_recipients: Vec<String>,
     pub passphrase: bool,
     pub shares: Option<ShareInfo>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct BundleFile {
-    manifest: Manifest,
-    /// Armored age file: the payload.
-    payload: String,
-    /// Armored age (scrypt) file holding the bundle key, when a passphrase was chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    passphrase_key: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Payload {
-    manifest: Manifest,
-    identities: String,
 }
 
 /// Identity text from one place, to back up.
@@ -135,35 +138,6 @@ fn fingerprint(recipient: &str) -> String {
     d[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn age_encrypt(
-    recipients: &[Box<dyn age::Recipient + Send>],
-    plain: &[u8],
-) -> Result<String, BackupError> {
-    let err = |e: &dyn std::fmt::Display| BackupError::Crypto(e.to_string());
-    let enc = age::Encryptor::with_recipients(
-        recipients.iter().map(|r| r.as_ref() as &dyn age::Recipient),
-    )
-    .map_err(|e| err(&e))?;
-    let mut out = Vec::new();
-    let armor =
-        ArmoredWriter::wrap_output(&mut out, ArmorFormat::AsciiArmor).map_err(|e| err(&e))?;
-    let mut w = enc.wrap_output(armor).map_err(|e| err(&e))?;
-    w.write_all(plain).map_err(|e| err(&e))?;
-    w.finish().and_then(|a| a.finish()).map_err(|e| err(&e))?;
-    String::from_utf8(out).map_err(|e| err(&e))
-}
-
-fn age_decrypt(
-    armored: &str,
-    identities: &[&dyn age::Identity],
-) -> Result<SecretBytes, age::DecryptError> {
-    let dec = age::Decryptor::new(ArmoredReader::new(armored.as_bytes()))?;
-    let mut r = dec.decrypt(identities.iter().copied())?;
-    let mut out = Vec::new();
-    r.read_to_end(&mut out)?;
-    Ok(SecretBytes::new(out))
-}
-
 /// The age identity lines (`AGE-SECRET-KEY-1…`) of a source, with their recipients.
 fn identity_lines(src: &Source) -> Result<Vec<(SecretString, String)>, BackupError> {
     let text = src.text.as_str().unwrap_or_default();
@@ -180,21 +154,6 @@ fn identity_lines(src: &Source) -> Result<Vec<(SecretString, String)>, BackupErr
         }
     }
     Ok(out)
-}
-
-fn key_bytes(id: &age::x25519::Identity) -> SecretBytes {
-    let text = id.to_string();
-    let (_, data) = bech32::decode(&text.expose_secret().to_lowercase())
-        .expect("age identities are valid bech32");
-    SecretBytes::new(data)
-}
-
-fn identity_from_bytes(bytes: &[u8]) -> Result<age::x25519::Identity, BackupError> {
-    let hrp = bech32::Hrp::parse("age-secret-key-").expect("valid hrp");
-    let s = bech32::encode::<bech32::Bech32>(hrp, bytes)
-        .map_err(|e| BackupError::Crypto(e.to_string()))?;
-    age::x25519::Identity::from_str(&s.to_uppercase())
-        .map_err(|_| BackupError::Crypto("recombined bundle key is invalid".into()))
 }
 
 /// Creates a backup of the identities in `sources`.
@@ -235,10 +194,10 @@ pub fn create(sources: &[Source], protection: &Protection) -> Result<Created, Ba
         passphrase: protection.passphrase.is_some(),
         shares: protection.shares.map(|(n, k)| ShareInfo { n, k }),
     };
-    let mut identities = String::new();
+    let mut identities = SecretText::default();
     for l in &lines {
         identities.push_str(l.expose_secret());
-        identities.push('\n');
+        identities.push_str("\n");
     }
     let payload = SecretBytes::from(
         serde_json::to_string(&Payload {
@@ -276,23 +235,10 @@ pub fn create(sources: &[Source], protection: &Protection) -> Result<Created, Ba
         }
         None => None,
     };
-    let mut shares = Vec::new();
-    if let Some((n, k)) = protection.shares {
-        let raw = key_bytes(&bundle_key);
-        let parts = shamir::split(raw.expose(), n as usize, k as usize)
-            .map_err(|e| BackupError::Crypto(e.to_string()))?;
-        for part in &parts {
-            let mut data = vec![SHARE_VERSION];
-            data.extend_from_slice(&id_bytes);
-            data.extend_from_slice(&[k, n]);
-            data.extend_from_slice(part.expose());
-            let hrp = bech32::Hrp::parse(SHARE_HRP).expect("valid hrp");
-            let s = bech32::encode::<bech32::Bech32m>(hrp, &data)
-                .map_err(|e| BackupError::Crypto(e.to_string()))?;
-            crate::secret::wipe(&mut data);
-            shares.push(SecretString::from(s));
-        }
-    }
+    let shares = match protection.shares {
+        Some((n, k)) => share::split_key(&bundle_key, &id_bytes, n, k)?,
+        None => Vec::new(),
+    };
     let file = BundleFile {
         manifest: manifest.clone(),
         payload: payload_armored,
@@ -307,69 +253,12 @@ pub fn create(sources: &[Source], protection: &Protection) -> Result<Created, Ba
     })
 }
 
-/// Formats a share for paper: a header line saying which share it is, then the share in
-/// groups of four characters.
-pub fn share_block(manifest: &Manifest, index: usize, share: &SecretString) -> String {
-    let s = share.expose_secret();
-    let body = &s[SHARE_HRP.len() + 1..];
-    let groups: Vec<String> = body
-        .as_bytes()
-        .chunks(4)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect();
-    let info = manifest.shares.as_ref().expect("shares were made");
-    format!(
-        "shroud key backup {id} — share {i} of {n}, any {k} restore\n{SHARE_HRP}1 {body}\n",
-        id = manifest.backup_id,
-        i = index + 1,
-        n = info.n,
-        k = info.k,
-        body = groups.join(" ")
-    )
-}
-
-/// A decoded share.
-#[derive(Debug)]
-pub struct Share {
-    pub backup_id: String,
-    pub k: u8,
-    pub n: u8,
-    pub part: SecretBytes,
-}
-
-/// Decodes one share from text (whitespace and a header line are ignored). `which` names it in
-/// errors.
-pub fn parse_share(text: &str, which: &str) -> Result<Share, BackupError> {
-    let bad = |why: &str| BackupError::BadShare {
-        which: which.to_owned(),
-        why: why.to_owned(),
-    };
-    let line = text
-        .lines()
-        .map(|l| l.split_whitespace().collect::<String>().to_lowercase())
-        .find(|l| l.starts_with(&format!("{SHARE_HRP}1")))
-        .ok_or_else(|| bad("no shroudshare1… line found"))?;
-    let (hrp, data) = bech32::decode(&line).map_err(|_| bad("checksum mismatch — a character is mistyped or missing; compare it with the paper copy"))?;
-    if hrp.as_str() != SHARE_HRP {
-        return Err(bad("not a shroud share"));
-    }
-    if data.len() < 9 || data[0] != SHARE_VERSION {
-        return Err(bad("unsupported share version or truncated share"));
-    }
-    Ok(Share {
-        backup_id: data[1..5].iter().map(|b| format!("{b:02x}")).collect(),
-        k: data[5],
-        n: data[6],
-        part: SecretBytes::from_slice(&data[7..]),
-    })
-}
-
 /// How to open a bundle.
 pub enum Unlock<'a> {
     Identities(&'a Identities),
     Passphrase(SecretString),
     /// (share text, name for errors)
-    Shares(Vec<(String, String)>),
+    Shares(Vec<(SecretString, String)>),
 }
 
 /// An opened bundle.
@@ -378,24 +267,6 @@ pub struct Opened {
     pub manifest: Manifest,
     /// The backed-up identities (an age key file's text).
     pub identities: SecretBytes,
-}
-
-/// Reads only the manifest (no secret needed).
-pub fn manifest(bundle: &[u8]) -> Result<Manifest, BackupError> {
-    parse_file(bundle).map(|f| f.manifest)
-}
-
-fn parse_file(bundle: &[u8]) -> Result<BundleFile, BackupError> {
-    let file: BundleFile = serde_json::from_slice(bundle).map_err(|e| {
-        BackupError::Corrupt(format!(
-            "not a complete bundle: {}",
-            e.to_string().lines().next().unwrap_or_default()
-        ))
-    })?;
-    if file.manifest.format != FORMAT {
-        return Err(BackupError::UnknownFormat(file.manifest.format));
-    }
-    Ok(file)
 }
 
 /// Opens a bundle.
@@ -430,39 +301,7 @@ pub fn open(bundle: &[u8], unlock: Unlock<'_>) -> Result<Opened, BackupError> {
             age_decrypt(&file.payload, &[&key]).map_err(|e| BackupError::Corrupt(e.to_string()))?
         }
         Unlock::Shares(texts) => {
-            let info = m.shares.as_ref().ok_or_else(|| {
-                BackupError::Corrupt("this backup was made without shares".into())
-            })?;
-            let mut parts: Vec<Share> = Vec::new();
-            for (text, which) in &texts {
-                let s = parse_share(text, which)?;
-                if s.backup_id != m.backup_id {
-                    return Err(BackupError::ForeignShare {
-                        which: which.clone(),
-                        theirs: s.backup_id,
-                        ours: m.backup_id.clone(),
-                    });
-                }
-                if parts
-                    .iter()
-                    .any(|p| p.part.expose().last() == s.part.expose().last())
-                {
-                    return Err(BackupError::BadShare {
-                        which: which.clone(),
-                        why: "the same share was given twice".into(),
-                    });
-                }
-                parts.push(s);
-            }
-            if parts.len() < info.k as usize {
-                return Err(BackupError::NotEnoughShares {
-                    have: parts.len(),
-                    need: info.k as usize,
-                });
-            }
-            let refs: Vec<&[u8]> = parts.iter().map(|p| p.part.expose()).collect();
-            let raw = shamir::combine(&refs).map_err(|e| BackupError::Crypto(e.to_string()))?;
-            let key = identity_from_bytes(raw.expose())?;
+            let key = share::combine(&texts, m)?;
             age_decrypt(&file.payload, &[&key]).map_err(|_| {
                 BackupError::Crypto("the shares do not recombine to this backup's key".into())
             })?
@@ -477,7 +316,7 @@ pub fn open(bundle: &[u8], unlock: Unlock<'_>) -> Result<Opened, BackupError> {
     }
     Ok(Opened {
         manifest: payload.manifest,
-        identities: SecretBytes::from(payload.identities),
+        identities: SecretBytes::from_slice(payload.identities.expose().as_bytes()),
     })
 }
 
@@ -521,6 +360,13 @@ pub async fn verify_dir(
 mod tests {
     use super::*;
 
+    fn secret(texts: &[(String, String)]) -> Vec<(SecretString, String)> {
+        texts
+            .iter()
+            .map(|(t, w)| (SecretString::from(t.clone()), w.clone()))
+            .collect()
+    }
+
     fn source() -> (Source, String) {
         let (text, recipient) = crate::keysource::age::generate();
         (
@@ -554,7 +400,7 @@ mod tests {
             .enumerate()
             .map(|(i, s)| (share_block(&created.manifest, i, s), format!("#{}", i + 1)))
             .collect();
-        let by_shares = open(&created.bundle, Unlock::Shares(texts[1..4].to_vec())).unwrap();
+        let by_shares = open(&created.bundle, Unlock::Shares(secret(&texts[1..4]))).unwrap();
         assert!(
             by_shares
                 .identities
@@ -586,7 +432,7 @@ mod tests {
             Err(BackupError::WrongPassphrase)
         ));
         assert!(matches!(
-            open(&created.bundle, Unlock::Shares(texts[..2].to_vec())),
+            open(&created.bundle, Unlock::Shares(secret(&texts[..2]))),
             Err(BackupError::NotEnoughShares { have: 2, need: 3 })
         ));
         let mut typo = texts[2].clone();
@@ -596,7 +442,7 @@ mod tests {
             .replace_range(pos..pos + 1, if c == b'q' { "p" } else { "q" });
         let err = open(
             &created.bundle,
-            Unlock::Shares(vec![texts[0].clone(), texts[1].clone(), typo]),
+            Unlock::Shares(secret(&[texts[0].clone(), texts[1].clone(), typo])),
         )
         .unwrap_err();
         assert!(
@@ -605,7 +451,7 @@ mod tests {
         );
         let truncated = &created.bundle[..created.bundle.len() / 2];
         assert!(matches!(
-            open(truncated, Unlock::Shares(texts.clone())),
+            open(truncated, Unlock::Shares(secret(&texts))),
             Err(BackupError::Corrupt(_))
         ));
     }
@@ -631,7 +477,7 @@ mod tests {
             (share_block(&b.manifest, 1, &b.shares[1]), "b2".to_owned()),
         ];
         assert!(matches!(
-            open(&a.bundle, Unlock::Shares(mix)),
+            open(&a.bundle, Unlock::Shares(secret(&mix))),
             Err(BackupError::ForeignShare { .. })
         ));
     }
