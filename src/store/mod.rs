@@ -9,7 +9,6 @@ pub mod dotenv;
 pub mod ini;
 pub mod json;
 pub mod yaml;
-mod yaml_scalar;
 
 use std::path::Path;
 
