@@ -132,6 +132,10 @@ pub struct Scalar {
     pub value: SecretBytes,
     pub repr: Option<SecretBytes>,
     pub style: Style,
+    /// What the MAC hashes for this leaf while it is stored in plaintext, when that differs
+    /// from `value`: sops reads a plaintext JSON number as a float64, so an integer beyond
+    /// 2^53 is hashed as its nearest float (`9007199254740993` as `9007199254740992`).
+    pub plain_mac: Option<SecretBytes>,
 }
 
 impl fmt::Debug for Scalar {
@@ -147,6 +151,7 @@ impl Scalar {
             value: value.into(),
             repr: None,
             style: Style::Any,
+            plain_mac: None,
         }
     }
 
@@ -184,6 +189,11 @@ impl Scalar {
         self.value.expose()
     }
 
+    /// What the MAC hashes while this leaf is stored in plaintext (see [`Scalar::plain_mac`]).
+    pub fn plain_mac_bytes(&self) -> &[u8] {
+        self.plain_mac.as_ref().unwrap_or(&self.value).expose()
+    }
+
     /// The canonical bytes as text (lossy only for non-UTF-8 binary data).
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(self.value.expose())
@@ -217,6 +227,62 @@ pub fn go_format_float(f: f64) -> String {
     } else {
         // Rust's Display for f64 is the shortest round-trip form and never uses an exponent.
         format!("{f}")
+    }
+}
+
+/// The shortest decimal digits of `f` and its decimal exponent (`d.ddd × 10^exp`), as Go's
+/// `strconv` computes them (Rust's shortest round-trip digits are the same digits).
+fn shortest_digits(f: f64) -> (String, i32) {
+    let s = format!("{:e}", f.abs());
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    (mant.replace('.', ""), exp.parse().unwrap_or(0))
+}
+
+/// `d.ddde±XX` from shortest digits, as Go's `%e` writes it (at least two exponent digits).
+fn format_e(neg: bool, digits: &str, exp: i32) -> String {
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    out.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        out.push('.');
+        out.push_str(&digits[1..]);
+    }
+    out.push('e');
+    out.push(if exp < 0 { '-' } else { '+' });
+    out.push_str(&format!("{:02}", exp.unsigned_abs()));
+    out
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 64)` (how go-yaml, and so sops, writes a float):
+/// shortest digits, exponent form when the decimal exponent is below -4 or at least 6
+/// (`1.234567e+06`, but `123456`).
+pub fn go_format_float_g(f: f64) -> String {
+    if !f.is_finite() || f == 0.0 {
+        return go_format_float(f);
+    }
+    let (digits, exp) = shortest_digits(f);
+    if !(-4..6).contains(&exp) {
+        format_e(f < 0.0, &digits, exp)
+    } else {
+        go_format_float(f)
+    }
+}
+
+/// Go's `encoding/json` float64 encoding (how sops writes JSON numbers): `'f'` form unless the
+/// magnitude is below 1e-6 or at least 1e21, then `'e'` form with `e-07` shortened to `e-7`.
+pub fn go_json_float(f: f64) -> String {
+    let a = f.abs();
+    if a != 0.0 && f.is_finite() && !(1e-6..1e21).contains(&a) {
+        let (digits, exp) = shortest_digits(f);
+        let s = format_e(f < 0.0, &digits, exp);
+        match s.strip_suffix(&format!("e-0{}", exp.unsigned_abs())) {
+            Some(head) if exp > -10 => format!("{head}e-{}", exp.unsigned_abs()),
+            _ => s,
+        }
+    } else {
+        go_format_float(f)
     }
 }
 
@@ -530,6 +596,24 @@ mod tests {
         assert_eq!(go_format_float(f64::INFINITY), "+Inf");
         assert_eq!(go_format_float(f64::NAN), "NaN");
         assert_eq!(go_format_float(-2.5e-7), "-0.00000025");
+    }
+
+    #[test]
+    fn go_float_spellings() {
+        assert_eq!(go_json_float(1e-7), "1e-7");
+        assert_eq!(go_json_float(1e21), "1e+21");
+        assert_eq!(go_json_float(3.0), "3");
+        assert_eq!(go_json_float(-0.0), "-0");
+        assert_eq!(go_json_float(1e20), "100000000000000000000");
+        assert_eq!(go_json_float(1.5e-300), "1.5e-300");
+        assert_eq!(go_format_float_g(6.02e23), "6.02e+23");
+        assert_eq!(go_format_float_g(1.5e-10), "1.5e-10");
+        assert_eq!(go_format_float_g(1000.0), "1000");
+        assert_eq!(go_format_float_g(0.0001), "0.0001");
+        assert_eq!(go_format_float_g(0.00001), "1e-05");
+        assert_eq!(go_format_float_g(1234567.0), "1.234567e+06");
+        assert_eq!(go_format_float_g(123456.0), "123456");
+        assert_eq!(go_format_float_g(100000.5), "100000.5");
     }
 
     #[test]

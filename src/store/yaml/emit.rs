@@ -5,7 +5,7 @@
 //! keys, explicit `? key` for long keys. Must not know: parsing, encryption.
 
 use super::scalar::{
-    Resolved, double_quoted, literal_safe, plain_safe, resolve_plain, single_quoted, typed_spelling,
+    double_quoted, literal_safe, plain_key, plain_safe, quoted, single_quoted, typed_spelling,
 };
 use crate::store::StoreError;
 use crate::tree::{Comment, Entry, Kind, Map, Scalar, Style, Tree, Value};
@@ -58,11 +58,10 @@ impl Emitter {
     }
 
     fn key(&mut self, k: &str) {
-        if plain_safe(k) || (is_plain_key(k)) {
+        if plain_key(k) {
             self.out.push_str(k);
         } else {
-            self.out
-                .push_str(&single_quoted(k).unwrap_or_else(|| double_quoted(k)));
+            self.out.push_str(&quoted(k));
         }
     }
 
@@ -73,7 +72,12 @@ impl Emitter {
                 Entry::Pair(k, v) => {
                     self.pad(col);
                     let start = self.out.len();
-                    self.key(k);
+                    if k == "<<" && is_merge_value(v) {
+                        // A merge key (go-yaml's `!!merge` tag), as sops writes it.
+                        self.out.push_str("!!merge <<");
+                    } else {
+                        self.key(k);
+                    }
                     if self.out.len() - start > LONG_KEY {
                         // YAML limits implicit keys to 1024 characters: use an explicit key.
                         self.out.insert_str(start, "? ");
@@ -158,9 +162,15 @@ impl Emitter {
             self.out.push_str(&spelled);
             return Ok(());
         }
-        let text = s.value.as_str().ok_or_else(|| StoreError::NotUtf8 {
-            key: key.to_owned(),
-        })?;
+        let Some(text) = s.value.as_str() else {
+            // Bytes that are not UTF-8 (a decrypted `!!binary` value), as go-yaml writes them.
+            use base64::Engine;
+            self.out.push_str("!!binary ");
+            self.out
+                .push_str(&base64::engine::general_purpose::STANDARD.encode(s.value.expose()));
+            let _ = key;
+            return Ok(());
+        };
         let want_block = matches!(
             s.style,
             Style::Literal | Style::Folded | Style::Any | Style::Plain
@@ -198,7 +208,7 @@ impl Emitter {
             Style::Double => double_quoted(text),
             Style::Single => single_quoted(text).unwrap_or_else(|| double_quoted(text)),
             _ if plain_safe(text) => text.to_owned(),
-            _ => single_quoted(text).unwrap_or_else(|| double_quoted(text)),
+            _ => quoted(text),
         };
         self.out.push_str(&quoted);
         Ok(())
@@ -261,12 +271,19 @@ fn has_values(l: &[Value]) -> bool {
 }
 
 /// Keys that read back as the same string even though `plain_safe` is strict about values.
-fn is_plain_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c))
-        && !k.starts_with(['-', '.'])
-        && matches!(resolve_plain(k), Resolved::Scalar(ref s) if s.kind == Kind::Str)
+/// Whether a `<<` key's value is what a YAML merge takes (a mapping, or a list of mappings):
+/// such a key came from a merge (`<<: *anchor`) and is written as one. Any other `<<` is a
+/// literal key and is quoted (sops writes `!!merge` for every `<<` and then cannot read a
+/// scalar under it back).
+fn is_merge_value(v: &Value) -> bool {
+    match v {
+        Value::Map(_) => true,
+        Value::List(items) => {
+            let mut values = items.iter().filter(|i| !matches!(i, Value::Comment(_)));
+            values.clone().next().is_some() && values.all(|i| matches!(i, Value::Map(_)))
+        }
+        _ => false,
+    }
 }
 
 /// Writes branches as a YAML stream.
@@ -293,6 +310,25 @@ pub fn emit(tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
             // so that it stays a document when read back.
             e.out.push_str("{}\n");
         }
+    }
+    Ok(e.out.into_bytes())
+}
+
+/// Writes one value on its own (`decrypt --extract`), as go-yaml encodes a lone value: a
+/// scalar or an empty collection on one line, a mapping or list as a block; always ending in
+/// a newline.
+pub fn emit_value(v: &Value, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
+    let indent = opts.indent.max(1);
+    let mut e = Emitter {
+        out: String::new(),
+        indent,
+        seq_indent: indent,
+        last_line_valued: false,
+    };
+    match v {
+        Value::Map(m) if has_pairs_or_comments(m) => e.map(m, 0)?,
+        Value::List(l) if has_values(l) => e.list(l, 0)?,
+        other => e.inline_value("the extracted value", other, 0, indent, false)?,
     }
     Ok(e.out.into_bytes())
 }

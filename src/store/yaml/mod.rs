@@ -13,7 +13,7 @@ mod emit;
 mod parse;
 pub(crate) mod scalar;
 
-pub use emit::{EmitOptions, emit};
+pub use emit::{EmitOptions, emit, emit_value};
 pub use parse::{ALIAS_EXPANSION_BUDGET, parse};
 
 #[cfg(test)]

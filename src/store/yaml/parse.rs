@@ -401,9 +401,14 @@ pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
                 {
                     b.note_indent(col);
                 }
-                let tag_info = tag
-                    .as_ref()
-                    .map(|t| (t.suffix().to_owned(), t.is_yaml_core_schema()));
+                // Every `tag:yaml.org,2002:` tag (core schema, `!!binary`, `!!timestamp`) is
+                // understood; other tags are ignored, as go-yaml ignores them for sops.
+                let tag_info =
+                    tag.as_ref()
+                        .map(|t| match t.suffix_in_namespace("tag:yaml.org,2002:") {
+                            Some(suffix) => (suffix.into_owned(), true),
+                            None => (t.suffix().to_owned(), false),
+                        });
                 let value = b.scalar(
                     &text,
                     style,
