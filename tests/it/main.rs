@@ -4,6 +4,7 @@
 mod backup;
 mod cli;
 mod controller;
+mod differential;
 mod eso;
 mod fixtures;
 mod hardening;

@@ -124,7 +124,7 @@ fn value(depth: u32) -> BoxedStrategy<Value> {
     .boxed()
 }
 
-fn map(depth: u32) -> BoxedStrategy<Map> {
+pub(crate) fn map(depth: u32) -> BoxedStrategy<Map> {
     prop::collection::vec(
         prop_oneof![
             4 => (key(), value(depth)).prop_map(|(k, v)| Some(Entry::Pair(k, v))),
@@ -154,7 +154,7 @@ fn map(depth: u32) -> BoxedStrategy<Map> {
     .boxed()
 }
 
-fn yaml_tree() -> impl Strategy<Value = Tree> {
+pub(crate) fn yaml_tree() -> impl Strategy<Value = Tree> {
     prop::collection::vec(map(3), 1..3).prop_map(|branches| Tree {
         branches,
         ..Default::default()
@@ -174,7 +174,7 @@ fn strip_for_json(v: &mut Value) {
     }
 }
 
-fn strip_map_for_json(m: &mut Map) {
+pub(crate) fn strip_map_for_json(m: &mut Map) {
     m.entries.retain(|e| matches!(e, Entry::Pair(..)));
     for e in &mut m.entries {
         if let Entry::Pair(_, v) = e {

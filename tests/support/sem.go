@@ -33,6 +33,9 @@ func num(f float64) string {
 	if math.IsNaN(f) {
 		return "num:nan"
 	}
+	if f == 0 {
+		return "num:0" // -0 == 0
+	}
 	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
 		return "num:" + strconv.FormatFloat(f, 'f', -1, 64)
 	}
