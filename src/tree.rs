@@ -218,71 +218,141 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip decimal, never an exponent.
-pub fn go_format_float(f: f64) -> String {
+/// The shortest decimal digits that read back as `f` (ties to even, as Go's `strconv` and
+/// Ryū choose them; Rust's own formatter breaks ties differently), as Go's `decimal`:
+/// `0.d₁d₂…dₙ × 10^dp`.
+struct Shortest {
+    neg: bool,
+    digits: String,
+    dp: i32,
+}
+
+fn shortest(f: f64) -> Shortest {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(f.abs());
+    let (mant, exp) = match s.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (s, 0),
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    let all = format!("{int}{frac}");
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_start_matches('0').trim_end_matches('0').to_owned();
+    Shortest {
+        neg: f.is_sign_negative(),
+        dp: if digits.is_empty() {
+            0
+        } else {
+            int.len() as i32 - leading as i32 + exp
+        },
+        digits,
+    }
+}
+
+impl Shortest {
+    /// Go's `%f` with shortest precision.
+    fn fixed(&self) -> String {
+        let mut out = String::new();
+        if self.neg {
+            out.push('-');
+        }
+        let n = self.digits.len() as i32;
+        if self.digits.is_empty() {
+            out.push('0');
+        } else if self.dp <= 0 {
+            out.push_str("0.");
+            out.push_str(&"0".repeat((-self.dp) as usize));
+            out.push_str(&self.digits);
+        } else if self.dp >= n {
+            out.push_str(&self.digits);
+            out.push_str(&"0".repeat((self.dp - n) as usize));
+        } else {
+            out.push_str(&self.digits[..self.dp as usize]);
+            out.push('.');
+            out.push_str(&self.digits[self.dp as usize..]);
+        }
+        out
+    }
+
+    /// Go's `%e` with shortest precision (at least two exponent digits).
+    fn scientific(&self) -> String {
+        let mut out = String::new();
+        if self.neg {
+            out.push('-');
+        }
+        let d = if self.digits.is_empty() {
+            "0"
+        } else {
+            &self.digits
+        };
+        out.push_str(&d[..1]);
+        if d.len() > 1 {
+            out.push('.');
+            out.push_str(&d[1..]);
+        }
+        let exp = if self.digits.is_empty() {
+            0
+        } else {
+            self.dp - 1
+        };
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exp.unsigned_abs()));
+        out
+    }
+}
+
+fn non_finite(f: f64) -> Option<String> {
     if f.is_nan() {
-        "NaN".to_owned()
+        Some("NaN".to_owned())
     } else if f.is_infinite() {
-        if f > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+        Some(if f > 0.0 { "+Inf" } else { "-Inf" }.to_owned())
     } else {
-        // Rust's Display for f64 is the shortest round-trip form and never uses an exponent.
-        format!("{f}")
+        None
     }
 }
 
-/// The shortest decimal digits of `f` and its decimal exponent (`d.ddd × 10^exp`), as Go's
-/// `strconv` computes them (Rust's shortest round-trip digits are the same digits).
-fn shortest_digits(f: f64) -> (String, i32) {
-    let s = format!("{:e}", f.abs());
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    (mant.replace('.', ""), exp.parse().unwrap_or(0))
-}
-
-/// `d.ddde±XX` from shortest digits, as Go's `%e` writes it (at least two exponent digits).
-fn format_e(neg: bool, digits: &str, exp: i32) -> String {
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    out.push_str(&digits[..1]);
-    if digits.len() > 1 {
-        out.push('.');
-        out.push_str(&digits[1..]);
-    }
-    out.push('e');
-    out.push(if exp < 0 { '-' } else { '+' });
-    out.push_str(&format!("{:02}", exp.unsigned_abs()));
-    out
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip decimal, never an
+/// exponent. These bytes are what sops encrypts and hashes for a float, so they must be Go's
+/// exactly (ties included).
+pub fn go_format_float(f: f64) -> String {
+    non_finite(f).unwrap_or_else(|| shortest(f).fixed())
 }
 
 /// Go's `strconv.FormatFloat(f, 'g', -1, 64)` (how go-yaml, and so sops, writes a float):
 /// shortest digits, exponent form when the decimal exponent is below -4 or at least 6
 /// (`1.234567e+06`, but `123456`).
 pub fn go_format_float_g(f: f64) -> String {
-    if !f.is_finite() || f == 0.0 {
-        return go_format_float(f);
+    if let Some(s) = non_finite(f) {
+        return s;
     }
-    let (digits, exp) = shortest_digits(f);
-    if !(-4..6).contains(&exp) {
-        format_e(f < 0.0, &digits, exp)
+    let d = shortest(f);
+    let exp = d.dp - 1;
+    if !d.digits.is_empty() && !(-4..6).contains(&exp) {
+        d.scientific()
     } else {
-        go_format_float(f)
+        d.fixed()
     }
 }
 
 /// Go's `encoding/json` float64 encoding (how sops writes JSON numbers): `'f'` form unless the
 /// magnitude is below 1e-6 or at least 1e21, then `'e'` form with `e-07` shortened to `e-7`.
 pub fn go_json_float(f: f64) -> String {
+    if let Some(s) = non_finite(f) {
+        return s;
+    }
     let a = f.abs();
-    if a != 0.0 && f.is_finite() && !(1e-6..1e21).contains(&a) {
-        let (digits, exp) = shortest_digits(f);
-        let s = format_e(f < 0.0, &digits, exp);
-        match s.strip_suffix(&format!("e-0{}", exp.unsigned_abs())) {
-            Some(head) if exp > -10 => format!("{head}e-{}", exp.unsigned_abs()),
-            _ => s,
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        let s = shortest(f).scientific();
+        // encoding/json's clean-up: e-09 → e-9.
+        let b = s.as_bytes();
+        let n = b.len();
+        if n >= 4 && b[n - 4] == b'e' && b[n - 3] == b'-' && b[n - 2] == b'0' {
+            return format!("{}{}", &s[..n - 2], &s[n - 1..]);
         }
+        s
     } else {
-        go_format_float(f)
+        shortest(f).fixed()
     }
 }
 
@@ -596,6 +666,16 @@ mod tests {
         assert_eq!(go_format_float(f64::INFINITY), "+Inf");
         assert_eq!(go_format_float(f64::NAN), "NaN");
         assert_eq!(go_format_float(-2.5e-7), "-0.00000025");
+    }
+
+    #[test]
+    fn go_float_ties_are_go_s() {
+        // Exactly halfway between ...382.2 and ...382.3: Go (and Ryū) choose the even digit.
+        assert_eq!(go_format_float(-2110556351937382.25), "-2110556351937382.2");
+        assert_eq!(go_format_float(0.0), "0");
+        assert_eq!(go_format_float(-0.0), "-0");
+        assert_eq!(go_format_float(1e-7), "0.0000001");
+        assert_eq!(go_format_float(123.456), "123.456");
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct RotateArgs {
     /// Write a single rotated FILE back in place (directories always are).
     #[arg(short = 'i', long)]
     pub in_place: bool,
+    /// Write a single rotated FILE here instead of stdout.
+    #[arg(long, value_name = "FILE", conflicts_with = "in_place")]
+    pub output: Option<PathBuf>,
     /// Add age recipients (comma-separated).
     #[arg(long, value_name = "RECIPIENTS")]
     pub add_age: Option<String>,
@@ -169,7 +172,7 @@ fn confirm(question: &str) -> Result<bool> {
 fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Outcome> {
     let (files, recursive) = targets(scope, g)?;
     let opts = options(scope, g)?;
-    let keyring = Arc::new(common::keyring()?);
+    let keyring = Arc::new(common::keyring(g)?);
     if files.is_empty() {
         eprintln!("shroud: no sops files found");
         return Ok(common::Outcome::Done);
@@ -300,7 +303,7 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
         let format = opts
             .input_type
             .unwrap_or_else(|| shroud::store::Format::from_path(path));
-        let keyring = common::keyring()?;
+        let keyring = common::keyring(g)?;
         let (out, _) = common::block_on(rotate::rotate_bytes(
             &input.label,
             format,
@@ -309,7 +312,11 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
             &changes,
             &opts,
         ))?;
-        common::write_output(Sink::Stdout, &out, Mode::KeepOr(0o644))?;
+        let sink = match &a.output {
+            Some(p) => Sink::Output(p),
+            None => Sink::Stdout,
+        };
+        common::write_output(sink, &out, Mode::KeepOr(0o644))?;
         return Ok(common::Outcome::Done);
     }
     let scope = Scope {

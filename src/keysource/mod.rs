@@ -12,18 +12,35 @@ pub mod age;
 pub mod kms;
 pub mod shamir;
 
-use crate::metadata::envelope::{KeyType, MasterKey, kms_identity};
+use crate::metadata::envelope::{KeyType, MasterKey, OtherKind, kms_identity};
 use crate::metadata::{KeyGroup, Metadata};
 use crate::secret::{DataKey, SecretBytes};
 
-/// Sort rank for decryption order (sops default: age, then pgp, then the rest).
-fn order(key: &MasterKey) -> u8 {
-    match key.key_type() {
-        KeyType::Age => 0,
-        KeyType::Pgp => 1,
-        KeyType::Kms => 2,
-        KeyType::Other(_) => 3,
+/// sops's default decryption order: age, then PGP, then every other key type.
+pub const DEFAULT_ORDER: [KeyType; 3] = [KeyType::Age, KeyType::Pgp, KeyType::Kms];
+
+/// Parses `--decryption-order` / `SOPS_DECRYPTION_ORDER` (`age,pgp,kms`; sops's names).
+pub fn parse_decryption_order(s: &str) -> Result<Vec<KeyType>, String> {
+    let mut out = Vec::new();
+    for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let t = match word {
+            "age" => KeyType::Age,
+            "pgp" => KeyType::Pgp,
+            "kms" => KeyType::Kms,
+            "gcp_kms" | "azure_kv" | "hc_vault" | "hckms" => {
+                KeyType::Other(OtherKind::from_field(word).expect("listed kinds"))
+            }
+            other => {
+                return Err(format!(
+                    "unknown key type {other:?} (use age, pgp, kms, gcp_kms, azure_kv, hc_vault, hckms)"
+                ));
+            }
+        };
+        if !out.contains(&t) {
+            out.push(t);
+        }
     }
+    Ok(out)
 }
 
 /// Why a data key could not be wrapped or recovered. Never carries key material.
@@ -96,6 +113,9 @@ pub struct Keyring {
     pub age: age::Identities,
     /// AWS KMS clients, created on first use.
     pub kms: kms::Clients,
+    /// Key types tried first, in this order (empty: [`DEFAULT_ORDER`]); types not listed
+    /// follow in the default order.
+    pub order: Vec<KeyType>,
 }
 
 impl Keyring {
@@ -104,7 +124,21 @@ impl Keyring {
         Ok(Keyring {
             age: age::Identities::from_env()?,
             kms: kms::Clients::default(),
+            order: Vec::new(),
         })
+    }
+
+    /// Where a key type comes in the decryption order.
+    fn rank(&self, t: KeyType) -> usize {
+        let chosen = self.order.iter().position(|o| *o == t);
+        let default = DEFAULT_ORDER
+            .iter()
+            .position(|o| *o == t)
+            .unwrap_or(DEFAULT_ORDER.len());
+        match chosen {
+            Some(i) => i,
+            None => self.order.len() + default,
+        }
     }
 
     async fn unwrap_one(&self, key: &MasterKey) -> Result<SecretBytes, KeyError> {
@@ -128,7 +162,7 @@ impl Keyring {
     /// decryption order and the first that opens its envelope wins.
     async fn unwrap_group(&self, group: &KeyGroup) -> Result<SecretBytes, Vec<(String, KeyError)>> {
         let mut keys: Vec<&MasterKey> = group.keys.iter().collect();
-        keys.sort_by_key(|k| order(k));
+        keys.sort_by_key(|k| self.rank(k.key_type()));
         let mut failures = Vec::new();
         for k in keys {
             match self.unwrap_one(k).await {

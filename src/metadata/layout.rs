@@ -423,6 +423,15 @@ pub fn parse(m: &Map) -> Result<Metadata, MetadataError> {
     rules
         .compile()
         .map_err(|e| invalid("encryption rules", e.to_string()))?;
+    let lastmodified = text_field(m, "lastmodified").unwrap_or_default();
+    if !lastmodified.is_empty()
+        && crate::timestamp::Timestamp::parse_rfc3339(&lastmodified).is_none()
+    {
+        return Err(invalid(
+            "lastmodified",
+            "is not an RFC 3339 time (sops refuses such a file)",
+        ));
+    }
     let version = text_field(m, "version");
     if let Some(v) = &version
         && !valid_version(v)
@@ -435,7 +444,7 @@ pub fn parse(m: &Map) -> Result<Metadata, MetadataError> {
     Ok(Metadata {
         key_groups: groups,
         shamir_threshold,
-        lastmodified: text_field(m, "lastmodified").unwrap_or_default(),
+        lastmodified,
         mac: text_field(m, "mac"),
         rules,
         version,

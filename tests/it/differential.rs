@@ -704,7 +704,10 @@ proptest::proptest! {
         let sb = Sandbox::new();
         let keys = Keys { name: "age", config: format!("age: {TEST_RECIPIENT}"), env: vec![("SOPS_AGE_KEY_FILE".to_owned(), test_key().display().to_string())] };
         let yaml = shroud::store::emit(shroud::store::Format::Yaml, &tree, Default::default()).unwrap();
-        let mut bad = check(&sb, "y", &("random", "yaml", yaml), &("default", None), &keys);
+        let mut bad = check(&sb, "y", &("random", "yaml", yaml.clone()), &("default", None), &keys);
+        if !bad.is_empty() {
+            bad.push(format!("input:\n{}", String::from_utf8_lossy(&yaml)));
+        }
         let mut m = json;
         crate::props::strip_map_for_json(&mut m);
         let t = shroud::tree::Tree { branches: vec![m], ..Default::default() };
@@ -712,4 +715,63 @@ proptest::proptest! {
         bad.extend(check(&sb, "j", &("random", "json", json), &("encrypted_regex", Some("encrypted_regex: ^[a-m]")), &keys));
         proptest::prop_assert!(bad.is_empty(), "{}", bad.join("\n"));
     }
+}
+
+/// shroud's spellings of floats (the bytes sops encrypts and hashes, go-yaml's and
+/// encoding/json's output) equal Go's own for random bit patterns and for exact ties.
+#[test]
+fn float_spellings_are_go_s() {
+    use proptest::strategy::{Strategy, ValueTree};
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut floats: Vec<f64> = (0..20_000)
+        .map(|_| {
+            proptest::num::f64::NORMAL
+                .new_tree(&mut runner)
+                .unwrap()
+                .current()
+        })
+        .collect();
+    floats.extend([
+        -2110556351937382.25,
+        0.0,
+        -0.0,
+        1e21,
+        1e-7,
+        5e-324,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        123456.0,
+        1234567.0,
+        0.1 + 0.2,
+    ]);
+    let input: String = floats
+        .iter()
+        .map(|f| format!("{:016x}\n", f.to_bits()))
+        .collect();
+    let out = sem("floats", input.as_bytes());
+    let mut bad = Vec::new();
+    for (f, line) in floats.iter().zip(out.lines()) {
+        let mut parts = line.split(' ');
+        let (gf, gg, gj) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
+        let ours = (
+            shroud::tree::go_format_float(*f),
+            shroud::tree::go_format_float_g(*f),
+            shroud::tree::go_json_float(*f),
+        );
+        if (ours.0.as_str(), ours.1.as_str(), ours.2.as_str()) != (gf, gg, gj) {
+            bad.push(format!("{:e}: go ({gf}, {gg}, {gj}) shroud {ours:?}", f));
+        }
+    }
+    assert_eq!(out.lines().count(), floats.len());
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ:\n{}",
+        bad.len(),
+        floats.len(),
+        bad[..bad.len().min(20)].join("\n")
+    );
 }

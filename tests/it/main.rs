@@ -13,4 +13,5 @@ mod kms;
 mod props;
 mod rotation;
 mod shamir;
+mod sops_mode;
 mod util;

@@ -2,7 +2,7 @@
 // reads it, as one canonical line per document: the differential tests compare shroud's and
 // sops's outputs through it, so neither tool's own parser judges the other.
 //
-// Usage: sem yaml|json < FILE
+// Usage: sem yaml|json < FILE, or sem floats < HEX-BIT-PATTERNS
 //
 // Numbers compare by value (an integral float equals the int: sops prints 1.0 as 1), times
 // by instant, strings byte for byte; comments, quoting, indentation and key order inside the
@@ -174,6 +174,14 @@ func main() {
 				os.Exit(1)
 			}
 			fmt.Println(node(&n))
+		}
+	case "floats":
+		// One float64 bit pattern (hex) per line → Go's 'f', 'g' and encoding/json spellings.
+		for _, line := range strings.Fields(string(data)) {
+			bits, _ := strconv.ParseUint(line, 16, 64)
+			f := math.Float64frombits(bits)
+			j, _ := json.Marshal(f)
+			fmt.Printf("%s %s %s\n", strconv.FormatFloat(f, 'f', -1, 64), strconv.FormatFloat(f, 'g', -1, 64), j)
 		}
 	case "json":
 		dec := json.NewDecoder(strings.NewReader(string(data)))
