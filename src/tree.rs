@@ -671,7 +671,8 @@ mod tests {
     #[test]
     fn go_float_ties_are_go_s() {
         // Exactly halfway between ...382.2 and ...382.3: Go (and Ryū) choose the even digit.
-        assert_eq!(go_format_float(-2110556351937382.25), "-2110556351937382.2");
+        let tie: f64 = "-2110556351937382.25".parse().unwrap();
+        assert_eq!(go_format_float(tie), "-2110556351937382.2");
         assert_eq!(go_format_float(0.0), "0");
         assert_eq!(go_format_float(-0.0), "-0");
         assert_eq!(go_format_float(1e-7), "0.0000001");

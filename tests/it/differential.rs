@@ -732,7 +732,7 @@ fn float_spellings_are_go_s() {
         })
         .collect();
     floats.extend([
-        -2110556351937382.25,
+        "-2110556351937382.25".parse().unwrap(),
         0.0,
         -0.0,
         1e21,
