@@ -15,6 +15,7 @@ bash scripts/setup.sh
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets
+cargo test --doc
 for extra in scripts/test-*.sh; do
   [ -e "$extra" ] && bash "$extra"
 done

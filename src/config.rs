@@ -15,7 +15,7 @@ use crate::crypto::RuleSpec;
 use crate::keysource::KeySpec;
 use crate::tree::{Map, Value};
 
-pub const CONFIG_FILE_NAME: &str = ".sops.yaml";
+pub(crate) const CONFIG_FILE_NAME: &str = ".sops.yaml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -113,7 +113,7 @@ impl Configs {
     }
 
     /// The config that applies to `file`.
-    pub fn for_file(&self, file: &Path) -> Result<Option<Arc<Config>>, ConfigError> {
+    pub(crate) fn for_file(&self, file: &Path) -> Result<Option<Arc<Config>>, ConfigError> {
         if let Some(c) = &self.fixed {
             return Ok(Some(c.clone()));
         }
@@ -167,12 +167,15 @@ pub struct SopsFile {
 
 /// Files bigger than this are not considered sops files by the walk (sops files are small;
 /// a huge binary is not read whole just to be skipped).
-pub const MAX_SOPS_FILE: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_SOPS_FILE: u64 = 64 * 1024 * 1024;
 
 /// Every sops file under `dir` (all stores; `.gitignore` respected), sorted by path: files
 /// with sops metadata, and files that look like sops files but are damaged (so that bulk
 /// operations report them instead of skipping them). `.sops.yaml` itself is never one.
-pub fn sops_files(dir: &Path, input_type: Option<Format>) -> Result<Vec<SopsFile>, WalkError> {
+pub(crate) fn sops_files(
+    dir: &Path,
+    input_type: Option<Format>,
+) -> Result<Vec<SopsFile>, WalkError> {
     let mut out = Vec::new();
     for path in files(dir)? {
         if path

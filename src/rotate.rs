@@ -176,7 +176,7 @@ fn format_of(path: &Path, opts: &Options) -> Format {
 
 /// Re-wraps the file's data key for the recipients its creation rule asks for now.
 /// Value ciphertexts, the MAC and `lastmodified` stay as they are.
-pub async fn updatekeys_file(
+pub(crate) async fn updatekeys_file(
     path: &Path,
     cfg: Option<&Config>,
     keyring: &Keyring,
@@ -307,7 +307,7 @@ pub async fn rotate_bytes(
 }
 
 /// Rotates a file in place.
-pub async fn rotate_file(
+pub(crate) async fn rotate_file(
     path: &Path,
     keyring: &Keyring,
     changes: &KeyChanges,

@@ -94,7 +94,7 @@ impl Kind {
         }
     }
 
-    pub fn from_tag(tag: &str) -> Option<Kind> {
+    pub(crate) fn from_tag(tag: &str) -> Option<Kind> {
         Some(match tag {
             "str" => Kind::Str,
             "int" => Kind::Int,
@@ -171,7 +171,7 @@ impl Scalar {
         Scalar::new(Kind::Bool, if b { "True" } else { "False" })
     }
 
-    pub fn with_repr(mut self, repr: impl Into<SecretBytes>) -> Self {
+    pub(crate) fn with_repr(mut self, repr: impl Into<SecretBytes>) -> Self {
         let repr = repr.into();
         if repr != self.value {
             self.repr = Some(repr);
@@ -179,7 +179,7 @@ impl Scalar {
         self
     }
 
-    pub fn with_style(mut self, style: Style) -> Self {
+    pub(crate) fn with_style(mut self, style: Style) -> Self {
         self.style = style;
         self
     }
@@ -190,7 +190,7 @@ impl Scalar {
     }
 
     /// What the MAC hashes while this leaf is stored in plaintext (see [`Scalar::plain_mac`]).
-    pub fn plain_mac_bytes(&self) -> &[u8] {
+    pub(crate) fn plain_mac_bytes(&self) -> &[u8] {
         self.plain_mac.as_ref().unwrap_or(&self.value).expose()
     }
 
@@ -199,7 +199,7 @@ impl Scalar {
         String::from_utf8_lossy(self.value.expose())
     }
 
-    pub fn is_empty_string(&self) -> bool {
+    pub(crate) fn is_empty_string(&self) -> bool {
         self.kind == Kind::Str && self.value.is_empty()
     }
 
@@ -210,7 +210,7 @@ impl Scalar {
 }
 
 /// Go's `strconv.ParseBool`.
-pub fn parse_go_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_go_bool(s: &str) -> Option<bool> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
@@ -455,7 +455,7 @@ impl Map {
         })
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         self.entries.iter_mut().find_map(|e| match e {
             Entry::Pair(k, v) if k == key => Some(v),
             _ => None,
@@ -503,7 +503,7 @@ impl Value {
         }
     }
 
-    pub fn as_scalar(&self) -> Option<&Scalar> {
+    pub(crate) fn as_scalar(&self) -> Option<&Scalar> {
         match self {
             Value::Scalar(s) => Some(s),
             _ => None,
@@ -598,7 +598,7 @@ fn set_in_value(cur: &mut Value, path: &[PathElem], value: Value) -> Result<bool
 }
 
 /// Follows `path` from a document root, mutably.
-pub fn lookup_mut<'a>(root: &'a mut Map, path: &[PathElem]) -> Option<&'a mut Value> {
+pub(crate) fn lookup_mut<'a>(root: &'a mut Map, path: &[PathElem]) -> Option<&'a mut Value> {
     let (first, rest) = path.split_first()?;
     let mut cur = match first {
         PathElem::Key(k) => root.get_mut(k)?,

@@ -21,7 +21,7 @@ use rand::rngs::StdRng;
 use crate::secret::{DataKey, SecretBytes};
 
 /// The nonce length sops writes.
-pub const IV_LEN: usize = 32;
+pub(crate) const IV_LEN: usize = 32;
 const TAG_LEN: usize = 16;
 
 /// The `type:` of an encrypted value: a tree kind, or a comment.
@@ -190,7 +190,7 @@ impl Cipher {
 
     /// Remember the IV of every value decrypted from now on, so that re-encrypting an unchanged
     /// value reproduces its ciphertext (for in-place rewrites; plain decryption skips the cost).
-    pub fn keep_ivs(&mut self) {
+    pub(crate) fn keep_ivs(&mut self) {
         self.keep = true;
     }
 
@@ -234,7 +234,7 @@ impl Cipher {
 
     /// Records that `plain` at `aad` was stored under `v`'s IV, so re-encrypting it unchanged
     /// reproduces the same ciphertext.
-    pub fn remember(&mut self, v: &EncValue, plain: &SecretBytes, aad: &str) {
+    pub(crate) fn remember(&mut self, v: &EncValue, plain: &SecretBytes, aad: &str) {
         if !self.keep {
             return;
         }

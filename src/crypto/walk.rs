@@ -486,7 +486,7 @@ pub struct Decision {
 impl Decision {
     /// A leaf the rules want encrypted that is stored in plaintext (empty strings are never
     /// encrypted by sops, so they do not count).
-    pub fn is_plaintext_violation(&self) -> bool {
+    pub(crate) fn is_plaintext_violation(&self) -> bool {
         self.encrypt && !self.bytes.is_empty() && !is_enc(self.bytes.expose())
     }
 }

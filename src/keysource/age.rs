@@ -66,7 +66,7 @@ impl Recipient {
 
 /// Whether a string given as a recipient is in fact private key material, which must never be
 /// echoed back.
-pub fn looks_private(s: &str) -> bool {
+pub(crate) fn looks_private(s: &str) -> bool {
     let upper = s
         .trim_start()
         .get(..20)
@@ -79,7 +79,7 @@ pub fn looks_private(s: &str) -> bool {
 
 /// One line for an age decryption failure (age's own messages span two lines and suggest
 /// upgrading), and whether it means the envelope itself is damaged.
-pub fn explain(e: &age::DecryptError) -> (&'static str, bool) {
+pub(crate) fn explain(e: &age::DecryptError) -> (&'static str, bool) {
     match e {
         age::DecryptError::NoMatchingKeys => ("no loaded identity matches this recipient", false),
         age::DecryptError::InvalidMac => {
@@ -163,7 +163,7 @@ impl Identities {
     }
 
     /// The loaded identities, for age decryptors.
-    pub fn as_dyn(&self) -> Vec<&dyn age::Identity> {
+    pub(crate) fn as_dyn(&self) -> Vec<&dyn age::Identity> {
         self.ids
             .iter()
             .map(|i| i.as_ref() as &dyn age::Identity)
@@ -210,7 +210,7 @@ impl Identities {
     }
 
     /// Parses an SSH private key (ed25519 or RSA, unencrypted).
-    pub fn add_ssh(&mut self, pem: &[u8], source: &str) -> Result<usize, KeyError> {
+    pub(crate) fn add_ssh(&mut self, pem: &[u8], source: &str) -> Result<usize, KeyError> {
         let id = age::ssh::Identity::from_buffer(pem, Some(source.to_owned())).map_err(|_| {
             KeyError::BadIdentity {
                 origin: source.to_owned(),

@@ -17,7 +17,7 @@ use crate::metadata::{KeyGroup, Metadata};
 use crate::secret::{DataKey, SecretBytes};
 
 /// sops's default decryption order: age, then PGP, then every other key type.
-pub const DEFAULT_ORDER: [KeyType; 3] = [KeyType::Age, KeyType::Pgp, KeyType::Kms];
+pub(crate) const DEFAULT_ORDER: [KeyType; 3] = [KeyType::Age, KeyType::Pgp, KeyType::Kms];
 
 /// Parses `--decryption-order` / `SOPS_DECRYPTION_ORDER` (`age,pgp,kms`; sops's names).
 pub fn parse_decryption_order(s: &str) -> Result<Vec<KeyType>, String> {
@@ -175,7 +175,7 @@ impl Keyring {
 
     /// Recovers the data key of a file. With several groups, any `threshold` of them suffice;
     /// on failure the error lists every group and why each of its keys failed.
-    pub async fn unwrap_data_key(&self, md: &Metadata) -> Result<DataKey, KeyError> {
+    pub(crate) async fn unwrap_data_key(&self, md: &Metadata) -> Result<DataKey, KeyError> {
         let threshold = md.threshold();
         let mut parts: Vec<SecretBytes> = Vec::new();
         let mut report: Vec<String> = Vec::new();
@@ -258,7 +258,7 @@ impl Keyring {
 
 /// Wraps a data key for key groups built from `specs` (one spec list per group). With several
 /// groups the key is split and each group wraps its own share.
-pub async fn wrap_data_key(
+pub(crate) async fn wrap_data_key(
     keyring: &Keyring,
     key: &DataKey,
     groups: &[Vec<KeySpec>],
@@ -338,7 +338,7 @@ impl KeySpec {
 /// Re-wraps an existing data key for new key groups (`updatekeys`). With a single group before
 /// and after, envelopes of recipients that stay are kept byte for byte; anything else is
 /// wrapped afresh (a Shamir split always is, so that all shares come from one polynomial).
-pub async fn rewrap_groups(
+pub(crate) async fn rewrap_groups(
     keyring: &Keyring,
     key: &DataKey,
     groups: &[Vec<KeySpec>],

@@ -71,7 +71,7 @@ pub fn split(format: Format, tree: &mut Tree) -> Result<Option<Map>, MetadataErr
 
 /// Whether a `sops` mapping is sops metadata rather than user data that happens to use the
 /// key: it has at least one field sops writes.
-pub fn looks_like_metadata(m: &Map) -> bool {
+pub(crate) fn looks_like_metadata(m: &Map) -> bool {
     const FIELDS: [&str; 10] = [
         "mac",
         "lastmodified",
@@ -384,7 +384,7 @@ fn bool_field(m: &Map, field: &str) -> Result<bool, MetadataError> {
 
 /// Whether `v` is a version sops accepts: semver `MAJOR.MINOR.PATCH`, numbers without leading
 /// zeros, an optional `-prerelease` and `+build` (sops refuses anything else).
-pub fn valid_version(v: &str) -> bool {
+pub(crate) fn valid_version(v: &str) -> bool {
     let core = v.split_once('+').map_or(v, |(c, _)| c);
     let core = core.split_once('-').map_or(core, |(c, _)| c);
     let parts: Vec<&str> = core.split('.').collect();

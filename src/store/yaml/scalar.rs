@@ -97,7 +97,7 @@ fn finite_float(s: &str) -> Option<f64> {
 }
 
 /// Resolves a plain (unquoted, untagged) scalar the way go-yaml v3 decodes it into `interface{}`.
-pub fn resolve_plain(text: &str) -> Resolved {
+pub(crate) fn resolve_plain(text: &str) -> Resolved {
     let typed = |kind: Kind, canonical: String| {
         Resolved::Scalar(Scalar::new(kind, canonical).with_repr(text))
     };
@@ -139,7 +139,7 @@ pub fn resolve_plain(text: &str) -> Resolved {
 }
 
 /// Resolves a scalar with an explicit core-schema tag suffix (`str`, `int`, ...).
-pub fn resolve_tagged(text: &str, suffix: &str) -> Resolved {
+pub(crate) fn resolve_tagged(text: &str, suffix: &str) -> Resolved {
     match suffix {
         "str" => Resolved::Scalar(Scalar::string(text)),
         // go-yaml decodes `!!binary` into its bytes; sops encrypts those.
@@ -185,7 +185,7 @@ fn is_printable(c: char) -> bool {
 }
 
 /// Whether `s` can be written as a plain scalar and read back as the same string.
-pub fn plain_safe(s: &str) -> bool {
+pub(crate) fn plain_safe(s: &str) -> bool {
     // Fast path for the common case on output: ciphertext is base64 plus `ENC[…,:]` syntax,
     // which is always a safe plain scalar (no ": ", no " #", no leading indicator).
     if s.starts_with("ENC[AES256_GCM,") && s.bytes().all(|b| b.is_ascii_graphic()) {
@@ -268,7 +268,7 @@ pub fn quoted(s: &str) -> String {
 /// Whether a key can be written plain: a value could, or it is a simple word (`y`, `on`)
 /// that go-yaml v3 reads back as the same string key. (go-yaml quotes YAML 1.1 bool words
 /// even as keys; shroud keeps the source's spelling, which means the same.)
-pub fn plain_key(k: &str) -> bool {
+pub(crate) fn plain_key(k: &str) -> bool {
     plain_safe(k)
         || (!k.is_empty()
             && k.chars()
@@ -278,7 +278,7 @@ pub fn plain_key(k: &str) -> bool {
 }
 
 /// Single-quoted form, or `None` when the string needs escapes.
-pub fn single_quoted(s: &str) -> Option<String> {
+pub(crate) fn single_quoted(s: &str) -> Option<String> {
     if s.contains('\n') || !s.chars().all(is_printable) || s.contains('\t') {
         return None;
     }
@@ -286,7 +286,7 @@ pub fn single_quoted(s: &str) -> Option<String> {
 }
 
 /// Double-quoted form with YAML escapes; can represent any Unicode string.
-pub fn double_quoted(s: &str) -> String {
+pub(crate) fn double_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -308,7 +308,7 @@ pub fn double_quoted(s: &str) -> String {
 }
 
 /// Whether a multi-line string can be written as a literal block scalar.
-pub fn literal_safe(s: &str) -> bool {
+pub(crate) fn literal_safe(s: &str) -> bool {
     s.contains('\n')
         && !s.trim_matches(['\n', ' ']).is_empty()
         && s.chars().all(|c| c == '\n' || is_printable(c))
@@ -318,7 +318,7 @@ pub fn literal_safe(s: &str) -> bool {
 
 /// How a non-string scalar is spelled in YAML when it has no source spelling (a decrypted
 /// value): as go-yaml, and so sops, writes it, so both tools print the same file.
-pub fn typed_spelling(kind: Kind, canonical: &str) -> String {
+pub(crate) fn typed_spelling(kind: Kind, canonical: &str) -> String {
     match kind {
         Kind::Bool => match crate::tree::parse_go_bool(canonical) {
             Some(true) => "true".into(),
