@@ -358,7 +358,7 @@ pub fn candidates(
     configs: &Configs,
     input_type: Option<Format>,
 ) -> Result<Vec<Target>> {
-    let found = repo::sops_files(dir, input_type).map_err(|e| Error::Usage(e.to_string()))?;
+    let found = repo::sops_files(dir, input_type)?;
     let mut out = Vec::with_capacity(found.len());
     for f in found {
         out.push(Target {
