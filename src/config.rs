@@ -175,8 +175,14 @@ fn group_keys(
             }
         }
     }
+    if let Some(v) = m.get("pgp") {
+        keys.extend(
+            strings(v, "pgp", path)?
+                .into_iter()
+                .map(|fp| KeySpec::Pgp(crate::keysource::pgp::normalize(&fp))),
+        );
+    }
     for field in [
-        "pgp",
         "gcp_kms",
         "azure_keyvault",
         "hc_vault_transit_uri",

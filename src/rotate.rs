@@ -236,6 +236,7 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
             k.identity() == r
                 || match k {
                     MasterKey::Kms(kms) => kms.arn == r,
+                    MasterKey::Pgp(_) => k.identity() == keysource::pgp::normalize(r),
                     _ => false,
                 }
         })
@@ -246,6 +247,7 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
         for k in g.keys.iter().filter(|k| !removed(k)) {
             specs.push(match k {
                 MasterKey::Age(a) => KeySpec::Age(a.recipient.clone()),
+                MasterKey::Pgp(p) => KeySpec::Pgp(p.fp.clone()),
                 MasterKey::Kms(k) => KeySpec::Kms {
                     arn: k.arn.clone(),
                     role: k.role.clone(),
@@ -254,9 +256,8 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
                 },
                 other => {
                     return Err(Error::Usage(format!(
-                        "{file}: the {} key {} cannot be re-wrapped by shroud; remove it with --rm-pgp/--rm-key {} or rotate with sops",
+                        "{file}: the {} key {} cannot be re-wrapped by shroud (this key source is not supported); rotate with sops, or remove the entry",
                         other.type_name(),
-                        other.identity(),
                         other.identity()
                     )));
                 }

@@ -328,6 +328,9 @@ pub struct KeyFlags {
         value_name = "RECIPIENTS"
     )]
     pub age: Option<String>,
+    /// PGP fingerprints, comma-separated (encrypted through gpg; `SOPS_GPG_EXEC`).
+    #[arg(long, short = 'p', env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
+    pub pgp: Option<String>,
     /// AWS KMS key ARNs, comma-separated; `arn+role_arn` assumes a role.
     #[arg(long, short = 'k', env = "SOPS_KMS_ARN", value_name = "ARNS")]
     pub kms: Option<String>,
@@ -418,6 +421,14 @@ pub fn groups_from_flags(k: &KeyFlags) -> Result<Option<Vec<Vec<KeySpec>>>> {
                 .map(|s| KeySpec::Age(s.to_owned())),
         );
     }
+    if let Some(fps) = &k.pgp {
+        keys.extend(
+            fps.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| KeySpec::Pgp(shroud::keysource::pgp::normalize(s))),
+        );
+    }
     if let Some(arns) = &k.kms {
         let ctx = k
             .encryption_context
@@ -460,7 +471,7 @@ pub fn encrypt_spec(
                     r.unsupported.join(", ")
                 };
                 return Err(Error::Usage(format!(
-                    "{file}: the matching .sops.yaml rule lists only {types}; shroud encrypts for age and AWS KMS keys"
+                    "{file}: the matching .sops.yaml rule lists only {types}: this key source is not supported by shroud (it encrypts for age, PGP and AWS KMS keys)"
                 )));
             }
             (

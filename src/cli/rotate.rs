@@ -71,7 +71,10 @@ pub struct RotateArgs {
     /// Remove AWS KMS keys (comma-separated ARNs).
     #[arg(long, value_name = "ARNS")]
     pub rm_kms: Option<String>,
-    /// Remove PGP keys by fingerprint (shroud cannot re-wrap for PGP).
+    /// Add PGP keys (comma-separated fingerprints).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub add_pgp: Option<String>,
+    /// Remove PGP keys by fingerprint.
     #[arg(long, value_name = "FINGERPRINTS")]
     pub rm_pgp: Option<String>,
 }
@@ -289,6 +292,11 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
         split(&a.add_kms)
             .iter()
             .map(|s| config::kms_from_str(s, None, &[])),
+    );
+    add.extend(
+        split(&a.add_pgp)
+            .iter()
+            .map(|s| KeySpec::Pgp(shroud::keysource::pgp::normalize(s))),
     );
     let mut remove = split(&a.rm_age);
     remove.extend(split(&a.rm_kms));

@@ -268,42 +268,61 @@ impl Identities {
         }
     }
 
-    /// Loads identities the way sops does, from the environment and default locations.
+    /// Loads identities the way sops does, from the environment and default locations. A
+    /// source that fails (a missing `SOPS_AGE_KEY_FILE`, a hung `SOPS_AGE_KEY_CMD`) does not stop
+    /// the others, nor other key types: it is recorded in [`Identities::problems`] and reported
+    /// if no key opens the file.
     pub fn from_env() -> Result<Identities, KeyError> {
         let mut ids = Identities::default();
+        let attempt = |ids: &mut Identities, r: Result<(), KeyError>| {
+            if let Err(e) = r {
+                ids.problems.push(e.to_string());
+            }
+        };
         if let Ok(text) = std::env::var("SOPS_AGE_KEY") {
             let text = SecretBytes::from(text);
-            ids.add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY")?;
+            let r = ids
+                .add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY")
+                .map(drop);
+            attempt(&mut ids, r);
         }
         if let Some(path) = std::env::var_os("SOPS_AGE_KEY_FILE") {
-            ids.add_file(Path::new(&path), "SOPS_AGE_KEY_FILE", true)?;
+            let r = ids.add_file(Path::new(&path), "SOPS_AGE_KEY_FILE", true);
+            attempt(&mut ids, r);
         }
         if let Ok(cmd) = std::env::var("SOPS_AGE_KEY_CMD") {
-            let text = run_key_cmd(&cmd)?;
-            ids.add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY_CMD")?;
+            let r = run_key_cmd(&cmd).and_then(|text| {
+                ids.add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY_CMD")
+                    .map(drop)
+            });
+            attempt(&mut ids, r);
         }
         if let Some(path) = std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
-            let bytes = std::fs::read(&path).map_err(|e| KeyError::BadIdentity {
-                origin: format!(
-                    "SOPS_AGE_SSH_PRIVATE_KEY_FILE={}",
-                    Path::new(&path).display()
-                ),
-                reason: e.to_string(),
-            })?;
-            let bytes = SecretBytes::new(bytes);
-            ids.add_ssh(bytes.expose(), "SOPS_AGE_SSH_PRIVATE_KEY_FILE")?;
+            let r = std::fs::read(&path)
+                .map_err(|e| KeyError::BadIdentity {
+                    origin: format!(
+                        "SOPS_AGE_SSH_PRIVATE_KEY_FILE={}",
+                        Path::new(&path).display()
+                    ),
+                    reason: e.to_string(),
+                })
+                .and_then(|bytes| {
+                    let bytes = SecretBytes::new(bytes);
+                    ids.add_ssh(bytes.expose(), "SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+                        .map(drop)
+                });
+            attempt(&mut ids, r);
         }
         if let Some(default) = default_key_file() {
-            ids.add_file(&default, "default key file", false)?;
+            let r = ids.add_file(&default, "default key file", false);
+            attempt(&mut ids, r);
         }
         if let Some(home) = std::env::var_os("HOME") {
             for name in ["id_ed25519", "id_rsa"] {
                 let p = PathBuf::from(&home).join(".ssh").join(name);
                 if p.exists() {
-                    // A broken or exotic SSH key must not stop age keys from working.
-                    if let Err(e) = ids.add_file(&p, "ssh key", false) {
-                        ids.problems.push(e.to_string());
-                    }
+                    let r = ids.add_file(&p, "ssh key", false);
+                    attempt(&mut ids, r);
                 }
             }
         }

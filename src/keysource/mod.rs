@@ -2,14 +2,15 @@
 //! wrapping a data key for recipients and unwrapping it from key groups, with Shamir
 //! recombination when the key is split.
 //!
-//! Owns: the [`Keyring`] (loaded identities and clients), wrap/unwrap per key type (age and
-//! AWS KMS usable; PGP and other vendors' keys reported clearly), and [`KeySpec`], what a new
+//! Owns: the [`Keyring`] (loaded identities and clients), wrap/unwrap per key type (age, PGP
+//! through GnuPG, AWS KMS; other vendors' keys reported clearly), and [`KeySpec`], what a new
 //! data key is wrapped for. The only asynchronous part of the library below the cluster code:
 //! remote key services are awaited here.
 //! Must not know: trees, stores, file formats, how records are laid out on disk.
 
 pub mod age;
 pub mod kms;
+pub mod pgp;
 pub mod shamir;
 
 use crate::metadata::envelope::{KeyType, MasterKey, OtherKind, kms_identity};
@@ -99,6 +100,8 @@ impl KeyError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeySpec {
     Age(String),
+    /// A PGP fingerprint (encrypted through gpg).
+    Pgp(String),
     Kms {
         arn: String,
         role: Option<String>,
@@ -113,6 +116,8 @@ pub struct Keyring {
     pub age: age::Identities,
     /// AWS KMS clients, created on first use.
     pub kms: kms::Clients,
+    /// GnuPG (the user's keyring, or a given directory).
+    pub pgp: pgp::Gpg,
     /// Key types tried first, in this order (empty: [`DEFAULT_ORDER`]); types not listed
     /// follow in the default order.
     pub order: Vec<KeyType>,
@@ -124,6 +129,7 @@ impl Keyring {
         Ok(Keyring {
             age: age::Identities::from_env()?,
             kms: kms::Clients::default(),
+            pgp: pgp::Gpg::default(),
             order: Vec::new(),
         })
     }
@@ -144,16 +150,12 @@ impl Keyring {
     async fn unwrap_one(&self, key: &MasterKey) -> Result<SecretBytes, KeyError> {
         match key {
             MasterKey::Age(a) => self.age.unwrap(a),
-            MasterKey::Pgp(p) => Err(KeyError::Unsupported {
-                kind: "PGP",
-                key: p.fp.clone(),
-                hint: "shroud does not implement OpenPGP; decrypt with sops and gpg, then re-encrypt for age or AWS KMS",
-            }),
+            MasterKey::Pgp(p) => self.pgp.unwrap(p).await,
             MasterKey::Kms(k) => kms::unwrap(&self.kms, k).await,
             MasterKey::Other(o) => Err(KeyError::Unsupported {
                 kind: o.kind.label(),
                 key: o.identity(),
-                hint: "only age and AWS KMS keys can be used by shroud",
+                hint: "only age, PGP and AWS KMS keys can be used by shroud",
             }),
         }
     }
@@ -221,13 +223,13 @@ impl Keyring {
             };
             let usable = md
                 .all_keys()
-                .any(|k| matches!(k, MasterKey::Age(_) | MasterKey::Kms(_)));
+                .any(|k| matches!(k, MasterKey::Age(_) | MasterKey::Pgp(_) | MasterKey::Kms(_)));
             if !usable {
                 let mut kinds: Vec<&str> = md.all_keys().map(|k| k.type_name()).collect();
                 kinds.dedup();
                 let ids: Vec<String> = md.all_keys().map(|k| k.identity()).collect();
                 summary = format!(
-                    "this file's data key is wrapped only for {} keys ({}), which shroud cannot use; open it with sops and re-encrypt it for age or AWS KMS",
+                    "this file's data key is wrapped only for {} keys ({}): this key source is not supported by shroud; open it with sops and re-encrypt it for age, PGP or AWS KMS",
                     kinds.join("/"),
                     ids.join(", ")
                 );
@@ -291,6 +293,7 @@ pub(crate) async fn wrap_data_key(
 async fn wrap_one(keyring: &Keyring, spec: &KeySpec, secret: &[u8]) -> Result<MasterKey, KeyError> {
     match spec {
         KeySpec::Age(r) => Ok(MasterKey::Age(age::wrap(r, secret)?)),
+        KeySpec::Pgp(fp) => Ok(MasterKey::Pgp(keyring.pgp.wrap(fp, secret).await?)),
         KeySpec::Kms {
             arn,
             role,
@@ -316,6 +319,7 @@ impl KeySpec {
     pub fn identity(&self) -> String {
         match self {
             KeySpec::Age(r) => r.trim().to_owned(),
+            KeySpec::Pgp(fp) => pgp::normalize(fp),
             KeySpec::Kms {
                 arn,
                 role,
@@ -329,6 +333,7 @@ impl KeySpec {
     pub fn label(&self) -> String {
         let kind = match self {
             KeySpec::Age(_) => "age",
+            KeySpec::Pgp(_) => "PGP",
             KeySpec::Kms { .. } => "AWS KMS",
         };
         format!("{kind} {}", self.identity())

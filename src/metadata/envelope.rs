@@ -189,7 +189,7 @@ impl MasterKey {
         match self {
             MasterKey::Age(a) => a.recipient.clone(),
             MasterKey::Kms(k) => k.identity(),
-            MasterKey::Pgp(p) => p.fp.clone(),
+            MasterKey::Pgp(p) => p.fp.split_whitespace().collect(),
             MasterKey::Other(o) => o.identity(),
         }
     }

@@ -15,7 +15,7 @@ use crate::util::*;
 
 /// The inputs: every YAML feature sops users write, JSON numbers, dotenv and INI quirks,
 /// binary data.
-fn cases() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+pub(crate) fn cases() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let mut v: Vec<(&str, &str, Vec<u8>)> = vec![
         (
             "scalars",
@@ -114,10 +114,10 @@ fn rules() -> Vec<(&'static str, Option<&'static str>)> {
 }
 
 /// Recipients: each with the `.sops.yaml` key lines and the identity file that opens it.
-struct Keys {
-    name: &'static str,
-    config: String,
-    env: Vec<(String, String)>,
+pub(crate) struct Keys {
+    pub name: &'static str,
+    pub config: String,
+    pub env: Vec<(String, String)>,
 }
 
 fn key_setups(sb: &Sandbox) -> Vec<Keys> {
@@ -232,7 +232,7 @@ fn meaning(format: &str, b: &[u8]) -> String {
 }
 
 /// Runs one (case, rule, keys) combination and returns its mismatches.
-fn check(
+pub(crate) fn check(
     sb: &Sandbox,
     dir: &str,
     (name, ext, content): &(&str, &str, Vec<u8>),

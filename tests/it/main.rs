@@ -10,6 +10,7 @@ mod fixtures;
 mod hardening;
 mod interop;
 mod kms;
+mod pgp;
 mod props;
 mod rotation;
 mod shamir;
