@@ -230,8 +230,19 @@ pub(crate) async fn updatekeys_file(
 
 /// The file's current recipients as specs, with `changes` applied.
 fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<Vec<KeySpec>>> {
+    let mut groups = current_specs(file, md, &changes.remove)?;
+    if groups.is_empty() {
+        groups.push(Vec::new());
+    }
+    groups[0].extend(changes.add.iter().cloned());
+    Ok(groups)
+}
+
+/// The file's key groups as specs, without the keys `remove` names; keys of a source shroud
+/// cannot wrap for are refused (they could not be re-wrapped).
+fn current_specs(file: &str, md: &Metadata, remove: &[String]) -> Result<Vec<Vec<KeySpec>>> {
     let removed = |k: &MasterKey| {
-        changes.remove.iter().any(|r| {
+        remove.iter().any(|r| {
             let r = r.trim();
             k.identity() == r
                 || match k {
@@ -265,11 +276,82 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
         }
         groups.push(specs);
     }
-    if groups.is_empty() {
-        groups.push(Vec::new());
-    }
-    groups[0].extend(changes.add.iter().cloned());
     Ok(groups)
+}
+
+/// A key-group change (`groups add` / `groups rm`, sops's `groups add` / `groups delete`).
+#[derive(Clone, Debug)]
+pub enum GroupChange {
+    /// Append a key group holding these keys.
+    Add(Vec<KeySpec>),
+    /// Remove the key group at this index (0-based, as sops counts).
+    Remove(usize),
+}
+
+/// Adds or removes one key group. The data key stays (values, MAC and `lastmodified` are
+/// untouched); with several groups it is split afresh, one share per group. The threshold is
+/// `opts.shamir_threshold` when given, else the file's (a file without one needs every group).
+pub async fn regroup_bytes(
+    file: &str,
+    format: Format,
+    bytes: &[u8],
+    keyring: &Keyring,
+    change: &GroupChange,
+    opts: &Options,
+) -> Result<(Vec<u8>, Plan)> {
+    let (tree, mut md) = document::load_encrypted(file, format, bytes)?;
+    let mut groups = current_specs(file, &md, &[])?;
+    match change {
+        GroupChange::Add(keys) => {
+            if keys.is_empty() {
+                return Err(Error::Usage(format!(
+                    "{file}: the new key group has no keys (give --age, --pgp or --kms)"
+                )));
+            }
+            groups.push(keys.clone());
+        }
+        GroupChange::Remove(i) => {
+            if *i >= groups.len() {
+                return Err(Error::Usage(format!(
+                    "{file}: there is no key group {i} (the file has {} key group{}, counted from 0)",
+                    groups.len(),
+                    if groups.len() == 1 { "" } else { "s" }
+                )));
+            }
+            if groups.len() == 1 {
+                return Err(Error::Usage(format!(
+                    "{file}: key group {i} is the file's only key group; removing it would leave no key that opens the file"
+                )));
+            }
+            groups.remove(*i);
+        }
+    }
+    let threshold = opts.shamir_threshold.unwrap_or(md.shamir_threshold);
+    if threshold > groups.len() {
+        return Err(Error::Usage(format!(
+            "{file}: the Shamir threshold would be {threshold} with only {} key group{}, so nothing could open the file (lower it with --shamir-secret-sharing-threshold)",
+            groups.len(),
+            if groups.len() == 1 { "" } else { "s" }
+        )));
+    }
+    let p = plan(&md, &groups, threshold);
+    let key = keyring
+        .unwrap_data_key(&md)
+        .await
+        .map_err(|source| Error::Key {
+            file: file.to_owned(),
+            source,
+        })?;
+    let (key_groups, t) = keysource::rewrap_groups(keyring, &key, &groups, threshold, &md)
+        .await
+        .map_err(|source| Error::Key {
+            file: file.to_owned(),
+            source,
+        })?;
+    md.key_groups = key_groups;
+    md.shamir_threshold = t;
+    let out = document::emit_encrypted(file, format, tree, &md, opts.emit)?;
+    Ok((out, p))
 }
 
 /// Rotates one file: a new data key, every value re-encrypted, recipients kept (plus `add`,

@@ -86,6 +86,10 @@ impl SecretText {
     pub fn push_str(&mut self, s: &str) {
         self.0.push_str(s);
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl fmt::Debug for SecretText {

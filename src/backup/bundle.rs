@@ -29,6 +29,9 @@ pub(super) struct Payload {
     pub manifest: Manifest,
     /// The backed-up key file text.
     pub identities: SecretText,
+    /// Armored PGP secret keys (absent in bundles without any).
+    #[serde(default, skip_serializing_if = "SecretText::is_empty")]
+    pub pgp_keys: SecretText,
 }
 
 pub(super) fn age_encrypt(

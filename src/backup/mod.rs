@@ -1,5 +1,6 @@
-//! Key backup bundles: the age identities that open a repository's secrets, encrypted for
-//! recovery recipients, a passphrase (scrypt) and/or split into Shamir paper shares.
+//! Key backup bundles: the age identities (and PGP secret keys) that open a repository's
+//! secrets, encrypted for recovery recipients, a passphrase (scrypt) and/or split into Shamir
+//! paper shares.
 //!
 //! A bundle is a small JSON file: a readable manifest (backed-up recipients, fingerprints,
 //! where each came from, creation time, tool version, share parameters) and an armored age
@@ -31,9 +32,12 @@ pub use share::{Share, parse_share, share_block};
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
     #[error(
-        "no age identities to back up (pass --key-file, or set SOPS_AGE_KEY_FILE / SOPS_AGE_KEY)"
+        "no age identities to back up (pass --key-file or --pgp FINGERPRINT, or set SOPS_AGE_KEY_FILE / SOPS_AGE_KEY)"
     )]
     NothingToBackUp,
+    /// gpg could not export, import or check the PGP keys.
+    #[error("{0}")]
+    Pgp(String),
     #[error("choose how the backup is opened: --recipient, --passphrase and/or --shares")]
     NoProtection,
     #[error("invalid recovery recipient {0:?}")]
@@ -76,7 +80,7 @@ impl crate::error::Failure for BackupError {
             | BackupError::WrongIdentity
             | BackupError::NotEnoughShares { .. }
             | BackupError::ForeignShare { .. } => C::CouldNotRetrieveKey,
-            BackupError::Crypto(_) => C::Generic,
+            BackupError::Crypto(_) | BackupError::Pgp(_) => C::Generic,
         }
     }
 }
@@ -100,6 +104,13 @@ pub struct Entry {
     pub source: String,
 }
 
+/// One backed-up PGP secret key, as listed in the manifest.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PgpEntry {
+    pub fingerprint: String,
+    pub source: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ShareInfo {
     pub n: u8,
@@ -114,6 +125,9 @@ pub struct Manifest {
     pub created: String,
     pub tool_version: String,
     pub identities: Vec<Entry>,
+    /// PGP secret keys in the bundle (absent in bundles without any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pgp: Vec<PgpEntry>,
     pub recovery_recipients: Vec<String>,
     pub passphrase: bool,
     pub shares: Option<ShareInfo>,
@@ -123,6 +137,13 @@ pub struct Manifest {
 pub struct Source {
     pub label: String,
     pub text: SecretBytes,
+}
+
+/// A PGP secret key to back up, armored as `gpg --export-secret-keys` writes it.
+pub struct PgpSource {
+    pub fingerprint: String,
+    pub label: String,
+    pub armored: SecretBytes,
 }
 
 /// How a new backup is protected.
@@ -166,8 +187,12 @@ fn identity_lines(src: &Source) -> Result<Vec<(SecretString, String)>, BackupErr
     Ok(out)
 }
 
-/// Creates a backup of the identities in `sources`.
-pub fn create(sources: &[Source], protection: &Protection) -> Result<Created, BackupError> {
+/// Creates a backup of the age identities in `sources` and the PGP secret keys in `pgp`.
+pub fn create(
+    sources: &[Source],
+    pgp: &[PgpSource],
+    protection: &Protection,
+) -> Result<Created, BackupError> {
     let mut seen = std::collections::BTreeSet::new();
     let mut lines = Vec::new();
     let mut entries = Vec::new();
@@ -183,7 +208,32 @@ pub fn create(sources: &[Source], protection: &Protection) -> Result<Created, Ba
             }
         }
     }
-    if entries.is_empty() {
+    let mut pgp_keys = SecretText::default();
+    let mut pgp_entries = Vec::new();
+    for k in pgp {
+        let text = k.armored.as_str().unwrap_or_default();
+        if !text.contains("BEGIN PGP PRIVATE KEY BLOCK") {
+            return Err(BackupError::Pgp(format!(
+                "{}: not an armored PGP secret key",
+                k.label
+            )));
+        }
+        if pgp_entries
+            .iter()
+            .any(|e: &PgpEntry| e.fingerprint == k.fingerprint)
+        {
+            continue;
+        }
+        pgp_keys.push_str(text);
+        if !text.ends_with('\n') {
+            pgp_keys.push_str("\n");
+        }
+        pgp_entries.push(PgpEntry {
+            fingerprint: k.fingerprint.clone(),
+            source: k.label.clone(),
+        });
+    }
+    if entries.is_empty() && pgp_entries.is_empty() {
         return Err(BackupError::NothingToBackUp);
     }
     if protection.recipients.is_empty()
@@ -200,6 +250,7 @@ pub fn create(sources: &[Source], protection: &Protection) -> Result<Created, Ba
         created: crate::timestamp::Timestamp::now_utc().to_rfc3339(),
         tool_version: format!("shroud {}", crate::VERSION),
         identities: entries,
+        pgp: pgp_entries,
         recovery_recipients: protection.recipients.clone(),
         passphrase: protection.passphrase.is_some(),
         shares: protection.shares.map(|(n, k)| ShareInfo { n, k }),
@@ -213,6 +264,7 @@ pub fn create(sources: &[Source], protection: &Protection) -> Result<Created, Ba
         serde_json::to_string(&Payload {
             manifest: manifest.clone(),
             identities,
+            pgp_keys,
         })
         .expect("payload serializes"),
     );
@@ -277,6 +329,8 @@ pub struct Opened {
     pub manifest: Manifest,
     /// The backed-up identities (an age key file's text).
     pub identities: SecretBytes,
+    /// The backed-up PGP secret keys, armored (empty when there are none).
+    pub pgp_keys: SecretBytes,
 }
 
 /// Opens a bundle.
@@ -327,33 +381,110 @@ pub fn open(bundle: &[u8], unlock: Unlock<'_>) -> Result<Opened, BackupError> {
     Ok(Opened {
         manifest: payload.manifest,
         identities: SecretBytes::from_slice(payload.identities.expose().as_bytes()),
+        pgp_keys: SecretBytes::from_slice(payload.pgp_keys.expose().as_bytes()),
     })
 }
 
+/// How a backup covers one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// The backup's keys open the file (values and MAC checked); `pgp_only` when none of the
+    /// backed-up age identities is among its keys, so only the PGP keys open it.
+    Opens { pgp_only: bool },
+    /// The backup does not open it, but an AWS KMS key does (KMS keys are not in a backup).
+    KmsOnly,
+}
+
 /// The result of checking one file against a backup.
-pub type Verified = (std::path::PathBuf, Result<(), crate::error::Error>);
+pub type Verified = (std::path::PathBuf, Result<Coverage, crate::error::Error>);
+
+/// A private GnuPG home holding the backup's PGP keys, so that a check uses those keys only
+/// (never the user's own keyring); its agent is stopped and the directory removed on drop.
+struct PgpHome {
+    _dir: tempfile::TempDir,
+    gpg: crate::keysource::pgp::Gpg,
+}
+
+impl PgpHome {
+    async fn with_keys(armored: &SecretBytes) -> Result<PgpHome, BackupError> {
+        // gpg-agent's socket path must be short: keep the home under /tmp.
+        let dir = tempfile::Builder::new()
+            .prefix(".shroud-gpg")
+            .tempdir_in(std::env::temp_dir())
+            .map_err(|e| BackupError::Pgp(format!("cannot create a private GnuPG home: {e}")))?;
+        let gpg = crate::keysource::pgp::Gpg {
+            homedir: Some(dir.path().to_path_buf()),
+        };
+        let home = PgpHome { _dir: dir, gpg };
+        if !armored.is_empty() {
+            home.gpg
+                .import(armored.expose())
+                .await
+                .map_err(|e| BackupError::Pgp(e.to_string()))?;
+        }
+        Ok(home)
+    }
+}
+
+impl Drop for PgpHome {
+    fn drop(&mut self) {
+        // Before the directory (a field) is removed.
+        self.gpg.stop_agent();
+    }
+}
 
 /// Checks that every sops file under `dir` (respecting `.gitignore`) opens, values and MAC
-/// included, with the backed-up identities alone. Decrypts in memory and keeps no values.
+/// included, with the backed-up keys alone: the age identities and, in a private GnuPG home,
+/// the PGP keys. AWS KMS and the user's own keyring are not used. Decrypts in memory and
+/// keeps no values.
 pub async fn verify_dir(
     dir: &std::path::Path,
     opened: &Opened,
 ) -> Result<Vec<Verified>, BackupError> {
+    use crate::metadata::MasterKey;
+    use crate::metadata::envelope::KeyType;
     let mut ring = crate::keysource::Keyring::default();
     ring.age
         .add_text(opened.identities.as_str().unwrap_or_default(), "the backup")
         .map_err(|e| BackupError::Corrupt(e.to_string()))?;
+    ring.order = vec![KeyType::Age, KeyType::Pgp];
+    ring.exclusive = true;
     let found =
         crate::repo::sops_files(dir, None).map_err(|e| BackupError::Corrupt(e.to_string()))?;
+    let needs_gpg = found.iter().any(|f| f.damage.is_none());
+    let home = if needs_gpg {
+        let h = PgpHome::with_keys(&opened.pgp_keys).await?;
+        ring.pgp = h.gpg.clone();
+        Some(h)
+    } else {
+        None
+    };
+    let backed_up: std::collections::BTreeSet<&str> = opened
+        .manifest
+        .identities
+        .iter()
+        .map(|e| e.recipient.as_str())
+        .collect();
     let mut out = Vec::with_capacity(found.len());
     for f in found {
         let label = f.path.display().to_string();
         let r = match f.damage {
             Some(why) => Err(crate::error::Error::Damaged { file: label, why }),
             None => match std::fs::read(&f.path) {
-                Ok(bytes) => crate::document::open(&label, f.format, &bytes, &ring, false)
-                    .await
-                    .map(|_| ()),
+                Ok(bytes) => {
+                    let has_kms = crate::document::load_encrypted(&label, f.format, &bytes)
+                        .map(|(_, md)| md.all_keys().any(|k| matches!(k, MasterKey::Kms(_))))
+                        .unwrap_or(false);
+                    match crate::document::open(&label, f.format, &bytes, &ring, false).await {
+                        Ok(o) => Ok(Coverage::Opens {
+                            pgp_only: !o.metadata.all_keys().any(|k| {
+                                matches!(k, MasterKey::Age(a) if backed_up.contains(a.recipient.as_str()))
+                            }),
+                        }),
+                        Err(crate::error::Error::Key { .. }) if has_kms => Ok(Coverage::KmsOnly),
+                        Err(e) => Err(e),
+                    }
+                }
                 Err(source) => Err(crate::error::Error::Read {
                     file: label,
                     source,
@@ -362,6 +493,7 @@ pub async fn verify_dir(
         };
         out.push((f.path, r));
     }
+    drop(home);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
@@ -394,6 +526,7 @@ mod tests {
         let (rec_text, rec) = crate::keysource::age::generate();
         let created = create(
             &[src],
+            &[],
             &Protection {
                 recipients: vec![rec],
                 passphrase: Some(SecretString::from("correct horse".to_owned())),
@@ -478,10 +611,11 @@ mod tests {
                 label: "a".into(),
                 text: src.text.clone(),
             }],
+            &[],
             &p,
         )
         .unwrap();
-        let b = create(&[src], &p).unwrap();
+        let b = create(&[src], &[], &p).unwrap();
         let mix = vec![
             (share_block(&a.manifest, 0, &a.shares[0]), "a1".to_owned()),
             (share_block(&b.manifest, 1, &b.shares[1]), "b2".to_owned()),

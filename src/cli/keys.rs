@@ -16,7 +16,8 @@ use super::common::{self, Outcome};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum KeysCommand {
-    /// Bundle age identities into an encrypted backup (and optional Shamir paper shares).
+    /// Bundle age identities (and PGP secret keys) into an encrypted backup, with optional
+    /// Shamir paper shares.
     Backup(BackupArgs),
     /// Restore identities from a backup (identity, passphrase, or K shares).
     Restore(RestoreArgs),
@@ -39,6 +40,10 @@ pub struct BackupArgs {
     /// shroud-system/shroud-age-keys), read with the kube client (KUBECONFIG or in-cluster).
     #[arg(long, value_name = "NAMESPACE/NAME")]
     pub from_secret: Option<String>,
+    /// Also back up this PGP secret key, exported with `gpg --export-secret-keys` from the
+    /// GnuPG keyring (GNUPGHOME; repeatable or comma-separated fingerprints).
+    #[arg(long, value_name = "FINGERPRINT", action = clap::ArgAction::Append)]
+    pub pgp: Vec<String>,
     /// Recovery recipient that can open the backup (repeatable).
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
@@ -89,6 +94,10 @@ pub struct RestoreArgs {
     /// Replace an existing key file.
     #[arg(long)]
     pub force: bool,
+    /// Write the bundle's PGP secret keys (armored, mode 0600) here instead of importing
+    /// them into the GnuPG keyring (GNUPGHOME).
+    #[arg(long, value_name = "FILE")]
+    pub pgp_output: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -313,7 +322,25 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
             text,
         }));
     }
-    let created = backup::create(&srcs, &protection).map_err(|e| berr(&label, e))?;
+    let gpg = shroud::keysource::pgp::Gpg::default();
+    let mut pgp = Vec::new();
+    for fp in a.pgp.iter().flat_map(|v| v.split(',')).map(str::trim) {
+        if fp.is_empty() {
+            continue;
+        }
+        let fp = shroud::keysource::pgp::normalize(fp);
+        let armored =
+            common::block_on(gpg.export_secret_key(&fp)).map_err(|source| Error::Key {
+                file: label.clone(),
+                source,
+            })?;
+        pgp.push(backup::PgpSource {
+            label: "the GnuPG keyring".into(),
+            fingerprint: fp,
+            armored,
+        });
+    }
+    let created = backup::create(&srcs, &pgp, &protection).map_err(|e| berr(&label, e))?;
     let blocks: Vec<String> = created
         .shares
         .iter()
@@ -342,12 +369,20 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
         }
     })?;
     eprintln!(
-        "shroud: wrote backup {} of {} identities to {label}",
+        "shroud: wrote backup {} of {} identities{} to {label}",
         created.manifest.backup_id,
-        created.manifest.identities.len()
+        created.manifest.identities.len(),
+        if created.manifest.pgp.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} PGP secret keys", created.manifest.pgp.len())
+        }
     );
     for e in &created.manifest.identities {
         eprintln!("  {} ({}) from {}", e.recipient, e.fingerprint, e.source);
+    }
+    for e in &created.manifest.pgp {
+        eprintln!("  PGP {} from {}", e.fingerprint, e.source);
     }
     if a.shares_dir.is_none() {
         for b in &blocks {
@@ -357,8 +392,54 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
+/// Restores the bundle's PGP secret keys: to `--pgp-output`, else into the GnuPG keyring.
+fn restore_pgp(a: &RestoreArgs, opened: &backup::Opened) -> Result<()> {
+    let n = opened.manifest.pgp.len();
+    if n == 0 {
+        return Ok(());
+    }
+    match &a.pgp_output {
+        Some(p) => {
+            let label = p.display().to_string();
+            if a.force {
+                fsutil::write_atomic(p, opened.pgp_keys.expose(), Mode::Exactly(0o600))
+            } else {
+                fsutil::create_private(p, opened.pgp_keys.expose())
+            }
+            .map_err(|source| {
+                if source.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::Usage(format!(
+                        "{label} exists; pass --force to replace it (no PGP key was written)"
+                    ))
+                } else {
+                    Error::Write {
+                        file: label.clone(),
+                        source,
+                    }
+                }
+            })?;
+            eprintln!("shroud: wrote {n} PGP secret keys to {label} (gpg --import {label})");
+        }
+        None => {
+            common::block_on(
+                shroud::keysource::pgp::Gpg::default().import(opened.pgp_keys.expose()),
+            )
+            .map_err(|source| Error::Key {
+                file: a.bundle.display().to_string(),
+                source,
+            })?;
+            eprintln!("shroud: imported {n} PGP secret keys into the GnuPG keyring");
+        }
+    }
+    Ok(())
+}
+
 fn run_restore(a: RestoreArgs) -> Result<Outcome> {
     let opened = open_bundle(&a.bundle, &a.unlock)?;
+    if opened.manifest.identities.is_empty() && a.to_secret.is_none() {
+        restore_pgp(&a, &opened)?;
+        return Ok(Outcome::Done);
+    }
     if let Some(r) = &a.to_secret {
         let (ns, name) = split_ref(r)?;
         let created = common::block_on(cluster::write_secret(
@@ -381,9 +462,18 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
             opened.manifest.identities.len(),
             cluster::KEY_ENTRY
         );
+        if !opened.manifest.pgp.is_empty() {
+            if a.pgp_output.is_none() {
+                return Err(Error::Usage(format!(
+                    "the backup also holds {} PGP secret keys, which a Secret restore does not write: pass --pgp-output FILE to restore them too",
+                    opened.manifest.pgp.len()
+                )));
+            }
+            restore_pgp(&a, &opened)?;
+        }
         return Ok(Outcome::Done);
     }
-    let out = match a.output {
+    let out = match a.output.clone() {
         Some(p) => p,
         None => shroud::keysource::age::default_key_file()
             .ok_or_else(|| Error::Usage("pass -o FILE".into()))?,
@@ -426,6 +516,7 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
         "shroud: restored {} identities to {label}",
         opened.manifest.identities.len()
     );
+    restore_pgp(&a, &opened)?;
     Ok(Outcome::Done)
 }
 
@@ -440,11 +531,35 @@ fn run_verify(a: VerifyArgs) -> Result<Outcome> {
             eprintln!("shroud: {e}");
         }
     }
+    let kms: Vec<_> = results
+        .iter()
+        .filter(|(_, r)| matches!(r, Ok(backup::Coverage::KmsOnly)))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    let opens = results
+        .iter()
+        .filter(|(_, r)| matches!(r, Ok(backup::Coverage::Opens { .. })))
+        .count();
+    let pgp_only = results
+        .iter()
+        .filter(|(_, r)| matches!(r, Ok(backup::Coverage::Opens { pgp_only: true })))
+        .count();
+    if !kms.is_empty() {
+        eprintln!(
+            "verify: {} files open only through AWS KMS (not part of a key backup): {}",
+            kms.len(),
+            kms.join(", ")
+        );
+    }
     eprintln!(
-        "verify: backup {} opens {} of {} encrypted files{}",
+        "verify: backup {} opens {opens} of {} encrypted files{}{}",
         opened.manifest.backup_id,
-        results.len() - lost.len(),
         results.len(),
+        if pgp_only > 0 {
+            format!(" ({pgp_only} only through its PGP keys)")
+        } else {
+            String::new()
+        },
         if lost.is_empty() {
             "".to_owned()
         } else {

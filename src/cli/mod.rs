@@ -12,6 +12,7 @@ pub mod encrypt;
 pub mod exec;
 pub mod externalsecret;
 pub mod filestatus;
+pub mod groups;
 pub mod hook;
 pub mod keygen;
 pub mod keys;
@@ -93,6 +94,8 @@ pub enum Command {
     Updatekeys(rotate::UpdateKeysArgs),
     /// Give files a new data key and re-encrypt every value (--add-*/--rm-* change recipients).
     Rotate(rotate::RotateArgs),
+    /// Add or remove a key group (Shamir secret sharing across groups), keeping the data key.
+    Groups(groups::GroupsArgs),
     /// Generate ExternalSecret manifests (keys only) and optionally push values to AWS Secrets Manager.
     ExternalSecret(externalsecret::Args),
     /// Generate a new age identity (written 0600) and print its recipient.
@@ -133,6 +136,7 @@ pub const VERBS: &[&str] = &[
     "keygen",
     "updatekeys",
     "rotate",
+    "groups",
     "keys",
     "external-secret",
     "scan",
@@ -173,6 +177,7 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         Command::ExecFile(a) => exec::run_file(a, &g),
         Command::Updatekeys(a) => rotate::run_updatekeys(a, &g),
         Command::Rotate(a) => rotate::run_rotate(a, &g),
+        Command::Groups(a) => groups::run(a, &g),
         Command::ExternalSecret(a) => externalsecret::run(a, &g),
         Command::Keygen(a) => keygen::run(a),
         Command::Keys(a) => keys::run(a),

@@ -59,6 +59,8 @@ const FLAGS: &[Flag] = &[
     ),
     flag(&["set"], true, Action::Pass("set")),
     flag(&["in-place", "i"], false, Action::Pass("in-place")),
+    // `groups add` / `groups delete`.
+    flag(&["file", "f"], true, Action::Pass("file")),
     flag(&["extract"], true, Action::Pass("extract")),
     flag(&["output"], true, Action::Pass("output")),
     flag(&["input-type"], true, Action::Pass("input-type")),
@@ -392,6 +394,21 @@ pub fn translate(args: &[OsString]) -> Result<Translated, Refused> {
         });
     }
     let word = args.get(first).map(|a| a.to_string_lossy().into_owned());
+    match word.as_deref() {
+        Some("publish") => {
+            return Err(refuse(
+                "shroud does not publish files: the destination_rules of .sops.yaml (S3, GCS, Vault) are not used; run the real sops publish for that",
+                1,
+            ));
+        }
+        Some("keyservice") => {
+            return Err(refuse(
+                "shroud does not run a key service; keys are used locally (age identities, gpg-agent, AWS credentials)",
+                1,
+            ));
+        }
+        _ => {}
+    }
     let verb_word = word.as_deref().and_then(Verb::from_word);
     let mut out: Vec<OsString> = vec!["shroud".into()];
     let global_has = |n: &str| {
@@ -412,8 +429,24 @@ pub fn translate(args: &[OsString]) -> Result<Translated, Refused> {
                 out.extend(positionals.iter().cloned());
             }
             Verb::Groups => {
+                // `sops groups add|delete [flags] [index]`: Go flag syntax after the word.
+                let sub = args
+                    .get(first + 1)
+                    .map(|a| a.to_string_lossy().into_owned());
                 out.push("groups".into());
-                out.extend(args[first + 1..].iter().cloned());
+                match sub.as_deref() {
+                    Some(w @ ("add" | "delete")) => {
+                        let (flags, pos) = parse_flags(args, first + 2)?;
+                        out.push(if w == "add" { "add" } else { "rm" }.into());
+                        push_flags(&mut out, &globals, false, &[])?;
+                        push_flags(&mut out, &flags, false, &[])?;
+                        if pos < args.len() {
+                            out.push("--".into());
+                            out.extend(args[pos..].iter().cloned());
+                        }
+                    }
+                    _ => out.extend(args[first + 1..].iter().cloned()),
+                }
             }
             _ => {
                 let has = |n: &str| {
@@ -556,6 +589,8 @@ pub fn exit_code(e: &Error, verb: Verb) -> u8 {
         } => 23,
         Error::Tree { source, .. } if source.is_integrity() => 25,
         Error::Tree { .. } => 1,
+        // sops's groups subcommands log the data-key failure as fatal (exit 1).
+        Error::Key { .. } if verb == Verb::Groups => 1,
         Error::Key { .. } => 128,
         Error::TreePath { message, .. } if message.starts_with("invalid") => {
             if verb == Verb::Decrypt { 91 } else { 7 }
@@ -647,6 +682,39 @@ mod tests {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect()
+    }
+
+    #[test]
+    fn groups_subcommands_take_go_flags() {
+        assert_eq!(
+            t(&[
+                "sops",
+                "groups",
+                "add",
+                "-file=f.yaml",
+                "-age",
+                "age1x",
+                "--age",
+                "age1y",
+                "-i"
+            ]),
+            [
+                "shroud",
+                "groups",
+                "add",
+                "--file",
+                "f.yaml",
+                "--age",
+                "age1x",
+                "--age",
+                "age1y",
+                "--in-place"
+            ]
+        );
+        assert_eq!(
+            t(&["sops", "groups", "delete", "--file", "f.yaml", "1"]),
+            ["shroud", "groups", "rm", "--file", "f.yaml", "--", "1"]
+        );
     }
 
     #[test]

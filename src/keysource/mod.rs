@@ -121,6 +121,9 @@ pub struct Keyring {
     /// Key types tried first, in this order (empty: [`DEFAULT_ORDER`]); types not listed
     /// follow in the default order.
     pub order: Vec<KeyType>,
+    /// Use only the key types in `order`: a backup check must not pass through ambient
+    /// credentials (AWS, the user's own GnuPG keyring) that are not part of the backup.
+    pub exclusive: bool,
 }
 
 impl Keyring {
@@ -131,6 +134,7 @@ impl Keyring {
             kms: kms::Clients::default(),
             pgp: pgp::Gpg::default(),
             order: Vec::new(),
+            exclusive: false,
         })
     }
 
@@ -167,6 +171,16 @@ impl Keyring {
         keys.sort_by_key(|k| self.rank(k.key_type()));
         let mut failures = Vec::new();
         for k in keys {
+            if self.exclusive && !self.order.contains(&k.key_type()) {
+                failures.push((
+                    k.label(),
+                    KeyError::Unwrap {
+                        key: k.label(),
+                        reason: format!("not tried ({} keys are not used here)", k.type_name()),
+                    },
+                ));
+                continue;
+            }
             match self.unwrap_one(k).await {
                 Ok(part) => return Ok(part),
                 Err(e) => failures.push((k.label(), e)),

@@ -154,6 +154,62 @@ impl Gpg {
     }
 }
 
+impl Gpg {
+    /// The armored secret key (with its subkeys) for `fp`, for a key backup. gpg may ask for
+    /// the key's passphrase through the agent's pinentry. An unknown fingerprint is an error
+    /// (gpg itself exports nothing and succeeds).
+    pub async fn export_secret_key(&self, fp: &str) -> Result<SecretBytes, KeyError> {
+        let fp = normalize(fp);
+        let ran = self
+            .run(
+                &["--batch", "--armor", "--export-secret-keys", &fp],
+                b"",
+                &fp,
+            )
+            .await?;
+        let text = ran.stdout.as_str().unwrap_or_default();
+        if !ran.ok || !text.contains("BEGIN PGP PRIVATE KEY BLOCK") {
+            return Err(KeyError::Unwrap {
+                key: format!("PGP {fp}"),
+                reason: if ran.ok || ran.stderr.to_ascii_lowercase().contains("nothing exported") {
+                    "no secret key for it in the GnuPG keyring (gpg --list-secret-keys shows what is there; set GNUPGHOME for another keyring)".into()
+                } else {
+                    first_line(&ran.stderr)
+                },
+            });
+        }
+        Ok(ran.stdout)
+    }
+
+    /// Imports armored keys (public or secret) into this keyring.
+    pub async fn import(&self, armored: &[u8]) -> Result<(), KeyError> {
+        let ran = self
+            .run(&["--batch", "--import"], armored, "keys from the backup")
+            .await?;
+        if !ran.ok {
+            return Err(KeyError::Unwrap {
+                key: "PGP keys from the backup".into(),
+                reason: first_line(&ran.stderr),
+            });
+        }
+        Ok(())
+    }
+
+    /// Stops the gpg-agent a private keyring directory started (a no-op for the default one).
+    pub fn stop_agent(&self) {
+        if let Some(h) = &self.homedir {
+            let _ = std::process::Command::new("gpgconf")
+                .arg("--homedir")
+                .arg(h)
+                .args(["--kill", "gpg-agent"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 /// The first meaningful line gpg printed, for the cases not classified below.
 fn first_line(stderr: &str) -> String {
     stderr

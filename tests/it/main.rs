@@ -7,6 +7,7 @@ mod controller;
 mod differential;
 mod eso;
 mod fixtures;
+mod groups;
 mod hardening;
 mod interop;
 mod kms;

@@ -415,3 +415,127 @@ fn bad_pgp_input_gives_one_line_errors() {
     assert!(err.contains(&locked) && err.contains("agent"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn key_backup_carries_pgp_keys_and_verify_uses_only_the_backup() {
+    let g = Gnupg::with_test_key();
+    let sb = Sandbox::new();
+    sb.write("repo/p.yaml", "token: pgp-only\n");
+    sb.write("repo/a.yaml", "token: age-only\n");
+    let out = with_gpg(sb.cmd(), &g)
+        .args(["encrypt", "-i", "--pgp", FPR, "repo/p.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "--age", TEST_RECIPIENT, "repo/a.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let key = test_key().display().to_string();
+    // A backup with the age identity and the PGP secret key, for a recovery recipient.
+    let out = with_gpg(sb.cmd(), &g)
+        .args(["keys", "backup", "--key-file", &key, "--pgp", FPR])
+        .args(["-r", TEST_RECIPIENT2, "-o", "full.json"])
+        .run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains(&format!("PGP {FPR}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(file_mode(&sb.path("full.json")), 0o600);
+    assert!(
+        !sb.read("full.json").contains("PRIVATE KEY"),
+        "keys must be encrypted"
+    );
+    let recovery = test_key2().display().to_string();
+    let out = with_gpg(sb.cmd(), &g)
+        .args(["keys", "verify", "full.json", "repo", "-i", &recovery])
+        .run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("opens 2 of 2 encrypted files (1 only through its PGP keys)"),
+        "{}",
+        stderr(&out)
+    );
+    // Without the PGP key, the PGP-only file is lost, even though the user's own keyring
+    // (GNUPGHOME here) could open it: verify uses the backup's keys alone.
+    let out = with_gpg(sb.cmd(), &g)
+        .args([
+            "keys",
+            "backup",
+            "--key-file",
+            &key,
+            "-r",
+            TEST_RECIPIENT2,
+            "-o",
+            "age.json",
+        ])
+        .run();
+    assert_code(&out, 0);
+    let out = with_gpg(sb.cmd(), &g)
+        .args(["keys", "verify", "age.json", "repo", "-i", &recovery])
+        .run();
+    assert_code(&out, 41);
+    assert!(stderr(&out).contains("LOSE"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("p.yaml"), "{}", stderr(&out));
+    // Restore into an empty keyring: the real sops then opens the PGP file with it.
+    let fresh = Gnupg::empty();
+    let out = with_gpg(sb.cmd(), &fresh)
+        .args([
+            "keys",
+            "restore",
+            "full.json",
+            "-i",
+            &recovery,
+            "-o",
+            "restored.txt",
+        ])
+        .run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("imported 1 PGP secret keys"),
+        "{}",
+        stderr(&out)
+    );
+    let dec = with_gpg(sops_cmd(&sb), &fresh)
+        .args(["decrypt", "repo/p.yaml"])
+        .run();
+    assert_eq!(stdout(&dec), "token: pgp-only\n", "{}", stderr(&dec));
+    // Or to a file (0600) instead of the keyring.
+    let out = sb
+        .cmd()
+        .args([
+            "keys",
+            "restore",
+            "full.json",
+            "-i",
+            &recovery,
+            "-o",
+            "r2.txt",
+        ])
+        .args(["--pgp-output", "pgp.asc"])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(file_mode(&sb.path("pgp.asc")), 0o600);
+    assert!(sb.read("pgp.asc").contains("BEGIN PGP PRIVATE KEY BLOCK"));
+    // An unknown fingerprint: one line naming it, no bundle written.
+    let out = with_gpg(sb.cmd(), &g)
+        .args([
+            "keys",
+            "backup",
+            "--pgp",
+            "0000111122223333444455556666777788889999",
+        ])
+        .args(["-r", TEST_RECIPIENT2, "-o", "none.json"])
+        .run();
+    assert_code(&out, 128);
+    assert_eq!(
+        stderr(&out).trim_end().lines().count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("0000111122223333444455556666777788889999"));
+    assert!(!sb.path("none.json").exists());
+}

@@ -413,6 +413,18 @@ fn exit_codes_match_the_real_sops() {
             vec!["decrypt", "--nope", "good.yaml"],
             vec![],
         ),
+        (
+            "groups add without a key",
+            vec![
+                "groups",
+                "add",
+                "--file",
+                "good.yaml",
+                "--age",
+                TEST_RECIPIENT2,
+            ],
+            vec![("SOPS_AGE_KEY_FILE", test_key2().display().to_string())],
+        ),
     ];
     let mut bad = Vec::new();
     for (what, args, env) in &cases {
@@ -435,4 +447,30 @@ fn exit_codes_match_the_real_sops() {
         assert!(!stderr(&ho).contains("panicked"), "{what}: {}", stderr(&ho));
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn publish_and_keyservice_are_refused_in_one_line() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".sops.yaml",
+        "destination_rules:\n  - s3_bucket: b\n    path_regex: .*\n",
+    );
+    sb.write("publish", "not a file to edit\n");
+    for args in [
+        &["publish", "f.yaml"][..],
+        &["keyservice"][..],
+        &["publish"][..],
+    ] {
+        let out = shroud_as_sops(&sb)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("shroud does not"), "{args:?}: {err}");
+    }
+    assert_eq!(sb.read("publish"), "not a file to edit\n");
 }

@@ -2,7 +2,7 @@
 // reads it, as one canonical line per document: the differential tests compare shroud's and
 // sops's outputs through it, so neither tool's own parser judges the other.
 //
-// Usage: sem yaml|json < FILE, or sem floats < HEX-BIT-PATTERNS
+// Usage: sem yaml|json < FILE, sem keys < YAML-SOPS-FILE, or sem floats < HEX-BIT-PATTERNS
 //
 // Numbers compare by value (an integral float equals the int: sops prints 1.0 as 1), times
 // by instant, strings byte for byte; comments, quoting, indentation and key order inside the
@@ -16,6 +16,7 @@ import (
 	"math"
 	"math/big"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -158,6 +159,33 @@ func jsonValue(dec *json.Decoder) (string, error) {
 	return "", fmt.Errorf("unexpected token %v", tok)
 }
 
+type keyGroup struct {
+	Age []struct {
+		Recipient string `yaml:"recipient"`
+	} `yaml:"age"`
+	Pgp []struct {
+		Fp string `yaml:"fp"`
+	} `yaml:"pgp"`
+	Kms []struct {
+		Arn string `yaml:"arn"`
+	} `yaml:"kms"`
+}
+
+func (g keyGroup) ids() string {
+	var ids []string
+	for _, k := range g.Age {
+		ids = append(ids, "age:"+k.Recipient)
+	}
+	for _, k := range g.Pgp {
+		ids = append(ids, "pgp:"+k.Fp)
+	}
+	for _, k := range g.Kms {
+		ids = append(ids, "kms:"+k.Arn)
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, " ")
+}
+
 func main() {
 	data, _ := io.ReadAll(os.Stdin)
 	switch os.Args[1] {
@@ -174,6 +202,33 @@ func main() {
 				os.Exit(1)
 			}
 			fmt.Println(node(&n))
+		}
+	case "keys":
+		// The key structure of a YAML sops file, as sops reads it: the effective Shamir
+		// threshold and each group's key identities (sorted), one group per line.
+		var doc struct {
+			Sops struct {
+				Threshold int `yaml:"shamir_threshold"`
+				Groups    []keyGroup `yaml:"key_groups"`
+				keyGroup  `yaml:",inline"`
+			} `yaml:"sops"`
+		}
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			fmt.Println("ERROR " + err.Error())
+			os.Exit(1)
+		}
+		groups := doc.Sops.Groups
+		if len(groups) == 0 {
+			groups = []keyGroup{doc.Sops.keyGroup}
+		}
+		t := doc.Sops.Threshold
+		if len(groups) == 1 || t == 0 {
+			// One group needs itself; several without a threshold need all (sops's default).
+			t = len(groups)
+		}
+		fmt.Printf("threshold %d\n", t)
+		for _, g := range groups {
+			fmt.Println(g.ids())
 		}
 	case "floats":
 		// One float64 bit pattern (hex) per line → Go's 'f', 'g' and encoding/json spellings.
