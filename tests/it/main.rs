@@ -10,5 +10,6 @@ mod interop;
 mod kms;
 mod props;
 mod rotation;
+mod scan;
 mod shamir;
 mod util;
