@@ -187,7 +187,10 @@ pub fn extract(hay: &[u8]) -> Vec<Candidate> {
         }
         last_key_start = ks;
         if let Some(c) = at_key(hay, ks, ke) {
-            consumed = c.value.end;
+            // A structured value (`"{\"sig\": …}"`, `[…]`) may hold keys of its own.
+            if !matches!(hay.get(c.value.start), Some(b'{' | b'[' | b'\\')) {
+                consumed = c.value.end;
+            }
             out.push(c);
         }
     }
@@ -303,6 +306,14 @@ fn at_key(hay: &[u8], mut ks: usize, mut ke: usize) -> Option<Candidate> {
         }
     }
     let mut wrapped = false;
+    // `"tokens": ["v1", "v2"]`: the first element.
+    if i < line_end && hay[i] == b'[' && syntax != Syntax::Xml {
+        let k = skip_blanks(hay, i + 1, line_end);
+        if k < line_end && matches!(hay[k], b'"' | b'\'') {
+            i = k;
+            wrapped = true;
+        }
+    }
     if syntax != Syntax::Xml
         && let Some(j) = unwrap_call(hay, i, line_end)
     {
@@ -463,7 +474,7 @@ mod tests {
         );
         assert_eq!(
             p("u.setPassword(\"abc\");"),
-            Some(("setPassword".into(), "abc".into(), Syntax::Call))
+            Some(("u.setPassword".into(), "abc".into(), Syntax::Call))
         );
         assert_eq!(
             p("mysql -u root --password=abc1"),
@@ -497,6 +508,10 @@ mod tests {
             p("final String password = new Value(\"v2\");"),
             Some(("password".into(), "v2".into(), Syntax::Assign))
         );
+        assert_eq!(
+            p("\"tokens\":[\"74bd32f4\",\"c244a90f\"]"),
+            Some(("tokens".into(), "74bd32f4".into(), Syntax::Colon))
+        );
         assert_eq!(p("use std::token::Kind;"), None);
         assert_eq!(p("the password is required"), None);
     }
@@ -506,6 +521,15 @@ mod tests {
         let v = pairs("\"password\": \"password\", \"token\": \"t1\"");
         assert_eq!(v.len(), 2, "{v:?}");
         assert_eq!(v[1].1, "t1");
+    }
+
+    #[test]
+    fn keys_inside_structured_values_are_found() {
+        let v = pairs(r#""Apitoken": "{\"name\":\"root\",\"sig\":\"427d68\"}""#);
+        assert!(
+            v.iter().any(|(k, val, _)| k == "sig" && val == "427d68"),
+            "{v:?}"
+        );
     }
 
     #[test]

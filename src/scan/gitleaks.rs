@@ -196,8 +196,14 @@ pub fn parse(text: &str) -> Result<Config, String> {
     Ok(out)
 }
 
+/// The largest `.gitleaks.toml` read (its whole text is parsed in memory).
+const MAX_CONFIG: u64 = 4 << 20;
+
 /// Loads `path` if it exists.
 pub fn load(path: &Path) -> Result<Option<Config>, String> {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_CONFIG) {
+        return Err(format!("larger than {MAX_CONFIG} bytes"));
+    }
     match std::fs::read_to_string(path) {
         Ok(text) => parse(&text).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

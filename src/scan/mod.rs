@@ -458,7 +458,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                     })
                     .push(i);
             }
-            stream_blobs(&root, order, n, &shared, |blob, data| {
+            stream_blobs(&root, order, scanner.max_size, n, &shared, |blob, data| {
                 let users = &by_blob[blob];
                 let first = &changes[users[0]];
                 let Scanned::Findings(found) = scanner.scan_checked(&first.path, data) else {
@@ -518,7 +518,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                 .enumerate()
                 .map(|(i, c)| (c.as_str(), i))
                 .collect();
-            stream_blobs(&root, order, n, &shared, |blob, data| {
+            stream_blobs(&root, order, scanner.max_size, n, &shared, |blob, data| {
                 let (path, commit) = &by_blob[blob];
                 let mut r = scanner.scan_checked(path, data);
                 if let Scanned::Findings(f) = &mut r {
@@ -610,6 +610,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
 fn stream_blobs(
     root: &Path,
     ids: Vec<String>,
+    max: u64,
     n: usize,
     shared: &Shared,
     work: impl Fn(&str, &[u8]) -> (usize, Scanned) + Sync,
@@ -624,11 +625,12 @@ fn stream_blobs(
                 shared.record(len, r, |_| true);
             })
         });
-        result = source::read_blobs(root, ids, |i, data| match data {
-            Some(d) => {
+        result = source::read_blobs(root, ids, max, |i, blob| match blob {
+            source::Blob::Data(d) => {
                 let _ = tx.send((i, d));
             }
-            None => shared.warn(format!(
+            source::Blob::TooLarge => shared.record(0, Scanned::Skipped, |_| true),
+            source::Blob::Missing => shared.warn(format!(
                 "git object {} is missing (partial or damaged clone); not scanned",
                 names[i]
             )),

@@ -658,7 +658,7 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     f.push(("vc", ["0", "1", "2", "3", "4"][classes], ""));
     let text = String::from_utf8_lossy(v);
     let l = text.to_ascii_lowercase();
-    let flags: [(&'static str, bool); 26] = [
+    let flags: [(&'static str, bool); 28] = [
         ("placeholder", is_placeholder(v)),
         ("names_itself", names_itself(v)),
         ("hash_format", is_hash_format(v)),
@@ -729,6 +729,11 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
         ("non_ascii", v.iter().any(|b| !b.is_ascii())),
         ("backslash", v.contains(&b'\\')),
         ("starts_digit", v.first().is_some_and(u8::is_ascii_digit)),
+        ("urlenc", l.contains("%2") || l.contains("%3")),
+        (
+            "hex_len_hash",
+            v.iter().all(u8::is_ascii_hexdigit) && matches!(n, 32 | 40 | 64 | 128),
+        ),
     ];
     for (name, on) in flags {
         if on {
@@ -779,8 +784,8 @@ mod tests {
             let (s, _) = judge(c, line.as_bytes(), path).unwrap();
             s
         };
-        let real = score("  db_password: \"Vq8-rT3x-Lm9wZ\"\n", "config/app.yaml");
-        let reference = score("  db_password: \"${DB_PASSWORD}\"\n", "config/app.yaml");
+        let real = score("password: \"Vq8#rT3x!Lm9wZ\"\n", "config/app.yaml");
+        let reference = score("password: \"${DB_PASSWORD}\"\n", "config/app.yaml");
         assert!(m.accepts(real), "{real}");
         assert!(!m.accepts(reference), "{reference}");
     }

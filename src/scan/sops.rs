@@ -181,7 +181,7 @@ impl Policy {
                         1 + at - range.start,
                         value.expose(),
                         Some(format!(
-                            "value at {leaf_path} is plaintext although this sops file's rules say it must be encrypted; re-encrypt the file: shroud decrypt -i {path} && shroud encrypt -i {path}"
+                            "value at {leaf_path} is plaintext although this sops file's rules say it must be encrypted; fix: delete line {line} and store the value encrypted: shroud set --ignore-mac {path} '{leaf_path}' '<the value as JSON>'"
                         )),
                     ));
                 }

@@ -405,11 +405,22 @@ pub fn history(root: &Path) -> Result<History, SourceError> {
     Ok(h)
 }
 
-/// Streams blob contents for `ids` (in order) to `f`; a missing object gives `None`.
+/// One blob as [`read_blobs`] hands it over.
+pub enum Blob {
+    Data(Vec<u8>),
+    /// Larger than the limit: read past, never held in memory.
+    TooLarge,
+    /// Not in the object store.
+    Missing,
+}
+
+/// Streams blob contents for `ids` (in order) to `f`; blobs above `max` bytes are skipped
+/// without being buffered.
 pub fn read_blobs(
     root: &Path,
     ids: Vec<String>,
-    mut f: impl FnMut(usize, Option<Vec<u8>>),
+    max: u64,
+    mut f: impl FnMut(usize, Blob),
 ) -> Result<(), SourceError> {
     let n = ids.len();
     let (mut child, stdout) = cat_file(root, "--batch", ids)?;
@@ -423,13 +434,22 @@ pub fn read_blobs(
         let h = String::from_utf8_lossy(&header);
         let parts: Vec<&str> = h.trim_end().split(' ').collect();
         if parts.len() == 3 {
-            let size: usize = parts[2].parse().map_err(|_| SourceError::Protocol)?;
-            let mut buf = vec![0; size + 1];
+            let size: u64 = parts[2].parse().map_err(|_| SourceError::Protocol)?;
+            if size > max {
+                // The content and its trailing newline.
+                let skipped = std::io::copy(&mut (&mut r).take(size + 1), &mut std::io::sink())?;
+                if skipped != size + 1 {
+                    return Err(SourceError::Protocol);
+                }
+                f(i, Blob::TooLarge);
+                continue;
+            }
+            let mut buf = vec![0; size as usize + 1];
             r.read_exact(&mut buf)?;
             buf.pop();
-            f(i, Some(buf));
+            f(i, Blob::Data(buf));
         } else {
-            f(i, None);
+            f(i, Blob::Missing);
         }
     }
     child.wait()?;

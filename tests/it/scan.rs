@@ -98,7 +98,7 @@ fn github_token(seed: u64) -> String {
             ALNUM[(x % 62) as usize] as char
         })
         .collect();
-    let check = shroud::scan::rules::base62_6(crc32fast::hash(random.as_bytes()));
+    let check = shroud::scan::rules::validate::base62_6(crc32fast::hash(random.as_bytes()));
     format!("{}_{random}{}", "ghp", std::str::from_utf8(&check).unwrap())
 }
 
@@ -984,13 +984,31 @@ fn sops_plaintext_value_hint_works() {
         .find(|f| f["rule"] == "sops-plaintext-value")
         .unwrap_or_else(|| panic!("{v}"));
     let hint = f["message"].as_str().unwrap();
-    let fix = hint.rsplit_once("re-encrypt the file: ").unwrap().1;
-    for cmd in fix.split(" && ") {
-        let words: Vec<&str> = cmd.split_whitespace().collect();
-        assert_eq!(words[0], "shroud", "{hint}");
-        let out = s.with_key().args(&words[1..]).run();
-        crate::util::assert_code(&out, 0);
-    }
+    // "fix: delete line N and store the value encrypted: shroud set …"
+    let line: usize = hint
+        .split("delete line ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{hint}"));
+    assert_eq!(line as u64, f["line"].as_u64().unwrap());
+    let text = s.read("app.enc.yaml");
+    let kept: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| i + 1 != line)
+        .map(|(_, l)| l)
+        .collect();
+    s.write("app.enc.yaml", &(kept.join("\n") + "\n"));
+    let cmd = hint.rsplit_once("encrypted: ").unwrap().1;
+    let cmd = cmd.replace("'<the value as JSON>'", "\"Zr7-pasted-Qx4\"");
+    let words: Vec<String> = cmd
+        .split_whitespace()
+        .map(|w| w.trim_matches('\'').to_owned())
+        .collect();
+    assert_eq!(words[0], "shroud", "{hint}");
+    let out = s.with_key().args(&words[1..]).run();
+    crate::util::assert_code(&out, 0);
     let out = s.cmd().args(["scan"]).run();
     crate::util::assert_code(&out, 0);
     let out = s.with_key().args(["decrypt", "app.enc.yaml"]).run();

@@ -329,6 +329,29 @@ fn defs() -> Vec<Def> {
             )
         },
         Def {
+            scope: Scope::Line,
+            validator: Some(basic_auth),
+            priority: 7,
+            ..def(
+                "http-basic-auth",
+                "HTTP Basic authorization with user:password",
+                &["Basic", "basic", "BASIC"],
+                r"(?i:basic)[ \t]+([A-Za-z0-9+/]{6,}={0,2})(?:[^A-Za-z0-9+/=]|$)",
+            )
+        },
+        Def {
+            scope: Scope::Line,
+            entropy: Some(3.3),
+            validator: Some(bearer_token),
+            priority: 5,
+            ..def(
+                "http-bearer-token",
+                "HTTP Bearer token",
+                &["Bearer", "bearer", "BEARER"],
+                r"(?i:bearer)[ \t]+([A-Za-z0-9._~+/\-]{16,}={0,2})(?:[^A-Za-z0-9._~+/=\-]|$)",
+            )
+        },
+        Def {
             validator: Some(jwt),
             priority: 6,
             ..def(

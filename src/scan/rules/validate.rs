@@ -372,7 +372,7 @@ pub(super) fn twilio_sid_nearby(hay: &[u8], r: Range<usize>, _path: &str) -> boo
 }
 
 pub(super) fn url_password(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
-    let s = &hay[r];
+    let s = &hay[r.clone()];
     // References and templates, not values: `${PW}`, `$PW`, `%s`, `<password>`, `{{ pw }}`,
     // masks (`****`, `xxxx`). A password equal to the user name (`postgres:postgres@`) or a
     // plain word (`user:password@`) is still a password someone can log in with.
@@ -392,8 +392,52 @@ pub(super) fn url_password(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     {
         return false;
     }
+    // URL tricks (`http://a:80#@b/`), constant names (`USER:DB_PASSWORD@`).
+    if s.iter().any(|b| b"#?\\".contains(b))
+        || s.contains(&b'_') && s.iter().all(|b| b.is_ascii_uppercase() || *b == b'_')
+    {
+        return false;
+    }
+    // Documentation hosts (`user:pass@example.com`, `proxy.example.org`).
+    let host_end = hay[r.end..]
+        .iter()
+        .take(256)
+        .position(|b| b"/:?#'\" \t\n<>".contains(b))
+        .map_or(hay.len().min(r.end + 256), |p| r.end + p);
+    let host = hay[(r.end + 1).min(host_end)..host_end].to_ascii_lowercase();
+    if memchr::memmem::find(&host, b"example").is_some() {
+        return false;
+    }
     // `host:port@` noise: a short all-digit "password" is a port.
     !(s.len() < 6 && s.iter().all(u8::is_ascii_digit))
+}
+
+/// `Basic <base64>` whose payload decodes to printable `user:password` with a real password.
+pub(super) fn basic_auth(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
+    let s = &hay[r];
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(s) else {
+        return false;
+    };
+    let Some(colon) = raw.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let pass = &raw[colon + 1..];
+    raw.iter().all(|b| (0x20..0x7f).contains(b))
+        && !pass.is_empty()
+        && !pass.starts_with(b"$")
+        && !pass.starts_with(b"<")
+        && !pass.starts_with(b"{")
+        && !pass.contains(&b'*')
+}
+
+/// `Bearer <token>`: random-looking (letters and digits mixed), not a placeholder.
+pub(super) fn bearer_token(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
+    let s = &hay[r];
+    let letters = s.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    let digits = s.iter().filter(|b| b.is_ascii_digit()).count();
+    let upper = s.iter().any(u8::is_ascii_uppercase);
+    let lower = s.iter().any(u8::is_ascii_lowercase);
+    letters > 0 && (digits > 0 || upper && lower) && !is_placeholder(s) && !names_itself(s)
 }
 
 /// Base32 (RFC 4648, no padding) decoding.
