@@ -320,9 +320,25 @@ fn at_key(hay: &[u8], mut ks: usize, mut ke: usize) -> Option<Candidate> {
         i = j;
         wrapped = true;
     }
-    let (value, quote) = value_at(hay, i, line_end, syntax)?;
+    let (mut value, quote) = value_at(hay, i, line_end, syntax)?;
     if value.is_empty() {
         return None;
+    }
+    let mut syntax = syntax;
+    // `Authorization: Basic <b64>`, `auth = Bearer <token>`: the scheme's credential.
+    if quote == Quote::None
+        && (hay[value.clone()].eq_ignore_ascii_case(b"basic")
+            || hay[value.clone()].eq_ignore_ascii_case(b"bearer"))
+        && value.end < line_end
+        && is_blank(hay[value.end])
+    {
+        let j = skip_blanks(hay, value.end, line_end);
+        if let Some((v, Quote::None)) = value_at(hay, j, line_end, Syntax::Scheme)
+            && !v.is_empty()
+        {
+            value = v;
+            syntax = Syntax::Scheme;
+        }
     }
     if syntax == Syntax::Space && quote == Quote::None && !flag && key_lower != b"password" {
         // Bare `word word` is prose unless the key is a flag or a netrc/SQL-style `password v`.
@@ -486,7 +502,15 @@ mod tests {
         );
         assert_eq!(
             p("Authorization: Basic dXNlcjpwYXNz"),
-            Some(("Basic".into(), "dXNlcjpwYXNz".into(), Syntax::Scheme))
+            Some((
+                "Authorization".into(),
+                "dXNlcjpwYXNz".into(),
+                Syntax::Scheme
+            ))
+        );
+        assert_eq!(
+            p("curl -H 'X: y' -u me Bearer Zk2qL9"),
+            Some(("Bearer".into(), "Zk2qL9".into(), Syntax::Scheme))
         );
         assert_eq!(
             p("<password>hunter</password>"),

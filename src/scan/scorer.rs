@@ -370,7 +370,29 @@ fn key_group(tokens: &[String], whole: &str) -> Option<&'static str> {
         return Some("other");
     }
     if any(&|t| t == "key" || t == "keys" || t.ends_with("key")) || whole.ends_with("key") {
-        return Some("key");
+        // `apiKey`, `access_key`, `client_key`: a credential; a bare `key` is often a map key.
+        let qualified = any(&|t| {
+            matches!(
+                t,
+                "api"
+                    | "access"
+                    | "client"
+                    | "app"
+                    | "consumer"
+                    | "master"
+                    | "signing"
+                    | "encryption"
+                    | "license"
+                    | "account"
+                    | "apikey"
+                    | "accesskey"
+                    | "secretkey"
+                    | "privatekey"
+                    | "masterkey"
+                    | "appkey"
+            )
+        });
+        return Some(if qualified { "apikey" } else { "key" });
     }
     None
 }
@@ -564,6 +586,97 @@ fn line_around(hay: &[u8], at: usize) -> &[u8] {
     &hay[start..end]
 }
 
+/// Key-name tokens that, last in a key, describe a credential's metadata rather than hold it
+/// (`token_ttl`, `private_key_id`, `password_prompt`).
+const METADATA_TOKENS: &[&str] = &[
+    "id",
+    "ids",
+    "name",
+    "names",
+    "url",
+    "uri",
+    "file",
+    "dir",
+    "ttl",
+    "timeout",
+    "expire",
+    "expires",
+    "expiry",
+    "expiration",
+    "version",
+    "format",
+    "hint",
+    "label",
+    "prompt",
+    "placeholder",
+    "msg",
+    "error",
+    "field",
+    "header",
+    "prefix",
+    "suffix",
+    "policy",
+    "required",
+    "count",
+    "size",
+    "min",
+    "max",
+    "public",
+    "pub",
+    "enabled",
+];
+
+/// Placeholders that say so: templates, references, masks and "put yours here" words.
+fn is_stated_placeholder(v: &[u8]) -> bool {
+    let l = v.to_ascii_lowercase();
+    let has = |w: &[u8]| memchr::memmem::find(&l, w).is_some();
+    let distinct = {
+        let mut seen = [false; 256];
+        let mut n = 0;
+        for &b in l.iter().filter(|b| b.is_ascii_alphanumeric()) {
+            if !seen[usize::from(b)] {
+                seen[usize::from(b)] = true;
+                n += 1;
+            }
+        }
+        n
+    };
+    has(b"${")
+        || has(b"{{")
+        || has(b"#{")
+        || has(b"%(")
+        || has(b"%s")
+        || has(b"%d")
+        || has(b"<%")
+        || (l.starts_with(b"<") && l.ends_with(b">"))
+        || l.starts_with(b"$(")
+        || has(b"xxx")
+        || has(b"***")
+        || has(b"changeme")
+        || has(b"change_me")
+        || has(b"change-me")
+        || has(b"changeit")
+        || has(b"placeholder")
+        || has(b"replace_me")
+        || has(b"replaceme")
+        || has(b"replace-me")
+        || has(b"redacted")
+        || l.starts_with(b"your_")
+        || l.starts_with(b"your-")
+        || has(b"<your")
+        || v.ends_with(b"EXAMPLE")
+        || v.ends_with(b"EXAMPLEKEY")
+        || (distinct <= 1 || l.len() >= 8 && distinct <= 2)
+        // Public halves: age recipients, SSH public keys.
+        || l.starts_with(b"age1") && l.len() == 62
+        || l.starts_with(b"ssh-rsa ")
+        || l.starts_with(b"ssh-ed25519 ")
+        || matches!(
+            l.as_slice(),
+            b"null" | b"nil" | b"none" | b"true" | b"false" | b"undefined"
+        )
+}
+
 /// Why a candidate is never reported, whatever the model says.
 pub fn vetoed(v: &[u8]) -> bool {
     v.is_empty()
@@ -579,6 +692,13 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     let key = &hay[c.key.clone()];
     let v = &hay[c.value.clone()];
     let tokens = key_tokens(key);
+    if tokens
+        .last()
+        .is_some_and(|t| METADATA_TOKENS.contains(&t.as_str()))
+        || is_stated_placeholder(v)
+    {
+        return None;
+    }
     let whole = String::from_utf8_lossy(key).to_ascii_lowercase();
     let group = key_group(&tokens, &whole)?;
     let mut f: Vec<Feature> = Vec::with_capacity(48);
@@ -658,7 +778,7 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     f.push(("vc", ["0", "1", "2", "3", "4"][classes], ""));
     let text = String::from_utf8_lossy(v);
     let l = text.to_ascii_lowercase();
-    let flags: [(&'static str, bool); 28] = [
+    let flags: [(&'static str, bool); 30] = [
         ("placeholder", is_placeholder(v)),
         ("names_itself", names_itself(v)),
         ("hash_format", is_hash_format(v)),
@@ -734,6 +854,19 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
             "hex_len_hash",
             v.iter().all(u8::is_ascii_hexdigit) && matches!(n, 32 | 40 | 64 | 128),
         ),
+        (
+            "random",
+            n >= 20 && e >= 4.0 && classes >= 3 && !v.contains(&b' '),
+        ),
+        (
+            "slash_words",
+            v.contains(&b'/')
+                && v.split(|&b| b == b'/').all(|p| {
+                    !p.is_empty()
+                        && p.iter()
+                            .all(|b| b.is_ascii_lowercase() || b"-_.".contains(b))
+                }),
+        ),
     ];
     for (name, on) in flags {
         if on {
@@ -767,6 +900,21 @@ mod tests {
             ["mysql", "root", "password"]
         );
         assert_eq!(key_tokens(b"api-key2"), ["api", "key2"]);
+    }
+
+    #[test]
+    fn stated_placeholders_and_metadata_keys_are_not_candidates() {
+        let f = |line: &str| {
+            let c = &super::super::candidates::extract(line.as_bytes())[0];
+            features(c, line.as_bytes(), "a.yaml")
+        };
+        assert!(f("password: changeme\n").is_none());
+        assert!(f("password: ${DB_PW}\n").is_none());
+        assert!(f("password: pw-%s-x\n").is_none());
+        assert!(f("token: xxxxxxxxxxxx\n").is_none());
+        assert!(f("tokenTTL: 3600s\n").is_none());
+        assert!(f("private_key_id: 340b85797\n").is_none());
+        assert!(f("password: Vq8rT3xLm9\n").is_some());
     }
 
     #[test]

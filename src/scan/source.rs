@@ -301,15 +301,15 @@ fn cat_file(
 }
 
 /// Every blob that any reachable commit introduced, with the first commit and path that did,
-/// from one `git log --raw` pass (parents before children; merges contribute what they
-/// changed relative to all parents), sized and checked with one `git cat-file --batch-check`.
+/// from one `git log --raw` pass (oldest first by commit date, parents always before children;
+/// merges contribute what they changed relative to all parents), sized and checked with one `git cat-file --batch-check`.
 pub fn history(root: &Path) -> Result<History, SourceError> {
     let format = format!("--format={}%H", COMMIT_MARK.replace('\u{1}', "%x01"));
     let args = [
         "log",
         "--all",
         "--reverse",
-        "--topo-order",
+        "--date-order",
         "--raw",
         "-c",
         "--no-abbrev",
