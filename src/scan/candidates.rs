@@ -340,12 +340,17 @@ fn at_key(hay: &[u8], mut ks: usize, mut ke: usize) -> Option<Candidate> {
             syntax = Syntax::Scheme;
         }
     }
-    if syntax == Syntax::Space && quote == Quote::None && !flag && key_lower != b"password" {
-        // Bare `word word` is prose unless the key is a flag or a netrc/SQL-style `password v`.
-        if !matches!(
-            key_lower.as_slice(),
-            b"pass" | b"passwd" | b"passphrase" | b"pwd"
-        ) {
+    if syntax == Syntax::Space && quote == Quote::None && !flag {
+        // Bare `word word` is prose unless the key is a flag or a netrc-style `password v`
+        // whose value does not read like a word.
+        let v = &hay[value.clone()];
+        let wordy = v.iter().all(|b| b.is_ascii_lowercase());
+        if wordy
+            || !matches!(
+                key_lower.as_slice(),
+                b"password" | b"pass" | b"passwd" | b"passphrase" | b"pwd"
+            )
+        {
             return None;
         }
     }

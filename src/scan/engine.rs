@@ -277,20 +277,22 @@ impl Engine {
             if claimed.contains(&line) || (self.generic == Generic::On && line == last_line) {
                 continue;
             }
-            let Some((score, features)) = scorer::judge(&c, hay, path) else {
+            let Some(j) = scorer::judge(&c, hay, path) else {
                 continue;
             };
             let secret = &hay[c.value.clone()];
             let message = match self.generic {
                 Generic::All => Some(format!(
-                    "score {score:.3}: {}",
-                    features
+                    "score {:.3}: {}{}",
+                    j.score,
+                    if j.prior { "prior " } else { "" },
+                    j.features
                         .iter()
                         .map(scorer::feature_name)
                         .collect::<Vec<_>>()
                         .join(" ")
                 )),
-                _ if scorer::model().accepts(score) => None,
+                _ if j.accepted => None,
                 _ => continue,
             };
             if self.allowed(hay, path, secret, c.value.start)
