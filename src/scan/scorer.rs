@@ -985,12 +985,14 @@ mod tests {
     fn the_weights_load_and_separate_obvious_cases() {
         let m = model();
         let accepted = |line: &str, path: &str| {
-            let c = &super::super::candidates::extract(line.as_bytes())[0];
-            judge(c, line.as_bytes(), path).is_some_and(|j| j.accepted)
+            super::super::candidates::extract(line.as_bytes())
+                .first()
+                .and_then(|c| judge(c, line.as_bytes(), path))
+                .is_some_and(|j| j.accepted)
         };
         assert!(m.threshold.is_finite());
         assert!(accepted(
-            "password: \"Vq8#rT3x!Lm9wZ\"\n",
+            "password: \"Vq8#rT3x!Lm9wZ\"\n", // shroud:allow
             "config/app.yaml"
         ));
         assert!(!accepted(
@@ -1000,12 +1002,12 @@ mod tests {
         assert!(!accepted("password: \"\"\n", "config/app.yaml"));
         // The prior: random values under credential keys, in code and config alike.
         assert!(accepted(
-            "api_key = \"Xk9mQ2vL7pR4wZtA8sD3fG\"\n",
+            "api_key = \"Xk9mQ2vL7pR4wZtA8sD3fG\"\n", // shroud:allow
             "app.yaml"
         ));
-        assert!(accepted("db_password = \"Xk9#mQ2vL7pR4wZt\"\n", "s.py"));
+        assert!(accepted("db_password = \"Xk9#mQ2vL7pR4wZt\"\n", "s.py")); // shroud:allow
         assert!(!accepted(
-            "api_key = \"Xk9mQ2vL/pR4wZtA8sD3fG.html\"\n",
+            "api_key = \"Xk9mQ2vL/pR4wZtA8sD3fG.html\"\n", // shroud:allow
             "app.yaml"
         ));
     }
