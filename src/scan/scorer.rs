@@ -1006,9 +1006,17 @@ mod tests {
             "app.yaml"
         ));
         assert!(accepted("db_password = \"Xk9#mQ2vL7pR4wZt\"\n", "s.py")); // shroud:allow
-        assert!(!accepted(
-            "api_key = \"Xk9mQ2vL/pR4wZtA8sD3fG.html\"\n", // shroud:allow
-            "app.yaml"
+        let prior = |line: &str| {
+            super::super::candidates::extract(line.as_bytes())
+                .first()
+                .and_then(|c| judge(c, line.as_bytes(), "app.yaml"))
+                .is_some_and(|j| j.prior)
+        };
+        assert!(prior("api_key = \"Xk9mQ2vL7pR4wZtA8sD3fG\"\n")); // shroud:allow
+        assert!(!prior(
+            "api_key = \"https://Xk9mQ2vL7pR4wZtA8sD3fG.org/\"\n"
         ));
+        assert!(!prior("api_key = \"Xk9mQ2vL7pR4 wZtA8sD3fG\"\n"));
+        assert!(!prior("session_name = \"Xk9mQ2vL7pR4wZtA8sD3fG\"\n"));
     }
 }
