@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::candidates::Candidate;
+use super::candidates::{Candidate, Quote};
 use super::rules::validate::PROVIDER_PREFIXES;
 use super::rules::{entropy, is_placeholder, names_itself};
 
@@ -24,7 +24,30 @@ const WEIGHTS: &str = include_str!("weights.json");
 pub struct Model {
     bias: f64,
     threshold: f64,
-    weights: HashMap<Feature, f64>,
+    weights: HashMap<Feature, f64, std::hash::BuildHasherDefault<Fnv>>,
+}
+
+/// FNV-1a: the weight table is looked up ~50 times per candidate with short keys.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -325,6 +348,14 @@ const KEY_VOCAB: &[&str] = &[
     "serial",
 ];
 
+/// The vocabulary entry equal to `t` (a hash lookup: keys are many, the vocabulary is large).
+fn vocab_word(t: &str) -> Option<&'static str> {
+    static SET: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| KEY_VOCAB.iter().copied().collect())
+        .get(t)
+        .copied()
+}
+
 /// The credential group a key belongs to (by its tokens), or `None` when nothing in it names a
 /// credential.
 fn key_group(tokens: &[String], whole: &str) -> Option<&'static str> {
@@ -577,6 +608,27 @@ const LINE_CONTEXT: &[(&str, &[&str])] = &[
     ("hash_ctx", &["hash", "digest", "sha", "md5"]),
 ];
 
+type Finders = Vec<(&'static str, Vec<memchr::memmem::Finder<'static>>)>;
+
+/// [`LINE_CONTEXT`] as prebuilt substring searchers.
+fn line_finders() -> &'static Finders {
+    static F: OnceLock<Finders> = OnceLock::new();
+    F.get_or_init(|| {
+        LINE_CONTEXT
+            .iter()
+            .map(|(name, words)| {
+                (
+                    *name,
+                    words
+                        .iter()
+                        .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
+                        .collect(),
+                )
+            })
+            .collect()
+    })
+}
+
 /// The candidate's line, clipped to 512 bytes around `at`.
 fn line_around(hay: &[u8], at: usize) -> &[u8] {
     let lo = at.saturating_sub(256);
@@ -691,6 +743,12 @@ pub fn vetoed(v: &[u8]) -> bool {
 pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     let key = &hay[c.key.clone()];
     let v = &hay[c.value.clone()];
+    let file = ext_class(path);
+    // In source code an unquoted right-hand side is an expression, not data — unless the
+    // whole thing sits in a string (a URL's `?token=v`) or a comment.
+    if file == "code" && c.quote == Quote::None && !c.commented && !c.in_string {
+        return None;
+    }
     let tokens = key_tokens(key);
     if tokens
         .last()
@@ -704,7 +762,7 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     let mut f: Vec<Feature> = Vec::with_capacity(48);
     f.push(("kg", group, ""));
     for t in &tokens {
-        if let Some(w) = KEY_VOCAB.iter().find(|w| **w == t.as_str()) {
+        if let Some(w) = vocab_word(t) {
             f.push(("kt", w, ""));
         }
     }
@@ -729,13 +787,13 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     if c.wrapped {
         f.push(("c", "wrapped", ""));
     }
+    if c.in_string {
+        f.push(("c", "in_string", ""));
+    }
     let line = line_around(hay, c.key.start);
     let ll = line.to_ascii_lowercase();
-    for (name, words) in LINE_CONTEXT {
-        if words
-            .iter()
-            .any(|w| memchr::memmem::find(&ll, w.as_bytes()).is_some())
-        {
+    for (name, finders) in line_finders() {
+        if finders.iter().any(|w| w.find(&ll).is_some()) {
             f.push(("c", name, ""));
         }
     }
@@ -747,7 +805,6 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     }
     f.push(("s", c.syntax.name(), ""));
     f.push(("q", c.quote.name(), ""));
-    let file = ext_class(path);
     f.push(("f", file, ""));
     f.push(("fq", file, c.quote.name()));
     if is_test_path(path) {
@@ -903,17 +960,19 @@ const NOT_STRONG: &[&str] = &[
 /// corpus has few such lines, so the model cannot learn them; on it this rule costs four
 /// false positives and finds one more secret).
 fn strong(f: &[Feature]) -> bool {
-    let has = |fam: &str, a: &str| f.iter().any(|x| x.0 == fam && x.1 == a);
-    ["pw", "secret", "token", "apikey"]
-        .iter()
-        .any(|g| has("kg", g))
-        && ["16_23", "24_31", "32_47", "48_63"]
-            .iter()
-            .any(|l| has("vl", l))
-        && ["4_45", "45_5", "5_"].iter().any(|e| has("ve", e))
-        && (has("vc", "3") || has("vc", "4"))
-        && !has("c", "comment")
-        && !NOT_STRONG.iter().any(|n| has("v", n))
+    let (mut group, mut len, mut ent, mut classes) = (false, false, false, false);
+    for x in f {
+        match x.0 {
+            "kg" => group |= matches!(x.1, "pw" | "secret" | "token" | "apikey"),
+            "vl" => len |= matches!(x.1, "16_23" | "24_31" | "32_47" | "48_63"),
+            "ve" => ent |= matches!(x.1, "4_45" | "45_5" | "5_"),
+            "vc" => classes |= matches!(x.1, "3" | "4"),
+            "c" if x.1 == "comment" => return false,
+            "v" if NOT_STRONG.contains(&x.1) => return false,
+            _ => {}
+        }
+    }
+    group && len && ent && classes
 }
 
 /// The judgement of one candidate.
