@@ -98,7 +98,8 @@ echo "== throughput: $((BYTES / 1000000)) MB of real source in $(find "$DATA" -t
 run "shroud scan" "$BYTES" bash -c "cd '$DATA' && exec '$SHROUD' scan --format json --no-baseline ."
 run "Kingfisher (--no-validate)" "$BYTES" "$KF" scan "$DATA" --format json --no-validate \
     --git-history none --no-update-check -j "$NPROC"
-run "detect-secrets (20 MB slice)" "$SLICE_BYTES" "$DS" scan --all-files "$SLICE"
+# detect-secrets takes a directory only as the working directory (a path argument is a file).
+run "detect-secrets (20 MB slice)" "$SLICE_BYTES" bash -c "cd '$SLICE' && exec '$DS' scan --all-files ."
 run "shroud scan (same slice)" "$SLICE_BYTES" bash -c "cd '$SLICE' && exec '$SHROUD' scan --format json --no-baseline ."
 
 # --- 3. one-file staged latency -----------------------------------------------------------------
@@ -111,7 +112,7 @@ cp -r "$(ls -d "$DATA"/copy1/*/ | head -1)"* "$STAGE/" 2>/dev/null || true
     git init -q -b main
     git -c user.name=b -c user.email=b@example.com add -A
     git -c user.name=b -c user.email=b@example.com commit -q -m base --no-verify
-    f=$(git ls-files '*.rs' | head -1)
+    f=$(git ls-files '*.rs' | sed -n 1p)
     printf '\n// one more line\nconst X: u32 = 1;\n' >> "$f"
     git add "$f"
     echo "$f" > "$WORK/staged-file"
@@ -132,7 +133,7 @@ print("%-30s median %7.1f ms   p90 %7.1f ms" % (name, ts[15], ts[26]))
 PY
 }
 echo
-echo "== one staged file ($(cd "$STAGE" && git ls-files | wc -l) files in the repository) =="
+echo "== one staged file ($(git -C "$STAGE" ls-files | wc -l) files in the repository) =="
 cd "$STAGE"
 latency "shroud scan --staged" "$SHROUD" scan --staged
 latency "Kingfisher --staged" "$KF" scan . --staged --no-validate --no-update-check

@@ -52,7 +52,7 @@ files = files[:400]
 content = {}
 for i, f in enumerate(files):
     try:
-        content["src/f%03d/%s" % (i, os.path.basename(f))] = open(f, "rb").read()[:40000]
+        content["src/f%03d/%s" % (i, os.path.basename(f))] = open(f, "rb").read()[:8000]
     except OSError:
         pass
 paths = sorted(content)
@@ -84,7 +84,7 @@ timed() {  # name, command...: wall and CPU seconds
     local name="$1"
     shift
     /usr/bin/time -o "$WORK/htime.txt" -f "%e %U %S" "$@" > "$WORK/hout.json" 2>/dev/null || true
-    read -r wall user sys < "$WORK/htime.txt"
+    read -r wall user sys < <(tail -1 "$WORK/htime.txt")
     printf "%-34s %7.2f s wall %7.2f CPU-s" "$name" "$wall" "$(echo "$user + $sys" | bc -l)"
 }
 timed "shroud scan --all-history" bash -c "cd '$REPO' && exec '$SHROUD' scan --all-history --format json --no-baseline"
@@ -98,9 +98,10 @@ timed "Kingfisher (git history, no-validate)" "$KF" scan "$REPO" --git-history f
 python3 - "$WORK/hout.json" <<'PY'
 import json, sys
 try:
-    d = json.load(open(sys.argv[1]))
+    d, _ = json.JSONDecoder().raw_decode(open(sys.argv[1]).read())  # report, then a summary
     f = d.get("findings", [])
-    print("   %d findings" % len(f))
+    print("   %d findings (%d distinct secrets)"
+          % (len(f), len({x["finding"]["snippet"] for x in f if "finding" in x})))
 except Exception as e:
     print("   (no JSON report: %s)" % e)
 PY
