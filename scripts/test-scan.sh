@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The F1 the scanner reached on credata-dev when this gate was set (docs/scanning.md).
-REACHED_F1=0.754
+REACHED_F1=0.759
 FLOOR=$(python3 -c "print(round($REACHED_F1 - 0.02, 3))")
 
 CORPUS="${SHROUD_CREDATA:-$PWD/../shared/corpora/credata-dev}"

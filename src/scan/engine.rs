@@ -529,4 +529,27 @@ mod tests {
         assert!(!rules.iter().any(|r| r.1 == 3), "{rules:?}");
         assert_eq!(rules.iter().filter(|r| r.1 == 2).count(), 1, "{rules:?}");
     }
+
+    #[test]
+    fn url_passwords() {
+        let e = engine();
+        let found = |s: &str| {
+            e.scan("a.env", s.as_bytes())
+                .iter()
+                .any(|f| f.rule_id == "url-password")
+        };
+        let at = "@";
+        // An empty user and a password equal to the user are still passwords.
+        assert!(found(&format!("R=redis://:Zq3vX9k2{at}cache:6379\n")));
+        assert!(found(&format!(
+            "D=postgres://postgres:postgres{at}db/app\n"
+        )));
+        // References, documentation hosts, URL tricks and ports are not.
+        assert!(!found(&format!("D=postgres://u:${{PW}}{at}db/app\n")));
+        assert!(!found(&format!(
+            "P=http://john:Zq3vX9k2{at}proxy.example.com\n"
+        )));
+        assert!(!found(&format!("U=http://google.com:80#{at}evil.tld/\n")));
+        assert!(!found(&format!("U=http://u:8080{at}host/\n")));
+    }
 }

@@ -1052,3 +1052,46 @@ fn sops_plaintext_value_hint_works() {
         "{plain}"
     );
 }
+
+/// Blobs above `--max-file-size` in commit ranges are skipped without being read into memory.
+#[test]
+fn oversized_blobs_in_history_are_skipped() {
+    let d = repo();
+    std::fs::write(d.path().join("README.md"), "hi\n").unwrap();
+    let base = commit_all(d.path(), "base");
+    std::fs::write(
+        d.path().join("big.py"),
+        format!("T = \"{}\"\n{}\n", github_token(45), "x".repeat(4000)),
+    )
+    .unwrap();
+    commit_all(d.path(), "big");
+    let range = format!("{base}..HEAD");
+    let out = shroud(d.path(), &["scan", "--commits", &range, "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    let out = shroud(
+        d.path(),
+        &[
+            "scan",
+            "--commits",
+            &range,
+            "--max-file-size",
+            "1000",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert_eq!(json(&out)["stats"]["skipped"], 1);
+    let out = shroud(
+        d.path(),
+        &[
+            "scan",
+            "--all-history",
+            "--max-file-size",
+            "1000",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+}

@@ -400,7 +400,8 @@ pub fn builtin() -> Vec<Rule> {
             regex: LazyRegex::lazy(d.id, d.regex),
             scope: d.scope,
             entropy: d.entropy,
-            placeholders: true,
+            // The URL rule judges its own values: `postgres:postgres@` is a password.
+            placeholders: d.id != "url-password",
             validator: d.validator,
             paths: d
                 .paths

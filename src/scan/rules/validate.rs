@@ -538,4 +538,51 @@ mod tests {
         assert_eq!(entropy(b"aaaa"), 0.0);
         assert!((entropy(b"abcd") - 2.0).abs() < 1e-9);
     }
+
+    fn base32_encode(raw: &[u8]) -> String {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let (mut acc, mut bits, mut out) = (0u32, 0u32, String::new());
+        for &b in raw {
+            acc = (acc << 8) | u32::from(b);
+            bits += 8;
+            while bits >= 5 {
+                bits -= 5;
+                out.push(A[((acc >> bits) & 31) as usize] as char);
+            }
+            acc &= (1 << bits) - 1;
+        }
+        if bits > 0 {
+            out.push(A[((acc << (5 - bits)) & 31) as usize] as char);
+        }
+        out
+    }
+
+    #[test]
+    fn nkey_checksum() {
+        let mut raw: Vec<u8> = (0u8..34)
+            .map(|i| i.wrapping_mul(37).wrapping_add(11))
+            .collect();
+        let crc = crc16(&raw);
+        raw.extend_from_slice(&crc.to_le_bytes());
+        let good = base32_encode(&raw);
+        assert!(nkey_checksum_ok(good.as_bytes()), "{good}");
+        let mut bad = good.into_bytes();
+        bad[10] = if bad[10] == b'A' { b'B' } else { b'A' };
+        assert!(!nkey_checksum_ok(&bad));
+        assert!(!nkey_checksum_ok(b"not base32!"));
+    }
+
+    #[test]
+    fn basic_and_bearer() {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let check =
+            |f: fn(&[u8], Range<usize>, &str) -> bool, v: &str| f(v.as_bytes(), 0..v.len(), "");
+        assert!(check(basic_auth, &b64("alice:Zq3-vX9")));
+        assert!(!check(basic_auth, &b64("alice:$PASSWORD")));
+        assert!(!check(basic_auth, &b64("no colon here")));
+        assert!(!check(basic_auth, "login_and_password_removed"));
+        assert!(check(bearer_token, "WhCDvq4VPpYhrcfmF6ei7V9q"));
+        assert!(!check(bearer_token, "your-access-token-here"));
+        assert!(!check(bearer_token, "aaaaaaaaaaaaaaaaaaaa"));
+    }
 }
