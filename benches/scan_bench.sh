@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Throughput of `shroud scan` on a few hundred MB of real source code (the local cargo registry
-# sources, copied until the target size is reached) with planted secrets, side by side with
-# ripsecrets, detect-secrets and ripgrep running the provider regexes (the ceiling).
+# shroud scan side by side with Kingfisher and detect-secrets, in one run:
+#   1. accuracy on the labelled real-code corpus ../shared/corpora/credata-dev (score.py: recall,
+#      precision, F1 over (file, line) findings);
+#   2. throughput on >= TARGET_MB of real source code (the local cargo registry sources, copied
+#      until the target size is reached): wall seconds, MB/s, CPU seconds, MB per CPU-second;
+#   3. one-file staged latency (`--staged` with one modified file; median and p90 of 30 runs).
 #
 #   benches/scan_bench.sh [TARGET_MB]      (default 300)
 #
-# Installs what is missing: ripgrep and ripsecrets with `cargo install`, detect-secrets into a
-# virtualenv. detect-secrets is pure Python and slow, so it runs over a 20 MB slice and its
-# MB/s is computed on that slice. Numbers are wall-clock, page cache warm, all cores.
+# Installs what it needs from PyPI into a virtualenv: kingfisher-bin (the Kingfisher binary in
+# a wheel) and detect-secrets. detect-secrets is pure Python and slow, so its throughput is
+# measured on a 20 MB slice of the same data. Page cache warm; all tools use all cores.
 set -euo pipefail
 
 TARGET_MB="${1:-300}"
@@ -16,27 +19,45 @@ WORK="${SHROUD_BENCH_DIR:-/tmp/shroud-bench}"
 DATA="$WORK/data"
 SLICE="$WORK/slice"
 TOOLS="$WORK/tools"
+CORPUS="${SHROUD_CREDATA:-$ROOT/../shared/corpora/credata-dev}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 mkdir -p "$WORK" "$TOOLS"
+[ -f "$CORPUS/score.py" ] || { echo "bench: corpus missing at $CORPUS" >&2; exit 1; }
 
 # --- tools -------------------------------------------------------------------------------------
 (cd "$ROOT" && cargo build --release --quiet --bin shroud)
 SHROUD="$CARGO_TARGET_DIR/release/shroud"
-if ! command -v rg >/dev/null 2>&1; then
-    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
-        apt-get install -y -qq ripgrep >/dev/null || cargo install --quiet --locked ripgrep
-    else
-        cargo install --quiet --locked ripgrep
-    fi
-fi
-command -v ripsecrets >/dev/null 2>&1 || cargo install --quiet --locked ripsecrets
-if [ ! -x "$TOOLS/venv/bin/detect-secrets" ]; then
+if [ ! -x "$TOOLS/venv/bin/detect-secrets" ] || [ ! -x "$TOOLS/venv/bin/kingfisher" ]; then
     python3 -m venv "$TOOLS/venv"
-    "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check detect-secrets
+    "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check detect-secrets kingfisher-bin
 fi
-DETECT="$TOOLS/venv/bin/detect-secrets"
+KF="$TOOLS/venv/bin/kingfisher"
+DS="$TOOLS/venv/bin/detect-secrets"
+DSHOOK="$TOOLS/venv/bin/detect-secrets-hook"
+NPROC=$(nproc)
+echo "tools: $("$SHROUD" --version 2>/dev/null | head -1), $("$KF" --version), detect-secrets $("$DS" --version)"
+echo "machine: $NPROC cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# --- data --------------------------------------------------------------------------------------
+# --- 1. accuracy on credata-dev -----------------------------------------------------------------
+echo
+echo "== accuracy: credata-dev ($(du -sm "$CORPUS/files" | cut -f1) MB, labelled lines) =="
+FILES="$CORPUS/files"
+(cd "$FILES" && "$SHROUD" scan --format json --no-baseline . > "$WORK/acc-shroud.json" || true)
+(cd "$FILES" && "$KF" scan . --format json --no-validate --git-history none --no-update-check \
+    -o "$WORK/acc-kf.json" > /dev/null 2>&1 || true)
+(cd "$FILES" && "$DS" scan --all-files . > "$WORK/acc-ds-raw.json" 2>/dev/null || true)
+# detect-secrets keys results by file name: flatten to {file, line} objects for score.py.
+python3 - "$WORK/acc-ds-raw.json" "$WORK/acc-ds.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+json.dump([{"file": f, "line": x["line_number"]} for f, xs in r.items() for x in xs], open(sys.argv[2], "w"))
+PY
+for t in shroud kf ds; do
+    name=$([ $t = shroud ] && echo shroud || ([ $t = kf ] && echo Kingfisher || echo detect-secrets))
+    printf "%-16s %s\n" "$name" "$(python3 "$CORPUS/score.py" --findings "$WORK/acc-$t.json" | tail -1)"
+done
+
+# --- 2. throughput on real code -----------------------------------------------------------------
 if [ ! -f "$DATA/.complete" ]; then
     rm -rf "$DATA" "$SLICE"
     mkdir -p "$DATA"
@@ -46,40 +67,10 @@ if [ ! -f "$DATA/.complete" ]; then
         i=$((i + 1))
         cp -r "$SRC" "$DATA/copy$i"
     done
-    # Plant 100 secrets (fake, valid formats) in random existing files.
-    python3 - "$DATA" <<'PY'
-import os, random, string, sys, zlib
-root = sys.argv[1]
-R = random.Random(7)
-A = string.ascii_letters + string.digits
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-def b62(n):
-    s = ""
-    for _ in range(6):
-        s = B62[n % 62] + s; n //= 62
-    return s
-def gh():
-    r = "".join(R.choice(A) for _ in range(30))
-    return "ghp_" + r + b62(zlib.crc32(r.encode()))
-files = []
-for d, _, fs in os.walk(root):
-    files += [os.path.join(d, f) for f in fs if f.endswith((".rs", ".toml", ".md"))]
-R.shuffle(files)
-for f in files[:100]:
-    with open(f, "a") as fh:
-        k = R.randrange(3)
-        if k == 0:
-            fh.write(f'\n// planted\nconst T: &str = "{gh()}";\n')
-        elif k == 1:
-            fh.write("\n// planted\n// AKIA" + "".join(R.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16)) + "\n")
-        else:
-            fh.write("\n// planted\n// postgres://app:" + "".join(R.choice(A) for _ in range(16)) + "@db.internal/app\n")
-PY
     touch "$DATA/.complete"
 fi
 if [ ! -d "$SLICE" ]; then
     mkdir -p "$SLICE"
-    # ~20 MB slice of the same data for the slow tool.
     first="$(ls -d "$DATA"/copy1/*/ | head -1)"
     for d in "$first"*/; do
         cp -r "$d" "$SLICE/"
@@ -90,30 +81,6 @@ BYTES=$(find "$DATA" -type f -print0 | du -cb --files0-from=- | tail -1 | cut -f
 SLICE_BYTES=$(find "$SLICE" -type f -print0 | du -cb --files0-from=- | tail -1 | cut -f1)
 find "$DATA" -type f -print0 | xargs -0 cat > /dev/null   # warm the page cache
 
-# Provider regexes for the ripgrep ceiling (the same shapes shroud's built-in rules use).
-PATTERNS="$WORK/patterns.txt"
-cat > "$PATTERNS" <<'PAT'
-(AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}
-gh[pousr]_[A-Za-z0-9]{36}
-github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}
-glpat-[A-Za-z0-9_-]{20,}
-xox[baprs]-[0-9]{6,}-[0-9A-Za-z-]{10,}
-hooks\.slack\.com/services/[A-Za-z0-9+/_]{20,}
-(sk|rk)_live_[0-9A-Za-z]{24,}
-AIza[0-9A-Za-z_-]{35}
-AccountKey=[A-Za-z0-9+/]{86}==
-npm_[A-Za-z0-9]{36}
-pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}
-SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}
-[0-9]{8,10}:AA[0-9A-Za-z_-]{33}
-sk-ant-[a-z]+[0-9]{2}-[A-Za-z0-9_-]{80,120}
-sk-(proj|svcacct|admin)-[A-Za-z0-9_-]{40,}
------BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----
-AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}
-eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}
-[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:@/]{1,64}:[^\s:@/]{3,128}@
-PAT
-
 run() {  # name, bytes, command...  (wall MB/s, and MB per CPU-second: fair under load)
     local name="$1" bytes="$2"
     shift 2
@@ -122,13 +89,52 @@ run() {  # name, bytes, command...  (wall MB/s, and MB per CPU-second: fair unde
     t=$(tail -1 "$WORK/time.txt")
     wall=$(echo "$t" | cut -d' ' -f1)
     cpu=$(echo "$t" | awk '{print $2 + $3}')
-    printf "%-28s %8.2f s wall %9.1f MB/s   %7.2f CPU-s %9.1f MB/CPU-s\n" "$name" "$wall" \
+    printf "%-30s %8.2f s wall %9.1f MB/s   %7.2f CPU-s %9.1f MB/CPU-s\n" "$name" "$wall" \
         "$(echo "$bytes / 1000000 / $wall" | bc -l)" "$cpu" "$(echo "$bytes / 1000000 / $cpu" | bc -l)"
 }
 
-echo "data: $((BYTES / 1000000)) MB in $(find "$DATA" -type f | wc -l) files; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-run "shroud scan"                 "$BYTES" bash -c "cd '$DATA' && exec '$SHROUD' scan --format json --no-baseline"
-run "rg (provider regexes)"       "$BYTES" rg --no-ignore --hidden -c -f "$PATTERNS" "$DATA"
-run "ripsecrets"                  "$BYTES" ripsecrets "$DATA"
-run "detect-secrets (20MB slice)" "$SLICE_BYTES" "$DETECT" scan --all-files "$SLICE"
-run "shroud scan (same slice)"    "$SLICE_BYTES" bash -c "cd '$SLICE' && exec '$SHROUD' scan --format json --no-baseline"
+echo
+echo "== throughput: $((BYTES / 1000000)) MB of real source in $(find "$DATA" -type f | wc -l) files =="
+run "shroud scan" "$BYTES" bash -c "cd '$DATA' && exec '$SHROUD' scan --format json --no-baseline ."
+run "Kingfisher (--no-validate)" "$BYTES" "$KF" scan "$DATA" --format json --no-validate \
+    --git-history none --no-update-check -j "$NPROC"
+# detect-secrets takes a directory only as the working directory (a path argument is a file).
+run "detect-secrets (20 MB slice)" "$SLICE_BYTES" bash -c "cd '$SLICE' && exec '$DS' scan --all-files ."
+run "shroud scan (same slice)" "$SLICE_BYTES" bash -c "cd '$SLICE' && exec '$SHROUD' scan --format json --no-baseline ."
+
+# --- 3. one-file staged latency -----------------------------------------------------------------
+STAGE="$WORK/staged-repo"
+rm -rf "$STAGE"
+mkdir -p "$STAGE"
+cp -r "$(ls -d "$DATA"/copy1/*/ | head -1)"* "$STAGE/" 2>/dev/null || true
+(
+    cd "$STAGE"
+    git init -q -b main
+    git -c user.name=b -c user.email=b@example.com add -A
+    git -c user.name=b -c user.email=b@example.com commit -q -m base --no-verify
+    f=$(git ls-files '*.rs' | sed -n 1p)
+    printf '\n// one more line\nconst X: u32 = 1;\n' >> "$f"
+    git add "$f"
+    echo "$f" > "$WORK/staged-file"
+)
+latency() {  # name, command...: median and p90 of 30 runs, milliseconds
+    local name="$1"
+    shift
+    python3 - "$name" "$@" <<'PY'
+import subprocess, sys, time
+name, cmd = sys.argv[1], sys.argv[2:]
+ts = []
+for _ in range(30):
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ts.append((time.perf_counter() - t) * 1000)
+ts.sort()
+print("%-30s median %7.1f ms   p90 %7.1f ms" % (name, ts[15], ts[26]))
+PY
+}
+echo
+echo "== one staged file ($(git -C "$STAGE" ls-files | wc -l) files in the repository) =="
+cd "$STAGE"
+latency "shroud scan --staged" "$SHROUD" scan --staged
+latency "Kingfisher --staged" "$KF" scan . --staged --no-validate --no-update-check
+latency "detect-secrets-hook (1 file)" "$DSHOOK" "$(cat "$WORK/staged-file")"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs what the scanner tests (tests/scan.rs) need on a fresh Debian machine: git and the
+# Installs what the scanner tests (tests/it/scan.rs, scripts/test-scan.sh) need on a fresh Debian machine: git and the
 # `pre-commit` framework from PyPI. Idempotent: re-running changes nothing once installed.
 #
 # pre-commit goes into a virtualenv ($SHROUD_CI_VENV, default ~/.cache/shroud-ci/venv) and is

@@ -17,9 +17,14 @@ use shroud::scan::{self, Options, Source};
 #[derive(clap::Args, Debug)]
 #[command(group(clap::ArgGroup::new("source").args(["staged", "commits", "since", "all_history"])))]
 pub struct ScanArgs {
-    /// Files or directories to scan (default: the repository, honouring .gitignore). With
-    /// --staged: restrict to these paths.
+    /// Files or directories to scan (default: the repository, honouring .gitignore); `-` reads
+    /// standard input. Findings are reported relative to the current directory when paths are
+    /// given. With --staged: restrict to these paths.
     pub paths: Vec<PathBuf>,
+    /// The file name standard input (`-`) is reported and parsed as (its extension picks the
+    /// YAML/JSON checks).
+    #[arg(long, value_name = "NAME", default_value = "-")]
+    pub stdin_name: String,
     /// Scan exactly what will be committed: lines added in the index.
     #[arg(long)]
     pub staged: bool,
@@ -56,6 +61,15 @@ pub struct ScanArgs {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', default_value_t = 0)]
     pub threads: usize,
+    /// Report every generic candidate with its score and features (training data for
+    /// scripts/train-scan-scorer.py).
+    #[arg(long, hide = true)]
+    pub all_candidates: bool,
+}
+
+enum SourceKind {
+    Paths,
+    Other,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -85,18 +99,49 @@ pub fn run(args: ScanArgs) -> ExitCode {
         Source::Commits(format!("{rev}..HEAD"))
     } else if args.all_history {
         Source::AllHistory
+    } else if args.paths.iter().any(|p| p.as_os_str() == "-") {
+        if args.paths.len() > 1 {
+            return fail("`-` (standard input) cannot be combined with other paths");
+        }
+        let limit = args.max_file_size.unwrap_or(scan::DEFAULT_MAX_FILE_SIZE);
+        let mut data = Vec::new();
+        use std::io::Read;
+        if let Err(e) = std::io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut data)
+        {
+            return fail(format!("cannot read standard input: {e}"));
+        }
+        if data.len() as u64 > limit {
+            return fail(format!(
+                "standard input is larger than {limit} bytes (--max-file-size)"
+            ));
+        }
+        Source::Bytes {
+            name: args.stdin_name.clone(),
+            data,
+        }
     } else {
         Source::Paths(args.paths.clone())
     };
-    if !matches!(source, Source::Paths(_)) && git_root.is_none() {
+    if !matches!(source, Source::Paths(_) | Source::Bytes { .. }) && git_root.is_none() {
         return fail("--staged, --commits, --since and --all-history need a git repository");
     }
+    let source_kind = match source {
+        Source::Paths(_) => SourceKind::Paths,
+        _ => SourceKind::Other,
+    };
     let opts = Options {
         source,
         root: root.clone(),
         settings: args.scan_config.clone(),
         max_file_size: args.max_file_size,
         threads: args.threads,
+        all_candidates: args.all_candidates,
+        // Explicit paths are reported relative to where the user stands, as gitleaks does.
+        display_base: (!args.paths.is_empty() && matches!(source_kind, SourceKind::Paths))
+            .then(|| cwd.clone()),
     };
     let started = std::time::Instant::now();
     let mut outcome = match scan::scan(&opts) {
@@ -123,7 +168,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
                     sanitize(&baseline_path.display().to_string()),
                     if added == 1 { "y" } else { "ies" }
                 );
-                errors_exit(&outcome.summary.errors, ExitCode::SUCCESS)
+                errors_exit(&outcome.summary, ExitCode::SUCCESS)
             }
             Err(e) => fail(e),
         };
@@ -170,10 +215,14 @@ pub fn run(args: ScanArgs) -> ExitCode {
         }
         ExitCode::from(1)
     };
-    errors_exit(&s.errors, code)
+    errors_exit(s, code)
 }
 
-fn errors_exit(errors: &[String], code: ExitCode) -> ExitCode {
+fn errors_exit(summary: &scan::Summary, code: ExitCode) -> ExitCode {
+    for w in &summary.warnings {
+        eprintln!("shroud scan: warning: {}", sanitize(w));
+    }
+    let errors = &summary.errors;
     for e in errors {
         eprintln!("shroud scan: error: {}", sanitize(e));
     }

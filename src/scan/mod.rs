@@ -9,20 +9,26 @@
 //! |---|---|
 //! | [`rules`] | built-in and custom detectors, validators, placeholders, entropy |
 //! | [`engine`] | the keyword prefilter, regex passes, inline `shroud:allow` suppression |
+//! | [`candidates`] | `(key, value)` candidates for the generic detector, per syntax |
+//! | [`scorer`] | the generic detector's features and learned linear model (`weights.json`) |
 //! | [`kube`] | plaintext Kubernetes `Secret` manifests |
 //! | [`sops`] | files `.sops.yaml` requires encrypted, plaintext leaves in sops files |
 //! | [`source`] | working-tree walking and the `git` CLI (index, ranges, history) |
 //! | [`settings`] | `.shroud/scan.yaml` custom rules and options |
+//! | [`gitleaks`] | `.gitleaks.toml` custom rules and allowlists |
 //! | [`baseline`] | `.shroud-baseline.json` accepted findings |
 //! | [`report`] | text, JSON and SARIF output |
 //! | [`sanitize`] | terminal-safe rendering of untrusted text |
 
 pub mod baseline;
+pub mod candidates;
 pub mod engine;
+pub mod gitleaks;
 pub mod kube;
 pub mod report;
 pub mod rules;
 pub mod sanitize;
+pub mod scorer;
 pub mod settings;
 pub mod sops;
 pub mod source;
@@ -57,6 +63,8 @@ pub struct Finding {
     pub fingerprint: String,
     /// What to do about it, when there is something specific to say.
     pub message: Option<String>,
+    /// How many times the secret occurs (history scans report each distinct secret once).
+    pub occurrences: usize,
 }
 
 /// The first few characters of a secret: 4 for long secrets, fewer for short ones.
@@ -110,6 +118,7 @@ impl Finding {
             fingerprint: fingerprint(rule_id, &secret_sha256, path),
             secret_sha256,
             message,
+            occurrences: 1,
         }
     }
 }
@@ -137,8 +146,11 @@ pub enum Source {
     Staged(Vec<String>),
     /// Lines added by each commit of a range (`A..B`).
     Commits(String),
-    /// Every blob reachable from any ref, each once.
+    /// Every blob any reachable commit introduced, each once; each distinct secret reported
+    /// once, at its oldest introducing commit, with its number of occurrences.
     AllHistory,
+    /// One buffer (standard input), reported under `name`.
+    Bytes { name: String, data: Vec<u8> },
 }
 
 #[derive(Clone, Debug)]
@@ -151,6 +163,11 @@ pub struct Options {
     pub max_file_size: Option<u64>,
     /// 0: one per core.
     pub threads: usize,
+    /// Report every generic candidate with its score and features (for training the scorer).
+    pub all_candidates: bool,
+    /// Show paths relative to this directory (what was scanned) instead of `root`. Fingerprints
+    /// stay root-relative, so baselines do not depend on where the scan ran.
+    pub display_base: Option<PathBuf>,
 }
 
 /// Counters and non-fatal errors of a run.
@@ -162,6 +179,8 @@ pub struct Summary {
     pub baselined: usize,
     /// Unreadable files or blobs (the scan went on).
     pub errors: Vec<String>,
+    /// Problems that do not fail the scan (objects missing from a partial clone).
+    pub warnings: Vec<String>,
 }
 
 /// A configured scanner: engine, sops policy, ignore file, limits.
@@ -169,6 +188,8 @@ pub struct Scanner {
     engine: engine::Engine,
     policy: sops::Policy,
     ignore: Option<ignore::gitignore::Gitignore>,
+    /// Global gitleaks allowlists (paths, regexes, stopwords, commits).
+    allowlists: Vec<gitleaks::Allowlist>,
     max_size: u64,
 }
 
@@ -190,6 +211,14 @@ impl Scanner {
             .filter(|r| !settings.disable.contains(&r.id))
             .collect();
         rules.extend(settings.rules);
+        let gl_path = root.join(gitleaks::DEFAULT_PATH);
+        let gl = gitleaks::load(&gl_path)
+            .map_err(|message| ScanError::Config {
+                path: gl_path.display().to_string(),
+                message,
+            })?
+            .unwrap_or_default();
+        rules.extend(gl.rules);
         let ignore_path = root.join(IGNORE_FILE);
         let ignore = if ignore_path.is_file() {
             let mut b = ignore::gitignore::GitignoreBuilder::new(root);
@@ -206,19 +235,38 @@ impl Scanner {
         } else {
             None
         };
+        let mut engine = engine::Engine::new(
+            rules,
+            settings.allow_secrets,
+            if settings.disable.iter().any(|d| d == engine::GENERIC) {
+                engine::Generic::Off
+            } else {
+                engine::Generic::On
+            },
+        );
+        engine.set_allowlists(gl.allowlists.clone());
         Ok(Scanner {
-            engine: engine::Engine::new(rules, settings.allow_secrets),
+            engine,
             policy: sops::Policy::new(root),
             ignore,
+            allowlists: gl.allowlists,
             max_size: max
                 .or(settings.max_file_size)
                 .unwrap_or(DEFAULT_MAX_FILE_SIZE),
         })
     }
 
+    /// Reports every generic candidate with its score and features (training data).
+    pub fn all_candidates(&mut self) {
+        self.engine.set_generic(engine::Generic::All);
+    }
+
     /// Whether `.shroudignore` excludes a repo-relative path.
     pub fn ignored(&self, path: &str) -> bool {
         // The matcher only takes paths under the root (it panics on others).
+        if self.allowlists.iter().any(|a| a.allows_path(path)) {
+            return true;
+        }
         let p = Path::new(path);
         if p.has_root() || p.starts_with("..") {
             return false;
@@ -236,7 +284,8 @@ impl Scanner {
             .chain(self.policy.check(path, data))
             .collect();
         if !special.is_empty() {
-            found.retain(|f| !special.iter().any(|s| s.line == f.line));
+            let lines: std::collections::HashSet<usize> = special.iter().map(|s| s.line).collect();
+            found.retain(|f| !lines.contains(&f.line));
             found.extend(special);
         }
         found
@@ -276,6 +325,14 @@ impl Shared {
                 all.extend(f.into_iter().filter(|f| keep(f)));
             }
         }
+    }
+
+    fn warn(&self, w: String) {
+        self.summary
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .warnings
+            .push(w);
     }
 
     fn error(&self, e: String) {
@@ -324,14 +381,22 @@ fn display_path(root: &Path, p: &Path) -> String {
     s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
 }
 
+/// Whether `f` lies on an added line (`added` is sorted and disjoint: a binary search).
 fn within(added: &[(usize, usize)], f: &Finding) -> bool {
-    f.rule_id == sops::UNENCRYPTED_FILE || added.iter().any(|&(a, b)| f.line >= a && f.line <= b)
+    if f.rule_id == sops::UNENCRYPTED_FILE {
+        return true;
+    }
+    let i = added.partition_point(|&(_, b)| b < f.line);
+    added.get(i).is_some_and(|&(a, _)| a <= f.line)
 }
 
 /// Scans according to `opts`.
 pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
     let root = std::path::absolute(&opts.root).unwrap_or_else(|_| opts.root.clone());
-    let scanner = Scanner::new(&root, opts.settings.as_deref(), opts.max_file_size)?;
+    let mut scanner = Scanner::new(&root, opts.settings.as_deref(), opts.max_file_size)?;
+    if opts.all_candidates {
+        scanner.all_candidates();
+    }
     let shared = Shared {
         findings: Mutex::new(Vec::new()),
         summary: Mutex::new(Summary::default()),
@@ -393,22 +458,19 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                     })
                     .push(i);
             }
-            stream_blobs(&root, order, n, &shared, |blob, data| {
+            stream_blobs(&root, order, scanner.max_size, n, &shared, |blob, data| {
                 let users = &by_blob[blob];
                 let first = &changes[users[0]];
                 let Scanned::Findings(found) = scanner.scan_checked(&first.path, data) else {
                     return (data.len(), Scanned::Skipped);
                 };
                 let mut out = Vec::new();
+                let mut seen = std::collections::HashSet::new();
                 for &u in users {
                     let c = &changes[u];
                     for f in &found {
                         if within(&c.added, f)
-                            && !out.iter().any(|o: &Finding| {
-                                o.fingerprint == f.fingerprint
-                                    && o.line == f.line
-                                    && o.path == c.path
-                            })
+                            && seen.insert((f.fingerprint.clone(), f.line, c.path.as_str()))
                         {
                             let mut f = f.clone();
                             if f.path != c.path {
@@ -423,15 +485,23 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                 (data.len(), Scanned::Findings(out))
             })?;
         }
+        Source::Bytes { name, data } => {
+            let r = scanner.scan_checked(name, data);
+            shared.record(data.len(), r, |_| true);
+        }
         Source::AllHistory => {
-            let git_dir_ok = source::toplevel(&root).is_some();
-            if !git_dir_ok {
+            if source::toplevel(&root).is_none() {
                 return Err(ScanError::NotGit("--all-history"));
             }
-            let blobs = source::history(&root)?;
-            let mut paths: HashMap<String, String> = HashMap::new();
+            let history = source::history(&root)?;
+            for m in &history.missing {
+                shared.warn(format!(
+                    "git object {m} is missing (partial or damaged clone); not scanned"
+                ));
+            }
+            let mut by_blob: HashMap<String, (String, usize)> = HashMap::new();
             let mut order = Vec::new();
-            for b in blobs {
+            for b in history.blobs {
                 if scanner.ignored(&b.path) {
                     continue;
                 }
@@ -440,35 +510,68 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                     continue;
                 }
                 order.push(b.blob.clone());
-                paths.insert(b.blob, b.path);
+                by_blob.insert(b.blob, (b.path, b.commit));
             }
-            stream_blobs(&root, order, n, &shared, |blob, data| {
-                let path = &paths[blob];
+            let commit_index: HashMap<&str, usize> = history
+                .commits
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.as_str(), i))
+                .collect();
+            stream_blobs(&root, order, scanner.max_size, n, &shared, |blob, data| {
+                let (path, commit) = &by_blob[blob];
                 let mut r = scanner.scan_checked(path, data);
                 if let Scanned::Findings(f) = &mut r {
                     for f in f.iter_mut() {
-                        // Attributed below; keep the blob id meanwhile.
-                        f.commit = Some(format!("blob:{blob}"));
+                        f.commit = Some(history.commits[*commit].clone());
                     }
                 }
                 (data.len(), r)
             })?;
+            // Each distinct secret once: the oldest introducing commit, with a count.
             let mut findings = shared.findings.lock().unwrap_or_else(|e| e.into_inner());
-            let mut cache: HashMap<String, Option<String>> = HashMap::new();
-            for f in findings.iter_mut() {
-                if let Some(blob) = f
+            let mut first: HashMap<(String, String), usize> = HashMap::new();
+            let mut kept: Vec<Finding> = Vec::new();
+            for f in findings.drain(..) {
+                let at = f
                     .commit
-                    .take()
-                    .and_then(|c| c.strip_prefix("blob:").map(str::to_owned))
-                    && (cache.len() < 200 || cache.contains_key(&blob))
-                {
-                    let c = cache
-                        .entry(blob.clone())
-                        .or_insert_with(|| source::introducing_commit(&root, &blob));
-                    f.commit = c.clone();
+                    .as_deref()
+                    .and_then(|c| commit_index.get(c).copied())
+                    .unwrap_or(usize::MAX);
+                let key = (f.rule_id.clone(), f.secret_sha256.clone());
+                match first.get(&key) {
+                    Some(&k) => {
+                        let old = &mut kept[k];
+                        let old_at = old
+                            .commit
+                            .as_deref()
+                            .and_then(|c| commit_index.get(c).copied())
+                            .unwrap_or(usize::MAX);
+                        let count = old.occurrences + f.occurrences;
+                        if (at, &f.path, f.line) < (old_at, &old.path, old.line) {
+                            *old = f;
+                        }
+                        old.occurrences = count;
+                    }
+                    None => {
+                        first.insert(key, kept.len());
+                        kept.push(f);
+                    }
                 }
             }
+            *findings = kept;
         }
+    }
+    if !scanner.allowlists.is_empty() {
+        let mut f = shared.findings.lock().unwrap_or_else(|e| e.into_inner());
+        f.retain(|f| {
+            !f.commit.as_deref().is_some_and(|c| {
+                scanner
+                    .allowlists
+                    .iter()
+                    .any(|a| a.commits.iter().any(|x| c.starts_with(x.as_str())))
+            })
+        });
     }
     for e in scanner.policy.take_errors() {
         shared.error(e);
@@ -484,6 +587,16 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
     findings.dedup_by(|a, b| {
         a.fingerprint == b.fingerprint && a.line == b.line && a.commit == b.commit
     });
+    if let Some(base) = &opts.display_base {
+        let base = std::path::absolute(base).unwrap_or_else(|_| base.clone());
+        if base != root {
+            for f in &mut findings {
+                if let Ok(rel) = root.join(&f.path).strip_prefix(&base) {
+                    f.path = rel.to_string_lossy().replace('\\', "/");
+                }
+            }
+        }
+    }
     Ok(Outcome {
         findings,
         summary: shared
@@ -497,6 +610,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
 fn stream_blobs(
     root: &Path,
     ids: Vec<String>,
+    max: u64,
     n: usize,
     shared: &Shared,
     work: impl Fn(&str, &[u8]) -> (usize, Scanned) + Sync,
@@ -511,11 +625,15 @@ fn stream_blobs(
                 shared.record(len, r, |_| true);
             })
         });
-        result = source::read_blobs(root, ids, |i, data| match data {
-            Some(d) => {
+        result = source::read_blobs(root, ids, max, |i, blob| match blob {
+            source::Blob::Data(d) => {
                 let _ = tx.send((i, d));
             }
-            None => shared.error(format!("git object {} cannot be read", names[i])),
+            source::Blob::TooLarge => shared.record(0, Scanned::Skipped, |_| true),
+            source::Blob::Missing => shared.warn(format!(
+                "git object {} is missing (partial or damaged clone); not scanned",
+                names[i]
+            )),
         });
         drop(tx);
     });

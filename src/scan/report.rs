@@ -59,6 +59,9 @@ pub fn text(findings: &[Finding]) -> String {
         if let Some(c) = &f.commit {
             let _ = write!(out, " (commit {})", sanitize(short(c)));
         }
+        if f.occurrences > 1 {
+            let _ = write!(out, " ({} occurrences)", f.occurrences);
+        }
         out.push('\n');
         if let Some(m) = &f.message {
             let _ = writeln!(out, "    {}", sanitize(m));
@@ -78,6 +81,7 @@ fn finding_json(f: &Finding) -> Value {
         "secret": f.redacted,
         "fingerprint": f.fingerprint,
         "message": f.message,
+        "occurrences": f.occurrences,
     })
 }
 
@@ -85,6 +89,7 @@ fn json_report(findings: &[Finding], summary: &Summary) -> Value {
     json!({
         "findings": findings.iter().map(finding_json).collect::<Vec<_>>(),
         "errors": summary.errors,
+        "warnings": summary.warnings,
         "stats": {
             "files": summary.files,
             "bytes": summary.bytes,
@@ -100,6 +105,10 @@ fn sarif(findings: &[Finding], summary: &Summary) -> Value {
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
         .collect();
     for (id, d) in [
+        (
+            super::engine::GENERIC,
+            "Hard-coded password/secret/token/key assignment",
+        ),
         (
             super::kube::RULE_ID,
             "Kubernetes Secret with plaintext values",

@@ -139,6 +139,8 @@ fn custom_rule(m: &Map) -> Result<Rule, String> {
         validator: None,
         paths,
         priority: 10,
+        secret_group: None,
+        allowlists: Vec::new(),
         id,
     })
 }

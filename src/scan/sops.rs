@@ -78,9 +78,10 @@ impl Policy {
         found
     }
 
-    /// The `path_regex` of the creation rule that claims `path`, when one does (a catch-all
-    /// rule without `path_regex` does not demand that every file be encrypted).
-    fn required_by(&self, path: &str) -> Option<String> {
+    /// The `path_regex` and encryption options of the creation rule that claims `path`, when
+    /// one does (a catch-all rule without `path_regex` does not demand that every file be
+    /// encrypted).
+    fn required_by(&self, path: &str) -> Option<(String, crate::crypto::RuleSpec)> {
         let name = Path::new(path).file_name()?.to_string_lossy().into_owned();
         if name == crate::config::CONFIG_FILE_NAME || name.starts_with(".shroud") {
             return None;
@@ -88,7 +89,26 @@ impl Policy {
         let abs = self.root.join(path);
         let config = self.config_for(abs.parent()?)?;
         let rule = config.rule_for(&abs).ok()?;
-        rule.path_regex.as_ref().map(|r| r.as_str().to_owned())
+        let regex = rule.path_regex.as_ref()?.as_str().to_owned();
+        Some((regex, rule.rules.clone()))
+    }
+
+    /// Whether encrypting this plaintext file under `spec` would encrypt anything: some
+    /// non-empty leaf its rules (`encrypted_regex`, `unencrypted_suffix`, …) select, by the
+    /// cipher's own decision. A file that does not parse in its format is encrypted whole.
+    fn would_encrypt(format: Format, data: &[u8], spec: &crate::crypto::RuleSpec) -> bool {
+        let Ok(rules) = spec.clone().with_default().compile() else {
+            return true;
+        };
+        if format == Format::Binary {
+            return true;
+        }
+        match store::load_plain(format, data) {
+            Ok(tree) => crypto::decide(&tree, &rules)
+                .iter()
+                .any(|d| d.is_plaintext_violation()),
+            Err(_) => true,
+        }
     }
 
     /// Findings for one file.
@@ -113,7 +133,11 @@ impl Policy {
         });
         match (meta, parsed) {
             (None, _) => match required {
-                Some(regex) if !data.is_empty() && !inline_allowed(data, 0) => {
+                Some((regex, spec))
+                    if !data.is_empty()
+                        && !inline_allowed(data, 0)
+                        && Self::would_encrypt(format, data, &spec) =>
+                {
                     let mut f = Finding::new(
                         UNENCRYPTED_FILE,
                         "File must be encrypted by .sops.yaml but is plaintext",
@@ -157,7 +181,7 @@ impl Policy {
                         1 + at - range.start,
                         value.expose(),
                         Some(format!(
-                            "value at {leaf_path} is plaintext although this sops file's rules say it must be encrypted; encrypt it in place: shroud set {path} '{leaf_path}' '<json value>' (or decrypt and re-encrypt the file)"
+                            "value at {leaf_path} is plaintext although this sops file's rules say it must be encrypted; fix: delete line {line} and store the value encrypted: shroud set --ignore-mac {path} '{leaf_path}' '<the value as JSON>'"
                         )),
                     ));
                 }

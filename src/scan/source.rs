@@ -251,12 +251,24 @@ pub fn commits(root: &Path, range: &str) -> Result<Vec<Change>, SourceError> {
     Ok(changes)
 }
 
-/// One blob of history: its id, the first path it was seen at, its size.
+/// One blob of history: its id, the path and commit that first introduced it, its size.
 #[derive(Clone, Debug)]
 pub struct HistoryBlob {
     pub blob: String,
     pub path: String,
+    /// Index into [`History::commits`] of the oldest commit that introduced this blob.
+    pub commit: usize,
     pub size: u64,
+}
+
+/// Every blob of every commit reachable from any ref, each once, attributed.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Commit ids, parents before children.
+    pub commits: Vec<String>,
+    pub blobs: Vec<HistoryBlob>,
+    /// Blobs listed in history but absent from the object store (partial or damaged clone).
+    pub missing: Vec<String>,
 }
 
 /// Runs `git cat-file` with `input` fed on a separate thread; returns the child's stdout.
@@ -270,6 +282,8 @@ fn cat_file(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
+        // A partial clone must not fetch what it lacks: a missing object is reported instead.
+        .env("GIT_NO_LAZY_FETCH", "1")
         .spawn()
         .map_err(SourceError::Spawn)?;
     let mut stdin = child.stdin.take().ok_or(SourceError::Protocol)?;
@@ -286,46 +300,127 @@ fn cat_file(
     Ok((child, stdout))
 }
 
-/// Every blob reachable from any ref, each once.
-pub fn history(root: &Path) -> Result<Vec<HistoryBlob>, SourceError> {
-    let out = git(root, &["rev-list", "--objects", "--all"])?;
+/// Every blob that any reachable commit introduced, with the first commit and path that did,
+/// from one `git log --raw` pass (oldest first by commit date, parents always before children;
+/// merges contribute what they changed relative to all parents), sized and checked with one `git cat-file --batch-check`.
+pub fn history(root: &Path) -> Result<History, SourceError> {
+    let format = format!("--format={}%H", COMMIT_MARK.replace('\u{1}', "%x01"));
+    let args = [
+        "log",
+        "--all",
+        "--reverse",
+        "--date-order",
+        "--raw",
+        "-c",
+        "--no-abbrev",
+        "--no-renames",
+        "--no-color",
+        format.as_str(),
+    ];
+    let mut child = git_cmd(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(SourceError::Spawn)?;
+    let stdout = child.stdout.take().ok_or(SourceError::Protocol)?;
+    let mut stderr = child.stderr.take().ok_or(SourceError::Protocol)?;
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut h = History::default();
+    let mut seen = std::collections::HashSet::new();
     let mut ids = Vec::new();
-    let mut paths = Vec::new();
-    for line in out.split(|&b| b == b'\n') {
-        let line = String::from_utf8_lossy(line);
-        if let Some((id, path)) = line.split_once(' ') {
-            ids.push(id.to_owned());
-            paths.push(path.to_owned());
+    let mut found: Vec<(String, usize)> = Vec::new();
+    for line in BufReader::with_capacity(1 << 16, stdout).split(b'\n') {
+        let line = line?;
+        if let Some(c) = line.strip_prefix(COMMIT_MARK.as_bytes()) {
+            h.commits.push(String::from_utf8_lossy(c).trim().to_owned());
+            continue;
         }
+        if !line.starts_with(b":") || h.commits.is_empty() {
+            continue;
+        }
+        // `:old-mode new-mode old new M\tpath`, or for merges `::m1 m2 mR h1 h2 hR MM\tpath`.
+        let Some(tab) = line.iter().position(|&b| b == b'\t') else {
+            continue;
+        };
+        let meta = String::from_utf8_lossy(&line[..tab]);
+        let fields: Vec<&str> = meta.split_whitespace().collect();
+        if fields.len() < 4 {
+            continue;
+        }
+        let new = fields[fields.len() - 2];
+        let mode = fields[fields.len() / 2 - 1];
+        // Deletions, submodules (gitlinks) and symlinks carry no file content to scan.
+        if new.bytes().all(|b| b == b'0') || mode.starts_with("160") || mode.starts_with("120") {
+            continue;
+        }
+        if seen.insert(new.to_owned()) {
+            let path = unquote(&String::from_utf8_lossy(&line[tab + 1..]));
+            ids.push(new.to_owned());
+            found.push((path, h.commits.len() - 1));
+        }
+    }
+    let status = child.wait()?;
+    let stderr = err_thread.join().unwrap_or_default();
+    if !status.success() {
+        // An empty repository has no commits to log.
+        if h.commits.is_empty() && stderr.contains("does not have any commits") {
+            return Ok(h);
+        }
+        return Err(SourceError::Git {
+            args: "log --all --raw".into(),
+            stderr: stderr.trim().to_owned(),
+        });
     }
     let (mut child, stdout) = cat_file(
         root,
         "--batch-check=%(objectname) %(objecttype) %(objectsize)",
-        ids,
+        ids.clone(),
     )?;
-    let mut blobs = Vec::new();
-    let mut path_iter = paths.into_iter();
+    let mut found = found.into_iter();
+    let mut ids = ids.into_iter();
     for line in BufReader::new(stdout).lines() {
         let line = line?;
-        let path = path_iter.next().unwrap_or_default();
+        let (Some((path, commit)), Some(id)) = (found.next(), ids.next()) else {
+            break;
+        };
         let mut it = line.split(' ');
-        if let (Some(id), Some("blob"), Some(size)) = (it.next(), it.next(), it.next()) {
-            blobs.push(HistoryBlob {
-                blob: id.to_owned(),
+        match (it.next(), it.next(), it.next()) {
+            (Some(_), Some("blob"), Some(size)) => h.blobs.push(HistoryBlob {
+                blob: id,
                 path,
+                commit,
                 size: size.parse().unwrap_or(0),
-            });
+            }),
+            (_, Some("missing"), _) => h.missing.push(id),
+            _ => {}
         }
     }
     child.wait()?;
-    Ok(blobs)
+    Ok(h)
 }
 
-/// Streams blob contents for `ids` (in order) to `f`; a missing object gives `None`.
+/// One blob as [`read_blobs`] hands it over.
+pub enum Blob {
+    Data(Vec<u8>),
+    /// Larger than the limit: read past, never held in memory.
+    TooLarge,
+    /// Not in the object store.
+    Missing,
+}
+
+/// Streams blob contents for `ids` (in order) to `f`; blobs above `max` bytes are skipped
+/// without being buffered.
 pub fn read_blobs(
     root: &Path,
     ids: Vec<String>,
-    mut f: impl FnMut(usize, Option<Vec<u8>>),
+    max: u64,
+    mut f: impl FnMut(usize, Blob),
 ) -> Result<(), SourceError> {
     let n = ids.len();
     let (mut child, stdout) = cat_file(root, "--batch", ids)?;
@@ -339,25 +434,26 @@ pub fn read_blobs(
         let h = String::from_utf8_lossy(&header);
         let parts: Vec<&str> = h.trim_end().split(' ').collect();
         if parts.len() == 3 {
-            let size: usize = parts[2].parse().map_err(|_| SourceError::Protocol)?;
-            let mut buf = vec![0; size + 1];
+            let size: u64 = parts[2].parse().map_err(|_| SourceError::Protocol)?;
+            if size > max {
+                // The content and its trailing newline.
+                let skipped = std::io::copy(&mut (&mut r).take(size + 1), &mut std::io::sink())?;
+                if skipped != size + 1 {
+                    return Err(SourceError::Protocol);
+                }
+                f(i, Blob::TooLarge);
+                continue;
+            }
+            let mut buf = vec![0; size as usize + 1];
             r.read_exact(&mut buf)?;
             buf.pop();
-            f(i, Some(buf));
+            f(i, Blob::Data(buf));
         } else {
-            f(i, None);
+            f(i, Blob::Missing);
         }
     }
     child.wait()?;
     Ok(())
-}
-
-/// The oldest commit (reachable from any ref) that introduced `blob`, for attribution.
-pub fn introducing_commit(root: &Path, blob: &str) -> Option<String> {
-    let find = format!("--find-object={blob}");
-    let out = git(root, &["log", "--all", "--format=%H", find.as_str()]).ok()?;
-    let s = String::from_utf8(out).ok()?;
-    s.lines().last().map(str::to_owned)
 }
 
 #[cfg(test)]

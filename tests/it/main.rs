@@ -14,6 +14,7 @@ mod kms;
 mod pgp;
 mod props;
 mod rotation;
+mod scan;
 mod shamir;
 mod sops_mode;
 mod util;

@@ -63,13 +63,7 @@ impl Sandbox {
 
     /// A `shroud` command with a clean environment: no inherited SOPS_* or HOME keys.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_shroud"));
-        c.current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("XDG_CONFIG_HOME", self.dir.path().join(".config"));
-        c
+        shroud_in(self.dir.path())
     }
 
     /// A command that can decrypt with the main test key.
@@ -78,6 +72,19 @@ impl Sandbox {
         c.env("SOPS_AGE_KEY_FILE", test_key());
         c
     }
+}
+
+/// A `shroud` command running in `dir` with a cleared environment whose `HOME` is `dir` (git
+/// run by it sees no user or system configuration).
+pub fn shroud_in(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_shroud"));
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    c
 }
 
 pub trait RunExt {

@@ -135,7 +135,8 @@ pos("pos/Settings.cs", f'private const string SigningSecret = "{rnd(28)}";\n', "
 pos("pos/k8s-secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db-credentials\ntype: Opaque\ndata:\n  username: " + base64.b64encode(b"app").decode() + "\n  password: " + base64.b64encode(rnd(20).encode()).decode() + "\n", "kubernetes-secret")
 pos("pos/k8s-stringdata.yaml", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: api\nstringData:\n  API_URL: https://api.example.org\n  SIGNING_KEY: {rnd(20)}\n", "kubernetes-secret")
 pos("pos/k8s-multi.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  LOG: debug\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  tls.key: " + base64.b64encode(R.randbytes(48)).decode() + "\n", "kubernetes-secret")
-pos("secrets/prod.yaml", f"database:\n  user: app\n  pass: {rnd(8)}\n", "sops-unencrypted-file")
+# The file must be encrypted, and the value in it is a real password: both are reported.
+pos("secrets/prod.yaml", f"database:\n  user: app\n  pass: {rnd(8)}\n", "sops-unencrypted-file", "generic-secret")
 pos("secrets/prod.env", f"FEATURE_FLAG=on\nDB_PASS={rnd(6)}\n", "sops-unencrypted-file")
 SOPS_META = ("sops:\n    age:\n        - recipient: " + bech32_encode('age', R.randbytes(32)) + "\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            "
              + base64.b64encode(R.randbytes(180)).decode() + "\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified: \"2026-11-01T10:00:00Z\"\n    mac: "
@@ -197,7 +198,9 @@ neg("neg/env.example", "SECRET_KEY=\nDATABASE_PASSWORD=\nAPI_TOKEN=replace-me\n"
 neg("neg/Service.java", 'private static final String SECRET_HEADER = "X-Hub-Signature-256";\nString token = request.getHeader(SECRET_HEADER);\n')
 neg("neg/terraform_vars.tf", 'variable "db_password" {\n  type      = string\n  sensitive = true\n}\npassword = var.db_password\n')
 neg("neg/gen_fixtures.sh", "for i in $(seq 1 10); do\n  printf 'db:\\n    password: pw-%s-secret\\napi_token: tok-%s\\n' \"$i\" \"$i\" > s$i.yaml\ndone\n")
-neg("neg/fixture_test.rs", 'let obj = serde_json::json!({"username": "YWRtaW4=", "password": "hunter2-secret"});\nlet url = "postgres://app:my-db-password@localhost/app";\n')
+# Self-describing fixture values are still credentials someone can log in with (the labelled
+# real-code corpus, credata-dev, counts them as secrets): reported.
+pos("pos/fixture_test.rs", 'let obj = serde_json::json!({"username": "YWRtaW4=", "password": "hunter2-secret"});\nlet url = "postgres://app:my-db-password@localhost/app";\n', "generic-secret", "url-password")
 
 if __name__ == "__main__":
     shutil.rmtree(OUT, ignore_errors=True)

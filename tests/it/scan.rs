@@ -1,20 +1,27 @@
-//! Integration tests for `shroud scan` and `shroud hook`: the built binary in temporary real git
-//! repositories. Credentials are assembled at run time so this file itself scans clean.
+//! `shroud scan` and `shroud hook`: the built binary in temporary real git repositories, run
+//! through the harness (`util::shroud_in`: a cleared environment, `HOME` in the sandbox).
+//! Credentials are assembled at run time so this file itself scans clean.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use crate::util::{RunExt, shroud_in};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_shroud")
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+/// `git` with no user or system configuration (HOME is the repository itself).
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()
         .expect("git runs");
     assert!(
@@ -25,7 +32,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn repo() -> tempfile::TempDir {
+pub fn repo() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     git(d.path(), &["init", "-q", "-b", "main"]);
     git(d.path(), &["config", "user.name", "Test"]);
@@ -34,19 +41,39 @@ fn repo() -> tempfile::TempDir {
     d
 }
 
-fn commit_all(dir: &Path, msg: &str) -> String {
+pub fn commit_all(dir: &Path, msg: &str) -> String {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", msg]);
     git(dir, &["rev-parse", "HEAD"]).trim().to_owned()
 }
 
-fn shroud(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .current_dir(dir)
-        .args(args)
+/// Commits everything with both dates set to `epoch` (history order is by commit date).
+pub fn commit_at(dir: &Path, msg: &str, epoch: u64) -> String {
+    git(dir, &["add", "-A"]);
+    let date = format!("@{epoch} +0000");
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["commit", "-q", "-m", msg])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_DATE", &date)
+        .env("GIT_COMMITTER_DATE", &date)
         .output()
-        .expect("shroud runs")
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    git(dir, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+pub fn shroud(dir: &Path, args: &[&str]) -> Output {
+    shroud_in(dir).args(args).run()
 }
 
 fn code(o: &Output) -> i32 {
@@ -96,7 +123,7 @@ fn github_token(seed: u64) -> String {
             ALNUM[(x % 62) as usize] as char
         })
         .collect();
-    let check = shroud::scan::rules::base62_6(crc32fast::hash(random.as_bytes()));
+    let check = shroud::scan::rules::validate::base62_6(crc32fast::hash(random.as_bytes()));
     format!("{}_{random}{}", "ghp", std::str::from_utf8(&check).unwrap())
 }
 
@@ -345,7 +372,7 @@ fn suppression_comments_and_ignore_file() {
 #[test]
 fn sarif_output_has_the_code_scanning_fields() {
     let d = repo();
-    std::fs::write(d.path().join("s.py"), pw_line("Xk9#mQ2vL7pR4wZt")).unwrap();
+    std::fs::write(d.path().join("s.py"), pw_line("Xk9#mQ2vL7pR4wZt")).unwrap(); // shroud:allow
     let out = shroud(d.path(), &["scan", "--format", "sarif"]);
     assert_eq!(code(&out), 1);
     let v = json(&out);
@@ -395,7 +422,7 @@ fn secrets_aware_checks() {
     // base64 of a realistic value
     std::fs::write(
         d.path().join("k8s/db.yaml"),
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: bkV3LXBhc3MtOTkyMS1xd2U=\n",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: bkV3LXBhc3MtOTkyMS1xd2U=\n", // shroud:allow
     )
     .unwrap();
     let out = shroud(d.path(), &["scan", "--format", "json"]);
@@ -680,4 +707,391 @@ fn unreadable_input_is_an_error_but_the_scan_goes_on() {
     assert_eq!(code(&out), 2);
     assert!(stdout(&out).contains("[github-token]"), "{}", stdout(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.txt"));
+}
+
+fn findings(v: &serde_json::Value) -> &Vec<serde_json::Value> {
+    v["findings"].as_array().unwrap()
+}
+
+/// History reports each distinct secret once: at the oldest commit that introduced it (parents
+/// before children, also across a merged branch), with the number of occurrences, and never
+/// without a commit.
+#[test]
+fn history_deduplicates_and_attributes_in_one_pass() {
+    let d = repo();
+    let tok = github_token(40);
+    std::fs::write(d.path().join("README.md"), "hi\n").unwrap();
+    commit_at(d.path(), "base", 1_700_000_000);
+    git(d.path(), &["checkout", "-q", "-b", "feature"]);
+    std::fs::write(d.path().join("a.py"), format!("T = \"{tok}\"\n")).unwrap();
+    let first = commit_at(d.path(), "leak on a branch", 1_700_000_100);
+    std::fs::write(d.path().join("b.py"), format!("x = 1\nT = \"{tok}\"\n")).unwrap();
+    commit_at(d.path(), "copy", 1_700_000_300);
+    git(d.path(), &["checkout", "-q", "main"]);
+    std::fs::write(d.path().join("c.py"), format!("# moved\nT = \"{tok}\"\n")).unwrap();
+    commit_at(d.path(), "third copy on main", 1_700_000_200);
+    git(d.path(), &["merge", "-q", "--no-edit", "feature"]);
+    let other = github_token(41);
+    std::fs::write(d.path().join("d.py"), format!("U = \"{other}\"\n")).unwrap();
+    let second = commit_at(d.path(), "another secret", 1_700_000_400);
+    let out = shroud(d.path(), &["scan", "--all-history", "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    let f = findings(&v);
+    assert_eq!(f.len(), 2, "{v}");
+    let by_path = |p: &str| f.iter().find(|x| x["path"] == p).unwrap();
+    assert_eq!(by_path("a.py")["commit"], first.as_str());
+    assert_eq!(by_path("a.py")["occurrences"], 3);
+    assert_eq!(by_path("d.py")["commit"], second.as_str());
+    assert_eq!(by_path("d.py")["occurrences"], 1);
+    assert!(f.iter().all(|x| x["commit"].is_string()), "{v}");
+    let text = stdout(&shroud(d.path(), &["scan", "--all-history"]));
+    assert!(text.contains("(3 occurrences)"), "{text}");
+}
+
+/// A clone with missing blobs: a warning, the rest is scanned, and the exit code says findings
+/// (1), not error (2).
+#[test]
+fn history_tolerates_missing_objects() {
+    let d = repo();
+    std::fs::write(
+        d.path().join("a.py"),
+        format!("T = \"{}\"\n", github_token(42)),
+    )
+    .unwrap();
+    std::fs::write(d.path().join("b.txt"), "lost content\n").unwrap();
+    commit_all(d.path(), "two files");
+    let blob = git(d.path(), &["rev-parse", "HEAD:b.txt"])
+        .trim()
+        .to_owned();
+    let obj = d
+        .path()
+        .join(".git/objects")
+        .join(&blob[..2])
+        .join(&blob[2..]);
+    std::fs::remove_file(&obj).unwrap();
+    let out = shroud(d.path(), &["scan", "--all-history", "--format", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(code(&out), 1, "{err}");
+    let v = json(&out);
+    assert_eq!(findings(&v).len(), 1, "{v}");
+    assert!(err.contains("warning") && err.contains(&blob), "{err}");
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1, "{v}");
+}
+
+/// Paths are relative to what was scanned: `.` inside a subfolder gives bare names; a
+/// subfolder named from above keeps its prefix. Baseline fingerprints do not change.
+#[test]
+fn paths_are_relative_to_what_was_scanned() {
+    let d = repo();
+    let sub = d.path().join("a/b");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("x.py"), format!("T = \"{}\"\n", github_token(43))).unwrap();
+    let inside = shroud(&sub, &["scan", "--format", "json", "."]);
+    let v = json(&inside);
+    assert_eq!(findings(&v)[0]["path"], "x.py", "{v}");
+    let above = json(&shroud(d.path(), &["scan", "--format", "json", "a/b"]));
+    assert_eq!(findings(&above)[0]["path"], "a/b/x.py");
+    let whole = json(&shroud(&sub, &["scan", "--format", "json"]));
+    assert_eq!(findings(&whole)[0]["path"], "a/b/x.py");
+    assert_eq!(
+        findings(&v)[0]["fingerprint"],
+        findings(&above)[0]["fingerprint"]
+    );
+}
+
+/// `shroud scan -` scans standard input; `--stdin-name` names it (and picks the format).
+#[test]
+fn stdin_is_scanned() {
+    let d = repo();
+    let run = |args: &[&str], input: String| {
+        let mut c = shroud_in(d.path());
+        c.args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &["scan", "--format", "json", "-"],
+        format!("x\nT = \"{}\"\n", github_token(44)),
+    );
+    assert_eq!(code(&out), 1);
+    let v = json(&out);
+    assert_eq!(findings(&v)[0]["path"], "-");
+    assert_eq!(findings(&v)[0]["line"], 2);
+    let secret = format!("{}{}", "bkV3LXBhc3M", "tOTkyMS1xd2U=");
+    let out = run(
+        &["scan", "--format", "json", "--stdin-name", "db.yaml", "-"],
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: {secret}\n"
+        ),
+    );
+    let v = json(&out);
+    assert_eq!(findings(&v)[0]["rule"], "kubernetes-secret", "{v}");
+    assert_eq!(findings(&v)[0]["path"], "db.yaml");
+    assert_eq!(code(&run(&["scan", "-"], "nothing here\n".into())), 0);
+    assert_eq!(code(&run(&["scan", "-", "a.py"], String::new())), 2);
+}
+
+/// `.gitleaks.toml`: custom rules (secretGroup, keywords, entropy, path, per-rule allowlist) and
+/// global allowlists (paths, regexes, stopwords, commits) apply.
+#[test]
+fn gitleaks_config_rules_and_allowlists() {
+    let d = repo();
+    std::fs::write(
+        d.path().join(".gitleaks.toml"),
+        r#"title = "team"
+[extend]
+useDefault = true
+
+[[rules]]
+id = "acme-key"
+description = "ACME key"
+regex = '''acme_(live|test)_([a-z0-9]{20})'''
+secretGroup = 2
+keywords = ["acme_"]
+entropy = 2.5
+  [[rules.allowlists]]
+  stopwords = ["zzzz"]
+
+[[rules]]
+id = "corp-conf"
+regex = '''corp=([A-Z0-9]{12})'''
+path = '''\.conf$'''
+
+[allowlist]
+paths = ['''^vendor/''']
+regexes = ['''^q1w2''']
+stopwords = ["k9k9"]
+"#,
+    )
+    .unwrap();
+    let w = |p: &str, s: &str| {
+        let path = d.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, s).unwrap();
+    };
+    w("a.txt", "k = acme_live_h3k5j7l9m2n4b6v8c1x3\n");
+    w(
+        "b.txt",
+        "k = ACME_test_h3k5j7l9m2nzzzzv8c1x3\n"
+            .to_lowercase()
+            .as_str(),
+    );
+    w("c.txt", "k = acme_live_q1w2j7l9m2n4b6v8c1x3\n");
+    w("d.txt", "k = acme_live_h3k5k9k9m2n4b6v8c1x3\n");
+    w("vendor/e.txt", "k = acme_live_h3k5j7l9m2n4b6v8c1x4\n");
+    w("f.conf", "corp=AB12CD34EF56\n");
+    w("f.txt", "corp=AB12CD34EF56\n");
+    let out = shroud(d.path(), &["scan", "--format", "json"]);
+    let v = json(&out);
+    let mut got: Vec<(String, String)> = findings(&v)
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("acme-key".to_owned(), "a.txt".to_owned()),
+            ("corp-conf".to_owned(), "f.conf".to_owned())
+        ],
+        "{v}"
+    );
+    // The secret group, not the whole match, is the secret.
+    assert_eq!(findings(&v)[0]["column"], 15);
+    // Global commit allowlists drop history findings of that commit.
+    let c = commit_all(d.path(), "all");
+    let toml = std::fs::read_to_string(d.path().join(".gitleaks.toml")).unwrap();
+    std::fs::write(
+        d.path().join(".gitleaks.toml"),
+        toml.replace(
+            "[allowlist]\n",
+            &format!("[allowlist]\ncommits = [\"{}\"]\n", &c[..10]),
+        ),
+    )
+    .unwrap();
+    let out = shroud(d.path(), &["scan", "--all-history", "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    // A broken file is a configuration error.
+    std::fs::write(d.path().join(".gitleaks.toml"), "[[rules]]\nid = 1\n").unwrap();
+    assert_eq!(code(&shroud(d.path(), &["scan"])), 2);
+}
+
+/// The Flux layout: `path_regex` over the manifests plus `encrypted_regex: ^(data|stringData)$`.
+/// A Deployment there would encrypt nothing, so it is not a finding; a Secret with data is.
+#[test]
+fn flux_layout_reports_only_files_the_rule_would_encrypt() {
+    let d = repo();
+    std::fs::write(
+        d.path().join(".sops.yaml"),
+        "creation_rules:\n  - path_regex: ^clusters/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqs3k8s5l\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.path().join("clusters/prod")).unwrap();
+    std::fs::write(
+        d.path().join("clusters/prod/deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("clusters/prod/kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deploy.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("clusters/prod/config.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData:\n  mode: production\n",
+    )
+    .unwrap();
+    let out = shroud(d.path(), &["scan", "--format", "json"]);
+    let v = json(&out);
+    let got: Vec<(String, String)> = findings(&v)
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        got.contains(&(
+            "sops-unencrypted-file".into(),
+            "clusters/prod/config.yaml".into()
+        )),
+        "{v}"
+    );
+    assert!(
+        got.iter().all(|(_, p)| p == "clusters/prod/config.yaml"),
+        "a Deployment or Kustomization is not a finding: {v}"
+    );
+}
+
+/// The `sops-plaintext-value` hint is a fix that works: run it, and the file scans clean and
+/// decrypts to the same values.
+#[test]
+fn sops_plaintext_value_hint_works() {
+    let s = crate::util::Sandbox::new();
+    git(s.dir.path(), &["init", "-q", "-b", "main"]);
+    s.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    encrypted_regex: ^(password|token)$\n    age: {}\n",
+            crate::util::TEST_RECIPIENT
+        ),
+    );
+    s.write(
+        "app.enc.yaml",
+        "user: app\npassword: first-value\ntoken: second\n",
+    );
+    let out = s.with_key().args(["encrypt", "-i", "app.enc.yaml"]).run();
+    crate::util::assert_code(&out, 0);
+    // Someone pastes a new value in plaintext.
+    let text = s.read("app.enc.yaml");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let i = lines
+        .iter()
+        .position(|l| l.starts_with("password:"))
+        .unwrap();
+    lines[i] = format!("password: {}", "Zr7-pasted-Qx4");
+    s.write("app.enc.yaml", &(lines.join("\n") + "\n"));
+    let out = s.cmd().args(["scan", "--format", "json"]).run();
+    let v = json(&out);
+    let f = findings(&v)
+        .iter()
+        .find(|f| f["rule"] == "sops-plaintext-value")
+        .unwrap_or_else(|| panic!("{v}"));
+    let hint = f["message"].as_str().unwrap();
+    // "fix: delete line N and store the value encrypted: shroud set …"
+    let line: usize = hint
+        .split("delete line ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{hint}"));
+    assert_eq!(line as u64, f["line"].as_u64().unwrap());
+    let text = s.read("app.enc.yaml");
+    let kept: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| i + 1 != line)
+        .map(|(_, l)| l)
+        .collect();
+    s.write("app.enc.yaml", &(kept.join("\n") + "\n"));
+    let cmd = hint.rsplit_once("encrypted: ").unwrap().1;
+    let cmd = cmd.replace("'<the value as JSON>'", "\"Zr7-pasted-Qx4\"");
+    let words: Vec<String> = cmd
+        .split_whitespace()
+        .map(|w| w.trim_matches('\'').to_owned())
+        .collect();
+    assert_eq!(words[0], "shroud", "{hint}");
+    let out = s.with_key().args(&words[1..]).run();
+    crate::util::assert_code(&out, 0);
+    let out = s.cmd().args(["scan"]).run();
+    crate::util::assert_code(&out, 0);
+    let out = s.with_key().args(["decrypt", "app.enc.yaml"]).run();
+    crate::util::assert_code(&out, 0);
+    let plain = crate::util::stdout(&out);
+    assert!(
+        plain.contains("Zr7-pasted-Qx4") && plain.contains("second"),
+        "{plain}"
+    );
+}
+
+/// Blobs above `--max-file-size` in commit ranges are skipped without being read into memory.
+#[test]
+fn oversized_blobs_in_history_are_skipped() {
+    let d = repo();
+    std::fs::write(d.path().join("README.md"), "hi\n").unwrap();
+    let base = commit_all(d.path(), "base");
+    std::fs::write(
+        d.path().join("big.py"),
+        format!("T = \"{}\"\n{}\n", github_token(45), "x".repeat(4000)),
+    )
+    .unwrap();
+    commit_all(d.path(), "big");
+    let range = format!("{base}..HEAD");
+    let out = shroud(d.path(), &["scan", "--commits", &range, "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    let out = shroud(
+        d.path(),
+        &[
+            "scan",
+            "--commits",
+            &range,
+            "--max-file-size",
+            "1000",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert_eq!(json(&out)["stats"]["skipped"], 1);
+    let out = shroud(
+        d.path(),
+        &[
+            "scan",
+            "--all-history",
+            "--max-file-size",
+            "1000",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
 }
