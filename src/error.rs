@@ -29,6 +29,9 @@ pub enum ExitCode {
     InvalidConfig,
     /// `keys verify`: a restore from the backup would lose files.
     RestoreWouldLose,
+    /// `scan`/`hook`: the scan could not be completed (unreadable file or git object, bad
+    /// baseline or scan settings, not a git repository).
+    ScanFailed,
     Integrity,
     ConfigNotFound,
     /// Another shroud process holds the file's lock (`EX_TEMPFAIL`: try again).
@@ -49,7 +52,7 @@ impl ExitCode {
         match self {
             ExitCode::Success => 0,
             ExitCode::Generic | ExitCode::Findings => 1,
-            ExitCode::Usage | ExitCode::CouldNotReadInput => 2,
+            ExitCode::Usage | ExitCode::CouldNotReadInput | ExitCode::ScanFailed => 2,
             ExitCode::CouldNotWriteOutput => 3,
             ExitCode::InvalidInput => 4,
             ExitCode::InvalidConfig => 5,

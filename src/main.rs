@@ -45,7 +45,6 @@ fn main() -> ExitCode {
         Ok(cli::common::Outcome::Done) => ExitCode::SUCCESS,
         Ok(cli::common::Outcome::Code(code)) => code.into(),
         Ok(cli::common::Outcome::Exit(code)) => ExitCode::from(code),
-        Ok(cli::common::Outcome::Process(code)) => code,
         Err(Error::Write { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
             ExitCode::SUCCESS
         }
@@ -60,6 +59,6 @@ fn main() -> ExitCode {
 /// untrusted text made visible.
 fn report(e: &Error) {
     use std::io::Write;
-    let line = shroud::scan::sanitize::sanitize(&e.to_string().replace('\n', " "));
+    let line = shroud::text::sanitize(&e.to_string().replace('\n', " "));
     let _ = writeln!(std::io::stderr().lock(), "shroud: {line}");
 }

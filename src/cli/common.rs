@@ -24,8 +24,6 @@ pub enum Outcome {
     Code(shroud::error::ExitCode),
     /// Exit with a child's status (exec-env / exec-file).
     Exit(u8),
-    /// A verb that reports per item and computes its own exit status (scan).
-    Process(std::process::ExitCode),
 }
 
 /// Runs a future on a runtime created once per process.

@@ -4,10 +4,12 @@
 //! write unless `--force`. Must not know: scanning.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use shroud::scan::sanitize::sanitize;
+use shroud::error::{Error, ExitCode, Result};
 use shroud::scan::source;
+use shroud::text::sanitize;
+
+use super::common::Outcome;
 
 /// The marker that identifies a hook written by shroud.
 pub const MARKER: &str = "# installed by `shroud hook install`";
@@ -31,10 +33,17 @@ pub enum HookAction {
     Uninstall,
 }
 
-fn hook_path() -> Result<PathBuf, String> {
-    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+fn refused(message: String) -> Error {
+    Error::Reported {
+        message: format!("hook: {message}"),
+        code: ExitCode::Usage,
+    }
+}
+
+fn hook_path() -> Result<PathBuf> {
+    let cwd = std::env::current_dir().map_err(|e| refused(e.to_string()))?;
     let out = source::git(&cwd, &["rev-parse", "--git-path", "hooks"])
-        .map_err(|_| "not inside a git repository".to_owned())?;
+        .map_err(|_| refused("not inside a git repository".to_owned()))?;
     let dir = PathBuf::from(String::from_utf8_lossy(&out).trim_end());
     let dir = if dir.is_absolute() {
         dir
@@ -50,61 +59,44 @@ fn script() -> String {
     )
 }
 
-pub fn run(args: HookArgs) -> ExitCode {
-    let path = match hook_path() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("shroud hook: {e}");
-            return ExitCode::from(2);
-        }
-    };
+pub fn run(args: HookArgs) -> Result<Outcome> {
+    let path = hook_path()?;
     let shown = sanitize(&path.display().to_string());
     let existing = std::fs::read_to_string(&path).ok();
     let ours = existing.as_deref().is_some_and(|s| s.contains(MARKER));
+    let write_err = |file: String| move |source| Error::Write { file, source };
     match args.action {
         HookAction::Install { force } => {
             if existing.is_some() && !ours && !force {
-                eprintln!(
-                    "shroud hook: {shown} exists and was not written by shroud; refusing to overwrite (use --force, or add `shroud scan --staged` to it yourself)"
-                );
-                return ExitCode::from(2);
+                return Err(refused(format!(
+                    "{shown} exists and was not written by shroud; refusing to overwrite (use --force, or add `shroud scan --staged` to it yourself)"
+                )));
             }
-            if let Some(parent) = path.parent()
-                && let Err(e) = std::fs::create_dir_all(parent)
-            {
-                eprintln!(
-                    "shroud hook: cannot create {}: {e}",
-                    sanitize(&parent.display().to_string())
-                );
-                return ExitCode::from(2);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(write_err(parent.display().to_string()))?;
             }
-            if let Err(e) = std::fs::write(&path, script()) {
-                eprintln!("shroud hook: cannot write {shown}: {e}");
-                return ExitCode::from(2);
-            }
-            #[cfg(unix)]
+            std::fs::write(&path, script()).map_err(write_err(path.display().to_string()))?;
             {
                 use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                    .map_err(write_err(path.display().to_string()))?;
             }
             eprintln!("shroud hook: installed {shown}");
-            ExitCode::SUCCESS
+            Ok(Outcome::Done)
         }
         HookAction::Uninstall => {
             if !ours {
+                if existing.is_some() {
+                    return Err(refused(format!(
+                        "{shown} was not written by shroud; left as it is"
+                    )));
+                }
                 eprintln!("shroud hook: no shroud hook at {shown}");
-                return ExitCode::from(if existing.is_some() { 2 } else { 0 });
+                return Ok(Outcome::Done);
             }
-            match std::fs::remove_file(&path) {
-                Ok(()) => {
-                    eprintln!("shroud hook: removed {shown}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("shroud hook: cannot remove {shown}: {e}");
-                    ExitCode::from(2)
-                }
-            }
+            std::fs::remove_file(&path).map_err(write_err(path.display().to_string()))?;
+            eprintln!("shroud hook: removed {shown}");
+            Ok(Outcome::Done)
         }
     }
 }

@@ -181,8 +181,8 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         Command::ExternalSecret(a) => externalsecret::run(a, &g),
         Command::Keygen(a) => keygen::run(a),
         Command::Keys(a) => keys::run(a),
-        Command::Scan(a) => Ok(common::Outcome::Process(scan::run(a))),
-        Command::Hook(a) => Ok(common::Outcome::Process(hook::run(a))),
+        Command::Scan(a) => scan::run(a),
+        Command::Hook(a) => hook::run(a),
         Command::Completion(a) => completion::run(a),
     }
 }

@@ -4,14 +4,15 @@
 //! the exit code (0 clean, 1 findings, 2 error). Must not know: rules or git plumbing (that is
 //! `shroud::scan`).
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::ExitCode;
-
+use shroud::error::{Error, ExitCode, Result};
 use shroud::scan::baseline::{self, Baseline};
 use shroud::scan::report::{self, OutputFormat};
-use shroud::scan::sanitize::sanitize;
 use shroud::scan::{self, Options, Source};
+use shroud::text::sanitize;
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::common::Outcome;
 
 /// Scan files, the index or git history for credentials and unencrypted secrets.
 #[derive(clap::Args, Debug)]
@@ -72,12 +73,15 @@ enum SourceKind {
     Other,
 }
 
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("shroud scan: {}", sanitize(&msg.to_string()));
-    ExitCode::from(2)
+/// A scan that could not be completed (exit 2), reported once at the CLI's edge.
+fn fail(msg: impl std::fmt::Display) -> Error {
+    Error::Reported {
+        message: format!("scan: {msg}"),
+        code: ExitCode::ScanFailed,
+    }
 }
 
-pub fn run(args: ScanArgs) -> ExitCode {
+pub fn run(args: ScanArgs) -> Result<Outcome> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let git_root = scan::source::toplevel(&cwd);
     let root = git_root.clone().unwrap_or_else(|| cwd.clone());
@@ -101,7 +105,9 @@ pub fn run(args: ScanArgs) -> ExitCode {
         Source::AllHistory
     } else if args.paths.iter().any(|p| p.as_os_str() == "-") {
         if args.paths.len() > 1 {
-            return fail("`-` (standard input) cannot be combined with other paths");
+            return Err(fail(
+                "`-` (standard input) cannot be combined with other paths",
+            ));
         }
         let limit = args.max_file_size.unwrap_or(scan::DEFAULT_MAX_FILE_SIZE);
         let mut data = Vec::new();
@@ -111,12 +117,12 @@ pub fn run(args: ScanArgs) -> ExitCode {
             .take(limit + 1)
             .read_to_end(&mut data)
         {
-            return fail(format!("cannot read standard input: {e}"));
+            return Err(fail(format!("cannot read standard input: {e}")));
         }
         if data.len() as u64 > limit {
-            return fail(format!(
+            return Err(fail(format!(
                 "standard input is larger than {limit} bytes (--max-file-size)"
-            ));
+            )));
         }
         Source::Bytes {
             name: args.stdin_name.clone(),
@@ -126,7 +132,9 @@ pub fn run(args: ScanArgs) -> ExitCode {
         Source::Paths(args.paths.clone())
     };
     if !matches!(source, Source::Paths(_) | Source::Bytes { .. }) && git_root.is_none() {
-        return fail("--staged, --commits, --since and --all-history need a git repository");
+        return Err(fail(
+            "--staged, --commits, --since and --all-history need a git repository",
+        ));
     }
     let source_kind = match source {
         Source::Paths(_) => SourceKind::Paths,
@@ -146,7 +154,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
     let started = std::time::Instant::now();
     let mut outcome = match scan::scan(&opts) {
         Ok(o) => o,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     let baseline_path = args
         .baseline
@@ -155,7 +163,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
     let mut base = if baseline_path.is_file() && !args.no_baseline {
         match Baseline::load(&baseline_path) {
             Ok(b) => b,
-            Err(e) => return fail(e),
+            Err(e) => return Err(fail(e)),
         }
     } else {
         Baseline::default()
@@ -168,9 +176,9 @@ pub fn run(args: ScanArgs) -> ExitCode {
                     sanitize(&baseline_path.display().to_string()),
                     if added == 1 { "y" } else { "ies" }
                 );
-                errors_exit(&outcome.summary, ExitCode::SUCCESS)
+                Ok(errors_exit(&outcome.summary, Outcome::Done))
             }
-            Err(e) => fail(e),
+            Err(e) => Err(fail(e)),
         };
     }
     let before = outcome.findings.len();
@@ -188,7 +196,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
     if let Err(e) = written
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        return fail(format!("cannot write the report: {e}"));
+        return Err(fail(format!("cannot write the report: {e}")));
     }
     let s = &outcome.summary;
     if args.format == OutputFormat::Text || args.output.is_some() {
@@ -206,19 +214,21 @@ pub fn run(args: ScanArgs) -> ExitCode {
         );
     }
     let code = if outcome.findings.is_empty() {
-        ExitCode::SUCCESS
+        Outcome::Done
     } else {
         if args.format == OutputFormat::Text {
             eprintln!(
                 "shroud scan: remove the secrets (and rotate them), or suppress a false positive with a `shroud:allow` comment, a .shroudignore entry, or `shroud scan --update-baseline`"
             );
         }
-        ExitCode::from(1)
+        Outcome::Code(ExitCode::Findings)
     };
-    errors_exit(s, code)
+    Ok(errors_exit(s, code))
 }
 
-fn errors_exit(summary: &scan::Summary, code: ExitCode) -> ExitCode {
+/// Per-item warnings and errors, printed as they were collected; any error makes the scan
+/// incomplete (exit 2), whatever was found.
+fn errors_exit(summary: &scan::Summary, code: Outcome) -> Outcome {
     for w in &summary.warnings {
         eprintln!("shroud scan: warning: {}", sanitize(w));
     }
@@ -229,6 +239,6 @@ fn errors_exit(summary: &scan::Summary, code: ExitCode) -> ExitCode {
     if errors.is_empty() {
         code
     } else {
-        ExitCode::from(2)
+        Outcome::Code(ExitCode::ScanFailed)
     }
 }

@@ -654,12 +654,11 @@ pub fn run(args: Vec<OsString>) -> std::process::ExitCode {
         Ok(super::common::Outcome::Done) => std::process::ExitCode::SUCCESS,
         Ok(super::common::Outcome::Code(c)) => std::process::ExitCode::from(c.code()),
         Ok(super::common::Outcome::Exit(c)) => std::process::ExitCode::from(c),
-        Ok(super::common::Outcome::Process(c)) => c,
         Err(Error::Write { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            let mut line = shroud::scan::sanitize::sanitize(&e.to_string().replace('\n', " "));
+            let mut line = shroud::text::sanitize(&e.to_string().replace('\n', " "));
             if let Error::Config(ConfigError::NoMatchingRule { .. }) = &e {
                 // Editor integrations look for sops's wording.
                 line.push_str(" (error loading config: no matching creation rules found)");

@@ -4,13 +4,12 @@
 //! encoding, not encryption) and judging `data`/`stringData` values against the placeholder
 //! list. Must not know: other rules, git, suppression files or output formats.
 
-use base64::Engine;
-
 use super::Finding;
 use super::engine::{inline_allowed, line_at};
 use super::rules::{is_placeholder, names_itself};
+use crate::k8s::secret::{Field, SecretDoc};
+use crate::secret::SecretBytes;
 use crate::store::{self, Format};
-use crate::tree::Value;
 
 pub const RULE_ID: &str = "kubernetes-secret";
 const DESCRIPTION: &str = "Kubernetes Secret with plaintext values";
@@ -91,68 +90,56 @@ pub fn check(path: &str, data: &[u8]) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut cursor = 0;
     for doc in &tree.branches {
-        if doc.get("kind").and_then(Value::as_text).as_deref() != Some("Secret")
-            || doc.get("sops").is_some()
-        {
+        let Some(secret) = SecretDoc::of(doc).filter(|s| !s.is_sops()) else {
             continue;
-        }
-        let name = doc
-            .get("metadata")
-            .and_then(Value::as_map)
-            .and_then(|m| m.get("name"))
-            .and_then(Value::as_text)
-            .unwrap_or_default();
+        };
+        let name = secret.name().unwrap_or_default();
         let doc_start = find_key(data, cursor, "kind").unwrap_or(cursor);
-        for field in ["data", "stringData"] {
-            let Some(Value::Map(values)) = doc.get(field) else {
+        let mut field_at = doc_start;
+        let mut key_cursor = doc_start;
+        let mut current: Option<Field> = None;
+        for entry in secret.entries() {
+            if current != Some(entry.field) {
+                current = Some(entry.field);
+                field_at = find_key(data, doc_start, entry.field.name()).unwrap_or(doc_start);
+                key_cursor = field_at;
+            }
+            let Some(raw) = entry.raw() else {
                 continue;
             };
-            let field_at = find_key(data, doc_start, field).unwrap_or(doc_start);
-            let mut key_cursor = field_at;
-            for (key, value) in values.pairs() {
-                let Some(raw) = value.as_scalar().map(|s| s.bytes().to_vec()) else {
-                    continue;
-                };
-                let plain = if field == "data" {
-                    let compact: Vec<u8> = raw
-                        .iter()
-                        .copied()
-                        .filter(|b| !b.is_ascii_whitespace())
-                        .collect();
-                    match base64::engine::general_purpose::STANDARD.decode(&compact) {
-                        Ok(p) => p,
-                        Err(_) => raw.clone(),
-                    }
-                } else {
-                    raw.clone()
-                };
-                let at = find_key(data, key_cursor, key).unwrap_or(field_at);
-                key_cursor = at;
-                if NOT_SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
-                    || plain.iter().all(u8::is_ascii_whitespace)
-                    || raw.starts_with(b"ENC[")
-                    || is_placeholder(&raw)
-                    || is_placeholder(&plain)
-                    || names_itself(&plain)
-                    || inline_allowed(data, at)
-                {
-                    continue;
-                }
-                let (line, range) = line_at(data, at);
-                let message = format!(
-                    "Secret {name:?} stores {field}.{key} in plaintext (base64 is not encryption); encrypt it: shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path}"
-                );
-                out.push(Finding::new(
-                    RULE_ID,
-                    DESCRIPTION,
-                    path,
-                    line,
-                    1 + at - range.start,
-                    &plain,
-                    Some(message),
-                ));
-            }
+            // Invalid base64 in `data` is judged as written.
+            let plain = entry
+                .decoded()
+                .unwrap_or_else(|| SecretBytes::from_slice(raw));
+            let plain = plain.expose();
+            let key = entry.key;
+            let at = find_key(data, key_cursor, key).unwrap_or(field_at);
+            key_cursor = at;
             cursor = cursor.max(key_cursor);
+            if NOT_SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
+                || plain.iter().all(u8::is_ascii_whitespace)
+                || raw.starts_with(b"ENC[")
+                || is_placeholder(raw)
+                || is_placeholder(plain)
+                || names_itself(plain)
+                || inline_allowed(data, at)
+            {
+                continue;
+            }
+            let (line, range) = line_at(data, at);
+            let message = format!(
+                "Secret {name:?} stores {}.{key} in plaintext (base64 is not encryption); encrypt it: shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path}",
+                entry.field.name()
+            );
+            out.push(Finding::new(
+                RULE_ID,
+                DESCRIPTION,
+                path,
+                line,
+                1 + at - range.start,
+                plain,
+                Some(message),
+            ));
         }
         cursor = cursor.max(doc_start + 1);
     }

@@ -27,7 +27,6 @@ pub mod gitleaks;
 pub mod kube;
 pub mod report;
 pub mod rules;
-pub mod sanitize;
 pub mod scorer;
 pub mod settings;
 pub mod sops;
@@ -422,7 +421,11 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                         return Ok(None);
                     }
                     let mut data = Vec::with_capacity(len as usize + 1);
-                    fh.read_to_end(&mut data)?;
+                    // A file that grows while it is read is still bounded.
+                    fh.take(scanner.max_size + 1).read_to_end(&mut data)?;
+                    if data.len() as u64 > scanner.max_size {
+                        return Ok(None);
+                    }
                     Ok(Some(data))
                 });
                 match read {
@@ -434,7 +437,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                     Err(e) => shared.error(format!("{path}: cannot read: {e}")),
                 }
             };
-            source::walk(&paths, n, &scan_file, &|e| shared.error(e));
+            crate::repo::files_parallel(&paths, n, &scan_file, &|e| shared.error(e));
         }
         Source::Staged(_) | Source::Commits(_) => {
             let changes = match &opts.source {

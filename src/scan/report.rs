@@ -1,7 +1,7 @@
 //! Rendering findings: human text, JSON and SARIF 2.1.0.
 //!
 //! Owns: output layouts. Every string that came from the scanned repository (paths, messages,
-//! redacted secrets) goes through [`sanitize`](super::sanitize) for text output; JSON/SARIF
+//! redacted secrets) goes through [`sanitize`](crate::text::sanitize) for text output; JSON/SARIF
 //! escape through serde. Must not know: how findings were produced. Never sees a full secret:
 //! findings only carry a redacted prefix and a digest.
 
@@ -9,8 +9,8 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use super::sanitize::sanitize;
 use super::{Finding, Summary};
+use crate::text::sanitize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {

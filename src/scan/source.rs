@@ -53,41 +53,6 @@ pub fn toplevel(dir: &Path) -> Option<PathBuf> {
     Some(PathBuf::from(s.trim_end_matches(['\n', '\r'])))
 }
 
-/// Files under `paths`, honouring `.gitignore`/`.git/info/exclude` (hidden files included,
-/// `.git` excluded), handed to `f` on `threads` walker threads as they are found (each thread
-/// walks and scans: no hand-off); walk errors go to `err`.
-pub fn walk(
-    paths: &[PathBuf],
-    threads: usize,
-    f: &(dyn Fn(PathBuf) + Sync),
-    err: &(dyn Fn(String) + Sync),
-) {
-    let Some((first, rest)) = paths.split_first() else {
-        return;
-    };
-    let mut b = ignore::WalkBuilder::new(first);
-    for p in rest {
-        b.add(p);
-    }
-    b.hidden(false)
-        .git_ignore(true)
-        .git_exclude(true)
-        .git_global(false)
-        .require_git(false)
-        .threads(threads)
-        .filter_entry(|e| e.file_name() != ".git");
-    b.build_parallel().run(|| {
-        Box::new(|entry| {
-            match entry {
-                Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => f(e.into_path()),
-                Ok(_) => {}
-                Err(e) => err(e.to_string()),
-            }
-            ignore::WalkState::Continue
-        })
-    });
-}
-
 /// Lines added to one path by one commit (or by the index).
 #[derive(Clone, Debug)]
 pub struct Change {
