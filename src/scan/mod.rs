@@ -414,7 +414,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                     return;
                 }
                 // One open, one fstat, one read: no second path lookup.
-                let read = std::fs::File::open(&file).and_then(|mut fh| {
+                let read = std::fs::File::open(&file).and_then(|fh| {
                     use std::io::Read;
                     let len = fh.metadata()?.len();
                     if len > scanner.max_size {
