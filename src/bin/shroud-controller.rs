@@ -161,6 +161,7 @@ fn run(a: RunArgs, keys: KeySources) -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
     let sub = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter);
     if a.log_format == "json" {
         sub.json().init();

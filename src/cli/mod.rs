@@ -15,6 +15,7 @@ pub mod filestatus;
 pub mod hook;
 pub mod keygen;
 pub mod keys;
+pub mod recipients;
 pub mod rotate;
 pub mod scan;
 pub mod set;

@@ -342,10 +342,19 @@ async fn reload_keys(
 
 /// Drops the per-object state of objects that are no longer in the watch cache (deleted).
 async fn prune(store: Store<EncryptedSecret>, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
-    tokio::select! {
-        r = store.wait_until_ready() => if r.is_err() { return },
-        _ = stop.changed() => return,
+    // `wait_until_ready` keeps one waker (the Controller waits on the same store), so it is
+    // polled afresh every second rather than awaited once.
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match tokio::time::timeout(Duration::from_secs(1), store.wait_until_ready()).await {
+            Ok(Ok(())) => break,
+            Ok(Err(_)) => return,
+            Err(_) => {}
+        }
     }
+    tracing::debug!("watch cache ready: pruning deleted objects' state");
     loop {
         ctx.prune(|ns, name, uid| {
             let obj = if ns.is_empty() {
@@ -357,6 +366,7 @@ async fn prune(store: Store<EncryptedSecret>, ctx: Arc<Ctx>, mut stop: watch::Re
         });
         let (backoff, statuses) = ctx.tracked();
         ctx.metrics.set_tracked(backoff, statuses);
+        tracing::debug!(backoff, statuses, "per-object state pruned");
         tokio::select! {
             _ = tokio::time::sleep(PRUNE_EVERY) => {}
             _ = stop.changed() => return,
