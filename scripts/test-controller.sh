@@ -75,6 +75,6 @@ cargo test --test it backup::backup_from_and_restore -- --test-threads 1
 
 t=$(date +%s)
 bash scripts/build-image.sh --profile "${SHROUD_IMAGE_PROFILE:-dev}" --output "$dir/image"
-bash scripts/verify-image.sh "$dir/image" "$dir/sa-kubeconfig"
+bash scripts/verify-image.sh "$dir/image" "$dir"
 echo "test-controller: image built and verified in $(( $(date +%s) - t )) s"
 echo "test-controller: passed in $(( $(date +%s) - start )) s"

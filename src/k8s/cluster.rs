@@ -217,3 +217,25 @@ pub async fn publish_recipients(
     .map_err(|e| ClusterError::ConfigMap(what, one_line(&e)))?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipients_round_trip_through_the_configmap() {
+        let r = vec!["age1aaa".to_owned(), "age1bbb".to_owned()];
+        let cm = recipients_configmap("shroud-system", RECIPIENTS_CONFIGMAP, &r, "m");
+        let text = &cm.data.as_ref().unwrap()[RECIPIENTS_ENTRY];
+        assert_eq!(text, "age1aaa\nage1bbb\n");
+        assert_eq!(parse_recipients(text), r);
+        assert_eq!(
+            parse_recipients("# published by shroud-controller\n\n  age1aaa  \n"),
+            vec!["age1aaa".to_owned()]
+        );
+        assert_eq!(
+            cm.metadata.labels.unwrap()["app.kubernetes.io/managed-by"],
+            "m"
+        );
+    }
+}
