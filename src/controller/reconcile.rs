@@ -76,8 +76,15 @@ impl ReconcileError {
     }
 }
 
-/// (observedGeneration, reason, message) of a status write.
-type WrittenStatus = (Option<i64>, Reason, String);
+/// (observedGeneration, reason, hash of the message) of a status write.
+type WrittenStatus = (Option<i64>, Reason, u64);
+
+fn message_hash(m: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    m.hash(&mut h);
+    h.finish()
+}
 
 /// Shared state of the reconcilers.
 pub struct Ctx {
@@ -208,10 +215,20 @@ pub async fn decrypt(ctx: &Ctx, es: &EncryptedSecret) -> Result<Payload, (Reason
     let ns = es.namespace().unwrap_or_default();
     let label = format!("{ns}/{name}");
     let start = Instant::now();
-    let sops = es.sops.as_ref();
+    let unreadable = |what: &str| {
+        (
+            Reason::InvalidSpec,
+            format!("{what} is not valid JSON as returned by the API server"),
+        )
+    };
+    let spec = es.spec.value().map_err(|_| unreadable("spec"))?;
+    let sops = match &es.sops {
+        Some(s) => Some(s.value().map_err(|_| unreadable("sops"))?),
+        None => None,
+    };
     let (tree, md) =
-        manifest::load(&label, &name, &ns, &es.spec, sops).map_err(|e| classify(&e))?;
-    let id = manifest::envelope_id(sops.unwrap_or(&serde_json::Value::Null));
+        manifest::load(&label, &name, &ns, &spec, sops.as_ref()).map_err(|e| classify(&e))?;
+    let id = manifest::envelope_id(sops.as_ref().unwrap_or(&serde_json::Value::Null));
     let keys = ctx.keys();
     let (key, hit) = keys.data_key(id, &md).await.map_err(|source| {
         classify(&ManifestError::Document(DocError::Key {
@@ -446,7 +463,7 @@ async fn set_status(
     }) && es.status.as_ref().and_then(|s| s.observed_generation) == generation;
     let uid = es.uid().unwrap_or_default();
     let key = key_of(es);
-    let mine = (uid, (generation, reason, message.to_owned()));
+    let mine = (uid, (generation, reason, message_hash(message)));
     let just_written = ctx
         .written
         .lock()

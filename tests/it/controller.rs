@@ -494,13 +494,17 @@ async fn scenarios(c: &Client, ns: &str, other_ns: Option<&str>, ctl: &Ctl, even
     let secrets: Api<Secret> = Api::namespaced(c.clone(), ns);
 
     // create → Secret appears with the right data, labels, annotations and owner.
-    let v1 = encrypt_es(
+    let mut v1 = encrypt_es(
         &sb,
         "db",
         ns,
         &[("password", PLAIN_VALUES[0]), ("user", "admin")],
         TEST_RECIPIENT,
     );
+    // What Flux adds to the objects it applies, and the opt-out of its own sops decryption:
+    // metadata outside the MAC-covered document, so the object still verifies.
+    v1["metadata"]["labels"] = json!({"kustomize.toolkit.fluxcd.io/name": "apps"});
+    v1["metadata"]["annotations"] = json!({"kustomize.toolkit.fluxcd.io/decrypt": "disabled"});
     create(c, ns, &v1).await;
     wait_reason(c, ns, "db", "Decrypted").await;
     assert_eq!(
