@@ -11,7 +11,16 @@ bash scripts/setup-kube.sh
 cargo build --release --quiet --bin shroud-controller --bin shroud
 dir="$(mktemp -d)"
 ctl_pid=""
-cleanup() { [ -n "$ctl_pid" ] && kill "$ctl_pid" 2>/dev/null; bash scripts/kube-down.sh "$dir"; rm -rf "$dir"; }
+cleanup() {
+  rc=$?
+  if [ "$rc" != 0 ]; then
+    for f in apiserver.log etcd.log controller.log; do
+      [ -f "$dir/$f" ] && { echo "bench: --- $f (last lines) ---"; tail -15 "$dir/$f"; }
+    done
+  fi
+  [ -n "$ctl_pid" ] && kill "$ctl_pid" 2>/dev/null
+  bash scripts/kube-down.sh "$dir"; rm -rf "$dir"
+}
 trap cleanup EXIT
 bash scripts/kube-up.sh "$dir"
 url="$(cat "$dir/server-url")"; token="$(cat "$dir/token")"
@@ -34,7 +43,7 @@ for _ in $(seq 1 60); do
   k -f "$url/apis/shroud.dev/v1alpha1/namespaces/$ns/encryptedsecrets" >/dev/null 2>&1 && break; sleep 0.5
 done
 echo "bench: creating $n objects"
-seq 1 "$n" | xargs -P 8 -I{} curl -sS -o /dev/null --cacert "$dir/ca.crt" -H "Authorization: Bearer $token" \
+seq 1 "$n" | xargs -P 8 -I{} curl -sS --retry 5 --retry-connrefused --retry-delay 1 -o /dev/null --cacert "$dir/ca.crt" -H "Authorization: Bearer $token" \
   -H 'Content-Type: application/json' -X POST --data-binary @"$dir/es/s{}.json" \
   "$url/apis/shroud.dev/v1alpha1/namespaces/$ns/encryptedsecrets"
 
@@ -58,7 +67,7 @@ print(sum(1 for i in items for c in i.get("status",{}).get("conditions",[]) if c
 limit=$(( n / 20 > 300 ? n / 20 : 300 ))
 ready=0
 while :; do
-  d=$(curl -s "http://127.0.0.1:$port/metrics" | awk -F' ' '/^shroud_objects\{reason="Decrypted"\}/ {print $2}')
+  d=$(curl -s "http://127.0.0.1:$port/metrics" | awk -F' ' '/^shroud_objects\{reason="Decrypted"\}/ {print $2}' || true)
   if [ "${d:-0}" -ge "$n" ]; then
     ready=$(count_ready)
     [ "$ready" -ge "$n" ] && break
@@ -85,7 +94,7 @@ KUBECONFIG="$dir/kubeconfig" SHROUD_LOG=warn ./target/release/shroud-controller 
   --metrics-addr "127.0.0.1:$port" --age-key-file keys/test-age.txt --concurrency 16 2>>"$dir/controller.log" &
 ctl_pid=$!
 for _ in $(seq 1 $(( limit * 2 ))); do
-  r=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^shroud_reconciles_total/ {print $2}')
+  r=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^shroud_reconciles_total/ {print $2}' || true)
   [ "${r:-0}" -ge "$n" ] && break; sleep 0.5
 done
 sleep 2

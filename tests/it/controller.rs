@@ -1384,3 +1384,46 @@ async fn alert_rules_match_served_metrics() {
     }
     assert!(alerts >= 3);
 }
+
+/// The shutdown deadline: an API server that accepts connections and never answers keeps the
+/// controller waiting, and SIGTERM still ends it after `--shutdown-grace-seconds` (it used to
+/// ignore SIGTERM for good). Needs no cluster.
+#[test]
+fn sigterm_exits_after_the_grace_period_when_the_api_server_hangs() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let sb = Sandbox::new();
+    let kc = sb.write(
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n"
+        ),
+    );
+    let mut ctl = Ctl::start(
+        &kc,
+        &Opts {
+            lease: None,
+            ..Opts::namespaced("hang").with(&["--shutdown-grace-seconds", "2"])
+        },
+    );
+    let start = Instant::now();
+    while ctl.metrics().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never served /metrics"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (took, code) = ctl.terminate();
+    assert_eq!(code, Some(1), "exit code after the grace period");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(8),
+        "exited after {took:?} (grace: 2 s)"
+    );
+    assert!(
+        ctl.log()
+            .contains("graceful shutdown did not finish in time")
+    );
+    drop(silent);
+}
