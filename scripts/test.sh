@@ -18,6 +18,7 @@ cargo clippy --all-targets -- -D warnings
 # fail rather than skip without it, so this run leaves them to that script.
 cargo test --all-targets -- --skip controller:: --skip eso::the_real_api_server \
   --skip backup::backup_from_and_restore
+cargo test --doc
 for extra in scripts/test-*.sh; do
   [ -e "$extra" ] && bash "$extra"
 done

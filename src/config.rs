@@ -15,7 +15,7 @@ use crate::crypto::RuleSpec;
 use crate::keysource::KeySpec;
 use crate::tree::{Map, Value};
 
-pub const CONFIG_FILE_NAME: &str = ".sops.yaml";
+pub(crate) const CONFIG_FILE_NAME: &str = ".sops.yaml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -175,8 +175,14 @@ fn group_keys(
             }
         }
     }
+    if let Some(v) = m.get("pgp") {
+        keys.extend(
+            strings(v, "pgp", path)?
+                .into_iter()
+                .map(|fp| KeySpec::Pgp(crate::keysource::pgp::normalize(&fp))),
+        );
+    }
     for field in [
-        "pgp",
         "gcp_kms",
         "azure_keyvault",
         "hc_vault_transit_uri",

@@ -64,7 +64,11 @@ pub fn load_encrypted(file: &str, format: Format, input: &[u8]) -> Result<(Tree,
 }
 
 /// Takes the metadata off a parsed encrypted tree.
-pub fn split_encrypted(file: &str, format: Format, mut tree: Tree) -> Result<(Tree, Metadata)> {
+pub(crate) fn split_encrypted(
+    file: &str,
+    format: Format,
+    mut tree: Tree,
+) -> Result<(Tree, Metadata)> {
     let meta = layout::split(format, &mut tree)
         .map_err(|source| Error::Metadata {
             file: file.to_owned(),
@@ -97,7 +101,7 @@ fn has_enc(input: &[u8]) -> bool {
 
 /// Classifies a file without any key: bulk operations (rotate, updatekeys, verify, audit)
 /// must process every sops file and report damaged ones, never skip them as plaintext.
-pub fn sniff(format: Format, input: &[u8]) -> Sniff {
+pub(crate) fn sniff(format: Format, input: &[u8]) -> Sniff {
     let mut tree = match store::load_encrypted(format, input) {
         Ok(t) => t,
         Err(e) if has_enc(input) => return Sniff::Damaged(e.to_string()),
@@ -182,7 +186,7 @@ async fn open_impl(
 }
 
 /// The synchronous half of [`open`]: decrypt and verify with a known data key.
-pub fn open_with_key(
+pub(crate) fn open_with_key(
     file: &str,
     tree: Tree,
     md: Metadata,

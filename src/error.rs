@@ -5,13 +5,10 @@
 //! value; and the failure → exit code table, for shroud and for the sops drop-in mode.
 //! Must not know: how errors are printed.
 
-use crate::backup::BackupError;
 use crate::config::ConfigError;
 use crate::crypto::{RuleError, TreeError};
-use crate::externalsecret::EsoError;
 use crate::keysource::KeyError;
 use crate::metadata::MetadataError;
-use crate::repo::WalkError;
 use crate::store::StoreError;
 
 /// What a process exit means. Every exit status shroud returns comes from here (or is a
@@ -76,6 +73,13 @@ impl From<ExitCode> for std::process::ExitCode {
     fn from(c: ExitCode) -> Self {
         std::process::ExitCode::from(c.code())
     }
+}
+
+/// The error of a procedure built on the library (a key backup, ExternalSecret generation,
+/// the scanner): it knows which documented exit code it means. Procedures implement this, so
+/// this module never depends on them.
+pub trait Failure: std::error::Error + Send + Sync + 'static {
+    fn exit_code(&self) -> ExitCode;
 }
 
 /// A failure, naming the file it concerns.
@@ -150,12 +154,15 @@ pub enum Error {
         command: String,
         source: std::io::Error,
     },
-    #[error("{file}: {source}")]
-    Backup { file: String, source: BackupError },
-    #[error(transparent)]
-    ExternalSecret(#[from] EsoError),
-    #[error(transparent)]
-    Walk(#[from] WalkError),
+    /// A failure of a procedure above the document layer (key backups, ExternalSecret
+    /// generation, the scanner), which documents its own exit code ([`Failure`]).
+    #[error("{}{failure}", file.as_deref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    Procedure {
+        file: Option<String>,
+        failure: Box<dyn Failure>,
+    },
+    #[error("{path}: cannot walk the directory: {message}")]
+    Walk { path: String, message: String },
     #[error(
         "{file}: another shroud process is changing this file; nothing was done (try again when it has finished)"
     )]
@@ -204,9 +211,8 @@ impl Error {
             Error::NotModified { .. } => C::FileNotModified,
             Error::NoEditor(_) | Error::EditorFailed { .. } => C::NoEditor,
             Error::Command { .. } | Error::Declined(_) | Error::Internal { .. } => C::Generic,
-            Error::Backup { source, .. } => source.exit_code(),
-            Error::ExternalSecret(e) => e.exit_code(),
-            Error::Walk(_) => C::CouldNotReadInput,
+            Error::Procedure { failure, .. } => failure.exit_code(),
+            Error::Walk { .. } => C::CouldNotReadInput,
             Error::Busy { .. } => C::Busy,
             Error::Reported { code, .. } => *code,
         }

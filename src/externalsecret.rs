@@ -42,8 +42,17 @@ pub enum EsoError {
     Push(String),
 }
 
-impl EsoError {
-    pub fn exit_code(&self) -> crate::error::ExitCode {
+impl From<EsoError> for crate::error::Error {
+    fn from(e: EsoError) -> Self {
+        crate::error::Error::Procedure {
+            file: None,
+            failure: Box::new(e),
+        }
+    }
+}
+
+impl crate::error::Failure for EsoError {
+    fn exit_code(&self) -> crate::error::ExitCode {
         use crate::error::ExitCode as C;
         match self {
             EsoError::Input { .. } | EsoError::BadRemoteKey { .. } => C::InvalidInput,

@@ -24,7 +24,7 @@ pub enum Mode {
 
 /// The largest input shroud reads into memory (encrypting or decrypting a file holds a few
 /// copies of it). Override with `SHROUD_MAX_INPUT` (bytes).
-pub const DEFAULT_MAX_INPUT: u64 = 256 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_INPUT: u64 = 256 * 1024 * 1024;
 
 /// The input size limit in force.
 pub fn max_input() -> u64 {
@@ -35,7 +35,7 @@ pub fn max_input() -> u64 {
 }
 
 /// Error kind of a read refused by the size limit.
-pub fn too_large(limit: u64) -> io::Error {
+pub(crate) fn too_large(limit: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::FileTooLarge,
         format!(
@@ -74,7 +74,7 @@ pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
 /// The file a write to `path` must replace: symlinks are followed (as sops writes through a
 /// link), and anything but a regular file is refused so that `-i` never turns a device, FIFO
 /// or directory into a regular file. A path that does not exist yet is returned as it is.
-pub fn resolve_target(path: &Path) -> io::Result<PathBuf> {
+pub(crate) fn resolve_target(path: &Path) -> io::Result<PathBuf> {
     match fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(path.to_path_buf()),
         Err(e) => Err(e),
@@ -161,7 +161,7 @@ fn pid_of(name: &str, prefix: &str) -> Option<i32> {
 
 /// Removes `.shroud-PID-*.tmp` files in `dir` left by shroud processes that no longer run
 /// (a crash or `kill -9` during a write; such a file may hold plaintext of `decrypt -i`).
-pub fn remove_stale_temps(dir: &Path) {
+pub(crate) fn remove_stale_temps(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -266,7 +266,7 @@ pub struct CleanupGuard {
 
 impl CleanupGuard {
     /// The path no longer needs removing (it was renamed into place).
-    pub fn disarm(self) {}
+    pub(crate) fn disarm(self) {}
 }
 
 impl Drop for CleanupGuard {
@@ -347,7 +347,7 @@ pub fn lock(path: &Path, waiting: impl FnOnce()) -> io::Result<FileLock> {
 }
 
 /// Takes the lock for `path` if nobody holds it.
-pub fn try_lock(path: &Path) -> io::Result<Option<FileLock>> {
+pub(crate) fn try_lock(path: &Path) -> io::Result<Option<FileLock>> {
     acquire(path, false)
 }
 

@@ -1,31 +1,101 @@
 //! # shroud
 //!
 //! A SOPS-compatible secrets toolchain for GitOps. Files written by `sops` open here and files
-//! written here open in `sops`, Flux and helm-secrets.
+//! written here open in `sops`, Flux and helm-secrets (checked against the real sops 3.11 in
+//! `tests/it/differential.rs`).
+//!
+//! ## Data flow
+//!
+//! `bytes → store → tree → crypto → keysource → metadata → bytes`: a [`store`] parses a file
+//! into an ordered [`tree`] whose leaves know their key paths; [`crypto`] encrypts each value
+//! with AES-256-GCM under the file's data key (the path is the AAD) and computes the MAC;
+//! [`keysource`] wraps the data key for age, AWS KMS or PGP recipients in key groups; the
+//! [`metadata`] records of those envelopes go back into the file. [`document`] runs these
+//! steps in order with the fail-closed checks between them. Only key sources and cluster code
+//! are asynchronous; tree encryption is pure and synchronous.
 //!
 //! ## API map
 //!
-//! Data flows `bytes → store → tree → crypto → keysource → metadata → bytes`:
+//! Layers, bottom up (a module uses only modules above it in this table):
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`secret`] | zeroizing containers: [`secret::DataKey`], [`secret::SecretBytes`] |
-//! | [`tree`] | the ordered value tree with comments and typed scalars; tree paths |
-//! | [`store`] | YAML / JSON / dotenv / INI / binary parsing and emitting |
-//! | [`crypto`] | per-value AES-256-GCM (`ENC[...]`), encryption rules, the MAC |
-//! | [`keysource`] | master keys (age, AWS KMS; PGP parsed only) that wrap the data key |
-//! | [`metadata`] | the `sops` block: in-memory [`metadata::Metadata`] and its on-disk layouts |
+//! | [`secret`] | zeroizing containers: [`secret::DataKey`], [`secret::SecretBytes`], [`secret::SecretText`] |
+//! | [`text`], [`timestamp`], [`fsutil`] | one-line error text; sops's RFC 3339 times; atomic, locked, private file writes |
+//! | [`tree`] | the ordered value tree with comments, typed scalars and key paths |
+//! | [`store`] | YAML / JSON / dotenv / INI / binary parsing and emitting, as sops reads and writes them |
+//! | [`crypto`] | the `ENC[…]` value cipher, the encryption rules and their per-leaf decision, the MAC |
+//! | [`metadata`] | the `sops` block: [`metadata::Metadata`], its envelope records and on-disk layouts |
+//! | [`keysource`] | wrapping and unwrapping the data key: age, AWS KMS, key groups with Shamir |
 //! | [`config`] | `.sops.yaml` creation rules |
-//! | [`controller`] | the in-cluster decryptor: `EncryptedSecret` CRD, reconcile, leader election, metrics |
-//! | [`document`] | whole-file operations: encrypt, decrypt, verify, re-encrypt |
-//! | [`backup`] | key backup bundles, Shamir paper shares, restore and verification |
-//! | [`externalsecret`] | ExternalSecret manifests from Secret files; push to AWS Secrets Manager |
-//! | [`rotate`] | `updatekeys` and `rotate`, per file and across a repository, in parallel |
+//! | [`document`] | whole files: encrypt, open (decrypt and verify), seal again |
+//! | [`repo`] | files of a repository: the `.gitignore`-aware walk, nearest configs, sops files |
+//! | [`rotate`], [`backup`], [`externalsecret`], [`scan`], [`k8s`] | procedures: key rotation, key backups, ExternalSecret generation, the secret scanner, Kubernetes objects |
+//! | [`controller`] | the in-cluster decryptor built on [`k8s`] |
 //! | [`error`] | the library error type and the documented exit codes |
-//! | [`fsutil`] | atomic, private file writes |
-//! | [`scan`] | the pre-commit secret scanner: rules, git sources, sops/Kubernetes checks, reports |
 //!
-//! Only key sources are asynchronous; tree encryption is pure and synchronous.
+//! ## Encrypting and decrypting a document
+//!
+//! ```
+//! use shroud::document::{self, EncryptSpec};
+//! use shroud::keysource::{KeySpec, Keyring};
+//! use shroud::store::{EmitOptions, Format};
+//!
+//! // A fresh age identity and its recipient (`shroud keygen` writes such a key file).
+//! let (identity, recipient) = shroud::keysource::age::generate();
+//! let rt = tokio::runtime::Builder::new_current_thread().build()?;
+//!
+//! // Encrypt: parse, encrypt every value for the recipient, write the sops file.
+//! let plain = document::load_plain("app.yaml", Format::Yaml, b"db:\n  password: hunter2\n")?;
+//! let spec = EncryptSpec {
+//!     groups: vec![vec![KeySpec::Age(recipient)]],
+//!     ..Default::default()
+//! };
+//! let (tree, md, _data_key) = rt.block_on(document::encrypt(
+//!     "app.yaml", Format::Yaml, plain, &spec, &Keyring::default(),
+//! ))?;
+//! let sealed = document::emit_encrypted("app.yaml", Format::Yaml, tree, &md, EmitOptions::default())?;
+//! let text = String::from_utf8(sealed.clone())?;
+//! assert!(text.contains("password: ENC[AES256_GCM,"));
+//! assert!(!text.contains("hunter2"));
+//!
+//! // Decrypt: the MAC and every value are verified before anything is returned.
+//! let mut keyring = Keyring::default();
+//! keyring.age.add_text(identity.as_str().unwrap_or_default(), "example key")?;
+//! let opened = rt.block_on(document::open("app.yaml", Format::Yaml, &sealed, &keyring, false))?;
+//! let out = document::emit_plain("app.yaml", Format::Yaml, &opened.tree, EmitOptions::default())?;
+//! assert_eq!(out, b"db:\n  password: hunter2\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A tampered file fails closed, with an error that names the path and never the value:
+//!
+//! ```
+//! # use shroud::document::{self, EncryptSpec};
+//! # use shroud::keysource::{KeySpec, Keyring};
+//! # use shroud::store::{EmitOptions, Format};
+//! # let (identity, recipient) = shroud::keysource::age::generate();
+//! # let rt = tokio::runtime::Builder::new_current_thread().build()?;
+//! # let plain = document::load_plain("a.yaml", Format::Yaml, b"a: one\nb: two\n")?;
+//! # let spec = EncryptSpec { groups: vec![vec![KeySpec::Age(recipient)]], ..Default::default() };
+//! # let (tree, md, _) = rt.block_on(document::encrypt("a.yaml", Format::Yaml, plain, &spec, &Keyring::default()))?;
+//! # let sealed = String::from_utf8(document::emit_encrypted("a.yaml", Format::Yaml, tree, &md, EmitOptions::default())?)?;
+//! # let mut keyring = Keyring::default();
+//! # keyring.age.add_text(identity.as_str().unwrap_or_default(), "example key")?;
+//! // Swap the two ciphertexts: each is bound to its own key path.
+//! let a = sealed.lines().find(|l| l.starts_with("a: ")).unwrap();
+//! let b = sealed.lines().find(|l| l.starts_with("b: ")).unwrap();
+//! let swapped = sealed
+//!     .replace(a, &format!("a: {}", &b[3..]))
+//!     .replace(b, &format!("b: {}", &a[3..]));
+//! let err = rt
+//!     .block_on(document::open("a.yaml", Format::Yaml, swapped.as_bytes(), &keyring, false))
+//!     .err()
+//!     .unwrap();
+//! assert!(err.is_integrity());
+//! assert!(err.to_string().contains(r#"["a"]"#));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 
@@ -49,5 +119,6 @@ pub mod text;
 pub mod timestamp;
 pub mod tree;
 
-/// The version written into the metadata `version` field.
+/// shroud's own version (the metadata `version` field holds the sops layout version instead:
+/// see `metadata::SOPS_LAYOUT_VERSION`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -13,7 +13,15 @@ use shroud::error::{Error, ExitCode as Code};
 
 fn main() -> ExitCode {
     cli::signals::install();
-    let args = cli::legacy_args(std::env::args_os().collect());
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invoked_as = argv
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned());
+    if invoked_as.as_deref() == Some("sops") {
+        return cli::sops_mode::run(argv);
+    }
+    let args = cli::legacy_args(argv);
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {

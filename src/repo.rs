@@ -12,15 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::{self, Config, ConfigError};
 use crate::document::{self, Sniff};
+use crate::error::{Error, Result};
 use crate::store::Format;
-
-/// A walk error (an unreadable directory, a broken ignore file).
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct WalkError {
-    pub path: String,
-    pub message: String,
-}
 
 fn builder(paths: &[PathBuf]) -> Option<ignore::WalkBuilder> {
     let (first, rest) = paths.split_first()?;
@@ -37,15 +30,15 @@ fn builder(paths: &[PathBuf]) -> Option<ignore::WalkBuilder> {
     Some(b)
 }
 
-fn walk_error(root: &Path, e: ignore::Error) -> WalkError {
-    WalkError {
+fn walk_error(root: &Path, e: ignore::Error) -> Error {
+    Error::Walk {
         path: root.display().to_string(),
         message: e.to_string(),
     }
 }
 
 /// Every regular file under `dir`, sorted by path.
-pub fn files(dir: &Path) -> Result<Vec<PathBuf>, WalkError> {
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>> {
     let Some(b) = builder(&[dir.to_path_buf()]) else {
         return Ok(Vec::new());
     };
@@ -113,7 +106,7 @@ impl Configs {
     }
 
     /// The config that applies to `file`.
-    pub fn for_file(&self, file: &Path) -> Result<Option<Arc<Config>>, ConfigError> {
+    pub(crate) fn for_file(&self, file: &Path) -> Result<Option<Arc<Config>>, ConfigError> {
         if let Some(c) = &self.fixed {
             return Ok(Some(c.clone()));
         }
@@ -167,12 +160,12 @@ pub struct SopsFile {
 
 /// Files bigger than this are not considered sops files by the walk (sops files are small;
 /// a huge binary is not read whole just to be skipped).
-pub const MAX_SOPS_FILE: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_SOPS_FILE: u64 = 64 * 1024 * 1024;
 
 /// Every sops file under `dir` (all stores; `.gitignore` respected), sorted by path: files
 /// with sops metadata, and files that look like sops files but are damaged (so that bulk
 /// operations report them instead of skipping them). `.sops.yaml` itself is never one.
-pub fn sops_files(dir: &Path, input_type: Option<Format>) -> Result<Vec<SopsFile>, WalkError> {
+pub(crate) fn sops_files(dir: &Path, input_type: Option<Format>) -> Result<Vec<SopsFile>> {
     let mut out = Vec::new();
     for path in files(dir)? {
         if path

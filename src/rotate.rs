@@ -176,7 +176,7 @@ fn format_of(path: &Path, opts: &Options) -> Format {
 
 /// Re-wraps the file's data key for the recipients its creation rule asks for now.
 /// Value ciphertexts, the MAC and `lastmodified` stay as they are.
-pub async fn updatekeys_file(
+pub(crate) async fn updatekeys_file(
     path: &Path,
     cfg: Option<&Config>,
     keyring: &Keyring,
@@ -236,6 +236,7 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
             k.identity() == r
                 || match k {
                     MasterKey::Kms(kms) => kms.arn == r,
+                    MasterKey::Pgp(_) => k.identity() == keysource::pgp::normalize(r),
                     _ => false,
                 }
         })
@@ -246,6 +247,7 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
         for k in g.keys.iter().filter(|k| !removed(k)) {
             specs.push(match k {
                 MasterKey::Age(a) => KeySpec::Age(a.recipient.clone()),
+                MasterKey::Pgp(p) => KeySpec::Pgp(p.fp.clone()),
                 MasterKey::Kms(k) => KeySpec::Kms {
                     arn: k.arn.clone(),
                     role: k.role.clone(),
@@ -254,9 +256,8 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
                 },
                 other => {
                     return Err(Error::Usage(format!(
-                        "{file}: the {} key {} cannot be re-wrapped by shroud; remove it with --rm-pgp/--rm-key {} or rotate with sops",
+                        "{file}: the {} key {} cannot be re-wrapped by shroud (this key source is not supported); rotate with sops, or remove the entry",
                         other.type_name(),
-                        other.identity(),
                         other.identity()
                     )));
                 }
@@ -307,7 +308,7 @@ pub async fn rotate_bytes(
 }
 
 /// Rotates a file in place.
-pub async fn rotate_file(
+pub(crate) async fn rotate_file(
     path: &Path,
     keyring: &Keyring,
     changes: &KeyChanges,
@@ -358,7 +359,7 @@ pub fn candidates(
     configs: &Configs,
     input_type: Option<Format>,
 ) -> Result<Vec<Target>> {
-    let found = repo::sops_files(dir, input_type).map_err(|e| Error::Usage(e.to_string()))?;
+    let found = repo::sops_files(dir, input_type)?;
     let mut out = Vec::with_capacity(found.len());
     for f in found {
         out.push(Target {

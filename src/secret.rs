@@ -107,7 +107,7 @@ impl<'de> serde::Deserialize<'de> for SecretText {
 }
 
 /// Length of a sops data key in bytes (AES-256).
-pub const DATA_KEY_LEN: usize = 32;
+pub(crate) const DATA_KEY_LEN: usize = 32;
 
 /// The per-file AES-256 data key. Built in place in a heap box, wiped on drop, never printed.
 pub struct DataKey(SecretBox<[u8; DATA_KEY_LEN]>);

@@ -4,7 +4,7 @@
 //! Owns: flattening error chains. Must not know: which library an error came from.
 
 /// `error: cause: deeper cause`, each distinct message once, on one line, at most 300 bytes.
-pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {

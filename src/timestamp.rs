@@ -55,7 +55,7 @@ impl Timestamp {
     }
 
     /// The current time in UTC, truncated to whole seconds (what sops writes).
-    pub fn now_utc() -> Timestamp {
+    pub(crate) fn now_utc() -> Timestamp {
         let now = OffsetDateTime::now_utc();
         Timestamp {
             date: now.date(),
@@ -69,7 +69,7 @@ impl Timestamp {
 
     /// go-yaml v3's timestamp resolution for plain scalars: `2006-1-2T15:4:5.999999999Z07:00`,
     /// the same with `t`, `2006-1-2 15:4:5.999999999` (UTC) and `2006-1-2` (midnight UTC).
-    pub fn parse_yaml(s: &str) -> Option<Timestamp> {
+    pub(crate) fn parse_yaml(s: &str) -> Option<Timestamp> {
         let b = s.as_bytes();
         // go-yaml requires exactly four year digits followed by '-'.
         if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
@@ -102,7 +102,7 @@ impl Timestamp {
     }
 
     /// Go's `time.Parse(time.RFC3339, s)` (fractional seconds accepted).
-    pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+    pub(crate) fn parse_rfc3339(s: &str) -> Option<Timestamp> {
         let b = s.as_bytes();
         let (y, rest) = digits(b, 4, 4)?;
         let rest = rest.strip_prefix(b"-")?;

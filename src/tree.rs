@@ -94,7 +94,7 @@ impl Kind {
         }
     }
 
-    pub fn from_tag(tag: &str) -> Option<Kind> {
+    pub(crate) fn from_tag(tag: &str) -> Option<Kind> {
         Some(match tag {
             "str" => Kind::Str,
             "int" => Kind::Int,
@@ -132,6 +132,10 @@ pub struct Scalar {
     pub value: SecretBytes,
     pub repr: Option<SecretBytes>,
     pub style: Style,
+    /// What the MAC hashes for this leaf while it is stored in plaintext, when that differs
+    /// from `value`: sops reads a plaintext JSON number as a float64, so an integer beyond
+    /// 2^53 is hashed as its nearest float (`9007199254740993` as `9007199254740992`).
+    pub plain_mac: Option<SecretBytes>,
 }
 
 impl fmt::Debug for Scalar {
@@ -147,6 +151,7 @@ impl Scalar {
             value: value.into(),
             repr: None,
             style: Style::Any,
+            plain_mac: None,
         }
     }
 
@@ -166,7 +171,7 @@ impl Scalar {
         Scalar::new(Kind::Bool, if b { "True" } else { "False" })
     }
 
-    pub fn with_repr(mut self, repr: impl Into<SecretBytes>) -> Self {
+    pub(crate) fn with_repr(mut self, repr: impl Into<SecretBytes>) -> Self {
         let repr = repr.into();
         if repr != self.value {
             self.repr = Some(repr);
@@ -174,7 +179,7 @@ impl Scalar {
         self
     }
 
-    pub fn with_style(mut self, style: Style) -> Self {
+    pub(crate) fn with_style(mut self, style: Style) -> Self {
         self.style = style;
         self
     }
@@ -184,12 +189,17 @@ impl Scalar {
         self.value.expose()
     }
 
+    /// What the MAC hashes while this leaf is stored in plaintext (see [`Scalar::plain_mac`]).
+    pub(crate) fn plain_mac_bytes(&self) -> &[u8] {
+        self.plain_mac.as_ref().unwrap_or(&self.value).expose()
+    }
+
     /// The canonical bytes as text (lossy only for non-UTF-8 binary data).
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(self.value.expose())
     }
 
-    pub fn is_empty_string(&self) -> bool {
+    pub(crate) fn is_empty_string(&self) -> bool {
         self.kind == Kind::Str && self.value.is_empty()
     }
 
@@ -200,7 +210,7 @@ impl Scalar {
 }
 
 /// Go's `strconv.ParseBool`.
-pub fn parse_go_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_go_bool(s: &str) -> Option<bool> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
@@ -208,15 +218,141 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip decimal, never an exponent.
-pub fn go_format_float(f: f64) -> String {
+/// The shortest decimal digits that read back as `f` (ties to even, as Go's `strconv` and
+/// Ryū choose them; Rust's own formatter breaks ties differently), as Go's `decimal`:
+/// `0.d₁d₂…dₙ × 10^dp`.
+struct Shortest {
+    neg: bool,
+    digits: String,
+    dp: i32,
+}
+
+fn shortest(f: f64) -> Shortest {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(f.abs());
+    let (mant, exp) = match s.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (s, 0),
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    let all = format!("{int}{frac}");
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_start_matches('0').trim_end_matches('0').to_owned();
+    Shortest {
+        neg: f.is_sign_negative(),
+        dp: if digits.is_empty() {
+            0
+        } else {
+            int.len() as i32 - leading as i32 + exp
+        },
+        digits,
+    }
+}
+
+impl Shortest {
+    /// Go's `%f` with shortest precision.
+    fn fixed(&self) -> String {
+        let mut out = String::new();
+        if self.neg {
+            out.push('-');
+        }
+        let n = self.digits.len() as i32;
+        if self.digits.is_empty() {
+            out.push('0');
+        } else if self.dp <= 0 {
+            out.push_str("0.");
+            out.push_str(&"0".repeat((-self.dp) as usize));
+            out.push_str(&self.digits);
+        } else if self.dp >= n {
+            out.push_str(&self.digits);
+            out.push_str(&"0".repeat((self.dp - n) as usize));
+        } else {
+            out.push_str(&self.digits[..self.dp as usize]);
+            out.push('.');
+            out.push_str(&self.digits[self.dp as usize..]);
+        }
+        out
+    }
+
+    /// Go's `%e` with shortest precision (at least two exponent digits).
+    fn scientific(&self) -> String {
+        let mut out = String::new();
+        if self.neg {
+            out.push('-');
+        }
+        let d = if self.digits.is_empty() {
+            "0"
+        } else {
+            &self.digits
+        };
+        out.push_str(&d[..1]);
+        if d.len() > 1 {
+            out.push('.');
+            out.push_str(&d[1..]);
+        }
+        let exp = if self.digits.is_empty() {
+            0
+        } else {
+            self.dp - 1
+        };
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exp.unsigned_abs()));
+        out
+    }
+}
+
+fn non_finite(f: f64) -> Option<String> {
     if f.is_nan() {
-        "NaN".to_owned()
+        Some("NaN".to_owned())
     } else if f.is_infinite() {
-        if f > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+        Some(if f > 0.0 { "+Inf" } else { "-Inf" }.to_owned())
     } else {
-        // Rust's Display for f64 is the shortest round-trip form and never uses an exponent.
-        format!("{f}")
+        None
+    }
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip decimal, never an
+/// exponent. These bytes are what sops encrypts and hashes for a float, so they must be Go's
+/// exactly (ties included).
+pub fn go_format_float(f: f64) -> String {
+    non_finite(f).unwrap_or_else(|| shortest(f).fixed())
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 64)` (how go-yaml, and so sops, writes a float):
+/// shortest digits, exponent form when the decimal exponent is below -4 or at least 6
+/// (`1.234567e+06`, but `123456`).
+pub fn go_format_float_g(f: f64) -> String {
+    if let Some(s) = non_finite(f) {
+        return s;
+    }
+    let d = shortest(f);
+    let exp = d.dp - 1;
+    if !d.digits.is_empty() && !(-4..6).contains(&exp) {
+        d.scientific()
+    } else {
+        d.fixed()
+    }
+}
+
+/// Go's `encoding/json` float64 encoding (how sops writes JSON numbers): `'f'` form unless the
+/// magnitude is below 1e-6 or at least 1e21, then `'e'` form with `e-07` shortened to `e-7`.
+pub fn go_json_float(f: f64) -> String {
+    if let Some(s) = non_finite(f) {
+        return s;
+    }
+    let a = f.abs();
+    if a != 0.0 && !(1e-6..1e21).contains(&a) {
+        let s = shortest(f).scientific();
+        // encoding/json's clean-up: e-09 → e-9.
+        let b = s.as_bytes();
+        let n = b.len();
+        if n >= 4 && b[n - 4] == b'e' && b[n - 3] == b'-' && b[n - 2] == b'0' {
+            return format!("{}{}", &s[..n - 2], &s[n - 1..]);
+        }
+        s
+    } else {
+        shortest(f).fixed()
     }
 }
 
@@ -319,7 +455,7 @@ impl Map {
         })
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         self.entries.iter_mut().find_map(|e| match e {
             Entry::Pair(k, v) if k == key => Some(v),
             _ => None,
@@ -367,7 +503,7 @@ impl Value {
         }
     }
 
-    pub fn as_scalar(&self) -> Option<&Scalar> {
+    pub(crate) fn as_scalar(&self) -> Option<&Scalar> {
         match self {
             Value::Scalar(s) => Some(s),
             _ => None,
@@ -462,7 +598,7 @@ fn set_in_value(cur: &mut Value, path: &[PathElem], value: Value) -> Result<bool
 }
 
 /// Follows `path` from a document root, mutably.
-pub fn lookup_mut<'a>(root: &'a mut Map, path: &[PathElem]) -> Option<&'a mut Value> {
+pub(crate) fn lookup_mut<'a>(root: &'a mut Map, path: &[PathElem]) -> Option<&'a mut Value> {
     let (first, rest) = path.split_first()?;
     let mut cur = match first {
         PathElem::Key(k) => root.get_mut(k)?,
@@ -530,6 +666,35 @@ mod tests {
         assert_eq!(go_format_float(f64::INFINITY), "+Inf");
         assert_eq!(go_format_float(f64::NAN), "NaN");
         assert_eq!(go_format_float(-2.5e-7), "-0.00000025");
+    }
+
+    #[test]
+    fn go_float_ties_are_go_s() {
+        // Exactly halfway between ...382.2 and ...382.3: Go (and Ryū) choose the even digit.
+        let tie: f64 = "-2110556351937382.25".parse().unwrap();
+        assert_eq!(go_format_float(tie), "-2110556351937382.2");
+        assert_eq!(go_format_float(0.0), "0");
+        assert_eq!(go_format_float(-0.0), "-0");
+        assert_eq!(go_format_float(1e-7), "0.0000001");
+        assert_eq!(go_format_float(123.456), "123.456");
+    }
+
+    #[test]
+    fn go_float_spellings() {
+        assert_eq!(go_json_float(1e-7), "1e-7");
+        assert_eq!(go_json_float(1e21), "1e+21");
+        assert_eq!(go_json_float(3.0), "3");
+        assert_eq!(go_json_float(-0.0), "-0");
+        assert_eq!(go_json_float(1e20), "100000000000000000000");
+        assert_eq!(go_json_float(1.5e-300), "1.5e-300");
+        assert_eq!(go_format_float_g(6.02e23), "6.02e+23");
+        assert_eq!(go_format_float_g(1.5e-10), "1.5e-10");
+        assert_eq!(go_format_float_g(1000.0), "1000");
+        assert_eq!(go_format_float_g(0.0001), "0.0001");
+        assert_eq!(go_format_float_g(0.00001), "1e-05");
+        assert_eq!(go_format_float_g(1234567.0), "1.234567e+06");
+        assert_eq!(go_format_float_g(123456.0), "123456");
+        assert_eq!(go_format_float_g(100000.5), "100000.5");
     }
 
     #[test]

@@ -63,8 +63,8 @@ pub enum BackupError {
     Crypto(String),
 }
 
-impl BackupError {
-    pub fn exit_code(&self) -> crate::error::ExitCode {
+impl crate::error::Failure for BackupError {
+    fn exit_code(&self) -> crate::error::ExitCode {
         use crate::error::ExitCode as C;
         match self {
             BackupError::NothingToBackUp | BackupError::NoProtection => C::Usage,
@@ -77,6 +77,16 @@ impl BackupError {
             | BackupError::NotEnoughShares { .. }
             | BackupError::ForeignShare { .. } => C::CouldNotRetrieveKey,
             BackupError::Crypto(_) => C::Generic,
+        }
+    }
+}
+
+impl BackupError {
+    /// As a library error about `file` (the bundle).
+    pub fn about(self, file: &str) -> crate::error::Error {
+        crate::error::Error::Procedure {
+            file: Some(file.to_owned()),
+            failure: Box::new(self),
         }
     }
 }

@@ -176,7 +176,7 @@ impl IoArgs {
     /// Writes the result where the flags say: `--output`, back in place, or stdout.
     pub fn write(&self, input: &Input, bytes: &[u8], mode: Mode) -> Result<()> {
         let sink = match (&self.output, self.in_place, input.path.as_deref()) {
-            (Some(p), _, _) => Sink::File(p),
+            (Some(p), _, _) => Sink::Output(p),
             (None, true, Some(p)) => Sink::File(p),
             (None, true, None) => return Err(Error::Usage("--in-place needs a FILE".into())),
             (None, false, _) => Sink::Stdout,
@@ -231,7 +231,11 @@ pub fn private_tempdir(prefix: &str) -> Result<PrivateDir> {
 /// Where output goes.
 pub enum Sink<'a> {
     Stdout,
+    /// Replace this regular file atomically (`-i`, and files shroud manages).
     File(&'a Path),
+    /// `--output PATH`: a regular (or new) file is replaced atomically; an existing device,
+    /// FIFO or terminal (`/dev/stderr`, as editor plugins use) is written to directly.
+    Output(&'a Path),
 }
 
 /// Writes output: stdout, or a file atomically with `mode`.
@@ -246,10 +250,22 @@ pub fn write_output(sink: Sink<'_>, bytes: &[u8], mode: Mode) -> Result<()> {
                     source,
                 })
         }
-        Sink::File(p) => fsutil::write_atomic(p, bytes, mode).map_err(|source| Error::Write {
-            file: p.display().to_string(),
-            source,
-        }),
+        Sink::Output(p) if std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .and_then(|mut f| f.write_all(bytes).and_then(|()| f.flush()))
+                .map_err(|source| Error::Write {
+                    file: p.display().to_string(),
+                    source,
+                })
+        }
+        Sink::File(p) | Sink::Output(p) => {
+            fsutil::write_atomic(p, bytes, mode).map_err(|source| Error::Write {
+                file: p.display().to_string(),
+                source,
+            })
+        }
     }
 }
 
@@ -269,6 +285,7 @@ pub fn emit_options(g: &Global, format: Format, cfg: Option<&Config>) -> EmitOpt
 pub fn open_file(
     file: &Path,
     input_type: Option<&str>,
+    g: &Global,
 ) -> Result<(Input, Format, shroud::document::Opened)> {
     let input = read_input(Some(file))?;
     let fmt = input_format(input_type, input.path.as_deref(), input.bytes.expose())?;
@@ -276,18 +293,23 @@ pub fn open_file(
         &input.label,
         fmt,
         input.bytes.expose(),
-        &keyring()?,
+        &keyring(g)?,
         false,
     ))?;
     Ok((input, fmt, opened))
 }
 
-/// Loads identities for decryption.
-pub fn keyring() -> Result<Keyring> {
-    Keyring::from_env().map_err(|source| Error::Key {
+/// Loads identities for decryption, trying key types in `--decryption-order`.
+pub fn keyring(g: &Global) -> Result<Keyring> {
+    let mut ring = Keyring::from_env().map_err(|source| Error::Key {
         file: "identities".into(),
         source,
-    })
+    })?;
+    if let Some(order) = &g.decryption_order {
+        ring.order = shroud::keysource::parse_decryption_order(order)
+            .map_err(|m| Error::Usage(format!("--decryption-order: {m}")))?;
+    }
+    Ok(ring)
 }
 
 /// A keyring for wrapping only: no identities are needed (nor loaded) to encrypt.
@@ -306,6 +328,9 @@ pub struct KeyFlags {
         value_name = "RECIPIENTS"
     )]
     pub age: Option<String>,
+    /// PGP fingerprints, comma-separated (encrypted through gpg; `SOPS_GPG_EXEC`).
+    #[arg(long, short = 'p', env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
+    pub pgp: Option<String>,
     /// AWS KMS key ARNs, comma-separated; `arn+role_arn` assumes a role.
     #[arg(long, short = 'k', env = "SOPS_KMS_ARN", value_name = "ARNS")]
     pub kms: Option<String>,
@@ -396,6 +421,14 @@ pub fn groups_from_flags(k: &KeyFlags) -> Result<Option<Vec<Vec<KeySpec>>>> {
                 .map(|s| KeySpec::Age(s.to_owned())),
         );
     }
+    if let Some(fps) = &k.pgp {
+        keys.extend(
+            fps.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| KeySpec::Pgp(shroud::keysource::pgp::normalize(s))),
+        );
+    }
     if let Some(arns) = &k.kms {
         let ctx = k
             .encryption_context
@@ -438,7 +471,7 @@ pub fn encrypt_spec(
                     r.unsupported.join(", ")
                 };
                 return Err(Error::Usage(format!(
-                    "{file}: the matching .sops.yaml rule lists only {types}; shroud encrypts for age and AWS KMS keys"
+                    "{file}: the matching .sops.yaml rule lists only {types}: this key source is not supported by shroud (it encrypts for age, PGP and AWS KMS keys)"
                 )));
             }
             (

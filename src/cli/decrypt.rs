@@ -40,7 +40,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             })
         })
         .transpose()?;
-    let keyring = common::keyring()?;
+    let keyring = common::keyring(g)?;
     let opened = common::block_on(document::open(
         &input.label,
         in_fmt,

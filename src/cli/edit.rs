@@ -99,7 +99,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let mut opened = None;
     let mut spec = None;
     let original: Vec<u8> = if exists {
-        let keyring = common::keyring()?;
+        let keyring = common::keyring(g)?;
         let o = common::block_on(document::open_to_edit(
             &label,
             fmt,

@@ -55,8 +55,8 @@ fn exit_of(status: std::process::ExitStatus) -> u8 {
     }
 }
 
-pub fn run_env(a: EnvArgs, _g: &Global) -> Result<Outcome> {
-    let (input, _, opened) = common::open_file(&a.file, a.input_type.as_deref())?;
+pub fn run_env(a: EnvArgs, g: &Global) -> Result<Outcome> {
+    let (input, _, opened) = common::open_file(&a.file, a.input_type.as_deref(), g)?;
     let mut vars: Vec<(String, OsString)> = Vec::new();
     for branch in &opened.tree.branches {
         for (k, v) in branch.pairs() {
@@ -109,7 +109,7 @@ pub fn run_file(a: FileArgs, g: &Global) -> Result<Outcome> {
     if a.filename.contains('/') || a.filename == ".." || a.filename.is_empty() {
         return Err(Error::Usage("--filename must be a plain file name".into()));
     }
-    let (input, fmt, opened) = common::open_file(&a.file, a.input_type.as_deref())?;
+    let (input, fmt, opened) = common::open_file(&a.file, a.input_type.as_deref(), g)?;
     let out_fmt = match &a.output_type {
         Some(t) => common::parse_format(t)?,
         None => fmt,

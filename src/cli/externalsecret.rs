@@ -111,7 +111,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let mut all: Vec<(String, eso::Generated)> = Vec::new();
     let mut plains = Vec::new();
     let keyring = if a.push && !a.dry_run {
-        Some(common::keyring()?)
+        Some(common::keyring(g)?)
     } else {
         None
     };

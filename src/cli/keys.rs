@@ -101,10 +101,7 @@ pub struct VerifyArgs {
 }
 
 fn berr(file: &str, source: backup::BackupError) -> Error {
-    Error::Backup {
-        file: file.to_owned(),
-        source,
-    }
+    source.about(file)
 }
 
 fn cluster_err(e: cluster::ClusterError) -> Error {

@@ -20,6 +20,7 @@ pub mod rotate;
 pub mod scan;
 pub mod set;
 pub mod signals;
+pub mod sops_mode;
 
 use std::path::PathBuf;
 
@@ -30,7 +31,14 @@ use shroud::error::Result;
 /// A SOPS-compatible secrets toolchain: encrypt values of YAML, JSON, dotenv, INI and binary
 /// files with age (and AWS KMS), keeping keys, structure and comments reviewable.
 #[derive(Parser, Debug)]
-#[command(name = "shroud", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "shroud",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    disable_version_flag = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -47,9 +55,21 @@ pub struct Global {
     /// Indentation for YAML/JSON output, 1 to 32 (default: the source's, else sops's).
     #[arg(long, global = true, value_name = "N", value_parser = parse_indent)]
     pub indent: Option<usize>,
+    /// Key types to try first when decrypting, e.g. `age,pgp,kms` (default: age, then PGP,
+    /// then AWS KMS).
+    #[arg(
+        long,
+        global = true,
+        env = "SOPS_DECRYPTION_ORDER",
+        value_name = "TYPES"
+    )]
+    pub decryption_order: Option<String>,
     /// Log what happens (never values) to stderr.
-    #[arg(long, short = 'v', global = true)]
+    #[arg(long, global = true)]
     pub verbose: bool,
+    /// Print the version (`-v` as in sops).
+    #[arg(short = 'v', short_alias = 'V', long, action = clap::ArgAction::Version, global = true)]
+    pub version: Option<bool>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,47 +120,44 @@ fn parse_indent(s: &str) -> std::result::Result<usize, String> {
     }
 }
 
-/// Rewrites sops's legacy forms (`sops -d f`, `sops -e f`, `sops f`) into verbs.
-pub fn legacy_args(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    if args.len() < 2 {
+/// Every verb word (a first argument that is none of these and looks like a path is a file
+/// to edit, sops's legacy form).
+pub const VERBS: &[&str] = &[
+    "encrypt",
+    "decrypt",
+    "edit",
+    "set",
+    "unset",
+    "filestatus",
+    "exec-env",
+    "exec-file",
+    "keygen",
+    "updatekeys",
+    "rotate",
+    "keys",
+    "external-secret",
+    "scan",
+    "hook",
+    "completion",
+    "help",
+];
+
+/// Rewrites sops's legacy forms (`shroud -d f`, `shroud -e -i f`, `shroud -r f`,
+/// `shroud --set '["k"] "v"' f`, `shroud f`) into verbs, as the sops drop-in mode does.
+pub fn legacy_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    if !sops_mode::is_legacy(&args) {
         return args;
     }
-    let first = args[1].to_string_lossy().into_owned();
-    let verb = match first.as_str() {
-        "-d" | "--decrypt" => Some("decrypt"),
-        "-e" | "--encrypt" => Some("encrypt"),
-        _ => None,
-    };
-    if let Some(v) = verb {
-        args[1] = v.into();
-        return args;
+    match sops_mode::translate(&args) {
+        Ok(t) => {
+            for w in &t.warnings {
+                common::warn(w);
+            }
+            t.args
+        }
+        // Let the normal parser report the problem.
+        Err(_) => args,
     }
-    let known = [
-        "encrypt",
-        "decrypt",
-        "edit",
-        "set",
-        "unset",
-        "filestatus",
-        "exec-env",
-        "exec-file",
-        "keygen",
-        "updatekeys",
-        "rotate",
-        "keys",
-        "external-secret",
-        "scan",
-        "hook",
-        "completion",
-        "help",
-    ];
-    if !first.starts_with('-')
-        && !known.contains(&first.as_str())
-        && std::path::Path::new(&first).extension().is_some()
-    {
-        args.insert(1, "edit".into());
-    }
-    args
 }
 
 /// Runs one parsed command.

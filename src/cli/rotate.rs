@@ -56,6 +56,9 @@ pub struct RotateArgs {
     /// Write a single rotated FILE back in place (directories always are).
     #[arg(short = 'i', long)]
     pub in_place: bool,
+    /// Write a single rotated FILE here instead of stdout.
+    #[arg(long, value_name = "FILE", conflicts_with = "in_place")]
+    pub output: Option<PathBuf>,
     /// Add age recipients (comma-separated).
     #[arg(long, value_name = "RECIPIENTS")]
     pub add_age: Option<String>,
@@ -68,7 +71,10 @@ pub struct RotateArgs {
     /// Remove AWS KMS keys (comma-separated ARNs).
     #[arg(long, value_name = "ARNS")]
     pub rm_kms: Option<String>,
-    /// Remove PGP keys by fingerprint (shroud cannot re-wrap for PGP).
+    /// Add PGP keys (comma-separated fingerprints).
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub add_pgp: Option<String>,
+    /// Remove PGP keys by fingerprint.
     #[arg(long, value_name = "FINGERPRINTS")]
     pub rm_pgp: Option<String>,
 }
@@ -169,7 +175,7 @@ fn confirm(question: &str) -> Result<bool> {
 fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Outcome> {
     let (files, recursive) = targets(scope, g)?;
     let opts = options(scope, g)?;
-    let keyring = Arc::new(common::keyring()?);
+    let keyring = Arc::new(common::keyring(g)?);
     if files.is_empty() {
         eprintln!("shroud: no sops files found");
         return Ok(common::Outcome::Done);
@@ -287,6 +293,11 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
             .iter()
             .map(|s| config::kms_from_str(s, None, &[])),
     );
+    add.extend(
+        split(&a.add_pgp)
+            .iter()
+            .map(|s| KeySpec::Pgp(shroud::keysource::pgp::normalize(s))),
+    );
     let mut remove = split(&a.rm_age);
     remove.extend(split(&a.rm_kms));
     remove.extend(split(&a.rm_pgp));
@@ -300,7 +311,7 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
         let format = opts
             .input_type
             .unwrap_or_else(|| shroud::store::Format::from_path(path));
-        let keyring = common::keyring()?;
+        let keyring = common::keyring(g)?;
         let (out, _) = common::block_on(rotate::rotate_bytes(
             &input.label,
             format,
@@ -309,7 +320,11 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
             &changes,
             &opts,
         ))?;
-        common::write_output(Sink::Stdout, &out, Mode::KeepOr(0o644))?;
+        let sink = match &a.output {
+            Some(p) => Sink::Output(p),
+            None => Sink::Stdout,
+        };
+        common::write_output(sink, &out, Mode::KeepOr(0o644))?;
         return Ok(common::Outcome::Done);
     }
     let scope = Scope {

@@ -1,12 +1,12 @@
 //! `shroud set` / `shroud unset`: change one value of an encrypted file in place. Every other
 //! value keeps its exact ciphertext.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use shroud::document;
 use shroud::error::{Error, Result};
 use shroud::fsutil::Mode;
+use shroud::secret::SecretBytes;
 use shroud::store::json;
 use shroud::tree;
 
@@ -14,17 +14,21 @@ use super::Global;
 use super::common::{self, Outcome, Sink};
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  shroud set secrets.yaml '[\"db\"][\"password\"]' '\"s3cret\"'\n  shroud set --value-file secrets.yaml '[\"tls\"][\"key\"]' key.json\n  printf '%s' '\"s3cret\"' | shroud set --value-stdin secrets.yaml '[\"db\"][\"password\"]'"
+)]
 pub struct SetArgs {
     pub file: PathBuf,
     /// Where to set, e.g. '["data"]["password"]'.
     pub index: String,
-    /// The new value as JSON (e.g. '"text"', '42', '{"a":1}').
+    /// The new value as JSON (e.g. '"text"', '42', '{"a":1}'); with --value-file, a path to a
+    /// file holding the JSON value.
     pub value: Option<String>,
-    /// Read the JSON value from this file.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["value", "value_stdin"])]
-    pub value_file: Option<PathBuf>,
-    /// Read the JSON value from stdin.
-    #[arg(long, conflicts_with = "value")]
+    /// Treat VALUE as a file to read the JSON value from (keeps secrets out of process lists).
+    #[arg(long, conflicts_with = "value_stdin")]
+    pub value_file: bool,
+    /// Read the JSON value from stdin (no VALUE argument).
+    #[arg(long)]
     pub value_stdin: bool,
     /// Do not rewrite the file when the value is already set.
     #[arg(long)]
@@ -75,7 +79,7 @@ where
             key: k.clone(),
         });
     }
-    let keyring = common::keyring()?;
+    let keyring = common::keyring(g)?;
     let mut opened = common::block_on(document::open_to_edit(
         &input.label,
         fmt,
@@ -136,29 +140,34 @@ pub fn run_set(a: SetArgs, g: &Global) -> Result<Outcome> {
         file: label.clone(),
         message: format!("invalid index: {m}"),
     })?;
-    let raw = match (&a.value, &a.value_file, a.value_stdin) {
-        (Some(v), _, _) => v.clone().into_bytes(),
-        (None, Some(f), _) => std::fs::read(f).map_err(|source| Error::Read {
-            file: f.display().to_string(),
-            source,
-        })?,
-        (None, None, true) => {
-            let mut b = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut b)
+    let raw = SecretBytes::new(match (&a.value, a.value_file, a.value_stdin) {
+        (Some(_), _, true) => {
+            return Err(Error::Usage(
+                "--value-stdin reads the value from stdin: give FILE and INDEX only".into(),
+            ));
+        }
+        (Some(f), true, false) => {
+            shroud::fsutil::read_file(std::path::Path::new(f)).map_err(|source| Error::Read {
+                file: f.clone(),
+                source,
+            })?
+        }
+        (Some(v), false, false) => v.clone().into_bytes(),
+        (None, _, true) => {
+            shroud::fsutil::read_bounded(std::io::stdin().lock(), None, shroud::fsutil::max_input())
                 .map_err(|source| Error::Read {
                     file: "<stdin>".into(),
                     source,
-                })?;
-            b
+                })?
         }
-        _ => {
+        (None, _, false) => {
             return Err(Error::Usage(
-                "set needs a VALUE, --value-file or --value-stdin".into(),
+                "set needs FILE INDEX VALUE (or --value-file FILE INDEX VALUEFILE, or --value-stdin FILE INDEX)"
+                    .into(),
             ));
         }
-    };
-    let value = json::parse_value(&raw).map_err(|e| {
+    });
+    let value = json::parse_value(raw.expose()).map_err(|e| {
         Error::Usage(format!(
             "the value is not valid JSON ({e}); strings need quotes, e.g. '\"text\"'"
         ))

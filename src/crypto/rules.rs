@@ -8,7 +8,7 @@
 use regex::Regex;
 
 /// The suffix sops applies when a file records no rule at all.
-pub const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";
+pub(crate) const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";
 
 /// The rule options as written in metadata, flags or `.sops.yaml`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl RuleSpec {
         self
     }
 
-    pub fn compile(&self) -> Result<Rules, RuleError> {
+    pub(crate) fn compile(&self) -> Result<Rules, RuleError> {
         let set = self.set_fields();
         if set.len() > 1 {
             return Err(RuleError::Conflict(set.join(", ")));
@@ -127,7 +127,7 @@ impl RuleSpec {
 
 impl PathRule {
     /// Whether one path component matches this rule's pattern.
-    pub fn component_hits(&self, key: &str) -> bool {
+    pub(crate) fn component_hits(&self, key: &str) -> bool {
         match self {
             PathRule::UnencryptedSuffix(s) | PathRule::EncryptedSuffix(s) => key.ends_with(s),
             PathRule::UnencryptedRegex(r) | PathRule::EncryptedRegex(r) => r.is_match(key),

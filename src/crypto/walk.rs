@@ -40,6 +40,10 @@ pub enum TreeError {
         "value at {path} is an encrypted comment where a value belongs (sops never writes that)"
     )]
     CommentAsValue { path: String },
+    #[error(
+        "value at {path} is an integer beyond the 64-bit signed range, which sops cannot store; quote it to keep it as a string"
+    )]
+    IntOutOfRange { path: String },
 }
 
 impl TreeError {
@@ -279,6 +283,22 @@ where
     Ok(())
 }
 
+/// Refuses a leaf sops cannot store: an integer beyond the 64-bit signed range (sops refuses
+/// such files; written anyway, neither tool could read the value back).
+fn check_storable(s: &Scalar, ctx: &Ctx) -> Result<(), TreeError> {
+    if s.kind == Kind::Int
+        && s.value
+            .as_str()
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_none()
+    {
+        return Err(TreeError::IntOutOfRange {
+            path: ctx.path_display(),
+        });
+    }
+    Ok(())
+}
+
 /// Encrypts every leaf the rules select, in place, and returns the MAC (uppercase hex SHA-512
 /// over the plaintext leaves) to be stored with [`encrypt_mac`].
 pub fn encrypt_tree(
@@ -291,9 +311,12 @@ pub fn encrypt_tree(
         match leaf {
             Leaf::Value(v, _) => {
                 let Value::Scalar(s) = v else { return Ok(()) };
+                check_storable(s, ctx)?;
                 let encrypted = ctx.should_encrypt(false);
-                if !ctx.rules.mac_only_encrypted || encrypted {
+                if encrypted {
                     ctx.hash(s.bytes());
+                } else if !ctx.rules.mac_only_encrypted {
+                    ctx.hash(s.plain_mac_bytes());
                 }
                 if encrypted && !s.is_empty_string() {
                     let enc = cipher.encrypt(s.bytes(), EncType::Value(s.kind), ctx.aad());
@@ -413,8 +436,10 @@ pub fn decrypt_tree(
                         }
                     }
                 }
-                if !ctx.rules.mac_only_encrypted || encrypted {
+                if encrypted {
                     ctx.hash(s.bytes());
+                } else if !ctx.rules.mac_only_encrypted {
+                    ctx.hash(s.plain_mac_bytes());
                 }
             }
             Leaf::Comment(c) => {
@@ -461,7 +486,7 @@ pub struct Decision {
 impl Decision {
     /// A leaf the rules want encrypted that is stored in plaintext (empty strings are never
     /// encrypted by sops, so they do not count).
-    pub fn is_plaintext_violation(&self) -> bool {
+    pub(crate) fn is_plaintext_violation(&self) -> bool {
         self.encrypt && !self.bytes.is_empty() && !is_enc(self.bytes.expose())
     }
 }
@@ -498,8 +523,10 @@ pub fn mac_of_plain(tree: &Tree, rules: &Rules) -> String {
     let _ = walk_tree(&mut copy, &mut ctx, |leaf, ctx| {
         if let Leaf::Value(Value::Scalar(s), _) = leaf {
             let encrypted = ctx.should_encrypt(false);
-            if !ctx.rules.mac_only_encrypted || encrypted {
+            if encrypted {
                 ctx.hash(s.bytes());
+            } else if !ctx.rules.mac_only_encrypted {
+                ctx.hash(s.plain_mac_bytes());
             }
         }
         Ok(())

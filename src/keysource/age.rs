@@ -66,7 +66,7 @@ impl Recipient {
 
 /// Whether a string given as a recipient is in fact private key material, which must never be
 /// echoed back.
-pub fn looks_private(s: &str) -> bool {
+pub(crate) fn looks_private(s: &str) -> bool {
     let upper = s
         .trim_start()
         .get(..20)
@@ -79,7 +79,7 @@ pub fn looks_private(s: &str) -> bool {
 
 /// One line for an age decryption failure (age's own messages span two lines and suggest
 /// upgrading), and whether it means the envelope itself is damaged.
-pub fn explain(e: &age::DecryptError) -> (&'static str, bool) {
+pub(crate) fn explain(e: &age::DecryptError) -> (&'static str, bool) {
     match e {
         age::DecryptError::NoMatchingKeys => ("no loaded identity matches this recipient", false),
         age::DecryptError::InvalidMac => {
@@ -163,7 +163,7 @@ impl Identities {
     }
 
     /// The loaded identities, for age decryptors.
-    pub fn as_dyn(&self) -> Vec<&dyn age::Identity> {
+    pub(crate) fn as_dyn(&self) -> Vec<&dyn age::Identity> {
         self.ids
             .iter()
             .map(|i| i.as_ref() as &dyn age::Identity)
@@ -210,7 +210,7 @@ impl Identities {
     }
 
     /// Parses an SSH private key (ed25519 or RSA, unencrypted).
-    pub fn add_ssh(&mut self, pem: &[u8], source: &str) -> Result<usize, KeyError> {
+    pub(crate) fn add_ssh(&mut self, pem: &[u8], source: &str) -> Result<usize, KeyError> {
         let id = age::ssh::Identity::from_buffer(pem, Some(source.to_owned())).map_err(|_| {
             KeyError::BadIdentity {
                 origin: source.to_owned(),
@@ -268,42 +268,61 @@ impl Identities {
         }
     }
 
-    /// Loads identities the way sops does, from the environment and default locations.
+    /// Loads identities the way sops does, from the environment and default locations. A
+    /// source that fails (a missing `SOPS_AGE_KEY_FILE`, a hung `SOPS_AGE_KEY_CMD`) does not stop
+    /// the others, nor other key types: it is recorded in [`Identities::problems`] and reported
+    /// if no key opens the file.
     pub fn from_env() -> Result<Identities, KeyError> {
         let mut ids = Identities::default();
+        let attempt = |ids: &mut Identities, r: Result<(), KeyError>| {
+            if let Err(e) = r {
+                ids.problems.push(e.to_string());
+            }
+        };
         if let Ok(text) = std::env::var("SOPS_AGE_KEY") {
             let text = SecretBytes::from(text);
-            ids.add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY")?;
+            let r = ids
+                .add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY")
+                .map(drop);
+            attempt(&mut ids, r);
         }
         if let Some(path) = std::env::var_os("SOPS_AGE_KEY_FILE") {
-            ids.add_file(Path::new(&path), "SOPS_AGE_KEY_FILE", true)?;
+            let r = ids.add_file(Path::new(&path), "SOPS_AGE_KEY_FILE", true);
+            attempt(&mut ids, r);
         }
         if let Ok(cmd) = std::env::var("SOPS_AGE_KEY_CMD") {
-            let text = run_key_cmd(&cmd)?;
-            ids.add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY_CMD")?;
+            let r = run_key_cmd(&cmd).and_then(|text| {
+                ids.add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY_CMD")
+                    .map(drop)
+            });
+            attempt(&mut ids, r);
         }
         if let Some(path) = std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
-            let bytes = std::fs::read(&path).map_err(|e| KeyError::BadIdentity {
-                origin: format!(
-                    "SOPS_AGE_SSH_PRIVATE_KEY_FILE={}",
-                    Path::new(&path).display()
-                ),
-                reason: e.to_string(),
-            })?;
-            let bytes = SecretBytes::new(bytes);
-            ids.add_ssh(bytes.expose(), "SOPS_AGE_SSH_PRIVATE_KEY_FILE")?;
+            let r = std::fs::read(&path)
+                .map_err(|e| KeyError::BadIdentity {
+                    origin: format!(
+                        "SOPS_AGE_SSH_PRIVATE_KEY_FILE={}",
+                        Path::new(&path).display()
+                    ),
+                    reason: e.to_string(),
+                })
+                .and_then(|bytes| {
+                    let bytes = SecretBytes::new(bytes);
+                    ids.add_ssh(bytes.expose(), "SOPS_AGE_SSH_PRIVATE_KEY_FILE")
+                        .map(drop)
+                });
+            attempt(&mut ids, r);
         }
         if let Some(default) = default_key_file() {
-            ids.add_file(&default, "default key file", false)?;
+            let r = ids.add_file(&default, "default key file", false);
+            attempt(&mut ids, r);
         }
         if let Some(home) = std::env::var_os("HOME") {
             for name in ["id_ed25519", "id_rsa"] {
                 let p = PathBuf::from(&home).join(".ssh").join(name);
                 if p.exists() {
-                    // A broken or exotic SSH key must not stop age keys from working.
-                    if let Err(e) = ids.add_file(&p, "ssh key", false) {
-                        ids.problems.push(e.to_string());
-                    }
+                    let r = ids.add_file(&p, "ssh key", false);
+                    attempt(&mut ids, r);
                 }
             }
         }

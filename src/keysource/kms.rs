@@ -25,7 +25,7 @@ use crate::metadata::KmsKey;
 use crate::secret::SecretBytes;
 
 /// The region of a KMS key or alias ARN (`arn:aws[-partition]:kms:REGION:ACCOUNT:key/…`).
-pub fn region_of(arn: &str) -> Result<&str, KeyError> {
+pub(crate) fn region_of(arn: &str) -> Result<&str, KeyError> {
     let bad = || KeyError::BadRecipient {
         recipient: arn.to_owned(),
         reason: "not a KMS key ARN (expected arn:aws:kms:REGION:ACCOUNT:key/ID or …:alias/NAME)"

@@ -2,28 +2,46 @@
 //! wrapping a data key for recipients and unwrapping it from key groups, with Shamir
 //! recombination when the key is split.
 //!
-//! Owns: the [`Keyring`] (loaded identities and clients), wrap/unwrap per key type (age and
-//! AWS KMS usable; PGP and other vendors' keys reported clearly), and [`KeySpec`], what a new
+//! Owns: the [`Keyring`] (loaded identities and clients), wrap/unwrap per key type (age, PGP
+//! through GnuPG, AWS KMS; other vendors' keys reported clearly), and [`KeySpec`], what a new
 //! data key is wrapped for. The only asynchronous part of the library below the cluster code:
 //! remote key services are awaited here.
 //! Must not know: trees, stores, file formats, how records are laid out on disk.
 
 pub mod age;
 pub mod kms;
+pub mod pgp;
 pub mod shamir;
 
-use crate::metadata::envelope::{KeyType, MasterKey, kms_identity};
+use crate::metadata::envelope::{KeyType, MasterKey, OtherKind, kms_identity};
 use crate::metadata::{KeyGroup, Metadata};
 use crate::secret::{DataKey, SecretBytes};
 
-/// Sort rank for decryption order (sops default: age, then pgp, then the rest).
-fn order(key: &MasterKey) -> u8 {
-    match key.key_type() {
-        KeyType::Age => 0,
-        KeyType::Pgp => 1,
-        KeyType::Kms => 2,
-        KeyType::Other(_) => 3,
+/// sops's default decryption order: age, then PGP, then every other key type.
+pub(crate) const DEFAULT_ORDER: [KeyType; 3] = [KeyType::Age, KeyType::Pgp, KeyType::Kms];
+
+/// Parses `--decryption-order` / `SOPS_DECRYPTION_ORDER` (`age,pgp,kms`; sops's names).
+pub fn parse_decryption_order(s: &str) -> Result<Vec<KeyType>, String> {
+    let mut out = Vec::new();
+    for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let t = match word {
+            "age" => KeyType::Age,
+            "pgp" => KeyType::Pgp,
+            "kms" => KeyType::Kms,
+            "gcp_kms" | "azure_kv" | "hc_vault" | "hckms" => {
+                KeyType::Other(OtherKind::from_field(word).expect("listed kinds"))
+            }
+            other => {
+                return Err(format!(
+                    "unknown key type {other:?} (use age, pgp, kms, gcp_kms, azure_kv, hc_vault, hckms)"
+                ));
+            }
+        };
+        if !out.contains(&t) {
+            out.push(t);
+        }
     }
+    Ok(out)
 }
 
 /// Why a data key could not be wrapped or recovered. Never carries key material.
@@ -82,6 +100,8 @@ impl KeyError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KeySpec {
     Age(String),
+    /// A PGP fingerprint (encrypted through gpg).
+    Pgp(String),
     Kms {
         arn: String,
         role: Option<String>,
@@ -96,6 +116,11 @@ pub struct Keyring {
     pub age: age::Identities,
     /// AWS KMS clients, created on first use.
     pub kms: kms::Clients,
+    /// GnuPG (the user's keyring, or a given directory).
+    pub pgp: pgp::Gpg,
+    /// Key types tried first, in this order (empty: [`DEFAULT_ORDER`]); types not listed
+    /// follow in the default order.
+    pub order: Vec<KeyType>,
 }
 
 impl Keyring {
@@ -104,22 +129,33 @@ impl Keyring {
         Ok(Keyring {
             age: age::Identities::from_env()?,
             kms: kms::Clients::default(),
+            pgp: pgp::Gpg::default(),
+            order: Vec::new(),
         })
+    }
+
+    /// Where a key type comes in the decryption order.
+    fn rank(&self, t: KeyType) -> usize {
+        let chosen = self.order.iter().position(|o| *o == t);
+        let default = DEFAULT_ORDER
+            .iter()
+            .position(|o| *o == t)
+            .unwrap_or(DEFAULT_ORDER.len());
+        match chosen {
+            Some(i) => i,
+            None => self.order.len() + default,
+        }
     }
 
     async fn unwrap_one(&self, key: &MasterKey) -> Result<SecretBytes, KeyError> {
         match key {
             MasterKey::Age(a) => self.age.unwrap(a),
-            MasterKey::Pgp(p) => Err(KeyError::Unsupported {
-                kind: "PGP",
-                key: p.fp.clone(),
-                hint: "shroud does not implement OpenPGP; decrypt with sops and gpg, then re-encrypt for age or AWS KMS",
-            }),
+            MasterKey::Pgp(p) => self.pgp.unwrap(p).await,
             MasterKey::Kms(k) => kms::unwrap(&self.kms, k).await,
             MasterKey::Other(o) => Err(KeyError::Unsupported {
                 kind: o.kind.label(),
                 key: o.identity(),
-                hint: "only age and AWS KMS keys can be used by shroud",
+                hint: "only age, PGP and AWS KMS keys can be used by shroud",
             }),
         }
     }
@@ -128,7 +164,7 @@ impl Keyring {
     /// decryption order and the first that opens its envelope wins.
     async fn unwrap_group(&self, group: &KeyGroup) -> Result<SecretBytes, Vec<(String, KeyError)>> {
         let mut keys: Vec<&MasterKey> = group.keys.iter().collect();
-        keys.sort_by_key(|k| order(k));
+        keys.sort_by_key(|k| self.rank(k.key_type()));
         let mut failures = Vec::new();
         for k in keys {
             match self.unwrap_one(k).await {
@@ -141,7 +177,7 @@ impl Keyring {
 
     /// Recovers the data key of a file. With several groups, any `threshold` of them suffice;
     /// on failure the error lists every group and why each of its keys failed.
-    pub async fn unwrap_data_key(&self, md: &Metadata) -> Result<DataKey, KeyError> {
+    pub(crate) async fn unwrap_data_key(&self, md: &Metadata) -> Result<DataKey, KeyError> {
         let threshold = md.threshold();
         let mut parts: Vec<SecretBytes> = Vec::new();
         let mut report: Vec<String> = Vec::new();
@@ -187,13 +223,13 @@ impl Keyring {
             };
             let usable = md
                 .all_keys()
-                .any(|k| matches!(k, MasterKey::Age(_) | MasterKey::Kms(_)));
+                .any(|k| matches!(k, MasterKey::Age(_) | MasterKey::Pgp(_) | MasterKey::Kms(_)));
             if !usable {
                 let mut kinds: Vec<&str> = md.all_keys().map(|k| k.type_name()).collect();
                 kinds.dedup();
                 let ids: Vec<String> = md.all_keys().map(|k| k.identity()).collect();
                 summary = format!(
-                    "this file's data key is wrapped only for {} keys ({}), which shroud cannot use; open it with sops and re-encrypt it for age or AWS KMS",
+                    "this file's data key is wrapped only for {} keys ({}): this key source is not supported by shroud; open it with sops and re-encrypt it for age, PGP or AWS KMS",
                     kinds.join("/"),
                     ids.join(", ")
                 );
@@ -224,7 +260,7 @@ impl Keyring {
 
 /// Wraps a data key for key groups built from `specs` (one spec list per group). With several
 /// groups the key is split and each group wraps its own share.
-pub async fn wrap_data_key(
+pub(crate) async fn wrap_data_key(
     keyring: &Keyring,
     key: &DataKey,
     groups: &[Vec<KeySpec>],
@@ -257,6 +293,7 @@ pub async fn wrap_data_key(
 async fn wrap_one(keyring: &Keyring, spec: &KeySpec, secret: &[u8]) -> Result<MasterKey, KeyError> {
     match spec {
         KeySpec::Age(r) => Ok(MasterKey::Age(age::wrap(r, secret)?)),
+        KeySpec::Pgp(fp) => Ok(MasterKey::Pgp(keyring.pgp.wrap(fp, secret).await?)),
         KeySpec::Kms {
             arn,
             role,
@@ -282,6 +319,7 @@ impl KeySpec {
     pub fn identity(&self) -> String {
         match self {
             KeySpec::Age(r) => r.trim().to_owned(),
+            KeySpec::Pgp(fp) => pgp::normalize(fp),
             KeySpec::Kms {
                 arn,
                 role,
@@ -295,6 +333,7 @@ impl KeySpec {
     pub fn label(&self) -> String {
         let kind = match self {
             KeySpec::Age(_) => "age",
+            KeySpec::Pgp(_) => "PGP",
             KeySpec::Kms { .. } => "AWS KMS",
         };
         format!("{kind} {}", self.identity())
@@ -304,7 +343,7 @@ impl KeySpec {
 /// Re-wraps an existing data key for new key groups (`updatekeys`). With a single group before
 /// and after, envelopes of recipients that stay are kept byte for byte; anything else is
 /// wrapped afresh (a Shamir split always is, so that all shares come from one polynomial).
-pub async fn rewrap_groups(
+pub(crate) async fn rewrap_groups(
     keyring: &Keyring,
     key: &DataKey,
     groups: &[Vec<KeySpec>],

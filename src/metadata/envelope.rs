@@ -68,7 +68,7 @@ pub enum OtherKind {
 
 impl OtherKind {
     /// Every kind, in metadata field order.
-    pub const ALL: [OtherKind; 4] = [
+    pub(crate) const ALL: [OtherKind; 4] = [
         OtherKind::GcpKms,
         OtherKind::AzureKv,
         OtherKind::HcVault,
@@ -95,14 +95,14 @@ impl OtherKind {
         }
     }
 
-    pub fn from_field(field: &str) -> Option<OtherKind> {
+    pub(crate) fn from_field(field: &str) -> Option<OtherKind> {
         OtherKind::ALL.into_iter().find(|k| k.field() == field)
     }
 }
 
 /// sops's identity string of a KMS key: `arn[+role][|k:v,… sorted][|profile]`. Shared by stored
 /// entries and by the keys a rule asks for, so the two compare as equal strings.
-pub fn kms_identity(
+pub(crate) fn kms_identity(
     arn: &str,
     role: Option<&str>,
     context: &[(String, String)],
@@ -165,7 +165,7 @@ pub enum KeyType {
 }
 
 impl MasterKey {
-    pub fn key_type(&self) -> KeyType {
+    pub(crate) fn key_type(&self) -> KeyType {
         match self {
             MasterKey::Age(_) => KeyType::Age,
             MasterKey::Pgp(_) => KeyType::Pgp,
@@ -189,7 +189,7 @@ impl MasterKey {
         match self {
             MasterKey::Age(a) => a.recipient.clone(),
             MasterKey::Kms(k) => k.identity(),
-            MasterKey::Pgp(p) => p.fp.clone(),
+            MasterKey::Pgp(p) => p.fp.split_whitespace().collect(),
             MasterKey::Other(o) => o.identity(),
         }
     }

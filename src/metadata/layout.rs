@@ -71,7 +71,7 @@ pub fn split(format: Format, tree: &mut Tree) -> Result<Option<Map>, MetadataErr
 
 /// Whether a `sops` mapping is sops metadata rather than user data that happens to use the
 /// key: it has at least one field sops writes.
-pub fn looks_like_metadata(m: &Map) -> bool {
+pub(crate) fn looks_like_metadata(m: &Map) -> bool {
     const FIELDS: [&str; 10] = [
         "mac",
         "lastmodified",
@@ -384,7 +384,7 @@ fn bool_field(m: &Map, field: &str) -> Result<bool, MetadataError> {
 
 /// Whether `v` is a version sops accepts: semver `MAJOR.MINOR.PATCH`, numbers without leading
 /// zeros, an optional `-prerelease` and `+build` (sops refuses anything else).
-pub fn valid_version(v: &str) -> bool {
+pub(crate) fn valid_version(v: &str) -> bool {
     let core = v.split_once('+').map_or(v, |(c, _)| c);
     let core = core.split_once('-').map_or(core, |(c, _)| c);
     let parts: Vec<&str> = core.split('.').collect();
@@ -423,6 +423,15 @@ pub fn parse(m: &Map) -> Result<Metadata, MetadataError> {
     rules
         .compile()
         .map_err(|e| invalid("encryption rules", e.to_string()))?;
+    let lastmodified = text_field(m, "lastmodified").unwrap_or_default();
+    if !lastmodified.is_empty()
+        && crate::timestamp::Timestamp::parse_rfc3339(&lastmodified).is_none()
+    {
+        return Err(invalid(
+            "lastmodified",
+            "is not an RFC 3339 time (sops refuses such a file)",
+        ));
+    }
     let version = text_field(m, "version");
     if let Some(v) = &version
         && !valid_version(v)
@@ -435,7 +444,7 @@ pub fn parse(m: &Map) -> Result<Metadata, MetadataError> {
     Ok(Metadata {
         key_groups: groups,
         shamir_threshold,
-        lastmodified: text_field(m, "lastmodified").unwrap_or_default(),
+        lastmodified,
         mac: text_field(m, "mac"),
         rules,
         version,

@@ -14,7 +14,7 @@ pub use envelope::{AgeKey, KeyType, KmsKey, MasterKey, OtherKey, OtherKind, PgpK
 /// The layout version written to the `version` field. sops reads this field as *its* version
 /// (it gates a KMS-context workaround for files older than 3.3.0, and `filestatus` needs it),
 /// so shroud records the sops layout it writes rather than its own version.
-pub const SOPS_LAYOUT_VERSION: &str = "3.13.2";
+pub(crate) const SOPS_LAYOUT_VERSION: &str = "3.13.2";
 
 /// Master keys that each wrap the same data key (or, with Shamir, the same share).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -37,11 +37,6 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// Whether the file's data key is split over several groups.
-    pub fn uses_shamir(&self) -> bool {
-        self.key_groups.len() > 1
-    }
-
     /// The number of groups needed to recover the data key.
     pub fn threshold(&self) -> usize {
         if self.key_groups.len() <= 1 {
@@ -60,7 +55,7 @@ impl Metadata {
 
     /// The MAC's AAD: Go's `Format(time.RFC3339)` of the parsed `lastmodified`, falling back to
     /// the raw text when it does not parse.
-    pub fn mac_aad(&self) -> String {
+    pub(crate) fn mac_aad(&self) -> String {
         crate::timestamp::Timestamp::parse_rfc3339(&self.lastmodified)
             .map(|t| t.to_rfc3339())
             .unwrap_or_else(|| self.lastmodified.clone())

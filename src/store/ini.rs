@@ -7,83 +7,231 @@
 use super::StoreError;
 use crate::tree::{Comment, Entry, Map, Tree, Value};
 
-fn unquote(v: &str) -> String {
-    for q in ["\"\"\"", "\"", "`", "'"] {
-        if v.len() >= 2 * q.len() && v.starts_with(q) && v.ends_with(q) {
-            return v[q.len()..v.len() - q.len()].to_owned();
-        }
-    }
-    v.to_owned()
+/// go-ini's `hasSurroundedQuote`: the quote opens, closes, and appears nowhere in between.
+fn surrounded(v: &str, q: char) -> bool {
+    v.len() >= 2 && v.starts_with(q) && v.ends_with(q) && !v[1..v.len() - 1].contains(q)
 }
 
-/// Parses INI text: one branch whose top-level keys are sections.
+/// The lines of the input, each with its terminating `\n` (if any), CR kept.
+struct Lines<'a> {
+    rest: &'a str,
+    number: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn next_line(&mut self) -> Option<&'a str> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        self.number += 1;
+        let end = self.rest.find('\n').map_or(self.rest.len(), |i| i + 1);
+        let (line, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Some(line)
+    }
+}
+
+fn syntax(line: usize, message: &str) -> StoreError {
+    StoreError::Syntax {
+        line: Some(line),
+        message: message.to_owned(),
+    }
+}
+
+/// go-ini's `readKeyName` (delimiters `=` and `:`; names may be quoted with `"`, `"""` or a
+/// backtick): the key and the rest of the line after the delimiter.
+fn key_name(line: &str, n: usize) -> Result<(String, &str), StoreError> {
+    let quote = if line.starts_with("\"\"\"") && line.len() > 6 {
+        Some("\"\"\"")
+    } else if line.starts_with('"') {
+        Some("\"")
+    } else if line.starts_with('`') {
+        Some("`")
+    } else {
+        None
+    };
+    if let Some(q) = quote {
+        let start = q.len();
+        let pos = line[start..]
+            .find(q)
+            .ok_or_else(|| syntax(n, "missing closing key quote"))?
+            + start;
+        let after = &line[pos + q.len()..];
+        let i = after
+            .find(['=', ':'])
+            .ok_or_else(|| syntax(n, "expected key = value"))?;
+        return Ok((line[start..pos].trim().to_owned(), &after[i + 1..]));
+    }
+    match line.find(['=', ':']) {
+        None => Err(syntax(n, "expected key = value")),
+        Some(0) => Err(syntax(n, "empty key name")),
+        Some(i) => Ok((line[..i].trim().to_owned(), &line[i + 1..])),
+    }
+}
+
+/// go-ini's `readValue` with sops's (default) options: `\"\"\"` and backtick quotes may span
+/// lines, a trailing backslash continues the value, an inline comment starts at the first `#`
+/// or `;`, and one pair of surrounding `'` or `"` is removed. Returns the value and the inline
+/// comment, if any.
+fn read_value(first: &str, lines: &mut Lines<'_>) -> Result<(String, Option<String>), StoreError> {
+    let start_line = lines.number;
+    let line_no_nl = first.trim_start();
+    if line_no_nl.trim().is_empty() {
+        return Ok((String::new(), None));
+    }
+    let quote = if line_no_nl.len() > 3 && line_no_nl.starts_with("\"\"\"") {
+        Some("\"\"\"")
+    } else if line_no_nl.starts_with('`') {
+        Some("`")
+    } else {
+        None
+    };
+    if let Some(q) = quote {
+        let start = q.len();
+        if let Some(pos) = line_no_nl[start..].rfind(q) {
+            return Ok((line_no_nl[start..start + pos].to_owned(), None));
+        }
+        // Continues on the next lines up to the closing quote; newlines are kept.
+        let mut val = line_no_nl[start..].to_owned();
+        val.push('\n');
+        loop {
+            let Some(next) = lines.next_line() else {
+                return Err(syntax(start_line, "missing closing value quote"));
+            };
+            if let Some(pos) = next.rfind(q) {
+                val.push_str(&next[..pos]);
+                let rest = next[pos + q.len()..].trim();
+                let comment = rest.strip_prefix(['#', ';']).map(|_| rest.to_owned());
+                return Ok((val, comment));
+            }
+            val.push_str(next);
+        }
+    }
+    let mut line = line_no_nl.trim().to_owned();
+    if line.ends_with('\\') {
+        line.pop();
+        while let Some(next) = lines.next_line() {
+            let next = next.trim();
+            if next.is_empty() {
+                break;
+            }
+            line.push_str(next);
+            if !line.ends_with('\\') {
+                break;
+            }
+            line.pop();
+        }
+    }
+    let mut comment = None;
+    if let Some(i) = line.find(['#', ';']) {
+        comment = Some(line[i..].to_owned());
+        line = line[..i].trim().to_owned();
+    }
+    if surrounded(&line, '\'') || surrounded(&line, '"') {
+        line = line[1..line.len() - 1].to_owned();
+    }
+    Ok((line, comment))
+}
+
+/// sops's `stripCommentChar`: the leading run of `;`/`#` and spaces of a go-ini comment.
+fn strip_comment(c: &str) -> String {
+    if c.starts_with(';') {
+        c.trim_start_matches([';', ' ']).to_owned()
+    } else if c.starts_with('#') {
+        c.trim_start_matches(['#', ' ']).to_owned()
+    } else {
+        c.to_owned()
+    }
+}
+
+/// A section being read: its keys in first-seen order (a repeated key keeps its place and
+/// takes the last value, as go-ini does), the comment of each key (the comment lines above it
+/// and its inline comment), and the section's own comment.
+#[derive(Default)]
+struct Section {
+    comment: Vec<String>,
+    keys: Vec<(String, String, Vec<String>)>,
+}
+
+/// Parses INI text as go-ini (and so sops) reads it: one branch whose top-level keys are
+/// sections; keys before any section belong to `DEFAULT`.
 pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
     let text = std::str::from_utf8(input).map_err(|_| StoreError::Syntax {
         line: None,
         message: "INI input is not valid UTF-8".into(),
     })?;
-    let mut root = Map::new();
-    let mut section: Option<(String, Map)> = None;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut sections: Vec<(String, Section)> = vec![("DEFAULT".to_owned(), Section::default())];
+    let mut current = 0;
     let mut pending: Vec<String> = Vec::new();
-    let mut lines = text.split('\n').enumerate();
-    while let Some((n, raw)) = lines.next() {
-        let line = raw.trim_end_matches('\r').trim();
-        if line.is_empty() {
+    let mut lines = Lines {
+        rest: text,
+        number: 0,
+    };
+    while let Some(raw) = lines.next_line() {
+        let n = lines.number;
+        let line = raw.trim_start().trim_end_matches(['\n', '\r']);
+        if line.trim().is_empty() {
             continue;
         }
         if line.starts_with(';') || line.starts_with('#') {
-            pending.push(line.trim_start_matches([';', '#']).trim_start().to_owned());
+            pending.push(line.trim_end().to_owned());
             continue;
         }
-        if let Some(name) = line.strip_prefix('[') {
-            let name = name.strip_suffix(']').ok_or(StoreError::Syntax {
-                line: Some(n + 1),
-                message: "unterminated section header".into(),
-            })?;
-            if let Some((name, map)) = section.take() {
-                root.entries.push(Entry::Pair(name, Value::Map(map)));
+        if line.starts_with('[') {
+            let close = line
+                .rfind(']')
+                .ok_or_else(|| syntax(n, "unterminated section header"))?;
+            let name = line[1..close].trim().to_owned();
+            let rest = line[close + 1..].trim();
+            if rest.starts_with(['#', ';']) {
+                pending.push(rest.to_owned());
             }
-            let mut map = Map::new();
-            for c in pending.drain(..) {
-                map.entries.push(Entry::Comment(Comment::new(c, false)));
-            }
-            section = Some((name.trim().to_owned(), map));
-            continue;
-        }
-        let Some((k, v)) = line.split_once(['=', ':']) else {
-            return Err(StoreError::Syntax {
-                line: Some(n + 1),
-                message: "expected key = value".into(),
-            });
-        };
-        let mut v = v.trim().to_owned();
-        if v.starts_with("\"\"\"") && !(v.len() >= 6 && v.ends_with("\"\"\"")) {
-            // A triple-quoted value continues until the closing quotes.
-            loop {
-                let Some((_, more)) = lines.next() else {
-                    return Err(StoreError::Syntax {
-                        line: Some(n + 1),
-                        message: "unterminated \"\"\" value".into(),
-                    });
-                };
-                v.push('\n');
-                v.push_str(more.trim_end_matches('\r'));
-                if more.trim_end().ends_with("\"\"\"") {
-                    v = v.trim_end().to_owned();
-                    break;
+            current = match sections.iter().position(|(s, _)| *s == name) {
+                Some(i) => i,
+                None => {
+                    sections.push((name, Section::default()));
+                    sections.len() - 1
                 }
+            };
+            if !pending.is_empty() {
+                sections[current].1.comment = std::mem::take(&mut pending);
             }
+            continue;
         }
-        let (_, map) = section.get_or_insert_with(|| ("DEFAULT".to_owned(), Map::new()));
-        map.entries
-            .push(Entry::Pair(k.trim().to_owned(), Value::str(&unquote(&v))));
-        for c in pending.drain(..) {
-            map.entries.push(Entry::Comment(Comment::new(c, false)));
+        let (key, rest) = key_name(line, n)?;
+        let (value, inline) = read_value(rest, &mut lines)?;
+        let mut comment = std::mem::take(&mut pending);
+        comment.extend(inline);
+        let section = &mut sections[current].1;
+        match section.keys.iter_mut().find(|(k, _, _)| *k == key) {
+            Some(slot) => {
+                slot.1 = value;
+                slot.2 = comment;
+            }
+            None => section.keys.push((key, value, comment)),
         }
     }
-    if let Some((name, mut map)) = section.take() {
-        for c in pending.drain(..) {
-            map.entries.push(Entry::Comment(Comment::new(c, false)));
+    let mut root = Map::new();
+    for (name, section) in sections {
+        if name == "DEFAULT" && section.keys.is_empty() && section.comment.is_empty() {
+            continue;
+        }
+        let mut map = Map::new();
+        if !section.comment.is_empty() {
+            map.entries.push(Entry::Comment(Comment::new(
+                strip_comment(&section.comment.join("\n")),
+                false,
+            )));
+        }
+        for (k, v, comment) in section.keys {
+            map.entries.push(Entry::Pair(k, Value::str(&v)));
+            if !comment.is_empty() {
+                map.entries.push(Entry::Comment(Comment::new(
+                    strip_comment(&comment.join("\n")),
+                    false,
+                )));
+            }
         }
         root.entries.push(Entry::Pair(name, Value::Map(map)));
     }
@@ -91,12 +239,6 @@ pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
         branches: vec![root],
         ..Default::default()
     })
-}
-
-/// Whether a blank line should separate the previous section from the next header (not when
-/// the next section's own comments were just written above it).
-fn head_start(out: &str) -> bool {
-    !out.lines().last().is_some_and(|l| l.starts_with(';'))
 }
 
 fn value_text(key: &str, v: &Value) -> Result<String, StoreError> {
@@ -123,60 +265,111 @@ fn value_text(key: &str, v: &Value) -> Result<String, StoreError> {
     }
 }
 
-/// Writes sections. Multi-line values are triple-quoted, as go-ini writes them.
+/// A key as go-ini writes it: quoted when it holds a quote or a delimiter.
+fn key_text(k: &str) -> String {
+    if k.contains('"') || k.contains(['=', ':']) {
+        format!("`{k}`")
+    } else {
+        k.to_owned()
+    }
+}
+
+/// A value as go-ini writes it, so that go-ini (and this parser) read it back unchanged.
+fn quoted_value(v: &str) -> String {
+    if v.contains(['\n', '`']) {
+        format!("\"\"\"{v}\"\"\"")
+    } else if v.contains(['#', ';']) {
+        format!("`{v}`")
+    } else if v.trim() != v {
+        format!("\"{v}\"")
+    } else {
+        v.to_owned()
+    }
+}
+
+/// A comment as go-ini writes it: `; text`, one line per line.
+fn comment_lines(c: &Comment, out: &mut String) {
+    let text = String::from_utf8_lossy(c.text.expose());
+    let text = if text.starts_with(['#', ';']) {
+        format!("{} {}", &text[..1], text[1..].trim())
+    } else {
+        format!("; {text}")
+    };
+    out.push_str(&text.replace('\n', "\n; "));
+    out.push('\n');
+}
+
+/// Writes sections the way go-ini does (sops's INI output): keys of `DEFAULT` first without
+/// a header, `=` aligned within a section, a key's comments above it, values quoted when
+/// they would not read back, a blank line between sections.
 pub fn emit(tree: &Tree) -> Result<Vec<u8>, StoreError> {
     let mut out = String::new();
+    let mut sections: Vec<(&String, &Map)> = Vec::new();
     for branch in &tree.branches {
         for e in &branch.entries {
-            let (name, v) = match e {
-                Entry::Comment(c) => {
-                    out.push_str(&format!("; {}\n", String::from_utf8_lossy(c.text.expose())));
-                    continue;
+            match e {
+                Entry::Comment(c) => comment_lines(c, &mut out),
+                Entry::Pair(k, Value::Map(m)) => sections.push((k, m)),
+                Entry::Pair(k, _) => {
+                    return Err(StoreError::NotFlat {
+                        key: k.clone(),
+                        format: "INI (top-level keys must be sections)",
+                    });
                 }
-                Entry::Pair(k, v) => (k, v),
-            };
-            let Value::Map(section) = v else {
-                return Err(StoreError::NotFlat {
-                    key: name.clone(),
-                    format: "INI (top-level keys must be sections)",
-                });
+            }
+        }
+    }
+    // go-ini writes the default section first.
+    sections.sort_by_key(|(name, _)| name.as_str() != "DEFAULT");
+    let mut first = true;
+    for (name, section) in sections {
+        let entries = &section.entries;
+        if name == "DEFAULT" && !entries.iter().any(|e| matches!(e, Entry::Pair(..))) {
+            continue;
+        }
+        if !first {
+            out.push('\n');
+        }
+        first = false;
+        let first_pair = entries
+            .iter()
+            .position(|e| matches!(e, Entry::Pair(..)))
+            .unwrap_or(entries.len());
+        for e in &entries[..first_pair] {
+            if let Entry::Comment(c) = e {
+                comment_lines(c, &mut out);
+            }
+        }
+        if name != "DEFAULT" {
+            out.push_str(&format!("[{name}]\n"));
+        }
+        let width = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Pair(k, _) => Some(key_text(k).chars().count()),
+                Entry::Comment(_) => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let mut i = first_pair;
+        while i < entries.len() {
+            let Entry::Pair(k, v) = &entries[i] else {
+                i += 1;
+                continue;
             };
             // sops keeps a key's comments after the key in the tree; INI writes them above it.
-            let entries = &section.entries;
-            let first_pair = entries
-                .iter()
-                .position(|e| matches!(e, Entry::Pair(..)))
-                .unwrap_or(entries.len());
-            for e in &entries[..first_pair] {
-                if let Entry::Comment(c) = e {
-                    out.push_str(&format!("; {}\n", String::from_utf8_lossy(c.text.expose())));
-                }
+            let mut j = i + 1;
+            while let Some(Entry::Comment(c)) = entries.get(j) {
+                comment_lines(c, &mut out);
+                j += 1;
             }
-            let mut body = String::new();
-            let mut i = first_pair;
-            while i < entries.len() {
-                let Entry::Pair(k, v) = &entries[i] else {
-                    i += 1;
-                    continue;
-                };
-                let mut j = i + 1;
-                while let Some(Entry::Comment(c)) = entries.get(j) {
-                    body.push_str(&format!("; {}\n", String::from_utf8_lossy(c.text.expose())));
-                    j += 1;
-                }
-                let text = value_text(k, v)?;
-                if text.contains('\n') {
-                    body.push_str(&format!("{k} = \"\"\"{text}\"\"\"\n"));
-                } else {
-                    body.push_str(&format!("{k} = {text}\n"));
-                }
-                i = j;
-            }
-            if !out.is_empty() && !out.ends_with("\n\n") && head_start(&out) {
-                out.push('\n');
-            }
-            out.push_str(&format!("[{name}]\n"));
-            out.push_str(&body);
+            let key = key_text(k);
+            let pad = " ".repeat(width - key.chars().count());
+            out.push_str(&format!(
+                "{key}{pad} = {}\n",
+                quoted_value(&value_text(k, v)?)
+            ));
+            i = j;
         }
     }
     Ok(out.into_bytes())

@@ -1,7 +1,9 @@
 //! The JSON store (also the container of the binary store's encrypted form).
 //!
 //! Owns: JSON objects to and from a single branch, keeping key order and duplicate keys,
-//! integers that fit 64 bits exactly (never via float64), and the source's indentation.
+//! integers that fit 64 bits exactly, numbers written the way Go's `encoding/json` (and so
+//! sops) writes them, the float64 reading sops gives plaintext numbers, and the source's
+//! indentation.
 //! Must not know: encryption or metadata semantics.
 
 use std::fmt;
@@ -10,6 +12,21 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::StoreError;
 use crate::tree::{Entry, Hints, Kind, Map, Scalar, Tree, Value};
+
+/// A JSON integer. Encrypted, it keeps its exact value (`type:int`, which sops reads exactly);
+/// in plaintext, sops reads it as a float64, so beyond 2^53 the MAC must hash that float.
+fn json_int(i: i64) -> Scalar {
+    let s = Scalar::int(i);
+    let as_float = crate::tree::go_format_float(i as f64);
+    if as_float.as_bytes() == s.bytes() {
+        s
+    } else {
+        Scalar {
+            plain_mac: Some(as_float.into()),
+            ..s
+        }
+    }
+}
 
 struct ValueSeed;
 
@@ -35,11 +52,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Scalar(Scalar::bool(b)))
     }
     fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Scalar(Scalar::int(i)))
+        Ok(Value::Scalar(json_int(i)))
     }
     fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        // Integers above i64::MAX stay exact as text; sops itself cannot represent them.
-        Ok(Value::Scalar(Scalar::new(Kind::Int, u.to_string())))
+        Ok(Value::Scalar(match i64::try_from(u) {
+            Ok(i) => json_int(i),
+            // Beyond i64, sops (float64) and every reader of the file see a float.
+            Err(_) => Scalar::float(u as f64),
+        }))
     }
     fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
         Ok(Value::Scalar(Scalar::float(f)))
@@ -162,13 +182,10 @@ impl Writer {
                 Kind::Int => self.out.push_str(&s.text()),
                 Kind::Float => {
                     let t = s.text();
-                    match t.as_ref() {
-                        "+Inf" | "-Inf" | "NaN" => self.string(key, t.as_bytes())?,
-                        t if t.contains(['.', 'e', 'E']) => self.out.push_str(t),
-                        t => {
-                            self.out.push_str(t);
-                            self.out.push_str(".0");
-                        }
+                    match t.parse::<f64>() {
+                        Ok(f) if f.is_finite() => self.out.push_str(&crate::tree::go_json_float(f)),
+                        // JSON has no infinities or NaN; they are written as strings.
+                        _ => self.string(key, t.as_bytes())?,
                     }
                 }
             },
@@ -236,14 +253,17 @@ pub fn emit(tree: &Tree, indent: Indent) -> Result<Vec<u8>, StoreError> {
     Ok(w.out.into_bytes())
 }
 
-/// Writes one value (for `decrypt --extract`).
+/// Writes one value (`decrypt --extract`) as sops does: a mapping ends with a newline, a
+/// list or a scalar does not.
 pub fn emit_value(v: &Value) -> Result<Vec<u8>, StoreError> {
     let mut w = Writer {
         out: String::new(),
         indent: Indent::Tab,
     };
     w.value("the extracted value", v, 0)?;
-    w.out.push('\n');
+    if matches!(v, Value::Map(_)) {
+        w.out.push('\n');
+    }
     Ok(w.out.into_bytes())
 }
 
@@ -261,7 +281,7 @@ mod tests {
         let out = String::from_utf8(emit(&t, Indent::Spaces(2)).unwrap()).unwrap();
         assert_eq!(
             out,
-            "{\n  \"b\": 9007199254740993,\n  \"a\": [\n    1.5,\n    true,\n    null,\n    \"x\"\n  ],\n  \"b\": 2.0\n}\n"
+            "{\n  \"b\": 9007199254740993,\n  \"a\": [\n    1.5,\n    true,\n    null,\n    \"x\"\n  ],\n  \"b\": 2\n}\n"
         );
     }
 

@@ -9,7 +9,6 @@ pub mod dotenv;
 pub mod ini;
 pub mod json;
 pub mod yaml;
-mod yaml_scalar;
 
 use std::path::Path;
 
@@ -189,52 +188,18 @@ pub fn emit_plain(format: Format, tree: &Tree, opts: EmitOptions) -> Result<Vec<
     }
 }
 
-/// Writes one extracted value: scalars as their raw text, subtrees in `format`.
+/// Writes one extracted value (`decrypt --extract`) as sops does: a string as its raw bytes
+/// with no newline; anything else through the output format's value writer (YAML: always a
+/// trailing newline; JSON, dotenv, INI: JSON, with a newline only after a mapping).
 pub fn emit_value(format: Format, value: &Value) -> Result<Vec<u8>, StoreError> {
-    match value {
-        Value::Scalar(s) => Ok(match s.kind {
-            crate::tree::Kind::Bool => {
-                if s.as_bool() == Some(true) {
-                    b"true".to_vec()
-                } else {
-                    b"false".to_vec()
-                }
-            }
-            _ => s.bytes().to_vec(),
-        }),
-        Value::Null => Ok(b"null".to_vec()),
-        Value::Map(m) => {
-            let tree = Tree {
-                branches: vec![m.clone()],
-                ..Default::default()
-            };
-            match format {
-                Format::Yaml | Format::Dotenv | Format::Ini => {
-                    emit(Format::Yaml, &tree, EmitOptions::default())
-                }
-                _ => emit(Format::Json, &tree, EmitOptions::default()),
-            }
-        }
-        Value::List(_) | Value::Comment(_) => match format {
-            Format::Json | Format::Binary => json::emit_value(value),
-            _ => {
-                let mut m = Map::new();
-                m.insert("value", value.clone());
-                let tree = Tree {
-                    branches: vec![m],
-                    ..Default::default()
-                };
-                let out = emit(Format::Yaml, &tree, EmitOptions { indent: Some(2) })?;
-                // Drop the wrapper key: re-indent the list to the top level.
-                let text = String::from_utf8_lossy(&out);
-                let body: String = text
-                    .lines()
-                    .skip(1)
-                    .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
-                    .collect();
-                Ok(body.into_bytes())
-            }
-        },
+    if let Value::Scalar(s) = value
+        && matches!(s.kind, crate::tree::Kind::Str | crate::tree::Kind::Bytes)
+    {
+        return Ok(s.bytes().to_vec());
+    }
+    match format {
+        Format::Yaml => yaml::emit_value(value, yaml::EmitOptions { indent: 4 }),
+        _ => json::emit_value(value),
     }
 }
 

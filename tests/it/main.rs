@@ -4,12 +4,15 @@
 mod backup;
 mod cli;
 mod controller;
+mod differential;
 mod eso;
 mod fixtures;
 mod hardening;
 mod interop;
 mod kms;
+mod pgp;
 mod props;
 mod rotation;
 mod shamir;
+mod sops_mode;
 mod util;

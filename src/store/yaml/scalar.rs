@@ -5,8 +5,9 @@
 //! not the YAML 1.2 spec) and quoting decisions.
 //! Must not know: events, documents, the tree's structure.
 
+use crate::secret::SecretBytes;
 use crate::timestamp::Timestamp;
-use crate::tree::{Kind, Scalar, Style, go_format_float};
+use crate::tree::{Kind, Scalar, Style, go_format_float, go_format_float_g};
 
 /// The result of resolving a plain scalar.
 pub enum Resolved {
@@ -96,7 +97,7 @@ fn finite_float(s: &str) -> Option<f64> {
 }
 
 /// Resolves a plain (unquoted, untagged) scalar the way go-yaml v3 decodes it into `interface{}`.
-pub fn resolve_plain(text: &str) -> Resolved {
+pub(crate) fn resolve_plain(text: &str) -> Resolved {
     let typed = |kind: Kind, canonical: String| {
         Resolved::Scalar(Scalar::new(kind, canonical).with_repr(text))
     };
@@ -138,10 +139,23 @@ pub fn resolve_plain(text: &str) -> Resolved {
 }
 
 /// Resolves a scalar with an explicit core-schema tag suffix (`str`, `int`, ...).
-pub fn resolve_tagged(text: &str, suffix: &str) -> Resolved {
+pub(crate) fn resolve_tagged(text: &str, suffix: &str) -> Resolved {
     match suffix {
-        "str" | "binary" => Resolved::Scalar(Scalar::string(text)),
+        "str" => Resolved::Scalar(Scalar::string(text)),
+        // go-yaml decodes `!!binary` into its bytes; sops encrypts those.
+        "binary" => {
+            use base64::Engine;
+            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            match base64::engine::general_purpose::STANDARD.decode(compact.as_bytes()) {
+                Ok(bytes) => Resolved::Scalar(Scalar::string(SecretBytes::new(bytes))),
+                Err(_) => Resolved::Scalar(Scalar::string(text)),
+            }
+        }
         "null" => Resolved::Null,
+        "timestamp" => match Timestamp::parse_yaml(text) {
+            Some(ts) => Resolved::Scalar(Scalar::new(Kind::Time, ts.to_rfc3339_nano())),
+            None => Resolved::Scalar(Scalar::string(text)),
+        },
         _ => match resolve_plain(text) {
             Resolved::Scalar(s) if s.kind == Kind::Str => Resolved::Scalar(Scalar::string(text)),
             other => other,
@@ -171,7 +185,7 @@ fn is_printable(c: char) -> bool {
 }
 
 /// Whether `s` can be written as a plain scalar and read back as the same string.
-pub fn plain_safe(s: &str) -> bool {
+pub(crate) fn plain_safe(s: &str) -> bool {
     // Fast path for the common case on output: ciphertext is base64 plus `ENC[…,:]` syntax,
     // which is always a safe plain scalar (no ": ", no " #", no leading indicator).
     if s.starts_with("ENC[AES256_GCM,") && s.bytes().all(|b| b.is_ascii_graphic()) {
@@ -204,8 +218,67 @@ pub fn plain_safe(s: &str) -> bool {
     matches!(resolve_plain(s), Resolved::Scalar(ref r) if r.kind == Kind::Str)
 }
 
+/// go-yaml's `isBase60Float` (YAML 1.1 sexagesimal numbers such as `1:20`, which it quotes).
+fn is_base60_float(s: &str) -> bool {
+    let t = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let mut parts = t.split(':');
+    let Some(head) = parts.next() else {
+        return false;
+    };
+    let rest: Vec<&str> = parts.collect();
+    if rest.is_empty()
+        || !head.starts_with(|c: char| c.is_ascii_digit())
+        || !head.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
+        return false;
+    }
+    let (last, middle) = rest.split_last().expect("not empty");
+    let sixty = |p: &str| {
+        !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()) && {
+            let n: u32 = p.parse().unwrap_or(99);
+            (p.len() == 1 || n < 60) && !(p.len() == 2 && p.as_bytes()[0] > b'5')
+        }
+    };
+    let (last_int, frac) = last.split_once('.').unwrap_or((last, ""));
+    middle.iter().all(|p| sixty(p))
+        && sixty(last_int)
+        && frac.chars().all(|c| c.is_ascii_digit() || c == '_')
+}
+
+/// Whether go-yaml writes this string double-quoted because, plain, it would read as another
+/// type (a number, a bool, null, a time) or as a YAML 1.1 bool or sexagesimal number.
+fn reads_as_another_type(s: &str) -> bool {
+    yaml11_special(s)
+        || is_base60_float(s)
+        || !s.is_empty()
+            && !matches!(resolve_plain(s), Resolved::Scalar(ref r) if r.kind == Kind::Str)
+}
+
+/// A string that cannot be written plain, quoted the way go-yaml (and so sops) quotes it:
+/// double quotes for type look-alikes (`"123"`, `"yes"`) and anything that needs escapes,
+/// single quotes otherwise (`'a: b'`).
+pub fn quoted(s: &str) -> String {
+    if reads_as_another_type(s) || s.is_empty() {
+        double_quoted(s)
+    } else {
+        single_quoted(s).unwrap_or_else(|| double_quoted(s))
+    }
+}
+
+/// Whether a key can be written plain: a value could, or it is a simple word (`y`, `on`)
+/// that go-yaml v3 reads back as the same string key. (go-yaml quotes YAML 1.1 bool words
+/// even as keys; shroud keeps the source's spelling, which means the same.)
+pub(crate) fn plain_key(k: &str) -> bool {
+    plain_safe(k)
+        || (!k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c))
+            && !k.starts_with(['-', '.'])
+            && matches!(resolve_plain(k), Resolved::Scalar(ref s) if s.kind == Kind::Str))
+}
+
 /// Single-quoted form, or `None` when the string needs escapes.
-pub fn single_quoted(s: &str) -> Option<String> {
+pub(crate) fn single_quoted(s: &str) -> Option<String> {
     if s.contains('\n') || !s.chars().all(is_printable) || s.contains('\t') {
         return None;
     }
@@ -213,7 +286,7 @@ pub fn single_quoted(s: &str) -> Option<String> {
 }
 
 /// Double-quoted form with YAML escapes; can represent any Unicode string.
-pub fn double_quoted(s: &str) -> String {
+pub(crate) fn double_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -235,7 +308,7 @@ pub fn double_quoted(s: &str) -> String {
 }
 
 /// Whether a multi-line string can be written as a literal block scalar.
-pub fn literal_safe(s: &str) -> bool {
+pub(crate) fn literal_safe(s: &str) -> bool {
     s.contains('\n')
         && !s.trim_matches(['\n', ' ']).is_empty()
         && s.chars().all(|c| c == '\n' || is_printable(c))
@@ -243,8 +316,9 @@ pub fn literal_safe(s: &str) -> bool {
         && !s.lines().any(|l| l.starts_with('\t'))
 }
 
-/// How a non-string scalar is spelled in YAML when it has no source spelling.
-pub fn typed_spelling(kind: Kind, canonical: &str) -> String {
+/// How a non-string scalar is spelled in YAML when it has no source spelling (a decrypted
+/// value): as go-yaml, and so sops, writes it, so both tools print the same file.
+pub(crate) fn typed_spelling(kind: Kind, canonical: &str) -> String {
     match kind {
         Kind::Bool => match crate::tree::parse_go_bool(canonical) {
             Some(true) => "true".into(),
@@ -255,15 +329,20 @@ pub fn typed_spelling(kind: Kind, canonical: &str) -> String {
             "+Inf" => ".inf".into(),
             "-Inf" => "-.inf".into(),
             "NaN" => ".nan".into(),
-            c if c.contains('.') || c.contains('e') => c.into(),
-            c => format!("{c}.0"),
+            // go-yaml's spelling (`6.02e+23`, `1.5e-10`), except that an integral float keeps
+            // a `.0` (go-yaml writes `1000`, which reads back as an int): docs/format.md.
+            c => match c.parse::<f64>() {
+                Ok(f) => {
+                    let g = go_format_float_g(f);
+                    if g.contains(['.', 'e']) {
+                        g
+                    } else {
+                        format!("{g}.0")
+                    }
+                }
+                Err(_) => double_quoted(c),
+            },
         },
-        // go-yaml reads a bare date as midnight UTC, so this spelling is exact and keeps the
-        // common `date: 2024-01-01` unchanged through encryption.
-        Kind::Time => canonical
-            .strip_suffix("T00:00:00Z")
-            .unwrap_or(canonical)
-            .into(),
         _ => canonical.into(),
     }
 }
@@ -332,5 +411,9 @@ mod tests {
         assert_eq!(single_quoted("it's").unwrap(), "'it''s'");
         assert_eq!(double_quoted("a\"b\\\u{1}"), "\"a\\\"b\\\\\\x01\"");
         assert_eq!(typed_spelling(Kind::Float, "1"), "1.0");
+        assert_eq!(
+            typed_spelling(Kind::Float, "602000000000000000000000"),
+            "6.02e+23"
+        );
     }
 }

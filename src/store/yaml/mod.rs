@@ -1,0 +1,140 @@
+//! The YAML store: multi-document streams to and from the tree, the way sops (go-yaml v3)
+//! reads and writes them.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`parse`] | events → branches: comments, anchors/aliases, merge keys, duplicates |
+//! | [`emit`] | branches → block-style YAML, keeping the source's presentation |
+//! | [`scalar`] | how go-yaml resolves a plain scalar, and how each value is spelled back |
+//!
+//! Must not know: encryption or metadata semantics (the `sops` key is just a key here).
+
+mod emit;
+mod parse;
+pub(crate) mod scalar;
+
+pub use emit::{EmitOptions, emit, emit_value};
+pub use parse::{ALIAS_EXPANSION_BUDGET, parse};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+    use crate::tree::{Entry, Map, Tree, Value};
+
+    fn round(s: &str) -> String {
+        let t = parse(s.as_bytes()).unwrap();
+        String::from_utf8(
+            emit(
+                &t,
+                EmitOptions {
+                    indent: t.hints.indent.unwrap_or(4),
+                },
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn keeps_order_comments_and_types() {
+        let src = "# top\nb: 1\na:\n  # above\n  x: \"true\"\n  y: 0x1F # hex\nlist:\n  - one\n  # mid\n  - 2.50\nwhen: 2024-01-01\nempty: ''\nnothing: null\n";
+        assert_eq!(round(src), src);
+    }
+
+    #[test]
+    fn comment_attachment_follows_go_yaml() {
+        let src = "app:\n  db:\n    user: x\n    # trailing in db\n  list:\n    # in list\n    - a\n# between top\nother: 1\n";
+        let t = parse(src.as_bytes()).unwrap();
+        let root = &t.branches[0];
+        let app = root.get("app").unwrap().as_map().unwrap();
+        let db = app.get("db").unwrap().as_map().unwrap();
+        assert!(
+            matches!(db.entries.last(), Some(Entry::Comment(c)) if c.text.expose() == b" trailing in db")
+        );
+        let Value::List(l) = app.get("list").unwrap() else {
+            panic!()
+        };
+        assert!(matches!(&l[0], Value::Comment(c) if c.text.expose() == b" in list"));
+        assert!(
+            matches!(&root.entries[1], Entry::Comment(c) if c.text.expose() == b" between top")
+        );
+        assert_eq!(round(src), src);
+    }
+
+    #[test]
+    fn block_scalars_and_multidoc() {
+        let src = "---\na: |\n  line1\n  line2\nb: |-\n  x\n  y\n---\nc: d\n";
+        assert_eq!(round(src), src);
+    }
+
+    #[test]
+    fn aliases_expand_and_budget_holds() {
+        let t = parse(b"base: &b {x: 1}\ncopy: *b\n").unwrap();
+        assert_eq!(t.branches[0].get("base"), t.branches[0].get("copy"));
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..8 {
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
+            bomb.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        assert!(matches!(
+            parse(bomb.as_bytes()),
+            Err(StoreError::AliasBudget { .. })
+        ));
+    }
+
+    #[test]
+    fn long_keys_use_explicit_key_syntax() {
+        // Found by the yaml_store fuzz target: a 1,024+ character key must not be implicit.
+        let long = "k".repeat(1500);
+        let mut m = Map::new();
+        m.insert(long.clone(), Value::str("v"));
+        m.insert(
+            "nested",
+            Value::Map({
+                let mut n = Map::new();
+                n.insert(format!("{long} x"), Value::List(vec![Value::str("a")]));
+                n
+            }),
+        );
+        let t = Tree {
+            branches: vec![m],
+            ..Default::default()
+        };
+        let out = emit(&t, EmitOptions { indent: 2 }).unwrap();
+        let back = parse(&out).unwrap();
+        assert_eq!(
+            back.branches[0]
+                .get(&long)
+                .and_then(Value::as_scalar)
+                .map(|s| s.bytes()),
+            Some(&b"v"[..])
+        );
+        assert!(
+            back.branches[0]
+                .get("nested")
+                .unwrap()
+                .as_map()
+                .unwrap()
+                .get(&format!("{long} x"))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn rejects_bad_shapes() {
+        assert!(matches!(
+            parse(b"- a\n- b\n"),
+            Err(StoreError::TopLevelSequence)
+        ));
+        assert!(matches!(
+            parse(b"a: 1\na: 2\n"),
+            Err(StoreError::DuplicateKey { .. })
+        ));
+        assert!(matches!(parse(b"a: [\n"), Err(StoreError::Syntax { .. })));
+    }
+}

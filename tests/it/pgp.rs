@@ -1,0 +1,417 @@
+//! PGP through the real GnuPG (a temporary `GNUPGHOME` with loopback pinentry and the sops
+//! functional-test key imported): every PGP fixture opens, files written for PGP recipients
+//! open in the real sops 3.11 and the other way round (alone, with age, in Shamir key groups),
+//! and bad input gives one line naming the fingerprint.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::differential::{Keys, cases, check};
+use crate::util::*;
+
+/// The primary key of `sops-functional-tests-pgp.asc` (it has an encryption subkey).
+pub const FPR: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+
+/// A private GnuPG home; its agent is stopped when dropped.
+pub struct Gnupg {
+    pub home: tempfile::TempDir,
+}
+
+fn gpg_bin() -> &'static str {
+    let ok = Command::new("gpg").arg("--version").output().is_ok();
+    assert!(
+        ok,
+        "GnuPG is required (apt-get install gnupg; scripts/setup.sh does this)"
+    );
+    "gpg"
+}
+
+impl Gnupg {
+    /// A home holding the sops functional-test key (public and secret).
+    pub fn with_test_key() -> Gnupg {
+        let g = Gnupg::empty();
+        g.import(&sops_fixtures().join("keys/sops-functional-tests-pgp.asc"));
+        g
+    }
+
+    pub fn empty() -> Gnupg {
+        // gpg-agent's socket path must be short: keep the home under /tmp.
+        let home = tempfile::Builder::new()
+            .prefix("gpg")
+            .tempdir_in("/tmp")
+            .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(home.path().join("gpg.conf"), "pinentry-mode loopback\n").unwrap();
+        std::fs::write(
+            home.path().join("gpg-agent.conf"),
+            "allow-loopback-pinentry\n",
+        )
+        .unwrap();
+        Gnupg { home }
+    }
+
+    pub fn gpg(&self) -> Command {
+        let mut c = Command::new(gpg_bin());
+        c.env("GNUPGHOME", self.home.path()).arg("--batch");
+        c
+    }
+
+    pub fn import(&self, key: &Path) {
+        let out = self.gpg().arg("--import").arg(key).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![(
+            "GNUPGHOME".to_owned(),
+            self.home.path().display().to_string(),
+        )]
+    }
+
+    /// A new key (no passphrase unless given), returning its fingerprint.
+    pub fn new_key(&self, uid: &str, expire: &str, passphrase: &str) -> String {
+        let out = self
+            .gpg()
+            .args([
+                "--passphrase",
+                passphrase,
+                "--quick-gen-key",
+                uid,
+                "default",
+                "default",
+                expire,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let list = self
+            .gpg()
+            .args(["--with-colons", "--list-keys", uid])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .unwrap()
+            .to_owned()
+    }
+}
+
+impl Drop for Gnupg {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .env("GNUPGHOME", self.home.path())
+            .args(["--kill", "gpg-agent"])
+            .output();
+    }
+}
+
+fn with_gpg(mut c: Command, g: &Gnupg) -> Command {
+    c.env("GNUPGHOME", g.home.path());
+    c
+}
+
+#[test]
+fn pgp_fixtures_decrypt_verify_and_match_sops() {
+    let g = Gnupg::with_test_key();
+    let sb = Sandbox::new();
+    let f = sops_fixtures();
+    for fixture in ["sops-pgp/example.yaml", "sops-pgp/comments.enc.yaml"] {
+        let ours = with_gpg(sb.cmd(), &g)
+            .arg("decrypt")
+            .arg(f.join(fixture))
+            .run();
+        assert_code(&ours, 0);
+        let theirs = with_gpg(sops_cmd(&sb), &g)
+            .arg("decrypt")
+            .arg(f.join(fixture))
+            .run();
+        assert_code(&theirs, 0);
+        assert_eq!(
+            sem("yaml", &ours.stdout),
+            sem("yaml", &theirs.stdout),
+            "{fixture}"
+        );
+    }
+    // No MAC: an integrity failure, unless explicitly ignored (then loudly).
+    let out = with_gpg(sb.cmd(), &g)
+        .arg("decrypt")
+        .arg(f.join("negative/no-mac.pgp.yaml"))
+        .run();
+    assert_code(&out, 51);
+    assert!(out.stdout.is_empty());
+    let out = with_gpg(sb.cmd(), &g)
+        .args(["decrypt", "--ignore-mac"])
+        .arg(f.join("negative/no-mac.pgp.yaml"))
+        .run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("integrity was NOT checked"),
+        "{}",
+        stderr(&out)
+    );
+    // Without the key: a clear line naming the fingerprint.
+    let empty = Gnupg::empty();
+    let out = with_gpg(sb.cmd(), &empty)
+        .arg("decrypt")
+        .arg(f.join("sops-pgp/example.yaml"))
+        .run();
+    assert_code(&out, 128);
+    assert!(
+        stderr(&out).contains(FPR) && stderr(&out).contains("no secret key"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The differential matrix (every input) with PGP alone, PGP next to age, and PGP in a
+/// 2-of-2 Shamir split with age: both tools read what the other writes.
+#[test]
+fn pgp_both_directions_with_the_real_sops() {
+    let g = Gnupg::with_test_key();
+    let sb = Sandbox::new();
+    let mut env = g.env();
+    env.push((
+        "SOPS_AGE_KEY_FILE".to_owned(),
+        test_key().display().to_string(),
+    ));
+    let setups = [
+        Keys {
+            name: "pgp",
+            config: format!("pgp: {FPR}"),
+            env: g.env(),
+        },
+        Keys {
+            name: "pgp+age",
+            config: format!("pgp: {FPR}\n    age: {TEST_RECIPIENT2}"),
+            env: g.env(),
+        },
+        Keys {
+            name: "shamir pgp|age",
+            config: format!(
+                "shamir_threshold: 2\n    key_groups:\n      - pgp: [{FPR}]\n      - age: [{TEST_RECIPIENT}]"
+            ),
+            env,
+        },
+    ];
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for (i, case) in cases().iter().enumerate() {
+        for keys in &setups {
+            n += 1;
+            bad.extend(check(
+                &sb,
+                &format!("pgp{i}-{n}"),
+                case,
+                &("default", None),
+                keys,
+            ));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+/// `rotate --add-pgp/--rm-pgp` and `updatekeys` with a `pgp:` rule, read back by sops.
+#[test]
+fn rotate_and_updatekeys_with_pgp() {
+    let g = Gnupg::with_test_key();
+    let sb = Sandbox::new();
+    sb.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {TEST_RECIPIENT}\n"),
+    );
+    sb.write("s.yaml", "a: secret\n");
+    assert_code(&sb.cmd().args(["encrypt", "-i", "s.yaml"]).run(), 0);
+    let out = with_gpg(sb.with_key(), &g)
+        .args(["rotate", "-i", "--add-pgp", FPR, "s.yaml"])
+        .run();
+    assert_code(&out, 0);
+    // Only the PGP key now needed: sops opens it through gpg.
+    let out = with_gpg(sops_cmd(&sb), &g)
+        .args(["decrypt", "s.yaml"])
+        .run();
+    assert_eq!(stdout(&out), "a: secret\n", "{}", stderr(&out));
+    let out = with_gpg(sb.with_key(), &g)
+        .args(["rotate", "-i", "--rm-pgp", FPR, "s.yaml"])
+        .run();
+    assert_code(&out, 0);
+    assert!(!sb.read("s.yaml").contains("pgp:"));
+    sb.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {TEST_RECIPIENT}\n    pgp: {FPR}\n"),
+    );
+    let out = with_gpg(sb.with_key(), &g)
+        .args(["updatekeys", "-y", "s.yaml"])
+        .run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains(&format!("+PGP {FPR}")),
+        "{}",
+        stderr(&out)
+    );
+    let out = with_gpg(sops_cmd(&sb), &g)
+        .args(["decrypt", "s.yaml"])
+        .run();
+    assert_code(&out, 0);
+}
+
+/// A gpg that logs every call, for counting calls and their order.
+fn logging_gpg(sb: &Sandbox) -> (PathBuf, PathBuf) {
+    let log = sb.path("gpg-calls.log");
+    let wrapper = sb.write(
+        "gpg-wrapper.sh",
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec gpg \"$@\"\n",
+            log.display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (wrapper, log)
+}
+
+fn calls(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .map(|t| t.lines().filter(|l| l.contains(" -d")).count())
+        .unwrap_or(0)
+}
+
+/// `--decryption-order` / `SOPS_DECRYPTION_ORDER` decides whether gpg is asked first; and a
+/// PGP file costs one gpg call.
+#[test]
+fn decryption_order_and_one_gpg_call_per_file() {
+    let g = Gnupg::with_test_key();
+    let sb = Sandbox::new();
+    let (wrapper, log) = logging_gpg(&sb);
+    sb.write("s.yaml", "a: secret\n");
+    let out = with_gpg(sb.cmd(), &g)
+        .args([
+            "encrypt",
+            "-i",
+            "--pgp",
+            FPR,
+            "--age",
+            TEST_RECIPIENT,
+            "s.yaml",
+        ])
+        .run();
+    assert_code(&out, 0);
+    let dec = |order: Option<&str>| {
+        let _ = std::fs::remove_file(&log);
+        let mut c = with_gpg(sb.with_key(), &g);
+        c.env("SOPS_GPG_EXEC", &wrapper);
+        if let Some(o) = order {
+            c.env("SOPS_DECRYPTION_ORDER", o);
+        }
+        assert_code(&c.args(["decrypt", "s.yaml"]).run(), 0);
+        calls(&log)
+    };
+    assert_eq!(dec(None), 0, "age is tried first by default");
+    assert_eq!(dec(Some("pgp,age")), 1);
+    assert_eq!(dec(Some("age,pgp")), 0);
+    let out = with_gpg(sb.with_key(), &g)
+        .args(["--decryption-order", "nope", "decrypt", "s.yaml"])
+        .run();
+    assert_code(&out, 5);
+    // 20 PGP-only files: exactly 20 gpg decryptions.
+    let _ = std::fs::remove_file(&log);
+    for i in 0..20 {
+        sb.write(&format!("m/{i}.yaml"), "k: v\n");
+        assert_code(
+            &with_gpg(sb.cmd(), &g)
+                .args(["encrypt", "-i", "--pgp", FPR])
+                .arg(format!("m/{i}.yaml"))
+                .run(),
+            0,
+        );
+    }
+    let _ = std::fs::remove_file(&log);
+    for i in 0..20 {
+        let out = with_gpg(sb.cmd(), &g)
+            .env("SOPS_GPG_EXEC", &wrapper)
+            .arg("decrypt")
+            .arg(format!("m/{i}.yaml"))
+            .run();
+        assert_code(&out, 0);
+    }
+    assert_eq!(calls(&log), 20);
+}
+
+/// Unknown, expired and revoked keys, a missing gpg and an agent that cannot unlock the key:
+/// each one line naming the fingerprint and what to do, nothing written.
+#[test]
+fn bad_pgp_input_gives_one_line_errors() {
+    let g = Gnupg::with_test_key();
+    let sb = Sandbox::new();
+    sb.write("p.yaml", "a: b\n");
+    let one_line = |out: &std::process::Output, needle: &str, fp: &str| {
+        let err = stderr(out);
+        assert_ne!(out.status.code(), Some(0), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(fp) && err.contains(needle), "{err}");
+        assert!(out.stdout.is_empty());
+    };
+    let unknown = "0123456789ABCDEF0123456789ABCDEF01234567";
+    let out = with_gpg(sb.cmd(), &g)
+        .args(["encrypt", "--pgp", unknown, "p.yaml"])
+        .run();
+    one_line(&out, "gpg --import", unknown);
+    let out = with_gpg(sb.cmd(), &g)
+        .env("SOPS_GPG_EXEC", "/nonexistent/gpg")
+        .args(["encrypt", "--pgp", FPR, "p.yaml"])
+        .run();
+    one_line(&out, "SOPS_GPG_EXEC", FPR);
+    // An expired key.
+    let expired = g.new_key("Expired <expired@example.com>", "seconds=1", "");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let out = with_gpg(sb.cmd(), &g)
+        .args(["encrypt", "--pgp", &expired, "p.yaml"])
+        .run();
+    one_line(&out, "expired", &expired);
+    // A revoked key (gpg writes a revocation certificate for every new key).
+    let revoked = g.new_key("Revoked <revoked@example.com>", "never", "");
+    let rev = g
+        .home
+        .path()
+        .join(format!("openpgp-revocs.d/{revoked}.rev"));
+    let cert = std::fs::read_to_string(&rev)
+        .unwrap()
+        .replace(":-----BEGIN", "-----BEGIN");
+    let cert_path = sb.write("rev.asc", &cert);
+    g.import(&cert_path);
+    let out = with_gpg(sb.cmd(), &g)
+        .args(["encrypt", "--pgp", &revoked, "p.yaml"])
+        .run();
+    one_line(&out, "revoked", &revoked);
+    // A key whose passphrase the agent cannot get (batch, no pinentry).
+    let locked = g.new_key("Locked <locked@example.com>", "never", "correct horse");
+    let out = with_gpg(sb.cmd(), &g)
+        .args(["encrypt", "--pgp", &locked, "p.yaml"])
+        .run();
+    assert_code(&out, 0);
+    std::fs::write(sb.path("l.yaml"), &out.stdout).unwrap();
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", g.home.path())
+        .args(["--kill", "gpg-agent"])
+        .output();
+    let out = with_gpg(sb.cmd(), &g).args(["decrypt", "l.yaml"]).run();
+    assert_code(&out, 128);
+    let err = stderr(&out);
+    assert!(err.contains(&locked) && err.contains("agent"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
