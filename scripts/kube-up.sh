@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Starts etcd + kube-apiserver v1.20.2 on 127.0.0.1 in DIR (certificates from openssl, a static
-# admin token, RBAC authorization) and writes DIR/kubeconfig. `scripts/kube-down.sh DIR` stops it.
-# Needs scripts/setup-kube.sh to have run. Usage: kube-up.sh DIR
+# admin token, RBAC authorization, ServiceAccount tokens through the TokenRequest API) and
+# kube-controller-manager v1.20.2 running the garbage collector and the namespace controller
+# (ownerReferences and namespace deletion behave as in a cluster), and writes DIR/kubeconfig.
+# `scripts/kube-down.sh DIR` stops them. Needs scripts/setup-kube.sh to have run.
+# Usage: kube-up.sh DIR
 set -euo pipefail
 dir="${1:?usage: kube-up.sh DIR}"
 cache="${SHROUD_KUBE_CACHE:-$HOME/.cache/shroud}"
 apiserver="$cache/kube-apiserver-v1.20.2"
-[ -x "$apiserver" ] || { echo "kube-up: $apiserver missing; run scripts/setup-kube.sh" >&2; exit 1; }
+kcm="$cache/kube-controller-manager-v1.20.2"
+for b in "$apiserver" "$kcm"; do
+  [ -x "$b" ] || { echo "kube-up: $b missing; run scripts/setup-kube.sh" >&2; exit 1; }
+done
 mkdir -p "$dir" && dir="$(cd "$dir" && pwd)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -63,6 +69,12 @@ echo "$token" > token
 for i in $(seq 1 120); do
   if curl -sk --max-time 2 -H "Authorization: Bearer $token" "https://127.0.0.1:$api_port/readyz" 2>/dev/null | grep -q '^ok'; then
     echo "kube-up: API server ready at https://127.0.0.1:$api_port after ${i}x0.5 s"
+    "$kcm" --kubeconfig "$dir/kubeconfig" --leader-elect=false --port 0 --secure-port 0 \
+      --controllers garbagecollector,namespace --concurrent-gc-syncs 5 --v 0 >kcm.log 2>&1 &
+    echo $! > kcm.pid
+    sleep 1
+    kill -0 "$(cat kcm.pid)" 2>/dev/null || { echo "kube-up: kube-controller-manager exited" >&2; tail -30 kcm.log >&2; exit 1; }
+    echo "kube-up: kube-controller-manager running (garbagecollector, namespace)"
     exit 0
   fi
   if ! kill -0 "$(cat apiserver.pid)" 2>/dev/null; then

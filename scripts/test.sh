@@ -14,7 +14,10 @@ export SHROUD_SOPS_FIXTURES="$fixtures"
 bash scripts/setup.sh
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-cargo test --all-targets
+# The cluster tests need the API server scripts/test-controller.sh starts (below); under CI they
+# fail rather than skip without it, so this run leaves them to that script.
+cargo test --all-targets -- --skip controller:: --skip eso::the_real_api_server \
+  --skip backup::backup_from_and_restore
 cargo test --doc
 for extra in scripts/test-*.sh; do
   [ -e "$extra" ] && bash "$extra"

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use shroud::controller::{self, Settings, keys::KeySources, leader::LeaseConfig};
+use shroud::controller::{self, PublishTo, Settings, keys::KeySources, leader::LeaseConfig};
+use shroud::k8s::cluster::RECIPIENTS_CONFIGMAP;
 
 /// Decrypts `EncryptedSecret` objects (shroud.dev/v1alpha1) into Secrets.
 #[derive(Parser, Debug)]
@@ -72,6 +73,21 @@ struct RunArgs {
     /// Do not publish Kubernetes Events.
     #[arg(long)]
     no_events: bool,
+    /// ConfigMap in which the leader publishes the age recipients of its identities, for
+    /// `shroud encrypt --kind EncryptedSecret --fetch-recipients`; empty: not published.
+    #[arg(long, default_value = RECIPIENTS_CONFIGMAP, value_name = "NAME")]
+    recipients_configmap: String,
+    /// Namespace of that ConfigMap (default: $POD_NAMESPACE, else the Lease namespace).
+    #[arg(long, value_name = "NAMESPACE")]
+    recipients_namespace: Option<String>,
+    /// Seconds between checks of the key files for changes (a mounted Secret that was updated
+    /// is reloaded without a restart); 0 disables.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    key_reload_seconds: u64,
+    /// Seconds a graceful shutdown (SIGTERM) may take before the process exits anyway; keep it
+    /// below the pod's terminationGracePeriodSeconds.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS")]
+    shutdown_grace_seconds: u64,
     /// Log format: json or text.
     #[arg(long, default_value = "json", env = "SHROUD_LOG_FORMAT")]
     log_format: String,
@@ -145,6 +161,7 @@ fn run(a: RunArgs, keys: KeySources) -> ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
     let sub = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter);
     if a.log_format == "json" {
         sub.json().init();
@@ -167,6 +184,14 @@ fn run(a: RunArgs, keys: KeySources) -> ExitCode {
         .or_else(|| std::env::var("POD_NAMESPACE").ok())
         .or_else(|| a.namespace.clone())
         .unwrap_or_else(|| "default".into());
+    let recipients = (!a.recipients_configmap.is_empty()).then(|| PublishTo {
+        namespace: a
+            .recipients_namespace
+            .clone()
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| lease_ns.clone()),
+        name: a.recipients_configmap.clone(),
+    });
     let settings = Settings {
         keys,
         namespace: a.namespace.clone(),
@@ -180,6 +205,9 @@ fn run(a: RunArgs, keys: KeySources) -> ExitCode {
         }),
         concurrency: a.concurrency.max(1),
         events: !a.no_events,
+        recipients,
+        key_reload: (a.key_reload_seconds > 0).then(|| Duration::from_secs(a.key_reload_seconds)),
+        shutdown_grace: Duration::from_secs(a.shutdown_grace_seconds.max(1)),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -196,6 +224,8 @@ fn run(a: RunArgs, keys: KeySources) -> ExitCode {
         let client = kube::Client::try_default().await?;
         controller::run(settings, client).await
     });
+    // Tasks still pending (watch streams, the metrics listener) must not hold the exit.
+    rt.shutdown_timeout(Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -19,13 +19,28 @@ pub struct Args {
     /// With --kind: the namespace the object is bound to (default: the manifest's).
     #[arg(long, value_name = "NAMESPACE", requires = "kind")]
     pub namespace: Option<String>,
+    /// With --kind EncryptedSecret: also encrypt for the age recipients shroud-controller
+    /// publishes in the cluster (ConfigMap NAMESPACE/NAME, default
+    /// shroud-system/shroud-controller-recipients; KUBECONFIG or in-cluster credentials).
+    #[arg(
+        long,
+        value_name = "NAMESPACE/NAME",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = super::recipients::DEFAULT,
+        requires = "kind"
+    )]
+    pub fetch_recipients: Option<String>,
     #[command(flatten)]
     pub keys: KeyFlags,
     #[command(flatten)]
     pub rules: RuleFlags,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<Outcome> {
+pub fn run(mut a: Args, g: &Global) -> Result<Outcome> {
+    if let Some(from) = &a.fetch_recipients {
+        a.keys.age = Some(super::recipients::merge(a.keys.age.take(), from)?);
+    }
     let common::ReadInput {
         input,
         name,

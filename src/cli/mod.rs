@@ -16,6 +16,7 @@ pub mod groups;
 pub mod hook;
 pub mod keygen;
 pub mod keys;
+pub mod recipients;
 pub mod rotate;
 pub mod scan;
 pub mod set;

@@ -2,13 +2,18 @@
 //! at once, for rotation windows), AWS KMS through the standard credential chain, a cache of
 //! unwrapped data keys per envelope, and the public recipients to publish.
 //!
-//! Owns: loading identities and the data-key cache. Must not know: the API server, or what the
-//! decrypted documents contain. Never logs or returns key material in errors.
+//! Owns: loading identities, noticing that the key files changed (a content fingerprint, so a
+//! remounted Secret is picked up without a restart) and the data-key cache. Must not know: the
+//! API server, or what the decrypted documents contain. Never logs or returns key material in
+//! errors; the fingerprint is a SHA-256 over paths and contents and is never printed either.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::keysource::{KeyError, Keyring};
 use crate::metadata::Metadata;
@@ -27,6 +32,8 @@ pub struct Keys {
     pub keyring: Keyring,
     /// `age1…` recipients of the loaded X25519 identities.
     pub recipients: Vec<String>,
+    /// What the key files held when loaded (see [`fingerprint`]).
+    pub fingerprint: [u8; 32],
     cache: Mutex<HashMap<[u8; 32], DataKey>>,
 }
 
@@ -62,13 +69,11 @@ impl Keys {
     pub fn load(src: &KeySources) -> Result<Keys, KeyError> {
         let mut keyring = Keyring::default();
         let mut recipients = Vec::new();
+        let mut hash = Sha256::new();
         for f in key_files(src)? {
-            let origin = f.display().to_string();
-            let text = std::fs::read_to_string(&f).map_err(|e| KeyError::BadIdentity {
-                origin: origin.clone(),
-                reason: e.kind().to_string(),
-            })?;
-            keyring.age.add_text(&text, &origin)?;
+            let text = read_key_file(&f)?;
+            hash_entry(&mut hash, &f, &text);
+            keyring.age.add_text(&text, &f.display().to_string())?;
             recipients.extend(recipients_of(&text));
         }
         recipients.sort();
@@ -76,6 +81,7 @@ impl Keys {
         Ok(Keys {
             keyring,
             recipients,
+            fingerprint: hash.finalize().into(),
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -109,6 +115,35 @@ impl Keys {
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
     }
+}
+
+fn read_key_file(f: &std::path::Path) -> Result<Zeroizing<String>, KeyError> {
+    std::fs::read_to_string(f)
+        .map(Zeroizing::new)
+        .map_err(|e| KeyError::BadIdentity {
+            origin: f.display().to_string(),
+            reason: e.kind().to_string(),
+        })
+}
+
+fn hash_entry(hash: &mut Sha256, path: &std::path::Path, text: &str) {
+    let p = path.as_os_str().as_encoded_bytes();
+    hash.update((p.len() as u64).to_le_bytes());
+    hash.update(p);
+    hash.update((text.len() as u64).to_le_bytes());
+    hash.update(text.as_bytes());
+}
+
+/// A fingerprint of what the key files of `src` hold now: equal to [`Keys::fingerprint`] while
+/// nothing changed. A kubelet updates a mounted Secret by swapping its `..data` symlink, so the
+/// files are re-read rather than watched.
+pub fn fingerprint(src: &KeySources) -> Result<[u8; 32], KeyError> {
+    let mut hash = Sha256::new();
+    for f in key_files(src)? {
+        let text = read_key_file(&f)?;
+        hash_entry(&mut hash, &f, &text);
+    }
+    Ok(hash.finalize().into())
 }
 
 /// The `age1…` recipients of the X25519 identities in a key file (other lines are ignored).

@@ -28,13 +28,15 @@ pub struct LeaseConfig {
 
 /// Campaigns for the Lease forever; `tx` carries whether this replica leads. Leadership is
 /// given up (the flag drops to `false`) when the Lease could not be renewed within its
-/// duration. Ends when `stop` fires, releasing the Lease if held.
+/// duration. Ends when `release` fires (sent once the controller has stopped, so the next
+/// leader never overlaps with in-flight reconciles) or its sender is dropped, releasing the
+/// Lease if held.
 pub async fn campaign(
     api: Api<Lease>,
     cfg: LeaseConfig,
     tx: watch::Sender<bool>,
     metrics: Arc<Metrics>,
-    mut stop: watch::Receiver<bool>,
+    mut release_rx: watch::Receiver<bool>,
 ) {
     let mut last_renew = tokio::time::Instant::now();
     loop {
@@ -65,7 +67,7 @@ pub async fn campaign(
         metrics.leader.store(*tx.borrow(), Ordering::Relaxed);
         tokio::select! {
             _ = tokio::time::sleep(cfg.renew_every) => {}
-            _ = stop.changed() => break,
+            _ = release_rx.changed() => break,
         }
     }
     if *tx.borrow() {

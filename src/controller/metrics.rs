@@ -1,9 +1,10 @@
 //! Prometheus metrics and the small HTTP endpoint serving `/metrics`, `/healthz` and `/readyz`.
 //!
-//! Owns: counters, the decrypt-latency histogram, the text exposition format and the listener.
+//! Owns: counters, gauges (objects by the reason of their `Ready` condition, identities,
+//! leadership), the decrypt-latency histogram, the text exposition format and the listener.
 //! Must not know: secrets, documents, or the API client. Labels are reasons, never values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,13 @@ pub struct Metrics {
     decrypt: Mutex<Histogram>,
     pub leader: AtomicBool,
     pub ready: AtomicBool,
+    /// The reason of each tracked object's `Ready` condition, by `namespace/name`.
+    objects: Mutex<HashMap<String, &'static str>>,
+    /// Age identities currently loaded.
+    pub age_identities: AtomicU64,
+    key_reloads: Mutex<BTreeMap<&'static str, u64>>,
+    /// Entries of the reconciler's per-object maps (backoff counters, last statuses).
+    tracked: Mutex<(u64, u64)>,
 }
 
 #[derive(Default)]
@@ -65,6 +73,45 @@ impl Metrics {
             .get(what)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Records the outcome of an object's last reconcile (`namespace/name`, reason).
+    pub fn set_object(&self, key: &str, reason: &'static str) {
+        let mut o = self.objects.lock().unwrap_or_else(|p| p.into_inner());
+        match o.get_mut(key) {
+            Some(r) => *r = reason,
+            None => {
+                o.insert(key.to_owned(), reason);
+            }
+        }
+    }
+
+    /// Keeps only the objects for which `keep(namespace/name)` holds (deleted ones are dropped).
+    pub fn retain_objects(&self, mut keep: impl FnMut(&str) -> bool) {
+        self.objects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| keep(k));
+    }
+
+    /// How many objects are tracked.
+    pub fn objects_tracked(&self) -> usize {
+        self.objects.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Sizes of the reconciler's per-object maps, after pruning.
+    pub fn set_tracked(&self, backoff: usize, statuses: usize) {
+        *self.tracked.lock().unwrap_or_else(|p| p.into_inner()) = (backoff as u64, statuses as u64);
+    }
+
+    /// Counts one key reload (`ok` or `error`).
+    pub fn key_reload(&self, result: &'static str) {
+        *self
+            .key_reloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(result)
+            .or_default() += 1;
     }
 
     pub fn observe_decrypt(&self, d: Duration) {
@@ -137,6 +184,45 @@ impl Metrics {
             "# HELP shroud_leader Whether this replica holds the leader Lease.\n# TYPE shroud_leader gauge\nshroud_leader {}",
             u8::from(self.leader.load(Ordering::Relaxed))
         );
+        let mut by_reason: BTreeMap<&'static str, u64> = BTreeMap::from([("Decrypted", 0)]);
+        for r in self
+            .objects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
+            *by_reason.entry(r).or_default() += 1;
+        }
+        let _ = writeln!(
+            o,
+            "# HELP shroud_objects EncryptedSecrets reconciled by this replica, by the reason of their Ready condition (Decrypted = Ready).\n# TYPE shroud_objects gauge"
+        );
+        for (r, n) in by_reason {
+            let _ = writeln!(o, "shroud_objects{{reason=\"{r}\"}} {n}");
+        }
+        let (backoff, statuses) = *self.tracked.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(
+            o,
+            "# HELP shroud_tracked_entries Per-object entries the reconciler keeps (pruned when objects are deleted).\n# TYPE shroud_tracked_entries gauge\nshroud_tracked_entries{{map=\"backoff\"}} {backoff}\nshroud_tracked_entries{{map=\"status\"}} {statuses}\nshroud_tracked_entries{{map=\"objects\"}} {}",
+            self.objects_tracked()
+        );
+        let _ = writeln!(
+            o,
+            "# HELP shroud_age_identities Age identities loaded.\n# TYPE shroud_age_identities gauge\nshroud_age_identities {}",
+            self.age_identities.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP shroud_key_reloads_total Reloads of the key files after they changed, by result.\n# TYPE shroud_key_reloads_total counter"
+        );
+        for (r, n) in self
+            .key_reloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(o, "shroud_key_reloads_total{{result=\"{r}\"}} {n}");
+        }
         o
     }
 }

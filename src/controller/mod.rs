@@ -4,13 +4,15 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`keys`] | age identities (files, mounted directories), KMS, the data-key cache |
+//! | [`keys`] | age identities (files, mounted directories, reloaded when they change), KMS, the data-key cache |
 //! | [`reconcile`] | the reconcile decision, status, Events, backoff |
 //! | [`leader`] | Lease-based leader election |
 //! | [`metrics`] | Prometheus metrics, `/healthz`, `/readyz` |
 //!
-//! The resource, its manifests and Secret payloads are in `k8s`. Must not know: the `shroud`
-//! CLI. This module wires the pieces together in [`run`].
+//! The resource, its manifests, Secret payloads and the recipients ConfigMap are in `k8s`.
+//! Must not know: the `shroud` CLI, process arguments. This module wires the pieces together
+//! in [`run`]: signals and the shutdown deadline, leadership, the key-file reload loop, the
+//! pruning of per-object state, and publishing the recipients.
 
 pub mod keys;
 pub mod leader;
@@ -28,8 +30,9 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::Controller;
 use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
-use kube::{Api, Client};
+use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 
 use crate::k8s::crd::EncryptedSecret;
@@ -54,6 +57,13 @@ pub enum RunError {
     LostLeadership,
 }
 
+/// Where the controller publishes its recipients: ConfigMap `name` in `namespace`.
+#[derive(Clone, Debug)]
+pub struct PublishTo {
+    pub namespace: String,
+    pub name: String,
+}
+
 /// Everything the controller is configured with.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -65,10 +75,21 @@ pub struct Settings {
     pub lease: Option<LeaseConfig>,
     pub concurrency: u16,
     pub events: bool,
+    /// The recipients ConfigMap (`None`: not published).
+    pub recipients: Option<PublishTo>,
+    /// How often the key files are re-read to notice a changed Secret (`None`: never).
+    pub key_reload: Option<Duration>,
+    /// How long a graceful shutdown may take after SIGTERM before the process exits anyway.
+    pub shutdown_grace: Duration,
 }
 
-/// Runs until SIGTERM/SIGINT (graceful shutdown: in-flight reconciles finish, the Lease is
-/// released) or until leadership is lost.
+/// How often the per-object state (backoff counters, last statuses, gauges) of deleted objects
+/// is dropped.
+const PRUNE_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs until SIGTERM/SIGINT (graceful shutdown: in-flight reconciles finish, then the Lease is
+/// released) or until leadership is lost. A second signal, or a shutdown still running after
+/// `shutdown_grace`, exits the process at once.
 pub async fn run(settings: Settings, client: Client) -> Result<(), RunError> {
     let keys = Keys::load(&settings.keys)?;
     tracing::info!(
@@ -77,6 +98,9 @@ pub async fn run(settings: Settings, client: Client) -> Result<(), RunError> {
         "keys loaded"
     );
     let metrics = Arc::new(Metrics::default());
+    metrics
+        .age_identities
+        .store(keys.keyring.age.len() as u64, Ordering::Relaxed);
     let addr = metrics::serve(settings.metrics_addr, metrics.clone())
         .await
         .map_err(|source| RunError::Listen {
@@ -84,40 +108,67 @@ pub async fn run(settings: Settings, client: Client) -> Result<(), RunError> {
             source,
         })?;
     tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
-    client.apiserver_version().await?;
-    metrics.ready.store(true, Ordering::Relaxed);
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let grace = settings.shutdown_grace;
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested");
         let _ = stop_tx.send(true);
+        tokio::select! {
+            _ = shutdown_signal() => tracing::warn!("second signal: exiting at once"),
+            _ = tokio::time::sleep(grace) => tracing::error!(
+                grace_seconds = grace.as_secs(),
+                "graceful shutdown did not finish in time; exiting"
+            ),
+        }
+        std::process::exit(1);
     });
 
-    let (lead_tx, mut lead_rx) = watch::channel(settings.lease.is_none());
-    let campaign = settings.lease.clone().map(|cfg| {
-        let api: Api<Lease> = Api::namespaced(client.clone(), &cfg.namespace);
-        tokio::spawn(leader::campaign(
-            api,
-            cfg,
-            lead_tx,
-            metrics.clone(),
-            stop_rx.clone(),
-        ))
-    });
-    if campaign.is_none() {
-        metrics.leader.store(true, Ordering::Relaxed);
-    }
+    client.apiserver_version().await?;
+    metrics.ready.store(true, Ordering::Relaxed);
+
+    // Leadership. Without election this replica leads from the start and the sender is kept
+    // for the whole run: a dropped sender would read as "leadership lost".
+    let (lead_tx, lead_rx) = watch::channel(settings.lease.is_none());
+    // Tells the campaign to release the Lease: sent once the controller has stopped.
+    let (release_tx, release_rx) = watch::channel(false);
+    let mut single_lead_tx = None;
+    let campaign = match settings.lease.clone() {
+        Some(cfg) => {
+            let api: Api<Lease> = Api::namespaced(client.clone(), &cfg.namespace);
+            Some(tokio::spawn(leader::campaign(
+                api,
+                cfg,
+                lead_tx,
+                metrics.clone(),
+                release_rx,
+            )))
+        }
+        None => {
+            metrics.leader.store(true, Ordering::Relaxed);
+            single_lead_tx = Some(lead_tx);
+            None
+        }
+    };
 
     // Wait to lead (or to be stopped).
     let mut stop = stop_rx.clone();
+    let mut lead_wait = lead_rx.clone();
     loop {
-        if *lead_rx.borrow() {
+        if *lead_wait.borrow() {
             break;
         }
         tokio::select! {
-            r = lead_rx.changed() => if r.is_err() { return Ok(()) },
-            _ = stop.changed() => return Ok(()),
+            r = lead_wait.changed() => if r.is_err() { return Ok(()) },
+            _ = stop.changed() => {
+                let _ = release_tx.send(true);
+                if let Some(h) = campaign {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+                }
+                tracing::info!("stopped before leading");
+                return Ok(());
+            }
         }
     }
     tracing::info!("leading: starting the controller");
@@ -138,38 +189,189 @@ pub async fn run(settings: Settings, client: Client) -> Result<(), RunError> {
             },
         )
     });
+    let recipients = keys.recipients.clone();
     let ctx = Arc::new(Ctx::new(client.clone(), keys, metrics.clone(), recorder));
+    if let Some(to) = &settings.recipients {
+        publish_recipients(&client, to, &recipients, &metrics).await;
+    }
+
+    // Key files: re-read, and on a change reload them and reconcile every object again.
+    let (reload_tx, reload_rx) = futures::channel::mpsc::channel::<()>(1);
+    if let Some(every) = settings.key_reload {
+        tokio::spawn(reload_keys(
+            settings.keys.clone(),
+            every,
+            ctx.clone(),
+            client.clone(),
+            settings.recipients.clone(),
+            reload_tx,
+            stop_rx.clone(),
+        ));
+    }
 
     let mut lost = lead_rx.clone();
     let mut stop2 = stop_rx.clone();
+    let stopping = stop_rx.clone();
     let (lost_tx, lost_flag) = watch::channel(false);
+    let elected = campaign.is_some();
     let trigger = async move {
+        let lost_leadership = async {
+            if !elected {
+                return std::future::pending::<()>().await;
+            }
+            while lost.changed().await.is_ok() {
+                if !*lost.borrow() {
+                    return;
+                }
+            }
+        };
         tokio::select! {
             _ = stop2.changed() => {}
-            _ = async { while lost.changed().await.is_ok() { if !*lost.borrow() { break } } } => {
-                let _ = lost_tx.send(true);
+            _ = lost_leadership => {
+                if !*stopping.borrow() {
+                    let _ = lost_tx.send(true);
+                }
             }
         }
     };
-    Controller::new(es_api, watcher::Config::default())
+    let controller = Controller::new(es_api, watcher::Config::default())
         .owns(
             secret_api,
             watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGER}")),
         )
         .with_config(ControllerConfig::default().concurrency(settings.concurrency))
-        .graceful_shutdown_on(trigger)
+        .reconcile_all_on(reload_rx)
+        .graceful_shutdown_on(trigger);
+    tokio::spawn(prune(controller.store(), ctx.clone(), stop_rx.clone()));
+    controller
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| async {})
         .await;
+    drop(single_lead_tx);
     if *lost_flag.borrow() {
         return Err(RunError::LostLeadership);
     }
-    // Graceful: let the campaign release the Lease.
+    // Graceful: the controller has stopped; now let the campaign release the Lease.
+    let _ = release_tx.send(true);
     if let Some(h) = campaign {
         let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Publishes the recipients (a failure is logged: developers can still use `pubkey`).
+async fn publish_recipients(client: &Client, to: &PublishTo, recipients: &[String], m: &Metrics) {
+    if recipients.is_empty() {
+        return;
+    }
+    match crate::k8s::cluster::publish_recipients(
+        client.clone(),
+        &to.namespace,
+        &to.name,
+        recipients,
+        MANAGER,
+    )
+    .await
+    {
+        Ok(true) => {
+            m.write("configmap");
+            tracing::info!(namespace = %to.namespace, name = %to.name, "recipients published");
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "recipients not published"),
+    }
+}
+
+/// Re-reads the key files every `every`; when what they hold changed, loads them (keeping the
+/// old keys if the new ones do not load), publishes the new recipients and asks for every
+/// object to be reconciled again.
+async fn reload_keys(
+    sources: KeySources,
+    every: Duration,
+    ctx: Arc<Ctx>,
+    client: Client,
+    publish: Option<PublishTo>,
+    mut trigger: futures::channel::mpsc::Sender<()>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut failed: Option<[u8; 32]> = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        let now = match keys::fingerprint(&sources) {
+            Ok(f) => f,
+            // A kubelet swapping the mounted directory can race with the read: try again.
+            Err(e) => {
+                tracing::debug!(error = %e, "key files not readable now");
+                continue;
+            }
+        };
+        if now == ctx.keys().fingerprint || failed == Some(now) {
+            continue;
+        }
+        match Keys::load(&sources) {
+            Ok(k) => {
+                failed = None;
+                tracing::info!(
+                    age_identities = k.keyring.age.len(),
+                    recipients = ?k.recipients,
+                    "key files changed: keys reloaded"
+                );
+                ctx.metrics
+                    .age_identities
+                    .store(k.keyring.age.len() as u64, Ordering::Relaxed);
+                ctx.metrics.key_reload("ok");
+                let recipients = k.recipients.clone();
+                ctx.set_keys(k);
+                if let Some(to) = &publish {
+                    publish_recipients(&client, to, &recipients, &ctx.metrics).await;
+                }
+                let _ = trigger.try_send(());
+            }
+            Err(e) => {
+                failed = Some(now);
+                ctx.metrics.key_reload("error");
+                tracing::warn!(error = %e, "key files changed but do not load; keeping the previous keys");
+            }
+        }
+    }
+}
+
+/// Drops the per-object state of objects that are no longer in the watch cache (deleted).
+async fn prune(store: Store<EncryptedSecret>, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    // `wait_until_ready` keeps one waker (the Controller waits on the same store), so it is
+    // polled afresh every second rather than awaited once.
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match tokio::time::timeout(Duration::from_secs(1), store.wait_until_ready()).await {
+            Ok(Ok(())) => break,
+            Ok(Err(_)) => return,
+            Err(_) => {}
+        }
+    }
+    tracing::debug!("watch cache ready: pruning deleted objects' state");
+    loop {
+        ctx.prune(|ns, name, uid| {
+            let obj = if ns.is_empty() {
+                store.get(&ObjectRef::new(name))
+            } else {
+                store.get(&ObjectRef::new(name).within(ns))
+            };
+            obj.is_some_and(|o| uid.is_none_or(|u| o.uid().as_deref() == Some(u)))
+        });
+        let (backoff, statuses) = ctx.tracked();
+        ctx.metrics.set_tracked(backoff, statuses);
+        tracing::debug!(backoff, statuses, "per-object state pruned");
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -8,8 +8,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::ByteString;
@@ -76,20 +76,29 @@ impl ReconcileError {
     }
 }
 
-/// (observedGeneration, reason, message) of a status write.
-type WrittenStatus = (Option<i64>, Reason, String);
+/// (observedGeneration, reason, hash of the message) of a status write.
+type WrittenStatus = (Option<i64>, Reason, u64);
+
+fn message_hash(m: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    m.hash(&mut h);
+    h.finish()
+}
 
 /// Shared state of the reconcilers.
 pub struct Ctx {
     pub client: Client,
-    pub keys: Keys,
+    /// Swapped as a whole when the key files change (see `controller::run`).
+    keys: RwLock<Arc<Keys>>,
     pub metrics: Arc<Metrics>,
     pub recorder: Option<Recorder>,
     /// Consecutive failures per object (namespace/name), for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
-    /// The last status written per object uid: the watch cache may still show the previous
-    /// status when a second reconcile follows at once, and this avoids writing it twice.
-    written: Mutex<HashMap<String, WrittenStatus>>,
+    /// The last status written per object (namespace/name → uid, status): the watch cache may
+    /// still show the previous status when a second reconcile follows at once, and this avoids
+    /// writing it twice.
+    written: Mutex<HashMap<String, (String, WrittenStatus)>>,
     /// Requeue period after success (a safety net; drift is seen through the Secret watch).
     pub resync: Duration,
 }
@@ -103,13 +112,63 @@ impl Ctx {
     ) -> Ctx {
         Ctx {
             client,
-            keys,
+            keys: RwLock::new(Arc::new(keys)),
             metrics,
             recorder,
             failures: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
             resync: Duration::from_secs(3600),
         }
+    }
+}
+
+impl Ctx {
+    /// The key material in use now.
+    pub fn keys(&self) -> Arc<Keys> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the key material (the data-key cache goes with the old keys).
+    pub fn set_keys(&self, keys: Keys) {
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
+    }
+
+    /// Forgets every object for which `exists(namespace, name, uid)` is false (deleted objects):
+    /// the backoff counters, the last written status and the metrics gauge.
+    pub fn prune(&self, exists: impl Fn(&str, &str, Option<&str>) -> bool) {
+        let split = |k: &str| -> (String, String) {
+            let (ns, name) = k.split_once('/').unwrap_or(("", k));
+            (ns.to_owned(), name.to_owned())
+        };
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| {
+                let (ns, name) = split(k);
+                exists(&ns, &name, None)
+            });
+        self.written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, (uid, _)| {
+                let (ns, name) = split(k);
+                exists(&ns, &name, Some(uid))
+            });
+        self.metrics.retain_objects(|k| {
+            let (ns, name) = split(k);
+            exists(&ns, &name, None)
+        });
+    }
+
+    /// How many objects have backoff counters and remembered statuses (for tests and metrics).
+    pub fn tracked(&self) -> (usize, usize) {
+        (
+            self.failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .len(),
+            self.written.lock().unwrap_or_else(|p| p.into_inner()).len(),
+        )
     }
 }
 
@@ -156,11 +215,22 @@ pub async fn decrypt(ctx: &Ctx, es: &EncryptedSecret) -> Result<Payload, (Reason
     let ns = es.namespace().unwrap_or_default();
     let label = format!("{ns}/{name}");
     let start = Instant::now();
-    let sops = es.sops.as_ref();
+    let unreadable = |what: &str| {
+        (
+            Reason::InvalidSpec,
+            format!("{what} is not valid JSON as returned by the API server"),
+        )
+    };
+    let spec = es.spec.value().map_err(|_| unreadable("spec"))?;
+    let sops = match &es.sops {
+        Some(s) => Some(s.value().map_err(|_| unreadable("sops"))?),
+        None => None,
+    };
     let (tree, md) =
-        manifest::load(&label, &name, &ns, &es.spec, sops).map_err(|e| classify(&e))?;
-    let id = manifest::envelope_id(sops.unwrap_or(&serde_json::Value::Null));
-    let (key, hit) = ctx.keys.data_key(id, &md).await.map_err(|source| {
+        manifest::load(&label, &name, &ns, &spec, sops.as_ref()).map_err(|e| classify(&e))?;
+    let id = manifest::envelope_id(sops.as_ref().unwrap_or(&serde_json::Value::Null));
+    let keys = ctx.keys();
+    let (key, hit) = keys.data_key(id, &md).await.map_err(|source| {
         classify(&ManifestError::Document(DocError::Key {
             file: label.clone(),
             source,
@@ -271,10 +341,12 @@ pub async fn reconcile(es: Arc<EncryptedSecret>, ctx: Arc<Ctx>) -> Result<Action
                 "the Secret matches the decrypted spec",
             )
             .await?;
+            let key = key_of(&es);
+            ctx.metrics.set_object(&key, Reason::Decrypted.as_str());
             ctx.failures
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .remove(&key_of(&es));
+                .remove(&key);
             Ok(Action::requeue(ctx.resync))
         }
         Err(ReconcileError::Failed { reason, message }) => {
@@ -390,12 +462,13 @@ async fn set_status(
             && c.observed_generation == generation
     }) && es.status.as_ref().and_then(|s| s.observed_generation) == generation;
     let uid = es.uid().unwrap_or_default();
-    let mine = (generation, reason, message.to_owned());
+    let key = key_of(es);
+    let mine = (uid, (generation, reason, message_hash(message)));
     let just_written = ctx
         .written
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(&uid)
+        .get(&key)
         == Some(&mine);
     if same || just_written {
         return Ok(());
@@ -432,7 +505,7 @@ async fn set_status(
     ctx.written
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(uid, mine);
+        .insert(key, mine);
     if reason != Reason::Decrypted && prev.map(|c| c.reason.as_str()) != Some(reason.as_str()) {
         publish(
             ctx,
@@ -450,6 +523,7 @@ async fn set_status(
 pub fn error_policy(es: Arc<EncryptedSecret>, err: &ReconcileError, ctx: Arc<Ctx>) -> Action {
     let reason = err.reason();
     ctx.metrics.failure(reason.as_str());
+    ctx.metrics.set_object(&key_of(&es), reason.as_str());
     if let ReconcileError::Kube(e) = err {
         tracing::warn!(namespace = %es.namespace().unwrap_or_default(), name = %es.name_any(), error = %e, "API request failed");
     }

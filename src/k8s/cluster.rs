@@ -1,15 +1,17 @@
-//! Secrets through the Kubernetes API client: the controller's key Secret, read for a backup
-//! and recreated by a restore.
+//! Objects shroud reads and writes through the Kubernetes API client outside reconciliation:
+//! the controller's key Secret (read for a backup, recreated by a restore) and the ConfigMap in
+//! which the controller publishes the public recipients developers encrypt for.
 //!
 //! Owns: connecting with the standard configuration (KUBECONFIG or in-cluster), reading a
-//! Secret's entries and creating or replacing one. Must not know: backup bundles, age, the
-//! CLI. Errors name the Secret, never its content.
+//! Secret's entries and creating or replacing one, reading and applying the recipients
+//! ConfigMap. Must not know: backup bundles, age, the CLI, reconciliation. Errors name the
+//! object, never a Secret's content.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{ObjectMeta, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 
 use crate::secret::SecretBytes;
 
@@ -17,6 +19,13 @@ use crate::secret::SecretBytes;
 /// sops's default key file, `keys.txt`). `keys restore --to-secret` writes it, the manifests
 /// mount it, docs/controller.md creates it.
 pub const KEY_ENTRY: &str = "keys.txt";
+
+/// The ConfigMap in which shroud-controller publishes its age recipients (public keys), in the
+/// controller's namespace, and its one entry (one `age1…` recipient a line).
+pub const RECIPIENTS_CONFIGMAP: &str = "shroud-controller-recipients";
+pub const RECIPIENTS_ENTRY: &str = "recipients.txt";
+/// The namespace the manifests install the controller into (`deploy/`).
+pub const CONTROLLER_NAMESPACE: &str = "shroud-system";
 
 /// Why the cluster could not be used. Carries no Secret content.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +36,12 @@ pub enum ClusterError {
     Api(String, String),
     #[error("Secret {0} exists; pass --force to replace its data (nothing was written)")]
     Exists(String),
+    #[error("ConfigMap {0}: {1}")]
+    ConfigMap(String, String),
+    #[error(
+        "ConfigMap {0} has no {RECIPIENTS_ENTRY} entry with an age1… recipient (is shroud-controller running with age identities?)"
+    )]
+    NoRecipients(String),
 }
 
 /// A client from KUBECONFIG or the in-cluster service account.
@@ -107,5 +122,120 @@ pub async fn write_secret(
             Ok(false)
         }
         Err(e) => Err(ClusterError::Api(what, one_line(&e))),
+    }
+}
+
+/// The recipients published in ConfigMap `namespace/name` (one `age1…` a line; `#` comments
+/// and blank lines ignored).
+pub async fn read_recipients(
+    client: kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Vec<String>, ClusterError> {
+    let what = format!("{namespace}/{name}");
+    let api: kube::Api<ConfigMap> = kube::Api::namespaced(client, namespace);
+    let cm = api
+        .get(name)
+        .await
+        .map_err(|e| ClusterError::ConfigMap(what.clone(), one_line(&e)))?;
+    let text = cm
+        .data
+        .unwrap_or_default()
+        .remove(RECIPIENTS_ENTRY)
+        .unwrap_or_default();
+    let out = parse_recipients(&text);
+    if out.is_empty() {
+        return Err(ClusterError::NoRecipients(what));
+    }
+    Ok(out)
+}
+
+/// The recipients of a published list, in order, without comments or blank lines.
+pub fn parse_recipients(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The ConfigMap publishing `recipients`, as `manager` server-side-applies it.
+pub fn recipients_configmap(
+    namespace: &str,
+    name: &str,
+    recipients: &[String],
+    manager: &str,
+) -> ConfigMap {
+    let mut text = String::new();
+    for r in recipients {
+        text.push_str(r);
+        text.push('\n');
+    }
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(
+                [(
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    manager.to_owned(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        data: Some([(RECIPIENTS_ENTRY.to_owned(), text)].into()),
+        ..Default::default()
+    }
+}
+
+/// Publishes `recipients` in ConfigMap `namespace/name` unless it already holds exactly them.
+/// Returns whether a write was issued.
+pub async fn publish_recipients(
+    client: kube::Client,
+    namespace: &str,
+    name: &str,
+    recipients: &[String],
+    manager: &str,
+) -> Result<bool, ClusterError> {
+    let what = format!("{namespace}/{name}");
+    let api: kube::Api<ConfigMap> = kube::Api::namespaced(client, namespace);
+    let want = recipients_configmap(namespace, name, recipients, manager);
+    let current = api
+        .get_opt(name)
+        .await
+        .map_err(|e| ClusterError::ConfigMap(what.clone(), one_line(&e)))?;
+    if current.is_some_and(|c| c.data == want.data) {
+        return Ok(false);
+    }
+    api.patch(
+        name,
+        &PatchParams::apply(manager).force(),
+        &Patch::Apply(&want),
+    )
+    .await
+    .map_err(|e| ClusterError::ConfigMap(what, one_line(&e)))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipients_round_trip_through_the_configmap() {
+        let r = vec!["age1aaa".to_owned(), "age1bbb".to_owned()];
+        let cm = recipients_configmap("shroud-system", RECIPIENTS_CONFIGMAP, &r, "m");
+        let text = &cm.data.as_ref().unwrap()[RECIPIENTS_ENTRY];
+        assert_eq!(text, "age1aaa\nage1bbb\n");
+        assert_eq!(parse_recipients(text), r);
+        assert_eq!(
+            parse_recipients("# published by shroud-controller\n\n  age1aaa  \n"),
+            vec!["age1aaa".to_owned()]
+        );
+        assert_eq!(
+            cm.metadata.labels.unwrap()["app.kubernetes.io/managed-by"],
+            "m"
+        );
     }
 }

@@ -83,17 +83,85 @@ pub struct Condition {
     pub last_transition_time: Option<String>,
 }
 
-/// The object as the controller reads it: the typed spec and status plus the top-level `sops`
-/// block (kept verbatim; it is what the data key and MAC are read from).
+/// The object as the controller reads it: the spec and the top-level `sops` block (kept
+/// verbatim; they are what the data key and MAC are read from) and the status.
+///
+/// The controller's watch cache holds every object, so the object is kept lean: `spec` and
+/// `sops` as compact JSON text (a parsed tree costs several times its text; they are parsed
+/// again for each reconcile), and `metadata` without `managedFields` and kubectl's
+/// last-applied annotation (a second copy of the whole object), which the controller never
+/// reads.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct EncryptedSecret {
+    #[serde(deserialize_with = "lean_metadata")]
     pub metadata: ObjectMeta,
     #[serde(default)]
-    pub spec: serde_json::Value,
+    pub spec: JsonText,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sops: Option<serde_json::Value>,
+    pub sops: Option<JsonText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<EncryptedSecretStatus>,
+}
+
+/// kubectl's client-side-apply annotation: the whole object as last applied.
+pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+fn lean_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    let mut m = ObjectMeta::deserialize(d)?;
+    m.managed_fields = None;
+    if let Some(a) = &mut m.annotations {
+        a.remove(LAST_APPLIED_ANNOTATION);
+    }
+    Ok(m)
+}
+
+/// A JSON value kept as its compact text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JsonText(Box<str>);
+
+impl JsonText {
+    /// The value, parsed.
+    pub fn value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+
+    /// The compact JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&serde_json::Value> for JsonText {
+    fn from(v: &serde_json::Value) -> JsonText {
+        JsonText(v.to_string().into_boxed_str())
+    }
+}
+
+impl Default for JsonText {
+    fn default() -> JsonText {
+        JsonText("null".into())
+    }
+}
+
+/// Ciphertext and sops metadata only (an EncryptedSecret holds no plaintext); shown by length.
+impl std::fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JsonText({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value()
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<JsonText, D::Error> {
+        Ok(JsonText::from(&serde_json::Value::deserialize(d)?))
+    }
 }
 
 impl Resource for EncryptedSecret {
@@ -157,7 +225,7 @@ pub fn crd_json() -> String {
     s
 }
 
-/// The CRD as YAML (what `shroud-controller crd` prints and `examples/k8s/crd.yaml` holds).
+/// The CRD as YAML (what `shroud-controller crd` prints and `deploy/base/crd.yaml` holds).
 pub fn crd_yaml() -> Result<String, crate::store::StoreError> {
     use crate::store::{self, EmitOptions, Format};
     let json = serde_json::to_vec(&crd()).map_err(|e| crate::store::StoreError::Syntax {
@@ -167,4 +235,37 @@ pub fn crd_yaml() -> Result<String, crate::store::StoreError> {
     let tree = store::load_plain(Format::Json, &json)?;
     let out = store::emit_plain(Format::Yaml, &tree, EmitOptions { indent: Some(2) })?;
     Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cached_object_is_lean_and_round_trips() {
+        let raw = serde_json::json!({
+            "apiVersion": "shroud.dev/v1alpha1", "kind": "EncryptedSecret",
+            "metadata": {
+                "name": "db", "namespace": "app",
+                "annotations": {LAST_APPLIED_ANNOTATION: "{...}", "keep": "me"},
+                "managedFields": [{"manager": "kubectl", "operation": "Update",
+                                   "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]
+            },
+            "spec": {"stringData": {"password": "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]"}},
+            "sops": {"version": "3.9.0", "mac": "ENC[...]"}
+        });
+        let es: EncryptedSecret = serde_json::from_value(raw.clone()).unwrap();
+        assert!(es.metadata.managed_fields.is_none());
+        let ann = es.metadata.annotations.as_ref().unwrap();
+        assert_eq!(ann.len(), 1);
+        assert_eq!(ann["keep"], "me");
+        assert_eq!(es.spec.value().unwrap(), raw["spec"]);
+        assert_eq!(es.sops.as_ref().unwrap().value().unwrap(), raw["sops"]);
+        assert_eq!(serde_json::to_value(&es).unwrap()["spec"], raw["spec"]);
+        assert!(!format!("{es:?}").contains("ENC["));
+        let none: EncryptedSecret =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "x"}})).unwrap();
+        assert!(none.sops.is_none());
+        assert_eq!(none.spec.value().unwrap(), serde_json::Value::Null);
+    }
 }

@@ -258,7 +258,9 @@ fn backup_from_and_restore_to_the_controllers_key_secret() {
     use kube::api::{Api, PostParams};
 
     let Some(kubeconfig) = crate::controller::kubeconfig() else {
-        eprintln!("skipped: SHROUD_TEST_KUBECONFIG is not set (run scripts/test-controller.sh)");
+        crate::util::missing(
+            "SHROUD_TEST_KUBECONFIG (a real API server; run scripts/test-controller.sh)",
+        );
         return;
     };
     let ns = format!("keys-{}", std::process::id());

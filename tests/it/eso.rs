@@ -358,7 +358,9 @@ fn the_real_api_server_accepts_generated_external_secrets() {
     use kube::core::{ApiResource, GroupVersionKind};
 
     let Some(kubeconfig) = crate::controller::kubeconfig() else {
-        eprintln!("skipped: SHROUD_TEST_KUBECONFIG is not set (run scripts/test-controller.sh)");
+        crate::util::missing(
+            "SHROUD_TEST_KUBECONFIG (a real API server; run scripts/test-controller.sh)",
+        );
         return;
     };
     let sb = Sandbox::new();

@@ -8,6 +8,23 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Whether this run is CI (`CI=true`, as `.ci/run` is started): a component a test needs must
+/// then be there.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A component a test needs is missing: under CI the test fails (a missing component must never
+/// pass silently); locally it is skipped with the reason printed. The caller returns after it.
+#[track_caller]
+pub fn missing(what: &str) {
+    assert!(
+        !in_ci(),
+        "{what} is required under CI (CI is set); scripts/test-controller.sh provides it"
+    );
+    eprintln!("skipped: {what} is not available (run scripts/test-controller.sh)");
+}
+
 /// The published test key and its recipient.
 pub fn test_key() -> PathBuf {
     root().join("keys/test-age.txt")

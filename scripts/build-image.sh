@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the shroud-controller OCI image from Containerfile with Debian's buildah (no daemon, no
+# registry, no RUN step: the rootfs is staged here), and writes it as an OCI image layout.
+#   --profile release   the image to ship (default; cargo build --release)
+#   --profile dev       the test build's binaries, stripped (CI checks the Containerfile, the
+#                       layout and the binaries without a second, optimised build of every crate)
+#   --output DIR        OCI layout directory (default target/image), tag = the crate version
+# Load it elsewhere with e.g. `skopeo copy oci:target/image:0.1.0 docker://REGISTRY/shroud-controller:0.1.0`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=release out=target/image
+while (($#)); do
+  case "$1" in
+    --profile) profile="$2"; shift 2 ;;
+    --output) out="$2"; shift 2 ;;
+    *) echo "usage: build-image.sh [--profile release|dev] [--output DIR]" >&2; exit 2 ;;
+  esac
+done
+for tool in buildah strip ldd; do
+  command -v "$tool" >/dev/null || { echo "build-image: $tool missing (scripts/setup-kube.sh installs buildah)" >&2; exit 1; }
+done
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+epoch=$(git log -1 --format=%ct 2>/dev/null || date +%s)
+case "$profile" in
+  release) cargo build --quiet --release --bin shroud-controller --bin shroud; bin=target/release ;;
+  dev) cargo build --quiet --bin shroud-controller --bin shroud; bin=target/debug ;;
+  *) echo "build-image: unknown profile $profile" >&2; exit 2 ;;
+esac
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+root="$work/ctx/rootfs"
+mkdir -p "$root/usr/local/bin" "$root/etc/ssl/certs" "$root/home/nonroot" "$root/tmp"
+for b in shroud-controller shroud; do
+  strip -o "$root/usr/local/bin/$b" "$bin/$b"
+done
+# The C runtime the binaries link, from the build host (Debian's glibc and libgcc_s), at the
+# paths the dynamic loader looks in; with their copyright files.
+libs=$(ldd "$root/usr/local/bin/shroud-controller" "$root/usr/local/bin/shroud" | grep -o '/[^ ]*\.so[^ ]*' | sort -u)
+for l in $libs; do
+  mkdir -p "$root$(dirname "$l")"
+  cp -L "$l" "$root$l"
+done
+for pkg in libc6 libgcc-s1; do
+  [ -f "/usr/share/doc/$pkg/copyright" ] && install -D -m 0644 "/usr/share/doc/$pkg/copyright" "$root/usr/share/doc/$pkg/copyright"
+done
+cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnonroot:x:65532:\n' >"$root/etc/group"
+printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
+chmod 1777 "$root/tmp"
+chown 65532:65532 "$root/home/nonroot"
+chmod -R go-w "$root"
+chmod 1777 "$root/tmp"
+
+store="$work/storage"
+b=(buildah --storage-driver vfs --root "$store/root" --runroot "$store/run")
+tag="localhost/shroud-controller:$version"
+"${b[@]}" bud --quiet --isolation chroot --timestamp "$epoch" --layers=false \
+  --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "PROFILE=$profile" \
+  -f "$PWD/Containerfile" -t "$tag" "$work/ctx" >/dev/null
+rm -rf "$out"
+mkdir -p "$(dirname "$out")"
+"${b[@]}" push --quiet "$tag" "oci:$out:$version"
+"${b[@]}" rmi --all --force >/dev/null 2>&1 || true
+size=$(du -sh "$out" | cut -f1)
+echo "build-image: $tag ($profile binaries, revision $revision) -> oci:$out:$version ($size)"
