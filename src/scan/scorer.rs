@@ -985,9 +985,22 @@ pub struct Judgement {
     pub prior: bool,
 }
 
+/// A flag named in documentation prose and followed by an ordinary word (``--to-secret`
+/// writes it``): the word is the sentence going on, not the flag's value.
+fn prose_after_flag(c: &Candidate, hay: &[u8], path: &str) -> bool {
+    let v = &hay[c.value.clone()];
+    c.flag
+        && ext_class(path) == "doc"
+        && matches!(c.quote, Quote::None)
+        && c.value.start > 0
+        && hay[c.value.start - 1].is_ascii_whitespace()
+        && !v.is_empty()
+        && v.iter().all(u8::is_ascii_lowercase)
+}
+
 /// Whether the candidate is a secret: vetoes, features, model and threshold, prior.
 pub fn judge(c: &Candidate, hay: &[u8], path: &str) -> Option<Judgement> {
-    if vetoed(&hay[c.value.clone()]) {
+    if vetoed(&hay[c.value.clone()]) || prose_after_flag(c, hay, path) {
         return None;
     }
     let features = features(c, hay, path)?;
@@ -1031,6 +1044,18 @@ mod tests {
         assert!(f("tokenTTL: 3600s\n").is_none());
         assert!(f("private_key_id: 340b85797\n").is_none());
         assert!(f("password: Vq8rT3xLm9\n").is_some());
+    }
+
+    #[test]
+    fn prose_after_a_flag_in_docs_is_not_a_value() {
+        let line = b"`shroud keys restore --to-secret` writes it\n";
+        let c = super::super::candidates::extract(line)
+            .into_iter()
+            .find(|c| c.flag)
+            .expect("the flag is a candidate");
+        assert!(judge(&c, line, "docs/controller.md").is_none());
+        // The same words in a shell script are judged by the model as usual.
+        assert!(!prose_after_flag(&c, line, "run.sh"));
     }
 
     #[test]
