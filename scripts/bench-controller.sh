@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-1000}"
 bash scripts/setup-kube.sh
-cargo build --release --quiet --bin shroud-controller --bin shroud
+cargo build --release --quiet --features cluster --bin shroud-controller --bin shroud
 dir="$(mktemp -d)"
 ctl_pid=""
 cleanup() {

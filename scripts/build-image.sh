@@ -23,8 +23,8 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 epoch=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 case "$profile" in
-  release) cargo build --quiet --release --bin shroud-controller --bin shroud; bin=target/release ;;
-  dev) cargo build --quiet --bin shroud-controller --bin shroud; bin=target/debug ;;
+  release) cargo build --quiet --release --features cluster --bin shroud-controller --bin shroud; bin=target/release ;;
+  dev) cargo build --quiet --features cluster --bin shroud-controller --bin shroud; bin=target/debug ;;
   *) echo "build-image: unknown profile $profile" >&2; exit 2 ;;
 esac
 

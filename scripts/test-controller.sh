@@ -20,7 +20,7 @@ bash scripts/setup-kube.sh
 bash scripts/setup-kms.sh
 cache="${SHROUD_KUBE_CACHE:-$HOME/.cache/shroud}"
 kubectl="$cache/kubectl-v1.20.2"
-cargo build --quiet --bin shroud-controller --bin shroud
+cargo build --quiet --features cluster --bin shroud-controller --bin shroud
 if ! diff -u deploy/base/crd.yaml <(./target/debug/shroud-controller crd); then
   echo "test-controller: deploy/base/crd.yaml differs from \`shroud-controller crd\`; regenerate it" >&2
   exit 1
@@ -62,16 +62,16 @@ sed -e "s|^- name: admin|- name: shroud-controller|" -e "s|user: admin|user: shr
 export SHROUD_TEST_KUBECONFIG="$dir/kubeconfig" SHROUD_TEST_SA_KUBECONFIG="$dir/sa-kubeconfig"
 
 t=$(date +%s)
-cargo test --test it controller:: -- --skip all_namespaces --test-threads "${SHROUD_CONTROLLER_TEST_THREADS:-3}"
+cargo test --features cluster --test it controller:: -- --skip all_namespaces --test-threads "${SHROUD_CONTROLLER_TEST_THREADS:-3}"
 echo "test-controller: namespaced suite in $(( $(date +%s) - t )) s"
 # The all-namespaces modes see every object: delete the other tests' namespaces first (the
 # namespace controller empties them) and run those tests one at a time.
 KUBECONFIG="$dir/kubeconfig" "$kubectl" delete namespace -l shroud.dev/test=true --wait --timeout=180s >/dev/null
 t=$(date +%s)
-cargo test --test it controller::all_namespaces -- --test-threads 1
+cargo test --features cluster --test it controller::all_namespaces -- --test-threads 1
 echo "test-controller: all-namespaces suite in $(( $(date +%s) - t )) s"
-cargo test --test it eso::the_real_api_server -- --test-threads 1
-cargo test --test it backup::backup_from_and_restore -- --test-threads 1
+cargo test --features cluster --test it eso::the_real_api_server -- --test-threads 1
+cargo test --features cluster --test it backup::backup_from_and_restore -- --test-threads 1
 
 t=$(date +%s)
 bash scripts/build-image.sh --profile "${SHROUD_IMAGE_PROFILE:-dev}" --output "$dir/image"

@@ -19,7 +19,7 @@ if [ ! -f "$CORPUS/score.py" ] || [ ! -d "$CORPUS/files" ]; then
 fi
 
 # The debug binary: `cargo test` (scripts/test.sh) has built it already.
-cargo build --quiet --bin shroud
+cargo build --quiet --features cluster --bin shroud
 BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shroud"
 
 "$BIN" scan .

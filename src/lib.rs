@@ -101,6 +101,7 @@
 
 pub mod backup;
 pub mod config;
+#[cfg(feature = "cluster")]
 pub mod controller;
 pub mod crypto;
 pub mod document;
@@ -122,3 +123,25 @@ pub mod tree;
 /// shroud's own version (the metadata `version` field holds the sops layout version instead:
 /// see `metadata::SOPS_LAYOUT_VERSION`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git commit the binaries were built from (`unknown` outside a checkout; `-dirty` with
+/// uncommitted changes).
+pub const COMMIT: &str = env!("SHROUD_COMMIT");
+
+/// The cargo features this build has (`cluster`: the Kubernetes stack).
+pub const FEATURES: &[&str] = &[
+    #[cfg(feature = "cluster")]
+    "cluster",
+];
+
+/// `VERSION (commit COMMIT; features: …)`, as `--version` prints it after the program name.
+pub fn long_version() -> String {
+    format!(
+        "{VERSION} (commit {COMMIT}; features: {})",
+        if FEATURES.is_empty() {
+            "none, CLI only".to_owned()
+        } else {
+            FEATURES.join(", ")
+        }
+    )
+}

@@ -14,7 +14,7 @@ use shroud::k8s::cluster::RECIPIENTS_CONFIGMAP;
 
 /// Decrypts `EncryptedSecret` objects (shroud.dev/v1alpha1) into Secrets.
 #[derive(Parser, Debug)]
-#[command(name = "shroud-controller", version, about)]
+#[command(name = "shroud-controller", version = version_line(), about)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -104,6 +104,12 @@ enum Cmd {
     },
     /// Print the age recipients of the controller's identities, one per line.
     Pubkey,
+}
+
+/// `0.1.0 (commit …; features: cluster)`, for `--version`.
+fn version_line() -> &'static str {
+    static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LINE.get_or_init(shroud::long_version)
 }
 
 fn main() -> ExitCode {

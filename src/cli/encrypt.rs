@@ -22,6 +22,7 @@ pub struct Args {
     /// With --kind EncryptedSecret: also encrypt for the age recipients shroud-controller
     /// publishes in the cluster (ConfigMap NAMESPACE/NAME, default
     /// shroud-system/shroud-controller-recipients; KUBECONFIG or in-cluster credentials).
+    #[cfg(feature = "cluster")]
     #[arg(
         long,
         value_name = "NAMESPACE/NAME",
@@ -37,7 +38,8 @@ pub struct Args {
     pub rules: RuleFlags,
 }
 
-pub fn run(mut a: Args, g: &Global) -> Result<Outcome> {
+pub fn run(#[allow(unused_mut)] mut a: Args, g: &Global) -> Result<Outcome> {
+    #[cfg(feature = "cluster")]
     if let Some(from) = &a.fetch_recipients {
         a.keys.age = Some(super::recipients::merge(a.keys.age.take(), from)?);
     }

@@ -8,6 +8,7 @@ use age::secrecy::{ExposeSecret, SecretString};
 use shroud::backup::{self, Protection, Source, Unlock};
 use shroud::error::{Error, ExitCode, Result};
 use shroud::fsutil::{self, Mode};
+#[cfg(feature = "cluster")]
 use shroud::k8s::cluster;
 use shroud::keysource::age::Identities;
 use shroud::secret::SecretBytes;
@@ -38,6 +39,7 @@ pub struct BackupArgs {
     pub key_files: Vec<PathBuf>,
     /// Also back up the identities of a Kubernetes Secret (NAMESPACE/NAME, e.g. the controller's
     /// shroud-system/shroud-age-keys), read with the kube client (KUBECONFIG or in-cluster).
+    #[cfg(feature = "cluster")]
     #[arg(long, value_name = "NAMESPACE/NAME")]
     pub from_secret: Option<String>,
     /// Also back up this PGP secret key, exported with `gpg --export-secret-keys` from the
@@ -86,8 +88,13 @@ pub struct RestoreArgs {
     #[command(flatten)]
     pub unlock: UnlockArgs,
     /// Where to write the identities (default: the sops key file). Mode 0600.
-    #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "to_secret")]
+    #[cfg_attr(
+        feature = "cluster",
+        arg(short = 'o', long, value_name = "FILE", conflicts_with = "to_secret")
+    )]
+    #[cfg_attr(not(feature = "cluster"), arg(short = 'o', long, value_name = "FILE"))]
     pub output: Option<PathBuf>,
+    #[cfg(feature = "cluster")]
     /// Recreate the controller's key Secret (NAMESPACE/NAME, key keys.txt) instead of a file.
     #[arg(long, value_name = "NAMESPACE/NAME")]
     pub to_secret: Option<String>,
@@ -113,6 +120,7 @@ fn berr(file: &str, source: backup::BackupError) -> Error {
     source.about(file)
 }
 
+#[cfg(feature = "cluster")]
 fn cluster_err(e: cluster::ClusterError) -> Error {
     Error::Reported {
         message: e.to_string(),
@@ -271,6 +279,7 @@ pub fn run(a: KeysArgs) -> Result<Outcome> {
     }
 }
 
+#[cfg(feature = "cluster")]
 fn split_ref(r: &str) -> Result<(String, String)> {
     r.split_once('/')
         .filter(|(n, s)| !n.is_empty() && !s.is_empty())
@@ -278,6 +287,7 @@ fn split_ref(r: &str) -> Result<(String, String)> {
         .ok_or_else(|| Error::Usage(format!("{r:?} must be NAMESPACE/NAME")))
 }
 
+#[cfg(feature = "cluster")]
 fn kube_client() -> Result<kube::Client> {
     common::block_on(cluster::client()).map_err(cluster_err)
 }
@@ -308,12 +318,18 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
             "--threshold must be between 2 and --shares ({n})"
         )));
     }
-    let mut srcs = if a.from_secret.is_some() && a.key_files.is_empty() {
+    #[cfg(feature = "cluster")]
+    let from_secret = a.from_secret.as_deref();
+    #[cfg(not(feature = "cluster"))]
+    let from_secret: Option<&str> = None;
+    #[allow(unused_mut)]
+    let mut srcs = if from_secret.is_some() && a.key_files.is_empty() {
         Vec::new()
     } else {
         sources(&a.key_files)?
     };
-    if let Some(r) = &a.from_secret {
+    #[cfg(feature = "cluster")]
+    if let Some(r) = from_secret {
         let (ns, name) = split_ref(r)?;
         let entries = common::block_on(cluster::read_secret(kube_client()?, &ns, &name))
             .map_err(cluster_err)?;
@@ -436,11 +452,22 @@ fn restore_pgp(a: &RestoreArgs, opened: &backup::Opened) -> Result<()> {
 
 fn run_restore(a: RestoreArgs) -> Result<Outcome> {
     let opened = open_bundle(&a.bundle, &a.unlock)?;
-    if opened.manifest.identities.is_empty() && a.to_secret.is_none() {
+    #[cfg(feature = "cluster")]
+    let to_secret = a.to_secret.as_deref();
+    #[cfg(not(feature = "cluster"))]
+    let to_secret: Option<&str> = None;
+    if opened.manifest.identities.is_empty() && to_secret.is_none() {
         restore_pgp(&a, &opened)?;
         return Ok(Outcome::Done);
     }
-    if let Some(r) = &a.to_secret {
+    #[cfg(feature = "cluster")]
+    if let Some(r) = to_secret {
+        if !opened.manifest.pgp.is_empty() && a.pgp_output.is_none() {
+            return Err(Error::Usage(format!(
+                "the backup also holds {} PGP secret keys, which a Secret restore does not write: pass --pgp-output FILE to restore them too (nothing was written)",
+                opened.manifest.pgp.len()
+            )));
+        }
         let (ns, name) = split_ref(r)?;
         let created = common::block_on(cluster::write_secret(
             kube_client()?,
@@ -462,15 +489,7 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
             opened.manifest.identities.len(),
             cluster::KEY_ENTRY
         );
-        if !opened.manifest.pgp.is_empty() {
-            if a.pgp_output.is_none() {
-                return Err(Error::Usage(format!(
-                    "the backup also holds {} PGP secret keys, which a Secret restore does not write: pass --pgp-output FILE to restore them too",
-                    opened.manifest.pgp.len()
-                )));
-            }
-            restore_pgp(&a, &opened)?;
-        }
+        restore_pgp(&a, &opened)?;
         return Ok(Outcome::Done);
     }
     let out = match a.output.clone() {

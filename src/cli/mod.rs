@@ -16,6 +16,8 @@ pub mod groups;
 pub mod hook;
 pub mod keygen;
 pub mod keys;
+pub mod man;
+#[cfg(feature = "cluster")]
 pub mod recipients;
 pub mod rotate;
 pub mod scan;
@@ -34,7 +36,7 @@ use shroud::error::Result;
 #[derive(Parser, Debug)]
 #[command(
     name = "shroud",
-    version,
+    version = version_line(),
     about,
     long_about = None,
     propagate_version = true,
@@ -109,6 +111,14 @@ pub enum Command {
     Hook(hook::HookArgs),
     /// Print shell completions.
     Completion(completion::Args),
+    /// Write man pages for every verb into a directory.
+    Man(man::Args),
+}
+
+/// `0.1.0 (commit …; features: …)`, for `--version`.
+fn version_line() -> &'static str {
+    static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LINE.get_or_init(shroud::long_version)
 }
 
 fn parse_indent(s: &str) -> std::result::Result<usize, String> {
@@ -143,6 +153,7 @@ pub const VERBS: &[&str] = &[
     "scan",
     "hook",
     "completion",
+    "man",
     "help",
 ];
 
@@ -185,5 +196,6 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         Command::Scan(a) => scan::run(a),
         Command::Hook(a) => hook::run(a),
         Command::Completion(a) => completion::run(a),
+        Command::Man(a) => man::run(a),
     }
 }

@@ -4,13 +4,15 @@
 //! |---|---|
 //! | [`secret`] | reading `Secret` manifests (`data`, `stringData`, type, labels) and payloads |
 //! | [`manifest`] | `EncryptedSecret` ⇄ canonical sops document (strict scope) |
-//! | [`crd`] | the `EncryptedSecret` custom resource types and the generated CRD |
-//! | [`cluster`] | Secret I/O through the API client (the controller's key Secret) |
+//! | `crd` | the `EncryptedSecret` custom resource types and the generated CRD (feature `cluster`) |
+//! | `cluster` | Secret and ConfigMap I/O through the API client (feature `cluster`) |
 //!
 //! The CLI, the scanner, ExternalSecret generation and the controller use this module; it
 //! uses none of them. Must not know: terminals, reconciliation, scanning rules.
 
+#[cfg(feature = "cluster")]
 pub mod cluster;
+#[cfg(feature = "cluster")]
 pub mod crd;
 pub mod manifest;
 pub mod secret;

@@ -252,6 +252,7 @@ fn bad_backup_input_is_named_and_writes_nothing() {
     assert!(!sb.path("out.txt").exists());
 }
 
+#[cfg(feature = "cluster")]
 #[test]
 fn backup_from_and_restore_to_the_controllers_key_secret() {
     use k8s_openapi::api::core::v1::{Namespace, Secret};

@@ -336,6 +336,7 @@ fn push_writes_secrets_manager_idempotently() {
 
 /// Drops what a 1.20 API server rejects in the current ESO CRD: `selectableFields` and the
 /// `default: ""` entries.
+#[cfg(feature = "cluster")]
 fn for_old_server(v: &mut J) {
     match v {
         J::Object(m) => {
@@ -350,6 +351,7 @@ fn for_old_server(v: &mut J) {
     }
 }
 
+#[cfg(feature = "cluster")]
 #[test]
 fn the_real_api_server_accepts_generated_external_secrets() {
     use k8s_openapi::api::core::v1::Namespace;

@@ -3,6 +3,7 @@
 
 mod backup;
 mod cli;
+#[cfg(feature = "cluster")]
 mod controller;
 mod differential;
 mod eso;

@@ -10,6 +10,7 @@ pub fn root() -> PathBuf {
 
 /// Whether this run is CI (`CI=true`, as `.ci/run` is started): a component a test needs must
 /// then be there.
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
@@ -17,6 +18,7 @@ pub fn in_ci() -> bool {
 /// A component a test needs is missing: under CI the test fails (a missing component must never
 /// pass silently); locally it is skipped with the reason printed. The caller returns after it.
 #[track_caller]
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
 pub fn missing(what: &str) {
     assert!(
         !in_ci(),
