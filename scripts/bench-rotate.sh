@@ -33,7 +33,7 @@ make_files() { # dir count args...
 echo "== age: $n_age files"
 make_files "$work/age/secrets" "$n_age" --age "$recipient"
 printf 'creation_rules:\n  - path_regex: secrets/.*\n    age: %s\n' "$recipient" > "$work/age/.sops.yaml"
-t0=$(now); "$shroud" rotate -y --recursive "$work/age" 2>/dev/null; t1=$(now)
+t0=$(now); "$shroud" rotate -i -y --recursive "$work/age" 2>/dev/null; t1=$(now)
 printf 'shroud rotate --recursive (1 process) : '; rate "$n_age" "$(echo "$t1 - $t0" | bc)"
 t0=$(now); for f in "$work"/age/secrets/*.yaml; do "$shroud" rotate -i "$f" 2>/dev/null; done; t1=$(now)
 printf 'one process per file                   : '; rate "$n_age" "$(echo "$t1 - $t0" | bc)"
@@ -57,7 +57,7 @@ unset SOPS_AGE_KEY_FILE
 make_files "$work/kms/secrets" "$n_kms" --kms "$arn"
 printf 'creation_rules:\n  - path_regex: secrets/.*\n    kms: %s\n' "$arn" > "$work/kms/.sops.yaml"
 before=$(grep -c 'POST / ' "$work/moto.log" || true)
-t0=$(now); "$shroud" rotate -y --recursive "$work/kms" 2>/dev/null; t1=$(now)
+t0=$(now); "$shroud" rotate -i -y --recursive "$work/kms" 2>/dev/null; t1=$(now)
 after=$(grep -c 'POST / ' "$work/moto.log" || true)
 printf 'shroud rotate --recursive (1 process) : '; rate "$n_kms" "$(echo "$t1 - $t0" | bc)"
 python3 -c "import sys; print(f'  KMS requests per file: {(int(sys.argv[2])-int(sys.argv[1]))/int(sys.argv[3]):.2f} (1 Decrypt + 1 Encrypt)')" "$before" "$after" "$n_kms"

@@ -347,7 +347,7 @@ pub fn lock(path: &Path, waiting: impl FnOnce()) -> io::Result<FileLock> {
 }
 
 /// Takes the lock for `path` if nobody holds it.
-pub(crate) fn try_lock(path: &Path) -> io::Result<Option<FileLock>> {
+pub fn try_lock(path: &Path) -> io::Result<Option<FileLock>> {
     acquire(path, false)
 }
 

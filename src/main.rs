@@ -35,7 +35,7 @@ fn main() -> ExitCode {
             return code.into();
         }
     };
-    if cli.global.verbose {
+    if cli.always.verbose {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
             .with_env_filter(tracing_subscriber::EnvFilter::new("shroud=debug"))

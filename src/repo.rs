@@ -198,6 +198,49 @@ pub(crate) fn sops_files(dir: &Path, input_type: Option<Format>) -> Result<Vec<S
     Ok(out)
 }
 
+/// What `encrypt --recursive` found under a directory.
+#[derive(Debug, Default)]
+pub struct ToEncrypt {
+    /// Plaintext files a creation rule selects by its `path_regex`, sorted.
+    pub plain: Vec<PathBuf>,
+    /// Selected files that are sops files already.
+    pub encrypted: Vec<PathBuf>,
+}
+
+/// The files under `dir` a creation rule of the nearest `.sops.yaml` selects by `path_regex`
+/// (a catch-all rule selects nothing here: it would take every file of the repository), split
+/// into plaintext and already encrypted. `.sops.yaml` itself is never selected.
+pub fn files_to_encrypt(dir: &Path, configs: &Configs) -> Result<ToEncrypt> {
+    let mut out = ToEncrypt::default();
+    for path in files(dir)? {
+        if path
+            .file_name()
+            .is_some_and(|n| n == config::CONFIG_FILE_NAME)
+        {
+            continue;
+        }
+        let Some(cfg) = configs.for_file(&path)? else {
+            continue;
+        };
+        let selected = cfg
+            .rule_for(&path)
+            .is_ok_and(|rule| rule.path_regex.is_some());
+        if !selected {
+            continue;
+        }
+        let bytes = if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_SOPS_FILE) {
+            Vec::new()
+        } else {
+            std::fs::read(&path).unwrap_or_default()
+        };
+        match document::sniff(Format::from_path(&path), &bytes) {
+            Sniff::Plain => out.plain.push(path),
+            Sniff::Sops | Sniff::Damaged(_) => out.encrypted.push(path),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -517,7 +517,40 @@ pub fn print(bytes: &[u8]) -> Result<()> {
     write_output(Sink::Stdout, bytes, Mode::KeepOr(0o644))
 }
 
+/// Asks a yes/no question on the terminal; without one, says to pass -y.
+pub fn confirm(question: &str) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "{question} — pass -y to confirm when not running interactively"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|source| Error::Read {
+            file: "the terminal".into(),
+            source,
+        })?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
 /// Prints a warning line to stderr.
+/// A path as summaries print it: relative to the current directory when it is inside it.
+pub fn shown(p: &Path) -> String {
+    let rel = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            let abs = std::path::absolute(p).ok()?;
+            abs.strip_prefix(&cwd).ok().map(Path::to_path_buf)
+        })
+        .filter(|r| !r.as_os_str().is_empty());
+    rel.unwrap_or_else(|| p.to_path_buf()).display().to_string()
+}
+
 pub fn warn(msg: &str) {
     eprintln!("shroud: warning: {msg}");
 }

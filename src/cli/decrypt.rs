@@ -13,6 +13,8 @@ use super::common::{self, Outcome};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
+    pub file_opts: super::FileOptions,
+    #[command(flatten)]
     pub io: common::IoArgs,
     /// Print only the value at this path, e.g. '["data"]["password"]'.
     #[arg(long, value_name = "PATH")]

@@ -17,6 +17,8 @@ use super::common::{self, KeyFlags, Outcome, RuleFlags, Sink};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub file_opts: super::FileOptions,
     /// The encrypted file (created from a template if it does not exist).
     pub file: PathBuf,
     /// Open the file even if its MAC is missing or wrong.

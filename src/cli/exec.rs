@@ -17,6 +17,8 @@ use super::common::{self, Outcome};
 
 #[derive(clap::Args, Debug)]
 pub struct EnvArgs {
+    #[command(flatten)]
+    pub file_opts: super::FileOptions,
     pub file: PathBuf,
     /// The command, run by `sh -c`.
     pub command: String,
@@ -30,6 +32,8 @@ pub struct EnvArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct FileArgs {
+    #[command(flatten)]
+    pub file_opts: super::FileOptions,
     pub file: PathBuf,
     /// The command, run by `sh -c`; `{}` is replaced by the plaintext's path.
     pub command: String,

@@ -16,6 +16,8 @@ use super::common::{self, Outcome, Sink};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub file_opts: super::FileOptions,
     /// Secret manifests or values files, encrypted or plain.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,

@@ -11,6 +11,8 @@ use super::common::{self, Outcome};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub file_opts: super::FileOptions,
     pub file: PathBuf,
     /// Input format; default: by extension.
     #[arg(long, value_name = "FORMAT")]

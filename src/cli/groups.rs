@@ -48,6 +48,8 @@ pub struct Target {
 #[derive(clap::Args, Debug)]
 pub struct AddArgs {
     #[command(flatten)]
+    pub file_opts: super::FileOptions,
+    #[command(flatten)]
     pub target: Target,
     /// age recipients of the new group (repeatable, or comma-separated).
     #[arg(long, short = 'a', value_name = "RECIPIENTS", action = clap::ArgAction::Append)]
@@ -75,6 +77,8 @@ pub struct AddArgs {
 #[derive(clap::Args, Debug)]
 pub struct RmArgs {
     #[command(flatten)]
+    pub file_opts: super::FileOptions,
+    #[command(flatten)]
     pub target: Target,
     /// Number of key groups needed to decrypt afterwards.
     #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
@@ -87,6 +91,7 @@ pub struct RmArgs {
 pub fn run(a: GroupsArgs, g: &Global) -> Result<common::Outcome> {
     match a.command {
         GroupsCommand::Add(add) => {
+            let g = &g.with(&add.file_opts);
             // No environment variables here (unlike encrypt): a recipient list exported for
             // encryption must not slip into a new key group unasked.
             let flags = KeyFlags {
@@ -110,6 +115,7 @@ pub fn run(a: GroupsArgs, g: &Global) -> Result<common::Outcome> {
             )
         }
         GroupsCommand::Rm(rm) => {
+            let g = &g.with(&rm.file_opts);
             let mut args = rm.args.clone();
             let index = args.pop().unwrap_or_default();
             let index: usize = index.trim().parse().map_err(|_| {

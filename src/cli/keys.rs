@@ -47,7 +47,7 @@ pub struct BackupArgs {
     #[arg(long, value_name = "FINGERPRINT", action = clap::ArgAction::Append)]
     pub pgp: Vec<String>,
     /// Recovery recipient that can open the backup (repeatable).
-    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
+    #[arg(long = "recipient", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
     /// Also protect the backup with a passphrase (SHROUD_PASSPHRASE, or asked twice).
     #[arg(long)]
@@ -72,7 +72,7 @@ pub struct BackupArgs {
 #[derive(clap::Args, Debug)]
 pub struct UnlockArgs {
     /// Identity file of a recovery recipient.
-    #[arg(long = "identity", short = 'i', value_name = "FILE")]
+    #[arg(long = "identity", value_name = "FILE")]
     pub identities: Vec<PathBuf>,
     /// Open with the passphrase (SHROUD_PASSPHRASE, or asked).
     #[arg(long)]
@@ -84,6 +84,8 @@ pub struct UnlockArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct RestoreArgs {
+    /// The backup bundle written by `shroud keys backup -o`.
+    #[arg(value_name = "BUNDLE")]
     pub bundle: PathBuf,
     #[command(flatten)]
     pub unlock: UnlockArgs,
@@ -109,6 +111,8 @@ pub struct RestoreArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct VerifyArgs {
+    /// The backup bundle written by `shroud keys backup -o`.
+    #[arg(value_name = "BUNDLE")]
     pub bundle: PathBuf,
     /// Directory whose encrypted files must open (default: the current directory).
     pub dir: Option<PathBuf>,

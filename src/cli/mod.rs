@@ -43,36 +43,84 @@ use shroud::error::Result;
     disable_version_flag = true
 )]
 pub struct Cli {
+    /// File options given before the verb (`shroud --config X decrypt f`, sops's placement).
     #[command(flatten)]
-    pub global: Global,
+    pub file_opts: FileOptions,
+    #[command(flatten)]
+    pub always: Always,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Options every verb accepts.
-#[derive(clap::Args, Debug, Clone)]
-pub struct Global {
-    /// Path to a .sops.yaml (default: searched from the file's directory upward).
-    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "FILE")]
+/// Options of the verbs that read or write sops files. Accepted before the verb or after it;
+/// verbs that do not use them (keygen, keys, scan, hook, completion, man) do not offer them.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct FileOptions {
+    /// Path to a .sops.yaml (default: searched from the file's directory upward; env
+    /// SOPS_CONFIG).
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Indentation for YAML/JSON output, 1 to 32 (default: the source's, else sops's).
-    #[arg(long, global = true, value_name = "N", value_parser = parse_indent)]
+    #[arg(long, value_name = "N", value_parser = parse_indent)]
     pub indent: Option<usize>,
     /// Key types to try first when decrypting, e.g. `age,pgp,kms` (default: age, then PGP,
-    /// then AWS KMS).
-    #[arg(
-        long,
-        global = true,
-        env = "SOPS_DECRYPTION_ORDER",
-        value_name = "TYPES"
-    )]
+    /// then AWS KMS; env SOPS_DECRYPTION_ORDER).
+    #[arg(long, value_name = "TYPES")]
     pub decryption_order: Option<String>,
+}
+
+/// Options every verb accepts.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Always {
     /// Log what happens (never values) to stderr.
     #[arg(long, global = true)]
     pub verbose: bool,
     /// Print the version (`-v` as in sops).
     #[arg(short = 'v', short_alias = 'V', long, action = clap::ArgAction::Version, global = true)]
     pub version: Option<bool>,
+}
+
+/// The options a verb runs with: its own [`FileOptions`], else those before the verb, else
+/// the environment (so an explicit flag always beats `SOPS_CONFIG`/`SOPS_DECRYPTION_ORDER`).
+#[derive(Debug, Clone, Default)]
+pub struct Global {
+    pub config: Option<PathBuf>,
+    pub indent: Option<usize>,
+    pub decryption_order: Option<String>,
+    pub verbose: bool,
+}
+
+impl Global {
+    fn merge(top: &FileOptions, verb: &FileOptions, verbose: bool) -> Global {
+        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        Global {
+            config: verb
+                .config
+                .clone()
+                .or_else(|| top.config.clone())
+                .or_else(|| env("SOPS_CONFIG").map(PathBuf::from)),
+            indent: verb.indent.or(top.indent),
+            decryption_order: verb
+                .decryption_order
+                .clone()
+                .or_else(|| top.decryption_order.clone())
+                .or_else(|| env("SOPS_DECRYPTION_ORDER").map(|v| v.to_string_lossy().into_owned())),
+            verbose,
+        }
+    }
+
+    /// A nested verb's own options over these (`groups add --config X`).
+    pub fn with(&self, verb: &FileOptions) -> Global {
+        Global {
+            config: verb.config.clone().or_else(|| self.config.clone()),
+            indent: verb.indent.or(self.indent),
+            decryption_order: verb
+                .decryption_order
+                .clone()
+                .or_else(|| self.decryption_order.clone()),
+            verbose: self.verbose,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -177,20 +225,56 @@ pub fn legacy_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<common::Outcome> {
-    let g = cli.global;
+    let top = cli.file_opts;
+    let verbose = cli.always.verbose;
+    let g = |f: &FileOptions| Global::merge(&top, f, verbose);
+    let none = Global::merge(&top, &FileOptions::default(), verbose);
     match cli.command {
-        Command::Encrypt(a) => encrypt::run(a, &g),
-        Command::Decrypt(a) => decrypt::run(a, &g),
-        Command::Edit(a) => edit::run(a, &g),
-        Command::Set(a) => set::run_set(a, &g),
-        Command::Unset(a) => set::run_unset(a, &g),
-        Command::Filestatus(a) => filestatus::run(a, &g),
-        Command::ExecEnv(a) => exec::run_env(a, &g),
-        Command::ExecFile(a) => exec::run_file(a, &g),
-        Command::Updatekeys(a) => rotate::run_updatekeys(a, &g),
-        Command::Rotate(a) => rotate::run_rotate(a, &g),
-        Command::Groups(a) => groups::run(a, &g),
-        Command::ExternalSecret(a) => externalsecret::run(a, &g),
+        Command::Encrypt(a) => {
+            let g = g(&a.file_opts);
+            encrypt::run(a, &g)
+        }
+        Command::Decrypt(a) => {
+            let g = g(&a.file_opts);
+            decrypt::run(a, &g)
+        }
+        Command::Edit(a) => {
+            let g = g(&a.file_opts);
+            edit::run(a, &g)
+        }
+        Command::Set(a) => {
+            let g = g(&a.file_opts);
+            set::run_set(a, &g)
+        }
+        Command::Unset(a) => {
+            let g = g(&a.file_opts);
+            set::run_unset(a, &g)
+        }
+        Command::Filestatus(a) => {
+            let g = g(&a.file_opts);
+            filestatus::run(a, &g)
+        }
+        Command::ExecEnv(a) => {
+            let g = g(&a.file_opts);
+            exec::run_env(a, &g)
+        }
+        Command::ExecFile(a) => {
+            let g = g(&a.file_opts);
+            exec::run_file(a, &g)
+        }
+        Command::Updatekeys(a) => {
+            let g = g(&a.file_opts);
+            rotate::run_updatekeys(a, &g)
+        }
+        Command::Rotate(a) => {
+            let g = g(&a.file_opts);
+            rotate::run_rotate(a, &g)
+        }
+        Command::Groups(a) => groups::run(a, &none),
+        Command::ExternalSecret(a) => {
+            let g = g(&a.file_opts);
+            externalsecret::run(a, &g)
+        }
         Command::Keygen(a) => keygen::run(a),
         Command::Keys(a) => keys::run(a),
         Command::Scan(a) => scan::run(a),

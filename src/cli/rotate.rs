@@ -2,7 +2,7 @@
 //! `--all` for the enclosing git repository): a recipient diff, confirmation, parallel work with
 //! one progress bar, a summary, and a non-zero exit if any file failed.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,8 +33,11 @@ pub struct Scope {
     #[arg(short = 'y', long)]
     pub yes: bool,
     /// Files processed at once (default: 4 per core, for network-bound KMS calls).
-    #[arg(long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Print only failures and the summary line (no per-file lines, no progress bar).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Input format; default: by extension.
     #[arg(long, value_name = "FORMAT")]
     pub input_type: Option<String>,
@@ -46,14 +49,19 @@ pub struct Scope {
 #[derive(clap::Args, Debug)]
 pub struct UpdateKeysArgs {
     #[command(flatten)]
+    pub file_opts: super::FileOptions,
+    #[command(flatten)]
     pub scope: Scope,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct RotateArgs {
     #[command(flatten)]
+    pub file_opts: super::FileOptions,
+    #[command(flatten)]
     pub scope: Scope,
-    /// Write a single rotated FILE back in place (directories always are).
+    /// Write rotated files back in place. Without -i a single FILE goes to stdout (as sops);
+    /// several files, --recursive and --all need -i.
     #[arg(short = 'i', long)]
     pub in_place: bool,
     /// Write a single rotated FILE here instead of stdout.
@@ -153,25 +161,6 @@ fn targets(scope: &Scope, g: &Global) -> Result<(Vec<rotate::Target>, bool)> {
     Ok((files, false))
 }
 
-fn confirm(question: &str) -> Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!(
-            "{question} — pass -y to confirm when not running interactively"
-        )));
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|source| Error::Read {
-            file: "the terminal".into(),
-            source,
-        })?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
-}
-
 fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Outcome> {
     let (files, recursive) = targets(scope, g)?;
     let opts = options(scope, g)?;
@@ -197,28 +186,31 @@ fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Ou
         for (p, r) in &planned {
             if let Ok(Outcome::Changed(plan)) = r {
                 any = true;
-                eprintln!("{}: {plan}", p.display());
+                if !scope.quiet {
+                    eprintln!("{}: {plan}", common::shown(p));
+                }
             }
         }
         if !any {
-            report(&planned, verb, true);
+            report(&planned, verb, true, scope.quiet);
             return exit_for(&planned);
         }
-        if !confirm(&format!("{verb} these files?"))? {
+        if !common::confirm(&format!("{verb} these files?"))? {
             return Err(Error::Declined(format!("{verb} was not confirmed")));
         }
         proceed_opts.dry_run = false;
     }
-    let bar = (recursive && files.len() > 20 && std::io::stderr().is_terminal()).then(|| {
-        let b = indicatif::ProgressBar::new(files.len() as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} files {per_sec} eta {eta}",
-            )
-            .expect("valid template"),
-        );
-        b
-    });
+    let bar = (recursive && !scope.quiet && files.len() > 20 && std::io::stderr().is_terminal())
+        .then(|| {
+            let b = indicatif::ProgressBar::new(files.len() as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} files, {elapsed} elapsed, about {eta} left",
+                )
+                .expect("valid template"),
+            );
+            b
+        });
     let bar2 = bar.clone();
     let progress: Arc<dyn Fn(&Path) + Send + Sync> = Arc::new(move |_| {
         if let Some(b) = &bar2 {
@@ -241,26 +233,28 @@ fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Ou
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    report(&results, verb, scope.dry_run);
+    report(&results, verb, scope.dry_run, scope.quiet);
     exit_for(&results)
 }
 
-fn report(results: &[(PathBuf, Result<Outcome>)], verb: &str, dry: bool) {
+fn report(results: &[(PathBuf, Result<Outcome>)], verb: &str, dry: bool, quiet: bool) {
     let (mut changed, mut unchanged, mut failed) = (0, 0, 0);
     for (p, r) in results {
         match r {
             Ok(Outcome::Changed(plan)) => {
                 changed += 1;
-                eprintln!(
-                    "{}{}: {plan}",
-                    if dry { "would change " } else { "changed " },
-                    p.display()
-                );
+                if !quiet {
+                    eprintln!(
+                        "{}{}: {plan}",
+                        if dry { "would change " } else { "changed " },
+                        common::shown(p)
+                    );
+                }
             }
             Ok(Outcome::Unchanged) => unchanged += 1,
             Err(e) => {
                 failed += 1;
-                eprintln!("shroud: {e}");
+                eprintln!("shroud: {}", shroud::text::sanitize(&e.to_string()));
             }
         }
     }
@@ -303,6 +297,12 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
     remove.extend(split(&a.rm_pgp));
     let changes = KeyChanges { add, remove };
     let single = a.scope.recursive.is_none() && !a.scope.all && a.scope.files.len() == 1;
+    if !single && !a.in_place && !a.scope.dry_run {
+        return Err(Error::Usage(
+            "rotate writes several files only in place: add -i (or --dry-run to see the plan first)"
+                .into(),
+        ));
+    }
     if single && !a.in_place && !a.scope.dry_run {
         // sops's behaviour: the rotated file goes to stdout.
         let path = &a.scope.files[0];

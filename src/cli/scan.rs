@@ -59,8 +59,14 @@ pub struct ScanArgs {
     /// Skip files larger than this many bytes.
     #[arg(long, value_name = "BYTES")]
     pub max_file_size: Option<u64>,
-    /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', default_value_t = 0)]
+    /// Files scanned at once (default: one per core).
+    #[arg(
+        long = "jobs",
+        short = 'j',
+        visible_alias = "threads",
+        value_name = "N",
+        default_value_t = 0
+    )]
     pub threads: usize,
     /// Report every generic candidate with its score and features (training data for
     /// scripts/train-scan-scorer.py).

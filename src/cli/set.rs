@@ -18,6 +18,8 @@ use super::common::{self, Outcome, Sink};
     after_help = "Examples:\n  shroud set secrets.yaml '[\"db\"][\"password\"]' '\"s3cret\"'\n  shroud set --value-file secrets.yaml '[\"tls\"][\"key\"]' key.json\n  printf '%s' '\"s3cret\"' | shroud set --value-stdin secrets.yaml '[\"db\"][\"password\"]'"
 )]
 pub struct SetArgs {
+    #[command(flatten)]
+    pub file_opts: super::FileOptions,
     pub file: PathBuf,
     /// Where to set, e.g. '["data"]["password"]'.
     pub index: String,
@@ -43,6 +45,8 @@ pub struct SetArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct UnsetArgs {
+    #[command(flatten)]
+    pub file_opts: super::FileOptions,
     pub file: PathBuf,
     /// What to remove, e.g. '["data"]["password"]'.
     pub index: String,

@@ -615,8 +615,10 @@ fn with_sops_config(mut t: Translated) -> Translated {
         .ok()
         .and_then(|d| shroud::config::find(&d))
     {
-        t.args.insert(2, "--config".into());
-        t.args.insert(3, cfg.into_os_string());
+        // After the verb (`groups add|rm`: after the subcommand), where verbs take it.
+        let at = if t.verb == Verb::Groups { 3 } else { 2 }.min(t.args.len());
+        t.args.insert(at, "--config".into());
+        t.args.insert(at + 1, cfg.into_os_string());
     }
     t
 }

@@ -66,7 +66,7 @@ fn backup_verify_restore_runbook() {
         .arg("--key-file")
         .arg(test_key2())
         .args([
-            "-r",
+            "--recipient",
             TEST_RECIPIENT2,
             "--passphrase",
             "--shares",
@@ -105,7 +105,7 @@ fn backup_verify_restore_runbook() {
             "shares/share-5.txt",
         ],
         vec!["--passphrase"],
-        vec!["-i", test_key2().to_str().unwrap()],
+        vec!["--identity", test_key2().to_str().unwrap()],
     ] {
         let out = keys(&sb)
             .args(["verify", "backup.json", "repo"])

@@ -408,3 +408,155 @@ fn errors_never_contain_values() {
     assert!(!stderr(&out).contains("hunter2"));
     assert!(stderr(&out).contains(r#"["password"]"#));
 }
+
+#[test]
+fn bulk_encrypt_in_place_with_plan_and_summary() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {TEST_RECIPIENT}\n  - age: {TEST_RECIPIENT}\n"
+        ),
+    );
+    for i in 1..=5 {
+        sb.write(&format!("secrets/app/f{i}.yaml"), &format!("k{i}: v{i}\n"));
+    }
+    sb.write("secrets/ignored.yaml", "x: y\n");
+    sb.write(".gitignore", "secrets/ignored.yaml\n");
+    // The catch-all rule selects nothing for --recursive: it would take every file.
+    sb.write("notes/readme.yaml", "n: 1\n");
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "-r", ".", "--dry-run"])
+        .run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("encrypt: 5 would be encrypted, 0 already are"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sb.read("secrets/app/f1.yaml"), "k1: v1\n");
+    // Not on a terminal and without -y: asks to confirm, writes nothing.
+    let out = sb.cmd().args(["encrypt", "-i", "-r", "."]).run();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("-y"), "{}", stderr(&out));
+    assert_eq!(sb.read("secrets/app/f1.yaml"), "k1: v1\n");
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "-y", "-j", "3", "-r", "."])
+        .run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("encrypt: 5 encrypted, 0 encrypted already, 0 failed"),
+        "{}",
+        stderr(&out)
+    );
+    for i in 1..=5 {
+        let dec = sb
+            .with_key()
+            .args(["decrypt", &format!("secrets/app/f{i}.yaml")])
+            .run();
+        assert_eq!(stdout(&dec), format!("k{i}: v{i}\n"));
+    }
+    assert_eq!(sb.read("secrets/ignored.yaml"), "x: y\n");
+    assert_eq!(sb.read("notes/readme.yaml"), "n: 1\n");
+    // Again: nothing left to do.
+    let out = sb.cmd().args(["encrypt", "-i", "-y", "-r", "."]).run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("nothing to encrypt"),
+        "{}",
+        stderr(&out)
+    );
+    // Explicit files: the encrypted one is skipped, the other encrypted; --quiet prints the
+    // summary only.
+    let out = sb
+        .cmd()
+        .args([
+            "encrypt",
+            "-i",
+            "-y",
+            "--quiet",
+            "notes/readme.yaml",
+            "secrets/app/f1.yaml",
+        ])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(
+        stderr(&out),
+        "encrypt: 1 encrypted, 1 encrypted already, 0 failed\n"
+    );
+    // Several files need -i.
+    let out = sb.cmd().args(["encrypt", "a.yaml", "b.yaml"]).run();
+    assert_code(&out, 5);
+    assert!(stderr(&out).contains("add -i"), "{}", stderr(&out));
+}
+
+#[test]
+fn rotate_writes_several_files_only_with_in_place() {
+    let sb = Sandbox::new();
+    for f in ["a.yaml", "b.yaml"] {
+        encrypted(&sb, f, "k: v\n");
+    }
+    let before = sb.read("a.yaml");
+    let out = sb
+        .with_key()
+        .args(["rotate", "-y", "a.yaml", "b.yaml"])
+        .run();
+    assert_code(&out, 5);
+    assert!(stderr(&out).contains("add -i"), "{}", stderr(&out));
+    assert_eq!(sb.read("a.yaml"), before);
+    // One FILE without -i goes to stdout, as in sops.
+    let out = sb.with_key().args(["rotate", "a.yaml"]).run();
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("sops:"));
+    assert_eq!(sb.read("a.yaml"), before);
+    let out = sb
+        .with_key()
+        .args(["rotate", "-i", "-y", "--quiet", "a.yaml", "b.yaml"])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(stderr(&out), "rotate: 2 changed, 0 unchanged, 0 failed\n");
+    assert_ne!(sb.read("a.yaml"), before);
+}
+
+#[test]
+fn verbs_offer_only_the_options_they_use() {
+    let sb = Sandbox::new();
+    for verb in ["keygen", "scan", "hook", "completion", "keys"] {
+        let out = sb.cmd().args([verb, "--help"]).run();
+        let help = stdout(&out);
+        for global in ["--indent", "--config", "--decryption-order"] {
+            assert!(!help.contains(global), "{verb} --help shows {global}");
+        }
+    }
+    let help = stdout(&sb.cmd().args(["decrypt", "--help"]).run());
+    assert!(help.contains("--config") && help.contains("--indent"));
+    // Before the verb, as sops places them, or after it.
+    sb.write(
+        "c.yaml",
+        "creation_rules:\n  - path_regex: nomatch\n    age: x\n",
+    );
+    sb.write("p.yaml", "a: b\n");
+    for args in [
+        &["--config", "c.yaml", "encrypt", "p.yaml"][..],
+        &["encrypt", "--config", "c.yaml", "p.yaml"][..],
+    ] {
+        let out = sb.cmd().args(args).run();
+        assert_code(&out, 61);
+    }
+    // An explicit flag beats SOPS_CONFIG.
+    let out = sb
+        .cmd()
+        .env("SOPS_CONFIG", "missing.yaml")
+        .args(["encrypt", "--config", "c.yaml", "p.yaml"])
+        .run();
+    assert_code(&out, 61);
+    // -i means in place and -r recursive everywhere: keys uses --identity and --recipient.
+    let help = stdout(&sb.cmd().args(["keys", "verify", "--help"]).run());
+    assert!(help.contains("--identity") && !help.contains("-i, --identity"));
+    let help = stdout(&sb.cmd().args(["keys", "backup", "--help"]).run());
+    assert!(help.contains("--recipient") && !help.contains("-r, --recipient"));
+    let v = stdout(&sb.cmd().arg("--version").run());
+    assert!(v.starts_with("shroud ") && v.contains("commit ") && v.contains("features: "));
+}

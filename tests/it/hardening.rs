@@ -68,6 +68,7 @@ fn rotate_revokes_on_files_without_version() {
         .with_key()
         .args([
             "rotate",
+            "-i",
             "-y",
             "--rm-age",
             TEST_RECIPIENT2,
@@ -112,6 +113,7 @@ fn rotate_fails_loudly_on_damaged_sops_files() {
         .with_key()
         .args([
             "rotate",
+            "-i",
             "-y",
             "--rm-age",
             TEST_RECIPIENT2,

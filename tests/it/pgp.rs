@@ -435,7 +435,7 @@ fn key_backup_carries_pgp_keys_and_verify_uses_only_the_backup() {
     // A backup with the age identity and the PGP secret key, for a recovery recipient.
     let out = with_gpg(sb.cmd(), &g)
         .args(["keys", "backup", "--key-file", &key, "--pgp", FPR])
-        .args(["-r", TEST_RECIPIENT2, "-o", "full.json"])
+        .args(["--recipient", TEST_RECIPIENT2, "-o", "full.json"])
         .run();
     assert_code(&out, 0);
     assert!(
@@ -450,7 +450,14 @@ fn key_backup_carries_pgp_keys_and_verify_uses_only_the_backup() {
     );
     let recovery = test_key2().display().to_string();
     let out = with_gpg(sb.cmd(), &g)
-        .args(["keys", "verify", "full.json", "repo", "-i", &recovery])
+        .args([
+            "keys",
+            "verify",
+            "full.json",
+            "repo",
+            "--identity",
+            &recovery,
+        ])
         .run();
     assert_code(&out, 0);
     assert!(
@@ -466,7 +473,7 @@ fn key_backup_carries_pgp_keys_and_verify_uses_only_the_backup() {
             "backup",
             "--key-file",
             &key,
-            "-r",
+            "--recipient",
             TEST_RECIPIENT2,
             "-o",
             "age.json",
@@ -474,7 +481,14 @@ fn key_backup_carries_pgp_keys_and_verify_uses_only_the_backup() {
         .run();
     assert_code(&out, 0);
     let out = with_gpg(sb.cmd(), &g)
-        .args(["keys", "verify", "age.json", "repo", "-i", &recovery])
+        .args([
+            "keys",
+            "verify",
+            "age.json",
+            "repo",
+            "--identity",
+            &recovery,
+        ])
         .run();
     assert_code(&out, 41);
     assert!(stderr(&out).contains("LOSE"), "{}", stderr(&out));
@@ -486,7 +500,7 @@ fn key_backup_carries_pgp_keys_and_verify_uses_only_the_backup() {
             "keys",
             "restore",
             "full.json",
-            "-i",
+            "--identity",
             &recovery,
             "-o",
             "restored.txt",
@@ -509,7 +523,7 @@ fn key_backup_carries_pgp_keys_and_verify_uses_only_the_backup() {
             "keys",
             "restore",
             "full.json",
-            "-i",
+            "--identity",
             &recovery,
             "-o",
             "r2.txt",
@@ -527,7 +541,7 @@ fn key_backup_carries_pgp_keys_and_verify_uses_only_the_backup() {
             "--pgp",
             "0000111122223333444455556666777788889999",
         ])
-        .args(["-r", TEST_RECIPIENT2, "-o", "none.json"])
+        .args(["--recipient", TEST_RECIPIENT2, "-o", "none.json"])
         .run();
     assert_code(&out, 128);
     assert_eq!(

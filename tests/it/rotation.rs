@@ -238,7 +238,7 @@ fn the_key_replacement_runbook_works() {
     assert_code(
         &sb.cmd()
             .env("SOPS_AGE_KEY_FILE", &new)
-            .args(["rotate", "-y", "--all"])
+            .args(["rotate", "-i", "-y", "--all"])
             .run(),
         0,
     );
