@@ -3,6 +3,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`secret`] | reading `Secret` manifests (`data`, `stringData`, type, labels) and payloads |
+//! | [`name`] | object names: the DNS-1123 label and subdomain rules, names derived from text |
 //! | [`manifest`] | `EncryptedSecret` ⇄ canonical sops document (strict scope) |
 //! | [`crd`] | the `EncryptedSecret` custom resource types and the generated CRD |
 //! | [`cluster`] | Secret I/O through the API client (the controller's key Secret) |
@@ -13,4 +14,5 @@
 pub mod cluster;
 pub mod crd;
 pub mod manifest;
+pub mod name;
 pub mod secret;
