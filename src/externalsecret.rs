@@ -633,6 +633,15 @@ pub fn generate(
             message,
         };
         let secret = SecretDoc::of(branch);
+        let encrypted_kind = branch
+            .get("kind")
+            .and_then(Value::as_scalar)
+            .is_some_and(|k| crate::crypto::is_enc(k.bytes()));
+        if encrypted_kind && branch.get("apiVersion").is_some() {
+            return Err(input(
+                "kind is encrypted, so whether this is a Secret cannot be read without decrypting; encrypt manifests with --encrypted-regex '^(data|stringData)$'".into(),
+            ));
+        }
         let (keys, manifest_ns) = if let Some(sd) = secret {
             if opts.name.is_some() {
                 return Err(EsoError::Conflict(format!(
@@ -846,7 +855,7 @@ pub fn check_unique(items: &[(&str, &Generated)]) -> Result<(), EsoError> {
         };
         if let Some((f, d)) = ids.insert(g.id(), (file, g.doc)) {
             return Err(clash(format!(
-                "ExternalSecret {} is also generated from {f} (document {d}); rename one (--name for values files)",
+                "ExternalSecret {} is also generated from {f} (document {d}); rename one (a values file: run it alone with --name)",
                 g.id()
             )));
         }
