@@ -126,10 +126,10 @@ fn choose<T: Copy>(value: &str, table: &[(&str, T)]) -> Result<T, String> {
 /// The `apiVersion` of generated manifests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ApiVersion {
-    /// `external-secrets.io/v1` (ESO 0.16 and later).
+    /// `external-secrets.io/v1` (served since ESO 0.16, the only version since 0.17).
     #[default]
     V1,
-    /// `external-secrets.io/v1beta1`, for operators that do not serve `v1` yet.
+    /// `external-secrets.io/v1beta1`, for operators before 0.16.
     V1beta1,
 }
 

@@ -51,7 +51,7 @@ pub struct Args {
     /// Name of the ExternalSecret and Secret made from a values file (default: the file name, or its directory's for values.yaml, .env, secrets.yaml).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// apiVersion of the manifests: v1 (external-secrets.io/v1, ESO 0.16+) or v1beta1 (older ESO) (default v1).
+    /// apiVersion of the manifests: v1 (external-secrets.io/v1, ESO 0.16 and later) or v1beta1 (ESO before 0.16) (default v1).
     #[arg(long, value_name = "VERSION")]
     pub api_version: Option<String>,
     /// One spec.dataFrom[].extract of the whole remote JSON object instead of one spec.data[] entry per key.
