@@ -243,18 +243,20 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             .path
             .as_deref()
             .and_then(|p| std::path::absolute(p).ok());
+        let file_name = input
+            .path
+            .as_deref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy());
+        let dir_name = absolute
+            .as_deref()
+            .and_then(|p| p.parent())
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy());
         let source = eso::Source {
             label: &input.label,
-            file_name: input
-                .path
-                .as_deref()
-                .and_then(|p| p.file_name())
-                .and_then(|n| n.to_str()),
-            dir_name: absolute
-                .as_deref()
-                .and_then(|p| p.parent())
-                .and_then(|d| d.file_name())
-                .and_then(|n| n.to_str()),
+            file_name: file_name.as_deref(),
+            dir_name: dir_name.as_deref(),
         };
         let generated = eso::generate(&source, &tree, encrypted, &opts)?;
         if generated.is_empty() {
