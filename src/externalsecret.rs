@@ -1,19 +1,29 @@
 //! ExternalSecret generation: turn (encrypted or plain) Secret manifests and values files into
-//! `external-secrets.io/v1` `ExternalSecret` manifests that reference a secret store, and push
-//! the values to AWS Secrets Manager at exactly the referenced keys.
+//! `ExternalSecret` manifests (`external-secrets.io/v1`, or `v1beta1` for older operators) that
+//! reference a secret store, and push the values to AWS Secrets Manager at exactly the
+//! referenced keys.
 //!
-//! Owns: the naming template (`{env}`, `{namespace}`, `{name}`, `{file}`), provider name rules,
-//! the manifest layout, and the idempotent push. Generated manifests hold keys only, never a
-//! value: keys of sops files are plaintext, so generation needs no decryption at all.
-//! Must not know: the CLI, terminals, file writing.
+//! Owns: the naming rules (the Kubernetes name of a values file, the remote key template with
+//! `{env}`, `{namespace}`, `{name}`, `{file}`, AWS Secrets Manager names, clashes between
+//! generated objects), the option values ESO accepts (policies and their combinations, Go
+//! durations, API versions), the manifest layout (one `data[]` entry per key, or one
+//! `dataFrom[].extract`), the pushed JSON object and the idempotent push. Generated manifests
+//! hold keys only, never a value: keys of sops files are plaintext, so generation needs no
+//! decryption at all.
+//! Must not know: the CLI, terminals, the file system (callers name the file and its
+//! directory).
 
 use std::collections::BTreeMap;
 
 use aws_sdk_secretsmanager::Client;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use zeroize::Zeroizing;
 
+use crate::k8s::name;
 use crate::k8s::secret::{self, Field, SecretDoc};
 use crate::secret::SecretBytes;
-use crate::tree::{Map, Tree, Value};
+use crate::tree::{Map, PathElem, Tree, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EsoError {
@@ -33,11 +43,26 @@ pub enum EsoError {
         why: String,
     },
     #[error(
+        "{file}: cannot name the ExternalSecret after the file or its directory ({why}); pass --name NAME"
+    )]
+    NoName { file: String, why: String },
+    #[error(
         "unknown placeholder {{{0}}} in the key template (use {{env}}, {{namespace}}, {{name}}, {{file}})"
     )]
     Placeholder(String),
     #[error("the key template uses {{env}} but no --env was given")]
     NoEnv,
+    /// An option value ESO or the API server would refuse. `option` says where it was set
+    /// (`--creation-policy`, or `.sops.yaml: external_secrets.creation_policy`).
+    #[error("{option} {value:?}: {why}")]
+    BadOption {
+        option: String,
+        value: String,
+        why: String,
+    },
+    /// Options that are valid alone but not together, or not for this input.
+    #[error("{0}")]
+    Conflict(String),
     #[error("AWS Secrets Manager: {0}")]
     Push(String),
 }
@@ -55,8 +80,13 @@ impl crate::error::Failure for EsoError {
     fn exit_code(&self) -> crate::error::ExitCode {
         use crate::error::ExitCode as C;
         match self {
-            EsoError::Input { .. } | EsoError::BadRemoteKey { .. } => C::InvalidInput,
-            EsoError::Placeholder(_) | EsoError::NoEnv => C::InvalidConfig,
+            EsoError::Input { .. } | EsoError::BadRemoteKey { .. } | EsoError::NoName { .. } => {
+                C::InvalidInput
+            }
+            EsoError::Placeholder(_)
+            | EsoError::NoEnv
+            | EsoError::BadOption { .. }
+            | EsoError::Conflict(_) => C::InvalidConfig,
             EsoError::Push(_) => C::CouldNotWriteOutput,
         }
     }
@@ -78,33 +108,367 @@ impl StoreKind {
     }
 }
 
+/// Picks `value` from a table of the exact spellings ESO accepts; the error lists them and
+/// points at a spelling that differs only in case.
+fn choose<T: Copy>(value: &str, table: &[(&str, T)]) -> Result<T, String> {
+    if let Some((_, t)) = table.iter().find(|(n, _)| *n == value) {
+        return Ok(*t);
+    }
+    let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+    let hint = table
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(value))
+        .map(|(n, _)| format!(" (did you mean {n}?)"))
+        .unwrap_or_default();
+    Err(format!("expected one of {}{hint}", names.join(", ")))
+}
+
+/// The `apiVersion` of generated manifests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ApiVersion {
+    /// `external-secrets.io/v1` (served since ESO 0.16, the only version since 0.17).
+    #[default]
+    V1,
+    /// `external-secrets.io/v1beta1`, for operators before 0.16.
+    V1beta1,
+}
+
+impl ApiVersion {
+    /// `v1` or `v1beta1`, with or without the `external-secrets.io/` group.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        choose(
+            s.strip_prefix("external-secrets.io/").unwrap_or(s),
+            &[("v1", ApiVersion::V1), ("v1beta1", ApiVersion::V1beta1)],
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "external-secrets.io/v1",
+            ApiVersion::V1beta1 => "external-secrets.io/v1beta1",
+        }
+    }
+}
+
+/// `spec.target.creationPolicy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CreationPolicy {
+    #[default]
+    Owner,
+    Orphan,
+    Merge,
+    None,
+    /// `v1` only.
+    CreateOrMerge,
+}
+
+impl CreationPolicy {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        use CreationPolicy as P;
+        choose(
+            s,
+            &[
+                ("Owner", P::Owner),
+                ("Orphan", P::Orphan),
+                ("Merge", P::Merge),
+                ("None", P::None),
+                ("CreateOrMerge", P::CreateOrMerge),
+            ],
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CreationPolicy::Owner => "Owner",
+            CreationPolicy::Orphan => "Orphan",
+            CreationPolicy::Merge => "Merge",
+            CreationPolicy::None => "None",
+            CreationPolicy::CreateOrMerge => "CreateOrMerge",
+        }
+    }
+}
+
+/// `spec.target.deletionPolicy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeletionPolicy {
+    #[default]
+    Retain,
+    Delete,
+    Merge,
+}
+
+impl DeletionPolicy {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        use DeletionPolicy as P;
+        choose(
+            s,
+            &[
+                ("Retain", P::Retain),
+                ("Delete", P::Delete),
+                ("Merge", P::Merge),
+            ],
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionPolicy::Retain => "Retain",
+            DeletionPolicy::Delete => "Delete",
+            DeletionPolicy::Merge => "Merge",
+        }
+    }
+}
+
+/// How the ExternalSecret names its remote values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Form {
+    /// One `spec.data[]` entry per key (`remoteRef.key` + `property`): the Secret gets exactly
+    /// the keys listed.
+    #[default]
+    Data,
+    /// One `spec.dataFrom[].extract` of the remote JSON object: every property becomes a key.
+    Extract,
+}
+
+/// Nanoseconds in a Go duration unit.
+fn go_unit(unit: &str) -> Option<u128> {
+    Some(match unit {
+        "ns" => 1,
+        "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return None,
+    })
+}
+
+/// Parses a duration as Go's `time.ParseDuration` does (`1h`, `30m`, `1h30m`, `1.5h`,
+/// `500ms`, `0`), which is how ESO reads `spec.refreshInterval`, into nanoseconds. Negative
+/// durations are refused: a refresh interval cannot be one.
+pub fn parse_go_duration(s: &str) -> Result<u64, String> {
+    const EXAMPLES: &str = "a Go duration such as 1h, 30m, 1h30m or 0 (no refresh)";
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(format!("expected {EXAMPLES}"));
+    }
+    let max = i64::MAX as u128;
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let digits = |t: &str| t.bytes().take_while(u8::is_ascii_digit).count();
+        let int_len = digits(rest);
+        let (int, after) = rest.split_at(int_len);
+        let (frac, after) = match after.strip_prefix('.') {
+            Some(a) => a.split_at(digits(a)),
+            None => ("", after),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return Err(format!("expected {EXAMPLES}"));
+        }
+        let unit_len = after
+            .char_indices()
+            .find(|(_, c)| *c == '.' || c.is_ascii_digit())
+            .map_or(after.len(), |(i, _)| i);
+        let (unit, after) = after.split_at(unit_len);
+        if unit.is_empty() {
+            return Err(format!(
+                "a number without a unit (units: h, m, s, ms, us, ns); expected {EXAMPLES}"
+            ));
+        }
+        let Some(scale) = go_unit(unit) else {
+            let hint = if unit == "d" { "; 1d is 24h" } else { "" };
+            return Err(format!(
+                "unknown unit {unit:?} (Go durations use h, m, s, ms, us, ns{hint})"
+            ));
+        };
+        let overflow = || "longer than Go's largest duration (about 2562047h)".to_owned();
+        let whole = int
+            .parse::<u128>()
+            .ok()
+            .or(int.is_empty().then_some(0))
+            .filter(|w| *w <= max)
+            .ok_or_else(overflow)?;
+        // The first 18 fractional digits are exact in u128 arithmetic; Go rounds beyond them.
+        let frac = &frac[..frac.len().min(18)];
+        let part = if frac.is_empty() {
+            0
+        } else {
+            let f: u128 = frac.parse().unwrap_or(0);
+            f * scale / 10u128.pow(frac.len() as u32)
+        };
+        total = whole
+            .checked_mul(scale)
+            .and_then(|v| v.checked_add(part))
+            .and_then(|v| v.checked_add(total))
+            .filter(|v| *v <= max)
+            .ok_or_else(overflow)?;
+        rest = after;
+    }
+    if neg && total > 0 {
+        return Err(format!("a negative interval; expected {EXAMPLES}"));
+    }
+    Ok(total as u64)
+}
+
 /// Generation options (flags, or the `external_secrets:` section of `.sops.yaml`).
 #[derive(Clone, Debug)]
 pub struct Options {
+    pub api_version: ApiVersion,
+    pub form: Form,
     pub store_name: String,
     pub store_kind: StoreKind,
+    /// A Go duration (checked with [`parse_go_duration`]), written as given.
     pub refresh_interval: String,
     pub key_template: String,
     pub env: Option<String>,
-    /// Namespace for documents that have none.
+    /// Namespace for documents that have none; without it such documents stay namespace-less.
     pub namespace: Option<String>,
-    pub creation_policy: String,
-    pub deletion_policy: String,
+    /// Name of what a values file generates (Secret manifests keep their own).
+    pub name: Option<String>,
+    pub creation_policy: CreationPolicy,
+    pub deletion_policy: DeletionPolicy,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
+            api_version: ApiVersion::default(),
+            form: Form::default(),
             store_name: "aws-secrets-manager".into(),
             store_kind: StoreKind::ClusterSecretStore,
             refresh_interval: "1h".into(),
             key_template: "{namespace}/{name}".into(),
             env: None,
             namespace: None,
-            creation_policy: "Owner".into(),
-            deletion_policy: "Retain".into(),
+            name: None,
+            creation_policy: CreationPolicy::default(),
+            deletion_policy: DeletionPolicy::default(),
         }
     }
+}
+
+impl Options {
+    /// Refuses combinations ESO's admission webhook or the CRD schema rejects, and unknown
+    /// placeholders in the key template.
+    pub fn check(&self) -> Result<(), EsoError> {
+        use CreationPolicy as C;
+        use DeletionPolicy as D;
+        if self.creation_policy == C::CreateOrMerge && self.api_version == ApiVersion::V1beta1 {
+            return Err(EsoError::Conflict(
+                "creationPolicy CreateOrMerge exists only in external-secrets.io/v1; use --api-version v1 or another --creation-policy".into(),
+            ));
+        }
+        match (self.creation_policy, self.deletion_policy) {
+            (c @ (C::Merge | C::None), D::Delete) => {
+                return Err(EsoError::Conflict(format!(
+                    "deletionPolicy Delete with creationPolicy {}: ESO deletes only Secrets it owns; use --creation-policy Owner or another --deletion-policy",
+                    c.as_str()
+                )));
+            }
+            (C::None, D::Merge) => {
+                return Err(EsoError::Conflict(
+                    "deletionPolicy Merge with creationPolicy None: there is no Secret to merge into; use another --deletion-policy".into(),
+                ));
+            }
+            _ => {}
+        }
+        let mut vars = BTreeMap::new();
+        for v in ["env", "namespace", "name", "file"] {
+            vars.insert(v, String::new());
+        }
+        render(&self.key_template, &vars).map(|_| ())
+    }
+}
+
+/// Where a file's documents came from, for names derived from the file.
+#[derive(Clone, Copy, Debug)]
+pub struct Source<'a> {
+    /// The file as the user named it, for messages.
+    pub label: &'a str,
+    /// Its file name (`values.enc.yaml`); `None` for stdin.
+    pub file_name: Option<&'a str>,
+    /// The name of the directory that holds it (of its absolute path), when there is one.
+    pub dir_name: Option<&'a str>,
+}
+
+impl<'a> Source<'a> {
+    /// A source whose names come from `path` as given (no directory lookup).
+    pub fn path(label: &'a str) -> Source<'a> {
+        let p = std::path::Path::new(label);
+        Source {
+            label,
+            file_name: p.file_name().and_then(|n| n.to_str()),
+            dir_name: p
+                .parent()
+                .and_then(|d| d.file_name())
+                .and_then(|n| n.to_str()),
+        }
+    }
+}
+
+/// File stems that name a kind of file rather than its content (as a DNS label): a values
+/// file so named takes its directory's name instead.
+pub const GENERIC_STEMS: &[&str] = &["env", "values", "secret", "secrets"];
+
+/// A file name without leading dots, format extension and `.enc`/`.sops` marker:
+/// `values.enc.yaml` → `values`, `.env` → `env`, `prod.env` → `prod`.
+fn stem(file_name: &str) -> &str {
+    let mut s = file_name.trim_start_matches('.');
+    for ext in [".yaml", ".yml", ".json", ".env", ".ini"] {
+        if let Some(t) = strip_suffix_ci(s, ext) {
+            s = t;
+            break;
+        }
+    }
+    for marker in [".enc", ".sops"] {
+        if let Some(t) = strip_suffix_ci(s, marker) {
+            s = t;
+            break;
+        }
+    }
+    s
+}
+
+fn strip_suffix_ci<'s>(s: &'s str, suffix: &str) -> Option<&'s str> {
+    let cut = s.len().checked_sub(suffix.len())?;
+    (cut > 0 && s.is_char_boundary(cut) && s[cut..].eq_ignore_ascii_case(suffix)).then(|| &s[..cut])
+}
+
+/// The name of what a values file generates: `--name`, else the file's stem as a DNS label,
+/// else (for a generic stem such as `values` or `.env`) its directory's name.
+fn values_name(src: &Source, opts: &Options) -> Result<String, EsoError> {
+    if let Some(n) = &opts.name {
+        return Ok(n.clone());
+    }
+    let no_name = |why: String| EsoError::NoName {
+        file: src.label.to_owned(),
+        why,
+    };
+    let file_name = src
+        .file_name
+        .ok_or_else(|| no_name("it was read from stdin".into()))?;
+    let from_file = name::to_label(stem(file_name));
+    if !from_file.is_empty() && !GENERIC_STEMS.contains(&from_file.as_str()) {
+        return Ok(from_file);
+    }
+    let dir = src.dir_name.map(name::to_label).unwrap_or_default();
+    if !dir.is_empty() && !GENERIC_STEMS.contains(&dir.as_str()) {
+        return Ok(dir);
+    }
+    Err(no_name(format!(
+        "{file_name:?} names no secret, and {}",
+        match src.dir_name {
+            Some(d) => format!("neither does its directory {d:?}"),
+            None => "it has no directory".into(),
+        }
+    )))
 }
 
 /// Where each generated key's value comes from in the source document.
@@ -113,24 +477,34 @@ pub enum Origin {
     /// A `data` entry: the value is base64; it is pushed as stored and decoded by ESO.
     Data(String),
     StringData(String),
-    /// A leaf of a values file, by path.
-    Leaf(Vec<String>),
+    /// A leaf of a values file, by path (list elements by index).
+    Leaf(Vec<PathElem>),
 }
 
 /// One generated ExternalSecret.
 #[derive(Clone, Debug)]
 pub struct Generated {
     pub name: String,
-    pub namespace: String,
+    /// `None`: the manifest has no `metadata.namespace` (kustomize or `kubectl -n` sets it).
+    pub namespace: Option<String>,
     pub remote_key: String,
     /// (secretKey/property, origin)
     pub keys: Vec<(String, Origin)>,
+    /// Every property of the remote object is base64 (the extract form of a Secret with `data`
+    /// keys, which has one `decodingStrategy` for all): plain values are encoded on push.
+    pub remote_base64: bool,
     pub manifest: Map,
     pub doc: usize,
 }
 
-fn text(m: &Map, k: &str) -> Option<String> {
-    m.get(k).and_then(Value::as_text).filter(|s| !s.is_empty())
+impl Generated {
+    /// `namespace/name`, or `name` for a namespace-less manifest.
+    pub fn id(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 fn render(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, EsoError> {
@@ -168,12 +542,26 @@ fn check_aws_name(key: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A valid Kubernetes Secret key (`[-._a-zA-Z0-9]+`).
-fn leaf_paths(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>, only_encrypted: bool) {
+/// The paths of a values document's scalar leaves (only encrypted ones when `only_encrypted`),
+/// through mappings and lists alike: nothing below the top level is skipped.
+fn leaf_paths(
+    v: &Value,
+    path: &mut Vec<PathElem>,
+    out: &mut Vec<Vec<PathElem>>,
+    only_encrypted: bool,
+) {
     match v {
         Value::Map(m) => {
             for (k, v) in m.pairs() {
-                path.push(k.clone());
+                path.push(PathElem::Key(k.clone()));
+                leaf_paths(v, path, out, only_encrypted);
+                path.pop();
+            }
+        }
+        Value::List(items) => {
+            let values = items.iter().filter(|v| !matches!(v, Value::Comment(_)));
+            for (i, v) in values.enumerate() {
+                path.push(PathElem::Index(i));
                 leaf_paths(v, path, out, only_encrypted);
                 path.pop();
             }
@@ -182,6 +570,26 @@ fn leaf_paths(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>, onl
             out.push(path.clone())
         }
         _ => {}
+    }
+}
+
+/// The Secret key of a values-file leaf: its path joined with dots (`db.password`,
+/// `db.replicas.0.password` for a list element).
+fn key_of(path: &[PathElem]) -> String {
+    path.iter()
+        .map(|p| match p {
+            PathElem::Key(k) => k.clone(),
+            PathElem::Index(i) => i.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Map(_) => "mapping",
+        Value::List(_) => "list",
+        _ => "value",
     }
 }
 
@@ -197,19 +605,23 @@ fn map(pairs: Vec<(&str, Value)>) -> Value {
     Value::Map(m)
 }
 
+fn into_map(v: Value) -> Map {
+    match v {
+        Value::Map(m) => m,
+        _ => Map::new(),
+    }
+}
+
 /// Generates ExternalSecrets for every document of a file. `tree` may still be encrypted
 /// (metadata split off) or plain; `encrypted` says which, so that only encrypted leaves of a
 /// values file become secret keys.
 pub fn generate(
-    file: &str,
+    src: &Source,
     tree: &Tree,
     encrypted: bool,
     opts: &Options,
 ) -> Result<Vec<Generated>, EsoError> {
-    let stem = std::path::Path::new(file)
-        .file_stem()
-        .map(|s| s.to_string_lossy().trim_end_matches(".enc").to_owned())
-        .unwrap_or_else(|| "secret".into());
+    let file = src.label;
     let mut out = Vec::new();
     for (doc, branch) in tree.branches.iter().enumerate() {
         if branch.pairs().next().is_none() {
@@ -221,32 +633,38 @@ pub fn generate(
             message,
         };
         let secret = SecretDoc::of(branch);
-        let meta = branch
-            .get("metadata")
-            .and_then(Value::as_map)
-            .cloned()
-            .unwrap_or_default();
-        let (name, keys, secret_type, labels, annotations) = if let Some(sd) = secret {
-            let name = sd
-                .name()
-                .ok_or_else(|| input("the Secret has no metadata.name".into()))?;
-            let keys: Vec<(String, Origin)> = sd
-                .keys()
-                .into_iter()
-                .map(|e| {
-                    let origin = match e.field {
-                        Field::Data => Origin::Data(e.key.to_owned()),
-                        Field::StringData => Origin::StringData(e.key.to_owned()),
-                    };
-                    (e.key.to_owned(), origin)
-                })
-                .collect();
-            let labels = sd.labels().cloned();
-            let mut annotations = sd.annotations().cloned();
-            if let Some(a) = annotations.as_mut() {
-                a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        let encrypted_kind = branch
+            .get("kind")
+            .and_then(Value::as_scalar)
+            .is_some_and(|k| crate::crypto::is_enc(k.bytes()));
+        if encrypted_kind && branch.get("apiVersion").is_some() {
+            return Err(input(
+                "kind is encrypted, so whether this is a Secret cannot be read without decrypting; encrypt manifests with --encrypted-regex '^(data|stringData)$'".into(),
+            ));
+        }
+        let (keys, manifest_ns) = if let Some(sd) = secret {
+            if opts.name.is_some() {
+                return Err(EsoError::Conflict(format!(
+                    "{file}: document {doc} is a Secret manifest, named by its metadata.name; --name names values files only"
+                )));
             }
-            (name, keys, sd.type_(), labels, annotations)
+            let mut keys = Vec::new();
+            for e in sd.keys() {
+                if matches!(e.value, Value::Map(_) | Value::List(_)) {
+                    return Err(input(format!(
+                        "{}.{} is a {}, but a Secret value must be a string",
+                        e.field.name(),
+                        e.key,
+                        kind_of(e.value)
+                    )));
+                }
+                let origin = match e.field {
+                    Field::Data => Origin::Data(e.key.to_owned()),
+                    Field::StringData => Origin::StringData(e.key.to_owned()),
+                };
+                keys.push((e.key.to_owned(), origin));
+            }
+            (keys, sd.namespace())
         } else {
             let mut paths = Vec::new();
             leaf_paths(
@@ -255,11 +673,22 @@ pub fn generate(
                 &mut paths,
                 encrypted,
             );
+            let mut seen: BTreeMap<String, &[PathElem]> = BTreeMap::new();
+            for p in &paths {
+                if let Some(first) = seen.insert(key_of(p), p) {
+                    return Err(input(format!(
+                        "{} and {} both become the Secret key {:?}; rename one",
+                        crate::tree::format_path(first),
+                        crate::tree::format_path(p),
+                        key_of(p)
+                    )));
+                }
+            }
             let keys = paths
-                .into_iter()
-                .map(|p| (p.join("."), Origin::Leaf(p)))
+                .iter()
+                .map(|p| (key_of(p), Origin::Leaf(p.clone())))
                 .collect();
-            (stem.clone(), keys, "Opaque".to_owned(), None, None)
+            (keys, None)
         };
         if keys.is_empty() {
             continue;
@@ -267,23 +696,58 @@ pub fn generate(
         for (k, _) in &keys {
             if !secret::valid_key(k) {
                 return Err(input(format!(
-                    "key {k:?} is not a valid Kubernetes Secret key ([-._a-zA-Z0-9]+)"
+                    "key {k:?} is not a valid Kubernetes Secret key ([-._a-zA-Z0-9]+, at most 253 characters)"
                 )));
             }
         }
-        let namespace = text(&meta, "namespace")
-            .or_else(|| opts.namespace.clone())
-            .ok_or_else(|| {
+        let (name, secret_type, labels, annotations) = match secret {
+            Some(sd) => {
+                let name = sd
+                    .name()
+                    .ok_or_else(|| input("the Secret has no metadata.name".into()))?;
+                name::check_subdomain(&name).map_err(|why| {
+                    input(format!(
+                        "metadata.name {name:?} is not a valid Kubernetes name: {why}"
+                    ))
+                })?;
+                let mut annotations = sd.annotations().cloned();
+                if let Some(a) = annotations.as_mut() {
+                    a.remove("kubectl.kubernetes.io/last-applied-configuration");
+                }
+                (name, sd.type_(), sd.labels().cloned(), annotations)
+            }
+            None => (values_name(src, opts)?, "Opaque".to_owned(), None, None),
+        };
+        if let Some(ns) = &manifest_ns {
+            name::check_label(ns).map_err(|why| {
                 input(format!(
-                    "{name} has no metadata.namespace; pass --namespace"
+                    "metadata.namespace {ns:?} is not a valid namespace: {why}"
                 ))
             })?;
+        }
+        let namespace = manifest_ns.or_else(|| opts.namespace.clone());
+        let file_var = src
+            .file_name
+            .map(|f| name::to_label(stem(f)))
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| name.clone());
         let mut vars = BTreeMap::new();
-        vars.insert("namespace", namespace.clone());
         vars.insert("name", name.clone());
-        vars.insert("file", stem.clone());
+        vars.insert("file", file_var);
         if let Some(e) = &opts.env {
             vars.insert("env", e.clone());
+        }
+        match &namespace {
+            Some(ns) => {
+                vars.insert("namespace", ns.clone());
+            }
+            None if opts.key_template.contains("{namespace}") => {
+                return Err(input(format!(
+                    "{name} has no namespace (none in the manifest, no --namespace), but the key template {:?} uses {{namespace}}; pass --namespace, or a --key-template without it such as \"{{env}}/{{name}}\"",
+                    opts.key_template
+                )));
+            }
+            None => {}
         }
         let remote_key = render(&opts.key_template, &vars)?;
         check_aws_name(&remote_key).map_err(|why| EsoError::BadRemoteKey {
@@ -293,6 +757,8 @@ pub fn generate(
             why,
         })?;
 
+        let has_data = keys.iter().any(|(_, o)| matches!(o, Origin::Data(_)));
+        let remote_base64 = opts.form == Form::Extract && has_data;
         let mut tmeta = Vec::new();
         if let Some(l) = labels.filter(|l| l.pairs().next().is_some()) {
             tmeta.push(("labels", Value::Map(l)));
@@ -304,23 +770,40 @@ pub fn generate(
         if !tmeta.is_empty() {
             template.push(("metadata", map(tmeta)));
         }
-        let data = keys
-            .iter()
-            .map(|(k, origin)| {
-                let mut remote = vec![("key", s(&remote_key)), ("property", s(k))];
-                if matches!(origin, Origin::Data(_)) {
-                    remote.push(("decodingStrategy", s("Base64")));
-                }
-                map(vec![("secretKey", s(k)), ("remoteRef", map(remote))])
-            })
-            .collect();
-        let manifest = match map(vec![
-            ("apiVersion", s("external-secrets.io/v1")),
-            ("kind", s("ExternalSecret")),
-            (
-                "metadata",
-                map(vec![("name", s(&name)), ("namespace", s(&namespace))]),
+        let source = match opts.form {
+            Form::Data => (
+                "data",
+                Value::List(
+                    keys.iter()
+                        .map(|(k, origin)| {
+                            let mut remote = vec![("key", s(&remote_key)), ("property", s(k))];
+                            if matches!(origin, Origin::Data(_)) {
+                                remote.push(("decodingStrategy", s("Base64")));
+                            }
+                            map(vec![("secretKey", s(k)), ("remoteRef", map(remote))])
+                        })
+                        .collect(),
+                ),
             ),
+            Form::Extract => {
+                let mut extract = vec![("key", s(&remote_key))];
+                if remote_base64 {
+                    extract.push(("decodingStrategy", s("Base64")));
+                }
+                (
+                    "dataFrom",
+                    Value::List(vec![map(vec![("extract", map(extract))])]),
+                )
+            }
+        };
+        let mut metadata = vec![("name", s(&name))];
+        if let Some(ns) = &namespace {
+            metadata.push(("namespace", s(ns)));
+        }
+        let manifest = into_map(map(vec![
+            ("apiVersion", s(opts.api_version.as_str())),
+            ("kind", s("ExternalSecret")),
+            ("metadata", map(metadata)),
             (
                 "spec",
                 map(vec![
@@ -336,23 +819,21 @@ pub fn generate(
                         "target",
                         map(vec![
                             ("name", s(&name)),
-                            ("creationPolicy", s(&opts.creation_policy)),
-                            ("deletionPolicy", s(&opts.deletion_policy)),
+                            ("creationPolicy", s(opts.creation_policy.as_str())),
+                            ("deletionPolicy", s(opts.deletion_policy.as_str())),
                             ("template", map(template)),
                         ]),
                     ),
-                    ("data", Value::List(data)),
+                    source,
                 ]),
             ),
-        ]) {
-            Value::Map(m) => m,
-            _ => unreachable!(),
-        };
+        ]));
         out.push(Generated {
             name,
             namespace,
             remote_key,
             keys,
+            remote_base64,
             manifest,
             doc,
         });
@@ -360,14 +841,68 @@ pub fn generate(
     Ok(out)
 }
 
+/// Refuses generated ExternalSecrets that cannot coexist: two with the same namespace and
+/// name (the second would fight the first for its Secret), or two sharing a remote key (their
+/// pushed values would overwrite each other). `items` are (file, generated) in input order.
+pub fn check_unique(items: &[(&str, &Generated)]) -> Result<(), EsoError> {
+    let mut ids: BTreeMap<String, (&str, usize)> = BTreeMap::new();
+    let mut remotes: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
+    for (file, g) in items {
+        let clash = |message: String| EsoError::Input {
+            file: (*file).to_owned(),
+            doc: g.doc,
+            message,
+        };
+        if let Some((f, d)) = ids.insert(g.id(), (file, g.doc)) {
+            return Err(clash(format!(
+                "ExternalSecret {} is also generated from {f} (document {d}); rename one (a values file: run it alone with --name)",
+                g.id()
+            )));
+        }
+        if let Some((f, d)) = remotes.insert(&g.remote_key, (file, g.doc)) {
+            return Err(clash(format!(
+                "remote key {} is also used for {f} (document {d}), so their values would overwrite each other; use a --key-template that tells them apart (e.g. with {{namespace}} or {{file}})",
+                g.remote_key
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A decrypted value as pushed: borrowed from the decrypted tree, or a wiped buffer.
+enum Text<'a> {
+    Borrowed(&'a str),
+    Owned(Zeroizing<String>),
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+/// A JSON object of string properties, in the given order.
+struct Object<'a>(&'a [(&'a str, Text<'a>)]);
+
+impl serde::Serialize for Object<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_map(self.0.iter().map(|(k, v)| (*k, v.as_str())))
+    }
+}
+
 /// The values to push for one generated ExternalSecret, from the decrypted document: a JSON
-/// object with one property per key (`data` values stay base64, as referenced).
+/// object with one property per key (`data` values stay base64, as referenced; with
+/// [`Generated::remote_base64`] the others are base64-encoded too). The plaintext is never
+/// copied outside wiped buffers.
 pub fn payload(g: &Generated, plain: &Tree) -> Result<SecretBytes, EsoError> {
     let branch = plain
         .branches
         .get(g.doc)
         .ok_or_else(|| EsoError::Push("document vanished".into()))?;
-    let mut obj = serde_json::Map::new();
+    let mut props: Vec<(&str, Text)> = Vec::with_capacity(g.keys.len());
     for (k, origin) in &g.keys {
         let v = match origin {
             Origin::Data(k) => branch
@@ -378,36 +913,41 @@ pub fn payload(g: &Generated, plain: &Tree) -> Result<SecretBytes, EsoError> {
                 .get("stringData")
                 .and_then(Value::as_map)
                 .and_then(|m| m.get(k)),
-            Origin::Leaf(path) => {
-                let p: Vec<crate::tree::PathElem> = path
-                    .iter()
-                    .map(|s| crate::tree::PathElem::Key(s.clone()))
-                    .collect();
-                crate::tree::lookup(branch, &p)
-            }
+            Origin::Leaf(path) => crate::tree::lookup(branch, path),
         };
-        let text = match v {
+        let bytes: &[u8] = match v {
             Some(Value::Scalar(sc)) => match sc.kind {
-                crate::tree::Kind::Bool => if sc.as_bool() == Some(true) {
-                    "true"
-                } else {
-                    "false"
-                }
-                .to_owned(),
-                _ => String::from_utf8(sc.bytes().to_vec()).map_err(|_| {
-                    EsoError::Push(format!(
-                        "value of {k} is not UTF-8; store it under data (base64) instead"
-                    ))
-                })?,
+                crate::tree::Kind::Bool if sc.as_bool() == Some(true) => b"true",
+                crate::tree::Kind::Bool => b"false",
+                _ => sc.bytes(),
             },
-            Some(Value::Null) | None => String::new(),
+            Some(Value::Null) | None => b"",
             Some(_) => return Err(EsoError::Push(format!("value of {k} is not a scalar"))),
         };
-        obj.insert(k.clone(), serde_json::Value::String(text));
+        let text = if g.remote_base64 && !matches!(origin, Origin::Data(_)) {
+            let len = base64::encoded_len(bytes.len(), true).unwrap_or(0);
+            let mut buf = Zeroizing::new(String::with_capacity(len));
+            B64.encode_string(bytes, &mut buf);
+            Text::Owned(buf)
+        } else {
+            Text::Borrowed(std::str::from_utf8(bytes).map_err(|_| {
+                EsoError::Push(format!(
+                    "value of {k} is not UTF-8; store it under data (base64) instead"
+                ))
+            })?)
+        };
+        props.push((k.as_str(), text));
     }
-    Ok(SecretBytes::from(
-        serde_json::Value::Object(obj).to_string(),
-    ))
+    // JSON escapes take at most 6 bytes per input byte: reserve once, so the buffer never
+    // reallocates and leaves an unwiped copy behind.
+    let bound = 2 + props
+        .iter()
+        .map(|(k, v)| 6 * (k.len() + v.as_str().len()) + 6)
+        .sum::<usize>();
+    let mut buf = Zeroizing::new(Vec::with_capacity(bound));
+    serde_json::to_writer(&mut *buf, &Object(&props))
+        .map_err(|e| EsoError::Push(format!("encoding the values: {e}")))?;
+    Ok(SecretBytes::new(std::mem::take(&mut *buf)))
 }
 
 /// What a push did (or would do) for one remote key.
@@ -530,5 +1070,123 @@ mod tests {
         ));
         assert!(check_aws_name("prod/demo/db").is_ok());
         assert!(check_aws_name("prod demo").is_err());
+    }
+
+    #[test]
+    fn go_durations() {
+        let ns = |s: &str| parse_go_duration(s);
+        assert_eq!(ns("0"), Ok(0));
+        assert_eq!(ns("0s"), Ok(0));
+        assert_eq!(ns("-0"), Ok(0));
+        assert_eq!(ns("1h"), Ok(3_600_000_000_000));
+        assert_eq!(ns("1h30m"), Ok(5_400_000_000_000));
+        assert_eq!(ns("1.5h"), Ok(5_400_000_000_000));
+        assert_eq!(ns("1h0m0s"), Ok(3_600_000_000_000));
+        assert_eq!(ns("+30m"), Ok(1_800_000_000_000));
+        assert_eq!(ns(".5s"), Ok(500_000_000));
+        assert_eq!(ns("1.s"), Ok(1_000_000_000));
+        assert_eq!(ns("300ms"), Ok(300_000_000));
+        assert_eq!(ns("2us"), Ok(2_000));
+        assert_eq!(ns("2\u{b5}s"), Ok(2_000));
+        assert_eq!(ns("2\u{3bc}s"), Ok(2_000));
+        assert_eq!(ns("10ns"), Ok(10));
+        assert_eq!(ns("2562047h"), Ok(2_562_047 * 3_600_000_000_000));
+        for bad in [
+            "",
+            "1",
+            "30",
+            "h",
+            "1d",
+            "1 h",
+            "1H",
+            "-1h",
+            "1h-",
+            ".",
+            ".s",
+            "1..5s",
+            "1h30",
+            "2562048h",
+            "99999999999999999999999h",
+            "1e3s",
+        ] {
+            assert!(ns(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(ns("1d").unwrap_err().contains("24h"));
+        assert!(ns("-1h").unwrap_err().contains("negative"));
+    }
+
+    #[test]
+    fn policies_and_versions() {
+        assert_eq!(CreationPolicy::parse("Merge"), Ok(CreationPolicy::Merge));
+        assert!(
+            CreationPolicy::parse("owner")
+                .unwrap_err()
+                .contains("did you mean Owner?")
+        );
+        assert!(DeletionPolicy::parse("Orphan").is_err());
+        assert_eq!(ApiVersion::parse("v1beta1"), Ok(ApiVersion::V1beta1));
+        assert_eq!(
+            ApiVersion::parse("external-secrets.io/v1"),
+            Ok(ApiVersion::V1)
+        );
+        assert!(ApiVersion::parse("v1alpha1").is_err());
+        let with = |c, d, v| Options {
+            creation_policy: c,
+            deletion_policy: d,
+            api_version: v,
+            ..Options::default()
+        };
+        use CreationPolicy as C;
+        use DeletionPolicy as D;
+        assert!(with(C::Owner, D::Delete, ApiVersion::V1).check().is_ok());
+        assert!(with(C::Merge, D::Delete, ApiVersion::V1).check().is_err());
+        assert!(with(C::None, D::Delete, ApiVersion::V1).check().is_err());
+        assert!(with(C::None, D::Merge, ApiVersion::V1).check().is_err());
+        assert!(
+            with(C::CreateOrMerge, D::Retain, ApiVersion::V1)
+                .check()
+                .is_ok()
+        );
+        assert!(
+            with(C::CreateOrMerge, D::Retain, ApiVersion::V1beta1)
+                .check()
+                .is_err()
+        );
+        let bad_template = Options {
+            key_template: "{nmespace}/{name}".into(),
+            ..Options::default()
+        };
+        assert!(matches!(
+            bad_template.check(),
+            Err(EsoError::Placeholder(p)) if p == "nmespace"
+        ));
+    }
+
+    #[test]
+    fn names_of_values_files() {
+        let opts = Options::default();
+        let name = |path: &str| values_name(&Source::path(path), &opts);
+        assert_eq!(name("shop/.env").unwrap(), "shop");
+        assert_eq!(name("charts/payments/values.yaml").unwrap(), "payments");
+        assert_eq!(name("x/secrets.enc.yaml").unwrap(), "x");
+        assert_eq!(name("k8s/DB_Creds.enc.yaml").unwrap(), "db-creds");
+        assert_eq!(name("prod.env").unwrap(), "prod");
+        assert_eq!(name("My App/.env").unwrap(), "my-app");
+        for p in ["secrets/values.yaml", ".env", "__/.env", "-"] {
+            let e = name(p).unwrap_err().to_string();
+            assert!(e.contains("pass --name"), "{p}: {e}");
+        }
+        let named = Options {
+            name: Some("custom".into()),
+            ..Options::default()
+        };
+        assert_eq!(
+            values_name(&Source::path("shop/.env"), &named).unwrap(),
+            "custom"
+        );
+        assert_eq!(stem("values.enc.yaml"), "values");
+        assert_eq!(stem(".env"), "env");
+        assert_eq!(stem("a.sops.JSON"), "a");
+        assert_eq!(stem(".yaml"), "yaml");
     }
 }

@@ -1,13 +1,23 @@
 //! `shroud external-secret`: ExternalSecret manifests (keys only) from Secret manifests and
 //! values files, and with `--push` the values in AWS Secrets Manager at the referenced keys.
+//!
+//! Owns: the flags and the `.sops.yaml` `external_secrets:` defaults, read into
+//! [`Options`] with where each value was set (for one-line errors), the file and directory
+//! names handed to naming, the `--output-dir` file names, and the order of the steps (nothing
+//! is pushed or written when any input fails).
+//! Must not know: the manifest layout, naming rules, which option values ESO accepts.
 
 use std::path::PathBuf;
 
 use shroud::config;
 use shroud::document;
 use shroud::error::{Error, Result};
-use shroud::externalsecret::{self as eso, Options, PushOutcome, StoreKind};
+use shroud::externalsecret::{
+    self as eso, ApiVersion, CreationPolicy, DeletionPolicy, EsoError, Form, Options, PushOutcome,
+    StoreKind,
+};
 use shroud::fsutil::Mode;
+use shroud::k8s::name;
 use shroud::metadata::layout;
 use shroud::store::{self, Format};
 
@@ -15,10 +25,14 @@ use super::Global;
 use super::common::{self, Outcome, Sink};
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  shroud external-secret --env prod --key-template '{env}/{namespace}/{name}' k8s/*.yaml
+  shroud external-secret --name shop --namespace shop --data-from-extract shop/.env
+  shroud external-secret --push --dry-run k8s/secrets.yaml")]
 pub struct Args {
     #[command(flatten)]
     pub file_opts: super::FileOptions,
-    /// Secret manifests or values files, encrypted or plain.
+    /// Secret manifests or values files (YAML, JSON, dotenv, INI), encrypted or plain.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Name of the SecretStore/ClusterSecretStore (default: .sops.yaml external_secrets.store, else aws-secrets-manager).
@@ -33,16 +47,25 @@ pub struct Args {
     /// Value of {env}.
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
-    /// Namespace for documents without one.
+    /// Namespace for documents without one (default: none; the manifests stay namespace-less, as kustomize's `namespace:` expects).
     #[arg(long, short = 'n', value_name = "NS")]
     pub namespace: Option<String>,
-    /// spec.refreshInterval (default 1h).
+    /// Name of the ExternalSecret and Secret made from a values file (default: the file name, or its directory's for values.yaml, .env, secrets.yaml).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// apiVersion of the manifests: v1 (external-secrets.io/v1, ESO 0.16 and later) or v1beta1 (ESO before 0.16) (default v1).
+    #[arg(long, value_name = "VERSION")]
+    pub api_version: Option<String>,
+    /// One spec.dataFrom[].extract of the whole remote JSON object instead of one spec.data[] entry per key.
+    #[arg(long)]
+    pub data_from_extract: bool,
+    /// spec.refreshInterval, a Go duration such as 1h, 30m, 1h30m, or 0 to fetch once (default 1h).
     #[arg(long, value_name = "DURATION")]
     pub refresh_interval: Option<String>,
-    /// target.creationPolicy (Owner, Orphan, Merge, None).
+    /// target.creationPolicy: Owner, Orphan, Merge, None, or CreateOrMerge with v1 (default Owner).
     #[arg(long, value_name = "POLICY")]
     pub creation_policy: Option<String>,
-    /// target.deletionPolicy (Retain, Delete, Merge).
+    /// target.deletionPolicy: Retain, Delete, Merge (default Retain).
     #[arg(long, value_name = "POLICY")]
     pub deletion_policy: Option<String>,
     /// Write one file per ExternalSecret into DIR instead of one stream on stdout.
@@ -59,53 +82,137 @@ pub struct Args {
     pub region: Option<String>,
 }
 
-fn options(a: &Args, cfg: Option<&config::Config>) -> Options {
+/// A setting's value and where it was set (a flag, or a key of `.sops.yaml`), for messages.
+type Setting = (String, String);
+
+fn parsed<T>(
+    setting: Option<Setting>,
+    parse: impl Fn(&str) -> std::result::Result<T, String>,
+    default: T,
+) -> std::result::Result<T, EsoError> {
+    match setting {
+        None => Ok(default),
+        Some((value, option)) => {
+            parse(&value).map_err(|why| EsoError::BadOption { option, value, why })
+        }
+    }
+}
+
+fn checked(
+    setting: Option<Setting>,
+    check: impl Fn(&str) -> std::result::Result<(), String>,
+) -> std::result::Result<Option<String>, EsoError> {
+    parsed(setting, |v| check(v).map(|()| Some(v.to_owned())), None)
+}
+
+fn options(a: &Args, cfg: Option<&config::Config>) -> Result<Options> {
     let section = cfg
         .and_then(|c| c.external_secrets.clone())
         .unwrap_or_default();
-    let get = |k: &str| {
-        section
-            .get(k)
-            .and_then(|v| v.as_text())
-            .filter(|s| !s.is_empty())
+    let cfg_name = cfg
+        .map(|c| c.path.display().to_string())
+        .unwrap_or_else(|| ".sops.yaml".into());
+    let from_cfg = |key: &str, v: Option<String>| {
+        v.filter(|s| !s.is_empty())
+            .map(|v| (v, format!("{cfg_name}: external_secrets.{key}")))
+    };
+    let get = |k: &str| from_cfg(k, section.get(k).and_then(|v| v.as_text()));
+    let pick = |flag: &Option<String>, flag_name: &str, key: &str| -> Option<Setting> {
+        flag.clone()
+            .map(|v| (v, flag_name.to_owned()))
+            .or_else(|| get(key))
     };
     let store = section.get("store").and_then(|v| v.as_map());
     let store_name = a
         .store
         .clone()
-        .or_else(|| store.and_then(|m| m.get("name")).and_then(|v| v.as_text()))
+        .map(|v| (v, "--store".to_owned()))
+        .or_else(|| {
+            from_cfg(
+                "store.name",
+                store.and_then(|m| m.get("name")).and_then(|v| v.as_text()),
+            )
+        })
         .or_else(|| get("store"));
-    let kind_cfg = store.and_then(|m| m.get("kind")).and_then(|v| v.as_text());
+    let kind_cfg = from_cfg(
+        "store.kind",
+        store.and_then(|m| m.get("kind")).and_then(|v| v.as_text()),
+    );
     let d = Options::default();
-    Options {
-        store_name: store_name.unwrap_or(d.store_name),
-        store_kind: if a.namespaced_store || kind_cfg.as_deref() == Some("SecretStore") {
+    let opts = Options {
+        api_version: parsed(
+            pick(&a.api_version, "--api-version", "api_version"),
+            ApiVersion::parse,
+            d.api_version,
+        )?,
+        form: if a.data_from_extract {
+            Form::Extract
+        } else {
+            parsed(
+                get("data_from_extract"),
+                |v| match v {
+                    "true" => Ok(Form::Extract),
+                    "false" => Ok(Form::Data),
+                    _ => Err("expected true or false".into()),
+                },
+                d.form,
+            )?
+        },
+        store_name: checked(store_name, name::check_subdomain)?.unwrap_or(d.store_name),
+        store_kind: if a.namespaced_store {
             StoreKind::SecretStore
         } else {
-            StoreKind::ClusterSecretStore
+            parsed(
+                kind_cfg,
+                |v| match v {
+                    "SecretStore" => Ok(StoreKind::SecretStore),
+                    "ClusterSecretStore" => Ok(StoreKind::ClusterSecretStore),
+                    _ => Err("expected SecretStore or ClusterSecretStore".into()),
+                },
+                d.store_kind,
+            )?
         },
-        refresh_interval: a
-            .refresh_interval
-            .clone()
-            .or_else(|| get("refresh_interval"))
-            .unwrap_or(d.refresh_interval),
-        key_template: a
-            .key_template
-            .clone()
-            .or_else(|| get("key_template"))
+        refresh_interval: checked(
+            pick(
+                &a.refresh_interval,
+                "--refresh-interval",
+                "refresh_interval",
+            ),
+            |v| eso::parse_go_duration(v).map(|_| ()),
+        )?
+        .unwrap_or(d.refresh_interval),
+        key_template: pick(&a.key_template, "--key-template", "key_template")
+            .map(|(v, _)| v)
             .unwrap_or(d.key_template),
-        env: a.env.clone().or_else(|| get("env")),
-        namespace: a.namespace.clone(),
-        creation_policy: a
-            .creation_policy
-            .clone()
-            .or_else(|| get("creation_policy"))
-            .unwrap_or(d.creation_policy),
-        deletion_policy: a
-            .deletion_policy
-            .clone()
-            .or_else(|| get("deletion_policy"))
-            .unwrap_or(d.deletion_policy),
+        env: pick(&a.env, "--env", "env").map(|(v, _)| v),
+        namespace: checked(
+            a.namespace.clone().map(|v| (v, "--namespace".to_owned())),
+            name::check_label,
+        )?,
+        name: checked(
+            a.name.clone().map(|v| (v, "--name".to_owned())),
+            name::check_subdomain,
+        )?,
+        creation_policy: parsed(
+            pick(&a.creation_policy, "--creation-policy", "creation_policy"),
+            CreationPolicy::parse,
+            d.creation_policy,
+        )?,
+        deletion_policy: parsed(
+            pick(&a.deletion_policy, "--deletion-policy", "deletion_policy"),
+            DeletionPolicy::parse,
+            d.deletion_policy,
+        )?,
+    };
+    opts.check()?;
+    Ok(opts)
+}
+
+/// The file `--output-dir` writes a generated ExternalSecret to.
+fn output_name(g: &eso::Generated) -> String {
+    match &g.namespace {
+        Some(ns) => format!("{ns}.{}.externalsecret.yaml", g.name),
+        None => format!("{}.externalsecret.yaml", g.name),
     }
 }
 
@@ -121,7 +228,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         let input = common::read_input(Some(f))?;
         let fmt = Format::from_path(f);
         let cfg = config::discover(g.config.as_deref(), Some(f))?;
-        let opts = options(&a, cfg.as_ref());
+        let opts = options(&a, cfg.as_ref())?;
         let encrypted = document::is_encrypted(fmt, input.bytes.expose());
         let mut tree =
             store::load_encrypted(fmt, input.bytes.expose()).map_err(|source| Error::Store {
@@ -134,7 +241,26 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
                 source,
             })?;
         }
-        let generated = eso::generate(&input.label, &tree, encrypted, &opts)?;
+        let absolute = input
+            .path
+            .as_deref()
+            .and_then(|p| std::path::absolute(p).ok());
+        let file_name = input
+            .path
+            .as_deref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy());
+        let dir_name = absolute
+            .as_deref()
+            .and_then(|p| p.parent())
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy());
+        let source = eso::Source {
+            label: &input.label,
+            file_name: file_name.as_deref(),
+            dir_name: dir_name.as_deref(),
+        };
+        let generated = eso::generate(&source, &tree, encrypted, &opts)?;
         if generated.is_empty() {
             common::warn(&format!("{}: no Secret keys found", input.label));
         }
@@ -156,6 +282,24 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             }
         }
         all.extend(generated.into_iter().map(|x| (input.label.clone(), x)));
+    }
+    let pairs: Vec<(&str, &eso::Generated)> = all.iter().map(|(f, g)| (f.as_str(), g)).collect();
+    eso::check_unique(&pairs)?;
+    if a.output_dir.is_some() {
+        let mut seen = std::collections::BTreeMap::new();
+        for (file, gen_) in &pairs {
+            if let Some((f, d)) = seen.insert(output_name(gen_), (*file, gen_.doc)) {
+                return Err(EsoError::Input {
+                    file: (*file).to_owned(),
+                    doc: gen_.doc,
+                    message: format!(
+                        "--output-dir would write {} for this and for {f} (document {d}); rename one",
+                        output_name(gen_)
+                    ),
+                }
+                .into());
+            }
+        }
     }
     if a.push {
         let client = common::block_on(eso::client(a.region.clone()));
@@ -196,10 +340,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
                 source,
             })?;
             for (_, gen_) in &all {
-                let p = dir.join(format!(
-                    "{}.{}.externalsecret.yaml",
-                    gen_.namespace, gen_.name
-                ));
+                let p = dir.join(output_name(gen_));
                 common::write_output(Sink::File(&p), &eso::to_yaml(&[gen_]), Mode::KeepOr(0o644))?;
             }
         }

@@ -126,7 +126,7 @@ impl Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Encrypt a plaintext file.
-    Encrypt(encrypt::Args),
+    Encrypt(Box<encrypt::Args>),
     /// Decrypt an encrypted file (verifying its MAC).
     Decrypt(decrypt::Args),
     /// Edit an encrypted file in $EDITOR; unchanged values keep their exact ciphertext.
@@ -232,7 +232,7 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
     match cli.command {
         Command::Encrypt(a) => {
             let g = g(&a.file_opts);
-            encrypt::run(a, &g)
+            encrypt::run(*a, &g)
         }
         Command::Decrypt(a) => {
             let g = g(&a.file_opts);

@@ -3,6 +3,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`secret`] | reading `Secret` manifests (`data`, `stringData`, type, labels) and payloads |
+//! | [`name`] | object names: the DNS-1123 label and subdomain rules, names derived from text |
 //! | [`manifest`] | `EncryptedSecret` ⇄ canonical sops document (strict scope) |
 //! | `crd` | the `EncryptedSecret` custom resource types and the generated CRD (feature `cluster`) |
 //! | `cluster` | Secret and ConfigMap I/O through the API client (feature `cluster`) |
@@ -15,4 +16,5 @@ pub mod cluster;
 #[cfg(feature = "cluster")]
 pub mod crd;
 pub mod manifest;
+pub mod name;
 pub mod secret;

@@ -24,21 +24,68 @@ fn to_json(yaml: &[u8]) -> Vec<J> {
         .collect()
 }
 
-/// The `v1` openAPIV3Schema of the real ExternalSecret CRD.
-fn eso_schema() -> J {
-    let dir = std::env::var_os("SHROUD_ESO_FIXTURES")
+fn eso_dir() -> PathBuf {
+    std::env::var_os("SHROUD_ESO_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/fixtures/eso"));
-    let crd = std::fs::read(dir.join("externalsecrets.external-secrets.io.crd.yaml"))
+        .unwrap_or_else(|| root().join("../shared/fixtures/eso"))
+}
+
+/// The real ExternalSecret CRD.
+fn eso_crd() -> J {
+    let crd = std::fs::read(eso_dir().join("externalsecrets.external-secrets.io.crd.yaml"))
         .expect("the ESO CRD fixture is required");
-    let crd = to_json(&crd).remove(0);
-    crd["spec"]["versions"]
+    to_json(&crd).remove(0)
+}
+
+/// The openAPIV3Schema of one version (`v1`, `v1beta1`) of the real ExternalSecret CRD.
+fn eso_schema_of(version: &str) -> J {
+    eso_crd()["spec"]["versions"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|v| v["name"] == "v1")
-        .expect("a v1 version")["schema"]["openAPIV3Schema"]
+        .find(|v| v["name"] == version)
+        .unwrap_or_else(|| panic!("a {version} version"))["schema"]["openAPIV3Schema"]
         .clone()
+}
+
+/// The `v1` openAPIV3Schema of the real ExternalSecret CRD.
+fn eso_schema() -> J {
+    eso_schema_of("v1")
+}
+
+/// Asserts that every document is valid for its own `apiVersion` in the real CRD.
+#[track_caller]
+fn assert_valid(docs: &[J]) {
+    for d in docs {
+        let version = d["apiVersion"]
+            .as_str()
+            .and_then(|v| v.strip_prefix("external-secrets.io/"))
+            .expect("an external-secrets.io apiVersion");
+        let mut errs = Vec::new();
+        validate(d, &eso_schema_of(version), "", &mut errs);
+        assert!(errs.is_empty(), "{errs:?}\n{d:#}");
+    }
+}
+
+/// Asserts a failure with `code` and a one-line message containing every `needle`.
+#[track_caller]
+fn assert_refused(out: &std::process::Output, code: i32, needles: &[&str]) {
+    assert_code(out, code);
+    let err = stderr(out);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} in {err}");
+    }
+    assert!(stdout(out).is_empty(), "nothing on stdout when refused");
+}
+
+fn secret_keys(doc: &J) -> Vec<String> {
+    doc["spec"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["secretKey"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// A structural-schema validator for the keywords Kubernetes CRDs use. Unknown fields are
@@ -334,6 +381,600 @@ fn push_writes_secrets_manager_idempotently() {
     );
 }
 
+/// A kustomize-style tree, all encrypted: a namespace-less Secret with `data` (binary) and
+/// `stringData`, a dotenv file, and a values file with lists (a list of maps whose hosts are
+/// left unencrypted, and a list of scalars).
+fn kustomize_inputs(sb: &Sandbox) {
+    sb.write(
+        "base/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\ndata:\n  cert: AAEC/w==\nstringData:\n  password: hunter2-secret\n",
+    );
+    sb.write(
+        "shop/.env",
+        "DB_PASSWORD=env-secret-1\nAPI_TOKEN=env-secret-2\n",
+    );
+    sb.write(
+        "payments/values.yaml",
+        "db:\n  password: pw-secret\n  replicas:\n  - host_unencrypted: a.internal\n    password: replica-secret-0\n  - host_unencrypted: b.internal\n    password: replica-secret-1\ntokens:\n- tok-secret-a\n- tok-secret-b\n",
+    );
+    let enc = |extra: &[&str], file: &str| {
+        let out = sb
+            .cmd()
+            .args(["encrypt", "-i", "--age", TEST_RECIPIENT])
+            .args(extra)
+            .arg(file)
+            .run();
+        assert_code(&out, 0);
+    };
+    enc(
+        &["--encrypted-regex", "^(data|stringData)$"],
+        "base/secret.yaml",
+    );
+    enc(&[], "shop/.env");
+    enc(&[], "payments/values.yaml");
+}
+
+const KUSTOMIZE_VALUES: [&str; 7] = [
+    "hunter2-secret",
+    "AAEC/w==",
+    "env-secret-",
+    "pw-secret",
+    "replica-secret-",
+    "tok-secret-",
+    "ENC[",
+];
+
+fn secrets_manager(moto: &Moto) -> aws_sdk_secretsmanager::Client {
+    let conf = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "testing", "testing", None, None, "t",
+        ))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(conf)
+}
+
+fn remote_json(client: &aws_sdk_secretsmanager::Client, key: &str) -> J {
+    let v = rt()
+        .block_on(client.get_secret_value().secret_id(key).send())
+        .unwrap();
+    serde_json::from_str(v.secret_string().unwrap()).unwrap()
+}
+
+#[test]
+fn names_derived_from_files_are_valid_kubernetes_names() {
+    let sb = Sandbox::new();
+    kustomize_inputs(&sb);
+    // `.env` and `values.yaml` name a kind of file, not a secret: their directory names it.
+    let out = sb
+        .cmd()
+        .args([
+            "external-secret",
+            "-n",
+            "shop",
+            "shop/.env",
+            "payments/values.yaml",
+        ])
+        .run();
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(!text.contains(".env") && !text.contains("values"), "{text}");
+    let docs = to_json(text.as_bytes());
+    assert_valid(&docs);
+    for (d, name) in docs.iter().zip(["shop", "payments"]) {
+        assert_eq!(d["metadata"]["name"], name);
+        assert_eq!(d["spec"]["target"]["name"], name);
+        assert_eq!(
+            d["spec"]["data"][0]["remoteRef"]["key"],
+            format!("shop/{name}")
+        );
+    }
+    // A file name that says what it holds names it, made a valid DNS-1123 name.
+    sb.write("k8s/DB_Creds.enc.yaml", "api_key: k\n");
+    let out = sb
+        .cmd()
+        .args(["external-secret", "-n", "shop", "k8s/DB_Creds.enc.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let docs = to_json(stdout(&out).as_bytes());
+    assert_eq!(docs[0]["metadata"]["name"], "db-creds");
+    assert_eq!(
+        docs[0]["spec"]["data"][0]["remoteRef"]["key"],
+        "shop/db-creds"
+    );
+    // Nothing to name it after: one line naming the file and the flag.
+    std::fs::create_dir_all(sb.path("secrets")).unwrap();
+    std::fs::copy(sb.path("shop/.env"), sb.path("secrets/.env")).unwrap();
+    let out = sb
+        .cmd()
+        .args(["external-secret", "-n", "shop", "secrets/.env"])
+        .run();
+    assert_refused(&out, 4, &["secrets/.env", "pass --name"]);
+    let out = sb
+        .cmd()
+        .args([
+            "external-secret",
+            "-n",
+            "shop",
+            "--name",
+            "shop-env",
+            "secrets/.env",
+        ])
+        .run();
+    assert_code(&out, 0);
+    let docs = to_json(stdout(&out).as_bytes());
+    assert_eq!(docs[0]["metadata"]["name"], "shop-env");
+    assert_eq!(
+        docs[0]["spec"]["data"][0]["remoteRef"]["key"],
+        "shop/shop-env"
+    );
+    // --name must be a valid name, and names values files only.
+    let out = sb
+        .cmd()
+        .args([
+            "external-secret",
+            "-n",
+            "shop",
+            "--name",
+            ".env",
+            "secrets/.env",
+        ])
+        .run();
+    assert_refused(&out, 5, &["--name \".env\""]);
+    let out = sb
+        .cmd()
+        .args(["external-secret", "--name", "db2", "base/secret.yaml"])
+        .run();
+    assert_refused(&out, 5, &["base/secret.yaml", "--name", "metadata.name"]);
+    // Two inputs that would make one ExternalSecret: refused before anything is written.
+    std::fs::create_dir_all(sb.path("other/shop")).unwrap();
+    std::fs::copy(sb.path("shop/.env"), sb.path("other/shop/.env")).unwrap();
+    let out = sb
+        .cmd()
+        .args([
+            "external-secret",
+            "-n",
+            "shop",
+            "--output-dir",
+            "out",
+            "shop/.env",
+            "other/shop/.env",
+        ])
+        .run();
+    assert_refused(
+        &out,
+        4,
+        &[
+            "other/shop/.env",
+            "shop/shop",
+            "also generated from shop/.env",
+        ],
+    );
+    assert!(!sb.path("out").exists());
+    // Two ExternalSecrets reading one remote key would overwrite each other's values.
+    let out = sb
+        .cmd()
+        .args([
+            "external-secret",
+            "-n",
+            "shop",
+            "--key-template",
+            "{namespace}/app",
+            "shop/.env",
+            "payments/values.yaml",
+        ])
+        .run();
+    assert_refused(&out, 4, &["remote key shop/app", "shop/.env"]);
+    // A Secret manifest's own name must already be valid: it is never rewritten.
+    sb.write(
+        "bad/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: DB_Creds\n  namespace: shop\nstringData:\n  a: b\n",
+    );
+    let out = sb.cmd().args(["external-secret", "bad/secret.yaml"]).run();
+    assert_refused(&out, 4, &["bad/secret.yaml", "metadata.name \"DB_Creds\""]);
+}
+
+#[test]
+fn lists_are_carried_as_indexed_keys() {
+    let moto = Moto::start();
+    let sb = Sandbox::new();
+    kustomize_inputs(&sb);
+    let out = sb
+        .cmd()
+        .args(["external-secret", "-n", "shop", "payments/values.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let docs = to_json(stdout(&out).as_bytes());
+    assert_valid(&docs);
+    assert_eq!(
+        secret_keys(&docs[0]),
+        [
+            "db.password",
+            "db.replicas.0.password",
+            "db.replicas.1.password",
+            "tokens.0",
+            "tokens.1"
+        ],
+        "every encrypted leaf, in lists too; unencrypted hosts are not secrets"
+    );
+    // What the manifest references is what is pushed.
+    let mut c = sb.with_key();
+    moto.env(&mut c);
+    let out = c
+        .env("AWS_REGION", "us-east-1")
+        .args([
+            "external-secret",
+            "--push",
+            "-n",
+            "shop",
+            "payments/values.yaml",
+        ])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(
+        remote_json(&secrets_manager(&moto), "shop/payments"),
+        serde_json::json!({
+            "db.password": "pw-secret",
+            "db.replicas.0.password": "replica-secret-0",
+            "db.replicas.1.password": "replica-secret-1",
+            "tokens.0": "tok-secret-a",
+            "tokens.1": "tok-secret-b",
+        })
+    );
+    // A list where a Secret needs a string is refused by its path, never shown.
+    sb.write(
+        "k8s/list.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\nstringData:\n  hosts:\n  - list-secret-1\n  - list-secret-2\n",
+    );
+    std::fs::copy(sb.path("k8s/list.yaml"), sb.path("k8s/all.yaml")).unwrap();
+    assert_code(
+        &sb.cmd()
+            .args([
+                "encrypt",
+                "-i",
+                "--age",
+                TEST_RECIPIENT,
+                "--encrypted-regex",
+                "^(data|stringData)$",
+                "k8s/list.yaml",
+            ])
+            .run(),
+        0,
+    );
+    let out = sb.cmd().args(["external-secret", "k8s/list.yaml"]).run();
+    assert_refused(&out, 4, &["k8s/list.yaml", "stringData.hosts is a list"]);
+    assert!(!stderr(&out).contains("list-secret"));
+    // A manifest encrypted whole (kind too) is not mistaken for a values file.
+    assert_code(
+        &sb.cmd()
+            .args(["encrypt", "-i", "--age", TEST_RECIPIENT, "k8s/all.yaml"])
+            .run(),
+        0,
+    );
+    let out = sb
+        .cmd()
+        .args(["external-secret", "-n", "shop", "k8s/all.yaml"])
+        .run();
+    assert_refused(
+        &out,
+        4,
+        &["k8s/all.yaml", "kind is encrypted", "--encrypted-regex"],
+    );
+    // Two leaves that flatten to one key are refused, both paths named.
+    sb.write(
+        "clash/values.yaml",
+        "a.b: one-secret\na:\n  b: two-secret\n",
+    );
+    let out = sb
+        .cmd()
+        .args(["external-secret", "-n", "shop", "clash/values.yaml"])
+        .run();
+    assert_refused(&out, 4, &[r#"["a.b"] and ["a"]["b"]"#, "\"a.b\""]);
+    assert!(!stderr(&out).contains("-secret"));
+}
+
+#[test]
+fn namespace_less_manifests_stay_namespace_less() {
+    let sb = Sandbox::new();
+    kustomize_inputs(&sb);
+    let out = sb
+        .cmd()
+        .args([
+            "external-secret",
+            "--env",
+            "prod",
+            "--key-template",
+            "{env}/{name}",
+            "base/secret.yaml",
+        ])
+        .run();
+    assert_code(&out, 0);
+    let docs = to_json(stdout(&out).as_bytes());
+    assert_valid(&docs);
+    assert_eq!(docs[0]["metadata"], serde_json::json!({"name": "db"}));
+    assert_eq!(docs[0]["spec"]["data"][0]["remoteRef"]["key"], "prod/db");
+    // The default key template needs a namespace: it is never invented or left empty.
+    let out = sb.cmd().args(["external-secret", "base/secret.yaml"]).run();
+    assert_refused(
+        &out,
+        4,
+        &[
+            "base/secret.yaml",
+            "no namespace",
+            "{namespace}",
+            "--namespace",
+            "--key-template",
+        ],
+    );
+    // --namespace still places it.
+    let out = sb
+        .cmd()
+        .args(["external-secret", "-n", "shop", "base/secret.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let docs = to_json(stdout(&out).as_bytes());
+    assert_eq!(docs[0]["metadata"]["namespace"], "shop");
+    assert_eq!(docs[0]["spec"]["data"][0]["remoteRef"]["key"], "shop/db");
+    // Defaults in .sops.yaml, one file per ExternalSecret.
+    sb.write(
+        ".sops.yaml",
+        "external_secrets:\n  key_template: \"{env}/{name}\"\n  env: prod\n",
+    );
+    let out = sb
+        .cmd()
+        .args(["external-secret", "--output-dir", "out", "base/secret.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let written = to_json(sb.read("out/db.externalsecret.yaml").as_bytes());
+    assert!(written[0]["metadata"].get("namespace").is_none());
+    assert_eq!(written[0]["spec"]["data"][0]["remoteRef"]["key"], "prod/db");
+}
+
+#[test]
+fn api_version_and_extract_form() {
+    let moto = Moto::start();
+    let sb = Sandbox::new();
+    kustomize_inputs(&sb);
+    let gen_ = |extra: &[&str]| {
+        let out = sb
+            .cmd()
+            .args([
+                "external-secret",
+                "--env",
+                "prod",
+                "--key-template",
+                "{env}/{name}",
+            ])
+            .args(extra)
+            .args(["base/secret.yaml", "shop/.env"])
+            .run();
+        assert_code(&out, 0);
+        let text = stdout(&out);
+        for v in KUSTOMIZE_VALUES {
+            assert!(!text.contains(v), "no values in the output: {text}");
+        }
+        let docs = to_json(text.as_bytes());
+        assert_valid(&docs);
+        docs
+    };
+    // v1 stays the default; v1beta1 for operators that do not serve v1.
+    assert!(
+        gen_(&[])
+            .iter()
+            .all(|d| d["apiVersion"] == "external-secrets.io/v1")
+    );
+    let beta = gen_(&["--api-version", "v1beta1"]);
+    assert!(
+        beta.iter()
+            .all(|d| d["apiVersion"] == "external-secrets.io/v1beta1")
+    );
+    assert_eq!(
+        beta,
+        gen_(&["--api-version", "external-secrets.io/v1beta1"])
+    );
+    let out = sb
+        .cmd()
+        .args([
+            "external-secret",
+            "--api-version",
+            "v2",
+            "-n",
+            "shop",
+            "shop/.env",
+        ])
+        .run();
+    assert_refused(&out, 5, &["--api-version \"v2\"", "v1, v1beta1"]);
+    // dataFrom.extract: one reference to the whole remote object.
+    for version in ["v1", "v1beta1"] {
+        let docs = gen_(&["--data-from-extract", "--api-version", version]);
+        let (db, env) = (&docs[0]["spec"], &docs[1]["spec"]);
+        assert!(db.get("data").is_none() && env.get("data").is_none());
+        // A Secret with `data` has one decodingStrategy for all: everything remote is base64.
+        assert_eq!(
+            db["dataFrom"],
+            serde_json::json!([{"extract": {"key": "prod/db", "decodingStrategy": "Base64"}}])
+        );
+        assert_eq!(
+            env["dataFrom"],
+            serde_json::json!([{"extract": {"key": "prod/shop"}}])
+        );
+    }
+    // What ESO decodes from the pushed objects is exactly what the Secrets held.
+    let push = |extra: &[&str]| {
+        let mut c = sb.with_key();
+        moto.env(&mut c);
+        c.env("AWS_REGION", "us-east-1")
+            .args([
+                "external-secret",
+                "--push",
+                "--data-from-extract",
+                "--env",
+                "prod",
+                "--key-template",
+                "{env}/{name}",
+            ])
+            .args(extra)
+            .args(["base/secret.yaml", "shop/.env"])
+            .run()
+    };
+    let out = push(&[]);
+    assert_code(&out, 0);
+    let client = secrets_manager(&moto);
+    let db = remote_json(&client, "prod/db");
+    use base64::Engine;
+    let b64 = |v: &J| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    assert_eq!(b64(&db["cert"]), [0u8, 1, 2, 255]);
+    assert_eq!(b64(&db["password"]), b"hunter2-secret");
+    assert_eq!(db.as_object().unwrap().len(), 2);
+    assert_eq!(
+        remote_json(&client, "prod/shop"),
+        serde_json::json!({"DB_PASSWORD": "env-secret-1", "API_TOKEN": "env-secret-2"})
+    );
+    let out = push(&[]);
+    assert!(
+        stderr(&out).contains("unchanged: prod/db")
+            && stderr(&out).contains("unchanged: prod/shop"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn invalid_option_values_are_refused() {
+    let sb = Sandbox::new();
+    kustomize_inputs(&sb);
+    let run = |args: &[&str]| {
+        sb.cmd()
+            .arg("external-secret")
+            .args(args)
+            .args(["-n", "shop", "--output-dir", "out", "shop/.env"])
+            .run()
+    };
+    let spec = || to_json(sb.read("out/shop.shop.externalsecret.yaml").as_bytes()).remove(0);
+    for good in ["1h", "30m", "1h30m", "0", "0s", "1.5h", "500ms", "2h45m30s"] {
+        let out = run(&["--refresh-interval", good]);
+        assert_code(&out, 0);
+        assert_eq!(spec()["spec"]["refreshInterval"], good);
+    }
+    for good in ["Owner", "Orphan", "Merge", "None", "CreateOrMerge"] {
+        let out = run(&["--creation-policy", good]);
+        assert_code(&out, 0);
+        assert_valid(&[spec()]);
+        assert_eq!(spec()["spec"]["target"]["creationPolicy"], good);
+    }
+    for good in ["Retain", "Delete", "Merge"] {
+        let out = run(&["--deletion-policy", good]);
+        assert_code(&out, 0);
+        assert_eq!(spec()["spec"]["target"]["deletionPolicy"], good);
+    }
+    std::fs::remove_dir_all(sb.path("out")).unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--refresh-interval", "1d"],
+            &["--refresh-interval \"1d\"", "1d is 24h"],
+        ),
+        (
+            &["--refresh-interval", "30"],
+            &["--refresh-interval \"30\"", "without a unit"],
+        ),
+        (
+            &["--refresh-interval", "1h30"],
+            &["--refresh-interval", "without a unit"],
+        ),
+        (
+            &["--refresh-interval=-1h"],
+            &["--refresh-interval \"-1h\"", "negative"],
+        ),
+        (
+            &["--refresh-interval", ""],
+            &["--refresh-interval \"\"", "Go duration"],
+        ),
+        (&["--refresh-interval", "1 h"], &["--refresh-interval"]),
+        (
+            &["--refresh-interval", "1H"],
+            &["--refresh-interval", "unknown unit \"H\""],
+        ),
+        (
+            &["--refresh-interval", "9999999h"],
+            &["--refresh-interval", "largest"],
+        ),
+        (
+            &["--creation-policy", "owner"],
+            &["--creation-policy \"owner\"", "did you mean Owner?"],
+        ),
+        (
+            &["--creation-policy", "Bogus"],
+            &["--creation-policy", "Owner, Orphan, Merge, None"],
+        ),
+        (&["--creation-policy", ""], &["--creation-policy"]),
+        (
+            &["--deletion-policy", "Orphan"],
+            &["--deletion-policy", "Retain, Delete, Merge"],
+        ),
+        (
+            &["--creation-policy", "Merge", "--deletion-policy", "Delete"],
+            &["deletionPolicy Delete with creationPolicy Merge"],
+        ),
+        (
+            &["--creation-policy", "None", "--deletion-policy", "Delete"],
+            &["deletionPolicy Delete with creationPolicy None"],
+        ),
+        (
+            &["--creation-policy", "None", "--deletion-policy", "Merge"],
+            &["deletionPolicy Merge with creationPolicy None"],
+        ),
+        (
+            &[
+                "--creation-policy",
+                "CreateOrMerge",
+                "--api-version",
+                "v1beta1",
+            ],
+            &["CreateOrMerge", "v1"],
+        ),
+        (&["--store", "AWS_SM"], &["--store \"AWS_SM\""]),
+        (&["--key-template", "{nmespace}/{name}"], &["{nmespace}"]),
+    ];
+    for (args, needles) in cases {
+        let out = run(args);
+        assert_refused(&out, 5, needles);
+        assert!(!sb.path("out").exists(), "nothing written for {args:?}");
+    }
+    let out = sb
+        .cmd()
+        .args(["external-secret", "-n", "Shop", "shop/.env"])
+        .run();
+    assert_refused(&out, 5, &["--namespace \"Shop\""]);
+    // The same values from .sops.yaml are refused naming the key.
+    for (key, value) in [
+        ("creation_policy", "owner"),
+        ("deletion_policy", "Keep"),
+        ("refresh_interval", "1d"),
+        ("api_version", "v1alpha1"),
+        ("data_from_extract", "yes"),
+    ] {
+        sb.write(
+            ".sops.yaml",
+            &format!("external_secrets:\n  {key}: {value}\n"),
+        );
+        let out = sb
+            .cmd()
+            .args(["external-secret", "-n", "shop", "shop/.env"])
+            .run();
+        assert_refused(
+            &out,
+            5,
+            &[&format!(".sops.yaml: external_secrets.{key} \"{value}\"")],
+        );
+    }
+}
+
 /// Drops what a 1.20 API server rejects in the current ESO CRD: `selectableFields` and the
 /// `default: ""` entries.
 #[cfg(feature = "cluster")]
@@ -352,13 +993,104 @@ fn for_old_server(v: &mut J) {
 }
 
 #[cfg(feature = "cluster")]
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+#[cfg(feature = "cluster")]
+use kube::api::{Api, DynamicObject, PostParams};
+#[cfg(feature = "cluster")]
+use kube::core::{ApiResource, GroupVersionKind};
+
+#[cfg(feature = "cluster")]
+/// Installs the real ESO CRD as a 1.20 API server takes it, with the deprecated `v1beta1`
+/// served as well (as ESO releases before `v1` serve it), and creates namespace `ns`.
+async fn eso_cluster(kubeconfig: &std::path::PathBuf, ns: &str) -> kube::Client {
+    use k8s_openapi::api::core::v1::Namespace;
+    let serve_v1beta1 = |crd: &mut CustomResourceDefinition| {
+        let mut changed = false;
+        for v in &mut crd.spec.versions {
+            if v.name == "v1beta1" && !v.served {
+                v.served = true;
+                changed = true;
+            }
+        }
+        changed
+    };
+    let mut crd = eso_crd();
+    for_old_server(&mut crd);
+    let mut crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
+    serve_v1beta1(&mut crd);
+    let client = crate::controller::client(kubeconfig).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    match crds.create(&PostParams::default(), &crd).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            // Installed by another test (or an older run): make sure v1beta1 is served.
+            for _ in 0..20 {
+                let mut cur = crds
+                    .get("externalsecrets.external-secrets.io")
+                    .await
+                    .unwrap();
+                if !serve_v1beta1(&mut cur) {
+                    break;
+                }
+                match crds
+                    .replace(
+                        "externalsecrets.external-secrets.io",
+                        &PostParams::default(),
+                        &cur,
+                    )
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(kube::Error::Api(e)) if e.code == 409 => continue,
+                    Err(e) => panic!("cannot serve v1beta1 of the ESO CRD: {e}"),
+                }
+            }
+        }
+        Err(e) => panic!("the API server refused the ESO CRD: {e}"),
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let n: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap();
+    namespaces.create(&PostParams::default(), &n).await.unwrap();
+    client
+}
+
+#[cfg(feature = "cluster")]
+/// The ExternalSecret API of `ns` at the version `doc` names.
+fn eso_api(client: &kube::Client, ns: &str, doc: &J) -> Api<DynamicObject> {
+    let version = doc["apiVersion"]
+        .as_str()
+        .and_then(|v| v.strip_prefix("external-secrets.io/"))
+        .unwrap();
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("external-secrets.io", version, "ExternalSecret"),
+        "externalsecrets",
+    );
+    Api::namespaced_with(client.clone(), ns, &ar)
+}
+
+#[cfg(feature = "cluster")]
+/// Creates `doc` in `ns`, waiting (up to 10 s) for its version of the CRD to be served.
+async fn create_eso(client: &kube::Client, ns: &str, doc: &J) -> Result<(), kube::Error> {
+    let api = eso_api(client, ns, doc);
+    let obj: DynamicObject = serde_json::from_value(doc.clone()).unwrap();
+    let mut last = None;
+    for _ in 0..50 {
+        match api.create(&PostParams::default(), &obj).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                last = Some(e);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    panic!("the ExternalSecret API never became available: {last:?}")
+}
+
+#[cfg(feature = "cluster")]
 #[test]
 fn the_real_api_server_accepts_generated_external_secrets() {
-    use k8s_openapi::api::core::v1::Namespace;
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use kube::api::{Api, DynamicObject, PostParams};
-    use kube::core::{ApiResource, GroupVersionKind};
-
     let Some(kubeconfig) = crate::controller::kubeconfig() else {
         crate::util::missing(
             "SHROUD_TEST_KUBECONFIG (a real API server; run scripts/test-controller.sh)",
@@ -378,61 +1110,106 @@ fn the_real_api_server_accepts_generated_external_secrets() {
     for d in &mut docs {
         d["metadata"]["namespace"] = J::from(ns.clone());
     }
-    let dir = std::env::var_os("SHROUD_ESO_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/fixtures/eso"));
-    let mut crd =
-        to_json(&std::fs::read(dir.join("externalsecrets.external-secrets.io.crd.yaml")).unwrap())
-            .remove(0);
-    for_old_server(&mut crd);
     rt().block_on(async {
-        let client = crate::controller::client(&kubeconfig).await;
-        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-        let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
-        match crds.create(&PostParams::default(), &crd).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 409 => {}
-            Err(e) => panic!("the API server refused the ESO CRD: {e}"),
-        }
-        let namespaces: Api<Namespace> = Api::all(client.clone());
-        let n: Namespace =
-            serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap();
-        namespaces.create(&PostParams::default(), &n).await.unwrap();
-        let ar = ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("external-secrets.io", "v1", "ExternalSecret"),
-            "externalsecrets",
-        );
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar);
-        // The CRD needs a moment to be served.
-        let mut last = String::new();
+        let client = eso_cluster(&kubeconfig, &ns).await;
         for d in &docs {
-            let obj: DynamicObject = serde_json::from_value(d.clone()).unwrap();
-            let mut created = false;
-            for _ in 0..50 {
-                match api.create(&PostParams::default(), &obj).await {
-                    Ok(_) => {
-                        created = true;
-                        break;
-                    }
-                    Err(kube::Error::Api(e)) if e.code == 404 => {
-                        last = e.message;
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    }
-                    Err(e) => panic!("the API server rejected a generated ExternalSecret: {e}"),
-                }
-            }
-            assert!(created, "ExternalSecret API never became available: {last}");
+            create_eso(&client, &ns, d).await.unwrap_or_else(|e| {
+                panic!("the API server rejected a generated ExternalSecret: {e}")
+            });
         }
-        let list = api.list(&Default::default()).await.unwrap();
+        let list = eso_api(&client, &ns, &docs[0])
+            .list(&Default::default())
+            .await
+            .unwrap();
         assert_eq!(list.items.len(), docs.len());
         // The server does validate against the schema: a bad enum is refused.
         let mut bad = docs[0].clone();
         bad["metadata"]["name"] = J::from("bad");
         bad["spec"]["target"]["creationPolicy"] = J::from("Bogus");
-        let obj: DynamicObject = serde_json::from_value(bad).unwrap();
-        match api.create(&PostParams::default(), &obj).await {
+        match create_eso(&client, &ns, &bad).await {
             Err(kube::Error::Api(e)) => assert_eq!(e.code, 422, "{}", e.message),
             other => panic!("an invalid ExternalSecret was accepted: {other:?}"),
+        }
+    });
+}
+
+/// Every form `external-secret` writes (v1 and v1beta1, `data` and `dataFrom.extract`,
+/// namespace-less, names derived from `.env` and values files, list elements) is accepted by a
+/// real API server with the real CRD, each in a namespace of its own; and the server draws the
+/// line on CreateOrMerge where the CLI does.
+#[cfg(feature = "cluster")]
+#[test]
+fn the_real_api_server_accepts_every_form() {
+    let Some(kubeconfig) = crate::controller::kubeconfig() else {
+        crate::util::missing(
+            "SHROUD_TEST_KUBECONFIG (a real API server; run scripts/test-controller.sh)",
+        );
+        return;
+    };
+    let sb = Sandbox::new();
+    kustomize_inputs(&sb);
+    let forms: [&[&str]; 4] = [
+        &[],
+        &["--data-from-extract"],
+        &["--api-version", "v1beta1"],
+        &["--api-version", "v1beta1", "--data-from-extract"],
+    ];
+    let runs: Vec<Vec<J>> = forms
+        .iter()
+        .map(|extra| {
+            let out = sb
+                .cmd()
+                .args([
+                    "external-secret",
+                    "--env",
+                    "prod",
+                    "--key-template",
+                    "{env}/{name}",
+                ])
+                .args(*extra)
+                .args(["base/secret.yaml", "shop/.env", "payments/values.yaml"])
+                .run();
+            assert_code(&out, 0);
+            let docs = to_json(stdout(&out).as_bytes());
+            assert_eq!(docs.len(), 3);
+            assert_valid(&docs);
+            docs
+        })
+        .collect();
+    rt().block_on(async {
+        for (i, docs) in runs.iter().enumerate() {
+            let ns = format!("eso-forms-{}-{i}", std::process::id());
+            let client = eso_cluster(&kubeconfig, &ns).await;
+            for d in docs {
+                assert!(d["metadata"].get("namespace").is_none());
+                create_eso(&client, &ns, d).await.unwrap_or_else(|e| {
+                    panic!("the API server rejected {}: {e}\n{d:#}", d["apiVersion"])
+                });
+            }
+            let list = eso_api(&client, &ns, &docs[0])
+                .list(&Default::default())
+                .await
+                .unwrap();
+            let mut names: Vec<_> = list
+                .items
+                .iter()
+                .map(|o| o.metadata.name.clone().unwrap())
+                .collect();
+            names.sort();
+            assert_eq!(names, ["db", "payments", "shop"]);
+            // CreateOrMerge exists in v1 only: the server agrees with the CLI.
+            let mut merge = docs[0].clone();
+            merge["metadata"]["name"] = J::from("create-or-merge");
+            merge["spec"]["target"]["creationPolicy"] = J::from("CreateOrMerge");
+            let res = create_eso(&client, &ns, &merge).await;
+            if merge["apiVersion"] == "external-secrets.io/v1" {
+                res.unwrap();
+            } else {
+                match res {
+                    Err(kube::Error::Api(e)) => assert_eq!(e.code, 422, "{}", e.message),
+                    other => panic!("v1beta1 accepted CreateOrMerge: {other:?}"),
+                }
+            }
         }
     });
 }
