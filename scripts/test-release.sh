@@ -27,7 +27,7 @@ bash scripts/release.sh --profile "${SHROUD_RELEASE_PROFILE:-dev}" --out "$work/
 
 # A README block between <!-- NAME --> and <!-- /NAME -->, without the code fences.
 block() {
-  awk -v m="$1" '$0 == "<!-- " m " -->" {on = 1; next} $0 == "<!-- /" m " -->" {on = 0} on' README.md |
+  awk -v m="$1" '$0 == "<!-- " m " -->" {on = 1; next} $0 == "<!-- /" m " -->" {on = 0} on' "$root/README.md" |
     sed '/^```/d'
 }
 [ -n "$(block install-archive)" ] && [ -n "$(block quickstart)" ] || {
