@@ -58,8 +58,9 @@ echo "test-release: README install block"
 }
 
 echo "test-release: README quickstart block"
+rev=$(git rev-parse HEAD)
 (cd "$home" && "${clean_env[@]}" PATH="$home/.local/bin:$path" \
-  SHROUD_REPO="$root" SHROUD_REV="$(git rev-parse HEAD)" \
+  SHROUD_REPO="$root" SHROUD_REV="$rev" \
   bash -euo pipefail -c "$(block quickstart)")
 
 # What the quickstart left behind: an encrypted file in a commit, the key 0600.
