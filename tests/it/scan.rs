@@ -541,9 +541,10 @@ fn pre_commit_bin() -> Option<String> {
         .map(|_| "pre-commit".to_owned())
 }
 
-/// The real `pre-commit` framework installs this repository's `.pre-commit-hooks.yaml` hook
-/// (`language: rust`, so it runs `cargo install` on the hook repository) and the hook blocks a
-/// staged secret. To keep `cargo install` fast, the hook repository is a copy of the manifest
+/// The real `pre-commit` framework installs this repository's `.pre-commit-hooks.yaml` hooks
+/// and both block a staged secret: `shroud-scan` (`language: system`, the `shroud` on PATH) and
+/// `shroud-scan-build` (`language: rust`, so pre-commit runs `cargo install` on the hook
+/// repository). To keep `cargo install` fast, the hook repository is a copy of the manifest
 /// plus a tiny `shroud` shim crate that executes the binary under test.
 #[test]
 fn pre_commit_framework_uses_the_hook_manifest() {
@@ -587,17 +588,27 @@ fn pre_commit_framework_uses_the_hook_manifest() {
     std::fs::write(
         d.path().join(".pre-commit-config.yaml"),
         format!(
-            "repos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n      - id: shroud-scan\n",
+            "repos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n      - id: shroud-scan\n      - id: shroud-scan-build\n",
             hooks.display()
         ),
     )
     .unwrap();
     std::fs::write(d.path().join("README.md"), "hello\n").unwrap();
     commit_all(d.path(), "init");
+    // The installed shroud the system hook runs.
+    let installed = work.path().join("bin");
+    std::fs::create_dir_all(&installed).unwrap();
+    std::os::unix::fs::symlink(bin(), installed.join("shroud")).unwrap();
+    let path = format!(
+        "{}:{}",
+        installed.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let run = |dir: &Path| {
         Command::new(&pre_commit)
             .current_dir(dir)
             .args(["run", "--hook-stage", "pre-commit"])
+            .env("PATH", &path)
             .env("PRE_COMMIT_HOME", work.path().join("cache"))
             .env("CARGO_TARGET_DIR", work.path().join("target"))
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -623,7 +634,13 @@ fn pre_commit_framework_uses_the_hook_manifest() {
     let text = format!("{}{}", stdout(&bad), String::from_utf8_lossy(&bad.stderr));
     assert!(!bad.status.success(), "{text}");
     assert!(text.contains("github-token"), "{text}");
-    assert!(text.contains("shroud scan (secrets)"), "{text}");
+    for hook in [
+        "shroud scan (secrets)....",
+        "shroud scan (secrets, built from source)",
+    ] {
+        let line = text.lines().find(|l| l.starts_with(hook)).unwrap_or_default();
+        assert!(line.ends_with("Failed"), "{hook}: {text}");
+    }
 }
 
 /// 10,000 commits (made with `git fast-import`): history and range scans stay correct and each
