@@ -139,6 +139,103 @@ fn exit_codes_and_messages() {
 }
 
 #[test]
+fn wrong_key_lists_each_identity_source() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "e.yaml", "a: 1\n");
+    // A key file that holds another identity: the message names the file's recipient once,
+    // each place identities were looked for with what it held, and the remedy.
+    let out = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_FILE", test_key2())
+        .args(["decrypt", "e.yaml"])
+        .run();
+    assert_code(&out, 128);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert_eq!(err.matches(TEST_RECIPIENT).count(), 1, "{err}");
+    let held = format!(
+        "SOPS_AGE_KEY_FILE={} → {}…{}",
+        test_key2().display(),
+        &TEST_RECIPIENT2[..12],
+        &TEST_RECIPIENT2[TEST_RECIPIENT2.len() - 5..]
+    );
+    assert!(err.contains(&held), "{err}");
+    assert!(
+        err.contains("~/.config/sops/age/keys.txt: not found"),
+        "{err}"
+    );
+    assert!(
+        err.contains("set SOPS_AGE_KEY_FILE to the key file"),
+        "{err}"
+    );
+    assert!(!err.contains("AGE-SECRET-KEY"), "{err}");
+
+    // No identity anywhere: every place tried, and where to put one.
+    let out = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_FILE", sb.path("missing-keys.txt"))
+        .args(["decrypt", "e.yaml"])
+        .run();
+    assert_code(&out, 128);
+    let err = stderr(&out);
+    assert!(err.contains("missing-keys.txt: not found"), "{err}");
+    assert!(
+        err.contains("~/.config/sops/age/keys.txt: not found"),
+        "{err}"
+    );
+    assert!(
+        err.contains("put it at ~/.config/sops/age/keys.txt"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+
+    // Many identities and many recipients: summarized, still one bounded line.
+    let mut recipients = Vec::new();
+    for i in 0..6 {
+        let out = sb.cmd().args(["keygen", "-o", &format!("r{i}.txt")]).run();
+        assert_code(&out, 0);
+        recipients.push(stdout(&out).trim().to_owned());
+    }
+    sb.write("many.yaml", "a: 1\n");
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "--age", &recipients.join(","), "many.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let mut keys = String::new();
+    for i in 0..8 {
+        assert_code(
+            &sb.cmd().args(["keygen", "-o", &format!("k{i}.txt")]).run(),
+            0,
+        );
+        keys.push_str(&sb.read(&format!("k{i}.txt")));
+    }
+    sb.write(".config/sops/age/keys.txt", &keys);
+    let mut c = sb.cmd();
+    for (i, var) in ["SOPS_AGE_KEY_FILE", "SOPS_AGE_SSH_PRIVATE_KEY_FILE"]
+        .iter()
+        .enumerate()
+    {
+        c.env(var, sb.path(&format!("k{i}.txt")));
+    }
+    let out = c
+        .env("SOPS_AGE_KEY", sb.read("k2.txt"))
+        .args(["decrypt", "many.yaml"])
+        .run();
+    assert_code(&out, 128);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.len() < 1000, "bounded: {} bytes: {err}", err.len());
+    assert!(
+        err.contains("and 3 more: no loaded identity matches"),
+        "{err}"
+    );
+    assert!(err.contains("~/.config/sops/age/keys.txt → "), "{err}");
+    assert!(err.contains(" +6 more"), "{err}");
+    assert!(!err.contains("AGE-SECRET-KEY"), "{err}");
+}
+
+#[test]
 fn config_is_found_from_the_files_directory() {
     let sb = Sandbox::new();
     sb.write(
