@@ -312,6 +312,74 @@ fn set_and_unset_keep_other_ciphertexts() {
 }
 
 #[test]
+fn missing_paths_name_siblings_and_the_path_syntax() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "s.yaml", PLAIN);
+    let before = sb.read("s.yaml");
+    let check = |args: &[&str], wanted: &[&str]| {
+        let out = sb.with_key().args(args).run();
+        assert_code(&out, 91);
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        for w in wanted {
+            assert!(err.contains(w), "{args:?}: wanted {w:?} in {err}");
+        }
+        for value in ["hunter2", "admin", "5432", "https://x"] {
+            assert!(!err.contains(value), "{args:?} names a value: {err}");
+        }
+        assert!(out.stdout.is_empty());
+    };
+    let syntax = r#"paths are written ["key"]["key"], with [0] for a list item"#;
+    check(
+        &["decrypt", "--extract", r#"["db"]["pasword"]"#, "s.yaml"],
+        &[
+            r#"["db"]["pasword"] not found: did you mean ["db"]["password"]?"#,
+            r#"its keys, closest first: "password", "port", "user""#,
+            syntax,
+        ],
+    );
+    check(
+        &["decrypt", "--extract", r#"["dbx"]["password"]"#, "s.yaml"],
+        &[r#"did you mean ["db"]?"#, r#""url_unencrypted""#],
+    );
+    check(
+        &["decrypt", "--extract", r#"["list"][2]"#, "s.yaml"],
+        &[r#"["list"] has 2 items, [0] to [1]"#],
+    );
+    check(
+        &["decrypt", "--extract", "db.password", "s.yaml"],
+        &[
+            "invalid --extract path",
+            r#"write it as ["db"]["password"]"#,
+        ],
+    );
+    check(
+        &["unset", "s.yaml", r#"["db"]["usr"]"#],
+        &[
+            r#"["db"]["usr"] not found: did you mean ["db"]["user"]?"#,
+            "--idempotent succeeds when the path is absent",
+            syntax,
+        ],
+    );
+    check(
+        &["set", "s.yaml", r#"["list"][5]"#, r#""x""#],
+        &[
+            r#"cannot set ["list"][5]: ["list"] has 2 items, so [5] is out of range"#,
+            "[2] to append",
+        ],
+    );
+    check(
+        &["set", "s.yaml", r#"["db"]["user"]["x"]"#, r#""x""#],
+        &[r#"["db"]["user"] is a single value, not a mapping"#],
+    );
+    check(
+        &["set", "s.yaml", "db.password", r#""x""#],
+        &["invalid index", r#"write it as ["db"]["password"]"#],
+    );
+    assert_eq!(sb.read("s.yaml"), before, "failed commands change nothing");
+}
+
+#[test]
 fn edit_changes_only_what_was_edited() {
     let sb = Sandbox::new();
     encrypted(&sb, "s.yaml", PLAIN);
