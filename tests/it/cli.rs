@@ -489,6 +489,48 @@ fn exec_env_and_exec_file() {
 }
 
 #[test]
+fn exec_env_on_nested_values_names_them_and_points_to_exec_file() {
+    let sb = Sandbox::new();
+    encrypted(
+        &sb,
+        "n.yaml",
+        "TOKEN: hunter2\ndb:\n    password: s3cret\nhosts:\n    - a\n    - b\n",
+    );
+    let out = sb
+        .with_key()
+        .args(["exec-env", "n.yaml", "touch ran"])
+        .run();
+    assert_code(&out, 91);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(r#"["db"] is a mapping and ["hosts"] is a list; nothing was run"#),
+        "{err}"
+    );
+    assert!(
+        err.contains("shroud exec-file n.yaml 'COMMAND {}'"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2") && !err.contains("s3cret"), "{err}");
+    assert!(!sb.path("ran").exists(), "the command did not run");
+    // The same document through exec-file reaches the command whole.
+    let out = sb
+        .with_key()
+        .args(["exec-file", "n.yaml", "grep -c password {}"])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out).trim(), "1");
+    // Many nested keys: a few named, the rest counted.
+    let many: String = (0..8).map(|i| format!("k{i}:\n    x: 1\n")).collect();
+    encrypted(&sb, "m.yaml", &many);
+    let err = stderr(&sb.with_key().args(["exec-env", "m.yaml", "true"]).run());
+    assert!(
+        err.contains(r#"["k4"] is a mapping and 3 more are nested"#),
+        "{err}"
+    );
+}
+
+#[test]
 fn keygen_writes_private_keys_and_prints_recipient() {
     let sb = Sandbox::new();
     let out = sb.cmd().args(["keygen", "-o", "k.txt"]).run();
