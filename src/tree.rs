@@ -545,9 +545,15 @@ pub fn lookup<'a>(root: &'a Map, path: &[PathElem]) -> Option<&'a Value> {
 }
 
 /// Sets the value at `path`, creating intermediate mappings for missing keys.
-/// Returns whether anything changed.
+/// Returns whether anything changed. An error says where the path cannot go, naming key
+/// paths, never values.
 pub fn set_path(root: &mut Map, path: &[PathElem], value: Value) -> Result<bool, String> {
-    let (first, rest) = path.split_first().ok_or("empty path")?;
+    set_in_map(root, path, 0, value)
+}
+
+fn set_in_map(root: &mut Map, full: &[PathElem], at: usize, value: Value) -> Result<bool, String> {
+    let rest = &full[at..];
+    let (first, rest) = rest.split_first().ok_or("empty path")?;
     let PathElem::Key(k) = first else {
         return Err("a document's top level is a mapping; the path must start with a key".into());
     };
@@ -563,15 +569,22 @@ pub fn set_path(root: &mut Map, path: &[PathElem], value: Value) -> Result<bool,
         };
         root.insert(k.clone(), fresh);
     }
-    set_in_value(root.get_mut(k).expect("just inserted"), rest, value)
+    set_in_value(root.get_mut(k).expect("just inserted"), full, at + 1, value)
 }
 
-fn set_in_value(cur: &mut Value, path: &[PathElem], value: Value) -> Result<bool, String> {
-    let (first, rest) = path.split_first().expect("non-empty");
+fn set_in_value(
+    cur: &mut Value,
+    full: &[PathElem],
+    at: usize,
+    value: Value,
+) -> Result<bool, String> {
+    let (first, rest) = full[at..].split_first().expect("non-empty");
+    let here = format_path(&full[..at]);
     match (first, cur) {
-        (PathElem::Key(_), Value::Map(m)) => set_path(m, path, value),
+        (PathElem::Key(_), Value::Map(m)) => set_in_map(m, full, at, value),
         (PathElem::Index(i), Value::List(l)) => {
             let positions: Vec<usize> = Value::list_values(l).map(|(p, _)| p).collect();
+            let appended = *i == positions.len();
             let slot = match positions.get(*i) {
                 Some(&p) => &mut l[p],
                 None if *i == positions.len() => {
@@ -582,18 +595,40 @@ fn set_in_value(cur: &mut Value, path: &[PathElem], value: Value) -> Result<bool
                     });
                     l.last_mut().expect("pushed")
                 }
-                None => return Err(format!("index {i} is out of range")),
+                None => {
+                    let n = positions.len();
+                    let replace = match n {
+                        0 => String::new(),
+                        1 => "set [0] to replace it or ".into(),
+                        n => format!("set [0] to [{}] to replace an item or ", n - 1),
+                    };
+                    return Err(format!(
+                        "{here} has {}, so [{i}] is out of range: {replace}[{n}] to append",
+                        match n {
+                            0 => "no items".to_owned(),
+                            1 => "1 item".to_owned(),
+                            n => format!("{n} items"),
+                        }
+                    ));
+                }
             };
             if rest.is_empty() {
-                let changed = *slot != value;
+                let changed = appended || *slot != value;
                 *slot = value;
                 Ok(changed)
             } else {
-                set_in_value(slot, rest, value)
+                set_in_value(slot, full, at + 1, value).map(|c| c || appended)
             }
         }
-        (PathElem::Key(k), _) => Err(format!("cannot set key {k:?}: the parent is not a mapping")),
-        (PathElem::Index(i), _) => Err(format!("cannot set index {i}: the parent is not a list")),
+        (PathElem::Key(k), v) => Err(format!(
+            "{here} is {}, not a mapping, so it cannot hold key {}",
+            kind_of(v),
+            quote_key(k)
+        )),
+        (PathElem::Index(i), v) => Err(format!(
+            "{here} is {}, not a list, so it has no index [{i}]",
+            kind_of(v)
+        )),
     }
 }
 
@@ -636,6 +671,191 @@ pub fn unset_path(root: &mut Map, path: &[PathElem]) -> Result<bool, String> {
     }
 }
 
+/// How tree paths are written, for messages.
+pub const PATH_SYNTAX: &str = r#"paths are written ["key"]["key"], with [0] for a list item"#;
+
+/// At most this many sibling keys are named when a path is not found.
+const SHOWN_SIBLINGS: usize = 5;
+
+/// The edit distance between two strings (case-insensitive), for did-you-mean suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let subst = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// A key quoted as in a path (`"db"`), at most 40 characters.
+fn quote_key(k: &str) -> String {
+    let k = if k.chars().count() > 40 {
+        format!("{}…", k.chars().take(39).collect::<String>())
+    } else {
+        k.to_owned()
+    };
+    serde_json::Value::String(k).to_string()
+}
+
+/// `["a"]["b"]`, or "the top level" for the root.
+fn place(prefix: &[PathElem]) -> String {
+    if prefix.is_empty() {
+        "the top level".into()
+    } else {
+        format_path(prefix)
+    }
+}
+
+/// What a value is, without what it holds.
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Map(_) => "a mapping",
+        Value::List(_) => "a list",
+        Value::Null => "null",
+        Value::Scalar(_) | Value::Comment(_) => "a single value",
+    }
+}
+
+/// `["db"] has keys "pw", "user" and 3 more`, closest to `wanted` first; with a
+/// `did you mean ["db"]["pw"]? ` in front when one is close. Names keys, never values.
+fn missing_key(prefix: &[PathElem], m: &Map, wanted: &str) -> String {
+    let mut keys: Vec<(usize, usize, &String)> = m
+        .pairs()
+        .enumerate()
+        .map(|(i, (k, _))| (edit_distance(k, wanted), i, k))
+        .collect();
+    if keys.is_empty() {
+        return format!("{} is an empty mapping", place(prefix));
+    }
+    keys.sort();
+    let (best, _, closest) = keys[0];
+    let close = best <= (wanted.chars().count() / 3).max(2);
+    let mut list = keys
+        .iter()
+        .take(SHOWN_SIBLINGS)
+        .map(|(_, _, k)| quote_key(k))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if keys.len() > SHOWN_SIBLINGS {
+        list.push_str(&format!(" and {} more", keys.len() - SHOWN_SIBLINGS));
+    }
+    let has = format!(
+        "{} has no key {}; its keys{}: {list}",
+        place(prefix),
+        quote_key(wanted),
+        if keys.len() > 1 {
+            ", closest first"
+        } else {
+            ""
+        },
+    );
+    if close {
+        let mut suggestion = prefix.to_vec();
+        suggestion.push(PathElem::Key(closest.clone()));
+        format!("did you mean {}? {has}", format_path(&suggestion))
+    } else {
+        has
+    }
+}
+
+fn items(n: usize) -> String {
+    match n {
+        0 => "no items".into(),
+        1 => "1 item, [0]".into(),
+        n => format!("{n} items, [0] to [{}]", n - 1),
+    }
+}
+
+/// Why `path` leads to no value in `root`, naming key paths and sibling keys, never values:
+/// `did you mean ["db"]["password"]? ["db"] has no key "pasword"; its keys, closest first: …`.
+pub fn explain_missing(root: &Map, path: &[PathElem]) -> String {
+    let mut cur: Option<&Value> = None;
+    for (at, step) in path.iter().enumerate() {
+        let prefix = &path[..at];
+        let next = match (step, cur) {
+            (PathElem::Key(k), None) => root.get(k).ok_or_else(|| missing_key(prefix, root, k)),
+            (PathElem::Index(_), None) => {
+                Err("the top level is a mapping: a path starts with a key".to_owned())
+            }
+            (PathElem::Key(k), Some(Value::Map(m))) => {
+                m.get(k).ok_or_else(|| missing_key(prefix, m, k))
+            }
+            (PathElem::Index(i), Some(Value::List(l))) => Value::list_values(l)
+                .nth(*i)
+                .map(|(_, v)| v)
+                .ok_or_else(|| {
+                    format!(
+                        "{} has {}",
+                        place(prefix),
+                        items(Value::list_values(l).count())
+                    )
+                }),
+            (PathElem::Key(_), Some(v)) => Err(format!(
+                "{} is {}, not a mapping{}",
+                place(prefix),
+                kind_of(v),
+                if matches!(v, Value::List(_)) {
+                    format!(": use an index, e.g. {}[0]", format_path(prefix))
+                } else {
+                    String::new()
+                }
+            )),
+            (PathElem::Index(_), Some(v)) => {
+                Err(format!("{} is {}, not a list", place(prefix), kind_of(v)))
+            }
+        };
+        match next {
+            Ok(v) => cur = Some(v),
+            Err(why) => return why,
+        }
+    }
+    "the path exists".into()
+}
+
+/// `["db"]["pw"] not found: did you mean …? … (paths are written …)`, plus `extra` advice.
+pub fn not_found_message(root: &Map, path: &[PathElem], extra: Option<&str>) -> String {
+    format!(
+        "{} not found: {} ({PATH_SYNTAX}{})",
+        format_path(path),
+        explain_missing(root, path),
+        extra.map(|e| format!("; {e}")).unwrap_or_default()
+    )
+}
+
+/// A hint for a path that did not parse: the bracket form of a dotted path (`db.password` →
+/// `["db"]["password"]`) when it is one, else how paths are written.
+pub fn syntax_hint(raw: &str) -> String {
+    let raw = raw.trim();
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    let parts: Vec<&str> = raw.split('.').collect();
+    if raw.len() <= 128
+        && parts.iter().all(|p| word(p))
+        && parts[0].starts_with(|c: char| !c.is_ascii_digit())
+    {
+        let path: Vec<PathElem> = parts
+            .iter()
+            .map(|p| match p.parse::<usize>() {
+                Ok(i) => PathElem::Index(i),
+                Err(_) => PathElem::Key((*p).to_owned()),
+            })
+            .collect();
+        return format!("write it as {}; {PATH_SYNTAX}", format_path(&path));
+    }
+    PATH_SYNTAX.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -656,6 +876,78 @@ mod tests {
             format_path(&parse_path(r#"["x"][2]"#).unwrap()),
             r#"["x"][2]"#
         );
+    }
+
+    fn sample() -> Map {
+        let mut db = Map::new();
+        db.insert("user", Value::str("admin"));
+        db.insert("password", Value::str("hunter2"));
+        db.insert("port", Value::str("5432"));
+        let mut root = Map::new();
+        root.insert("db", Value::Map(db));
+        root.insert("list", Value::List(vec![Value::str("a"), Value::str("b")]));
+        root
+    }
+
+    #[test]
+    fn missing_paths_name_siblings_closest_first_never_values() {
+        let root = sample();
+        let why = |p: &str| explain_missing(&root, &parse_path(p).unwrap());
+        assert_eq!(
+            why(r#"["db"]["pasword"]"#),
+            r#"did you mean ["db"]["password"]? ["db"] has no key "pasword"; its keys, closest first: "password", "port", "user""#
+        );
+        assert_eq!(
+            why(r#"["xyzzy"]"#),
+            r#"the top level has no key "xyzzy"; its keys, closest first: "db", "list""#
+        );
+        assert_eq!(why(r#"["list"][2]"#), r#"["list"] has 2 items, [0] to [1]"#);
+        assert!(why(r#"["db"]["user"]["x"]"#).ends_with("is a single value, not a mapping"));
+        assert!(why(r#"["list"]["a"]"#).contains(r#"use an index, e.g. ["list"][0]"#));
+        let msg = not_found_message(&root, &parse_path(r#"["db"]["usr"]"#).unwrap(), Some("x"));
+        assert!(msg.starts_with(r#"["db"]["usr"] not found: did you mean ["db"]["user"]?"#));
+        assert!(msg.ends_with(&format!("({PATH_SYNTAX}; x)")), "{msg}");
+        for p in [
+            r#"["db"]["pw"]"#,
+            r#"["list"][9]"#,
+            r#"["db"]["password"]["x"]"#,
+        ] {
+            assert!(!why(p).contains("hunter2") && !why(p).contains("admin"));
+        }
+        // Many siblings: a few named, the rest counted.
+        let mut big = Map::new();
+        for i in 0..30 {
+            big.insert(format!("key{i}"), Value::Null);
+        }
+        let m = explain_missing(&big, &parse_path(r#"["key3x"]"#).unwrap());
+        assert!(
+            m.starts_with(r#"did you mean ["key3"]?"#) && m.ends_with(" and 25 more"),
+            "{m}"
+        );
+        assert_eq!(edit_distance("Password", "pasword"), 1);
+    }
+
+    #[test]
+    fn set_errors_say_where_the_path_cannot_go() {
+        let mut root = sample();
+        let err = |root: &mut Map, p: &str| set_path(root, &parse_path(p).unwrap(), Value::Null);
+        assert_eq!(
+            err(&mut root, r#"["list"][5]"#).unwrap_err(),
+            r#"["list"] has 2 items, so [5] is out of range: set [0] to [1] to replace an item or [2] to append"#
+        );
+        assert_eq!(
+            err(&mut root, r#"["db"]["user"]["x"]"#).unwrap_err(),
+            r#"["db"]["user"] is a single value, not a mapping, so it cannot hold key "x""#
+        );
+        assert!(err(&mut root, r#"["list"][2]"#).unwrap());
+    }
+
+    #[test]
+    fn syntax_hints_rewrite_dotted_paths() {
+        assert!(syntax_hint("db.password").starts_with(r#"write it as ["db"]["password"];"#));
+        assert!(syntax_hint("list.0.name").starts_with(r#"write it as ["list"][0]["name"];"#));
+        assert_eq!(syntax_hint(r#"["a"#), PATH_SYNTAX);
+        assert_eq!(syntax_hint("\"quoted value\""), PATH_SYNTAX);
     }
 
     #[test]

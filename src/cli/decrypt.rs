@@ -38,7 +38,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         .map(|p| {
             tree::parse_path(p).map_err(|m| Error::TreePath {
                 file: input.label.clone(),
-                message: format!("invalid --extract path: {m}"),
+                message: format!("invalid --extract path: {m} ({})", tree::syntax_hint(p)),
             })
         })
         .transpose()?;
@@ -65,7 +65,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             let root = opened.tree.branches.first().cloned().unwrap_or_default();
             let v = tree::lookup(&root, path).ok_or_else(|| Error::TreePath {
                 file: input.label.clone(),
-                message: format!("{} not found", tree::format_path(path)),
+                message: tree::not_found_message(&root, path, None),
             })?;
             store::emit_value(out_fmt, v).map_err(|source| Error::Store {
                 file: input.label.clone(),

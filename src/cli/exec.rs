@@ -15,6 +15,11 @@ use shroud::tree::{Kind, Value};
 use super::Global;
 use super::common::{self, Outcome};
 
+/// A top-level key as a path, `["db"]`.
+fn format_path(key: &str) -> String {
+    shroud::tree::format_path(&[shroud::tree::PathElem::Key(key.to_owned())])
+}
+
 #[derive(clap::Args, Debug)]
 pub struct EnvArgs {
     #[command(flatten)]
@@ -61,13 +66,49 @@ fn exit_of(status: std::process::ExitStatus) -> u8 {
 
 pub fn run_env(a: EnvArgs, g: &Global) -> Result<Outcome> {
     let (input, _, opened) = common::open_file(&a.file, a.input_type.as_deref(), g)?;
+    // As sops, a mapping or list at the top level is refused before anything runs; all of
+    // them are named at once, with the verb that does take nested documents.
+    let nested: Vec<String> = opened
+        .tree
+        .branches
+        .iter()
+        .flat_map(|b| b.pairs())
+        .filter_map(|(k, v)| match v {
+            Value::Map(_) => Some(format!("{} is a mapping", format_path(k))),
+            Value::List(_) => Some(format!("{} is a list", format_path(k))),
+            _ => None,
+        })
+        .collect();
+    if !nested.is_empty() {
+        const SHOWN: usize = 5;
+        let mut named: Vec<String> = nested.iter().take(SHOWN).cloned().collect();
+        if nested.len() > SHOWN {
+            named.push(format!("{} more are nested", nested.len() - SHOWN));
+        }
+        let last = named.pop().expect("not empty");
+        let named = if named.is_empty() {
+            last
+        } else {
+            format!("{} and {last}", named.join(", "))
+        };
+        return Err(Error::TreePath {
+            file: input.label.clone(),
+            message: format!(
+                "exec-env makes an environment variable of each top-level value, but {named}; nothing was run (use exec-file, which hands the whole document to the command as a file: shroud exec-file {} 'COMMAND {{}}')",
+                input.label
+            ),
+        });
+    }
     let mut vars: Vec<(String, OsString)> = Vec::new();
     for branch in &opened.tree.branches {
         for (k, v) in branch.pairs() {
             if k.contains('=') || k.is_empty() {
                 return Err(Error::TreePath {
                     file: input.label.clone(),
-                    message: format!("key {k:?} cannot be an environment variable name"),
+                    message: format!(
+                        "{} cannot be an environment variable name; nothing was run",
+                        format_path(k)
+                    ),
                 });
             }
             let value = match v {
@@ -79,15 +120,7 @@ pub fn run_env(a: EnvArgs, g: &Global) -> Result<Outcome> {
                     })
                 }
                 Value::Scalar(s) => OsString::from_vec(s.bytes().to_vec()),
-                Value::Null => OsString::new(),
-                _ => {
-                    return Err(Error::TreePath {
-                        file: input.label.clone(),
-                        message: format!(
-                            "key {k:?} holds a mapping or list, which cannot be an environment variable"
-                        ),
-                    });
-                }
+                _ => OsString::new(),
             };
             vars.push((k.clone(), value));
         }

@@ -142,7 +142,7 @@ pub fn run_set(a: SetArgs, g: &Global) -> Result<Outcome> {
     let label = a.file.display().to_string();
     let path = tree::parse_path(&a.index).map_err(|m| Error::TreePath {
         file: label.clone(),
-        message: format!("invalid index: {m}"),
+        message: format!("invalid index: {m} ({})", tree::syntax_hint(&a.index)),
     })?;
     let raw = SecretBytes::new(match (&a.value, a.value_file, a.value_stdin) {
         (Some(_), _, true) => {
@@ -191,7 +191,11 @@ pub fn run_set(a: SetArgs, g: &Global) -> Result<Outcome> {
         move |label, root| {
             let changed = tree::set_path(root, &path, value).map_err(|m| Error::TreePath {
                 file: label.to_owned(),
-                message: m,
+                message: format!(
+                    "cannot set {}: {m} ({})",
+                    tree::format_path(&path),
+                    tree::PATH_SYNTAX
+                ),
             })?;
             Ok(changed || !idempotent)
         },
@@ -202,7 +206,7 @@ pub fn run_unset(a: UnsetArgs, g: &Global) -> Result<Outcome> {
     let label = a.file.display().to_string();
     let path = tree::parse_path(&a.index).map_err(|m| Error::TreePath {
         file: label.clone(),
-        message: format!("invalid index: {m}"),
+        message: format!("invalid index: {m} ({})", tree::syntax_hint(&a.index)),
     })?;
     let idempotent = a.idempotent;
     change(
@@ -214,12 +218,20 @@ pub fn run_unset(a: UnsetArgs, g: &Global) -> Result<Outcome> {
         move |label, root| {
             let removed = tree::unset_path(root, &path).map_err(|m| Error::TreePath {
                 file: label.to_owned(),
-                message: m,
+                message: format!(
+                    "cannot unset {}: {m} ({})",
+                    tree::format_path(&path),
+                    tree::PATH_SYNTAX
+                ),
             })?;
             if !removed && !idempotent {
                 return Err(Error::TreePath {
                     file: label.to_owned(),
-                    message: format!("{} not found", tree::format_path(&path)),
+                    message: tree::not_found_message(
+                        root,
+                        &path,
+                        Some("--idempotent succeeds when the path is absent"),
+                    ),
                 });
             }
             Ok(removed)

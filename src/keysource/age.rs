@@ -134,12 +134,103 @@ pub fn wrap(recipient: &str, secret: &[u8]) -> Result<AgeKey, KeyError> {
 #[derive(Default)]
 pub struct Identities {
     ids: Vec<Box<dyn age::Identity + Send + Sync>>,
-    /// Human-readable sources ("SOPS_AGE_KEY_FILE=/path (2 keys)"), for error messages.
-    pub sources: Vec<String>,
+    /// Every place identities were looked for, in order, with what each held, for error
+    /// messages.
+    pub sources: Vec<Source>,
     /// The X25519 recipients of the loaded identities.
     pub recipients: Vec<String>,
-    /// Problems found while loading (unreadable files, encrypted SSH keys), reported on failure.
-    pub problems: Vec<String>,
+    /// Whether these identities were looked for where sops looks ([`Identities::from_env`]),
+    /// so that pointing `SOPS_AGE_KEY_FILE` elsewhere is the remedy when none of them fits.
+    pub from_env: bool,
+}
+
+/// One place identities were looked for: an environment variable or a key file, the public
+/// keys (recipients) of what it held, and anything that went wrong. Never holds key material.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Source {
+    /// `SOPS_AGE_KEY_FILE=/x/keys.txt`, `SOPS_AGE_KEY`, `~/.config/sops/age/keys.txt`, …
+    pub origin: String,
+    /// The recipients of the identities loaded from it (`age1…`, `ssh-ed25519 …`).
+    pub recipients: Vec<String>,
+    /// Problems: `not found`, an unreadable file, skipped identities.
+    pub notes: Vec<String>,
+}
+
+/// At most this many sources, and recipients per source, are named in a message.
+const SHOWN_SOURCES: usize = 4;
+const SHOWN_RECIPIENTS: usize = 2;
+
+/// A recipient shortened for a one-line message: `age1nefd6cry…htt7a`, `ssh-ed25519 …a1b2c3d4`.
+pub fn abbreviate(recipient: &str) -> String {
+    let r = recipient.trim();
+    if let Some((kind, blob)) = r.split_once(' ') {
+        let tail: String = blob
+            .chars()
+            .rev()
+            .take(8)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return format!("{kind} …{tail}");
+    }
+    let n = r.chars().count();
+    if n <= 20 {
+        return r.to_owned();
+    }
+    let head: String = r.chars().take(12).collect();
+    let tail: String = r.chars().skip(n - 5).collect();
+    format!("{head}…{tail}")
+}
+
+/// A path for a message, under `~` when it is in the home directory, and at most 80
+/// characters (the end kept: it names the file).
+fn display_path(path: &Path) -> String {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| !h.as_os_str().is_empty() && h != Path::new("/"));
+    let shown = match home.as_deref().and_then(|h| path.strip_prefix(h).ok()) {
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    };
+    bound_chars(&shown, 80)
+}
+
+/// `s` cut to at most `max` characters, keeping its end.
+fn bound_chars(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_owned();
+    }
+    let tail: String = s.chars().skip(n - (max - 1)).collect();
+    format!("…{tail}")
+}
+
+impl std::fmt::Display for Source {
+    /// `SOPS_AGE_KEY_FILE=/x/keys.txt → age1abc…, age1def… +3 more`, `~/.config/sops/age/keys.txt: not found`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.origin)?;
+        if !self.recipients.is_empty() {
+            let shown: Vec<String> = self
+                .recipients
+                .iter()
+                .take(SHOWN_RECIPIENTS)
+                .map(|r| abbreviate(r))
+                .collect();
+            write!(f, " → {}", shown.join(", "))?;
+            if self.recipients.len() > SHOWN_RECIPIENTS {
+                write!(f, " +{} more", self.recipients.len() - SHOWN_RECIPIENTS)?;
+            }
+            if !self.notes.is_empty() {
+                write!(f, " ({})", self.notes.join(", "))?;
+            }
+        } else if self.notes.is_empty() {
+            f.write_str(": no identities")?;
+        } else {
+            write!(f, ": {}", self.notes.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Identities {
@@ -148,7 +239,7 @@ impl std::fmt::Debug for Identities {
             f,
             "Identities({} keys from {:?})",
             self.ids.len(),
-            self.sources
+            self.sources.iter().map(|s| &s.origin).collect::<Vec<_>>()
         )
     }
 }
@@ -171,8 +262,22 @@ impl Identities {
     }
 
     /// Parses identity text (an age key file): `#` comments, `AGE-SECRET-KEY-1…` lines.
-    /// Errors name the source and line, never the line's content.
+    /// Errors name the source and line, never the line's content. The source is recorded in
+    /// [`Identities::sources`] either way, with what it held.
     pub fn add_text(&mut self, text: &str, source: &str) -> Result<usize, KeyError> {
+        let mut found = Source {
+            origin: source.to_owned(),
+            ..Source::default()
+        };
+        let r = self.parse_text(text, &mut found);
+        if let Err(KeyError::BadIdentity { reason, .. }) = &r {
+            found.notes.push(reason.clone());
+        }
+        self.sources.push(found);
+        r
+    }
+
+    fn parse_text(&mut self, text: &str, found: &mut Source) -> Result<usize, KeyError> {
         let mut n = 0;
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -182,86 +287,108 @@ impl Identities {
             if line.starts_with("AGE-SECRET-KEY-1") {
                 let id =
                     age::x25519::Identity::from_str(line).map_err(|_| KeyError::BadIdentity {
-                        origin: source.to_owned(),
+                        origin: found.origin.clone(),
                         reason: format!("line {} is not a valid AGE-SECRET-KEY-1 identity", i + 1),
                     })?;
-                self.recipients.push(id.to_public().to_string());
+                let recipient = id.to_public().to_string();
+                found.recipients.push(recipient.clone());
+                self.recipients.push(recipient);
                 self.ids.push(Box::new(id));
                 n += 1;
             } else if line.starts_with("AGE-SECRET-KEY-PQ-1") || line.starts_with("AGE-PLUGIN-") {
-                self.problems.push(format!(
-                    "{source} line {}: post-quantum and plugin identities are not supported; skipped",
+                found.notes.push(format!(
+                    "line {}: post-quantum and plugin identities are not supported; skipped",
                     i + 1
                 ));
             } else if line.starts_with("-----BEGIN") {
-                return self.add_ssh(text.as_bytes(), source);
+                return self.parse_ssh(text.as_bytes(), found);
             } else {
                 return Err(KeyError::BadIdentity {
-                    origin: source.to_owned(),
+                    origin: found.origin.clone(),
                     reason: format!("line {} is neither a comment nor an age identity", i + 1),
                 });
             }
         }
-        self.sources.push(format!(
-            "{source} ({n} key{})",
-            if n == 1 { "" } else { "s" }
-        ));
         Ok(n)
     }
 
     /// Parses an SSH private key (ed25519 or RSA, unencrypted).
     pub(crate) fn add_ssh(&mut self, pem: &[u8], source: &str) -> Result<usize, KeyError> {
-        let id = age::ssh::Identity::from_buffer(pem, Some(source.to_owned())).map_err(|_| {
-            KeyError::BadIdentity {
-                origin: source.to_owned(),
-                reason: "not a readable SSH private key".into(),
-            }
-        })?;
+        let mut found = Source {
+            origin: source.to_owned(),
+            ..Source::default()
+        };
+        let r = self.parse_ssh(pem, &mut found);
+        if let Err(KeyError::BadIdentity { reason, .. }) = &r {
+            found.notes.push(reason.clone());
+        }
+        self.sources.push(found);
+        r
+    }
+
+    fn parse_ssh(&mut self, pem: &[u8], found: &mut Source) -> Result<usize, KeyError> {
+        let id =
+            age::ssh::Identity::from_buffer(pem, Some(found.origin.clone())).map_err(|_| {
+                KeyError::BadIdentity {
+                    origin: found.origin.clone(),
+                    reason: "not a readable SSH private key".into(),
+                }
+            })?;
+        // The public half, for messages (an SSH recipient is its `ssh-ed25519 AAAA…` line).
+        let public = age::ssh::Recipient::try_from(id.clone())
+            .ok()
+            .map(|r| r.to_string());
         match id {
             age::ssh::Identity::Unencrypted(_) => {
+                found.recipients.extend(public);
                 self.ids.push(Box::new(id));
-                self.sources.push(format!("{source} (ssh key)"));
                 Ok(1)
             }
             age::ssh::Identity::Encrypted(_) => {
-                self.problems.push(format!(
-                    "{source}: passphrase-protected SSH keys are not supported; skipped"
-                ));
+                found
+                    .notes
+                    .push("passphrase-protected SSH keys are not supported; skipped".into());
                 Ok(0)
             }
             age::ssh::Identity::Unsupported(_) => {
-                self.problems
-                    .push(format!("{source}: unsupported SSH key type; skipped"));
+                found.notes.push("unsupported SSH key type; skipped".into());
                 Ok(0)
             }
         }
     }
 
-    fn add_file(&mut self, path: &Path, label: &str, required: bool) -> Result<(), KeyError> {
+    /// Loads a key file (age identities or one SSH key). `origin` names it in messages.
+    fn add_file(&mut self, path: &Path, origin: &str, required: bool) -> Result<(), KeyError> {
         match std::fs::read(path) {
             Ok(bytes) => {
                 let bytes = SecretBytes::new(bytes);
-                let source = format!("{label}={}", path.display());
                 match bytes.as_str() {
                     Some(t) if !t.trim_start().starts_with("-----BEGIN") => {
-                        self.add_text(t, &source)?;
+                        self.add_text(t, origin)?;
                     }
                     _ => {
-                        self.add_ssh(bytes.expose(), &source)?;
+                        self.add_ssh(bytes.expose(), origin)?;
                     }
                 }
                 Ok(())
             }
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => {
-                let msg = format!("{label}={}: {e}", path.display());
+                let note = if e.kind() == std::io::ErrorKind::NotFound {
+                    "not found".to_owned()
+                } else {
+                    e.to_string()
+                };
+                self.sources.push(Source {
+                    origin: origin.to_owned(),
+                    recipients: Vec::new(),
+                    notes: vec![note.clone()],
+                });
                 if required {
                     Err(KeyError::BadIdentity {
-                        origin: format!("{label}={}", path.display()),
-                        reason: e.to_string(),
+                        origin: origin.to_owned(),
+                        reason: note,
                     })
                 } else {
-                    self.problems.push(msg);
                     Ok(())
                 }
             }
@@ -270,63 +397,106 @@ impl Identities {
 
     /// Loads identities the way sops does, from the environment and default locations. A
     /// source that fails (a missing `SOPS_AGE_KEY_FILE`, a hung `SOPS_AGE_KEY_CMD`) does not stop
-    /// the others, nor other key types: it is recorded in [`Identities::problems`] and reported
+    /// the others, nor other key types: it is recorded in [`Identities::sources`] and reported
     /// if no key opens the file.
     pub fn from_env() -> Result<Identities, KeyError> {
-        let mut ids = Identities::default();
-        let attempt = |ids: &mut Identities, r: Result<(), KeyError>| {
-            if let Err(e) = r {
-                ids.problems.push(e.to_string());
-            }
+        let mut ids = Identities {
+            from_env: true,
+            ..Identities::default()
         };
         if let Ok(text) = std::env::var("SOPS_AGE_KEY") {
             let text = SecretBytes::from(text);
-            let r = ids
-                .add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY")
-                .map(drop);
-            attempt(&mut ids, r);
+            let _ = ids.add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY");
         }
         if let Some(path) = std::env::var_os("SOPS_AGE_KEY_FILE") {
-            let r = ids.add_file(Path::new(&path), "SOPS_AGE_KEY_FILE", true);
-            attempt(&mut ids, r);
+            let origin = format!("SOPS_AGE_KEY_FILE={}", display_path(Path::new(&path)));
+            let _ = ids.add_file(Path::new(&path), &origin, true);
         }
         if let Ok(cmd) = std::env::var("SOPS_AGE_KEY_CMD") {
-            let r = run_key_cmd(&cmd).and_then(|text| {
-                ids.add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY_CMD")
-                    .map(drop)
-            });
-            attempt(&mut ids, r);
+            match run_key_cmd(&cmd) {
+                Ok(text) => {
+                    let _ = ids.add_text(text.as_str().unwrap_or_default(), "SOPS_AGE_KEY_CMD");
+                }
+                Err(e) => ids.failed("SOPS_AGE_KEY_CMD", e),
+            }
         }
         if let Some(path) = std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
-            let r = std::fs::read(&path)
-                .map_err(|e| KeyError::BadIdentity {
-                    origin: format!(
-                        "SOPS_AGE_SSH_PRIVATE_KEY_FILE={}",
-                        Path::new(&path).display()
-                    ),
-                    reason: e.to_string(),
-                })
-                .and_then(|bytes| {
+            let origin = format!(
+                "SOPS_AGE_SSH_PRIVATE_KEY_FILE={}",
+                display_path(Path::new(&path))
+            );
+            match std::fs::read(&path) {
+                Ok(bytes) => {
                     let bytes = SecretBytes::new(bytes);
-                    ids.add_ssh(bytes.expose(), "SOPS_AGE_SSH_PRIVATE_KEY_FILE")
-                        .map(drop)
-                });
-            attempt(&mut ids, r);
+                    let _ = ids.add_ssh(bytes.expose(), &origin);
+                }
+                Err(e) => ids.sources.push(Source {
+                    origin,
+                    recipients: Vec::new(),
+                    notes: vec![if e.kind() == std::io::ErrorKind::NotFound {
+                        "not found".to_owned()
+                    } else {
+                        e.to_string()
+                    }],
+                }),
+            }
         }
         if let Some(default) = default_key_file() {
-            let r = ids.add_file(&default, "default key file", false);
-            attempt(&mut ids, r);
+            let _ = ids.add_file(&default, &display_path(&default), false);
         }
         if let Some(home) = std::env::var_os("HOME") {
             for name in ["id_ed25519", "id_rsa"] {
                 let p = PathBuf::from(&home).join(".ssh").join(name);
                 if p.exists() {
-                    let r = ids.add_file(&p, "ssh key", false);
-                    attempt(&mut ids, r);
+                    let _ = ids.add_file(&p, &display_path(&p), false);
                 }
             }
         }
         Ok(ids)
+    }
+
+    /// Records a source that could not be read at all.
+    fn failed(&mut self, origin: &str, e: KeyError) {
+        let note = match e {
+            KeyError::BadIdentity { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        self.sources.push(Source {
+            origin: origin.to_owned(),
+            recipients: Vec::new(),
+            notes: vec![note],
+        });
+    }
+
+    /// Every source tried, on one bounded line: `A → age1…; B: not found; 3 more sources`.
+    pub fn tried(&self) -> String {
+        if self.sources.is_empty() {
+            return "none".into();
+        }
+        let mut parts: Vec<String> = self
+            .sources
+            .iter()
+            .take(SHOWN_SOURCES)
+            .map(|s| bound_chars(&s.to_string(), 200))
+            .collect();
+        if self.sources.len() > SHOWN_SOURCES {
+            let more = self.sources.len() - SHOWN_SOURCES;
+            let keys: usize = self.sources[SHOWN_SOURCES..]
+                .iter()
+                .map(|s| s.recipients.len())
+                .sum();
+            parts.push(format!(
+                "{more} more source{} ({keys} identit{})",
+                if more == 1 { "" } else { "s" },
+                if keys == 1 { "y" } else { "ies" }
+            ));
+        }
+        parts.join("; ")
+    }
+
+    /// Whether any source reported a problem (a missing file, a skipped identity).
+    pub fn has_problems(&self) -> bool {
+        self.sources.iter().any(|s| !s.notes.is_empty())
     }
 
     /// Tries to open an armored age envelope.
@@ -483,6 +653,48 @@ mod tests {
             ids.unwrap(&stranger),
             Err(KeyError::Unwrap { .. })
         ));
+    }
+
+    #[test]
+    fn sources_name_recipients_never_keys_and_stay_bounded() {
+        let mut ids = Identities::default();
+        let mut texts = Vec::new();
+        for i in 0..7 {
+            let (text, _) = generate();
+            ids.add_text(text.as_str().unwrap(), &format!("file{i}"))
+                .unwrap();
+            texts.push(text);
+        }
+        let (one, recipient) = generate();
+        let mut many = String::new();
+        for t in &texts {
+            many.push_str(t.as_str().unwrap());
+        }
+        many.push_str(one.as_str().unwrap());
+        ids.add_text(&many, "keys.txt").unwrap();
+        let mut bad = Identities::default();
+        assert!(bad.add_text("AGE-SECRET-KEY-1NOPE\n", "broken").is_err());
+        assert_eq!(
+            bad.tried(),
+            "broken: line 1 is not a valid AGE-SECRET-KEY-1 identity"
+        );
+        let line = ids.tried();
+        assert!(!line.contains("AGE-SECRET-KEY"), "{line}");
+        assert!(line.starts_with("file0 → age1"), "{line}");
+        assert!(line.ends_with("4 more sources (11 identities)"), "{line}");
+        assert!(line.len() < 300, "{line}");
+        let src = ids.sources.last().unwrap().to_string();
+        assert!(
+            src.starts_with("keys.txt → age1") && src.ends_with(" +6 more"),
+            "{src}"
+        );
+        let short = abbreviate(&recipient);
+        let (head, tail) = short.split_once('…').unwrap();
+        assert!(recipient.starts_with(head) && recipient.ends_with(tail) && head.len() == 12);
+        assert_eq!(
+            abbreviate("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIabcdefgh"),
+            "ssh-ed25519 …abcdefgh"
+        );
     }
 
     #[test]

@@ -91,9 +91,47 @@ impl KeyError {
     fn reason(&self) -> String {
         match self {
             KeyError::Unwrap { reason, .. } | KeyError::Envelope { reason, .. } => reason.clone(),
+            // Where identities were looked for, and the remedy, follow the per-key report.
+            KeyError::NoIdentities => "no age identity was found".into(),
             other => other.to_string(),
         }
     }
+}
+
+/// At most this many keys sharing one reason, and key groups, are named in a message.
+const SHOWN_KEYS: usize = 3;
+const SHOWN_GROUPS: usize = 4;
+
+/// `a, b, c and 4 more`.
+fn bounded_list(items: &[String], max: usize) -> String {
+    let mut out = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > max {
+        out.push_str(&format!(" and {} more", items.len() - max));
+    }
+    out
+}
+
+/// Why each key of a group failed, keys with the same reason together:
+/// `age age1a…, age age1b…: no loaded identity matches this recipient; PGP F00…: no secret key`.
+fn describe_failures(failures: &[(String, KeyError)]) -> String {
+    let mut by_reason: Vec<(String, Vec<String>)> = Vec::new();
+    for (key, why) in failures {
+        let reason = why.reason();
+        match by_reason.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, keys)) => keys.push(key.clone()),
+            None => by_reason.push((reason, vec![key.clone()])),
+        }
+    }
+    by_reason
+        .iter()
+        .map(|(reason, keys)| format!("{}: {reason}", bounded_list(keys, SHOWN_KEYS)))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// What to encrypt a new data key for.
@@ -189,6 +227,28 @@ impl Keyring {
         Err(failures)
     }
 
+    /// Whether age keys of `md` were tried with our identities (they are, unless a backup
+    /// check leaves age out).
+    fn age_was_tried(&self, md: &Metadata) -> bool {
+        md.all_keys().any(|k| matches!(k, MasterKey::Age(_)))
+            && (!self.exclusive || self.order.contains(&KeyType::Age))
+    }
+
+    /// Where age identities were looked for and what each held, and, when they were looked
+    /// for as sops does, the remedy: ` [age identities tried: …] (set SOPS_AGE_KEY_FILE …)`.
+    /// Names public keys (recipients) only, never key material.
+    fn age_advice(&self) -> String {
+        let mut out = format!(" [age identities tried: {}]", self.age.tried());
+        if self.age.from_env {
+            out.push_str(if self.age.is_empty() {
+                " (set SOPS_AGE_KEY_FILE to your age key file, or put it at ~/.config/sops/age/keys.txt)"
+            } else {
+                " (set SOPS_AGE_KEY_FILE to the key file that holds the identity of one of the file's age recipients)"
+            });
+        }
+        out
+    }
+
     /// Recovers the data key of a file. With several groups, any `threshold` of them suffice;
     /// on failure the error lists every group and why each of its keys failed.
     pub(crate) async fn unwrap_data_key(&self, md: &Metadata) -> Result<DataKey, KeyError> {
@@ -209,11 +269,7 @@ impl Keyring {
                     let detail = if failures.is_empty() {
                         "the group has no keys".to_owned()
                     } else {
-                        failures
-                            .iter()
-                            .map(|(k, why)| format!("{k}: {}", why.reason()))
-                            .collect::<Vec<_>>()
-                            .join("; ")
+                        describe_failures(&failures)
                     };
                     report.push(if md.key_groups.len() > 1 {
                         format!("group {i}: {detail}")
@@ -224,6 +280,11 @@ impl Keyring {
             }
         }
         if parts.len() < threshold {
+            if report.len() > SHOWN_GROUPS {
+                let more = report.len() - SHOWN_GROUPS;
+                report.truncate(SHOWN_GROUPS);
+                report.push(format!("{more} more groups failed"));
+            }
             let mut summary = if md.key_groups.len() > 1 {
                 format!(
                     "{} of {} key groups opened, {} needed ({})",
@@ -247,11 +308,8 @@ impl Keyring {
                     kinds.join("/"),
                     ids.join(", ")
                 );
-            } else if !self.age.problems.is_empty() {
-                summary.push_str(&format!(
-                    " [identity loading: {}]",
-                    self.age.problems.join("; ")
-                ));
+            } else if self.age_was_tried(md) {
+                summary.push_str(&self.age_advice());
             }
             if md.all_keys().next().is_none() {
                 summary = "the file lists no master keys".into();

@@ -12,6 +12,54 @@ fn keys(sb: &Sandbox) -> std::process::Command {
 }
 
 #[test]
+fn verify_that_finds_lost_files_exits_41_not_128() {
+    let sb = Sandbox::new();
+    for f in ["repo/a.yaml", "repo/b.yaml"] {
+        sb.write(f, "a: 1\n");
+        assert_code(
+            &sb.cmd()
+                .args(["encrypt", "-i", "--age", TEST_RECIPIENT, f])
+                .run(),
+            0,
+        );
+    }
+    // A backup of another key: it opens, but none of the files does.
+    let out = keys(&sb)
+        .args(["backup", "--key-file"])
+        .arg(test_key2())
+        .args(["--passphrase", "-o", "other.json"])
+        .run();
+    assert_code(&out, 0);
+    let out = keys(&sb)
+        .args(["verify", "other.json", "repo", "--passphrase"])
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .run();
+    assert_code(&out, 41);
+    let err = stderr(&out);
+    for f in ["repo/a.yaml", "repo/b.yaml"] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&format!("verify: a restore would lose {f}: "))),
+            "{err}"
+        );
+    }
+    assert!(err.contains("opens 0 of 2"), "{err}");
+    // The identities tried are the backup's alone: SOPS_AGE_KEY_FILE is neither used nor
+    // suggested.
+    assert!(
+        err.contains("[age identities tried: the backup → age1"),
+        "{err}"
+    );
+    assert!(!err.contains("SOPS_AGE_KEY_FILE"), "{err}");
+    // A bundle that does not open is verify's own failure: 128, as documented.
+    let out = keys(&sb)
+        .env("SHROUD_PASSPHRASE", "wrong")
+        .args(["verify", "other.json", "repo", "--passphrase"])
+        .run();
+    assert_code(&out, 128);
+}
+
+#[test]
 fn backup_verify_restore_runbook() {
     let sb = Sandbox::new();
     // A repository with files for two keys.

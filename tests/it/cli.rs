@@ -139,6 +139,103 @@ fn exit_codes_and_messages() {
 }
 
 #[test]
+fn wrong_key_lists_each_identity_source() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "e.yaml", "a: 1\n");
+    // A key file that holds another identity: the message names the file's recipient once,
+    // each place identities were looked for with what it held, and the remedy.
+    let out = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_FILE", test_key2())
+        .args(["decrypt", "e.yaml"])
+        .run();
+    assert_code(&out, 128);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert_eq!(err.matches(TEST_RECIPIENT).count(), 1, "{err}");
+    let held = format!(
+        "SOPS_AGE_KEY_FILE={} → {}…{}",
+        test_key2().display(),
+        &TEST_RECIPIENT2[..12],
+        &TEST_RECIPIENT2[TEST_RECIPIENT2.len() - 5..]
+    );
+    assert!(err.contains(&held), "{err}");
+    assert!(
+        err.contains("~/.config/sops/age/keys.txt: not found"),
+        "{err}"
+    );
+    assert!(
+        err.contains("set SOPS_AGE_KEY_FILE to the key file"),
+        "{err}"
+    );
+    assert!(!err.contains("AGE-SECRET-KEY"), "{err}");
+
+    // No identity anywhere: every place tried, and where to put one.
+    let out = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_FILE", sb.path("missing-keys.txt"))
+        .args(["decrypt", "e.yaml"])
+        .run();
+    assert_code(&out, 128);
+    let err = stderr(&out);
+    assert!(err.contains("missing-keys.txt: not found"), "{err}");
+    assert!(
+        err.contains("~/.config/sops/age/keys.txt: not found"),
+        "{err}"
+    );
+    assert!(
+        err.contains("put it at ~/.config/sops/age/keys.txt"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+
+    // Many identities and many recipients: summarized, still one bounded line.
+    let mut recipients = Vec::new();
+    for i in 0..6 {
+        let out = sb.cmd().args(["keygen", "-o", &format!("r{i}.txt")]).run();
+        assert_code(&out, 0);
+        recipients.push(stdout(&out).trim().to_owned());
+    }
+    sb.write("many.yaml", "a: 1\n");
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "--age", &recipients.join(","), "many.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let mut keys = String::new();
+    for i in 0..8 {
+        assert_code(
+            &sb.cmd().args(["keygen", "-o", &format!("k{i}.txt")]).run(),
+            0,
+        );
+        keys.push_str(&sb.read(&format!("k{i}.txt")));
+    }
+    sb.write(".config/sops/age/keys.txt", &keys);
+    let mut c = sb.cmd();
+    for (i, var) in ["SOPS_AGE_KEY_FILE", "SOPS_AGE_SSH_PRIVATE_KEY_FILE"]
+        .iter()
+        .enumerate()
+    {
+        c.env(var, sb.path(&format!("k{i}.txt")));
+    }
+    let out = c
+        .env("SOPS_AGE_KEY", sb.read("k2.txt"))
+        .args(["decrypt", "many.yaml"])
+        .run();
+    assert_code(&out, 128);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.len() < 1000, "bounded: {} bytes: {err}", err.len());
+    assert!(
+        err.contains("and 3 more: no loaded identity matches"),
+        "{err}"
+    );
+    assert!(err.contains("~/.config/sops/age/keys.txt → "), "{err}");
+    assert!(err.contains(" +6 more"), "{err}");
+    assert!(!err.contains("AGE-SECRET-KEY"), "{err}");
+}
+
+#[test]
 fn config_is_found_from_the_files_directory() {
     let sb = Sandbox::new();
     sb.write(
@@ -212,6 +309,74 @@ fn set_and_unset_keep_other_ciphertexts() {
         .args(["set", "s.yaml", r#"["db"]["x"]"#, "not json"])
         .run();
     assert_code(&out, 5);
+}
+
+#[test]
+fn missing_paths_name_siblings_and_the_path_syntax() {
+    let sb = Sandbox::new();
+    encrypted(&sb, "s.yaml", PLAIN);
+    let before = sb.read("s.yaml");
+    let check = |args: &[&str], wanted: &[&str]| {
+        let out = sb.with_key().args(args).run();
+        assert_code(&out, 91);
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        for w in wanted {
+            assert!(err.contains(w), "{args:?}: wanted {w:?} in {err}");
+        }
+        for value in ["hunter2", "admin", "5432", "https://x"] {
+            assert!(!err.contains(value), "{args:?} names a value: {err}");
+        }
+        assert!(out.stdout.is_empty());
+    };
+    let syntax = r#"paths are written ["key"]["key"], with [0] for a list item"#;
+    check(
+        &["decrypt", "--extract", r#"["db"]["pasword"]"#, "s.yaml"],
+        &[
+            r#"["db"]["pasword"] not found: did you mean ["db"]["password"]?"#,
+            r#"its keys, closest first: "password", "port", "user""#,
+            syntax,
+        ],
+    );
+    check(
+        &["decrypt", "--extract", r#"["dbx"]["password"]"#, "s.yaml"],
+        &[r#"did you mean ["db"]?"#, r#""url_unencrypted""#],
+    );
+    check(
+        &["decrypt", "--extract", r#"["list"][2]"#, "s.yaml"],
+        &[r#"["list"] has 2 items, [0] to [1]"#],
+    );
+    check(
+        &["decrypt", "--extract", "db.password", "s.yaml"],
+        &[
+            "invalid --extract path",
+            r#"write it as ["db"]["password"]"#,
+        ],
+    );
+    check(
+        &["unset", "s.yaml", r#"["db"]["usr"]"#],
+        &[
+            r#"["db"]["usr"] not found: did you mean ["db"]["user"]?"#,
+            "--idempotent succeeds when the path is absent",
+            syntax,
+        ],
+    );
+    check(
+        &["set", "s.yaml", r#"["list"][5]"#, r#""x""#],
+        &[
+            r#"cannot set ["list"][5]: ["list"] has 2 items, so [5] is out of range"#,
+            "[2] to append",
+        ],
+    );
+    check(
+        &["set", "s.yaml", r#"["db"]["user"]["x"]"#, r#""x""#],
+        &[r#"["db"]["user"] is a single value, not a mapping"#],
+    );
+    check(
+        &["set", "s.yaml", "db.password", r#""x""#],
+        &["invalid index", r#"write it as ["db"]["password"]"#],
+    );
+    assert_eq!(sb.read("s.yaml"), before, "failed commands change nothing");
 }
 
 #[test]
@@ -321,6 +486,48 @@ fn exec_env_and_exec_file() {
     // A command that never reads the FIFO must not hang.
     let out = sb.with_key().args(["exec-file", "s.yaml", "true"]).run();
     assert_code(&out, 0);
+}
+
+#[test]
+fn exec_env_on_nested_values_names_them_and_points_to_exec_file() {
+    let sb = Sandbox::new();
+    encrypted(
+        &sb,
+        "n.yaml",
+        "TOKEN: hunter2\ndb:\n    password: s3cret\nhosts:\n    - a\n    - b\n",
+    );
+    let out = sb
+        .with_key()
+        .args(["exec-env", "n.yaml", "touch ran"])
+        .run();
+    assert_code(&out, 91);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(r#"["db"] is a mapping and ["hosts"] is a list; nothing was run"#),
+        "{err}"
+    );
+    assert!(
+        err.contains("shroud exec-file n.yaml 'COMMAND {}'"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2") && !err.contains("s3cret"), "{err}");
+    assert!(!sb.path("ran").exists(), "the command did not run");
+    // The same document through exec-file reaches the command whole.
+    let out = sb
+        .with_key()
+        .args(["exec-file", "n.yaml", "grep -c password {}"])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out).trim(), "1");
+    // Many nested keys: a few named, the rest counted.
+    let many: String = (0..8).map(|i| format!("k{i}:\n    x: 1\n")).collect();
+    encrypted(&sb, "m.yaml", &many);
+    let err = stderr(&sb.with_key().args(["exec-env", "m.yaml", "true"]).run());
+    assert!(
+        err.contains(r#"["k4"] is a mapping and 3 more are nested"#),
+        "{err}"
+    );
 }
 
 #[test]

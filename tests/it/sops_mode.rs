@@ -327,6 +327,13 @@ fn exit_codes_match_the_real_sops() {
     assert!(enc.status.success(), "{}", stderr(&enc));
     let good = String::from_utf8(enc.stdout).unwrap();
     sb.write("good.yaml", &good);
+    sb.write("nested-plain.yaml", "a: 1\nm:\n  k: v\n");
+    let enc = real_sops(&sb)
+        .args(["encrypt", "nested-plain.yaml"])
+        .output()
+        .unwrap();
+    assert!(enc.status.success(), "{}", stderr(&enc));
+    sb.write("nested.yaml", &String::from_utf8(enc.stdout).unwrap());
     let b_line = good.lines().find(|l| l.starts_with("b: ")).unwrap();
     let flipped = b_line
         .replacen("data:", "data:A", 1)
@@ -411,6 +418,11 @@ fn exit_codes_match_the_real_sops() {
         (
             "unknown flag",
             vec!["decrypt", "--nope", "good.yaml"],
+            vec![],
+        ),
+        (
+            "exec-env on nested values",
+            vec!["exec-env", "nested.yaml", "true"],
             vec![],
         ),
         (
