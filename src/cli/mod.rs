@@ -4,6 +4,7 @@
 //! Owns: turning flags, environment variables and `.sops.yaml` into calls of the library, and
 //! where bytes come from and go to. Must not know: format or crypto internals.
 
+pub mod audit;
 pub mod common;
 pub mod completion;
 pub mod decrypt;
@@ -103,6 +104,8 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Install or remove the git pre-commit hook that runs `shroud scan --staged`.
     Hook(hook::HookArgs),
+    /// Audit a repository: inventory, who can open what, policy drift, key age, plaintext, integrity.
+    Audit(audit::Args),
     /// Print shell completions.
     Completion(completion::Args),
 }
@@ -137,6 +140,7 @@ pub const VERBS: &[&str] = &[
     "external-secret",
     "scan",
     "hook",
+    "audit",
     "completion",
     "help",
 ];
@@ -178,6 +182,7 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         Command::Keys(a) => keys::run(a),
         Command::Scan(a) => Ok(common::Outcome::Process(scan::run(a))),
         Command::Hook(a) => Ok(common::Outcome::Process(hook::run(a))),
+        Command::Audit(a) => audit::run(a, &g),
         Command::Completion(a) => completion::run(a),
     }
 }
