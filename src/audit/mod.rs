@@ -587,6 +587,14 @@ fn rotation(
     max_days: Option<u64>,
     policy: Option<String>,
 ) -> model::Rotation {
+    if s.metadata.is_none() {
+        // A damaged file has no envelopes to date: it is an integrity finding, not a stale one.
+        return model::Rotation {
+            max_age_days: max_days,
+            policy,
+            ..Default::default()
+        };
+    }
     let from_git = git
         .filter(|g| !g.envelopes_uncommitted)
         .and_then(|g| g.envelopes_changed.as_ref())
@@ -718,6 +726,13 @@ fn recipients(files: &[model::FileEntry], names: &names::Names) -> Vec<model::Re
     by.into_values().collect()
 }
 
+/// The scanner's rule (docs/scanning.md) for "a creation rule's path_regex matches a plaintext
+/// file". The audit's own must-encrypt drift check replaces it: that check asks the cipher's
+/// per-leaf decision whether the rule would encrypt anything in the file (a Deployment under a
+/// `data|stringData` rule holds nothing to encrypt), so the scanner's coarser verdict is left
+/// out rather than reported twice.
+const SUPERSEDED_SCANNER_RULE: &str = "sops-unencrypted-file";
+
 /// Scanner findings, one entry per file and rule.
 fn plaintext(
     opts: &Options,
@@ -769,6 +784,9 @@ fn plaintext(
                 .map(|e| format!("scanner: {e}")),
         );
         for f in outcome.findings {
+            if f.rule_id == SUPERSEDED_SCANNER_RULE {
+                continue;
+            }
             let path = match &prefix {
                 None => f.path.clone(),
                 Some(p) => match f.path.strip_prefix(p.as_str()) {

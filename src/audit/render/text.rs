@@ -114,13 +114,21 @@ pub fn render(r: &Report, color: bool) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
+    let rw = r
+        .files
+        .iter()
+        .take(MAX_ROWS)
+        .map(|f| rotation_text(f).chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     let _ = writeln!(
         out,
         "  {} {} {} {} KEYS",
         pad("PATH", w),
         pad("FORMAT", 6),
         pad("ACCESS", 7),
-        pad("ROTATED", 26),
+        pad("ROTATED", rw),
     );
     for f in r.files.iter().take(MAX_ROWS) {
         let keys = if let Some(d) = &f.damaged {
@@ -145,7 +153,7 @@ pub fn render(r: &Report, color: bool) -> String {
             pad(&clean(&f.path), w),
             pad(f.format, 6),
             pad(&threshold_text(f), 7),
-            pad(&rotation_text(f), 26),
+            pad(&rotation_text(f), rw),
             keys
         );
     }
