@@ -119,6 +119,18 @@ fn random_hex(n: usize) -> String {
         .collect()
 }
 
+/// type, recipient, name, opens alone, shares (path, groups held, threshold).
+type RecipientRow = (
+    String,
+    String,
+    Option<String>,
+    Vec<String>,
+    Vec<(String, u64, u64)>,
+);
+
+/// path, format, version, key types per group.
+type InventoryRow = (String, String, Option<String>, Vec<Vec<String>>);
+
 struct Generated {
     sb: Sandbox,
     r3: String,
@@ -387,13 +399,7 @@ fn generated_repository_inventory_matrix_and_findings() {
     assert_eq!(file(&r, "apps/fresh.yaml")["rule"], 3);
 
     // Access matrix, per recipient, with names from names.yaml.
-    let recips: Vec<(
-        String,
-        String,
-        Option<String>,
-        Vec<String>,
-        Vec<(String, u64, u64)>,
-    )> = r["recipients"]
+    let recips: Vec<RecipientRow> = r["recipients"]
         .as_array()
         .unwrap()
         .iter()
@@ -703,7 +709,7 @@ fn sops_fixture_files_inventory_and_verification() {
         .run();
     assert_code(&out, 0);
     let r = json(&out);
-    let inv: Vec<(String, String, Option<String>, Vec<Vec<String>>)> = r["files"]
+    let inv: Vec<InventoryRow> = r["files"]
         .as_array()
         .unwrap()
         .iter()
