@@ -160,6 +160,12 @@ impl Repo {
         &self.toplevel
     }
 
+    /// The audited directory relative to the top, `/`-terminated (empty at the top), as git
+    /// spells it (symbolic links resolved).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     pub fn head(&self) -> Option<&str> {
         self.head.as_deref()
     }

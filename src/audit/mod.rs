@@ -754,13 +754,7 @@ fn plaintext(
     if opts.history {
         let repo = repo.ok_or(AuditError::HistoryNeedsGit)?;
         let top = repo.toplevel().to_path_buf();
-        let prefix = root_abs
-            .strip_prefix(&top)
-            .map(|p| {
-                let s = p.to_string_lossy().replace('\\', "/");
-                if s.is_empty() { s } else { format!("{s}/") }
-            })
-            .unwrap_or_default();
+        let prefix = repo.prefix().to_owned();
         runs.push((
             scan::Options {
                 source: Source::AllHistory,

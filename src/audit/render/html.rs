@@ -338,7 +338,7 @@ pub fn render(r: &Report) -> String {
                     (Some(c), None) => code(c),
                     _ => "—".into(),
                 },
-                esc(&drift_text(&d.kind)),
+                esc(&drift_text(r, &d.kind)),
                 code(&d.fix)
             );
         }

@@ -284,7 +284,7 @@ pub fn render(r: &Report) -> String {
                     (Some(c), None) => code(c),
                     _ => "—".into(),
                 },
-                md(&drift_text(&d.kind)),
+                md(&drift_text(r, &d.kind)),
                 code(&d.fix)
             );
         }

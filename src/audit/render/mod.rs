@@ -113,19 +113,40 @@ pub fn threshold_text(f: &FileEntry) -> String {
     }
 }
 
+/// A key label (`type identity`) with the holder's name appended when the mapping file names
+/// the recipient: `age age1… (bob)`.
+pub fn named(report: &Report, key_label: &str) -> String {
+    let holder = report
+        .recipients
+        .iter()
+        .filter(|r| r.name.is_some() && key_label.contains(r.recipient.as_str()))
+        .max_by_key(|r| r.recipient.len());
+    match holder.and_then(|r| r.name.as_deref()) {
+        Some(n) => format!("{key_label} ({n})"),
+        None => key_label.to_owned(),
+    }
+}
+
 /// One drift finding's description, without the path.
-pub fn drift_text(kind: &super::model::DriftKind) -> String {
+pub fn drift_text(report: &Report, kind: &super::model::DriftKind) -> String {
     use super::model::DriftKind as K;
+    let names = |labels: &[String]| {
+        labels
+            .iter()
+            .map(|l| named(report, l))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match kind {
         K::Recipients { groups } => groups
             .iter()
             .map(|g| {
                 let mut parts = Vec::new();
                 if !g.missing.is_empty() {
-                    parts.push(format!("missing {}", g.missing.join(", ")));
+                    parts.push(format!("missing {}", names(&g.missing)));
                 }
                 if !g.extra.is_empty() {
-                    parts.push(format!("extra {}", g.extra.join(", ")));
+                    parts.push(format!("extra {}", names(&g.extra)));
                 }
                 format!("group {}: {}", g.group, parts.join("; "))
             })

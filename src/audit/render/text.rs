@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use super::super::model::Report;
 use super::{
-    drift_kind, drift_text, label, rotation_text, short_commit, threshold_text, type_label,
+    drift_kind, drift_text, label, rotation_text, short_commit, short_id, threshold_text,
+    type_label,
 };
 
 /// Rows shown per section before it is cut.
@@ -124,7 +125,7 @@ pub fn render(r: &Report, color: bool) -> String {
         .max(7);
     let _ = writeln!(
         out,
-        "  {} {} {} {} KEYS",
+        "  {} {} {} {} RECIPIENTS (| separates key groups)",
         pad("PATH", w),
         pad("FORMAT", 6),
         pad("ACCESS", 7),
@@ -134,18 +135,21 @@ pub fn render(r: &Report, color: bool) -> String {
         let keys = if let Some(d) = &f.damaged {
             format!("damaged: {}", clean(d))
         } else {
-            let mut by_type: Vec<(&str, usize)> = Vec::new();
-            for k in f.key_groups.iter().flatten() {
-                match by_type.iter_mut().find(|(t, _)| *t == k.kind) {
-                    Some((_, n)) => *n += 1,
-                    None => by_type.push((k.kind, 1)),
-                }
-            }
-            by_type
+            f.key_groups
                 .iter()
-                .map(|(t, n)| format!("{n} {}", type_label(t)))
+                .map(|g| {
+                    g.iter()
+                        .map(|k| match &k.name {
+                            Some(n) => clean(n),
+                            None => {
+                                format!("{} {}", type_label(k.kind), clean(&short_id(&k.recipient)))
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(" | ")
         };
         let _ = writeln!(
             out,
@@ -179,7 +183,7 @@ pub fn render(r: &Report, color: bool) -> String {
             "  {name}: opens {} file(s) alone{}",
             rec.opens_alone.len(),
             if shares > 0 {
-                format!(", holds a share of {shares} more (needs other recipients)")
+                format!("; holds a share of {shares} file(s) it cannot open alone")
             } else {
                 String::new()
             }
@@ -251,7 +255,7 @@ pub fn render(r: &Report, color: bool) -> String {
             "  {} [{}]: {} → {}",
             clean(&d.path),
             drift_kind(&d.kind),
-            clean(&drift_text(&d.kind)),
+            clean(&drift_text(r, &d.kind)),
             clean(&d.fix)
         );
     }
