@@ -10,8 +10,14 @@ n="${1:-10000}"
 runs="${2:-5}"
 cargo build --release --quiet --bin shroud
 shroud="$PWD/target/release/shroud"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# SHROUD_BENCH_DIR=DIR keeps the generated repository in DIR (must not exist) for inspection.
+if [ -n "${SHROUD_BENCH_DIR:-}" ]; then
+  work="$SHROUD_BENCH_DIR"
+  mkdir "$work"
+else
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+fi
 r1="age18wmw49a72cf2r3xg9vklvhuhql25dzv0ufwdrqf29fe25w7alshqxcgy93"
 r2="age1nefd6cryw7v2ac4s4vwlzercmrpw9m9j057ne9gp509zdct4pssshhtt7a"
 r3="$("$shroud" keygen -o "$work/k3.txt" 2>&1 | grep -o 'age1[0-9a-z]*' | head -1)"

@@ -187,16 +187,25 @@ pub(crate) struct Inspected {
     pub kind: FileKind,
     /// The file's bytes, when it was read (every kind but `Config`, `TooLarge`, `Unreadable`).
     pub bytes: Vec<u8>,
+    /// For `Sops`, when asked for: the parsed tree (metadata removed) and metadata, as
+    /// `document::load_encrypted` returns them.
+    pub parsed: Option<(crate::tree::Tree, crate::metadata::Metadata)>,
 }
 
 /// Reads and classifies one file (the decision [`sops_files`] makes for every file).
 pub(crate) fn inspect(path: PathBuf, input_type: Option<Format>) -> Inspected {
+    inspect_with(path, input_type, false)
+}
+
+/// [`inspect`]; with `keep_parsed`, a sops file's parse is kept in [`Inspected::parsed`].
+fn inspect_with(path: PathBuf, input_type: Option<Format>, keep_parsed: bool) -> Inspected {
     let format = input_type.unwrap_or_else(|| Format::from_path(&path));
     let done = |path, kind| Inspected {
         path,
         format,
         kind,
         bytes: Vec::new(),
+        parsed: None,
     };
     if path
         .file_name()
@@ -211,7 +220,12 @@ pub(crate) fn inspect(path: PathBuf, input_type: Option<Format>) -> Inspected {
         Ok(b) => b,
         Err(e) => return done(path, FileKind::Unreadable(e.to_string())),
     };
-    let kind = match document::sniff(format, &bytes) {
+    let (sniff, parsed) = if keep_parsed {
+        document::sniff_parsed(format, &bytes)
+    } else {
+        (document::sniff(format, &bytes), None)
+    };
+    let kind = match sniff {
         Sniff::Plain => FileKind::Plain,
         Sniff::Sops => FileKind::Sops,
         Sniff::Damaged(e) => FileKind::Damaged(e),
@@ -221,12 +235,13 @@ pub(crate) fn inspect(path: PathBuf, input_type: Option<Format>) -> Inspected {
         format,
         kind,
         bytes,
+        parsed,
     }
 }
 
 /// Every file under `dir`, read and classified by [`inspect`] on `threads` walker threads and
-/// handed to `found` as it is done (in no particular order). A walk error ends with
-/// [`Error::Walk`] after the walk.
+/// handed to `found` as it is done (in no particular order), each sops file with its parse
+/// ([`Inspected::parsed`]). A walk error ends with [`Error::Walk`] after the walk.
 pub(crate) fn inspect_parallel(
     dir: &Path,
     input_type: Option<Format>,
@@ -237,7 +252,7 @@ pub(crate) fn inspect_parallel(
     files_parallel(
         &[dir.to_path_buf()],
         threads,
-        &|p| found(inspect(p, input_type)),
+        &|p| found(inspect_with(p, input_type, true)),
         &|e| errors.lock().unwrap_or_else(|e| e.into_inner()).push(e),
     );
     match errors

@@ -314,7 +314,10 @@ pub fn audit(opts: &Options) -> Result<Report> {
                     rule: None,
                 });
             }
-            FileKind::Sops => match crate::document::load_encrypted(&rel, f.format, &f.bytes) {
+            FileKind::Sops => match f.parsed.map(Ok).unwrap_or_else(|| {
+                // The walk keeps every sops file's parse; this is its fallback.
+                crate::document::load_encrypted(&rel, f.format, &f.bytes)
+            }) {
                 Err(e) => {
                     let why = crate::text::one_line(&e);
                     out.integrity.push(model::Integrity {
@@ -628,7 +631,8 @@ fn file_entry(
     rotation: model::Rotation,
     names: &names::Names,
 ) -> model::FileEntry {
-    let md = s.metadata.clone().unwrap_or_default();
+    let empty = Metadata::default();
+    let md = s.metadata.as_ref().unwrap_or(&empty);
     let key_groups: Vec<Vec<model::Key>> = md
         .key_groups
         .iter()
@@ -643,7 +647,7 @@ fn file_entry(
                 .collect()
         })
         .collect();
-    let sets = group_sets(&md);
+    let sets = group_sets(md);
     let (combinations, combinations_truncated) = if s.metadata.is_some() {
         access::combinations(&sets, md.threshold())
     } else {
