@@ -53,6 +53,8 @@ pub struct Config {
     pub json_indent: Option<usize>,
     /// The `external_secrets:` section (defaults for `shroud external-secret`), as written.
     pub external_secrets: Option<Map>,
+    /// The `audit:` section (policy for `shroud audit`, read by `shroud::audit`), as written.
+    pub audit: Option<Map>,
 }
 
 /// Walks from `start` upward (at most 100 levels) looking for `.sops.yaml`.
@@ -318,6 +320,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             .get("external_secrets")
             .and_then(Value::as_map)
             .cloned(),
+        audit: root.get("audit").and_then(Value::as_map).cloned(),
     })
 }
 

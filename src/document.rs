@@ -102,27 +102,34 @@ fn has_enc(input: &[u8]) -> bool {
 /// Classifies a file without any key: bulk operations (rotate, updatekeys, verify, audit)
 /// must process every sops file and report damaged ones, never skip them as plaintext.
 pub(crate) fn sniff(format: Format, input: &[u8]) -> Sniff {
+    sniff_parsed(format, input).0
+}
+
+/// [`sniff`], also returning what was parsed for a sops file: its tree (metadata removed) and
+/// metadata, exactly as [`load_encrypted`] returns them, so a caller need not parse it twice.
+pub(crate) fn sniff_parsed(format: Format, input: &[u8]) -> (Sniff, Option<(Tree, Metadata)>) {
     let mut tree = match store::load_encrypted(format, input) {
         Ok(t) => t,
-        Err(e) if has_enc(input) => return Sniff::Damaged(e.to_string()),
-        Err(_) => return Sniff::Plain,
+        Err(e) if has_enc(input) => return (Sniff::Damaged(e.to_string()), None),
+        Err(_) => return (Sniff::Plain, None),
     };
     let split = match layout::split(format, &mut tree) {
         Ok(m) => m,
-        Err(e) => return Sniff::Damaged(e.to_string()),
+        Err(e) => return (Sniff::Damaged(e.to_string()), None),
     };
     match split {
         Some(meta) if has_enc(input) || layout::looks_like_metadata(&meta) => {
             match layout::parse(&meta) {
-                Ok(_) => Sniff::Sops,
-                Err(e) => Sniff::Damaged(e.to_string()),
+                Ok(md) => (Sniff::Sops, Some((tree, md))),
+                Err(e) => (Sniff::Damaged(e.to_string()), None),
             }
         }
-        Some(_) => Sniff::Plain,
-        None if has_enc(input) => {
-            Sniff::Damaged("it holds encrypted values but no sops metadata".into())
-        }
-        None => Sniff::Plain,
+        Some(_) => (Sniff::Plain, None),
+        None if has_enc(input) => (
+            Sniff::Damaged("it holds encrypted values but no sops metadata".into()),
+            None,
+        ),
+        None => (Sniff::Plain, None),
     }
 }
 

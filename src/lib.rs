@@ -31,6 +31,7 @@
 //! | [`document`] | whole files: encrypt, open (decrypt and verify), seal again |
 //! | [`repo`] | files of a repository: the `.gitignore`-aware walk, nearest configs, sops files |
 //! | [`rotate`], [`backup`], [`externalsecret`], [`scan`], [`k8s`] | procedures: key rotation, key backups, ExternalSecret generation, the secret scanner, Kubernetes objects |
+//! | [`audit`] | the repository audit: inventory, access matrix, policy drift, key age, plaintext and integrity findings (uses the scanner's public entry) |
 //! | [`controller`] | the in-cluster decryptor built on [`k8s`] |
 //! | [`error`] | the library error type and the documented exit codes |
 //!
@@ -99,6 +100,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod backup;
 pub mod config;
 #[cfg(feature = "cluster")]

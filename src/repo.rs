@@ -162,37 +162,131 @@ pub struct SopsFile {
 /// a huge binary is not read whole just to be skipped).
 pub(crate) const MAX_SOPS_FILE: u64 = 64 * 1024 * 1024;
 
+/// What one file of a walk is, judged as [`sops_files`] judges it.
+#[derive(Debug)]
+pub(crate) enum FileKind {
+    /// A `.sops.yaml` (never a sops file).
+    Config,
+    /// Larger than [`MAX_SOPS_FILE`]: not read.
+    TooLarge,
+    /// It could not be read: why.
+    Unreadable(String),
+    /// No sops metadata and no encrypted values.
+    Plain,
+    /// It carries sops metadata.
+    Sops,
+    /// It looks like a sops file but cannot be read as one: why.
+    Damaged(String),
+}
+
+/// One file of a walk, read once and classified.
+#[derive(Debug)]
+pub(crate) struct Inspected {
+    pub path: PathBuf,
+    pub format: Format,
+    pub kind: FileKind,
+    /// The file's bytes, when it was read (every kind but `Config`, `TooLarge`, `Unreadable`).
+    pub bytes: Vec<u8>,
+    /// For `Sops`, when asked for: the parsed tree (metadata removed) and metadata, as
+    /// `document::load_encrypted` returns them.
+    pub parsed: Option<(crate::tree::Tree, crate::metadata::Metadata)>,
+}
+
+/// Reads and classifies one file (the decision [`sops_files`] makes for every file).
+pub(crate) fn inspect(path: PathBuf, input_type: Option<Format>) -> Inspected {
+    inspect_with(path, input_type, false)
+}
+
+/// [`inspect`]; with `keep_parsed`, a sops file's parse is kept in [`Inspected::parsed`].
+fn inspect_with(path: PathBuf, input_type: Option<Format>, keep_parsed: bool) -> Inspected {
+    let format = input_type.unwrap_or_else(|| Format::from_path(&path));
+    let done = |path, kind| Inspected {
+        path,
+        format,
+        kind,
+        bytes: Vec::new(),
+        parsed: None,
+    };
+    if path
+        .file_name()
+        .is_some_and(|n| n == config::CONFIG_FILE_NAME)
+    {
+        return done(path, FileKind::Config);
+    }
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_SOPS_FILE) {
+        return done(path, FileKind::TooLarge);
+    }
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => return done(path, FileKind::Unreadable(e.to_string())),
+    };
+    let (sniff, parsed) = if keep_parsed {
+        document::sniff_parsed(format, &bytes)
+    } else {
+        (document::sniff(format, &bytes), None)
+    };
+    let kind = match sniff {
+        Sniff::Plain => FileKind::Plain,
+        Sniff::Sops => FileKind::Sops,
+        Sniff::Damaged(e) => FileKind::Damaged(e),
+    };
+    Inspected {
+        path,
+        format,
+        kind,
+        bytes,
+        parsed,
+    }
+}
+
+/// Every file under `dir`, read and classified by [`inspect`] on `threads` walker threads and
+/// handed to `found` as it is done (in no particular order), each sops file with its parse
+/// ([`Inspected::parsed`]). A walk error ends with [`Error::Walk`] after the walk.
+pub(crate) fn inspect_parallel(
+    dir: &Path,
+    input_type: Option<Format>,
+    threads: usize,
+    found: &(dyn Fn(Inspected) + Sync),
+) -> Result<()> {
+    let errors = Mutex::new(Vec::new());
+    files_parallel(
+        &[dir.to_path_buf()],
+        threads,
+        &|p| found(inspect_with(p, input_type, true)),
+        &|e| errors.lock().unwrap_or_else(|e| e.into_inner()).push(e),
+    );
+    match errors
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .first()
+    {
+        Some(message) => Err(Error::Walk {
+            path: dir.display().to_string(),
+            message: message.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Every sops file under `dir` (all stores; `.gitignore` respected), sorted by path: files
 /// with sops metadata, and files that look like sops files but are damaged (so that bulk
 /// operations report them instead of skipping them). `.sops.yaml` itself is never one.
 pub(crate) fn sops_files(dir: &Path, input_type: Option<Format>) -> Result<Vec<SopsFile>> {
     let mut out = Vec::new();
     for path in files(dir)? {
-        if path
-            .file_name()
-            .is_some_and(|n| n == config::CONFIG_FILE_NAME)
-        {
-            continue;
-        }
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_SOPS_FILE) {
-            continue;
-        }
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        let format = input_type.unwrap_or_else(|| Format::from_path(&path));
-        match document::sniff(format, &bytes) {
-            Sniff::Plain => {}
-            Sniff::Sops => out.push(SopsFile {
-                path,
-                format,
+        let f = inspect(path, input_type);
+        match f.kind {
+            FileKind::Sops => out.push(SopsFile {
+                path: f.path,
+                format: f.format,
                 damage: None,
             }),
-            Sniff::Damaged(e) => out.push(SopsFile {
-                path,
-                format,
+            FileKind::Damaged(e) => out.push(SopsFile {
+                path: f.path,
+                format: f.format,
                 damage: Some(e),
             }),
+            _ => {}
         }
     }
     Ok(out)

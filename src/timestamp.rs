@@ -150,6 +150,16 @@ impl Timestamp {
         out
     }
 
+    /// Seconds since the Unix epoch.
+    pub fn unix_seconds(&self) -> i64 {
+        let midnight = self.date.midnight().assume_utc().unix_timestamp();
+        midnight
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second)
+            - i64::from(self.offset_secs)
+    }
+
     /// `time.Time.MarshalText()`: RFC 3339 with nanoseconds, trailing zeros trimmed.
     pub fn to_rfc3339_nano(&self) -> String {
         self.format(true)

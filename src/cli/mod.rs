@@ -4,6 +4,7 @@
 //! Owns: turning flags, environment variables and `.sops.yaml` into calls of the library, and
 //! where bytes come from and go to. Must not know: format or crypto internals.
 
+pub mod audit;
 pub mod common;
 pub mod completion;
 pub mod decrypt;
@@ -157,6 +158,8 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Install or remove the git pre-commit hook that runs `shroud scan --staged`.
     Hook(hook::HookArgs),
+    /// Audit a repository: inventory, who can open what, policy drift, key age, plaintext, integrity.
+    Audit(audit::Args),
     /// Print shell completions.
     Completion(completion::Args),
     /// Write man pages for every verb into a directory.
@@ -200,6 +203,7 @@ pub const VERBS: &[&str] = &[
     "external-secret",
     "scan",
     "hook",
+    "audit",
     "completion",
     "man",
     "help",
@@ -279,6 +283,10 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         Command::Keys(a) => keys::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Hook(a) => hook::run(a),
+        Command::Audit(a) => {
+            let g = g(&a.file_opts);
+            audit::run(a, &g)
+        }
         Command::Completion(a) => completion::run(a),
         Command::Man(a) => man::run(a),
     }

@@ -1,6 +1,7 @@
 //! One integration-test binary (ripgrep style): a small harness in `util`, then one module per
 //! area. Tests run the real `shroud` binary, real `age`, real files.
 
+mod audit;
 mod backup;
 mod cli;
 #[cfg(feature = "cluster")]

@@ -638,7 +638,10 @@ fn pre_commit_framework_uses_the_hook_manifest() {
         "shroud scan (secrets)....",
         "shroud scan (secrets, built from source)",
     ] {
-        let line = text.lines().find(|l| l.starts_with(hook)).unwrap_or_default();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(hook))
+            .unwrap_or_default();
         assert!(line.ends_with("Failed"), "{hook}: {text}");
     }
 }
