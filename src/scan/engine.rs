@@ -416,7 +416,7 @@ impl Engine {
                     line,
                     column,
                     &hay[h.secret.clone()],
-                    None,
+                    rule.message.clone(),
                 )
             })
             .collect()

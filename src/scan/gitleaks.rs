@@ -190,6 +190,7 @@ pub fn parse(text: &str) -> Result<Config, String> {
             priority: 10,
             secret_group: r.secret_group.filter(|&g| g > 0),
             allowlists: allow,
+            message: None,
             id,
         });
     }

@@ -141,6 +141,7 @@ fn custom_rule(m: &Map) -> Result<Rule, String> {
         priority: 10,
         secret_group: None,
         allowlists: Vec::new(),
+        message: None,
         id,
     })
 }

@@ -1115,3 +1115,93 @@ fn oversized_blobs_in_history_are_skipped() {
     );
     assert_eq!(code(&out), 0, "{}", stdout(&out));
 }
+
+/// Key-backup shares made by `keys backup` (real bech32m shares, generated here) are
+/// findings wherever they are committed: the share files, a paper copy pasted into notes with
+/// words after it on the line, and the compact form without spaces. A mistyped share and the
+/// `shroudshare1 …` placeholder of the docs are not.
+#[test]
+fn key_backup_shares_are_findings() {
+    let d = repo();
+    let out = shroud_in(d.path())
+        .args(["keys", "backup", "--key-file"])
+        .arg(crate::util::test_key())
+        .args([
+            "--shares",
+            "3",
+            "--threshold",
+            "2",
+            "--shares-dir",
+            "backup/shares",
+            "-o",
+            "backup/keys-backup.json",
+        ])
+        .run();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let block = std::fs::read_to_string(d.path().join("backup/shares/share-2.txt")).unwrap();
+    let line = block
+        .lines()
+        .find(|l| l.starts_with("shroudshare1 "))
+        .unwrap_or_else(|| panic!("{block}"));
+    let compact: String = line.split_whitespace().collect();
+    std::fs::write(
+        d.path().join("notes.md"),
+        format!("# Recovery\n\nBob's paper: {line} keep safe\n\nOr `{compact}`.\n"),
+    )
+    .unwrap();
+    let mut typo = line.to_owned();
+    let last = typo.pop().unwrap();
+    typo.push(if last == 'q' { 'p' } else { 'q' });
+    std::fs::write(
+        d.path().join("docs.md"),
+        format!("A share looks like `shroudshare1 qqqq pppp …`.\n\n{typo}\n"),
+    )
+    .unwrap();
+    commit_all(d.path(), "oops");
+    for args in [
+        &["scan", "--format", "json"][..],
+        &["scan", "--all-history", "--format", "json"][..],
+    ] {
+        let out = shroud(d.path(), args);
+        assert_eq!(code(&out), 1, "{}", stdout(&out));
+        let v = json(&out);
+        let mut shares: Vec<(String, u64)> = findings(&v)
+            .iter()
+            .filter(|f| f["rule"] == "shroud-key-share")
+            .map(|f| {
+                let m = f["message"].as_str().unwrap_or_default();
+                assert!(
+                    m.contains("key-backup share")
+                        && m.contains("history")
+                        && m.contains("new backup"),
+                    "{m}"
+                );
+                (
+                    f["path"].as_str().unwrap().to_owned(),
+                    f["line"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        shares.sort();
+        assert_eq!(
+            shares,
+            vec![
+                ("backup/shares/share-1.txt".to_owned(), 2),
+                ("backup/shares/share-2.txt".to_owned(), 2),
+                ("backup/shares/share-3.txt".to_owned(), 2),
+                ("notes.md".to_owned(), 3),
+                ("notes.md".to_owned(), 5),
+            ],
+            "{v}"
+        );
+        assert!(!findings(&v).iter().any(|f| f["path"] == "docs.md"), "{v}");
+    }
+    // The text report says what to do and never shows the share.
+    let out = shroud(d.path(), &["scan"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("[shroud-key-share]") && text.contains("remove it from the repository"),
+        "{text}"
+    );
+    assert!(!text.contains(&line[13..40]), "{text}");
+}

@@ -18,6 +18,7 @@ struct Def {
     validator: Option<Validator>,
     priority: u8,
     paths: Option<&'static str>,
+    message: Option<&'static str>,
 }
 
 const fn def(
@@ -36,8 +37,12 @@ const fn def(
         validator: None,
         priority: 5,
         paths: None,
+        message: None,
     }
 }
+
+/// What to do about a committed key-backup share.
+const SHARE_ADVICE: &str = "this is a key-backup share (shroud keys backup --shares), and enough shares open the backup bundle: remove it from the repository and from its history (every clone still has it), then make a new backup with new shares and destroy the old bundle and all of its shares (docs/backup.md)";
 
 /// End of a token made of `[A-Za-z0-9_-]`: the next byte is not one of those.
 macro_rules! tok_end {
@@ -319,6 +324,19 @@ fn defs() -> Vec<Def> {
             )
         },
         Def {
+            validator: Some(shroud_share),
+            priority: 9,
+            message: Some(SHARE_ADVICE),
+            ..def(
+                "shroud-key-share",
+                "shroud key-backup share",
+                &["shroudshare1", "SHROUDSHARE1"],
+                // The paper form (`shroudshare1 abcd efgh …`, as `keys backup` writes it) and
+                // the compact one; the validator checks the bech32m checksum.
+                r"(?i)\b(shroudshare1(?:[ \t]?[qpzry9x8gf2tvdw0s3jn54khce6mua7l]){20,})",
+            )
+        },
+        Def {
             validator: Some(nkey_seed),
             priority: 8,
             ..def(
@@ -409,6 +427,7 @@ pub fn builtin() -> Vec<Rule> {
             priority: d.priority,
             secret_group: None,
             allowlists: Vec::new(),
+            message: d.message.map(str::to_owned),
         })
         .collect()
 }

@@ -55,6 +55,9 @@ pub struct Rule {
     pub secret_group: Option<usize>,
     /// Findings any of these allow are dropped (gitleaks per-rule allowlists).
     pub allowlists: Vec<super::gitleaks::Allowlist>,
+    /// What to do about a finding, when the rule has something specific to say (shown under
+    /// it and carried in JSON/SARIF).
+    pub message: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -297,21 +297,22 @@ pub(super) fn private_key_body(hay: &[u8], r: Range<usize>, _path: &str) -> bool
 
 /// bech32 checksum of an age secret key (case-insensitive HRP `age-secret-key-`).
 pub fn age_bech32_ok(s: &[u8]) -> bool {
+    bech32_residue(s) == Some(1)
+}
+
+/// The bech32 checksum residue of `hrp1data` (1: bech32, `BECH32M`: bech32m), `None` when it
+/// is not bech32 at all. Case-insensitive.
+fn bech32_residue(s: &[u8]) -> Option<u32> {
     const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
     let lower = s.to_ascii_lowercase();
-    let Some(sep) = lower.iter().rposition(|&b| b == b'1') else {
-        return false;
-    };
+    let sep = lower.iter().rposition(|&b| b == b'1')?;
     let (hrp, data) = (&lower[..sep], &lower[sep + 1..]);
     let mut values = Vec::with_capacity(hrp.len() * 2 + 1 + data.len());
     values.extend(hrp.iter().map(|b| b >> 5));
     values.push(0);
     values.extend(hrp.iter().map(|b| b & 31));
     for b in data {
-        match CHARSET.iter().position(|c| c == b) {
-            Some(v) => values.push(v as u8),
-            None => return false,
-        }
+        values.push(CHARSET.iter().position(|c| c == b)? as u8);
     }
     const GEN: [u32; 5] = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
     let mut chk: u32 = 1;
@@ -324,7 +325,32 @@ pub fn age_bech32_ok(s: &[u8]) -> bool {
             }
         }
     }
-    chk == 1
+    Some(chk)
+}
+
+/// The bech32m checksum constant (BIP 350).
+const BECH32M: u32 = 0x2bc8_30a3;
+
+/// A `shroudshare1…` key-backup share (see `backup::share`): the bech32m checksum holds over
+/// the characters without the paper layout's spaces. Words that follow the share on its line
+/// and happen to be bech32 characters are dropped one by one until the checksum holds.
+pub(super) fn shroud_share(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
+    let mut s = &hay[r];
+    for _ in 0..4 {
+        let compact: Vec<u8> = s.iter().copied().filter(|b| !b" \t".contains(b)).collect();
+        // hrp + separator + at least the version, backup id, k, n and a checksum.
+        if compact.len() < "shroudshare1".len() + 20 {
+            return false;
+        }
+        if bech32_residue(&compact) == Some(BECH32M) {
+            return true;
+        }
+        match s.iter().rposition(|b| b" \t".contains(b)) {
+            Some(cut) => s = s[..cut].trim_ascii_end(),
+            None => return false,
+        }
+    }
+    false
 }
 
 pub(super) fn age_bech32(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
@@ -510,6 +536,40 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
         assert!(!github_checksum_ok(&bad));
+    }
+
+    /// Shares made by `backup::create`, in their paper layout (with and without words after
+    /// them) and compact; one changed character fails the checksum.
+    #[test]
+    fn shroud_shares() {
+        use age::secrecy::ExposeSecret;
+        let (text, _) = crate::keysource::age::generate();
+        let created = crate::backup::create(
+            &[crate::backup::Source {
+                label: "test".into(),
+                text,
+            }],
+            &[],
+            &crate::backup::Protection {
+                shares: Some((3, 2)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let check = |s: &str| shroud_share(s.as_bytes(), 0..s.len(), "x");
+        for (i, share) in created.shares.iter().enumerate() {
+            let block = crate::backup::share_block(&created.manifest, i, share);
+            let line = block.lines().nth(1).unwrap();
+            assert!(check(line), "{line}");
+            assert!(check(&format!("{line} keep safe")), "{line}");
+            assert!(check(share.expose_secret()));
+            assert!(check(&share.expose_secret().to_ascii_uppercase()));
+            let mut typo = line.to_owned();
+            let c = typo.pop().unwrap();
+            typo.push(if c == 'q' { 'p' } else { 'q' });
+            assert!(!check(&typo), "{typo}");
+        }
+        assert!(!check("shroudshare1 qqqq pppp qqqq pppp qqqq pppp"));
     }
 
     #[test]
