@@ -99,7 +99,7 @@ pub fn run(args: Args, g: &Global) -> Result<Outcome> {
     }
     if args.verify {
         let keyring = common::keyring(g)?;
-        common::block_on(audit::verify(&mut report, &keyring));
+        common::block_on_parallel(audit::verify(&mut report, &keyring));
     }
     let format = match args.format {
         Format::Text => OutputFormat::Text,

@@ -29,10 +29,29 @@ pub enum Outcome {
 /// Runs a future on a runtime created once per process.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     use std::sync::OnceLock;
+    // One file at a time needs no worker threads: key-source calls run concurrently on this
+    // thread, and starting no threads keeps a one-file command's start-up short.
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the async runtime starts")
+    })
+    .block_on(f)
+}
+
+/// [`block_on`] for work that spreads over many files (rotate, updatekeys, bulk encrypt):
+/// a multi-thread runtime, so file tasks encrypt in parallel and several threads may block on
+/// it at once. A command uses one of the two runtimes, never both (key-source clients hold
+/// connections of the runtime they were first used on).
+pub fn block_on_parallel<F: std::future::Future>(f: F) -> F::Output {
+    use std::sync::OnceLock;
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(cores.max(2))
             .enable_all()
             .build()
             .expect("the async runtime starts")

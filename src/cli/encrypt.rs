@@ -192,7 +192,7 @@ fn encrypt_in_place(a: &Args, g: &Global, path: &Path) -> Result<()> {
     let cfg = config::discover(g.config.as_deref(), Some(path))?;
     let spec = common::encrypt_spec(&label, Some(path), &a.keys, &a.rules, cfg.as_ref())?;
     let tree = document::load_plain(&label, in_fmt, input.bytes.expose())?;
-    let (tree, md, _key) = common::block_on(document::encrypt(
+    let (tree, md, _key) = common::block_on_parallel(document::encrypt(
         &label,
         in_fmt,
         tree,

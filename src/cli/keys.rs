@@ -546,7 +546,7 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
 fn run_verify(a: VerifyArgs) -> Result<Outcome> {
     let opened = open_bundle(&a.bundle, &a.unlock)?;
     let dir = a.dir.unwrap_or_else(|| PathBuf::from("."));
-    let results = common::block_on(backup::verify_dir(&dir, &opened))
+    let results = common::block_on_parallel(backup::verify_dir(&dir, &opened))
         .map_err(|e| berr(&a.bundle.display().to_string(), e))?;
     let lost: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
     // Findings, not a failure of verify itself: its own exit code (41) follows the summary.

@@ -127,42 +127,59 @@ impl Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Encrypt a plaintext file.
+    #[command(after_help = "Examples:\n  shroud encrypt --age age1… secrets.yaml > secrets.enc.yaml\n  shroud encrypt -i secrets.yaml          # recipients from .sops.yaml\n  shroud encrypt -i -y --recursive k8s/   # every file a creation rule matches")]
     Encrypt(Box<encrypt::Args>),
     /// Decrypt an encrypted file (verifying its MAC).
+    #[command(after_help = "Examples:\n  shroud decrypt secrets.enc.yaml\n  shroud decrypt --extract '[\"db\"][\"password\"]' secrets.enc.yaml")]
     Decrypt(decrypt::Args),
     /// Edit an encrypted file in $EDITOR; unchanged values keep their exact ciphertext.
+    #[command(after_help = "Examples:\n  EDITOR=vim shroud edit secrets.enc.yaml\n  shroud edit --age age1… new.enc.yaml    # a new file from a template")]
     Edit(edit::Args),
     /// Set one value of an encrypted file (the value is JSON).
     Set(set::SetArgs),
     /// Remove one value of an encrypted file.
+    #[command(after_help = "Examples:\n  shroud unset secrets.enc.yaml '[\"db\"][\"password\"]'\n  shroud unset --idempotent secrets.enc.yaml '[\"old\"]'")]
     Unset(set::UnsetArgs),
     /// Print {"encrypted":true|false} for a file.
+    #[command(after_help = "Examples:\n  shroud filestatus secrets.enc.yaml     # {\"encrypted\":true}")]
     Filestatus(filestatus::Args),
     /// Run a command with the decrypted top-level keys as environment variables.
+    #[command(after_help = "Examples:\n  shroud exec-env secrets.enc.env 'psql \"$DATABASE_URL\"'\n  shroud exec-env --pristine prod.enc.env ./deploy.sh")]
     ExecEnv(exec::EnvArgs),
     /// Run a command with the decrypted file at a private path ({} in the command).
+    #[command(after_help = "Examples:\n  shroud exec-file secrets.enc.yaml 'kubectl apply -f {}'\n  shroud exec-file --no-fifo --output-type json config.enc.yaml 'app --config {}'")]
     ExecFile(exec::FileArgs),
     /// Re-wrap files' data keys for the recipients .sops.yaml asks for now (values untouched).
+    #[command(after_help = "Examples:\n  shroud updatekeys -y secrets.enc.yaml\n  shroud updatekeys --dry-run --all      # every sops file under the repository")]
     Updatekeys(rotate::UpdateKeysArgs),
     /// Give files a new data key and re-encrypt every value (--add-*/--rm-* change recipients).
+    #[command(after_help = "Examples:\n  shroud rotate -i secrets.enc.yaml\n  shroud rotate -i -y --rm-age age1… --recursive k8s/   # revoke a key everywhere")]
     Rotate(rotate::RotateArgs),
     /// Add or remove a key group (Shamir secret sharing across groups), keeping the data key.
+    #[command(after_help = "Examples:\n  shroud groups add -i --file secrets.enc.yaml --age age1…\n  shroud groups rm -i --file secrets.enc.yaml 1")]
     Groups(groups::GroupsArgs),
     /// Generate ExternalSecret manifests (keys only) and optionally push values to AWS Secrets Manager.
     ExternalSecret(externalsecret::Args),
     /// Generate a new age identity (written 0600) and print its recipient.
+    #[command(after_help = "Examples:\n  shroud keygen                          # into the sops key file\n  shroud keygen -o ci.key")]
     Keygen(keygen::Args),
     /// Back up, restore and verify age identities.
+    #[command(after_help = "Examples:\n  shroud keys backup --recipient age1… --shares 5 --threshold 3 --shares-dir /media/usb -o backup.json\n  shroud keys verify --share s1.txt --share s2.txt --share s3.txt backup.json .\n  shroud keys restore --identity recovery.key backup.json")]
     Keys(keys::KeysArgs),
     /// Scan files, staged changes or git history for plaintext secrets.
+    #[command(after_help = "Examples:\n  shroud scan                            # the working tree\n  shroud scan --staged                   # what the next commit adds\n  shroud scan --all-history --format sarif -o scan.sarif")]
     Scan(scan::ScanArgs),
     /// Install or remove the git pre-commit hook that runs `shroud scan --staged`.
+    #[command(after_help = "Examples:\n  shroud hook install\n  shroud hook uninstall")]
     Hook(hook::HookArgs),
     /// Audit a repository: inventory, who can open what, policy drift, key age, plaintext, integrity.
+    #[command(after_help = "Examples:\n  shroud audit\n  shroud audit --format html -o audit.html --history\n  shroud audit --max-key-age 90d --fail-on drift,stale,plaintext,integrity")]
     Audit(audit::Args),
     /// Print shell completions.
+    #[command(after_help = "Examples:\n  shroud completion bash > ~/.local/share/bash-completion/completions/shroud\n  shroud completion zsh > \"${fpath[1]}/_shroud\"")]
     Completion(completion::Args),
     /// Write man pages for every verb into a directory.
+    #[command(after_help = "Examples:\n  shroud man ~/.local/share/man/man1 && man shroud-encrypt")]
     Man(man::Args),
 }
 
@@ -289,5 +306,62 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         }
         Command::Completion(a) => completion::run(a),
         Command::Man(a) => man::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Splits an example line as a shell would for the parts examples use: words, single and
+    /// double quotes; stops at a redirection, `&&` or a comment.
+    fn words(line: &str) -> Vec<String> {
+        let (mut out, mut cur, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => cur.push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    any = true;
+                }
+                (None, ' ') => {
+                    if any || !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                        any = false;
+                    }
+                }
+                (None, c) => cur.push(c),
+            }
+        }
+        if any || !cur.is_empty() {
+            out.push(cur);
+        }
+        let stop = out
+            .iter()
+            .position(|w| matches!(w.as_str(), ">" | "&&" | "|") || w.starts_with('#'));
+        out.truncate(stop.unwrap_or(out.len()));
+        out
+    }
+
+    /// Every verb's --help carries examples, and every example parses as a command line.
+    #[test]
+    fn help_examples_parse() {
+        let cmd = Cli::command();
+        let mut checked = 0;
+        for sub in cmd.get_subcommands() {
+            let Some(help) = sub.get_after_help() else {
+                panic!("`shroud {}` has no examples in --help", sub.get_name());
+            };
+            let help = help.to_string();
+            for line in help.lines().filter(|l| l.trim_start().starts_with("shroud ")) {
+                let line = line.trim();
+                let argv = words(line);
+                Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{line}: {e}"));
+                checked += 1;
+            }
+        }
+        assert!(checked > 30, "only {checked} examples");
     }
 }

@@ -174,7 +174,7 @@ fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Ou
     if !scope.dry_run && !scope.yes {
         let mut dry = opts.clone();
         dry.dry_run = true;
-        let planned = common::block_on(rotate::run_many(
+        let planned = common::block_on_parallel(rotate::run_many(
             files.clone(),
             job.clone(),
             keyring.clone(),
@@ -222,7 +222,7 @@ fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Ou
             .map(|n| n.get())
             .unwrap_or(2)
     });
-    let results = common::block_on(rotate::run_many(
+    let results = common::block_on_parallel(rotate::run_many(
         files,
         job,
         keyring,
