@@ -127,56 +127,86 @@ impl Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Encrypt a plaintext file.
-    #[command(after_help = "Examples:\n  shroud encrypt --age age1… secrets.yaml > secrets.enc.yaml\n  shroud encrypt -i secrets.yaml          # recipients from .sops.yaml\n  shroud encrypt -i -y --recursive k8s/   # every file a creation rule matches")]
+    #[command(
+        after_help = "Examples:\n  shroud encrypt --age age1… secrets.yaml > secrets.enc.yaml\n  shroud encrypt -i secrets.yaml          # recipients from .sops.yaml\n  shroud encrypt -i -y --recursive k8s/   # every file a creation rule matches"
+    )]
     Encrypt(Box<encrypt::Args>),
     /// Decrypt an encrypted file (verifying its MAC).
-    #[command(after_help = "Examples:\n  shroud decrypt secrets.enc.yaml\n  shroud decrypt --extract '[\"db\"][\"password\"]' secrets.enc.yaml")]
+    #[command(
+        after_help = "Examples:\n  shroud decrypt secrets.enc.yaml\n  shroud decrypt --extract '[\"db\"][\"password\"]' secrets.enc.yaml"
+    )]
     Decrypt(decrypt::Args),
     /// Edit an encrypted file in $EDITOR; unchanged values keep their exact ciphertext.
-    #[command(after_help = "Examples:\n  EDITOR=vim shroud edit secrets.enc.yaml\n  shroud edit --age age1… new.enc.yaml    # a new file from a template")]
+    #[command(
+        after_help = "Examples:\n  EDITOR=vim shroud edit secrets.enc.yaml\n  shroud edit --age age1… new.enc.yaml    # a new file from a template"
+    )]
     Edit(edit::Args),
     /// Set one value of an encrypted file (the value is JSON).
     Set(set::SetArgs),
     /// Remove one value of an encrypted file.
-    #[command(after_help = "Examples:\n  shroud unset secrets.enc.yaml '[\"db\"][\"password\"]'\n  shroud unset --idempotent secrets.enc.yaml '[\"old\"]'")]
+    #[command(
+        after_help = "Examples:\n  shroud unset secrets.enc.yaml '[\"db\"][\"password\"]'\n  shroud unset --idempotent secrets.enc.yaml '[\"old\"]'"
+    )]
     Unset(set::UnsetArgs),
     /// Print {"encrypted":true|false} for a file.
-    #[command(after_help = "Examples:\n  shroud filestatus secrets.enc.yaml     # {\"encrypted\":true}")]
+    #[command(
+        after_help = "Examples:\n  shroud filestatus secrets.enc.yaml     # {\"encrypted\":true}"
+    )]
     Filestatus(filestatus::Args),
     /// Run a command with the decrypted top-level keys as environment variables.
-    #[command(after_help = "Examples:\n  shroud exec-env secrets.enc.env 'psql \"$DATABASE_URL\"'\n  shroud exec-env --pristine prod.enc.env ./deploy.sh")]
+    #[command(
+        after_help = "Examples:\n  shroud exec-env secrets.enc.env 'psql \"$DATABASE_URL\"'\n  shroud exec-env --pristine prod.enc.env ./deploy.sh"
+    )]
     ExecEnv(exec::EnvArgs),
     /// Run a command with the decrypted file at a private path ({} in the command).
-    #[command(after_help = "Examples:\n  shroud exec-file secrets.enc.yaml 'kubectl apply -f {}'\n  shroud exec-file --no-fifo --output-type json config.enc.yaml 'app --config {}'")]
+    #[command(
+        after_help = "Examples:\n  shroud exec-file secrets.enc.yaml 'kubectl apply -f {}'\n  shroud exec-file --no-fifo --output-type json config.enc.yaml 'app --config {}'"
+    )]
     ExecFile(exec::FileArgs),
     /// Re-wrap files' data keys for the recipients .sops.yaml asks for now (values untouched).
-    #[command(after_help = "Examples:\n  shroud updatekeys -y secrets.enc.yaml\n  shroud updatekeys --dry-run --all      # every sops file under the repository")]
+    #[command(
+        after_help = "Examples:\n  shroud updatekeys -y secrets.enc.yaml\n  shroud updatekeys --dry-run --all      # every sops file under the repository"
+    )]
     Updatekeys(rotate::UpdateKeysArgs),
     /// Give files a new data key and re-encrypt every value (--add-*/--rm-* change recipients).
-    #[command(after_help = "Examples:\n  shroud rotate -i secrets.enc.yaml\n  shroud rotate -i -y --rm-age age1… --recursive k8s/   # revoke a key everywhere")]
+    #[command(
+        after_help = "Examples:\n  shroud rotate -i secrets.enc.yaml\n  shroud rotate -i -y --rm-age age1… --recursive k8s/   # revoke a key everywhere"
+    )]
     Rotate(rotate::RotateArgs),
     /// Add or remove a key group (Shamir secret sharing across groups), keeping the data key.
-    #[command(after_help = "Examples:\n  shroud groups add -i --file secrets.enc.yaml --age age1…\n  shroud groups rm -i --file secrets.enc.yaml 1")]
+    #[command(
+        after_help = "Examples:\n  shroud groups add -i --file secrets.enc.yaml --age age1…\n  shroud groups rm -i --file secrets.enc.yaml 1"
+    )]
     Groups(groups::GroupsArgs),
     /// Generate ExternalSecret manifests (keys only) and optionally push values to AWS Secrets Manager.
     ExternalSecret(externalsecret::Args),
     /// Generate a new age identity (written 0600) and print its recipient.
-    #[command(after_help = "Examples:\n  shroud keygen                          # into the sops key file\n  shroud keygen -o ci.key")]
+    #[command(
+        after_help = "Examples:\n  shroud keygen                          # into the sops key file\n  shroud keygen -o ci.key"
+    )]
     Keygen(keygen::Args),
     /// Back up, restore and verify age identities.
-    #[command(after_help = "Examples:\n  shroud keys backup --recipient age1… --shares 5 --threshold 3 --shares-dir /media/usb -o backup.json\n  shroud keys verify --share s1.txt --share s2.txt --share s3.txt backup.json .\n  shroud keys restore --identity recovery.key backup.json")]
+    #[command(
+        after_help = "Examples:\n  shroud keys backup --recipient age1… --shares 5 --threshold 3 --shares-dir /media/usb -o backup.json\n  shroud keys verify --share s1.txt --share s2.txt --share s3.txt backup.json .\n  shroud keys restore --identity recovery.key backup.json"
+    )]
     Keys(keys::KeysArgs),
     /// Scan files, staged changes or git history for plaintext secrets.
-    #[command(after_help = "Examples:\n  shroud scan                            # the working tree\n  shroud scan --staged                   # what the next commit adds\n  shroud scan --all-history --format sarif -o scan.sarif")]
+    #[command(
+        after_help = "Examples:\n  shroud scan                            # the working tree\n  shroud scan --staged                   # what the next commit adds\n  shroud scan --all-history --format sarif -o scan.sarif"
+    )]
     Scan(scan::ScanArgs),
     /// Install or remove the git pre-commit hook that runs `shroud scan --staged`.
     #[command(after_help = "Examples:\n  shroud hook install\n  shroud hook uninstall")]
     Hook(hook::HookArgs),
     /// Audit a repository: inventory, who can open what, policy drift, key age, plaintext, integrity.
-    #[command(after_help = "Examples:\n  shroud audit\n  shroud audit --format html -o audit.html --history\n  shroud audit --max-key-age 90d --fail-on drift,stale,plaintext,integrity")]
+    #[command(
+        after_help = "Examples:\n  shroud audit\n  shroud audit --format html -o audit.html --history\n  shroud audit --max-key-age 90d --fail-on drift,stale,plaintext,integrity"
+    )]
     Audit(audit::Args),
     /// Print shell completions.
-    #[command(after_help = "Examples:\n  shroud completion bash > ~/.local/share/bash-completion/completions/shroud\n  shroud completion zsh > \"${fpath[1]}/_shroud\"")]
+    #[command(
+        after_help = "Examples:\n  shroud completion bash > ~/.local/share/bash-completion/completions/shroud\n  shroud completion zsh > \"${fpath[1]}/_shroud\""
+    )]
     Completion(completion::Args),
     /// Write man pages for every verb into a directory.
     #[command(after_help = "Examples:\n  shroud man ~/.local/share/man/man1 && man shroud-encrypt")]
@@ -355,7 +385,10 @@ mod tests {
                 panic!("`shroud {}` has no examples in --help", sub.get_name());
             };
             let help = help.to_string();
-            for line in help.lines().filter(|l| l.trim_start().starts_with("shroud ")) {
+            for line in help
+                .lines()
+                .filter(|l| l.trim_start().starts_with("shroud "))
+            {
                 let line = line.trim();
                 let argv = words(line);
                 Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{line}: {e}"));

@@ -408,10 +408,11 @@ pub fn decrypt_tree(
                             path: ctx.path_display(),
                         });
                     }
-                    let enc = s.text().into_owned();
+                    // ENC values are ASCII; one that is not UTF-8 fails to parse below.
+                    let enc = std::str::from_utf8(s.bytes()).unwrap_or_default();
                     let (ty, plain) =
                         cipher
-                            .decrypt(&enc, ctx.aad())
+                            .decrypt(enc, ctx.aad())
                             .map_err(|source| TreeError::Decrypt {
                                 path: ctx.path_display(),
                                 source,

@@ -39,7 +39,7 @@ pub struct Engine {
     /// Secrets matching any of these are ignored.
     allow_secrets: Vec<regex::bytes::Regex>,
     /// Global gitleaks allowlists (regexes and stopwords; paths are the scanner's).
-    allowlists: Vec<super::gitleaks::Allowlist>,
+    allowlists: Vec<super::rules::Allowlist>,
     generic: Generic,
 }
 
@@ -230,7 +230,7 @@ impl Engine {
         }
     }
 
-    pub fn set_allowlists(&mut self, a: Vec<super::gitleaks::Allowlist>) {
+    pub fn set_allowlists(&mut self, a: Vec<super::rules::Allowlist>) {
         self.allowlists = a;
     }
 

@@ -4,7 +4,7 @@
 //! Owns: reading that file (`[[rules]]` with `id`, `description`, `regex`, `secretGroup`,
 //! `entropy`, `keywords`, `path` and per-rule `[rules.allowlist]`/`[[rules.allowlists]]`;
 //! global `[allowlist]`/`[[allowlists]]` with `paths`, `regexes`, `regexTarget`, `stopwords`,
-//! `commits`) into shroud rules and [`Allowlist`]s. Must not know: how rules run, files
+//! `commits`) into shroud rules and [`Allowlist`](super::rules::Allowlist)s. Must not know: how rules run, files
 //! beyond the one config, git or output. `[extend]` is accepted and ignored (shroud's
 //! built-in rules always run; disable them in `.shroud/scan.yaml`).
 
@@ -12,61 +12,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::rules::{self, LazyRegex, Rule, Scope};
+use super::rules::{self, Allowlist, LazyRegex, Rule, Scope, Target};
 
 pub const DEFAULT_PATH: &str = ".gitleaks.toml";
-
-/// What an allowlist matches its regexes against.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Target {
-    #[default]
-    Secret,
-    /// The whole match (shroud: the secret; its rules match little around it).
-    Match,
-    Line,
-}
-
-/// One gitleaks allowlist: a finding is allowed when any of its lists matches.
-#[derive(Clone, Debug, Default)]
-pub struct Allowlist {
-    pub paths: Vec<regex::Regex>,
-    pub regexes: Vec<regex::bytes::Regex>,
-    pub target: Target,
-    /// Lowercase; a secret containing one is allowed.
-    pub stopwords: Vec<String>,
-    pub commits: Vec<String>,
-}
-
-impl Allowlist {
-    /// Whether the path alone is allowed.
-    pub fn allows_path(&self, path: &str) -> bool {
-        self.paths.iter().any(|p| p.is_match(path))
-    }
-
-    /// Whether a finding with this secret, line text, path and commit is allowed.
-    pub fn allows(&self, secret: &[u8], line: &[u8], path: &str, commit: Option<&str>) -> bool {
-        if self.allows_path(path) {
-            return true;
-        }
-        if let Some(c) = commit
-            && self.commits.iter().any(|a| c.starts_with(a.as_str()))
-        {
-            return true;
-        }
-        let target = if self.target == Target::Line {
-            line
-        } else {
-            secret
-        };
-        if self.regexes.iter().any(|r| r.is_match(target)) {
-            return true;
-        }
-        let lower = secret.to_ascii_lowercase();
-        self.stopwords
-            .iter()
-            .any(|w| memchr::memmem::find(&lower, w.as_bytes()).is_some())
-    }
-}
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]

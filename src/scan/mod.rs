@@ -188,7 +188,7 @@ pub struct Scanner {
     policy: sops::Policy,
     ignore: Option<ignore::gitignore::Gitignore>,
     /// Global gitleaks allowlists (paths, regexes, stopwords, commits).
-    allowlists: Vec<gitleaks::Allowlist>,
+    allowlists: Vec<rules::Allowlist>,
     max_size: u64,
 }
 

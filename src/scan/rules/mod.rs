@@ -8,10 +8,13 @@
 //! |---|---|
 //! | [`builtin`] | the built-in detector table |
 //! | [`validate`] | validators, Shannon entropy, placeholders, checksums |
+//! | [`allow`] | allowlists (paths, regexes, stopwords, commits) |
 
+pub mod allow;
 pub mod builtin;
 pub mod validate;
 
+pub use allow::{Allowlist, Target};
 pub use builtin::{builtin, builtin_ids};
 pub use validate::{entropy, is_placeholder, names_itself};
 
@@ -54,7 +57,7 @@ pub struct Rule {
     /// group that took part, else the whole match.
     pub secret_group: Option<usize>,
     /// Findings any of these allow are dropped (gitleaks per-rule allowlists).
-    pub allowlists: Vec<super::gitleaks::Allowlist>,
+    pub allowlists: Vec<Allowlist>,
     /// What to do about a finding, when the rule has something specific to say (shown under
     /// it and carried in JSON/SARIF).
     pub message: Option<String>,
