@@ -300,7 +300,6 @@ pub fn uncompared_types(rule: &CreationRule) -> Vec<KeyType> {
     let mut out = Vec::new();
     for field in &rule.unsupported {
         let t = match field.as_str() {
-            "pgp" => KeyType::Pgp,
             "gcp_kms" => KeyType::Other(OtherKind::GcpKms),
             "azure_keyvault" => KeyType::Other(OtherKind::AzureKv),
             "hc_vault_transit_uri" | "hc_vault" => KeyType::Other(OtherKind::HcVault),
@@ -507,5 +506,50 @@ mod tests {
         let fp = |t: &str| envelope_fingerprint(&md_of(t).1);
         assert_eq!(fp(&a), fp(&b), "value edits keep the envelopes");
         assert_ne!(fp(&a), fp(&c));
+    }
+
+    /// PGP recipients in a rule are compared like age and KMS; keys of types shroud cannot
+    /// wrap for (here GCP KMS) are left out of the comparison.
+    #[test]
+    fn drift_compares_pgp_and_skips_unwrappable_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join(".sops.yaml");
+        std::fs::write(
+            &cfg,
+            "creation_rules:\n  - age: age1x\n    pgp: fbc7b9e2a4f9289ac0c1d4843d16cee4a27381b4\n    gcp_kms: projects/p/locations/l/keyRings/r/cryptoKeys/k\n",
+        )
+        .unwrap();
+        let config = crate::config::load(&cfg).unwrap();
+        let text = format!(
+            "k: ENC[AES256_GCM,data:AAAA,iv:AAAA,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\nsops:\n  age:\n    - recipient: age1x\n      enc: \"{AGE_ENC}\"\n  lastmodified: \"2024-01-01T00:00:00Z\"\n  version: 3.9.0\n"
+        );
+        let md = md_of(&text).1;
+        let found = drift(
+            "t.yaml",
+            Format::Yaml,
+            &md,
+            &config.creation_rules[0],
+            None,
+            Some(0),
+        );
+        let [
+            Drift {
+                kind: DriftKind::Recipients { groups },
+                ..
+            },
+        ] = found.as_slice()
+        else {
+            panic!("one recipients drift expected: {found:?}");
+        };
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].missing.len(), 1, "{:?}", groups[0]);
+        assert!(
+            groups[0].missing[0]
+                .to_ascii_uppercase()
+                .contains("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"),
+            "{:?}",
+            groups[0]
+        );
+        assert!(groups[0].extra.is_empty());
     }
 }
