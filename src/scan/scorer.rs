@@ -998,9 +998,28 @@ fn prose_after_flag(c: &Candidate, hay: &[u8], path: &str) -> bool {
         && v.iter().all(u8::is_ascii_lowercase)
 }
 
+/// An unquoted lowercase word followed by more words on its line (`secret: an input it
+/// cannot turn`): a sentence that names a credential, not an assignment of one.
+fn prose_value(c: &Candidate, hay: &[u8]) -> bool {
+    let v = &hay[c.value.clone()];
+    if !matches!(c.quote, Quote::None) || v.is_empty() || !v.iter().all(u8::is_ascii_lowercase) {
+        return false;
+    }
+    let rest = &hay[c.value.end..];
+    let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
+    let mut words = line.split(|&b| b == b' ');
+    // The value ends at a space, and the next two words are plain words too.
+    words.next().is_some_and(<[u8]>::is_empty)
+        && words
+            .take(2)
+            .filter(|w| w.len() >= 2 && w.iter().all(u8::is_ascii_alphabetic))
+            .count()
+            == 2
+}
+
 /// Whether the candidate is a secret: vetoes, features, model and threshold, prior.
 pub fn judge(c: &Candidate, hay: &[u8], path: &str) -> Option<Judgement> {
-    if vetoed(&hay[c.value.clone()]) || prose_after_flag(c, hay, path) {
+    if vetoed(&hay[c.value.clone()]) || prose_after_flag(c, hay, path) || prose_value(c, hay) {
         return None;
     }
     let features = features(c, hay, path)?;
@@ -1056,6 +1075,36 @@ mod tests {
         assert!(judge(&c, line, "docs/controller.md").is_none());
         // The same words in a shell script are judged by the model as usual.
         assert!(!prose_after_flag(&c, line, "run.sh"));
+    }
+
+    #[test]
+    fn a_sentence_after_a_credential_word_is_not_a_value() {
+        let first = |line: &[u8]| {
+            super::super::candidates::extract(line)
+                .into_iter()
+                .next()
+                .expect("a candidate")
+        };
+        for line in [
+            &b"secret: an input it cannot turn into a Secret\n"[..],
+            b"- `external-secret`: an input it cannot turn\n",
+        ] {
+            let c = first(line);
+            assert!(prose_value(&c, line), "{}", String::from_utf8_lossy(line));
+            assert!(judge(&c, line, "docs/x.md").is_none());
+        }
+        // One word, a comment, or a value that is not a plain word: judged as usual.
+        for line in [
+            &b"password = hunter\n"[..],
+            b"password: s3cret and more\n",
+            b"password: hunter # the old one\n",
+        ] {
+            assert!(
+                !prose_value(&first(line), line),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
     }
 
     #[test]
