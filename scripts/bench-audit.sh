@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 n="${1:-10000}"
 runs="${2:-5}"
 cargo build --release --quiet --bin shroud
-shroud="$PWD/target/release/shroud"
+shroud="${CARGO_TARGET_DIR:-$PWD/target}/release/shroud"
 # SHROUD_BENCH_DIR=DIR keeps the generated repository in DIR (must not exist) for inspection.
 if [ -n "${SHROUD_BENCH_DIR:-}" ]; then
   work="$SHROUD_BENCH_DIR"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 n_age="${1:-1000}"
 n_kms="${2:-200}"
 cargo build --release --quiet --bin shroud
-shroud="$PWD/target/release/shroud"
+shroud="${CARGO_TARGET_DIR:-$PWD/target}/release/shroud"
 recipient="age18wmw49a72cf2r3xg9vklvhuhql25dzv0ufwdrqf29fe25w7alshqxcgy93"
 export SOPS_AGE_KEY_FILE="$PWD/keys/test-age.txt"
 work="$(mktemp -d)"

