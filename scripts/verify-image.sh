@@ -94,10 +94,12 @@ in_image() { # ENV... -- ARGS...
   ${IN_IMAGE_EXEC:+exec} unshare --mount sh -c 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"' "$root" \
     setpriv --no-new-privs env -i PATH=/usr/local/bin "${envs[@]}" "$chroot_bin" --userspec=65532:65532 "$root" "$@"
 }
+# `NAME VERSION (commit REV; features: cluster)`: the build's commit and features (build.rs).
+built="\(commit ([0-9a-f]{12}(-dirty)?|unknown); features: cluster\)"
 v=$(in_image -- /usr/local/bin/shroud-controller --version)
-[ "$v" = "shroud-controller $version" ] || fail "shroud-controller --version printed: $v"
+[[ "$v" =~ ^shroud-controller\ ${version//./\\.}\ $built$ ]] || fail "shroud-controller --version printed: $v"
 v=$(in_image -- /usr/local/bin/shroud --version)
-[ "$v" = "shroud $version" ] || fail "shroud --version printed: $v"
+[[ "$v" =~ ^shroud\ ${version//./\\.}\ $built$ ]] || fail "shroud --version printed: $v"
 in_image -- /usr/local/bin/shroud-controller crd | diff -u deploy/base/crd.yaml - >/dev/null || fail "the image's CRD differs from deploy/base/crd.yaml"
 # The one directory the image user owns is still read-only at run time.
 if in_image -- /usr/local/bin/shroud keygen -o /home/nonroot/k.txt >/dev/null 2>&1; then
