@@ -174,12 +174,28 @@ impl Writer {
             }
             Value::Scalar(s) => match s.kind {
                 Kind::Str | Kind::Bytes | Kind::Time => self.string(key, s.bytes())?,
-                Kind::Bool => self.out.push_str(if s.as_bool() == Some(true) {
-                    "true"
-                } else {
-                    "false"
-                }),
-                Kind::Int => self.out.push_str(&s.text()),
+                Kind::Bool => match s.as_bool() {
+                    Some(b) => self.out.push_str(if b { "true" } else { "false" }),
+                    None => {
+                        return Err(StoreError::NotABool {
+                            key: key.to_owned(),
+                        });
+                    }
+                },
+                Kind::Int => {
+                    let t = s.text();
+                    // Stores hold ints in decimal; anything else would not be JSON.
+                    let digits = t.strip_prefix('-').unwrap_or(&t);
+                    let valid = !digits.is_empty()
+                        && digits.bytes().all(|b| b.is_ascii_digit())
+                        && (digits == "0" || !digits.starts_with('0'));
+                    if !valid {
+                        return Err(StoreError::NotANumber {
+                            key: key.to_owned(),
+                        });
+                    }
+                    self.out.push_str(&t)
+                }
                 Kind::Float => {
                     let t = s.text();
                     match t.parse::<f64>() {
@@ -270,6 +286,30 @@ pub fn emit_value(v: &Value) -> Result<Vec<u8>, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An int scalar whose text is not a decimal number (found by the json_emitter fuzz
+    /// target: an empty one) is an error, never invalid JSON.
+    #[test]
+    fn ints_that_are_not_decimal_are_refused() {
+        use crate::secret::SecretBytes;
+        use crate::tree::{Entry, Map, Scalar, Tree};
+        for bad in ["", "-", "0x1F", "007", "1e3", "--1"] {
+            let mut m = Map::new();
+            let v = Scalar::new(Kind::Int, SecretBytes::new(bad.as_bytes().to_vec()));
+            m.entries.push(Entry::Pair("n".into(), Value::Scalar(v)));
+            let t = Tree {
+                branches: vec![m],
+                ..Default::default()
+            };
+            assert!(
+                matches!(
+                    emit(&t, Indent::Spaces(2)),
+                    Err(StoreError::NotANumber { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
 
     #[test]
     fn order_duplicates_and_big_ints() {

@@ -95,6 +95,10 @@ pub enum StoreError {
     NotFlat { key: String, format: &'static str },
     #[error("{format} holds one document; this tree has several")]
     MultipleDocuments { format: &'static str },
+    #[error("key {key:?} holds an integer that is not a decimal number; JSON cannot write it")]
+    NotANumber { key: String },
+    #[error("key {key:?} holds a boolean that is not true or false; JSON cannot write it")]
+    NotABool { key: String },
     #[error("key {key:?} holds a comment where a value belongs; JSON cannot write it")]
     CommentAsValue { key: String },
     #[error("an encrypted binary file must be a JSON object with a string \"data\" key")]
