@@ -33,7 +33,7 @@ use clap::{Parser, Subcommand};
 use shroud::error::Result;
 
 /// A SOPS-compatible secrets toolchain: encrypt values of YAML, JSON, dotenv, INI and binary
-/// files with age (and AWS KMS), keeping keys, structure and comments reviewable.
+/// files with age, PGP and AWS KMS keys, keeping keys, structure and comments reviewable.
 #[derive(Parser, Debug)]
 #[command(
     name = "shroud",
@@ -185,7 +185,7 @@ pub enum Command {
         after_help = "Examples:\n  shroud keygen                          # into the sops key file\n  shroud keygen -o ci.key"
     )]
     Keygen(keygen::Args),
-    /// Back up, restore and verify age identities.
+    /// Back up, restore and verify age identities and PGP secret keys.
     #[command(
         after_help = "Examples:\n  shroud keys backup --recipient age1… --shares 5 --threshold 3 --shares-dir /media/usb -o backup.json\n  shroud keys verify --share s1.txt --share s2.txt --share s3.txt backup.json .\n  shroud keys restore --identity recovery.key backup.json"
     )]
