@@ -248,22 +248,7 @@ pub fn render(r: &Report) -> String {
     if !shamir.is_empty() {
         o.push_str("<h3>Shamir-split files: who can open them together</h3>\n<table><thead><tr><th>file</th><th>threshold</th><th>smallest sets of recipients that can open it</th></tr></thead><tbody>\n");
         for f in shamir {
-            let combos: Vec<String> = f
-                .combinations
-                .iter()
-                .map(|c| {
-                    c.iter()
-                        .map(|id| {
-                            r.recipients
-                                .iter()
-                                .find(|x| &x.recipient == id)
-                                .map(|x| esc(&label(x)))
-                                .unwrap_or_else(|| esc(id))
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" + ")
-                })
-                .collect();
+            let combos = super::combinations_text(r, f, esc);
             let _ = writeln!(
                 o,
                 "<tr><td>{}</td><td class=\"c\">{}</td><td>{}{}</td></tr>",

@@ -193,22 +193,7 @@ pub fn render(r: &Report) -> String {
             "\n### Shamir-split files\n\n| file | threshold | who can open it together |\n|---|---|---|"
         );
         for f in shamir {
-            let combos: Vec<String> = f
-                .combinations
-                .iter()
-                .map(|c| {
-                    c.iter()
-                        .map(|id| {
-                            r.recipients
-                                .iter()
-                                .find(|x| &x.recipient == id)
-                                .map(|x| md(&label(x)))
-                                .unwrap_or_else(|| md(id))
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" + ")
-                })
-                .collect();
+            let combos = super::combinations_text(r, f, md);
             let _ = writeln!(
                 o,
                 "| {} | {} | {}{} |",

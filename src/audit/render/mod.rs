@@ -104,6 +104,30 @@ pub fn type_label(kind: &str) -> &'static str {
 }
 
 /// How a file's access reads in one line: `any 1 of 1 group` / `2 of 3 groups`.
+/// The recipient sets that can open a Shamir-split file together, each as `a + b` in the
+/// recipients' labels (names where known), every label passed through `escape` for the output.
+pub fn combinations_text(
+    report: &Report,
+    f: &FileEntry,
+    escape: impl Fn(&str) -> String,
+) -> Vec<String> {
+    f.combinations
+        .iter()
+        .map(|c| {
+            c.iter()
+                .map(|id| {
+                    report
+                        .recipients
+                        .iter()
+                        .find(|x| &x.recipient == id)
+                        .map_or_else(|| escape(id), |x| escape(&label(x)))
+                })
+                .collect::<Vec<_>>()
+                .join(" + ")
+        })
+        .collect()
+}
+
 pub fn threshold_text(f: &FileEntry) -> String {
     let n = f.key_groups.len();
     if n <= 1 {

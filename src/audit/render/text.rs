@@ -194,23 +194,7 @@ pub fn render(r: &Report, color: bool) -> String {
     if !shamir.is_empty() {
         let _ = writeln!(out, "  Shamir-split files (who can open them together):");
         for f in shamir.iter().take(MAX_ROWS) {
-            let combos: Vec<String> = f
-                .combinations
-                .iter()
-                .map(|c| {
-                    c.iter()
-                        .map(|id| {
-                            r.recipients
-                                .iter()
-                                .find(|x| &x.recipient == id)
-                                .map(label)
-                                .unwrap_or_else(|| id.clone())
-                        })
-                        .map(|l| clean(&l))
-                        .collect::<Vec<_>>()
-                        .join(" + ")
-                })
-                .collect();
+            let combos = super::combinations_text(r, f, clean);
             let _ = writeln!(
                 out,
                 "    {} ({}): {}{}",
