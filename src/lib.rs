@@ -22,6 +22,7 @@
 //! |---|---|
 //! | [`secret`] | zeroizing containers: [`secret::DataKey`], [`secret::SecretBytes`], [`secret::SecretText`] |
 //! | [`text`], [`timestamp`], [`fsutil`] | one-line error text; sops's RFC 3339 times; atomic, locked, private file writes |
+//! | [`external`], [`git`] | every call that leaves the process, under a timeout and killed on signals; the git CLI |
 //! | [`tree`] | the ordered value tree with comments, typed scalars and key paths |
 //! | [`store`] | YAML / JSON / dotenv / INI / binary parsing and emitting, as sops reads and writes them |
 //! | [`crypto`] | the `ENC[…]` value cipher, the encryption rules and their per-leaf decision, the MAC |
@@ -29,8 +30,8 @@
 //! | [`keysource`] | wrapping and unwrapping the data key: age, AWS KMS, key groups with Shamir |
 //! | [`config`] | `.sops.yaml` creation rules |
 //! | [`document`] | whole files: encrypt, open (decrypt and verify), seal again |
-//! | [`repo`] | files of a repository: the `.gitignore`-aware walk, nearest configs, sops files |
-//! | [`rotate`], [`backup`], [`externalsecret`], [`scan`], [`k8s`] | procedures: key rotation, key backups, ExternalSecret generation, the secret scanner, Kubernetes objects |
+//! | [`repo`] | files of a repository: the one walk (every tracked file, ignored or not), nearest configs, sops files |
+//! | [`rotate`], [`revoke`], [`backup`], [`externalsecret`], [`scan`], [`k8s`] | procedures: key rotation, revocation with its exposure report, key backups, ExternalSecret generation, the secret scanner, Kubernetes objects |
 //! | [`audit`] | the repository audit: inventory, access matrix, policy drift, key age, plaintext and integrity findings (uses the scanner's public entry) |
 //! | [`controller`] | the in-cluster decryptor built on [`k8s`] |
 //! | [`error`] | the library error type and the documented exit codes |
@@ -108,12 +109,15 @@ pub mod controller;
 pub mod crypto;
 pub mod document;
 pub mod error;
+pub mod external;
 pub mod externalsecret;
 pub mod fsutil;
+pub mod git;
 pub mod k8s;
 pub mod keysource;
 pub mod metadata;
 pub mod repo;
+pub mod revoke;
 pub mod rotate;
 pub mod scan;
 pub mod secret;

@@ -1,6 +1,6 @@
-//! Files of a directory tree as a repository sees them: `.gitignore` respected, `.git`
-//! skipped, hidden files included; the `.sops.yaml` that applies to each file; and which
-//! files are sops files.
+//! Files of a directory tree as a repository sees them: every file git tracks (`.gitignore`
+//! or not) and every untracked file `.gitignore` does not exclude, `.git` skipped, hidden files
+//! included; the `.sops.yaml` that applies to each file; and which files are sops files.
 //!
 //! Owns: the one walker every repository-wide operation uses (rotate, updatekeys, key-backup
 //! verification, the scanner, the audit) and the memoised nearest-config lookup.
@@ -15,65 +15,130 @@ use crate::document::{self, Sniff};
 use crate::error::{Error, Result};
 use crate::store::Format;
 
-fn builder(paths: &[PathBuf]) -> Option<ignore::WalkBuilder> {
-    let (first, rest) = paths.split_first()?;
-    let mut b = ignore::WalkBuilder::new(first);
-    for p in rest {
-        b.add(p);
-    }
+/// The ignore-aware walker for directories outside any git work tree: `.gitignore` files
+/// are honoured as git would, `.git` is skipped, hidden files are included. Inside a work tree
+/// git itself lists the files ([`git_files`]).
+fn walker(root: &Path) -> ignore::WalkBuilder {
+    let mut b = ignore::WalkBuilder::new(root);
     b.hidden(false)
+        .ignore(false)
         .git_ignore(true)
         .git_exclude(true)
         .git_global(false)
         .require_git(false)
         .filter_entry(|e| e.file_name() != ".git");
-    Some(b)
+    b
 }
 
-fn walk_error(root: &Path, e: ignore::Error) -> Error {
+fn walk_error(root: &Path, e: impl std::fmt::Display) -> Error {
     Error::Walk {
         path: root.display().to_string(),
         message: e.to_string(),
     }
 }
 
-/// Every regular file under `dir`, sorted by path.
-pub fn files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let Some(b) = builder(&[dir.to_path_buf()]) else {
-        return Ok(Vec::new());
+/// Whether `dir` is inside a git work tree (a `.git` directory or file in it or above it).
+fn in_work_tree(dir: &Path) -> bool {
+    let Ok(abs) = std::path::absolute(dir) else {
+        return false;
     };
-    let mut out = Vec::new();
-    for entry in b.build() {
-        let entry = entry.map_err(|e| walk_error(dir, e))?;
+    abs.ancestors().any(|d| d.join(".git").exists())
+}
+
+/// The files git knows under `dir`: every tracked file, `.gitignore` or not, and every
+/// untracked file that is not ignored (`git ls-files --cached --others --exclude-standard`).
+/// Untracked ignored files are left out. Directories git reports (submodules, nested
+/// repositories) are listed by their own repository.
+fn git_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
+    let listed = crate::git::run(
+        dir,
+        &[
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--",
+            ".",
+        ],
+    )
+    .map_err(|e| walk_error(dir, e))?;
+    for rel in crate::git::nul_paths(&listed) {
+        let path = dir.join(&rel);
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() => out.push(path),
+            Ok(m) if m.is_dir() && depth < 8 => list_dir(&path, out, depth + 1)?,
+            // Deleted from the work tree, a symlink, a device: nothing to read.
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Every file a repository walk covers under one root (see [`files`]).
+fn list_dir(root: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
+    if in_work_tree(root) && !root.components().any(|c| c.as_os_str() == ".git") {
+        return git_files(root, out, depth);
+    }
+    for entry in walker(root).build() {
+        let entry = entry.map_err(|e| walk_error(root, e))?;
         if entry.file_type().is_some_and(|t| t.is_file()) {
             out.push(entry.into_path());
         }
     }
+    Ok(())
+}
+
+/// Every regular file a repository walk covers under `paths`, sorted, without duplicates.
+/// This is the one decision of what a walk includes (rotate, updatekeys, encrypt -r, backup
+/// verification, the scanner, the audit): inside a git work tree, every file git tracks
+/// (whether or not `.gitignore` matches it) and every untracked file that is not ignored;
+/// outside one, every file `.gitignore` files do not exclude. A path that names a file is
+/// taken as it is.
+pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => list_dir(p, &mut out, 0)?,
+            Ok(m) if m.is_file() => out.push(p.clone()),
+            Ok(_) => {}
+            Err(e) => return Err(walk_error(p, e)),
+        }
+    }
     out.sort();
+    out.dedup();
     Ok(out)
 }
 
-/// Every regular file under `paths`, handed to `found` on `threads` walker threads as soon as
-/// it is found (each thread walks and works: no hand-off); walk errors go to `err`.
+/// Every regular file under `dir` (see [`walk`]), sorted by path.
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>> {
+    walk(&[dir.to_path_buf()])
+}
+
+/// Every file of [`walk`]`(paths)`, handed to `found` on `threads` threads (in no particular
+/// order); a walk error goes to `err` and nothing is handed on.
 pub fn files_parallel(
     paths: &[PathBuf],
     threads: usize,
     found: &(dyn Fn(PathBuf) + Sync),
     err: &(dyn Fn(String) + Sync),
 ) {
-    let Some(mut b) = builder(paths) else {
-        return;
+    let list = match walk(paths) {
+        Ok(l) => l,
+        Err(e) => return err(e.to_string()),
     };
-    b.threads(threads);
-    b.build_parallel().run(|| {
-        Box::new(|entry| {
-            match entry {
-                Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => found(e.into_path()),
-                Ok(_) => {}
-                Err(e) => err(e.to_string()),
-            }
-            ignore::WalkState::Continue
-        })
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = threads.clamp(1, list.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(p) = list.get(i) else { break };
+                    found(p.clone());
+                }
+            });
+        }
     });
 }
 
@@ -356,5 +421,57 @@ mod tests {
         assert!(cfg.path.ends_with("a/.sops.yaml"));
         let within = Configs::within(&root.join("a/b"));
         assert!(within.for_file(&root.join("a/b/x.yaml")).unwrap().is_none());
+    }
+
+    /// A file committed before a `.gitignore` rule matched it is still tracked, so every walk
+    /// must see it (a revocation that skipped it would leave the revoked key able to open a
+    /// committed file); untracked ignored files stay out.
+    #[test]
+    fn tracked_files_are_walked_even_when_ignored() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let git = |args: &[&str]| {
+            let ok = crate::git::command(root)
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/tracked.yaml"), "k: v\n").unwrap();
+        std::fs::write(root.join("kept.yaml"), "k: v\n").unwrap();
+        git(&["add", "."]);
+        git(&["commit", "-qm", "x"]);
+        std::fs::write(root.join(".gitignore"), "*.yaml\n").unwrap();
+        std::fs::write(root.join("untracked-ignored.yaml"), "k: v\n").unwrap();
+        std::fs::write(root.join("new.txt"), "x\n").unwrap();
+        let all = files(root).unwrap();
+        let names: Vec<String> = all
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [".gitignore", "kept.yaml", "new.txt", "sub/tracked.yaml"],
+            "{names:?}"
+        );
+        // From a subdirectory, only what is under it.
+        let sub = files(&root.join("sub")).unwrap();
+        assert_eq!(sub, [root.join("sub/tracked.yaml")]);
+        // The parallel walk sees the same files.
+        let seen = Mutex::new(Vec::new());
+        files_parallel(
+            &[root.to_path_buf()],
+            3,
+            &|p| seen.lock().unwrap().push(p),
+            &|e| panic!("{e}"),
+        );
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        assert_eq!(seen, all);
     }
 }

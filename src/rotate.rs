@@ -37,8 +37,11 @@ pub struct Plan {
     pub groups: Vec<(Vec<String>, Vec<String>)>,
     pub threshold: Option<(usize, usize)>,
     pub group_count: Option<(usize, usize)>,
-    /// A new data key (rotate).
+    /// A new data key (rotate; updatekeys when a key is removed).
     pub new_data_key: bool,
+    /// After rotate: how the file's keys differ from what its creation rule asks for
+    /// (`+added -removed`), when they do.
+    pub drift: Option<String>,
 }
 
 impl std::fmt::Display for Plan {
@@ -63,6 +66,11 @@ impl std::fmt::Display for Plan {
                     g.join(" ")
                 });
             }
+        }
+        if let Some(d) = &self.drift {
+            parts.push(format!(
+                "recipients differ from its .sops.yaml rule ({d}): run `shroud updatekeys` to match the rule"
+            ));
         }
         f.write_str(&parts.join("; "))
     }
@@ -106,6 +114,12 @@ pub fn plan(old: &Metadata, groups: &[Vec<KeySpec>], threshold: usize) -> Plan {
 }
 
 impl Plan {
+    /// Whether a key or a key group is taken away (a person or a system loses access).
+    pub fn removes_access(&self) -> bool {
+        self.groups.iter().any(|(_, rm)| !rm.is_empty())
+            || self.group_count.is_some_and(|(a, b)| b < a)
+    }
+
     pub fn is_empty(&self) -> bool {
         !self.new_data_key
             && self.threshold.is_none()
@@ -127,6 +141,10 @@ pub struct Options {
     /// Override of the threshold from flags.
     pub shamir_threshold: Option<usize>,
     pub emit: EmitOptions,
+    /// `updatekeys` that removes a key keeps the data key (sops's behaviour, and the drop-in
+    /// mode's). Otherwise such an update gives the file a new data key in the same write: the
+    /// removed key's envelopes in git history must not open values written afterwards.
+    pub keep_data_key: bool,
 }
 
 /// Recipient changes for `rotate`.
@@ -200,9 +218,28 @@ pub(crate) async fn updatekeys_file(
             cfg.path.display()
         )));
     }
-    let p = plan(&md, &rule.groups, threshold);
+    let mut p = plan(&md, &rule.groups, threshold);
     if p.is_empty() {
         return Ok(Outcome::Unchanged);
+    }
+    if p.removes_access() && !opts.keep_data_key {
+        p.new_data_key = true;
+        if opts.dry_run {
+            return Ok(Outcome::Changed(p));
+        }
+        let out = rekey_bytes(
+            &file,
+            format,
+            &bytes,
+            keyring,
+            &rule.groups,
+            threshold,
+            opts,
+        )
+        .await?;
+        fsutil::write_atomic(path, &out, Mode::KeepOr(0o644))
+            .map_err(|source| Error::Write { file, source })?;
+        return Ok(Outcome::Changed(p));
     }
     if opts.dry_run {
         return Ok(Outcome::Changed(p));
@@ -239,23 +276,14 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
 }
 
 /// The file's key groups as specs, without the keys `remove` names; keys of a source shroud
-/// cannot wrap for are refused (they could not be re-wrapped).
+/// cannot wrap for are refused (they could not be re-wrapped), and so is a removal that would
+/// leave a key group with no key (its share, or the data key, would be wrapped for nobody).
 fn current_specs(file: &str, md: &Metadata, remove: &[String]) -> Result<Vec<Vec<KeySpec>>> {
-    let removed = |k: &MasterKey| {
-        remove.iter().any(|r| {
-            let r = r.trim();
-            k.identity() == r
-                || match k {
-                    MasterKey::Kms(kms) => kms.arn == r,
-                    MasterKey::Pgp(_) => k.identity() == keysource::pgp::normalize(r),
-                    _ => false,
-                }
-        })
-    };
+    let named = keysource::Named::new(remove);
     let mut groups = Vec::new();
-    for g in &md.key_groups {
+    for (gi, g) in md.key_groups.iter().enumerate() {
         let mut specs = Vec::new();
-        for k in g.keys.iter().filter(|k| !removed(k)) {
+        for k in g.keys.iter().filter(|k| !named.matches_key(k)) {
             specs.push(match k {
                 MasterKey::Age(a) => KeySpec::Age(a.recipient.clone()),
                 MasterKey::Pgp(p) => KeySpec::Pgp(p.fp.clone()),
@@ -273,6 +301,12 @@ fn current_specs(file: &str, md: &Metadata, remove: &[String]) -> Result<Vec<Vec
                     )));
                 }
             });
+        }
+        if specs.is_empty() && !g.keys.is_empty() {
+            return Err(Error::Usage(format!(
+                "{file}: key group {gi} would have no key left after removing {}; add its replacement to the group first (`shroud groups add`, or the rule and `shroud updatekeys`)",
+                remove.join(", ")
+            )));
         }
         groups.push(specs);
     }
@@ -354,8 +388,47 @@ pub async fn regroup_bytes(
     Ok((out, p))
 }
 
+/// Gives a file a new data key wrapped for `groups` and re-encrypts every value under it, in
+/// memory. Returns the new bytes.
+async fn rekey_bytes(
+    file: &str,
+    format: Format,
+    bytes: &[u8],
+    keyring: &Keyring,
+    groups: &[Vec<KeySpec>],
+    threshold: usize,
+    opts: &Options,
+) -> Result<Vec<u8>> {
+    let opened = document::open(file, format, bytes, keyring, false).await?;
+    rekey_opened(file, format, opened, keyring, groups, threshold, opts).await
+}
+
+/// [`rekey_bytes`] for a file already opened.
+async fn rekey_opened(
+    file: &str,
+    format: Format,
+    mut opened: document::Opened,
+    keyring: &Keyring,
+    groups: &[Vec<KeySpec>],
+    threshold: usize,
+    opts: &Options,
+) -> Result<Vec<u8>> {
+    let new_key = DataKey::generate();
+    let (key_groups, t) = keysource::wrap_data_key(keyring, &new_key, groups, threshold)
+        .await
+        .map_err(|source| Error::Key {
+            file: file.to_owned(),
+            source,
+        })?;
+    opened.metadata.key_groups = key_groups;
+    opened.metadata.shamir_threshold = t;
+    let mut cipher = crate::crypto::Cipher::new(&new_key);
+    document::seal(file, &mut opened.tree, &mut opened.metadata, &mut cipher)?;
+    document::emit_encrypted(file, format, opened.tree, &opened.metadata, opts.emit)
+}
+
 /// Rotates one file: a new data key, every value re-encrypted, recipients kept (plus `add`,
-/// minus `remove`). Returns the new bytes; `write` replaces the file atomically.
+/// minus `remove`). Returns the new bytes, the plan, and the key groups the file now has.
 pub async fn rotate_bytes(
     file: &str,
     format: Format,
@@ -364,34 +437,54 @@ pub async fn rotate_bytes(
     changes: &KeyChanges,
     opts: &Options,
 ) -> Result<(Vec<u8>, Plan)> {
-    let mut opened = document::open(file, format, bytes, keyring, false).await?;
+    let opened = document::open(file, format, bytes, keyring, false).await?;
     let groups = rotated_specs(file, &opened.metadata, changes)?;
     let mut p = plan(&opened.metadata, &groups, opened.metadata.shamir_threshold);
     p.new_data_key = true;
-    let new_key = DataKey::generate();
-    let (key_groups, t) = keysource::wrap_data_key(
-        keyring,
-        &new_key,
-        &groups,
-        opts.shamir_threshold
-            .unwrap_or(opened.metadata.shamir_threshold),
-    )
-    .await
-    .map_err(|source| Error::Key {
-        file: file.to_owned(),
-        source,
-    })?;
-    opened.metadata.key_groups = key_groups;
-    opened.metadata.shamir_threshold = t;
-    let mut cipher = crate::crypto::Cipher::new(&new_key);
-    document::seal(file, &mut opened.tree, &mut opened.metadata, &mut cipher)?;
-    let out = document::emit_encrypted(file, format, opened.tree, &opened.metadata, opts.emit)?;
+    let threshold = opts
+        .shamir_threshold
+        .unwrap_or(opened.metadata.shamir_threshold);
+    let out = rekey_opened(file, format, opened, keyring, &groups, threshold, opts).await?;
     Ok((out, p))
+}
+
+/// How `groups` (a file's keys after a rotation) differ from what its creation rule asks for:
+/// `+wanted -extra`, or `None` when they match (or no rule applies).
+pub fn drift(path: &Path, cfg: Option<&Config>, groups: &[Vec<KeySpec>]) -> Option<String> {
+    let rule = cfg?.rule_for(path).ok()?;
+    if rule.groups.iter().all(|g| g.is_empty()) {
+        return None;
+    }
+    let ids = |gs: &[Vec<KeySpec>]| -> Vec<BTreeSet<String>> {
+        gs.iter()
+            .map(|g| g.iter().map(KeySpec::label).collect())
+            .collect()
+    };
+    let (have, want) = (ids(groups), ids(&rule.groups));
+    if have == want {
+        return None;
+    }
+    let all_have: BTreeSet<&String> = have.iter().flatten().collect();
+    let all_want: BTreeSet<&String> = want.iter().flatten().collect();
+    let mut parts: Vec<String> = all_want
+        .difference(&all_have)
+        .map(|k| format!("+{k}"))
+        .collect();
+    parts.extend(all_have.difference(&all_want).map(|k| format!("-{k}")));
+    if parts.is_empty() {
+        parts.push(format!(
+            "key groups differ: {} in the file, {} in the rule",
+            have.len(),
+            want.len()
+        ));
+    }
+    Some(parts.join(" "))
 }
 
 /// Rotates a file in place.
 pub(crate) async fn rotate_file(
     path: &Path,
+    cfg: Option<&Config>,
     keyring: &Keyring,
     changes: &KeyChanges,
     opts: &Options,
@@ -400,14 +493,16 @@ pub(crate) async fn rotate_file(
     let _lock = lock(path, opts)?;
     let bytes = read(path)?;
     let format = format_of(path, opts);
+    let (_, md) = document::load_encrypted(&file, format, &bytes)?;
+    let groups = rotated_specs(&file, &md, changes)?;
     if opts.dry_run {
-        let (_, md) = document::load_encrypted(&file, format, &bytes)?;
-        let groups = rotated_specs(&file, &md, changes)?;
         let mut p = plan(&md, &groups, md.shamir_threshold);
         p.new_data_key = true;
+        p.drift = drift(path, cfg, &groups);
         return Ok(Outcome::Changed(p));
     }
-    let (out, p) = rotate_bytes(&file, format, &bytes, keyring, changes, opts).await?;
+    let (out, mut p) = rotate_bytes(&file, format, &bytes, keyring, changes, opts).await?;
+    p.drift = drift(path, cfg, &groups);
     fsutil::write_atomic(path, &out, Mode::KeepOr(0o644))
         .map_err(|source| Error::Write { file, source })?;
     Ok(Outcome::Changed(p))
@@ -433,8 +528,8 @@ impl Target {
     }
 }
 
-/// Every sops file under `dir` (respecting `.gitignore`), with the config that applies to
-/// each. Damaged sops files are included (they fail loudly instead of being skipped), and so
+/// Every sops file under `dir` (the repository walk: every tracked file, `.gitignore` or not),
+/// with the config that applies to each. Damaged sops files are included (they fail loudly instead of being skipped), and so
 /// are sops files no creation rule matches.
 pub fn candidates(
     dir: &Path,
@@ -449,6 +544,38 @@ pub fn candidates(
             path: f.path,
             damage: f.damage,
         });
+    }
+    Ok(out)
+}
+
+/// The proved edits that take `named` keys out of the creation rules of every config that
+/// applies to `targets` (`rotate --rm-*`). Refuses, before anything is written, an edit that
+/// would leave a rule or key group without keys.
+pub fn rule_edits(
+    targets: &[Target],
+    named: &keysource::Named,
+) -> Result<Vec<crate::config::edit::Edit>> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for t in targets {
+        let Some(cfg) = &t.config else { continue };
+        if !seen.insert(cfg.path.clone()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&cfg.path).map_err(|source| Error::Read {
+            file: cfg.path.display().to_string(),
+            source,
+        })?;
+        match crate::config::edit::remove_keys(&cfg.path, &text, named) {
+            Ok(Some(e)) => out.push(e),
+            Ok(None) => {}
+            Err(crate::config::edit::EditError::Config(c)) => return Err(c.into()),
+            Err(e) => {
+                return Err(Error::Usage(format!(
+                    "{e}; nothing was changed (to keep the key in the rule and only rotate, remove it later with `shroud keys revoke`)"
+                )));
+            }
+        }
     }
     Ok(out)
 }
@@ -496,7 +623,9 @@ pub async fn run_many(
                 (None, Job::UpdateKeys) => {
                     updatekeys_file(&path, config.as_deref(), &keyring, &opts).await
                 }
-                (None, Job::Rotate(changes)) => rotate_file(&path, &keyring, changes, &opts).await,
+                (None, Job::Rotate(changes)) => {
+                    rotate_file(&path, config.as_deref(), &keyring, changes, &opts).await
+                }
             };
             progress(&path);
             results.lock().expect("results lock").push((i, path, r));

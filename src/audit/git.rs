@@ -9,11 +9,10 @@
 //! fingerprint function does), findings, or output.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use super::model::{Commit, FileGit};
+use crate::git::{Change, History, NO_BLOB};
 
 /// Why git could not be asked.
 #[derive(Debug, thiserror::Error)]
@@ -28,54 +27,26 @@ pub enum GitError {
     Io(#[from] std::io::Error),
 }
 
-fn git_cmd(dir: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.arg("-C")
-        .arg(dir)
-        .args(["-c", "core.quotePath=false"])
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env_remove("GIT_EXTERNAL_DIFF");
-    c
-}
-
-/// Runs git; `Ok(None)` when git exits non-zero.
-fn run(dir: &Path, args: &[&str]) -> Result<Option<Vec<u8>>, GitError> {
-    let out = git_cmd(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(GitError::Spawn)?;
-    Ok(out.status.success().then_some(out.stdout))
-}
-
-/// Runs git and fails on a non-zero exit.
-fn run_ok(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
-    let out = git_cmd(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(GitError::Spawn)?;
-    if !out.status.success() {
-        return Err(GitError::Failed {
-            args: args.join(" "),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
+fn from_git(e: crate::git::GitError) -> GitError {
+    match e {
+        crate::git::GitError::Failed { args, stderr } => GitError::Failed { args, stderr },
+        crate::git::GitError::External(crate::external::ExternalError::Spawn {
+            source, ..
+        }) => GitError::Spawn(source),
+        crate::git::GitError::External(e) => {
+            GitError::Spawn(std::io::Error::new(std::io::ErrorKind::TimedOut, e))
+        }
     }
-    Ok(out.stdout)
 }
 
-/// One path's change in one commit.
-#[derive(Clone, Debug)]
-struct Change {
-    /// Index into [`Repo::commits`] (higher is older).
-    commit: usize,
-    /// git's status letter: A, M, D, R, C, T.
-    status: u8,
-    old_blob: String,
-    new_blob: String,
-    /// The source path of a rename or copy.
-    from: Option<String>,
+/// Runs git (under the git timeout); `Ok(None)` when git exits non-zero.
+fn run(dir: &Path, args: &[&str]) -> Result<Option<Vec<u8>>, GitError> {
+    crate::git::try_run(dir, args).map_err(from_git)
+}
+
+/// Runs git (under the git timeout) and fails on a non-zero exit.
+fn run_ok(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
+    crate::git::run(dir, args).map_err(from_git)
 }
 
 /// How the working copy of a file differs from the commit checked out.
@@ -98,8 +69,6 @@ pub struct Repo {
     /// By path relative to the top: files that differ from HEAD.
     status: HashMap<String, WorkState>,
 }
-
-const NO_BLOB: &str = "0000000000000000000000000000000000000000";
 
 impl Repo {
     /// The repository around `dir` with the history of everything under it, or `Ok(None)` when
@@ -124,21 +93,15 @@ impl Repo {
             status: HashMap::new(),
         };
         if repo.head.is_some() {
-            let log = run_ok(
+            let h = History::read(
                 dir,
-                &[
-                    "log",
-                    "-M",
-                    "--raw",
-                    "--no-abbrev",
-                    "-z",
-                    "--no-color",
-                    "--format=%x01%H%x00%ct%x00%an%x00%ae",
-                    "--",
-                    ".",
-                ],
-            )?;
-            repo.parse_log(&log)?;
+                crate::git::Scope {
+                    all_refs: false,
+                    renames: true,
+                },
+            )
+            .map_err(from_git)?;
+            repo.take_history(h);
         }
         let status = run_ok(
             dir,
@@ -170,69 +133,19 @@ impl Repo {
         self.head.as_deref()
     }
 
-    fn parse_log(&mut self, out: &[u8]) -> Result<(), GitError> {
-        for chunk in out.split(|&b| b == 1).filter(|c| !c.is_empty()) {
-            let mut tokens = chunk.split(|&b| b == 0);
-            let mut header = || {
-                tokens
-                    .next()
-                    .map(|t| String::from_utf8_lossy(t).into_owned())
-                    .ok_or(GitError::Protocol("log"))
-            };
-            let id = header()?;
-            let unix: i64 = header()?
-                .trim()
-                .parse()
-                .map_err(|_| GitError::Protocol("log"))?;
-            let author = header()?;
-            let email = header()?;
-            let index = self.commits.len();
-            self.commits.push(Commit {
-                id,
-                time: rfc3339(unix),
-                unix,
-                author,
-                email,
-            });
-            let rest: Vec<&[u8]> = tokens.collect();
-            let mut i = 0;
-            while i < rest.len() {
-                let t = String::from_utf8_lossy(rest[i]);
-                let t = t.trim_start_matches('\n');
-                i += 1;
-                let Some(meta) = t.strip_prefix(':') else {
-                    continue;
-                };
-                let f: Vec<&str> = meta.split(' ').collect();
-                if f.len() < 5 {
-                    return Err(GitError::Protocol("log --raw"));
-                }
-                let status = f[4].bytes().next().unwrap_or(b'M');
-                let path_at = |i: usize| {
-                    rest.get(i)
-                        .map(|p| String::from_utf8_lossy(p).into_owned())
-                        .ok_or(GitError::Protocol("log --raw"))
-                };
-                let (from, path) = if matches!(status, b'R' | b'C') {
-                    let from = path_at(i)?;
-                    let to = path_at(i + 1)?;
-                    i += 2;
-                    (Some(from), to)
-                } else {
-                    let p = path_at(i)?;
-                    i += 1;
-                    (None, p)
-                };
-                self.changes.entry(path).or_default().push(Change {
-                    commit: index,
-                    status,
-                    old_blob: f[2].to_owned(),
-                    new_blob: f[3].to_owned(),
-                    from,
-                });
-            }
-        }
-        Ok(())
+    fn take_history(&mut self, h: History) {
+        self.commits = h
+            .commits
+            .into_iter()
+            .map(|c| Commit {
+                time: rfc3339(c.unix),
+                id: c.id,
+                unix: c.unix,
+                author: c.author,
+                email: c.email,
+            })
+            .collect();
+        self.changes = h.changes;
     }
 
     fn parse_status(&mut self, out: &[u8]) {
@@ -335,58 +248,20 @@ impl Repo {
     /// A reader of old versions for [`Repo::file`].
     pub fn blobs(&self) -> Blobs {
         Blobs {
-            dir: self.toplevel.clone(),
-            proc: None,
+            reader: crate::git::Blobs::new(&self.toplevel),
             cache: HashMap::new(),
         }
     }
 }
 
-/// One `git cat-file --batch`, started on first use, answering one object at a time; envelope
+/// Old versions for [`Repo::file`], read through one `git cat-file --batch`; envelope
 /// fingerprints are remembered per blob.
 pub struct Blobs {
-    dir: PathBuf,
-    proc: Option<(Child, ChildStdin, BufReader<ChildStdout>)>,
+    reader: crate::git::Blobs,
     cache: HashMap<String, Option<Vec<String>>>,
 }
 
 impl Blobs {
-    fn read(&mut self, id: &str) -> Result<Option<Vec<u8>>, GitError> {
-        if self.proc.is_none() {
-            let mut child = git_cmd(&self.dir)
-                .args(["cat-file", "--batch"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(GitError::Spawn)?;
-            let stdin = child.stdin.take().ok_or(GitError::Protocol("cat-file"))?;
-            let stdout = child.stdout.take().ok_or(GitError::Protocol("cat-file"))?;
-            self.proc = Some((child, stdin, BufReader::new(stdout)));
-        }
-        let Some((_, stdin, out)) = self.proc.as_mut() else {
-            return Err(GitError::Protocol("cat-file"));
-        };
-        stdin.write_all(id.as_bytes())?;
-        stdin.write_all(b"\n")?;
-        stdin.flush()?;
-        let mut header = String::new();
-        if out.read_line(&mut header)? == 0 {
-            return Err(GitError::Protocol("cat-file"));
-        }
-        let parts: Vec<&str> = header.trim_end().split(' ').collect();
-        if parts.len() != 3 {
-            return Ok(None);
-        }
-        let size: usize = parts[2]
-            .parse()
-            .map_err(|_| GitError::Protocol("cat-file"))?;
-        let mut buf = vec![0; size + 1];
-        out.read_exact(&mut buf)?;
-        buf.pop();
-        Ok(Some(buf))
-    }
-
     fn fingerprint(
         &mut self,
         id: &str,
@@ -395,18 +270,9 @@ impl Blobs {
         if let Some(fp) = self.cache.get(id) {
             return Ok(fp.clone());
         }
-        let fp = self.read(id)?.and_then(|b| f(&b));
+        let fp = self.reader.read(id).map_err(from_git)?.and_then(|b| f(&b));
         self.cache.insert(id.to_owned(), fp.clone());
         Ok(fp)
-    }
-}
-
-impl Drop for Blobs {
-    fn drop(&mut self) {
-        if let Some((mut child, stdin, _)) = self.proc.take() {
-            drop(stdin);
-            let _ = child.wait();
-        }
     }
 }
 
@@ -426,8 +292,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_raw_log_with_renames() {
-        let log = b"\x01c2\x001700000100\x00A B\x00a@b\x00\n:100644 100644 1111 1111 R100\x00d/x.yaml\x00d/z.yaml\x00:100644 100644 2222 3333 M\x00y\x00\x01c1\x001700000000\x00A B\x00a@b\x00\n:000000 100644 0000000000000000000000000000000000000000 1111 A\x00d/x.yaml\x00:000000 100644 0000000000000000000000000000000000000000 2222 A\x00y\x00";
+    fn follows_renames_to_the_commit_that_added_the_file() {
+        let log = b"\x01shroud-commit\x00c2\x001700000100\x00A B\x00a@b\x00\n\n:100644 100644 1111 1111 R100\x00d/x.yaml\x00d/z.yaml\x00:100644 100644 2222 3333 M\x00y\x00\x01shroud-commit\x00c1\x001700000000\x00A B\x00a@b\x00\n\n:000000 100644 0000000000000000000000000000000000000000 1111 A\x00d/x.yaml\x00:000000 100644 0000000000000000000000000000000000000000 2222 A\x00y\x00";
         let mut r = Repo {
             toplevel: PathBuf::from("/r"),
             prefix: String::new(),
@@ -436,14 +302,9 @@ mod tests {
             changes: HashMap::new(),
             status: HashMap::new(),
         };
-        r.parse_log(log).unwrap();
+        r.take_history(History::parse(log).unwrap());
         assert_eq!(r.commits.len(), 2);
         assert_eq!(r.commits[0].time, "2023-11-14T22:15:00Z");
-        let z = &r.changes["d/z.yaml"];
-        assert_eq!(z[0].status, b'R');
-        assert_eq!(z[0].from.as_deref(), Some("d/x.yaml"));
-        assert_eq!(r.changes["y"].len(), 2);
-        assert_eq!(r.changes["d/x.yaml"][0].commit, 1);
         let mut blobs = r.blobs();
         // A pure rename (same blob) is followed to the commit that added the file.
         let at = r

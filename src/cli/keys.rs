@@ -24,6 +24,12 @@ pub enum KeysCommand {
     Restore(RestoreArgs),
     /// Check that a backup still opens every encrypted file under DIR.
     Verify(VerifyArgs),
+    /// Lock keys out of the repository for good: remove them from every creation rule, give every
+    /// file they open a new data key without them, and report what they could ever read.
+    #[command(
+        after_help = "Examples:\n  shroud keys revoke --dry-run age1…          # the plan and the exposure report\n  shroud keys revoke -y --report revoke.json age1…\n  shroud keys revoke -y arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )]
+    Revoke(super::revoke::Args),
 }
 
 #[derive(clap::Args, Debug)]
@@ -275,8 +281,9 @@ fn open_bundle(path: &std::path::Path, u: &UnlockArgs) -> Result<backup::Opened>
     backup::open(bytes.expose(), unlock).map_err(|e| berr(&label, e))
 }
 
-pub fn run(a: KeysArgs) -> Result<Outcome> {
+pub fn run(a: KeysArgs, g: &super::Global) -> Result<Outcome> {
     match a.command {
+        KeysCommand::Revoke(r) => super::revoke::run(r, g),
         KeysCommand::Backup(b) => run_backup(b),
         KeysCommand::Restore(r) => run_restore(r),
         KeysCommand::Verify(v) => run_verify(v),

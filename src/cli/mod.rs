@@ -20,6 +20,7 @@ pub mod keys;
 pub mod man;
 #[cfg(feature = "cluster")]
 pub mod recipients;
+pub mod revoke;
 pub mod rotate;
 pub mod scan;
 pub mod set;
@@ -327,7 +328,7 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
             externalsecret::run(a, &g)
         }
         Command::Keygen(a) => keygen::run(a),
-        Command::Keys(a) => keys::run(a),
+        Command::Keys(a) => keys::run(a, &none),
         Command::Scan(a) => scan::run(a),
         Command::Hook(a) => hook::run(a),
         Command::Audit(a) => {

@@ -52,6 +52,11 @@ pub struct UpdateKeysArgs {
     pub file_opts: super::FileOptions,
     #[command(flatten)]
     pub scope: Scope,
+    /// When a key is removed, keep the file's data key (sops's behaviour). Without this, such a
+    /// file gets a new data key in the same write: the removed key's old envelopes, still in git
+    /// history, would otherwise open every value written from now on.
+    #[arg(long)]
+    pub keep_data_key: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -110,6 +115,7 @@ fn options(scope: &Scope, g: &Global) -> Result<rotate::Options> {
             .transpose()?,
         shamir_threshold: scope.shamir_threshold,
         emit: shroud::store::EmitOptions { indent: g.indent },
+        keep_data_key: false,
     })
 }
 
@@ -117,21 +123,14 @@ fn options(scope: &Scope, g: &Global) -> Result<rotate::Options> {
 fn targets(scope: &Scope, g: &Global) -> Result<(Vec<rotate::Target>, bool)> {
     let dir = match (&scope.recursive, scope.all) {
         (Some(d), _) => Some(d.clone()),
-        (None, true) => {
-            let out = std::process::Command::new("git")
-                .args(["rev-parse", "--show-toplevel"])
-                .output();
-            match out {
-                Ok(o) if o.status.success() => {
-                    Some(PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-                }
-                _ => {
-                    return Err(Error::Usage(
-                        "--all needs to run inside a git repository; use --recursive DIR".into(),
-                    ));
-                }
+        (None, true) => match shroud::git::toplevel(Path::new(".")) {
+            Some(top) => Some(top),
+            None => {
+                return Err(Error::Usage(
+                    "--all needs to run inside a git repository; use --recursive DIR".into(),
+                ));
             }
-        }
+        },
         (None, false) => None,
     };
     let configs = Configs::new(g.config.as_deref())?;
@@ -161,9 +160,32 @@ fn targets(scope: &Scope, g: &Global) -> Result<(Vec<rotate::Target>, bool)> {
     Ok((files, false))
 }
 
-fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Outcome> {
+fn run_job(
+    scope: &Scope,
+    g: &Global,
+    job: Job,
+    verb: &str,
+    keep_data_key: bool,
+) -> Result<common::Outcome> {
     let (files, recursive) = targets(scope, g)?;
-    let opts = options(scope, g)?;
+    let mut opts = options(scope, g)?;
+    opts.keep_data_key = keep_data_key;
+    // `rotate --rm-*` takes the keys out of the rules too, so no later `updatekeys` brings them
+    // back; every edit is proved before anything is written.
+    let edits = match &job {
+        Job::Rotate(changes) if !changes.remove.is_empty() => {
+            rotate::rule_edits(&files, &shroud::keysource::Named::new(&changes.remove))?
+        }
+        _ => Vec::new(),
+    };
+    for e in &edits {
+        eprintln!(
+            "{}{}: {}",
+            if scope.dry_run { "would change " } else { "" },
+            common::shown(&e.path),
+            e.summary()
+        );
+    }
     let keyring = Arc::new(common::keyring(g)?);
     if files.is_empty() {
         eprintln!("shroud: no sops files found");
@@ -199,6 +221,14 @@ fn run_job(scope: &Scope, g: &Global, job: Job, verb: &str) -> Result<common::Ou
             return Err(Error::Declined(format!("{verb} was not confirmed")));
         }
         proceed_opts.dry_run = false;
+    }
+    if !scope.dry_run {
+        for e in &edits {
+            e.write().map_err(|source| Error::Write {
+                file: e.path.display().to_string(),
+                source,
+            })?;
+        }
     }
     let bar = (recursive && !scope.quiet && files.len() > 20 && std::io::stderr().is_terminal())
         .then(|| {
@@ -277,7 +307,12 @@ fn exit_for(results: &[(PathBuf, Result<Outcome>)]) -> Result<common::Outcome> {
 }
 
 pub fn run_updatekeys(a: UpdateKeysArgs, g: &Global) -> Result<common::Outcome> {
-    run_job(&a.scope, g, Job::UpdateKeys, "updatekeys")
+    if a.keep_data_key {
+        common::warn(
+            "--keep-data-key: a removed key keeps opening every value written from now on through its envelopes in git history; use `shroud keys revoke` to lock a key out",
+        );
+    }
+    run_job(&a.scope, g, Job::UpdateKeys, "updatekeys", a.keep_data_key)
 }
 
 pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
@@ -331,5 +366,5 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
         yes: a.scope.yes || (single && a.in_place),
         ..a.scope
     };
-    run_job(&scope, g, Job::Rotate(changes), "rotate")
+    run_job(&scope, g, Job::Rotate(changes), "rotate", false)
 }

@@ -36,6 +36,7 @@ pub fn install() {
             {
                 let _ = rustix::process::kill_process(pid, sig);
             }
+            shroud::external::kill_children();
             shroud::fsutil::cleanup_on_signal();
             let _ = signal_hook::low_level::emulate_default_handler(info.signal);
             std::process::exit(128 + info.signal);

@@ -412,6 +412,77 @@ impl KeySpec {
     }
 }
 
+/// Keys a person names on the command line (`keys revoke`, `rotate --rm-*`): age recipients,
+/// PGP fingerprints (any case or spacing), AWS KMS ARNs (which name every entry of that key,
+/// whatever its role or context) or full identity strings. The one place that decides whether a
+/// stored envelope or a rule's key is one of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Named {
+    given: Vec<String>,
+}
+
+impl Named {
+    pub fn new<S: AsRef<str>>(given: impl IntoIterator<Item = S>) -> Named {
+        Named {
+            given: given
+                .into_iter()
+                .map(|s| s.as_ref().trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.given.is_empty()
+    }
+
+    /// The keys as given.
+    pub fn given(&self) -> &[String] {
+        &self.given
+    }
+
+    /// Whether `identity` (an age recipient, a PGP fingerprint, a KMS identity string or a bare
+    /// ARN, possibly `arn+role`) is one of the named keys.
+    pub fn matches_identity(&self, identity: &str) -> bool {
+        let identity = identity.trim();
+        let arn = identity.split(['+', '|']).next().unwrap_or(identity).trim();
+        let fp = pgp::normalize(identity).to_ascii_uppercase();
+        self.given.iter().any(|g| {
+            g == identity
+                || (g.starts_with("arn:") && g == arn)
+                || (fp.len() >= 16
+                    && fp.bytes().all(|b| b.is_ascii_hexdigit())
+                    && pgp::normalize(g).to_ascii_uppercase() == fp)
+        })
+    }
+
+    /// Whether a stored envelope belongs to one of the named keys.
+    pub fn matches_key(&self, key: &MasterKey) -> bool {
+        match key {
+            MasterKey::Other(_) => false,
+            k => self.matches_identity(&k.identity()),
+        }
+    }
+
+    /// Whether a key a rule asks for is one of the named keys.
+    pub fn matches_spec(&self, spec: &KeySpec) -> bool {
+        self.matches_identity(&spec.identity())
+    }
+
+    /// The named keys none of `seen` matched (a typo, or a key nothing uses).
+    pub fn unmatched<'a>(&'a self, seen: &[String]) -> Vec<&'a str> {
+        self.given
+            .iter()
+            .filter(|g| {
+                !seen
+                    .iter()
+                    .any(|s| Named::new([g.as_str()]).matches_identity(s))
+            })
+            .map(String::as_str)
+            .collect()
+    }
+}
+
 /// Re-wraps an existing data key for new key groups (`updatekeys`). With a single group before
 /// and after, envelopes of recipients that stay are kept byte for byte; anything else is
 /// wrapped afresh (a Shamir split always is, so that all shares come from one polynomial).

@@ -21,36 +21,25 @@ pub enum SourceError {
 }
 
 fn git_cmd(root: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.arg("-C")
-        .arg(root)
-        .args(["-c", "core.quotePath=false", "-c", "diff.noprefix=false"])
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env_remove("GIT_EXTERNAL_DIFF");
-    c
+    crate::git::command(root)
 }
 
-/// Runs git and returns its stdout.
+/// Runs git (under the git timeout) and returns its stdout.
 pub fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>, SourceError> {
-    let out = git_cmd(root)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(SourceError::Spawn)?;
-    if !out.status.success() {
-        return Err(SourceError::Git {
-            args: args.join(" "),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
-    Ok(out.stdout)
+    crate::git::run(root, args).map_err(|e| match e {
+        crate::git::GitError::Failed { args, stderr } => SourceError::Git { args, stderr },
+        crate::git::GitError::External(crate::external::ExternalError::Spawn {
+            source, ..
+        }) => SourceError::Spawn(source),
+        crate::git::GitError::External(e) => {
+            SourceError::Spawn(std::io::Error::new(std::io::ErrorKind::TimedOut, e))
+        }
+    })
 }
 
 /// The top directory of the git work tree containing `dir`, if any.
 pub fn toplevel(dir: &Path) -> Option<PathBuf> {
-    let out = git(dir, &["rev-parse", "--show-toplevel"]).ok()?;
-    let s = String::from_utf8(out).ok()?;
-    Some(PathBuf::from(s.trim_end_matches(['\n', '\r'])))
+    crate::git::toplevel(dir)
 }
 
 /// Lines added to one path by one commit (or by the index).

@@ -7,6 +7,8 @@
 //! (`path_regex` against the path relative to the config's directory; first match wins).
 //! Must not know: encryption or key wrapping.
 
+pub mod edit;
+
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
@@ -266,12 +268,17 @@ fn parse_rule(m: &Map, path: &str) -> Result<CreationRule, ConfigError> {
 
 /// Reads and validates a `.sops.yaml`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let display = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
-        path: display.clone(),
+        path: path.display().to_string(),
         source,
     })?;
-    let tree = crate::store::yaml::parse(&bytes).map_err(|e| ConfigError::Invalid {
+    parse(path, &bytes)
+}
+
+/// Validates the text of a `.sops.yaml` that lives (or will live) at `path`.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Config, ConfigError> {
+    let display = path.display().to_string();
+    let tree = crate::store::yaml::parse(bytes).map_err(|e| ConfigError::Invalid {
         path: display.clone(),
         message: e.to_string(),
     })?;

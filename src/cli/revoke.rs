@@ -1,0 +1,296 @@
+//! `shroud keys revoke`: lock keys out of a repository for good, with the exposure report (what
+//! they could read at any point in history, and which of those values are still live).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use shroud::error::{Error, Result};
+use shroud::revoke::{self, Exposure, Status};
+use shroud::rotate::Outcome;
+
+use super::Global;
+use super::common;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Keys to revoke: age recipients, PGP fingerprints, AWS KMS ARNs.
+    #[arg(required = true, value_name = "RECIPIENT")]
+    pub recipients: Vec<String>,
+    /// The directory to revoke in (default: the git repository around the current directory).
+    #[arg(short = 'r', long, value_name = "DIR")]
+    pub recursive: Option<PathBuf>,
+    /// Show the plan and the exposure report; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Also write the plan, the result and the exposure report as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Files processed at once (default: 4 per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print only failures, the exposure summary and the summary line.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// The JSON report (`--report`), schema `shroud-revoke/1`.
+#[derive(Serialize)]
+struct Report<'a> {
+    schema: &'static str,
+    revoked: &'a [String],
+    root: String,
+    dry_run: bool,
+    configs: Vec<ConfigReport>,
+    files: Vec<FileReport>,
+    /// Files or configs that still list a revoked key after the run (empty: complete).
+    remaining: Vec<String>,
+    complete: bool,
+    exposure: &'a Exposure,
+}
+
+#[derive(Serialize)]
+struct ConfigReport {
+    path: String,
+    removed: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct FileReport {
+    path: String,
+    /// `rekeyed`, `would_rekey` or `failed`.
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn root_of(a: &Args) -> Result<PathBuf> {
+    match &a.recursive {
+        Some(d) => Ok(d.clone()),
+        None => shroud::git::toplevel(Path::new(".")).ok_or_else(|| {
+            Error::Usage(
+                "keys revoke works on a git repository: run it inside one, or give -r DIR".into(),
+            )
+        }),
+    }
+}
+
+fn print_exposure(e: &Exposure, quiet: bool) {
+    if e.files.is_empty() {
+        eprintln!("exposure: no version of any file was encrypted for the revoked keys");
+        return;
+    }
+    let counts = if e.compared {
+        format!(
+            " (compared with today: {} live, {} changed since, {} removed, {} not compared)",
+            e.live(),
+            e.values_with(Status::Changed),
+            e.values_with(Status::Removed),
+            e.values_with(Status::Unknown)
+        )
+    } else {
+        " (not compared with today: no key at hand opens these files)".to_owned()
+    };
+    eprintln!(
+        "exposure{}: {} value(s) in {} file(s) could be read with the revoked keys{counts}",
+        if e.history {
+            " (git history of every ref, and the working tree)"
+        } else {
+            " (working tree only: not a git repository)"
+        },
+        e.values(),
+        e.files.len(),
+    );
+    for f in &e.files {
+        let live: Vec<&revoke::ExposedValue> = f
+            .values
+            .iter()
+            .filter(|v| v.status == Status::Live)
+            .collect();
+        if quiet && live.is_empty() {
+            continue;
+        }
+        eprintln!(
+            "  {} ({} version(s))",
+            shroud::text::sanitize(&f.path),
+            f.versions
+        );
+        for v in &f.values {
+            if quiet && v.status != Status::Live {
+                continue;
+            }
+            let what = match v.status {
+                Status::Live => "LIVE: still the same today; change it at its source",
+                Status::Changed => "changed since",
+                Status::Removed => "no longer in the file",
+                Status::Unknown => "not compared; treat as live until checked",
+            };
+            let since = v
+                .first
+                .as_ref()
+                .map(|c| {
+                    format!(
+                        " (exposed since {} {})",
+                        &c.time[..c.time.len().min(10)],
+                        &c.id[..c.id.len().min(12)]
+                    )
+                })
+                .unwrap_or_else(|| " (uncommitted)".into());
+            eprintln!("    {}  {what}{since}", shroud::text::sanitize(&v.key_path));
+        }
+    }
+}
+
+pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
+    let named = revoke::named(&a.recipients)?;
+    let root = root_of(&a)?;
+    let plan = revoke::plan(&root, &named)?;
+    for k in &plan.unmatched {
+        common::warn(&format!(
+            "{}: no rule and no file lists it",
+            shroud::text::sanitize(k)
+        ));
+    }
+    // The keys at hand, for comparing exposed values with today's (no key: not compared).
+    let keyring = common::keyring(g).ok();
+    let exposure = common::block_on_parallel(revoke::exposure(&root, &named, keyring.as_ref()))?;
+    if !a.quiet {
+        for e in &plan.edits {
+            eprintln!("{}: {}", common::shown(&e.path), e.summary());
+        }
+        for t in &plan.files {
+            eprintln!(
+                "{}: new data key, without the revoked keys",
+                common::shown(&t.path)
+            );
+        }
+    }
+    for (p, why) in &plan.damaged {
+        eprintln!(
+            "shroud: {}: damaged sops file, cannot be checked: {}",
+            common::shown(p),
+            shroud::text::sanitize(why)
+        );
+    }
+    print_exposure(&exposure, a.quiet);
+    let write_report = |files: Vec<FileReport>, remaining: Vec<String>| -> Result<()> {
+        let Some(path) = &a.report else {
+            return Ok(());
+        };
+        let r = Report {
+            schema: "shroud-revoke/1",
+            revoked: named.given(),
+            root: root.display().to_string(),
+            dry_run: a.dry_run,
+            configs: plan
+                .edits
+                .iter()
+                .map(|e| ConfigReport {
+                    path: e.path.display().to_string(),
+                    removed: e
+                        .removed
+                        .iter()
+                        .map(|r| {
+                            format!(
+                                "creation_rules[{}] key group {}: {}",
+                                r.rule, r.group, r.key
+                            )
+                        })
+                        .collect(),
+                })
+                .collect(),
+            files,
+            complete: remaining.is_empty() && !a.dry_run,
+            remaining,
+            exposure: &exposure,
+        };
+        let mut json = serde_json::to_vec_pretty(&r).expect("serialisable");
+        json.push(b'\n');
+        common::write_output(
+            common::Sink::Output(path),
+            &json,
+            shroud::fsutil::Mode::KeepOr(0o644),
+        )
+    };
+    if a.dry_run {
+        write_report(
+            plan.files
+                .iter()
+                .map(|t| FileReport {
+                    path: t.path.display().to_string(),
+                    result: "would_rekey",
+                    error: None,
+                })
+                .collect(),
+            Vec::new(),
+        )?;
+        eprintln!(
+            "keys revoke: {} config(s) and {} file(s) would change (dry run)",
+            plan.edits.len(),
+            plan.files.len()
+        );
+        return Ok(common::Outcome::Done);
+    }
+    if !a.yes && !common::confirm("revoke these keys?")? {
+        return Err(Error::Declined("keys revoke was not confirmed".into()));
+    }
+    let opts = shroud::rotate::Options {
+        emit: shroud::store::EmitOptions { indent: g.indent },
+        ..Default::default()
+    };
+    let keyring = Arc::new(common::keyring(g)?);
+    let jobs = a.jobs.unwrap_or_else(|| {
+        4 * std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let applied = common::block_on_parallel(revoke::apply(
+        &plan,
+        keyring,
+        opts,
+        jobs,
+        Arc::new(|_: &Path| {}),
+    ))?;
+    let mut files = Vec::new();
+    let mut failed = 0;
+    for (p, r) in &applied.files {
+        match r {
+            Ok(Outcome::Changed(_) | Outcome::Unchanged) => files.push(FileReport {
+                path: p.display().to_string(),
+                result: "rekeyed",
+                error: None,
+            }),
+            Err(e) => {
+                failed += 1;
+                eprintln!("shroud: {}", shroud::text::sanitize(&e.to_string()));
+                files.push(FileReport {
+                    path: p.display().to_string(),
+                    result: "failed",
+                    error: Some(e.to_string()),
+                });
+            }
+        }
+    }
+    write_report(files, applied.remaining.clone())?;
+    eprintln!(
+        "keys revoke: {} config(s) changed, {} file(s) re-keyed, {failed} failed; {}",
+        plan.edits.len(),
+        applied.files.len() - failed,
+        if applied.remaining.is_empty() {
+            "verified: no rule and no file lists a revoked key".to_owned()
+        } else {
+            format!("{} still list one", applied.remaining.len())
+        }
+    );
+    revoke::check_complete(&applied)?;
+    if exposure.live() > 0 || exposure.values_with(Status::Unknown) > 0 {
+        eprintln!(
+            "keys revoke: the revoked keys can no longer open anything new, but values they could read are still in use: change them at their source (listed above)"
+        );
+    }
+    Ok(common::Outcome::Done)
+}

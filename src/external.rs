@@ -1,0 +1,357 @@
+//! Calls that leave the process: programs (git, gpg, `SOPS_AGE_KEY_CMD`) and remote services
+//! (AWS KMS, AWS Secrets Manager). Every one has a timeout, and a child that is still running
+//! when the timeout passes, or when a signal ends shroud, is killed: a hung gpg or an endpoint
+//! that accepts and never answers must not hang a command, and must not outlive it.
+//!
+//! Owns: the [`Service`] table (name, environment variable, default timeout), running a child
+//! process to completion under a deadline ([`run`]), bounding a future by a service's timeout
+//! ([`timed`]), and the registry of running children the signal handler kills
+//! ([`kill_children`]). Must not know: what the programs are asked, or what their output means.
+
+use std::io::{Read, Write};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Something outside the process that shroud waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Git,
+    Gpg,
+    /// `SOPS_AGE_KEY_CMD` / `SOPS_AGE_SSH_PRIVATE_KEY_CMD`.
+    KeyCommand,
+    /// An age plugin binary (`age-plugin-NAME`).
+    AgePlugin,
+    Kms,
+    SecretsManager,
+}
+
+impl Service {
+    /// Every service, for documentation and tests.
+    pub const ALL: [Service; 6] = [
+        Service::Git,
+        Service::Gpg,
+        Service::KeyCommand,
+        Service::AgePlugin,
+        Service::Kms,
+        Service::SecretsManager,
+    ];
+
+    /// The service's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Git => "git",
+            Service::Gpg => "gpg",
+            Service::KeyCommand => "the key command",
+            Service::AgePlugin => "the age plugin",
+            Service::Kms => "AWS KMS",
+            Service::SecretsManager => "AWS Secrets Manager",
+        }
+    }
+
+    /// The environment variable that sets its timeout, in seconds (`30` or `30s`).
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Service::Git => "SHROUD_GIT_TIMEOUT",
+            Service::Gpg => "SHROUD_GPG_TIMEOUT",
+            Service::KeyCommand => "SHROUD_KEY_CMD_TIMEOUT",
+            Service::AgePlugin => "SHROUD_AGE_PLUGIN_TIMEOUT",
+            Service::Kms => "SHROUD_KMS_TIMEOUT",
+            Service::SecretsManager => "SHROUD_SECRETS_MANAGER_TIMEOUT",
+        }
+    }
+
+    /// The timeout when the environment sets none. Commands that may prompt a person (gpg's
+    /// pinentry, a password manager behind the key command, a hardware key's touch) get
+    /// minutes; network calls get seconds; git may read a large history.
+    pub fn default_timeout(self) -> Duration {
+        Duration::from_secs(match self {
+            Service::Git => 300,
+            Service::Gpg | Service::AgePlugin => 120,
+            Service::KeyCommand => 60,
+            Service::Kms | Service::SecretsManager => 30,
+        })
+    }
+
+    /// The timeout in force: the environment variable, else the default. `0` is refused
+    /// (it would make every call fail) and falls back to the default.
+    pub fn timeout(self) -> Duration {
+        std::env::var(self.env_var())
+            .ok()
+            .and_then(|v| parse_seconds(&v))
+            .filter(|d| !d.is_zero())
+            .unwrap_or_else(|| self.default_timeout())
+    }
+}
+
+/// `30`, `30s`, `1.5` (seconds).
+fn parse_seconds(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let v = v.strip_suffix('s').unwrap_or(v);
+    let secs: f64 = v.parse().ok()?;
+    (secs.is_finite() && (0.0..1e9).contains(&secs)).then(|| Duration::from_secs_f64(secs))
+}
+
+/// Why an external call failed before it could answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ExternalError {
+    #[error(
+        "{service} did not answer within {secs} s ({what}) and was stopped (set {var} to allow longer)",
+        service = .service.name(), var = .service.env_var()
+    )]
+    Timeout {
+        service: Service,
+        what: String,
+        secs: u64,
+    },
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{program}: {source}")]
+    Io {
+        program: String,
+        source: std::io::Error,
+    },
+}
+
+impl ExternalError {
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, ExternalError::Timeout { .. })
+    }
+}
+
+/// What a finished child printed and how it ended. `stdout` may hold key material: callers
+/// that expect secrets move it into a zeroizing container at once.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// The pids of running children (see [`kill_children`]).
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Removes a pid from the registry when dropped.
+pub struct ChildGuard(u32);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let mut reg = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = reg.iter().rposition(|p| *p == self.0) {
+            reg.swap_remove(i);
+        }
+    }
+}
+
+/// Registers a running child to be killed if a signal ends the process first.
+pub fn register_child(pid: u32) -> ChildGuard {
+    CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    ChildGuard(pid)
+}
+
+/// Kills every registered child (SIGKILL). Called by the binary's signal handler before the
+/// process exits, so a hung gpg or git does not survive Ctrl-C.
+pub fn kill_children() {
+    let pids = std::mem::take(&mut *CHILDREN.lock().unwrap_or_else(|e| e.into_inner()));
+    for pid in pids {
+        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+/// The most output read from a child (a key command or gpg answer is small; git output is
+/// bounded by the repository, which this caps against a runaway process).
+const MAX_OUTPUT: u64 = 1 << 30;
+
+/// Runs `cmd` to completion within `service`'s timeout, writing `stdin` (if any) to it and
+/// collecting its stdout and stderr. On timeout the child is killed and waited for, and the
+/// call fails with [`ExternalError::Timeout`] naming `what`. Its stderr is collected, never
+/// passed through (callers decide what of it to show).
+pub fn run(
+    cmd: &mut Command,
+    service: Service,
+    what: &str,
+    stdin: Option<&[u8]>,
+) -> Result<Output, ExternalError> {
+    run_within(cmd, service, service.timeout(), what, stdin)
+}
+
+/// [`run`] with an explicit deadline.
+pub fn run_within(
+    cmd: &mut Command,
+    service: Service,
+    limit: Duration,
+    what: &str,
+    stdin: Option<&[u8]>,
+) -> Result<Output, ExternalError> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|source| ExternalError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    let _guard = register_child(child.id());
+    // Readers and the writer run on their own threads so that a child blocked on a full pipe
+    // never deadlocks us, and so that the deadline is checked while they run. A grandchild
+    // that keeps a pipe open after a timeout leaves its reader thread behind, not us.
+    let writer = match (child.stdin.take(), stdin) {
+        (Some(mut pipe), Some(bytes)) => {
+            let bytes = zeroize::Zeroizing::new(bytes.to_vec());
+            Some(std::thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            }))
+        }
+        _ => None,
+    };
+    let mut out_pipe = child.stdout.take().expect("stdout is piped");
+    let mut err_pipe = child.stderr.take().expect("stderr is piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let r = (&mut out_pipe).take(MAX_OUTPUT).read_to_end(&mut buf);
+        r.map(|_| buf)
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = (&mut err_pipe).take(1 << 20).read_to_end(&mut buf);
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if start.elapsed() >= limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ExternalError::Timeout {
+                    service,
+                    what: what.to_owned(),
+                    secs: limit.as_secs().max(1),
+                });
+            }
+            Ok(None) => std::thread::sleep(poll_interval(start.elapsed())),
+            Err(source) => {
+                let _ = child.kill();
+                return Err(ExternalError::Io { program, source });
+            }
+        }
+    };
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    // The child has exited; its pipes close unless a grandchild holds them. Wait for the
+    // readers, but no longer than what is left of the deadline.
+    let stdout = join_within(out_reader, limit.saturating_sub(start.elapsed()))
+        .and_then(|r| r.ok())
+        .ok_or_else(|| ExternalError::Timeout {
+            service,
+            what: format!("{what}: its output did not end"),
+            secs: limit.as_secs().max(1),
+        })?;
+    let stderr = join_within(err_reader, Duration::from_millis(200)).unwrap_or_default();
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+/// Short sleeps at first (most calls finish in milliseconds), longer ones later.
+fn poll_interval(elapsed: Duration) -> Duration {
+    if elapsed < Duration::from_millis(50) {
+        Duration::from_millis(1)
+    } else {
+        Duration::from_millis(10)
+    }
+}
+
+/// Joins a thread, giving up after `limit` (the thread is then left to finish on its own).
+fn join_within<T>(h: std::thread::JoinHandle<T>, limit: Duration) -> Option<T> {
+    let start = Instant::now();
+    while !h.is_finished() {
+        if start.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    h.join().ok()
+}
+
+/// Bounds a future (a KMS or Secrets Manager request, a gpg child) by `service`'s timeout.
+/// The future is dropped on timeout: requests are cancelled, and children spawned with
+/// `kill_on_drop` are killed.
+pub async fn timed<T>(
+    service: Service,
+    what: &str,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, ExternalError> {
+    let limit = service.timeout();
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| ExternalError::Timeout {
+            service,
+            what: what.to_owned(),
+            secs: limit.as_secs().max(1),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_parse() {
+        assert_eq!(parse_seconds("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_seconds("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_seconds("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_seconds("-1"), None);
+        assert_eq!(parse_seconds("soon"), None);
+    }
+
+    #[test]
+    fn a_hung_child_is_killed_at_the_deadline() {
+        let start = Instant::now();
+        let err = run_within(
+            Command::new("sleep").arg("30"),
+            Service::Gpg,
+            Duration::from_millis(300),
+            "test",
+            None,
+        )
+        .unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(err.to_string().contains("SHROUD_GPG_TIMEOUT"), "{err}");
+    }
+
+    #[test]
+    fn output_and_stdin() {
+        let out = run(
+            Command::new("sh").args(["-c", "cat; echo err >&2; exit 3"]),
+            Service::Git,
+            "test",
+            Some(b"hello"),
+        )
+        .unwrap();
+        assert_eq!(out.stdout, b"hello");
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.status.code(), Some(3));
+    }
+
+    #[test]
+    fn every_service_has_a_distinct_variable() {
+        let mut vars: Vec<_> = Service::ALL.iter().map(|s| s.env_var()).collect();
+        vars.sort();
+        vars.dedup();
+        assert_eq!(vars.len(), Service::ALL.len());
+    }
+}

@@ -1,0 +1,310 @@
+//! Running the `git` CLI: one hardened command (no prompts, no external diff, no optional
+//! locks, paths unquoted), every call under the git timeout of [`crate::external`].
+//!
+//! Owns: how git is started and how its failures read. Must not know: what is asked of git
+//! (the walker, the scanner's sources and the audit's history each parse their own output).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::external::{self, ExternalError, Service};
+
+/// Why git could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error(transparent)]
+    External(#[from] ExternalError),
+    #[error("git {args} failed: {stderr}")]
+    Failed { args: String, stderr: String },
+}
+
+/// `git -C dir` with settings that make its output stable and its behaviour non-interactive.
+pub fn command(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.arg("-C")
+        .arg(dir)
+        .args(["-c", "core.quotePath=false", "-c", "diff.noprefix=false"])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env_remove("GIT_EXTERNAL_DIFF");
+    c
+}
+
+/// Runs git in `dir` under the git timeout; `Ok(None)` when git exits non-zero.
+pub fn try_run(dir: &Path, args: &[&str]) -> Result<Option<Vec<u8>>, GitError> {
+    let out = external::run(command(dir).args(args), Service::Git, &what(args), None)?;
+    Ok(out.status.success().then_some(out.stdout))
+}
+
+/// Runs git in `dir` under the git timeout and fails on a non-zero exit, with git's message.
+pub fn run(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
+    let out = external::run(command(dir).args(args), Service::Git, &what(args), None)?;
+    if !out.status.success() {
+        return Err(GitError::Failed {
+            args: args.join(" "),
+            stderr: crate::text::sanitize_bytes(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(out.stdout)
+}
+
+/// `git ARGS` as messages name a call (the verb and its first arguments).
+fn what(args: &[&str]) -> String {
+    let shown: Vec<&str> = args.iter().take(3).copied().collect();
+    format!("git {}", shown.join(" "))
+}
+
+/// The top directory of the git work tree containing `dir`, if any (and if git runs).
+pub fn toplevel(dir: &Path) -> Option<PathBuf> {
+    let out = try_run(dir, &["rev-parse", "--show-toplevel"]).ok()??;
+    let s = String::from_utf8(out).ok()?;
+    let s = s.trim_end_matches(['\n', '\r']);
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+/// Splits NUL-separated git output (`-z`) into paths (bytes as the file system has them).
+pub fn nul_paths(out: &[u8]) -> impl Iterator<Item = PathBuf> + '_ {
+    use std::os::unix::ffi::OsStrExt;
+    out.split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p)))
+}
+
+/// A commit as [`History`] reads it. Author names and e-mails are repository-controlled text:
+/// they may hold any byte but NUL, so whoever prints them sanitises them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    pub id: String,
+    /// Commit time, Unix seconds.
+    pub unix: i64,
+    pub author: String,
+    pub email: String,
+}
+
+/// One path's change in one commit (`git log --raw`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Index into [`History::commits`] (higher is older).
+    pub commit: usize,
+    /// git's status letter: A, M, D, R, C, T.
+    pub status: u8,
+    pub old_blob: String,
+    pub new_blob: String,
+    /// The source path of a rename or copy.
+    pub from: Option<String>,
+}
+
+/// The all-zero object id git prints for "no blob" (an added or deleted side).
+pub const NO_BLOB: &str = "0000000000000000000000000000000000000000";
+
+/// Which history [`History::read`] reads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scope {
+    /// Every ref (`--all`: every branch and tag a clone receives), not only HEAD's history.
+    pub all_refs: bool,
+    /// Follow renames and copies (`-M`).
+    pub renames: bool,
+}
+
+/// The commits that touched the paths under a directory, newest first, and per path (relative
+/// to the repository's top) its changes, newest first. Read in one `git log --raw -z` pass.
+#[derive(Debug, Default)]
+pub struct History {
+    pub commits: Vec<Commit>,
+    pub changes: std::collections::HashMap<String, Vec<Change>>,
+}
+
+/// The token that opens each commit's header in [`History::read`]'s format. Headers are read
+/// by position after it, so author names may hold any byte git allows (controls included).
+const COMMIT_MARK: &[u8] = b"\x01shroud-commit";
+
+impl History {
+    /// The history of everything under `dir` (which must be in a work tree with a commit).
+    pub fn read(dir: &Path, scope: Scope) -> Result<History, GitError> {
+        let mut args = vec![
+            "log",
+            "--raw",
+            "--no-abbrev",
+            "-z",
+            "--no-color",
+            "--no-show-signature",
+            "--format=%x01shroud-commit%x00%H%x00%ct%x00%an%x00%ae%x00",
+        ];
+        args.push(if scope.renames { "-M" } else { "--no-renames" });
+        if scope.all_refs {
+            args.push("--all");
+        }
+        args.extend(["--", "."]);
+        let out = run(dir, &args)?;
+        History::parse(&out).ok_or_else(|| GitError::Failed {
+            args: "log --raw".into(),
+            stderr: "unexpected output".into(),
+        })
+    }
+
+    /// Parses the output of [`History::read`]'s `git log`; `None` when it is not of that form.
+    pub fn parse(out: &[u8]) -> Option<History> {
+        let mut h = History::default();
+        let mut tokens = out.split(|&b| b == 0).peekable();
+        let trim = |t: &[u8]| -> Vec<u8> {
+            let start = t.iter().position(|&b| b != b'\n').unwrap_or(t.len());
+            t[start..].to_vec()
+        };
+        let text = |t: &[u8]| String::from_utf8_lossy(t).into_owned();
+        while let Some(tok) = tokens.next() {
+            let tok = trim(tok);
+            if tok.is_empty() {
+                continue;
+            }
+            if tok == COMMIT_MARK {
+                let id = text(tokens.next()?);
+                let unix: i64 = text(tokens.next()?).trim().parse().ok()?;
+                let author = text(tokens.next()?);
+                let email = text(tokens.next()?);
+                h.commits.push(Commit {
+                    id,
+                    unix,
+                    author,
+                    email,
+                });
+                continue;
+            }
+            let meta = tok.strip_prefix(b":")?;
+            let meta = String::from_utf8_lossy(meta);
+            let f: Vec<&str> = meta.split(' ').collect();
+            if f.len() < 5 || h.commits.is_empty() {
+                return None;
+            }
+            let status = f[4].bytes().next().unwrap_or(b'M');
+            let (from, path) = if matches!(status, b'R' | b'C') {
+                (Some(text(tokens.next()?)), text(tokens.next()?))
+            } else {
+                (None, text(tokens.next()?))
+            };
+            h.changes.entry(path).or_default().push(Change {
+                commit: h.commits.len() - 1,
+                status,
+                old_blob: f[2].to_owned(),
+                new_blob: f[3].to_owned(),
+                from,
+            });
+        }
+        Some(h)
+    }
+}
+
+/// One `git cat-file --batch`, started on first use, answering one object at a time. The
+/// process is registered for killing on signals; reads past the git timeout fail.
+pub struct Blobs {
+    dir: PathBuf,
+    proc: Option<BatchProc>,
+}
+
+struct BatchProc {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    out: std::io::BufReader<std::process::ChildStdout>,
+    _guard: external::ChildGuard,
+}
+
+impl Blobs {
+    /// A reader of objects of the repository around `dir`.
+    pub fn new(dir: &Path) -> Blobs {
+        Blobs {
+            dir: dir.to_path_buf(),
+            proc: None,
+        }
+    }
+
+    /// The content of a blob; `Ok(None)` when the object is missing.
+    pub fn read(&mut self, id: &str) -> Result<Option<Vec<u8>>, GitError> {
+        use std::io::{BufRead, Read, Write};
+        let io = |e: std::io::Error| {
+            GitError::External(ExternalError::Io {
+                program: "git cat-file".into(),
+                source: e,
+            })
+        };
+        if self.proc.is_none() {
+            let mut child = command(&self.dir)
+                .args(["cat-file", "--batch"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|source| {
+                    GitError::External(ExternalError::Spawn {
+                        program: "git".into(),
+                        source,
+                    })
+                })?;
+            let guard = external::register_child(child.id());
+            let stdin = child.stdin.take().expect("stdin is piped");
+            let stdout = child.stdout.take().expect("stdout is piped");
+            self.proc = Some(BatchProc {
+                child,
+                stdin,
+                out: std::io::BufReader::new(stdout),
+                _guard: guard,
+            });
+        }
+        let p = self.proc.as_mut().expect("started above");
+        p.stdin.write_all(id.as_bytes()).map_err(io)?;
+        p.stdin.write_all(b"\n").map_err(io)?;
+        p.stdin.flush().map_err(io)?;
+        let mut header = String::new();
+        if p.out.read_line(&mut header).map_err(io)? == 0 {
+            return Err(GitError::Failed {
+                args: "cat-file --batch".into(),
+                stderr: "git ended early".into(),
+            });
+        }
+        let parts: Vec<&str> = header.trim_end().split(' ').collect();
+        if parts.len() != 3 {
+            return Ok(None);
+        }
+        let size: usize = parts[2].parse().map_err(|_| GitError::Failed {
+            args: "cat-file --batch".into(),
+            stderr: "unexpected output".into(),
+        })?;
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(size + 1).map_err(|_| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                "object too large",
+            ))
+        })?;
+        buf.resize(size + 1, 0);
+        p.out.read_exact(&mut buf).map_err(io)?;
+        buf.pop();
+        Ok(Some(buf))
+    }
+}
+
+impl Drop for Blobs {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            drop(p.stdin);
+            let _ = p.child.wait();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_raw_log_with_renames_and_hostile_authors() {
+        let log = b"\x01shroud-commit\x00c2\x001700000100\x00A \x01B\x1b]0;x\x07\x00a@b\x00\n\n:100644 100644 1111 1111 R100\x00d/x.yaml\x00d/z.yaml\x00:100644 100644 2222 3333 M\x00y\x00\x01shroud-commit\x00c1\x001700000000\x00commit\x00a@b\x00\n\n:000000 100644 0000000000000000000000000000000000000000 1111 A\x00d/x.yaml\x00:000000 100644 0000000000000000000000000000000000000000 2222 A\x00y\x00";
+        let h = History::parse(log).unwrap();
+        assert_eq!(h.commits.len(), 2);
+        assert_eq!(h.commits[0].author, "A \x01B\x1b]0;x\x07");
+        assert_eq!(h.commits[1].author, "commit");
+        let z = &h.changes["d/z.yaml"];
+        assert_eq!(z[0].status, b'R');
+        assert_eq!(z[0].from.as_deref(), Some("d/x.yaml"));
+        assert_eq!(h.changes["y"].len(), 2);
+        assert_eq!(h.changes["d/x.yaml"][0].commit, 1);
+    }
+}

@@ -1,0 +1,616 @@
+//! Revocation: locking keys out of a repository for good (`shroud keys revoke`), and the
+//! exposure report that says what they could read.
+//!
+//! A revoked key must open nothing written after the revocation, even for someone holding the
+//! key and a full clone of the history. So, in one operation: the key leaves every creation rule
+//! of every `.sops.yaml` (so no later `updatekeys` brings it back), and every sops file that
+//! lists it (every file git tracks, `.gitignore` or not) gets a new data key in the same write
+//! that drops the key's envelope: no state, on disk or in a commit, has a new data key wrapped
+//! for it. Afterwards every file is read again; any that still lists the key fails the run.
+//!
+//! The exposure report needs no private key: every version of every file in the history of
+//! every ref whose envelopes include a revoked key exposed the encrypted values of that version.
+//! With a key that opens those versions, each exposed value is compared with today's by a keyed
+//! digest (never printed, the digest key never stored): values still the same are live
+//! exposures, credentials to change at their source.
+//!
+//! Owns: the plan (config edits, files to re-key, refusals), its application through the bulk
+//! runner of [`crate::rotate`], the verification, and the exposure report. Must not know:
+//! terminals, prompts, output formats.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::edit::{self, Edit, EditError};
+use crate::document;
+use crate::error::{ExitCode, Failure};
+use crate::fsutil;
+use crate::git;
+use crate::keysource::{Keyring, Named};
+use crate::metadata::{MasterKey, Metadata};
+use crate::repo::{self, Configs};
+use crate::rotate::{self, Job, KeyChanges, Outcome, Target};
+use crate::store::Format;
+use crate::tree::Tree;
+
+/// Why a revocation cannot go ahead or did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    #[error(
+        "{file}: key group {group} would have no key left after removing {removed}; add its replacement to that group first (`shroud groups add`, or the rule and `shroud updatekeys`), then revoke"
+    )]
+    GroupEmptied {
+        file: String,
+        group: usize,
+        removed: String,
+    },
+    #[error(
+        "{}: no creation rule and no sops file under {root} lists it; nothing was changed (check the spelling: `shroud audit` lists every recipient)",
+        .keys.join(", ")
+    )]
+    NotFound { keys: Vec<String>, root: String },
+    #[error(
+        "{given}: a private key was given where a recipient belongs; it was not used or printed. Give its public key (age-keygen -y KEYFILE prints it)"
+    )]
+    PrivateKey { given: String },
+    #[error(
+        "the revocation is NOT complete: {} still list a revoked key or could not be checked ({}); run `shroud keys revoke` again once they can be opened",
+        plural(.files.len(), "file"), .files.join(", ")
+    )]
+    Incomplete { files: Vec<String> },
+    #[error("{0}")]
+    Walk(String),
+}
+
+impl Failure for RevokeError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            RevokeError::Edit(EditError::Config(_)) => ExitCode::InvalidConfig,
+            RevokeError::Edit(_) | RevokeError::GroupEmptied { .. } => ExitCode::InvalidConfig,
+            RevokeError::NotFound { .. } | RevokeError::PrivateKey { .. } => ExitCode::Usage,
+            RevokeError::Incomplete { .. } => ExitCode::Generic,
+            RevokeError::Walk(_) => ExitCode::CouldNotReadInput,
+        }
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+fn procedure(e: RevokeError) -> crate::error::Error {
+    crate::error::Error::Procedure {
+        file: None,
+        failure: Box::new(e),
+    }
+}
+
+/// The keys to revoke, checked: a private key is refused without being echoed.
+pub fn named(given: &[String]) -> Result<Named, crate::error::Error> {
+    for g in given {
+        if g.trim().to_ascii_uppercase().starts_with("AGE-SECRET-KEY-")
+            || g.trim().starts_with("AGE-PLUGIN-")
+        {
+            return Err(procedure(RevokeError::PrivateKey {
+                given: "the argument".into(),
+            }));
+        }
+    }
+    Ok(Named::new(given))
+}
+
+/// What a revocation will do.
+#[derive(Debug)]
+pub struct Plan {
+    pub named: Named,
+    pub root: PathBuf,
+    /// Proved edits of every `.sops.yaml` whose rules list a revoked key.
+    pub edits: Vec<Edit>,
+    /// Every sops file that lists a revoked key: each gets a new data key without it.
+    pub files: Vec<Target>,
+    /// Sops files that look damaged: they cannot be checked, so the run cannot be complete.
+    pub damaged: Vec<(PathBuf, String)>,
+    /// Revoked keys found in no rule and no file.
+    pub unmatched: Vec<String>,
+}
+
+/// Whether `md` lists one of the named keys.
+pub fn lists(md: &Metadata, named: &Named) -> bool {
+    md.all_keys().any(|k| named.matches_key(k))
+}
+
+/// Plans the revocation of `named` under `root` (a repository, or any directory): reads every
+/// `.sops.yaml` and every sops file of the walk, and refuses, before anything is written, a
+/// change that would leave a rule or a key group without keys.
+pub fn plan(root: &Path, named: &Named) -> crate::error::Result<Plan> {
+    let all = repo::files(root)?;
+    let mut edits = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for path in all
+        .iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == ".sops.yaml"))
+    {
+        let text = std::fs::read_to_string(path).map_err(|source| crate::error::Error::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
+        if let Some(e) = edit::remove_keys(path, &text, named)
+            .map_err(RevokeError::from)
+            .map_err(procedure)?
+        {
+            seen.extend(e.removed.iter().map(|r| r.identity.clone()));
+            edits.push(e);
+        }
+    }
+    let configs = Configs::new(None)?;
+    let mut files = Vec::new();
+    let mut damaged = Vec::new();
+    for f in repo::sops_files(root, None)? {
+        if let Some(why) = f.damage {
+            damaged.push((f.path, why));
+            continue;
+        }
+        let bytes = fsutil::read_file(&f.path).map_err(|source| crate::error::Error::Read {
+            file: f.path.display().to_string(),
+            source,
+        })?;
+        let (_, md) = document::load_encrypted(&f.path.display().to_string(), f.format, &bytes)?;
+        if !lists(&md, named) {
+            continue;
+        }
+        for (gi, g) in md.key_groups.iter().enumerate() {
+            let hits: Vec<&MasterKey> = g.keys.iter().filter(|k| named.matches_key(k)).collect();
+            seen.extend(hits.iter().map(|k| k.identity()));
+            if !hits.is_empty() && hits.len() == g.keys.len() {
+                return Err(procedure(RevokeError::GroupEmptied {
+                    file: f.path.display().to_string(),
+                    group: gi,
+                    removed: hits
+                        .iter()
+                        .map(|k| k.label())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }));
+            }
+        }
+        files.push(Target {
+            config: configs.for_file(&f.path)?,
+            path: f.path,
+            damage: None,
+        });
+    }
+    let unmatched: Vec<String> = named
+        .unmatched(&seen)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if edits.is_empty() && files.is_empty() && damaged.is_empty() {
+        return Err(procedure(RevokeError::NotFound {
+            keys: named.given().to_vec(),
+            root: root.display().to_string(),
+        }));
+    }
+    Ok(Plan {
+        named: named.clone(),
+        root: root.to_path_buf(),
+        edits,
+        files,
+        damaged,
+        unmatched,
+    })
+}
+
+/// What [`apply`] did.
+#[derive(Debug)]
+pub struct Applied {
+    /// Per re-keyed file: its outcome.
+    pub files: Vec<(PathBuf, crate::error::Result<Outcome>)>,
+    /// Files that still list a revoked key (or could not be read) after the run.
+    pub remaining: Vec<String>,
+}
+
+/// Applies a plan: the configs first (so a later `updatekeys` cannot bring a key back even if
+/// the run stops half-way), then every file gets a new data key without the revoked envelopes,
+/// in parallel, each write atomic. Then everything under the root is read again.
+pub async fn apply(
+    plan: &Plan,
+    keyring: Arc<Keyring>,
+    opts: rotate::Options,
+    parallel: usize,
+    progress: Arc<dyn Fn(&Path) + Send + Sync>,
+) -> crate::error::Result<Applied> {
+    for e in &plan.edits {
+        e.write().map_err(|source| crate::error::Error::Write {
+            file: e.path.display().to_string(),
+            source,
+        })?;
+    }
+    let changes = KeyChanges {
+        add: Vec::new(),
+        remove: plan.named.given().to_vec(),
+    };
+    let files = rotate::run_many(
+        plan.files.clone(),
+        Job::Rotate(changes),
+        keyring,
+        opts,
+        parallel,
+        progress,
+    )
+    .await;
+    let remaining = verify(&plan.root, &plan.named)?;
+    Ok(Applied { files, remaining })
+}
+
+/// Every sops file or `.sops.yaml` under `root` that still lists a named key, or that cannot be
+/// read to tell.
+pub fn verify(root: &Path, named: &Named) -> crate::error::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for path in repo::files(root)? {
+        let shown = path.display().to_string();
+        if path.file_name().is_some_and(|n| n == ".sops.yaml") {
+            let still = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| crate::config::parse(&path, t.as_bytes()).ok())
+                .map(|c| {
+                    c.creation_rules
+                        .iter()
+                        .flat_map(|r| r.groups.iter().flatten())
+                        .any(|k| named.matches_spec(k))
+                });
+            if still != Some(false) {
+                out.push(shown);
+            }
+            continue;
+        }
+        let i = repo::inspect(path, None);
+        match i.kind {
+            repo::FileKind::Sops => match document::load_encrypted(&shown, i.format, &i.bytes) {
+                Ok((_, md)) if !lists(&md, named) => {}
+                _ => out.push(shown),
+            },
+            repo::FileKind::Damaged(_) | repo::FileKind::Unreadable(_) => out.push(shown),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Fails with [`RevokeError::Incomplete`] when files remain.
+pub fn check_complete(applied: &Applied) -> crate::error::Result<()> {
+    if applied.remaining.is_empty() {
+        Ok(())
+    } else {
+        Err(procedure(RevokeError::Incomplete {
+            files: applied.remaining.clone(),
+        }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exposure report.
+
+/// A commit, as the report names it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CommitRef {
+    pub id: String,
+    /// Commit time, RFC 3339 UTC.
+    pub time: String,
+}
+
+/// How an exposed value stands today.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Today's value equals a value the revoked key could read: change it at its source.
+    Live,
+    /// Every exposed value of this key path was read, and today's differs from all of them.
+    Changed,
+    /// The key path is not in today's file (or the file is gone).
+    Removed,
+    /// Not compared: no key at hand opens an exposed version or today's file.
+    Unknown,
+}
+
+/// One key path a revoked key could read.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExposedValue {
+    /// As sops prints it (`["db"]["password"]`).
+    pub key_path: String,
+    /// The first and last commit in which a version exposing it existed (`None`: only in the
+    /// working tree).
+    pub first: Option<CommitRef>,
+    pub last: Option<CommitRef>,
+    pub status: Status,
+}
+
+/// One file whose versions a revoked key could open.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExposedFile {
+    /// Relative to the repository top.
+    pub path: String,
+    /// Which revoked keys could open it.
+    pub keys: Vec<String>,
+    /// Versions (distinct blobs, plus the working copy) that exposed values.
+    pub versions: usize,
+    pub values: Vec<ExposedValue>,
+}
+
+/// Everything the revoked keys could read at any point in history.
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Exposure {
+    /// Whether git history was read (false outside a git repository).
+    pub history: bool,
+    /// Whether values were compared with today's (a key that opens them was at hand).
+    pub compared: bool,
+    pub files: Vec<ExposedFile>,
+}
+
+impl Exposure {
+    pub fn live(&self) -> usize {
+        self.values_with(Status::Live)
+    }
+
+    pub fn values_with(&self, s: Status) -> usize {
+        self.files
+            .iter()
+            .flat_map(|f| &f.values)
+            .filter(|v| v.status == s)
+            .count()
+    }
+
+    pub fn values(&self) -> usize {
+        self.files.iter().map(|f| f.values.len()).sum()
+    }
+}
+
+/// A version of a file that exposed values: its bytes and where it was seen.
+struct Version {
+    format: Format,
+    bytes: Vec<u8>,
+    /// Commit indexes (into the history) in which this blob was the file's content.
+    commits: Vec<usize>,
+    keys: BTreeSet<String>,
+}
+
+/// The encrypted key paths of an encrypted tree.
+fn encrypted_paths(tree: &Tree, md: &Metadata) -> Vec<String> {
+    let Ok(rules) = md.rules.compile() else {
+        return Vec::new();
+    };
+    crate::crypto::decide(tree, &rules)
+        .into_iter()
+        .filter(|d| !d.comment && d.bytes.expose().starts_with(b"ENC[AES256_GCM,"))
+        .map(|d| d.path)
+        .collect()
+}
+
+/// Keyed digests of an opened file's encrypted values, by key path.
+fn digests(opened: &document::Opened, key: &[u8; 32]) -> HashMap<String, [u8; 32]> {
+    use hmac::{Hmac, Mac};
+    let Ok(rules) = opened.metadata.rules.compile() else {
+        return HashMap::new();
+    };
+    crate::crypto::decide(&opened.tree, &rules)
+        .into_iter()
+        .filter(|d| !d.comment && d.encrypt)
+        .map(|d| {
+            let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("any key size");
+            mac.update(d.bytes.expose());
+            (d.path, mac.finalize().into_bytes().into())
+        })
+        .collect()
+}
+
+fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// Everything `named` could read at any point: every version, in the history of every ref and
+/// in the working tree under `root`, whose envelopes list a named key. With `keyring`, exposed
+/// values are compared with today's (see [`Status`]).
+pub async fn exposure(
+    root: &Path,
+    named: &Named,
+    keyring: Option<&Keyring>,
+) -> crate::error::Result<Exposure> {
+    let top = git::toplevel(root);
+    let mut by_path: BTreeMap<String, Vec<Version>> = BTreeMap::new();
+    let mut history = git::History::default();
+    let git_err = |e: git::GitError| procedure(RevokeError::Walk(e.to_string()));
+    if let Some(top) = &top {
+        let has_head = git::try_run(top, &["rev-parse", "--verify", "--quiet", "HEAD"])
+            .map_err(git_err)?
+            .is_some();
+        if has_head {
+            history = git::History::read(
+                top,
+                git::Scope {
+                    all_refs: true,
+                    renames: false,
+                },
+            )
+            .map_err(git_err)?;
+            let mut blobs = git::Blobs::new(top);
+            for (path, changes) in &history.changes {
+                let format = Format::from_path(Path::new(path));
+                let mut versions: HashMap<&str, Version> = HashMap::new();
+                for c in changes.iter().filter(|c| c.new_blob != git::NO_BLOB) {
+                    if let Some(v) = versions.get_mut(c.new_blob.as_str()) {
+                        v.commits.push(c.commit);
+                        continue;
+                    }
+                    let Some(bytes) = blobs.read(&c.new_blob).map_err(git_err)? else {
+                        continue;
+                    };
+                    let (_, parsed) = document::sniff_parsed(format, &bytes);
+                    let Some((_, md)) = parsed else { continue };
+                    let keys: BTreeSet<String> = md
+                        .all_keys()
+                        .filter(|k| named.matches_key(k))
+                        .map(MasterKey::label)
+                        .collect();
+                    if keys.is_empty() {
+                        continue;
+                    }
+                    versions.insert(
+                        &c.new_blob,
+                        Version {
+                            format,
+                            bytes,
+                            commits: vec![c.commit],
+                            keys,
+                        },
+                    );
+                }
+                if !versions.is_empty() {
+                    by_path
+                        .entry(path.clone())
+                        .or_default()
+                        .extend(versions.into_values());
+                }
+            }
+        }
+    }
+    // The working tree (uncommitted versions expose too).
+    let base = top.clone().unwrap_or_else(|| root.to_path_buf());
+    let mut today: HashMap<String, (Format, Vec<u8>)> = HashMap::new();
+    for f in repo::sops_files(root, None)? {
+        let Ok(bytes) = fsutil::read_file(&f.path) else {
+            continue;
+        };
+        let rel = std::path::absolute(&f.path)
+            .ok()
+            .and_then(|a| a.strip_prefix(&base).ok().map(Path::to_path_buf))
+            .unwrap_or_else(|| f.path.clone())
+            .to_string_lossy()
+            .into_owned();
+        if let (_, Some((_, md))) = document::sniff_parsed(f.format, &bytes) {
+            let keys: BTreeSet<String> = md
+                .all_keys()
+                .filter(|k| named.matches_key(k))
+                .map(MasterKey::label)
+                .collect();
+            let versions = by_path.entry(rel.clone()).or_default();
+            if !keys.is_empty() && !versions.iter().any(|v| v.bytes == bytes) {
+                versions.push(Version {
+                    format: f.format,
+                    bytes: bytes.clone(),
+                    commits: Vec::new(),
+                    keys,
+                });
+            }
+            if versions.is_empty() {
+                by_path.remove(&rel);
+            }
+        }
+        today.insert(rel, (f.format, bytes));
+    }
+    let digest_key: [u8; 32] = rand::random();
+    let mut out = Exposure {
+        history: top.is_some(),
+        compared: keyring.is_some(),
+        files: Vec::new(),
+    };
+    let commit_ref = |i: usize| {
+        history.commits.get(i).map(|c| CommitRef {
+            id: c.id.clone(),
+            time: rfc3339(c.unix),
+        })
+    };
+    for (path, versions) in by_path {
+        let now = match (keyring, today.get(&path)) {
+            (Some(k), Some((format, bytes))) => document::open(&path, *format, bytes, k, false)
+                .await
+                .ok()
+                .map(|o| digests(&o, &digest_key)),
+            _ => None,
+        };
+        let today_paths: Option<BTreeSet<String>> = today.get(&path).and_then(|(format, bytes)| {
+            document::load_encrypted(&path, *format, bytes)
+                .ok()
+                .map(|(t, md)| encrypted_paths(&t, &md).into_iter().collect())
+        });
+        // Per key path: (newest commit index, oldest commit index, working tree?, statuses).
+        struct Seen {
+            newest: Option<usize>,
+            oldest: Option<usize>,
+            any_unread: bool,
+            any_same: bool,
+        }
+        let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+        let mut keys = BTreeSet::new();
+        for v in &versions {
+            keys.extend(v.keys.iter().cloned());
+            let Ok((tree, md)) = document::load_encrypted(&path, v.format, &v.bytes) else {
+                continue;
+            };
+            let then = match (keyring, &now) {
+                (Some(k), Some(_)) => document::open(&path, v.format, &v.bytes, k, true)
+                    .await
+                    .ok()
+                    .map(|o| digests(&o, &digest_key)),
+                _ => None,
+            };
+            for kp in encrypted_paths(&tree, &md) {
+                let e = seen.entry(kp.clone()).or_insert(Seen {
+                    newest: None,
+                    oldest: None,
+                    any_unread: false,
+                    any_same: false,
+                });
+                for &c in &v.commits {
+                    e.newest = Some(e.newest.map_or(c, |n| n.min(c)));
+                    e.oldest = Some(e.oldest.map_or(c, |o| o.max(c)));
+                }
+                match (&then, &now) {
+                    (Some(t), Some(n)) => {
+                        if t.get(&kp).is_some_and(|d| n.get(&kp) == Some(d)) {
+                            e.any_same = true;
+                        }
+                    }
+                    _ => e.any_unread = true,
+                }
+            }
+        }
+        let values = seen
+            .into_iter()
+            .map(|(kp, s)| {
+                let gone = today_paths.as_ref().is_none_or(|p| !p.contains(&kp));
+                let status = if s.any_same {
+                    Status::Live
+                } else if gone {
+                    Status::Removed
+                } else if s.any_unread {
+                    Status::Unknown
+                } else {
+                    Status::Changed
+                };
+                ExposedValue {
+                    key_path: kp,
+                    first: s.oldest.and_then(commit_ref),
+                    last: s.newest.and_then(commit_ref),
+                    status,
+                }
+            })
+            .collect();
+        out.files.push(ExposedFile {
+            path,
+            keys: keys.into_iter().collect(),
+            versions: versions.len(),
+            values,
+        });
+    }
+    Ok(out)
+}
