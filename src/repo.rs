@@ -379,6 +379,10 @@ pub struct ToEncrypt {
     pub plain: Vec<PathBuf>,
     /// Selected files that are sops files already.
     pub encrypted: Vec<PathBuf>,
+    /// Selected plaintext files in which the rule selects no value (a Deployment next to
+    /// Secrets under `encrypted_regex: ^(data|stringData)$`): encrypting them would only add a
+    /// `sops:` block, which breaks a plain `kubectl apply`.
+    pub nothing_to_encrypt: Vec<PathBuf>,
 }
 
 /// The files under `dir` a creation rule of the nearest `.sops.yaml` selects by `path_regex`
@@ -396,18 +400,21 @@ pub fn files_to_encrypt(dir: &Path, configs: &Configs) -> Result<ToEncrypt> {
         let Some(cfg) = configs.for_file(&path)? else {
             continue;
         };
-        let selected = cfg
-            .rule_for(&path)
-            .is_ok_and(|rule| rule.path_regex.is_some());
-        if !selected {
+        let Some(rule) = cfg.rule_for(&path).ok().filter(|r| r.path_regex.is_some()) else {
             continue;
-        }
+        };
         let bytes = if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_SOPS_FILE) {
             Vec::new()
         } else {
             std::fs::read(&path).unwrap_or_default()
         };
-        match document::sniff(Format::from_path(&path), &bytes) {
+        let format = Format::from_path(&path);
+        match document::sniff(format, &bytes) {
+            Sniff::Plain
+                if document::needs_encryption(format, &bytes, &rule.rules) == Some(false) =>
+            {
+                out.nothing_to_encrypt.push(path)
+            }
             Sniff::Plain => out.plain.push(path),
             Sniff::Sops | Sniff::Damaged(_) => out.encrypted.push(path),
         }
