@@ -1018,7 +1018,11 @@ pub async fn push(
         PushOutcome::Created => {
             bounded(
                 format!("creating {key}"),
-                client.create_secret().name(key).secret_string(wanted).send(),
+                client
+                    .create_secret()
+                    .name(key)
+                    .secret_string(wanted)
+                    .send(),
             )
             .await?
             .map_err(|e| EsoError::Push(format!("creating {key}: {}", sm_err(&e))))?;

@@ -103,7 +103,10 @@ pub fn read_secret_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 /// directory is left as it is.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// Whether files with more than one name (hard links) may be replaced (`--force`).

@@ -238,9 +238,8 @@ fn unlock_of(u: &UnlockArgs, ids: &mut Identities) -> Result<Option<Unlock<'stat
                             source,
                         })?,
                 );
-                let all = zeroize::Zeroizing::new(
-                    String::from_utf8_lossy(bytes.expose()).into_owned(),
-                );
+                let all =
+                    zeroize::Zeroizing::new(String::from_utf8_lossy(bytes.expose()).into_owned());
                 for (i, chunk) in all
                     .split("\n\n")
                     .filter(|c| c.contains("shroudshare1"))
@@ -602,7 +601,9 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
                 fsutil::append_private(&out, addition.as_bytes()).map_err(werr)?;
                 eprintln!(
                     "shroud: added {added} restored identities to {label}, next to the {} it held{}",
-                    have.lines().filter(|l| l.trim().starts_with("AGE-SECRET-KEY-")).count(),
+                    have.lines()
+                        .filter(|l| l.trim().starts_with("AGE-SECRET-KEY-"))
+                        .count(),
                     if added < total {
                         format!(" ({} were there already)", total - added)
                     } else {

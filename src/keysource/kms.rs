@@ -189,20 +189,20 @@ pub async fn wrap(
         reason: e.to_string(),
     })?
     .map_err(|e| KeyError::Wrap {
-            key: arn.to_owned(),
-            reason: explain(&e, |se| match se {
-                aws_sdk_kms::operation::encrypt::EncryptError::NotFoundException(_) => {
-                    Some(format!("KMS key not found in {region}; check the ARN"))
-                }
-                aws_sdk_kms::operation::encrypt::EncryptError::DisabledException(_) => {
-                    Some("the KMS key is disabled; enable it or use another key".into())
-                }
-                aws_sdk_kms::operation::encrypt::EncryptError::KmsInvalidStateException(_) => {
-                    Some("the KMS key is pending deletion or unavailable".into())
-                }
-                _ => None,
-            }),
-        })?;
+        key: arn.to_owned(),
+        reason: explain(&e, |se| match se {
+            aws_sdk_kms::operation::encrypt::EncryptError::NotFoundException(_) => {
+                Some(format!("KMS key not found in {region}; check the ARN"))
+            }
+            aws_sdk_kms::operation::encrypt::EncryptError::DisabledException(_) => {
+                Some("the KMS key is disabled; enable it or use another key".into())
+            }
+            aws_sdk_kms::operation::encrypt::EncryptError::KmsInvalidStateException(_) => {
+                Some("the KMS key is pending deletion or unavailable".into())
+            }
+            _ => None,
+        }),
+    })?;
     let blob = out.ciphertext_blob().ok_or_else(|| KeyError::Wrap {
         key: arn.to_owned(),
         reason: "AWS KMS returned no ciphertext".into(),

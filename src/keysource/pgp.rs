@@ -563,7 +563,11 @@ LlapNvSDZxzoJnco
             )
         };
         check_message(&armor(&data)).unwrap();
-        assert!(check_message(&armor(&data[..data.len() - 5])).unwrap_err().contains("truncated"));
+        assert!(
+            check_message(&armor(&data[..data.len() - 5]))
+                .unwrap_err()
+                .contains("truncated")
+        );
         assert!(check_message(&armor(&data[..399])).is_err());
         assert!(check_message(&armor(b"not packets")).is_err());
         let mut extra = data.clone();

@@ -417,7 +417,16 @@ fn backups_never_overwrite_shares_and_directories_are_private() {
         keys(&sb)
             .args(["backup", "--key-file"])
             .arg(test_key())
-            .args(["--shares", "3", "--threshold", "2", "--shares-dir", "paper/usb", "-o", out])
+            .args([
+                "--shares",
+                "3",
+                "--threshold",
+                "2",
+                "--shares-dir",
+                "paper/usb",
+                "-o",
+                out,
+            ])
             .args(extra)
             .run()
     };
@@ -429,7 +438,9 @@ fn backups_never_overwrite_shares_and_directories_are_private() {
     assert_code(&out, 5);
     let err = stderr(&out);
     assert!(
-        err.contains("share-1.txt") && err.contains("--force") && err.contains("nothing was written"),
+        err.contains("share-1.txt")
+            && err.contains("--force")
+            && err.contains("nothing was written"),
         "{err}"
     );
     assert!(!sb.path("b2.json").exists());
@@ -437,7 +448,12 @@ fn backups_never_overwrite_shares_and_directories_are_private() {
     // The first backup still restores from its shares, into a new private directory.
     let out = keys(&sb)
         .args(["restore", "b1.json", "--share", "paper/usb/share-1.txt"])
-        .args(["--share", "paper/usb/share-3.txt", "-o", "restored/keys/keys.txt"])
+        .args([
+            "--share",
+            "paper/usb/share-3.txt",
+            "-o",
+            "restored/keys/keys.txt",
+        ])
         .run();
     assert_code(&out, 0);
     assert_eq!(mode(&sb.path("restored")), 0o700);
@@ -459,7 +475,16 @@ fn secret_files_are_read_with_a_size_cap() {
         &keys(&sb)
             .args(["backup", "--key-file"])
             .arg(test_key())
-            .args(["--shares", "3", "--threshold", "2", "--shares-dir", "paper", "-o", "b.json"])
+            .args([
+                "--shares",
+                "3",
+                "--threshold",
+                "2",
+                "--shares-dir",
+                "paper",
+                "-o",
+                "b.json",
+            ])
             .run(),
         0,
     );
@@ -469,15 +494,32 @@ fn secret_files_are_read_with_a_size_cap() {
         .set_len(1 << 30)
         .unwrap();
     for args in [
-        vec!["restore", "b.json", "--share", "paper/share-1.txt", "--share", "big.txt"],
+        vec![
+            "restore",
+            "b.json",
+            "--share",
+            "paper/share-1.txt",
+            "--share",
+            "big.txt",
+        ],
         vec!["restore", "b.json", "--identity", "big.txt"],
         vec!["restore", "big.txt", "--passphrase"],
-        vec!["backup", "--key-file", "big.txt", "--passphrase", "-o", "c.json"],
+        vec![
+            "backup",
+            "--key-file",
+            "big.txt",
+            "--passphrase",
+            "-o",
+            "c.json",
+        ],
     ] {
         let out = keys(&sb).args(&args).run();
         assert_code(&out, 2);
         let err = stderr(&out);
-        assert!(err.contains("big.txt") && err.contains("larger than"), "{args:?}: {err}");
+        assert!(
+            err.contains("big.txt") && err.contains("larger than"),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -486,7 +528,10 @@ fn secret_files_are_read_with_a_size_cap() {
 #[test]
 fn restore_adds_to_an_existing_key_file() {
     let sb = Sandbox::new();
-    for (f, r) in [("mine.yaml", TEST_RECIPIENT2), ("team.yaml", TEST_RECIPIENT)] {
+    for (f, r) in [
+        ("mine.yaml", TEST_RECIPIENT2),
+        ("team.yaml", TEST_RECIPIENT),
+    ] {
         sb.write(f, "a: 1\n");
         assert_code(&sb.cmd().args(["encrypt", "-i", "--age", r, f]).run(), 0);
     }
@@ -503,9 +548,15 @@ fn restore_adds_to_an_existing_key_file() {
     std::fs::create_dir_all(kf.parent().unwrap()).unwrap();
     std::fs::copy(test_key2(), &kf).unwrap();
     let mine = std::fs::read_to_string(&kf).unwrap();
-    let out = keys(&sb).args(["restore", "team.json", "--passphrase"]).run();
+    let out = keys(&sb)
+        .args(["restore", "team.json", "--passphrase"])
+        .run();
     assert_code(&out, 0);
-    assert!(stderr(&out).contains("added 1 restored identities"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("added 1 restored identities"),
+        "{}",
+        stderr(&out)
+    );
     let now = std::fs::read_to_string(&kf).unwrap();
     assert!(now.starts_with(&mine), "my identity was not kept");
     assert_eq!(mode(&kf), 0o600);
@@ -513,7 +564,9 @@ fn restore_adds_to_an_existing_key_file() {
         assert_code(&sb.cmd().args(["decrypt", f]).run(), 0);
     }
     // Again: nothing to add, nothing changed.
-    let out = keys(&sb).args(["restore", "team.json", "--passphrase"]).run();
+    let out = keys(&sb)
+        .args(["restore", "team.json", "--passphrase"])
+        .run();
     assert_code(&out, 0);
     assert!(stderr(&out).contains("already holds"), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&kf).unwrap(), now);

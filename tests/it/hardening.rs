@@ -938,7 +938,11 @@ fn in_place_writes_keep_owner_group_and_mode() {
         .env("HOME", shared.path())
         .run();
     assert_code(&out, 3);
-    assert!(stderr(&out).contains("belongs to uid 0"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("belongs to uid 0"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read_to_string(&q).unwrap(), "a: secret\n");
     assert_eq!(owner(&q), (0, 0, 0o666));
 }
@@ -963,7 +967,14 @@ fn files_with_other_names_are_refused_without_force() {
     assert_eq!(sb.read("p.yaml"), "a: secret\n");
     assert_code(
         &sb.cmd()
-            .args(["encrypt", "-i", "--force", "--age", TEST_RECIPIENT, "p.yaml"])
+            .args([
+                "encrypt",
+                "-i",
+                "--force",
+                "--age",
+                TEST_RECIPIENT,
+                "p.yaml",
+            ])
             .run(),
         0,
     );
@@ -987,7 +998,9 @@ fn files_with_other_names_are_refused_without_force() {
         0,
     );
     assert_code(
-        &sb.with_key().args(["rotate", "-i", "--force", "p.yaml"]).run(),
+        &sb.with_key()
+            .args(["rotate", "-i", "--force", "p.yaml"])
+            .run(),
         0,
     );
 }
@@ -1089,7 +1102,15 @@ fn file_names_and_labels_reach_the_terminal_escaped() {
         .cmd()
         .env("SHROUD_PASSPHRASE", "correct horse battery")
         .env("SHROUD_SCRYPT_WORK_FACTOR", "10")
-        .args(["keys", "backup", "--passphrase", "-o", "b.json", "--key-file", evil])
+        .args([
+            "keys",
+            "backup",
+            "--passphrase",
+            "-o",
+            "b.json",
+            "--key-file",
+            evil,
+        ])
         .run();
     assert_code(&out, 0);
     clean(&out, "keys backup");
