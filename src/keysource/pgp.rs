@@ -88,9 +88,17 @@ impl Gpg {
             drop(stdin);
             r
         };
-        let what = format!("{} {}", exe.to_string_lossy(), args.join(" "));
+        let what = if args.contains(&"--encrypt") {
+            "encrypting"
+        } else if args.contains(&"-d") {
+            "decrypting"
+        } else if args.contains(&"--import") {
+            "importing keys"
+        } else {
+            "exporting a key"
+        };
         // On timeout the future, and with it the child (kill_on_drop), is dropped.
-        let (written, out) = external::timed(Service::Gpg, &what, async move {
+        let (written, out) = external::timed(Service::Gpg, what, async move {
             tokio::join!(write, child.wait_with_output())
         })
         .await
@@ -254,14 +262,15 @@ impl Gpg {
     /// Stops the gpg-agent a private keyring directory started (a no-op for the default one).
     pub fn stop_agent(&self) {
         if let Some(h) = &self.homedir {
-            let _ = std::process::Command::new("gpgconf")
-                .arg("--homedir")
-                .arg(h)
-                .args(["--kill", "gpg-agent"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            let _ = external::run(
+                std::process::Command::new("gpgconf")
+                    .arg("--homedir")
+                    .arg(h)
+                    .args(["--kill", "gpg-agent"]),
+                Service::Gpg,
+                "stopping the agent",
+                None,
+            );
         }
     }
 }
