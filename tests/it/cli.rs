@@ -767,3 +767,40 @@ fn verbs_offer_only_the_options_they_use() {
     let v = stdout(&sb.cmd().arg("--version").run());
     assert!(v.starts_with("shroud ") && v.contains("commit ") && v.contains("features: "));
 }
+
+/// exec-file never hangs on its FIFO, whether the command reads all of it, part of it or none,
+/// however the command's end and the writer's end interleave (a command that read everything
+/// and ended just as the writer finished once left shroud waiting forever for a writer).
+#[test]
+fn exec_file_never_hangs_on_its_fifo() {
+    let sb = Sandbox::new();
+    let body: String = (0..2000).map(|i| format!("k{i}: value-{i}\n")).collect();
+    encrypted(&sb, "big.yaml", &body);
+    for (i, cmd) in ["cat {} > /dev/null", "head -c 10 {} > /dev/null", "true"]
+        .iter()
+        .cycle()
+        .take(30)
+        .enumerate()
+    {
+        let out = std::process::Command::new("timeout")
+            .args([
+                "20",
+                env!("CARGO_BIN_EXE_shroud"),
+                "exec-file",
+                "big.yaml",
+                cmd,
+            ])
+            .current_dir(sb.dir.path())
+            .env("SOPS_AGE_KEY_FILE", test_key())
+            .env("HOME", sb.dir.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run {i} ({cmd}): {}",
+            stderr(&out)
+        );
+    }
+}
