@@ -170,7 +170,10 @@ fn encrypted_secret(
 fn encrypt_in_place(a: &Args, g: &Global, path: &Path) -> Result<()> {
     let label = path.display().to_string();
     let _lock = match fsutil::try_lock(path) {
-        Ok(Some(l)) => l,
+        Ok(Some(l)) => {
+            common::warn_stale(path, &l);
+            l
+        }
         Ok(None) => return Err(Error::Busy { file: label }),
         Err(source) => {
             return Err(Error::Write {

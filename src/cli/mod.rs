@@ -303,6 +303,7 @@ pub fn legacy_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<common::Outcome> {
+    shroud::fsutil::allow_hard_links(force_of(&cli.command).force);
     let top = cli.file_opts;
     let verbose = cli.always.verbose;
     let g = |f: &FileOptions| Global::merge(&top, f, verbose);
@@ -363,6 +364,24 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         }
         Command::Completion(a) => completion::run(a),
         Command::Man(a) => man::run(a),
+    }
+}
+
+/// The `--force` of a verb that rewrites files in place (see [`common::ForceArg`]).
+fn force_of(c: &Command) -> common::ForceArg {
+    match c {
+        Command::Encrypt(a) => a.io.force,
+        Command::Decrypt(a) => a.io.force,
+        Command::Edit(a) => a.force,
+        Command::Set(a) => a.force,
+        Command::Unset(a) => a.force,
+        Command::Updatekeys(a) => a.scope.force,
+        Command::Rotate(a) => a.scope.force,
+        Command::Groups(a) => match &a.command {
+            groups::GroupsCommand::Add(x) => x.target.force,
+            groups::GroupsCommand::Rm(x) => x.target.force,
+        },
+        _ => common::ForceArg::default(),
     }
 }
 
