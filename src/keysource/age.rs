@@ -359,7 +359,7 @@ impl Identities {
 
     /// Loads a key file (age identities or one SSH key). `origin` names it in messages.
     fn add_file(&mut self, path: &Path, origin: &str, required: bool) -> Result<(), KeyError> {
-        match std::fs::read(path) {
+        match crate::fsutil::read_secret_file(path, crate::fsutil::MAX_SECRET_FILE) {
             Ok(bytes) => {
                 let bytes = SecretBytes::new(bytes);
                 match bytes.as_str() {
