@@ -293,23 +293,13 @@ fn current_specs(file: &str, md: &Metadata, remove: &[String]) -> Result<Vec<Vec
     for g in &md.key_groups {
         let mut specs = Vec::new();
         for k in g.keys.iter().filter(|k| !named.matches_key(k)) {
-            specs.push(match k {
-                MasterKey::Age(a) => KeySpec::Age(a.recipient.clone()),
-                MasterKey::Pgp(p) => KeySpec::Pgp(p.fp.clone()),
-                MasterKey::Kms(k) => KeySpec::Kms {
-                    arn: k.arn.clone(),
-                    role: k.role.clone(),
-                    context: k.context.clone(),
-                    aws_profile: k.aws_profile.clone(),
-                },
-                other => {
-                    return Err(Error::Usage(format!(
-                        "{file}: the {} key {} cannot be re-wrapped by shroud (this key source is not supported); rotate with sops, or remove the entry",
-                        other.type_name(),
-                        other.identity()
-                    )));
-                }
-            });
+            specs.push(KeySpec::of(k).ok_or_else(|| {
+                Error::Usage(format!(
+                    "{file}: the {} key {} cannot be re-wrapped by shroud (this key source is not supported); rotate with sops, or remove the entry",
+                    k.type_name(),
+                    k.identity()
+                ))
+            })?);
         }
         groups.push(specs);
     }

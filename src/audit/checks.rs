@@ -13,7 +13,7 @@ use super::model::{Drift, DriftKind, Encryption, GroupDiff, Integrity, Key};
 use crate::config::CreationRule;
 use crate::crypto::{self, EncValue, RuleSpec, is_enc};
 use crate::keysource::KeySpec;
-use crate::metadata::{KeyType, MasterKey, Metadata, OtherKind};
+use crate::metadata::{KeyKind, MasterKey, Metadata};
 use crate::store::Format;
 use crate::timestamp::Timestamp;
 use crate::tree::Tree;
@@ -23,12 +23,7 @@ pub const MAX_LISTED_PATHS: usize = 20;
 
 /// The machine name of a key's type.
 pub fn key_type(k: &MasterKey) -> &'static str {
-    match k {
-        MasterKey::Age(_) => "age",
-        MasterKey::Kms(_) => "aws_kms",
-        MasterKey::Pgp(_) => "pgp",
-        MasterKey::Other(o) => o.kind.field(),
-    }
+    k.kind().field()
 }
 
 /// Who holds a key: what the access matrix is keyed by.
@@ -296,15 +291,11 @@ fn envelope_problem(k: &MasterKey) -> Option<&'static str> {
 
 /// The key types a creation rule names but does not list recipients of (shroud reads only
 /// age and AWS KMS recipients from `.sops.yaml`): their keys are not compared.
-pub fn uncompared_types(rule: &CreationRule) -> Vec<KeyType> {
+pub fn uncompared_types(rule: &CreationRule) -> Vec<KeyKind> {
     let mut out = Vec::new();
     for field in &rule.unsupported {
-        let t = match field.as_str() {
-            "gcp_kms" => KeyType::Other(OtherKind::GcpKms),
-            "azure_keyvault" => KeyType::Other(OtherKind::AzureKv),
-            "hc_vault_transit_uri" | "hc_vault" => KeyType::Other(OtherKind::HcVault),
-            "hckms" => KeyType::Other(OtherKind::HuaweiKms),
-            _ => continue,
+        let Some(t) = KeyKind::from_rule_field(field) else {
+            continue;
         };
         if !out.contains(&t) {
             out.push(t);
@@ -351,7 +342,7 @@ pub fn drift(
             .map(|g| {
                 g.keys
                     .iter()
-                    .filter(|k| !skip.contains(&k.key_type()))
+                    .filter(|k| !skip.contains(&k.kind()))
                     .map(|k| (k.identity(), k.label()))
                     .collect()
             })

@@ -562,13 +562,8 @@ fn policy_section(root_abs: &Path, c: &Config) -> Result<policy::Section> {
     })
 }
 
-fn key_type_name(t: crate::metadata::KeyType) -> &'static str {
-    match t {
-        crate::metadata::KeyType::Age => "age",
-        crate::metadata::KeyType::Pgp => "PGP",
-        crate::metadata::KeyType::Kms => "AWS KMS",
-        crate::metadata::KeyType::Other(o) => o.label(),
-    }
+fn key_type_name(t: crate::metadata::KeyKind) -> &'static str {
+    t.label()
 }
 
 fn drift_order(d: &model::Drift) -> u8 {

@@ -441,13 +441,13 @@ pub async fn verify_dir(
     dir: &std::path::Path,
     opened: &Opened,
 ) -> Result<Vec<Verified>, BackupError> {
+    use crate::metadata::KeyKind;
     use crate::metadata::MasterKey;
-    use crate::metadata::envelope::KeyType;
     let mut ring = crate::keysource::Keyring::default();
     ring.age
         .add_text(opened.identities.as_str().unwrap_or_default(), "the backup")
         .map_err(|e| BackupError::Corrupt(e.to_string()))?;
-    ring.order = vec![KeyType::Age, KeyType::Pgp];
+    ring.order = vec![KeyKind::Age, KeyKind::Pgp];
     ring.exclusive = true;
     let found =
         crate::repo::sops_files(dir, None).map_err(|e| BackupError::Corrupt(e.to_string()))?;

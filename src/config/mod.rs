@@ -122,12 +122,12 @@ pub fn kms_from_str(s: &str, aws_profile: Option<&str>, context: &[(String, Stri
         Some((a, r)) => (a.trim().to_owned(), Some(r.trim().to_owned())),
         None => (s.trim().to_owned(), None),
     };
-    KeySpec::Kms {
+    KeySpec::Kms(crate::keysource::KmsSpec {
         arn,
         role,
         context: context.to_vec(),
         aws_profile: aws_profile.map(str::to_owned).filter(|p| !p.is_empty()),
-    }
+    })
 }
 
 fn text(m: &Map, k: &str) -> Option<String> {
@@ -165,12 +165,12 @@ fn group_keys(
                         .collect(),
                     _ => Vec::new(),
                 };
-                keys.push(KeySpec::Kms {
+                keys.push(KeySpec::Kms(crate::keysource::KmsSpec {
                     arn,
                     role: text(e, "role"),
                     context,
                     aws_profile: text(e, "aws_profile").or(flat_profile.map(str::to_owned)),
-                });
+                }));
             }
         }
         Some(v) => {
@@ -186,15 +186,13 @@ fn group_keys(
                 .map(|fp| KeySpec::Pgp(crate::keysource::pgp::normalize(&fp))),
         );
     }
-    for field in [
-        "gcp_kms",
-        "azure_keyvault",
-        "hc_vault_transit_uri",
-        "hc_vault",
-        "hckms",
-    ] {
+    let unused = crate::metadata::kind::KINDS
+        .iter()
+        .filter(|k| k.supported.is_none())
+        .flat_map(|k| k.rule_fields.iter());
+    for field in unused {
         if m.get(field).is_some_and(|v| !matches!(v, Value::Null)) {
-            unsupported.push(field.to_owned());
+            unsupported.push((*field).to_owned());
         }
     }
     if let Some(Value::List(merges)) = m.get("merge") {
@@ -390,11 +388,11 @@ mod tests {
         assert_eq!(r.groups.len(), 2);
         assert_eq!(r.shamir_threshold, 2);
         assert!(
-            matches!(&r.groups[0][1], KeySpec::Kms { context, .. } if context == &vec![("Env".to_string(), "prod".to_string())])
+            matches!(&r.groups[0][1], KeySpec::Kms(k) if k.context == vec![("Env".to_string(), "prod".to_string())])
         );
         let r = c.rule_for(&d.path().join("other.yaml")).unwrap();
         assert!(
-            matches!(&r.groups[0][0], KeySpec::Kms { role: Some(role), aws_profile: Some(p), .. } if role == "arn:aws:iam::1:role/r" && p == "p")
+            matches!(&r.groups[0][0], KeySpec::Kms(k) if k.role.as_deref() == Some("arn:aws:iam::1:role/r") && k.aws_profile.as_deref() == Some("p"))
         );
     }
 

@@ -577,6 +577,35 @@ fn run_key_cmd(cmd: &str) -> Result<SecretBytes, KeyError> {
     Ok(text)
 }
 
+/// The age key source: new envelopes for recipients, opened with the loaded identities.
+impl super::KeySource for Identities {
+    type Spec = str;
+    type Envelope = AgeKey;
+    const KIND: crate::metadata::KeyKind = crate::metadata::KeyKind::Age;
+
+    async fn wrap(&self, recipient: &str, secret: &[u8]) -> Result<AgeKey, KeyError> {
+        wrap(recipient, secret)
+    }
+
+    async fn unwrap(&self, key: &AgeKey) -> Result<SecretBytes, KeyError> {
+        Identities::unwrap(self, key)
+    }
+
+    async fn check(&self, key: &AgeKey) -> Result<Option<SecretBytes>, String> {
+        let reader = ArmoredReader::new(key.enc.as_bytes());
+        if let Err(e) = age::Decryptor::new(reader) {
+            return Err(format!("the age envelope is malformed ({e})"));
+        }
+        match Identities::unwrap(self, key) {
+            Ok(s) => Ok(Some(s)),
+            Err(KeyError::Envelope { .. }) => {
+                Err("the new age envelope does not open with the identity it was made for".into())
+            }
+            Err(_) => Ok(None),
+        }
+    }
+}
+
 /// `$XDG_CONFIG_HOME/sops/age/keys.txt`, else `~/.config/sops/age/keys.txt`.
 pub fn default_key_file() -> Option<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {

@@ -163,6 +163,53 @@ fn context_map(ctx: &[(String, String)]) -> Option<HashMap<String, String>> {
     (!ctx.is_empty()).then(|| ctx.iter().cloned().collect())
 }
 
+/// An AWS KMS key a new data key is wrapped for: the ARN, an IAM role to assume first, the
+/// encryption context and the AWS profile (sops's `kms` entry without its ciphertext).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KmsSpec {
+    pub arn: String,
+    pub role: Option<String>,
+    pub context: Vec<(String, String)>,
+    pub aws_profile: Option<String>,
+}
+
+/// The AWS KMS key source: Encrypt and Decrypt through clients per region, profile and role.
+impl super::KeySource for Clients {
+    type Spec = KmsSpec;
+    type Envelope = KmsKey;
+    const KIND: crate::metadata::KeyKind = crate::metadata::KeyKind::Kms;
+
+    async fn wrap(&self, spec: &KmsSpec, secret: &[u8]) -> Result<KmsKey, KeyError> {
+        wrap(
+            self,
+            &spec.arn,
+            spec.role.as_deref(),
+            &spec.context,
+            spec.aws_profile.as_deref(),
+            secret,
+        )
+        .await
+    }
+
+    async fn unwrap(&self, key: &KmsKey) -> Result<SecretBytes, KeyError> {
+        unwrap(self, key).await
+    }
+
+    async fn check(&self, key: &KmsKey) -> Result<Option<SecretBytes>, String> {
+        if B64.decode(key.enc.trim()).map_or(true, |b| b.is_empty()) {
+            return Err("AWS KMS returned an empty or malformed ciphertext".into());
+        }
+        match unwrap(self, key).await {
+            Ok(s) => Ok(Some(s)),
+            Err(KeyError::Envelope { .. }) => {
+                Err("AWS KMS does not accept the ciphertext it has just returned".into())
+            }
+            // No decrypt permission, or the service is unreachable now: nothing to compare.
+            Err(_) => Ok(None),
+        }
+    }
+}
+
 /// Wraps `secret` with a KMS key.
 pub async fn wrap(
     clients: &Clients,

@@ -14,35 +14,50 @@ pub mod kms;
 pub mod pgp;
 pub mod shamir;
 
-use crate::metadata::envelope::{KeyType, MasterKey, OtherKind, kms_identity};
+use crate::metadata::envelope::{MasterKey, kms_identity};
+use crate::metadata::kind::{self, DEFAULT_ORDER, KeyKind};
 use crate::metadata::{KeyGroup, Metadata};
 use crate::secret::{DataKey, SecretBytes};
 
-/// sops's default decryption order: age, then PGP, then every other key type.
-pub(crate) const DEFAULT_ORDER: [KeyType; 3] = [KeyType::Age, KeyType::Pgp, KeyType::Kms];
+pub use kms::KmsSpec;
 
 /// Parses `--decryption-order` / `SOPS_DECRYPTION_ORDER` (`age,pgp,kms`; sops's names).
-pub fn parse_decryption_order(s: &str) -> Result<Vec<KeyType>, String> {
-    let mut out = Vec::new();
-    for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-        let t = match word {
-            "age" => KeyType::Age,
-            "pgp" => KeyType::Pgp,
-            "kms" => KeyType::Kms,
-            "gcp_kms" | "azure_kv" | "hc_vault" | "hckms" => {
-                KeyType::Other(OtherKind::from_field(word).expect("listed kinds"))
-            }
-            other => {
-                return Err(format!(
-                    "unknown key type {other:?} (use age, pgp, kms, gcp_kms, azure_kv, hc_vault, hckms)"
-                ));
-            }
-        };
-        if !out.contains(&t) {
-            out.push(t);
-        }
-    }
-    Ok(out)
+pub fn parse_decryption_order(s: &str) -> Result<Vec<KeyKind>, String> {
+    kind::parse_order(s)
+}
+
+/// One key source: wrapping a data key (or a Shamir share) for one of its keys, unwrapping it
+/// from one of its envelopes, and checking a new envelope before anything is written. Each
+/// source is one file of this module ([`age`], [`pgp`], [`kms`]); the [`Keyring`] holds one of
+/// each and dispatches by key type in `wrap_unchecked`, `unwrap_one` and `check_envelope`, with
+/// matches that have no catch-all arm, so a source that is added but not wired in does not
+/// compile.
+pub trait KeySource {
+    /// What a new envelope is made for (a recipient, a fingerprint, a KMS key).
+    type Spec: ?Sized;
+    /// The stored envelope (a record of `metadata::envelope`).
+    type Envelope;
+    /// The source's row in the key-type table.
+    const KIND: KeyKind;
+
+    fn wrap(
+        &self,
+        spec: &Self::Spec,
+        secret: &[u8],
+    ) -> impl Future<Output = Result<Self::Envelope, KeyError>> + Send;
+
+    fn unwrap(
+        &self,
+        envelope: &Self::Envelope,
+    ) -> impl Future<Output = Result<SecretBytes, KeyError>> + Send;
+
+    /// Checks a new envelope: `Err(why)` when it is malformed or does not open with the key it
+    /// was made for; `Ok(Some(secret))` when it opened here (the caller compares it with what
+    /// was wrapped); `Ok(None)` when it cannot be opened here (no key, no permission).
+    fn check(
+        &self,
+        envelope: &Self::Envelope,
+    ) -> impl Future<Output = Result<Option<SecretBytes>, String>> + Send;
 }
 
 /// Why a data key could not be wrapped or recovered. Never carries key material.
@@ -69,12 +84,11 @@ pub enum KeyError {
     Envelope { key: String, reason: String },
     #[error("the data key's envelopes are damaged: {summary}; the file was altered or is corrupt")]
     Damaged { summary: String },
-    #[error("{kind} key {key} cannot be used by shroud: {hint}")]
-    Unsupported {
-        kind: &'static str,
-        key: String,
-        hint: &'static str,
-    },
+    #[error(
+        "{kind} key {key} cannot be used by shroud: only {} keys can",
+        kind::supported_names()
+    )]
+    Unsupported { kind: &'static str, key: String },
     #[error("could not decrypt the data key: {summary}")]
     NoKey { summary: String },
     #[error("the recovered data key has {0} bytes, expected 32")]
@@ -82,7 +96,8 @@ pub enum KeyError {
     #[error("Shamir recombination failed: {0}")]
     Shamir(#[from] shamir::ShamirError),
     #[error(
-        "no recipients given: pass --age (or SOPS_AGE_RECIPIENTS), --kms (or SOPS_KMS_ARN), or add a creation rule to .sops.yaml"
+        "no recipients given: pass {}, or add a creation rule to .sops.yaml",
+        recipient_options()
     )]
     NoRecipients,
 }
@@ -96,6 +111,20 @@ impl KeyError {
             KeyError::NoIdentities => "no age identity was found".into(),
             other => other.to_string(),
         }
+    }
+}
+
+/// `--age (or SOPS_AGE_RECIPIENTS), --kms (or SOPS_KMS_ARN) or --pgp (or SOPS_PGP_FP)`, from
+/// the key-type table.
+fn recipient_options() -> String {
+    let opts: Vec<String> = kind::KINDS
+        .iter()
+        .filter(|k| k.supported.is_some())
+        .map(|k| format!("{} (or {})", k.flag, k.env))
+        .collect();
+    match opts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => opts.join(""),
     }
 }
 
@@ -141,12 +170,7 @@ pub enum KeySpec {
     Age(String),
     /// A PGP fingerprint (encrypted through gpg).
     Pgp(String),
-    Kms {
-        arn: String,
-        role: Option<String>,
-        context: Vec<(String, String)>,
-        aws_profile: Option<String>,
-    },
+    Kms(KmsSpec),
 }
 
 /// Everything available to unwrap data keys: loaded identities and clients.
@@ -157,9 +181,9 @@ pub struct Keyring {
     pub kms: kms::Clients,
     /// GnuPG (the user's keyring, or a given directory).
     pub pgp: pgp::Gpg,
-    /// Key types tried first, in this order (empty: [`DEFAULT_ORDER`]); types not listed
-    /// follow in the default order.
-    pub order: Vec<KeyType>,
+    /// Key types tried first, in this order (empty: sops's default, age, PGP, AWS KMS); types
+    /// not listed follow in the default order.
+    pub order: Vec<KeyKind>,
     /// Use only the key types in `order`: a backup check must not pass through ambient
     /// credentials (AWS, the user's own GnuPG keyring) that are not part of the backup.
     pub exclusive: bool,
@@ -178,7 +202,7 @@ impl Keyring {
     }
 
     /// Where a key type comes in the decryption order.
-    fn rank(&self, t: KeyType) -> usize {
+    fn rank(&self, t: KeyKind) -> usize {
         let chosen = self.order.iter().position(|o| *o == t);
         let default = DEFAULT_ORDER
             .iter()
@@ -192,13 +216,12 @@ impl Keyring {
 
     async fn unwrap_one(&self, key: &MasterKey) -> Result<SecretBytes, KeyError> {
         match key {
-            MasterKey::Age(a) => self.age.unwrap(a),
-            MasterKey::Pgp(p) => self.pgp.unwrap(p).await,
-            MasterKey::Kms(k) => kms::unwrap(&self.kms, k).await,
+            MasterKey::Age(a) => KeySource::unwrap(&self.age, a).await,
+            MasterKey::Pgp(p) => KeySource::unwrap(&self.pgp, p).await,
+            MasterKey::Kms(k) => KeySource::unwrap(&self.kms, k).await,
             MasterKey::Other(o) => Err(KeyError::Unsupported {
                 kind: o.kind.label(),
                 key: o.identity(),
-                hint: "only age, PGP and AWS KMS keys can be used by shroud",
             }),
         }
     }
@@ -207,10 +230,10 @@ impl Keyring {
     /// decryption order and the first that opens its envelope wins.
     async fn unwrap_group(&self, group: &KeyGroup) -> Result<SecretBytes, Vec<(String, KeyError)>> {
         let mut keys: Vec<&MasterKey> = group.keys.iter().collect();
-        keys.sort_by_key(|k| self.rank(k.key_type()));
+        keys.sort_by_key(|k| self.rank(k.kind()));
         let mut failures = Vec::new();
         for k in keys {
-            if self.exclusive && !self.order.contains(&k.key_type()) {
+            if self.exclusive && !self.order.contains(&k.kind()) {
                 failures.push((
                     k.label(),
                     KeyError::Unwrap {
@@ -232,7 +255,7 @@ impl Keyring {
     /// check leaves age out).
     fn age_was_tried(&self, md: &Metadata) -> bool {
         md.all_keys().any(|k| matches!(k, MasterKey::Age(_)))
-            && (!self.exclusive || self.order.contains(&KeyType::Age))
+            && (!self.exclusive || self.order.contains(&KeyKind::Age))
     }
 
     /// Where age identities were looked for and what each held, and, when they were looked
@@ -297,17 +320,16 @@ impl Keyring {
             } else {
                 report.join(" | ")
             };
-            let usable = md
-                .all_keys()
-                .any(|k| matches!(k, MasterKey::Age(_) | MasterKey::Pgp(_) | MasterKey::Kms(_)));
+            let usable = md.all_keys().any(|k| k.kind().is_supported());
             if !usable {
                 let mut kinds: Vec<&str> = md.all_keys().map(|k| k.type_name()).collect();
                 kinds.dedup();
                 let ids: Vec<String> = md.all_keys().map(|k| k.identity()).collect();
                 summary = format!(
-                    "this file's data key is wrapped only for {} keys ({}): this key source is not supported by shroud; open it with sops and re-encrypt it for age, PGP or AWS KMS",
+                    "this file's data key is wrapped only for {} keys ({}): this key source is not supported by shroud; open it with sops and re-encrypt it for {}",
                     kinds.join("/"),
-                    ids.join(", ")
+                    ids.join(", "),
+                    kind::supported_names()
                 );
             } else if self.age_was_tried(md) {
                 summary.push_str(&self.age_advice());
@@ -380,59 +402,18 @@ fn bad_envelope(key: &MasterKey, reason: impl Into<String>) -> KeyError {
     }
 }
 
-/// The checks of [`wrap_one`]: the envelope is well formed for its type (an armored age file
-/// with a header that parses; an armored OpenPGP message, checked in [`pgp`]; a non-empty
-/// base64 KMS ciphertext), and when the keyring holds a key that opens it, it is opened once
-/// and must give back exactly `secret`.
+/// The checks of [`wrap_one`], by the envelope's source (see [`KeySource::check`]): the
+/// envelope is well formed for its type, and when the keyring holds a key that opens it, it is
+/// opened once and must give back exactly `secret`.
 async fn check_envelope(keyring: &Keyring, key: &MasterKey, secret: &[u8]) -> Result<(), KeyError> {
     use subtle::ConstantTimeEq;
     let opened = match key {
-        MasterKey::Age(a) => {
-            let reader = ::age::armor::ArmoredReader::new(a.enc.as_bytes());
-            if let Err(e) = ::age::Decryptor::new(reader) {
-                return Err(bad_envelope(
-                    key,
-                    format!("the age envelope is malformed ({e}); nothing was written"),
-                ));
-            }
-            match keyring.age.unwrap(a) {
-                Ok(s) => Some(s),
-                Err(KeyError::Envelope { .. }) => {
-                    return Err(bad_envelope(
-                        key,
-                        "the new age envelope does not open with the identity it was made for; nothing was written",
-                    ));
-                }
-                Err(_) => None,
-            }
-        }
-        MasterKey::Pgp(p) => {
-            // The message's form was checked when gpg printed it.
-            keyring.pgp.try_open(p).await?
-        }
-        MasterKey::Kms(k) => {
-            use base64::Engine;
-            let blob = base64::engine::general_purpose::STANDARD.decode(k.enc.trim());
-            if blob.as_ref().map_or(true, |b| b.is_empty()) {
-                return Err(bad_envelope(
-                    key,
-                    "AWS KMS returned an empty or malformed ciphertext; nothing was written",
-                ));
-            }
-            match kms::unwrap(&keyring.kms, k).await {
-                Ok(s) => Some(s),
-                Err(KeyError::Envelope { .. }) => {
-                    return Err(bad_envelope(
-                        key,
-                        "AWS KMS does not accept the ciphertext it has just returned; nothing was written",
-                    ));
-                }
-                // No decrypt permission, or the service is unreachable now: nothing to compare.
-                Err(_) => None,
-            }
-        }
-        MasterKey::Other(_) => None,
-    };
+        MasterKey::Age(a) => keyring.age.check(a).await,
+        MasterKey::Pgp(p) => keyring.pgp.check(p).await,
+        MasterKey::Kms(k) => keyring.kms.check(k).await,
+        MasterKey::Other(_) => Ok(None),
+    }
+    .map_err(|why| bad_envelope(key, format!("{why}; nothing was written")))?;
     match opened {
         Some(s) if !bool::from(s.expose().ct_eq(secret)) => Err(bad_envelope(
             key,
@@ -450,52 +431,59 @@ async fn wrap_unchecked(
     spec: &KeySpec,
     secret: &[u8],
 ) -> Result<MasterKey, KeyError> {
-    match spec {
-        KeySpec::Age(r) => Ok(MasterKey::Age(age::wrap(r, secret)?)),
-        KeySpec::Pgp(fp) => Ok(MasterKey::Pgp(keyring.pgp.wrap(fp, secret).await?)),
-        KeySpec::Kms {
-            arn,
-            role,
-            context,
-            aws_profile,
-        } => Ok(MasterKey::Kms(
-            kms::wrap(
-                &keyring.kms,
-                arn,
-                role.as_deref(),
-                context,
-                aws_profile.as_deref(),
-                secret,
-            )
-            .await?,
-        )),
-    }
+    Ok(match spec {
+        KeySpec::Age(r) => MasterKey::Age(keyring.age.wrap(r.as_str(), secret).await?),
+        KeySpec::Pgp(fp) => {
+            MasterKey::Pgp(KeySource::wrap(&keyring.pgp, fp.as_str(), secret).await?)
+        }
+        KeySpec::Kms(k) => MasterKey::Kms(keyring.kms.wrap(k, secret).await?),
+    })
 }
 
 impl KeySpec {
+    /// The key type (its row in the key-type table).
+    pub fn kind(&self) -> KeyKind {
+        match self {
+            KeySpec::Age(_) => KeyKind::Age,
+            KeySpec::Pgp(_) => KeyKind::Pgp,
+            KeySpec::Kms(_) => KeyKind::Kms,
+        }
+    }
+
     /// The identity the key will have once wrapped, as [`MasterKey::identity`] spells it, so a
     /// wanted key and a stored envelope compare as equal strings.
     pub fn identity(&self) -> String {
         match self {
             KeySpec::Age(r) => r.trim().to_owned(),
             KeySpec::Pgp(fp) => pgp::normalize(fp),
-            KeySpec::Kms {
-                arn,
-                role,
-                context,
-                aws_profile,
-            } => kms_identity(arn, role.as_deref(), context, aws_profile.as_deref()),
+            KeySpec::Kms(k) => kms_identity(
+                &k.arn,
+                k.role.as_deref(),
+                &k.context,
+                k.aws_profile.as_deref(),
+            ),
         }
     }
 
     /// `type identity`, as [`MasterKey::label`] prints a stored key.
     pub fn label(&self) -> String {
-        let kind = match self {
-            KeySpec::Age(_) => "age",
-            KeySpec::Pgp(_) => "PGP",
-            KeySpec::Kms { .. } => "AWS KMS",
-        };
-        format!("{kind} {}", self.identity())
+        format!("{} {}", self.kind().label(), self.identity())
+    }
+
+    /// What a stored envelope was made for, so it can be wrapped again (`None` for a type
+    /// shroud cannot wrap for).
+    pub fn of(key: &MasterKey) -> Option<KeySpec> {
+        match key {
+            MasterKey::Age(a) => Some(KeySpec::Age(a.recipient.clone())),
+            MasterKey::Pgp(p) => Some(KeySpec::Pgp(p.fp.clone())),
+            MasterKey::Kms(k) => Some(KeySpec::Kms(KmsSpec {
+                arn: k.arn.clone(),
+                role: k.role.clone(),
+                context: k.context.clone(),
+                aws_profile: k.aws_profile.clone(),
+            })),
+            MasterKey::Other(_) => None,
+        }
     }
 }
 

@@ -193,6 +193,31 @@ impl Gpg {
     }
 }
 
+/// The PGP key source: gpg wraps for fingerprints and opens with the keyring's secret keys.
+impl super::KeySource for Gpg {
+    type Spec = str;
+    type Envelope = PgpKey;
+    const KIND: crate::metadata::KeyKind = crate::metadata::KeyKind::Pgp;
+
+    async fn wrap(&self, fp: &str, secret: &[u8]) -> Result<PgpKey, KeyError> {
+        Gpg::wrap(self, fp, secret).await
+    }
+
+    async fn unwrap(&self, key: &PgpKey) -> Result<SecretBytes, KeyError> {
+        Gpg::unwrap(self, key).await
+    }
+
+    /// The message's form was checked when gpg printed it ([`Gpg::wrap`]); here it is opened
+    /// when the keyring can, without a prompt.
+    async fn check(&self, key: &PgpKey) -> Result<Option<SecretBytes>, String> {
+        match self.try_open(key).await {
+            Ok(opened) => Ok(opened),
+            Err(KeyError::Wrap { reason, .. }) => Err(reason),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 impl Gpg {
     /// Opens a new envelope when this keyring holds its secret key and can use it without
     /// asking anyone (no pinentry: `--batch --pinentry-mode cancel`), to compare it with what

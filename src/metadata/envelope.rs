@@ -7,6 +7,7 @@
 //! the audit compare). Must not know: how a record is created or opened (that is behaviour, in
 //! `keysource`), or how records are laid out on disk (that is [`super::layout`]).
 
+use super::kind::KeyKind;
 use crate::tree::Map;
 
 /// One master-key entry of a file.
@@ -52,52 +53,9 @@ pub struct PgpKey {
 /// An entry of a key type shroud does not use, preserved verbatim.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OtherKey {
-    /// The metadata field it came from (`gcp_kms`, `azure_kv`, `hc_vault`, `hckms`).
-    pub kind: OtherKind,
+    /// Which type (one whose row in [`super::kind::KINDS`] is not supported).
+    pub kind: KeyKind,
     pub fields: Map,
-}
-
-/// The key services whose entries are preserved but not used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OtherKind {
-    GcpKms,
-    AzureKv,
-    HcVault,
-    HuaweiKms,
-}
-
-impl OtherKind {
-    /// Every kind, in metadata field order.
-    pub(crate) const ALL: [OtherKind; 4] = [
-        OtherKind::GcpKms,
-        OtherKind::AzureKv,
-        OtherKind::HcVault,
-        OtherKind::HuaweiKms,
-    ];
-
-    /// The metadata field name.
-    pub fn field(self) -> &'static str {
-        match self {
-            OtherKind::GcpKms => "gcp_kms",
-            OtherKind::AzureKv => "azure_kv",
-            OtherKind::HcVault => "hc_vault",
-            OtherKind::HuaweiKms => "hckms",
-        }
-    }
-
-    /// The service's name for messages.
-    pub fn label(self) -> &'static str {
-        match self {
-            OtherKind::GcpKms => "GCP KMS",
-            OtherKind::AzureKv => "Azure Key Vault",
-            OtherKind::HcVault => "HashiCorp Vault",
-            OtherKind::HuaweiKms => "HuaweiCloud KMS",
-        }
-    }
-
-    pub(crate) fn from_field(field: &str) -> Option<OtherKind> {
-        OtherKind::ALL.into_iter().find(|k| k.field() == field)
-    }
 }
 
 /// sops's identity string of a KMS key: `arn[+role][|k:v,… sorted][|profile]`. Shared by stored
@@ -155,33 +113,20 @@ impl OtherKey {
     }
 }
 
-/// The kinds of master key, for decryption order (`--decryption-order`) and messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KeyType {
-    Age,
-    Pgp,
-    Kms,
-    Other(OtherKind),
-}
-
 impl MasterKey {
-    pub(crate) fn key_type(&self) -> KeyType {
+    /// The key type (its row in [`super::kind::KINDS`]).
+    pub fn kind(&self) -> KeyKind {
         match self {
-            MasterKey::Age(_) => KeyType::Age,
-            MasterKey::Pgp(_) => KeyType::Pgp,
-            MasterKey::Kms(_) => KeyType::Kms,
-            MasterKey::Other(o) => KeyType::Other(o.kind),
+            MasterKey::Age(_) => KeyKind::Age,
+            MasterKey::Pgp(_) => KeyKind::Pgp,
+            MasterKey::Kms(_) => KeyKind::Kms,
+            MasterKey::Other(o) => o.kind,
         }
     }
 
     /// The key type as a word for messages.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            MasterKey::Age(_) => "age",
-            MasterKey::Kms(_) => "AWS KMS",
-            MasterKey::Pgp(_) => "PGP",
-            MasterKey::Other(o) => o.kind.label(),
-        }
+        self.kind().label()
     }
 
     /// A stable identity: recipient, KMS identity string, PGP fingerprint.

@@ -6,7 +6,8 @@
 //! current sops layout (alphabetical keys, empty lists omitted).
 //! Must not know: cryptography or how keys are unwrapped.
 
-use super::envelope::{AgeKey, KmsKey, MasterKey, OtherKey, OtherKind, PgpKey};
+use super::envelope::{AgeKey, KmsKey, MasterKey, OtherKey, PgpKey};
+use super::kind::{KINDS, KeyKind};
 use super::{KeyGroup, Metadata, MetadataError};
 use crate::crypto::RuleSpec;
 use crate::store::Format;
@@ -86,7 +87,7 @@ pub(crate) fn looks_like_metadata(m: &Map) -> bool {
     ];
     FIELDS
         .iter()
-        .chain(KEY_FIELDS.iter())
+        .chain(KINDS.iter().map(|k| &k.field))
         .any(|f| m.get(f).is_some())
 }
 
@@ -326,13 +327,9 @@ fn context_field(m: &Map) -> Result<Vec<(String, String)>, MetadataError> {
     }
 }
 
-const KEY_FIELDS: [&str; 7] = [
-    "age", "kms", "pgp", "gcp_kms", "azure_kv", "hc_vault", "hckms",
-];
-
 fn parse_group(m: &Map, where_: &str) -> Result<KeyGroup, MetadataError> {
     let mut keys = Vec::new();
-    for field in KEY_FIELDS {
+    for field in KINDS.iter().map(|k| k.field) {
         for entry in list_field(m, field)? {
             let req = |name: &str| {
                 text_field(entry, name).ok_or_else(|| {
@@ -361,7 +358,7 @@ fn parse_group(m: &Map, where_: &str) -> Result<KeyGroup, MetadataError> {
                     enc: req("enc")?,
                 }),
                 other => MasterKey::Other(OtherKey {
-                    kind: OtherKind::from_field(other).expect("KEY_FIELDS lists only known kinds"),
+                    kind: KeyKind::from_field(other).expect("KINDS lists every field"),
                     fields: entry.clone(),
                 }),
             });
@@ -511,7 +508,7 @@ fn key_entry(k: &MasterKey) -> (&str, Value) {
 
 fn group_fields(g: &KeyGroup) -> Vec<(&'static str, Value)> {
     let mut out: Vec<(&'static str, Value)> = Vec::new();
-    for field in KEY_FIELDS {
+    for field in KINDS.iter().map(|k| k.field) {
         let entries: Vec<Value> = g
             .keys
             .iter()

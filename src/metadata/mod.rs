@@ -2,14 +2,17 @@
 //!
 //! Owns: the meaning of the `sops` block, independent of how any sops version laid it out.
 //! The on-disk layouts (field order, empty lists, dotenv/INI flattening) live in [`layout`].
-//! The stored master-key records are in [`envelope`].
+//! The stored master-key records are in [`envelope`]; the key types and everything decided per
+//! type, in [`kind`].
 //! Must not know: how master keys wrap or unwrap (that is `keysource`).
 
 pub mod envelope;
+pub mod kind;
 pub mod layout;
 
 use crate::crypto::RuleSpec;
-pub use envelope::{AgeKey, KeyType, KmsKey, MasterKey, OtherKey, OtherKind, PgpKey};
+pub use envelope::{AgeKey, KmsKey, MasterKey, OtherKey, PgpKey};
+pub use kind::{KeyKind, KindInfo};
 
 /// The layout version written to the `version` field. sops reads this field as *its* version
 /// (it gates a KMS-context workaround for files older than 3.3.0, and `filestatus` needs it),

@@ -93,7 +93,7 @@ pub fn label(r: &Recipient) -> String {
 pub fn type_label(kind: &str) -> &'static str {
     match kind {
         "age" => "age",
-        "aws_kms" => "AWS KMS",
+        "kms" => "AWS KMS",
         "pgp" => "PGP",
         "gcp_kms" => "GCP KMS",
         "azure_kv" => "Azure Key Vault",
