@@ -106,12 +106,20 @@ pub fn global_attributes_file(dir: &Path) -> Option<PathBuf> {
     let set = try_run(dir, &["config", "--path", "--get", "core.attributesFile"])
         .ok()
         .flatten()
-        .map(|o| String::from_utf8_lossy(&o).trim_end_matches(['\n', '\r']).to_owned())
+        .map(|o| {
+            String::from_utf8_lossy(&o)
+                .trim_end_matches(['\n', '\r'])
+                .to_owned()
+        })
         .filter(|s| !s.is_empty());
     if let Some(p) = set {
         return Some(PathBuf::from(p));
     }
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     env("XDG_CONFIG_HOME")
         .or_else(|| env("HOME").map(|h| h.join(".config")))
         .map(|d| d.join("git").join("attributes"))

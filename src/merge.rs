@@ -466,11 +466,8 @@ fn merge_trees(b: Option<&Tree>, o: &Tree, t: &Tree, conflicts: &mut Vec<String>
             path: Vec::new(),
             conflicts: &mut *conflicts,
         };
-        out.branches.push(m.map(
-            b.map(|b| &b.branches[i]),
-            &o.branches[i],
-            &t.branches[i],
-        ));
+        out.branches
+            .push(m.map(b.map(|b| &b.branches[i]), &o.branches[i], &t.branches[i]));
     }
     out
 }
@@ -491,8 +488,14 @@ struct Segment<'a> {
 
 /// The comments above (`before`) or inline after a pair, none when the side lacks the pair.
 fn side<'a>(s: Option<&&Segment<'a>>, before: bool) -> Vec<&'a Comment> {
-    s.map(|s| if before { s.before.clone() } else { s.after.clone() })
-        .unwrap_or_default()
+    s.map(|s| {
+        if before {
+            s.before.clone()
+        } else {
+            s.after.clone()
+        }
+    })
+    .unwrap_or_default()
 }
 
 impl<'a> Segments<'a> {
@@ -662,7 +665,7 @@ impl Merger<'_> {
 }
 
 /// A decrypted file as one line per value, `["db"]["password"]: "hunter2"`, then its
-/// recipients and rules: what `git diff` shows through the diff driver, so every change reads
+/// recipients and rules (sops's default rule left out): what `git diff` shows through the diff driver, so every change reads
 /// as a key path with its old and new value (and a recipient change as a recipient line).
 /// Strings are JSON-quoted; control characters never reach the terminal raw.
 pub fn listing(opened: &Opened) -> SecretText {
@@ -697,7 +700,9 @@ pub fn listing(opened: &Opened) -> SecretText {
         ("unencrypted_comment_regex", &r.unencrypted_comment_regex),
         ("encrypted_comment_regex", &r.encrypted_comment_regex),
     ] {
-        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+        let default = name == "unencrypted_suffix"
+            && v.as_deref() == Some(crate::crypto::rules::DEFAULT_UNENCRYPTED_SUFFIX);
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty() && !default) {
             out.push_str(&format!("sops {name}: {}\n", crate::text::sanitize(v)));
         }
     }
@@ -801,7 +806,7 @@ fn escape_into(out: &mut SecretText, text: &str, quoted: bool) {
 /// What [`reseal`] did.
 pub enum Reseal {
     /// Sealed under the previous version's data key: unchanged values keep their ciphertext.
-    Sealed(Tree, Metadata),
+    Sealed(Box<(Tree, Metadata)>),
     /// The previous version is a sops file whose key is not reused, and why.
     Declined(String),
     /// The previous version is not a sops file.
@@ -847,7 +852,7 @@ pub async fn reseal(
         Err(e) => return Ok(Reseal::Declined(format!("it cannot be opened: {e}"))),
     };
     document::seal(file, &mut tree, &mut opened.metadata, &mut opened.cipher)?;
-    Ok(Reseal::Sealed(tree, opened.metadata))
+    Ok(Reseal::Sealed(Box::new((tree, opened.metadata))))
 }
 
 #[cfg(test)]
@@ -884,7 +889,11 @@ mod tests {
 
     fn spec(ids: &[&Id]) -> EncryptSpec {
         EncryptSpec {
-            groups: vec![ids.iter().map(|i| KeySpec::Age(i.recipient.clone())).collect()],
+            groups: vec![
+                ids.iter()
+                    .map(|i| KeySpec::Age(i.recipient.clone()))
+                    .collect(),
+            ],
             ..Default::default()
         }
     }
@@ -916,8 +925,14 @@ mod tests {
             .unwrap();
         let mut tree = document::load_plain("f.yaml", Format::Yaml, plain.as_bytes()).unwrap();
         document::seal("f.yaml", &mut tree, &mut o.metadata, &mut o.cipher).unwrap();
-        document::emit_encrypted("f.yaml", Format::Yaml, tree, &o.metadata, EmitOptions::default())
-            .unwrap()
+        document::emit_encrypted(
+            "f.yaml",
+            Format::Yaml,
+            tree,
+            &o.metadata,
+            EmitOptions::default(),
+        )
+        .unwrap()
     }
 
     /// `updatekeys` without a new data key (sops's behaviour): same key, new envelopes.
@@ -1004,7 +1019,10 @@ mod tests {
         let theirs = edit(&base, "db:\n    password: theirs-pw\nother: 2\n", &r);
         let m = run(&base, &ours, &theirs, &r).unwrap();
         assert_eq!(m.conflicts, vec![r#"["db"]["password"]"#.to_owned()]);
-        assert_eq!(plain(&m.bytes, &r), "db:\n    password: ours-pw\nother: 2\n");
+        assert_eq!(
+            plain(&m.bytes, &r),
+            "db:\n    password: ours-pw\nother: 2\n"
+        );
         let text = String::from_utf8(m.bytes.clone()).unwrap();
         assert!(!text.contains("pw"));
         // Changed on one side, removed (with its mapping) on the other.
@@ -1019,11 +1037,22 @@ mod tests {
         let r = ring(&[&a]);
         let base = encrypt("l:\n    - 1\n    - 2\n    - 3\ngone: x\nkeep: z\n", &[&a]);
         let ours = edit(&base, "l:\n    - 10\n    - 2\n    - 3\nkeep: z\n", &r);
-        let theirs = edit(&base, "l:\n    - 1\n    - 2\n    - 30\ngone: x\nkeep: z\n", &r);
+        let theirs = edit(
+            &base,
+            "l:\n    - 1\n    - 2\n    - 30\ngone: x\nkeep: z\n",
+            &r,
+        );
         let m = run(&base, &ours, &theirs, &r).unwrap();
         assert!(m.conflicts.is_empty());
-        assert_eq!(plain(&m.bytes, &r), "l:\n    - 10\n    - 2\n    - 30\nkeep: z\n");
-        let longer = edit(&base, "l:\n    - 1\n    - 2\n    - 3\n    - 4\ngone: x\nkeep: z\n", &r);
+        assert_eq!(
+            plain(&m.bytes, &r),
+            "l:\n    - 10\n    - 2\n    - 30\nkeep: z\n"
+        );
+        let longer = edit(
+            &base,
+            "l:\n    - 1\n    - 2\n    - 3\n    - 4\ngone: x\nkeep: z\n",
+            &r,
+        );
         let m = run(&base, &ours, &longer, &r).unwrap();
         assert_eq!(m.conflicts, vec![r#"["l"]"#.to_owned()]);
     }
@@ -1096,9 +1125,14 @@ mod tests {
         let theirs = edit(&base, "# about a\na: 1\nb: 3 # note\n", &r);
         let m = run(&base, &ours, &theirs, &r).unwrap();
         assert!(m.conflicts.is_empty());
-        assert_eq!(plain(&m.bytes, &r), "# about a, changed\na: 1\nb: 3 # note\n");
         assert_eq!(
-            method("f.yaml", Format::Yaml, &ours, b"a: 1\n").unwrap_err().exit_code(),
+            plain(&m.bytes, &r),
+            "# about a, changed\na: 1\nb: 3 # note\n"
+        );
+        assert_eq!(
+            method("f.yaml", Format::Yaml, &ours, b"a: 1\n")
+                .unwrap_err()
+                .exit_code(),
             ExitCode::Generic
         );
         assert_eq!(
@@ -1111,12 +1145,18 @@ mod tests {
     fn listing_names_paths_and_escapes_controls() {
         let a = id();
         let r = ring(&[&a]);
-        let f = encrypt("db:\n    pw: \"a\\u001b[31m\"\n    n: 5\nl:\n    - true\n", &[&a]);
+        let f = encrypt(
+            "db:\n    pw: \"a\\u001b[31m\"\n    n: 5\nl:\n    - true\n",
+            &[&a],
+        );
         let o = rt()
             .block_on(document::open("f.yaml", Format::Yaml, &f, &r, false))
             .unwrap();
         let text = listing(&o).expose().to_owned();
-        assert!(text.contains("[\"db\"][\"pw\"]: \"a\\u001b[31m\"\n"), "{text}");
+        assert!(
+            text.contains("[\"db\"][\"pw\"]: \"a\\u001b[31m\"\n"),
+            "{text}"
+        );
         assert!(text.contains("[\"db\"][\"n\"]: 5\n"));
         assert!(text.contains("[\"l\"][0]: true\n"));
         assert!(text.contains(&format!("sops recipient: age {}\n", a.recipient)));
@@ -1129,12 +1169,20 @@ mod tests {
         let before = encrypt("a: 1\nb: 2\n", &[&a]);
         let tree = document::load_plain("f.yaml", Format::Yaml, b"a: 1\nb: 3\n").unwrap();
         let rt = rt();
-        let Reseal::Sealed(t, md) = rt
-            .block_on(reseal("f.yaml", Format::Yaml, tree.clone(), &before, &spec(&[&a]), &r))
+        let Reseal::Sealed(sealed) = rt
+            .block_on(reseal(
+                "f.yaml",
+                Format::Yaml,
+                tree.clone(),
+                &before,
+                &spec(&[&a]),
+                &r,
+            ))
             .unwrap()
         else {
             panic!("not resealed")
         };
+        let (t, md) = *sealed;
         let after =
             document::emit_encrypted("f.yaml", Format::Yaml, t, &md, EmitOptions::default())
                 .unwrap();
@@ -1142,13 +1190,27 @@ mod tests {
         assert_ne!(line(&after, "b"), line(&before, "b"));
         assert_eq!(plain(&after, &r), "a: 1\nb: 3\n");
         assert!(matches!(
-            rt.block_on(reseal("f.yaml", Format::Yaml, tree.clone(), &before, &spec(&[&a, &b2]), &r))
-                .unwrap(),
+            rt.block_on(reseal(
+                "f.yaml",
+                Format::Yaml,
+                tree.clone(),
+                &before,
+                &spec(&[&a, &b2]),
+                &r
+            ))
+            .unwrap(),
             Reseal::Declined(_)
         ));
         assert!(matches!(
-            rt.block_on(reseal("f.yaml", Format::Yaml, tree, b"a: 1\n", &spec(&[&a]), &r))
-                .unwrap(),
+            rt.block_on(reseal(
+                "f.yaml",
+                Format::Yaml,
+                tree,
+                b"a: 1\n",
+                &spec(&[&a]),
+                &r
+            ))
+            .unwrap(),
             Reseal::NotSops
         ));
     }

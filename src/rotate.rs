@@ -278,7 +278,11 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
 /// The file's key groups as specs, without the keys `remove` names; keys of a source shroud
 /// cannot wrap for are refused (they could not be re-wrapped), and so is a removal that would
 /// leave a key group with no key (its share, or the data key, would be wrapped for nobody).
-pub(crate) fn current_specs(file: &str, md: &Metadata, remove: &[String]) -> Result<Vec<Vec<KeySpec>>> {
+pub(crate) fn current_specs(
+    file: &str,
+    md: &Metadata,
+    remove: &[String],
+) -> Result<Vec<Vec<KeySpec>>> {
     let named = keysource::Named::new(remove);
     let mut groups = Vec::new();
     for (gi, g) in md.key_groups.iter().enumerate() {
