@@ -234,6 +234,19 @@ pub async fn merge(
         &t.opened.tree,
         &mut conflicts,
     );
+    let sides: Vec<(&Tree, &RuleSpec)> = b
+        .iter()
+        .chain([&o, &t])
+        .map(|v| (&v.opened.tree, &v.md().rules))
+        .collect();
+    if let Some(path) = newly_plaintext(file, (&tree, &rules), &sides)? {
+        return Err(failure(
+            file,
+            MergeError::Keys(format!(
+                "the merged file would store in plaintext a value that a version stored encrypted (first at {path}): the versions' encryption rules or marker comments disagree; take one side and re-apply the other's change"
+            )),
+        ));
+    }
     let mut md = o.md().clone();
     md.key_groups = keys.groups;
     md.shamir_threshold = keys.threshold;
@@ -258,6 +271,44 @@ pub async fn merge(
         conflicts,
         notes,
     })
+}
+
+/// The first leaf the merged file would store in plaintext although a version stored that
+/// same value there encrypted, and no version had it in plaintext: neither a rules change nor
+/// a marker comment (`encrypted_comment_regex`) taken from one side may unencrypt the other
+/// side's values.
+fn newly_plaintext(
+    file: &str,
+    (merged, merged_rules): (&Tree, &RuleSpec),
+    versions: &[(&Tree, &RuleSpec)],
+) -> Result<Option<String>> {
+    use std::collections::HashSet;
+    let compile = |r: &RuleSpec| {
+        r.compile().map_err(|source| Error::Rules {
+            file: file.to_owned(),
+            source,
+        })
+    };
+    let mut secret = HashSet::new();
+    let mut public = HashSet::new();
+    for (tree, rules) in versions {
+        for d in crate::crypto::decide(tree, &compile(rules)?) {
+            if !d.bytes.is_empty() {
+                let k = (d.comment, d.path, d.bytes);
+                if d.encrypt {
+                    secret.insert(k);
+                } else {
+                    public.insert(k);
+                }
+            }
+        }
+    }
+    Ok(crate::crypto::decide(merged, &compile(merged_rules)?)
+        .into_iter()
+        .filter(|d| !d.encrypt && !d.bytes.is_empty())
+        .map(|d| (d.comment, d.path, d.bytes))
+        .find(|k| secret.contains(k) && !public.contains(k))
+        .map(|(_, path, _)| path))
 }
 
 /// `theirs` when only they changed it, `ours` when only we did or both did the same; `None`
@@ -1024,7 +1075,7 @@ mod tests {
             "db:\n    password: ours-pw\nother: 2\n"
         );
         let text = String::from_utf8(m.bytes.clone()).unwrap();
-        assert!(!text.contains("pw"));
+        assert!(!text.contains("ours-pw") && !text.contains("theirs-pw"));
         // Changed on one side, removed (with its mapping) on the other.
         let theirs = edit(&base, "other: 1\n", &r);
         let m = run(&base, &ours, &theirs, &r).unwrap();
@@ -1114,6 +1165,61 @@ mod tests {
         assert!(rt().block_on(ring(&[&b2]).unwrap_data_key(&md)).is_err());
         assert!(rt().block_on(ring(&[&c]).unwrap_data_key(&md)).is_ok());
         assert!(same_key(&data_key(&m.bytes, &r), &data_key(&theirs, &r)));
+    }
+
+    #[test]
+    fn their_rules_never_leave_our_values_in_plaintext() {
+        let a = id();
+        let r = ring(&[&a]);
+        let base = encrypt("a: 1\nb: 2\n", &[&a]);
+        let ours = edit(&base, "a: 1\nb: ours-secret\n", &r);
+        // Theirs: the same recipients, re-encrypted with `b` left in plaintext.
+        let tree = document::load_plain("f.yaml", Format::Yaml, b"a: 10\nb: 2\n").unwrap();
+        let mut s = spec(&[&a]);
+        s.rules.unencrypted_regex = Some("^b$".into());
+        let (t, md, _) = rt()
+            .block_on(document::encrypt(
+                "f.yaml",
+                Format::Yaml,
+                tree,
+                &s,
+                &Keyring::default(),
+            ))
+            .unwrap();
+        let theirs =
+            document::emit_encrypted("f.yaml", Format::Yaml, t, &md, EmitOptions::default())
+                .unwrap();
+        for (o, t) in [(&ours, &theirs), (&theirs, &ours)] {
+            let e = run(&base, o, t, &r).unwrap_err().to_string();
+            assert!(e.contains(r#"stored encrypted (first at ["b"])"#), "{e}");
+            assert!(!e.contains("ours-secret"));
+        }
+        // Their change elsewhere merges: `b` is what they stored in plaintext already.
+        let ours = edit(&base, "a: 1\nb: 2\nc: 3\n", &r);
+        let m = run(&base, &ours, &theirs, &r).unwrap();
+        assert!(m.conflicts.is_empty());
+        // A marker comment removed on one side does not unencrypt the other side's value.
+        let mut s = spec(&[&a]);
+        s.rules.encrypted_comment_regex = Some("sops:enc".into());
+        let enc = |plain: &str| {
+            let tree = document::load_plain("f.yaml", Format::Yaml, plain.as_bytes()).unwrap();
+            let (t, md, _) = rt()
+                .block_on(document::encrypt(
+                    "f.yaml",
+                    Format::Yaml,
+                    tree,
+                    &s,
+                    &Keyring::default(),
+                ))
+                .unwrap();
+            document::emit_encrypted("f.yaml", Format::Yaml, t, &md, EmitOptions::default())
+                .unwrap()
+        };
+        let base = enc("# sops:enc\npw: old\nx: 1\n");
+        let ours = edit(&base, "# sops:enc\npw: new-secret\nx: 1\n", &r);
+        let theirs = edit(&base, "pw: old\nx: 1\n", &r);
+        let e = run(&base, &ours, &theirs, &r).unwrap_err().to_string();
+        assert!(e.contains(r#"(first at ["pw"])"#), "{e}");
     }
 
     #[test]

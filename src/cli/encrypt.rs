@@ -104,75 +104,64 @@ pub fn run(#[allow(unused_mut)] mut a: Args, g: &Global) -> Result<Outcome> {
         return Ok(Outcome::Done);
     }
     let tree = document::load_plain(&input.label, in_fmt, input.bytes.expose())?;
-    let reused = match (&input.path, a.io.in_place && in_fmt == out_fmt) {
-        (Some(path), true) if !a.new_data_key => {
-            reuse_committed(g, (&input.label, path), in_fmt, &tree, &spec, false)?
-        }
-        _ => None,
-    };
-    let (tree, md) = match reused {
-        Some(sealed) => sealed,
-        None => {
-            let (tree, md, _key) = common::block_on(document::encrypt(
-                &input.label,
-                in_fmt,
-                tree,
-                &spec,
-                &common::keyring_for_encrypt(),
-            ))?;
-            (tree, md)
-        }
-    };
+    let reuse = (a.io.in_place && in_fmt == out_fmt && !a.new_data_key)
+        .then_some(input.path.as_deref())
+        .flatten();
+    let (tree, md) = seal(g, (&input.label, reuse), in_fmt, tree, &spec, false)?;
     let opts = common::emit_options(g, out_fmt, cfg.as_ref());
     let bytes = document::emit_encrypted(&input.label, out_fmt, tree, &md, opts)?;
     a.io.write(&input, &bytes, Mode::KeepOr(0o644))?;
     Ok(Outcome::Done)
 }
 
-/// `encrypt -i` of a file whose committed version (HEAD) is a sops file for the same
-/// recipients that we can open: its data key and the ciphertext of every unchanged value are
-/// kept, so `decrypt -i`, edit, `encrypt -i` gives the small diff `shroud edit` gives.
-fn reuse_committed(
+/// Encrypts a plaintext tree for `spec`. With `-i` (`reuse` names the file) and a committed
+/// version (HEAD) that is a sops file we can open, for the same recipients and rules: under its
+/// data key, every unchanged value keeping its ciphertext, so `decrypt -i`, edit, `encrypt -i`
+/// gives the small diff `shroud edit` gives.
+fn seal(
     g: &Global,
-    (label, path): (&str, &Path),
+    (label, reuse): (&str, Option<&Path>),
     format: shroud::store::Format,
-    tree: &shroud::tree::Tree,
+    tree: shroud::tree::Tree,
     spec: &document::EncryptSpec,
     parallel: bool,
-) -> Result<Option<(shroud::tree::Tree, shroud::metadata::Metadata)>> {
+) -> Result<(shroud::tree::Tree, shroud::metadata::Metadata)> {
     use shroud::merge::{self, Reseal};
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let Some(name) = path.file_name() else {
-        return Ok(None);
-    };
-    let Ok(Some(committed)) = shroud::git::blob_at(dir, "HEAD", Path::new(name)) else {
-        return Ok(None);
-    };
-    let Ok(keyring) = common::keyring(g) else {
-        return Ok(None);
-    };
-    let reseal = merge::reseal(label, format, tree.clone(), &committed, spec, &keyring);
-    let done = if parallel {
-        common::block_on_parallel(reseal)
+    let committed = reuse.and_then(|p| {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let name = Path::new(p.file_name()?);
+        shroud::git::blob_at(dir.unwrap_or(Path::new(".")), "HEAD", name).ok()?
+    });
+    if let Some(committed) = committed
+        && let Ok(keyring) = common::keyring(g)
+    {
+        let reseal = merge::reseal(label, format, tree.clone(), &committed, spec, &keyring);
+        let done = if parallel {
+            common::block_on_parallel(reseal)
+        } else {
+            common::block_on(reseal)
+        };
+        match done? {
+            Reseal::Sealed(sealed) => {
+                eprintln!(
+                    "encrypt: {label}: kept the data key and unchanged values' ciphertext of its committed version (HEAD) for a small diff; --new-data-key for a new key"
+                );
+                return Ok(*sealed);
+            }
+            Reseal::Declined(why) => {
+                eprintln!("encrypt: {label}: new data key: the committed version (HEAD) {why}")
+            }
+            Reseal::NotSops => {}
+        }
+    }
+    let wrap = common::keyring_for_encrypt();
+    let fresh = document::encrypt(label, format, tree, spec, &wrap);
+    let (tree, md, _key) = if parallel {
+        common::block_on_parallel(fresh)
     } else {
-        common::block_on(reseal)
+        common::block_on(fresh)
     }?;
-    Ok(match done {
-        Reseal::Sealed(sealed) => {
-            eprintln!(
-                "encrypt: {label}: kept the data key and unchanged values' ciphertext of its committed version (HEAD) for a small diff; --new-data-key for a new key"
-            );
-            Some(*sealed)
-        }
-        Reseal::Declined(why) => {
-            eprintln!("encrypt: {label}: new data key: the committed version (HEAD) {why}");
-            None
-        }
-        Reseal::NotSops => None,
-    })
+    Ok((tree, md))
 }
 
 /// `--kind EncryptedSecret`: a plain Secret manifest becomes an EncryptedSecret whose payload
@@ -254,24 +243,8 @@ fn encrypt_in_place(a: &Args, g: &Global, path: &Path) -> Result<()> {
     let cfg = config::discover(g.config.as_deref(), Some(path))?;
     let spec = common::encrypt_spec(&label, Some(path), &a.keys, &a.rules, cfg.as_ref())?;
     let tree = document::load_plain(&label, in_fmt, input.bytes.expose())?;
-    let reused = if in_fmt == out_fmt && !a.new_data_key {
-        reuse_committed(g, (&label, path), in_fmt, &tree, &spec, true)?
-    } else {
-        None
-    };
-    let (tree, md) = match reused {
-        Some(sealed) => sealed,
-        None => {
-            let (tree, md, _key) = common::block_on_parallel(document::encrypt(
-                &label,
-                in_fmt,
-                tree,
-                &spec,
-                &common::keyring_for_encrypt(),
-            ))?;
-            (tree, md)
-        }
-    };
+    let reuse = (in_fmt == out_fmt && !a.new_data_key).then_some(path);
+    let (tree, md) = seal(g, (&label, reuse), in_fmt, tree, &spec, true)?;
     let opts = common::emit_options(g, out_fmt, cfg.as_ref());
     let bytes = document::emit_encrypted(&label, out_fmt, tree, &md, opts)?;
     fsutil::write_atomic(path, &bytes, Mode::KeepOr(0o644)).map_err(|source| Error::Write {

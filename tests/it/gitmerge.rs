@@ -58,6 +58,10 @@ impl Repo {
             .env("GIT_AUTHOR_EMAIL", "t@example.com")
             .env("GIT_COMMITTER_NAME", "T")
             .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            // Fixed dates: two repositories built alike have the same commit ids (conflict
+            // labels name the base commit).
+            .env("GIT_AUTHOR_DATE", "2025-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2025-01-01T00:00:00Z")
             .env("SOPS_AGE_KEY_FILE", test_key())
             .stdin(std::process::Stdio::null());
     }
