@@ -1,8 +1,10 @@
 //! Running the `git` CLI: one hardened command (no prompts, no external diff, no optional
 //! locks, paths unquoted), every call under the git timeout of [`crate::external`].
 //!
-//! Owns: how git is started and how its failures read. Must not know: what is asked of git
-//! (the walker, the scanner's sources and the audit's history each parse their own output).
+//! Owns: how git is started and how its failures read, and a few generic calls (a blob at a
+//! revision, git's own three-way text merge, where the global attributes file is). Must not
+//! know: what is asked of git (the walker, the scanner's sources and the audit's history each
+//! parse their own output).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -194,7 +194,7 @@ async fn open_version(
 /// `base` is the common ancestor (anything that is not a sops file, e.g. empty when both
 /// sides added the file, counts as none). Values: a value changed on one side takes that
 /// change; changed differently on both sides, the result keeps ours and the path is reported
-/// in [`Merged::conflicts`]. Keys: see [`decide_keys`]. Unchanged values keep their exact
+/// in [`Merged::conflicts`]. Keys: see `decide_keys`. Unchanged values keep their exact
 /// ciphertext (from whichever side holds the chosen data key); the MAC is renewed.
 pub async fn merge(
     file: &str,
@@ -1127,6 +1127,27 @@ mod tests {
                 "the removed key opens the merge"
             );
         }
+    }
+
+    #[test]
+    fn a_recipient_added_on_their_side_is_kept_with_its_envelope() {
+        let (a, b2) = (id(), id());
+        let r = ring(&[&a]);
+        let base = encrypt("x: 1\ny: 2\n", &[&a]);
+        let theirs = rewrap(&base, &[&a, &b2], &r); // updatekeys: +b2, same data key
+        let ours = edit(&base, "x: 10\ny: 2\n", &r);
+        let m = run(&base, &ours, &theirs, &r).unwrap();
+        assert_eq!(plain(&m.bytes, &r), "x: 10\ny: 2\n");
+        assert!(same_key(&data_key(&m.bytes, &r), &data_key(&base, &r)));
+        let (_, md) = document::load_encrypted("f.yaml", Format::Yaml, &m.bytes).unwrap();
+        let (_, their_md) = document::load_encrypted("f.yaml", Format::Yaml, &theirs).unwrap();
+        assert_eq!(md.key_groups, their_md.key_groups);
+        assert!(rt().block_on(ring(&[&b2]).unwrap_data_key(&md)).is_ok());
+        assert!(
+            m.notes
+                .iter()
+                .any(|n| n.contains("their version changed the recipients"))
+        );
     }
 
     #[test]
