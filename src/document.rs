@@ -219,6 +219,17 @@ pub(crate) fn open_with_key(
     open_with_key_impl(file, tree, md, key, ignore_mac, false)
 }
 
+/// [`open_to_edit`] with a known data key (another version of the file with the same
+/// envelopes was opened already): IVs are kept for minimal-diff re-encryption.
+pub(crate) fn open_to_edit_with_key(
+    file: &str,
+    tree: Tree,
+    md: Metadata,
+    key: &DataKey,
+) -> Result<Opened> {
+    open_with_key_impl(file, tree, md, key, false, true)
+}
+
 fn open_with_key_impl(
     file: &str,
     mut tree: Tree,

@@ -1,8 +1,10 @@
 //! Running the `git` CLI: one hardened command (no prompts, no external diff, no optional
 //! locks, paths unquoted), every call under the git timeout of [`crate::external`].
 //!
-//! Owns: how git is started and how its failures read. Must not know: what is asked of git
-//! (the walker, the scanner's sources and the audit's history each parse their own output).
+//! Owns: how git is started and how its failures read, and a few generic calls (a blob at a
+//! revision, git's own three-way text merge, where the global attributes file is). Must not
+//! know: what is asked of git (the walker, the scanner's sources and the audit's history each
+//! parse their own output).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -60,6 +62,69 @@ pub fn toplevel(dir: &Path) -> Option<PathBuf> {
     let s = String::from_utf8(out).ok()?;
     let s = s.trim_end_matches(['\n', '\r']);
     (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+/// The content of `name` (a file in `dir`) as commit `rev` holds it (`git cat-file blob
+/// REV:./NAME`: no textconv, no filters); `Ok(None)` when `dir` is not in a work tree or `rev`
+/// has no such file.
+pub fn blob_at(dir: &Path, rev: &str, name: &Path) -> Result<Option<Vec<u8>>, GitError> {
+    let spec = format!("{rev}:./{}", name.display());
+    try_run(dir, &["cat-file", "blob", &spec])
+}
+
+/// `git merge-file`: git's own line-based three-way merge, the result written into `ours`
+/// (conflict markers labelled with `labels`: ours, base, theirs). `Ok(true)` when it merged
+/// cleanly, `Ok(false)` when it left conflicts; an error when git refused (a binary file).
+pub fn merge_file(
+    dir: &Path,
+    (ours, base, theirs): (&Path, &Path, &Path),
+    labels: [&str; 3],
+    marker_size: Option<usize>,
+) -> Result<bool, GitError> {
+    let mut c = command(dir);
+    c.arg("merge-file");
+    for l in labels {
+        c.arg("-L").arg(l);
+    }
+    if let Some(n) = marker_size {
+        c.arg(format!("--marker-size={n}"));
+    }
+    c.arg("--").arg(ours).arg(base).arg(theirs);
+    let out = external::run(&mut c, Service::Git, "git merge-file", None)?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        // The number of conflicts (git caps it at 127); a refusal is -1 (255).
+        Some(1..=127) => Ok(false),
+        _ => Err(GitError::Failed {
+            args: "merge-file".into(),
+            stderr: crate::text::sanitize_bytes(&out.stderr).trim().to_owned(),
+        }),
+    }
+}
+
+/// The attributes file git reads for every repository of this user: `core.attributesFile`,
+/// else `$XDG_CONFIG_HOME/git/attributes`, else `~/.config/git/attributes`.
+pub fn global_attributes_file(dir: &Path) -> Option<PathBuf> {
+    let set = try_run(dir, &["config", "--path", "--get", "core.attributesFile"])
+        .ok()
+        .flatten()
+        .map(|o| {
+            String::from_utf8_lossy(&o)
+                .trim_end_matches(['\n', '\r'])
+                .to_owned()
+        })
+        .filter(|s| !s.is_empty());
+    if let Some(p) = set {
+        return Some(PathBuf::from(p));
+    }
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("XDG_CONFIG_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".config")))
+        .map(|d| d.join("git").join("attributes"))
 }
 
 /// Splits NUL-separated git output (`-z`) into paths (bytes as the file system has them).

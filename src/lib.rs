@@ -31,7 +31,7 @@
 //! | [`config`] | `.sops.yaml` creation rules |
 //! | [`document`] | whole files: encrypt, open (decrypt and verify), seal again |
 //! | [`repo`] | files of a repository: the one walk (every tracked file, ignored or not), nearest configs, sops files |
-//! | [`rotate`], [`revoke`], [`backup`], [`externalsecret`], [`scan`], [`k8s`] | procedures: key rotation, revocation with its exposure report, key backups, ExternalSecret generation, the secret scanner, Kubernetes objects |
+//! | [`rotate`], [`revoke`], [`merge`], [`backup`], [`externalsecret`], [`scan`], [`k8s`] | procedures: key rotation, revocation with its exposure report, three-way merge and by-path view of versions of a sops file, key backups, ExternalSecret generation, the secret scanner, Kubernetes objects |
 //! | [`audit`] | the repository audit: inventory, access matrix, policy drift, key age, plaintext and integrity findings (uses the scanner's public entry) |
 //! | [`controller`] | the in-cluster decryptor built on [`k8s`] |
 //! | [`error`] | the library error type and the documented exit codes |
@@ -115,6 +115,7 @@ pub mod fsutil;
 pub mod git;
 pub mod k8s;
 pub mod keysource;
+pub mod merge;
 pub mod metadata;
 pub mod repo;
 pub mod revoke;

@@ -287,7 +287,11 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
 
 /// The file's key groups as specs, without the keys `remove` names; keys of a source shroud
 /// cannot wrap for are refused (they could not be re-wrapped).
-fn current_specs(file: &str, md: &Metadata, remove: &[String]) -> Result<Vec<Vec<KeySpec>>> {
+pub(crate) fn current_specs(
+    file: &str,
+    md: &Metadata,
+    remove: &[String],
+) -> Result<Vec<Vec<KeySpec>>> {
     let named = keysource::Named::new(remove);
     let mut groups = Vec::new();
     for g in &md.key_groups {

@@ -61,6 +61,10 @@ pub struct Args {
     /// With several files: print only failures and the summary line.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// With -i: a new data key even when the file's committed version (HEAD) is a sops file
+    /// whose key and unchanged ciphertext would be reused (docs/git-diff.md).
+    #[arg(long)]
+    pub new_data_key: bool,
 }
 
 pub fn run(#[allow(unused_mut)] mut a: Args, g: &Global) -> Result<Outcome> {
@@ -100,17 +104,64 @@ pub fn run(#[allow(unused_mut)] mut a: Args, g: &Global) -> Result<Outcome> {
         return Ok(Outcome::Done);
     }
     let tree = document::load_plain(&input.label, in_fmt, input.bytes.expose())?;
-    let (tree, md, _key) = common::block_on(document::encrypt(
-        &input.label,
-        in_fmt,
-        tree,
-        &spec,
-        &common::keyring_for_encrypt(),
-    ))?;
+    let reuse = (a.io.in_place && in_fmt == out_fmt && !a.new_data_key)
+        .then_some(input.path.as_deref())
+        .flatten();
+    let (tree, md) = seal(g, (&input.label, reuse), in_fmt, tree, &spec, false)?;
     let opts = common::emit_options(g, out_fmt, cfg.as_ref());
     let bytes = document::emit_encrypted(&input.label, out_fmt, tree, &md, opts)?;
     a.io.write(&input, &bytes, Mode::KeepOr(0o644))?;
     Ok(Outcome::Done)
+}
+
+/// Encrypts a plaintext tree for `spec`. With `-i` (`reuse` names the file) and a committed
+/// version (HEAD) that is a sops file we can open, for the same recipients and rules: under its
+/// data key, every unchanged value keeping its ciphertext, so `decrypt -i`, edit, `encrypt -i`
+/// gives the small diff `shroud edit` gives.
+fn seal(
+    g: &Global,
+    (label, reuse): (&str, Option<&Path>),
+    format: shroud::store::Format,
+    tree: shroud::tree::Tree,
+    spec: &document::EncryptSpec,
+    parallel: bool,
+) -> Result<(shroud::tree::Tree, shroud::metadata::Metadata)> {
+    use shroud::merge::{self, Reseal};
+    let committed = reuse.and_then(|p| {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let name = Path::new(p.file_name()?);
+        shroud::git::blob_at(dir.unwrap_or(Path::new(".")), "HEAD", name).ok()?
+    });
+    if let Some(committed) = committed
+        && let Ok(keyring) = common::keyring(g)
+    {
+        let reseal = merge::reseal(label, format, tree.clone(), &committed, spec, &keyring);
+        let done = if parallel {
+            common::block_on_parallel(reseal)
+        } else {
+            common::block_on(reseal)
+        };
+        match done? {
+            Reseal::Sealed(sealed) => {
+                eprintln!(
+                    "encrypt: {label}: kept the data key and unchanged values' ciphertext of its committed version (HEAD) for a small diff; --new-data-key for a new key"
+                );
+                return Ok(*sealed);
+            }
+            Reseal::Declined(why) => {
+                eprintln!("encrypt: {label}: new data key: the committed version (HEAD) {why}")
+            }
+            Reseal::NotSops => {}
+        }
+    }
+    let wrap = common::keyring_for_encrypt();
+    let fresh = document::encrypt(label, format, tree, spec, &wrap);
+    let (tree, md, _key) = if parallel {
+        common::block_on_parallel(fresh)
+    } else {
+        common::block_on(fresh)
+    }?;
+    Ok((tree, md))
 }
 
 /// `--kind EncryptedSecret`: a plain Secret manifest becomes an EncryptedSecret whose payload
@@ -195,13 +246,8 @@ fn encrypt_in_place(a: &Args, g: &Global, path: &Path) -> Result<()> {
     let cfg = config::discover(g.config.as_deref(), Some(path))?;
     let spec = common::encrypt_spec(&label, Some(path), &a.keys, &a.rules, cfg.as_ref())?;
     let tree = document::load_plain(&label, in_fmt, input.bytes.expose())?;
-    let (tree, md, _key) = common::block_on_parallel(document::encrypt(
-        &label,
-        in_fmt,
-        tree,
-        &spec,
-        &common::keyring_for_encrypt(),
-    ))?;
+    let reuse = (in_fmt == out_fmt && !a.new_data_key).then_some(path);
+    let (tree, md) = seal(g, (&label, reuse), in_fmt, tree, &spec, true)?;
     let opts = common::emit_options(g, out_fmt, cfg.as_ref());
     let bytes = document::emit_encrypted(&label, out_fmt, tree, &md, opts)?;
     fsutil::write_atomic(path, &bytes, Mode::KeepOr(0o644)).map_err(|source| Error::Write {

@@ -13,6 +13,7 @@ pub mod encrypt;
 pub mod exec;
 pub mod externalsecret;
 pub mod filestatus;
+pub mod git;
 pub mod groups;
 pub mod hook;
 pub mod keygen;
@@ -196,6 +197,11 @@ pub enum Command {
         after_help = "Examples:\n  shroud scan                            # the working tree\n  shroud scan --staged                   # what the next commit adds\n  shroud scan --all-history --format sarif -o scan.sarif"
     )]
     Scan(scan::ScanArgs),
+    /// Merge and diff sops files value by value in git: `setup` once, then git runs the drivers.
+    #[command(
+        after_help = "Examples:\n  shroud git setup                       # this repository: .git/config and .gitattributes\n  shroud git setup --global --dry-run\n  shroud git setup --remove"
+    )]
+    Git(git::Args),
     /// Install or remove the git pre-commit hook that runs `shroud scan --staged`.
     #[command(after_help = "Examples:\n  shroud hook install\n  shroud hook uninstall")]
     Hook(hook::HookArgs),
@@ -250,6 +256,7 @@ pub const VERBS: &[&str] = &[
     "keys",
     "external-secret",
     "scan",
+    "git",
     "hook",
     "audit",
     "completion",
@@ -357,6 +364,7 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         Command::Keygen(a) => keygen::run(a),
         Command::Keys(a) => keys::run(a, &none),
         Command::Scan(a) => scan::run(a),
+        Command::Git(a) => git::run(a, &none),
         Command::Hook(a) => hook::run(a),
         Command::Audit(a) => {
             let g = g(&a.file_opts);

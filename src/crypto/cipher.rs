@@ -243,6 +243,19 @@ impl Cipher {
         }
     }
 
+    /// Takes over the IVs `other` remembered when it holds the same data key, so that values
+    /// unchanged from either of two versions keep their ciphertext (a merge of two versions).
+    /// Returns whether the keys matched.
+    pub(crate) fn absorb_ivs(&mut self, other: &Cipher) -> bool {
+        use subtle::ConstantTimeEq;
+        if !bool::from(self.key.expose().ct_eq(other.key.expose())) {
+            return false;
+        }
+        self.stash
+            .extend(other.stash.iter().map(|(k, iv)| (k.clone(), *iv)));
+        true
+    }
+
     /// Decrypts without touching the stash (for trial decryptions such as comment AAD probing).
     pub fn decrypt_parsed(&self, v: &EncValue, aad: &str) -> Result<SecretBytes, CipherError> {
         let mut buf = v.data.clone();

@@ -9,6 +9,7 @@ mod controller;
 mod differential;
 mod eso;
 mod fixtures;
+mod gitmerge;
 mod groups;
 mod hardening;
 mod interop;
