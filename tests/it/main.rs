@@ -18,5 +18,6 @@ mod props;
 mod rotation;
 mod scan;
 mod shamir;
+mod sops_argv;
 mod sops_mode;
 mod util;
