@@ -1637,8 +1637,24 @@ fn translate_env(
             needs_rule: None,
         });
     }
+    let mut t = translate_parsed(&app, env)?;
+    // `--config` is a top-level flag every command reads (urfave's GlobalString).
+    if let Some(Val::Str(cfg)) = app.given("config")
+        && !cfg.is_empty()
+        && !matches!(t.verb, Verb::Help | Verb::Version | Verb::Completion)
+    {
+        t.args
+            .splice(1..1, [OsString::from("--config"), cfg.clone()]);
+    }
+    Ok(t)
+}
+
+fn translate_parsed(
+    app: &Parsed,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Translated, Refused> {
     let Some(cmd) = app.args.first().and_then(|w| find(COMMANDS, w)) else {
-        return legacy(&app);
+        return legacy(app);
     };
     let rest = &app.args[1..];
     let name = cmd.names[0];
@@ -1673,7 +1689,7 @@ fn translate_env(
             )));
         }
         let s = Scope {
-            chain: vec![&p, &g, &app],
+            chain: vec![&p, &g, app],
         };
         return if sub.names[0] == "add" {
             groups_add(&s)
@@ -1687,7 +1703,7 @@ fn translate_env(
         return Ok(help(usage_text(&format!("sops {name}"), cmd)));
     }
     let s = Scope {
-        chain: vec![&p, &app],
+        chain: vec![&p, app],
     };
     match name {
         "decrypt" => decrypt(&s),
@@ -1866,6 +1882,12 @@ pub fn run(args: Vec<OsString>) -> std::process::ExitCode {
             return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
+    if cli.always.verbose {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("shroud=debug"))
+            .init();
+    }
     match super::run(cli) {
         Ok(super::common::Outcome::Done) => ExitCode::SUCCESS,
         Ok(super::common::Outcome::Code(c)) => ExitCode::from(c.code()),
@@ -2144,6 +2166,19 @@ mod tests {
                 "updatekeys",
                 "--keep-data-key",
                 "--yes",
+                "--",
+                "f.yaml"
+            ]
+        );
+        // --config (top level only) reaches every command.
+        assert_eq!(
+            t(&["sops", "--config=c.yaml", "updatekeys", "f.yaml"]),
+            [
+                "shroud",
+                "--config",
+                "c.yaml",
+                "updatekeys",
+                "--keep-data-key",
                 "--",
                 "f.yaml"
             ]

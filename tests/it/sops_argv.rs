@@ -31,6 +31,7 @@ fn fixture() -> &'static BTreeMap<String, Vec<u8>> {
         sb.write("p.yaml", "a: 1\nb: two\n");
         sb.write("p.env", "A=1\nB=two\n");
         sb.write("v.json", "\"from-file\"\n");
+        sb.write("alt.yaml", &config(&[TEST_RECIPIENT2]));
         for (plain, enc) in [("p.yaml", "s.yaml"), ("p.env", "s.env")] {
             let o = real_sops(&sb)
                 .args(["encrypt", plain])
@@ -262,6 +263,24 @@ fn plaintext(sb: &Sandbox, name: &str, bytes: &[u8]) -> Result<Vec<u8>, String> 
     }
 }
 
+/// The age recipients a file names, sorted.
+fn recipients(b: &[u8]) -> Vec<String> {
+    let t = String::from_utf8_lossy(b);
+    let mut r: Vec<String> = t
+        .match_indices("age1")
+        .map(|(i, _)| {
+            t[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect()
+        })
+        .filter(|r: &String| r.len() == 62)
+        .collect();
+    r.sort();
+    r.dedup();
+    r
+}
+
 fn is_sops_file(b: &[u8]) -> bool {
     let t = String::from_utf8_lossy(b);
     t.contains("ENC[AES256_GCM") && (t.contains("sops") || t.contains("SOPS"))
@@ -304,6 +323,13 @@ fn differences(c: &Case, s: &Ran, h: &Ran) -> Vec<String> {
             (Some(a), Some(b)) if a == b => {}
             (Some(a), Some(b)) => {
                 if is_sops_file(a) && is_sops_file(b) {
+                    if recipients(a) != recipients(b) {
+                        bad.push(format!(
+                            "{name}: recipients {:?} (sops) and {:?} (shroud)",
+                            recipients(a),
+                            recipients(b)
+                        ));
+                    }
                     let (pa, pb) = (plaintext(&s.sb, name, a), plaintext(&h.sb, name, b));
                     if pa != pb {
                         bad.push(format!(
@@ -355,7 +381,7 @@ fn spellings(names: &[&str], all: bool) -> Vec<String> {
     };
     for (i, v) in values.iter().enumerate() {
         let n = names[i % names.len()];
-        let dashes = if (i / names.len()) % 2 == 0 {
+        let dashes = if (i / names.len()).is_multiple_of(2) {
             "-"
         } else {
             "--"
@@ -804,6 +830,9 @@ fn corpus() -> Vec<Case> {
         &["-r", "--add-age", TEST_RECIPIENT2, "nope.yaml"],
         &["rotate", "--add-age", TEST_RECIPIENT2, "nope.yaml"],
         &["rotate"],
+        &["rotate", "nope.yaml"],
+        &["updatekeys"],
+        &["set", "nope.yaml", "[\"a\"]", "1"],
         &["edit"],
         &["filestatus"],
         &["-d", "--extract", "", "s.yaml"],
@@ -815,6 +844,17 @@ fn corpus() -> Vec<Case> {
     ] {
         v.push(case(args).out());
     }
+    // --config and SOPS_CONFIG choose the rules for every verb.
+    for args in [
+        &["--config", "alt.yaml", "encrypt", "-i", "p.yaml"][..],
+        &["--config=alt.yaml", "-e", "-i", "p.yaml"],
+        &["--config", "alt.yaml", "updatekeys", "-y", "s.yaml"],
+        &["encrypt", "--config", "alt.yaml", "p.yaml"],
+    ] {
+        v.push(case(args));
+    }
+    v.push(case(&["-e", "-i", "p.yaml"]).env("SOPS_CONFIG", "alt.yaml"));
+    v.push(case(&["updatekeys", "-y", "s.yaml"]).env("SOPS_CONFIG", "alt.yaml"));
     v.push(case(&["decrypt", "s.yaml"]).env("SOPS_ENABLE_LOCAL_KEYSERVICE", "yes"));
     v.push(
         case(&["decrypt", "s.yaml"])
