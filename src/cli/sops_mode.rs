@@ -896,10 +896,13 @@ impl Out {
         }
     }
 
+    /// The positional arguments; the first is a file, and sops reads `-` as a file named `-`
+    /// (shroud would read stdin).
     fn files(&mut self, files: &[OsString]) {
-        if !files.is_empty() {
+        if let Some((first, rest)) = files.split_first() {
             self.push("--");
-            self.args.extend(files.iter().cloned());
+            self.push(literal_file(first));
+            self.args.extend(rest.iter().cloned());
         }
     }
 
@@ -996,6 +999,15 @@ fn extra_positionals(args: &[OsString], warnings: &mut Vec<String>) {
     }
 }
 
+/// A file argument as a path shroud reads as a file (`-` is stdin to shroud, a name to sops).
+fn literal_file(p: &OsString) -> OsString {
+    if p == "-" {
+        OsString::from("./-")
+    } else {
+        p.clone()
+    }
+}
+
 fn absolute(p: &OsString) -> PathBuf {
     std::path::absolute(Path::new(p)).unwrap_or_else(|_| PathBuf::from(p))
 }
@@ -1062,6 +1074,15 @@ fn decrypt(s: &Scope) -> Result<Translated, Refused> {
             "verbose",
         ],
     );
+    if pos.is_empty() && s.text("filename-override").is_none() {
+        // stdin without a name: sops's stores default to binary (a JSON container).
+        for flag in ["input-type", "output-type"] {
+            if s.text(flag).is_none() {
+                o.push(format!("--{flag}"));
+                o.push("binary");
+            }
+        }
+    }
     o.files(&pos[..pos.len().min(1)]);
     Ok(o.done(Verb::Decrypt, warnings, None))
 }
@@ -1284,7 +1305,8 @@ fn updatekeys(s: &Scope) -> Result<Translated, Refused> {
             "verbose",
         ],
     );
-    o.files(pos);
+    o.push("--");
+    o.args.extend(pos.iter().map(literal_file));
     Ok(o.done(Verb::Updatekeys, Vec::new(), None))
 }
 
@@ -1752,12 +1774,18 @@ pub fn is_legacy(args: &[OsString]) -> bool {
 /// The exit code sops 3.11 returns for a failure of `verb`.
 pub fn exit_code(e: &Error, verb: Verb) -> u8 {
     use shroud::crypto::TreeError;
+    use shroud::store::StoreError;
     match e {
         Error::NoFile { .. } if matches!(verb, Verb::Set | Verb::Unset) => 2,
         Error::NoFile { .. } if verb == Verb::Rotate => 2,
         Error::NoFile { .. } => 100,
         Error::Read { .. } => 2,
         Error::Write { .. } => 3,
+        // "Error dumping file": the tree has no binary data for the binary store.
+        Error::Store {
+            source: StoreError::BadBinaryContainer,
+            ..
+        } => 4,
         Error::Store { .. } if verb == Verb::Encrypt => 2,
         Error::Store { .. } => 1,
         Error::NotEncrypted { .. } | Error::Damaged { .. } | Error::Metadata { .. } => 1,

@@ -82,7 +82,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Input {
     /// /dev/null.
     Null,
@@ -90,6 +90,17 @@ enum Input {
     Bytes(Vec<u8>),
     /// A pipe that stays open: a run that reads stdin hangs, and fails.
     Open,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Input::Null => write!(f, "null"),
+            Input::Open => write!(f, "open"),
+            Input::Bytes(b) if b.len() > 40 => write!(f, "{} bytes", b.len()),
+            Input::Bytes(b) => write!(f, "{:?}", String::from_utf8_lossy(b)),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -844,6 +855,44 @@ fn corpus() -> Vec<Case> {
     ] {
         v.push(case(args).out());
     }
+    // A top-level flag reaches a command that does not define it, and is ignored by one
+    // that does (urfave's lineage).
+    for args in [
+        &["--age", TEST_RECIPIENT2, "encrypt", "-i", "p.yaml"][..],
+        &["--ignore-mac", "exec-env", "s.env", "echo \"$A\""],
+        &["--input-type", "dotenv", "exec-env", "s.env", "echo \"$B\""],
+        &["--output-type", "json", "decrypt", "s.yaml"],
+        &["--in-place", "decrypt", "s.yaml"],
+        &["--mac-only-encrypted", "encrypt", "-i", "p.yaml"],
+        &[
+            "--shamir-secret-sharing-threshold",
+            "1",
+            "updatekeys",
+            "-y",
+            "s.yaml",
+        ],
+    ] {
+        v.push(case(args).out());
+    }
+    // stdin and `-`.
+    let s_yaml = fixture()["s.yaml"].clone();
+    v.push(case(&["decrypt"]).stdin(Input::Bytes(s_yaml.clone())).out());
+    v.push(
+        case(&["decrypt", "--input-type", "yaml"])
+            .stdin(Input::Bytes(s_yaml.clone()))
+            .out(),
+    );
+    v.push(
+        case(&["decrypt", "--filename-override", "x.yaml"])
+            .stdin(Input::Bytes(s_yaml.clone()))
+            .out(),
+    );
+    v.push(
+        case(&["decrypt", "-"])
+            .stdin(Input::Bytes(s_yaml.clone()))
+            .out(),
+    );
+    v.push(case(&["-d", "-"]).stdin(Input::Bytes(s_yaml)).out());
     // --config and SOPS_CONFIG choose the rules for every verb.
     for args in [
         &["--config", "alt.yaml", "encrypt", "-i", "p.yaml"][..],
