@@ -7,3 +7,11 @@ if ! command -v moto_server >/dev/null; then
   hash -r
 fi
 command -v moto_server >/dev/null || { echo "setup: moto_server not on PATH after install" >&2; exit 1; }
+# The real AWS CLI, for the runbook step that disables and schedules deletion of a KMS key
+# (docs/compromised-key.md), against moto_server.
+if ! command -v aws >/dev/null; then
+  echo "setup: pip install awscli"
+  python3 -m pip install --quiet --disable-pip-version-check "awscli>=1.32,<2"
+  hash -r
+fi
+command -v aws >/dev/null || { echo "setup: aws not on PATH after install" >&2; exit 1; }

@@ -12,6 +12,8 @@ command -v git >/dev/null || need_apt+=(git)
 command -v go >/dev/null || [ -x /usr/lib/go/bin/go ] || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/gopkg.in/yaml.v3 ] || need_apt+=(golang-gopkg-yaml.v3-dev)
 command -v gpg >/dev/null || need_apt+=(gnupg)
+# The runbooks (docs/compromised-key.md) read JSON reports with jq.
+command -v jq >/dev/null || need_apt+=(jq)
 if ((${#need_apt[@]})); then
   echo "setup: apt-get install ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -144,6 +144,22 @@ pub fn is_encrypted(format: Format, input: &[u8]) -> bool {
     }
 }
 
+/// Whether encrypting a plaintext file under `rules` would encrypt any value: `Some(false)` for
+/// a file whose rule selects nothing in it (a Deployment under `encrypted_regex:
+/// ^(data|stringData)$`), which is left as it is; `None` when it does not parse.
+pub fn needs_encryption(format: Format, input: &[u8], rules: &RuleSpec) -> Option<bool> {
+    if format == Format::Binary {
+        return Some(true);
+    }
+    let tree = store::load_plain(format, input).ok()?;
+    let compiled = rules.clone().with_default().compile().ok()?;
+    Some(
+        crypto::decide(&tree, &compiled)
+            .iter()
+            .any(|d| !d.comment && d.is_plaintext_violation()),
+    )
+}
+
 /// Decrypts an encrypted file and verifies its MAC. Nothing is returned unless every value
 /// authenticated and the MAC matched (or `ignore_mac` was given for the MAC alone).
 pub async fn open(

@@ -180,6 +180,19 @@ pub fn run(
     run_within(cmd, service, service.timeout(), what, stdin)
 }
 
+/// [`run`] for a program that may talk to the person (a password manager's prompt behind
+/// `SOPS_AGE_KEY_CMD`): its stderr is passed on to ours as it comes, through a pipe of ours
+/// (a process it leaves behind after a timeout then holds no descriptor of our caller's), and
+/// [`Output::stderr`] is empty.
+pub fn run_showing_stderr(
+    cmd: &mut Command,
+    service: Service,
+    what: &str,
+    stdin: Option<&[u8]>,
+) -> Result<Output, ExternalError> {
+    run_inner(cmd, service, service.timeout(), what, stdin, true)
+}
+
 /// [`run`] with an explicit deadline.
 pub fn run_within(
     cmd: &mut Command,
@@ -187,6 +200,17 @@ pub fn run_within(
     limit: Duration,
     what: &str,
     stdin: Option<&[u8]>,
+) -> Result<Output, ExternalError> {
+    run_inner(cmd, service, limit, what, stdin, false)
+}
+
+fn run_inner(
+    cmd: &mut Command,
+    service: Service,
+    limit: Duration,
+    what: &str,
+    stdin: Option<&[u8]>,
+    show_stderr: bool,
 ) -> Result<Output, ExternalError> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     cmd.stdin(if stdin.is_some() {
@@ -222,7 +246,16 @@ pub fn run_within(
     });
     let err_reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
-        let _ = (&mut err_pipe).take(1 << 20).read_to_end(&mut buf);
+        if show_stderr {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = err_pipe.read(&mut chunk) {
+                let mut out = std::io::stderr().lock();
+                let _ = out.write_all(&chunk[..n]);
+                let _ = out.flush();
+            }
+        } else {
+            let _ = (&mut err_pipe).take(1 << 20).read_to_end(&mut buf);
+        }
         buf
     });
     let start = Instant::now();

@@ -971,6 +971,17 @@ fn sm_err<E: std::error::Error + 'static, R: std::fmt::Debug + 'static>(
     }
 }
 
+/// Bounds one Secrets Manager request by `SHROUD_SECRETS_MANAGER_TIMEOUT`: an endpoint that
+/// accepts the connection and never answers must not hang `--push`.
+async fn bounded<T>(
+    what: String,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, EsoError> {
+    crate::external::timed(crate::external::Service::SecretsManager, &what, fut)
+        .await
+        .map_err(|e| EsoError::Push(e.to_string()))
+}
+
 /// Creates or updates one secret, idempotently.
 pub async fn push(
     client: &Client,
@@ -979,7 +990,11 @@ pub async fn push(
     dry_run: bool,
 ) -> Result<PushOutcome, EsoError> {
     let wanted = value.as_str().unwrap_or_default();
-    let current = client.get_secret_value().secret_id(key).send().await;
+    let current = bounded(
+        format!("reading {key}"),
+        client.get_secret_value().secret_id(key).send(),
+    )
+    .await?;
     let outcome = match current {
         Ok(cur) => {
             if cur.secret_string() == Some(wanted) {
@@ -1001,22 +1016,28 @@ pub async fn push(
     }
     match outcome {
         PushOutcome::Created => {
-            client
-                .create_secret()
-                .name(key)
-                .secret_string(wanted)
-                .send()
-                .await
-                .map_err(|e| EsoError::Push(format!("creating {key}: {}", sm_err(&e))))?;
+            bounded(
+                format!("creating {key}"),
+                client
+                    .create_secret()
+                    .name(key)
+                    .secret_string(wanted)
+                    .send(),
+            )
+            .await?
+            .map_err(|e| EsoError::Push(format!("creating {key}: {}", sm_err(&e))))?;
         }
         PushOutcome::Updated => {
-            client
-                .put_secret_value()
-                .secret_id(key)
-                .secret_string(wanted)
-                .send()
-                .await
-                .map_err(|e| EsoError::Push(format!("updating {key}: {}", sm_err(&e))))?;
+            bounded(
+                format!("updating {key}"),
+                client
+                    .put_secret_value()
+                    .secret_id(key)
+                    .secret_string(wanted)
+                    .send(),
+            )
+            .await?
+            .map_err(|e| EsoError::Push(format!("updating {key}: {}", sm_err(&e))))?;
         }
         PushOutcome::Unchanged => {}
     }

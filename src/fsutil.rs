@@ -3,15 +3,19 @@
 //! plaintext temp files on signals and after crashes.
 //!
 //! Owns: writing through a temp file next to the *resolved* target, fsync, rename, directory
-//! fsync; keeping an existing file's mode; creating secrets files as 0600; the per-target lock
-//! file; the registry of paths to remove when the process is killed; reading input with a size
-//! bound. Must not know: what is being written.
+//! fsync; keeping an existing file's mode, owner and group (or refusing the write when they
+//! cannot be kept); refusing to replace a file that has other names (hard links) unless the
+//! command was told to; creating secrets files as 0600 and private directories as 0700; the
+//! per-target lock file (never followed through a symlink, removed on signals, a stale one
+//! explained); the registry of paths to remove when the process is killed; reading input with
+//! a size bound. Must not know: what is being written.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The permissions of a file written by [`write_atomic`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +75,87 @@ pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     read_bounded(f, meta.is_file().then_some(meta.len()), max_input())
 }
 
+/// The most a secret file (an identity or key file, a key-backup share or bundle) may hold:
+/// such files are a few kilobytes, and a larger one is a mistake or an attack.
+pub const MAX_SECRET_FILE: u64 = 16 * 1024 * 1024;
+
+/// Reads a secret file (identities, key-backup shares and bundles) with a size cap of `limit`
+/// bytes, into a buffer the caller zeroizes.
+pub fn read_secret_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let f = File::open(path)?;
+    let meta = f.metadata()?;
+    read_bounded(f, meta.is_file().then_some(meta.len()), limit).map_err(|e| {
+        if e.kind() == io::ErrorKind::FileTooLarge {
+            io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!(
+                    "larger than {} KiB, more than any key, share or backup file holds; nothing was read",
+                    limit / 1024
+                ),
+            )
+        } else {
+            e
+        }
+    })
+}
+
+/// Creates `dir` and its missing parents as private directories (0700). An existing
+/// directory is left as it is.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Whether files with more than one name (hard links) may be replaced (`--force`).
+static ALLOW_LINKED: AtomicBool = AtomicBool::new(false);
+
+/// Lets [`write_atomic`] replace a file that has other names (hard links): the command was
+/// given `--force`. The other names keep the old content.
+pub fn allow_hard_links(yes: bool) {
+    ALLOW_LINKED.store(yes, Ordering::SeqCst);
+}
+
+fn hard_links_refused(links: u64) -> io::Error {
+    io::Error::other(format!(
+        "the file has {links} names (hard links): replacing it would leave the old content (for `encrypt -i`, the plaintext) under the other {} name{}; nothing was written (pass --force to replace this name only)",
+        links - 1,
+        if links > 2 { "s" } else { "" }
+    ))
+}
+
+/// Gives the new file `f` the owner and group of the file it replaces. When the writer may
+/// not (only root may give a file away), the write is refused rather than silently handing
+/// the file to the writer, unless the writer already owns it (then only the group may differ).
+fn keep_owner(f: &File, old: &fs::Metadata) -> io::Result<()> {
+    let new = f.metadata()?;
+    if new.uid() == old.uid() && new.gid() == old.gid() {
+        return Ok(());
+    }
+    match std::os::unix::fs::fchown(f, Some(old.uid()), Some(old.gid())) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(1 | 13)) => {
+            if old.uid() == new.uid() {
+                // Our own file in a group we are not in: keep what we can.
+                return Ok(());
+            }
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "the file belongs to uid {} (gid {}) and shroud runs as uid {}, which cannot give the rewritten file that owner; nothing was written (run as uid {} or as root)",
+                    old.uid(),
+                    old.gid(),
+                    new.uid(),
+                    old.uid()
+                ),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The file a write to `path` must replace: symlinks are followed (as sops writes through a
 /// link), and anything but a regular file is refused so that `-i` never turns a device, FIFO
 /// or directory into a regular file. A path that does not exist yet is returned as it is.
@@ -115,11 +200,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mode = match (mode, fs::metadata(&target)) {
+    let old = match fs::metadata(&target) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(m) = &old
+        && m.nlink() > 1
+        && !ALLOW_LINKED.load(Ordering::SeqCst)
+    {
+        return Err(hard_links_refused(m.nlink()));
+    }
+    let mode = match (mode, &old) {
         (Mode::Exactly(m), _) => m,
-        (Mode::KeepOr(_), Ok(m)) => m.permissions().mode() & 0o7777,
-        (Mode::KeepOr(m), Err(e)) if e.kind() == io::ErrorKind::NotFound => m,
-        (Mode::KeepOr(_), Err(e)) => return Err(e),
+        (Mode::KeepOr(_), Some(m)) => m.permissions().mode() & 0o7777,
+        (Mode::KeepOr(m), None) => m,
     };
     remove_stale_temps(&dir);
     let mut tmp = tempfile::Builder::new()
@@ -128,6 +223,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
         .permissions(Permissions::from_mode(0o600))
         .tempfile_in(&dir)?;
     let guard = on_signal_remove(tmp.path());
+    // Owner first: a change of owner clears set-id bits, which the mode then restores.
+    if let Some(m) = &old {
+        keep_owner(tmp.as_file(), m)?;
+    }
     tmp.write_all(bytes)?;
     tmp.as_file()
         .set_permissions(Permissions::from_mode(mode))?;
@@ -311,11 +410,39 @@ pub fn cleanup_on_signal() {
 
 /// An exclusive advisory lock on a file that is about to be read, changed and rewritten, so
 /// that two concurrent writers (two `shroud set`, an `edit` and a `rotate`) cannot lose each
-/// other's update. The lock file `.NAME.shroud-lock` sits next to the resolved target and is
-/// removed on release.
+/// other's update. The lock file `.NAME.shroud-lock` sits next to the resolved target, holds
+/// the holder's pid, is never followed through a symlink, and is removed on release and on
+/// any catchable signal.
 pub struct FileLock {
     path: PathBuf,
     file: File,
+    stale: Option<Stale>,
+    _cleanup: CleanupGuard,
+}
+
+/// A lock file found without a holder: an earlier shroud ended without removing it (killed
+/// with SIGKILL, a crash, a power loss). It was taken over; nothing was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stale {
+    /// The process that left it.
+    pub pid: u32,
+}
+
+impl std::fmt::Display for Stale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a stale lock file left by shroud process {}, which is no longer running (killed or crashed), was taken over",
+            self.pid
+        )
+    }
+}
+
+impl FileLock {
+    /// Whether the lock file was left behind by a process that is gone.
+    pub fn stale(&self) -> Option<Stale> {
+        self.stale
+    }
 }
 
 fn lock_path(target: &Path) -> PathBuf {
@@ -324,6 +451,77 @@ fn lock_path(target: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     target.with_file_name(format!(".{name}.shroud-lock"))
+}
+
+/// The pid of the process holding the lock of `path`, as its lock file says (for "waiting
+/// for process N" messages); `None` when there is no lock file or it names no process.
+pub fn lock_holder(path: &Path) -> Option<u32> {
+    let lp = lock_path(&resolve_target(path).ok()?);
+    let f = open_lock_file(&lp, false).ok()?.0;
+    read_pid(&f)
+}
+
+fn read_pid(mut f: &File) -> Option<u32> {
+    use std::io::Seek;
+    let mut buf = String::new();
+    f.seek(io::SeekFrom::Start(0)).ok()?;
+    f.take(32).read_to_string(&mut buf).ok()?;
+    buf.trim().parse().ok()
+}
+
+/// Opens (creating if `create`) the lock file without following a symlink: a link planted at
+/// the lock's name must not make shroud create or truncate a file elsewhere. Returns whether
+/// the file was created by this call.
+fn open_lock_file(lp: &Path, create: bool) -> io::Result<(File, bool)> {
+    let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+    let refuse = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the lock file {} is {what}; shroud does not follow or reuse it (it may have been planted): remove it and try again",
+                lp.display()
+            ),
+        )
+    };
+    let opened = if create {
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nofollow)
+            .open(lp)
+        {
+            Ok(f) => Ok((f, true)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(nofollow)
+                .open(lp)
+                .map(|f| (f, false)),
+            Err(e) => Err(e),
+        }
+    } else {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(nofollow)
+            .open(lp)
+            .map(|f| (f, false))
+    };
+    let (file, created) = match opened {
+        Ok(x) => x,
+        // ELOOP: the last component is a symbolic link.
+        Err(e) if e.raw_os_error() == Some(40) => return Err(refuse("a symbolic link")),
+        Err(e) => return Err(e),
+    };
+    let m = file.metadata()?;
+    if !m.is_file() {
+        return Err(refuse("not a regular file"));
+    }
+    if m.nlink() > 1 {
+        return Err(refuse("a hard link to another file"));
+    }
+    Ok((file, created))
 }
 
 /// Takes the lock for `path`, waiting for another writer to finish; `waiting` is called once
@@ -354,31 +552,48 @@ pub fn try_lock(path: &Path) -> io::Result<Option<FileLock>> {
 /// One attempt: `block` waits for the lock; otherwise `None` when it is held. Also `None`
 /// when the lock file was replaced while we waited (the caller retries).
 fn acquire(path: &Path, block: bool) -> io::Result<Option<FileLock>> {
+    use std::io::Seek;
     let target = resolve_target(path)?;
     let lp = lock_path(&target);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lp)?;
-    if block {
+    let (mut file, created) = open_lock_file(&lp, true)?;
+    let waited = if block {
         file.lock()?;
+        true
     } else {
         match file.try_lock() {
-            Ok(()) => {}
+            Ok(()) => false,
             Err(fs::TryLockError::WouldBlock) => return Ok(None),
             Err(fs::TryLockError::Error(e)) => return Err(e),
         }
-    }
+    };
     // The previous holder may have removed the lock file after we opened it: then our lock
     // is on an unlinked inode and excludes no one.
-    let same = match (fs::metadata(&lp), file.metadata()) {
+    let same = match (fs::symlink_metadata(&lp), file.metadata()) {
         (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
         _ => false,
     };
-    Ok(same.then_some(FileLock { path: lp, file }))
+    if !same {
+        return Ok(None);
+    }
+    // A lock file we did not create, that nobody held and whose process is gone: its holder
+    // ended without removing it.
+    let stale = if created || waited {
+        None
+    } else {
+        read_pid(&file)
+            .filter(|p| *p != std::process::id() && !alive(*p as i32))
+            .map(|pid| Stale { pid })
+    };
+    let cleanup = on_signal_remove(&lp);
+    file.set_len(0)?;
+    file.seek(io::SeekFrom::Start(0))?;
+    writeln!(file, "{}", std::process::id())?;
+    Ok(Some(FileLock {
+        path: lp,
+        file,
+        stale,
+        _cleanup: cleanup,
+    }))
 }
 
 impl Drop for FileLock {
@@ -505,5 +720,60 @@ mod tests {
         rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
         t.join().unwrap();
         assert!(!lock_path(&p).exists());
+    }
+    #[test]
+    fn files_with_other_names_are_refused_unless_allowed() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f.yaml");
+        let other = d.path().join("other.yaml");
+        fs::write(&p, "plain").unwrap();
+        fs::hard_link(&p, &other).unwrap();
+        let e = write_atomic(&p, b"cipher", Mode::KeepOr(0o644)).unwrap_err();
+        assert!(e.to_string().contains("--force"), "{e}");
+        assert_eq!(fs::read(&p).unwrap(), b"plain");
+        // (ALLOW_LINKED is process-wide: only this test sets it, and resets it.)
+        allow_hard_links(true);
+        let r = write_atomic(&p, b"cipher", Mode::KeepOr(0o644));
+        allow_hard_links(false);
+        r.unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"cipher");
+        assert_eq!(fs::read(&other).unwrap(), b"plain");
+    }
+
+    #[test]
+    fn owner_and_group_are_kept_when_root_rewrites() {
+        if !rustix::process::geteuid().is_root() {
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f.yaml");
+        fs::write(&p, "x").unwrap();
+        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+        fs::set_permissions(&p, Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"y", Mode::KeepOr(0o644)).unwrap();
+        let m = fs::metadata(&p).unwrap();
+        assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (65534, 65534, 0o640));
+    }
+
+    #[test]
+    fn lock_files_are_never_followed_and_stale_ones_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f.yaml");
+        fs::write(&p, "x").unwrap();
+        let victim = d.path().join("victim");
+        std::os::unix::fs::symlink(&victim, lock_path(&p)).unwrap();
+        let e = try_lock(&p).err().expect("a planted symlink is refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(!victim.exists());
+        fs::remove_file(lock_path(&p)).unwrap();
+        // A lock file left by a dead process (pid above pid_max's default range).
+        fs::write(lock_path(&p), "4194311\n").unwrap();
+        let l = try_lock(&p).unwrap().unwrap();
+        assert_eq!(l.stale(), Some(Stale { pid: 4194311 }));
+        assert_eq!(lock_holder(&p), Some(std::process::id()));
+        drop(l);
+        assert!(!lock_path(&p).exists());
+        let l = try_lock(&p).unwrap().unwrap();
+        assert_eq!(l.stale(), None);
     }
 }

@@ -21,6 +21,10 @@ fn main() -> ExitCode {
     if invoked_as.as_deref() == Some("sops") {
         return cli::sops_mode::run(argv);
     }
+    if let Err(e) = cli::check_cluster_flags(&argv) {
+        report(&e);
+        return e.exit_code().into();
+    }
     let args = cli::legacy_args(argv);
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(c) => c,

@@ -39,7 +39,7 @@ fn walk_error(root: &Path, e: impl std::fmt::Display) -> Error {
 
 /// Whether `dir` is inside a git work tree (a `.git` directory or file in it or above it).
 fn in_work_tree(dir: &Path) -> bool {
-    let Ok(abs) = std::path::absolute(dir) else {
+    let Ok(abs) = std::fs::canonicalize(dir) else {
         return false;
     };
     abs.ancestors().any(|d| d.join(".git").exists())
@@ -96,18 +96,36 @@ fn list_dir(root: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
 /// outside one, every file `.gitignore` files do not exclude. A path that names a file is
 /// taken as it is.
 pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut first_error = None;
+    let out = walk_each(paths, &mut |e| {
+        first_error.get_or_insert(e);
+    });
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// [`walk`], going on past a path that cannot be walked (each error is handed to `err`).
+fn walk_each(paths: &[PathBuf], err: &mut dyn FnMut(Error)) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for p in paths {
-        match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => list_dir(p, &mut out, 0)?,
-            Ok(m) if m.is_file() => out.push(p.clone()),
-            Ok(_) => {}
-            Err(e) => return Err(walk_error(p, e)),
+        let listed = match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => list_dir(p, &mut out, 0),
+            Ok(m) if m.is_file() => {
+                out.push(p.clone());
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(walk_error(p, e)),
+        };
+        if let Err(e) = listed {
+            err(e);
         }
     }
     out.sort();
     out.dedup();
-    Ok(out)
+    out
 }
 
 /// Every regular file under `dir` (see [`walk`]), sorted by path.
@@ -116,17 +134,14 @@ pub fn files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Every file of [`walk`]`(paths)`, handed to `found` on `threads` threads (in no particular
-/// order); a walk error goes to `err` and nothing is handed on.
+/// order); a path that cannot be walked goes to `err`, and the others are still walked.
 pub fn files_parallel(
     paths: &[PathBuf],
     threads: usize,
     found: &(dyn Fn(PathBuf) + Sync),
     err: &(dyn Fn(String) + Sync),
 ) {
-    let list = match walk(paths) {
-        Ok(l) => l,
-        Err(e) => return err(e.to_string()),
-    };
+    let list = walk_each(paths, &mut |e| err(e.to_string()));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let threads = threads.clamp(1, list.len().max(1));
     std::thread::scope(|s| {
@@ -364,6 +379,10 @@ pub struct ToEncrypt {
     pub plain: Vec<PathBuf>,
     /// Selected files that are sops files already.
     pub encrypted: Vec<PathBuf>,
+    /// Selected plaintext files in which the rule selects no value (a Deployment next to
+    /// Secrets under `encrypted_regex: ^(data|stringData)$`): encrypting them would only add a
+    /// `sops:` block, which breaks a plain `kubectl apply`.
+    pub nothing_to_encrypt: Vec<PathBuf>,
 }
 
 /// The files under `dir` a creation rule of the nearest `.sops.yaml` selects by `path_regex`
@@ -381,18 +400,21 @@ pub fn files_to_encrypt(dir: &Path, configs: &Configs) -> Result<ToEncrypt> {
         let Some(cfg) = configs.for_file(&path)? else {
             continue;
         };
-        let selected = cfg
-            .rule_for(&path)
-            .is_ok_and(|rule| rule.path_regex.is_some());
-        if !selected {
+        let Some(rule) = cfg.rule_for(&path).ok().filter(|r| r.path_regex.is_some()) else {
             continue;
-        }
+        };
         let bytes = if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_SOPS_FILE) {
             Vec::new()
         } else {
             std::fs::read(&path).unwrap_or_default()
         };
-        match document::sniff(Format::from_path(&path), &bytes) {
+        let format = Format::from_path(&path);
+        match document::sniff(format, &bytes) {
+            Sniff::Plain
+                if document::needs_encryption(format, &bytes, &rule.rules) == Some(false) =>
+            {
+                out.nothing_to_encrypt.push(path)
+            }
             Sniff::Plain => out.plain.push(path),
             Sniff::Sops | Sniff::Damaged(_) => out.encrypted.push(path),
         }

@@ -50,7 +50,7 @@ pub enum RevokeError {
         removed: String,
     },
     #[error(
-        "{}: no creation rule and no sops file under {root} lists it; nothing was changed (check the spelling: `shroud audit` lists every recipient)",
+        "{}: no creation rule, no sops file and no version in the git history under {root} lists it; nothing was changed (check the spelling: `shroud audit` lists every recipient)",
         .keys.join(", ")
     )]
     NotFound { keys: Vec<String>, root: String },
@@ -117,6 +117,25 @@ pub struct Plan {
     pub damaged: Vec<(PathBuf, String)>,
     /// Revoked keys found in no rule and no file.
     pub unmatched: Vec<String>,
+}
+
+impl Plan {
+    /// Whether nothing lists a revoked key any more (it was revoked already, or never used).
+    pub fn is_empty(&self) -> bool {
+        self.edits.is_empty() && self.files.is_empty() && self.damaged.is_empty()
+    }
+}
+
+/// Fails when the keys are found nowhere: in no rule, no file, and no version in history (a
+/// typo, most likely).
+pub fn check_found(plan: &Plan, exposure: &Exposure) -> crate::error::Result<()> {
+    if plan.is_empty() && exposure.files.is_empty() {
+        return Err(procedure(RevokeError::NotFound {
+            keys: plan.named.given().to_vec(),
+            root: plan.root.display().to_string(),
+        }));
+    }
+    Ok(())
 }
 
 /// Whether `md` lists one of the named keys.
@@ -189,12 +208,6 @@ pub fn plan(root: &Path, named: &Named) -> crate::error::Result<Plan> {
         .into_iter()
         .map(str::to_owned)
         .collect();
-    if edits.is_empty() && files.is_empty() && damaged.is_empty() {
-        return Err(procedure(RevokeError::NotFound {
-            keys: named.given().to_vec(),
-            root: root.display().to_string(),
-        }));
-    }
     Ok(Plan {
         named: named.clone(),
         root: root.to_path_buf(),

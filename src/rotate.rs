@@ -266,22 +266,31 @@ pub(crate) async fn updatekeys_file(
 }
 
 /// The file's current recipients as specs, with `changes` applied.
+/// A removal that would leave a key group with no key is refused: its share (or the data key)
+/// would be wrapped for nobody.
 fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<Vec<KeySpec>>> {
     let mut groups = current_specs(file, md, &changes.remove)?;
     if groups.is_empty() {
         groups.push(Vec::new());
     }
     groups[0].extend(changes.add.iter().cloned());
+    for (gi, (g, old)) in groups.iter().zip(&md.key_groups).enumerate() {
+        if g.is_empty() && !old.keys.is_empty() {
+            return Err(Error::Usage(format!(
+                "{file}: key group {gi} would have no key left after removing {}; add its replacement to the group first (`shroud groups add`, or the rule and `shroud updatekeys`)",
+                changes.remove.join(", ")
+            )));
+        }
+    }
     Ok(groups)
 }
 
 /// The file's key groups as specs, without the keys `remove` names; keys of a source shroud
-/// cannot wrap for are refused (they could not be re-wrapped), and so is a removal that would
-/// leave a key group with no key (its share, or the data key, would be wrapped for nobody).
+/// cannot wrap for are refused (they could not be re-wrapped).
 fn current_specs(file: &str, md: &Metadata, remove: &[String]) -> Result<Vec<Vec<KeySpec>>> {
     let named = keysource::Named::new(remove);
     let mut groups = Vec::new();
-    for (gi, g) in md.key_groups.iter().enumerate() {
+    for g in &md.key_groups {
         let mut specs = Vec::new();
         for k in g.keys.iter().filter(|k| !named.matches_key(k)) {
             specs.push(match k {
@@ -301,12 +310,6 @@ fn current_specs(file: &str, md: &Metadata, remove: &[String]) -> Result<Vec<Vec
                     )));
                 }
             });
-        }
-        if specs.is_empty() && !g.keys.is_empty() {
-            return Err(Error::Usage(format!(
-                "{file}: key group {gi} would have no key left after removing {}; add its replacement to the group first (`shroud groups add`, or the rule and `shroud updatekeys`)",
-                remove.join(", ")
-            )));
         }
         groups.push(specs);
     }

@@ -128,6 +128,17 @@ pub fn parse_format(t: &str) -> Result<Format> {
     })
 }
 
+/// `--force` of the verbs that rewrite a file in place: a file with other names (hard links)
+/// is refused without it, because only the name given is replaced and the others keep the old
+/// content (after `encrypt -i`, the plaintext). Read once, in `cli::run`.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct ForceArg {
+    /// Replace a file that has other names (hard links): only this name gets the new content,
+    /// the other names keep the old one (for `encrypt -i`, the plaintext).
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// Input and output flags shared by `encrypt` and `decrypt`.
 #[derive(clap::Args, Debug)]
 pub struct IoArgs {
@@ -148,6 +159,8 @@ pub struct IoArgs {
     /// File name to use for format detection and creation rules (for stdin).
     #[arg(long, value_name = "PATH")]
     pub filename_override: Option<PathBuf>,
+    #[command(flatten)]
+    pub force: ForceArg,
 }
 
 /// What [`IoArgs::read`] found: the input, the name that decides format and rules, formats,
@@ -507,16 +520,26 @@ pub fn encrypt_spec(
 /// Takes the read-modify-write lock of `path` (see `fsutil::lock`), saying so when another
 /// shroud process holds it.
 pub fn lock(path: &Path) -> Result<fsutil::FileLock> {
-    fsutil::lock(path, || {
-        eprintln!(
-            "shroud: waiting for another shroud process to finish with {}",
-            path.display()
-        )
+    let l = fsutil::lock(path, || {
+        let who = match fsutil::lock_holder(path) {
+            Some(pid) => format!("shroud process {pid}"),
+            None => "another shroud process".to_owned(),
+        };
+        eprintln!("shroud: waiting for {who} to finish with {}", shown(path))
     })
     .map_err(|source| Error::Write {
         file: path.display().to_string(),
         source,
-    })
+    })?;
+    warn_stale(path, &l);
+    Ok(l)
+}
+
+/// Says that a lock file left by a process that is gone was taken over.
+pub fn warn_stale(path: &Path, l: &fsutil::FileLock) {
+    if let Some(s) = l.stale() {
+        warn(&format!("{}: {s}", shown(path)));
+    }
 }
 
 /// Writes bytes to stdout; a closed pipe or a full disk is an [`Error::Write`] (the reporting
@@ -600,7 +623,7 @@ pub fn shown(p: &Path) -> String {
             abs.strip_prefix(&cwd).ok().map(Path::to_path_buf)
         })
         .filter(|r| !r.as_os_str().is_empty());
-    rel.unwrap_or_else(|| p.to_path_buf()).display().to_string()
+    shroud::text::sanitize(&rel.unwrap_or_else(|| p.to_path_buf()).display().to_string())
 }
 
 pub fn warn(msg: &str) {

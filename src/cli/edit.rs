@@ -42,6 +42,8 @@ pub struct Args {
     pub keys: KeyFlags,
     #[command(flatten)]
     pub rules: RuleFlags,
+    #[command(flatten)]
+    pub force: common::ForceArg,
 }
 
 fn template(fmt: Format) -> &'static [u8] {

@@ -170,7 +170,10 @@ fn encrypted_secret(
 fn encrypt_in_place(a: &Args, g: &Global, path: &Path) -> Result<()> {
     let label = path.display().to_string();
     let _lock = match fsutil::try_lock(path) {
-        Ok(Some(l)) => l,
+        Ok(Some(l)) => {
+            common::warn_stale(path, &l);
+            l
+        }
         Ok(None) => return Err(Error::Busy { file: label }),
         Err(source) => {
             return Err(Error::Write {
@@ -219,6 +222,7 @@ fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
             "--output, --filename-override and --kind take a single file".into(),
         ));
     }
+    let mut nothing = Vec::new();
     let (files, already) = match &a.recursive {
         Some(dir) => {
             if a.io.file.is_some() || !a.more.is_empty() {
@@ -228,6 +232,7 @@ fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
             }
             let configs = shroud::repo::Configs::new(g.config.as_deref())?;
             let found = shroud::repo::files_to_encrypt(dir, &configs)?;
+            nothing = found.nothing_to_encrypt;
             (found.plain, found.encrypted)
         }
         None => {
@@ -236,10 +241,19 @@ fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
             (files, Vec::new())
         }
     };
+    if !a.quiet {
+        for f in &nothing {
+            eprintln!(
+                "skipped {}: its creation rule selects no value in it (left as it is)",
+                common::shown(f)
+            );
+        }
+    }
     if files.is_empty() {
         eprintln!(
-            "encrypt: nothing to encrypt ({} selected files are encrypted already; --recursive takes files a creation rule's path_regex selects)",
-            already.len()
+            "encrypt: nothing to encrypt ({} selected files are encrypted already, {} hold no value their rule encrypts; --recursive takes files a creation rule's path_regex selects)",
+            already.len(),
+            nothing.len()
         );
         return Ok(Outcome::Done);
     }
@@ -254,9 +268,10 @@ fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
     }
     if a.dry_run {
         eprintln!(
-            "encrypt: {} would be encrypted, {} already are",
+            "encrypt: {} would be encrypted, {} already are, {} hold no value to encrypt",
             files.len(),
-            already.len()
+            already.len(),
+            nothing.len()
         );
         return Ok(Outcome::Done);
     }
@@ -302,8 +317,13 @@ fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
             }
         }
     }
+    let nothing_part = if a.recursive.is_some() {
+        format!(", {} with nothing to encrypt", nothing.len())
+    } else {
+        String::new()
+    };
     eprintln!(
-        "encrypt: {done} encrypted, {skipped} encrypted already, {} failed",
+        "encrypt: {done} encrypted, {skipped} encrypted already{nothing_part}, {} failed",
         codes.len()
     );
     Ok(match codes.first() {

@@ -452,18 +452,35 @@ pub fn run_file(a: FileArgs, g: &Global) -> Result<Outcome> {
                 .map(|s| Outcome::Exit(exit_of(s)))
                 .map_err(cerr)
         };
-        if !writer.is_finished() {
-            // The command never read the FIFO: open the read side ourselves so the writer ends.
-            if let Ok(mut r) = std::fs::File::open(&path) {
-                let mut sink = Vec::new();
-                let _ = r.read_to_end(&mut sink);
-                shroud::secret::wipe(&mut sink);
-            }
-        }
+        drain_until_done(&path, &writer);
         let _ = writer.join();
         drop(dir);
         result
     })
+}
+
+/// The command ended without reading all of the FIFO: read the rest ourselves so the writer
+/// thread ends. The read side is opened without blocking (a blocking open would wait forever
+/// for a writer that has just finished), and drained until the writer is done.
+fn drain_until_done(path: &std::path::Path, writer: &std::thread::JoinHandle<()>) {
+    use std::os::unix::fs::OpenOptionsExt;
+    if writer.is_finished() {
+        return;
+    }
+    let Ok(mut r) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+    else {
+        return;
+    };
+    let mut buf = zeroize::Zeroizing::new([0u8; 8192]);
+    while !writer.is_finished() {
+        match r.read(&mut buf[..]) {
+            Ok(n) if n > 0 => continue,
+            _ => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    }
 }
 
 #[cfg(test)]

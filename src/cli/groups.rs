@@ -43,6 +43,8 @@ pub struct Target {
     /// Input format; default: by extension.
     #[arg(long, value_name = "FORMAT")]
     pub input_type: Option<String>,
+    #[command(flatten)]
+    pub force: common::ForceArg,
 }
 
 #[derive(clap::Args, Debug)]

@@ -1,4 +1,7 @@
-//! `shroud keys backup|restore|verify`: key backups as commands with a proof.
+//! `shroud keys backup|restore|verify`: key backups as commands with a proof. Nothing a backup
+//! wrote is overwritten without `--force` (shares, bundles, restored key files: a restore adds
+//! to an existing key file), directories it creates are private (0700), secret files are read
+//! with a size cap, and names from files or the bundle are sanitised before they are printed.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -64,13 +67,14 @@ pub struct BackupArgs {
     /// Shares needed to restore.
     #[arg(long, value_name = "K", requires = "shares")]
     pub threshold: Option<u8>,
-    /// Write each share to DIR/share-I.txt (mode 0600) instead of stdout.
+    /// Write each share to DIR/share-I.txt (mode 0600; DIR is created 0700) instead of stdout.
     #[arg(long, value_name = "DIR")]
     pub shares_dir: Option<PathBuf>,
     /// The bundle file to write (mode 0600).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: PathBuf,
-    /// Replace an existing bundle.
+    /// Replace an existing bundle and existing share files (the backup they belong to can then
+    /// no longer be restored from them).
     #[arg(long)]
     pub force: bool,
 }
@@ -95,7 +99,8 @@ pub struct RestoreArgs {
     pub bundle: PathBuf,
     #[command(flatten)]
     pub unlock: UnlockArgs,
-    /// Where to write the identities (default: the sops key file). Mode 0600.
+    /// Where to write the identities (default: the sops key file). Mode 0600; an existing key
+    /// file keeps its identities and gets the restored ones added (as `keygen` does).
     #[cfg_attr(
         feature = "cluster",
         arg(short = 'o', long, value_name = "FILE", conflicts_with = "to_secret")
@@ -106,7 +111,7 @@ pub struct RestoreArgs {
     /// Recreate the controller's key Secret (NAMESPACE/NAME, key keys.txt) instead of a file.
     #[arg(long, value_name = "NAMESPACE/NAME")]
     pub to_secret: Option<String>,
-    /// Replace an existing key file.
+    /// Replace an existing key file (its identities are dropped) and an existing --pgp-output.
     #[arg(long)]
     pub force: bool,
     /// Write the bundle's PGP secret keys (armored, mode 0600) here instead of importing
@@ -171,19 +176,18 @@ fn passphrase(confirm: bool) -> Result<SecretString> {
     Ok(p)
 }
 
+/// Reads a key file, share or bundle, refusing anything larger than such a file can be.
 fn read_secret(path: &std::path::Path) -> Result<SecretBytes> {
-    std::fs::read(path).map(SecretBytes::new).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            Error::NoFile {
-                file: path.display().to_string(),
+    let file = shroud::text::sanitize(&path.display().to_string());
+    fsutil::read_secret_file(path, fsutil::MAX_SECRET_FILE)
+        .map(SecretBytes::new)
+        .map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                Error::NoFile { file }
+            } else {
+                Error::Read { file, source }
             }
-        } else {
-            Error::Read {
-                file: path.display().to_string(),
-                source,
-            }
-        }
-    })
+        })
 }
 
 fn sources(files: &[PathBuf]) -> Result<Vec<Source>> {
@@ -227,13 +231,15 @@ fn unlock_of(u: &UnlockArgs, ids: &mut Identities) -> Result<Option<Unlock<'stat
         let mut texts = Vec::new();
         for f in &u.shares {
             if f.as_os_str() == "-" {
-                let mut all = zeroize::Zeroizing::new(String::new());
-                std::io::Read::read_to_string(&mut std::io::stdin(), &mut all).map_err(
-                    |source| Error::Read {
-                        file: "<stdin>".into(),
-                        source,
-                    },
-                )?;
+                let bytes = SecretBytes::new(
+                    fsutil::read_bounded(std::io::stdin().lock(), None, fsutil::MAX_SECRET_FILE)
+                        .map_err(|source| Error::Read {
+                            file: "<stdin>".into(),
+                            source,
+                        })?,
+                );
+                let all =
+                    zeroize::Zeroizing::new(String::from_utf8_lossy(bytes.expose()).into_owned());
                 for (i, chunk) in all
                     .split("\n\n")
                     .filter(|c| c.contains("shroudshare1"))
@@ -307,8 +313,22 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
     let label = a.output.display().to_string();
     if a.output.exists() && !a.force {
         return Err(Error::Usage(format!(
-            "{label} exists; pass --force to replace it"
+            "{label} exists; pass --force to replace it (nothing was written)"
         )));
+    }
+    if let (Some(dir), Some(n), false) = (&a.shares_dir, a.shares, a.force) {
+        let taken: Vec<String> = (1..=n)
+            .map(|i| dir.join(format!("share-{i}.txt")))
+            .filter(|p| std::fs::symlink_metadata(p).is_ok())
+            .map(|p| common::shown(&p))
+            .collect();
+        if !taken.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} already hold{} shares of an earlier backup, which could no longer be restored if they were replaced: choose another --shares-dir, or pass --force to replace them (nothing was written)",
+                taken.join(", "),
+                if taken.len() == 1 { "s" } else { "" }
+            )));
+        }
     }
     let protection = Protection {
         recipients: a.recipients.clone(),
@@ -374,42 +394,59 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
         .enumerate()
         .map(|(i, s)| backup::share_block(&created.manifest, i, s))
         .collect();
+    // Without --force nothing is replaced, even if a file appeared since the check above.
+    let write_new = |p: &std::path::Path, bytes: &[u8]| -> Result<()> {
+        if a.force {
+            fsutil::write_atomic(p, bytes, Mode::Exactly(0o600))
+        } else {
+            fsutil::create_private(p, bytes)
+        }
+        .map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::Usage(format!(
+                    "{} exists; pass --force to replace it",
+                    common::shown(p)
+                ))
+            } else {
+                Error::Write {
+                    file: common::shown(p),
+                    source,
+                }
+            }
+        })
+    };
     if let Some(dir) = &a.shares_dir {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-            file: dir.display().to_string(),
+        fsutil::create_private_dir(dir).map_err(|source| Error::Write {
+            file: common::shown(dir),
             source,
         })?;
         for (i, b) in blocks.iter().enumerate() {
-            let p = dir.join(format!("share-{}.txt", i + 1));
-            fsutil::write_atomic(&p, b.as_bytes(), Mode::Exactly(0o600)).map_err(|source| {
-                Error::Write {
-                    file: p.display().to_string(),
-                    source,
-                }
-            })?;
+            write_new(&dir.join(format!("share-{}.txt", i + 1)), b.as_bytes())?;
         }
     }
-    fsutil::write_atomic(&a.output, &created.bundle, Mode::Exactly(0o600)).map_err(|source| {
-        Error::Write {
-            file: label.clone(),
-            source,
-        }
-    })?;
+    write_new(&a.output, &created.bundle)?;
     eprintln!(
-        "shroud: wrote backup {} of {} identities{} to {label}",
+        "shroud: wrote backup {} of {} identities{} to {}",
         created.manifest.backup_id,
         created.manifest.identities.len(),
         if created.manifest.pgp.is_empty() {
             String::new()
         } else {
             format!(" and {} PGP secret keys", created.manifest.pgp.len())
-        }
+        },
+        common::shown(&a.output)
     );
+    let clean = shroud::text::sanitize;
     for e in &created.manifest.identities {
-        eprintln!("  {} ({}) from {}", e.recipient, e.fingerprint, e.source);
+        eprintln!(
+            "  {} ({}) from {}",
+            e.recipient,
+            e.fingerprint,
+            clean(&e.source)
+        );
     }
     for e in &created.manifest.pgp {
-        eprintln!("  PGP {} from {}", e.fingerprint, e.source);
+        eprintln!("  PGP {} from {}", clean(&e.fingerprint), clean(&e.source));
     }
     if a.shares_dir.is_none() {
         for b in &blocks {
@@ -427,7 +464,7 @@ fn restore_pgp(a: &RestoreArgs, opened: &backup::Opened) -> Result<()> {
     }
     match &a.pgp_output {
         Some(p) => {
-            let label = p.display().to_string();
+            let label = common::shown(p);
             if a.force {
                 fsutil::write_atomic(p, opened.pgp_keys.expose(), Mode::Exactly(0o600))
             } else {
@@ -508,44 +545,86 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
         None => shroud::keysource::age::default_key_file()
             .ok_or_else(|| Error::Usage("pass -o FILE".into()))?,
     };
-    let label = out.display().to_string();
-    let mut text = format!(
-        "# restored by shroud from backup {} (created {})\n",
+    let label = common::shown(&out);
+    let header = shroud::text::sanitize(&format!(
+        "# restored by shroud from backup {} (created {})",
         opened.manifest.backup_id, opened.manifest.created
-    )
-    .into_bytes();
-    text.extend_from_slice(opened.identities.expose());
-    let text = SecretBytes::new(text);
+    ));
     if let Some(dir) = out
         .parent()
         .filter(|d| !d.as_os_str().is_empty() && !d.exists())
     {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-            file: dir.display().to_string(),
+        fsutil::create_private_dir(dir).map_err(|source| Error::Write {
+            file: common::shown(dir),
             source,
         })?;
     }
-    if a.force {
-        fsutil::write_atomic(&out, text.expose(), Mode::Exactly(0o600))
-    } else {
-        fsutil::create_private(&out, text.expose())
-    }
-    .map_err(|source| {
-        if source.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::Usage(format!(
-                "{label} exists; pass --force to replace it (nothing was written)"
-            ))
-        } else {
-            Error::Write {
+    let werr = |source: std::io::Error| Error::Write {
+        file: label.clone(),
+        source,
+    };
+    let total = opened.manifest.identities.len();
+    let existing = match fsutil::read_secret_file(&out, fsutil::MAX_SECRET_FILE) {
+        Ok(b) => Some(SecretBytes::new(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(Error::Read {
                 file: label.clone(),
                 source,
+            });
+        }
+    };
+    match existing {
+        // A key file is there: keep what it holds and add the restored identities it lacks
+        // (as keygen adds a new one), unless --force asks to replace it.
+        Some(old) if !a.force => {
+            let have = old.as_str().unwrap_or_default();
+            let mut addition = zeroize::Zeroizing::new(format!("{header}\n"));
+            let mut added = 0;
+            for line in opened.identities.as_str().unwrap_or_default().lines() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                if have.lines().any(|l| l.trim() == line) {
+                    continue;
+                }
+                addition.push_str(line);
+                addition.push('\n');
+                added += 1;
+            }
+            if added == 0 {
+                eprintln!(
+                    "shroud: {label} already holds the {total} identities of the backup; it was not changed"
+                );
+            } else {
+                fsutil::append_private(&out, addition.as_bytes()).map_err(werr)?;
+                eprintln!(
+                    "shroud: added {added} restored identities to {label}, next to the {} it held{}",
+                    have.lines()
+                        .filter(|l| l.trim().starts_with("AGE-SECRET-KEY-"))
+                        .count(),
+                    if added < total {
+                        format!(" ({} were there already)", total - added)
+                    } else {
+                        String::new()
+                    }
+                );
             }
         }
-    })?;
-    eprintln!(
-        "shroud: restored {} identities to {label}",
-        opened.manifest.identities.len()
-    );
+        _ => {
+            let mut text = format!("{header}\n").into_bytes();
+            text.extend_from_slice(opened.identities.expose());
+            let text = SecretBytes::new(text);
+            if a.force {
+                fsutil::write_atomic(&out, text.expose(), Mode::Exactly(0o600))
+            } else {
+                fsutil::create_private(&out, text.expose())
+            }
+            .map_err(werr)?;
+            eprintln!("shroud: restored {total} identities to {label}");
+        }
+    }
     restore_pgp(&a, &opened)?;
     Ok(Outcome::Done)
 }
@@ -559,13 +638,16 @@ fn run_verify(a: VerifyArgs) -> Result<Outcome> {
     // Findings, not a failure of verify itself: its own exit code (41) follows the summary.
     for (_, r) in &lost {
         if let Err(e) = r {
-            eprintln!("verify: a restore would lose {e}");
+            eprintln!(
+                "verify: a restore would lose {}",
+                shroud::text::sanitize(&e.to_string())
+            );
         }
     }
     let kms: Vec<_> = results
         .iter()
         .filter(|(_, r)| matches!(r, Ok(backup::Coverage::KmsOnly)))
-        .map(|(p, _)| p.display().to_string())
+        .map(|(p, _)| common::shown(p))
         .collect();
     let opens = results
         .iter()
@@ -597,7 +679,7 @@ fn run_verify(a: VerifyArgs) -> Result<Outcome> {
             format!(
                 "; a restore would LOSE {}",
                 lost.iter()
-                    .map(|(p, _)| p.display().to_string())
+                    .map(|(p, _)| common::shown(p))
                     .collect::<Vec<_>>()
                     .join(", ")
             )

@@ -176,7 +176,7 @@ pub enum Command {
     Rotate(rotate::RotateArgs),
     /// Add or remove a key group (Shamir secret sharing across groups), keeping the data key.
     #[command(
-        after_help = "Examples:\n  shroud groups add -i --file secrets.enc.yaml --age age1…\n  shroud groups rm -i --file secrets.enc.yaml 1"
+        after_help = "Examples:\n  shroud groups add -i --file secrets.enc.yaml --age age1…\n  shroud groups rm -i --file secrets.enc.yaml --shamir-secret-sharing-threshold 1 1   # back to one group"
     )]
     Groups(groups::GroupsArgs),
     /// Generate ExternalSecret manifests (keys only) and optionally push values to AWS Secrets Manager.
@@ -206,7 +206,7 @@ pub enum Command {
     Audit(audit::Args),
     /// Print shell completions.
     #[command(
-        after_help = "Examples:\n  shroud completion bash > ~/.local/share/bash-completion/completions/shroud\n  shroud completion zsh > \"${fpath[1]}/_shroud\""
+        after_help = "Examples:\n  mkdir -p ~/.local/share/bash-completion/completions\n  shroud completion bash > ~/.local/share/bash-completion/completions/shroud\n  shroud completion zsh > \"${fpath[1]}/_shroud\""
     )]
     Completion(completion::Args),
     /// Write man pages for every verb into a directory.
@@ -257,6 +257,32 @@ pub const VERBS: &[&str] = &[
     "help",
 ];
 
+/// Options that exist only in a build with the Kubernetes stack (`--features cluster`).
+pub const CLUSTER_FLAGS: &[&str] = &["--fetch-recipients", "--from-secret", "--to-secret"];
+
+/// On a CLI-only build, a cluster-only option is named as such (clap would otherwise suggest
+/// passing it after `--`, as if it were a file name).
+pub fn check_cluster_flags(args: &[std::ffi::OsString]) -> Result<()> {
+    if cfg!(feature = "cluster") {
+        return Ok(());
+    }
+    let used = args.iter().take_while(|a| *a != "--").find_map(|a| {
+        let a = a.to_str()?;
+        CLUSTER_FLAGS
+            .iter()
+            .find(|f| a == **f || a.strip_prefix(**f).is_some_and(|r| r.starts_with('=')))
+    });
+    match used {
+        Some(flag) => Err(shroud::error::Error::Reported {
+            message: format!(
+                "{flag} needs cluster support, which this build of shroud does not have: install it with `cargo install --locked --features cluster ...` (the release archive's shroud has it when built with --features cluster)"
+            ),
+            code: shroud::error::ExitCode::Usage,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Rewrites sops's legacy forms (`shroud -d f`, `shroud -e -i f`, `shroud -r f`,
 /// `shroud --set '["k"] "v"' f`, `shroud f`) into verbs, as the sops drop-in mode does.
 pub fn legacy_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
@@ -277,6 +303,7 @@ pub fn legacy_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<common::Outcome> {
+    shroud::fsutil::allow_hard_links(force_of(&cli.command).force);
     let top = cli.file_opts;
     let verbose = cli.always.verbose;
     let g = |f: &FileOptions| Global::merge(&top, f, verbose);
@@ -337,6 +364,24 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
         }
         Command::Completion(a) => completion::run(a),
         Command::Man(a) => man::run(a),
+    }
+}
+
+/// The `--force` of a verb that rewrites files in place (see [`common::ForceArg`]).
+fn force_of(c: &Command) -> common::ForceArg {
+    match c {
+        Command::Encrypt(a) => a.io.force,
+        Command::Decrypt(a) => a.io.force,
+        Command::Edit(a) => a.force,
+        Command::Set(a) => a.force,
+        Command::Unset(a) => a.force,
+        Command::Updatekeys(a) => a.scope.force,
+        Command::Rotate(a) => a.scope.force,
+        Command::Groups(a) => match &a.command {
+            groups::GroupsCommand::Add(x) => x.target.force,
+            groups::GroupsCommand::Rm(x) => x.target.force,
+        },
+        _ => common::ForceArg::default(),
     }
 }
 

@@ -158,6 +158,7 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     // The keys at hand, for comparing exposed values with today's (no key: not compared).
     let keyring = common::keyring(g).ok();
     let exposure = common::block_on_parallel(revoke::exposure(&root, &named, keyring.as_ref()))?;
+    revoke::check_found(&plan, &exposure)?;
     if !a.quiet {
         for e in &plan.edits {
             eprintln!("{}: {}", common::shown(&e.path), e.summary());
@@ -204,7 +205,7 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
                 })
                 .collect(),
             files,
-            complete: remaining.is_empty() && !a.dry_run,
+            complete: remaining.is_empty() && (!a.dry_run || plan.is_empty()),
             remaining,
             exposure: &exposure,
         };
@@ -216,6 +217,13 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
             shroud::fsutil::Mode::KeepOr(0o644),
         )
     };
+    if plan.is_empty() {
+        write_report(Vec::new(), Vec::new())?;
+        eprintln!(
+            "keys revoke: no rule and no file lists the key any more (revoked already); the exposure above is what it could read in history"
+        );
+        return Ok(common::Outcome::Done);
+    }
     if a.dry_run {
         write_report(
             plan.files

@@ -44,6 +44,8 @@ pub struct Scope {
     /// Override the Shamir threshold.
     #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
     pub shamir_threshold: Option<usize>,
+    #[command(flatten)]
+    pub force: common::ForceArg,
 }
 
 #[derive(clap::Args, Debug)]

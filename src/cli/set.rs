@@ -45,6 +45,8 @@ pub struct SetArgs {
     /// Open the file even if its MAC is missing or wrong.
     #[arg(long)]
     pub ignore_mac: bool,
+    #[command(flatten)]
+    pub force: common::ForceArg,
 }
 
 #[derive(clap::Args, Debug)]
@@ -67,6 +69,8 @@ pub struct UnsetArgs {
     /// Open the file even if its MAC is missing or wrong.
     #[arg(long)]
     pub ignore_mac: bool,
+    #[command(flatten)]
+    pub force: common::ForceArg,
 }
 
 fn change<F>(

@@ -359,7 +359,7 @@ impl Identities {
 
     /// Loads a key file (age identities or one SSH key). `origin` names it in messages.
     fn add_file(&mut self, path: &Path, origin: &str, required: bool) -> Result<(), KeyError> {
-        match std::fs::read(path) {
+        match crate::fsutil::read_secret_file(path, crate::fsutil::MAX_SECRET_FILE) {
             Ok(bytes) => {
                 let bytes = SecretBytes::new(bytes);
                 match bytes.as_str() {
@@ -539,73 +539,40 @@ impl Identities {
     }
 }
 
-/// How long `SOPS_AGE_KEY_CMD` may run (`SHROUD_KEY_CMD_TIMEOUT` seconds, default 60).
-fn key_cmd_timeout() -> std::time::Duration {
-    let secs = std::env::var("SHROUD_KEY_CMD_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(60);
-    std::time::Duration::from_secs(secs)
-}
+/// The most a key command may print (a key file is a few hundred bytes).
+const MAX_KEY_CMD_OUTPUT: usize = 1 << 20;
 
-/// Runs `SOPS_AGE_KEY_CMD` and returns its stdout (the key file text). A command that does
-/// not finish in time is killed: a hung password manager must not hang every decryption.
+/// Runs `SOPS_AGE_KEY_CMD` and returns its stdout (the key file text), through
+/// `external::run_showing_stderr`: its prompts reach the person, and a command that does not
+/// finish within `SHROUD_KEY_CMD_TIMEOUT` (a hung password manager) is killed, as it is when a
+/// signal ends shroud.
 fn run_key_cmd(cmd: &str) -> Result<SecretBytes, KeyError> {
-    use std::process::{Command, Stdio};
+    use crate::external::{self, Service};
     let fail = |reason: String| KeyError::BadIdentity {
         origin: "SOPS_AGE_KEY_CMD".into(),
         reason,
     };
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| fail(format!("cannot start the command: {e}")))?;
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    // Its messages (and prompts) are passed on as they come, through a pipe of ours: a process
-    // it leaves behind after a timeout then holds no descriptor of our caller's.
-    if let Some(mut err) = child.stderr.take() {
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = std::io::Read::read(&mut err, &mut buf) {
-                let mut out = std::io::stderr().lock();
-                let _ = out.write_all(&buf[..n]);
-                let _ = out.flush();
-            }
-        });
-    }
-    let reader = std::thread::spawn(move || {
-        let r = crate::fsutil::read_bounded(&mut stdout, None, 1 << 20);
-        r.map(SecretBytes::new)
-    });
-    let limit = key_cmd_timeout();
-    let start = std::time::Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if start.elapsed() >= limit => {
-                // The reader thread is left behind: a grandchild may hold the pipe open.
-                let _ = child.kill();
-                let _ = child.wait();
-                drop(reader);
-                return Err(fail(format!(
-                    "the command did not finish within {} s and was stopped (set SHROUD_KEY_CMD_TIMEOUT to allow longer)",
-                    limit.as_secs()
-                )));
-            }
-            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
-            Err(e) => return Err(fail(e.to_string())),
+    let out = external::run_showing_stderr(
+        std::process::Command::new("sh").arg("-c").arg(cmd),
+        Service::KeyCommand,
+        "SOPS_AGE_KEY_CMD",
+        None,
+    )
+    .map_err(|e| match e {
+        external::ExternalError::Spawn { source, .. } => {
+            fail(format!("cannot start the command: {source}"))
         }
-    };
-    let text = reader
-        .join()
-        .map_err(|_| fail("reading its output failed".into()))?
-        .map_err(|e| fail(format!("reading its output: {e}")))?;
-    if !status.success() {
-        return Err(fail(format!("the command exited with {status}")));
+        other => fail(other.to_string()),
+    })?;
+    let text = SecretBytes::new(out.stdout);
+    if !out.status.success() {
+        return Err(fail(format!("the command exited with {}", out.status)));
+    }
+    if text.len() > MAX_KEY_CMD_OUTPUT {
+        return Err(fail(format!(
+            "the command printed more than {} KiB, more than any key file holds",
+            MAX_KEY_CMD_OUTPUT / 1024
+        )));
     }
     Ok(text)
 }

@@ -3,7 +3,8 @@
 //! through STS with session name `sops@<host>`, an optional shared-config profile).
 //!
 //! Owns: creating and opening `kms` entries, one SDK client per (region, profile, role) created lazily
-//! and reused, and turning SDK failures into one-line, actionable errors.
+//! and reused, every call bounded by `SHROUD_KMS_TIMEOUT` (an endpoint that accepts and never
+//! answers must not hang a command), and turning SDK failures into one-line, actionable errors.
 //! Credentials and endpoints come from the standard AWS chain (`AWS_ENDPOINT_URL[_KMS]`,
 //! profiles, web identity for IRSA), so the same code runs on a laptop, in CI and in a pod.
 //! Must not know: trees, stores.
@@ -21,6 +22,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::KeyError;
+use crate::external::{self, Service};
 use crate::metadata::KmsKey;
 use crate::secret::SecretBytes;
 
@@ -171,29 +173,36 @@ pub async fn wrap(
     secret: &[u8],
 ) -> Result<KmsKey, KeyError> {
     let region = region_of(arn)?;
-    let client = clients.client(region, profile, role).await;
-    let out = client
-        .encrypt()
-        .key_id(arn)
-        .plaintext(Blob::new(secret.to_vec()))
-        .set_encryption_context(context_map(context))
-        .send()
-        .await
-        .map_err(|e| KeyError::Wrap {
-            key: arn.to_owned(),
-            reason: explain(&e, |se| match se {
-                aws_sdk_kms::operation::encrypt::EncryptError::NotFoundException(_) => {
-                    Some(format!("KMS key not found in {region}; check the ARN"))
-                }
-                aws_sdk_kms::operation::encrypt::EncryptError::DisabledException(_) => {
-                    Some("the KMS key is disabled; enable it or use another key".into())
-                }
-                aws_sdk_kms::operation::encrypt::EncryptError::KmsInvalidStateException(_) => {
-                    Some("the KMS key is pending deletion or unavailable".into())
-                }
-                _ => None,
-            }),
-        })?;
+    let out = external::timed(Service::Kms, &format!("Encrypt with {arn}"), async {
+        let client = clients.client(region, profile, role).await;
+        client
+            .encrypt()
+            .key_id(arn)
+            .plaintext(Blob::new(secret.to_vec()))
+            .set_encryption_context(context_map(context))
+            .send()
+            .await
+    })
+    .await
+    .map_err(|e| KeyError::Wrap {
+        key: arn.to_owned(),
+        reason: e.to_string(),
+    })?
+    .map_err(|e| KeyError::Wrap {
+        key: arn.to_owned(),
+        reason: explain(&e, |se| match se {
+            aws_sdk_kms::operation::encrypt::EncryptError::NotFoundException(_) => {
+                Some(format!("KMS key not found in {region}; check the ARN"))
+            }
+            aws_sdk_kms::operation::encrypt::EncryptError::DisabledException(_) => {
+                Some("the KMS key is disabled; enable it or use another key".into())
+            }
+            aws_sdk_kms::operation::encrypt::EncryptError::KmsInvalidStateException(_) => {
+                Some("the KMS key is pending deletion or unavailable".into())
+            }
+            _ => None,
+        }),
+    })?;
     let blob = out.ciphertext_blob().ok_or_else(|| KeyError::Wrap {
         key: arn.to_owned(),
         reason: "AWS KMS returned no ciphertext".into(),
@@ -219,17 +228,21 @@ pub async fn unwrap(clients: &Clients, key: &KmsKey) -> Result<SecretBytes, KeyE
         key: format!("AWS KMS {}", key.arn),
         reason: "the enc field is not base64: it was altered".into(),
     })?;
-    let client = clients
-        .client(region, key.aws_profile.as_deref(), key.role.as_deref())
-        .await;
-    let out = client
-        .decrypt()
-        .key_id(&key.arn)
-        .ciphertext_blob(Blob::new(blob))
-        .set_encryption_context(context_map(&key.context))
-        .send()
-        .await
-        .map_err(|e| {
+    let out = external::timed(Service::Kms, &format!("Decrypt with {}", key.arn), async {
+        let client = clients
+            .client(region, key.aws_profile.as_deref(), key.role.as_deref())
+            .await;
+        client
+            .decrypt()
+            .key_id(&key.arn)
+            .ciphertext_blob(Blob::new(blob))
+            .set_encryption_context(context_map(&key.context))
+            .send()
+            .await
+    })
+    .await
+    .map_err(|e| fail(e.to_string()))?
+    .map_err(|e| {
             use aws_sdk_kms::operation::decrypt::DecryptError as D;
             if let SdkError::ServiceError(se) = &e
                 && matches!(se.err(), D::InvalidCiphertextException(_))

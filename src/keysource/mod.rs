@@ -3,8 +3,9 @@
 //! recombination when the key is split.
 //!
 //! Owns: the [`Keyring`] (loaded identities and clients), wrap/unwrap per key type (age, PGP
-//! through GnuPG, AWS KMS; other vendors' keys reported clearly), and [`KeySpec`], what a new
-//! data key is wrapped for. The only asynchronous part of the library below the cluster code:
+//! through GnuPG, AWS KMS; other vendors' keys reported clearly), checking every new envelope
+//! before it is used (well formed, and opened and compared when the keyring holds its key), and
+//! [`KeySpec`], what a new data key is wrapped for. The only asynchronous part of the library below the cluster code:
 //! remote key services are awaited here.
 //! Must not know: trees, stores, file formats, how records are laid out on disk.
 
@@ -362,7 +363,93 @@ pub(crate) async fn wrap_data_key(
     Ok((out, threshold))
 }
 
+/// Wraps `secret` for one key and checks the envelope before anyone writes it: a key source
+/// that "succeeds" with garbage (a gpg that exits 0 with nothing, a proxy answering for KMS)
+/// must fail here, naming the key, while the file is still untouched.
 async fn wrap_one(keyring: &Keyring, spec: &KeySpec, secret: &[u8]) -> Result<MasterKey, KeyError> {
+    let key = wrap_unchecked(keyring, spec, secret).await?;
+    check_envelope(keyring, &key, secret).await?;
+    Ok(key)
+}
+
+/// An envelope that cannot be trusted to open to what it was made for.
+fn bad_envelope(key: &MasterKey, reason: impl Into<String>) -> KeyError {
+    KeyError::Wrap {
+        key: key.label(),
+        reason: reason.into(),
+    }
+}
+
+/// The checks of [`wrap_one`]: the envelope is well formed for its type (an armored age file
+/// with a header that parses; an armored OpenPGP message, checked in [`pgp`]; a non-empty
+/// base64 KMS ciphertext), and when the keyring holds a key that opens it, it is opened once
+/// and must give back exactly `secret`.
+async fn check_envelope(keyring: &Keyring, key: &MasterKey, secret: &[u8]) -> Result<(), KeyError> {
+    use subtle::ConstantTimeEq;
+    let opened = match key {
+        MasterKey::Age(a) => {
+            let reader = ::age::armor::ArmoredReader::new(a.enc.as_bytes());
+            if let Err(e) = ::age::Decryptor::new(reader) {
+                return Err(bad_envelope(
+                    key,
+                    format!("the age envelope is malformed ({e}); nothing was written"),
+                ));
+            }
+            match keyring.age.unwrap(a) {
+                Ok(s) => Some(s),
+                Err(KeyError::Envelope { .. }) => {
+                    return Err(bad_envelope(
+                        key,
+                        "the new age envelope does not open with the identity it was made for; nothing was written",
+                    ));
+                }
+                Err(_) => None,
+            }
+        }
+        MasterKey::Pgp(p) => {
+            // The message's form was checked when gpg printed it.
+            keyring.pgp.try_open(p).await?
+        }
+        MasterKey::Kms(k) => {
+            use base64::Engine;
+            let blob = base64::engine::general_purpose::STANDARD.decode(k.enc.trim());
+            if blob.as_ref().map_or(true, |b| b.is_empty()) {
+                return Err(bad_envelope(
+                    key,
+                    "AWS KMS returned an empty or malformed ciphertext; nothing was written",
+                ));
+            }
+            match kms::unwrap(&keyring.kms, k).await {
+                Ok(s) => Some(s),
+                Err(KeyError::Envelope { .. }) => {
+                    return Err(bad_envelope(
+                        key,
+                        "AWS KMS does not accept the ciphertext it has just returned; nothing was written",
+                    ));
+                }
+                // No decrypt permission, or the service is unreachable now: nothing to compare.
+                Err(_) => None,
+            }
+        }
+        MasterKey::Other(_) => None,
+    };
+    match opened {
+        Some(s) if !bool::from(s.expose().ct_eq(secret)) => Err(bad_envelope(
+            key,
+            format!(
+                "the new envelope opens to something else than the data key it was made for (the {} key source returned a wrong result); nothing was written",
+                key.type_name()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+async fn wrap_unchecked(
+    keyring: &Keyring,
+    spec: &KeySpec,
+    secret: &[u8],
+) -> Result<MasterKey, KeyError> {
     match spec {
         KeySpec::Age(r) => Ok(MasterKey::Age(age::wrap(r, secret)?)),
         KeySpec::Pgp(fp) => Ok(MasterKey::Pgp(keyring.pgp.wrap(fp, secret).await?)),

@@ -187,7 +187,8 @@ fn backup_verify_restore_runbook() {
             .run();
         assert_code(&out, 0);
     }
-    // Never overwrites without --force.
+    // Never overwrites without --force: a second restore onto the same file finds every
+    // identity there already and leaves it as it is.
     let before = sb.read("restored/keys.txt");
     let out = keys(&sb)
         .args([
@@ -198,8 +199,8 @@ fn backup_verify_restore_runbook() {
             "restored/keys.txt",
         ])
         .run();
-    assert_ne!(out.status.code(), Some(0));
-    assert!(stderr(&out).contains("--force"));
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("already holds"), "{}", stderr(&out));
     assert_eq!(sb.read("restored/keys.txt"), before);
 }
 
@@ -399,4 +400,183 @@ fn backup_from_and_restore_to_the_controllers_key_secret() {
         text.contains(line),
         "the restored Secret holds the backed-up identity"
     );
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// A second `keys backup` into the same --shares-dir (or onto the same bundle) refuses
+/// without --force: the earlier backup's shares would no longer restore it. Directories a
+/// backup or a restore creates are private (0700).
+#[test]
+fn backups_never_overwrite_shares_and_directories_are_private() {
+    let sb = Sandbox::new();
+    let backup = |out: &str, extra: &[&str]| {
+        keys(&sb)
+            .args(["backup", "--key-file"])
+            .arg(test_key())
+            .args([
+                "--shares",
+                "3",
+                "--threshold",
+                "2",
+                "--shares-dir",
+                "paper/usb",
+                "-o",
+                out,
+            ])
+            .args(extra)
+            .run()
+    };
+    assert_code(&backup("b1.json", &[]), 0);
+    assert_eq!(mode(&sb.path("paper/usb")), 0o700);
+    assert_eq!(mode(&sb.path("paper")), 0o700);
+    let first = sb.read("paper/usb/share-1.txt");
+    let out = backup("b2.json", &[]);
+    assert_code(&out, 5);
+    let err = stderr(&out);
+    assert!(
+        err.contains("share-1.txt")
+            && err.contains("--force")
+            && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(!sb.path("b2.json").exists());
+    assert_eq!(sb.read("paper/usb/share-1.txt"), first);
+    // The first backup still restores from its shares, into a new private directory.
+    let out = keys(&sb)
+        .args(["restore", "b1.json", "--share", "paper/usb/share-1.txt"])
+        .args([
+            "--share",
+            "paper/usb/share-3.txt",
+            "-o",
+            "restored/keys/keys.txt",
+        ])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(mode(&sb.path("restored")), 0o700);
+    assert_eq!(mode(&sb.path("restored/keys")), 0o700);
+    assert_eq!(mode(&sb.path("restored/keys/keys.txt")), 0o600);
+    // The bundle is not replaced either, and --force replaces both.
+    let out = backup("b1.json", &[]);
+    assert_code(&out, 5);
+    assert_code(&backup("b1.json", &["--force"]), 0);
+    assert_ne!(sb.read("paper/usb/share-1.txt"), first);
+}
+
+/// Shares, identities, bundles and key files are read with a size cap: a huge (sparse) file
+/// is refused at once, naming the file.
+#[test]
+fn secret_files_are_read_with_a_size_cap() {
+    let sb = Sandbox::new();
+    assert_code(
+        &keys(&sb)
+            .args(["backup", "--key-file"])
+            .arg(test_key())
+            .args([
+                "--shares",
+                "3",
+                "--threshold",
+                "2",
+                "--shares-dir",
+                "paper",
+                "-o",
+                "b.json",
+            ])
+            .run(),
+        0,
+    );
+    let big = sb.path("big.txt");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    for args in [
+        vec![
+            "restore",
+            "b.json",
+            "--share",
+            "paper/share-1.txt",
+            "--share",
+            "big.txt",
+        ],
+        vec!["restore", "b.json", "--identity", "big.txt"],
+        vec!["restore", "big.txt", "--passphrase"],
+        vec![
+            "backup",
+            "--key-file",
+            "big.txt",
+            "--passphrase",
+            "-o",
+            "c.json",
+        ],
+    ] {
+        let out = keys(&sb).args(&args).run();
+        assert_code(&out, 2);
+        let err = stderr(&out);
+        assert!(
+            err.contains("big.txt") && err.contains("larger than"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// Issue 29: `keys restore` onto an existing key file adds the restored identities next to
+/// the ones it holds (as `keygen` adds a new one); only `--force` replaces it.
+#[test]
+fn restore_adds_to_an_existing_key_file() {
+    let sb = Sandbox::new();
+    for (f, r) in [
+        ("mine.yaml", TEST_RECIPIENT2),
+        ("team.yaml", TEST_RECIPIENT),
+    ] {
+        sb.write(f, "a: 1\n");
+        assert_code(&sb.cmd().args(["encrypt", "-i", "--age", r, f]).run(), 0);
+    }
+    assert_code(
+        &keys(&sb)
+            .args(["backup", "--key-file"])
+            .arg(test_key())
+            .args(["--passphrase", "-o", "team.json"])
+            .run(),
+        0,
+    );
+    // My own key file, at the default place.
+    let kf = sb.path(".config/sops/age/keys.txt");
+    std::fs::create_dir_all(kf.parent().unwrap()).unwrap();
+    std::fs::copy(test_key2(), &kf).unwrap();
+    let mine = std::fs::read_to_string(&kf).unwrap();
+    let out = keys(&sb)
+        .args(["restore", "team.json", "--passphrase"])
+        .run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("added 1 restored identities"),
+        "{}",
+        stderr(&out)
+    );
+    let now = std::fs::read_to_string(&kf).unwrap();
+    assert!(now.starts_with(&mine), "my identity was not kept");
+    assert_eq!(mode(&kf), 0o600);
+    for f in ["mine.yaml", "team.yaml"] {
+        assert_code(&sb.cmd().args(["decrypt", f]).run(), 0);
+    }
+    // Again: nothing to add, nothing changed.
+    let out = keys(&sb)
+        .args(["restore", "team.json", "--passphrase"])
+        .run();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("already holds"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&kf).unwrap(), now);
+    // --force replaces: my file no longer opens.
+    assert_code(
+        &keys(&sb)
+            .args(["restore", "team.json", "--passphrase", "--force"])
+            .run(),
+        0,
+    );
+    assert_code(&sb.cmd().args(["decrypt", "team.yaml"]).run(), 0);
+    assert_code(&sb.cmd().args(["decrypt", "mine.yaml"]).run(), 128);
 }

@@ -638,7 +638,8 @@ fn bulk_encrypt_in_place_with_plan_and_summary() {
         .run();
     assert_code(&out, 0);
     assert!(
-        stderr(&out).contains("encrypt: 5 would be encrypted, 0 already are"),
+        stderr(&out)
+            .contains("encrypt: 5 would be encrypted, 0 already are, 0 hold no value to encrypt"),
         "{}",
         stderr(&out)
     );
@@ -654,7 +655,9 @@ fn bulk_encrypt_in_place_with_plan_and_summary() {
         .run();
     assert_code(&out, 0);
     assert!(
-        stderr(&out).contains("encrypt: 5 encrypted, 0 encrypted already, 0 failed"),
+        stderr(&out).contains(
+            "encrypt: 5 encrypted, 0 encrypted already, 0 with nothing to encrypt, 0 failed"
+        ),
         "{}",
         stderr(&out)
     );
@@ -766,4 +769,77 @@ fn verbs_offer_only_the_options_they_use() {
     assert!(help.contains("--recipient") && !help.contains("-r, --recipient"));
     let v = stdout(&sb.cmd().arg("--version").run());
     assert!(v.starts_with("shroud ") && v.contains("commit ") && v.contains("features: "));
+}
+
+/// exec-file never hangs on its FIFO, whether the command reads all of it, part of it or none,
+/// however the command's end and the writer's end interleave (a command that read everything
+/// and ended just as the writer finished once left shroud waiting forever for a writer).
+#[test]
+fn exec_file_never_hangs_on_its_fifo() {
+    let sb = Sandbox::new();
+    let body: String = (0..2000).map(|i| format!("k{i}: value-{i}\n")).collect();
+    encrypted(&sb, "big.yaml", &body);
+    for (i, cmd) in ["cat {} > /dev/null", "head -c 10 {} > /dev/null", "true"]
+        .iter()
+        .cycle()
+        .take(30)
+        .enumerate()
+    {
+        let out = std::process::Command::new("timeout")
+            .args([
+                "20",
+                env!("CARGO_BIN_EXE_shroud"),
+                "exec-file",
+                "big.yaml",
+                cmd,
+            ])
+            .current_dir(sb.dir.path())
+            .env("SOPS_AGE_KEY_FILE", test_key())
+            .env("HOME", sb.dir.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run {i} ({cmd}): {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// `encrypt -i -r` leaves alone a manifest in which the rule selects no value (a Deployment next
+/// to Secrets under `encrypted_regex: ^(data|stringData)$`), and lists it: a `sops:` block on it
+/// would break a plain `kubectl apply`, and `scan` and `audit` treat such files as needing none.
+#[test]
+fn recursive_encrypt_skips_files_with_nothing_to_encrypt() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: k8s/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: {TEST_RECIPIENT}\n"
+        ),
+    );
+    let deployment =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: 2\n";
+    sb.write("k8s/deployment.yaml", deployment);
+    sb.write(
+        "k8s/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api\nstringData:\n  token: q7Rt-2xLp\n",
+    );
+    let out = sb.cmd().args(["encrypt", "-i", "-y", "-r", "."]).run();
+    assert_code(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("skipped k8s/deployment.yaml: its creation rule selects no value in it"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "encrypt: 1 encrypted, 0 encrypted already, 1 with nothing to encrypt, 0 failed"
+        ),
+        "{err}"
+    );
+    assert_eq!(sb.read("k8s/deployment.yaml"), deployment);
+    assert!(sb.read("k8s/secret.yaml").contains("sops:"));
 }

@@ -436,7 +436,7 @@ fn key_command_times_out() {
     assert!(start.elapsed() < std::time::Duration::from_secs(20));
     assert_code(&out, 128);
     assert!(
-        stderr(&out).contains("did not finish within 1 s"),
+        stderr(&out).contains("did not answer within 1 s"),
         "{}",
         stderr(&out)
     );
@@ -628,4 +628,497 @@ fn every_single_byte_mutation_is_detected_as_integrity() {
         }
     }
     assert!(codes[&51] > base.len() / 2, "{codes:?}");
+}
+
+// ---- Issue 21: data safety on every write path ----------------------------------------------
+
+/// A fingerprint no keyring holds (the fake gpg scripts below never look at it).
+const FAKE_FPR: &str = "0123456789ABCDEF0123456789ABCDEF01234567";
+
+/// An executable shell script in the sandbox.
+pub fn script(sb: &Sandbox, name: &str, body: &str) -> std::path::PathBuf {
+    let p = sb.write(name, &format!("#!/bin/sh\n{body}"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// Runs a command to its end, or kills it after `cap` and fails: a hang is a finding, not a
+/// stuck test run (the bound is generous; nothing here measures speed).
+#[track_caller]
+pub fn run_bounded(c: &mut std::process::Command, cap_secs: u64) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(cap_secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the command hung for {cap_secs} s and was killed; stderr: {}",
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Whether a process still runs (a zombie waiting for its reaper does not).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !matches!(
+            stat.rsplit_once(") ").and_then(|(_, r)| r.chars().next()),
+            Some('Z' | 'X')
+        ),
+        Err(_) => false,
+    }
+}
+
+/// A gpg that exits 0 with empty output, with text, or with a cut-off message must not let
+/// `encrypt -i`, `rotate` or `updatekeys` write an envelope nobody can open: one line naming
+/// the key, exit 128, every file untouched.
+#[test]
+fn a_gpg_that_succeeds_with_garbage_writes_nothing() {
+    for (name, body) in [
+        ("empty", "cat >/dev/null\nexit 0\n"),
+        ("text", "cat >/dev/null\necho 'encrypted, trust me'\n"),
+        (
+            "cut",
+            "cat >/dev/null\nprintf -- '-----BEGIN PGP MESSAGE-----\\n\\nhQEMA3J1aloGbk09AQv8\\n-----END PGP MESSAGE-----\\n'\n",
+        ),
+    ] {
+        let sb = Sandbox::new();
+        let gpg = script(&sb, "fake-gpg", body);
+        let check = |out: &std::process::Output, what: &str| {
+            assert_code(out, 128);
+            let err = stderr(out);
+            assert!(
+                err.contains(&format!("PGP {FAKE_FPR}")) && err.contains("OpenPGP message"),
+                "{name} {what}: {err}"
+            );
+        };
+        // encrypt -i
+        sb.write("p.yaml", "a: secret\n");
+        let out = sb
+            .cmd()
+            .env("SOPS_GPG_EXEC", &gpg)
+            .args(["encrypt", "-i", "--pgp", FAKE_FPR, "p.yaml"])
+            .run();
+        check(&out, "encrypt -i");
+        assert_eq!(sb.read("p.yaml"), "a: secret\n");
+        // rotate -i adding the PGP key
+        sb.write("r.yaml", "a: secret\n");
+        assert_code(
+            &sb.cmd()
+                .args(["encrypt", "-i", "--age", TEST_RECIPIENT, "r.yaml"])
+                .run(),
+            0,
+        );
+        let before = sb.read("r.yaml");
+        let out = sb
+            .with_key()
+            .env("SOPS_GPG_EXEC", &gpg)
+            .args(["rotate", "-i", "-y", "--add-pgp", FAKE_FPR, "r.yaml"])
+            .run();
+        check(&out, "rotate");
+        assert_eq!(sb.read("r.yaml"), before);
+        // updatekeys towards a rule that adds the PGP key
+        sb.write(
+            ".sops.yaml",
+            &format!(
+                "creation_rules:\n  - path_regex: r\\.yaml$\n    age: {TEST_RECIPIENT}\n    pgp: {FAKE_FPR}\n"
+            ),
+        );
+        let out = sb
+            .with_key()
+            .env("SOPS_GPG_EXEC", &gpg)
+            .args(["updatekeys", "-y", "r.yaml"])
+            .run();
+        check(&out, "updatekeys");
+        assert_eq!(sb.read("r.yaml"), before);
+    }
+}
+
+/// A gpg that never answers is stopped at SHROUD_GPG_TIMEOUT with one line naming gpg and the
+/// variable; the file is untouched.
+#[test]
+fn a_hung_gpg_is_stopped_at_its_timeout() {
+    let sb = Sandbox::new();
+    let gpg = script(&sb, "hung-gpg", "cat >/dev/null\nexec sleep 600\n");
+    sb.write("p.yaml", "a: secret\n");
+    let out = run_bounded(
+        sb.cmd()
+            .env("SOPS_GPG_EXEC", &gpg)
+            .env("SHROUD_GPG_TIMEOUT", "1")
+            .args(["encrypt", "-i", "--pgp", FAKE_FPR, "p.yaml"]),
+        60,
+    );
+    assert_code(&out, 128);
+    let err = stderr(&out);
+    assert!(
+        err.contains("gpg did not answer within 1 s") && err.contains("SHROUD_GPG_TIMEOUT"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(sb.read("p.yaml"), "a: secret\n");
+}
+
+/// SIGINT to shroud while gpg or SOPS_AGE_KEY_CMD hangs: the child dies with shroud.
+#[test]
+fn a_hung_gpg_or_key_command_does_not_survive_sigint() {
+    for case in ["gpg", "key command"] {
+        let sb = Sandbox::new();
+        let pidfile = sb.path("child.pid");
+        sb.write("p.yaml", "a: secret\n");
+        let mut c = sb.cmd();
+        if case == "gpg" {
+            let gpg = script(
+                &sb,
+                "hung-gpg",
+                &format!("echo $$ > '{}'\nexec sleep 600\n", pidfile.display()),
+            );
+            c.env("SOPS_GPG_EXEC", &gpg)
+                .args(["encrypt", "-i", "--pgp", FAKE_FPR, "p.yaml"]);
+        } else {
+            let enc = sb
+                .cmd()
+                .args(["encrypt", "-a", TEST_RECIPIENT, "p.yaml"])
+                .run();
+            std::fs::write(sb.path("e.yaml"), &enc.stdout).unwrap();
+            c.env(
+                "SOPS_AGE_KEY_CMD",
+                format!("echo $$ > '{}'; exec sleep 600", pidfile.display()),
+            )
+            .args(["decrypt", "e.yaml"]);
+        }
+        let mut shroud = c
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let pid: u32 = loop {
+            if let Ok(t) = std::fs::read_to_string(&pidfile)
+                && let Ok(p) = t.trim().parse()
+            {
+                break p;
+            }
+            assert!(std::time::Instant::now() < deadline, "{case} never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(running(pid));
+        let st = std::process::Command::new("kill")
+            .args(["-INT", &shroud.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        shroud.wait().unwrap();
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            !running(pid)
+        });
+        if !gone {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        assert!(gone, "the {case} (pid {pid}) survived SIGINT to shroud");
+    }
+}
+
+/// `external-secret --push` to an endpoint that accepts and never answers fails at
+/// SHROUD_SECRETS_MANAGER_TIMEOUT, naming the service and the variable.
+#[test]
+fn push_to_an_endpoint_that_never_answers_fails_at_the_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().take(64) {
+            held.push(c);
+        }
+    });
+    let sb = Sandbox::new();
+    sb.write(
+        "k8s/s.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\nstringData:\n  password: hunter2\n",
+    );
+    assert_code(
+        &sb.cmd()
+            .args([
+                "encrypt",
+                "-i",
+                "--age",
+                TEST_RECIPIENT,
+                "--encrypted-regex",
+                "^(data|stringData)$",
+                "k8s/s.yaml",
+            ])
+            .run(),
+        0,
+    );
+    let out = run_bounded(
+        sb.with_key()
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", "us-east-1")
+            .env("SHROUD_SECRETS_MANAGER_TIMEOUT", "1")
+            .args(["external-secret", "--push", "k8s/s.yaml"]),
+        90,
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("AWS Secrets Manager did not answer within 1 s")
+            && err.contains("SHROUD_SECRETS_MANAGER_TIMEOUT"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"));
+}
+
+fn owner(p: &std::path::Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).unwrap();
+    (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+/// In-place writes keep owner, group and mode (root rewriting a service's `nobody:nogroup 0640`
+/// file); a writer that cannot give the new file the old owner refuses instead.
+#[test]
+fn in_place_writes_keep_owner_group_and_mode() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root (CI runs as root)");
+        return;
+    }
+    let sb = Sandbox::new();
+    let p = sb.write("svc.yaml", "a: secret\n");
+    std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_code(
+        &sb.cmd()
+            .args(["encrypt", "-i", "--age", TEST_RECIPIENT, "svc.yaml"])
+            .run(),
+        0,
+    );
+    assert_eq!(owner(&p), (65534, 65534, 0o640));
+    assert_code(
+        &sb.with_key()
+            .args(["set", "svc.yaml", r#"["a"]"#, r#""other""#])
+            .run(),
+        0,
+    );
+    assert_eq!(owner(&p), (65534, 65534, 0o640));
+    assert_code(&sb.with_key().args(["decrypt", "-i", "svc.yaml"]).run(), 0);
+    assert_eq!(owner(&p).0, 65534);
+    assert_eq!(owner(&p).1, 65534);
+
+    // nobody, in a directory it may write, on a file root owns: it cannot keep the owner.
+    let shared = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let q = shared.path().join("q.yaml");
+    std::fs::write(&q, "a: secret\n").unwrap();
+    std::fs::set_permissions(&q, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_shroud"))
+        .args(["encrypt", "-i", "--age", TEST_RECIPIENT, "q.yaml"])
+        .current_dir(shared.path())
+        .env_clear()
+        .env("HOME", shared.path())
+        .run();
+    assert_code(&out, 3);
+    assert!(
+        stderr(&out).contains("belongs to uid 0"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&q).unwrap(), "a: secret\n");
+    assert_eq!(owner(&q), (0, 0, 0o666));
+}
+
+/// `encrypt -i` (and every in-place write) on a file with two names is refused unless
+/// `--force`: the other name would keep the plaintext.
+#[test]
+fn files_with_other_names_are_refused_without_force() {
+    let sb = Sandbox::new();
+    sb.write("p.yaml", "a: secret\n");
+    std::fs::hard_link(sb.path("p.yaml"), sb.path("copy.yaml")).unwrap();
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "--age", TEST_RECIPIENT, "p.yaml"])
+        .run();
+    assert_code(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("hard links") && err.contains("plaintext") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(sb.read("p.yaml"), "a: secret\n");
+    assert_code(
+        &sb.cmd()
+            .args([
+                "encrypt",
+                "-i",
+                "--force",
+                "--age",
+                TEST_RECIPIENT,
+                "p.yaml",
+            ])
+            .run(),
+        0,
+    );
+    assert!(sb.read("p.yaml").contains("ENC["));
+    assert_eq!(sb.read("copy.yaml"), "a: secret\n");
+    // An encrypted file with two names: set and rotate refuse too, and take --force.
+    std::fs::hard_link(sb.path("p.yaml"), sb.path("again.yaml")).unwrap();
+    let before = sb.read("p.yaml");
+    let out = sb
+        .with_key()
+        .args(["set", "p.yaml", r#"["a"]"#, r#""x""#])
+        .run();
+    assert_code(&out, 3);
+    let out = sb.with_key().args(["rotate", "-i", "p.yaml"]).run();
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert_eq!(sb.read("p.yaml"), before);
+    assert_code(
+        &sb.with_key()
+            .args(["set", "--force", "p.yaml", r#"["a"]"#, r#""x""#])
+            .run(),
+        0,
+    );
+    assert_code(
+        &sb.with_key()
+            .args(["rotate", "-i", "--force", "p.yaml"])
+            .run(),
+        0,
+    );
+}
+
+/// The lock file never follows a planted symlink, a stale one (its process gone) is taken
+/// over and explained, and a signal during a write removes it.
+#[test]
+fn lock_files_are_not_followed_explained_when_stale_and_removed_on_signals() {
+    let sb = Sandbox::new();
+    sb.write("e.yaml", "a: secret\n");
+    assert_code(
+        &sb.cmd()
+            .args(["encrypt", "-i", "--age", TEST_RECIPIENT, "e.yaml"])
+            .run(),
+        0,
+    );
+    let before = sb.read("e.yaml");
+    let lock = sb.path(".e.yaml.shroud-lock");
+    let victim = sb.path("victim");
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    let out = sb
+        .with_key()
+        .args(["set", "e.yaml", r#"["a"]"#, r#""x""#])
+        .run();
+    assert_code(&out, 3);
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+    assert!(!victim.exists(), "the planted link was followed");
+    assert_eq!(sb.read("e.yaml"), before);
+    std::fs::remove_file(&lock).unwrap();
+
+    // Left by a process that no longer runs (a pid above the default pid_max range).
+    std::fs::write(&lock, "4194311\n").unwrap();
+    let out = sb
+        .with_key()
+        .args(["set", "e.yaml", r#"["a"]"#, r#""x""#])
+        .run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("stale lock file left by shroud process 4194311"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!lock.exists());
+
+    // A signal while the editor runs: the lock goes with the plaintext.
+    for sig in ["-TERM", "-INT", "-HUP"] {
+        let mut child = sb
+            .with_key()
+            .env("EDITOR", "sh -c 'sleep 30' --")
+            .args(["edit", "e.yaml"])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !lock.exists() {
+            assert!(std::time::Instant::now() < deadline, "edit took no lock");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let st = std::process::Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        child.wait().unwrap();
+        assert!(!lock.exists(), "{sig} left the lock file behind");
+    }
+}
+
+/// File names in bulk progress lines, `keys verify` and the backup's source labels reach the
+/// terminal escaped: no raw ESC or BEL from a repository's file names.
+#[test]
+fn file_names_and_labels_reach_the_terminal_escaped() {
+    let evil = "x\u{1b}]0;pwned\u{7}.yaml";
+    let sb = Sandbox::new();
+    sb.write(
+        "r/.sops.yaml",
+        &format!("creation_rules:\n  - path_regex: \\.yaml$\n    age: {TEST_RECIPIENT}\n"),
+    );
+    sb.write(&format!("r/{evil}"), "a: secret\n");
+    let clean = |out: &std::process::Output, what: &str| {
+        let err = stderr(out);
+        assert!(
+            !err.contains('\u{1b}') && !err.contains('\u{7}'),
+            "{what}: raw controls reach the terminal: {err:?}"
+        );
+        assert!(err.contains("\\e]0;pwned"), "{what}: {err:?}");
+    };
+    let out = sb.cmd().args(["encrypt", "-i", "-y", "-r", "r"]).run();
+    assert_code(&out, 0);
+    clean(&out, "encrypt -r");
+    let out = sb.with_key().args(["rotate", "-i", "-y", "-r", "r"]).run();
+    assert_code(&out, 0);
+    clean(&out, "rotate -r");
+    // A backup whose key file has such a name, and a verify that lists the file as lost.
+    std::fs::copy(test_key2(), sb.path(evil)).unwrap();
+    let out = sb
+        .cmd()
+        .env("SHROUD_PASSPHRASE", "correct horse battery")
+        .env("SHROUD_SCRYPT_WORK_FACTOR", "10")
+        .args([
+            "keys",
+            "backup",
+            "--passphrase",
+            "-o",
+            "b.json",
+            "--key-file",
+            evil,
+        ])
+        .run();
+    assert_code(&out, 0);
+    clean(&out, "keys backup");
+    let out = sb
+        .cmd()
+        .env("SHROUD_PASSPHRASE", "correct horse battery")
+        .args(["keys", "verify", "b.json", "r", "--passphrase"])
+        .run();
+    assert_code(&out, 41);
+    clean(&out, "keys verify");
 }

@@ -332,3 +332,38 @@ fn bad_kms_input_gives_one_line_errors_and_touches_nothing() {
     );
     assert_eq!(sb.read("s.yaml"), "k: v\n", "the file is untouched");
 }
+
+/// A KMS endpoint that accepts connections and never answers: the call stops at
+/// SHROUD_KMS_TIMEOUT with one line naming AWS KMS and the variable; nothing is written.
+#[test]
+fn a_kms_endpoint_that_never_answers_fails_at_the_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().take(64) {
+            held.push(c);
+        }
+    });
+    let sb = Sandbox::new();
+    sb.write("s.yaml", "k: v\n");
+    let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let out = crate::hardening::run_bounded(
+        sb.cmd()
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("SHROUD_KMS_TIMEOUT", "1")
+            .args(["encrypt", "-i", "--kms", arn, "s.yaml"]),
+        120,
+    );
+    assert_code(&out, 128);
+    let err = stderr(&out);
+    assert!(
+        err.contains("AWS KMS did not answer within 1 s") && err.contains("SHROUD_KMS_TIMEOUT"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(sb.read("s.yaml"), "k: v\n");
+}

@@ -15,6 +15,7 @@ mod interop;
 mod kms;
 mod pgp;
 mod props;
+mod revocation;
 mod rotation;
 mod scan;
 mod shamir;

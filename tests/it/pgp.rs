@@ -553,3 +553,35 @@ fn key_backup_carries_pgp_keys_and_verify_uses_only_the_backup() {
     assert!(stderr(&out).contains("0000111122223333444455556666777788889999"));
     assert!(!sb.path("none.json").exists());
 }
+
+/// A gpg whose envelope is a valid OpenPGP message that opens to something else than the
+/// data key (a broken wrapper, a tampered binary): the new envelope is opened once with the
+/// key the caller holds, the mismatch is caught, and nothing is written.
+#[test]
+fn an_envelope_that_opens_to_something_else_is_caught() {
+    let g = Gnupg::with_test_key();
+    let sb = Sandbox::new();
+    let wrapper = sb.write(
+        "lying-gpg.sh",
+        "#!/bin/sh\ncase \" $* \" in\n  *' --encrypt '*) cat >/dev/null; printf 'not the data key, 32 bytes long!' | exec gpg \"$@\";;\n  *) exec gpg \"$@\";;\nesac\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    sb.write("s.yaml", "a: secret\n");
+    let out = with_gpg(sb.cmd(), &g)
+        .env("SOPS_GPG_EXEC", &wrapper)
+        .args(["encrypt", "-i", "--pgp", FPR, "s.yaml"])
+        .run();
+    assert_code(&out, 128);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("PGP {FPR}")) && err.contains("opens to something else"),
+        "{err}"
+    );
+    assert_eq!(sb.read("s.yaml"), "a: secret\n");
+    // The honest gpg passes the same check.
+    let out = with_gpg(sb.cmd(), &g)
+        .args(["encrypt", "-i", "--pgp", FPR, "s.yaml"])
+        .run();
+    assert_code(&out, 0);
+}

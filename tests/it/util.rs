@@ -252,3 +252,90 @@ pub fn sem(format: &str, bytes: &[u8]) -> String {
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The ```sh blocks of one section of a Markdown document (from its `## TITLE` heading to the
+/// next heading of the same or a higher level), dedented, in order: runbooks are tested by
+/// running exactly what they say.
+pub fn doc_blocks(doc: &str, title: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
+    let mut level = None;
+    let mut blocks = Vec::new();
+    let mut cur: Option<(usize, Vec<String>)> = None;
+    for line in text.lines() {
+        let hashes = line.chars().take_while(|c| *c == '#').count();
+        if cur.is_none() && hashes > 0 && line[hashes..].starts_with(' ') {
+            match level {
+                None if line[hashes..].trim() == title => {
+                    level = Some(hashes);
+                    continue;
+                }
+                Some(l) if hashes <= l => break,
+                _ => {}
+            }
+        }
+        if level.is_none() {
+            continue;
+        }
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        match &mut cur {
+            None if trimmed == "```sh" => cur = Some((indent, Vec::new())),
+            Some(_) if trimmed == "```" => {
+                let (_, lines) = cur.take().unwrap();
+                blocks.push(lines.join("\n") + "\n");
+            }
+            Some((ind, lines)) => lines.push(
+                line.get(*ind..)
+                    .unwrap_or_else(|| line.trim_start())
+                    .to_owned(),
+            ),
+            None => {}
+        }
+    }
+    assert!(level.is_some(), "{doc} has no section {title:?}");
+    blocks
+}
+
+/// Runs one documented shell block in `dir` as a user would (`bash -euo pipefail`), with
+/// `shroud` first on PATH, a HOME of `dir`, git's identity set, and `env`.
+pub fn run_block(dir: &Path, block: &str, env: &[(&str, &str)]) -> Output {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_shroud"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = Command::new("bash");
+    c.args(["-euo", "pipefail", "-c", block])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Runbook")
+        .env("GIT_AUTHOR_EMAIL", "runbook@example.com")
+        .env("GIT_COMMITTER_NAME", "Runbook")
+        .env("GIT_COMMITTER_EMAIL", "runbook@example.com")
+        .env("SOPS_DISABLE_VERSION_CHECK", "1");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash runs")
+}
+
+/// [`run_block`], failing the test (with the block and its output) unless it succeeds.
+#[track_caller]
+pub fn run_block_ok(dir: &Path, block: &str, env: &[(&str, &str)]) -> Output {
+    let out = run_block(dir, block, env);
+    assert!(
+        out.status.success(),
+        "documented block failed ({}):\n{block}\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
