@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use shroud::config::{self, Config};
+use shroud::config::{self, Config, ConfigError};
 use shroud::crypto::RuleSpec;
 use shroud::document::EncryptSpec;
 use shroud::error::{Error, Result};
@@ -311,24 +311,6 @@ pub fn emit_options(g: &Global, format: Format, cfg: Option<&Config>) -> EmitOpt
     }
 }
 
-/// Reads an encrypted file, settles its format, and decrypts and verifies it.
-pub fn open_file(
-    file: &Path,
-    input_type: Option<&str>,
-    g: &Global,
-) -> Result<(Input, Format, shroud::document::Opened)> {
-    let input = read_input(Some(file))?;
-    let fmt = input_format(input_type, input.path.as_deref(), input.bytes.expose())?;
-    let opened = block_on(shroud::document::open(
-        &input.label,
-        fmt,
-        input.bytes.expose(),
-        &keyring(g)?,
-        false,
-    ))?;
-    Ok((input, fmt, opened))
-}
-
 /// Loads identities for decryption, trying key types in `--decryption-order`.
 pub fn keyring(g: &Global) -> Result<Keyring> {
     let mut ring = Keyring::from_env().map_err(|source| Error::Key {
@@ -425,7 +407,7 @@ impl RuleFlags {
     }
 }
 
-fn parse_context(s: &str) -> Result<Vec<(String, String)>> {
+pub fn parse_context(s: &str) -> Result<Vec<(String, String)>> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|p| {
@@ -488,11 +470,18 @@ pub fn encrypt_spec(
     };
     let flag_groups = groups_from_flags(keys)?;
     let (groups, threshold, rule_spec) = match (flag_groups, rule) {
-        (Some(g), rule) => (
-            g,
-            keys.shamir_threshold.unwrap_or(0),
-            rule.and_then(|r| r.ok()).map(|r| r.rules.clone()),
-        ),
+        (Some(g), rule) => {
+            if let (Some(Err(ConfigError::NoMatchingRule { config, .. })), Some(c)) = (&rule, cfg)
+                && !c.creation_rules.is_empty()
+            {
+                outside_policy(file, &shown(Path::new(config)));
+            }
+            (
+                g,
+                keys.shamir_threshold.unwrap_or(0),
+                rule.and_then(|r| r.ok()).map(|r| r.rules.clone()),
+            )
+        }
         (None, Some(Ok(r))) => {
             if r.groups.iter().all(|g| g.is_empty()) {
                 let types = if r.unsupported.is_empty() {
@@ -559,25 +548,69 @@ pub fn print(bytes: &[u8]) -> Result<()> {
     write_output(Sink::Stdout, bytes, Mode::KeepOr(0o644))
 }
 
-/// Asks a yes/no question on the terminal; without one, says to pass -y.
+/// What a confirmation's error says when no answer came (end of input, or a line that is not a
+/// single word): the drop-in `sops updatekeys` exits 1 for it and 0 for an answered "n".
+const NO_ANSWER: &str = "no y/n answer on stdin";
+
+/// Asks a yes/no question. On a terminal, `y`/`yes` confirms and anything else declines. When
+/// stdin is not a terminal it is read as sops reads it (`yes | sops updatekeys f` works): a line
+/// holding the single word `y` or `n` answers, another single word asks again, and an empty
+/// line, several words or the end of input are no answer (an error that changes nothing).
 pub fn confirm(question: &str) -> Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!(
-            "{question} — pass -y to confirm when not running interactively"
-        )));
+    use std::io::{BufRead, IsTerminal, Read, Write};
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    let mut input = stdin.lock();
+    let no_answer = || {
+        Error::Declined(format!(
+            "{question} \u{2014} {NO_ANSWER} (answer y or n, or pass -y to confirm without asking)"
+        ))
+    };
+    loop {
+        eprint!("{question} [y/n] ");
+        let _ = std::io::stderr().flush();
+        let mut line = Vec::new();
+        let n = (&mut input)
+            .take(4096)
+            .read_until(b'\n', &mut line)
+            .map_err(|source| Error::Read {
+                file: "<stdin>".into(),
+                source,
+            })?;
+        if !terminal || n == 0 {
+            eprintln!();
+        }
+        if n == 0 {
+            return Err(no_answer());
+        }
+        let line = String::from_utf8_lossy(&line);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if terminal {
+            return Ok(matches!(
+                words.as_slice(),
+                ["y" | "Y" | "yes" | "Yes" | "YES"]
+            ));
+        }
+        match words.as_slice() {
+            ["y"] => return Ok(true),
+            ["n"] => return Ok(false),
+            [_] => continue,
+            _ => return Err(no_answer()),
+        }
     }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|source| Error::Read {
-            file: "the terminal".into(),
-            source,
-        })?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// Whether an error is [`confirm`]'s "no answer" (as opposed to an answered "n").
+pub fn is_no_answer(e: &Error) -> bool {
+    matches!(e, Error::Declined(m) if m.contains(NO_ANSWER))
+}
+
+/// The one-line warning for a file encrypted with keys from the command line while
+/// `.sops.yaml` has creation rules and none matches it (the drop-in mode refuses, as sops).
+fn outside_policy(file: &str, config: &str) {
+    warn(&shroud::text::sanitize(&format!(
+        "{file} is outside the policy: no creation rule of {config} matches it, so it is encrypted for the keys on the command line only, and `shroud audit` will report it as uncovered"
+    )));
 }
 
 /// Prints a warning line to stderr.

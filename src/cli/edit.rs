@@ -1,6 +1,8 @@
 //! `shroud edit`: decrypt to a private temp dir, run `$SOPS_EDITOR`/`$EDITOR`, re-encrypt only if
 //! the content changed. Unchanged values keep their exact ciphertext (IV reuse), so the git diff
-//! shows only what was edited. Invalid results never touch the file.
+//! shows only what was edited. Invalid results never touch the file. With `-s` the sops metadata
+//! is shown below the values, as information: a change to it is refused (sops 3.11 drops every
+//! edit made with `-s`; shroud keeps the value edits and never takes keys from the editor).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use shroud::document;
 use shroud::error::{Error, Result};
 use shroud::fsutil::{self, Mode};
 use shroud::store::Format;
+use shroud::tree::{Entry, Tree, Value};
 
 use super::Global;
 use super::common::{self, KeyFlags, Outcome, RuleFlags, Sink};
@@ -27,6 +30,14 @@ pub struct Args {
     /// Input format; default: by extension.
     #[arg(long, value_name = "FORMAT")]
     pub input_type: Option<String>,
+    /// Format of the text in the editor and of the file written; default: the input format.
+    #[arg(long, value_name = "FORMAT")]
+    pub output_type: Option<String>,
+    /// Show the file's sops metadata (recipients, MAC, dates) below the values in the editor.
+    /// It is shown for reference: the edited text must keep it unchanged (change keys with
+    /// rotate, updatekeys or groups).
+    #[arg(short = 's', long)]
+    pub show_master_keys: bool,
     #[command(flatten)]
     pub keys: KeyFlags,
     #[command(flatten)]
@@ -85,6 +96,66 @@ fn run_editor(cmd: &str, path: &Path, label: &str) -> Result<()> {
     Ok(())
 }
 
+/// Takes the entries holding sops metadata out of every document of `tree`, in order.
+fn take_metadata(fmt: Format, tree: &mut Tree) -> Vec<(usize, String, Value)> {
+    let mut out = Vec::new();
+    for (i, b) in tree.branches.iter_mut().enumerate() {
+        b.entries.retain(|e| match e {
+            Entry::Pair(k, v) if document::is_reserved_key(fmt, k) => {
+                out.push((i, k.clone(), v.clone()));
+                false
+            }
+            _ => true,
+        });
+    }
+    out
+}
+
+/// Reads the text back from the editor. With `-s` (`shown` holds the metadata it showed) the
+/// metadata must come back unchanged and is taken out; a binary file's text is then its JSON
+/// container, whose `data` string is the new content.
+fn read_back(
+    label: &str,
+    fmt: Format,
+    edited: &[u8],
+    shown: Option<&[(usize, String, Value)]>,
+) -> Result<Tree> {
+    let Some(shown) = shown else {
+        let t = document::load_plain(label, fmt, edited)?;
+        document::check_plain(label, fmt, &t)?;
+        return Ok(t);
+    };
+    let text_fmt = if fmt == Format::Binary {
+        Format::Json
+    } else {
+        fmt
+    };
+    let mut t = document::load_plain(label, text_fmt, edited)?;
+    if take_metadata(text_fmt, &mut t) != shown {
+        return Err(Error::Usage(format!(
+            "{label}: the sops metadata shown by --show-master-keys was changed; shroud takes values from the editor, never keys or metadata (change keys with rotate, updatekeys or groups)"
+        )));
+    }
+    if fmt == Format::Binary {
+        let data = t
+            .branches
+            .first()
+            .and_then(|b| b.get("data"))
+            .and_then(|v| match v {
+                Value::Scalar(s) => Some(s.bytes().to_vec()),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "{label}: the edited text must keep its \"data\" string (the file's content)"
+                ))
+            })?;
+        t = document::load_plain(label, fmt, &data)?;
+    }
+    document::check_plain(label, fmt, &t)?;
+    Ok(t)
+}
+
 pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let label = a.file.display().to_string();
     // Held until the edited file is written: a concurrent set/rotate waits instead of being
@@ -96,9 +167,19 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     } else {
         shroud::secret::SecretBytes::default()
     };
-    let fmt = common::input_format(a.input_type.as_deref(), Some(&a.file), probe.expose())?;
+    let in_fmt = common::input_format(a.input_type.as_deref(), Some(&a.file), probe.expose())?;
+    // The text in the editor and the file written are in the output format.
+    let fmt = match &a.output_type {
+        Some(t) => common::parse_format(t)?,
+        None => in_fmt,
+    };
     let cfg = config::discover(g.config.as_deref(), Some(&a.file))?;
     let opts = common::emit_options(g, fmt, cfg.as_ref());
+    if a.show_master_keys && !exists {
+        common::warn(&format!(
+            "--show-master-keys: {label} is new; its metadata is made when it is first saved"
+        ));
+    }
 
     let mut opened = None;
     let mut spec = None;
@@ -106,7 +187,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         let keyring = common::keyring(g)?;
         let o = common::block_on(document::open_to_edit(
             &label,
-            fmt,
+            in_fmt,
             probe.expose(),
             &keyring,
             a.ignore_mac,
@@ -114,7 +195,11 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         if let Some(w) = &o.mac_warning {
             common::warn(&format!("{label}: {w}"));
         }
-        let bytes = document::emit_plain(&label, fmt, &o.tree, opts)?;
+        let bytes = if a.show_master_keys {
+            document::emit_encrypted(&label, fmt, o.tree.clone(), &o.metadata, opts)?
+        } else {
+            document::emit_plain(&label, fmt, &o.tree, opts)?
+        };
         opened = Some(o);
         bytes
     } else {
@@ -128,6 +213,18 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         template(fmt).to_vec()
     };
     let original = shroud::secret::SecretBytes::new(original);
+    // With -s: the metadata as shown, which must come back unchanged.
+    let shown = if a.show_master_keys && exists {
+        let text_fmt = if fmt == Format::Binary {
+            Format::Json
+        } else {
+            fmt
+        };
+        let mut t = document::load_plain(&label, text_fmt, original.expose())?;
+        Some(take_metadata(text_fmt, &mut t))
+    } else {
+        None
+    };
 
     let editor = editor()?;
     let dir = common::private_tempdir("shroud-edit-")?;
@@ -155,10 +252,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             if edited == original {
                 return Ok(None);
             }
-            let parsed = document::load_plain(&label, fmt, edited.expose()).and_then(|t| {
-                document::check_plain(&label, fmt, &t)?;
-                Ok(t)
-            });
+            let parsed = read_back(&label, fmt, edited.expose(), shown.as_deref());
             match parsed {
                 Ok(t) => return Ok(Some(t)),
                 Err(e) if std::io::stdin().is_terminal() => {

@@ -92,6 +92,15 @@ pub struct RotateArgs {
     /// Remove PGP keys by fingerprint.
     #[arg(long, value_name = "FINGERPRINTS")]
     pub rm_pgp: Option<String>,
+    /// KMS encryption context for --add-kms keys, `key:value,key2:value2`.
+    #[arg(long, value_name = "CONTEXT")]
+    pub encryption_context: Option<String>,
+    /// File name whose extension decides the format (for a file without one).
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
+    /// Format of the rotated output (a single FILE to stdout or --output); default: the input's.
+    #[arg(long, value_name = "FORMAT")]
+    pub output_type: Option<String>,
 }
 
 fn split(list: &Option<String>) -> Vec<String> {
@@ -317,12 +326,22 @@ pub fn run_updatekeys(a: UpdateKeysArgs, g: &Global) -> Result<common::Outcome> 
     run_job(&a.scope, g, Job::UpdateKeys, "updatekeys", a.keep_data_key)
 }
 
-pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
+pub fn run_rotate(mut a: RotateArgs, g: &Global) -> Result<common::Outcome> {
+    if a.scope.input_type.is_none()
+        && let Some(name) = &a.filename_override
+    {
+        a.scope.input_type = Some(shroud::store::Format::from_path(name).name().to_owned());
+    }
+    // The context applies to added KMS keys only (sops ignores it otherwise).
+    let context = match (&a.encryption_context, &a.add_kms) {
+        (Some(c), Some(_)) => common::parse_context(c)?,
+        _ => Vec::new(),
+    };
     let mut add: Vec<KeySpec> = split(&a.add_age).into_iter().map(KeySpec::Age).collect();
     add.extend(
         split(&a.add_kms)
             .iter()
-            .map(|s| config::kms_from_str(s, None, &[])),
+            .map(|s| config::kms_from_str(s, None, &context)),
     );
     add.extend(
         split(&a.add_pgp)
@@ -340,6 +359,16 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
                 .into(),
         ));
     }
+    let output_type = a
+        .output_type
+        .as_deref()
+        .map(common::parse_format)
+        .transpose()?;
+    if output_type.is_some() && (a.in_place || !single) {
+        return Err(Error::Usage(
+            "--output-type applies to a single FILE written to stdout or --output".into(),
+        ));
+    }
     if single && !a.in_place && !a.scope.dry_run {
         // sops's behaviour: the rotated file goes to stdout.
         let path = &a.scope.files[0];
@@ -349,7 +378,7 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
             .input_type
             .unwrap_or_else(|| shroud::store::Format::from_path(path));
         let keyring = common::keyring(g)?;
-        let (out, _) = common::block_on(rotate::rotate_bytes(
+        let (mut out, _) = common::block_on(rotate::rotate_bytes(
             &input.label,
             format,
             input.bytes.expose(),
@@ -357,6 +386,10 @@ pub fn run_rotate(a: RotateArgs, g: &Global) -> Result<common::Outcome> {
             &changes,
             &opts,
         ))?;
+        if let Some(to) = output_type.filter(|&t| t != format) {
+            let (tree, md) = shroud::document::load_encrypted(&input.label, format, &out)?;
+            out = shroud::document::emit_encrypted(&input.label, to, tree, &md, opts.emit)?;
+        }
         let sink = match &a.output {
             Some(p) => Sink::Output(p),
             None => Sink::Stdout,

@@ -38,6 +38,10 @@ pub struct SetArgs {
     /// Input format; default: by extension.
     #[arg(long, value_name = "FORMAT")]
     pub input_type: Option<String>,
+    /// Format the file is written back in; default: the input format (as sops, the file
+    /// keeps its name).
+    #[arg(long, value_name = "FORMAT")]
+    pub output_type: Option<String>,
     /// Open the file even if its MAC is missing or wrong.
     #[arg(long)]
     pub ignore_mac: bool,
@@ -58,6 +62,10 @@ pub struct UnsetArgs {
     /// Input format; default: by extension.
     #[arg(long, value_name = "FORMAT")]
     pub input_type: Option<String>,
+    /// Format the file is written back in; default: the input format (as sops, the file
+    /// keeps its name).
+    #[arg(long, value_name = "FORMAT")]
+    pub output_type: Option<String>,
     /// Open the file even if its MAC is missing or wrong.
     #[arg(long)]
     pub ignore_mac: bool,
@@ -67,7 +75,7 @@ pub struct UnsetArgs {
 
 fn change<F>(
     file: &std::path::Path,
-    input_type: Option<&str>,
+    (input_type, output_type): (Option<&str>, Option<&str>),
     ignore_mac: bool,
     path: &[tree::PathElem],
     g: &Global,
@@ -79,6 +87,10 @@ where
     let _lock = common::lock(file)?;
     let input = common::read_input(Some(file))?;
     let fmt = common::input_format(input_type, input.path.as_deref(), input.bytes.expose())?;
+    let out_fmt = output_type
+        .map(common::parse_format)
+        .transpose()?
+        .unwrap_or(fmt);
     if let Some(tree::PathElem::Key(k)) = path.first()
         && document::is_reserved_key(fmt, k)
     {
@@ -113,10 +125,10 @@ where
         .flatten();
     let bytes = document::emit_encrypted(
         &input.label,
-        fmt,
+        out_fmt,
         opened.tree,
         &opened.metadata,
-        common::emit_options(g, fmt, cfg.as_ref()),
+        common::emit_options(g, out_fmt, cfg.as_ref()),
     )?;
     common::write_output(Sink::File(file), &bytes, Mode::KeepOr(0o644))?;
     Ok(Outcome::Done)
@@ -188,7 +200,7 @@ pub fn run_set(a: SetArgs, g: &Global) -> Result<Outcome> {
     let idempotent = a.idempotent;
     change(
         &a.file,
-        a.input_type.as_deref(),
+        (a.input_type.as_deref(), a.output_type.as_deref()),
         a.ignore_mac,
         &path.clone(),
         g,
@@ -215,7 +227,7 @@ pub fn run_unset(a: UnsetArgs, g: &Global) -> Result<Outcome> {
     let idempotent = a.idempotent;
     change(
         &a.file,
-        a.input_type.as_deref(),
+        (a.input_type.as_deref(), a.output_type.as_deref()),
         a.ignore_mac,
         &path.clone(),
         g,

@@ -1,197 +1,733 @@
-//! The sops command line: when the binary is invoked as `sops` (a symlink), it accepts sops
-//! 3.11's command line (verbs, flags in Go's `flag` syntax, the legacy `-d`/`-e`/`-r`/`--set`
-//! forms, a bare file for edit) and exits with sops's codes, so helm-secrets, editor plugins
-//! and CI scripts that call `sops` work unchanged. shroud's own command line uses the same
-//! translation for the legacy forms.
+//! The sops command line: when the binary is invoked as `sops` (a symlink), it reads argv
+//! exactly as sops 3.11 does (urfave/cli v1 over Go's `flag`: every flag of every verb and of
+//! the legacy top-level form, `--help` anywhere printing sops's help and touching nothing) and
+//! exits with sops's codes, so helm-secrets, editor plugins and CI scripts that call `sops`
+//! work unchanged. shroud's own command line uses the same translation for the legacy forms
+//! (`shroud -d f`, `shroud f`).
 //!
-//! Owns: translating a sops argument list into shroud's, and mapping a failure to the exit
-//! code sops returns for it. Must not know: how verbs work (they run as shroud's verbs).
+//! Owns: the table of sops 3.11's flags, translating a sops argument list into shroud's, sops's
+//! refusals that precede any work (conflicting flags, a file outside the creation rules), and
+//! mapping a failure to the exit code sops returns for it. Must not know: how verbs work (they
+//! run as shroud's verbs).
+
+mod goflag;
 
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
+use goflag::{Def, Kind, Mode, Parsed, Val};
 use shroud::config::ConfigError;
 use shroud::error::Error;
 
 /// The sops version this mode answers for.
 pub const SOPS_VERSION: &str = "3.11.0";
 
-/// How a sops flag is handled.
-#[derive(Clone, Copy)]
-enum Action {
-    /// Passed to shroud under this long name (with its value when it takes one).
-    Pass(&'static str),
-    /// A legacy-mode command selector (`-d`, `-e`, `-r`, `-s`).
-    Select(Verb),
-    /// Accepted and ignored (it changes nothing shroud does).
-    Ignore,
-    /// Accepted in legacy mode only; sops's subcommands ignore it (`--indent`,
-    /// `--mac-only-encrypted`).
-    LegacyOnly(&'static str),
-    /// Refused with a clear message: a key service shroud does not offer.
-    Unsupported(&'static str),
-}
-
-struct Flag {
+const fn def(
     names: &'static [&'static str],
-    value: bool,
-    action: Action,
-}
-
-const fn flag(names: &'static [&'static str], value: bool, action: Action) -> Flag {
-    Flag {
+    kind: Kind,
+    env: Option<&'static str>,
+    usage: &'static str,
+) -> Def {
+    Def {
         names,
-        value,
-        action,
+        kind,
+        env,
+        usage,
     }
 }
 
-const NOT_A_KEY_SERVICE: &str = "shroud uses age, PGP and AWS KMS keys only";
+use Kind::{Bool, Int, Slice, Str};
 
-/// Every flag of sops 3.11 (global and per verb; Go's `flag` takes `-x` and `--x` alike).
-const FLAGS: &[Flag] = &[
-    flag(&["decrypt", "d"], false, Action::Select(Verb::Decrypt)),
-    flag(&["encrypt", "e"], false, Action::Select(Verb::Encrypt)),
-    flag(&["rotate", "r"], false, Action::Select(Verb::Rotate)),
-    flag(
-        &["show-master-keys", "s"],
-        false,
-        Action::Select(Verb::Edit),
-    ),
-    flag(&["set"], true, Action::Pass("set")),
-    flag(&["in-place", "i"], false, Action::Pass("in-place")),
-    // `groups add` / `groups delete`.
-    flag(&["file", "f"], true, Action::Pass("file")),
-    flag(&["extract"], true, Action::Pass("extract")),
-    flag(&["output"], true, Action::Pass("output")),
-    flag(&["input-type"], true, Action::Pass("input-type")),
-    flag(&["output-type"], true, Action::Pass("output-type")),
-    flag(
-        &["filename-override"],
-        true,
-        Action::Pass("filename-override"),
-    ),
-    flag(&["ignore-mac"], false, Action::Pass("ignore-mac")),
-    flag(&["kms", "k"], true, Action::Pass("kms")),
-    flag(&["aws-profile"], true, Action::Pass("aws-profile")),
-    flag(&["pgp", "p"], true, Action::Pass("pgp")),
-    flag(&["age", "a"], true, Action::Pass("age")),
-    flag(
-        &["encryption-context"],
-        true,
-        Action::Pass("encryption-context"),
-    ),
-    flag(
-        &["shamir-secret-sharing-threshold"],
-        true,
-        Action::Pass("shamir-secret-sharing-threshold"),
-    ),
-    flag(
-        &["unencrypted-suffix"],
-        true,
-        Action::Pass("unencrypted-suffix"),
-    ),
-    flag(
-        &["encrypted-suffix"],
-        true,
-        Action::Pass("encrypted-suffix"),
-    ),
-    flag(
-        &["unencrypted-regex"],
-        true,
-        Action::Pass("unencrypted-regex"),
-    ),
-    flag(&["encrypted-regex"], true, Action::Pass("encrypted-regex")),
-    flag(
-        &["unencrypted-comment-regex"],
-        true,
-        Action::Pass("unencrypted-comment-regex"),
-    ),
-    flag(
-        &["encrypted-comment-regex"],
-        true,
-        Action::Pass("encrypted-comment-regex"),
-    ),
-    flag(
-        &["mac-only-encrypted"],
-        false,
-        Action::LegacyOnly("mac-only-encrypted"),
-    ),
-    flag(&["indent"], true, Action::LegacyOnly("indent")),
-    flag(&["config"], true, Action::Pass("config")),
-    flag(
-        &["decryption-order"],
-        true,
-        Action::Pass("decryption-order"),
-    ),
-    flag(&["add-age"], true, Action::Pass("add-age")),
-    flag(&["rm-age"], true, Action::Pass("rm-age")),
-    flag(&["add-kms"], true, Action::Pass("add-kms")),
-    flag(&["rm-kms"], true, Action::Pass("rm-kms")),
-    flag(&["add-pgp"], true, Action::Pass("add-pgp")),
-    flag(&["rm-pgp"], true, Action::Pass("rm-pgp")),
-    flag(&["value-file"], false, Action::Pass("value-file")),
-    flag(&["value-stdin"], false, Action::Pass("value-stdin")),
-    flag(&["idempotent"], false, Action::Pass("idempotent")),
-    flag(&["yes", "y"], false, Action::Pass("yes")),
-    flag(&["pristine"], false, Action::Pass("pristine")),
-    flag(&["no-fifo"], false, Action::Pass("no-fifo")),
-    flag(&["filename"], true, Action::Pass("filename")),
-    flag(&["same-process"], false, Action::Ignore),
-    flag(&["background"], false, Action::Ignore),
-    flag(&["verbose"], false, Action::Pass("verbose")),
-    flag(&["disable-version-check"], false, Action::Ignore),
-    flag(&["check-for-updates"], false, Action::Ignore),
-    flag(&["enable-local-keyservice"], false, Action::Ignore),
-    flag(
-        &["keyservice"],
-        true,
-        Action::Unsupported("remote key services are not supported by shroud"),
-    ),
-    flag(&["gcp-kms"], true, Action::Unsupported(NOT_A_KEY_SERVICE)),
-    flag(&["hckms"], true, Action::Unsupported(NOT_A_KEY_SERVICE)),
-    flag(&["azure-kv"], true, Action::Unsupported(NOT_A_KEY_SERVICE)),
-    flag(
-        &["hc-vault-transit"],
-        true,
-        Action::Unsupported(NOT_A_KEY_SERVICE),
-    ),
-    flag(
-        &["add-gcp-kms"],
-        true,
-        Action::Unsupported(NOT_A_KEY_SERVICE),
-    ),
-    flag(
-        &["rm-gcp-kms"],
-        true,
-        Action::Unsupported(NOT_A_KEY_SERVICE),
-    ),
-    flag(&["add-hckms"], true, Action::Unsupported(NOT_A_KEY_SERVICE)),
-    flag(&["rm-hckms"], true, Action::Unsupported(NOT_A_KEY_SERVICE)),
-    flag(
-        &["add-azure-kv"],
-        true,
-        Action::Unsupported(NOT_A_KEY_SERVICE),
-    ),
-    flag(
-        &["rm-azure-kv"],
-        true,
-        Action::Unsupported(NOT_A_KEY_SERVICE),
-    ),
-    flag(
-        &["add-hc-vault-transit"],
-        true,
-        Action::Unsupported(NOT_A_KEY_SERVICE),
-    ),
-    flag(
-        &["rm-hc-vault-transit"],
-        true,
-        Action::Unsupported(NOT_A_KEY_SERVICE),
-    ),
-    flag(
-        &["user"],
-        true,
-        Action::Unsupported("exec --user is not supported by shroud"),
-    ),
+const NOT_OFFERED: &str = "(not supported by shroud: it uses age, PGP and AWS KMS keys)";
+
+// The flags, as sops 3.11 declares them (names, type, environment variable).
+const HELP: Def = def(&["help", "h"], Bool, None, "show help");
+const VERSION: Def = def(&["version", "v"], Bool, None, "print the version");
+const DECRYPT: Def = def(
+    &["decrypt", "d"],
+    Bool,
+    None,
+    "decrypt a file and output the result to stdout",
+);
+const ENCRYPT: Def = def(
+    &["encrypt", "e"],
+    Bool,
+    None,
+    "encrypt a file and output the result to stdout",
+);
+const ROTATE: Def = def(
+    &["rotate", "r"],
+    Bool,
+    None,
+    "generate a new data key and re-encrypt every value with it",
+);
+const DISABLE_VERSION_CHECK: Def = def(
+    &["disable-version-check"],
+    Bool,
+    Some("SOPS_DISABLE_VERSION_CHECK"),
+    "accepted; shroud never checks for updates",
+);
+const CHECK_FOR_UPDATES: Def = def(
+    &["check-for-updates"],
+    Bool,
+    None,
+    "accepted; shroud never checks for updates",
+);
+const KMS: Def = def(
+    &["kms", "k"],
+    Str,
+    Some("SOPS_KMS_ARN"),
+    "comma-separated AWS KMS key ARNs",
+);
+const AWS_PROFILE: Def = def(
+    &["aws-profile"],
+    Str,
+    None,
+    "the AWS profile to use for AWS KMS",
+);
+const GCP_KMS: Def = def(&["gcp-kms"], Str, Some("SOPS_GCP_KMS_IDS"), NOT_OFFERED);
+const HCKMS: Def = def(
+    &["hckms"],
+    Str,
+    Some("SOPS_HUAWEICLOUD_KMS_IDS"),
+    NOT_OFFERED,
+);
+const AZURE_KV: Def = def(
+    &["azure-kv"],
+    Str,
+    Some("SOPS_AZURE_KEYVAULT_URLS"),
+    NOT_OFFERED,
+);
+const VAULT: Def = def(
+    &["hc-vault-transit"],
+    Str,
+    Some("SOPS_VAULT_URIS"),
+    NOT_OFFERED,
+);
+const PGP: Def = def(
+    &["pgp", "p"],
+    Str,
+    Some("SOPS_PGP_FP"),
+    "comma-separated PGP fingerprints",
+);
+const AGE: Def = def(
+    &["age", "a"],
+    Str,
+    Some("SOPS_AGE_RECIPIENTS"),
+    "comma-separated age recipients",
+);
+const IN_PLACE: Def = def(
+    &["in-place", "i"],
+    Bool,
+    None,
+    "write the output back to the same file instead of stdout",
+);
+const EXTRACT: Def = def(
+    &["extract"],
+    Str,
+    None,
+    "extract one key or branch, e.g. --extract '[\"somekey\"][0]'",
+);
+const INPUT_TYPE: Def = def(
+    &["input-type"],
+    Str,
+    None,
+    "yaml, json, dotenv, ini or binary (default: by the file's extension)",
+);
+const OUTPUT_TYPE: Def = def(
+    &["output-type"],
+    Str,
+    None,
+    "yaml, json, dotenv, ini or binary (default: the input type)",
+);
+const SHOW_MASTER_KEYS: Def = def(
+    &["show-master-keys", "s"],
+    Bool,
+    None,
+    "show the sops metadata (master keys) in the editor",
+);
+const IGNORE_MAC: Def = def(
+    &["ignore-mac"],
+    Bool,
+    None,
+    "ignore the Message Authentication Code while decrypting",
+);
+const MAC_ONLY_ENCRYPTED: Def = def(
+    &["mac-only-encrypted"],
+    Bool,
+    None,
+    "compute the MAC over encrypted values only",
+);
+const UNENCRYPTED_SUFFIX: Def = def(
+    &["unencrypted-suffix"],
+    Str,
+    None,
+    "keys with this suffix stay plaintext",
+);
+const ENCRYPTED_SUFFIX: Def = def(
+    &["encrypted-suffix"],
+    Str,
+    None,
+    "only keys with this suffix are encrypted",
+);
+const UNENCRYPTED_REGEX: Def = def(
+    &["unencrypted-regex"],
+    Str,
+    None,
+    "keys matching this regex stay plaintext",
+);
+const ENCRYPTED_REGEX: Def = def(
+    &["encrypted-regex"],
+    Str,
+    None,
+    "only keys matching this regex are encrypted",
+);
+const UNENCRYPTED_COMMENT_REGEX: Def = def(
+    &["unencrypted-comment-regex"],
+    Str,
+    None,
+    "values after a comment matching this regex stay plaintext",
+);
+const ENCRYPTED_COMMENT_REGEX: Def = def(
+    &["encrypted-comment-regex"],
+    Str,
+    None,
+    "only values after a comment matching this regex are encrypted",
+);
+const CONFIG: Def = def(
+    &["config"],
+    Str,
+    Some("SOPS_CONFIG"),
+    "path to .sops.yaml (default: searched from the current directory upward)",
+);
+const ENCRYPTION_CONTEXT: Def = def(
+    &["encryption-context"],
+    Str,
+    None,
+    "comma-separated AWS KMS encryption context key:value pairs",
+);
+const SET: Def = def(
+    &["set"],
+    Str,
+    None,
+    "set one key or branch (edit mode only), e.g. --set '[\"somekey\"][0] {\"a\":true}'",
+);
+const SHAMIR: Def = def(
+    &["shamir-secret-sharing-threshold"],
+    Int,
+    None,
+    "the number of key groups needed to retrieve the data key (default: 0)",
+);
+const INDENT: Def = def(
+    &["indent"],
+    Int,
+    None,
+    "spaces to indent YAML or JSON output (default: 0)",
+);
+const VERBOSE: Def = def(&["verbose"], Bool, None, "log what happens (never values)");
+const OUTPUT: Def = def(
+    &["output"],
+    Str,
+    None,
+    "write the output to this file instead of stdout",
+);
+const FILENAME_OVERRIDE: Def = def(
+    &["filename-override"],
+    Str,
+    None,
+    "use this file name for .sops.yaml rules and the file type (needed for stdin)",
+);
+const DECRYPTION_ORDER: Def = def(
+    &["decryption-order"],
+    Str,
+    Some("SOPS_DECRYPTION_ORDER"),
+    "comma-separated key types to try first",
+);
+const ENABLE_LOCAL_KEYSERVICE: Def = def(
+    &["enable-local-keyservice"],
+    Bool,
+    Some("SOPS_ENABLE_LOCAL_KEYSERVICE"),
+    "use the local key service (shroud always does)",
+);
+const KEYSERVICE: Def = def(
+    &["keyservice"],
+    Slice,
+    Some("SOPS_KEYSERVICE"),
+    "remote key services (not supported by shroud)",
+);
+const ADD_GCP_KMS: Def = def(&["add-gcp-kms"], Str, None, NOT_OFFERED);
+const RM_GCP_KMS: Def = def(&["rm-gcp-kms"], Str, None, NOT_OFFERED);
+const ADD_HCKMS: Def = def(&["add-hckms"], Str, None, NOT_OFFERED);
+const RM_HCKMS: Def = def(&["rm-hckms"], Str, None, NOT_OFFERED);
+const ADD_AZURE_KV: Def = def(&["add-azure-kv"], Str, None, NOT_OFFERED);
+const RM_AZURE_KV: Def = def(&["rm-azure-kv"], Str, None, NOT_OFFERED);
+const ADD_KMS: Def = def(&["add-kms"], Str, None, "add comma-separated AWS KMS ARNs");
+const RM_KMS: Def = def(
+    &["rm-kms"],
+    Str,
+    None,
+    "remove comma-separated AWS KMS ARNs",
+);
+const ADD_VAULT: Def = def(&["add-hc-vault-transit"], Str, None, NOT_OFFERED);
+const RM_VAULT: Def = def(&["rm-hc-vault-transit"], Str, None, NOT_OFFERED);
+const ADD_AGE: Def = def(
+    &["add-age"],
+    Str,
+    None,
+    "add comma-separated age recipients",
+);
+const RM_AGE: Def = def(
+    &["rm-age"],
+    Str,
+    None,
+    "remove comma-separated age recipients",
+);
+const ADD_PGP: Def = def(
+    &["add-pgp"],
+    Str,
+    None,
+    "add comma-separated PGP fingerprints",
+);
+const RM_PGP: Def = def(
+    &["rm-pgp"],
+    Str,
+    None,
+    "remove comma-separated PGP fingerprints",
+);
+const YES: Def = def(
+    &["yes", "y"],
+    Bool,
+    None,
+    "pre-approve all changes and run non-interactively",
+);
+const BACKGROUND: Def = def(
+    &["background"],
+    Bool,
+    None,
+    "start the command and do not wait for it (DEPRECATED)",
+);
+const PRISTINE: Def = def(
+    &["pristine"],
+    Bool,
+    None,
+    "give the command only the decrypted values, no inherited environment",
+);
+const USER: Def = def(&["user"], Str, None, "the user to run the command as");
+const SAME_PROCESS: Def = def(
+    &["same-process"],
+    Bool,
+    None,
+    "run the command in this process (exec) instead of a child",
+);
+const NO_FIFO: Def = def(
+    &["no-fifo"],
+    Bool,
+    None,
+    "use a regular file instead of a FIFO for the plaintext",
+);
+const FILENAME: Def = def(
+    &["filename"],
+    Str,
+    None,
+    "file name of the plaintext handed to the command (default: tmp-file)",
+);
+const VALUE_FILE: Def = def(
+    &["value-file"],
+    Bool,
+    None,
+    "VALUE is a file holding the JSON value",
+);
+const VALUE_STDIN: Def = def(
+    &["value-stdin"],
+    Bool,
+    None,
+    "read the JSON value from stdin (no VALUE argument)",
+);
+const IDEMPOTENT: Def = def(
+    &["idempotent"],
+    Bool,
+    None,
+    "do nothing when the change is already made",
+);
+const FILE: Def = def(&["file", "f"], Str, None, "the file to change");
+const GROUP_PGP: Def = def(
+    &["pgp"],
+    Slice,
+    None,
+    "PGP fingerprints of the new group (repeatable)",
+);
+const GROUP_KMS: Def = def(
+    &["kms"],
+    Slice,
+    None,
+    "AWS KMS ARNs of the new group (repeatable)",
+);
+const GROUP_GCP_KMS: Def = def(&["gcp-kms"], Slice, None, NOT_OFFERED);
+const GROUP_HCKMS: Def = def(&["hckms"], Slice, None, NOT_OFFERED);
+const GROUP_AZURE_KV: Def = def(&["azure-kv"], Slice, None, NOT_OFFERED);
+const GROUP_VAULT: Def = def(&["hc-vault-transit"], Slice, None, NOT_OFFERED);
+const GROUP_AGE: Def = def(
+    &["age"],
+    Slice,
+    None,
+    "age recipients of the new group (repeatable)",
+);
+const OMIT_EXTENSIONS: Def = def(&["omit-extensions"], Bool, None, "publish only");
+const RECURSIVE: Def = def(&["recursive"], Bool, None, "publish only");
+const NETWORK: Def = def(&["network", "net"], Str, None, "key service only");
+const ADDRESS: Def = def(&["address", "addr"], Str, None, "key service only");
+const PROMPT: Def = def(&["prompt"], Bool, None, "key service only");
+
+/// The top-level flags (`sops [flags] FILE` and before a command).
+static APP_FLAGS: &[&Def] = &[
+    &DECRYPT,
+    &ENCRYPT,
+    &ROTATE,
+    &DISABLE_VERSION_CHECK,
+    &CHECK_FOR_UPDATES,
+    &KMS,
+    &AWS_PROFILE,
+    &GCP_KMS,
+    &HCKMS,
+    &AZURE_KV,
+    &VAULT,
+    &PGP,
+    &AGE,
+    &IN_PLACE,
+    &EXTRACT,
+    &INPUT_TYPE,
+    &OUTPUT_TYPE,
+    &SHOW_MASTER_KEYS,
+    &ADD_GCP_KMS,
+    &RM_GCP_KMS,
+    &ADD_HCKMS,
+    &RM_HCKMS,
+    &ADD_AZURE_KV,
+    &RM_AZURE_KV,
+    &ADD_KMS,
+    &RM_KMS,
+    &ADD_VAULT,
+    &RM_VAULT,
+    &ADD_AGE,
+    &RM_AGE,
+    &ADD_PGP,
+    &RM_PGP,
+    &IGNORE_MAC,
+    &MAC_ONLY_ENCRYPTED,
+    &UNENCRYPTED_SUFFIX,
+    &ENCRYPTED_SUFFIX,
+    &UNENCRYPTED_REGEX,
+    &ENCRYPTED_REGEX,
+    &UNENCRYPTED_COMMENT_REGEX,
+    &ENCRYPTED_COMMENT_REGEX,
+    &CONFIG,
+    &ENCRYPTION_CONTEXT,
+    &SET,
+    &SHAMIR,
+    &INDENT,
+    &VERBOSE,
+    &OUTPUT,
+    &FILENAME_OVERRIDE,
+    &DECRYPTION_ORDER,
+    &ENABLE_LOCAL_KEYSERVICE,
+    &KEYSERVICE,
+    &HELP,
+    &VERSION,
+];
+
+/// A sops command: names, help lines, flags (help last, as urfave appends it), subcommands.
+struct Cmd {
+    names: &'static [&'static str],
+    usage: &'static str,
+    args_usage: &'static str,
+    flags: &'static [&'static Def],
+    subs: &'static [Cmd],
+}
+
+static COMMANDS: &[Cmd] = &[
+    Cmd {
+        names: &["completion"],
+        usage: "Generate shell completion scripts",
+        args_usage: "[bash|zsh|fish]",
+        flags: &[&HELP],
+        subs: &[],
+    },
+    Cmd {
+        names: &["exec-env"],
+        usage: "execute a command with decrypted values inserted into the environment",
+        args_usage: "[file to decrypt] [command to run]",
+        flags: &[
+            &BACKGROUND,
+            &PRISTINE,
+            &USER,
+            &SAME_PROCESS,
+            &DECRYPTION_ORDER,
+            &ENABLE_LOCAL_KEYSERVICE,
+            &KEYSERVICE,
+            &HELP,
+        ],
+        subs: &[],
+    },
+    Cmd {
+        names: &["exec-file"],
+        usage: "execute a command with the decrypted contents as a temporary file",
+        args_usage: "[file to decrypt] [command to run]",
+        flags: &[
+            &BACKGROUND,
+            &NO_FIFO,
+            &USER,
+            &INPUT_TYPE,
+            &OUTPUT_TYPE,
+            &FILENAME,
+            &DECRYPTION_ORDER,
+            &ENABLE_LOCAL_KEYSERVICE,
+            &KEYSERVICE,
+            &HELP,
+        ],
+        subs: &[],
+    },
+    Cmd {
+        names: &["publish"],
+        usage: "Publish sops file or directory to a configured destination (not supported by shroud)",
+        args_usage: "file",
+        flags: &[
+            &YES,
+            &OMIT_EXTENSIONS,
+            &RECURSIVE,
+            &VERBOSE,
+            &DECRYPTION_ORDER,
+            &ENABLE_LOCAL_KEYSERVICE,
+            &KEYSERVICE,
+            &HELP,
+        ],
+        subs: &[],
+    },
+    Cmd {
+        names: &["keyservice"],
+        usage: "start a SOPS key service server (not supported by shroud)",
+        args_usage: "",
+        flags: &[&NETWORK, &ADDRESS, &PROMPT, &VERBOSE, &HELP],
+        subs: &[],
+    },
+    Cmd {
+        names: &["filestatus"],
+        usage: "check the status of the file, returning encryption status",
+        args_usage: "file",
+        flags: &[&INPUT_TYPE, &HELP],
+        subs: &[],
+    },
+    Cmd {
+        names: &["groups"],
+        usage: "modify the groups on a SOPS file",
+        args_usage: "",
+        flags: &[&HELP],
+        subs: &[
+            Cmd {
+                names: &["add"],
+                usage: "add a new group to a SOPS file",
+                args_usage: "",
+                flags: &[
+                    &FILE,
+                    &GROUP_PGP,
+                    &GROUP_KMS,
+                    &AWS_PROFILE,
+                    &GROUP_GCP_KMS,
+                    &GROUP_HCKMS,
+                    &GROUP_AZURE_KV,
+                    &GROUP_VAULT,
+                    &GROUP_AGE,
+                    &IN_PLACE,
+                    &SHAMIR,
+                    &ENCRYPTION_CONTEXT,
+                    &ENABLE_LOCAL_KEYSERVICE,
+                    &KEYSERVICE,
+                    &HELP,
+                ],
+                subs: &[],
+            },
+            Cmd {
+                names: &["delete"],
+                usage: "delete a key group from a SOPS file",
+                args_usage: "[index]",
+                flags: &[
+                    &FILE,
+                    &IN_PLACE,
+                    &SHAMIR,
+                    &ENABLE_LOCAL_KEYSERVICE,
+                    &KEYSERVICE,
+                    &HELP,
+                ],
+                subs: &[],
+            },
+        ],
+    },
+    Cmd {
+        names: &["updatekeys"],
+        usage: "update the keys of SOPS files using the config file",
+        args_usage: "file",
+        flags: &[
+            &YES,
+            &INPUT_TYPE,
+            &ENABLE_LOCAL_KEYSERVICE,
+            &KEYSERVICE,
+            &HELP,
+        ],
+        subs: &[],
+    },
+    Cmd {
+        names: &["decrypt"],
+        usage: "decrypt a file, and output the results to stdout. If no filename is provided, stdin will be used.",
+        args_usage: "[file]",
+        flags: &[
+            &IN_PLACE,
+            &EXTRACT,
+            &OUTPUT,
+            &INPUT_TYPE,
+            &OUTPUT_TYPE,
+            &IGNORE_MAC,
+            &FILENAME_OVERRIDE,
+            &DECRYPTION_ORDER,
+            &ENABLE_LOCAL_KEYSERVICE,
+            &KEYSERVICE,
+            &HELP,
+        ],
+        subs: &[],
+    },
+    Cmd {
+        names: &["encrypt"],
+        usage: "encrypt a file, and output the results to stdout. If no filename is provided, stdin will be used.",
+        args_usage: "[file]",
+        flags: &[
+            &IN_PLACE,
+            &OUTPUT,
+            &KMS,
+            &AWS_PROFILE,
+            &GCP_KMS,
+            &HCKMS,
+            &AZURE_KV,
+            &VAULT,
+            &PGP,
+            &AGE,
+            &INPUT_TYPE,
+            &OUTPUT_TYPE,
+            &UNENCRYPTED_SUFFIX,
+            &ENCRYPTED_SUFFIX,
+            &UNENCRYPTED_REGEX,
+            &ENCRYPTED_REGEX,
+            &ENCRYPTION_CONTEXT,
+            &SHAMIR,
+            &FILENAME_OVERRIDE,
+            &ENABLE_LOCAL_KEYSERVICE,
+            &KEYSERVICE,
+            &HELP,
+        ],
+        subs: &[],
+    },
+    Cmd {
+        names: &["rotate"],
+        usage: "generate a new data encryption key and reencrypt all values with the new key",
+        args_usage: "file",
+        flags: &[
+            &IN_PLACE,
+            &OUTPUT,
+            &INPUT_TYPE,
+            &OUTPUT_TYPE,
+            &ENCRYPTION_CONTEXT,
+            &ADD_GCP_KMS,
+            &RM_GCP_KMS,
+            &ADD_HCKMS,
+            &RM_HCKMS,
+            &ADD_AZURE_KV,
+            &RM_AZURE_KV,
+            &ADD_KMS,
+            &RM_KMS,
+            &ADD_VAULT,
+            &RM_VAULT,
+            &ADD_AGE,
+            &RM_AGE,
+            &ADD_PGP,
+            &RM_PGP,
+            &FILENAME_OVERRIDE,
+            &DECRYPTION_ORDER,
+            &ENABLE_LOCAL_KEYSERVICE,
+            &KEYSERVICE,
+            &HELP,
+        ],
+        subs: &[],
+    },
+    Cmd {
+        names: &["edit"],
+        usage: "edit an encrypted file",
+        args_usage: "file",
+        flags: &[
+            &KMS,
+            &AWS_PROFILE,
+            &GCP_KMS,
+            &HCKMS,
+            &AZURE_KV,
+            &VAULT,
+            &PGP,
+            &AGE,
+            &INPUT_TYPE,
+            &OUTPUT_TYPE,
+            &UNENCRYPTED_SUFFIX,
+            &ENCRYPTED_SUFFIX,
+            &UNENCRYPTED_REGEX,
+            &ENCRYPTED_REGEX,
+            &ENCRYPTION_CONTEXT,
+            &SHAMIR,
+            &SHOW_MASTER_KEYS,
+            &IGNORE_MAC,
+            &DECRYPTION_ORDER,
+            &ENABLE_LOCAL_KEYSERVICE,
+            &KEYSERVICE,
+            &HELP,
+        ],
+        subs: &[],
+    },
+    Cmd {
+        names: &["set"],
+        usage: "set a specific key or branch in the input document. value must be a JSON encoded string, for example '/path/to/file [\"somekey\"][0] {\"somevalue\":true}', or a path if --value-file is used, or omitted if --value-stdin is used",
+        args_usage: "file index [value]",
+        flags: &[
+            &INPUT_TYPE,
+            &OUTPUT_TYPE,
+            &VALUE_FILE,
+            &VALUE_STDIN,
+            &SHAMIR,
+            &IGNORE_MAC,
+            &DECRYPTION_ORDER,
+            &IDEMPOTENT,
+            &ENABLE_LOCAL_KEYSERVICE,
+            &KEYSERVICE,
+            &HELP,
+        ],
+        subs: &[],
+    },
+    Cmd {
+        names: &["unset"],
+        usage: "unset a specific key or branch in the input document.",
+        args_usage: "file index",
+        flags: &[
+            &INPUT_TYPE,
+            &OUTPUT_TYPE,
+            &SHAMIR,
+            &IGNORE_MAC,
+            &DECRYPTION_ORDER,
+            &IDEMPOTENT,
+            &ENABLE_LOCAL_KEYSERVICE,
+            &KEYSERVICE,
+            &HELP,
+        ],
+        subs: &[],
+    },
+    Cmd {
+        names: &["help", "h"],
+        usage: "Shows a list of commands or help for one command",
+        args_usage: "[command]",
+        flags: &[],
+        subs: &[],
+    },
 ];
 
 /// The sops verb a command line runs.
@@ -214,25 +750,6 @@ pub enum Verb {
 }
 
 impl Verb {
-    fn from_word(w: &str) -> Option<Verb> {
-        Some(match w {
-            "encrypt" => Verb::Encrypt,
-            "decrypt" => Verb::Decrypt,
-            "edit" => Verb::Edit,
-            "rotate" => Verb::Rotate,
-            "set" => Verb::Set,
-            "unset" => Verb::Unset,
-            "updatekeys" => Verb::Updatekeys,
-            "filestatus" => Verb::Filestatus,
-            "exec-env" => Verb::ExecEnv,
-            "exec-file" => Verb::ExecFile,
-            "groups" => Verb::Groups,
-            "completion" => Verb::Completion,
-            "help" | "h" => Verb::Help,
-            _ => return None,
-        })
-    }
-
     fn word(self) -> &'static str {
         match self {
             Verb::Encrypt => "encrypt",
@@ -256,10 +773,16 @@ impl Verb {
 /// A sops command line translated into shroud's.
 #[derive(Debug)]
 pub struct Translated {
+    /// shroud's argument list (for help and version: shroud's own `--help`/`--version`).
     pub args: Vec<OsString>,
     pub verb: Verb,
     /// Warnings sops itself prints for the same command line.
     pub warnings: Vec<String>,
+    /// sops's help text for what `--help`/`help` asked about: printed, and nothing else runs.
+    pub help: Option<String>,
+    /// The file sops loads a creation rule for (sops refuses when `.sops.yaml` has rules and
+    /// none matches, even with keys on the command line).
+    pub needs_rule: Option<PathBuf>,
 }
 
 /// Why a sops command line could not be translated, with sops's exit code.
@@ -276,280 +799,959 @@ fn refuse(message: impl Into<String>, code: u8) -> Refused {
     }
 }
 
-/// One parsed flag: its action and its value.
-type Parsed = (Action, Option<OsString>);
+/// sops's exit code for conflicting parameters.
+const CONFLICT: u8 = 8;
+/// sops's exit code for a missing file argument.
+const NO_FILE: u8 = 100;
 
-/// Parses Go-`flag`-style options from `args[i..]` until the first argument that is not a
-/// flag (or after `--`). Returns the flags and the index of the first positional argument.
-fn parse_flags(args: &[OsString], mut i: usize) -> Result<(Vec<Parsed>, usize), Refused> {
-    let mut out = Vec::new();
-    while i < args.len() {
-        let a = args[i].to_string_lossy().into_owned();
-        if a == "--" {
-            return Ok((out, i + 1));
+/// The flag contexts a command reads from, innermost first (urfave's lineage: a flag's value
+/// comes from the innermost context that defines it, set or not).
+struct Scope<'a> {
+    chain: Vec<&'a Parsed>,
+}
+
+impl Scope<'_> {
+    fn owner(&self, name: &str) -> Option<&Parsed> {
+        self.chain.iter().copied().find(|p| p.defines(name))
+    }
+
+    fn given(&self, name: &str) -> Option<&Val> {
+        self.owner(name).and_then(|p| p.given(name))
+    }
+
+    /// Given on the command line or through the flag's environment variable.
+    fn value(&self, name: &str) -> Option<&Val> {
+        self.owner(name).and_then(|p| p.value(name))
+    }
+
+    fn on(&self, name: &str) -> bool {
+        matches!(self.given(name), Some(Val::Bool(true)))
+    }
+
+    /// A string flag's value; sops treats an empty string as not given.
+    fn text(&self, name: &str) -> Option<OsString> {
+        match self.given(name) {
+            Some(Val::Str(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
         }
-        if a == "-" || !a.starts_with('-') {
-            break;
+    }
+
+    fn positionals(&self) -> &[OsString] {
+        &self.chain[0].args
+    }
+}
+
+/// shroud's argument list under construction.
+struct Out {
+    args: Vec<OsString>,
+}
+
+impl Out {
+    fn new(words: &[&str]) -> Out {
+        Out {
+            args: std::iter::once("shroud")
+                .chain(words.iter().copied())
+                .map(OsString::from)
+                .collect(),
         }
-        let body = a.trim_start_matches('-');
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(OsString::from(v))),
-            None => (body, None),
-        };
-        if matches!(name, "help" | "h") {
-            out.push((Action::Select(Verb::Help), None));
-            i += 1;
-            continue;
+    }
+
+    fn push(&mut self, a: impl Into<OsString>) {
+        self.args.push(a.into());
+    }
+
+    /// `--name value`, or `--name=value` for a value that starts with a dash (Go's flag takes
+    /// any next argument as the value; clap would read it as a flag).
+    fn value(&mut self, name: &str, v: &OsString) {
+        if v.as_encoded_bytes().starts_with(b"-") {
+            let mut a = OsString::from(format!("--{name}="));
+            a.push(v);
+            self.push(a);
+        } else {
+            self.push(format!("--{name}"));
+            self.push(v.clone());
         }
-        if matches!(name, "version" | "v") {
-            out.push((Action::Select(Verb::Version), None));
-            i += 1;
-            continue;
-        }
-        let Some(f) = FLAGS.iter().find(|f| f.names.contains(&name)) else {
-            return Err(refuse(
-                format!("Incorrect Usage: flag provided but not defined: -{name}"),
-                1,
-            ));
-        };
-        let value = if f.value {
-            match inline {
-                Some(v) => Some(v),
-                None => {
-                    i += 1;
-                    Some(args.get(i).cloned().ok_or_else(|| {
-                        refuse(
-                            format!("Incorrect Usage: flag needs an argument: -{name}"),
-                            1,
-                        )
-                    })?)
+    }
+
+    /// Passes sops flag `sops` as shroud flag `--shroud` (bool: when true; string: when not
+    /// empty; int: when not 0; slice: every value).
+    fn pass(&mut self, s: &Scope, sops: &str, shroud: &str) {
+        match s.given(sops) {
+            Some(Val::Bool(true)) => self.push(format!("--{shroud}")),
+            Some(Val::Str(v)) if !v.is_empty() => self.value(shroud, v),
+            Some(Val::Int(n)) if *n != 0 => self.value(shroud, &n.to_string().into()),
+            Some(Val::Slice(vs)) => {
+                for v in vs.iter().filter(|v| !v.is_empty()) {
+                    self.value(shroud, v);
                 }
             }
-        } else {
-            // A boolean flag may be written `-flag=false`.
-            if inline.as_deref().is_some_and(|v| v == "false") {
-                i += 1;
-                continue;
-            }
-            None
-        };
-        out.push((f.action, value));
-        i += 1;
-    }
-    Ok((out, i))
-}
-
-fn long(name: &str) -> OsString {
-    OsString::from(format!("--{name}"))
-}
-
-/// Appends shroud flags for parsed sops flags; `legacy` says whether legacy-only flags apply.
-fn push_flags(
-    out: &mut Vec<OsString>,
-    flags: &[Parsed],
-    legacy: bool,
-    skip: &[&str],
-) -> Result<(), Refused> {
-    for (action, value) in flags {
-        let name = match action {
-            Action::Pass(n) => *n,
-            Action::LegacyOnly(n) if legacy => n,
-            Action::LegacyOnly(_) | Action::Ignore | Action::Select(_) => continue,
-            Action::Unsupported(why) => return Err(refuse(why.to_string(), 1)),
-        };
-        if skip.contains(&name) {
-            continue;
+            _ => {}
         }
-        out.push(long(name));
-        if let Some(v) = value {
-            out.push(v.clone());
+    }
+
+    /// Passes each flag under its own name.
+    fn same(&mut self, s: &Scope, names: &[&str]) {
+        for n in names {
+            self.pass(s, n, n);
+        }
+    }
+
+    /// The positional arguments; the first is a file, and sops reads `-` as a file named `-`
+    /// (shroud would read stdin).
+    fn files(&mut self, files: &[OsString]) {
+        if let Some((first, rest)) = files.split_first() {
+            self.push("--");
+            self.push(literal_file(first));
+            self.args.extend(rest.iter().cloned());
+        }
+    }
+
+    fn done(self, verb: Verb, warnings: Vec<String>, needs_rule: Option<PathBuf>) -> Translated {
+        Translated {
+            args: self.args,
+            verb,
+            warnings,
+            help: None,
+            needs_rule,
+        }
+    }
+}
+
+/// A flag sops accepts for a key service shroud does not offer, refused when it has a value
+/// (from the command line, or from its environment variable when `env` is set).
+fn refuse_unoffered(s: &Scope, names: &[&str], env: bool) -> Result<(), Refused> {
+    for n in names {
+        let v = if env { s.value(n) } else { s.given(n) };
+        let set = match v {
+            Some(Val::Str(x)) => !x.is_empty(),
+            Some(Val::Slice(xs)) => xs.iter().any(|x| !x.is_empty()),
+            _ => false,
+        };
+        if set {
+            let what = if n.contains("keyservice") {
+                "remote key services are not supported by shroud (keys are used locally: age identities, gpg-agent, AWS credentials)"
+            } else {
+                "this key service is not supported by shroud (it uses age, PGP and AWS KMS keys)"
+            };
+            return Err(refuse(format!("--{n}: {what}"), 1));
         }
     }
     Ok(())
 }
 
-/// Translates a sops 3.11 command line (`args[0]` is the program name).
-pub fn translate(args: &[OsString]) -> Result<Translated, Refused> {
-    let mut warnings = Vec::new();
-    let (globals, first) = parse_flags(args, 1)?;
-    let selected: Vec<Verb> = globals
-        .iter()
-        .filter_map(|(a, _)| match a {
-            Action::Select(v) => Some(*v),
-            _ => None,
-        })
-        .collect();
-    if selected.contains(&Verb::Version) {
-        return Ok(Translated {
-            args: vec!["shroud".into(), "--version".into()],
-            verb: Verb::Version,
-            warnings,
-        });
+/// sops with the local key service turned off (`--enable-local-keyservice=false` or
+/// `SOPS_ENABLE_LOCAL_KEYSERVICE=false`) and no remote one cannot use any key: it fails with
+/// `code` (128 where a data key is needed, 1 where one is made).
+fn local_keys_off(s: &Scope, code: u8) -> Result<(), Refused> {
+    if matches!(s.value("enable-local-keyservice"), Some(Val::Bool(false))) {
+        return Err(refuse(
+            "--enable-local-keyservice=false leaves no key service to use a key (shroud uses keys locally and has no remote key services)",
+            code,
+        ));
     }
-    if selected.contains(&Verb::Help) {
-        return Ok(Translated {
-            args: vec!["shroud".into(), "--help".into()],
-            verb: Verb::Help,
-            warnings,
-        });
-    }
-    let word = args.get(first).map(|a| a.to_string_lossy().into_owned());
-    match word.as_deref() {
-        Some("publish") => {
-            return Err(refuse(
-                "shroud does not publish files: the destination_rules of .sops.yaml (S3, GCS, Vault) are not used; run the real sops publish for that",
-                1,
-            ));
-        }
-        Some("keyservice") => {
-            return Err(refuse(
-                "shroud does not run a key service; keys are used locally (age identities, gpg-agent, AWS credentials)",
-                1,
-            ));
-        }
-        _ => {}
-    }
-    let verb_word = word.as_deref().and_then(Verb::from_word);
-    let mut out: Vec<OsString> = vec!["shroud".into()];
-    let global_has = |n: &str| {
-        globals
-            .iter()
-            .any(|(a, _)| matches!(a, Action::Pass(x) if *x == n))
-    };
-    if let Some(verb) = verb_word {
-        // sops VERB [verb flags] [args]: global flags before the verb apply too.
-        let (local, pos) = parse_flags(args, first + 1)?;
-        let positionals = &args[pos..];
-        match verb {
-            Verb::Help => {
-                out.push("--help".into());
-            }
-            Verb::Completion => {
-                out.push("completion".into());
-                out.extend(positionals.iter().cloned());
-            }
-            Verb::Groups => {
-                // `sops groups add|delete [flags] [index]`: Go flag syntax after the word.
-                let sub = args
-                    .get(first + 1)
-                    .map(|a| a.to_string_lossy().into_owned());
-                out.push("groups".into());
-                match sub.as_deref() {
-                    Some(w @ ("add" | "delete")) => {
-                        let (flags, pos) = parse_flags(args, first + 2)?;
-                        out.push(if w == "add" { "add" } else { "rm" }.into());
-                        push_flags(&mut out, &globals, false, &[])?;
-                        push_flags(&mut out, &flags, false, &[])?;
-                        if pos < args.len() {
-                            out.push("--".into());
-                            out.extend(args[pos..].iter().cloned());
-                        }
-                    }
-                    _ => out.extend(args[first + 1..].iter().cloned()),
-                }
-            }
-            _ => {
-                let has = |n: &str| {
-                    local
-                        .iter()
-                        .chain(&globals)
-                        .any(|(a, _)| matches!(a, Action::Pass(x) if *x == n))
-                };
-                if verb == Verb::Encrypt && positionals.is_empty() && !has("filename-override") {
-                    return Err(refuse(
-                        "Error: must specify --filename-override when reading from stdin",
-                        8,
-                    ));
-                }
-                out.push(verb.word().into());
-                push_flags(&mut out, &globals, false, &[])?;
-                push_flags(&mut out, &local, false, &[])?;
-                if !positionals.is_empty() {
-                    out.push("--".into());
-                    out.extend(positionals.iter().cloned());
-                }
-            }
-        }
-        return Ok(Translated {
-            args: out,
-            verb,
-            warnings,
-        });
-    }
-    // Legacy mode: sops [flags] FILE.
-    let Some(file) = args.get(first) else {
-        return Err(refuse("Error: no file specified", 100));
-    };
-    if args.len() > first + 1 {
+    Ok(())
+}
+
+const UNOFFERED_KEYS: &[&str] = &["gcp-kms", "hckms", "azure-kv", "hc-vault-transit"];
+const UNOFFERED_ROTATE: &[&str] = &[
+    "add-gcp-kms",
+    "rm-gcp-kms",
+    "add-hckms",
+    "rm-hckms",
+    "add-azure-kv",
+    "rm-azure-kv",
+    "add-hc-vault-transit",
+    "rm-hc-vault-transit",
+];
+const ADD_RM: &[&str] = &[
+    "add-kms",
+    "add-pgp",
+    "add-gcp-kms",
+    "add-hckms",
+    "add-hc-vault-transit",
+    "add-azure-kv",
+    "add-age",
+    "rm-kms",
+    "rm-pgp",
+    "rm-gcp-kms",
+    "rm-hckms",
+    "rm-hc-vault-transit",
+    "rm-azure-kv",
+    "rm-age",
+];
+
+/// sops's warning for extra positional arguments.
+fn extra_positionals(args: &[OsString], warnings: &mut Vec<String>) {
+    if args.len() > 1 {
         warnings.push(
             "More than one positional argument provided. Only the first one will be used!".into(),
         );
+        if let Some(flag) = args[1..]
+            .iter()
+            .rev()
+            .find(|a| a.to_string_lossy().starts_with('-'))
+        {
+            warnings.push(format!(
+                "Note that one of the ignored positional argument is {:?}, which looks like a flag. Flags must always be provided before the first positional argument!",
+                flag.to_string_lossy()
+            ));
+        }
     }
-    if selected.len() + usize::from(global_has("set")) > 1 {
+}
+
+/// A file argument as a path shroud reads as a file (`-` is stdin to shroud, a name to sops).
+fn literal_file(p: &OsString) -> OsString {
+    if p == "-" {
+        OsString::from("./-")
+    } else {
+        p.clone()
+    }
+}
+
+fn absolute(p: &OsString) -> PathBuf {
+    std::path::absolute(Path::new(p)).unwrap_or_else(|_| PathBuf::from(p))
+}
+
+fn exists(p: &OsString) -> bool {
+    std::fs::symlink_metadata(Path::new(p)).is_ok()
+}
+
+fn in_place_and_output(s: &Scope) -> Result<(), Refused> {
+    if s.on("in-place") && s.text("output").is_some() {
+        return Err(refuse(
+            "Error: cannot operate on both --output and --in-place",
+            CONFLICT,
+        ));
+    }
+    Ok(())
+}
+
+/// The rule flags encrypt and edit read (the comment regexes and --mac-only-encrypted come from
+/// the top level: those commands do not define them).
+const RULE_FLAGS: &[&str] = &[
+    "unencrypted-suffix",
+    "encrypted-suffix",
+    "unencrypted-regex",
+    "encrypted-regex",
+    "unencrypted-comment-regex",
+    "encrypted-comment-regex",
+    "mac-only-encrypted",
+];
+const KEY_FLAGS: &[&str] = &[
+    "kms",
+    "aws-profile",
+    "pgp",
+    "age",
+    "encryption-context",
+    "shamir-secret-sharing-threshold",
+];
+
+fn decrypt(s: &Scope) -> Result<Translated, Refused> {
+    let pos = s.positionals();
+    let mut warnings = Vec::new();
+    if pos.is_empty() && s.on("in-place") {
+        return Err(refuse(
+            "Error: cannot use --in-place when reading from stdin",
+            CONFLICT,
+        ));
+    }
+    extra_positionals(pos, &mut warnings);
+    in_place_and_output(s)?;
+    refuse_unoffered(s, &["keyservice"], false)?;
+    local_keys_off(s, 128)?;
+    let mut o = Out::new(&["decrypt"]);
+    o.same(
+        s,
+        &[
+            "in-place",
+            "extract",
+            "output",
+            "input-type",
+            "output-type",
+            "ignore-mac",
+            "filename-override",
+            "decryption-order",
+            "verbose",
+        ],
+    );
+    if pos.is_empty() && s.text("filename-override").is_none() {
+        // stdin without a name: sops's stores default to binary (a JSON container).
+        for flag in ["input-type", "output-type"] {
+            if s.text(flag).is_none() {
+                o.push(format!("--{flag}"));
+                o.push("binary");
+            }
+        }
+    }
+    o.files(&pos[..pos.len().min(1)]);
+    Ok(o.done(Verb::Decrypt, warnings, None))
+}
+
+fn encrypt(s: &Scope) -> Result<Translated, Refused> {
+    let pos = s.positionals();
+    let mut warnings = Vec::new();
+    if pos.is_empty() {
+        if s.on("in-place") {
+            return Err(refuse(
+                "Error: cannot use --in-place when reading from stdin",
+                CONFLICT,
+            ));
+        }
+        if s.text("filename-override").is_none() {
+            return Err(refuse(
+                "Error: must specify --filename-override when reading from stdin",
+                CONFLICT,
+            ));
+        }
+    }
+    extra_positionals(pos, &mut warnings);
+    in_place_and_output(s)?;
+    refuse_unoffered(s, UNOFFERED_KEYS, true)?;
+    refuse_unoffered(s, &["keyservice"], false)?;
+    local_keys_off(s, 1)?;
+    let mut o = Out::new(&["encrypt"]);
+    o.same(s, &["in-place", "output", "input-type", "output-type"]);
+    o.same(s, KEY_FLAGS);
+    o.same(s, RULE_FLAGS);
+    o.same(s, &["filename-override", "verbose"]);
+    let file = pos.first();
+    let needs_rule = match (s.text("filename-override"), file) {
+        (_, Some(f)) if !exists(f) => None,
+        (Some(name), _) => Some(absolute(&name)),
+        (None, Some(f)) => Some(absolute(f)),
+        (None, None) => None,
+    };
+    o.files(&pos[..pos.len().min(1)]);
+    Ok(o.done(Verb::Encrypt, warnings, needs_rule))
+}
+
+fn edit(s: &Scope) -> Result<Translated, Refused> {
+    let pos = s.positionals();
+    let mut warnings = Vec::new();
+    let Some(file) = pos.first() else {
+        return Err(refuse("Error: no file specified", NO_FILE));
+    };
+    extra_positionals(pos, &mut warnings);
+    let new = !exists(file);
+    if new {
+        refuse_unoffered(s, UNOFFERED_KEYS, true)?;
+    }
+    refuse_unoffered(s, &["keyservice"], false)?;
+    local_keys_off(s, if new { 1 } else { 128 })?;
+    let mut o = Out::new(&["edit"]);
+    o.same(s, KEY_FLAGS);
+    o.same(s, RULE_FLAGS);
+    o.same(
+        s,
+        &[
+            "input-type",
+            "output-type",
+            "show-master-keys",
+            "ignore-mac",
+            "decryption-order",
+            "verbose",
+        ],
+    );
+    o.files(&pos[..1]);
+    Ok(o.done(Verb::Edit, warnings, new.then(|| absolute(file))))
+}
+
+fn rotate(s: &Scope) -> Result<Translated, Refused> {
+    let pos = s.positionals();
+    let mut warnings = Vec::new();
+    let Some(file) = pos.first() else {
+        return Err(refuse("Error: no file specified", NO_FILE));
+    };
+    extra_positionals(pos, &mut warnings);
+    in_place_and_output(s)?;
+    if !exists(file) && ADD_RM.iter().any(|n| s.text(n).is_some()) {
+        return Err(refuse(
+            format!(
+                "Error: cannot add or remove keys on non-existent file {:?}, use the `edit` subcommand instead.",
+                absolute(file).display().to_string()
+            ),
+            49,
+        ));
+    }
+    refuse_unoffered(s, UNOFFERED_ROTATE, false)?;
+    refuse_unoffered(s, &["keyservice"], false)?;
+    local_keys_off(s, 128)?;
+    let mut o = Out::new(&["rotate"]);
+    o.same(
+        s,
+        &[
+            "in-place",
+            "output",
+            "input-type",
+            "output-type",
+            "encryption-context",
+            "add-kms",
+            "rm-kms",
+            "add-age",
+            "rm-age",
+            "add-pgp",
+            "rm-pgp",
+            "filename-override",
+            "decryption-order",
+            "verbose",
+        ],
+    );
+    o.files(&pos[..1]);
+    Ok(o.done(Verb::Rotate, warnings, None))
+}
+
+fn set(s: &Scope) -> Result<Translated, Refused> {
+    let pos = s.positionals();
+    if s.on("value-file") && s.on("value-stdin") {
+        return Err(refuse(
+            "Error: cannot use both --value-file and --value-stdin",
+            1,
+        ));
+    }
+    if s.on("value-stdin") && pos.len() != 2 {
+        return Err(refuse(
+            "Error: file specified, or index and value are missing. Need precisely 2 positional arguments since --value-stdin is used.",
+            NO_FILE,
+        ));
+    }
+    if !s.on("value-stdin") && pos.len() != 3 {
+        return Err(refuse(
+            "Error: no file specified, or index and value are missing. Need precisely 3 positional arguments.",
+            NO_FILE,
+        ));
+    }
+    refuse_unoffered(s, &["keyservice"], false)?;
+    local_keys_off(s, 128)?;
+    let mut o = Out::new(&["set"]);
+    o.same(
+        s,
+        &[
+            "input-type",
+            "output-type",
+            "value-file",
+            "value-stdin",
+            "ignore-mac",
+            "decryption-order",
+            "idempotent",
+            "verbose",
+        ],
+    );
+    o.files(pos);
+    Ok(o.done(Verb::Set, Vec::new(), None))
+}
+
+fn unset(s: &Scope) -> Result<Translated, Refused> {
+    let pos = s.positionals();
+    if pos.len() != 2 {
+        return Err(refuse(
+            "Error: no file specified, or index is missing",
+            NO_FILE,
+        ));
+    }
+    refuse_unoffered(s, &["keyservice"], false)?;
+    local_keys_off(s, 128)?;
+    let mut o = Out::new(&["unset"]);
+    o.same(
+        s,
+        &[
+            "input-type",
+            "output-type",
+            "ignore-mac",
+            "decryption-order",
+            "idempotent",
+            "verbose",
+        ],
+    );
+    o.files(pos);
+    Ok(o.done(Verb::Unset, Vec::new(), None))
+}
+
+fn filestatus(s: &Scope) -> Result<Translated, Refused> {
+    let pos = s.positionals();
+    if pos.is_empty() {
+        return Err(refuse("Error: no file specified", NO_FILE));
+    }
+    let mut o = Out::new(&["filestatus"]);
+    o.same(s, &["input-type"]);
+    o.files(&pos[..1]);
+    Ok(o.done(Verb::Filestatus, Vec::new(), None))
+}
+
+fn updatekeys(s: &Scope) -> Result<Translated, Refused> {
+    let pos = s.positionals();
+    refuse_unoffered(s, &["keyservice"], false)?;
+    if pos.is_empty() {
+        // sops looks for the config first.
+        let config = s.value("config").is_some()
+            || std::env::current_dir()
+                .ok()
+                .and_then(|d| shroud::config::find(&d))
+                .is_some();
+        return Err(if config {
+            refuse("Error: no file specified", NO_FILE)
+        } else {
+            refuse("config file not found", 1)
+        });
+    }
+    local_keys_off(s, 128)?;
+    // sops keeps the data key when a key is removed (shroud's own updatekeys re-keys).
+    let mut o = Out::new(&["updatekeys", "--keep-data-key"]);
+    o.same(
+        s,
+        &[
+            "yes",
+            "input-type",
+            "shamir-secret-sharing-threshold",
+            "verbose",
+        ],
+    );
+    o.push("--");
+    o.args.extend(pos.iter().map(literal_file));
+    Ok(o.done(Verb::Updatekeys, Vec::new(), None))
+}
+
+fn exec(s: &Scope, verb: Verb) -> Result<Translated, Refused> {
+    let pos = s.positionals();
+    let mut warnings = Vec::new();
+    if pos.len() != 2 {
+        return Err(refuse("error: missing file to decrypt", 1));
+    }
+    if verb == Verb::ExecFile && s.on("background") && s.on("no-fifo") {
+        return Err(refuse(
+            "exec-file --background --no-fifo: shroud does not leave a plaintext file behind for a command it does not wait for (sops removes it at once, so the command cannot read it either); drop --no-fifo: the command then gets the plaintext through a FIFO before shroud returns",
+            1,
+        ));
+    }
+    if verb == Verb::ExecEnv && s.on("background") && s.on("same-process") {
+        warnings.push(
+            "exec-env's --background option is deprecated and will be removed in a future version of sops".into(),
+        );
+        return Err(refuse(
+            "Error: The --same-process flag cannot be used with --background",
+            CONFLICT,
+        ));
+    }
+    refuse_unoffered(s, &["keyservice"], false)?;
+    local_keys_off(s, 128)?;
+    let mut o = Out::new(&[verb.word()]);
+    let own: &[&str] = if verb == Verb::ExecEnv {
+        &["background", "pristine", "user", "same-process"]
+    } else {
+        &["background", "no-fifo", "user", "output-type", "filename"]
+    };
+    o.same(s, own);
+    o.same(
+        s,
+        &["input-type", "ignore-mac", "decryption-order", "verbose"],
+    );
+    o.files(pos);
+    Ok(o.done(verb, warnings, None))
+}
+
+fn groups_add(s: &Scope) -> Result<Translated, Refused> {
+    if !s.positionals().is_empty() {
+        return Err(refuse("error: no positional arguments allowed", 1));
+    }
+    refuse_unoffered(s, UNOFFERED_KEYS, false)?;
+    refuse_unoffered(s, &["keyservice"], false)?;
+    local_keys_off(s, 1)?;
+    let mut o = Out::new(&["groups", "add"]);
+    o.same(
+        s,
+        &[
+            "file",
+            "pgp",
+            "kms",
+            "age",
+            "aws-profile",
+            "in-place",
+            "shamir-secret-sharing-threshold",
+            "encryption-context",
+            "input-type",
+        ],
+    );
+    Ok(o.done(Verb::Groups, Vec::new(), None))
+}
+
+fn groups_delete(s: &Scope) -> Result<Translated, Refused> {
+    let pos = s.positionals();
+    if pos.len() != 1 {
+        return Err(refuse(
+            "error: exactly one positional argument (index) required",
+            1,
+        ));
+    }
+    refuse_unoffered(s, &["keyservice"], false)?;
+    local_keys_off(s, 1)?;
+    let mut o = Out::new(&["groups", "rm"]);
+    o.same(
+        s,
+        &[
+            "file",
+            "in-place",
+            "shamir-secret-sharing-threshold",
+            "input-type",
+        ],
+    );
+    o.files(pos);
+    Ok(o.done(Verb::Groups, Vec::new(), None))
+}
+
+/// `sops [flags] FILE`: the mode is --set, else --rotate, else --decrypt, else --encrypt (the
+/// last one sops runs is the one whose output it writes), else edit.
+fn legacy(app: &Parsed) -> Result<Translated, Refused> {
+    let s = Scope { chain: vec![app] };
+    let (dec, enc, rot) = (s.on("decrypt"), s.on("encrypt"), s.on("rotate"));
+    let set_spec = s.text("set");
+    let pos = s.positionals();
+    let Some(file) = pos.first() else {
+        return Err(refuse("Error: no file specified", NO_FILE));
+    };
+    let mut warnings = Vec::new();
+    extra_positionals(pos, &mut warnings);
+    in_place_and_output(&s)?;
+    if !exists(file) {
+        if ADD_RM.iter().any(|n| s.text(n).is_some()) {
+            return Err(refuse(
+                format!(
+                    "Error: cannot add or remove keys on non-existent file {:?}, use `--kms` and `--pgp` instead.",
+                    absolute(file).display().to_string()
+                ),
+                49,
+            ));
+        }
+        if enc || dec || rot {
+            return Err(refuse(
+                format!(
+                    "Error: cannot operate on non-existent file {:?}",
+                    absolute(file).display().to_string()
+                ),
+                NO_FILE,
+            ));
+        }
+    }
+    let modes = [enc, dec, rot, set_spec.is_some()];
+    if modes.iter().filter(|&&m| m).count() > 1 {
         warnings.push("More than one command (--encrypt, --decrypt, --rotate, --set) has been specified. Only the changes made by the last one will be visible. Note that this behavior is deprecated and will cause an error eventually.".into());
     }
-    let verb = if global_has("set") {
-        Verb::Set
-    } else {
-        selected.last().copied().unwrap_or(Verb::Edit)
+    let edit = !modes.iter().any(|&m| m);
+    // sops loads the creation rule for every mode but plain decryption.
+    let rule_name = s
+        .text("filename-override")
+        .map(|n| absolute(&n))
+        .unwrap_or_else(|| absolute(file));
+    let needs_rule = (enc || rot || set_spec.is_some() || edit).then_some(rule_name);
+    refuse_unoffered(&s, &["keyservice"], false)?;
+    let making = (enc && !dec && !rot && !edit && set_spec.is_none()) || (edit && !exists(file));
+    local_keys_off(&s, if making { 1 } else { 128 })?;
+    let common = |o: &mut Out| {
+        o.same(&s, &["indent", "verbose"]);
     };
-    out.push(verb.word().into());
-    match verb {
-        Verb::Set => {
-            // --set 'INDEX VALUE' changes the file in place.
-            let spec = globals
-                .iter()
-                .rev()
-                .find_map(|(a, v)| matches!(a, Action::Pass("set")).then(|| v.clone()))
-                .flatten()
-                .unwrap_or_default();
-            let spec = spec.to_string_lossy().into_owned();
-            let Some((index, value)) = spec.split_once(' ') else {
-                return Err(refuse("Invalid --set format", 7));
-            };
-            push_flags(
-                &mut out,
-                &globals,
-                true,
-                &["set", "in-place", "extract", "output", "output-type"],
-            )?;
-            out.push("--".into());
-            out.push(file.clone());
-            out.push(index.into());
-            out.push(value.trim_start().into());
+    let t = if let Some(spec) = set_spec {
+        // --set 'INDEX VALUE': sops splits at the first "] ".
+        let spec = spec.to_string_lossy().into_owned();
+        let Some((index, value)) = spec.split_once("] ") else {
+            return Err(refuse("Invalid --set format", 7));
+        };
+        let mut o = Out::new(&["set"]);
+        o.same(
+            &s,
+            &[
+                "input-type",
+                "output-type",
+                "ignore-mac",
+                "decryption-order",
+            ],
+        );
+        common(&mut o);
+        o.files(&[file.clone(), format!("{index}]").into(), value.into()]);
+        o.done(Verb::Set, warnings, needs_rule)
+    } else if rot {
+        refuse_unoffered(&s, UNOFFERED_ROTATE, false)?;
+        let mut o = Out::new(&["rotate"]);
+        o.same(
+            &s,
+            &[
+                "in-place",
+                "output",
+                "input-type",
+                "output-type",
+                "encryption-context",
+                "add-kms",
+                "rm-kms",
+                "add-age",
+                "rm-age",
+                "add-pgp",
+                "rm-pgp",
+                "filename-override",
+                "decryption-order",
+            ],
+        );
+        common(&mut o);
+        o.files(&pos[..1]);
+        o.done(Verb::Rotate, warnings, needs_rule)
+    } else if dec {
+        let mut o = Out::new(&["decrypt"]);
+        o.same(
+            &s,
+            &[
+                "in-place",
+                "output",
+                "extract",
+                "input-type",
+                "output-type",
+                "ignore-mac",
+                "filename-override",
+                "decryption-order",
+            ],
+        );
+        common(&mut o);
+        o.files(&pos[..1]);
+        o.done(Verb::Decrypt, warnings, None)
+    } else if enc {
+        refuse_unoffered(&s, UNOFFERED_KEYS, true)?;
+        let mut o = Out::new(&["encrypt"]);
+        o.same(&s, &["in-place", "output", "input-type", "output-type"]);
+        o.same(&s, KEY_FLAGS);
+        o.same(&s, RULE_FLAGS);
+        o.same(&s, &["filename-override"]);
+        common(&mut o);
+        o.files(&pos[..1]);
+        o.done(Verb::Encrypt, warnings, needs_rule)
+    } else {
+        if !exists(file) {
+            refuse_unoffered(&s, UNOFFERED_KEYS, true)?;
         }
-        Verb::Edit => {
-            push_flags(
-                &mut out,
-                &globals,
-                true,
-                &[
-                    "in-place",
-                    "extract",
-                    "output",
-                    "output-type",
-                    "filename-override",
-                ],
-            )?;
-            out.push("--".into());
-            out.push(file.clone());
-        }
-        _ => {
-            let skip: &[&str] = if verb == Verb::Decrypt {
-                &[]
+        let mut o = Out::new(&["edit"]);
+        o.same(&s, KEY_FLAGS);
+        o.same(&s, RULE_FLAGS);
+        o.same(
+            &s,
+            &[
+                "input-type",
+                "output-type",
+                "show-master-keys",
+                "ignore-mac",
+                "decryption-order",
+            ],
+        );
+        common(&mut o);
+        o.files(&pos[..1]);
+        o.done(Verb::Edit, warnings, needs_rule)
+    };
+    Ok(t)
+}
+
+fn usage_text(name: &str, cmd: &Cmd) -> String {
+    let mut h = format!("NAME:\n   {name} - {}\n\nUSAGE:\n", cmd.usage);
+    if cmd.subs.is_empty() {
+        h.push_str(&format!(
+            "   {name} [command options] {}\n",
+            if cmd.args_usage.is_empty() {
+                "[arguments...]"
             } else {
-                &["extract"]
-            };
-            push_flags(&mut out, &globals, true, skip)?;
-            out.push("--".into());
-            out.push(file.clone());
-        }
+                cmd.args_usage
+            }
+        ));
+    } else {
+        h.push_str(&format!(
+            "   {name} command [command options] [arguments...]\n\nCOMMANDS:\n"
+        ));
+        h.push_str(&commands_text(cmd.subs));
     }
-    Ok(Translated {
-        args: out,
-        verb,
-        warnings,
-    })
+    h.push_str("\nOPTIONS:\n");
+    h.push_str(&goflag::render_flags(cmd.flags));
+    h
+}
+
+fn commands_text(cmds: &[Cmd]) -> String {
+    let names: Vec<String> = cmds.iter().map(|c| c.names.join(", ")).collect();
+    let width = names.iter().map(String::len).max().unwrap_or(0);
+    cmds.iter()
+        .zip(&names)
+        .map(|(c, n)| format!("   {n:width$}  {}\n", c.usage))
+        .collect()
+}
+
+/// `sops --help`.
+fn app_help() -> String {
+    format!(
+        "NAME:\n   sops - encrypted file editor (shroud {} answering as sops {SOPS_VERSION}: age, PGP and AWS KMS keys)\n\n\
+USAGE:\n   sops [global options] file\n   sops [global options] command [command options] [arguments...]\n\n   \
+Encrypt with age (-a or SOPS_AGE_RECIPIENTS), PGP (-p or SOPS_PGP_FP) or AWS KMS (-k or\n   \
+SOPS_KMS_ARN), or with the creation rules of .sops.yaml. Editing and decrypting use the keys\n   \
+listed in the file. Flags must be given before the file name. GCP KMS, HuaweiCloud KMS,\n   \
+Azure Key Vault, Vault transit and remote key services are not supported by shroud.\n\n\
+VERSION:\n   {SOPS_VERSION}\n\nCOMMANDS:\n{}\nGLOBAL OPTIONS:\n{}",
+        shroud::VERSION,
+        commands_text(COMMANDS),
+        goflag::render_flags(APP_FLAGS)
+    )
+}
+
+fn help(text: String) -> Translated {
+    Translated {
+        args: vec!["shroud".into(), "--help".into()],
+        verb: Verb::Help,
+        warnings: Vec::new(),
+        help: Some(text),
+        needs_rule: None,
+    }
+}
+
+fn find<'c>(cmds: &'c [Cmd], word: &OsString) -> Option<&'c Cmd> {
+    cmds.iter()
+        .find(|c| c.names.iter().any(|n| word.as_os_str() == *n))
+}
+
+/// `help [topic]` (urfave's help command): the topic's help, or exit 3 for an unknown one.
+fn help_topic(
+    prefix: &str,
+    top: String,
+    cmds: &[Cmd],
+    topic: Option<&OsString>,
+) -> Result<Translated, Refused> {
+    match topic {
+        None => Ok(help(top)),
+        Some(t) => match find(cmds, t) {
+            Some(c) => Ok(help(usage_text(&format!("{prefix} {}", c.names[0]), c))),
+            None => Err(refuse(
+                format!("No help topic for '{}'", t.to_string_lossy()),
+                3,
+            )),
+        },
+    }
+}
+
+fn usage_error(e: String, app: bool) -> Refused {
+    // urfave prints "Incorrect Usage." at the top level and "Incorrect Usage:" for commands;
+    // the two-forms check prints its message alone.
+    let text = if e.starts_with("Cannot use two forms") && app {
+        e
+    } else if app {
+        format!("Incorrect Usage. {e}")
+    } else {
+        format!("Incorrect Usage: {e}")
+    };
+    refuse(text, 1)
+}
+
+/// Translates a sops 3.11 command line (`args[0]` is the program name).
+pub fn translate(args: &[OsString]) -> Result<Translated, Refused> {
+    translate_env(args, &|k| std::env::var_os(k))
+}
+
+fn translate_env(
+    args: &[OsString],
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Translated, Refused> {
+    let rest = args.get(1..).unwrap_or_default();
+    let app = goflag::parse(APP_FLAGS, rest, Mode::App, env).map_err(|e| usage_error(e, true))?;
+    if app.is_true("help") {
+        return Ok(help(app_help()));
+    }
+    if app.is_true("version") {
+        return Ok(Translated {
+            args: vec!["shroud".into(), "--version".into()],
+            verb: Verb::Version,
+            warnings: Vec::new(),
+            help: None,
+            needs_rule: None,
+        });
+    }
+    let mut t = translate_parsed(&app, env)?;
+    // `--config` is a top-level flag every command reads (urfave's GlobalString).
+    if let Some(Val::Str(cfg)) = app.given("config")
+        && !cfg.is_empty()
+        && !matches!(t.verb, Verb::Help | Verb::Version | Verb::Completion)
+    {
+        t.args
+            .splice(1..1, [OsString::from("--config"), cfg.clone()]);
+    }
+    Ok(t)
+}
+
+fn translate_parsed(
+    app: &Parsed,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Translated, Refused> {
+    let Some(cmd) = app.args.first().and_then(|w| find(COMMANDS, w)) else {
+        return legacy(app);
+    };
+    let rest = &app.args[1..];
+    let name = cmd.names[0];
+    if name == "help" {
+        return help_topic("sops", app_help(), COMMANDS, rest.first());
+    }
+    if !cmd.subs.is_empty() {
+        // `sops groups [flags] add|delete …`: a sub-application.
+        let g = goflag::parse(cmd.flags, rest, Mode::App, env).map_err(|e| usage_error(e, true))?;
+        let top = usage_text(&format!("sops {name}"), cmd);
+        if g.is_true("help") {
+            return Ok(help(top));
+        }
+        let Some(word) = g.args.first() else {
+            return Ok(help(top));
+        };
+        if word == "help" || word == "h" {
+            return help_topic(&format!("sops {name}"), top, cmd.subs, g.args.get(1));
+        }
+        let Some(sub) = find(cmd.subs, word) else {
+            return Err(refuse(
+                format!("No help topic for '{}'", word.to_string_lossy()),
+                3,
+            ));
+        };
+        let p = goflag::parse(sub.flags, &g.args[1..], Mode::Command, env)
+            .map_err(|e| usage_error(e, false))?;
+        if p.is_true("help") {
+            return Ok(help(usage_text(
+                &format!("sops {name} {}", sub.names[0]),
+                sub,
+            )));
+        }
+        let s = Scope {
+            chain: vec![&p, &g, app],
+        };
+        return if sub.names[0] == "add" {
+            groups_add(&s)
+        } else {
+            groups_delete(&s)
+        };
+    }
+    let p =
+        goflag::parse(cmd.flags, rest, Mode::Command, env).map_err(|e| usage_error(e, false))?;
+    if p.is_true("help") {
+        return Ok(help(usage_text(&format!("sops {name}"), cmd)));
+    }
+    let s = Scope {
+        chain: vec![&p, app],
+    };
+    match name {
+        "decrypt" => decrypt(&s),
+        "encrypt" => encrypt(&s),
+        "edit" => edit(&s),
+        "rotate" => rotate(&s),
+        "set" => set(&s),
+        "unset" => unset(&s),
+        "filestatus" => filestatus(&s),
+        "updatekeys" => updatekeys(&s),
+        "exec-env" => exec(&s, Verb::ExecEnv),
+        "exec-file" => exec(&s, Verb::ExecFile),
+        "completion" => {
+            let mut o = Out::new(&["completion"]);
+            o.args.extend(s.positionals().iter().cloned());
+            Ok(o.done(Verb::Completion, Vec::new(), None))
+        }
+        "publish" => Err(refuse(
+            "shroud does not publish files: the destination_rules of .sops.yaml (S3, GCS, Vault) are not used; run the real sops publish for that",
+            1,
+        )),
+        _ => Err(refuse(
+            "shroud does not run a key service; keys are used locally (age identities, gpg-agent, AWS credentials)",
+            1,
+        )),
+    }
 }
 
 /// Whether a shroud command line uses one of sops's legacy forms (`shroud -d f`, `shroud f`).
@@ -560,24 +1762,30 @@ pub fn is_legacy(args: &[OsString]) -> bool {
     if first.starts_with('-') {
         let body = first.trim_start_matches('-');
         let name = body.split_once('=').map_or(body, |(n, _)| n);
-        return FLAGS.iter().any(|f| {
-            f.names.contains(&name) && matches!(f.action, Action::Select(_))
-                || f.names.contains(&name) && name == "set"
-        });
+        return [&DECRYPT, &ENCRYPT, &ROTATE, &SHOW_MASTER_KEYS, &SET]
+            .iter()
+            .any(|d| d.names.contains(&name));
     }
     // A bare file: not a verb, and it looks like a path.
     !super::VERBS.contains(&first.as_str())
-        && (std::path::Path::new(&first).extension().is_some() || first.contains('/'))
+        && (Path::new(&first).extension().is_some() || first.contains('/'))
 }
 
 /// The exit code sops 3.11 returns for a failure of `verb`.
 pub fn exit_code(e: &Error, verb: Verb) -> u8 {
     use shroud::crypto::TreeError;
+    use shroud::store::StoreError;
     match e {
         Error::NoFile { .. } if matches!(verb, Verb::Set | Verb::Unset) => 2,
+        Error::NoFile { .. } if verb == Verb::Rotate => 2,
         Error::NoFile { .. } => 100,
         Error::Read { .. } => 2,
         Error::Write { .. } => 3,
+        // "Error dumping file": the tree has no binary data for the binary store.
+        Error::Store {
+            source: StoreError::BadBinaryContainer,
+            ..
+        } => 4,
         Error::Store { .. } if verb == Verb::Encrypt => 2,
         Error::Store { .. } => 1,
         Error::NotEncrypted { .. } | Error::Damaged { .. } | Error::Metadata { .. } => 1,
@@ -623,19 +1831,64 @@ fn with_sops_config(mut t: Translated) -> Translated {
     t
 }
 
+/// The config the translated command line uses (`--config`, else `SOPS_CONFIG`).
+fn config_of(t: &Translated) -> Option<PathBuf> {
+    t.args
+        .iter()
+        .position(|a| a == "--config")
+        .and_then(|i| t.args.get(i + 1))
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("SOPS_CONFIG")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+}
+
+/// sops loads the creation rule of the file for every mode that may encrypt, and refuses when
+/// `.sops.yaml` has creation rules and none matches, even with keys on the command line.
+fn policy_refusal(t: &Translated) -> Option<Refused> {
+    let file = t.needs_rule.as_ref()?;
+    let cfg = shroud::config::load(&config_of(t)?).ok()?;
+    if cfg.creation_rules.is_empty() {
+        return None;
+    }
+    match cfg.rule_for(file) {
+        Err(e @ ConfigError::NoMatchingRule { .. }) => Some(refuse(
+            format!(
+                "{e}: sops refuses a file outside the creation rules even with keys on the command line (error loading config: no matching creation rules found)"
+            ),
+            1,
+        )),
+        _ => None,
+    }
+}
+
 /// The drop-in entry point: run a sops command line and exit as sops would.
 pub fn run(args: Vec<OsString>) -> std::process::ExitCode {
     use clap::Parser;
     use std::io::Write;
-    let t = match translate(&args).map(with_sops_config) {
+    use std::process::ExitCode;
+    let say = |line: &str| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}",
+            shroud::text::sanitize(&line.replace('\n', " "))
+        );
+    };
+    let t = match translate(&args) {
         Ok(t) => t,
         Err(r) => {
-            let _ = writeln!(std::io::stderr(), "{}", r.message);
-            return std::process::ExitCode::from(r.code);
+            say(&r.message);
+            return ExitCode::from(r.code);
         }
     };
     for w in &t.warnings {
-        let _ = writeln!(std::io::stderr(), "[WARNING] {w}");
+        say(&format!("[WARNING] {w}"));
+    }
+    if let Some(text) = &t.help {
+        let _ = std::io::stdout().write_all(text.as_bytes());
+        return ExitCode::SUCCESS;
     }
     if t.verb == Verb::Version {
         let _ = writeln!(
@@ -643,30 +1896,48 @@ pub fn run(args: Vec<OsString>) -> std::process::ExitCode {
             "sops {SOPS_VERSION} (shroud {} drop-in)",
             shroud::VERSION
         );
-        return std::process::ExitCode::SUCCESS;
+        return ExitCode::SUCCESS;
+    }
+    let t = with_sops_config(t);
+    if let Some(r) = policy_refusal(&t) {
+        say(&r.message);
+        return ExitCode::from(r.code);
     }
     let cli = match super::Cli::try_parse_from(&t.args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return std::process::ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
+    if cli.always.verbose {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("shroud=debug"))
+            .init();
+    }
     match super::run(cli) {
-        Ok(super::common::Outcome::Done) => std::process::ExitCode::SUCCESS,
-        Ok(super::common::Outcome::Code(c)) => std::process::ExitCode::from(c.code()),
-        Ok(super::common::Outcome::Exit(c)) => std::process::ExitCode::from(c),
+        Ok(super::common::Outcome::Done) => ExitCode::SUCCESS,
+        Ok(super::common::Outcome::Code(c)) => ExitCode::from(c.code()),
+        Ok(super::common::Outcome::Exit(c)) => ExitCode::from(c),
         Err(Error::Write { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
-            std::process::ExitCode::SUCCESS
+            ExitCode::SUCCESS
+        }
+        // sops: answering "n" leaves the file unchanged and succeeds.
+        Err(e @ Error::Declined(_))
+            if t.verb == Verb::Updatekeys && !super::common::is_no_answer(&e) =>
+        {
+            say("File left unchanged");
+            ExitCode::SUCCESS
         }
         Err(e) => {
-            let mut line = shroud::text::sanitize(&e.to_string().replace('\n', " "));
+            let mut line = e.to_string();
             if let Error::Config(ConfigError::NoMatchingRule { .. }) = &e {
                 // Editor integrations look for sops's wording.
                 line.push_str(" (error loading config: no matching creation rules found)");
             }
-            let _ = writeln!(std::io::stderr(), "{line}");
-            std::process::ExitCode::from(exit_code(&e, t.verb))
+            say(&line);
+            ExitCode::from(exit_code(&e, t.verb))
         }
     }
 }
@@ -675,14 +1946,39 @@ pub fn run(args: Vec<OsString>) -> std::process::ExitCode {
 mod tests {
     use super::*;
 
+    /// An existing file the tests name `f.yaml` (sops checks that the file exists first).
+    fn existing() -> &'static str {
+        static F: std::sync::OnceLock<(tempfile::TempDir, String)> = std::sync::OnceLock::new();
+        &F.get_or_init(|| {
+            let d = tempfile::tempdir().unwrap();
+            let f = d.path().join("f.yaml");
+            std::fs::write(&f, "a: 1\n").unwrap();
+            let s = f.display().to_string();
+            (d, s)
+        })
+        .1
+    }
+
+    fn tr(args: &[&str]) -> Result<Translated, Refused> {
+        let args: Vec<OsString> = args
+            .iter()
+            .map(|a| OsString::from(if *a == "f.yaml" { existing() } else { a }))
+            .collect();
+        translate_env(&args, &|_| None)
+    }
+
     fn t(args: &[&str]) -> Vec<String> {
-        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
-        translate(&args)
+        tr(args)
             .unwrap()
             .args
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
+            .map(|a| if a == existing() { "f.yaml".into() } else { a })
             .collect()
+    }
+
+    fn code(args: &[&str]) -> u8 {
+        tr(args).unwrap_err().code
     }
 
     #[test]
@@ -716,6 +2012,32 @@ mod tests {
             t(&["sops", "groups", "delete", "--file", "f.yaml", "1"]),
             ["shroud", "groups", "rm", "--file", "f.yaml", "--", "1"]
         );
+        // Flags after the index move before it (urfave reorders command arguments).
+        assert_eq!(
+            t(&["sops", "groups", "delete", "1", "-f", "f.yaml", "-i"]),
+            [
+                "shroud",
+                "groups",
+                "rm",
+                "--file",
+                "f.yaml",
+                "--in-place",
+                "--",
+                "1"
+            ]
+        );
+        assert!(
+            tr(&["sops", "groups", "add", "--help"])
+                .unwrap()
+                .help
+                .is_some()
+        );
+        assert!(tr(&["sops", "groups"]).unwrap().help.is_some());
+        assert_eq!(code(&["sops", "groups", "nope"]), 3);
+        assert_eq!(
+            code(&["sops", "groups", "add", "--gcp-kms", "x", "-f", "f"]),
+            1
+        );
     }
 
     #[test]
@@ -728,6 +2050,12 @@ mod tests {
             t(&["sops", "--decrypt", "--in-place", "f.yaml"]),
             ["shroud", "decrypt", "--in-place", "--", "f.yaml"]
         );
+        // A boolean with a false value is off, as in Go.
+        assert_eq!(
+            t(&["sops", "-d", "-i=0", "f.yaml"]),
+            ["shroud", "decrypt", "--", "f.yaml"]
+        );
+        assert_eq!(code(&["sops", "-d", "-i=yes", "f.yaml"]), 1);
         assert_eq!(
             t(&["sops", "-e", "-i", "--age", "age1x", "f.yaml"]),
             [
@@ -743,7 +2071,7 @@ mod tests {
         assert_eq!(t(&["sops", "f.yaml"]), ["shroud", "edit", "--", "f.yaml"]);
         assert_eq!(
             t(&["sops", "-s", "f.yaml"]),
-            ["shroud", "edit", "--", "f.yaml"]
+            ["shroud", "edit", "--show-master-keys", "--", "f.yaml"]
         );
         assert_eq!(
             t(&["sops", "-r", "-i", "--add-age", "age1x", "f.yaml"]),
@@ -758,9 +2086,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            t(&["sops", "--set", r#"["a"] "v""#, "f.yaml"]),
-            ["shroud", "set", "--", "f.yaml", r#"["a"]"#, r#""v""#]
+            t(&["sops", "--set", r#"["a b"] "v""#, "f.yaml"]),
+            ["shroud", "set", "--", "f.yaml", r#"["a b"]"#, r#""v""#]
         );
+        assert_eq!(code(&["sops", "--set", "nospace", "f.yaml"]), 7);
         // --extract without -d opens the editor, as in sops.
         assert_eq!(
             t(&["sops", "--extract", r#"["a"]"#, "f.yaml"]),
@@ -775,6 +2104,19 @@ mod tests {
             t(&["sops", "--indent=2", "decrypt", "f.yaml"]),
             ["shroud", "decrypt", "--", "f.yaml"]
         );
+        // Flags after the file are ignored by the legacy form (with sops's warning).
+        assert_eq!(
+            t(&["sops", "-d", "f.yaml", "-i"]),
+            ["shroud", "decrypt", "--", "f.yaml"]
+        );
+        assert_eq!(
+            tr(&["sops", "-d", "f.yaml", "-i"]).unwrap().warnings.len(),
+            2
+        );
+        // -d and -e: the decryption is what sops writes.
+        assert_eq!(t(&["sops", "-e", "-d", "f.yaml"])[1], "decrypt");
+        assert_eq!(t(&["sops", "-d", "-e", "f.yaml"])[1], "decrypt");
+        assert_eq!(code(&["sops", "-d", "--decrypt", "f.yaml"]), 1);
     }
 
     #[test]
@@ -799,6 +2141,19 @@ mod tests {
                 "f.yaml"
             ]
         );
+        // Flags after the file are moved before it; repeated scalars: the last wins.
+        assert_eq!(
+            t(&[
+                "sops",
+                "decrypt",
+                "f.yaml",
+                "--output-type",
+                "json",
+                "--output-type=yaml",
+                "-i=f"
+            ]),
+            ["shroud", "decrypt", "--output-type", "yaml", "--", "f.yaml"]
+        );
         assert_eq!(
             t(&[
                 "sops",
@@ -822,13 +2177,81 @@ mod tests {
             t(&["sops", "--disable-version-check", "filestatus", "f.yaml"]),
             ["shroud", "filestatus", "--", "f.yaml"]
         );
-        let refused = translate(&["sops", "--gcp-kms", "x", "-e", "f"].map(OsString::from));
-        assert!(refused.is_err());
-        let none = translate(&["sops"].map(OsString::from)).unwrap_err();
-        assert_eq!(none.code, 100);
+        // A top-level flag reaches a command that does not define it (urfave's lineage) …
         assert_eq!(
-            translate(&["sops", "-v"].map(OsString::from)).unwrap().verb,
-            Verb::Version
+            t(&["sops", "--ignore-mac", "exec-env", "f.env", "true"]),
+            ["shroud", "exec-env", "--ignore-mac", "--", "f.env", "true"]
         );
+        // … and is ignored by one that does.
+        assert_eq!(
+            t(&["sops", "--output-type", "json", "decrypt", "f.yaml"]),
+            ["shroud", "decrypt", "--", "f.yaml"]
+        );
+        assert_eq!(
+            t(&["sops", "updatekeys", "-y", "f.yaml"]),
+            [
+                "shroud",
+                "updatekeys",
+                "--keep-data-key",
+                "--yes",
+                "--",
+                "f.yaml"
+            ]
+        );
+        // --config (top level only) reaches every command.
+        assert_eq!(
+            t(&["sops", "--config=c.yaml", "updatekeys", "f.yaml"]),
+            [
+                "shroud",
+                "--config",
+                "c.yaml",
+                "updatekeys",
+                "--keep-data-key",
+                "--",
+                "f.yaml"
+            ]
+        );
+        assert_eq!(code(&["sops", "--gcp-kms", "x", "-e", "f.yaml"]), 1);
+        assert_eq!(code(&["sops", "--gcp-kms", "x", "-e", "nope.yaml"]), 100);
+        assert_eq!(code(&["sops"]), 100);
+        assert_eq!(code(&["sops", "decrypt", "--nope", "f"]), 1);
+        assert_eq!(code(&["sops", "encrypt"]), 8);
+        assert_eq!(code(&["sops", "decrypt", "-i"]), 8);
+        assert_eq!(code(&["sops", "help", "nope"]), 3);
+        assert_eq!(
+            code(&[
+                "sops",
+                "exec-env",
+                "--background",
+                "--same-process",
+                "f",
+                "c"
+            ]),
+            8
+        );
+        assert_eq!(tr(&["sops", "-v"]).unwrap().verb, Verb::Version);
+        // --help anywhere is help, and --help=false is not.
+        for h in [
+            &["sops", "decrypt", "--help", "f.yaml"][..],
+            &["sops", "decrypt", "f.yaml", "-h"],
+            &["sops", "edit", "f.yaml", "--help"],
+            &["sops", "--help", "decrypt", "f.yaml"],
+            &["sops", "-d", "-h", "f.yaml"],
+            &["sops", "help", "decrypt"],
+            &["sops", "h"],
+        ] {
+            let x = tr(h).unwrap();
+            assert!(x.help.is_some(), "{h:?}");
+            assert!(x.help.unwrap().contains("sops"), "{h:?}");
+        }
+        assert!(
+            tr(&["sops", "decrypt", "--help=false", "f.yaml"])
+                .unwrap()
+                .help
+                .is_none()
+        );
+        let h = tr(&["sops", "decrypt", "-h"]).unwrap().help.unwrap();
+        assert!(h.starts_with("NAME:\n   sops decrypt - "), "{h}");
+        assert!(!h.contains("shroud decrypt"), "{h}");
     }
 }

@@ -20,5 +20,6 @@ mod revocation;
 mod rotation;
 mod scan;
 mod shamir;
+mod sops_argv;
 mod sops_mode;
 mod util;
