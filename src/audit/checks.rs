@@ -21,16 +21,6 @@ use crate::tree::Tree;
 /// The most key paths listed for a plaintext file that must be encrypted.
 pub const MAX_LISTED_PATHS: usize = 20;
 
-/// The machine name of a key's type.
-pub fn key_type(k: &MasterKey) -> &'static str {
-    match k {
-        MasterKey::Age(_) => "age",
-        MasterKey::Kms(_) => "aws_kms",
-        MasterKey::Pgp(_) => "pgp",
-        MasterKey::Other(o) => o.kind.field(),
-    }
-}
-
 /// Who holds a key: what the access matrix is keyed by.
 pub fn recipient(k: &MasterKey) -> String {
     match k {
@@ -44,7 +34,7 @@ pub fn recipient(k: &MasterKey) -> String {
 /// A key as the report lists it (without a name; the caller adds it).
 pub fn key_entry(k: &MasterKey) -> Key {
     let mut key = Key {
-        kind: key_type(k),
+        kind: k.key_type(),
         recipient: recipient(k),
         identity: k.identity(),
         name: None,
@@ -294,8 +284,8 @@ fn envelope_problem(k: &MasterKey) -> Option<&'static str> {
     }
 }
 
-/// The key types a creation rule names but does not list recipients of (shroud reads only
-/// age and AWS KMS recipients from `.sops.yaml`): their keys are not compared.
+/// The key types a creation rule names that shroud cannot wrap for (GCP KMS, Azure Key Vault,
+/// HashiCorp Vault, HuaweiCloud KMS): their keys are not compared.
 pub fn uncompared_types(rule: &CreationRule) -> Vec<KeyType> {
     let mut out = Vec::new();
     for field in &rule.unsupported {

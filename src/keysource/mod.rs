@@ -401,14 +401,18 @@ impl KeySpec {
         }
     }
 
+    /// The type of key it makes.
+    pub fn key_type(&self) -> KeyType {
+        match self {
+            KeySpec::Age(_) => KeyType::Age,
+            KeySpec::Pgp(_) => KeyType::Pgp,
+            KeySpec::Kms { .. } => KeyType::Kms,
+        }
+    }
+
     /// `type identity`, as [`MasterKey::label`] prints a stored key.
     pub fn label(&self) -> String {
-        let kind = match self {
-            KeySpec::Age(_) => "age",
-            KeySpec::Pgp(_) => "PGP",
-            KeySpec::Kms { .. } => "AWS KMS",
-        };
-        format!("{kind} {}", self.identity())
+        format!("{} {}", self.key_type().label(), self.identity())
     }
 }
 

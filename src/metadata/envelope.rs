@@ -58,7 +58,7 @@ pub struct OtherKey {
 }
 
 /// The key services whose entries are preserved but not used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OtherKind {
     GcpKms,
     AzureKv,
@@ -156,7 +156,7 @@ impl OtherKey {
 }
 
 /// The kinds of master key, for decryption order (`--decryption-order`) and messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyType {
     Age,
     Pgp,
@@ -164,8 +164,38 @@ pub enum KeyType {
     Other(OtherKind),
 }
 
+impl KeyType {
+    /// The machine name: the sops metadata field (`age`, `pgp`, `kms`, `gcp_kms`, …), which is
+    /// also the `--decryption-order` word and the audit report's key `type`.
+    pub fn field(self) -> &'static str {
+        match self {
+            KeyType::Age => "age",
+            KeyType::Pgp => "pgp",
+            KeyType::Kms => "kms",
+            KeyType::Other(o) => o.field(),
+        }
+    }
+
+    /// The type as a word for people and messages (`age`, `PGP`, `AWS KMS`, `GCP KMS`, …).
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyType::Age => "age",
+            KeyType::Pgp => "PGP",
+            KeyType::Kms => "AWS KMS",
+            KeyType::Other(o) => o.label(),
+        }
+    }
+}
+
+impl serde::Serialize for KeyType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.field())
+    }
+}
+
 impl MasterKey {
-    pub(crate) fn key_type(&self) -> KeyType {
+    /// The key's type (its metadata field).
+    pub fn key_type(&self) -> KeyType {
         match self {
             MasterKey::Age(_) => KeyType::Age,
             MasterKey::Pgp(_) => KeyType::Pgp,
@@ -176,12 +206,7 @@ impl MasterKey {
 
     /// The key type as a word for messages.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            MasterKey::Age(_) => "age",
-            MasterKey::Kms(_) => "AWS KMS",
-            MasterKey::Pgp(_) => "PGP",
-            MasterKey::Other(o) => o.kind.label(),
-        }
+        self.key_type().label()
     }
 
     /// A stable identity: recipient, KMS identity string, PGP fingerprint.
