@@ -298,7 +298,7 @@ pub fn audit(opts: &Options) -> Result<Report> {
             .then_with(|| drift_order(a).cmp(&drift_order(b)))
     });
     let recipients = recipients(&assessed.files, &names);
-    notes.extend(unnamed_note(&recipients, &names));
+    notes.extend(unnamed_note(&root_abs, &recipients, &names));
     let access_history = access_history(&assessed.files, &names.names);
     let plaintext = plaintext(opts, &root_abs, repo.as_ref(), &mut notes)?;
     let mut integrity = c.integrity;
@@ -495,7 +495,7 @@ fn header(
                     })
                 })
                 .collect(),
-            names_file: names.path.as_ref().map(|p| p.display().to_string()),
+            names_file: names.path.as_ref().map(|p| shown_path(root_abs, p)),
             fail_on: {
                 let mut f: Vec<Category> = opts.fail_on.clone();
                 f.sort();
@@ -677,14 +677,27 @@ fn recipients(files: &[model::FileEntry], names: &NamesIn) -> Vec<model::Recipie
     by.into_values().collect()
 }
 
+/// A path as the report shows it: relative to the audited directory when inside it.
+fn shown_path(root_abs: &Path, p: &Path) -> String {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    match abs.strip_prefix(root_abs) {
+        Ok(rel) => rel.to_string_lossy().replace('\\', "/"),
+        Err(_) => p.display().to_string(),
+    }
+}
+
 /// The note naming how many recipients the names file leaves unnamed.
-fn unnamed_note(recipients: &[model::Recipient], names: &NamesIn) -> Option<String> {
+fn unnamed_note(
+    root_abs: &Path,
+    recipients: &[model::Recipient],
+    names: &NamesIn,
+) -> Option<String> {
     let n = recipients.iter().filter(|r| r.unnamed).count();
     let path = names.path.as_ref()?;
     (n > 0).then(|| {
         format!(
             "{} does not name {n} recipient(s): they are shown by key and marked unnamed",
-            path.display()
+            shown_path(root_abs, path)
         )
     })
 }
