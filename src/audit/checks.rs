@@ -109,6 +109,19 @@ pub fn envelope_fingerprint(md: &Metadata) -> Vec<String> {
     out
 }
 
+/// `s` as one shell word, for the commands the report suggests: as is when it holds only
+/// characters no shell treats specially, else single-quoted.
+pub fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:@+,=".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
 fn finding(path: &str, check: &'static str, at: Option<String>, detail: String) -> Integrity {
     Integrity {
         path: path.to_owned(),
@@ -378,7 +391,7 @@ pub fn drift(
     if !groups.is_empty() {
         out.push(item(
             DriftKind::Recipients { groups },
-            format!("shroud updatekeys {path}"),
+            format!("shroud updatekeys {}", shell_word(path)),
         ));
     }
     let want_t = effective_threshold(rule.groups.len(), rule.shamir_threshold);
@@ -388,7 +401,7 @@ pub fn drift(
                 file: md.threshold(),
                 rule: want_t,
             },
-            format!("shroud updatekeys {path}"),
+            format!("shroud updatekeys {}", shell_word(path)),
         ));
     }
     if format != Format::Binary {
@@ -400,7 +413,10 @@ pub fn drift(
                     file,
                     rule: wanted,
                 },
-                format!("decrypt {path} and encrypt it again under the current rule (shroud decrypt -i {path} && shroud encrypt -i {path})"),
+                {
+                    let p = shell_word(path);
+                    format!("decrypt {path} and encrypt it again under the current rule (shroud decrypt -i {p} && shroud encrypt -i {p})")
+                },
             ));
         }
     }
@@ -482,6 +498,15 @@ mod tests {
             !found.iter().any(|f| format!("{f:?}").contains("hunter2")),
             "values never appear"
         );
+    }
+
+    #[test]
+    fn suggested_commands_quote_odd_paths() {
+        assert_eq!(shell_word("apps/db.yaml"), "apps/db.yaml");
+        assert_eq!(shell_word("a b.yaml"), "'a b.yaml'");
+        assert_eq!(shell_word("it's;rm -rf ~"), r"'it'\''s;rm -rf ~'");
+        assert_eq!(shell_word("$(x)`y`\n"), "'$(x)`y`\n'");
+        assert_eq!(shell_word(""), "''");
     }
 
     #[test]

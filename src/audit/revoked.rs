@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use super::checks::shell_word;
 use super::model::{Drift, DriftKind, KeyRef, Revoked, RevokedVia};
 use super::names::{Holder, Names};
 use super::timeline::FileKeys;
@@ -56,7 +57,7 @@ pub fn find(
             rule,
             fix,
         };
-        let revoke = format!("shroud keys revoke {recipient}");
+        let revoke = format!("shroud keys revoke {}", shell_word(recipient));
         let mut past: BTreeSet<&str> = BTreeSet::new();
         for (s, keys) in files {
             let matching = |v: &super::history::Version| -> Option<KeyRef> {
@@ -93,7 +94,7 @@ pub fn find(
                     RevokedVia::History,
                     commits,
                     None,
-                    format!("shroud rotate -i {}", s.rel),
+                    format!("shroud rotate -i {}", shell_word(&s.rel)),
                 ));
             } else if keys.older_keys.iter().any(|v| matching(v).is_some()) {
                 past.insert(&s.rel);
@@ -140,21 +141,82 @@ pub fn find(
 }
 
 /// Guards the fixes that apply a creation rule (`updatekeys`, `encrypt`, decrypt and encrypt
-/// again) when that rule lists a revoked key: the key is revoked first, so the fix cannot give
-/// it the file.
+/// again, moving a shadowed rule into effect) when that rule lists a revoked key: the key is
+/// revoked first, so the fix cannot give it a file.
 pub fn guard_fixes(drift: &mut [Drift], in_rules: &BTreeMap<(String, usize), Vec<String>>) {
     for d in drift {
-        if matches!(
-            d.kind,
-            DriftKind::Uncovered { .. } | DriftKind::Shadowed { .. }
-        ) {
+        if matches!(d.kind, DriftKind::Uncovered { .. }) {
             continue;
         }
         let (Some(cfg), Some(rule)) = (&d.config, d.rule) else {
             continue;
         };
-        if let Some(keys) = in_rules.get(&(cfg.clone(), rule)) {
-            d.fix = format!("shroud keys revoke {} && {}", keys.join(" "), d.fix);
-        }
+        let Some(keys) = in_rules.get(&(cfg.clone(), rule)) else {
+            continue;
+        };
+        let keys: Vec<String> = keys.iter().map(|k| shell_word(k)).collect();
+        let sep = if d.fix.starts_with("shroud ") {
+            " && "
+        } else {
+            "; then "
+        };
+        d.fix = format!("shroud keys revoke {}{sep}{}", keys.join(" "), d.fix);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixes_that_apply_a_rule_listing_a_revoked_key_revoke_it_first() {
+        let drift = |kind: DriftKind, rule: usize, fix: &str| Drift {
+            path: "x".into(),
+            config: Some(".sops.yaml".into()),
+            rule: Some(rule),
+            kind,
+            fix: fix.into(),
+        };
+        let mut d = vec![
+            drift(
+                DriftKind::Threshold { file: 1, rule: 2 },
+                0,
+                "shroud updatekeys x",
+            ),
+            drift(
+                DriftKind::Shadowed { by: 0 },
+                1,
+                "move rule 1 of .sops.yaml before rule 0",
+            ),
+            drift(
+                DriftKind::Uncovered {
+                    reason: String::new(),
+                },
+                1,
+                "add a creation rule",
+            ),
+            drift(
+                DriftKind::Threshold { file: 1, rule: 2 },
+                2,
+                "shroud updatekeys y",
+            ),
+        ];
+        let mut in_rules = BTreeMap::new();
+        in_rules.insert((".sops.yaml".to_owned(), 0), vec!["age1bob".to_owned()]);
+        in_rules.insert(
+            (".sops.yaml".to_owned(), 1),
+            vec!["arn:aws:kms:x:1:key/k".to_owned()],
+        );
+        guard_fixes(&mut d, &in_rules);
+        let fixes: Vec<&str> = d.iter().map(|x| x.fix.as_str()).collect();
+        assert_eq!(
+            fixes,
+            [
+                "shroud keys revoke age1bob && shroud updatekeys x",
+                "shroud keys revoke arn:aws:kms:x:1:key/k; then move rule 1 of .sops.yaml before rule 0",
+                "add a creation rule",
+                "shroud updatekeys y",
+            ]
+        );
     }
 }

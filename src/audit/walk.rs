@@ -189,7 +189,7 @@ impl Walk<'_> {
                 config: Some(config_label(self.root_abs, &config)),
                 rule: index,
                 kind,
-                fix: format!("shroud encrypt -i {rel}"),
+                fix: format!("shroud encrypt -i {}", checks::shell_word(&rel)),
                 path: rel,
             });
         }

@@ -40,11 +40,12 @@ pub fn render(report: &Report, format: OutputFormat, color: bool) -> String {
             format!("SHA-256 of the lines above: `{h}`\n")
         }),
         OutputFormat::Html => {
-            let body = html::render(&doc::build(report));
-            let h = sha256_hex(body.as_bytes());
-            format!(
-                "{body}<p class=\"meta\" id=\"digest\">SHA-256 of every line above: <code>{h}</code></p>\n</body></html>\n"
-            )
+            let mut out = html::render(&doc::build(report));
+            let h = sha256_hex(out.as_bytes());
+            out.push_str(&format!(
+                "<p class=\"meta\" id=\"digest\">SHA-256 of every line above: <code>{h}</code></p>\n</body></html>\n"
+            ));
+            out
         }
     }
 }
@@ -65,10 +66,13 @@ fn with_digest_line(body: String, line: impl Fn(&str) -> String) -> String {
 /// The report as pretty-printed JSON (schema [`super::SCHEMA`]), its last field `sha256`: the
 /// digest of every byte before that field's line (`head -n -2 FILE | sha256sum`).
 pub fn json(report: &Report) -> String {
-    let s = serde_json::to_string_pretty(report).expect("the report serialises");
-    let body = format!("{},\n", s.strip_suffix("\n}").unwrap_or(&s));
-    let h = sha256_hex(body.as_bytes());
-    format!("{body}  \"sha256\": \"{h}\"\n}}\n")
+    let mut out = serde_json::to_string_pretty(report).expect("the report serialises");
+    // The report is an object with fields: it ends with "\n}".
+    out.truncate(out.len() - 2);
+    out.push_str(",\n");
+    let h = sha256_hex(out.as_bytes());
+    out.push_str(&format!("  \"sha256\": \"{h}\"\n}}\n"));
+    out
 }
 
 /// How a cell or tag reads: good, bad, a warning, or neither.
