@@ -32,6 +32,9 @@ pub enum ExitCode {
     /// `scan`/`hook`: the scan could not be completed (unreadable file or git object, bad
     /// baseline or scan settings, not a git repository).
     ScanFailed,
+    /// `audit`: the audit could not be completed (git or the scanner failed): never read as
+    /// "findings" (1) or "clean" (0).
+    AuditFailed,
     Integrity,
     ConfigNotFound,
     /// Another shroud process holds the file's lock (`EX_TEMPFAIL`: try again).
@@ -52,7 +55,10 @@ impl ExitCode {
         match self {
             ExitCode::Success => 0,
             ExitCode::Generic | ExitCode::Findings => 1,
-            ExitCode::Usage | ExitCode::CouldNotReadInput | ExitCode::ScanFailed => 2,
+            ExitCode::Usage
+            | ExitCode::CouldNotReadInput
+            | ExitCode::ScanFailed
+            | ExitCode::AuditFailed => 2,
             ExitCode::CouldNotWriteOutput => 3,
             ExitCode::InvalidInput => 4,
             ExitCode::InvalidConfig => 5,

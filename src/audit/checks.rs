@@ -21,11 +21,6 @@ use crate::tree::Tree;
 /// The most key paths listed for a plaintext file that must be encrypted.
 pub const MAX_LISTED_PATHS: usize = 20;
 
-/// The machine name of a key's type.
-pub fn key_type(k: &MasterKey) -> &'static str {
-    k.kind().field()
-}
-
 /// Who holds a key: what the access matrix is keyed by.
 pub fn recipient(k: &MasterKey) -> String {
     match k {
@@ -39,7 +34,7 @@ pub fn recipient(k: &MasterKey) -> String {
 /// A key as the report lists it (without a name; the caller adds it).
 pub fn key_entry(k: &MasterKey) -> Key {
     let mut key = Key {
-        kind: key_type(k),
+        kind: k.kind(),
         recipient: recipient(k),
         identity: k.identity(),
         name: None,
@@ -112,6 +107,19 @@ pub fn envelope_fingerprint(md: &Metadata) -> Vec<String> {
         out.extend(keys);
     }
     out
+}
+
+/// `s` as one shell word, for the commands the report suggests: as is when it holds only
+/// characters no shell treats specially, else single-quoted.
+pub fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:@+,=".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 fn finding(path: &str, check: &'static str, at: Option<String>, detail: String) -> Integrity {
@@ -289,8 +297,8 @@ fn envelope_problem(k: &MasterKey) -> Option<&'static str> {
     }
 }
 
-/// The key types a creation rule names but does not list recipients of (shroud reads only
-/// age and AWS KMS recipients from `.sops.yaml`): their keys are not compared.
+/// The key types a creation rule names that shroud cannot wrap for (GCP KMS, Azure Key Vault,
+/// HashiCorp Vault, HuaweiCloud KMS): their keys are not compared.
 pub fn uncompared_types(rule: &CreationRule) -> Vec<KeyKind> {
     let mut out = Vec::new();
     for field in &rule.unsupported {
@@ -379,7 +387,7 @@ pub fn drift(
     if !groups.is_empty() {
         out.push(item(
             DriftKind::Recipients { groups },
-            format!("shroud updatekeys {path}"),
+            format!("shroud updatekeys {}", shell_word(path)),
         ));
     }
     let want_t = effective_threshold(rule.groups.len(), rule.shamir_threshold);
@@ -389,7 +397,7 @@ pub fn drift(
                 file: md.threshold(),
                 rule: want_t,
             },
-            format!("shroud updatekeys {path}"),
+            format!("shroud updatekeys {}", shell_word(path)),
         ));
     }
     if format != Format::Binary {
@@ -401,7 +409,10 @@ pub fn drift(
                     file,
                     rule: wanted,
                 },
-                format!("decrypt {path} and encrypt it again under the current rule (shroud decrypt -i {path} && shroud encrypt -i {path})"),
+                {
+                    let p = shell_word(path);
+                    format!("decrypt {path} and encrypt it again under the current rule (shroud decrypt -i {p} && shroud encrypt -i {p})")
+                },
             ));
         }
     }
@@ -483,6 +494,15 @@ mod tests {
             !found.iter().any(|f| format!("{f:?}").contains("hunter2")),
             "values never appear"
         );
+    }
+
+    #[test]
+    fn suggested_commands_quote_odd_paths() {
+        assert_eq!(shell_word("apps/db.yaml"), "apps/db.yaml");
+        assert_eq!(shell_word("a b.yaml"), "'a b.yaml'");
+        assert_eq!(shell_word("it's;rm -rf ~"), r"'it'\''s;rm -rf ~'");
+        assert_eq!(shell_word("$(x)`y`\n"), "'$(x)`y`\n'");
+        assert_eq!(shell_word(""), "''");
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! What git knows about the audited files, through the `git` CLI in a fixed number of
-//! processes whatever the number of files: one `log --raw` pass over the history of the
-//! audited directory, one `status`, and one long-lived `cat-file --batch` for the few old
-//! versions whose data-key envelopes must be compared.
+//! processes whatever the number of files: one `rev-parse`, one `log --raw` pass over the
+//! history of the audited directory ([`crate::git::History`]), one `status`, one `config` for
+//! the remote, one `symbolic-ref` for the branch, and one long-lived `cat-file --batch`
+//! ([`crate::git::Blobs`]) for the old versions whose keys must be compared.
 //!
-//! Owns: running git and parsing its output; per file, the last commit and its author, and the
-//! last commit that changed the file's envelopes (following renames), given a function that
-//! fingerprints the envelopes of one version. Must not know: sops metadata (the caller's
-//! fingerprint function does), findings, or output.
+//! Owns: asking git and reading its answers: the repository's identity (top directory, remote
+//! without credentials, branch, HEAD, shallow boundaries), per file the changes of every
+//! version in history (renames and copies followed), and the bytes of old versions. Must not
+//! know: sops metadata (the caller summarises versions), findings, or output. Text from git
+//! (author names, paths) is returned as found; whoever prints it escapes it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::model::{Commit, FileGit};
+use super::model::Commit;
 use crate::git::{Change, History, NO_BLOB};
 
 /// Why git could not be asked.
@@ -23,8 +25,6 @@ pub enum GitError {
     Failed { args: String, stderr: String },
     #[error("unexpected output from git {0}")]
     Protocol(&'static str),
-    #[error("reading from git: {0}")]
-    Io(#[from] std::io::Error),
 }
 
 fn from_git(e: crate::git::GitError) -> GitError {
@@ -33,9 +33,10 @@ fn from_git(e: crate::git::GitError) -> GitError {
         crate::git::GitError::External(crate::external::ExternalError::Spawn {
             source, ..
         }) => GitError::Spawn(source),
-        crate::git::GitError::External(e) => {
-            GitError::Spawn(std::io::Error::new(std::io::ErrorKind::TimedOut, e))
-        }
+        crate::git::GitError::External(e) => GitError::Failed {
+            args: "(external)".into(),
+            stderr: crate::text::one_line(&e),
+        },
     }
 }
 
@@ -62,6 +63,10 @@ pub struct Repo {
     /// The audited directory relative to the top, `/`-terminated (empty at the top).
     prefix: String,
     head: Option<String>,
+    branch: Option<String>,
+    remote: Option<String>,
+    /// The commits a shallow clone starts at (empty for a full clone).
+    shallow: HashSet<String>,
     /// Newest first.
     commits: Vec<Commit>,
     /// By path relative to the top: changes newest first.
@@ -70,24 +75,81 @@ pub struct Repo {
     status: HashMap<String, WorkState>,
 }
 
+/// One change of one file as git records it: blob `old` (None: added) became blob `new`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobChange {
+    /// Index into the history ([`Repo::commit`]; higher is older).
+    pub commit: usize,
+    /// The path the file had after the change (relative to the top).
+    pub path: String,
+    pub old: Option<String>,
+    pub new: String,
+    /// Added in a shallow clone's first commit: what came before is not in the clone.
+    pub first_seen: bool,
+}
+
+/// What git knows of one file.
+#[derive(Clone, Debug, Default)]
+pub struct FileChanges {
+    /// The file is in the repository (committed or staged).
+    pub tracked: bool,
+    /// The working copy differs from the commit checked out.
+    pub modified: bool,
+    /// The last commit that changed it.
+    pub last_commit: Option<usize>,
+    /// Its blob in the commit checked out.
+    pub head_blob: Option<String>,
+    /// Every change of every version, renames and copies followed; newest first per path.
+    pub changes: Vec<BlobChange>,
+}
+
+/// The most paths followed through renames and copies for one file.
+const MAX_PATHS: usize = 256;
+
 impl Repo {
     /// The repository around `dir` with the history of everything under it, or `Ok(None)` when
     /// `dir` is not in a git work tree. A missing `git` is [`GitError::Spawn`].
     pub fn open(dir: &Path) -> Result<Option<Repo>, GitError> {
-        let Some(out) = run(dir, &["rev-parse", "--show-toplevel", "--show-prefix"])? else {
+        let Some(out) = run(
+            dir,
+            &[
+                "rev-parse",
+                "--show-toplevel",
+                "--show-prefix",
+                "--is-shallow-repository",
+                "--git-path",
+                "shallow",
+            ],
+        )?
+        else {
             return Ok(None);
         };
         let text = String::from_utf8_lossy(&out);
-        let mut lines = text.lines();
-        let toplevel = PathBuf::from(lines.next().ok_or(GitError::Protocol("rev-parse"))?);
-        let prefix = lines.next().unwrap_or_default().to_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        let [toplevel, prefix, shallow, shallow_file] = lines[..] else {
+            return Err(GitError::Protocol("rev-parse"));
+        };
         let head = run(dir, &["rev-parse", "--verify", "--quiet", "HEAD"])?
             .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
             .filter(|h| !h.is_empty());
         let mut repo = Repo {
-            toplevel,
-            prefix,
+            toplevel: PathBuf::from(toplevel),
+            prefix: prefix.to_owned(),
             head,
+            branch: run(dir, &["symbolic-ref", "-q", "--short", "HEAD"])?
+                .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
+                .filter(|b| !b.is_empty()),
+            remote: run(dir, &["config", "-z", "--get-regexp", r"^remote\..*\.url$"])?
+                .and_then(|o| pick_remote(&o)),
+            shallow: if shallow == "true" {
+                std::fs::read_to_string(dir.join(shallow_file))
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            } else {
+                HashSet::new()
+            },
             commits: Vec::new(),
             changes: HashMap::new(),
             status: HashMap::new(),
@@ -133,6 +195,25 @@ impl Repo {
         self.head.as_deref()
     }
 
+    pub fn branch(&self) -> Option<&str> {
+        self.branch.as_deref()
+    }
+
+    /// The remote's URL without credentials.
+    pub fn remote(&self) -> Option<&str> {
+        self.remote.as_deref()
+    }
+
+    /// Whether this is a shallow clone.
+    pub fn is_shallow(&self) -> bool {
+        !self.shallow.is_empty()
+    }
+
+    /// A commit of the history.
+    pub fn commit(&self, i: usize) -> &Commit {
+        &self.commits[i]
+    }
+
     fn take_history(&mut self, h: History) {
         self.commits = h
             .commits
@@ -164,116 +245,110 @@ impl Repo {
         format!("{}{rel}", self.prefix)
     }
 
-    /// What git knows of the file at `rel` (relative to the audited directory). `worktree` is
-    /// the fingerprint of the working copy's envelopes; `fingerprint` computes one for an old
-    /// version's bytes (`None` when it has no readable envelopes).
-    pub fn file(
-        &self,
-        rel: &str,
-        worktree: Option<&[String]>,
-        blobs: &mut Blobs,
-        fingerprint: &dyn Fn(&[u8]) -> Option<Vec<String>>,
-    ) -> Result<FileGit, GitError> {
+    /// What git knows of the file at `rel` (relative to the audited directory).
+    pub fn file(&self, rel: &str) -> FileChanges {
         let top = self.top_path(rel);
         let state = self.status.get(&top).copied();
-        let entries = self.changes.get(&top).map(Vec::as_slice).unwrap_or(&[]);
-        let last = entries
-            .first()
-            .filter(|c| c.status != b'D')
-            .map(|c| self.commits[c.commit].clone());
-        let mut out = FileGit {
+        let newest = self.changes.get(&top).and_then(|e| e.first());
+        let current = newest.filter(|c| c.status != b'D');
+        let mut out = FileChanges {
             tracked: state != Some(WorkState::Untracked),
             modified: state.is_some(),
-            last_commit: last.clone(),
-            envelopes_changed: None,
-            envelopes_uncommitted: false,
+            last_commit: current.map(|c| c.commit),
+            head_blob: current.map(|c| c.new_blob.clone()),
+            changes: Vec::new(),
         };
-        if last.is_none() {
-            return Ok(out);
+        if current.is_none() {
+            return out;
         }
-        if state == Some(WorkState::Modified) {
-            let committed = blobs.fingerprint(&entries[0].new_blob, fingerprint)?;
-            out.envelopes_uncommitted = committed.as_deref() != worktree;
-        }
-        out.envelopes_changed = self
-            .envelope_commit(&top, blobs, fingerprint)?
-            .map(|i| self.commits[i].clone());
-        Ok(out)
-    }
-
-    /// The newest commit that changed the envelopes of `top` (following renames and copies).
-    fn envelope_commit(
-        &self,
-        top: &str,
-        blobs: &mut Blobs,
-        fingerprint: &dyn Fn(&[u8]) -> Option<Vec<String>>,
-    ) -> Result<Option<usize>, GitError> {
-        let mut path = top.to_owned();
-        let mut older_than = 0;
-        // Each step moves to an older commit, so this ends; the bound guards a rename cycle.
-        for _ in 0..=self.commits.len() {
+        // Every path the file had, each with the oldest commit that still belongs to it.
+        let mut queue: Vec<(String, usize)> = vec![(top, 0)];
+        let mut seen: HashSet<(String, usize)> = HashSet::new();
+        while let Some((path, from_commit)) = queue.pop() {
+            if seen.len() >= MAX_PATHS || !seen.insert((path.clone(), from_commit)) {
+                continue;
+            }
             let Some(entries) = self.changes.get(&path) else {
-                return Ok(None);
+                continue;
             };
-            let mut next = None;
-            for c in entries.iter().filter(|c| c.commit >= older_than) {
-                if c.status == b'A' || c.old_blob == NO_BLOB {
-                    return Ok(Some(c.commit));
-                }
+            for c in entries.iter().filter(|c| c.commit >= from_commit) {
                 if c.status == b'D' {
-                    return Ok(None);
+                    continue;
                 }
-                let same = c.old_blob == c.new_blob
-                    || blobs.fingerprint(&c.old_blob, fingerprint)?
-                        == blobs.fingerprint(&c.new_blob, fingerprint)?;
-                if !same {
-                    return Ok(Some(c.commit));
-                }
+                let added = c.status == b'A' || c.old_blob == NO_BLOB;
+                out.changes.push(BlobChange {
+                    commit: c.commit,
+                    path: path.clone(),
+                    old: (!added).then(|| c.old_blob.clone()),
+                    new: c.new_blob.clone(),
+                    first_seen: added && self.shallow.contains(&self.commits[c.commit].id),
+                });
                 if let Some(from) = &c.from {
-                    next = Some((from.clone(), c.commit + 1));
-                    break;
+                    queue.push((from.clone(), c.commit + 1));
                 }
-            }
-            match next {
-                Some((p, o)) => {
-                    path = p;
-                    older_than = o;
-                }
-                None => return Ok(None),
             }
         }
-        Ok(None)
+        out
     }
 
-    /// A reader of old versions for [`Repo::file`].
-    pub fn blobs(&self) -> Blobs {
-        Blobs {
-            reader: crate::git::Blobs::new(&self.toplevel),
-            cache: HashMap::new(),
-        }
+    /// A reader of old versions.
+    pub fn blobs(&self) -> crate::git::Blobs {
+        crate::git::Blobs::new(&self.toplevel)
     }
 }
 
-/// Old versions for [`Repo::file`], read through one `git cat-file --batch`; envelope
-/// fingerprints are remembered per blob.
-pub struct Blobs {
-    reader: crate::git::Blobs,
-    cache: HashMap<String, Option<Vec<String>>>,
+/// The URL of `origin`, else of the first remote, from `git config -z --get-regexp`, without
+/// credentials.
+fn pick_remote(out: &[u8]) -> Option<String> {
+    let entries: Vec<(String, String)> = out
+        .split(|&b| b == 0)
+        .filter_map(|e| {
+            let e = String::from_utf8_lossy(e);
+            let (key, url) = e.split_once('\n')?;
+            Some((key.to_owned(), url.to_owned()))
+        })
+        .collect();
+    entries
+        .iter()
+        .find(|(k, _)| k == "remote.origin.url")
+        .or(entries.first())
+        .map(|(_, url)| strip_credentials(url))
 }
 
-impl Blobs {
-    fn fingerprint(
-        &mut self,
-        id: &str,
-        f: &dyn Fn(&[u8]) -> Option<Vec<String>>,
-    ) -> Result<Option<Vec<String>>, GitError> {
-        if let Some(fp) = self.cache.get(id) {
-            return Ok(fp.clone());
-        }
-        let fp = self.reader.read(id).map_err(from_git)?.and_then(|b| f(&b));
-        self.cache.insert(id.to_owned(), fp.clone());
-        Ok(fp)
-    }
+/// A remote URL without what may be a credential: the user and password of an `http(s)://` or
+/// `ftp(s)://` URL (a token is often given as either), its query and fragment; the password of
+/// any other `scheme://user:password@` URL. `user@host:path` (scp form) and local paths are
+/// kept.
+pub fn strip_credentials(url: &str) -> String {
+    let url = url.trim();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let web = matches!(
+        scheme.to_ascii_lowercase().as_str(),
+        "http" | "https" | "ftp" | "ftps"
+    );
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let (user_info, host) = match authority.rfind('@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    let user = match user_info {
+        Some(u) if !web => match u.split_once(':') {
+            Some((user, _password)) => format!("{user}@"),
+            None => format!("{u}@"),
+        },
+        _ => String::new(),
+    };
+    let path = if web {
+        path.split(['?', '#']).next().unwrap_or_default()
+    } else {
+        path
+    };
+    format!("{scheme}://{user}{host}{path}")
 }
 
 /// Unix seconds as RFC 3339 UTC.
@@ -298,6 +373,9 @@ mod tests {
             toplevel: PathBuf::from("/r"),
             prefix: String::new(),
             head: Some("c2".into()),
+            branch: None,
+            remote: None,
+            shallow: HashSet::new(),
             commits: Vec::new(),
             changes: HashMap::new(),
             status: HashMap::new(),
@@ -305,14 +383,56 @@ mod tests {
         r.take_history(History::parse(log).unwrap());
         assert_eq!(r.commits.len(), 2);
         assert_eq!(r.commits[0].time, "2023-11-14T22:15:00Z");
-        let mut blobs = r.blobs();
-        // A pure rename (same blob) is followed to the commit that added the file.
-        let at = r
-            .envelope_commit("d/z.yaml", &mut blobs, &|_| None)
-            .unwrap();
-        assert_eq!(at, Some(1));
+        // A pure rename is followed to the commit that added the file.
+        let f = r.file("d/z.yaml");
+        assert_eq!(f.head_blob.as_deref(), Some("1111"));
+        let changes: Vec<(usize, &str, Option<&str>, &str)> = f
+            .changes
+            .iter()
+            .map(|c| (c.commit, c.path.as_str(), c.old.as_deref(), c.new.as_str()))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                (0, "d/z.yaml", Some("1111"), "1111"),
+                (1, "d/x.yaml", None, "1111")
+            ]
+        );
+        r.shallow.insert("c1".into());
+        assert!(r.file("y").changes[1].first_seen);
         r.parse_status(b" M y\x00?? n.yaml\x00");
         assert_eq!(r.status["y"], WorkState::Modified);
         assert_eq!(r.status["n.yaml"], WorkState::Untracked);
+    }
+
+    #[test]
+    fn remotes_lose_their_credentials() {
+        for (given, shown) in [
+            (
+                "https://user:ghp_token@github.com/org/repo.git",
+                "https://github.com/org/repo.git",
+            ),
+            (
+                "https://ghp_token@github.com/org/repo",
+                "https://github.com/org/repo",
+            ),
+            (
+                "https://gitlab.example/r.git?private_token=abc#x",
+                "https://gitlab.example/r.git",
+            ),
+            ("ssh://git:secret@host:22/r.git", "ssh://git@host:22/r.git"),
+            ("ssh://git@host/r.git", "ssh://git@host/r.git"),
+            ("git@github.com:org/repo.git", "git@github.com:org/repo.git"),
+            ("/srv/git/r.git", "/srv/git/r.git"),
+        ] {
+            assert_eq!(strip_credentials(given), shown, "{given}");
+        }
+        let cfg = b"remote.backup.url\nhttps://a:b@backup/r\x00remote.origin.url\nhttps://tok@origin/r\x00";
+        assert_eq!(pick_remote(cfg).as_deref(), Some("https://origin/r"));
+        assert_eq!(
+            pick_remote(b"remote.x.url\nhttps://a:b@x/r\x00").as_deref(),
+            Some("https://x/r")
+        );
+        assert_eq!(pick_remote(b""), None);
     }
 }

@@ -1,48 +1,60 @@
 //! `shroud audit`: evidence for auditors — which sops files a repository holds, who can open
-//! each (Shamir thresholds included), whether each follows the `.sops.yaml` written today, how
-//! old its data-key envelopes are, what the scanner finds in plaintext, and whether each file
-//! is structurally intact. Needs no private key; `--verify` adds MAC verification with the
-//! keys at hand.
+//! each (Shamir thresholds included) and who could at any point of its history, whether each
+//! follows the `.sops.yaml` written today, how old its data key is (from the git history:
+//! re-keys told apart from re-wraps and edits), whether a revoked recipient can still read
+//! it, what the scanner finds in plaintext, and whether each file is structurally intact.
+//! Needs no private key; `--verify` adds MAC verification with the keys at hand.
 //!
 //! Owns: running the checks over a directory in one walk (`repo`), one scanner run, and a fixed
 //! number of git processes, and assembling the [`Report`]; the `--fail-on` categories. Sits
 //! beside `rotate`, `backup` and `scan`: it uses `document`, `repo`, `config`, `metadata`,
-//! `crypto::decide` and the scanner's public entry; nothing below it may use it. Must not know:
-//! command-line parsing, terminals or exit codes (the CLI maps [`AuditError`] through
-//! `error::Failure`).
+//! `keysource::Named`, `crypto::decide` and the scanner's public entry; nothing below it may
+//! use it. Must not know: command-line parsing, terminals or exit codes (the CLI maps
+//! [`AuditError`] through `error::Failure`).
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`model`] | the report types: the versioned JSON schema |
+//! | [`walk`] | the one walk: what is collected per file |
 //! | [`checks`] | per-file checks: inventory records, integrity, drift, must-encrypt |
+//! | [`rules`] | creation rules an earlier rule shadows |
 //! | [`access`] | Shamir arithmetic: who opens a file alone, minimal combinations |
-//! | [`git`] | the `git` CLI: last commits, authors, envelope-change commits |
-//! | [`names`] | the recipient → name mapping file |
+//! | [`git`] | the `git` CLI: the repository's identity, every file's changes, old versions |
+//! | [`history`] | re-key, re-wrap or edit: a change judged from two versions without keys |
+//! | [`timeline`] | one file's key history: git's changes joined with version summaries |
+//! | [`revoked`] | revoked recipients that can still read, and fixes that cannot re-add them |
+//! | [`names`] | the recipient → name mapping file (and `revoked:` dates) |
 //! | [`policy`] | the `audit:` section of `.sops.yaml` and the key-age syntax |
-//! | [`render`] | terminal, Markdown and HTML output |
+//! | [`render`] | terminal, Markdown, HTML and JSON output from one section model, with a digest |
 
 pub mod access;
 pub mod checks;
 pub mod git;
+pub mod history;
 pub mod model;
 pub mod names;
 pub mod policy;
 pub mod render;
+pub mod revoked;
+pub mod rules;
+pub mod timeline;
+pub mod walk;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::error::{Error, ExitCode, Failure, Result};
 use crate::keysource::Keyring;
 use crate::metadata::Metadata;
-use crate::repo::{self, Configs, FileKind, Inspected};
+use crate::repo::Configs;
 use crate::store::Format;
 use crate::timestamp::Timestamp;
 
 pub use model::{Report, SCHEMA};
+use timeline::FileKeys;
+use walk::{Collected, SopsFound, config_label};
 
 /// Why an audit could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +71,11 @@ pub enum AuditError {
         field: &'static str,
         value: String,
     },
-    #[error(transparent)]
+    #[error("the audit could not read the git history: {0}")]
     Git(#[from] git::GitError),
     #[error("--history needs a git repository")]
     HistoryNeedsGit,
-    #[error("the secret scanner failed: {0}")]
+    #[error("the audit could not run the secret scanner: {0}")]
     Scan(#[source] crate::scan::ScanError),
     #[error(
         "--fail-on stale needs a key-age policy: --max-key-age, or audit.max_key_age in .sops.yaml"
@@ -79,7 +91,7 @@ impl Failure for AuditError {
             AuditError::Names(names::NamesError::Invalid { .. }) => ExitCode::InvalidInput,
             AuditError::Policy { .. } => ExitCode::InvalidConfig,
             AuditError::HistoryNeedsGit | AuditError::NoAgePolicy => ExitCode::Usage,
-            AuditError::Git(_) | AuditError::Scan(_) => ExitCode::Generic,
+            AuditError::Git(_) | AuditError::Scan(_) => ExitCode::AuditFailed,
         }
     }
 }
@@ -106,6 +118,8 @@ pub struct Options {
     pub max_key_age_days: Option<u64>,
     /// Also scan every blob of the git history for plaintext secrets.
     pub history: bool,
+    /// The `--fail-on` categories (the report states them).
+    pub fail_on: Vec<Category>,
     /// Worker threads (0: one per core).
     pub threads: usize,
     /// "Now" as Unix seconds, for reproducible ages (default: the clock).
@@ -117,14 +131,16 @@ pub struct Options {
 pub enum Category {
     Drift,
     Stale,
+    Revoked,
     Plaintext,
     Integrity,
 }
 
 impl Category {
-    pub const ALL: [Category; 4] = [
+    pub const ALL: [Category; 5] = [
         Category::Drift,
         Category::Stale,
+        Category::Revoked,
         Category::Plaintext,
         Category::Integrity,
     ];
@@ -133,6 +149,7 @@ impl Category {
         match self {
             Category::Drift => "drift",
             Category::Stale => "stale",
+            Category::Revoked => "revoked",
             Category::Plaintext => "plaintext",
             Category::Integrity => "integrity",
         }
@@ -147,6 +164,7 @@ impl Category {
         match self {
             Category::Drift => report.drift.len(),
             Category::Stale => report.stale.len(),
+            Category::Revoked => report.revoked.len(),
             Category::Plaintext => report.plaintext.len(),
             Category::Integrity => report.integrity.len(),
         }
@@ -164,56 +182,56 @@ pub fn tripped(report: &Report, fail_on: &[Category]) -> Vec<(Category, usize)> 
         .collect()
 }
 
-/// One sops file as the walk found it.
-struct SopsFound {
-    rel: String,
-    format: Format,
-    metadata: Option<Metadata>,
-    damaged: Option<String>,
-    config: Option<Arc<Config>>,
-    rule: Option<usize>,
-}
-
-/// What the walk collected.
-#[derive(Default)]
-struct Collected {
-    sops: Vec<SopsFound>,
-    drift: Vec<model::Drift>,
-    integrity: Vec<model::Integrity>,
-    notes: Vec<String>,
-    config_error: Option<ConfigError>,
-}
-
-/// `path` relative to `root`, `/`-separated.
-fn rel_path(root: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    let s = rel.to_string_lossy().replace('\\', "/");
-    s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
-}
-
-/// A config's path as the report shows it: relative to the audited directory when inside.
-fn config_label(root_abs: &Path, c: &Config) -> String {
-    let p = std::path::absolute(&c.path).unwrap_or_else(|_| c.path.clone());
-    match p.strip_prefix(root_abs) {
-        Ok(r) => r.to_string_lossy().replace('\\', "/"),
-        Err(_) => p.display().to_string(),
-    }
-}
-
-fn rule_index(c: &Config, r: &crate::config::CreationRule) -> Option<usize> {
-    c.creation_rules.iter().position(|x| std::ptr::eq(x, r))
-}
-
-/// Whether a plaintext file is shroud's or sops's own configuration (never required to be
-/// encrypted, whatever a rule's regex says).
-fn own_config(rel: &str) -> bool {
-    let name = rel.rsplit('/').next().unwrap_or(rel);
-    name == crate::config::CONFIG_FILE_NAME || name.starts_with(".shroud")
+/// Whether the report has a key-age policy for any file (else `stale` is not checked).
+pub fn has_age_policy(report: &Report) -> bool {
+    report.header.policy.max_key_age_days.is_some() || !report.header.policy.max_key_age.is_empty()
 }
 
 fn now_unix(opts: &Options) -> i64 {
     opts.now
         .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp())
+}
+
+/// The names file, and the recipients it names.
+struct NamesIn {
+    path: Option<PathBuf>,
+    names: names::Names,
+}
+
+fn load_names(opts: &Options, root_abs: &Path, configs: &Configs) -> Result<NamesIn> {
+    let root_config = configs.for_file(&root_abs.join(crate::config::CONFIG_FILE_NAME))?;
+    let from_config = match &root_config {
+        Some(c) => policy_section(root_abs, c)?.names,
+        None => None,
+    };
+    let path = opts.names.clone().or(from_config);
+    let names = match &path {
+        Some(p) => names::Names::load(p).map_err(AuditError::from)?,
+        None => names::Names::default(),
+    };
+    Ok(NamesIn { path, names })
+}
+
+/// Every `.sops.yaml` in force: the walk's, the audited directory's, and those that cover a
+/// file; each once.
+fn configs_in_force(configs: &Configs, root_abs: &Path, c: &Collected) -> Result<Vec<Arc<Config>>> {
+    let mut out: Vec<Arc<Config>> = Vec::new();
+    let mut add = |cfg: Option<Arc<Config>>| {
+        if let Some(cfg) = cfg
+            && !out.iter().any(|o| o.path == cfg.path)
+        {
+            out.push(cfg);
+        }
+    };
+    add(configs.for_file(&root_abs.join(crate::config::CONFIG_FILE_NAME))?);
+    for p in &c.configs {
+        add(configs.for_file(p)?);
+    }
+    for s in &c.sops {
+        add(s.config.clone());
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }
 
 /// Audits `opts.root`. Reads files and git; needs no key; writes nothing.
@@ -223,303 +241,87 @@ pub fn audit(opts: &Options) -> Result<Report> {
         return Err(AuditError::NotADirectory(root.display().to_string()).into());
     }
     let root_abs = std::path::absolute(root).unwrap_or_else(|_| root.clone());
-    let now = now_unix(opts);
     let configs = Configs::new(opts.config.as_deref())?;
-
-    // The policy of the directory itself: where the names file comes from.
-    let root_config = configs.for_file(&root_abs.join(crate::config::CONFIG_FILE_NAME))?;
-    let root_section = match &root_config {
-        Some(c) => policy_section(&root_abs, c)?,
-        None => policy::Section::default(),
-    };
-    let names_path = opts.names.clone().or(root_section.names.clone());
-    let names = match &names_path {
-        Some(p) => names::Names::load(p).map_err(AuditError::from)?,
-        None => names::Names::default(),
-    };
-    let names_abs = names_path
-        .as_ref()
-        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
-
-    // One walk: every file read once, classified, and checked.
-    let seen = AtomicUsize::new(0);
-    let collected = Mutex::new(Collected::default());
+    let names = load_names(opts, &root_abs, &configs)?;
     let threads = if opts.threads > 0 {
         opts.threads
     } else {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     };
-    let work = |f: Inspected| {
-        seen.fetch_add(1, Ordering::Relaxed);
-        let rel = rel_path(root, &f.path);
-        let lookup = || -> std::result::Result<_, ConfigError> {
-            let Some(config) = configs.for_file(&f.path)? else {
-                return Ok(None);
-            };
-            let rule = match config.rule_for(&f.path) {
-                Ok(r) => Some((r.clone(), rule_index(&config, r))),
-                Err(ConfigError::NoMatchingRule { .. }) => None,
-                Err(e) => return Err(e),
-            };
-            Ok(Some((config, rule)))
-        };
-        let mut out = Collected::default();
-        match f.kind {
-            FileKind::Config => {}
-            FileKind::Unreadable(why) => out.notes.push(format!("{rel}: cannot read: {why}")),
-            FileKind::Plain | FileKind::TooLarge => {
-                let is_names = names_abs
-                    .as_ref()
-                    .is_some_and(|n| std::path::absolute(&f.path).is_ok_and(|p| &p == n));
-                if !own_config(&rel) && !is_names {
-                    match lookup() {
-                        Err(e) => out.config_error = Some(e),
-                        Ok(Some((config, Some((rule, index))))) if rule.path_regex.is_some() => {
-                            let kind = if matches!(f.kind, FileKind::TooLarge) {
-                                Some(model::DriftKind::MustEncrypt {
-                                    values: 0,
-                                    paths: Vec::new(),
-                                    unparsed: Some("larger than 64 MiB: not read".into()),
-                                })
-                            } else {
-                                checks::must_encrypt(&rel, f.format, &f.bytes, &rule)
-                            };
-                            if let Some(kind) = kind {
-                                out.drift.push(model::Drift {
-                                    path: rel.clone(),
-                                    config: Some(config_label(&root_abs, &config)),
-                                    rule: index,
-                                    kind,
-                                    fix: format!("shroud encrypt -i {rel}"),
-                                });
-                            }
-                        }
-                        Ok(_) => {}
-                    }
-                }
-            }
-            FileKind::Damaged(why) => {
-                out.integrity.push(model::Integrity {
-                    path: rel.clone(),
-                    check: "damaged",
-                    at: None,
-                    detail: why.clone(),
-                });
-                out.sops.push(SopsFound {
-                    rel,
-                    format: f.format,
-                    metadata: None,
-                    damaged: Some(why),
-                    config: None,
-                    rule: None,
-                });
-            }
-            FileKind::Sops => match f.parsed.map(Ok).unwrap_or_else(|| {
-                // The walk keeps every sops file's parse; this is its fallback.
-                crate::document::load_encrypted(&rel, f.format, &f.bytes)
-            }) {
-                Err(e) => {
-                    let why = crate::text::one_line(&e);
-                    out.integrity.push(model::Integrity {
-                        path: rel.clone(),
-                        check: "damaged",
-                        at: None,
-                        detail: why.clone(),
-                    });
-                    out.sops.push(SopsFound {
-                        rel,
-                        format: f.format,
-                        metadata: None,
-                        damaged: Some(why),
-                        config: None,
-                        rule: None,
-                    });
-                }
-                Ok((tree, md)) => {
-                    out.integrity
-                        .extend(checks::integrity(&rel, f.format, &tree, &md));
-                    drop(tree);
-                    let (config, rule) = match lookup() {
-                        Err(e) => {
-                            out.config_error = Some(e);
-                            (None, None)
-                        }
-                        Ok(None) => {
-                            out.drift.push(model::Drift {
-                                    path: rel.clone(),
-                                    config: None,
-                                    rule: None,
-                                    kind: model::DriftKind::Uncovered {
-                                        reason: "no .sops.yaml applies to it".into(),
-                                    },
-                                    fix: format!(
-                                        "add a .sops.yaml creation rule whose path_regex matches {rel}, or remove the file"
-                                    ),
-                                });
-                            (None, None)
-                        }
-                        Ok(Some((config, None))) => {
-                            let label = config_label(&root_abs, &config);
-                            out.drift.push(model::Drift {
-                                    path: rel.clone(),
-                                    config: Some(label.clone()),
-                                    rule: None,
-                                    kind: model::DriftKind::Uncovered {
-                                        reason: format!("no creation rule of {label} matches it"),
-                                    },
-                                    fix: format!(
-                                        "add a creation rule to {label} whose path_regex matches {rel}, or remove the file"
-                                    ),
-                                });
-                            (Some(config), None)
-                        }
-                        Ok(Some((config, Some((rule, index))))) => {
-                            out.drift.extend(checks::drift(
-                                &rel,
-                                f.format,
-                                &md,
-                                &rule,
-                                Some(config_label(&root_abs, &config)),
-                                index,
-                            ));
-                            (Some(config), index)
-                        }
-                    };
-                    out.sops.push(SopsFound {
-                        rel,
-                        format: f.format,
-                        metadata: Some(md),
-                        damaged: None,
-                        config,
-                        rule,
-                    });
-                }
-            },
-        }
-        let mut all = collected.lock().unwrap_or_else(|e| e.into_inner());
-        all.sops.extend(out.sops);
-        all.drift.extend(out.drift);
-        all.integrity.extend(out.integrity);
-        all.notes.extend(out.notes);
-        if all.config_error.is_none() {
-            all.config_error = out.config_error;
-        }
-    };
-    repo::inspect_parallel(root, None, threads, &work)?;
-    let mut c = collected.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut c = walk::Walk {
+        root,
+        root_abs: &root_abs,
+        configs: &configs,
+        names_abs: names
+            .path
+            .as_ref()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+        threads,
+    }
+    .run()?;
     if let Some(e) = c.config_error.take() {
         return Err(e.into());
     }
-    c.sops.sort_by(|a, b| a.rel.cmp(&b.rel));
-
-    // Key-age policy per config (memoised by config path).
+    let in_force = configs_in_force(&configs, &root_abs, &c)?;
     let mut sections: HashMap<PathBuf, policy::Section> = HashMap::new();
-    for s in &c.sops {
-        if let Some(cfg) = &s.config
-            && !sections.contains_key(&cfg.path)
-        {
-            sections.insert(cfg.path.clone(), policy_section(&root_abs, cfg)?);
-        }
+    for cfg in &in_force {
+        sections.insert(cfg.path.clone(), policy_section(&root_abs, cfg)?);
     }
-
-    // Git: a fixed number of processes for all files.
     let mut notes = std::mem::take(&mut c.notes);
-    let repo = match git::Repo::open(root) {
-        Ok(r) => r,
-        Err(git::GitError::Spawn(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            notes.push(
-                "git is not installed: no commit data; rotation age is taken from lastmodified"
-                    .into(),
-            );
-            None
-        }
-        Err(e) => return Err(AuditError::from(e).into()),
-    };
-    if repo.is_none() && !notes.iter().any(|n| n.starts_with("git is not installed")) {
-        notes.push(
-            "not a git repository: no commit data; rotation age is taken from lastmodified".into(),
-        );
-    }
+    let repo = open_repo(root, &mut notes)?;
+    let keys = file_keys(repo.as_ref(), &c.sops, &mut notes)?;
+    let assessed = assess(opts, &root_abs, &c.sops, &keys, &sections, &names);
+    notes.extend(assessed.notes);
 
-    let mut files = Vec::with_capacity(c.sops.len());
-    let mut stale = Vec::new();
-    let mut blobs = repo.as_ref().map(|r| r.blobs());
-    let mut uncompared: BTreeSet<String> = BTreeSet::new();
-    for s in &c.sops {
-        let file_git = match (&repo, &mut blobs) {
-            (Some(r), Some(b)) => {
-                let format = s.format;
-                let rel = s.rel.clone();
-                let fp_of = move |bytes: &[u8]| {
-                    crate::document::load_encrypted(&rel, format, bytes)
-                        .ok()
-                        .map(|(_, md)| checks::envelope_fingerprint(&md))
-                };
-                let wt = s.metadata.as_ref().map(checks::envelope_fingerprint);
-                Some(
-                    r.file(&s.rel, wt.as_deref(), b, &fp_of)
-                        .map_err(AuditError::from)?,
-                )
-            }
-            _ => None,
-        };
-        if let (Some(cfg), Some(i)) = (&s.config, s.rule) {
-            let rule = &cfg.creation_rules[i];
-            for t in checks::uncompared_types(rule) {
-                uncompared.insert(format!(
-                    "{} (rule {i} of {}): its {} recipients are not compared (shroud reads only age and AWS KMS recipients from .sops.yaml)",
-                    config_label(&root_abs, cfg),
-                    i,
-                    key_type_name(t)
-                ));
-            }
-        }
-        let (max_days, policy_src) = match (opts.max_key_age_days, &s.config) {
-            (Some(d), _) => (Some(d), Some("--max-key-age".to_owned())),
-            (None, Some(cfg)) => match sections.get(&cfg.path).and_then(|p| p.max_key_age_days) {
-                Some(d) => (Some(d), Some(config_label(&root_abs, cfg))),
-                None => (None, None),
-            },
-            (None, None) => (None, None),
-        };
-        let rotation = rotation(s, file_git.as_ref(), now, max_days, policy_src);
-        if rotation.stale {
-            stale.push(model::Stale {
-                path: s.rel.clone(),
-                rotated_at: rotation.rotated_at.clone(),
-                source: rotation.source,
-                age_days: rotation.age_days,
-                max_age_days: rotation.max_age_days.unwrap_or_default(),
-                policy: rotation.policy.clone().unwrap_or_default(),
+    let pairs: Vec<(&SopsFound, &FileKeys)> = c.sops.iter().zip(&keys).collect();
+    let found = revoked::find(&names.names, &pairs, &in_force, &root_abs);
+    notes.extend(found.notes);
+    let mut drift = std::mem::take(&mut c.drift);
+    for cfg in &in_force {
+        let label = config_label(&root_abs, cfg);
+        for (rule, by) in rules::shadowed(cfg) {
+            drift.push(model::Drift {
+                path: label.clone(),
+                config: Some(label.clone()),
+                rule: Some(rule),
+                kind: model::DriftKind::Shadowed { by },
+                fix: format!(
+                    "move rule {rule} of {label} before rule {by}, or remove it (the first matching rule wins)"
+                ),
             });
         }
-        files.push(file_entry(&root_abs, s, file_git, rotation, &names));
     }
-    drop(blobs);
-    notes.extend(uncompared);
-
-    let recipients = recipients(&files, &names);
-
-    // The scanner over the same tree (and, with --history, every blob of history).
-    let plaintext = plaintext(opts, &root_abs, repo.as_ref(), &mut notes)?;
-
-    let mut drift = c.drift;
+    revoked::guard_fixes(&mut drift, &found.in_rules);
     drift.sort_by(|a, b| {
         a.path
             .cmp(&b.path)
             .then_with(|| drift_order(a).cmp(&drift_order(b)))
     });
+    let recipients = recipients(&assessed.files, &names);
+    notes.extend(unnamed_note(&root_abs, &recipients, &names));
+    let access_history = access_history(&assessed.files, &names.names);
+    let plaintext = plaintext(opts, &root_abs, repo.as_ref(), &mut notes)?;
     let mut integrity = c.integrity;
     integrity.sort_by(|a, b| (&a.path, a.check, &a.at).cmp(&(&b.path, b.check, &b.at)));
+    let header = header(opts, repo.as_ref(), &root_abs, &in_force, &sections, &names);
+    if opts.fail_on.contains(&Category::Stale)
+        && header.policy.max_key_age_days.is_none()
+        && header.policy.max_key_age.is_empty()
+    {
+        notes.push(
+            "no key-age policy: stale data keys are not checked (set audit.max_key_age in .sops.yaml, or pass --max-key-age)".into(),
+        );
+    }
     notes.sort();
     notes.dedup();
-
     let summary = model::Summary {
-        files_seen: seen.load(Ordering::Relaxed),
-        sops_files: files.len(),
+        files_seen: c.files_seen,
+        sops_files: assessed.files.len(),
         recipients: recipients.len(),
+        access_changes: access_history.len(),
         drift: drift.len(),
-        stale: stale.len(),
+        stale: assessed.stale.len(),
+        revoked: found.findings.len(),
         plaintext: plaintext.len(),
         plaintext_findings: plaintext.iter().map(|p| p.count).sum(),
         integrity: integrity.len(),
@@ -528,27 +330,180 @@ pub fn audit(opts: &Options) -> Result<Report> {
     Ok(Report {
         schema: SCHEMA,
         shroud_version: crate::VERSION,
-        generated_at: git::rfc3339(now),
-        root: root.display().to_string(),
-        options: model::ReportOptions {
-            history: opts.history,
-            verify: false,
-            max_key_age_days: opts.max_key_age_days,
-            names_file: names_path.map(|p| p.display().to_string()),
-        },
-        git: repo.as_ref().map(|r| model::GitInfo {
-            toplevel: r.toplevel().display().to_string(),
-            head: r.head().map(str::to_owned),
-        }),
+        generated_at: git::rfc3339(now_unix(opts)),
+        header,
         summary,
-        files,
+        files: assessed.files,
         recipients,
+        access_history,
         drift,
-        stale,
+        stale: assessed.stale,
+        revoked: found.findings,
         plaintext,
         integrity,
         notes,
     })
+}
+
+/// The repository around the audited directory (None outside git, with a note).
+fn open_repo(root: &Path, notes: &mut Vec<String>) -> Result<Option<git::Repo>> {
+    match git::Repo::open(root) {
+        Ok(Some(r)) => {
+            if r.is_shallow() {
+                notes.push("shallow clone: changes older than its first commit are not known; a data key made before it is dated by lastmodified".into());
+            }
+            Ok(Some(r))
+        }
+        Ok(None) => {
+            notes.push(
+                "not a git repository: no key history; data-key ages are taken from lastmodified"
+                    .into(),
+            );
+            Ok(None)
+        }
+        Err(git::GitError::Spawn(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            notes.push(
+                "git is not installed: no key history; data-key ages are taken from lastmodified"
+                    .into(),
+            );
+            Ok(None)
+        }
+        Err(e) => Err(AuditError::from(e).into()),
+    }
+}
+
+/// Every file's key history (one `cat-file --batch` for all of them).
+fn file_keys(
+    repo: Option<&git::Repo>,
+    sops: &[SopsFound],
+    notes: &mut Vec<String>,
+) -> Result<Vec<FileKeys>> {
+    let Some(repo) = repo else {
+        return Ok(sops.iter().map(|_| FileKeys::default()).collect());
+    };
+    let mut t = timeline::Timeline::new(repo);
+    let mut out = Vec::with_capacity(sops.len());
+    for s in sops {
+        let k = t.file(s).map_err(AuditError::from)?;
+        if k.first_seen && k.made.is_none() {
+            notes.push(format!(
+                "{}: its history starts at the shallow clone's first commit; the data key's age is taken from lastmodified",
+                s.rel
+            ));
+        }
+        out.push(k);
+    }
+    Ok(out)
+}
+
+/// What [`assess`] found per file.
+struct Assessed {
+    files: Vec<model::FileEntry>,
+    stale: Vec<model::Stale>,
+    notes: Vec<String>,
+}
+
+/// Inventory entries, key ages and stale findings.
+fn assess(
+    opts: &Options,
+    root_abs: &Path,
+    sops: &[SopsFound],
+    keys: &[FileKeys],
+    sections: &HashMap<PathBuf, policy::Section>,
+    names: &NamesIn,
+) -> Assessed {
+    let now = now_unix(opts);
+    let mut out = Assessed {
+        files: Vec::with_capacity(sops.len()),
+        stale: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut uncompared: BTreeSet<String> = BTreeSet::new();
+    for (s, k) in sops.iter().zip(keys) {
+        if let (Some(cfg), Some(i)) = (&s.config, s.rule) {
+            for t in checks::uncompared_types(&cfg.creation_rules[i]) {
+                uncompared.insert(format!(
+                    "{} (rule {i} of {}): its {} recipients are not compared (shroud cannot wrap for {} keys)",
+                    config_label(root_abs, cfg),
+                    i,
+                    t.label(),
+                    t.label()
+                ));
+            }
+        }
+        let (max_days, policy_src) = match (opts.max_key_age_days, &s.config) {
+            (Some(d), _) => (Some(d), Some("--max-key-age".to_owned())),
+            (None, Some(cfg)) => match sections.get(&cfg.path).and_then(|p| p.max_key_age_days) {
+                Some(d) => (Some(d), Some(config_label(root_abs, cfg))),
+                None => (None, None),
+            },
+            (None, None) => (None, None),
+        };
+        let rotation = rotation(s, k, now, max_days, policy_src);
+        if rotation.stale {
+            out.stale.push(model::Stale {
+                path: s.rel.clone(),
+                rotated_at: rotation.rotated_at.clone(),
+                source: rotation.source,
+                age_days: rotation.age_days,
+                max_age_days: rotation.max_age_days.unwrap_or_default(),
+                policy: rotation.policy.clone().unwrap_or_default(),
+            });
+        }
+        out.files.push(file_entry(
+            root_abs,
+            s,
+            k.git.clone(),
+            rotation,
+            &names.names,
+        ));
+    }
+    out.notes.extend(uncompared);
+    out
+}
+
+/// The report's header: where, what and under which policy.
+fn header(
+    opts: &Options,
+    repo: Option<&git::Repo>,
+    root_abs: &Path,
+    in_force: &[Arc<Config>],
+    sections: &HashMap<PathBuf, policy::Section>,
+    names: &NamesIn,
+) -> model::Header {
+    model::Header {
+        root: opts.root.display().to_string(),
+        repository: repo.map(|r| r.toplevel().display().to_string()),
+        path: repo.map(|r| r.prefix().trim_end_matches('/').to_owned()),
+        remote: repo.and_then(|r| r.remote().map(str::to_owned)),
+        branch: repo.and_then(|r| r.branch().map(str::to_owned)),
+        head: repo.and_then(|r| r.head().map(str::to_owned)),
+        scope: model::Scope {
+            key_history: repo.is_some(),
+            history: opts.history,
+            verify: false,
+        },
+        policy: model::Policy {
+            max_key_age_days: opts.max_key_age_days,
+            max_key_age: in_force
+                .iter()
+                .filter_map(|c| {
+                    let days = sections.get(&c.path)?.max_key_age_days?;
+                    Some(model::ConfigAge {
+                        config: config_label(root_abs, c),
+                        days,
+                    })
+                })
+                .collect(),
+            names_file: names.path.as_ref().map(|p| shown_path(root_abs, p)),
+            fail_on: {
+                let mut f: Vec<Category> = opts.fail_on.clone();
+                f.sort();
+                f.dedup();
+                f.into_iter().map(Category::name).collect()
+            },
+        },
+    }
 }
 
 fn policy_section(root_abs: &Path, c: &Config) -> Result<policy::Section> {
@@ -562,41 +517,36 @@ fn policy_section(root_abs: &Path, c: &Config) -> Result<policy::Section> {
     })
 }
 
-fn key_type_name(t: crate::metadata::KeyKind) -> &'static str {
-    t.label()
-}
-
-fn drift_order(d: &model::Drift) -> u8 {
-    match d.kind {
+fn drift_order(d: &model::Drift) -> (u8, Option<usize>) {
+    let kind = match d.kind {
         model::DriftKind::Uncovered { .. } => 0,
         model::DriftKind::MustEncrypt { .. } => 1,
         model::DriftKind::Recipients { .. } => 2,
         model::DriftKind::Threshold { .. } => 3,
         model::DriftKind::Rules { .. } => 4,
-    }
+        model::DriftKind::Shadowed { .. } => 5,
+    };
+    (kind, d.rule)
 }
 
-/// When a file's envelopes last changed, and whether that is older than its policy allows. A
-/// file with a policy and no known rotation time is stale (its freshness cannot be shown).
+/// How old a file's data key is, and whether that is older than its policy allows. A file
+/// with a policy and no known key date is stale (its freshness cannot be shown).
 fn rotation(
     s: &SopsFound,
-    git: Option<&model::FileGit>,
+    keys: &FileKeys,
     now: i64,
     max_days: Option<u64>,
     policy: Option<String>,
 ) -> model::Rotation {
     if s.metadata.is_none() {
-        // A damaged file has no envelopes to date: it is an integrity finding, not a stale one.
+        // A damaged file has no data key to date: it is an integrity finding, not a stale one.
         return model::Rotation {
             max_age_days: max_days,
             policy,
             ..Default::default()
         };
     }
-    let from_git = git
-        .filter(|g| !g.envelopes_uncommitted)
-        .and_then(|g| g.envelopes_changed.as_ref())
-        .map(|c| (c.unix, "git"));
+    let from_git = keys.made.as_ref().map(|c| (c.unix, "git"));
     let from_lastmodified = s
         .metadata
         .as_ref()
@@ -686,27 +636,29 @@ fn group_sets(md: &Metadata) -> Vec<BTreeSet<String>> {
 }
 
 /// The per-recipient view of every file's access.
-fn recipients(files: &[model::FileEntry], names: &names::Names) -> Vec<model::Recipient> {
-    let mut by: BTreeMap<(&'static str, String), model::Recipient> = BTreeMap::new();
+fn recipients(files: &[model::FileEntry], names: &NamesIn) -> Vec<model::Recipient> {
+    let mut by: BTreeMap<(crate::metadata::KeyKind, String), model::Recipient> = BTreeMap::new();
     for f in files {
         let sets: Vec<BTreeSet<String>> = f
             .key_groups
             .iter()
             .map(|g| g.iter().map(|k| k.recipient.clone()).collect())
             .collect();
-        let mut done: BTreeSet<(&'static str, String)> = BTreeSet::new();
+        let mut done: BTreeSet<(crate::metadata::KeyKind, String)> = BTreeSet::new();
         for k in f.key_groups.iter().flatten() {
             let id = (k.kind, k.recipient.clone());
             if !done.insert(id.clone()) {
                 continue;
             }
             let r = by.entry(id).or_insert_with(|| {
-                let holder = names.get(&k.recipient);
+                let holder = names.names.get(&k.recipient);
                 model::Recipient {
                     kind: k.kind,
                     recipient: k.recipient.clone(),
                     name: holder.map(|h| h.name.clone()),
                     holder: holder.and_then(|h| h.kind.clone()),
+                    unnamed: names.path.is_some() && holder.is_none(),
+                    revoked: holder.and_then(|h| h.revoked.clone()),
                     opens_alone: Vec::new(),
                     shares: Vec::new(),
                 }
@@ -725,6 +677,68 @@ fn recipients(files: &[model::FileEntry], names: &names::Names) -> Vec<model::Re
     by.into_values().collect()
 }
 
+/// A path as the report shows it: relative to the audited directory when inside it.
+fn shown_path(root_abs: &Path, p: &Path) -> String {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    match abs.strip_prefix(root_abs) {
+        Ok(rel) => rel.to_string_lossy().replace('\\', "/"),
+        Err(_) => p.display().to_string(),
+    }
+}
+
+/// The note naming how many recipients the names file leaves unnamed.
+fn unnamed_note(
+    root_abs: &Path,
+    recipients: &[model::Recipient],
+    names: &NamesIn,
+) -> Option<String> {
+    let n = recipients.iter().filter(|r| r.unnamed).count();
+    let path = names.path.as_ref()?;
+    (n > 0).then(|| {
+        format!(
+            "{} does not name {n} recipient(s): they are shown by key and marked unnamed",
+            shown_path(root_abs, path)
+        )
+    })
+}
+
+/// Every recipient added or removed, over every file, oldest first (the working copy last).
+fn access_history(files: &[model::FileEntry], names: &names::Names) -> Vec<model::AccessChange> {
+    let mut out = Vec::new();
+    for f in files {
+        let Some(g) = &f.git else { continue };
+        for e in &g.events {
+            let changes = e
+                .added
+                .iter()
+                .map(|k| ("added", k))
+                .chain(e.removed.iter().map(|k| ("removed", k)));
+            for (change, k) in changes {
+                out.push(model::AccessChange {
+                    path: f.path.clone(),
+                    change,
+                    kind: k.kind,
+                    recipient: k.recipient.clone(),
+                    name: names.get(&k.recipient).map(|h| h.name.clone()),
+                    revoked: names.get(&k.recipient).and_then(|h| h.revoked.clone()),
+                    commit: e.commit.clone(),
+                    event: e.kind,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        let key = |x: &model::AccessChange| {
+            (
+                x.commit.is_none(),
+                x.commit.as_ref().map(|c| c.unix),
+                x.path.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    out
+}
 /// The scanner's rule (docs/scanning.md) for "a creation rule's path_regex matches a plaintext
 /// file". The audit's own must-encrypt drift check replaces it: that check asks the cipher's
 /// per-leaf decision whether the rule would encrypt anything in the file (a Deployment under a
@@ -825,7 +839,7 @@ fn plaintext(
 /// decrypted in memory and dropped at once. Files no key opens are `no-key`, not failures.
 pub async fn verify(report: &mut Report, keyring: &Keyring) {
     use futures::StreamExt;
-    let root = PathBuf::from(&report.root);
+    let root = PathBuf::from(&report.header.root);
     let jobs: Vec<(usize, String, Format)> = report
         .files
         .iter()
@@ -892,7 +906,7 @@ pub async fn verify(report: &mut Report, keyring: &Keyring) {
     report
         .integrity
         .sort_by(|a, b| (&a.path, a.check, &a.at).cmp(&(&b.path, b.check, &b.at)));
-    report.options.verify = true;
+    report.header.scope.verify = true;
     report.summary.integrity = report.integrity.len();
     report.summary.verified = Some(counts);
 }

@@ -6,12 +6,15 @@
 //! findings were produced, or any output format but JSON's field names.
 //!
 //! Nothing here holds a value of a secret: recipients, key paths, file names, timestamps,
-//! commit ids and the scanner's rule ids only.
+//! commit ids and the scanner's rule ids only. Text from the repository (paths, author names,
+//! names from the names file) is stored as found; every text renderer escapes it.
 
 use serde::Serialize;
 
+use crate::metadata::KeyKind;
+
 /// The JSON schema name and version of [`Report`].
-pub const SCHEMA: &str = "shroud-audit/1";
+pub const SCHEMA: &str = "shroud-audit/2";
 
 /// Everything one audit found.
 #[derive(Clone, Debug, Serialize)]
@@ -21,56 +24,85 @@ pub struct Report {
     pub shroud_version: &'static str,
     /// When the audit ran (RFC 3339, UTC).
     pub generated_at: String,
-    /// The audited directory, as given.
-    pub root: String,
-    pub options: ReportOptions,
-    /// The git repository around the audited directory, when there is one.
-    pub git: Option<GitInfo>,
+    /// What was audited, where, and under which policy.
+    pub header: Header,
     pub summary: Summary,
     /// Every sops file (damaged ones included), sorted by path.
     pub files: Vec<FileEntry>,
     /// Every recipient of any file, with what it can open; sorted by type, then recipient.
     pub recipients: Vec<Recipient>,
+    /// Every recipient added to or removed from a file, oldest first.
+    pub access_history: Vec<AccessChange>,
     pub drift: Vec<Drift>,
     pub stale: Vec<Stale>,
+    pub revoked: Vec<Revoked>,
     pub plaintext: Vec<Plaintext>,
     pub integrity: Vec<Integrity>,
     /// Limits of this audit worth knowing (a key type whose rule recipients are not compared,
-    /// no git repository, …).
+    /// no git repository, a shallow clone, …).
     pub notes: Vec<String>,
 }
 
-/// How the audit was run.
+/// What was audited and how.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct ReportOptions {
-    /// The scanner also read every blob of the git history.
+pub struct Header {
+    /// The audited directory, as given.
+    pub root: String,
+    /// The git work tree's top directory; null outside a git repository.
+    pub repository: Option<String>,
+    /// The audited directory relative to `repository` (`""` at the top).
+    pub path: Option<String>,
+    /// The URL of the remote (`origin`, else the first one), credentials removed.
+    pub remote: Option<String>,
+    /// The branch checked out (null when detached or outside git).
+    pub branch: Option<String>,
+    /// The commit checked out (null before the first commit).
+    pub head: Option<String>,
+    pub scope: Scope,
+    pub policy: Policy,
+}
+
+/// Which sources the audit read.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Scope {
+    /// Key ages and access history from git history (false outside git).
+    pub key_history: bool,
+    /// The scanner also read every blob of the git history (`--history`).
     pub history: bool,
     /// MACs were verified with the keys available (`--verify`).
     pub verify: bool,
-    /// `--max-key-age`, in days (overrides every `audit.max_key_age`).
-    pub max_key_age_days: Option<u64>,
-    /// The recipient → name mapping file, when one was used.
-    pub names_file: Option<String>,
 }
 
-/// The git repository the audited directory is in.
+/// The policy in force.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Policy {
+    /// `--max-key-age`, in days (overrides every `audit.max_key_age`).
+    pub max_key_age_days: Option<u64>,
+    /// Each `.sops.yaml` with an `audit.max_key_age`, and its days.
+    pub max_key_age: Vec<ConfigAge>,
+    /// The recipient → name mapping file, when one was used.
+    pub names_file: Option<String>,
+    /// The `--fail-on` categories.
+    pub fail_on: Vec<&'static str>,
+}
+
 #[derive(Clone, Debug, Serialize)]
-pub struct GitInfo {
-    /// The work tree's top directory.
-    pub toplevel: String,
-    /// The commit checked out, when there is one.
-    pub head: Option<String>,
+pub struct ConfigAge {
+    pub config: String,
+    pub days: u64,
 }
 
 /// Counts of everything below.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {
-    /// Files the walk saw (`.gitignore` respected).
+    /// Files the walk saw (every tracked file, and untracked files `.gitignore` lets in).
     pub files_seen: usize,
     pub sops_files: usize,
     pub recipients: usize,
+    pub access_changes: usize,
     pub drift: usize,
     pub stale: usize,
+    pub revoked: usize,
     /// Plaintext entries (one per file and scanner rule).
     pub plaintext: usize,
     /// Scanner findings behind those entries.
@@ -135,9 +167,9 @@ pub struct Encryption {
 /// One master key of a file.
 #[derive(Clone, Debug, Serialize)]
 pub struct Key {
-    /// age, aws_kms, pgp, gcp_kms, azure_kv, hc_vault, hckms.
+    /// The sops metadata field: age, pgp, kms, gcp_kms, azure_kv, hc_vault, hckms.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: KeyKind,
     /// Who holds it: the age recipient, the KMS key ARN, the PGP fingerprint, the key's
     /// resource id for the other services. The access matrix is keyed by this.
     pub recipient: String,
@@ -162,11 +194,13 @@ pub struct FileGit {
     pub modified: bool,
     /// The last commit that changed the file.
     pub last_commit: Option<Commit>,
-    /// The last commit that changed its data-key envelopes (`sops.*.enc`): the last
-    /// encrypt, rotate or updatekeys that was committed.
-    pub envelopes_changed: Option<Commit>,
-    /// The working copy's envelopes differ from the committed ones (an uncommitted rotation).
-    pub envelopes_uncommitted: bool,
+    /// The commit that made today's data key (a `created` or `re-key` event).
+    pub last_rekey: Option<Commit>,
+    /// The last commit that changed the envelopes but kept the data key (`re-wrap`).
+    pub last_rewrap: Option<Commit>,
+    /// Every change of the file in history (renames followed), oldest first; the working
+    /// copy's change, when it differs from the commit checked out, last (commit null).
+    pub events: Vec<KeyEvent>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -180,13 +214,90 @@ pub struct Commit {
     pub email: String,
 }
 
-/// How old a file's data-key envelopes are.
+/// What one change did to a file's keys, judged from the two versions without any key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The file became a sops file: a new data key.
+    Created,
+    /// A new data key: the envelopes changed and so did every encrypted value and the MAC
+    /// (`rotate`, `keys revoke`, `updatekeys` that removes a recipient).
+    ReKey,
+    /// The envelopes changed but some encrypted value did not: the same data key, wrapped
+    /// again (`updatekeys` adding a recipient, `groups`).
+    ReWrap,
+    /// Values changed under the same envelopes (`set`, `edit`).
+    Edit,
+    /// The version is not a readable sops file (damaged, or committed in plaintext).
+    NotSops,
+    /// The oldest version a shallow clone holds: what came before is not known.
+    FirstSeen,
+}
+
+impl EventKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::ReKey => "re-key",
+            EventKind::ReWrap => "re-wrap",
+            EventKind::Edit => "edit",
+            EventKind::NotSops => "not-sops",
+            EventKind::FirstSeen => "first-seen",
+        }
+    }
+
+    /// Whether this change gave the file a new data key.
+    pub fn new_data_key(self) -> bool {
+        matches!(self, EventKind::Created | EventKind::ReKey)
+    }
+}
+
+/// One change of a file.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeyEvent {
+    /// Null for the uncommitted working copy.
+    pub commit: Option<Commit>,
+    pub kind: EventKind,
+    /// Recipients this change added and removed.
+    pub added: Vec<KeyRef>,
+    pub removed: Vec<KeyRef>,
+}
+
+/// A recipient, as events name it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct KeyRef {
+    #[serde(rename = "type")]
+    pub kind: KeyKind,
+    pub recipient: String,
+}
+
+/// One recipient added to or removed from one file.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccessChange {
+    pub path: String,
+    /// `added` or `removed`.
+    pub change: &'static str,
+    #[serde(rename = "type")]
+    pub kind: KeyKind,
+    pub recipient: String,
+    pub name: Option<String>,
+    /// The names file marks the recipient revoked on this date.
+    pub revoked: Option<String>,
+    /// Null for the uncommitted working copy.
+    pub commit: Option<Commit>,
+    /// The change it was part of.
+    pub event: EventKind,
+}
+
+/// How old a file's data key is.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Rotation {
-    /// When the envelopes last changed (RFC 3339, UTC).
+    /// When today's data key was made (RFC 3339, UTC).
     pub rotated_at: Option<String>,
-    /// `git` (the commit that last changed them) or `lastmodified` (the file's own field,
-    /// when git has no committed change of them).
+    /// `git` (the commit of the last `created` or `re-key` event) or `lastmodified` (the
+    /// file's own field, a fallback: it is also moved by edits and re-wraps, so it can make a
+    /// key look younger than it is; used when git has no such commit: an untracked file, an
+    /// uncommitted re-key, no repository, a shallow clone).
     pub source: Option<&'static str>,
     pub age_days: Option<u64>,
     /// The policy that applies, in days.
@@ -208,11 +319,15 @@ pub struct Verify {
 #[derive(Clone, Debug, Serialize)]
 pub struct Recipient {
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: KeyKind,
     pub recipient: String,
     pub name: Option<String>,
     /// The mapping file's kind for it (person, team, cluster, …).
     pub holder: Option<String>,
+    /// A names file is in use and does not name this recipient.
+    pub unnamed: bool,
+    /// The names file marks it revoked on this date.
+    pub revoked: Option<String>,
     /// Files it can open on its own.
     pub opens_alone: Vec<String>,
     /// Files where it holds a share but needs other recipients.
@@ -228,7 +343,7 @@ pub struct Share {
     pub threshold: usize,
 }
 
-/// A file that does not follow its `.sops.yaml` as written today.
+/// A file (or a `.sops.yaml`) that does not follow its `.sops.yaml` as written today.
 #[derive(Clone, Debug, Serialize)]
 pub struct Drift {
     pub path: String,
@@ -259,6 +374,9 @@ pub enum DriftKind {
         /// Set when the file could not be parsed as its format (the whole file counts).
         unparsed: Option<String>,
     },
+    /// A creation rule that can never apply: an earlier rule matches every path it matches
+    /// (first match wins). `path` is the `.sops.yaml`, `rule` the shadowed rule.
+    Shadowed { by: usize },
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -270,17 +388,48 @@ pub struct GroupDiff {
     pub extra: Vec<String>,
 }
 
-/// A file whose data-key envelopes are older than the policy allows.
+/// A file whose data key is older than the policy allows.
 #[derive(Clone, Debug, Serialize)]
 pub struct Stale {
     pub path: String,
-    /// Unknown (null) when neither git nor `lastmodified` dates the envelopes: such a file
+    /// Unknown (null) when neither git nor `lastmodified` dates the data key: such a file
     /// counts as stale, since its freshness cannot be shown.
     pub rotated_at: Option<String>,
     pub source: Option<&'static str>,
     pub age_days: Option<u64>,
     pub max_age_days: u64,
     pub policy: String,
+}
+
+/// How a revoked recipient still reaches a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevokedVia {
+    /// The file lists it today.
+    Current,
+    /// An envelope for it in an earlier version (from `git log`) wraps today's data key.
+    History,
+    /// A creation rule lists it: every file encrypted under that rule will be readable by it.
+    Rule,
+}
+
+/// A recipient the names file marks revoked that can still read a file (or will).
+#[derive(Clone, Debug, Serialize)]
+pub struct Revoked {
+    /// The file, or the `.sops.yaml` for `rule`.
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: KeyKind,
+    pub recipient: String,
+    pub name: Option<String>,
+    /// The date the names file gives.
+    pub revoked: String,
+    pub via: RevokedVia,
+    /// `history`: the commits whose version holds that envelope.
+    pub commits: Vec<String>,
+    /// `rule`: the creation rule's index.
+    pub rule: Option<usize>,
+    pub fix: String,
 }
 
 /// The scanner's findings in one file for one rule.

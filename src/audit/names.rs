@@ -2,16 +2,20 @@
 //! clusters instead of public keys.
 //!
 //! ```yaml
-//! # recipient: name, or recipient: {name: …, kind: …}
+//! # recipient: name, or recipient: {name: …, kind: …, revoked: YYYY-MM-DD}
 //! age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p: alice
 //! arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab:
 //!   name: prod cluster
 //!   kind: cluster
+//! age1kysxysual092nysvcl48pnxflapl0fyqaxz3uf82f4ka7hd86ecspjy7pg:
+//!   name: bob's old laptop
+//!   revoked: 2026-12-01
 //! ```
 //!
-//! (optionally nested under a top-level `recipients:` key). Owns: reading and validating the
-//! file and looking names up (age recipients exactly, PGP fingerprints case-insensitively,
-//! KMS keys by ARN). Must not know: files, access or output.
+//! (optionally nested under a top-level `recipients:` key). `revoked:` marks a key that must
+//! no longer open anything from that date on: the audit reports every file it can still open.
+//! Owns: reading and validating the file and looking names up (age recipients exactly, PGP
+//! fingerprints case-insensitively, KMS keys by ARN). Must not know: files, access or output.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -36,12 +40,16 @@ pub struct Holder {
     pub name: String,
     /// person, team, cluster, … (free text).
     pub kind: Option<String>,
+    /// `revoked:`, as `YYYY-MM-DD`.
+    pub revoked: Option<String>,
 }
 
 /// Recipient → holder.
 #[derive(Clone, Debug, Default)]
 pub struct Names {
     map: HashMap<String, Holder>,
+    /// Revoked recipients as written, with their holder, in file order.
+    revoked: Vec<(String, Holder)>,
 }
 
 fn normalise(recipient: &str) -> String {
@@ -76,7 +84,7 @@ impl Names {
             Some(Value::Map(m)) if root.pairs().count() == 1 => m.clone(),
             _ => root,
         };
-        let mut map = HashMap::new();
+        let mut names = Names::default();
         for (recipient, v) in root.pairs() {
             let holder = match v {
                 Value::Map(m) => Holder {
@@ -86,6 +94,12 @@ impl Names {
                         .filter(|s| !s.trim().is_empty())
                         .ok_or_else(|| invalid(format!("{recipient}: has no name")))?,
                     kind: m.get("kind").and_then(Value::as_text),
+                    revoked: match m.get("revoked") {
+                        None | Some(Value::Null) => None,
+                        Some(v) => Some(v.as_text().as_deref().and_then(revoked_date).ok_or_else(
+                            || invalid(format!("{recipient}: revoked must be a date (YYYY-MM-DD)")),
+                        )?),
+                    },
                 },
                 Value::Comment(_) => continue,
                 other => Holder {
@@ -96,11 +110,22 @@ impl Names {
                             invalid(format!("{recipient}: the name must be text or a mapping"))
                         })?,
                     kind: None,
+                    revoked: None,
                 },
             };
-            map.insert(normalise(recipient), holder);
+            if holder.revoked.is_some() {
+                names
+                    .revoked
+                    .push((recipient.trim().to_owned(), holder.clone()));
+            }
+            names.map.insert(normalise(recipient), holder);
         }
-        Ok(Names { map })
+        Ok(names)
+    }
+
+    /// The recipients marked `revoked:`, as written, with their holders.
+    pub fn revoked(&self) -> &[(String, Holder)] {
+        &self.revoked
     }
 
     /// The holder of a recipient (an age recipient, KMS ARN, PGP fingerprint or other key id).
@@ -110,6 +135,20 @@ impl Names {
 
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+}
+
+/// A `revoked:` value as `YYYY-MM-DD`: a date, or an RFC 3339 time (its date is kept).
+fn revoked_date(s: &str) -> Option<String> {
+    let s = s.trim();
+    let day = s.get(..10)?;
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(day, &format).ok()?;
+    let rest = &s[10..];
+    if rest.is_empty() || crate::timestamp::Timestamp::parse_rfc3339(s).is_some() {
+        Some(day.to_owned())
+    } else {
+        None
     }
 }
 
@@ -135,5 +174,32 @@ mod tests {
         );
         assert!(n.get("age1other").is_none());
         assert!(Names::parse("x", b"age1abc: {kind: person}\n").is_err());
+        assert!(n.revoked().is_empty());
+    }
+
+    #[test]
+    fn revoked_dates() {
+        let n = Names::parse(
+            "names.yaml",
+            b"age1abc: {name: alice, revoked: 2026-12-01}\nage1def: {name: bob, revoked: \"2026-11-02T10:00:00Z\"}\nage1ghi: carol\n",
+        )
+        .unwrap();
+        assert_eq!(
+            n.get("age1abc").unwrap().revoked.as_deref(),
+            Some("2026-12-01")
+        );
+        let revoked: Vec<(&str, &str)> = n
+            .revoked()
+            .iter()
+            .map(|(r, h)| (r.as_str(), h.revoked.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            revoked,
+            [("age1abc", "2026-12-01"), ("age1def", "2026-11-02")]
+        );
+        for bad in ["yes", "2026-13-01", "2026-12-01x", "01/12/2026"] {
+            let text = format!("age1abc: {{name: a, revoked: \"{bad}\"}}\n");
+            assert!(Names::parse("x", text.as_bytes()).is_err(), "{bad}");
+        }
     }
 }

@@ -1,15 +1,15 @@
 //! `shroud audit [DIR]`: the repository audit for auditors and CI gates.
 //!
-//! Owns: the verb's flags, where the report goes, and the `--fail-on` exit status (1 when a
-//! chosen category has findings, as `scan`). Must not know: how checks work (that is
-//! `shroud::audit`).
+//! Owns: the verb's flags, where the report goes, and the exit status: 1 when a `--fail-on`
+//! category has findings (as `scan`), 2 when the audit could not be made (never 1, so a broken
+//! audit is not read as findings). Must not know: how checks work (that is `shroud::audit`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use shroud::audit::render::{self, OutputFormat};
 use shroud::audit::{self, AuditError, Category};
-use shroud::error::{ExitCode, Result};
+use shroud::error::{Error, ExitCode, Result};
 use shroud::fsutil::Mode;
 
 use super::Global;
@@ -19,7 +19,7 @@ use super::common::{self, Outcome, Sink};
 pub enum Format {
     /// A terminal summary.
     Text,
-    /// The full report, schema shroud-audit/1 (docs/audit.md).
+    /// The full report, schema shroud-audit/2 (docs/audit.md).
     Json,
     /// Tables to paste into an audit ticket.
     Markdown,
@@ -27,13 +27,22 @@ pub enum Format {
     Html,
 }
 
-/// Inventory, access matrix, policy drift, key age, plaintext and integrity findings for every
-/// sops file under DIR. Needs no private key (except --verify).
+/// One `--fail-on` word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// Every category; `stale` only where a key-age policy exists.
+    All,
+    One(Category),
+}
+
+/// Inventory, access matrix and history, policy drift, key age, revoked recipients, plaintext
+/// and integrity findings for every sops file under DIR. Needs no private key (except
+/// --verify).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
     pub file_opts: super::FileOptions,
-    /// The directory to audit (default: the current directory); .gitignore is respected.
+    /// The directory to audit (default: the current directory).
     pub dir: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
@@ -41,7 +50,8 @@ pub struct Args {
     /// Write the report to FILE instead of stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Recipient → name mapping (YAML: `age1…: alice`); default: audit.names in .sops.yaml.
+    /// Recipient → name mapping (YAML: `age1…: alice`, `revoked:` dates); default: audit.names
+    /// in .sops.yaml.
     #[arg(long, value_name = "FILE")]
     pub names: Option<PathBuf>,
     /// Data keys older than this are stale, e.g. 90d, 12w, 1y (overrides audit.max_key_age).
@@ -53,10 +63,10 @@ pub struct Args {
     /// Verify every file's MAC with the keys available (SOPS_AGE_KEY_FILE, AWS, …).
     #[arg(long)]
     pub verify: bool,
-    /// Exit 1 when any of these has findings: drift, stale, plaintext, integrity, or all
-    /// (comma-separated).
-    #[arg(long, value_name = "CATEGORIES", value_delimiter = ',', value_parser = parse_category)]
-    pub fail_on: Vec<Vec<Category>>,
+    /// Exit 1 when any of these has findings: drift, stale, revoked, plaintext, integrity, or
+    /// all (comma-separated; `all` checks stale only where a key-age policy exists).
+    #[arg(long, value_name = "CATEGORIES", value_delimiter = ',', value_parser = parse_fail_on)]
+    pub fail_on: Vec<FailOn>,
     /// Worker threads (default: one per core).
     #[arg(short = 'j', long, default_value_t = 0)]
     pub threads: usize,
@@ -67,34 +77,54 @@ fn parse_age(s: &str) -> std::result::Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is not a key age (use e.g. 90d, 12w or 1y)"))
 }
 
-fn parse_category(s: &str) -> std::result::Result<Vec<Category>, String> {
+fn parse_fail_on(s: &str) -> std::result::Result<FailOn, String> {
+    let s = s.trim();
     if s == "all" {
-        return Ok(Category::ALL.to_vec());
+        return Ok(FailOn::All);
     }
-    Category::from_name(s.trim())
-        .map(|c| vec![c])
-        .ok_or_else(|| format!("{s:?} is not one of drift, stale, plaintext, integrity, all"))
+    Category::from_name(s).map(FailOn::One).ok_or_else(|| {
+        format!("{s:?} is not one of drift, stale, revoked, plaintext, integrity, all")
+    })
+}
+
+/// An error of a run that could not complete, with the exit status for "could not audit"
+/// wherever it would otherwise read as "findings".
+fn could_not_audit(e: Error) -> Error {
+    if e.exit_code() == ExitCode::Generic {
+        Error::Reported {
+            message: format!("the audit could not be completed: {e}"),
+            code: ExitCode::AuditFailed,
+        }
+    } else {
+        e
+    }
 }
 
 pub fn run(args: Args, g: &Global) -> Result<Outcome> {
-    let fail_on: Vec<Category> = args.fail_on.iter().flatten().copied().collect();
+    run_audit(args, g).map_err(could_not_audit)
+}
+
+fn run_audit(args: Args, g: &Global) -> Result<Outcome> {
+    let mut fail_on: Vec<Category> = Vec::new();
+    for f in &args.fail_on {
+        match f {
+            FailOn::All => fail_on.extend(Category::ALL),
+            FailOn::One(c) => fail_on.push(*c),
+        }
+    }
     let opts = audit::Options {
         root: args.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
         config: g.config.clone(),
         names: args.names.clone(),
         max_key_age_days: args.max_key_age,
         history: args.history,
+        fail_on: fail_on.clone(),
         threads: args.threads,
         now: None,
     };
     let mut report = audit::audit(&opts)?;
-    if fail_on.contains(&Category::Stale)
-        && !report
-            .files
-            .iter()
-            .any(|f| f.rotation.max_age_days.is_some())
-        && !report.files.is_empty()
-    {
+    let stale_asked = args.fail_on.contains(&FailOn::One(Category::Stale));
+    if stale_asked && !audit::has_age_policy(&report) && !report.files.is_empty() {
         return Err(AuditError::NoAgePolicy.into());
     }
     if args.verify {

@@ -147,6 +147,13 @@ impl KeyKind {
     }
 }
 
+/// Reports name a type by its machine name (`age`, `kms`, …).
+impl serde::Serialize for KeyKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.field())
+    }
+}
+
 /// Parses `--decryption-order` / `SOPS_DECRYPTION_ORDER` (`age,pgp,kms`; sops's names).
 pub fn parse_order(s: &str) -> Result<Vec<KeyKind>, String> {
     let mut out = Vec::new();

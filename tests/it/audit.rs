@@ -316,7 +316,7 @@ fn generated_repository_inventory_matrix_and_findings() {
         "a secret value reached the output"
     );
     let r = json(&out);
-    assert_eq!(r["schema"], "shroud-audit/1");
+    assert_eq!(r["schema"], "shroud-audit/2");
 
     // Inventory: exactly these files, recipients and thresholds.
     let paths: Vec<String> = r["files"]
@@ -375,13 +375,13 @@ fn generated_repository_inventory_matrix_and_findings() {
     let mixed = file(&r, "mixed/billing.yaml");
     assert_eq!(
         groups(mixed),
-        vec![sorted(vec![a(r1), format!("aws_kms:{arn}")])]
+        vec![sorted(vec![a(r1), format!("kms:{arn}")])]
     );
     let kms = mixed["key_groups"][0]
         .as_array()
         .unwrap()
         .iter()
-        .find(|k| k["type"] == "aws_kms")
+        .find(|k| k["type"] == "kms")
         .unwrap();
     assert_eq!(kms["context"]["app"], "billing");
     assert_eq!(kms["identity"], format!("{arn}|app:billing"));
@@ -467,7 +467,7 @@ fn generated_repository_inventory_matrix_and_findings() {
             prod_share.clone(),
         ),
         (
-            "aws_kms".to_owned(),
+            "kms".to_owned(),
             arn.to_owned(),
             Some("billing cluster".to_owned()),
             apps(&["mixed/billing.yaml"]),
@@ -532,17 +532,17 @@ fn generated_repository_inventory_matrix_and_findings() {
     assert_eq!(r["stale"][0]["max_age_days"], 90);
     assert_eq!(r["stale"][0]["policy"], ".sops.yaml");
     let old = file(&r, "apps/old.yaml");
-    assert_eq!(old["git"]["envelopes_changed"]["author"], "Old Admin");
-    assert_eq!(old["git"]["envelopes_changed"]["time"], OLD_DATE);
+    assert_eq!(old["git"]["last_rekey"]["author"], "Old Admin");
+    assert_eq!(old["git"]["last_rekey"]["time"], OLD_DATE);
     assert_eq!(old["git"]["last_commit"]["author"], "Dev Person");
     assert_eq!(old["git"]["last_commit"]["email"], "dev@example.com");
     assert_ne!(
         old["git"]["last_commit"]["id"],
-        old["git"]["envelopes_changed"]["id"]
+        old["git"]["last_rekey"]["id"]
     );
     let rotated = file(&r, "apps/rotated.yaml");
     assert_eq!(
-        rotated["git"]["envelopes_changed"]["id"],
+        rotated["git"]["last_rekey"]["id"],
         rotated["git"]["last_commit"]["id"]
     );
     assert_eq!(rotated["rotation"]["source"], "git");
@@ -591,7 +591,7 @@ fn generated_repository_inventory_matrix_and_findings() {
         ]
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
     );
-    assert_eq!(r["git"]["head"].as_str().map(str::len), Some(40));
+    assert_eq!(r["header"]["head"].as_str().map(str::len), Some(40));
 
     // --history adds the Secret that only history holds, attributed to its commit.
     let out = g.audit().args(["--format", "json", "--history"]).run();
@@ -606,7 +606,7 @@ fn generated_repository_inventory_matrix_and_findings() {
     assert_eq!(old_secret["rule_id"], "kubernetes-secret");
     assert_eq!(old_secret["lines"], serde_json::json!([]));
     assert_eq!(old_secret["commits"].as_array().unwrap().len(), 1);
-    assert_eq!(h["options"]["history"], true);
+    assert_eq!(h["header"]["scope"]["history"], true);
 
     // --verify with the key of R1: every intact file it can open verifies; the MAC-less one
     // fails; orphan (R2 only) has no key here.
@@ -688,10 +688,15 @@ fn generated_repository_inventory_matrix_and_findings() {
     assert_code(&out, 0);
     let text = stdout(&out);
     assert!(
-        text.contains("drift 4 · stale 1 · plaintext 1 · integrity 2"),
+        text.contains("policy drift 4 · stale data keys 1 · revoked recipients 0 · plaintext secrets 1 · integrity problems 2"),
         "{text}"
     );
-    assert!(text.contains("prod/db.yaml (2 of 3): "), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("  prod/db.yaml ")
+            && l.contains("2 of 3")
+            && l.contains("alice + bob")),
+        "{text}"
+    );
 }
 
 /// The real sops-written fixtures, read where they are: every file's metadata without keys,
@@ -759,7 +764,7 @@ fn sops_fixture_files_inventory_and_verification() {
             row("rops/age_mac_only_encrypted.yaml", "yaml", None, &["age"]),
             row("rops/age_unencrypted_regex.yaml", "yaml", None, &["age"]),
             row("rops/age_unencrypted_suffix.yaml", "yaml", None, &["age"]),
-            row("rops/aws_kms_example.yaml", "yaml", None, &["aws_kms"]),
+            row("rops/aws_kms_example.yaml", "yaml", None, &["kms"]),
             row(
                 "sops-pgp/comments.enc.yaml",
                 "yaml",
@@ -806,7 +811,7 @@ fn sops_fixture_files_inventory_and_verification() {
             .iter()
             .all(|s| s["source"] == "lastmodified" && s["policy"] == "--max-key-age")
     );
-    assert_eq!(r["git"], Value::Null);
+    assert_eq!(r["header"]["repository"], Value::Null);
     // Keyless integrity: the MAC-less file, and the rops re-layouts that lost `version`.
     let integ: Vec<(String, String)> = r["integrity"]
         .as_array()
@@ -1076,4 +1081,844 @@ fn html_report_is_self_contained_and_renders_its_tables() {
     let (_, _, blank) = screenshot(&sb.path("blank.html"), &work, "blank");
     assert_eq!(count(&blank, [0xe9, 0xed, 0xf3]), 0);
     assert!(blank.len() - count(&blank, [255, 255, 255]) < blank.len() / 100);
+}
+
+/// `@<unix> +0000`: `days` days ago, as git's date variables take it.
+fn days_ago(days: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    format!("@{} +0000", now - days * 86_400)
+}
+
+/// Runs git in `dir` and returns its trimmed stdout.
+fn git_out(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    stdout(&out).trim().to_owned()
+}
+
+fn kinds(f: &Value) -> Vec<String> {
+    f["git"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+const ROTATOR: (&str, &str) = ("Rotating Robin", "robin@example.com");
+
+/// The acceptance test of the key history: a file re-keyed 200 days ago and re-wrapped today
+/// is stale with age 200 (not 0); edits and re-wraps (shroud's and the real sops's) never make a
+/// key younger; each recipient change is listed with the commit and author that made it; a
+/// shallow clone does not pretend its first commit made the keys; the header names the
+/// repository, its remote without credentials, the branch, HEAD, the scope and the policy.
+#[test]
+fn history_tells_rekeys_from_rewraps_and_edits() {
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let (r1, r2) = (TEST_RECIPIENT, TEST_RECIPIENT2);
+    let rule =
+        |keys: &str| format!("creation_rules:\n  - age: {keys}\naudit:\n  max_key_age: 90d\n");
+    sb.write("repo/.sops.yaml", &rule(r1));
+    git(&repo, None, ADMIN, &["init", "-q"]);
+    git(
+        &repo,
+        None,
+        ADMIN,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://deploy:tok3n-s3cr3t@git.example.com/org/infra.git?x=tok3n-s3cr3t",
+        ],
+    );
+    for f in ["a", "b", "c", "d", "e"] {
+        sb.write(&format!("repo/{f}.yaml"), "k: v\nn: 1\n");
+        enc(&sb, "repo", &["encrypt", "-i", &format!("{f}.yaml")]);
+    }
+    let d300 = days_ago(300);
+    git(&repo, Some(&d300), ADMIN, &["add", "-A"]);
+    git(&repo, Some(&d300), ADMIN, &["commit", "-qm", "secrets"]);
+    let c1 = git_out(&repo, &["rev-parse", "HEAD"]);
+
+    // 200 days ago: a.yaml gets a new data key.
+    assert_code(
+        &sb.with_key()
+            .current_dir(&repo)
+            .args(["rotate", "-i", "a.yaml"])
+            .run(),
+        0,
+    );
+    let d200 = days_ago(200);
+    git(&repo, Some(&d200), ROTATOR, &["commit", "-qam", "rotate a"]);
+    let c2 = git_out(&repo, &["rev-parse", "HEAD"]);
+
+    // Today: R2 joins the rule; a.yaml is re-wrapped by shroud, d.yaml by the real sops (which
+    // wraps every envelope again); b.yaml is edited; c.yaml is rotated.
+    sb.write("repo/.sops.yaml", &rule(&format!("{r1},{r2}")));
+    assert_code(
+        &sb.with_key()
+            .current_dir(&repo)
+            .args(["updatekeys", "-y", "a.yaml"])
+            .run(),
+        0,
+    );
+    let sops = sops_cmd(&sb)
+        .current_dir(&repo)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["updatekeys", "-y", "d.yaml"])
+        .output()
+        .unwrap();
+    assert_code(&sops, 0);
+    assert_code(
+        &sb.with_key()
+            .current_dir(&repo)
+            .args(["set", "b.yaml", r#"["k"]"#, r#""w""#])
+            .run(),
+        0,
+    );
+    assert_code(
+        &sb.with_key()
+            .current_dir(&repo)
+            .args(["rotate", "-i", "c.yaml"])
+            .run(),
+        0,
+    );
+    git(&repo, None, DEV, &["commit", "-qam", "bob joins; edits"]);
+    let c3 = git_out(&repo, &["rev-parse", "HEAD"]);
+    // The real sops's edit re-encrypts every value under the same data key: still an edit.
+    let sops = sops_cmd(&sb)
+        .current_dir(&repo)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["set", "d.yaml", r#"["k"]"#, r#""x""#])
+        .output()
+        .unwrap();
+    assert_code(&sops, 0);
+    git(&repo, None, DEV, &["commit", "-qam", "sops edit"]);
+    // Uncommitted: e.yaml re-keyed in the working copy.
+    assert_code(
+        &sb.with_key()
+            .current_dir(&repo)
+            .args(["rotate", "-i", "e.yaml"])
+            .run(),
+        0,
+    );
+
+    let out = shroud_in(&repo)
+        .args(["audit", "--format", "json", "--fail-on", "stale"])
+        .run();
+    assert_code(&out, 1);
+    let r = json(&out);
+    assert!(!stdout(&out).contains("tok3n"), "the remote's token leaked");
+    let h = &r["header"];
+    assert_eq!(
+        h["repository"].as_str().unwrap(),
+        std::fs::canonicalize(&repo).unwrap().to_str().unwrap()
+    );
+    assert_eq!(h["remote"], "https://git.example.com/org/infra.git");
+    assert_eq!(h["branch"], "main");
+    assert_eq!(h["head"], git_out(&repo, &["rev-parse", "HEAD"]));
+    assert_eq!(h["path"], "");
+    assert_eq!(h["scope"]["key_history"], true);
+    assert_eq!(h["scope"]["history"], false);
+    assert_eq!(
+        h["policy"]["max_key_age"],
+        serde_json::json!([{"config": ".sops.yaml", "days": 90}])
+    );
+    assert_eq!(h["policy"]["fail_on"], serde_json::json!(["stale"]));
+
+    let a = file(&r, "a.yaml");
+    assert_eq!(kinds(a), ["created", "re-key", "re-wrap"]);
+    assert_eq!(a["rotation"]["source"], "git");
+    assert_eq!(a["rotation"]["age_days"], 200, "{}", a["rotation"]);
+    assert_eq!(a["rotation"]["stale"], true);
+    assert_eq!(a["git"]["last_rekey"]["id"], c2.as_str());
+    assert_eq!(a["git"]["last_rekey"]["author"], ROTATOR.0);
+    assert_eq!(a["git"]["last_rewrap"]["id"], c3.as_str());
+    let b = file(&r, "b.yaml");
+    assert_eq!(kinds(b), ["created", "edit"]);
+    assert_eq!(b["rotation"]["age_days"], 300);
+    assert_eq!(b["git"]["last_rekey"]["id"], c1.as_str());
+    let c = file(&r, "c.yaml");
+    assert_eq!(kinds(c), ["created", "re-key"]);
+    assert_eq!(c["rotation"]["age_days"], 0);
+    assert_eq!(c["rotation"]["stale"], false);
+    let d = file(&r, "d.yaml");
+    assert_eq!(kinds(d), ["created", "re-wrap", "edit"]);
+    assert_eq!(d["rotation"]["age_days"], 300);
+    let e = file(&r, "e.yaml");
+    assert_eq!(kinds(e), ["created", "re-key"]);
+    assert_eq!(e["git"]["events"][1]["commit"], Value::Null);
+    assert_eq!(e["rotation"]["source"], "lastmodified");
+    assert_eq!(e["rotation"]["stale"], false);
+    let stale: Vec<&str> = r["stale"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(stale, ["a.yaml", "b.yaml", "d.yaml"]);
+
+    // Access history: who was added, when, by which commit and author.
+    let changes: Vec<(String, String, String, String, String)> = r["access_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["path"].as_str().unwrap().to_owned(),
+                x["change"].as_str().unwrap().to_owned(),
+                x["recipient"].as_str().unwrap().to_owned(),
+                x["commit"]["id"].as_str().unwrap_or("-").to_owned(),
+                x["commit"]["author"].as_str().unwrap_or("-").to_owned(),
+            )
+        })
+        .collect();
+    let row = |p: &str, ch: &str, r: &str, c: &str, who: &str| {
+        (
+            p.to_owned(),
+            ch.to_owned(),
+            r.to_owned(),
+            c.to_owned(),
+            who.to_owned(),
+        )
+    };
+    let mut want = Vec::new();
+    for f in ["a.yaml", "b.yaml", "c.yaml", "d.yaml", "e.yaml"] {
+        want.push(row(f, "added", r1, &c1, ADMIN.0));
+    }
+    want.push(row("a.yaml", "added", r2, &c3, DEV.0));
+    want.push(row("d.yaml", "added", r2, &c3, DEV.0));
+    assert_eq!(changes, want);
+    assert_eq!(r["summary"]["access_changes"], 7);
+
+    // A shallow clone holds only the newest commit: nothing there made the keys.
+    let clone = sb.path("clone");
+    let url = format!("file://{}", repo.display());
+    git(
+        sb.dir.path(),
+        None,
+        ADMIN,
+        &["clone", "-q", "--depth", "1", &url, clone.to_str().unwrap()],
+    );
+    let out = shroud_in(&clone).args(["audit", "--format", "json"]).run();
+    assert_code(&out, 0);
+    let s = json(&out);
+    let a = file(&s, "a.yaml");
+    assert_eq!(kinds(a), ["first-seen"]);
+    assert_eq!(a["git"]["last_rekey"], Value::Null);
+    assert_eq!(a["rotation"]["source"], "lastmodified");
+    assert!(
+        s["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("shallow clone")),
+        "{}",
+        s["notes"]
+    );
+}
+
+/// Splices the `age:` envelopes of `old` (a sops YAML file written by shroud) into `current`:
+/// what an attacker holding a removed key does with `git show OLD:file`.
+fn splice_envelopes(current: &str, old: &str) -> String {
+    let block = |s: &str| -> (usize, usize) {
+        let start = s.find("\n    age:\n").expect("an age block") + 1;
+        let end = start
+            + s[start..]
+                .find("\n    lastmodified:")
+                .expect("lastmodified")
+            + 1;
+        (start, end)
+    };
+    let (cs, ce) = block(current);
+    let (os, oe) = block(old);
+    format!("{}{}{}", &current[..cs], &old[os..oe], &current[ce..])
+}
+
+fn revoked_rows(r: &Value) -> Vec<(String, String, Vec<String>, String)> {
+    r["revoked"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no revoked findings array: {r}"))
+        .iter()
+        .map(|x| {
+            (
+                x["path"].as_str().unwrap().to_owned(),
+                x["via"].as_str().unwrap().to_owned(),
+                strs(&x["commits"]),
+                x["fix"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Bob's key is marked revoked in the names file. The audit finds every way it can still read:
+/// a file that lists it, a file whose earlier version holds an envelope wrapping today's data
+/// key (proved here by reading a value written after his removal with his key), and a rule that
+/// still lists it; a file re-keyed since he left is only a note. No suggested fix re-adds him,
+/// and running the suggested fixes leaves no finding and no way in.
+#[test]
+fn revoked_recipients_are_found_and_their_fixes_lock_them_out() {
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let (alice, bob) = (TEST_RECIPIENT, TEST_RECIPIENT2);
+    sb.write(
+        "repo/.sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^legacy/\n    age: {alice},{bob}\n  - path_regex: ^apps/\n    age: {alice}\naudit:\n  names: names.yaml\n"
+        ),
+    );
+    sb.write(
+        "repo/names.yaml",
+        &format!("{alice}: alice\n{bob}:\n  name: bob\n  kind: person\n  revoked: 2026-11-02\n"),
+    );
+    git(&repo, None, ADMIN, &["init", "-q"]);
+    for f in ["f1", "f2", "f3"] {
+        sb.write(&format!("repo/apps/{f}.yaml"), "token: one\n");
+        let both = format!("{alice},{bob}");
+        enc(
+            &sb,
+            "repo",
+            &["encrypt", "--age", &both, "-i", &format!("apps/{f}.yaml")],
+        );
+    }
+    sb.write("repo/legacy/g.yaml", "token: one\n");
+    enc(&sb, "repo", &["encrypt", "-i", "legacy/g.yaml"]);
+    let d30 = days_ago(30);
+    git(&repo, Some(&d30), ADMIN, &["add", "-A"]);
+    git(&repo, Some(&d30), ADMIN, &["commit", "-qm", "secrets"]);
+    let c1 = git_out(&repo, &["rev-parse", "HEAD"]);
+    // f2: bob removed, data key kept (as sops's updatekeys does); f3: removed with a new key.
+    for (f, extra) in [("f2", Some("--keep-data-key")), ("f3", None)] {
+        let mut c = sb.with_key();
+        c.current_dir(&repo).args(["updatekeys", "-y"]);
+        c.args(extra);
+        assert_code(&c.arg(format!("apps/{f}.yaml")).run(), 0);
+    }
+    git(&repo, None, DEV, &["commit", "-qam", "bob out"]);
+    // A value written after his removal, and a plaintext file the legacy rule covers.
+    let after = format!("after-{}", random_hex(16));
+    assert_code(
+        &sb.with_key()
+            .current_dir(&repo)
+            .args([
+                "set",
+                "apps/f2.yaml",
+                r#"["token"]"#,
+                &format!("\"{after}\""),
+            ])
+            .run(),
+        0,
+    );
+    sb.write("repo/legacy/plain.yaml", "password: x\n");
+    git(&repo, None, DEV, &["add", "-A"]);
+    git(&repo, None, DEV, &["commit", "-qm", "new token"]);
+
+    // The history finding is real: bob's envelope from c1 opens today's value.
+    let old = git_out(&repo, &["show", &format!("{c1}:apps/f2.yaml")]);
+    sb.write(
+        "attack.yaml",
+        &splice_envelopes(&sb.read("repo/apps/f2.yaml"), &format!("{old}\n")),
+    );
+    let stolen = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_FILE", test_key2())
+        .args(["decrypt", "attack.yaml"])
+        .run();
+    assert_code(&stolen, 0);
+    assert!(stdout(&stolen).contains(&after));
+
+    let out = shroud_in(&repo)
+        .args(["audit", "--format", "json", "--fail-on", "revoked"])
+        .run();
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("failing on revoked (4)"),
+        "{}",
+        stderr(&out)
+    );
+    let r = json(&out);
+    let revoke = format!("shroud keys revoke {bob}");
+    assert_eq!(
+        revoked_rows(&r),
+        [
+            (".sops.yaml".into(), "rule".into(), vec![], revoke.clone()),
+            (
+                "apps/f1.yaml".into(),
+                "current".into(),
+                vec![],
+                revoke.clone()
+            ),
+            (
+                "apps/f2.yaml".into(),
+                "history".into(),
+                vec![c1.clone()],
+                "shroud rotate -i apps/f2.yaml".into()
+            ),
+            (
+                "legacy/g.yaml".into(),
+                "current".into(),
+                vec![],
+                revoke.clone()
+            ),
+        ]
+    );
+    assert_eq!(r["revoked"][0]["rule"], 0);
+    assert_eq!(r["revoked"][1]["name"], "bob");
+    assert_eq!(r["revoked"][1]["revoked"], "2026-11-02");
+    assert!(
+        r["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("revoked 2026-11-02, held envelopes in earlier versions of 1 file(s) whose data key has since been replaced (apps/f3.yaml)")),
+        "{}",
+        r["notes"]
+    );
+    let bob_row = r["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["recipient"] == bob)
+        .unwrap();
+    assert_eq!(bob_row["revoked"], "2026-11-02");
+    // No fix applies a rule that lists bob without revoking him first.
+    for d in r["drift"].as_array().unwrap() {
+        let fix = d["fix"].as_str().unwrap();
+        if d["path"].as_str().unwrap().starts_with("legacy/") {
+            assert!(fix.starts_with(&format!("{revoke} && ")), "{d}");
+        }
+    }
+    let plain = r["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"] == "legacy/plain.yaml")
+        .unwrap();
+    assert_eq!(
+        plain["fix"].as_str().unwrap(),
+        format!("{revoke} && shroud encrypt -i legacy/plain.yaml")
+    );
+    // The Markdown and text reports name them too.
+    let md = stdout(
+        &shroud_in(&repo)
+            .args(["audit", "--format", "markdown"])
+            .run(),
+    );
+    assert!(
+        md.contains("## Revoked recipients that can still read (4)"),
+        "{md}"
+    );
+    assert!(md.contains("**revoked 2026-11-02**"), "{md}");
+
+    // Run the fixes as suggested: nothing is left, and bob's old envelope opens nothing new.
+    assert_code(
+        &sb.with_key()
+            .current_dir(&repo)
+            .args(["keys", "revoke", "-y", bob])
+            .run(),
+        0,
+    );
+    assert_code(
+        &sb.with_key()
+            .current_dir(&repo)
+            .args(["rotate", "-i", "apps/f2.yaml"])
+            .run(),
+        0,
+    );
+    git(&repo, None, DEV, &["commit", "-qam", "revoke bob"]);
+    let out = shroud_in(&repo)
+        .args(["audit", "--format", "json", "--fail-on", "revoked"])
+        .run();
+    assert_code(&out, 0);
+    let r = json(&out);
+    assert_eq!(revoked_rows(&r), []);
+    sb.write(
+        "attack.yaml",
+        &splice_envelopes(&sb.read("repo/apps/f2.yaml"), &format!("{old}\n")),
+    );
+    let stolen = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_FILE", test_key2())
+        .args(["decrypt", "attack.yaml"])
+        .run();
+    assert_ne!(stolen.status.code(), Some(0));
+    assert!(!stdout(&stolen).contains(&after));
+}
+
+/// Characters that must never reach a terminal or a text report raw.
+const RAW_CONTROLS: [char; 5] = ['\u{1}', '\u{1b}', '\u{7}', '\u{202e}', '\u{2066}'];
+
+/// Hostile git metadata (control bytes and bidi overrides in an author's name and e-mail, in a
+/// file name and in a names-file entry) never stops an audit, is escaped in every text format
+/// and kept as found in JSON; an audit whose history cannot be read exits 2, never 1.
+#[test]
+fn hostile_git_metadata_is_escaped_and_a_broken_history_is_not_findings() {
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    sb.write(
+        "repo/.sops.yaml",
+        &format!("creation_rules:\n  - age: {TEST_RECIPIENT}\naudit:\n  names: names.yaml\n"),
+    );
+    let evil_name = "Ev\u{1}il\u{1b}]0;pwned\u{7} \u{202e}nimda\u{2066}";
+    sb.write(
+        "repo/names.yaml",
+        &format!("{TEST_RECIPIENT}: \"alice \\u202E|`*<b>\"\n"),
+    );
+    let odd = "odd \u{202e}lmth.|`*<b>\u{1b}[31m.yaml";
+    sb.write(&format!("repo/{odd}"), "k: v\n");
+    enc(&sb, "repo", &["encrypt", "-i", odd]);
+    git(&repo, None, ADMIN, &["init", "-q"]);
+    git(&repo, None, (evil_name, "e\u{1b}[2J@x"), &["add", "-A"]);
+    git(
+        &repo,
+        None,
+        (evil_name, "e\u{1b}[2J@x"),
+        &["commit", "-qm", "evil"],
+    );
+
+    let out = shroud_in(&repo).args(["audit", "--format", "json"]).run();
+    assert_code(&out, 0);
+    let r = json(&out);
+    let f = file(&r, odd);
+    assert_eq!(f["git"]["last_commit"]["author"], evil_name);
+    assert_eq!(r["access_history"][0]["commit"]["author"], evil_name);
+    for format in ["text", "markdown", "html"] {
+        let out = shroud_in(&repo).args(["audit", "--format", format]).run();
+        assert_code(&out, 0);
+        let text = stdout(&out);
+        for c in RAW_CONTROLS {
+            assert!(
+                !text.contains(c),
+                "{format} output holds U+{:04X} raw",
+                c as u32
+            );
+        }
+        assert!(
+            text.contains("\\u{202e}"),
+            "{format}: bidi override not shown"
+        );
+        assert!(text.contains("pwned"), "{format}: the author is not shown");
+        if format == "html" {
+            assert!(!text.contains("*<b>"), "html: markup passed through");
+            assert!(text.contains("&lt;b&gt;"));
+        }
+    }
+
+    // A history git cannot read (a tree object is missing) is a failed audit, not findings.
+    let tree = git_out(&repo, &["rev-parse", "HEAD^{tree}"]);
+    let obj = repo.join(".git/objects").join(&tree[..2]).join(&tree[2..]);
+    std::fs::remove_file(&obj).unwrap();
+    let out = shroud_in(&repo)
+        .args(["audit", "--fail-on", "all", "-o", "report.txt"])
+        .run();
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("could not"), "{}", stderr(&out));
+    assert!(
+        !repo.join("report.txt").exists(),
+        "a report of a failed audit was written"
+    );
+}
+
+/// Issue 29's gaps: a creation rule an earlier, broader rule shadows is reported (decided on the
+/// patterns, not their text), recipients the names file does not name are marked unnamed with a
+/// note; and every format's digest is what docs/audit.md says, recomputed by the shell commands
+/// it gives.
+#[test]
+fn shadowed_rules_unnamed_recipients_and_the_report_digest() {
+    let sb = Sandbox::new();
+    let (r1, r2) = (TEST_RECIPIENT, TEST_RECIPIENT2);
+    sb.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    age: {r1}\n  - path_regex: ^secrets/(prod|dev)/.*\\.yaml$\n    age: {r2}\n  - path_regex: \\.ya?ml$\n    age: {r1}\n  - path_regex: ^other/.*\\.yml$\n    age: {r1}\n  - path_regex: ^other/.*\\.json$\n    age: {r1}\n  - age: {r1}\n  - path_regex: ^late/\n    age: {r2}\naudit:\n  names: names.yaml\n"
+        ),
+    );
+    sb.write("names.yaml", &format!("{r1}: alice\n"));
+    sb.write("secrets/a.yaml", "k: v\n");
+    enc(&sb, "", &["encrypt", "-i", "secrets/a.yaml"]);
+    sb.write("other/b.yaml", "k: v\n");
+    enc(
+        &sb,
+        "",
+        &[
+            "encrypt",
+            "--age",
+            &format!("{r1},{r2}"),
+            "-i",
+            "other/b.yaml",
+        ],
+    );
+    let out = sb.cmd().args(["audit", "--format", "json"]).run();
+    assert_code(&out, 0);
+    let r = json(&out);
+    let shadowed: Vec<(u64, u64)> = r["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "shadowed")
+        .map(|d| {
+            assert_eq!(d["path"], ".sops.yaml");
+            (d["rule"].as_u64().unwrap(), d["by"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(shadowed, [(1, 0), (3, 2), (6, 5)]);
+    let unnamed: Vec<(&str, bool)> = r["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["recipient"].as_str().unwrap(),
+                x["unnamed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(unnamed, [(r1, false), (r2, true)]);
+    assert!(
+        r["notes"].as_array().unwrap().iter().any(|n| n
+            == "names.yaml does not name 1 recipient(s): they are shown by key and marked unnamed"),
+        "{}",
+        r["notes"]
+    );
+    let text = stdout(&sb.cmd().arg("audit").run());
+    assert!(text.contains("[unnamed]"), "{text}");
+    assert!(text.contains("[shadowed]"), "{text}");
+
+    // The digest of each format, recomputed as docs/audit.md says.
+    let doc = std::fs::read_to_string(root().join("docs/audit.md")).unwrap();
+    for (format, file, cmd) in [
+        ("json", "audit.json", "head -n -2 audit.json | sha256sum"),
+        ("html", "audit.html", "head -n -2 audit.html | sha256sum"),
+        ("markdown", "audit.md", "head -n -1 audit.md | sha256sum"),
+        ("text", "audit.txt", "head -n -1 audit.txt | sha256sum"),
+    ] {
+        if format != "text" {
+            assert!(doc.contains(cmd), "docs/audit.md does not give `{cmd}`");
+        }
+        assert_code(
+            &sb.cmd()
+                .args(["audit", "--format", format, "-o", file])
+                .run(),
+            0,
+        );
+        let out = Command::new("sh")
+            .current_dir(sb.dir.path())
+            .args(["-c", cmd])
+            .output()
+            .unwrap();
+        let digest = stdout(&out).split_whitespace().next().unwrap().to_owned();
+        assert_eq!(digest.len(), 64);
+        let report = sb.read(file);
+        let tail: Vec<&str> = report.lines().rev().take(2).collect();
+        assert!(
+            tail.iter().any(|l| l.contains(&digest)),
+            "{format}: {digest} not in {tail:?}"
+        );
+        if format == "json" {
+            assert_eq!(json_value(&report)["sha256"], digest.as_str());
+        }
+        // One changed byte above the digest line no longer matches it.
+        let tampered = report.replacen("secrets/a.yaml", "secrets/A.yaml", 1);
+        sb.write(file, &tampered);
+        let again = Command::new("sh")
+            .current_dir(sb.dir.path())
+            .args(["-c", cmd])
+            .output()
+            .unwrap();
+        assert_ne!(
+            stdout(&again).split_whitespace().next(),
+            Some(digest.as_str())
+        );
+    }
+}
+
+fn json_value(s: &str) -> Value {
+    serde_json::from_str(s).unwrap()
+}
+
+/// The body of the first fenced block after `marker` in `doc`.
+fn block_after(doc: &str, marker: &str) -> String {
+    let at = doc
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in docs/audit.md"));
+    let rest = &doc[at..];
+    let open = rest.find("```").unwrap();
+    let body_start = open + rest[open..].find('\n').unwrap() + 1;
+    let body_end = body_start + rest[body_start..].find("\n```").unwrap() + 1;
+    rest[body_start..body_end].to_owned()
+}
+
+/// A shell in `dir` with the shroud under test first on `PATH`, `HOME` = `dir`.
+fn shell(dir: &Path, script: &str) -> Command {
+    let bin = Path::new(env!("CARGO_BIN_EXE_shroud")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = Command::new("sh");
+    c.current_dir(dir)
+        .args(["-e", "-c", script])
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    c
+}
+
+/// An audit's text with what differs in every run (keys, commit ids, digests, times, the
+/// directory) replaced, and its lines sorted (rows sorted by key order vary with the keys).
+fn normalize(text: &str) -> Vec<String> {
+    let subs = [
+        (r"age1[0-9a-z]{58}", "<age>"),
+        (r"age1[0-9a-z]{8}…[0-9a-z]{8}", "<age…>"),
+        (r"\b[0-9a-f]{12,64}\b", "<hex>"),
+        (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "<time>"),
+        (r"\d{4}-\d{2}-\d{2}", "<date>"),
+        (r"shroud \d+\.\d+\.\d+\S*", "shroud <version>"),
+        (r"/\S*/audit-demo", "<dir>/audit-demo"),
+    ];
+    let mut t = text.to_owned();
+    for (re, by) in subs {
+        t = regex::Regex::new(re)
+            .unwrap()
+            .replace_all(&t, by)
+            .into_owned();
+    }
+    let mut lines: Vec<String> = t.lines().map(|l| l.trim_end().to_owned()).collect();
+    lines.sort();
+    lines
+}
+
+/// docs/audit.md's worked example is the output of its own setup block, run as written
+/// (`SHROUD_UPDATE_DOCS=1` writes a fresh run into the document).
+#[test]
+fn worked_example_in_the_docs_is_a_real_audit() {
+    let doc_path = root().join("docs/audit.md");
+    let doc = std::fs::read_to_string(&doc_path).unwrap();
+    let setup = block_after(&doc, "<!-- worked-example:setup -->");
+    let shown = block_after(&doc, "<!-- worked-example:output -->");
+    let base = std::env::temp_dir().join("shroud-audit-worked-example");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let out = shell(&base, &setup).output().unwrap();
+    assert_code(&out, 0);
+    let got = stdout(&out);
+    if std::env::var_os("SHROUD_UPDATE_DOCS").is_some() {
+        let start = doc.find("<!-- worked-example:output -->").unwrap();
+        let end = doc.find("<!-- worked-example:end -->").unwrap();
+        let fresh = format!(
+            "{}<!-- worked-example:output -->\n```text\n{got}```\n{}",
+            &doc[..start],
+            &doc[end..]
+        );
+        std::fs::write(&doc_path, fresh).unwrap();
+    } else {
+        assert_eq!(
+            normalize(&got),
+            normalize(&shown),
+            "docs/audit.md's worked example is not what its setup produces today (SHROUD_UPDATE_DOCS=1 rewrites it)"
+        );
+    }
+    // What the prose after it says.
+    let inventory = |file: &str| {
+        got.lines()
+            .find(|l| l.trim_start().starts_with(file) && l.contains(" 1 of 1 "))
+            .unwrap_or_else(|| panic!("{file} not in the inventory of\n{got}"))
+            .to_owned()
+    };
+    assert!(
+        inventory("apps/db.yaml").contains("(200 d, git) [stale]"),
+        "{got}"
+    );
+    assert!(
+        inventory("apps/api.yaml").contains("(300 d, git) [stale]"),
+        "{got}"
+    );
+    for f in ["apps/api.yaml", "apps/db.yaml"] {
+        assert!(
+            got.lines().any(|l| l.contains(f)
+                && l.contains("[history]")
+                && l.ends_with(&format!("shroud rotate -i {f}"))),
+            "{got}"
+        );
+    }
+    assert!(got.contains("[unnamed]") && got.contains("[shadowed]"));
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// The CI job of docs/audit.md, its `shroud` and `tail` steps run as written: on a repository
+/// without a key-age policy `--fail-on all` passes and the report is written and summarised;
+/// on one with a finding the gate fails (1) and the report is still there for the upload.
+#[test]
+fn the_ci_job_in_the_docs_runs_as_written() {
+    let doc = std::fs::read_to_string(root().join("docs/audit.md")).unwrap();
+    let job = block_after(&doc, "### A CI job");
+    let steps: Vec<String> = job
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- run: "))
+        .map(|cmd| cmd.split(" #").next().unwrap().trim().to_owned())
+        .filter(|cmd| !cmd.starts_with("cargo "))
+        .collect();
+    assert_eq!(steps.len(), 3, "{steps:?}");
+    assert!(steps[0].contains("--fail-on all"), "{steps:?}");
+    for findings in [false, true] {
+        let sb = Sandbox::new();
+        let repo = sb.path("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        sb.write(
+            "repo/.sops.yaml",
+            &format!("creation_rules:\n  - age: {TEST_RECIPIENT}\n"),
+        );
+        sb.write("repo/app.yaml", "token: x\n");
+        enc(&sb, "repo", &["encrypt", "-i", "app.yaml"]);
+        if findings {
+            sb.write("repo/extra.yaml", "token: x\n");
+            let both = format!("{TEST_RECIPIENT},{TEST_RECIPIENT2}");
+            enc(
+                &sb,
+                "repo",
+                &["encrypt", "--age", &both, "-i", "extra.yaml"],
+            );
+        }
+        git(&repo, None, ADMIN, &["init", "-q"]);
+        git(&repo, None, ADMIN, &["add", "-A"]);
+        git(&repo, None, ADMIN, &["commit", "-qm", "secrets"]);
+        let summary = sb.path("summary.md");
+        let run = |cmd: &str| {
+            shell(&repo, cmd)
+                .env("GITHUB_STEP_SUMMARY", &summary)
+                .output()
+                .unwrap()
+        };
+        let gate = run(&steps[0]);
+        assert_code(&gate, if findings { 1 } else { 0 });
+        let html = std::fs::read_to_string(repo.join("audit.html")).expect("the report to upload");
+        assert!(html.contains("Policy drift (") && html.contains("</html>"));
+        assert_eq!(html.contains("extra.yaml"), findings);
+        assert_code(&run(&steps[1]), 0);
+        let md = std::fs::read_to_string(&summary).unwrap();
+        assert!(md.starts_with("# shroud audit of"), "{md}");
+        assert!(
+            md.contains("max key age none (stale keys are not checked)"),
+            "{md}"
+        );
+        let tail = run(&steps[2]);
+        assert_code(&tail, 0);
+        assert!(stdout(&tail).contains("SHA-256 of every line above"));
+    }
 }

@@ -1,15 +1,24 @@
-//! The audit report's output formats: a terminal summary, JSON (schema `shroud-audit/1`),
-//! Markdown for audit tickets, and one self-contained HTML file.
+//! The audit report's output formats: a terminal summary, JSON (schema `shroud-audit/2`),
+//! Markdown for audit tickets, and one self-contained HTML file; each ends with the SHA-256
+//! digest of everything it wrote before the digest (docs/audit.md says how to recompute it).
 //!
-//! Owns: turning a [`Report`] into text, and the helpers every format shares (recipient
-//! labels, access-matrix cells). Must not know: how the report was produced. Renders only what
-//! the report holds, which never includes a secret value.
+//! The three text formats share one section model ([`Doc`], built once from the report by
+//! [`doc`]): each renderer only decides how a section, a table, a cell and a span look. Every
+//! piece of repository- or user-controlled text passes through [`crate::text::sanitize`]
+//! (control characters and bidirectional overrides made visible) before the format's own
+//! escaping.
+//!
+//! Owns: the section model, the renderers, the digest. Must not know: how the report was
+//! produced. Renders only what the report holds, which never includes a secret value.
 
+mod doc;
 mod html;
 mod markdown;
 mod text;
 
-use super::model::{FileEntry, Recipient, Report};
+use sha2::{Digest, Sha256};
+
+use super::model::Report;
 
 /// An output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,54 +29,151 @@ pub enum OutputFormat {
     Html,
 }
 
-/// Renders `report`. `color` applies to the terminal summary only.
+/// Renders `report`, its digest included. `color` applies to the terminal summary only.
 pub fn render(report: &Report, format: OutputFormat, color: bool) -> String {
     match format {
-        OutputFormat::Text => text::render(report, color),
         OutputFormat::Json => json(report),
-        OutputFormat::Markdown => markdown::render(report),
-        OutputFormat::Html => html::render(report),
-    }
-}
-
-/// The report as pretty-printed JSON (schema [`super::SCHEMA`]).
-pub fn json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report).expect("the report serialises");
-    s.push('\n');
-    s
-}
-
-/// What one recipient can do with one file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cell {
-    /// Not a recipient of the file.
-    None,
-    /// Opens it alone.
-    Alone,
-    /// Holds `held` of the `threshold` key groups needed.
-    Share { held: usize, threshold: usize },
-}
-
-/// The access-matrix cell of `recipient` for `file`.
-pub fn cell(file: &FileEntry, recipient: &Recipient) -> Cell {
-    let held = file
-        .key_groups
-        .iter()
-        .filter(|g| {
-            g.iter()
-                .any(|k| k.kind == recipient.kind && k.recipient == recipient.recipient)
-        })
-        .count();
-    if held == 0 {
-        Cell::None
-    } else if file.threshold >= 1 && held >= file.threshold {
-        Cell::Alone
-    } else {
-        Cell::Share {
-            held,
-            threshold: file.threshold,
+        OutputFormat::Text => with_digest_line(text::render(&doc::build(report), color), |h| {
+            format!("SHA-256 of the lines above: {h}\n")
+        }),
+        OutputFormat::Markdown => with_digest_line(markdown::render(&doc::build(report)), |h| {
+            format!("SHA-256 of the lines above: `{h}`\n")
+        }),
+        OutputFormat::Html => {
+            let mut out = html::render(&doc::build(report));
+            let h = sha256_hex(out.as_bytes());
+            out.push_str(&format!(
+                "<p class=\"meta\" id=\"digest\">SHA-256 of every line above: <code>{h}</code></p>\n</body></html>\n"
+            ));
+            out
         }
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `body` and one last line naming its digest.
+fn with_digest_line(body: String, line: impl Fn(&str) -> String) -> String {
+    let h = sha256_hex(body.as_bytes());
+    body + &line(&h)
+}
+
+/// The report as pretty-printed JSON (schema [`super::SCHEMA`]), its last field `sha256`: the
+/// digest of every byte before that field's line (`head -n -2 FILE | sha256sum`).
+pub fn json(report: &Report) -> String {
+    let mut out = serde_json::to_string_pretty(report).expect("the report serialises");
+    // The report is an object with fields: it ends with "\n}".
+    out.truncate(out.len() - 2);
+    out.push_str(",\n");
+    let h = sha256_hex(out.as_bytes());
+    out.push_str(&format!("  \"sha256\": \"{h}\"\n}}\n"));
+    out
+}
+
+/// How a cell or tag reads: good, bad, a warning, or neither.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Good,
+    Bad,
+    Warn,
+}
+
+/// A piece of a cell or line. Text of every kind is untrusted; renderers escape it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Span {
+    Text(String),
+    /// An identifier: a path, a recipient, a commit, a command.
+    Code(String),
+    Strong(String),
+    /// A short label: `stale`, `revoked`, `added`.
+    Tag(Tone, String),
+    /// Items (each a run of spans): every item in Markdown and HTML; the first few and a count
+    /// on a terminal.
+    List(Vec<Vec<Span>>),
+    /// A line break inside a cell (`; ` on a terminal).
+    Break,
+}
+
+/// One table cell.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cell {
+    pub spans: Vec<Span>,
+    /// Colours the cell (the access matrix).
+    pub tone: Option<Tone>,
+}
+
+impl Cell {
+    pub fn of(spans: Vec<Span>) -> Cell {
+        Cell { spans, tone: None }
+    }
+}
+
+/// A column of a table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub title: String,
+    /// Shown on a terminal.
+    pub terminal: bool,
+    /// Short, centred values.
+    pub center: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Table {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// One section of the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    /// The HTML anchor.
+    pub id: &'static str,
+    pub title: String,
+    /// 2: a section; 3: a part of the one before.
+    pub level: u8,
+    /// Findings: the count is shown in the title, red when not zero.
+    pub count: Option<usize>,
+    /// A legend or explanation.
+    pub intro: Vec<Span>,
+    pub table: Option<Table>,
+    pub items: Vec<Vec<Span>>,
+    /// Shown when the section has no rows and no items.
+    pub empty: &'static str,
+    /// Shown on a terminal (else the terminal summary says where to find it).
+    pub terminal: bool,
+}
+
+impl Section {
+    fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.table.as_ref().is_none_or(|t| t.rows.is_empty())
+    }
+}
+
+/// A summary count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Card {
+    pub label: &'static str,
+    pub count: usize,
+    /// A finding: good at zero, bad otherwise.
+    pub finding: bool,
+}
+
+/// The whole report as sections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Doc {
+    /// The audited directory.
+    pub root: String,
+    /// `(label, value)` lines of the header: repository, remote, branch, scope, policy, …
+    pub header: Vec<(&'static str, Vec<Span>)>,
+    pub cards: Vec<Card>,
+    pub sections: Vec<Section>,
 }
 
 /// A long key id shortened for tables: `age1ql3z7h…aqmcac8p`.
@@ -81,160 +187,40 @@ pub fn short_id(id: &str) -> String {
     format!("{head}…{tail}")
 }
 
-/// A recipient as tables show it: its name when the mapping file has one, else its short id.
-pub fn label(r: &Recipient) -> String {
-    match &r.name {
-        Some(n) => n.clone(),
-        None => short_id(&r.recipient),
-    }
-}
-
-/// A key type for people.
-pub fn type_label(kind: &str) -> &'static str {
-    match kind {
-        "age" => "age",
-        "kms" => "AWS KMS",
-        "pgp" => "PGP",
-        "gcp_kms" => "GCP KMS",
-        "azure_kv" => "Azure Key Vault",
-        "hc_vault" => "HashiCorp Vault",
-        "hckms" => "HuaweiCloud KMS",
-        _ => "other",
-    }
-}
-
-/// How a file's access reads in one line: `any 1 of 1 group` / `2 of 3 groups`.
-/// The recipient sets that can open a Shamir-split file together, each as `a + b` in the
-/// recipients' labels (names where known), every label passed through `escape` for the output.
-pub fn combinations_text(
-    report: &Report,
-    f: &FileEntry,
-    escape: impl Fn(&str) -> String,
-) -> Vec<String> {
-    f.combinations
-        .iter()
-        .map(|c| {
-            c.iter()
-                .map(|id| {
-                    report
-                        .recipients
-                        .iter()
-                        .find(|x| &x.recipient == id)
-                        .map_or_else(|| escape(id), |x| escape(&label(x)))
-                })
-                .collect::<Vec<_>>()
-                .join(" + ")
-        })
-        .collect()
-}
-
-pub fn threshold_text(f: &FileEntry) -> String {
-    let n = f.key_groups.len();
-    if n <= 1 {
-        "1 of 1".to_owned()
-    } else {
-        format!("{} of {n}", f.threshold)
-    }
-}
-
-/// A key label (`type identity`) with the holder's name appended when the mapping file names
-/// the recipient: `age age1… (bob)`.
-pub fn named(report: &Report, key_label: &str) -> String {
-    let holder = report
-        .recipients
-        .iter()
-        .filter(|r| r.name.is_some() && key_label.contains(r.recipient.as_str()))
-        .max_by_key(|r| r.recipient.len());
-    match holder.and_then(|r| r.name.as_deref()) {
-        Some(n) => format!("{key_label} ({n})"),
-        None => key_label.to_owned(),
-    }
-}
-
-/// One drift finding's description, without the path.
-pub fn drift_text(report: &Report, kind: &super::model::DriftKind) -> String {
-    use super::model::DriftKind as K;
-    let names = |labels: &[String]| {
-        labels
-            .iter()
-            .map(|l| named(report, l))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match kind {
-        K::Recipients { groups } => groups
-            .iter()
-            .map(|g| {
-                let mut parts = Vec::new();
-                if !g.missing.is_empty() {
-                    parts.push(format!("missing {}", names(&g.missing)));
-                }
-                if !g.extra.is_empty() {
-                    parts.push(format!("extra {}", names(&g.extra)));
-                }
-                format!("group {}: {}", g.group, parts.join("; "))
-            })
-            .collect::<Vec<_>>()
-            .join(" | "),
-        K::Threshold { file, rule } => {
-            format!("needs {file} key group(s), the rule asks for {rule}")
-        }
-        K::Rules { file, rule } => format!(
-            "encrypts by {} {:?}, the rule says {} {:?}",
-            file.option, file.value, rule.option, rule.value
-        ),
-        K::Uncovered { reason } => reason.clone(),
-        K::MustEncrypt {
-            values,
-            paths,
-            unparsed,
-        } => match unparsed {
-            Some(why) => format!("plaintext, and the rule says it must be encrypted ({why})"),
-            None => {
-                let more = values.saturating_sub(paths.len());
-                let listed = paths.join(", ");
-                if more > 0 {
-                    format!(
-                        "plaintext: {values} value(s) the rule encrypts: {listed}, and {more} more"
-                    )
-                } else {
-                    format!("plaintext: {values} value(s) the rule encrypts: {listed}")
-                }
-            }
-        },
-    }
-}
-
-/// The machine name of a drift kind.
-pub fn drift_kind(kind: &super::model::DriftKind) -> &'static str {
-    use super::model::DriftKind as K;
-    match kind {
-        K::Recipients { .. } => "recipients",
-        K::Threshold { .. } => "threshold",
-        K::Rules { .. } => "rules",
-        K::Uncovered { .. } => "uncovered",
-        K::MustEncrypt { .. } => "must-encrypt",
-    }
-}
-
 /// The first 12 characters of a commit id.
 pub fn short_commit(id: &str) -> &str {
-    &id[..id.len().min(12)]
+    id.get(..12).unwrap_or(id)
 }
 
 /// A date (`YYYY-MM-DD`) from an RFC 3339 time.
 pub fn date(rfc3339: &str) -> &str {
-    &rfc3339[..rfc3339.len().min(10)]
+    rfc3339.get(..10).unwrap_or(rfc3339)
 }
 
-/// Rotation as one short text: `2025-01-01 (30 d, git)`.
-pub fn rotation_text(f: &FileEntry) -> String {
-    match (
-        &f.rotation.rotated_at,
-        f.rotation.age_days,
-        f.rotation.source,
-    ) {
-        (Some(at), Some(age), Some(src)) => format!("{} ({age} d, {src})", date(at)),
-        _ => "unknown".to_owned(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every format's digest covers exactly what it says.
+    #[test]
+    fn digests_cover_everything_above_them() {
+        let cut = |s: &str, last_lines: usize| -> String {
+            let lines: Vec<&str> = s.split_inclusive('\n').collect();
+            lines[..lines.len() - last_lines].concat()
+        };
+        let report = doc::tests::sample();
+        for (format, tail) in [
+            (OutputFormat::Text, 1),
+            (OutputFormat::Markdown, 1),
+            (OutputFormat::Html, 2),
+            (OutputFormat::Json, 2),
+        ] {
+            let out = render(&report, format, false);
+            let want = sha256_hex(cut(&out, tail).as_bytes());
+            let line = out.split_inclusive('\n').rev().nth(tail - 1).unwrap();
+            assert!(line.contains(&want), "{format:?}: {line}");
+        }
+        let j: serde_json::Value = serde_json::from_str(&json(&report)).unwrap();
+        assert_eq!(j["sha256"].as_str().unwrap().len(), 64);
     }
 }
