@@ -275,7 +275,10 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         None
     };
     for f in &a.files {
-        check_push(&a, &options(&a, config::discover(g.config.as_deref(), Some(f))?.as_ref())?)?;
+        check_push(
+            &a,
+            &options(&a, config::discover(g.config.as_deref(), Some(f))?.as_ref())?,
+        )?;
     }
     let keyring = if a.push && !a.dry_run {
         Some(common::keyring(g)?)
@@ -364,12 +367,8 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         if a.dry_run {
             for (file, gen_) in &all {
                 let probe = shroud::secret::SecretBytes::from("");
-                let what = common::block_on(provider::aws::push(
-                    &client,
-                    &gen_.remote_key,
-                    &probe,
-                    true,
-                ))?;
+                let what =
+                    common::block_on(provider::aws::push(&client, &gen_.remote_key, &probe, true))?;
                 let verb = if what == PushOutcome::Created {
                     "create"
                 } else {

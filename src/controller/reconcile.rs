@@ -6,7 +6,7 @@
 //! Owns: the reconcile decision. Must not know: process setup, HTTP, leader election.
 //! Logs, Events and status name objects, reasons and key paths, never values.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, RwLock};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -23,6 +23,8 @@ use serde_json::json;
 
 use super::keys::Keys;
 use super::metrics::Metrics;
+use super::rollout::{self, Marks};
+use super::write::{self, Plan};
 use crate::error::Error as DocError;
 use crate::k8s::crd::{API_VERSION, Condition, EncryptedSecret, EncryptedSecretStatus, KIND};
 use crate::k8s::manifest::{self, ManifestError};
@@ -246,8 +248,9 @@ pub async fn decrypt(ctx: &Ctx, es: &EncryptedSecret) -> Result<Payload, (Reason
     out.map_err(|e| classify(&e))
 }
 
-/// The Secret the controller wants for `es`.
-pub fn desired_secret(es: &EncryptedSecret, p: &Payload) -> Secret {
+/// The Secret the controller wants for `es`, with the rollout annotations when `marks` is
+/// given.
+pub fn desired_secret(es: &EncryptedSecret, p: &Payload, marks: Option<&Marks>) -> Secret {
     let mut labels = p.labels.clone();
     labels.insert(MANAGED_BY_LABEL.into(), MANAGER.into());
     let mut annotations = p.annotations.clone();
@@ -255,6 +258,10 @@ pub fn desired_secret(es: &EncryptedSecret, p: &Payload) -> Secret {
         GENERATION_ANNOTATION.into(),
         es.metadata.generation.unwrap_or(0).to_string(),
     );
+    if let Some(m) = marks {
+        annotations.insert(rollout::SALT_ANNOTATION.into(), m.salt.clone());
+        annotations.insert(rollout::ROLLED_OUT_ANNOTATION.into(), m.rolled_out.clone());
+    }
     Secret {
         metadata: ObjectMeta {
             name: Some(es.name_any()),
@@ -286,37 +293,28 @@ fn owner_ref(es: &EncryptedSecret) -> OwnerReference {
     }
 }
 
-/// Whether `existing` is owned by `es` (controller ownerReference with its uid).
-fn owned_by(existing: &Secret, es: &EncryptedSecret) -> bool {
-    let uid = es.uid().unwrap_or_default();
-    existing
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.uid == uid && o.controller == Some(true))
+/// Whether the live Secret records the EncryptedSecret's current generation.
+fn generation_current(live: &Secret, es: &EncryptedSecret) -> bool {
+    live.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(GENERATION_ANNOTATION))
+        .map(String::as_str)
+        == Some(es.metadata.generation.unwrap_or(0).to_string().as_str())
 }
 
-fn subset(
-    want: &Option<BTreeMap<String, String>>,
-    have: &Option<BTreeMap<String, String>>,
-) -> bool {
-    let empty = BTreeMap::new();
-    let have = have.as_ref().unwrap_or(&empty);
-    want.iter().flatten().all(|(k, v)| have.get(k) == Some(v))
-}
-
-/// Whether the live Secret already is what we want (then nothing is written).
-pub fn up_to_date(existing: &Secret, desired: &Secret, es: &EncryptedSecret) -> bool {
-    let data = |s: &Secret| s.data.clone().unwrap_or_default();
-    existing.type_.as_deref().unwrap_or("Opaque") == desired.type_.as_deref().unwrap_or("Opaque")
-        && data(existing) == data(desired)
-        && subset(&desired.metadata.labels, &existing.metadata.labels)
-        && subset(
-            &desired.metadata.annotations,
-            &existing.metadata.annotations,
-        )
-        && owned_by(existing, es)
+/// The Event of a write: (reason, note).
+fn write_event(name: &str, live: Option<&Secret>, es: &EncryptedSecret) -> (&'static str, String) {
+    match live {
+        None => ("Created", format!("Secret {name} created")),
+        Some(l) if write::owner(l, es) == write::Owner::Nobody => (
+            "Adopted",
+            format!(
+                "Secret {name} adopted: ownerReference set, data replaced by the EncryptedSecret's"
+            ),
+        ),
+        Some(_) => ("Updated", format!("Secret {name} updated")),
+    }
 }
 
 /// Reconciles one object.
@@ -358,7 +356,8 @@ pub async fn reconcile(es: Arc<EncryptedSecret>, ctx: Arc<Ctx>) -> Result<Action
     }
 }
 
-/// Decrypts and, when needed, applies the Secret. Returns whether a write happened.
+/// Decrypts and, when needed, writes the Secret, then restarts the workloads using it when
+/// rollouts are on and its data changed. Returns whether the Secret was written.
 async fn apply(es: &EncryptedSecret, ctx: &Ctx) -> Result<bool, ReconcileError> {
     let payload = decrypt(ctx, es)
         .await
@@ -366,58 +365,116 @@ async fn apply(es: &EncryptedSecret, ctx: &Ctx) -> Result<bool, ReconcileError> 
     let ns = es.namespace().unwrap_or_default();
     let name = es.name_any();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let desired = desired_secret(es, &payload);
     let existing = api.get_opt(&name).await?;
-    let gen_current = |s: &Secret| {
-        s.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(GENERATION_ANNOTATION))
-            .map(String::as_str)
-            == Some(es.metadata.generation.unwrap_or(0).to_string().as_str())
-    };
-    if let Some(cur) = &existing {
-        if !owned_by(cur, es)
-            && !cur
-                .metadata
-                .labels
-                .iter()
-                .flatten()
-                .any(|(k, v)| k == MANAGED_BY_LABEL && v == MANAGER)
-        {
-            return Err(ReconcileError::Failed {
-                reason: Reason::SecretNotOwned,
-                message: format!(
-                    "a Secret named {name} exists and is not managed by shroud-controller; delete it or rename the EncryptedSecret"
-                ),
-            });
+    let mut desired = desired_secret(es, &payload, None);
+    let marks = rollout::wanted(es).then(|| {
+        let data = desired
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        let changed = write::data_changed(existing.as_ref(), &desired);
+        rollout::marks(existing.as_ref(), &payload.type_, &data, changed)
+    });
+    if let Some(m) = &marks {
+        desired = desired_secret(es, &payload, Some(m));
+    }
+    let current = existing.as_ref().is_some_and(|l| generation_current(l, es));
+    let plan = write::plan(existing.as_ref(), &desired, es, current).map_err(|r| {
+        ReconcileError::Failed {
+            reason: r.reason,
+            message: r.message,
         }
-        if up_to_date(cur, &desired, es) && gen_current(cur) {
-            return Ok(false);
-        }
-        if cur.type_.as_deref().unwrap_or("Opaque") != desired.type_.as_deref().unwrap_or("Opaque")
-        {
-            // The type of a Secret is immutable: replace it (only now that decryption worked).
-            let dp = DeleteParams {
-                preconditions: Some(Preconditions {
-                    uid: cur.metadata.uid.clone(),
-                    resource_version: cur.metadata.resource_version.clone(),
-                }),
+    })?;
+    let wrote = write_secret(&api, ctx, &name, &plan, &desired).await?;
+    if wrote {
+        let (reason, note) = write_event(&name, existing.as_ref(), es);
+        publish(ctx, es, EventType::Normal, reason, note).await;
+    }
+    if let Some(m) = marks.filter(Marks::pending) {
+        roll_out(&api, ctx, es, &payload, m).await?;
+    }
+    Ok(wrote)
+}
+
+/// Carries out a write plan. Returns whether anything was written.
+async fn write_secret(
+    api: &Api<Secret>,
+    ctx: &Ctx,
+    name: &str,
+    plan: &Plan,
+    desired: &Secret,
+) -> Result<bool, ReconcileError> {
+    match plan {
+        Plan::Keep => return Ok(false),
+        Plan::Replace(s) => {
+            let pp = PostParams {
+                field_manager: Some(MANAGER.into()),
                 ..Default::default()
             };
-            api.delete(&name, &dp).await?;
+            api.replace(name, &pp, s).await?;
             ctx.metrics.write("secret");
+            return Ok(true);
         }
+        Plan::Recreate => {
+            // The type of a Secret is immutable: replace it (only now that decryption worked).
+            if let Some(cur) = api.get_opt(name).await? {
+                let dp = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: cur.metadata.uid.clone(),
+                        resource_version: cur.metadata.resource_version.clone(),
+                    }),
+                    ..Default::default()
+                };
+                api.delete(name, &dp).await?;
+                ctx.metrics.write("secret");
+            }
+        }
+        Plan::Apply => {}
     }
     let pp = PatchParams::apply(MANAGER).force();
-    api.patch(&name, &pp, &Patch::Apply(&desired)).await?;
+    api.patch(name, &pp, &Patch::Apply(desired)).await?;
     ctx.metrics.write("secret");
-    let (reason, note) = match &existing {
-        None => ("Created", format!("Secret {name} created")),
-        Some(_) => ("Updated", format!("Secret {name} updated")),
-    };
-    publish(ctx, es, EventType::Normal, reason, note).await;
     Ok(true)
+}
+
+/// Stamps the workloads using the Secret with the new checksum, reports them in an Event, and
+/// records on the Secret that the checksum was rolled out.
+async fn roll_out(
+    api: &Api<Secret>,
+    ctx: &Ctx,
+    es: &EncryptedSecret,
+    payload: &Payload,
+    marks: Marks,
+) -> Result<(), ReconcileError> {
+    let ns = es.namespace().unwrap_or_default();
+    let name = es.name_any();
+    let stamped = rollout::stamp(&ctx.client, &ns, &name, &marks.checksum, MANAGER).await?;
+    for _ in &stamped {
+        ctx.metrics.write("workload");
+    }
+    if !stamped.is_empty() {
+        tracing::info!(namespace = %ns, name = %name, workloads = ?stamped, "workloads restarted");
+        let note = format!(
+            "Secret {name} changed: restarted {}",
+            rollout::summary(&stamped)
+        );
+        publish(ctx, es, EventType::Normal, "RolledOut", note).await;
+    }
+    let done = Marks {
+        rolled_out: marks.checksum.clone(),
+        ..marks
+    };
+    let pp = PatchParams::apply(MANAGER).force();
+    api.patch(
+        &name,
+        &pp,
+        &Patch::Apply(&desired_secret(es, payload, Some(&done))),
+    )
+    .await?;
+    ctx.metrics.write("secret");
+    Ok(())
 }
 
 async fn publish(ctx: &Ctx, es: &EncryptedSecret, type_: EventType, reason: &str, note: String) {

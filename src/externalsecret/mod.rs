@@ -690,7 +690,10 @@ fn generate_one(
 }
 
 /// The secret keys of a Secret manifest (`data` and `stringData` entries, in order).
-fn secret_keys(sd: &SecretDoc, input: impl Fn(String) -> EsoError) -> Result<Vec<(String, Origin)>, EsoError> {
+fn secret_keys(
+    sd: &SecretDoc,
+    input: impl Fn(String) -> EsoError,
+) -> Result<Vec<(String, Origin)>, EsoError> {
     let mut keys = Vec::new();
     for e in sd.keys() {
         if matches!(e.value, Value::Map(_) | Value::List(_)) {

@@ -8,8 +8,8 @@
 use aws_sdk_secretsmanager::Client;
 
 use super::{Provider, StoreSettings, comment, pair, text};
-use crate::externalsecret::EsoError;
 use crate::external::{self, Service};
+use crate::externalsecret::EsoError;
 use crate::secret::SecretBytes;
 use crate::tree::Map;
 
@@ -144,7 +144,11 @@ pub async fn push(
         PushOutcome::Created => {
             bounded(
                 format!("creating {key}"),
-                client.create_secret().name(key).secret_string(wanted).send(),
+                client
+                    .create_secret()
+                    .name(key)
+                    .secret_string(wanted)
+                    .send(),
             )
             .await?
             .map_err(|e| EsoError::Push(format!("creating {key}: {}", sm_err(&e))))?;

@@ -44,11 +44,7 @@ impl Provider for AzureKv {
     fn store_block(&self, _: &StoreSettings) -> Map {
         let mut m = Map::new();
         comment(&mut m, "Your vault's URL (fill in).");
-        pair(
-            &mut m,
-            "vaultUrl",
-            text("https://my-vault.vault.azure.net"),
-        );
+        pair(&mut m, "vaultUrl", text("https://my-vault.vault.azure.net"));
         for line in [
             "Authentication: fill in, one of:",
             "Workload identity (a ServiceAccount federated with an Entra ID application):",

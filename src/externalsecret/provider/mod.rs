@@ -55,10 +55,13 @@ pub const ALL: &[&dyn Provider] = &[&aws::Aws, &vault::Vault, &azurekv::AzureKv,
 
 /// The store named `name` (`aws`, `vault`, `azurekv`, `gcpsm`).
 pub fn by_name(name: &str) -> Result<&'static dyn Provider, String> {
-    ALL.iter().copied().find(|p| p.name() == name).ok_or_else(|| {
-        let names: Vec<&str> = ALL.iter().map(|p| p.name()).collect();
-        format!("expected one of {}", names.join(", "))
-    })
+    ALL.iter()
+        .copied()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = ALL.iter().map(|p| p.name()).collect();
+            format!("expected one of {}", names.join(", "))
+        })
 }
 
 /// The default store: AWS Secrets Manager.
