@@ -26,7 +26,9 @@ use super::metrics::Metrics;
 use super::rollout::{self, Marks};
 use super::write::{self, Plan};
 use crate::error::Error as DocError;
-use crate::k8s::crd::{API_VERSION, Condition, EncryptedSecret, EncryptedSecretStatus, KIND};
+use crate::k8s::crd::{
+    API_VERSION, Condition, EncryptedSecret, EncryptedSecretStatus, KIND, LAST_APPLIED_ANNOTATION,
+};
 use crate::k8s::manifest::{self, ManifestError};
 use crate::k8s::secret::Payload;
 
@@ -254,6 +256,9 @@ pub fn desired_secret(es: &EncryptedSecret, p: &Payload, marks: Option<&Marks>) 
     let mut labels = p.labels.clone();
     labels.insert(MANAGED_BY_LABEL.into(), MANAGER.into());
     let mut annotations = p.annotations.clone();
+    // kubectl's copy of an applied manifest (its values included) is never the controller's to
+    // write: a Secret read back with `kubectl get -o yaml` and encrypted carries one.
+    annotations.remove(LAST_APPLIED_ANNOTATION);
     annotations.insert(
         GENERATION_ANNOTATION.into(),
         es.metadata.generation.unwrap_or(0).to_string(),
