@@ -284,3 +284,48 @@ pub fn recipients_of(text: &str) -> Vec<String> {
 pub fn recipients(src: &KeySources) -> Result<Vec<String>, KeyError> {
     load_age(src, &mut Keyring::default(), &mut Sha256::new())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_given_sources_are_used() {
+        let age_only = KeySources::default();
+        assert_eq!(key_order(&age_only), [KeyType::Age, KeyType::Kms]);
+        let with_pgp = KeySources {
+            pgp_dirs: vec!["/etc/shroud/pgp".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            key_order(&with_pgp),
+            [KeyType::Age, KeyType::Pgp, KeyType::Kms]
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_follows_every_key_file() {
+        let d = tempfile::tempdir().unwrap();
+        let (age, pgp) = (d.path().join("age"), d.path().join("pgp"));
+        std::fs::create_dir_all(&age).unwrap();
+        std::fs::create_dir_all(&pgp).unwrap();
+        let src = KeySources {
+            dirs: vec![age.clone()],
+            pgp_dirs: vec![pgp.clone()],
+            ..Default::default()
+        };
+        let empty = fingerprint(&src).unwrap();
+        std::fs::write(
+            pgp.join("key.asc"),
+            b"-----BEGIN PGP PRIVATE KEY BLOCK-----",
+        )
+        .unwrap();
+        let one = fingerprint(&src).unwrap();
+        assert_ne!(empty, one);
+        // Dot entries (a kubelet's ..data) are not key files.
+        std::fs::write(pgp.join("..data"), b"x").unwrap();
+        assert_eq!(fingerprint(&src).unwrap(), one);
+        std::fs::write(pgp.join("key.asc"), b"changed").unwrap();
+        assert_ne!(fingerprint(&src).unwrap(), one);
+    }
+}

@@ -503,6 +503,26 @@ fn ready_condition(es: &EncryptedSecret) -> Option<&Condition> {
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
 }
 
+/// The `status` of the `Ready` condition for a reason.
+fn condition_status(reason: Reason) -> &'static str {
+    if reason == Reason::Decrypted {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+/// Whether the object already shows this status for its current generation.
+fn status_current(es: &EncryptedSecret, reason: Reason, message: &str) -> bool {
+    let generation = es.metadata.generation;
+    ready_condition(es).is_some_and(|c| {
+        c.status == condition_status(reason)
+            && c.reason == reason.as_str()
+            && c.message == message
+            && c.observed_generation == generation
+    }) && es.status.as_ref().and_then(|s| s.observed_generation) == generation
+}
+
 /// Writes the status when it differs from what the object shows (no write otherwise).
 async fn set_status(
     es: &EncryptedSecret,
@@ -511,18 +531,9 @@ async fn set_status(
     message: &str,
 ) -> Result<(), ReconcileError> {
     let generation = es.metadata.generation;
-    let status = if reason == Reason::Decrypted {
-        "True"
-    } else {
-        "False"
-    };
+    let status = condition_status(reason);
     let prev = ready_condition(es);
-    let same = prev.is_some_and(|c| {
-        c.status == status
-            && c.reason == reason.as_str()
-            && c.message == message
-            && c.observed_generation == generation
-    }) && es.status.as_ref().and_then(|s| s.observed_generation) == generation;
+    let same = status_current(es, reason, message);
     let uid = es.uid().unwrap_or_default();
     let key = key_of(es);
     let mine = (uid, (generation, reason, message_hash(message)));
@@ -592,6 +603,126 @@ pub fn error_policy(es: Arc<EncryptedSecret>, err: &ReconcileError, ctx: Arc<Ctx
     let mut f = ctx.failures.lock().unwrap_or_else(|p| p.into_inner());
     let n = f.entry(key_of(&es)).or_default();
     *n = n.saturating_add(1);
-    let secs = 5u64.saturating_mul(1u64 << (*n - 1).min(6)).min(300);
-    Action::requeue(Duration::from_secs(secs))
+    Action::requeue(backoff(*n))
+}
+
+/// The wait before retrying after `failures` consecutive failures: 5 s doubling, at most 5 min.
+pub fn backoff(failures: u32) -> Duration {
+    let secs = 5u64
+        .saturating_mul(1u64 << failures.saturating_sub(1).min(6))
+        .min(300);
+    Duration::from_secs(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::SecretBytes;
+    use std::collections::BTreeMap;
+
+    fn es(status: serde_json::Value) -> EncryptedSecret {
+        serde_json::from_value(json!({
+            "metadata": {"name": "db", "namespace": "app", "uid": "u1", "generation": 3},
+            "spec": {}, "sops": {}, "status": status
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn backoff_doubles_from_5_seconds_to_5_minutes() {
+        let secs: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(backoff(0).as_secs(), 5);
+        assert_eq!(backoff(u32::MAX).as_secs(), 300);
+    }
+
+    #[test]
+    fn errors_are_classified_without_values() {
+        let (r, m) = classify(&ManifestError::Invalid("spec.x is not a field".into()));
+        assert_eq!(
+            (r, m.as_str()),
+            (Reason::InvalidSpec, "spec.x is not a field")
+        );
+        let key = DocError::Key {
+            file: "app/db".into(),
+            source: crate::keysource::KeyError::NoKey {
+                summary: "age age1x: no identity".into(),
+            },
+        };
+        let (r, m) = classify(&ManifestError::Document(key));
+        assert_eq!(r, Reason::NoMatchingKey);
+        assert!(m.starts_with("no key held by the controller"), "{m}");
+        for r in [
+            Reason::Decrypted,
+            Reason::NoMatchingKey,
+            Reason::IntegrityFailure,
+            Reason::InvalidSpec,
+            Reason::SecretNotOwned,
+            Reason::ApiError,
+        ] {
+            assert_eq!(condition_status(r) == "True", r == Reason::Decrypted);
+        }
+    }
+
+    #[test]
+    fn the_desired_secret_is_owned_labelled_and_without_kubectl_copies() {
+        let e = es(json!(null));
+        let mut p = Payload {
+            type_: "kubernetes.io/basic-auth".into(),
+            labels: [("app".to_owned(), "shop".to_owned())].into(),
+            annotations: [
+                ("note".to_owned(), "n".to_owned()),
+                (
+                    LAST_APPLIED_ANNOTATION.to_owned(),
+                    "{\"data\":{}}".to_owned(),
+                ),
+            ]
+            .into(),
+            data: BTreeMap::new(),
+        };
+        p.data.insert("password".into(), SecretBytes::from("pw"));
+        let s = desired_secret(&e, &p, None);
+        let a = s.metadata.annotations.as_ref().unwrap();
+        assert!(!a.contains_key(LAST_APPLIED_ANNOTATION));
+        assert_eq!(a[GENERATION_ANNOTATION], "3");
+        assert!(!a.contains_key(rollout::SALT_ANNOTATION));
+        assert_eq!(
+            s.metadata.labels.as_ref().unwrap()[MANAGED_BY_LABEL],
+            MANAGER
+        );
+        let o = &s.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!((o.uid.as_str(), o.controller), ("u1", Some(true)));
+        assert_eq!(s.data.as_ref().unwrap()["password"].0, b"pw");
+        let m = Marks {
+            salt: "s".into(),
+            rolled_out: "r".into(),
+            checksum: "c".into(),
+        };
+        let s = desired_secret(&e, &p, Some(&m));
+        let a = s.metadata.annotations.unwrap();
+        assert_eq!(
+            (
+                a[rollout::SALT_ANNOTATION].as_str(),
+                a[rollout::ROLLED_OUT_ANNOTATION].as_str()
+            ),
+            ("s", "r")
+        );
+    }
+
+    #[test]
+    fn a_status_is_written_only_when_it_changes() {
+        let written = es(
+            json!({"observedGeneration": 3, "conditions": [{"type": "Ready",
+            "status": "True", "reason": "Decrypted", "message": "ok", "observedGeneration": 3}]}),
+        );
+        assert!(status_current(&written, Reason::Decrypted, "ok"));
+        assert!(!status_current(&written, Reason::Decrypted, "other"));
+        assert!(!status_current(&written, Reason::SecretNotOwned, "ok"));
+        let old = es(
+            json!({"observedGeneration": 2, "conditions": [{"type": "Ready",
+            "status": "True", "reason": "Decrypted", "message": "ok", "observedGeneration": 2}]}),
+        );
+        assert!(!status_current(&old, Reason::Decrypted, "ok"));
+        assert!(!status_current(&es(json!(null)), Reason::Decrypted, "ok"));
+    }
 }

@@ -1040,6 +1040,31 @@ async fn rbac_denies_verbs_outside_the_role() {
         .list(&Default::default())
         .await
         .expect("the ServiceAccount lists EncryptedSecrets");
+    // Granted for rollouts: listing (and patching) the workloads; reading one, or Pods, is not.
+    for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
+        apps_api(&sa, ns, kind)
+            .list(&Default::default())
+            .await
+            .unwrap_or_else(|e| panic!("the ServiceAccount lists {kind}s: {e}"));
+        forbidden(
+            apps_api(&sa, ns, kind).get("x").await.map(|_| ()),
+            &format!("get a {kind}"),
+        );
+    }
+    forbidden(
+        Api::<Pod>::namespaced(sa.clone(), ns)
+            .list(&Default::default())
+            .await
+            .map(|_| ()),
+        "list Pods",
+    );
+    forbidden(
+        apps_api(&sa, ns, "ReplicaSet")
+            .list(&Default::default())
+            .await
+            .map(|_| ()),
+        "list ReplicaSets",
+    );
     // Denied: everything else.
     let es = Api::<DynamicObject>::namespaced_with(sa.clone(), ns, &es_resource());
     forbidden(
