@@ -12,9 +12,19 @@
 #  5. the OCI image (scripts/build-image.sh) is unpacked and checked, and its binary runs
 #     against the same API server (scripts/verify-image.sh).
 # A missing component fails the run (CI=true makes the Rust tests fail instead of skipping).
+#
+#   scripts/test-controller.sh --only FILTER...   steps 1-2 and the cluster, then only the tests
+#                                                 matching each FILTER (e.g. controller::rollout),
+#                                                 one `cargo test` each; no image
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+only=()
+if [ "${1:-}" = "--only" ]; then
+  shift
+  only=("$@")
+  [ ${#only[@]} -gt 0 ] || { echo "usage: test-controller.sh [--only FILTER...]" >&2; exit 2; }
+fi
 
 bash scripts/setup-kube.sh
 bash scripts/setup-kms.sh
@@ -60,6 +70,16 @@ token=$(curl -sS --fail --cacert "$dir/ca.crt" -H "Authorization: Bearer $(cat "
 sed -e "s|^- name: admin|- name: shroud-controller|" -e "s|user: admin|user: shroud-controller|" \
   -e "s|token: .*|token: $token|" "$dir/kubeconfig" >"$dir/sa-kubeconfig"
 export SHROUD_TEST_KUBECONFIG="$dir/kubeconfig" SHROUD_TEST_SA_KUBECONFIG="$dir/sa-kubeconfig"
+
+if [ ${#only[@]} -gt 0 ]; then
+  for f in "${only[@]}"; do
+    t=$(date +%s)
+    cargo test --features cluster --test it "$f" -- --test-threads "${SHROUD_CONTROLLER_TEST_THREADS:-3}"
+    echo "test-controller: $f in $(( $(date +%s) - t )) s"
+  done
+  echo "test-controller: --only passed in $(( $(date +%s) - start )) s"
+  exit 0
+fi
 
 t=$(date +%s)
 cargo test --features cluster --test it controller:: -- --skip all_namespaces --test-threads "${SHROUD_CONTROLLER_TEST_THREADS:-3}"

@@ -42,6 +42,17 @@ struct KeyArgs {
         global = true
     )]
     age_key_dir: Vec<PathBuf>,
+    /// A directory whose files are OpenPGP secret keys without a passphrase (`gpg
+    /// --export-secret-keys`, e.g. a mounted Secret), for PGP-encrypted objects (repeatable).
+    /// They are imported into a private GnuPG keyring in $TMPDIR; gpg must be installed
+    /// (SOPS_GPG_EXEC names it).
+    #[arg(
+        long = "pgp-key-dir",
+        env = "SHROUD_PGP_KEY_DIR",
+        value_delimiter = ',',
+        global = true
+    )]
+    pgp_key_dir: Vec<PathBuf>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -124,6 +135,7 @@ fn main() -> ExitCode {
     let sources = KeySources {
         files: cli.keys.age_key_file.clone(),
         dirs: cli.keys.age_key_dir.clone(),
+        pgp_dirs: cli.keys.pgp_key_dir.clone(),
     };
     match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Crd { json: true } => {

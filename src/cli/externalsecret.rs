@@ -1,5 +1,6 @@
 //! `shroud external-secret`: ExternalSecret manifests (keys only) from Secret manifests and
-//! values files, and with `--push` the values in AWS Secrets Manager at the referenced keys.
+//! values files for a store (`--provider`), its store skeleton (`--store-manifest`), and with
+//! `--push` the values in AWS Secrets Manager at the referenced keys.
 //!
 //! Owns: the flags and the `.sops.yaml` `external_secrets:` defaults, read into
 //! [`Options`] with where each value was set (for one-line errors), the file and directory
@@ -14,7 +15,7 @@ use shroud::document;
 use shroud::error::{Error, Result};
 use shroud::externalsecret::{
     self as eso, ApiVersion, CreationPolicy, DeletionPolicy, EsoError, Form, Options, PushOutcome,
-    StoreKind,
+    StoreKind, StoreSettings, provider,
 };
 use shroud::fsutil::Mode;
 use shroud::k8s::name;
@@ -28,14 +29,21 @@ use super::common::{self, Outcome, Sink};
 #[command(after_help = "Examples:
   shroud external-secret --env prod --key-template '{env}/{namespace}/{name}' k8s/*.yaml
   shroud external-secret --name shop --namespace shop --data-from-extract shop/.env
-  shroud external-secret --push --dry-run k8s/secrets.yaml")]
+  shroud external-secret --push --dry-run k8s/secrets.yaml
+  shroud external-secret --provider vault --store-manifest -n shop shop/.env")]
 pub struct Args {
     #[command(flatten)]
     pub file_opts: super::FileOptions,
     /// Secret manifests or values files (YAML, JSON, dotenv, INI), encrypted or plain.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "store_manifest")]
     pub files: Vec<PathBuf>,
-    /// Name of the SecretStore/ClusterSecretStore (default: .sops.yaml external_secrets.store, else aws-secrets-manager).
+    /// The store: aws (AWS Secrets Manager), vault (HashiCorp Vault KV), azurekv (Azure Key Vault), gcpsm (GCP Secret Manager) (default: .sops.yaml external_secrets.provider, else aws).
+    #[arg(long, value_name = "PROVIDER")]
+    pub provider: Option<String>,
+    /// Also write the SecretStore/ClusterSecretStore skeleton for the provider (first in the stream; the authentication is left to fill in, explained in comments). Alone without files.
+    #[arg(long)]
+    pub store_manifest: bool,
+    /// Name of the SecretStore/ClusterSecretStore (default: .sops.yaml external_secrets.store, else the provider's: aws-secrets-manager, vault, azure-key-vault, gcp-secret-manager).
     #[arg(long, value_name = "NAME")]
     pub store: Option<String>,
     /// Reference a namespaced SecretStore instead of a ClusterSecretStore.
@@ -77,7 +85,7 @@ pub struct Args {
     /// With --push: list what would be written (names and keys, never values).
     #[arg(long, requires = "push")]
     pub dry_run: bool,
-    /// AWS region for --push (default: the AWS chain).
+    /// AWS region for --push and the AWS store skeleton (default: the AWS chain).
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
 }
@@ -139,7 +147,13 @@ fn options(a: &Args, cfg: Option<&config::Config>) -> Result<Options> {
         store.and_then(|m| m.get("kind")).and_then(|v| v.as_text()),
     );
     let d = Options::default();
+    let provider = parsed(
+        pick(&a.provider, "--provider", "provider"),
+        provider::by_name,
+        d.provider,
+    )?;
     let opts = Options {
+        provider,
         api_version: parsed(
             pick(&a.api_version, "--api-version", "api_version"),
             ApiVersion::parse,
@@ -158,7 +172,8 @@ fn options(a: &Args, cfg: Option<&config::Config>) -> Result<Options> {
                 d.form,
             )?
         },
-        store_name: checked(store_name, name::check_subdomain)?.unwrap_or(d.store_name),
+        store_name: checked(store_name, name::check_subdomain)?
+            .unwrap_or_else(|| provider.default_store().to_owned()),
         store_kind: if a.namespaced_store {
             StoreKind::SecretStore
         } else {
@@ -216,9 +231,55 @@ fn output_name(g: &eso::Generated) -> String {
     }
 }
 
+/// The file `--output-dir` writes the store skeleton to.
+fn store_output_name(opts: &Options) -> String {
+    let kind = opts.store_kind.as_str().to_ascii_lowercase();
+    match (&opts.namespace, opts.store_kind) {
+        (Some(ns), StoreKind::SecretStore) => format!("{ns}.{}.{kind}.yaml", opts.store_name),
+        _ => format!("{}.{kind}.yaml", opts.store_name),
+    }
+}
+
+/// The store skeleton and its `--output-dir` file name, with the options of the current
+/// directory's `.sops.yaml`.
+fn store_manifest(a: &Args, g: &Global) -> Result<(String, shroud::tree::Map)> {
+    let cfg = config::discover(g.config.as_deref(), None)?;
+    let opts = options(a, cfg.as_ref())?;
+    let region = a.region.clone().or_else(|| {
+        ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|r| !r.is_empty()))
+    });
+    let m = eso::store_manifest(&opts, &StoreSettings { region });
+    Ok((store_output_name(&opts), m))
+}
+
+/// Refuses `--push` to a store it cannot write.
+fn check_push(a: &Args, opts: &Options) -> Result<()> {
+    match opts.provider.push_unavailable() {
+        Some(hint) if a.push => Err(EsoError::NoPush {
+            store: opts.provider.title(),
+            hint,
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let mut all: Vec<(String, eso::Generated)> = Vec::new();
     let mut plains = Vec::new();
+    let store = if a.store_manifest {
+        Some(store_manifest(&a, g)?)
+    } else {
+        None
+    };
+    for f in &a.files {
+        check_push(
+            &a,
+            &options(&a, config::discover(g.config.as_deref(), Some(f))?.as_ref())?,
+        )?;
+    }
     let keyring = if a.push && !a.dry_run {
         Some(common::keyring(g)?)
     } else {
@@ -302,11 +363,12 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         }
     }
     if a.push {
-        let client = common::block_on(eso::client(a.region.clone()));
+        let client = common::block_on(provider::aws::client(a.region.clone()));
         if a.dry_run {
             for (file, gen_) in &all {
                 let probe = shroud::secret::SecretBytes::from("");
-                let what = common::block_on(eso::push(&client, &gen_.remote_key, &probe, true))?;
+                let what =
+                    common::block_on(provider::aws::push(&client, &gen_.remote_key, &probe, true))?;
                 let verb = if what == PushOutcome::Created {
                     "create"
                 } else {
@@ -321,7 +383,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             }
         } else {
             for (key, value) in &plains {
-                let what = common::block_on(eso::push(&client, key, value, false))?;
+                let what = common::block_on(provider::aws::push(&client, key, value, false))?;
                 eprintln!(
                     "{}: {key}",
                     match what {
@@ -339,14 +401,24 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
                 file: dir.display().to_string(),
                 source,
             })?;
+            if let Some((file, m)) = &store {
+                let yaml = eso::manifests_yaml(&[m]);
+                common::write_output(Sink::File(&dir.join(file)), &yaml, Mode::KeepOr(0o644))?;
+            }
             for (_, gen_) in &all {
                 let p = dir.join(output_name(gen_));
                 common::write_output(Sink::File(&p), &eso::to_yaml(&[gen_]), Mode::KeepOr(0o644))?;
             }
         }
         None => {
-            let refs: Vec<&eso::Generated> = all.iter().map(|(_, x)| x).collect();
-            common::write_output(Sink::Stdout, &eso::to_yaml(&refs), Mode::KeepOr(0o644))?;
+            let mut manifests: Vec<&shroud::tree::Map> = Vec::new();
+            manifests.extend(store.as_ref().map(|(_, m)| m));
+            manifests.extend(all.iter().map(|(_, x)| &x.manifest));
+            common::write_output(
+                Sink::Stdout,
+                &eso::manifests_yaml(&manifests),
+                Mode::KeepOr(0o644),
+            )?;
         }
     }
     Ok(Outcome::Done)

@@ -56,7 +56,8 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    /// Counts one write to the API server (`secret`, `status`, `event`, `lease`).
+    /// Counts one write to the API server (`secret`, `status`, `event`, `lease`, `configmap`,
+    /// `workload`).
     pub fn write(&self, what: &'static str) {
         *self
             .writes

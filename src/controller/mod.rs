@@ -4,8 +4,10 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`keys`] | age identities (files, mounted directories, reloaded when they change), KMS, the data-key cache |
-//! | [`reconcile`] | the reconcile decision, status, Events, backoff |
+//! | [`keys`] | age identities and OpenPGP keys (files, mounted directories, reloaded when they change), KMS, the data-key cache |
+//! | [`reconcile`] | the reconcile steps, status, Events, backoff |
+//! | [`write`] | whose a live Secret is, adoption, and which write brings it to the decrypted one |
+//! | [`rollout`] | restarting the workloads that use a Secret whose data changed |
 //! | [`leader`] | Lease-based leader election |
 //! | [`metrics`] | Prometheus metrics, `/healthz`, `/readyz` |
 //!
@@ -18,6 +20,8 @@ pub mod keys;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
+pub mod rollout;
+pub mod write;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -91,9 +95,10 @@ const PRUNE_EVERY: Duration = Duration::from_secs(5);
 /// released) or until leadership is lost. A second signal, or a shutdown still running after
 /// `shutdown_grace`, exits the process at once.
 pub async fn run(settings: Settings, client: Client) -> Result<(), RunError> {
-    let keys = Keys::load(&settings.keys)?;
+    let keys = Keys::load(&settings.keys).await?;
     tracing::info!(
         age_identities = keys.keyring.age.len(),
+        pgp_key_files = keys.pgp_files,
         recipients = ?keys.recipients,
         "keys loaded"
     );
@@ -312,11 +317,12 @@ async fn reload_keys(
         if now == ctx.keys().fingerprint || failed == Some(now) {
             continue;
         }
-        match Keys::load(&sources) {
+        match Keys::load(&sources).await {
             Ok(k) => {
                 failed = None;
                 tracing::info!(
                     age_identities = k.keyring.age.len(),
+                    pgp_key_files = k.pgp_files,
                     recipients = ?k.recipients,
                     "key files changed: keys reloaded"
                 );

@@ -6,7 +6,7 @@
 //! Owns: the reconcile decision. Must not know: process setup, HTTP, leader election.
 //! Logs, Events and status name objects, reasons and key paths, never values.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, RwLock};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -23,8 +23,12 @@ use serde_json::json;
 
 use super::keys::Keys;
 use super::metrics::Metrics;
+use super::rollout::{self, Marks};
+use super::write::{self, Plan};
 use crate::error::Error as DocError;
-use crate::k8s::crd::{API_VERSION, Condition, EncryptedSecret, EncryptedSecretStatus, KIND};
+use crate::k8s::crd::{
+    API_VERSION, Condition, EncryptedSecret, EncryptedSecretStatus, KIND, LAST_APPLIED_ANNOTATION,
+};
 use crate::k8s::manifest::{self, ManifestError};
 use crate::k8s::secret::Payload;
 
@@ -246,15 +250,23 @@ pub async fn decrypt(ctx: &Ctx, es: &EncryptedSecret) -> Result<Payload, (Reason
     out.map_err(|e| classify(&e))
 }
 
-/// The Secret the controller wants for `es`.
-pub fn desired_secret(es: &EncryptedSecret, p: &Payload) -> Secret {
+/// The Secret the controller wants for `es`, with the rollout annotations when `marks` is
+/// given.
+pub fn desired_secret(es: &EncryptedSecret, p: &Payload, marks: Option<&Marks>) -> Secret {
     let mut labels = p.labels.clone();
     labels.insert(MANAGED_BY_LABEL.into(), MANAGER.into());
     let mut annotations = p.annotations.clone();
+    // kubectl's copy of an applied manifest (its values included) is never the controller's to
+    // write: a Secret read back with `kubectl get -o yaml` and encrypted carries one.
+    annotations.remove(LAST_APPLIED_ANNOTATION);
     annotations.insert(
         GENERATION_ANNOTATION.into(),
         es.metadata.generation.unwrap_or(0).to_string(),
     );
+    if let Some(m) = marks {
+        annotations.insert(rollout::SALT_ANNOTATION.into(), m.salt.clone());
+        annotations.insert(rollout::ROLLED_OUT_ANNOTATION.into(), m.rolled_out.clone());
+    }
     Secret {
         metadata: ObjectMeta {
             name: Some(es.name_any()),
@@ -286,37 +298,28 @@ fn owner_ref(es: &EncryptedSecret) -> OwnerReference {
     }
 }
 
-/// Whether `existing` is owned by `es` (controller ownerReference with its uid).
-fn owned_by(existing: &Secret, es: &EncryptedSecret) -> bool {
-    let uid = es.uid().unwrap_or_default();
-    existing
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.uid == uid && o.controller == Some(true))
+/// Whether the live Secret records the EncryptedSecret's current generation.
+fn generation_current(live: &Secret, es: &EncryptedSecret) -> bool {
+    live.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(GENERATION_ANNOTATION))
+        .map(String::as_str)
+        == Some(es.metadata.generation.unwrap_or(0).to_string().as_str())
 }
 
-fn subset(
-    want: &Option<BTreeMap<String, String>>,
-    have: &Option<BTreeMap<String, String>>,
-) -> bool {
-    let empty = BTreeMap::new();
-    let have = have.as_ref().unwrap_or(&empty);
-    want.iter().flatten().all(|(k, v)| have.get(k) == Some(v))
-}
-
-/// Whether the live Secret already is what we want (then nothing is written).
-pub fn up_to_date(existing: &Secret, desired: &Secret, es: &EncryptedSecret) -> bool {
-    let data = |s: &Secret| s.data.clone().unwrap_or_default();
-    existing.type_.as_deref().unwrap_or("Opaque") == desired.type_.as_deref().unwrap_or("Opaque")
-        && data(existing) == data(desired)
-        && subset(&desired.metadata.labels, &existing.metadata.labels)
-        && subset(
-            &desired.metadata.annotations,
-            &existing.metadata.annotations,
-        )
-        && owned_by(existing, es)
+/// The Event of a write: (reason, note).
+fn write_event(name: &str, live: Option<&Secret>, es: &EncryptedSecret) -> (&'static str, String) {
+    match live {
+        None => ("Created", format!("Secret {name} created")),
+        Some(l) if write::owner(l, es) == write::Owner::Nobody => (
+            "Adopted",
+            format!(
+                "Secret {name} adopted: ownerReference set, data replaced by the EncryptedSecret's"
+            ),
+        ),
+        Some(_) => ("Updated", format!("Secret {name} updated")),
+    }
 }
 
 /// Reconciles one object.
@@ -358,7 +361,8 @@ pub async fn reconcile(es: Arc<EncryptedSecret>, ctx: Arc<Ctx>) -> Result<Action
     }
 }
 
-/// Decrypts and, when needed, applies the Secret. Returns whether a write happened.
+/// Decrypts and, when needed, writes the Secret, then restarts the workloads using it when
+/// rollouts are on and its data changed. Returns whether the Secret was written.
 async fn apply(es: &EncryptedSecret, ctx: &Ctx) -> Result<bool, ReconcileError> {
     let payload = decrypt(ctx, es)
         .await
@@ -366,58 +370,116 @@ async fn apply(es: &EncryptedSecret, ctx: &Ctx) -> Result<bool, ReconcileError> 
     let ns = es.namespace().unwrap_or_default();
     let name = es.name_any();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let desired = desired_secret(es, &payload);
     let existing = api.get_opt(&name).await?;
-    let gen_current = |s: &Secret| {
-        s.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(GENERATION_ANNOTATION))
-            .map(String::as_str)
-            == Some(es.metadata.generation.unwrap_or(0).to_string().as_str())
-    };
-    if let Some(cur) = &existing {
-        if !owned_by(cur, es)
-            && !cur
-                .metadata
-                .labels
-                .iter()
-                .flatten()
-                .any(|(k, v)| k == MANAGED_BY_LABEL && v == MANAGER)
-        {
-            return Err(ReconcileError::Failed {
-                reason: Reason::SecretNotOwned,
-                message: format!(
-                    "a Secret named {name} exists and is not managed by shroud-controller; delete it or rename the EncryptedSecret"
-                ),
-            });
+    let mut desired = desired_secret(es, &payload, None);
+    let marks = rollout::wanted(es).then(|| {
+        let data = desired
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        let changed = write::data_changed(existing.as_ref(), &desired);
+        rollout::marks(existing.as_ref(), &payload.type_, &data, changed)
+    });
+    if let Some(m) = &marks {
+        desired = desired_secret(es, &payload, Some(m));
+    }
+    let current = existing.as_ref().is_some_and(|l| generation_current(l, es));
+    let plan = write::plan(existing.as_ref(), &desired, es, current).map_err(|r| {
+        ReconcileError::Failed {
+            reason: r.reason,
+            message: r.message,
         }
-        if up_to_date(cur, &desired, es) && gen_current(cur) {
-            return Ok(false);
-        }
-        if cur.type_.as_deref().unwrap_or("Opaque") != desired.type_.as_deref().unwrap_or("Opaque")
-        {
-            // The type of a Secret is immutable: replace it (only now that decryption worked).
-            let dp = DeleteParams {
-                preconditions: Some(Preconditions {
-                    uid: cur.metadata.uid.clone(),
-                    resource_version: cur.metadata.resource_version.clone(),
-                }),
+    })?;
+    let wrote = write_secret(&api, ctx, &name, &plan, &desired).await?;
+    if wrote {
+        let (reason, note) = write_event(&name, existing.as_ref(), es);
+        publish(ctx, es, EventType::Normal, reason, note).await;
+    }
+    if let Some(m) = marks.filter(Marks::pending) {
+        roll_out(&api, ctx, es, &payload, m).await?;
+    }
+    Ok(wrote)
+}
+
+/// Carries out a write plan. Returns whether anything was written.
+async fn write_secret(
+    api: &Api<Secret>,
+    ctx: &Ctx,
+    name: &str,
+    plan: &Plan,
+    desired: &Secret,
+) -> Result<bool, ReconcileError> {
+    match plan {
+        Plan::Keep => return Ok(false),
+        Plan::Replace(s) => {
+            let pp = PostParams {
+                field_manager: Some(MANAGER.into()),
                 ..Default::default()
             };
-            api.delete(&name, &dp).await?;
+            api.replace(name, &pp, s).await?;
             ctx.metrics.write("secret");
+            return Ok(true);
         }
+        Plan::Recreate => {
+            // The type of a Secret is immutable: replace it (only now that decryption worked).
+            if let Some(cur) = api.get_opt(name).await? {
+                let dp = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: cur.metadata.uid.clone(),
+                        resource_version: cur.metadata.resource_version.clone(),
+                    }),
+                    ..Default::default()
+                };
+                api.delete(name, &dp).await?;
+                ctx.metrics.write("secret");
+            }
+        }
+        Plan::Apply => {}
     }
     let pp = PatchParams::apply(MANAGER).force();
-    api.patch(&name, &pp, &Patch::Apply(&desired)).await?;
+    api.patch(name, &pp, &Patch::Apply(desired)).await?;
     ctx.metrics.write("secret");
-    let (reason, note) = match &existing {
-        None => ("Created", format!("Secret {name} created")),
-        Some(_) => ("Updated", format!("Secret {name} updated")),
-    };
-    publish(ctx, es, EventType::Normal, reason, note).await;
     Ok(true)
+}
+
+/// Stamps the workloads using the Secret with the new checksum, reports them in an Event, and
+/// records on the Secret that the checksum was rolled out.
+async fn roll_out(
+    api: &Api<Secret>,
+    ctx: &Ctx,
+    es: &EncryptedSecret,
+    payload: &Payload,
+    marks: Marks,
+) -> Result<(), ReconcileError> {
+    let ns = es.namespace().unwrap_or_default();
+    let name = es.name_any();
+    let stamped = rollout::stamp(&ctx.client, &ns, &name, &marks.checksum, MANAGER).await?;
+    for _ in &stamped {
+        ctx.metrics.write("workload");
+    }
+    if !stamped.is_empty() {
+        tracing::info!(namespace = %ns, name = %name, workloads = ?stamped, "workloads restarted");
+        let note = format!(
+            "Secret {name} changed: restarted {}",
+            rollout::summary(&stamped)
+        );
+        publish(ctx, es, EventType::Normal, "RolledOut", note).await;
+    }
+    let done = Marks {
+        rolled_out: marks.checksum.clone(),
+        ..marks
+    };
+    let pp = PatchParams::apply(MANAGER).force();
+    api.patch(
+        &name,
+        &pp,
+        &Patch::Apply(&desired_secret(es, payload, Some(&done))),
+    )
+    .await?;
+    ctx.metrics.write("secret");
+    Ok(())
 }
 
 async fn publish(ctx: &Ctx, es: &EncryptedSecret, type_: EventType, reason: &str, note: String) {
@@ -441,6 +503,26 @@ fn ready_condition(es: &EncryptedSecret) -> Option<&Condition> {
         .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
 }
 
+/// The `status` of the `Ready` condition for a reason.
+fn condition_status(reason: Reason) -> &'static str {
+    if reason == Reason::Decrypted {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+/// Whether the object already shows this status for its current generation.
+fn status_current(es: &EncryptedSecret, reason: Reason, message: &str) -> bool {
+    let generation = es.metadata.generation;
+    ready_condition(es).is_some_and(|c| {
+        c.status == condition_status(reason)
+            && c.reason == reason.as_str()
+            && c.message == message
+            && c.observed_generation == generation
+    }) && es.status.as_ref().and_then(|s| s.observed_generation) == generation
+}
+
 /// Writes the status when it differs from what the object shows (no write otherwise).
 async fn set_status(
     es: &EncryptedSecret,
@@ -449,18 +531,9 @@ async fn set_status(
     message: &str,
 ) -> Result<(), ReconcileError> {
     let generation = es.metadata.generation;
-    let status = if reason == Reason::Decrypted {
-        "True"
-    } else {
-        "False"
-    };
+    let status = condition_status(reason);
     let prev = ready_condition(es);
-    let same = prev.is_some_and(|c| {
-        c.status == status
-            && c.reason == reason.as_str()
-            && c.message == message
-            && c.observed_generation == generation
-    }) && es.status.as_ref().and_then(|s| s.observed_generation) == generation;
+    let same = status_current(es, reason, message);
     let uid = es.uid().unwrap_or_default();
     let key = key_of(es);
     let mine = (uid, (generation, reason, message_hash(message)));
@@ -530,6 +603,126 @@ pub fn error_policy(es: Arc<EncryptedSecret>, err: &ReconcileError, ctx: Arc<Ctx
     let mut f = ctx.failures.lock().unwrap_or_else(|p| p.into_inner());
     let n = f.entry(key_of(&es)).or_default();
     *n = n.saturating_add(1);
-    let secs = 5u64.saturating_mul(1u64 << (*n - 1).min(6)).min(300);
-    Action::requeue(Duration::from_secs(secs))
+    Action::requeue(backoff(*n))
+}
+
+/// The wait before retrying after `failures` consecutive failures: 5 s doubling, at most 5 min.
+pub fn backoff(failures: u32) -> Duration {
+    let secs = 5u64
+        .saturating_mul(1u64 << failures.saturating_sub(1).min(6))
+        .min(300);
+    Duration::from_secs(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::SecretBytes;
+    use std::collections::BTreeMap;
+
+    fn es(status: serde_json::Value) -> EncryptedSecret {
+        serde_json::from_value(json!({
+            "metadata": {"name": "db", "namespace": "app", "uid": "u1", "generation": 3},
+            "spec": {}, "sops": {}, "status": status
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn backoff_doubles_from_5_seconds_to_5_minutes() {
+        let secs: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(backoff(0).as_secs(), 5);
+        assert_eq!(backoff(u32::MAX).as_secs(), 300);
+    }
+
+    #[test]
+    fn errors_are_classified_without_values() {
+        let (r, m) = classify(&ManifestError::Invalid("spec.x is not a field".into()));
+        assert_eq!(
+            (r, m.as_str()),
+            (Reason::InvalidSpec, "spec.x is not a field")
+        );
+        let key = DocError::Key {
+            file: "app/db".into(),
+            source: crate::keysource::KeyError::NoKey {
+                summary: "age age1x: no identity".into(),
+            },
+        };
+        let (r, m) = classify(&ManifestError::Document(key));
+        assert_eq!(r, Reason::NoMatchingKey);
+        assert!(m.starts_with("no key held by the controller"), "{m}");
+        for r in [
+            Reason::Decrypted,
+            Reason::NoMatchingKey,
+            Reason::IntegrityFailure,
+            Reason::InvalidSpec,
+            Reason::SecretNotOwned,
+            Reason::ApiError,
+        ] {
+            assert_eq!(condition_status(r) == "True", r == Reason::Decrypted);
+        }
+    }
+
+    #[test]
+    fn the_desired_secret_is_owned_labelled_and_without_kubectl_copies() {
+        let e = es(json!(null));
+        let mut p = Payload {
+            type_: "kubernetes.io/basic-auth".into(),
+            labels: [("app".to_owned(), "shop".to_owned())].into(),
+            annotations: [
+                ("note".to_owned(), "n".to_owned()),
+                (
+                    LAST_APPLIED_ANNOTATION.to_owned(),
+                    "{\"data\":{}}".to_owned(),
+                ),
+            ]
+            .into(),
+            data: BTreeMap::new(),
+        };
+        p.data.insert("password".into(), SecretBytes::from("pw"));
+        let s = desired_secret(&e, &p, None);
+        let a = s.metadata.annotations.as_ref().unwrap();
+        assert!(!a.contains_key(LAST_APPLIED_ANNOTATION));
+        assert_eq!(a[GENERATION_ANNOTATION], "3");
+        assert!(!a.contains_key(rollout::SALT_ANNOTATION));
+        assert_eq!(
+            s.metadata.labels.as_ref().unwrap()[MANAGED_BY_LABEL],
+            MANAGER
+        );
+        let o = &s.metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!((o.uid.as_str(), o.controller), ("u1", Some(true)));
+        assert_eq!(s.data.as_ref().unwrap()["password"].0, b"pw");
+        let m = Marks {
+            salt: "s".into(),
+            rolled_out: "r".into(),
+            checksum: "c".into(),
+        };
+        let s = desired_secret(&e, &p, Some(&m));
+        let a = s.metadata.annotations.unwrap();
+        assert_eq!(
+            (
+                a[rollout::SALT_ANNOTATION].as_str(),
+                a[rollout::ROLLED_OUT_ANNOTATION].as_str()
+            ),
+            ("s", "r")
+        );
+    }
+
+    #[test]
+    fn a_status_is_written_only_when_it_changes() {
+        let written = es(
+            json!({"observedGeneration": 3, "conditions": [{"type": "Ready",
+            "status": "True", "reason": "Decrypted", "message": "ok", "observedGeneration": 3}]}),
+        );
+        assert!(status_current(&written, Reason::Decrypted, "ok"));
+        assert!(!status_current(&written, Reason::Decrypted, "other"));
+        assert!(!status_current(&written, Reason::SecretNotOwned, "ok"));
+        let old = es(
+            json!({"observedGeneration": 2, "conditions": [{"type": "Ready",
+            "status": "True", "reason": "Decrypted", "message": "ok", "observedGeneration": 2}]}),
+        );
+        assert!(!status_current(&old, Reason::Decrypted, "ok"));
+        assert!(!status_current(&es(json!(null)), Reason::Decrypted, "ok"));
+    }
 }

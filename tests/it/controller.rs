@@ -1040,6 +1040,31 @@ async fn rbac_denies_verbs_outside_the_role() {
         .list(&Default::default())
         .await
         .expect("the ServiceAccount lists EncryptedSecrets");
+    // Granted for rollouts: listing (and patching) the workloads; reading one, or Pods, is not.
+    for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
+        apps_api(&sa, ns, kind)
+            .list(&Default::default())
+            .await
+            .unwrap_or_else(|e| panic!("the ServiceAccount lists {kind}s: {e}"));
+        forbidden(
+            apps_api(&sa, ns, kind).get("x").await.map(|_| ()),
+            &format!("get a {kind}"),
+        );
+    }
+    forbidden(
+        Api::<Pod>::namespaced(sa.clone(), ns)
+            .list(&Default::default())
+            .await
+            .map(|_| ()),
+        "list Pods",
+    );
+    forbidden(
+        apps_api(&sa, ns, "ReplicaSet")
+            .list(&Default::default())
+            .await
+            .map(|_| ()),
+        "list ReplicaSets",
+    );
     // Denied: everything else.
     let es = Api::<DynamicObject>::namespaced_with(sa.clone(), ns, &es_resource());
     forbidden(
@@ -1426,4 +1451,730 @@ fn sigterm_exits_after_the_grace_period_when_the_api_server_hangs() {
             .contains("graceful shutdown did not finish in time")
     );
     drop(silent);
+}
+
+/// A workload of `kind` (Deployment, StatefulSet, DaemonSet) named `name` whose one container
+/// reads Secrets as `container` says, with `volumes`.
+fn workload(kind: &str, name: &str, container: Value, volumes: Value) -> Value {
+    let mut c = json!({"name": "app", "image": "example.invalid/app:1"});
+    c.as_object_mut()
+        .unwrap()
+        .extend(container.as_object().unwrap().clone());
+    let mut spec = json!({
+        "selector": {"matchLabels": {"app": name}},
+        "template": {
+            "metadata": {"labels": {"app": name}},
+            "spec": {"containers": [c], "volumes": volumes}
+        }
+    });
+    if kind == "StatefulSet" {
+        spec["serviceName"] = json!(name);
+    }
+    json!({"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec})
+}
+
+fn apps_api(c: &Client, ns: &str, kind: &str) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk("apps", "v1", kind));
+    Api::namespaced_with(c.clone(), ns, &ar)
+}
+
+async fn create_workload(c: &Client, ns: &str, w: &Value) {
+    let obj: DynamicObject = serde_json::from_value(w.clone()).unwrap();
+    apps_api(c, ns, w["kind"].as_str().unwrap())
+        .create(&PostParams::default(), &obj)
+        .await
+        .expect("create workload");
+}
+
+/// (metadata.generation, the pod template's `checksum.shroud.io/SECRET` annotation).
+async fn template_of(
+    c: &Client,
+    ns: &str,
+    kind: &str,
+    name: &str,
+    secret: &str,
+) -> (i64, Option<String>) {
+    let w = apps_api(c, ns, kind).get(name).await.unwrap();
+    let cs = w.data["spec"]["template"]["metadata"]["annotations"]
+        [format!("checksum.shroud.io/{secret}")]
+    .as_str()
+    .map(str::to_owned);
+    (w.metadata.generation.unwrap_or(0), cs)
+}
+
+/// Sets annotations on an EncryptedSecret's own metadata (outside the MAC-covered document).
+async fn annotate_es(c: &Client, ns: &str, name: &str, annotations: Value) {
+    let api: Api<DynamicObject> = Api::namespaced_with(c.clone(), ns, &es_resource());
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": annotations}})),
+    )
+    .await
+    .expect("annotate EncryptedSecret");
+}
+
+async fn condition_message(c: &Client, ns: &str, name: &str) -> String {
+    let api: Api<DynamicObject> = Api::namespaced_with(c.clone(), ns, &es_resource());
+    let o = api.get(name).await.unwrap();
+    o.data["status"]["conditions"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+const ROLLOUT: &str = "shroud.io/rollout-on-change";
+const ADOPT: &str = "shroud.io/adopt";
+
+/// Rollout on change: the Deployments, StatefulSets and DaemonSets whose pod templates use the
+/// Secret get a new pod template when its data changes, and only then: not when it is created,
+/// not when the document is re-encrypted with the same values, not after a controller restart,
+/// not for an EncryptedSecret without the annotation.
+async fn rollout_scenario(c: &Client, cl: &Cluster, ns: &str, opts: &Opts) {
+    let sb = Sandbox::new();
+    let ws = [
+        workload(
+            "Deployment",
+            "web",
+            json!({"envFrom": [{"secretRef": {"name": "db"}}]}),
+            json!([]),
+        ),
+        workload(
+            "StatefulSet",
+            "cache",
+            json!({"volumeMounts": [{"name": "s", "mountPath": "/s"}]}),
+            json!([{"name": "s", "secret": {"secretName": "db"}}]),
+        ),
+        workload(
+            "DaemonSet",
+            "agent",
+            json!({"env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]}),
+            json!([{"name": "p", "projected": {"sources": [{"secret": {"name": "db"}}]}}]),
+        ),
+        workload(
+            "Deployment",
+            "other",
+            json!({"envFrom": [{"secretRef": {"name": "plain"}}]}),
+            json!([]),
+        ),
+    ];
+    for w in &ws {
+        create_workload(c, ns, w).await;
+    }
+    let using = [
+        ("Deployment", "web"),
+        ("StatefulSet", "cache"),
+        ("DaemonSet", "agent"),
+    ];
+    let mut ctl = Ctl::start(&cl.sa, opts);
+    let with_rollout = |values: &[(&str, &str)], name: &str, on: bool| {
+        let mut d = encrypt_es(&sb, name, ns, values, TEST_RECIPIENT);
+        if on {
+            d["metadata"]["annotations"] = json!({ROLLOUT: "true"});
+        }
+        d
+    };
+    create(
+        c,
+        ns,
+        &with_rollout(&[("password", "roll-one-5e1")], "db", true),
+    )
+    .await;
+    create(
+        c,
+        ns,
+        &with_rollout(&[("password", "plain-one")], "plain", false),
+    )
+    .await;
+    wait_reason(c, ns, "db", "Decrypted").await;
+    wait_reason(c, ns, "plain", "Decrypted").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (kind, name) in using {
+        assert_eq!(
+            template_of(c, ns, kind, name, "db").await,
+            (1, None),
+            "{kind}/{name}: a new Secret restarts nothing"
+        );
+    }
+
+    // A changed value: every workload using the Secret gets a new pod template.
+    update(
+        c,
+        ns,
+        "db",
+        &with_rollout(&[("password", "roll-two-77c")], "db", true),
+    )
+    .await;
+    wait_for("workloads stamped", Duration::from_secs(30), || async {
+        let mut ok = true;
+        for (kind, name) in using {
+            ok &= template_of(c, ns, kind, name, "db").await.0 == 2;
+        }
+        ok
+    })
+    .await;
+    let (_, cs) = template_of(c, ns, "Deployment", "web", "db").await;
+    let cs = cs.expect("a checksum annotation");
+    assert_eq!(cs.len(), 32);
+    for (kind, name) in using {
+        assert_eq!(
+            template_of(c, ns, kind, name, "db").await,
+            (2, Some(cs.clone())),
+            "{kind}/{name}"
+        );
+    }
+    assert_eq!(
+        template_of(c, ns, "Deployment", "other", "db").await,
+        (1, None)
+    );
+    assert_eq!(
+        secret_data(c, ns, "db").await,
+        Some(map(&[("password", "roll-two-77c")]))
+    );
+    wait_for("a RolledOut event", Duration::from_secs(20), || async {
+        events_about(c, ns, "db")
+            .await
+            .contains(&("Normal".into(), "RolledOut".into()))
+    })
+    .await;
+
+    // Re-encrypted with the same value (a new data key): the Secret's data is unchanged.
+    let gen_before = ready(c, ns, "db").await.unwrap().3;
+    update(
+        c,
+        ns,
+        "db",
+        &with_rollout(&[("password", "roll-two-77c")], "db", true),
+    )
+    .await;
+    wait_for("re-encryption reconciled", Duration::from_secs(30), || async {
+        matches!(ready(c, ns, "db").await, Some((_, r, og, g)) if r == "Decrypted" && og == g && g > gen_before)
+    })
+    .await;
+    // A value changed in an EncryptedSecret without the annotation: nothing is restarted.
+    update(
+        c,
+        ns,
+        "plain",
+        &with_rollout(&[("password", "plain-two")], "plain", false),
+    )
+    .await;
+    wait_for("plain updated", Duration::from_secs(30), || async {
+        secret_data(c, ns, "plain").await == Some(map(&[("password", "plain-two")]))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (kind, name) in using {
+        assert_eq!(
+            template_of(c, ns, kind, name, "db").await.0,
+            2,
+            "{kind}/{name}"
+        );
+    }
+    assert_eq!(
+        template_of(c, ns, "Deployment", "other", "plain").await,
+        (1, None)
+    );
+
+    // A controller restart with nothing changed: no write, no restart.
+    ctl.stop();
+    let ctl2 = Ctl::start(&cl.sa, opts);
+    wait_for(
+        "restarted controller reconciled",
+        Duration::from_secs(30),
+        || async { ctl2.metric("shroud_reconciles_total") >= 2.0 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for kind in ["secret", "workload", "status"] {
+        assert_eq!(ctl2.writes(kind), 0.0, "{kind} writes after a restart");
+    }
+    for (kind, name) in using {
+        assert_eq!(
+            template_of(c, ns, kind, name, "db").await,
+            (2, Some(cs.clone()))
+        );
+    }
+    assert!(!ctl2.log().contains("roll-two-77c"));
+}
+
+/// Adoption: a Secret nobody owns is left untouched (status, Warning Event) without the
+/// annotation, and taken over in one write with it; one another controller owns is refused
+/// until that owner lets go.
+async fn adoption_scenario(c: &Client, cl: &Cluster, ns: &str, opts: &Opts) {
+    let sb = Sandbox::new();
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), ns);
+    let ctl = Ctl::start(&cl.sa, opts);
+    let legacy: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "legacy", "labels": {"team": "shop"}, "annotations": {
+            "kubectl.kubernetes.io/last-applied-configuration":
+                "{\"data\":{\"password\":\"b2xkLXZhbHVlLTQ0\"}}"}},
+        "stringData": {"password": "old-value-44", "extra": "added-by-hand"}
+    }))
+    .unwrap();
+    let before = secrets
+        .create(&PostParams::default(), &legacy)
+        .await
+        .unwrap();
+    let doc = encrypt_es(
+        &sb,
+        "legacy",
+        ns,
+        &[("password", "new-value-45")],
+        TEST_RECIPIENT,
+    );
+    create(c, ns, &doc).await;
+    wait_reason(c, ns, "legacy", "SecretNotOwned").await;
+    let msg = condition_message(c, ns, "legacy").await;
+    assert!(
+        msg.contains("no EncryptedSecret owns it") && msg.contains("shroud.io/adopt=true"),
+        "{msg}"
+    );
+    wait_for(
+        "a Warning SecretNotOwned event",
+        Duration::from_secs(20),
+        || async {
+            events_about(c, ns, "legacy")
+                .await
+                .contains(&("Warning".into(), "SecretNotOwned".into()))
+        },
+    )
+    .await;
+    let untouched = secrets.get("legacy").await.unwrap();
+    assert_eq!(
+        untouched.metadata.resource_version,
+        before.metadata.resource_version
+    );
+
+    let writes = ctl.writes("secret");
+    annotate_es(c, ns, "legacy", json!({ADOPT: "true"})).await;
+    wait_reason(c, ns, "legacy", "Decrypted").await;
+    let adopted = secrets.get("legacy").await.unwrap();
+    assert_eq!(
+        adopted.metadata.uid, before.metadata.uid,
+        "taken over, not re-created"
+    );
+    assert_eq!(
+        secret_data(c, ns, "legacy").await,
+        Some(map(&[("password", "new-value-45")])),
+        "data replaced"
+    );
+    let es_uid = Api::<DynamicObject>::namespaced_with(c.clone(), ns, &es_resource())
+        .get("legacy")
+        .await
+        .unwrap()
+        .metadata
+        .uid;
+    let owner = &adopted.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (Some(owner.uid.clone()), owner.controller),
+        (es_uid, Some(true))
+    );
+    let annotations = adopted.metadata.annotations.unwrap_or_default();
+    assert!(!annotations.contains_key("kubectl.kubernetes.io/last-applied-configuration"));
+    assert_eq!(adopted.metadata.labels.unwrap()["team"], "shop");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(ctl.writes("secret") - writes, 1.0, "adopted in one write");
+    wait_for("an Adopted event", Duration::from_secs(20), || async {
+        events_about(c, ns, "legacy")
+            .await
+            .contains(&("Normal".into(), "Adopted".into()))
+    })
+    .await;
+    // Later changes are ordinary updates (server-side apply owns the adopted fields).
+    update(
+        c,
+        ns,
+        "legacy",
+        &encrypt_es(&sb, "legacy", ns, &[("token", "t-46")], TEST_RECIPIENT),
+    )
+    .await;
+    wait_for(
+        "adopted secret updated",
+        Duration::from_secs(30),
+        || async { secret_data(c, ns, "legacy").await == Some(map(&[("token", "t-46")])) },
+    )
+    .await;
+
+    // Controlled by another object: refused even with the annotation, until it lets go.
+    let cms: Api<ConfigMap> = Api::namespaced(c.clone(), ns);
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "holder"}})).unwrap();
+    let cm = cms.create(&PostParams::default(), &cm).await.unwrap();
+    let held: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "held", "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap",
+            "name": "holder", "uid": cm.metadata.uid, "controller": true}]},
+        "stringData": {"password": "held-old"}
+    }))
+    .unwrap();
+    secrets.create(&PostParams::default(), &held).await.unwrap();
+    let mut doc = encrypt_es(&sb, "held", ns, &[("password", "held-new")], TEST_RECIPIENT);
+    doc["metadata"]["annotations"] = json!({ADOPT: "true"});
+    create(c, ns, &doc).await;
+    wait_reason(c, ns, "held", "SecretNotOwned").await;
+    let msg = condition_message(c, ns, "held").await;
+    assert!(
+        msg.contains("controlled by ConfigMap holder") && msg.contains("--cascade=orphan"),
+        "{msg}"
+    );
+    assert_eq!(
+        secret_data(c, ns, "held").await,
+        Some(map(&[("password", "held-old")]))
+    );
+    cms.delete("holder", &DeleteParams::orphan()).await.unwrap();
+    wait_for(
+        "the garbage collector orphans it",
+        Duration::from_secs(60),
+        || async {
+            secrets
+                .get("held")
+                .await
+                .unwrap()
+                .metadata
+                .owner_references
+                .is_none_or(|r| r.is_empty())
+        },
+    )
+    .await;
+    annotate_es(c, ns, "held", json!({"touched": "1"})).await;
+    wait_reason(c, ns, "held", "Decrypted").await;
+    assert_eq!(
+        secret_data(c, ns, "held").await,
+        Some(map(&[("password", "held-new")]))
+    );
+    let log = ctl.log();
+    for v in [
+        "old-value-44",
+        "new-value-45",
+        "held-old",
+        "held-new",
+        "added-by-hand",
+    ] {
+        assert!(!log.contains(v), "a value in the controller log");
+    }
+}
+
+async fn delivery_suite(base: &str, opts: impl Fn(&str) -> Opts) {
+    let cl = need_cluster!();
+    let c = client(&cl.admin).await;
+    let (a, b) = (
+        &uniq(&format!("{base}-roll")),
+        &uniq(&format!("{base}-adopt")),
+    );
+    setup(&c, a).await;
+    setup(&c, b).await;
+    rollout_scenario(&c, &cl, a, &opts(a)).await;
+    adoption_scenario(&c, &cl, b, &opts(b)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_and_adoption_leader_election() {
+    delivery_suite("t-deliv-le", Opts::namespaced).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_and_adoption_no_leader_election() {
+    delivery_suite("t-deliv-single", |ns| Opts {
+        lease: None,
+        ..Opts::namespaced(ns)
+    })
+    .await;
+}
+
+/// PGP: the controller imports the OpenPGP keys of a mounted directory into a private
+/// keyring and decrypts a PGP-encrypted EncryptedSecret with them (no age key at all); a key
+/// added to the mounted Secret is picked up without a restart; its private keyring is gone
+/// after it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgp_keyring_from_a_mounted_directory() {
+    let cl = need_cluster!();
+    let c = client(&cl.admin).await;
+    let ns = &uniq("t-pgp");
+    setup(&c, ns).await;
+    let g = crate::pgp::Gnupg::empty();
+    let fpr1 = g.new_key("shroud controller one <one@example.com>", "never", "");
+    let fpr2 = g.new_key("shroud controller two <two@example.com>", "never", "");
+    let export = |fpr: &str| {
+        let out = g
+            .gpg()
+            .args(["--armor", "--export-secret-keys", fpr])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    let keys = tempfile::tempdir().unwrap();
+    let lay = |version: &str, entries: &[(&str, Vec<u8>)]| {
+        let ts = keys.path().join(format!("..{version}"));
+        std::fs::create_dir_all(&ts).unwrap();
+        for (n, bytes) in entries {
+            std::fs::write(ts.join(n), bytes).unwrap();
+            let link = keys.path().join(n);
+            if std::fs::symlink_metadata(&link).is_err() {
+                std::os::unix::fs::symlink(format!("..data/{n}"), &link).unwrap();
+            }
+        }
+        let tmp = keys.path().join("..data_tmp");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(format!("..{version}"), &tmp).unwrap();
+        std::fs::rename(&tmp, keys.path().join("..data")).unwrap();
+    };
+    lay("v1", &[("one.asc", export(&fpr1))]);
+    let tmpdir = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new();
+    let gpg_env: Vec<(String, String)> = g.env();
+    let env: Vec<(&str, &str)> = gpg_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let enc = |name: &str, fpr: &str, value: &str| {
+        encrypt_with(
+            &sb,
+            &plain_secret(name, ns, "Opaque", &[("token", value)]),
+            &["--pgp", fpr],
+            &env,
+        )
+    };
+    let doc = enc("pgp", &fpr1, "pgp-plain-31a");
+    assert!(doc["sops"]["pgp"].as_array().is_some_and(|a| a.len() == 1));
+    assert!(doc["sops"]["age"].as_array().is_none_or(|a| a.is_empty()));
+    let opts = Opts {
+        key_files: vec![],
+        extra: vec![
+            "--pgp-key-dir".into(),
+            keys.path().display().to_string(),
+            "--key-reload-seconds".into(),
+            "1".into(),
+        ],
+        env: vec![("TMPDIR".into(), tmpdir.path().display().to_string())],
+        ..Opts::namespaced(ns)
+    };
+    let mut ctl = Ctl::start(&cl.sa, &opts);
+    create(&c, ns, &doc).await;
+    wait_reason(&c, ns, "pgp", "Decrypted").await;
+    assert_eq!(
+        secret_data(&c, ns, "pgp").await,
+        Some(map(&[("token", "pgp-plain-31a")]))
+    );
+    let homes = || {
+        std::fs::read_dir(tmpdir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("shroud-gnupg-"))
+            .map(|e| e.path())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(homes().len(), 1, "one private keyring");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&homes()[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+
+    // For a key the controller does not hold yet: NoMatchingKey, then Decrypted once the
+    // mounted Secret gains it.
+    create(&c, ns, &enc("later", &fpr2, "pgp-plain-32b")).await;
+    wait_reason(&c, ns, "later", "NoMatchingKey").await;
+    lay(
+        "v2",
+        &[("one.asc", export(&fpr1)), ("two.asc", export(&fpr2))],
+    );
+    wait_reason(&c, ns, "later", "Decrypted").await;
+    assert_eq!(ctl.metric("shroud_key_reloads_total{result=\"ok\"}"), 1.0);
+    wait_for(
+        "the old keyring removed",
+        Duration::from_secs(20),
+        || async { homes().len() == 1 },
+    )
+    .await;
+    let (_, code) = ctl.terminate();
+    assert_eq!(code, Some(0));
+    assert!(homes().is_empty(), "the private keyring is removed on exit");
+    let log = ctl.log();
+    assert!(!log.contains("pgp-plain") && !log.contains("PRIVATE KEY"));
+}
+
+/// kubectl v1.20.2 as scripts/setup-kube.sh caches it, in a directory of its own to put first
+/// on PATH as `kubectl`.
+fn kubectl_dir() -> Option<tempfile::TempDir> {
+    let cache = std::env::var_os("SHROUD_KUBE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/shroud")))?;
+    let bin = cache.join("kubectl-v1.20.2");
+    if !bin.is_file() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&bin, dir.path().join("kubectl")).unwrap();
+    Some(dir)
+}
+
+/// docs/controller.md's migrations, run as written by a person with the admin kubeconfig and
+/// kubectl, against the controller in the Deployment mode: a plain Secret (kubectl-applied) and a
+/// Secret owned by a SealedSecret (the sealed-secrets CRD installed; its controller is not run,
+/// the Secret is made as it makes them) are adopted with their uids unchanged (no downtime), the
+/// SealedSecret is gone, and no plaintext file is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_namespaces_migration_runbooks_as_written() {
+    let cl = need_cluster!();
+    let Some(kubectl) = kubectl_dir() else {
+        missing("kubectl-v1.20.2 (scripts/setup-kube.sh)");
+        return;
+    };
+    let c = client(&cl.admin).await;
+    let ns = "shop";
+    let nss: Api<Namespace> = Api::all(c.clone());
+    if nss.get_opt(ns).await.unwrap().is_some() {
+        delete_namespaces(&c, &[ns]).await;
+    }
+    setup(&c, ns).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(c.clone());
+    let sealed_crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "metadata": {"name": "sealedsecrets.bitnami.com"},
+        "spec": {"group": "bitnami.com", "scope": "Namespaced",
+            "names": {"kind": "SealedSecret", "plural": "sealedsecrets", "singular": "sealedsecret"},
+            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    }))
+    .unwrap();
+    match crds.create(&PostParams::default(), &sealed_crd).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => panic!("create the SealedSecret CRD: {e}"),
+    }
+    let sealed_api: Api<DynamicObject> = Api::namespaced_with(
+        c.clone(),
+        ns,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "bitnami.com",
+            "v1alpha1",
+            "SealedSecret",
+        )),
+    );
+    let sealed: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+        "metadata": {"name": "api", "namespace": ns},
+        "spec": {"encryptedData": {"token": "AgBy3i4OJSWK+PiTySYZZA=="}}
+    }))
+    .unwrap();
+    let mut sealed_uid = None;
+    for _ in 0..50 {
+        match sealed_api.create(&PostParams::default(), &sealed).await {
+            Ok(o) => {
+                sealed_uid = o.metadata.uid;
+                break;
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => panic!("create the SealedSecret: {e}"),
+        }
+    }
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), ns);
+    let plain: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "db", "annotations": {"kubectl.kubernetes.io/last-applied-configuration":
+            "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"stringData\":{\"password\":\"mig-db-6d1\"}}"}},
+        "stringData": {"password": "mig-db-6d1"}
+    }))
+    .unwrap();
+    let unsealed: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "api", "ownerReferences": [{"apiVersion": "bitnami.com/v1alpha1",
+            "kind": "SealedSecret", "name": "api", "uid": sealed_uid.expect("SealedSecret created"),
+            "controller": true}]},
+        "type": "kubernetes.io/basic-auth",
+        "stringData": {"username": "svc", "password": "mig-api-7e2"}
+    }))
+    .unwrap();
+    let db_uid = secrets
+        .create(&PostParams::default(), &plain)
+        .await
+        .unwrap()
+        .metadata
+        .uid;
+    let api_uid = secrets
+        .create(&PostParams::default(), &unsealed)
+        .await
+        .unwrap()
+        .metadata
+        .uid;
+
+    let keys = tempfile::tempdir().unwrap();
+    mounted_secret(keys.path(), "v1", &[test_key()]);
+    let mut ctl = Ctl::start(
+        &cl.sa,
+        &Opts {
+            lease: Some("shroud-controller".into()),
+            key_dirs: vec![keys.path().to_owned()],
+            publish: true,
+            ..Default::default()
+        },
+    );
+    wait_for("recipients published", Duration::from_secs(30), || async {
+        published(&c).await.is_some()
+    })
+    .await;
+
+    let sb = Sandbox::new();
+    let path = format!(
+        "{}:{}:{}",
+        kubectl.path().display(),
+        Path::new(env!("CARGO_BIN_EXE_shroud"))
+            .parent()
+            .unwrap()
+            .display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let kc = cl.admin.display().to_string();
+    let env = [("PATH", path.as_str()), ("KUBECONFIG", kc.as_str())];
+    for section in [
+        "Migrating from plain Secrets",
+        "Migrating from sealed-secrets",
+    ] {
+        let blocks = crate::util::doc_blocks("docs/controller.md", section);
+        assert_eq!(blocks.len(), 1, "{section}: {blocks:?}");
+        tokio::task::block_in_place(|| crate::util::run_block_ok(sb.dir.path(), &blocks[0], &env));
+    }
+
+    for (name, uid, data) in [
+        ("db", &db_uid, map(&[("password", "mig-db-6d1")])),
+        (
+            "api",
+            &api_uid,
+            map(&[("username", "svc"), ("password", "mig-api-7e2")]),
+        ),
+    ] {
+        wait_reason(&c, ns, name, "Decrypted").await;
+        let s = secrets.get(name).await.unwrap();
+        assert_eq!(&s.metadata.uid, uid, "{name}: the same Secret all along");
+        assert_eq!(secret_data(&c, ns, name).await, Some(data));
+        let refs = s.metadata.owner_references.unwrap();
+        assert_eq!(refs.len(), 1, "{name}: {refs:?}");
+        assert_eq!(refs[0].kind, "EncryptedSecret");
+        let a = s.metadata.annotations.unwrap_or_default();
+        assert!(!a.contains_key("kubectl.kubernetes.io/last-applied-configuration"));
+    }
+    assert_eq!(
+        secrets.get("api").await.unwrap().type_.as_deref(),
+        Some("kubernetes.io/basic-auth")
+    );
+    assert!(
+        sealed_api.get_opt("api").await.unwrap().is_none(),
+        "SealedSecret deleted"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["api.enc.yaml", "db.enc.yaml"],
+        "no plaintext left behind"
+    );
+    for f in &left {
+        let text = sb.read(f);
+        assert!(!text.contains("mig-") && text.contains("ENC["), "{f}");
+    }
+    assert!(!ctl.log().contains("mig-db-6d1"));
+    sigterm(&c, &mut ctl).await;
+    delete_namespaces(&c, &[ns]).await;
 }

@@ -1,5 +1,7 @@
-//! ExternalSecret generation, validated against the real ESO CRD schema (read from
-//! ../shared/fixtures/eso), and `--push` to AWS Secrets Manager on moto_server.
+//! ExternalSecret generation for every provider (AWS Secrets Manager, HashiCorp Vault, Azure Key
+//! Vault, GCP Secret Manager) and their store skeletons, validated against the real ESO CRD
+//! schemas (read from ../shared/fixtures/eso), and `--push` to AWS Secrets Manager on
+//! moto_server.
 
 use std::path::PathBuf;
 
@@ -30,21 +32,37 @@ fn eso_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("../shared/fixtures/eso"))
 }
 
-/// The real ExternalSecret CRD.
-fn eso_crd() -> J {
-    let crd = std::fs::read(eso_dir().join("externalsecrets.external-secrets.io.crd.yaml"))
-        .expect("the ESO CRD fixture is required");
+/// The real CRD of `kind` (ExternalSecret, SecretStore, ClusterSecretStore).
+fn crd_of(kind: &str) -> J {
+    let file = match kind {
+        "ExternalSecret" => "externalsecrets.external-secrets.io.crd.yaml",
+        "SecretStore" => "secretstores.external-secrets.io.crd.yaml",
+        "ClusterSecretStore" => "clustersecretstores.external-secrets.io.crd.yaml",
+        other => panic!("no ESO CRD for kind {other}"),
+    };
+    let crd = std::fs::read(eso_dir().join(file)).expect("the ESO CRD fixtures are required");
     to_json(&crd).remove(0)
+}
+
+/// The real ExternalSecret CRD.
+#[cfg(feature = "cluster")]
+fn eso_crd() -> J {
+    crd_of("ExternalSecret")
 }
 
 /// The openAPIV3Schema of one version (`v1`, `v1beta1`) of the real ExternalSecret CRD.
 fn eso_schema_of(version: &str) -> J {
-    eso_crd()["spec"]["versions"]
+    kind_schema_of("ExternalSecret", version)
+}
+
+/// The openAPIV3Schema of one version of the real CRD of `kind`.
+fn kind_schema_of(kind: &str, version: &str) -> J {
+    crd_of(kind)["spec"]["versions"]
         .as_array()
         .unwrap()
         .iter()
         .find(|v| v["name"] == version)
-        .unwrap_or_else(|| panic!("a {version} version"))["schema"]["openAPIV3Schema"]
+        .unwrap_or_else(|| panic!("a {version} version of {kind}"))["schema"]["openAPIV3Schema"]
         .clone()
 }
 
@@ -53,7 +71,7 @@ fn eso_schema() -> J {
     eso_schema_of("v1")
 }
 
-/// Asserts that every document is valid for its own `apiVersion` in the real CRD.
+/// Asserts that every document is valid for its own kind and `apiVersion` in the real CRDs.
 #[track_caller]
 fn assert_valid(docs: &[J]) {
     for d in docs {
@@ -61,8 +79,9 @@ fn assert_valid(docs: &[J]) {
             .as_str()
             .and_then(|v| v.strip_prefix("external-secrets.io/"))
             .expect("an external-secrets.io apiVersion");
+        let kind = d["kind"].as_str().expect("a kind");
         let mut errs = Vec::new();
-        validate(d, &eso_schema_of(version), "", &mut errs);
+        validate(d, &kind_schema_of(kind, version), "", &mut errs);
         assert!(errs.is_empty(), "{errs:?}\n{d:#}");
     }
 }
@@ -975,6 +994,284 @@ fn invalid_option_values_are_refused() {
     }
 }
 
+/// The stores `--provider` knows, with their names, default store and each store's rule for
+/// remote names (the rules of AWS Secrets Manager, Vault KV paths, Azure Key Vault and GCP
+/// Secret Manager, written out here independently of the code).
+const PROVIDERS: [(&str, &str, &str); 4] = [
+    ("aws", "aws-secrets-manager", r"^[A-Za-z0-9/_+=.@-]{1,512}$"),
+    ("vault", "vault", r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$"),
+    ("azurekv", "azure-key-vault", r"^[0-9a-zA-Z-]{1,127}$"),
+    ("gcpsm", "gcp-secret-manager", r"^[A-Za-z0-9_-]{1,255}$"),
+];
+
+/// A Secret whose name holds a `.`, which Azure and GCP names cannot.
+fn dotted_secret(sb: &Sandbox, file: &str, name: &str) {
+    sb.write(
+        file,
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: shop\nstringData:\n  password: dotted-secret\n"
+        ),
+    );
+    let out = sb
+        .cmd()
+        .args(["encrypt", "-i", "--age", TEST_RECIPIENT])
+        .args(["--encrypted-regex", "^(data|stringData)$", file])
+        .run();
+    assert_code(&out, 0);
+}
+
+/// The remote keys an ExternalSecret references (`data[]` or `dataFrom[].extract`).
+fn remote_keys(doc: &J) -> Vec<String> {
+    let spec = &doc["spec"];
+    let data = spec["data"].as_array().into_iter().flatten();
+    let from = spec["dataFrom"].as_array().into_iter().flatten();
+    data.map(|d| &d["remoteRef"]["key"])
+        .chain(from.map(|d| &d["extract"]["key"]))
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every provider, both forms and both store kinds: the store skeleton and the ExternalSecrets
+/// validate against the real CRDs, reference each other, and every remote key satisfies the
+/// store's own naming rule (derived where the store cannot hold the template's `/` or `.`).
+#[test]
+fn every_provider_validates_against_the_real_crds() {
+    let sb = Sandbox::new();
+    kustomize_inputs(&sb);
+    dotted_secret(&sb, "k8s/dotted.yaml", "db.creds");
+    let inputs = [
+        "base/secret.yaml",
+        "shop/.env",
+        "payments/values.yaml",
+        "k8s/dotted.yaml",
+    ];
+    for (provider, store, rule) in PROVIDERS {
+        let rule = regex::Regex::new(rule).unwrap();
+        for form in [&[][..], &["--data-from-extract"][..]] {
+            for (kind_flag, kind) in [
+                (&[][..], "ClusterSecretStore"),
+                (&["--namespaced-store"][..], "SecretStore"),
+            ] {
+                let out = sb
+                    .cmd()
+                    .args([
+                        "external-secret",
+                        "--provider",
+                        provider,
+                        "--store-manifest",
+                    ])
+                    .args(["-n", "shop"])
+                    .args(form)
+                    .args(kind_flag)
+                    .args(inputs)
+                    .run();
+                assert_code(&out, 0);
+                let text = stdout(&out);
+                for v in KUSTOMIZE_VALUES.iter().chain(&["dotted-secret"]) {
+                    assert!(!text.contains(v), "no values in the output: {text}");
+                }
+                let docs = to_json(text.as_bytes());
+                assert_eq!(docs.len(), 1 + inputs.len(), "{text}");
+                assert_valid(&docs);
+                let (head, rest) = docs.split_first().unwrap();
+                assert_eq!(head["kind"], kind);
+                assert_eq!(head["metadata"]["name"], store);
+                assert_eq!(
+                    head["metadata"].get("namespace").and_then(J::as_str),
+                    (kind == "SecretStore").then_some("shop")
+                );
+                let block = &head["spec"]["provider"][provider];
+                assert!(block.is_object(), "spec.provider.{provider}: {head:#}");
+                assert!(
+                    text.contains("Authentication: fill in"),
+                    "the auth is left to fill in, explained: {text}"
+                );
+                for d in rest {
+                    assert_eq!(d["kind"], "ExternalSecret");
+                    assert_eq!(d["spec"]["secretStoreRef"]["name"], store);
+                    assert_eq!(d["spec"]["secretStoreRef"]["kind"], kind);
+                    for k in remote_keys(d) {
+                        assert!(rule.is_match(&k), "{provider}: {k:?} breaks {rule}");
+                    }
+                }
+                let dotted = rest.last().unwrap();
+                let expected = match provider {
+                    "aws" | "vault" => "shop/db.creds",
+                    "azurekv" => "shop--db-creds",
+                    _ => "shop_db-creds",
+                };
+                assert_eq!(remote_keys(dotted), vec![expected.to_owned()]);
+            }
+        }
+    }
+    // Vault: one path per Secret, one property per key.
+    let out = sb
+        .cmd()
+        .args(["external-secret", "--provider", "vault", "-n", "shop"])
+        .arg("payments/values.yaml")
+        .run();
+    assert_code(&out, 0);
+    let doc = to_json(stdout(&out).as_bytes()).remove(0);
+    let refs: Vec<(&str, &str)> = doc["spec"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["remoteRef"]["key"].as_str().unwrap(),
+                d["remoteRef"]["property"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(refs.len(), 5);
+    assert!(refs.iter().all(|(k, _)| *k == "shop/payments"));
+    assert_eq!(refs[1].1, "db.replicas.0.password");
+}
+
+/// What a store's alphabet makes of two different names can be one name: refused before
+/// anything is written, naming both files and the template's own rendering.
+#[test]
+fn derived_remote_names_that_clash_are_refused() {
+    let sb = Sandbox::new();
+    dotted_secret(&sb, "k8s/dotted.yaml", "db.creds");
+    dotted_secret(&sb, "k8s/dashed.yaml", "db-creds");
+    let files = ["k8s/dotted.yaml", "k8s/dashed.yaml"];
+    for (provider, derived) in [("azurekv", "shop--db-creds"), ("gcpsm", "shop_db-creds")] {
+        let out = sb
+            .cmd()
+            .args([
+                "external-secret",
+                "--provider",
+                provider,
+                "--output-dir",
+                "out",
+            ])
+            .args(files)
+            .run();
+        assert_refused(
+            &out,
+            4,
+            &[
+                "k8s/dashed.yaml",
+                &format!("remote key {derived} (derived from shop/db-creds)"),
+                "k8s/dotted.yaml",
+                "--key-template",
+            ],
+        );
+        assert!(!sb.path("out").exists());
+    }
+    // The stores that keep `.` keep the two apart.
+    for provider in ["aws", "vault"] {
+        let out = sb
+            .cmd()
+            .args(["external-secret", "--provider", provider])
+            .args(files)
+            .run();
+        assert_code(&out, 0);
+    }
+    // A name the store cannot hold at all: refused naming the store.
+    let long = format!("{{name}}-{}", "x".repeat(130));
+    let out = sb
+        .cmd()
+        .args([
+            "external-secret",
+            "--provider",
+            "azurekv",
+            "--key-template",
+            &long,
+        ])
+        .arg("k8s/dotted.yaml")
+        .run();
+    assert_refused(
+        &out,
+        4,
+        &["not a valid Azure Key Vault name", "more than the 127"],
+    );
+}
+
+/// `--provider` from `.sops.yaml`, flags winning; unknown providers refused; push only to AWS;
+/// the store skeleton alone and into `--output-dir`.
+#[test]
+fn provider_defaults_push_and_store_skeletons() {
+    let sb = Sandbox::new();
+    dotted_secret(&sb, "k8s/dotted.yaml", "db.creds");
+    sb.write(".sops.yaml", "external_secrets:\n  provider: gcpsm\n");
+    let gen_ = |args: &[&str]| {
+        let out = sb
+            .cmd()
+            .arg("external-secret")
+            .args(args)
+            .arg("k8s/dotted.yaml")
+            .run();
+        assert_code(&out, 0);
+        to_json(stdout(&out).as_bytes()).remove(0)
+    };
+    let doc = gen_(&[]);
+    assert_eq!(remote_keys(&doc), ["shop_db-creds"]);
+    assert_eq!(doc["spec"]["secretStoreRef"]["name"], "gcp-secret-manager");
+    let doc = gen_(&["--provider", "aws", "--store", "sm"]);
+    assert_eq!(remote_keys(&doc), ["shop/db.creds"]);
+    assert_eq!(doc["spec"]["secretStoreRef"]["name"], "sm");
+    sb.write(".sops.yaml", "external_secrets:\n  provider: azure\n");
+    let out = sb.cmd().args(["external-secret", "k8s/dotted.yaml"]).run();
+    assert_refused(
+        &out,
+        5,
+        &[
+            ".sops.yaml: external_secrets.provider \"azure\"",
+            "aws, vault, azurekv, gcpsm",
+        ],
+    );
+    std::fs::remove_file(sb.path(".sops.yaml")).unwrap();
+    // Push writes AWS Secrets Manager only: the others are refused before any key is read.
+    for (provider, title) in [
+        ("vault", "HashiCorp Vault"),
+        ("azurekv", "Azure Key Vault"),
+        ("gcpsm", "GCP Secret Manager"),
+    ] {
+        for extra in [&[][..], &["--dry-run"][..]] {
+            let out = sb
+                .cmd()
+                .args(["external-secret", "--push", "--provider", provider])
+                .args(extra)
+                .arg("k8s/dotted.yaml")
+                .run();
+            assert_refused(&out, 5, &["--push", &format!("not available for {title}")]);
+        }
+    }
+    // The skeleton alone, as a namespaced SecretStore, and into --output-dir.
+    let out = sb
+        .cmd()
+        .args(["external-secret", "--provider", "vault", "--store-manifest"])
+        .args(["--namespaced-store", "-n", "shop"])
+        .run();
+    assert_code(&out, 0);
+    let docs = to_json(stdout(&out).as_bytes());
+    assert_eq!(docs.len(), 1);
+    assert_valid(&docs);
+    assert_eq!(docs[0]["kind"], "SecretStore");
+    assert_eq!(docs[0]["spec"]["provider"]["vault"]["version"], "v2");
+    let out = sb
+        .cmd()
+        .args([
+            "external-secret",
+            "--provider",
+            "azurekv",
+            "--store-manifest",
+        ])
+        .args(["--output-dir", "out", "k8s/dotted.yaml"])
+        .run();
+    assert_code(&out, 0);
+    let store = to_json(
+        sb.read("out/azure-key-vault.clustersecretstore.yaml")
+            .as_bytes(),
+    );
+    assert_valid(&store);
+    assert!(sb.path("out/shop.db.creds.externalsecret.yaml").is_file());
+    let out = sb.cmd().args(["external-secret"]).run();
+    assert_code(&out, 2);
+}
+
 /// Drops what a 1.20 API server rejects in the current ESO CRD: `selectableFields` and the
 /// `default: ""` entries.
 #[cfg(feature = "cluster")]
@@ -1208,6 +1505,160 @@ fn the_real_api_server_accepts_every_form() {
                 match res {
                     Err(kube::Error::Api(e)) => assert_eq!(e.code, 422, "{}", e.message),
                     other => panic!("v1beta1 accepted CreateOrMerge: {other:?}"),
+                }
+            }
+        }
+    });
+}
+
+#[cfg(feature = "cluster")]
+/// Installs the real SecretStore and ClusterSecretStore CRDs as a 1.20 API server takes them
+/// (idempotent), and waits until both are served.
+async fn install_store_crds(client: &kube::Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for kind in ["SecretStore", "ClusterSecretStore"] {
+        let mut crd = crd_of(kind);
+        for_old_server(&mut crd);
+        let crd: CustomResourceDefinition = serde_json::from_value(crd).unwrap();
+        match crds.create(&PostParams::default(), &crd).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => panic!("the API server refused the {kind} CRD: {e}"),
+        }
+    }
+}
+
+#[cfg(feature = "cluster")]
+/// The API of `doc`'s kind and version (namespaced in `ns` unless cluster-scoped).
+fn api_of(client: &kube::Client, ns: &str, doc: &J) -> Api<DynamicObject> {
+    let version = doc["apiVersion"]
+        .as_str()
+        .and_then(|v| v.strip_prefix("external-secrets.io/"))
+        .unwrap();
+    let kind = doc["kind"].as_str().unwrap();
+    let plural = format!("{}s", kind.to_ascii_lowercase());
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("external-secrets.io", version, kind),
+        &plural,
+    );
+    if kind == "ClusterSecretStore" {
+        Api::all_with(client.clone(), &ar)
+    } else {
+        Api::namespaced_with(client.clone(), ns, &ar)
+    }
+}
+
+#[cfg(feature = "cluster")]
+/// Creates `doc`, waiting (up to 10 s) for its kind to be served.
+async fn create_doc(client: &kube::Client, ns: &str, doc: &J) -> Result<(), kube::Error> {
+    let api = api_of(client, ns, doc);
+    let obj: DynamicObject = serde_json::from_value(doc.clone()).unwrap();
+    let mut last = None;
+    for _ in 0..50 {
+        match api.create(&PostParams::default(), &obj).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                last = Some(e);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    panic!("the {} API never became available: {last:?}", doc["kind"])
+}
+
+/// Every provider's store skeleton (ClusterSecretStore and SecretStore) and ExternalSecrets
+/// (both forms) are accepted by a real API server with the real ESO CRDs installed, and the
+/// server does validate the stores: a skeleton with a bad enum is refused.
+#[cfg(feature = "cluster")]
+#[test]
+fn the_real_api_server_accepts_every_provider() {
+    let Some(kubeconfig) = crate::controller::kubeconfig() else {
+        crate::util::missing(
+            "SHROUD_TEST_KUBECONFIG (a real API server; run scripts/test-controller.sh)",
+        );
+        return;
+    };
+    let sb = Sandbox::new();
+    kustomize_inputs(&sb);
+    dotted_secret(&sb, "k8s/dotted.yaml", "db.creds");
+    let pid = std::process::id();
+    rt().block_on(async {
+        let first = format!("eso-providers-{pid}");
+        let client = eso_cluster(&kubeconfig, &first).await;
+        install_store_crds(&client).await;
+        for (i, (provider, _, _)) in PROVIDERS.iter().enumerate() {
+            for (j, (form, kind_flag)) in [
+                (&[][..], &[][..]),
+                (&["--data-from-extract"][..], &["--namespaced-store"][..]),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let ns = if i + j == 0 {
+                    first.clone()
+                } else {
+                    let ns = format!("eso-providers-{pid}-{provider}-{j}");
+                    eso_cluster(&kubeconfig, &ns).await;
+                    ns
+                };
+                let store = format!("{provider}-{pid}-{j}");
+                let out = sb
+                    .cmd()
+                    .args([
+                        "external-secret",
+                        "--provider",
+                        provider,
+                        "--store-manifest",
+                    ])
+                    .args(["--store", &store, "-n", &ns])
+                    .args(form)
+                    .args(kind_flag)
+                    .args(["base/secret.yaml", "shop/.env", "payments/values.yaml"])
+                    .run();
+                assert_code(&out, 0);
+                let mut docs = to_json(stdout(&out).as_bytes());
+                docs.extend({
+                    // The dotted Secret names its own namespace ("shop"): place it in this one.
+                    let out = sb
+                        .cmd()
+                        .args(["external-secret", "--provider", provider, "--store", &store])
+                        .args(form)
+                        .args(kind_flag)
+                        .arg("k8s/dotted.yaml")
+                        .run();
+                    assert_code(&out, 0);
+                    let mut d = to_json(stdout(&out).as_bytes());
+                    d[0]["metadata"]["namespace"] = J::from(ns.clone());
+                    d
+                });
+                assert_valid(&docs);
+                for d in &docs {
+                    create_doc(&client, &ns, d).await.unwrap_or_else(|e| {
+                        panic!(
+                            "the API server rejected a {provider} {}: {e}\n{d:#}",
+                            d["kind"]
+                        )
+                    });
+                }
+                let es = api_of(&client, &ns, &docs[1])
+                    .list(&Default::default())
+                    .await
+                    .unwrap();
+                assert_eq!(es.items.len(), 4, "{provider}");
+                // The schema is enforced for stores too.
+                let mut bad = docs[0].clone();
+                bad["metadata"]["name"] = J::from(format!("bad-{store}"));
+                let block = &mut bad["spec"]["provider"][*provider];
+                match *provider {
+                    "aws" => block["service"] = J::from("Vault"),
+                    "vault" => block["version"] = J::from("v3"),
+                    "azurekv" => block["authType"] = J::from("Password"),
+                    _ => block["secretVersionSelectionPolicy"] = J::from(1),
+                }
+                match create_doc(&client, &ns, &bad).await {
+                    Err(kube::Error::Api(e)) => assert_eq!(e.code, 422, "{}", e.message),
+                    other => panic!("an invalid {provider} store was accepted: {other:?}"),
                 }
             }
         }
