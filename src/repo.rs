@@ -1,16 +1,15 @@
 //! Files of a directory tree as a repository sees them: every file git tracks (`.gitignore`
 //! or not) and every untracked file `.gitignore` does not exclude, `.git` skipped, hidden files
-//! included; the `.sops.yaml` that applies to each file; and which files are sops files.
+//! included; and which files are sops files (by [`document::sniff`], the one decision).
 //!
 //! Owns: the one walker every repository-wide operation uses (rotate, updatekeys, key-backup
-//! verification, the scanner, the audit) and the memoised nearest-config lookup.
+//! verification, the scanner, the audit). The `.sops.yaml` lookup is [`config::Configs`].
 //! Must not know: what the callers do with the files.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use crate::config::{self, Config, ConfigError};
+use crate::config;
 use crate::document::{self, Sniff};
 use crate::error::{Error, Result};
 use crate::store::Format;
@@ -157,77 +156,9 @@ pub fn files_parallel(
     });
 }
 
-/// The `.sops.yaml` that applies to each directory: the nearest one from the directory
-/// upward, or one fixed config for all. Memoised per directory; safe to share across threads.
-pub struct Configs {
-    fixed: Option<Arc<Config>>,
-    /// Directories above this one are not searched (the scanned tree's root), when set.
-    ceiling: Option<PathBuf>,
-    cache: Mutex<HashMap<PathBuf, Option<Arc<Config>>>>,
-}
-
-impl Configs {
-    /// Nearest-config lookup, or `fixed` (`--config`) for every file.
-    pub fn new(fixed: Option<&Path>) -> Result<Configs, ConfigError> {
-        Ok(Configs {
-            fixed: fixed.map(config::load).transpose()?.map(Arc::new),
-            ceiling: None,
-            cache: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// Lookups stop at `root` (configs above the scanned tree are not consulted).
-    pub fn within(root: &Path) -> Configs {
-        Configs {
-            fixed: None,
-            ceiling: Some(std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf())),
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The config that applies to `file`.
-    pub(crate) fn for_file(&self, file: &Path) -> Result<Option<Arc<Config>>, ConfigError> {
-        if let Some(c) = &self.fixed {
-            return Ok(Some(c.clone()));
-        }
-        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-        match abs.parent() {
-            Some(dir) => self.for_dir(dir),
-            None => Ok(None),
-        }
-    }
-
-    fn for_dir(&self, dir: &Path) -> Result<Option<Arc<Config>>, ConfigError> {
-        if let Some(c) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(dir)
-        {
-            return Ok(c.clone());
-        }
-        let candidate = dir.join(config::CONFIG_FILE_NAME);
-        let found = if candidate.is_file() {
-            Some(Arc::new(config::load(&candidate)?))
-        } else if self
-            .ceiling
-            .as_deref()
-            .is_some_and(|c| !dir.starts_with(c) || dir == c)
-        {
-            None
-        } else {
-            match dir.parent() {
-                Some(p) => self.for_dir(p)?,
-                None => None,
-            }
-        };
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(dir.to_path_buf(), found.clone());
-        Ok(found)
-    }
-}
+/// The `.sops.yaml` lookup (it lives in [`crate::config`], the one place that decides which
+/// config applies to a file).
+pub use crate::config::Configs;
 
 /// A file under a directory that carries sops metadata (or looks like a damaged sops file).
 #[derive(Debug)]

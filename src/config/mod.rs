@@ -1,15 +1,18 @@
 //! `.sops.yaml`: creation rules (recipients, key groups, Shamir threshold, encryption rules)
 //! and store settings.
 //!
-//! Owns: finding the config (from the *file's* directory upward, the fix sops issue #242 asks
-//! for; `--config`/`SOPS_CONFIG` override), parsing every field sops accepts (comma-separated
+//! Owns: finding the config, the one lookup every part of shroud uses ([`Configs`]: from the
+//! *file's* directory upward, the fix sops issue #242 asks for; `--config`/`SOPS_CONFIG`
+//! override; memoised for repository-wide runs, the scanner and the audit), parsing every field sops accepts (comma-separated
 //! strings or lists, `+role` KMS suffixes, `key_groups` with `merge`), and rule matching
 //! (`path_regex` against the path relative to the config's directory; first match wins).
 //! Must not know: encryption or key wrapping.
 
 pub mod edit;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use regex::Regex;
 
@@ -32,6 +35,27 @@ pub enum ConfigError {
         "{config}: no creation rule matches {file} (add a rule whose path_regex matches it, or a catch-all rule without path_regex)"
     )]
     NoMatchingRule { config: String, file: String },
+}
+
+/// A copy of the error (a memoised lookup hands the same failure to every file under an
+/// invalid config); an I/O error keeps its kind and its text.
+impl Clone for ConfigError {
+    fn clone(&self) -> Self {
+        match self {
+            ConfigError::Read { path, source } => ConfigError::Read {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            ConfigError::Invalid { path, message } => ConfigError::Invalid {
+                path: path.clone(),
+                message: message.clone(),
+            },
+            ConfigError::NoMatchingRule { config, file } => ConfigError::NoMatchingRule {
+                config: config.clone(),
+                file: file.clone(),
+            },
+        }
+    }
 }
 
 /// One `creation_rules` entry.
@@ -59,19 +83,41 @@ pub struct Config {
     pub audit: Option<Map>,
 }
 
-/// Walks from `start` upward (at most 100 levels) looking for `.sops.yaml`.
+/// One step of the lookup every `.sops.yaml` search follows (sops's rule, from a file's
+/// directory upward): `dir`'s own `.sops.yaml` when it is a file, else the parent directory,
+/// stopping after `ceiling` (a scanned tree's root: configs above it are not consulted) or at
+/// the filesystem root.
+enum Step<'a> {
+    Found(PathBuf),
+    Up(&'a Path),
+    Stop,
+}
+
+fn step<'a>(dir: &'a Path, ceiling: Option<&Path>) -> Step<'a> {
+    let candidate = dir.join(CONFIG_FILE_NAME);
+    if candidate.is_file() {
+        return Step::Found(candidate);
+    }
+    if ceiling.is_some_and(|c| !dir.starts_with(c) || dir == c) {
+        return Step::Stop;
+    }
+    match dir.parent() {
+        Some(p) => Step::Up(p),
+        None => Step::Stop,
+    }
+}
+
+/// The nearest `.sops.yaml` from `start` (a directory) upward, without reading it.
 pub fn find(start: &Path) -> Option<PathBuf> {
     let start = std::path::absolute(start).ok()?;
-    let mut dir: Option<&Path> = Some(&start);
-    for _ in 0..100 {
-        let d = dir?;
-        let candidate = d.join(CONFIG_FILE_NAME);
-        if candidate.is_file() {
-            return Some(candidate);
+    let mut dir: &Path = &start;
+    loop {
+        match step(dir, None) {
+            Step::Found(p) => return Some(p),
+            Step::Up(p) => dir = p,
+            Step::Stop => return None,
         }
-        dir = d.parent();
     }
-    None
 }
 
 /// The config that applies to `file`: `explicit` if given, else the first `.sops.yaml` found
@@ -80,17 +126,107 @@ pub fn discover(
     explicit: Option<&Path>,
     file: Option<&Path>,
 ) -> Result<Option<Config>, ConfigError> {
-    let path = match explicit {
-        Some(p) => Some(p.to_path_buf()),
-        None => {
-            let start = file
-                .and_then(|f| std::path::absolute(f).ok())
-                .and_then(|f| f.parent().map(Path::to_path_buf))
-                .unwrap_or_else(|| PathBuf::from("."));
-            find(&start)
+    let found = Configs::new(explicit)?.for_file_or_cwd(file)?;
+    Ok(found.map(|c| Arc::try_unwrap(c).unwrap_or_else(|c| (*c).clone())))
+}
+
+/// The `.sops.yaml` that applies to each file: the nearest one from the file's directory
+/// upward ([`find`]'s rule), or one fixed config for all (`--config`). Memoised per directory
+/// (one stat each) and per config (each read and parsed once, an invalid one reported with the
+/// same error every time); safe to share across threads. Every lookup of shroud goes through
+/// this: single files, repository-wide runs, the scanner and the audit.
+pub struct Configs {
+    fixed: Option<Arc<Config>>,
+    /// Directories above this one are not searched (the scanned tree's root), when set.
+    ceiling: Option<PathBuf>,
+    /// Directory → the config path that applies there.
+    dirs: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
+    /// Config path → the parsed config, or why it cannot be used.
+    loaded: Mutex<HashMap<PathBuf, Result<Arc<Config>, ConfigError>>>,
+}
+
+impl Configs {
+    /// Nearest-config lookup, or `fixed` (`--config`) for every file.
+    pub fn new(fixed: Option<&Path>) -> Result<Configs, ConfigError> {
+        Ok(Configs {
+            fixed: fixed.map(load).transpose()?.map(Arc::new),
+            ceiling: None,
+            dirs: Mutex::default(),
+            loaded: Mutex::default(),
+        })
+    }
+
+    /// Lookups stop at `root` (configs above the scanned tree are not consulted).
+    pub fn within(root: &Path) -> Configs {
+        Configs {
+            fixed: None,
+            ceiling: Some(std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf())),
+            dirs: Mutex::default(),
+            loaded: Mutex::default(),
         }
-    };
-    path.map(|p| load(&p)).transpose()
+    }
+
+    /// The config that applies to `file`.
+    pub fn for_file(&self, file: &Path) -> Result<Option<Arc<Config>>, ConfigError> {
+        if let Some(c) = &self.fixed {
+            return Ok(Some(c.clone()));
+        }
+        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        match abs.parent() {
+            Some(dir) => self.for_dir(dir),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Configs::for_file`], or for stdin (`None`) the config of the current directory.
+    pub fn for_file_or_cwd(&self, file: Option<&Path>) -> Result<Option<Arc<Config>>, ConfigError> {
+        match file {
+            Some(f) => self.for_file(f),
+            None if self.fixed.is_some() => Ok(self.fixed.clone()),
+            None => self.for_dir(&std::path::absolute(".").unwrap_or_else(|_| ".".into())),
+        }
+    }
+
+    /// The config that applies in directory `dir` (absolute).
+    fn for_dir(&self, dir: &Path) -> Result<Option<Arc<Config>>, ConfigError> {
+        match self.path_for(dir) {
+            Some(p) => self.load(&p).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn path_for(&self, dir: &Path) -> Option<PathBuf> {
+        if let Some(p) = self.dirs.lock().unwrap_or_else(|e| e.into_inner()).get(dir) {
+            return p.clone();
+        }
+        let found = match step(dir, self.ceiling.as_deref()) {
+            Step::Found(p) => Some(p),
+            Step::Up(parent) => self.path_for(parent),
+            Step::Stop => None,
+        };
+        self.dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(dir.to_path_buf(), found.clone());
+        found
+    }
+
+    fn load(&self, path: &Path) -> Result<Arc<Config>, ConfigError> {
+        if let Some(r) = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+        {
+            return r.clone();
+        }
+        let r = load(path).map(Arc::new);
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_path_buf(), r.clone());
+        r
+    }
 }
 
 fn strings(v: &Value, field: &str, path: &str) -> Result<Vec<String>, ConfigError> {
