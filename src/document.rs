@@ -99,15 +99,17 @@ fn has_enc(input: &[u8]) -> bool {
     memchr::memmem::find(input, b"ENC[AES256_GCM,").is_some()
 }
 
-/// Classifies a file without any key: bulk operations (rotate, updatekeys, verify, audit)
-/// must process every sops file and report damaged ones, never skip them as plaintext.
-pub(crate) fn sniff(format: Format, input: &[u8]) -> Sniff {
+/// Classifies a file without any key: the one decision of "is this a sops file" (bulk
+/// operations, the scanner, the merge driver, `filestatus`, `external-secret`). Bulk operations
+/// (rotate, updatekeys, verify, audit) must process every sops file and report damaged ones,
+/// never skip them as plaintext.
+pub fn sniff(format: Format, input: &[u8]) -> Sniff {
     sniff_parsed(format, input).0
 }
 
 /// [`sniff`], also returning what was parsed for a sops file: its tree (metadata removed) and
 /// metadata, exactly as [`load_encrypted`] returns them, so a caller need not parse it twice.
-pub(crate) fn sniff_parsed(format: Format, input: &[u8]) -> (Sniff, Option<(Tree, Metadata)>) {
+pub fn sniff_parsed(format: Format, input: &[u8]) -> (Sniff, Option<(Tree, Metadata)>) {
     let mut tree = match store::load_encrypted(format, input) {
         Ok(t) => t,
         Err(e) if has_enc(input) => return (Sniff::Damaged(e.to_string()), None),
@@ -133,15 +135,13 @@ pub(crate) fn sniff_parsed(format: Format, input: &[u8]) -> (Sniff, Option<(Tree
     }
 }
 
-/// Whether a parsed file carries sops metadata with a MAC and a version (sops's `filestatus`).
+/// Whether a file is encrypted as sops's `filestatus` defines it: a sops file ([`sniff`])
+/// whose metadata has a MAC and a version.
 pub fn is_encrypted(format: Format, input: &[u8]) -> bool {
-    let Ok(mut tree) = store::load_encrypted(format, input) else {
-        return false;
-    };
-    match layout::split(format, &mut tree).map(|m| m.map(|m| layout::parse(&m))) {
-        Ok(Some(Ok(md))) => md.mac.is_some() && md.version.is_some(),
-        _ => false,
-    }
+    matches!(
+        sniff_parsed(format, input),
+        (Sniff::Sops, Some((_, md))) if md.mac.is_some() && md.version.is_some()
+    )
 }
 
 /// Whether encrypting a plaintext file under `rules` would encrypt any value: `Some(false)` for

@@ -19,7 +19,6 @@ use shroud::externalsecret::{
 };
 use shroud::fsutil::Mode;
 use shroud::k8s::name;
-use shroud::metadata::layout;
 use shroud::store::{self, Format};
 
 use super::Global;
@@ -290,18 +289,24 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         let fmt = Format::from_path(f);
         let cfg = config::discover(g.config.as_deref(), Some(f))?;
         let opts = options(&a, cfg.as_ref())?;
-        let encrypted = document::is_encrypted(fmt, input.bytes.expose());
-        let mut tree =
-            store::load_encrypted(fmt, input.bytes.expose()).map_err(|source| Error::Store {
-                file: input.label.clone(),
-                source,
-            })?;
-        if encrypted {
-            layout::split(fmt, &mut tree).map_err(|source| Error::Metadata {
-                file: input.label.clone(),
-                source,
-            })?;
-        }
+        let (tree, encrypted) = match document::sniff_parsed(fmt, input.bytes.expose()) {
+            (document::Sniff::Sops, Some((tree, _))) => (tree, true),
+            (document::Sniff::Damaged(why), _) => {
+                return Err(Error::Damaged {
+                    file: input.label.clone(),
+                    why,
+                });
+            }
+            _ => (
+                store::load_encrypted(fmt, input.bytes.expose()).map_err(|source| {
+                    Error::Store {
+                        file: input.label.clone(),
+                        source,
+                    }
+                })?,
+                false,
+            ),
+        };
         let absolute = input
             .path
             .as_deref()

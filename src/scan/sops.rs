@@ -1,32 +1,31 @@
 //! sops awareness: files `.sops.yaml` says must be encrypted but are not, and sops files with a
 //! plaintext value where their own rules demand ciphertext.
 //!
-//! Owns: applying creation rules (`shroud::config`) to scanned paths, recognising sops files
-//! (`shroud::metadata::layout`), and walking their trees with the compiled encryption rules
-//! (`shroud::crypto::decide`, the cipher's own per-leaf decision). Must not know:
-//! pattern rules, git, suppression or output.
+//! Owns: applying creation rules (`shroud::config`) to scanned paths, and walking sops files'
+//! trees with the compiled encryption rules (`shroud::crypto::decide`, the cipher's own
+//! per-leaf decision). Which config applies and whether a file is a sops file are decided by
+//! `shroud::config::Configs` and `shroud::document::sniff`. Must not know: pattern rules, git,
+//! suppression or output.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::Finding;
 use super::engine::{inline_allowed, line_at};
-use crate::config::Config;
+use crate::config::{Config, Configs};
 use crate::crypto;
-use crate::metadata::layout;
 use crate::store::{self, Format};
 
 pub const UNENCRYPTED_FILE: &str = "sops-unencrypted-file";
 pub const PLAINTEXT_VALUE: &str = "sops-plaintext-value";
 
 /// The `.sops.yaml` files of the scanned tree: for each file the nearest one from its directory
-/// up to the root, as `shroud`/`sops` would pick when encrypting it.
+/// up to the root, as `shroud`/`sops` would pick when encrypting it ([`Configs::within`], the
+/// one lookup).
 pub struct Policy {
     /// The directory scanned paths are relative to.
     root: PathBuf,
-    /// Directory → the config that applies there (memoised; one stat per directory).
-    cache: Mutex<HashMap<PathBuf, Option<Arc<Config>>>>,
+    configs: Configs,
     /// Configs that could not be read (reported once each).
     errors: Mutex<Vec<String>>,
 }
@@ -35,7 +34,7 @@ impl Policy {
     pub fn new(root: &Path) -> Policy {
         Policy {
             root: root.to_path_buf(),
-            cache: Mutex::new(HashMap::new()),
+            configs: Configs::within(root),
             errors: Mutex::new(Vec::new()),
         }
     }
@@ -45,37 +44,17 @@ impl Policy {
         std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    fn config_for(&self, dir: &Path) -> Option<Arc<Config>> {
-        if let Some(c) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(dir)
-        {
-            return c.clone();
-        }
-        let candidate = dir.join(crate::config::CONFIG_FILE_NAME);
-        let found = if candidate.is_file() {
-            match crate::config::load(&candidate) {
-                Ok(c) => Some(Arc::new(c)),
-                Err(e) => {
-                    self.errors
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(e.to_string());
-                    None
-                }
+    /// The config that applies to `file`; an unreadable or invalid one is recorded (once) and
+    /// claims nothing.
+    fn config_for(&self, file: &Path) -> Option<Arc<Config>> {
+        self.configs.for_file(file).unwrap_or_else(|e| {
+            let e = e.to_string();
+            let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+            if !errors.contains(&e) {
+                errors.push(e);
             }
-        } else if dir == self.root || !dir.starts_with(&self.root) {
             None
-        } else {
-            dir.parent().and_then(|p| self.config_for(p))
-        };
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(dir.to_path_buf(), found.clone());
-        found
+        })
     }
 
     /// The `path_regex` and encryption options of the creation rule that claims `path`, when
@@ -87,7 +66,7 @@ impl Policy {
             return None;
         }
         let abs = self.root.join(path);
-        let config = self.config_for(abs.parent()?)?;
+        let config = self.config_for(&abs)?;
         let rule = config.rule_for(&abs).ok()?;
         let regex = rule.path_regex.as_ref()?.as_str().to_owned();
         Some((regex, rule.rules.clone()))
@@ -119,20 +98,18 @@ impl Policy {
             return Vec::new();
         }
         let format = Format::from_path(Path::new(path));
-        let parsed = store::load_encrypted(format, data)
-            .ok()
-            .and_then(|mut tree| {
-                let meta = layout::split(format, &mut tree).ok()??;
-                Some((tree, meta))
-            });
-        let meta = parsed.as_ref().and_then(|(_, m)| {
-            // A `sops` key that is not sops metadata (no mac, no lastmodified) is user data.
-            (m.get("mac").is_some() || m.get("lastmodified").is_some())
-                .then(|| layout::parse(m).ok())
-                .flatten()
-        });
-        match (meta, parsed) {
-            (None, _) => match required {
+        // Whether it is a sops file is `document::sniff`'s decision; a `sops` key that is not
+        // sops metadata (no mac, no lastmodified) is user data.
+        let sops = match crate::document::sniff_parsed(format, data) {
+            (crate::document::Sniff::Sops, Some((tree, md)))
+                if md.mac.is_some() || !md.lastmodified.is_empty() =>
+            {
+                Some((tree, md))
+            }
+            _ => None,
+        };
+        match sops {
+            None => match required {
                 Some((regex, spec))
                     if !data.is_empty()
                         && !inline_allowed(data, 0)
@@ -155,7 +132,7 @@ impl Policy {
                 }
                 _ => Vec::new(),
             },
-            (Some(md), Some((tree, _))) => {
+            Some((tree, md)) => {
                 let Ok(rules) = md.rules.clone().with_default().compile() else {
                     return Vec::new();
                 };
@@ -187,7 +164,6 @@ impl Policy {
                 }
                 out
             }
-            (Some(_), None) => Vec::new(),
         }
     }
 }
