@@ -99,8 +99,9 @@ pub fn read_secret_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     })
 }
 
-/// Creates `dir` and its missing parents as private directories (0700). An existing
-/// directory is left as it is.
+/// Creates `dir` and its missing parents as private directories (0700): the one way shroud
+/// makes a directory for key files, shares or plaintext. An existing directory is left as it
+/// is.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     fs::DirBuilder::new()
@@ -353,6 +354,42 @@ pub fn private_parent() -> PathBuf {
         return shm.to_path_buf();
     }
     std::env::temp_dir()
+}
+
+/// A private (0700) temporary directory for plaintext handed to other programs (an editor, a
+/// command of `exec-file`): under [`private_parent`] (RAM-backed when possible), scrubbed and
+/// removed on drop and on any catchable signal; directories of this kind left by earlier runs
+/// that crashed are removed first.
+pub struct PrivateDir {
+    dir: tempfile::TempDir,
+    _cleanup: CleanupGuard,
+}
+
+impl PrivateDir {
+    /// Creates `PREFIX-PID-…` under [`private_parent`].
+    pub fn new(prefix: &str) -> io::Result<PrivateDir> {
+        let parent = private_parent();
+        remove_stale_dirs(&parent, prefix);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{prefix}{}-", std::process::id()))
+            .permissions(Permissions::from_mode(0o700))
+            .tempdir_in(&parent)?;
+        let cleanup = on_signal_remove(dir.path());
+        Ok(PrivateDir {
+            dir,
+            _cleanup: cleanup,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        scrub_tree(self.dir.path());
+    }
 }
 
 /// Paths to remove if the process is killed by a signal (see [`cleanup_on_signal`]).

@@ -215,46 +215,15 @@ impl IoArgs {
     }
 }
 
-/// A private (0700) temporary directory for plaintext handed to other programs: RAM-backed
-/// when possible, scrubbed and removed on drop and on any catchable signal; directories left
-/// by earlier runs that crashed are removed first.
-pub struct PrivateDir {
-    dir: tempfile::TempDir,
-    _cleanup: fsutil::CleanupGuard,
-}
-
-impl PrivateDir {
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for PrivateDir {
-    fn drop(&mut self) {
-        if let Ok(entries) = std::fs::read_dir(self.dir.path()) {
-            for e in entries.flatten() {
-                fsutil::scrub(&e.path());
-            }
-        }
-    }
-}
-
-pub fn private_tempdir(prefix: &str) -> Result<PrivateDir> {
-    use std::os::unix::fs::PermissionsExt;
-    let parent = fsutil::private_parent();
-    fsutil::remove_stale_dirs(&parent, prefix);
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("{prefix}{}-", std::process::id()))
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir_in(&parent)
-        .map_err(|source| Error::Write {
-            file: format!("a temporary directory in {}", parent.display()),
-            source,
-        })?;
-    let cleanup = fsutil::on_signal_remove(dir.path());
-    Ok(PrivateDir {
-        dir,
-        _cleanup: cleanup,
+/// A private temporary directory for plaintext handed to other programs
+/// ([`fsutil::PrivateDir`]).
+pub fn private_tempdir(prefix: &str) -> Result<fsutil::PrivateDir> {
+    fsutil::PrivateDir::new(prefix).map_err(|source| Error::Write {
+        file: format!(
+            "a temporary directory in {}",
+            fsutil::private_parent().display()
+        ),
+        source,
     })
 }
 

@@ -33,11 +33,10 @@ pub fn run(a: Args) -> Result<Outcome> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty() && !d.exists())
     {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        fsutil::create_private_dir(dir).map_err(|source| Error::Write {
             file: dir.display().to_string(),
             source,
         })?;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
     let existed = path.exists();
     if existed

@@ -543,6 +543,15 @@ fn keygen_writes_private_keys_and_prints_recipient() {
     assert_code(&out, 0);
     let recipient = stdout(&out).trim().to_owned();
     assert_eq!(file_mode(&sb.path(".config/sops/age/keys.txt")), 0o600);
+    // Every directory keygen creates for a key file is private (0700), not only the last.
+    for dir in [".config", ".config/sops", ".config/sops/age"] {
+        assert_eq!(file_mode(&sb.path(dir)), 0o700, "{dir}");
+    }
+    let out = sb.cmd().args(["keygen", "-o", "new/keys/k.txt"]).run();
+    assert_code(&out, 0);
+    for dir in ["new", "new/keys"] {
+        assert_eq!(file_mode(&sb.path(dir)), 0o700, "{dir}");
+    }
     sb.write("s.yaml", "a: b\n");
     assert_code(
         &sb.cmd()
