@@ -78,6 +78,23 @@ impl ExitCode {
     }
 }
 
+impl ExitCode {
+    /// The one exit code of a run over many files, from the codes of the files that failed
+    /// (fd's `merge_exitcodes`): success when none failed, their code when they all share one,
+    /// else generic. Every bulk verb ends through this.
+    pub fn merge(failures: impl IntoIterator<Item = ExitCode>) -> ExitCode {
+        let mut merged = ExitCode::Success;
+        for c in failures {
+            merged = match merged {
+                ExitCode::Success => c,
+                m if m == c => m,
+                _ => return ExitCode::Generic,
+            };
+        }
+        merged
+    }
+}
+
 impl From<ExitCode> for std::process::ExitCode {
     fn from(c: ExitCode) -> Self {
         std::process::ExitCode::from(c.code())
@@ -144,12 +161,28 @@ pub enum Error {
     NotEncrypted { file: String },
     #[error("{file}: key {key:?} is reserved for sops metadata; choose another name")]
     ReservedKey { file: String, key: String },
+    /// A key path that does not lead anywhere in the tree (or where a value cannot be set).
     #[error("{file}: {message}")]
     TreePath { file: String, message: String },
+    /// A key path that is not written as one (`--extract`, `set`/`unset` INDEX).
+    #[error("{file}: {message}")]
+    PathSyntax { file: String, message: String },
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The command line is invalid (exit 2): a missing or extra argument, options that do not
+    /// go together or need another, a flag value outside the choices it takes, an output that
+    /// exists without `--force`, a verb run where it cannot work (outside a git repository,
+    /// without a terminal for a passphrase). clap's own usage errors exit 2 as well.
     #[error("{0}")]
     Usage(String),
+    /// Invalid configuration (exit 5): a value given on the command line or in `.sops.yaml`
+    /// that is read as keys, rules or data and is not acceptable, or a change that would leave
+    /// a rule or key group without keys.
+    #[error("{0}")]
+    Invalid(String),
+    /// `set`: the value is not JSON (exit 5; sops exits 7).
+    #[error("the value is not valid JSON ({0}); strings need quotes, e.g. '\"text\"'")]
+    NotJson(String),
     #[error("{file}: file not modified")]
     NotModified { file: String },
     #[error("{0}")]
@@ -176,8 +209,15 @@ pub enum Error {
         "{file}: another shroud process is changing this file; nothing was done (try again when it has finished)"
     )]
     Busy { file: String },
+    /// A confirmation answered "n".
     #[error("{0}; nothing was changed")]
     Declined(String),
+    /// A confirmation that got no y/n answer (end of input, an empty line or several words on
+    /// a stdin that is not a terminal): the same exit code as a declined one.
+    #[error(
+        "{question} \u{2014} no y/n answer on stdin (answer y or n, or pass -y to confirm without asking); nothing was changed"
+    )]
+    NoAnswer { question: String },
     #[error("{file}: internal error while processing the file; it was not changed")]
     Internal { file: String },
     /// A failure reported by a part of shroud above the library's document layer (the
@@ -197,7 +237,8 @@ impl Error {
                 C::InvalidInput
             }
             Error::Metadata { .. } => C::Integrity,
-            Error::Rules { .. } | Error::Usage(_) => C::InvalidConfig,
+            Error::Usage(_) => C::Usage,
+            Error::Rules { .. } | Error::Invalid(_) | Error::NotJson(_) => C::InvalidConfig,
             Error::Tree { source, .. } if source.is_integrity() => C::Integrity,
             Error::Tree { .. } => C::InvalidInput,
             Error::MacMismatch { .. }
@@ -214,12 +255,15 @@ impl Error {
             Error::NoRecipients { .. } => C::NoEncryptionKey,
             Error::AlreadyEncrypted { .. } => C::AlreadyEncrypted,
             Error::NotEncrypted { .. } => C::NotEncrypted,
-            Error::TreePath { .. } => C::InvalidTreePath,
+            Error::TreePath { .. } | Error::PathSyntax { .. } => C::InvalidTreePath,
             Error::Config(ConfigError::NoMatchingRule { .. }) => C::ConfigNotFound,
             Error::Config(_) => C::InvalidConfig,
             Error::NotModified { .. } => C::FileNotModified,
             Error::NoEditor(_) | Error::EditorFailed { .. } => C::NoEditor,
-            Error::Command { .. } | Error::Declined(_) | Error::Internal { .. } => C::Generic,
+            Error::Command { .. }
+            | Error::Declined(_)
+            | Error::NoAnswer { .. }
+            | Error::Internal { .. } => C::Generic,
             Error::Procedure { failure, .. } => failure.exit_code(),
             Error::Walk { .. } => C::CouldNotReadInput,
             Error::Busy { .. } => C::Busy,

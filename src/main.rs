@@ -1,6 +1,7 @@
 //! The `shroud` binary: parse arguments, run one verb, report an error once, exit with a
-//! documented code (docs/exit-codes.md). This is the one reporting edge: verbs return
-//! `Result`, nothing below prints an error, and a closed stdout is a quiet exit.
+//! documented code (docs/exit-codes.md). Verbs return `Result`; the one reporting edge
+//! (`cli::messages`) prints the error and decides the exit status, here and in the sops
+//! drop-in alike.
 
 #![forbid(unsafe_code)]
 
@@ -9,7 +10,8 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
-use shroud::error::{Error, ExitCode as Code};
+use cli::messages;
+use shroud::error::ExitCode as Code;
 
 fn main() -> ExitCode {
     cli::signals::install();
@@ -21,9 +23,9 @@ fn main() -> ExitCode {
     if invoked_as.as_deref() == Some("sops") {
         return cli::sops_mode::run(argv);
     }
+    let code_of = |e: &shroud::error::Error| e.exit_code().code();
     if let Err(e) = cli::check_cluster_flags(&argv) {
-        report(&e);
-        return e.exit_code().into();
+        return messages::finish(Err(e), code_of);
     }
     let args = cli::legacy_args(argv);
     let cli = match cli::Cli::try_parse_from(args) {
@@ -39,30 +41,6 @@ fn main() -> ExitCode {
             return code.into();
         }
     };
-    if cli.always.verbose {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_env_filter(tracing_subscriber::EnvFilter::new("shroud=debug"))
-            .init();
-    }
-    match cli::run(cli) {
-        Ok(cli::common::Outcome::Done) => ExitCode::SUCCESS,
-        Ok(cli::common::Outcome::Code(code)) => code.into(),
-        Ok(cli::common::Outcome::Exit(code)) => ExitCode::from(code),
-        Err(Error::Write { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            report(&e);
-            e.exit_code().into()
-        }
-    }
-}
-
-/// Prints an error once, on one line, with control characters from file names or other
-/// untrusted text made visible.
-fn report(e: &Error) {
-    use std::io::Write;
-    let line = shroud::text::sanitize(&e.to_string().replace('\n', " "));
-    let _ = writeln!(std::io::stderr().lock(), "shroud: {line}");
+    cli::init_logging(cli.always.verbose);
+    messages::finish(cli::run(cli), code_of)
 }

@@ -206,14 +206,14 @@ pub(crate) async fn updatekeys_file(
     let format = format_of(path, opts);
     let (tree, mut md) = document::load_encrypted(&file, format, &bytes)?;
     let Some(cfg) = cfg else {
-        return Err(Error::Usage(format!(
+        return Err(Error::Invalid(format!(
             "{file}: no .sops.yaml applies to this file, so updatekeys does not know which keys it should have (use --config, or rotate --add-*/--rm-*)"
         )));
     };
     let rule = cfg.rule_for(path)?;
     let threshold = opts.shamir_threshold.unwrap_or(rule.shamir_threshold);
     if rule.groups.iter().all(|g| g.is_empty()) {
-        return Err(Error::Usage(format!(
+        return Err(Error::Invalid(format!(
             "{file}: its creation rule in {} lists no age or KMS keys",
             cfg.path.display()
         )));
@@ -276,7 +276,7 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
     groups[0].extend(changes.add.iter().cloned());
     for (gi, (g, old)) in groups.iter().zip(&md.key_groups).enumerate() {
         if g.is_empty() && !old.keys.is_empty() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Invalid(format!(
                 "{file}: key group {gi} would have no key left after removing {}; add its replacement to the group first (`shroud groups add`, or the rule and `shroud updatekeys`)",
                 changes.remove.join(", ")
             )));
@@ -298,7 +298,7 @@ pub(crate) fn current_specs(
         let mut specs = Vec::new();
         for k in g.keys.iter().filter(|k| !named.matches_key(k)) {
             specs.push(KeySpec::of(k).ok_or_else(|| {
-                Error::Usage(format!(
+                Error::Invalid(format!(
                     "{file}: the {} key {} cannot be re-wrapped by shroud (this key source is not supported); rotate with sops, or remove the entry",
                     k.type_name(),
                     k.identity()
@@ -343,14 +343,14 @@ pub async fn regroup_bytes(
         }
         GroupChange::Remove(i) => {
             if *i >= groups.len() {
-                return Err(Error::Usage(format!(
+                return Err(Error::Invalid(format!(
                     "{file}: there is no key group {i} (the file has {} key group{}, counted from 0)",
                     groups.len(),
                     if groups.len() == 1 { "" } else { "s" }
                 )));
             }
             if groups.len() == 1 {
-                return Err(Error::Usage(format!(
+                return Err(Error::Invalid(format!(
                     "{file}: key group {i} is the file's only key group; removing it would leave no key that opens the file"
                 )));
             }
@@ -359,7 +359,7 @@ pub async fn regroup_bytes(
     }
     let threshold = opts.shamir_threshold.unwrap_or(md.shamir_threshold);
     if threshold > groups.len() {
-        return Err(Error::Usage(format!(
+        return Err(Error::Invalid(format!(
             "{file}: the Shamir threshold would be {threshold} with only {} key group{}, so nothing could open the file (lower it with --shamir-secret-sharing-threshold)",
             groups.len(),
             if groups.len() == 1 { "" } else { "s" }
@@ -568,7 +568,7 @@ pub fn rule_edits(
             Ok(None) => {}
             Err(crate::config::edit::EditError::Config(c)) => return Err(c.into()),
             Err(e) => {
-                return Err(Error::Usage(format!(
+                return Err(Error::Invalid(format!(
                     "{e}; nothing was changed (to keep the key in the rule and only rotate, remove it later with `shroud keys revoke`)"
                 )));
             }

@@ -150,13 +150,13 @@ fn run_audit(args: Args, g: &Global) -> Result<Outcome> {
     if tripped.is_empty() {
         return Ok(Outcome::Done);
     }
-    eprintln!(
+    super::messages::note(&format!(
         "shroud audit: failing on {}",
         tripped
             .iter()
             .map(|(c, n)| format!("{} ({n})", c.name()))
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    ));
     Ok(Outcome::Code(ExitCode::Findings))
 }

@@ -383,7 +383,7 @@ pub fn parse_context(s: &str) -> Result<Vec<(String, String)>> {
             p.split_once(':')
                 .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
                 .ok_or_else(|| {
-                    Error::Usage(format!(
+                    Error::Invalid(format!(
                         "invalid --encryption-context entry {p:?}: expected key:value"
                     ))
                 })
@@ -458,7 +458,7 @@ pub fn encrypt_spec(
                 } else {
                     r.unsupported.join(", ")
                 };
-                return Err(Error::Usage(format!(
+                return Err(Error::Invalid(format!(
                     "{file}: the matching .sops.yaml rule lists only {types}: this key source is not supported by shroud (it encrypts for age, PGP and AWS KMS keys)"
                 )));
             }
@@ -494,7 +494,10 @@ pub fn lock(path: &Path) -> Result<fsutil::FileLock> {
             Some(pid) => format!("shroud process {pid}"),
             None => "another shroud process".to_owned(),
         };
-        eprintln!("shroud: waiting for {who} to finish with {}", shown(path))
+        super::messages::note(&format!(
+            "shroud: waiting for {who} to finish with {}",
+            shown(path)
+        ))
     })
     .map_err(|source| Error::Write {
         file: path.display().to_string(),
@@ -517,27 +520,20 @@ pub fn print(bytes: &[u8]) -> Result<()> {
     write_output(Sink::Stdout, bytes, Mode::KeepOr(0o644))
 }
 
-/// What a confirmation's error says when no answer came (end of input, or a line that is not a
-/// single word): the drop-in `sops updatekeys` exits 1 for it and 0 for an answered "n".
-const NO_ANSWER: &str = "no y/n answer on stdin";
-
 /// Asks a yes/no question. On a terminal, `y`/`yes` confirms and anything else declines. When
 /// stdin is not a terminal it is read as sops reads it (`yes | sops updatekeys f` works): a line
 /// holding the single word `y` or `n` answers, another single word asks again, and an empty
 /// line, several words or the end of input are no answer (an error that changes nothing).
 pub fn confirm(question: &str) -> Result<bool> {
-    use std::io::{BufRead, IsTerminal, Read, Write};
+    use std::io::{BufRead, IsTerminal, Read};
     let stdin = std::io::stdin();
     let terminal = stdin.is_terminal();
     let mut input = stdin.lock();
-    let no_answer = || {
-        Error::Declined(format!(
-            "{question} \u{2014} {NO_ANSWER} (answer y or n, or pass -y to confirm without asking)"
-        ))
+    let no_answer = || Error::NoAnswer {
+        question: question.to_owned(),
     };
     loop {
-        eprint!("{question} [y/n] ");
-        let _ = std::io::stderr().flush();
+        super::messages::prompt(&format!("{question} [y/n] "));
         let mut line = Vec::new();
         let n = (&mut input)
             .take(4096)
@@ -547,7 +543,7 @@ pub fn confirm(question: &str) -> Result<bool> {
                 source,
             })?;
         if !terminal || n == 0 {
-            eprintln!();
+            super::messages::note("");
         }
         if n == 0 {
             return Err(no_answer());
@@ -569,11 +565,6 @@ pub fn confirm(question: &str) -> Result<bool> {
     }
 }
 
-/// Whether an error is [`confirm`]'s "no answer" (as opposed to an answered "n").
-pub fn is_no_answer(e: &Error) -> bool {
-    matches!(e, Error::Declined(m) if m.contains(NO_ANSWER))
-}
-
 /// The one-line warning for a file encrypted with keys from the command line while
 /// `.sops.yaml` has creation rules and none matches it (the drop-in mode refuses, as sops).
 fn outside_policy(file: &str, config: &str) {
@@ -582,7 +573,6 @@ fn outside_policy(file: &str, config: &str) {
     )));
 }
 
-/// Prints a warning line to stderr.
 /// A path as summaries print it: relative to the current directory when it is inside it.
 pub fn shown(p: &Path) -> String {
     let rel = std::env::current_dir()
@@ -595,6 +585,7 @@ pub fn shown(p: &Path) -> String {
     shroud::text::sanitize(&rel.unwrap_or_else(|| p.to_path_buf()).display().to_string())
 }
 
+/// A warning line (through the reporting edge, [`super::messages::warn`]).
 pub fn warn(msg: &str) {
-    eprintln!("shroud: warning: {msg}");
+    super::messages::warn(msg);
 }

@@ -36,7 +36,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         .extract
         .as_deref()
         .map(|p| {
-            tree::parse_path(p).map_err(|m| Error::TreePath {
+            tree::parse_path(p).map_err(|m| Error::PathSyntax {
                 file: input.label.clone(),
                 message: format!("invalid --extract path: {m} ({})", tree::syntax_hint(p)),
             })

@@ -132,7 +132,7 @@ fn read_back(
     };
     let mut t = document::load_plain(label, text_fmt, edited)?;
     if take_metadata(text_fmt, &mut t) != shown {
-        return Err(Error::Usage(format!(
+        return Err(Error::Invalid(format!(
             "{label}: the sops metadata shown by --show-master-keys was changed; shroud takes values from the editor, never keys or metadata (change keys with rotate, updatekeys or groups)"
         )));
     }
@@ -146,7 +146,7 @@ fn read_back(
                 _ => None,
             })
             .ok_or_else(|| {
-                Error::Usage(format!(
+                Error::Invalid(format!(
                     "{label}: the edited text must keep its \"data\" string (the file's content)"
                 ))
             })?;
@@ -256,10 +256,11 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             match parsed {
                 Ok(t) => return Ok(Some(t)),
                 Err(e) if std::io::stdin().is_terminal() => {
-                    eprintln!("shroud: {e}");
-                    eprint!(
+                    // The error is printed sanitised, through the reporting edge.
+                    super::messages::error(&e);
+                    super::messages::prompt(&format!(
                         "shroud: {label} is unchanged. Press Enter to return to the editor, or Ctrl-C to abandon your edits. "
-                    );
+                    ));
                     let mut line = String::new();
                     if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
                         return Err(e);

@@ -143,14 +143,14 @@ fn seal(
         };
         match done? {
             Reseal::Sealed(sealed) => {
-                eprintln!(
+                super::messages::note(&format!(
                     "encrypt: {label}: kept the data key and unchanged values' ciphertext of its committed version (HEAD) for a small diff; --new-data-key for a new key"
-                );
+                ));
                 return Ok(*sealed);
             }
-            Reseal::Declined(why) => {
-                eprintln!("encrypt: {label}: new data key: the committed version (HEAD) {why}")
-            }
+            Reseal::Declined(why) => super::messages::note(&format!(
+                "encrypt: {label}: new data key: the committed version (HEAD) {why}"
+            )),
             Reseal::NotSops => {}
         }
     }
@@ -193,7 +193,7 @@ fn encrypted_secret(
     let secret = match tree.branches.as_slice() {
         [one] => one,
         _ => {
-            return Err(Error::Usage(format!(
+            return Err(Error::Invalid(format!(
                 "{label}: --kind EncryptedSecret takes exactly one Secret document"
             )));
         }
@@ -212,7 +212,7 @@ fn encrypted_secret(
     ))
     .map_err(|e| match e {
         ManifestError::Document(d) => d,
-        other => Error::Usage(format!("{label}: {other}")),
+        other => Error::Invalid(format!("{label}: {other}")),
     })
 }
 
@@ -289,36 +289,36 @@ fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
     };
     if !a.quiet {
         for f in &nothing {
-            eprintln!(
+            super::messages::note(&format!(
                 "skipped {}: its creation rule selects no value in it (left as it is)",
                 common::shown(f)
-            );
+            ));
         }
     }
     if files.is_empty() {
-        eprintln!(
+        super::messages::note(&format!(
             "encrypt: nothing to encrypt ({} selected files are encrypted already, {} hold no value their rule encrypts; --recursive takes files a creation rule's path_regex selects)",
             already.len(),
             nothing.len()
-        );
+        ));
         return Ok(Outcome::Done);
     }
     if !a.quiet || a.dry_run {
         for f in &files {
-            eprintln!(
+            super::messages::note(&format!(
                 "{}{}",
                 if a.dry_run { "would encrypt " } else { "" },
                 common::shown(f)
-            );
+            ));
         }
     }
     if a.dry_run {
-        eprintln!(
+        super::messages::note(&format!(
             "encrypt: {} would be encrypted, {} already are, {} hold no value to encrypt",
             files.len(),
             already.len(),
             nothing.len()
-        );
+        ));
         return Ok(Outcome::Done);
     }
     if !a.yes && !common::confirm(&format!("encrypt these {} files in place?", files.len()))? {
@@ -354,12 +354,15 @@ fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
             Err(Error::AlreadyEncrypted { .. }) => {
                 skipped += 1;
                 if !a.quiet {
-                    eprintln!("skipped {}: encrypted already", common::shown(p));
+                    super::messages::note(&format!(
+                        "skipped {}: encrypted already",
+                        common::shown(p)
+                    ));
                 }
             }
             Err(e) => {
                 codes.push(e.exit_code());
-                eprintln!("shroud: {}", shroud::text::sanitize(&e.to_string()));
+                super::messages::file_error(e);
             }
         }
     }
@@ -368,10 +371,10 @@ fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
     } else {
         String::new()
     };
-    eprintln!(
+    super::messages::note(&format!(
         "encrypt: {done} encrypted, {skipped} encrypted already{nothing_part}, {} failed",
         codes.len()
-    );
+    ));
     Ok(match codes.first() {
         None => Outcome::Done,
         Some(&c) if codes.iter().all(|&x| x == c) => Outcome::Code(c),

@@ -142,7 +142,7 @@ fn lookup_user(name: &str) -> Result<Account> {
         })
     };
     let unknown = || {
-        Error::Usage(format!(
+        Error::Invalid(format!(
             "--user: unknown user {name:?} (not in /etc/passwd)"
         ))
     };
@@ -367,7 +367,9 @@ const BACKGROUND_READ_WAIT: Duration = Duration::from_secs(60);
 
 pub fn run_file(a: FileArgs, g: &Global) -> Result<Outcome> {
     if a.filename.contains('/') || a.filename == ".." || a.filename.is_empty() {
-        return Err(Error::Usage("--filename must be a plain file name".into()));
+        return Err(Error::Invalid(
+            "--filename must be a plain file name".into(),
+        ));
     }
     let user = a.run.user.as_deref().map(lookup_user).transpose()?;
     let (input, fmt, opened) = open(&a.file, a.input_type.as_deref(), a.run.ignore_mac, g)?;

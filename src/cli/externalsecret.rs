@@ -380,23 +380,23 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
                     "update (if changed)"
                 };
                 let keys: Vec<&str> = gen_.keys.iter().map(|(k, _)| k.as_str()).collect();
-                eprintln!(
+                super::messages::note(&format!(
                     "would {verb} {} with keys {} (from {file})",
                     gen_.remote_key,
                     keys.join(", ")
-                );
+                ));
             }
         } else {
             for (key, value) in &plains {
                 let what = common::block_on(provider::aws::push(&client, key, value, false))?;
-                eprintln!(
+                super::messages::note(&format!(
                     "{}: {key}",
                     match what {
                         PushOutcome::Created => "created",
                         PushOutcome::Updated => "updated",
                         PushOutcome::Unchanged => "unchanged",
                     }
-                );
+                ));
             }
         }
     }

@@ -168,7 +168,7 @@ fn setup(a: &SetupArgs) -> Result<Outcome> {
         (top, "--local", file)
     };
     let would = if a.dry_run { "would " } else { "" };
-    let say = |what: String| eprintln!("shroud git: {would}{what}");
+    let say = |what: String| super::messages::note(&format!("shroud git: {would}{what}"));
     let get = |key: &str| -> Result<Option<String>> {
         Ok(git::try_run(&dir, &["config", scope, "--get", key])
             .map_err(git_failed)?
@@ -225,7 +225,7 @@ fn setup(a: &SetupArgs) -> Result<Outcome> {
             changed = true;
         }
         if !changed {
-            eprintln!("shroud git: nothing to remove");
+            super::messages::note("shroud git: nothing to remove");
         }
         return Ok(Outcome::Done);
     }
@@ -272,11 +272,14 @@ fn setup(a: &SetupArgs) -> Result<Outcome> {
         changed = true;
     }
     if !changed {
-        eprintln!("shroud git: set up already ({} scope)", &scope[2..]);
+        super::messages::note(&format!(
+            "shroud git: set up already ({} scope)",
+            &scope[2..]
+        ));
     } else if !a.dry_run && !a.global {
-        eprintln!(
+        super::messages::note(&format!(
             "shroud git: commit {shown_attrs} so that every clone selects the drivers; each clone runs `shroud git setup` once (or `--global` once per machine)"
-        );
+        ));
     }
     if !on_path("shroud") {
         common::warn(
@@ -351,7 +354,11 @@ fn merge_driver(a: &MergeDriverArgs, g: &Global) -> Result<Outcome> {
                 },
             )?;
             for n in &merged.notes {
-                eprintln!("shroud git: {}: {}", shroud::text::sanitize(&file), n);
+                super::messages::note(&format!(
+                    "shroud git: {}: {}",
+                    shroud::text::sanitize(&file),
+                    n
+                ));
             }
             if merged.conflicts.is_empty() {
                 Ok(Outcome::Done)

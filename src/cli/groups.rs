@@ -191,7 +191,7 @@ fn apply(
     };
     common::write_output(sink, &out, Mode::KeepOr(0o644))?;
     if g.verbose {
-        eprintln!("{}: {plan}", path.display());
+        super::messages::note(&format!("{}: {plan}", path.display()));
     }
     Ok(common::Outcome::Done)
 }

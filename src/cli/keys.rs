@@ -168,10 +168,10 @@ fn passphrase(confirm: bool) -> Result<SecretString> {
     };
     let p = ask("Passphrase: ")?;
     if confirm && ask("Repeat passphrase: ")?.expose_secret() != p.expose_secret() {
-        return Err(Error::Usage("the passphrases differ".into()));
+        return Err(Error::Invalid("the passphrases differ".into()));
     }
     if p.expose_secret().is_empty() {
-        return Err(Error::Usage("empty passphrase".into()));
+        return Err(Error::Invalid("empty passphrase".into()));
     }
     Ok(p)
 }
@@ -301,7 +301,7 @@ fn split_ref(r: &str) -> Result<(String, String)> {
     r.split_once('/')
         .filter(|(n, s)| !n.is_empty() && !s.is_empty())
         .map(|(n, s)| (n.to_owned(), s.to_owned()))
-        .ok_or_else(|| Error::Usage(format!("{r:?} must be NAMESPACE/NAME")))
+        .ok_or_else(|| Error::Invalid(format!("{r:?} must be NAMESPACE/NAME")))
 }
 
 #[cfg(feature = "cluster")]
@@ -425,7 +425,7 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
         }
     }
     write_new(&a.output, &created.bundle)?;
-    eprintln!(
+    super::messages::note(&format!(
         "shroud: wrote backup {} of {} identities{} to {}",
         created.manifest.backup_id,
         created.manifest.identities.len(),
@@ -435,18 +435,22 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
             format!(" and {} PGP secret keys", created.manifest.pgp.len())
         },
         common::shown(&a.output)
-    );
+    ));
     let clean = shroud::text::sanitize;
     for e in &created.manifest.identities {
-        eprintln!(
+        super::messages::note(&format!(
             "  {} ({}) from {}",
             e.recipient,
             e.fingerprint,
             clean(&e.source)
-        );
+        ));
     }
     for e in &created.manifest.pgp {
-        eprintln!("  PGP {} from {}", clean(&e.fingerprint), clean(&e.source));
+        super::messages::note(&format!(
+            "  PGP {} from {}",
+            clean(&e.fingerprint),
+            clean(&e.source)
+        ));
     }
     if a.shares_dir.is_none() {
         for b in &blocks {
@@ -482,7 +486,9 @@ fn restore_pgp(a: &RestoreArgs, opened: &backup::Opened) -> Result<()> {
                     }
                 }
             })?;
-            eprintln!("shroud: wrote {n} PGP secret keys to {label} (gpg --import {label})");
+            super::messages::note(&format!(
+                "shroud: wrote {n} PGP secret keys to {label} (gpg --import {label})"
+            ));
         }
         None => {
             common::block_on(
@@ -492,7 +498,9 @@ fn restore_pgp(a: &RestoreArgs, opened: &backup::Opened) -> Result<()> {
                 file: a.bundle.display().to_string(),
                 source,
             })?;
-            eprintln!("shroud: imported {n} PGP secret keys into the GnuPG keyring");
+            super::messages::note(&format!(
+                "shroud: imported {n} PGP secret keys into the GnuPG keyring"
+            ));
         }
     }
     Ok(())
@@ -527,7 +535,7 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
             a.force,
         ))
         .map_err(cluster_err)?;
-        eprintln!(
+        super::messages::note(&format!(
             "shroud: {} Secret {ns}/{name} with {} identities (key {})",
             if created {
                 "created"
@@ -536,7 +544,7 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
             },
             opened.manifest.identities.len(),
             cluster::KEY_ENTRY
-        );
+        ));
         restore_pgp(&a, &opened)?;
         return Ok(Outcome::Done);
     }
@@ -594,12 +602,12 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
                 added += 1;
             }
             if added == 0 {
-                eprintln!(
+                super::messages::note(&format!(
                     "shroud: {label} already holds the {total} identities of the backup; it was not changed"
-                );
+                ));
             } else {
                 fsutil::append_private(&out, addition.as_bytes()).map_err(werr)?;
-                eprintln!(
+                super::messages::note(&format!(
                     "shroud: added {added} restored identities to {label}, next to the {} it held{}",
                     have.lines()
                         .filter(|l| l.trim().starts_with("AGE-SECRET-KEY-"))
@@ -609,7 +617,7 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
                     } else {
                         String::new()
                     }
-                );
+                ));
             }
         }
         _ => {
@@ -622,7 +630,7 @@ fn run_restore(a: RestoreArgs) -> Result<Outcome> {
                 fsutil::create_private(&out, text.expose())
             }
             .map_err(werr)?;
-            eprintln!("shroud: restored {total} identities to {label}");
+            super::messages::note(&format!("shroud: restored {total} identities to {label}"));
         }
     }
     restore_pgp(&a, &opened)?;
@@ -638,10 +646,10 @@ fn run_verify(a: VerifyArgs) -> Result<Outcome> {
     // Findings, not a failure of verify itself: its own exit code (41) follows the summary.
     for (_, r) in &lost {
         if let Err(e) = r {
-            eprintln!(
+            super::messages::note(&format!(
                 "verify: a restore would lose {}",
                 shroud::text::sanitize(&e.to_string())
-            );
+            ));
         }
     }
     let kms: Vec<_> = results
@@ -658,13 +666,13 @@ fn run_verify(a: VerifyArgs) -> Result<Outcome> {
         .filter(|(_, r)| matches!(r, Ok(backup::Coverage::Opens { pgp_only: true })))
         .count();
     if !kms.is_empty() {
-        eprintln!(
+        super::messages::note(&format!(
             "verify: {} files open only through AWS KMS (not part of a key backup): {}",
             kms.len(),
             kms.join(", ")
-        );
+        ));
     }
-    eprintln!(
+    super::messages::note(&format!(
         "verify: backup {} opens {opens} of {} encrypted files{}{}",
         opened.manifest.backup_id,
         results.len(),
@@ -684,7 +692,7 @@ fn run_verify(a: VerifyArgs) -> Result<Outcome> {
                     .join(", ")
             )
         }
-    );
+    ));
     Ok(if lost.is_empty() {
         Outcome::Done
     } else {

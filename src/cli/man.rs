@@ -56,6 +56,9 @@ pub fn run(a: Args) -> Result<Outcome> {
     cmd.build();
     let mut count = 0;
     write_pages(&cmd, "shroud", &a.dir, &mut count)?;
-    eprintln!("shroud: wrote {count} man pages to {}", a.dir.display());
+    super::messages::note(&format!(
+        "shroud: wrote {count} man pages to {}",
+        a.dir.display()
+    ));
     Ok(Outcome::Done)
 }

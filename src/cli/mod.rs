@@ -1,5 +1,6 @@
-//! The `shroud` command line: argument parsing, one module per verb, and shared plumbing
-//! (input/output, formats, key discovery, the async runtime).
+//! The `shroud` command line: argument parsing, one module per verb, shared plumbing
+//! (input/output, formats, key discovery, the async runtime, the bulk runs' plan/confirm/
+//! summary in `bulk`), and the one reporting edge (`messages`).
 //!
 //! Owns: turning flags, environment variables and `.sops.yaml` into calls of the library, and
 //! where bytes come from and go to. Must not know: format or crypto internals.
@@ -19,6 +20,7 @@ pub mod hook;
 pub mod keygen;
 pub mod keys;
 pub mod man;
+pub mod messages;
 #[cfg(feature = "cluster")]
 pub mod recipients;
 pub mod revoke;
@@ -299,12 +301,22 @@ pub fn legacy_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     match sops_mode::translate(&args) {
         Ok(t) => {
             for w in &t.warnings {
-                common::warn(w);
+                messages::warn(w);
             }
             t.args
         }
         // Let the normal parser report the problem.
         Err(_) => args,
+    }
+}
+
+/// `--verbose`: what happens (never values) is logged to stderr.
+pub fn init_logging(verbose: bool) {
+    if verbose {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("shroud=debug"))
+            .init();
     }
 }
 

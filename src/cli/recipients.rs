@@ -19,7 +19,7 @@ pub fn merge(age: Option<String>, from: &str) -> Result<String> {
         .split_once('/')
         .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains('/'))
         .ok_or_else(|| {
-            Error::Usage(format!(
+            Error::Invalid(format!(
                 "--fetch-recipients takes NAMESPACE/NAME (default {DEFAULT}), got {from:?}"
             ))
         })?;

@@ -81,7 +81,9 @@ fn root_of(a: &Args) -> Result<PathBuf> {
 
 fn print_exposure(e: &Exposure, quiet: bool) {
     if e.files.is_empty() {
-        eprintln!("exposure: no version of any file was encrypted for the revoked keys");
+        super::messages::note(
+            "exposure: no version of any file was encrypted for the revoked keys",
+        );
         return;
     }
     let counts = if e.compared {
@@ -95,7 +97,7 @@ fn print_exposure(e: &Exposure, quiet: bool) {
     } else {
         " (not compared with today: no key at hand opens these files)".to_owned()
     };
-    eprintln!(
+    super::messages::note(&format!(
         "exposure{}: {} value(s) in {} file(s) could be read with the revoked keys{counts}",
         if e.history {
             " (git history of every ref, and the working tree)"
@@ -104,7 +106,7 @@ fn print_exposure(e: &Exposure, quiet: bool) {
         },
         e.values(),
         e.files.len(),
-    );
+    ));
     for f in &e.files {
         let live: Vec<&revoke::ExposedValue> = f
             .values
@@ -114,11 +116,11 @@ fn print_exposure(e: &Exposure, quiet: bool) {
         if quiet && live.is_empty() {
             continue;
         }
-        eprintln!(
+        super::messages::note(&format!(
             "  {} ({} version(s))",
             shroud::text::sanitize(&f.path),
             f.versions
-        );
+        ));
         for v in &f.values {
             if quiet && v.status != Status::Live {
                 continue;
@@ -140,7 +142,10 @@ fn print_exposure(e: &Exposure, quiet: bool) {
                     )
                 })
                 .unwrap_or_else(|| " (uncommitted)".into());
-            eprintln!("    {}  {what}{since}", shroud::text::sanitize(&v.key_path));
+            super::messages::note(&format!(
+                "    {}  {what}{since}",
+                shroud::text::sanitize(&v.key_path)
+            ));
         }
     }
 }
@@ -161,21 +166,21 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     revoke::check_found(&plan, &exposure)?;
     if !a.quiet {
         for e in &plan.edits {
-            eprintln!("{}: {}", common::shown(&e.path), e.summary());
+            super::messages::note(&format!("{}: {}", common::shown(&e.path), e.summary()));
         }
         for t in &plan.files {
-            eprintln!(
+            super::messages::note(&format!(
                 "{}: new data key, without the revoked keys",
                 common::shown(&t.path)
-            );
+            ));
         }
     }
     for (p, why) in &plan.damaged {
-        eprintln!(
+        super::messages::note(&format!(
             "shroud: {}: damaged sops file, cannot be checked: {}",
             common::shown(p),
             shroud::text::sanitize(why)
-        );
+        ));
     }
     print_exposure(&exposure, a.quiet);
     let write_report = |files: Vec<FileReport>, remaining: Vec<String>| -> Result<()> {
@@ -219,8 +224,8 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     };
     if plan.is_empty() {
         write_report(Vec::new(), Vec::new())?;
-        eprintln!(
-            "keys revoke: no rule and no file lists the key any more (revoked already); the exposure above is what it could read in history"
+        super::messages::note(
+            "keys revoke: no rule and no file lists the key any more (revoked already); the exposure above is what it could read in history",
         );
         return Ok(common::Outcome::Done);
     }
@@ -236,11 +241,11 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
                 .collect(),
             Vec::new(),
         )?;
-        eprintln!(
+        super::messages::note(&format!(
             "keys revoke: {} config(s) and {} file(s) would change (dry run)",
             plan.edits.len(),
             plan.files.len()
-        );
+        ));
         return Ok(common::Outcome::Done);
     }
     if !a.yes && !common::confirm("revoke these keys?")? {
@@ -274,7 +279,7 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
             }),
             Err(e) => {
                 failed += 1;
-                eprintln!("shroud: {}", shroud::text::sanitize(&e.to_string()));
+                super::messages::file_error(e);
                 files.push(FileReport {
                     path: p.display().to_string(),
                     result: "failed",
@@ -284,7 +289,7 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
         }
     }
     write_report(files, applied.remaining.clone())?;
-    eprintln!(
+    super::messages::note(&format!(
         "keys revoke: {} config(s) changed, {} file(s) re-keyed, {failed} failed; {}",
         plan.edits.len(),
         applied.files.len() - failed,
@@ -293,11 +298,11 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
         } else {
             format!("{} still list one", applied.remaining.len())
         }
-    );
+    ));
     revoke::check_complete(&applied)?;
     if exposure.live() > 0 || exposure.values_with(Status::Unknown) > 0 {
-        eprintln!(
-            "keys revoke: the revoked keys can no longer open anything new, but values they could read are still in use: change them at their source (listed above)"
+        super::messages::note(
+            "keys revoke: the revoked keys can no longer open anything new, but values they could read are still in use: change them at their source (listed above)",
         );
     }
     Ok(common::Outcome::Done)

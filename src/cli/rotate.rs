@@ -190,16 +190,16 @@ fn run_job(
         _ => Vec::new(),
     };
     for e in &edits {
-        eprintln!(
+        super::messages::note(&format!(
             "{}{}: {}",
             if scope.dry_run { "would change " } else { "" },
             common::shown(&e.path),
             e.summary()
-        );
+        ));
     }
     let keyring = Arc::new(common::keyring(g)?);
     if files.is_empty() {
-        eprintln!("shroud: no sops files found");
+        super::messages::note("shroud: no sops files found");
         return Ok(common::Outcome::Done);
     }
     // Plan first (no writes), show it, ask once.
@@ -220,7 +220,7 @@ fn run_job(
             if let Ok(Outcome::Changed(plan)) = r {
                 any = true;
                 if !scope.quiet {
-                    eprintln!("{}: {plan}", common::shown(p));
+                    super::messages::note(&format!("{}: {plan}", common::shown(p)));
                 }
             }
         }
@@ -285,24 +285,24 @@ fn report(results: &[(PathBuf, Result<Outcome>)], verb: &str, dry: bool, quiet: 
             Ok(Outcome::Changed(plan)) => {
                 changed += 1;
                 if !quiet {
-                    eprintln!(
+                    super::messages::note(&format!(
                         "{}{}: {plan}",
                         if dry { "would change " } else { "changed " },
                         common::shown(p)
-                    );
+                    ));
                 }
             }
             Ok(Outcome::Unchanged) => unchanged += 1,
             Err(e) => {
                 failed += 1;
-                eprintln!("shroud: {}", shroud::text::sanitize(&e.to_string()));
+                super::messages::file_error(e);
             }
         }
     }
-    eprintln!(
+    super::messages::note(&format!(
         "{verb}: {changed} {}changed, {unchanged} unchanged, {failed} failed",
         if dry { "would be " } else { "" }
-    );
+    ));
 }
 
 fn exit_for(results: &[(PathBuf, Result<Outcome>)]) -> Result<common::Outcome> {

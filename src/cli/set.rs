@@ -156,7 +156,7 @@ fn first_duplicate(v: &tree::Value) -> Option<String> {
 
 pub fn run_set(a: SetArgs, g: &Global) -> Result<Outcome> {
     let label = a.file.display().to_string();
-    let path = tree::parse_path(&a.index).map_err(|m| Error::TreePath {
+    let path = tree::parse_path(&a.index).map_err(|m| Error::PathSyntax {
         file: label.clone(),
         message: format!("invalid index: {m} ({})", tree::syntax_hint(&a.index)),
     })?;
@@ -187,13 +187,9 @@ pub fn run_set(a: SetArgs, g: &Global) -> Result<Outcome> {
             ));
         }
     });
-    let value = json::parse_value(raw.expose()).map_err(|e| {
-        Error::Usage(format!(
-            "the value is not valid JSON ({e}); strings need quotes, e.g. '\"text\"'"
-        ))
-    })?;
+    let value = json::parse_value(raw.expose()).map_err(|e| Error::NotJson(e.to_string()))?;
     if let Some(key) = first_duplicate(&value) {
-        return Err(Error::Usage(format!(
+        return Err(Error::Invalid(format!(
             "the value has key {key:?} twice; a mapping's keys must be unique"
         )));
     }
@@ -220,7 +216,7 @@ pub fn run_set(a: SetArgs, g: &Global) -> Result<Outcome> {
 
 pub fn run_unset(a: UnsetArgs, g: &Global) -> Result<Outcome> {
     let label = a.file.display().to_string();
-    let path = tree::parse_path(&a.index).map_err(|m| Error::TreePath {
+    let path = tree::parse_path(&a.index).map_err(|m| Error::PathSyntax {
         file: label.clone(),
         message: format!("invalid index: {m} ({})", tree::syntax_hint(&a.index)),
     })?;

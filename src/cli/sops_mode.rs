@@ -15,6 +15,7 @@ mod goflag;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use super::messages;
 use goflag::{Def, Kind, Mode, Parsed, Val};
 use shroud::config::ConfigError;
 use shroud::error::Error;
@@ -1800,13 +1801,12 @@ pub fn exit_code(e: &Error, verb: Verb) -> u8 {
         // sops's groups subcommands log the data-key failure as fatal (exit 1).
         Error::Key { .. } if verb == Verb::Groups => 1,
         Error::Key { .. } => 128,
-        Error::TreePath { message, .. } if message.starts_with("invalid") => {
-            if verb == Verb::Decrypt { 91 } else { 7 }
-        }
+        Error::PathSyntax { .. } if verb == Verb::Decrypt => 91,
+        Error::PathSyntax { .. } => 7,
         Error::TreePath { .. } => 1,
         Error::NotModified { .. } => 200,
         Error::NoEditor(_) | Error::EditorFailed { .. } => 201,
-        Error::Usage(m) if m.contains("not valid JSON") => 7,
+        Error::NotJson(_) => 7,
         Error::Config(ConfigError::NoMatchingRule { .. }) => 1,
         _ => 1,
     }
@@ -1864,27 +1864,22 @@ fn policy_refusal(t: &Translated) -> Option<Refused> {
     }
 }
 
-/// The drop-in entry point: run a sops command line and exit as sops would.
+/// The drop-in entry point: run a sops command line and exit as sops would. Errors go
+/// through the one reporting edge ([`messages`]), in sops's voice.
 pub fn run(args: Vec<OsString>) -> std::process::ExitCode {
     use clap::Parser;
     use std::io::Write;
     use std::process::ExitCode;
-    let say = |line: &str| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "{}",
-            shroud::text::sanitize(&line.replace('\n', " "))
-        );
-    };
+    messages::speak_as_sops();
     let t = match translate(&args) {
         Ok(t) => t,
         Err(r) => {
-            say(&r.message);
+            messages::error_line(&r.message);
             return ExitCode::from(r.code);
         }
     };
     for w in &t.warnings {
-        say(&format!("[WARNING] {w}"));
+        messages::note(&format!("[WARNING] {w}"));
     }
     if let Some(text) = &t.help {
         let _ = std::io::stdout().write_all(text.as_bytes());
@@ -1900,7 +1895,7 @@ pub fn run(args: Vec<OsString>) -> std::process::ExitCode {
     }
     let t = with_sops_config(t);
     if let Some(r) = policy_refusal(&t) {
-        say(&r.message);
+        messages::error_line(&r.message);
         return ExitCode::from(r.code);
     }
     let cli = match super::Cli::try_parse_from(&t.args) {
@@ -1910,35 +1905,21 @@ pub fn run(args: Vec<OsString>) -> std::process::ExitCode {
             return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
-    if cli.always.verbose {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_env_filter(tracing_subscriber::EnvFilter::new("shroud=debug"))
-            .init();
-    }
+    super::init_logging(cli.always.verbose);
     match super::run(cli) {
-        Ok(super::common::Outcome::Done) => ExitCode::SUCCESS,
-        Ok(super::common::Outcome::Code(c)) => ExitCode::from(c.code()),
-        Ok(super::common::Outcome::Exit(c)) => ExitCode::from(c),
-        Err(Error::Write { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
         // sops: answering "n" leaves the file unchanged and succeeds.
-        Err(e @ Error::Declined(_))
-            if t.verb == Verb::Updatekeys && !super::common::is_no_answer(&e) =>
-        {
-            say("File left unchanged");
+        Err(Error::Declined(_)) if t.verb == Verb::Updatekeys => {
+            messages::note("File left unchanged");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            let mut line = e.to_string();
-            if let Error::Config(ConfigError::NoMatchingRule { .. }) = &e {
-                // Editor integrations look for sops's wording.
-                line.push_str(" (error loading config: no matching creation rules found)");
-            }
-            say(&line);
+        Err(e @ Error::Config(ConfigError::NoMatchingRule { .. })) => {
+            // Editor integrations look for sops's wording.
+            messages::error_line(&format!(
+                "{e} (error loading config: no matching creation rules found)"
+            ));
             ExitCode::from(exit_code(&e, t.verb))
         }
+        result => messages::finish(result, |e| exit_code(e, t.verb)),
     }
 }
 

@@ -435,7 +435,8 @@ fn backups_never_overwrite_shares_and_directories_are_private() {
     assert_eq!(mode(&sb.path("paper")), 0o700);
     let first = sb.read("paper/usb/share-1.txt");
     let out = backup("b2.json", &[]);
-    assert_code(&out, 5);
+    // A usage error (exit 2): the shares directory holds shares already; --force replaces them.
+    assert_code(&out, 2);
     let err = stderr(&out);
     assert!(
         err.contains("share-1.txt")
@@ -461,7 +462,7 @@ fn backups_never_overwrite_shares_and_directories_are_private() {
     assert_eq!(mode(&sb.path("restored/keys/keys.txt")), 0o600);
     // The bundle is not replaced either, and --force replaces both.
     let out = backup("b1.json", &[]);
-    assert_code(&out, 5);
+    assert_code(&out, 2);
     assert_code(&backup("b1.json", &["--force"]), 0);
     assert_ne!(sb.read("paper/usb/share-1.txt"), first);
 }

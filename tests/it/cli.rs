@@ -655,7 +655,8 @@ fn bulk_encrypt_in_place_with_plan_and_summary() {
     assert_eq!(sb.read("secrets/app/f1.yaml"), "k1: v1\n");
     // Not on a terminal and without -y: asks to confirm, writes nothing.
     let out = sb.cmd().args(["encrypt", "-i", "-r", "."]).run();
-    assert_ne!(out.status.code(), Some(0));
+    // A confirmation with no answer is refused like a declined one (exit 1, docs/exit-codes.md).
+    assert_code(&out, 1);
     assert!(stderr(&out).contains("-y"), "{}", stderr(&out));
     assert_eq!(sb.read("secrets/app/f1.yaml"), "k1: v1\n");
     let out = sb
@@ -707,7 +708,7 @@ fn bulk_encrypt_in_place_with_plan_and_summary() {
     );
     // Several files need -i.
     let out = sb.cmd().args(["encrypt", "a.yaml", "b.yaml"]).run();
-    assert_code(&out, 5);
+    assert_code(&out, 2);
     assert!(stderr(&out).contains("add -i"), "{}", stderr(&out));
 }
 
@@ -722,7 +723,7 @@ fn rotate_writes_several_files_only_with_in_place() {
         .with_key()
         .args(["rotate", "-y", "a.yaml", "b.yaml"])
         .run();
-    assert_code(&out, 5);
+    assert_code(&out, 2);
     assert!(stderr(&out).contains("add -i"), "{}", stderr(&out));
     assert_eq!(sb.read("a.yaml"), before);
     // One FILE without -i goes to stdout, as in sops.
