@@ -293,11 +293,26 @@ fn open_with_key_impl(
 /// Re-encrypts a (possibly changed) tree in place: unchanged values keep their ciphertext, the
 /// MAC and `lastmodified` are renewed.
 pub fn seal(file: &str, tree: &mut Tree, md: &mut Metadata, cipher: &mut Cipher) -> Result<()> {
-    let rules = md.rules.compile().map_err(|source| Error::Rules {
+    let rules = compile(file, &md.rules)?;
+    seal_compiled(file, tree, md, cipher, &rules)
+}
+
+fn compile(file: &str, rules: &RuleSpec) -> Result<crypto::Rules> {
+    rules.compile().map_err(|source| Error::Rules {
         file: file.to_owned(),
         source,
-    })?;
-    let mac = crypto::encrypt_tree(tree, cipher, &rules).map_err(|source| Error::Tree {
+    })
+}
+
+/// [`seal`] with the metadata's rules compiled already.
+fn seal_compiled(
+    file: &str,
+    tree: &mut Tree,
+    md: &mut Metadata,
+    cipher: &mut Cipher,
+    rules: &crypto::Rules,
+) -> Result<()> {
+    let mac = crypto::encrypt_tree(tree, cipher, rules).map_err(|source| Error::Tree {
         file: file.to_owned(),
         source,
     })?;
@@ -346,10 +361,8 @@ pub async fn encrypt(
     } else {
         spec.rules.clone().with_default()
     };
-    rules.compile().map_err(|source| Error::Rules {
-        file: file.to_owned(),
-        source,
-    })?;
+    // Compiled once: refused before any key is wrapped, then used to seal.
+    let compiled = compile(file, &rules)?;
     let key = DataKey::generate();
     let (key_groups, threshold) =
         keysource::wrap_data_key(keyring, &key, &spec.groups, spec.shamir_threshold)
@@ -371,7 +384,7 @@ pub async fn encrypt(
         ..Default::default()
     };
     let mut cipher = Cipher::new(&key);
-    seal(file, &mut tree, &mut md, &mut cipher)?;
+    seal_compiled(file, &mut tree, &mut md, &mut cipher, &compiled)?;
     Ok((tree, md, key))
 }
 
