@@ -103,6 +103,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod bulk;
 pub mod config;
 #[cfg(feature = "cluster")]
 pub mod controller;
@@ -111,6 +112,7 @@ pub mod document;
 pub mod error;
 pub mod external;
 pub mod externalsecret;
+pub mod file;
 pub mod fsutil;
 pub mod git;
 pub mod k8s;

@@ -892,7 +892,7 @@ pub async fn reseal(
             "its encryption rules differ from those asked for now".into(),
         ));
     }
-    let plan = crate::rotate::plan(&md, &spec.groups, spec.shamir_threshold);
+    let plan = keysource::plan::plan(&md, &spec.groups, spec.shamir_threshold);
     if !plan.is_empty() {
         return Ok(Reseal::Declined(format!(
             "its recipients differ from those asked for now ({plan})"

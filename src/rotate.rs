@@ -10,14 +10,15 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::document;
 use crate::error::{Error, Result};
+use crate::file;
 use crate::fsutil::{self, Mode};
 use crate::keysource::{self, KeySpec, Keyring};
-use crate::metadata::{KeyGroup, MasterKey, Metadata};
+use crate::metadata::Metadata;
 use crate::repo::{self, Configs};
 use crate::secret::DataKey;
 use crate::store::{EmitOptions, Format};
@@ -30,106 +31,7 @@ pub enum Outcome {
     Unchanged,
 }
 
-/// The key changes for one file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Plan {
-    /// Per group: (added identities, removed identities).
-    pub groups: Vec<(Vec<String>, Vec<String>)>,
-    pub threshold: Option<(usize, usize)>,
-    pub group_count: Option<(usize, usize)>,
-    /// A new data key (rotate; updatekeys when a key is removed).
-    pub new_data_key: bool,
-    /// After rotate: how the file's keys differ from what its creation rule asks for
-    /// (`+added -removed`), when they do.
-    pub drift: Option<String>,
-}
-
-impl std::fmt::Display for Plan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut parts = Vec::new();
-        if self.new_data_key {
-            parts.push("new data key".to_owned());
-        }
-        if let Some((a, b)) = self.group_count {
-            parts.push(format!("key groups {a} → {b}"));
-        }
-        if let Some((a, b)) = self.threshold {
-            parts.push(format!("threshold {a} → {b}"));
-        }
-        for (i, (add, rm)) in self.groups.iter().enumerate() {
-            let mut g: Vec<String> = add.iter().map(|k| format!("+{k}")).collect();
-            g.extend(rm.iter().map(|k| format!("-{k}")));
-            if !g.is_empty() {
-                parts.push(if self.groups.len() > 1 {
-                    format!("group {i}: {}", g.join(" "))
-                } else {
-                    g.join(" ")
-                });
-            }
-        }
-        if let Some(d) = &self.drift {
-            parts.push(format!(
-                "recipients differ from its .sops.yaml rule ({d}): run `shroud updatekeys` to match the rule"
-            ));
-        }
-        f.write_str(&parts.join("; "))
-    }
-}
-
-fn identities(g: &KeyGroup) -> BTreeSet<String> {
-    g.keys.iter().map(MasterKey::label).collect()
-}
-
-/// The key-group difference between a file's metadata and what is wanted.
-pub fn plan(old: &Metadata, groups: &[Vec<KeySpec>], threshold: usize) -> Plan {
-    let mut p = Plan::default();
-    let n = old.key_groups.len().max(groups.len());
-    for i in 0..n {
-        let have = old.key_groups.get(i).map(identities).unwrap_or_default();
-        let want: BTreeSet<String> = groups
-            .get(i)
-            .map(|g| g.iter().map(KeySpec::label).collect())
-            .unwrap_or_default();
-        p.groups.push((
-            want.difference(&have).cloned().collect(),
-            have.difference(&want).cloned().collect(),
-        ));
-    }
-    if old.key_groups.len() != groups.len() {
-        p.group_count = Some((old.key_groups.len(), groups.len()));
-    }
-    let new_t = if groups.len() > 1 {
-        if threshold == 0 {
-            groups.len()
-        } else {
-            threshold
-        }
-    } else {
-        1
-    };
-    if old.threshold() != new_t {
-        p.threshold = Some((old.threshold(), new_t));
-    }
-    p
-}
-
-impl Plan {
-    /// Whether a key or a key group is taken away (a person or a system loses access).
-    pub fn removes_access(&self) -> bool {
-        self.groups.iter().any(|(_, rm)| !rm.is_empty())
-            || self.group_count.is_some_and(|(a, b)| b < a)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        !self.new_data_key
-            && self.threshold.is_none()
-            && self.group_count.is_none()
-            && self
-                .groups
-                .iter()
-                .all(|(a, r)| a.is_empty() && r.is_empty())
-    }
-}
+pub use crate::keysource::plan::{Plan, plan};
 
 /// Options shared by both operations.
 #[derive(Clone, Debug, Default)]
@@ -159,33 +61,15 @@ fn label(p: &Path) -> String {
     p.display().to_string()
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    fsutil::read_file(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            Error::NoFile { file: label(path) }
-        } else {
-            Error::Read {
-                file: label(path),
-                source,
-            }
-        }
-    })
-}
-
-/// The file's read-modify-write lock (none for a dry run). A file another shroud process is
-/// changing fails with [`Error::Busy`] rather than waiting inside a parallel run.
-fn lock(path: &Path, opts: &Options) -> Result<Option<fsutil::FileLock>> {
+/// The file's read-modify-write lock (none for a dry run) and its bytes ([`file::read_locked`],
+/// the one lock-and-read helper). A file another shroud process is changing fails with
+/// [`Error::Busy`] rather than waiting inside a parallel run.
+fn read_locked(path: &Path, opts: &Options) -> Result<(Option<fsutil::FileLock>, Vec<u8>)> {
     if opts.dry_run {
-        return Ok(None);
+        return Ok((None, file::read(path)?.expose().to_vec()));
     }
-    match fsutil::try_lock(path) {
-        Ok(Some(l)) => Ok(Some(l)),
-        Ok(None) => Err(Error::Busy { file: label(path) }),
-        Err(source) => Err(Error::Write {
-            file: label(path),
-            source,
-        }),
-    }
+    let locked = file::read_locked(path, file::Wait::No)?;
+    Ok((Some(locked.lock), locked.bytes.expose().to_vec()))
 }
 
 fn format_of(path: &Path, opts: &Options) -> Format {
@@ -201,8 +85,7 @@ pub(crate) async fn updatekeys_file(
     opts: &Options,
 ) -> Result<Outcome> {
     let file = label(path);
-    let _lock = lock(path, opts)?;
-    let bytes = read(path)?;
+    let (_lock, bytes) = read_locked(path, opts)?;
     let format = format_of(path, opts);
     let (tree, mut md) = document::load_encrypted(&file, format, &bytes)?;
     let Some(cfg) = cfg else {
@@ -237,8 +120,7 @@ pub(crate) async fn updatekeys_file(
             opts,
         )
         .await?;
-        fsutil::write_atomic(path, &out, Mode::KeepOr(0o644))
-            .map_err(|source| Error::Write { file, source })?;
+        file::write(path, &out, Mode::KeepOr(0o644))?;
         return Ok(Outcome::Changed(p));
     }
     if opts.dry_run {
@@ -260,8 +142,7 @@ pub(crate) async fn updatekeys_file(
     md.key_groups = groups;
     md.shamir_threshold = t;
     let out = document::emit_encrypted(&file, format, tree, &md, opts.emit)?;
-    fsutil::write_atomic(path, &out, Mode::KeepOr(0o644))
-        .map_err(|source| Error::Write { file, source })?;
+    file::write(path, &out, Mode::KeepOr(0o644))?;
     Ok(Outcome::Changed(p))
 }
 
@@ -487,8 +368,7 @@ pub(crate) async fn rotate_file(
     opts: &Options,
 ) -> Result<Outcome> {
     let file = label(path);
-    let _lock = lock(path, opts)?;
-    let bytes = read(path)?;
+    let (_lock, bytes) = read_locked(path, opts)?;
     let format = format_of(path, opts);
     let (_, md) = document::load_encrypted(&file, format, &bytes)?;
     let groups = rotated_specs(&file, &md, changes)?;
@@ -500,8 +380,7 @@ pub(crate) async fn rotate_file(
     }
     let (out, mut p) = rotate_bytes(&file, format, &bytes, keyring, changes, opts).await?;
     p.drift = drift(path, cfg, &groups);
-    fsutil::write_atomic(path, &out, Mode::KeepOr(0o644))
-        .map_err(|source| Error::Write { file, source })?;
+    file::write(path, &out, Mode::KeepOr(0o644))?;
     Ok(Outcome::Changed(p))
 }
 
@@ -584,64 +463,45 @@ pub enum Job {
     Rotate(KeyChanges),
 }
 
-/// Runs `job` over `files` with at most `parallel` files in flight. `progress` is called after
-/// each file. Results come back in input order.
+/// Runs `job` over `files` with at most `parallel` files in flight (the one bulk runner,
+/// [`crate::bulk::run`]). `progress` is called after each file. Results come back in input
+/// order.
 pub async fn run_many(
     files: Vec<Target>,
     job: Job,
     keyring: Arc<Keyring>,
     opts: Options,
     parallel: usize,
-    progress: Arc<dyn Fn(&Path) + Send + Sync>,
+    progress: crate::bulk::Progress,
 ) -> Vec<(PathBuf, Result<Outcome>)> {
-    let all_paths: Vec<PathBuf> = files.iter().map(|t| t.path.clone()).collect();
-    let sem = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
-    let results = Arc::new(Mutex::new(Vec::with_capacity(files.len())));
-    let mut set = tokio::task::JoinSet::new();
-    for (i, target) in files.into_iter().enumerate() {
-        let sem = sem.clone();
-        let keyring = keyring.clone();
-        let opts = opts.clone();
-        let job = job.clone();
-        let results = results.clone();
-        let progress = progress.clone();
-        set.spawn(async move {
-            let _permit = sem.acquire().await.expect("semaphore open");
-            let Target {
-                path,
-                config,
-                damage,
-            } = target;
-            let r = match (damage, &job) {
-                (Some(why), _) => Err(Error::Damaged {
-                    file: label(&path),
-                    why,
-                }),
-                (None, Job::UpdateKeys) => {
-                    updatekeys_file(&path, config.as_deref(), &keyring, &opts).await
-                }
-                (None, Job::Rotate(changes)) => {
-                    rotate_file(&path, config.as_deref(), &keyring, changes, &opts).await
-                }
-            };
-            progress(&path);
-            results.lock().expect("results lock").push((i, path, r));
-        });
-    }
-    while let Some(joined) = set.join_next().await {
-        if let Err(e) = joined {
-            tracing::error!("a file task failed: {e}");
+    let items = files.into_iter().map(|t| (t.path.clone(), t)).collect();
+    crate::bulk::run(items, parallel, progress, |_, target| {
+        let (job, keyring, opts) = (job.clone(), keyring.clone(), opts.clone());
+        async move { run_one(target, &job, &keyring, &opts).await }
+    })
+    .await
+}
+
+/// One file of [`run_many`] (a task of the bulk runner).
+pub async fn run_one(
+    target: Target,
+    job: &Job,
+    keyring: &Keyring,
+    opts: &Options,
+) -> Result<Outcome> {
+    let Target {
+        path,
+        config,
+        damage,
+    } = target;
+    match (damage, job) {
+        (Some(why), _) => Err(Error::Damaged {
+            file: label(&path),
+            why,
+        }),
+        (None, Job::UpdateKeys) => updatekeys_file(&path, config.as_deref(), keyring, opts).await,
+        (None, Job::Rotate(changes)) => {
+            rotate_file(&path, config.as_deref(), keyring, changes, opts).await
         }
     }
-    let mut v = std::mem::take(&mut *results.lock().expect("results lock"));
-    // A task that died (a bug) still gets a line in the summary.
-    let done: BTreeSet<usize> = v.iter().map(|(i, _, _)| *i).collect();
-    for (i, p) in all_paths.into_iter().enumerate() {
-        if !done.contains(&i) {
-            let file = label(&p);
-            v.push((i, p, Err(Error::Internal { file })));
-        }
-    }
-    v.sort_by_key(|(i, _, _)| *i);
-    v.into_iter().map(|(_, p, r)| (p, r)).collect()
 }

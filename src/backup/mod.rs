@@ -13,6 +13,7 @@
 //! prompts, where files are written, the cluster (its Secret I/O is `k8s::cluster`).
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use age::secrecy::{ExposeSecret, SecretString};
 use rand::RngCore;
@@ -442,7 +443,6 @@ pub async fn verify_dir(
     opened: &Opened,
 ) -> Result<Vec<Verified>, BackupError> {
     use crate::metadata::KeyKind;
-    use crate::metadata::MasterKey;
     let mut ring = crate::keysource::Keyring::default();
     ring.age
         .add_text(opened.identities.as_str().unwrap_or_default(), "the backup")
@@ -459,43 +459,52 @@ pub async fn verify_dir(
     } else {
         None
     };
-    let backed_up: std::collections::BTreeSet<&str> = opened
-        .manifest
-        .identities
-        .iter()
-        .map(|e| e.recipient.as_str())
-        .collect();
-    let mut out = Vec::with_capacity(found.len());
-    for f in found {
-        let label = f.path.display().to_string();
-        let r = match f.damage {
-            Some(why) => Err(crate::error::Error::Damaged { file: label, why }),
-            None => match std::fs::read(&f.path) {
-                Ok(bytes) => {
-                    let has_kms = crate::document::load_encrypted(&label, f.format, &bytes)
-                        .map(|(_, md)| md.all_keys().any(|k| matches!(k, MasterKey::Kms(_))))
-                        .unwrap_or(false);
-                    match crate::document::open(&label, f.format, &bytes, &ring, false).await {
-                        Ok(o) => Ok(Coverage::Opens {
-                            pgp_only: !o.metadata.all_keys().any(|k| {
-                                matches!(k, MasterKey::Age(a) if backed_up.contains(a.recipient.as_str()))
-                            }),
-                        }),
-                        Err(crate::error::Error::Key { .. }) if has_kms => Ok(Coverage::KmsOnly),
-                        Err(e) => Err(e),
-                    }
-                }
-                Err(source) => Err(crate::error::Error::Read {
-                    file: label,
-                    source,
-                }),
-            },
-        };
-        out.push((f.path, r));
-    }
+    let backed_up: Arc<std::collections::BTreeSet<String>> = Arc::new(
+        opened
+            .manifest
+            .identities
+            .iter()
+            .map(|e| e.recipient.clone())
+            .collect(),
+    );
+    let ring = Arc::new(ring);
+    let items = found.into_iter().map(|f| (f.path.clone(), f)).collect();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut out = crate::bulk::run(items, threads, crate::bulk::no_progress(), |_, f| {
+        let (ring, backed_up) = (ring.clone(), backed_up.clone());
+        async move { verify_one(f, &ring, &backed_up).await }
+    })
+    .await;
     drop(home);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// One file of [`verify_dir`] (a task of the bulk runner).
+async fn verify_one(
+    f: crate::repo::SopsFile,
+    ring: &crate::keysource::Keyring,
+    backed_up: &std::collections::BTreeSet<String>,
+) -> crate::error::Result<Coverage> {
+    use crate::metadata::MasterKey;
+    let label = f.path.display().to_string();
+    if let Some(why) = f.damage {
+        return Err(crate::error::Error::Damaged { file: label, why });
+    }
+    let bytes = crate::file::read(&f.path)?;
+    let bytes = bytes.expose();
+    let has_kms = crate::document::load_encrypted(&label, f.format, bytes)
+        .map(|(_, md)| md.all_keys().any(|k| matches!(k, MasterKey::Kms(_))))
+        .unwrap_or(false);
+    match crate::document::open(&label, f.format, bytes, ring, false).await {
+        Ok(o) => Ok(Coverage::Opens {
+            pgp_only: !o.metadata.all_keys().any(
+                |k| matches!(k, MasterKey::Age(a) if backed_up.contains(a.recipient.as_str())),
+            ),
+        }),
+        Err(crate::error::Error::Key { .. }) if has_kms => Ok(Coverage::KmsOnly),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,16 @@
-//! Shared CLI plumbing: reading input, writing output safely, choosing formats, building the
-//! encryption spec from flags and `.sops.yaml`, and the single async runtime.
+//! Shared CLI plumbing: reading input, writing output safely, choosing formats, turning key and
+//! rule flags into what the library decides recipients from (`shroud::file`), telling the user
+//! the library's notes, confirmations, and the async runtimes.
 //!
 //! Must not know: format or crypto internals.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use shroud::config::{self, Config, ConfigError};
+use shroud::config::Config;
 use shroud::crypto::RuleSpec;
-use shroud::document::EncryptSpec;
 use shroud::error::{Error, Result};
+use shroud::file::{Given, Note};
 use shroud::fsutil::{self, Mode};
 use shroud::keysource::{KeySpec, Keyring};
 use shroud::secret::SecretBytes;
@@ -70,23 +71,11 @@ pub struct Input {
 /// Reads `file` (or stdin for `None` / `-`).
 pub fn read_input(file: Option<&Path>) -> Result<Input> {
     match file {
-        Some(p) if p != Path::new("-") => {
-            let label = p.display().to_string();
-            match fsutil::read_file(p) {
-                Ok(bytes) => Ok(Input {
-                    label,
-                    path: Some(p.to_path_buf()),
-                    bytes: SecretBytes::new(bytes),
-                }),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Err(Error::NoFile { file: label })
-                }
-                Err(source) => Err(Error::Read {
-                    file: label,
-                    source,
-                }),
-            }
-        }
+        Some(p) if p != Path::new("-") => Ok(Input {
+            label: p.display().to_string(),
+            path: Some(p.to_path_buf()),
+            bytes: shroud::file::read(p)?,
+        }),
         _ => {
             let bytes = fsutil::read_bounded(std::io::stdin().lock(), None, fsutil::max_input())
                 .map_err(|source| Error::Read {
@@ -268,16 +257,9 @@ pub fn write_output(sink: Sink<'_>, bytes: &[u8], mode: Mode) -> Result<()> {
     }
 }
 
-/// Emit options from `--indent`, then `.sops.yaml` `stores`.
+/// Emit options from `--indent`, then `.sops.yaml` `stores` ([`shroud::file::emit_options`]).
 pub fn emit_options(g: &Global, format: Format, cfg: Option<&Config>) -> EmitOptions {
-    let from_cfg = cfg.and_then(|c| match format {
-        Format::Yaml => c.yaml_indent,
-        Format::Json | Format::Binary => c.json_indent,
-        _ => None,
-    });
-    EmitOptions {
-        indent: g.indent.or(from_cfg),
-    }
+    shroud::file::emit_options(g.indent, format, cfg)
 }
 
 /// Loads identities for decryption, trying key types in `--decryption-order`.
@@ -376,120 +358,57 @@ impl RuleFlags {
     }
 }
 
-pub fn parse_context(s: &str) -> Result<Vec<(String, String)>> {
-    s.split(',')
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| {
-            p.split_once(':')
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "invalid --encryption-context entry {p:?}: expected key:value"
-                    ))
-                })
-        })
-        .collect()
-}
-
-/// Recipients from flags, if any were given.
+/// Recipients from flags, if any were given (one key group).
 pub fn groups_from_flags(k: &KeyFlags) -> Result<Option<Vec<Vec<KeySpec>>>> {
-    let mut keys = Vec::new();
-    if let Some(a) = &k.age {
-        keys.extend(
-            a.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| KeySpec::Age(s.to_owned())),
-        );
-    }
-    if let Some(fps) = &k.pgp {
-        keys.extend(
-            fps.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| KeySpec::Pgp(shroud::keysource::pgp::normalize(s))),
-        );
-    }
-    if let Some(arns) = &k.kms {
-        let ctx = k
-            .encryption_context
-            .as_deref()
-            .map(parse_context)
-            .transpose()?
-            .unwrap_or_default();
-        for arn in arns.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            keys.push(config::kms_from_str(arn, k.aws_profile.as_deref(), &ctx));
-        }
-    }
-    Ok((!keys.is_empty()).then(|| vec![keys]))
+    shroud::file::key_lists(
+        k.age.as_deref(),
+        k.pgp.as_deref(),
+        k.kms.as_deref(),
+        k.aws_profile.as_deref(),
+        k.encryption_context.as_deref(),
+    )
 }
 
-/// Builds what a new file is encrypted for: flags win over the matching `.sops.yaml` rule.
-pub fn encrypt_spec(
-    file: &str,
-    rule_path: Option<&Path>,
-    keys: &KeyFlags,
-    rules: &RuleFlags,
-    cfg: Option<&Config>,
-) -> Result<EncryptSpec> {
-    let rule = match (cfg, rule_path) {
-        (Some(c), Some(p)) => Some(c.rule_for(p)),
-        (Some(c), None) => Some(c.rule_for(Path::new("stdin"))),
-        _ => None,
-    };
-    let flag_groups = groups_from_flags(keys)?;
-    let (groups, threshold, rule_spec) = match (flag_groups, rule) {
-        (Some(g), rule) => {
-            if let (Some(Err(ConfigError::NoMatchingRule { config, .. })), Some(c)) = (&rule, cfg)
-                && !c.creation_rules.is_empty()
-            {
-                outside_policy(file, &shown(Path::new(config)));
-            }
-            (
-                g,
-                keys.shamir_threshold.unwrap_or(0),
-                rule.and_then(|r| r.ok()).map(|r| r.rules.clone()),
-            )
-        }
-        (None, Some(Ok(r))) => {
-            if r.groups.iter().all(|g| g.is_empty()) {
-                let types = if r.unsupported.is_empty() {
-                    "no keys".to_owned()
-                } else {
-                    r.unsupported.join(", ")
-                };
-                return Err(Error::Invalid(format!(
-                    "{file}: the matching .sops.yaml rule lists only {types}: this key source is not supported by shroud (it encrypts for age, PGP and AWS KMS keys)"
-                )));
-            }
-            (
-                r.groups.clone(),
-                keys.shamir_threshold.unwrap_or(r.shamir_threshold),
-                Some(r.rules.clone()),
-            )
-        }
-        (None, Some(Err(e))) => return Err(e.into()),
-        (None, None) => (Vec::new(), 0, None),
-    };
-    let rules = match rules.spec() {
-        Some(s) => s,
-        None => {
-            let mut s = rule_spec.unwrap_or_default();
-            s.mac_only_encrypted |= rules.mac_only_encrypted;
-            s
-        }
-    };
-    Ok(EncryptSpec {
-        groups,
-        shamir_threshold: threshold,
-        rules,
+/// The keys and rules the flags give; the library decides with the creation rule
+/// ([`shroud::file::recipients`]).
+pub fn given(keys: &KeyFlags, rules: &RuleFlags) -> Result<Given> {
+    Ok(Given {
+        groups: groups_from_flags(keys)?,
+        shamir_threshold: keys.shamir_threshold,
+        rules: rules.spec(),
+        mac_only_encrypted: rules.mac_only_encrypted,
     })
 }
 
-/// Takes the read-modify-write lock of `path` (see `fsutil::lock`), saying so when another
-/// shroud process holds it.
+/// Tells the user what the library noted about a file.
+pub fn report_notes(notes: &[Note]) {
+    for n in notes {
+        match n {
+            Note::StaleLock { file, stale } => {
+                warn(&format!("{}: {stale}", shown(Path::new(file))))
+            }
+            Note::OutsidePolicy { file, config } => warn(&format!(
+                "{file} is outside the policy: no creation rule of {} matches it, so it is encrypted for the keys on the command line only, and `shroud audit` will report it as uncovered",
+                shown(config)
+            )),
+            Note::KeptDataKey { file } => super::messages::note(&format!(
+                "encrypt: {file}: kept the data key and unchanged values' ciphertext of its committed version (HEAD) for a small diff; --new-data-key for a new key"
+            )),
+            Note::NewDataKey { file, why } => super::messages::note(&format!(
+                "encrypt: {file}: new data key: the committed version (HEAD) {why}"
+            )),
+            Note::MacIgnored { file, why } => warn(&format!("{file}: {why}")),
+            Note::CommentsUndecryptable { file, count } => warn(&format!(
+                "{file}: {count} encrypted comment(s) could not be decrypted and were left as they are"
+            )),
+        }
+    }
+}
+
+/// Takes the read-modify-write lock of `path` ([`shroud::file::lock`]), waiting for another
+/// shroud process that holds it and saying so.
 pub fn lock(path: &Path) -> Result<fsutil::FileLock> {
-    let l = fsutil::lock(path, || {
+    let waiting = || {
         let who = match fsutil::lock_holder(path) {
             Some(pid) => format!("shroud process {pid}"),
             None => "another shroud process".to_owned(),
@@ -498,11 +417,8 @@ pub fn lock(path: &Path) -> Result<fsutil::FileLock> {
             "shroud: waiting for {who} to finish with {}",
             shown(path)
         ))
-    })
-    .map_err(|source| Error::Write {
-        file: path.display().to_string(),
-        source,
-    })?;
+    };
+    let l = shroud::file::lock(path, shroud::file::Wait::Block(&waiting))?;
     warn_stale(path, &l);
     Ok(l)
 }
@@ -563,14 +479,6 @@ pub fn confirm(question: &str) -> Result<bool> {
             _ => return Err(no_answer()),
         }
     }
-}
-
-/// The one-line warning for a file encrypted with keys from the command line while
-/// `.sops.yaml` has creation rules and none matches it (the drop-in mode refuses, as sops).
-fn outside_policy(file: &str, config: &str) {
-    warn(&shroud::text::sanitize(&format!(
-        "{file} is outside the policy: no creation rule of {config} matches it, so it is encrypted for the keys on the command line only, and `shroud audit` will report it as uncovered"
-    )));
 }
 
 /// A path as summaries print it: relative to the current directory when it is inside it.

@@ -1,10 +1,9 @@
 //! `shroud decrypt`: decrypt and verify a file, print it (or one value with `--extract`).
 
 use shroud::config;
-use shroud::document;
 use shroud::error::{Error, Result};
+use shroud::file;
 use shroud::fsutil::Mode;
-use shroud::store;
 use shroud::tree;
 
 use super::Global;
@@ -43,43 +42,21 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         })
         .transpose()?;
     let keyring = common::keyring(g)?;
-    let opened = common::block_on(document::open(
-        &input.label,
-        in_fmt,
-        input.bytes.expose(),
-        &keyring,
-        a.ignore_mac,
-    ))?;
-    if let Some(w) = &opened.mac_warning {
-        common::warn(&format!("{}: {w}", input.label));
-    }
-    if opened.undecryptable_comments > 0 {
-        common::warn(&format!(
-            "{}: {} encrypted comment(s) could not be decrypted and were left as they are",
-            input.label, opened.undecryptable_comments
-        ));
-    }
-    // Plaintext output is held in a zeroizing buffer until written.
-    let bytes = shroud::secret::SecretBytes::new(match &extract {
-        Some(path) => {
-            let root = opened.tree.branches.first().cloned().unwrap_or_default();
-            let v = tree::lookup(&root, path).ok_or_else(|| Error::TreePath {
-                file: input.label.clone(),
-                message: tree::not_found_message(&root, path, None),
-            })?;
-            store::emit_value(out_fmt, v).map_err(|source| Error::Store {
-                file: input.label.clone(),
-                source,
-            })?
-        }
-        None => {
-            let cfg = config::discover(g.config.as_deref(), name.as_deref())
-                .ok()
-                .flatten();
-            let opts = common::emit_options(g, out_fmt, cfg.as_ref());
-            document::emit_plain(&input.label, out_fmt, &opened.tree, opts)?
-        }
-    });
-    a.io.write(&input, bytes.expose(), Mode::Exactly(0o600))?;
+    // The config only sets the indentation here: one that cannot be read is not an error.
+    let cfg = config::discover(g.config.as_deref(), name.as_deref())
+        .ok()
+        .flatten();
+    let f = file::Decrypt {
+        label: &input.label,
+        in_format: in_fmt,
+        out_format: out_fmt,
+        ignore_mac: a.ignore_mac,
+        extract: extract.as_deref(),
+        config: cfg.as_ref(),
+        indent: g.indent,
+    };
+    let done = common::block_on(file::decrypt(&f, input.bytes.expose(), &keyring))?;
+    common::report_notes(&done.notes);
+    a.io.write(&input, done.bytes.expose(), Mode::Exactly(0o600))?;
     Ok(Outcome::Done)
 }

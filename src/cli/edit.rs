@@ -203,13 +203,10 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         opened = Some(o);
         bytes
     } else {
-        spec = Some(common::encrypt_spec(
-            &label,
-            Some(&a.file),
-            &a.keys,
-            &a.rules,
-            cfg.as_ref(),
-        )?);
+        let given = common::given(&a.keys, &a.rules)?;
+        let (s, note) = shroud::file::recipients(&label, Some(&a.file), &given, cfg.as_ref())?;
+        common::report_notes(&note.into_iter().collect::<Vec<_>>());
+        spec = Some(s);
         template(fmt).to_vec()
     };
     let original = shroud::secret::SecretBytes::new(original);

@@ -1,16 +1,21 @@
-//! `shroud encrypt`: encrypt a plaintext file for the recipients of the flags or `.sops.yaml`;
-//! with several files or `--recursive DIR`, every file in place, in parallel, with the plan,
-//! confirmation and summary `rotate` has.
+//! `shroud encrypt`: encrypt a plaintext file for the recipients of the flags or `.sops.yaml`
+//! (`shroud::file::encrypt` decides and orders the steps); with several files or
+//! `--recursive DIR`, every file in place on the bulk runner, with the plan, confirmation and
+//! summary every bulk verb has (`cli::bulk`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use shroud::config;
+use shroud::config::{self, Configs};
 use shroud::document;
-use shroud::error::{Error, ExitCode, Result};
-use shroud::fsutil::{self, Mode};
+use shroud::error::{Error, Result};
+use shroud::file;
+use shroud::fsutil::Mode;
 
 use super::Global;
+use super::bulk::{Bulk, Tally};
 use super::common::{self, KeyFlags, Outcome, RuleFlags};
+use super::messages;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -82,15 +87,11 @@ pub fn run(#[allow(unused_mut)] mut a: Args, g: &Global) -> Result<Outcome> {
         out_fmt,
         lock: _lock,
     } = a.io.read()?;
+    let given = common::given(&a.keys, &a.rules)?;
     let cfg = config::discover(g.config.as_deref(), name.as_deref())?;
-    let spec = common::encrypt_spec(
-        &input.label,
-        name.as_deref(),
-        &a.keys,
-        &a.rules,
-        cfg.as_ref(),
-    )?;
     if let Some(kind) = &a.kind {
+        let (spec, note) = file::recipients(&input.label, name.as_deref(), &given, cfg.as_ref())?;
+        common::report_notes(&note.into_iter().collect::<Vec<_>>());
         let bytes = encrypted_secret(
             &a,
             kind,
@@ -103,65 +104,24 @@ pub fn run(#[allow(unused_mut)] mut a: Args, g: &Global) -> Result<Outcome> {
         a.io.write(&input, &bytes, Mode::KeepOr(0o644))?;
         return Ok(Outcome::Done);
     }
-    let tree = document::load_plain(&input.label, in_fmt, input.bytes.expose())?;
-    let reuse = (a.io.in_place && in_fmt == out_fmt && !a.new_data_key)
-        .then_some(input.path.as_deref())
-        .flatten();
-    let (tree, md) = seal(g, (&input.label, reuse), in_fmt, tree, &spec, false)?;
-    let opts = common::emit_options(g, out_fmt, cfg.as_ref());
-    let bytes = document::emit_encrypted(&input.label, out_fmt, tree, &md, opts)?;
-    a.io.write(&input, &bytes, Mode::KeepOr(0o644))?;
+    let f = file::Encrypt {
+        label: &input.label,
+        name: name.as_deref(),
+        in_format: in_fmt,
+        out_format: out_fmt,
+        given: &given,
+        config: cfg.as_ref(),
+        indent: g.indent,
+        reuse_head: input
+            .path
+            .as_deref()
+            .filter(|_| a.io.in_place && !a.new_data_key),
+    };
+    let identities = || common::keyring(g).ok();
+    let done = common::block_on(file::encrypt(&f, input.bytes.expose(), &identities))?;
+    common::report_notes(&done.notes);
+    a.io.write(&input, &done.bytes, Mode::KeepOr(0o644))?;
     Ok(Outcome::Done)
-}
-
-/// Encrypts a plaintext tree for `spec`. With `-i` (`reuse` names the file) and a committed
-/// version (HEAD) that is a sops file we can open, for the same recipients and rules: under its
-/// data key, every unchanged value keeping its ciphertext, so `decrypt -i`, edit, `encrypt -i`
-/// gives the small diff `shroud edit` gives.
-fn seal(
-    g: &Global,
-    (label, reuse): (&str, Option<&Path>),
-    format: shroud::store::Format,
-    tree: shroud::tree::Tree,
-    spec: &document::EncryptSpec,
-    parallel: bool,
-) -> Result<(shroud::tree::Tree, shroud::metadata::Metadata)> {
-    use shroud::merge::{self, Reseal};
-    let committed = reuse.and_then(|p| {
-        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
-        let name = Path::new(p.file_name()?);
-        shroud::git::blob_at(dir.unwrap_or(Path::new(".")), "HEAD", name).ok()?
-    });
-    if let Some(committed) = committed
-        && let Ok(keyring) = common::keyring(g)
-    {
-        let reseal = merge::reseal(label, format, tree.clone(), &committed, spec, &keyring);
-        let done = if parallel {
-            common::block_on_parallel(reseal)
-        } else {
-            common::block_on(reseal)
-        };
-        match done? {
-            Reseal::Sealed(sealed) => {
-                super::messages::note(&format!(
-                    "encrypt: {label}: kept the data key and unchanged values' ciphertext of its committed version (HEAD) for a small diff; --new-data-key for a new key"
-                ));
-                return Ok(*sealed);
-            }
-            Reseal::Declined(why) => super::messages::note(&format!(
-                "encrypt: {label}: new data key: the committed version (HEAD) {why}"
-            )),
-            Reseal::NotSops => {}
-        }
-    }
-    let wrap = common::keyring_for_encrypt();
-    let fresh = document::encrypt(label, format, tree, spec, &wrap);
-    let (tree, md, _key) = if parallel {
-        common::block_on_parallel(fresh)
-    } else {
-        common::block_on(fresh)
-    }?;
-    Ok((tree, md))
 }
 
 /// `--kind EncryptedSecret`: a plain Secret manifest becomes an EncryptedSecret whose payload
@@ -216,48 +176,15 @@ fn encrypted_secret(
     })
 }
 
-/// Encrypts one file in place: locked, read, refused when already encrypted, written back
-/// atomically with its mode kept.
-fn encrypt_in_place(a: &Args, g: &Global, path: &Path) -> Result<()> {
-    let label = path.display().to_string();
-    let _lock = match fsutil::try_lock(path) {
-        Ok(Some(l)) => {
-            common::warn_stale(path, &l);
-            l
-        }
-        Ok(None) => return Err(Error::Busy { file: label }),
-        Err(source) => {
-            return Err(Error::Write {
-                file: label,
-                source,
-            });
-        }
-    };
-    let input = common::read_input(Some(path))?;
-    let in_fmt =
-        common::input_format(a.io.input_type.as_deref(), Some(path), input.bytes.expose())?;
-    let out_fmt = match &a.io.output_type {
-        Some(t) => common::parse_format(t)?,
-        None => in_fmt,
-    };
-    if document::is_encrypted(in_fmt, input.bytes.expose()) {
-        return Err(Error::AlreadyEncrypted { file: label });
-    }
-    let cfg = config::discover(g.config.as_deref(), Some(path))?;
-    let spec = common::encrypt_spec(&label, Some(path), &a.keys, &a.rules, cfg.as_ref())?;
-    let tree = document::load_plain(&label, in_fmt, input.bytes.expose())?;
-    let reuse = (in_fmt == out_fmt && !a.new_data_key).then_some(path);
-    let (tree, md) = seal(g, (&label, reuse), in_fmt, tree, &spec, true)?;
-    let opts = common::emit_options(g, out_fmt, cfg.as_ref());
-    let bytes = document::emit_encrypted(&label, out_fmt, tree, &md, opts)?;
-    fsutil::write_atomic(path, &bytes, Mode::KeepOr(0o644)).map_err(|source| Error::Write {
-        file: label,
-        source,
-    })
+/// The files of `encrypt -i F1 F2 …` or `--recursive DIR` (with, for `--recursive`, the
+/// selected files that are encrypted already and those with nothing to encrypt).
+struct Selected {
+    files: Vec<PathBuf>,
+    already: Vec<PathBuf>,
+    nothing: Vec<PathBuf>,
 }
 
-/// `encrypt -i F1 F2 …` and `encrypt -i --recursive DIR`.
-fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
+fn select(a: &Args, configs: &Configs) -> Result<Selected> {
     if !a.io.in_place {
         return Err(Error::Usage(
             "encrypt writes several files (or --recursive) only in place: add -i".into(),
@@ -268,52 +195,69 @@ fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
             "--output, --filename-override and --kind take a single file".into(),
         ));
     }
-    let mut nothing = Vec::new();
-    let (files, already) = match &a.recursive {
+    match &a.recursive {
         Some(dir) => {
             if a.io.file.is_some() || !a.more.is_empty() {
                 return Err(Error::Usage(
                     "give FILEs or --recursive DIR, not both".into(),
                 ));
             }
-            let configs = shroud::repo::Configs::new(g.config.as_deref())?;
-            let found = shroud::repo::files_to_encrypt(dir, &configs)?;
-            nothing = found.nothing_to_encrypt;
-            (found.plain, found.encrypted)
+            let found = shroud::repo::files_to_encrypt(dir, configs)?;
+            Ok(Selected {
+                files: found.plain,
+                already: found.encrypted,
+                nothing: found.nothing_to_encrypt,
+            })
         }
-        None => {
-            let mut files: Vec<PathBuf> = a.io.file.iter().cloned().collect();
-            files.extend(a.more.iter().cloned());
-            (files, Vec::new())
-        }
+        None => Ok(Selected {
+            files: a.io.file.iter().chain(&a.more).cloned().collect(),
+            already: Vec::new(),
+            nothing: Vec::new(),
+        }),
+    }
+}
+
+/// `encrypt -i F1 F2 …` and `encrypt -i --recursive DIR`: the plan, one confirmation, every
+/// file in place on the bulk runner (`shroud::file::encrypt_in_place`), the summary.
+fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
+    let configs = Configs::new(g.config.as_deref())?;
+    let Selected {
+        files,
+        already,
+        nothing,
+    } = select(a, &configs)?;
+    let bulk = Bulk {
+        verb: "encrypt",
+        yes: a.yes,
+        quiet: a.quiet,
+        jobs: a
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .clamp(1, 64),
     };
-    if !a.quiet {
-        for f in &nothing {
-            super::messages::note(&format!(
-                "skipped {}: its creation rule selects no value in it (left as it is)",
-                common::shown(f)
-            ));
-        }
+    for f in &nothing {
+        bulk.say(&format!(
+            "skipped {}: its creation rule selects no value in it (left as it is)",
+            common::shown(f)
+        ));
     }
     if files.is_empty() {
-        super::messages::note(&format!(
+        messages::note(&format!(
             "encrypt: nothing to encrypt ({} selected files are encrypted already, {} hold no value their rule encrypts; --recursive takes files a creation rule's path_regex selects)",
             already.len(),
             nothing.len()
         ));
         return Ok(Outcome::Done);
     }
-    if !a.quiet || a.dry_run {
-        for f in &files {
-            super::messages::note(&format!(
-                "{}{}",
-                if a.dry_run { "would encrypt " } else { "" },
-                common::shown(f)
-            ));
+    for f in &files {
+        if a.dry_run {
+            messages::note(&format!("would encrypt {}", common::shown(f)));
+        } else {
+            bulk.say(&common::shown(f));
         }
     }
     if a.dry_run {
-        super::messages::note(&format!(
+        messages::note(&format!(
             "encrypt: {} would be encrypted, {} already are, {} hold no value to encrypt",
             files.len(),
             already.len(),
@@ -321,63 +265,70 @@ fn run_many(a: &Args, g: &Global) -> Result<Outcome> {
         ));
         return Ok(Outcome::Done);
     }
-    if !a.yes && !common::confirm(&format!("encrypt these {} files in place?", files.len()))? {
-        return Err(Error::Declined("encrypt was not confirmed".into()));
-    }
-    let jobs = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .clamp(1, 64);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<(PathBuf, Result<()>)>> = Default::default();
-    std::thread::scope(|s| {
-        for _ in 0..jobs.min(files.len()) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(f) = files.get(i) else { break };
-                    let r = encrypt_in_place(a, g, f);
-                    results
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((f.clone(), r));
-                }
-            });
-        }
+    bulk.confirm(&format!("encrypt these {} files in place?", files.len()))?;
+    let input_type = a.io.input_type.as_deref().map(common::parse_format);
+    let output_type = a.io.output_type.as_deref().map(common::parse_format);
+    let how = Arc::new(Job {
+        given: common::given(&a.keys, &a.rules)?,
+        configs,
+        in_format: input_type.transpose()?,
+        out_format: output_type.transpose()?,
+        indent: g.indent,
+        new_data_key: a.new_data_key,
+        global: g.clone(),
     });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by(|x, y| x.0.cmp(&y.0));
-    let (mut done, mut skipped, mut codes) = (0, already.len(), Vec::new());
+    let items = files.into_iter().map(|p| (p, ())).collect();
+    let results = bulk.run(items, a.recursive.is_some(), |path, ()| {
+        let job = how.clone();
+        async move { job.encrypt(&path).await }
+    });
+    let mut tally = Tally::new(&[("encrypted", 0), ("encrypted already", already.len())]);
+    if a.recursive.is_some() {
+        tally = Tally::new(&[
+            ("encrypted", 0),
+            ("encrypted already", already.len()),
+            ("with nothing to encrypt", nothing.len()),
+        ]);
+    }
     for (p, r) in &results {
         match r {
-            Ok(()) => done += 1,
+            Ok(notes) => {
+                common::report_notes(notes);
+                tally.count("encrypted");
+            }
             Err(Error::AlreadyEncrypted { .. }) => {
-                skipped += 1;
-                if !a.quiet {
-                    super::messages::note(&format!(
-                        "skipped {}: encrypted already",
-                        common::shown(p)
-                    ));
-                }
+                tally.count("encrypted already");
+                bulk.say(&format!("skipped {}: encrypted already", common::shown(p)));
             }
-            Err(e) => {
-                codes.push(e.exit_code());
-                super::messages::file_error(e);
-            }
+            Err(e) => tally.failed(e),
         }
     }
-    let nothing_part = if a.recursive.is_some() {
-        format!(", {} with nothing to encrypt", nothing.len())
-    } else {
-        String::new()
-    };
-    super::messages::note(&format!(
-        "encrypt: {done} encrypted, {skipped} encrypted already{nothing_part}, {} failed",
-        codes.len()
-    ));
-    Ok(match codes.first() {
-        None => Outcome::Done,
-        Some(&c) if codes.iter().all(|&x| x == c) => Outcome::Code(c),
-        Some(_) => Outcome::Code(ExitCode::Generic),
-    })
+    tally.summary("encrypt", None);
+    Ok(tally.outcome())
+}
+
+/// What every file of a bulk encryption shares (owned: each file is a task of its own).
+struct Job {
+    given: file::Given,
+    configs: Configs,
+    in_format: Option<shroud::store::Format>,
+    out_format: Option<shroud::store::Format>,
+    indent: Option<usize>,
+    new_data_key: bool,
+    global: Global,
+}
+
+impl Job {
+    async fn encrypt(&self, path: &Path) -> Result<Vec<file::Note>> {
+        let how = file::InPlace {
+            given: &self.given,
+            configs: &self.configs,
+            in_format: self.in_format,
+            out_format: self.out_format,
+            indent: self.indent,
+            new_data_key: self.new_data_key,
+        };
+        let identities = || common::keyring(&self.global).ok();
+        file::encrypt_in_place(path, &how, &identities).await
+    }
 }

@@ -6,6 +6,7 @@
 //! where bytes come from and go to. Must not know: format or crypto internals.
 
 pub mod audit;
+pub mod bulk;
 pub mod common;
 pub mod completion;
 pub mod decrypt;

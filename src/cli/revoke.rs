@@ -11,7 +11,9 @@ use shroud::revoke::{self, Exposure, Status};
 use shroud::rotate::Outcome;
 
 use super::Global;
+use super::bulk::{Bulk, Tally};
 use super::common;
+use super::messages;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -150,158 +152,170 @@ fn print_exposure(e: &Exposure, quiet: bool) {
     }
 }
 
-pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
-    let named = revoke::named(&a.recipients)?;
-    let root = root_of(&a)?;
-    let plan = revoke::plan(&root, &named)?;
-    for k in &plan.unmatched {
-        common::warn(&format!(
-            "{}: no rule and no file lists it",
-            shroud::text::sanitize(k)
-        ));
-    }
-    // The keys at hand, for comparing exposed values with today's (no key: not compared).
-    let keyring = common::keyring(g).ok();
-    let exposure = common::block_on_parallel(revoke::exposure(&root, &named, keyring.as_ref()))?;
-    revoke::check_found(&plan, &exposure)?;
+/// The plan as it is shown before anything changes: the configs and files that change, the
+/// damaged files that cannot be checked, and the exposure report.
+fn show_plan(a: &Args, plan: &revoke::Plan, exposure: &Exposure) {
     if !a.quiet {
         for e in &plan.edits {
-            super::messages::note(&format!("{}: {}", common::shown(&e.path), e.summary()));
+            messages::note(&format!("{}: {}", common::shown(&e.path), e.summary()));
         }
         for t in &plan.files {
-            super::messages::note(&format!(
+            messages::note(&format!(
                 "{}: new data key, without the revoked keys",
                 common::shown(&t.path)
             ));
         }
     }
     for (p, why) in &plan.damaged {
-        super::messages::note(&format!(
-            "shroud: {}: damaged sops file, cannot be checked: {}",
-            common::shown(p),
-            shroud::text::sanitize(why)
+        messages::note(&format!(
+            "shroud: {}: damaged sops file, cannot be checked: {why}",
+            common::shown(p)
         ));
     }
-    print_exposure(&exposure, a.quiet);
-    let write_report = |files: Vec<FileReport>, remaining: Vec<String>| -> Result<()> {
-        let Some(path) = &a.report else {
-            return Ok(());
-        };
-        let r = Report {
-            schema: "shroud-revoke/1",
-            revoked: named.given(),
-            root: root.display().to_string(),
-            dry_run: a.dry_run,
-            configs: plan
-                .edits
-                .iter()
-                .map(|e| ConfigReport {
-                    path: e.path.display().to_string(),
-                    removed: e
-                        .removed
-                        .iter()
-                        .map(|r| {
-                            format!(
-                                "creation_rules[{}] key group {}: {}",
-                                r.rule, r.group, r.key
-                            )
-                        })
-                        .collect(),
-                })
-                .collect(),
-            files,
-            complete: remaining.is_empty() && (!a.dry_run || plan.is_empty()),
-            remaining,
-            exposure: &exposure,
-        };
-        let mut json = serde_json::to_vec_pretty(&r).expect("serialisable");
-        json.push(b'\n');
-        common::write_output(
-            common::Sink::Output(path),
-            &json,
-            shroud::fsutil::Mode::KeepOr(0o644),
-        )
+    print_exposure(exposure, a.quiet);
+}
+
+/// `--report FILE`: the plan, the result and the exposure report as JSON.
+fn write_report(
+    a: &Args,
+    named: &shroud::keysource::Named,
+    (root, plan, exposure): (&Path, &revoke::Plan, &Exposure),
+    files: Vec<FileReport>,
+    remaining: Vec<String>,
+) -> Result<()> {
+    let Some(path) = &a.report else {
+        return Ok(());
     };
+    let r = Report {
+        schema: "shroud-revoke/1",
+        revoked: named.given(),
+        root: root.display().to_string(),
+        dry_run: a.dry_run,
+        configs: plan
+            .edits
+            .iter()
+            .map(|e| ConfigReport {
+                path: e.path.display().to_string(),
+                removed: e
+                    .removed
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "creation_rules[{}] key group {}: {}",
+                            r.rule, r.group, r.key
+                        )
+                    })
+                    .collect(),
+            })
+            .collect(),
+        files,
+        complete: remaining.is_empty() && (!a.dry_run || plan.is_empty()),
+        remaining,
+        exposure,
+    };
+    let mut json = serde_json::to_vec_pretty(&r).expect("serialisable");
+    json.push(b'\n');
+    common::write_output(
+        common::Sink::Output(path),
+        &json,
+        shroud::fsutil::Mode::KeepOr(0o644),
+    )
+}
+
+pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
+    let named = revoke::named(&a.recipients)?;
+    let root = root_of(&a)?;
+    let plan = revoke::plan(&root, &named)?;
+    for k in &plan.unmatched {
+        common::warn(&format!("{k}: no rule and no file lists it"));
+    }
+    // The keys at hand, for comparing exposed values with today's (no key: not compared).
+    let keyring = common::keyring(g).ok();
+    let exposure = common::block_on_parallel(revoke::exposure(&root, &named, keyring.as_ref()))?;
+    revoke::check_found(&plan, &exposure)?;
+    show_plan(&a, &plan, &exposure);
+    let report =
+        |files, remaining| write_report(&a, &named, (&root, &plan, &exposure), files, remaining);
     if plan.is_empty() {
-        write_report(Vec::new(), Vec::new())?;
-        super::messages::note(
+        report(Vec::new(), Vec::new())?;
+        messages::note(
             "keys revoke: no rule and no file lists the key any more (revoked already); the exposure above is what it could read in history",
         );
         return Ok(common::Outcome::Done);
     }
     if a.dry_run {
-        write_report(
-            plan.files
-                .iter()
-                .map(|t| FileReport {
-                    path: t.path.display().to_string(),
-                    result: "would_rekey",
-                    error: None,
-                })
-                .collect(),
-            Vec::new(),
-        )?;
-        super::messages::note(&format!(
+        let files = plan
+            .files
+            .iter()
+            .map(|t| FileReport {
+                path: t.path.display().to_string(),
+                result: "would_rekey",
+                error: None,
+            })
+            .collect();
+        report(files, Vec::new())?;
+        messages::note(&format!(
             "keys revoke: {} config(s) and {} file(s) would change (dry run)",
             plan.edits.len(),
             plan.files.len()
         ));
         return Ok(common::Outcome::Done);
     }
-    if !a.yes && !common::confirm("revoke these keys?")? {
-        return Err(Error::Declined("keys revoke was not confirmed".into()));
-    }
+    let bulk = Bulk {
+        verb: "keys revoke",
+        yes: a.yes,
+        quiet: a.quiet,
+        jobs: a.jobs.unwrap_or_else(|| {
+            4 * std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }),
+    };
+    bulk.confirm("revoke these keys?")?;
     let opts = shroud::rotate::Options {
         emit: shroud::store::EmitOptions { indent: g.indent },
         ..Default::default()
     };
     let keyring = Arc::new(common::keyring(g)?);
-    let jobs = a.jobs.unwrap_or_else(|| {
-        4 * std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
-    let applied = common::block_on_parallel(revoke::apply(
-        &plan,
-        keyring,
-        opts,
-        jobs,
-        Arc::new(|_: &Path| {}),
-    ))?;
-    let mut files = Vec::new();
-    let mut failed = 0;
-    for (p, r) in &applied.files {
-        match r {
-            Ok(Outcome::Changed(_) | Outcome::Unchanged) => files.push(FileReport {
-                path: p.display().to_string(),
-                result: "rekeyed",
-                error: None,
-            }),
-            Err(e) => {
-                failed += 1;
-                super::messages::file_error(e);
-                files.push(FileReport {
-                    path: p.display().to_string(),
-                    result: "failed",
-                    error: Some(e.to_string()),
-                });
-            }
-        }
+    let (bar, progress) = bulk.progress(plan.files.len(), true);
+    let applied =
+        common::block_on_parallel(revoke::apply(&plan, keyring, opts, bulk.jobs, progress));
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
-    write_report(files, applied.remaining.clone())?;
-    super::messages::note(&format!(
-        "keys revoke: {} config(s) changed, {} file(s) re-keyed, {failed} failed; {}",
-        plan.edits.len(),
-        applied.files.len() - failed,
-        if applied.remaining.is_empty() {
-            "verified: no rule and no file lists a revoked key".to_owned()
-        } else {
-            format!("{} still list one", applied.remaining.len())
-        }
-    ));
+    let applied = applied?;
+    let mut tally = Tally::new(&[
+        ("config(s) changed", plan.edits.len()),
+        ("file(s) re-keyed", 0),
+    ]);
+    let mut files = Vec::new();
+    for (p, r) in &applied.files {
+        let (result, error) = match r {
+            Ok(Outcome::Changed(_) | Outcome::Unchanged) => {
+                tally.count("file(s) re-keyed");
+                ("rekeyed", None)
+            }
+            Err(e) => {
+                tally.failed(e);
+                ("failed", Some(e.to_string()))
+            }
+        };
+        files.push(FileReport {
+            path: p.display().to_string(),
+            result,
+            error,
+        });
+    }
+    report(files, applied.remaining.clone())?;
+    let verified = if applied.remaining.is_empty() {
+        "verified: no rule and no file lists a revoked key".to_owned()
+    } else {
+        format!("{} still list one", applied.remaining.len())
+    };
+    tally.summary("keys revoke", Some(&verified));
     revoke::check_complete(&applied)?;
     if exposure.live() > 0 || exposure.values_with(Status::Unknown) > 0 {
-        super::messages::note(
+        messages::note(
             "keys revoke: the revoked keys can no longer open anything new, but values they could read are still in use: change them at their source (listed above)",
         );
     }

@@ -2,7 +2,6 @@
 //! `--all` for the enclosing git repository): a recipient diff, confirmation, parallel work with
 //! one progress bar, a summary, and a non-zero exit if any file failed.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,7 +13,9 @@ use shroud::repo::Configs;
 use shroud::rotate::{self, Job, KeyChanges, Outcome};
 
 use super::Global;
+use super::bulk::{Bulk, Tally};
 use super::common::{self, Sink};
+use super::messages;
 
 #[derive(clap::Args, Debug)]
 pub struct Scope {
@@ -181,6 +182,16 @@ fn run_job(
     let (files, recursive) = targets(scope, g)?;
     let mut opts = options(scope, g)?;
     opts.keep_data_key = keep_data_key;
+    let bulk = Bulk {
+        verb,
+        yes: scope.yes || scope.dry_run,
+        quiet: scope.quiet,
+        jobs: scope.jobs.unwrap_or_else(|| {
+            4 * std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        }),
+    };
     // `rotate --rm-*` takes the keys out of the rules too, so no later `updatekeys` brings them
     // back; every edit is proved before anything is written.
     let edits = match &job {
@@ -190,7 +201,7 @@ fn run_job(
         _ => Vec::new(),
     };
     for e in &edits {
-        super::messages::note(&format!(
+        messages::note(&format!(
             "{}{}: {}",
             if scope.dry_run { "would change " } else { "" },
             common::shown(&e.path),
@@ -199,39 +210,35 @@ fn run_job(
     }
     let keyring = Arc::new(common::keyring(g)?);
     if files.is_empty() {
-        super::messages::note("shroud: no sops files found");
+        messages::note("shroud: no sops files found");
         return Ok(common::Outcome::Done);
     }
-    // Plan first (no writes), show it, ask once.
-    let mut proceed_opts = opts.clone();
-    if !scope.dry_run && !scope.yes {
-        let mut dry = opts.clone();
-        dry.dry_run = true;
-        let planned = common::block_on_parallel(rotate::run_many(
-            files.clone(),
-            job.clone(),
-            keyring.clone(),
-            dry,
-            64,
-            Arc::new(|_: &Path| {}),
-        ));
+    let run = |bulk: &Bulk<'_>, files: Vec<rotate::Target>, opts: rotate::Options, long_run| {
+        let items = files.into_iter().map(|t| (t.path.clone(), t)).collect();
+        bulk.run(items, long_run, |_, target| {
+            let (job, keyring, opts) = (job.clone(), keyring.clone(), opts.clone());
+            async move { rotate::run_one(target, &job, &keyring, &opts).await }
+        })
+    };
+    // Plan first (no writes, 64 files at once), show it, ask once.
+    if !bulk.yes {
+        let dry = rotate::Options {
+            dry_run: true,
+            ..opts.clone()
+        };
+        let planner = Bulk { jobs: 64, ..bulk };
+        let planned = run(&planner, files.clone(), dry, false);
         let mut any = false;
         for (p, r) in &planned {
             if let Ok(Outcome::Changed(plan)) = r {
                 any = true;
-                if !scope.quiet {
-                    super::messages::note(&format!("{}: {plan}", common::shown(p)));
-                }
+                bulk.say(&format!("{}: {plan}", common::shown(p)));
             }
         }
         if !any {
-            report(&planned, verb, true, scope.quiet);
-            return exit_for(&planned);
+            return Ok(report(&planned, &bulk, true));
         }
-        if !common::confirm(&format!("{verb} these files?"))? {
-            return Err(Error::Declined(format!("{verb} was not confirmed")));
-        }
-        proceed_opts.dry_run = false;
+        bulk.confirm(&format!("{verb} these files?"))?;
     }
     if !scope.dry_run {
         for e in &edits {
@@ -241,80 +248,31 @@ fn run_job(
             })?;
         }
     }
-    let bar = (recursive && !scope.quiet && files.len() > 20 && std::io::stderr().is_terminal())
-        .then(|| {
-            let b = indicatif::ProgressBar::new(files.len() as u64);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} files, {elapsed} elapsed, about {eta} left",
-                )
-                .expect("valid template"),
-            );
-            b
-        });
-    let bar2 = bar.clone();
-    let progress: Arc<dyn Fn(&Path) + Send + Sync> = Arc::new(move |_| {
-        if let Some(b) = &bar2 {
-            b.inc(1);
-        }
-    });
-    let jobs = scope.jobs.unwrap_or_else(|| {
-        4 * std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
-    let results = common::block_on_parallel(rotate::run_many(
-        files,
-        job,
-        keyring,
-        proceed_opts,
-        jobs,
-        progress,
-    ));
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    report(&results, verb, scope.dry_run, scope.quiet);
-    exit_for(&results)
+    let results = run(&bulk, files, opts, recursive);
+    Ok(report(&results, &bulk, scope.dry_run))
 }
 
-fn report(results: &[(PathBuf, Result<Outcome>)], verb: &str, dry: bool, quiet: bool) {
-    let (mut changed, mut unchanged, mut failed) = (0, 0, 0);
+/// Each file's change (`changed F: plan`, or `would change` in a dry run), each failure, the
+/// summary, and the merged exit code.
+fn report(results: &[(PathBuf, Result<Outcome>)], bulk: &Bulk<'_>, dry: bool) -> common::Outcome {
+    let changed = if dry { "would be changed" } else { "changed" };
+    let mut tally = Tally::new(&[(changed, 0), ("unchanged", 0)]);
     for (p, r) in results {
         match r {
             Ok(Outcome::Changed(plan)) => {
-                changed += 1;
-                if !quiet {
-                    super::messages::note(&format!(
-                        "{}{}: {plan}",
-                        if dry { "would change " } else { "changed " },
-                        common::shown(p)
-                    ));
-                }
+                tally.count(changed);
+                bulk.say(&format!(
+                    "{}{}: {plan}",
+                    if dry { "would change " } else { "changed " },
+                    common::shown(p)
+                ));
             }
-            Ok(Outcome::Unchanged) => unchanged += 1,
-            Err(e) => {
-                failed += 1;
-                super::messages::file_error(e);
-            }
+            Ok(Outcome::Unchanged) => tally.count("unchanged"),
+            Err(e) => tally.failed(e),
         }
     }
-    super::messages::note(&format!(
-        "{verb}: {changed} {}changed, {unchanged} unchanged, {failed} failed",
-        if dry { "would be " } else { "" }
-    ));
-}
-
-fn exit_for(results: &[(PathBuf, Result<Outcome>)]) -> Result<common::Outcome> {
-    let codes: Vec<shroud::error::ExitCode> = results
-        .iter()
-        .filter_map(|(_, r)| r.as_ref().err().map(|e| e.exit_code()))
-        .collect();
-    Ok(match codes.first() {
-        None => common::Outcome::Done,
-        Some(&c) if codes.iter().all(|&x| x == c) => common::Outcome::Code(c),
-        Some(_) => common::Outcome::Code(shroud::error::ExitCode::Generic),
-    })
+    tally.summary(bulk.verb, None);
+    tally.outcome()
 }
 
 pub fn run_updatekeys(a: UpdateKeysArgs, g: &Global) -> Result<common::Outcome> {
@@ -334,7 +292,7 @@ pub fn run_rotate(mut a: RotateArgs, g: &Global) -> Result<common::Outcome> {
     }
     // The context applies to added KMS keys only (sops ignores it otherwise).
     let context = match (&a.encryption_context, &a.add_kms) {
-        (Some(c), Some(_)) => common::parse_context(c)?,
+        (Some(c), Some(_)) => shroud::file::parse_context(c)?,
         _ => Vec::new(),
     };
     let mut add: Vec<KeySpec> = split(&a.add_age).into_iter().map(KeySpec::Age).collect();

@@ -100,37 +100,22 @@ where
         });
     }
     let keyring = common::keyring(g)?;
-    let mut opened = common::block_on(document::open_to_edit(
-        &input.label,
-        fmt,
-        input.bytes.expose(),
-        &keyring,
-        ignore_mac,
-    ))?;
-    if opened.tree.branches.is_empty() {
-        opened.tree.branches.push(tree::Map::new());
-    }
-    let changed = f(&input.label, &mut opened.tree.branches[0])?;
-    if !changed {
-        return Ok(Outcome::Done);
-    }
-    document::seal(
-        &input.label,
-        &mut opened.tree,
-        &mut opened.metadata,
-        &mut opened.cipher,
-    )?;
+    // The config only sets the indentation here: one that cannot be read is not an error.
     let cfg = shroud::config::discover(g.config.as_deref(), input.path.as_deref())
         .ok()
         .flatten();
-    let bytes = document::emit_encrypted(
-        &input.label,
-        out_fmt,
-        opened.tree,
-        &opened.metadata,
-        common::emit_options(g, out_fmt, cfg.as_ref()),
-    )?;
-    common::write_output(Sink::File(file), &bytes, Mode::KeepOr(0o644))?;
+    let c = shroud::file::Change {
+        label: &input.label,
+        in_format: fmt,
+        out_format: out_fmt,
+        ignore_mac,
+        config: cfg.as_ref(),
+        indent: g.indent,
+    };
+    let changed = common::block_on(shroud::file::change(&c, input.bytes.expose(), &keyring, f))?;
+    if let Some(bytes) = changed {
+        common::write_output(Sink::File(file), &bytes, Mode::KeepOr(0o644))?;
+    }
     Ok(Outcome::Done)
 }
 

@@ -12,6 +12,7 @@
 pub mod age;
 pub mod kms;
 pub mod pgp;
+pub mod plan;
 pub mod shamir;
 
 use crate::metadata::envelope::{MasterKey, kms_identity};
