@@ -430,91 +430,95 @@ fn rfc3339(unix: i64) -> String {
         .unwrap_or_else(|| unix.to_string())
 }
 
-/// Everything `named` could read at any point: every version, in the history of every ref and
-/// in the working tree under `root`, whose envelopes list a named key. With `keyring`, exposed
-/// values are compared with today's (see [`Status`]).
-pub async fn exposure(
-    root: &Path,
-    named: &Named,
-    keyring: Option<&Keyring>,
-) -> crate::error::Result<Exposure> {
-    let top = git::toplevel(root);
-    let mut by_path: BTreeMap<String, Vec<Version>> = BTreeMap::new();
-    let mut history = git::History::default();
+/// Versions by path (relative to the repository's top), each with the named keys it lists.
+type Versions = BTreeMap<String, Vec<Version>>;
+
+/// The named keys a version's envelopes list (empty: the version exposes nothing to them).
+fn named_keys(md: &Metadata, named: &Named) -> BTreeSet<String> {
+    md.all_keys()
+        .filter(|k| named.matches_key(k))
+        .map(MasterKey::label)
+        .collect()
+}
+
+/// Every version in the history of every ref of the repository at `top` whose envelopes list
+/// a named key, with the history they were read from.
+fn history_versions(top: &Path, named: &Named) -> crate::error::Result<(git::History, Versions)> {
     let git_err = |e: git::GitError| procedure(RevokeError::Walk(e.to_string()));
-    if let Some(top) = &top {
-        let has_head = git::try_run(top, &["rev-parse", "--verify", "--quiet", "HEAD"])
-            .map_err(git_err)?
-            .is_some();
-        if has_head {
-            history = git::History::read(
-                top,
-                git::Scope {
-                    all_refs: true,
-                    renames: false,
-                },
-            )
-            .map_err(git_err)?;
-            let mut blobs = git::Blobs::new(top);
-            for (path, changes) in &history.changes {
-                let format = Format::from_path(Path::new(path));
-                let mut versions: HashMap<&str, Version> = HashMap::new();
-                for c in changes.iter().filter(|c| c.new_blob != git::NO_BLOB) {
-                    if let Some(v) = versions.get_mut(c.new_blob.as_str()) {
-                        v.commits.push(c.commit);
-                        continue;
-                    }
-                    let Some(bytes) = blobs.read(&c.new_blob).map_err(git_err)? else {
-                        continue;
-                    };
-                    let (_, parsed) = document::sniff_parsed(format, &bytes);
-                    let Some((_, md)) = parsed else { continue };
-                    let keys: BTreeSet<String> = md
-                        .all_keys()
-                        .filter(|k| named.matches_key(k))
-                        .map(MasterKey::label)
-                        .collect();
-                    if keys.is_empty() {
-                        continue;
-                    }
-                    versions.insert(
-                        &c.new_blob,
-                        Version {
-                            format,
-                            bytes,
-                            commits: vec![c.commit],
-                            keys,
-                        },
-                    );
-                }
-                if !versions.is_empty() {
-                    by_path
-                        .entry(path.clone())
-                        .or_default()
-                        .extend(versions.into_values());
-                }
+    let mut by_path = Versions::new();
+    let has_head = git::try_run(top, &["rev-parse", "--verify", "--quiet", "HEAD"])
+        .map_err(git_err)?
+        .is_some();
+    if !has_head {
+        return Ok((git::History::default(), by_path));
+    }
+    let history = git::History::read(
+        top,
+        git::Scope {
+            all_refs: true,
+            renames: false,
+        },
+    )
+    .map_err(git_err)?;
+    let mut blobs = git::Blobs::new(top);
+    for (path, changes) in &history.changes {
+        let format = Format::from_path(Path::new(path));
+        let mut versions: HashMap<&str, Version> = HashMap::new();
+        for c in changes.iter().filter(|c| c.new_blob != git::NO_BLOB) {
+            if let Some(v) = versions.get_mut(c.new_blob.as_str()) {
+                v.commits.push(c.commit);
+                continue;
             }
+            let Some(bytes) = blobs.read(&c.new_blob).map_err(git_err)? else {
+                continue;
+            };
+            let (_, parsed) = document::sniff_parsed(format, &bytes);
+            let Some((_, md)) = parsed else { continue };
+            let keys = named_keys(&md, named);
+            if keys.is_empty() {
+                continue;
+            }
+            versions.insert(
+                &c.new_blob,
+                Version {
+                    format,
+                    bytes,
+                    commits: vec![c.commit],
+                    keys,
+                },
+            );
+        }
+        if !versions.is_empty() {
+            by_path
+                .entry(path.clone())
+                .or_default()
+                .extend(versions.into_values());
         }
     }
-    // The working tree (uncommitted versions expose too).
-    let base = top.clone().unwrap_or_else(|| root.to_path_buf());
-    let mut today: HashMap<String, (Format, Vec<u8>)> = HashMap::new();
+    Ok((history, by_path))
+}
+
+/// Adds the working tree's versions under `root` (uncommitted versions expose too) to
+/// `by_path`, and returns today's bytes of every sops file, by path relative to `base`.
+fn working_tree_versions(
+    root: &Path,
+    base: &Path,
+    named: &Named,
+    by_path: &mut Versions,
+) -> crate::error::Result<HashMap<String, (Format, Vec<u8>)>> {
+    let mut today = HashMap::new();
     for f in repo::sops_files(root, None)? {
         let Ok(bytes) = fsutil::read_file(&f.path) else {
             continue;
         };
         let rel = std::path::absolute(&f.path)
             .ok()
-            .and_then(|a| a.strip_prefix(&base).ok().map(Path::to_path_buf))
+            .and_then(|a| a.strip_prefix(base).ok().map(Path::to_path_buf))
             .unwrap_or_else(|| f.path.clone())
             .to_string_lossy()
             .into_owned();
         if let (_, Some((_, md))) = document::sniff_parsed(f.format, &bytes) {
-            let keys: BTreeSet<String> = md
-                .all_keys()
-                .filter(|k| named.matches_key(k))
-                .map(MasterKey::label)
-                .collect();
+            let keys = named_keys(&md, named);
             let versions = by_path.entry(rel.clone()).or_default();
             if !keys.is_empty() && !versions.iter().any(|v| v.bytes == bytes) {
                 versions.push(Version {
@@ -530,38 +534,86 @@ pub async fn exposure(
         }
         today.insert(rel, (f.format, bytes));
     }
-    let digest_key: [u8; 32] = rand::random();
+    Ok(today)
+}
+
+/// Everything `named` could read at any point: every version, in the history of every ref and
+/// in the working tree under `root`, whose envelopes list a named key. With `keyring`, exposed
+/// values are compared with today's (see [`Status`]).
+pub async fn exposure(
+    root: &Path,
+    named: &Named,
+    keyring: Option<&Keyring>,
+) -> crate::error::Result<Exposure> {
+    let top = git::toplevel(root);
+    let (history, mut by_path) = match &top {
+        Some(top) => history_versions(top, named)?,
+        None => (git::History::default(), Versions::new()),
+    };
+    let base = top.clone().unwrap_or_else(|| root.to_path_buf());
+    let today = working_tree_versions(root, &base, named, &mut by_path)?;
+    let compare = Compare {
+        keyring,
+        digest_key: rand::random(),
+        history: &history,
+    };
     let mut out = Exposure {
         history: top.is_some(),
         compared: keyring.is_some(),
         files: Vec::new(),
     };
-    let commit_ref = |i: usize| {
-        history.commits.get(i).map(|c| CommitRef {
+    for (path, versions) in by_path {
+        let now = today.get(&path);
+        out.files.push(compare.file(path, versions, now).await);
+    }
+    Ok(out)
+}
+
+/// How exposed values are compared with today's: keyed digests of both under one random key,
+/// never the values themselves.
+struct Compare<'a> {
+    keyring: Option<&'a Keyring>,
+    digest_key: [u8; 32],
+    history: &'a git::History,
+}
+
+/// What one key path's versions showed (see [`Compare::file`]).
+#[derive(Default)]
+struct Seen {
+    newest: Option<usize>,
+    oldest: Option<usize>,
+    any_unread: bool,
+    any_same: bool,
+}
+
+impl Compare<'_> {
+    fn commit_ref(&self, i: usize) -> Option<CommitRef> {
+        self.history.commits.get(i).map(|c| CommitRef {
             id: c.id.clone(),
             time: rfc3339(c.unix),
         })
-    };
-    for (path, versions) in by_path {
-        let now = match (keyring, today.get(&path)) {
+    }
+
+    /// One file's exposure: every encrypted key path of its exposing versions, with when it
+    /// was first and last exposed and whether today's value is the same.
+    async fn file(
+        &self,
+        path: String,
+        versions: Vec<Version>,
+        today: Option<&(Format, Vec<u8>)>,
+    ) -> ExposedFile {
+        let now = match (self.keyring, today) {
             (Some(k), Some((format, bytes))) => document::open(&path, *format, bytes, k, false)
                 .await
                 .ok()
-                .map(|o| digests(&o, &digest_key)),
+                .map(|o| digests(&o, &self.digest_key)),
             _ => None,
         };
-        let today_paths: Option<BTreeSet<String>> = today.get(&path).and_then(|(format, bytes)| {
+        let today_paths: Option<BTreeSet<String>> = today.and_then(|(format, bytes)| {
             document::load_encrypted(&path, *format, bytes)
                 .ok()
                 .map(|(t, md)| encrypted_paths(&t, &md).into_iter().collect())
         });
-        // Per key path: (newest commit index, oldest commit index, working tree?, statuses).
-        struct Seen {
-            newest: Option<usize>,
-            oldest: Option<usize>,
-            any_unread: bool,
-            any_same: bool,
-        }
         let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
         let mut keys = BTreeSet::new();
         for v in &versions {
@@ -569,20 +621,15 @@ pub async fn exposure(
             let Ok((tree, md)) = document::load_encrypted(&path, v.format, &v.bytes) else {
                 continue;
             };
-            let then = match (keyring, &now) {
+            let then = match (self.keyring, &now) {
                 (Some(k), Some(_)) => document::open(&path, v.format, &v.bytes, k, true)
                     .await
                     .ok()
-                    .map(|o| digests(&o, &digest_key)),
+                    .map(|o| digests(&o, &self.digest_key)),
                 _ => None,
             };
             for kp in encrypted_paths(&tree, &md) {
-                let e = seen.entry(kp.clone()).or_insert(Seen {
-                    newest: None,
-                    oldest: None,
-                    any_unread: false,
-                    any_same: false,
-                });
+                let e = seen.entry(kp.clone()).or_default();
                 for &c in &v.commits {
                     e.newest = Some(e.newest.map_or(c, |n| n.min(c)));
                     e.oldest = Some(e.oldest.map_or(c, |o| o.max(c)));
@@ -612,18 +659,17 @@ pub async fn exposure(
                 };
                 ExposedValue {
                     key_path: kp,
-                    first: s.oldest.and_then(commit_ref),
-                    last: s.newest.and_then(commit_ref),
+                    first: s.oldest.and_then(|i| self.commit_ref(i)),
+                    last: s.newest.and_then(|i| self.commit_ref(i)),
                     status,
                 }
             })
             .collect();
-        out.files.push(ExposedFile {
+        ExposedFile {
             path,
             keys: keys.into_iter().collect(),
             versions: versions.len(),
             values,
-        });
+        }
     }
-    Ok(out)
 }

@@ -265,9 +265,176 @@ fn check_push(a: &Args, opts: &Options) -> Result<()> {
     }
 }
 
-pub fn run(a: Args, g: &Global) -> Result<Outcome> {
-    let mut all: Vec<(String, eso::Generated)> = Vec::new();
+/// The ExternalSecrets of one input file, and (with a keyring, for `--push`) the payload of
+/// each remote key.
+fn generate_file(
+    a: &Args,
+    g: &Global,
+    f: &std::path::Path,
+    keyring: Option<&shroud::keysource::Keyring>,
+) -> Result<(
+    Vec<eso::Generated>,
+    Vec<(String, shroud::secret::SecretBytes)>,
+)> {
+    let input = common::read_input(Some(f))?;
+    let fmt = Format::from_path(f);
+    let cfg = config::discover(g.config.as_deref(), Some(f))?;
+    let opts = options(a, cfg.as_ref())?;
+    let (tree, encrypted) = match document::sniff_parsed(fmt, input.bytes.expose()) {
+        (document::Sniff::Sops, Some((tree, _))) => (tree, true),
+        (document::Sniff::Damaged(why), _) => {
+            return Err(Error::Damaged {
+                file: input.label.clone(),
+                why,
+            });
+        }
+        _ => (
+            store::load_encrypted(fmt, input.bytes.expose()).map_err(|source| Error::Store {
+                file: input.label.clone(),
+                source,
+            })?,
+            false,
+        ),
+    };
+    let absolute = input
+        .path
+        .as_deref()
+        .and_then(|p| std::path::absolute(p).ok());
+    let file_name = input
+        .path
+        .as_deref()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy());
+    let dir_name = absolute
+        .as_deref()
+        .and_then(|p| p.parent())
+        .and_then(|d| d.file_name())
+        .map(|n| n.to_string_lossy());
+    let source = eso::Source {
+        label: &input.label,
+        file_name: file_name.as_deref(),
+        dir_name: dir_name.as_deref(),
+    };
+    let generated = eso::generate(&source, &tree, encrypted, &opts)?;
+    if generated.is_empty() {
+        common::warn(&format!("{}: no Secret keys found", input.label));
+    }
     let mut plains = Vec::new();
+    if let Some(ring) = keyring {
+        let plain = if encrypted {
+            common::block_on(document::open(
+                &input.label,
+                fmt,
+                input.bytes.expose(),
+                ring,
+                false,
+            ))?
+            .tree
+        } else {
+            tree.clone()
+        };
+        for gen_ in &generated {
+            plains.push((gen_.remote_key.clone(), eso::payload(gen_, &plain)?));
+        }
+    }
+    Ok((generated, plains))
+}
+
+/// `--output-dir` must not write two manifests to one file.
+fn check_output_names(pairs: &[(&str, &eso::Generated)]) -> Result<()> {
+    let mut seen = std::collections::BTreeMap::new();
+    for (file, gen_) in pairs {
+        if let Some((f, d)) = seen.insert(output_name(gen_), (*file, gen_.doc)) {
+            return Err(EsoError::Input {
+                file: (*file).to_owned(),
+                doc: gen_.doc,
+                message: format!(
+                    "--output-dir would write {} for this and for {f} (document {d}); rename one",
+                    output_name(gen_)
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// `--push`: each remote key's payload to AWS Secrets Manager (`--dry-run`: what would be).
+fn push(
+    a: &Args,
+    all: &[(String, eso::Generated)],
+    plains: &[(String, shroud::secret::SecretBytes)],
+) -> Result<()> {
+    let client = common::block_on(provider::aws::client(a.region.clone()));
+    if a.dry_run {
+        for (file, gen_) in all {
+            let probe = shroud::secret::SecretBytes::from("");
+            let what =
+                common::block_on(provider::aws::push(&client, &gen_.remote_key, &probe, true))?;
+            let verb = if what == PushOutcome::Created {
+                "create"
+            } else {
+                "update (if changed)"
+            };
+            let keys: Vec<&str> = gen_.keys.iter().map(|(k, _)| k.as_str()).collect();
+            super::messages::note(&format!(
+                "would {verb} {} with keys {} (from {file})",
+                gen_.remote_key,
+                keys.join(", ")
+            ));
+        }
+        return Ok(());
+    }
+    for (key, value) in plains {
+        let what = common::block_on(provider::aws::push(&client, key, value, false))?;
+        super::messages::note(&format!(
+            "{}: {key}",
+            match what {
+                PushOutcome::Created => "created",
+                PushOutcome::Updated => "updated",
+                PushOutcome::Unchanged => "unchanged",
+            }
+        ));
+    }
+    Ok(())
+}
+
+/// The manifests: one file each under `--output-dir`, else one YAML stream on stdout.
+fn write_manifests(
+    a: &Args,
+    store: Option<&(String, shroud::tree::Map)>,
+    all: &[(String, eso::Generated)],
+) -> Result<()> {
+    match &a.output_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                file: dir.display().to_string(),
+                source,
+            })?;
+            if let Some((file, m)) = store {
+                let yaml = eso::manifests_yaml(&[m]);
+                common::write_output(Sink::File(&dir.join(file)), &yaml, Mode::KeepOr(0o644))?;
+            }
+            for (_, gen_) in all {
+                let p = dir.join(output_name(gen_));
+                common::write_output(Sink::File(&p), &eso::to_yaml(&[gen_]), Mode::KeepOr(0o644))?;
+            }
+            Ok(())
+        }
+        None => {
+            let mut manifests: Vec<&shroud::tree::Map> = Vec::new();
+            manifests.extend(store.map(|(_, m)| m));
+            manifests.extend(all.iter().map(|(_, x)| &x.manifest));
+            common::write_output(
+                Sink::Stdout,
+                &eso::manifests_yaml(&manifests),
+                Mode::KeepOr(0o644),
+            )
+        }
+    }
+}
+
+pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let store = if a.store_manifest {
         Some(store_manifest(&a, g)?)
     } else {
@@ -284,147 +451,22 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     } else {
         None
     };
+    let mut all: Vec<(String, eso::Generated)> = Vec::new();
+    let mut plains = Vec::new();
     for f in &a.files {
-        let input = common::read_input(Some(f))?;
-        let fmt = Format::from_path(f);
-        let cfg = config::discover(g.config.as_deref(), Some(f))?;
-        let opts = options(&a, cfg.as_ref())?;
-        let (tree, encrypted) = match document::sniff_parsed(fmt, input.bytes.expose()) {
-            (document::Sniff::Sops, Some((tree, _))) => (tree, true),
-            (document::Sniff::Damaged(why), _) => {
-                return Err(Error::Damaged {
-                    file: input.label.clone(),
-                    why,
-                });
-            }
-            _ => (
-                store::load_encrypted(fmt, input.bytes.expose()).map_err(|source| {
-                    Error::Store {
-                        file: input.label.clone(),
-                        source,
-                    }
-                })?,
-                false,
-            ),
-        };
-        let absolute = input
-            .path
-            .as_deref()
-            .and_then(|p| std::path::absolute(p).ok());
-        let file_name = input
-            .path
-            .as_deref()
-            .and_then(|p| p.file_name())
-            .map(|n| n.to_string_lossy());
-        let dir_name = absolute
-            .as_deref()
-            .and_then(|p| p.parent())
-            .and_then(|d| d.file_name())
-            .map(|n| n.to_string_lossy());
-        let source = eso::Source {
-            label: &input.label,
-            file_name: file_name.as_deref(),
-            dir_name: dir_name.as_deref(),
-        };
-        let generated = eso::generate(&source, &tree, encrypted, &opts)?;
-        if generated.is_empty() {
-            common::warn(&format!("{}: no Secret keys found", input.label));
-        }
-        if let Some(ring) = &keyring {
-            let plain = if encrypted {
-                common::block_on(document::open(
-                    &input.label,
-                    fmt,
-                    input.bytes.expose(),
-                    ring,
-                    false,
-                ))?
-                .tree
-            } else {
-                tree.clone()
-            };
-            for gen_ in &generated {
-                plains.push((gen_.remote_key.clone(), eso::payload(gen_, &plain)?));
-            }
-        }
-        all.extend(generated.into_iter().map(|x| (input.label.clone(), x)));
+        let (generated, p) = generate_file(&a, g, f, keyring.as_ref())?;
+        plains.extend(p);
+        let label = f.display().to_string();
+        all.extend(generated.into_iter().map(|x| (label.clone(), x)));
     }
     let pairs: Vec<(&str, &eso::Generated)> = all.iter().map(|(f, g)| (f.as_str(), g)).collect();
     eso::check_unique(&pairs)?;
     if a.output_dir.is_some() {
-        let mut seen = std::collections::BTreeMap::new();
-        for (file, gen_) in &pairs {
-            if let Some((f, d)) = seen.insert(output_name(gen_), (*file, gen_.doc)) {
-                return Err(EsoError::Input {
-                    file: (*file).to_owned(),
-                    doc: gen_.doc,
-                    message: format!(
-                        "--output-dir would write {} for this and for {f} (document {d}); rename one",
-                        output_name(gen_)
-                    ),
-                }
-                .into());
-            }
-        }
+        check_output_names(&pairs)?;
     }
     if a.push {
-        let client = common::block_on(provider::aws::client(a.region.clone()));
-        if a.dry_run {
-            for (file, gen_) in &all {
-                let probe = shroud::secret::SecretBytes::from("");
-                let what =
-                    common::block_on(provider::aws::push(&client, &gen_.remote_key, &probe, true))?;
-                let verb = if what == PushOutcome::Created {
-                    "create"
-                } else {
-                    "update (if changed)"
-                };
-                let keys: Vec<&str> = gen_.keys.iter().map(|(k, _)| k.as_str()).collect();
-                super::messages::note(&format!(
-                    "would {verb} {} with keys {} (from {file})",
-                    gen_.remote_key,
-                    keys.join(", ")
-                ));
-            }
-        } else {
-            for (key, value) in &plains {
-                let what = common::block_on(provider::aws::push(&client, key, value, false))?;
-                super::messages::note(&format!(
-                    "{}: {key}",
-                    match what {
-                        PushOutcome::Created => "created",
-                        PushOutcome::Updated => "updated",
-                        PushOutcome::Unchanged => "unchanged",
-                    }
-                ));
-            }
-        }
+        push(&a, &all, &plains)?;
     }
-    match &a.output_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-                file: dir.display().to_string(),
-                source,
-            })?;
-            if let Some((file, m)) = &store {
-                let yaml = eso::manifests_yaml(&[m]);
-                common::write_output(Sink::File(&dir.join(file)), &yaml, Mode::KeepOr(0o644))?;
-            }
-            for (_, gen_) in &all {
-                let p = dir.join(output_name(gen_));
-                common::write_output(Sink::File(&p), &eso::to_yaml(&[gen_]), Mode::KeepOr(0o644))?;
-            }
-        }
-        None => {
-            let mut manifests: Vec<&shroud::tree::Map> = Vec::new();
-            manifests.extend(store.as_ref().map(|(_, m)| m));
-            manifests.extend(all.iter().map(|(_, x)| &x.manifest));
-            common::write_output(
-                Sink::Stdout,
-                &eso::manifests_yaml(&manifests),
-                Mode::KeepOr(0o644),
-            )?;
-        }
-    }
+    write_manifests(&a, store.as_ref(), &all)?;
     Ok(Outcome::Done)
 }

@@ -113,68 +113,14 @@ pub async fn run(settings: Settings, client: Client) -> Result<(), RunError> {
             source,
         })?;
     tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let grace = settings.shutdown_grace;
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutdown requested");
-        let _ = stop_tx.send(true);
-        tokio::select! {
-            _ = shutdown_signal() => tracing::warn!("second signal: exiting at once"),
-            _ = tokio::time::sleep(grace) => tracing::error!(
-                grace_seconds = grace.as_secs(),
-                "graceful shutdown did not finish in time; exiting"
-            ),
-        }
-        std::process::exit(1);
-    });
+    let stop_rx = watch_shutdown(settings.shutdown_grace);
 
     client.apiserver_version().await?;
     metrics.ready.store(true, Ordering::Relaxed);
 
-    // Leadership. Without election this replica leads from the start and the sender is kept
-    // for the whole run: a dropped sender would read as "leadership lost".
-    let (lead_tx, lead_rx) = watch::channel(settings.lease.is_none());
-    // Tells the campaign to release the Lease: sent once the controller has stopped.
-    let (release_tx, release_rx) = watch::channel(false);
-    let mut single_lead_tx = None;
-    let campaign = match settings.lease.clone() {
-        Some(cfg) => {
-            let api: Api<Lease> = Api::namespaced(client.clone(), &cfg.namespace);
-            Some(tokio::spawn(leader::campaign(
-                api,
-                cfg,
-                lead_tx,
-                metrics.clone(),
-                release_rx,
-            )))
-        }
-        None => {
-            metrics.leader.store(true, Ordering::Relaxed);
-            single_lead_tx = Some(lead_tx);
-            None
-        }
-    };
-
-    // Wait to lead (or to be stopped).
-    let mut stop = stop_rx.clone();
-    let mut lead_wait = lead_rx.clone();
-    loop {
-        if *lead_wait.borrow() {
-            break;
-        }
-        tokio::select! {
-            r = lead_wait.changed() => if r.is_err() { return Ok(()) },
-            _ = stop.changed() => {
-                let _ = release_tx.send(true);
-                if let Some(h) = campaign {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
-                }
-                tracing::info!("stopped before leading");
-                return Ok(());
-            }
-        }
+    let mut leadership = Leadership::start(&settings, &client, &metrics);
+    if !leadership.wait_to_lead(stop_rx.clone()).await {
+        return Ok(());
     }
     tracing::info!("leading: starting the controller");
 
@@ -214,31 +160,7 @@ pub async fn run(settings: Settings, client: Client) -> Result<(), RunError> {
         ));
     }
 
-    let mut lost = lead_rx.clone();
-    let mut stop2 = stop_rx.clone();
-    let stopping = stop_rx.clone();
-    let (lost_tx, lost_flag) = watch::channel(false);
-    let elected = campaign.is_some();
-    let trigger = async move {
-        let lost_leadership = async {
-            if !elected {
-                return std::future::pending::<()>().await;
-            }
-            while lost.changed().await.is_ok() {
-                if !*lost.borrow() {
-                    return;
-                }
-            }
-        };
-        tokio::select! {
-            _ = stop2.changed() => {}
-            _ = lost_leadership => {
-                if !*stopping.borrow() {
-                    let _ = lost_tx.send(true);
-                }
-            }
-        }
-    };
+    let (trigger, lost_flag) = leadership.stop_trigger(stop_rx.clone());
     let controller = Controller::new(es_api, watcher::Config::default())
         .owns(
             secret_api,
@@ -252,17 +174,141 @@ pub async fn run(settings: Settings, client: Client) -> Result<(), RunError> {
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|_| async {})
         .await;
-    drop(single_lead_tx);
     if *lost_flag.borrow() {
+        drop(leadership);
         return Err(RunError::LostLeadership);
     }
     // Graceful: the controller has stopped; now let the campaign release the Lease.
-    let _ = release_tx.send(true);
-    if let Some(h) = campaign {
-        let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
-    }
+    leadership.release().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Watches for SIGTERM/SIGINT: the receiver turns true on the first; a second signal, or a
+/// shutdown still running after `grace`, exits the process at once.
+fn watch_shutdown(grace: Duration) -> watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested");
+        let _ = stop_tx.send(true);
+        tokio::select! {
+            _ = shutdown_signal() => tracing::warn!("second signal: exiting at once"),
+            _ = tokio::time::sleep(grace) => tracing::error!(
+                grace_seconds = grace.as_secs(),
+                "graceful shutdown did not finish in time; exiting"
+            ),
+        }
+        std::process::exit(1);
+    });
+    stop_rx
+}
+
+/// This replica's leadership: a Lease campaign, or (without election) leading from the start.
+struct Leadership {
+    /// True while this replica leads.
+    lead_rx: watch::Receiver<bool>,
+    /// Tells the campaign to release the Lease: sent once the controller has stopped.
+    release_tx: watch::Sender<bool>,
+    campaign: Option<tokio::task::JoinHandle<()>>,
+    /// Without election, the sender is kept for the whole run: a dropped sender would read as
+    /// "leadership lost".
+    _single: Option<watch::Sender<bool>>,
+}
+
+impl Leadership {
+    fn start(settings: &Settings, client: &Client, metrics: &Arc<Metrics>) -> Leadership {
+        let (lead_tx, lead_rx) = watch::channel(settings.lease.is_none());
+        let (release_tx, release_rx) = watch::channel(false);
+        let mut single = None;
+        let campaign = match settings.lease.clone() {
+            Some(cfg) => {
+                let api: Api<Lease> = Api::namespaced(client.clone(), &cfg.namespace);
+                Some(tokio::spawn(leader::campaign(
+                    api,
+                    cfg,
+                    lead_tx,
+                    metrics.clone(),
+                    release_rx,
+                )))
+            }
+            None => {
+                metrics.leader.store(true, Ordering::Relaxed);
+                single = Some(lead_tx);
+                None
+            }
+        };
+        Leadership {
+            lead_rx,
+            release_tx,
+            campaign,
+            _single: single,
+        }
+    }
+
+    /// Waits to lead: false when stopped first (the Lease is released) or when the campaign
+    /// ended.
+    async fn wait_to_lead(&mut self, mut stop: watch::Receiver<bool>) -> bool {
+        let mut lead_wait = self.lead_rx.clone();
+        loop {
+            if *lead_wait.borrow() {
+                return true;
+            }
+            tokio::select! {
+                r = lead_wait.changed() => if r.is_err() { return false },
+                _ = stop.changed() => {
+                    let _ = self.release_tx.send(true);
+                    if let Some(h) = self.campaign.take() {
+                        let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+                    }
+                    tracing::info!("stopped before leading");
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// What stops the controller: a shutdown, or (with election) lost leadership, which also
+    /// sets the returned flag.
+    fn stop_trigger(
+        &self,
+        mut stop: watch::Receiver<bool>,
+    ) -> (impl Future<Output = ()> + use<>, watch::Receiver<bool>) {
+        let mut lost = self.lead_rx.clone();
+        let stopping = stop.clone();
+        let (lost_tx, lost_flag) = watch::channel(false);
+        let elected = self.campaign.is_some();
+        let trigger = async move {
+            let lost_leadership = async {
+                if !elected {
+                    return std::future::pending::<()>().await;
+                }
+                while lost.changed().await.is_ok() {
+                    if !*lost.borrow() {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = lost_leadership => {
+                    if !*stopping.borrow() {
+                        let _ = lost_tx.send(true);
+                    }
+                }
+            }
+        };
+        (trigger, lost_flag)
+    }
+
+    /// Lets the campaign release the Lease, waiting for it at most 5 s.
+    async fn release(mut self) {
+        self._single.take();
+        let _ = self.release_tx.send(true);
+        if let Some(h) = self.campaign.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+        }
+    }
 }
 
 /// Publishes the recipients (a failure is logged: developers can still use `pubkey`).
