@@ -322,6 +322,28 @@ fn seal_compiled(
     Ok(())
 }
 
+/// The file's key groups as specs, without the keys `remove` names (what it is re-wrapped for
+/// by rotate, updatekeys, groups and the merge driver); keys of a source shroud cannot wrap for
+/// are refused (they could not be re-wrapped).
+pub fn current_specs(file: &str, md: &Metadata, remove: &[String]) -> Result<Vec<Vec<KeySpec>>> {
+    let named = keysource::Named::new(remove);
+    let mut groups = Vec::new();
+    for g in &md.key_groups {
+        let mut specs = Vec::new();
+        for k in g.keys.iter().filter(|k| !named.matches_key(k)) {
+            specs.push(KeySpec::of(k).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{file}: the {} key {} cannot be re-wrapped by shroud (this key source is not supported); rotate with sops, or remove the entry",
+                    k.type_name(),
+                    k.identity()
+                ))
+            })?);
+        }
+        groups.push(specs);
+    }
+    Ok(groups)
+}
+
 /// Whether a top-level key belongs to sops metadata in `format` (`sops`, or `sops_*` in
 /// dotenv files, where the metadata is flattened).
 pub fn is_reserved_key(format: Format, key: &str) -> bool {

@@ -431,7 +431,7 @@ async fn decide_keys(
         .flat_map(|v| v.recipients.all())
         .filter(|k| removed.contains(k))
         .collect();
-    let specs = crate::rotate::current_specs(file, chosen_md, &[])?;
+    let specs = document::current_specs(file, chosen_md, &[])?;
     let key_err = |source| Error::Key {
         file: file.to_owned(),
         source,

@@ -166,30 +166,7 @@ fn rotated_specs(file: &str, md: &Metadata, changes: &KeyChanges) -> Result<Vec<
     Ok(groups)
 }
 
-/// The file's key groups as specs, without the keys `remove` names; keys of a source shroud
-/// cannot wrap for are refused (they could not be re-wrapped).
-pub(crate) fn current_specs(
-    file: &str,
-    md: &Metadata,
-    remove: &[String],
-) -> Result<Vec<Vec<KeySpec>>> {
-    let named = keysource::Named::new(remove);
-    let mut groups = Vec::new();
-    for g in &md.key_groups {
-        let mut specs = Vec::new();
-        for k in g.keys.iter().filter(|k| !named.matches_key(k)) {
-            specs.push(KeySpec::of(k).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{file}: the {} key {} cannot be re-wrapped by shroud (this key source is not supported); rotate with sops, or remove the entry",
-                    k.type_name(),
-                    k.identity()
-                ))
-            })?);
-        }
-        groups.push(specs);
-    }
-    Ok(groups)
-}
+pub(crate) use crate::document::current_specs;
 
 /// A key-group change (`groups add` / `groups rm`, sops's `groups add` / `groups delete`).
 #[derive(Clone, Debug)]

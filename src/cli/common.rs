@@ -18,14 +18,8 @@ use shroud::store::{EmitOptions, Format};
 
 use super::Global;
 
-/// What a verb wants the process to do on success.
-pub enum Outcome {
-    Done,
-    /// Exit with a documented code other than success (findings, files a restore would lose).
-    Code(shroud::error::ExitCode),
-    /// Exit with a child's status (exec-env / exec-file).
-    Exit(u8),
-}
+/// What a verb wants the process to do on success (decided at the reporting edge).
+pub use super::messages::Outcome;
 
 /// Runs a future on a runtime created once per process.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -13,7 +13,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use shroud::error::Error;
 
-use super::common::Outcome;
+/// What a verb wants the process to do on success.
+pub enum Outcome {
+    Done,
+    /// Exit with a documented code other than success (findings, files a restore would lose).
+    Code(shroud::error::ExitCode),
+    /// Exit with a child's status (exec-env / exec-file).
+    Exit(u8),
+}
 
 /// Set in the drop-in mode: errors are printed as sops prints them, without a prefix.
 static SOPS_VOICE: AtomicBool = AtomicBool::new(false);

@@ -5,6 +5,7 @@
 //! | module | owns |
 //! |---|---|
 //! | [`keys`] | age identities and OpenPGP keys (files, mounted directories, reloaded when they change), KMS, the data-key cache |
+//! | [`owned`] | the field manager, label and annotation of owned Secrets; the Ready reasons |
 //! | [`reconcile`] | the reconcile steps, status, Events, backoff |
 //! | [`write`] | whose a live Secret is, adoption, and which write brings it to the decrypted one |
 //! | [`rollout`] | restarting the workloads that use a Secret whose data changed |
@@ -19,6 +20,7 @@
 pub mod keys;
 pub mod leader;
 pub mod metrics;
+pub mod owned;
 pub mod reconcile;
 pub mod rollout;
 pub mod write;
