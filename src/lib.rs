@@ -16,25 +16,33 @@
 //!
 //! ## API map
 //!
-//! Layers, bottom up (a module uses only modules above it in this table):
+//! Layers, bottom up (a module uses only modules above it in this table; there is no import
+//! cycle). `docs/architecture.md` says where a new key source, ExternalSecret store, scanner
+//! rule or verb goes, and which module decides each concept.
 //!
 //! | module | owns |
 //! |---|---|
 //! | [`secret`] | zeroizing containers: [`secret::DataKey`], [`secret::SecretBytes`], [`secret::SecretText`] |
-//! | [`text`], [`timestamp`], [`fsutil`] | one-line error text; sops's RFC 3339 times; atomic, locked, private file writes |
+//! | [`text`], [`timestamp`], [`fsutil`] | one-line error text; sops's RFC 3339 times; atomic, locked, private file writes and private directories |
 //! | [`external`], [`git`] | every call that leaves the process, under a timeout and killed on signals; the git CLI |
 //! | [`tree`] | the ordered value tree with comments, typed scalars and key paths |
 //! | [`store`] | YAML / JSON / dotenv / INI / binary parsing and emitting, as sops reads and writes them |
 //! | [`crypto`] | the `ENC[…]` value cipher, the encryption rules and their per-leaf decision, the MAC |
-//! | [`metadata`] | the `sops` block: [`metadata::Metadata`], its envelope records and on-disk layouts |
-//! | [`keysource`] | wrapping and unwrapping the data key: age, AWS KMS, key groups with Shamir |
-//! | [`config`] | `.sops.yaml` creation rules |
-//! | [`document`] | whole files: encrypt, open (decrypt and verify), seal again |
-//! | [`repo`] | files of a repository: the one walk (every tracked file, ignored or not), nearest configs, sops files |
-//! | [`rotate`], [`revoke`], [`merge`], [`backup`], [`externalsecret`], [`scan`], [`k8s`] | procedures: key rotation, revocation with its exposure report, three-way merge and by-path view of versions of a sops file, key backups, ExternalSecret generation, the secret scanner, Kubernetes objects |
+//! | [`metadata`] | the `sops` block: [`metadata::Metadata`], its envelope records, on-disk layouts, the key-type table ([`metadata::kind`]) |
+//! | [`keysource`] | wrapping and unwrapping the data key: one [`keysource::KeySource`] per source (age, PGP, AWS KMS), key groups with Shamir, a file's recipient difference ([`keysource::plan`]) |
+//! | [`config`] | `.sops.yaml` creation rules and the one lookup of the config that applies to a file ([`config::Configs`]) |
+//! | [`error`] | the library error type and the documented exit codes ([`error::ExitCode::merge`] for many files) |
+//! | [`document`] | one document in memory: encrypt, open (decrypt and verify), seal again; whether bytes are a sops file ([`document::sniff`]) |
+//! | [`bulk`] | running one operation over many files: N in flight, failures isolated, results in order |
+//! | [`repo`] | files of a repository: the one walk (every tracked file, ignored or not), the sops files among them |
+//! | [`merge`] | versions of one sops file compared by key path: three-way merge, by-path listing, minimal-diff re-encryption |
+//! | [`file`](mod@file) | one file as a whole: lock and read it, what a new file is encrypted for (keys given over its creation rule), encrypt / decrypt / change it in one order of steps |
+//! | [`rotate`], [`revoke`], [`backup`], [`externalsecret`], [`scan`], [`k8s`] | procedures: key rotation, revocation with its exposure report, key backups, ExternalSecret generation, the secret scanner, Kubernetes objects |
 //! | [`audit`] | the repository audit: inventory, access matrix, policy drift, key age, plaintext and integrity findings (uses the scanner's public entry) |
-//! | [`controller`] | the in-cluster decryptor built on [`k8s`] |
-//! | [`error`] | the library error type and the documented exit codes |
+//! | [`controller`] | the in-cluster decryptor built on [`k8s`] (feature `cluster`) |
+//!
+//! The `shroud` binary's `cli` modules only parse, call these and report: one file per verb,
+//! and one reporting edge that prints every error and decides the exit status.
 //!
 //! ## Encrypting and decrypting a document
 //!
