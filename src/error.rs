@@ -278,3 +278,32 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run over many files exits with the failures' code when they share it, generic when
+    /// they differ, success when none failed.
+    #[test]
+    fn merged_exit_codes() {
+        use ExitCode as C;
+        assert_eq!(C::merge([]), C::Success);
+        assert_eq!(C::merge([C::Busy]), C::Busy);
+        assert_eq!(C::merge([C::Integrity, C::Integrity]), C::Integrity);
+        assert_eq!(C::merge([C::Integrity, C::Busy, C::Integrity]), C::Generic);
+    }
+
+    /// Usage errors exit 2 and invalid configuration 5, as docs/exit-codes.md says.
+    #[test]
+    fn usage_and_invalid_configuration() {
+        assert_eq!(Error::Usage("x".into()).exit_code().code(), 2);
+        assert_eq!(Error::Invalid("x".into()).exit_code().code(), 5);
+        assert_eq!(Error::NotJson("x".into()).exit_code().code(), 5);
+        let no_answer = Error::NoAnswer {
+            question: "rotate these files?".into(),
+        };
+        assert_eq!(no_answer.exit_code().code(), 1);
+        assert!(no_answer.to_string().contains("no y/n answer on stdin"));
+    }
+}

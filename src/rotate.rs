@@ -454,7 +454,7 @@ pub async fn run_many(
     let items = files.into_iter().map(|t| (t.path.clone(), t)).collect();
     crate::bulk::run(items, parallel, progress, |_, target| {
         let (job, keyring, opts) = (job.clone(), keyring.clone(), opts.clone());
-        async move { run_one(target, &job, &keyring, &opts).await }
+        async move { Box::pin(run_one(target, &job, &keyring, &opts)).await }
     })
     .await
 }

@@ -329,6 +329,7 @@ impl Job {
             new_data_key: self.new_data_key,
         };
         let identities = || common::keyring(&self.global).ok();
-        file::encrypt_in_place(path, &how, &identities).await
+        // Boxed: the whole-file future is deep, and each file is a task of its own anyway.
+        Box::pin(file::encrypt_in_place(path, &how, &identities)).await
     }
 }

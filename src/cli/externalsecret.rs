@@ -265,6 +265,9 @@ fn check_push(a: &Args, opts: &Options) -> Result<()> {
     }
 }
 
+/// Remote keys and the payloads `--push` writes to them.
+type Payloads = Vec<(String, shroud::secret::SecretBytes)>;
+
 /// The ExternalSecrets of one input file, and (with a keyring, for `--push`) the payload of
 /// each remote key.
 fn generate_file(
@@ -272,10 +275,7 @@ fn generate_file(
     g: &Global,
     f: &std::path::Path,
     keyring: Option<&shroud::keysource::Keyring>,
-) -> Result<(
-    Vec<eso::Generated>,
-    Vec<(String, shroud::secret::SecretBytes)>,
-)> {
+) -> Result<(Vec<eso::Generated>, Payloads)> {
     let input = common::read_input(Some(f))?;
     let fmt = Format::from_path(f);
     let cfg = config::discover(g.config.as_deref(), Some(f))?;
@@ -360,11 +360,7 @@ fn check_output_names(pairs: &[(&str, &eso::Generated)]) -> Result<()> {
 }
 
 /// `--push`: each remote key's payload to AWS Secrets Manager (`--dry-run`: what would be).
-fn push(
-    a: &Args,
-    all: &[(String, eso::Generated)],
-    plains: &[(String, shroud::secret::SecretBytes)],
-) -> Result<()> {
+fn push(a: &Args, all: &[(String, eso::Generated)], plains: &Payloads) -> Result<()> {
     let client = common::block_on(provider::aws::client(a.region.clone()));
     if a.dry_run {
         for (file, gen_) in all {

@@ -217,7 +217,8 @@ fn run_job(
         let items = files.into_iter().map(|t| (t.path.clone(), t)).collect();
         bulk.run(items, long_run, |_, target| {
             let (job, keyring, opts) = (job.clone(), keyring.clone(), opts.clone());
-            async move { rotate::run_one(target, &job, &keyring, &opts).await }
+            // Boxed: the per-file future is deep, and each file is a task of its own anyway.
+            async move { Box::pin(rotate::run_one(target, &job, &keyring, &opts)).await }
         })
     };
     // Plan first (no writes, 64 files at once), show it, ask once.

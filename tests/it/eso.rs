@@ -325,6 +325,16 @@ fn values_files_and_bad_templates() {
     assert!(stderr(&out).contains("--env"), "{}", stderr(&out));
     let out = sb.cmd().args(["external-secret", "values.yaml"]).run();
     assert!(stderr(&out).contains("--namespace"), "{}", stderr(&out));
+    // A sops file whose metadata was cut off is damaged (the one sops-file sniff says so), not
+    // plaintext whose `ENC[…]` strings would become the secrets' values.
+    let enc = sb.read("values.yaml");
+    let cut = &enc[..enc.find("sops:").unwrap()];
+    sb.write("damaged.yaml", cut);
+    let out = sb
+        .cmd()
+        .args(["external-secret", "-n", "shop", "damaged.yaml"])
+        .run();
+    assert_refused(&out, 51, &["damaged.yaml", "damaged sops file"]);
 }
 
 #[test]
