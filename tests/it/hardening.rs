@@ -1122,3 +1122,53 @@ fn file_names_and_labels_reach_the_terminal_escaped() {
     assert_code(&out, 41);
     clean(&out, "keys verify");
 }
+
+/// `edit` on a terminal tells why an edit was refused before offering the editor again: that
+/// line goes through the reporting edge too, so a file name with control characters cannot
+/// drive the terminal (`\e` shown, never the byte).
+#[test]
+fn edit_errors_on_a_terminal_are_sanitised() {
+    let sb = Sandbox::new();
+    let name = "bad\u{1b}[31m.yaml";
+    sb.write(name, "a: b\n");
+    assert_code(
+        &sb.cmd()
+            .args(["encrypt", "-i", "--age", TEST_RECIPIENT, name])
+            .run(),
+        0,
+    );
+    sb.write("ed.sh", "#!/bin/sh\nprintf 'a: [\\n' > \"$1\"\n");
+    std::fs::set_permissions(
+        sb.path("ed.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // `script` gives shroud a terminal; its stdin (empty) ends the prompt.
+    let out = std::process::Command::new("timeout")
+        .args([
+            "60",
+            "script",
+            "-qec",
+            "\"$SHROUD\" edit \"$F\"",
+            "/dev/null",
+        ])
+        .current_dir(sb.path("."))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", sb.path("."))
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .env("EDITOR", sb.path("ed.sh"))
+        .env("SHROUD", env!("CARGO_BIN_EXE_shroud"))
+        .env("F", name)
+        .run();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("Press Enter"),
+        "the terminal path ran: {shown:?}"
+    );
+    assert!(
+        !shown.contains('\u{1b}'),
+        "a raw escape reached the terminal: {shown:?}"
+    );
+    assert!(shown.contains("bad\\e[31m.yaml: syntax error"), "{shown:?}");
+}
