@@ -135,16 +135,7 @@ pub fn key_lists(
     aws_profile: Option<&str>,
     context: Option<&str>,
 ) -> Result<Option<Vec<Vec<KeySpec>>>> {
-    let items = |s: Option<&str>| -> Vec<String> {
-        s.map(|s| {
-            s.split(',')
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-    };
+    let items = list;
     let mut keys: Vec<KeySpec> = items(age).into_iter().map(KeySpec::Age).collect();
     keys.extend(
         items(pgp)
@@ -158,6 +149,18 @@ pub fn key_lists(
         }
     }
     Ok((!keys.is_empty()).then(|| vec![keys]))
+}
+
+/// The items of a comma-separated list (blanks around them and empty ones dropped).
+pub fn list(s: Option<&str>) -> Vec<String> {
+    s.map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// A KMS encryption context, `key:value,key2:value2`.

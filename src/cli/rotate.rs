@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use shroud::config;
 use shroud::error::{Error, Result};
 use shroud::fsutil::Mode;
 use shroud::keysource::KeySpec;
@@ -105,15 +104,7 @@ pub struct RotateArgs {
 }
 
 fn split(list: &Option<String>) -> Vec<String> {
-    list.as_deref()
-        .map(|s| {
-            s.split(',')
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+    shroud::file::list(list.as_deref())
 }
 
 fn options(scope: &Scope, g: &Global) -> Result<rotate::Options> {
@@ -292,21 +283,15 @@ pub fn run_rotate(mut a: RotateArgs, g: &Global) -> Result<common::Outcome> {
         a.scope.input_type = Some(shroud::store::Format::from_path(name).name().to_owned());
     }
     // The context applies to added KMS keys only (sops ignores it otherwise).
-    let context = match (&a.encryption_context, &a.add_kms) {
-        (Some(c), Some(_)) => shroud::file::parse_context(c)?,
-        _ => Vec::new(),
-    };
-    let mut add: Vec<KeySpec> = split(&a.add_age).into_iter().map(KeySpec::Age).collect();
-    add.extend(
-        split(&a.add_kms)
-            .iter()
-            .map(|s| config::kms_from_str(s, None, &context)),
-    );
-    add.extend(
-        split(&a.add_pgp)
-            .iter()
-            .map(|s| KeySpec::Pgp(shroud::keysource::pgp::normalize(s))),
-    );
+    let add: Vec<KeySpec> = shroud::file::key_lists(
+        a.add_age.as_deref(),
+        a.add_pgp.as_deref(),
+        a.add_kms.as_deref(),
+        None,
+        a.encryption_context.as_deref(),
+    )?
+    .map(|mut groups| groups.remove(0))
+    .unwrap_or_default();
     let mut remove = split(&a.rm_age);
     remove.extend(split(&a.rm_kms));
     remove.extend(split(&a.rm_pgp));
