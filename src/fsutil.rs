@@ -521,22 +521,32 @@ fn open_lock_file(lp: &Path, create: bool) -> io::Result<(File, bool)> {
         )
     };
     let opened = if create {
-        match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nofollow)
-            .open(lp)
-        {
-            Ok(f) => Ok((f, true)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new()
+        // The holder may remove the lock file between our create and our open of the one that
+        // exists: then create it again (a few times at most; each miss means progress).
+        let mut tries = 0;
+        loop {
+            let made = OpenOptions::new()
                 .read(true)
                 .write(true)
+                .create_new(true)
+                .mode(0o600)
                 .custom_flags(nofollow)
-                .open(lp)
-                .map(|f| (f, false)),
-            Err(e) => Err(e),
+                .open(lp);
+            let r = match made {
+                Ok(f) => Ok((f, true)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(nofollow)
+                    .open(lp)
+                    .map(|f| (f, false)),
+                Err(e) => Err(e),
+            };
+            tries += 1;
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 100 => continue,
+                r => break r,
+            }
         }
     } else {
         OpenOptions::new()
