@@ -869,16 +869,34 @@ fn encrypted_secret_from_sops_files_and_streams() {
         ])
         .run();
     assert_code(&out, 0);
-    let before: Vec<_> = std::fs::read_dir(sb.dir.path()).unwrap().flatten().map(|e| e.path()).collect();
+    let before: Vec<_> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     let out = sb
         .with_key()
-        .args(["encrypt", "--kind", "EncryptedSecret", "--age", TEST_RECIPIENT, "one.yaml"])
+        .args([
+            "encrypt",
+            "--kind",
+            "EncryptedSecret",
+            "--age",
+            TEST_RECIPIENT,
+            "one.yaml",
+        ])
         .run();
     assert_code(&out, 0);
-    let after: Vec<_> = std::fs::read_dir(sb.dir.path()).unwrap().flatten().map(|e| e.path()).collect();
+    let after: Vec<_> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert_eq!(before, after, "nothing written beside the input");
     let es = stdout(&out);
-    assert!(es.contains("kind: EncryptedSecret") && !es.contains("tok-one"), "{es}");
+    assert!(
+        es.contains("kind: EncryptedSecret") && !es.contains("tok-one"),
+        "{es}"
+    );
     sb.write("es-one.yaml", &es);
     let plain = stdout(&sb.with_key().args(["decrypt", "es-one.yaml"]).run());
     assert!(plain.contains("token: tok-one"), "{plain}");
@@ -889,7 +907,14 @@ fn encrypted_secret_from_sops_files_and_streams() {
     );
     let out = sb
         .cmd()
-        .args(["encrypt", "--kind", "EncryptedSecret", "--age", TEST_RECIPIENT, "many.yaml"])
+        .args([
+            "encrypt",
+            "--kind",
+            "EncryptedSecret",
+            "--age",
+            TEST_RECIPIENT,
+            "many.yaml",
+        ])
         .run();
     assert_code(&out, 0);
     let stream = stdout(&out);
@@ -911,7 +936,14 @@ fn encrypted_secret_from_sops_files_and_streams() {
     );
     let out = sb
         .cmd()
-        .args(["encrypt", "--kind", "EncryptedSecret", "--age", TEST_RECIPIENT, "mixed.yaml"])
+        .args([
+            "encrypt",
+            "--kind",
+            "EncryptedSecret",
+            "--age",
+            TEST_RECIPIENT,
+            "mixed.yaml",
+        ])
         .run();
     assert_ne!(out.status.code(), Some(0));
     assert!(
