@@ -260,7 +260,8 @@ impl History {
             let mut h = src.history(scope)?;
             if !rel.as_os_str().is_empty() {
                 // `-- .` in a subdirectory: only the paths under it.
-                h.changes.retain(|path, _| Path::new(path).starts_with(&rel));
+                h.changes
+                    .retain(|path, _| Path::new(path).starts_with(&rel));
             }
             return Ok(h);
         }

@@ -87,10 +87,7 @@ pub fn run(a: JobArgs, jobs: Option<usize>, g: &Global) -> Result<common::Outcom
         }
     }
     for p in &report.skipped {
-        eprintln!(
-            "skipped {}: damaged (see `shroud audit`)",
-            s(p)
-        );
+        eprintln!("skipped {}: damaged (see `shroud audit`)", s(p));
     }
     let rotated = report.due.iter().filter(|d| d.error.is_none()).count();
     let failed = report.due.len() - rotated;

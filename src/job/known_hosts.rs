@@ -223,20 +223,41 @@ mod tests {
         );
         let kh = KnownHosts::parse(&text);
         let (a, b) = (key(KEY_A), key(KEY_B));
-        assert_eq!(kh.check(&host_name("git.example.com", 22), &a), Verdict::Trusted);
-        assert_eq!(kh.check(&host_name("GIT.example.com", 22), &a), Verdict::Trusted);
+        assert_eq!(
+            kh.check(&host_name("git.example.com", 22), &a),
+            Verdict::Trusted
+        );
+        assert_eq!(
+            kh.check(&host_name("GIT.example.com", 22), &a),
+            Verdict::Trusted
+        );
         // Another port is another name.
-        assert_eq!(kh.check(&host_name("git.example.com", 2222), &a), Verdict::Mismatch);
-        assert_eq!(kh.check(&host_name("git.example.com", 2222), &b), Verdict::Trusted);
-        assert_eq!(kh.check(&host_name("git.example.com", 22), &b), Verdict::Mismatch);
+        assert_eq!(
+            kh.check(&host_name("git.example.com", 2222), &a),
+            Verdict::Mismatch
+        );
+        assert_eq!(
+            kh.check(&host_name("git.example.com", 2222), &b),
+            Verdict::Trusted
+        );
+        assert_eq!(
+            kh.check(&host_name("git.example.com", 22), &b),
+            Verdict::Mismatch
+        );
         assert_eq!(kh.check("x.corp.example", &a), Verdict::Trusted);
         assert_eq!(kh.check("bad.corp.example", &a), Verdict::Unknown);
-        assert_eq!(kh.check(&host_name("127.0.0.1", 2222), &b), Verdict::Trusted);
+        assert_eq!(
+            kh.check(&host_name("127.0.0.1", 2222), &b),
+            Verdict::Trusted
+        );
         assert_eq!(kh.check(&host_name("127.0.0.1", 22), &b), Verdict::Unknown);
         // Certificate authorities are not trusted for plain keys.
         assert_eq!(kh.check("host.example.org", &a), Verdict::Unknown);
         let revoked = KnownHosts::parse(&format!("{text}@revoked * ssh-ed25519 {KEY_A}\n"));
-        assert_eq!(revoked.check(&host_name("git.example.com", 22), &a), Verdict::Revoked);
+        assert_eq!(
+            revoked.check(&host_name("git.example.com", 22), &a),
+            Verdict::Revoked
+        );
         assert!(KnownHosts::parse("# nothing\n").is_empty());
         assert!(fingerprint(&a).starts_with("SHA256:"));
     }

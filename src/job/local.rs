@@ -53,7 +53,9 @@ impl InProcess for Local {
             .recurse_untracked_dirs(true)
             .include_ignored(false)
             .include_unmodified(false);
-        let statuses = repo.statuses(Some(&mut so)).map_err(|e| failed("status", e))?;
+        let statuses = repo
+            .statuses(Some(&mut so))
+            .map_err(|e| failed("status", e))?;
         for s in statuses.iter() {
             if s.status().contains(git2::Status::WT_NEW) {
                 out.push(path_of(s.path_bytes()));

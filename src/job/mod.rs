@@ -74,17 +74,18 @@ pub enum JobError {
         source: std::io::Error,
     },
     #[error(
-        "{url}: the host key of {host} ({key_type} {fingerprint}) {why} in {known_hosts}; nothing was fetched (check the key out of band, e.g. `ssh-keyscan`, and add it to that file)"
+        "{url}: the host key of {host} {why} in {known_hosts}; nothing was fetched (check the key out of band, e.g. `ssh-keyscan`, and add it to that file)"
     )]
     HostKey {
         url: String,
+        /// The host, its key type and fingerprint: `[host]:port (ssh-ed25519 SHA256:…)`.
         host: String,
-        key_type: String,
-        fingerprint: String,
         why: &'static str,
         known_hosts: String,
     },
-    #[error("{url}: {what}: the server refused the {credential}; nothing was {done} (is it allowed to {access}?)")]
+    #[error(
+        "{url}: {what}: the server refused the {credential}; nothing was {done} (is it allowed to {access}?)"
+    )]
     Auth {
         url: String,
         what: &'static str,
@@ -157,7 +158,10 @@ fn host_port(authority: &str) -> (String, Option<u16>) {
     if let Some(rest) = authority.strip_prefix('[')
         && let Some((h, after)) = rest.split_once(']')
     {
-        return (h.to_owned(), after.strip_prefix(':').and_then(|p| p.parse().ok()));
+        return (
+            h.to_owned(),
+            after.strip_prefix(':').and_then(|p| p.parse().ok()),
+        );
     }
     match authority.rsplit_once(':') {
         Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty() => {
@@ -332,12 +336,18 @@ struct Auth {
     token: Option<Zeroizing<String>>,
 }
 
-fn read_secret(file: &Path, what: &'static str) -> std::result::Result<Zeroizing<String>, JobError> {
-    let bytes = Zeroizing::new(crate::fsutil::read_file(file).map_err(|source| JobError::Read {
-        file: file.display().to_string(),
-        what,
-        source,
-    })?);
+fn read_secret(
+    file: &Path,
+    what: &'static str,
+) -> std::result::Result<Zeroizing<String>, JobError> {
+    let bytes =
+        Zeroizing::new(
+            crate::fsutil::read_file(file).map_err(|source| JobError::Read {
+                file: file.display().to_string(),
+                what,
+                source,
+            })?,
+        );
     let text = std::str::from_utf8(&bytes).map_err(|_| JobError::Read {
         file: file.display().to_string(),
         what,
@@ -395,7 +405,10 @@ impl Auth {
                     let t = read_secret(f, "token file")?;
                     let first = t.lines().next().unwrap_or_default().trim();
                     if first.is_empty() {
-                        return Err(JobError::Usage(format!("{}: the token file is empty", f.display())));
+                        return Err(JobError::Usage(format!(
+                            "{}: the token file is empty",
+                            f.display()
+                        )));
                     }
                     a.token = Some(Zeroizing::new(first.to_owned()));
                 }
@@ -445,7 +458,9 @@ fn callbacks<'a>(
             );
         }
         trouble.borrow_mut().auth_refused = true;
-        Err(git2::Error::from_str("the server asks for credentials the job was not given"))
+        Err(git2::Error::from_str(
+            "the server asks for credentials the job was not given",
+        ))
     });
     cb.certificate_check(move |cert, _hostname| {
         let Some(hk) = cert.as_hostkey() else {
@@ -471,9 +486,7 @@ fn callbacks<'a>(
             .unwrap_or_else(|| "key".into());
         trouble.borrow_mut().host_key = Some(JobError::HostKey {
             url: auth.url.clone(),
-            host: name,
-            key_type,
-            fingerprint: known_hosts::fingerprint(key),
+            host: format!("{name} ({key_type} {})", known_hosts::fingerprint(key)),
             why,
             known_hosts: kh_file.clone(),
         });
@@ -493,7 +506,11 @@ fn message(e: &git2::Error) -> String {
 }
 
 /// Clones `opts.url` into `dir` (the base branch checked out).
-fn clone(auth: Arc<Auth>, base: Option<String>, dir: PathBuf) -> std::result::Result<git2::Repository, JobError> {
+fn clone(
+    auth: Arc<Auth>,
+    base: Option<String>,
+    dir: PathBuf,
+) -> std::result::Result<git2::Repository, JobError> {
     let url = auth.url.clone();
     let what = format!("fetching {url}");
     let done = external::within(Service::Git, &what, move || {
@@ -514,7 +531,7 @@ fn clone(auth: Arc<Auth>, base: Option<String>, dir: PathBuf) -> std::result::Re
         match r {
             Ok(repo) => Ok(repo),
             Err(_) if t.host_key.is_some() => Err(t.host_key.expect("checked")),
-            Err(_) if t.auth_refused => Err(JobError::Auth {
+            Err(e) if t.auth_refused || e.code() == git2::ErrorCode::Auth => Err(JobError::Auth {
                 url: auth.url.clone(),
                 what: "cannot fetch",
                 credential: credential_name(&auth),
@@ -551,7 +568,11 @@ fn credential_name(auth: &Auth) -> &'static str {
 }
 
 /// Pushes `branch` (a new ref on the remote).
-fn push(auth: Arc<Auth>, repo: git2::Repository, branch: String) -> std::result::Result<(), JobError> {
+fn push(
+    auth: Arc<Auth>,
+    repo: git2::Repository,
+    branch: String,
+) -> std::result::Result<(), JobError> {
     let url = auth.url.clone();
     let what = format!("pushing {branch} to {url}");
     let b2 = branch.clone();
@@ -569,7 +590,7 @@ fn push(auth: Arc<Auth>, repo: git2::Repository, branch: String) -> std::result:
         let t = trouble.into_inner();
         match r {
             Err(_) if t.host_key.is_some() => Err(t.host_key.expect("checked")),
-            Err(_) if t.auth_refused => Err(JobError::Auth {
+            Err(e) if t.auth_refused || e.code() == git2::ErrorCode::Auth => Err(JobError::Auth {
                 url: auth.url.clone(),
                 what: "cannot push",
                 credential: credential_name(&auth),
@@ -607,10 +628,10 @@ fn local(url: &str, what: &str, e: git2::Error) -> JobError {
 
 /// The files the audit finds due: stale under their policy, or covered by no policy (rotated
 /// on every run). Damaged files are left out (and listed).
-fn due_files(
-    top: &Path,
-    opts: &Options,
-) -> Result<(usize, Vec<(String, String)>, Vec<String>)> {
+/// The audit's verdict: sops files seen, due files (path, why), damaged files.
+type Due = (usize, Vec<(String, String)>, Vec<String>);
+
+fn due_files(top: &Path, opts: &Options) -> Result<Due> {
     let report = crate::audit::audit(&crate::audit::Options {
         root: top.to_path_buf(),
         max_key_age_days: opts.max_key_age_days,
@@ -636,7 +657,10 @@ fn due_files(
                 r.policy.as_deref().unwrap_or("?")
             ),
             (Some(max), None) if r.stale => {
-                format!("{made}; policy {max} days ({})", r.policy.as_deref().unwrap_or("?"))
+                format!(
+                    "{made}; policy {max} days ({})",
+                    r.policy.as_deref().unwrap_or("?")
+                )
             }
             _ => continue,
         };
@@ -654,7 +678,11 @@ fn commit_message(day_branch: &str, base: &str, due: &[DueFile]) -> String {
         if ok.len() == 1 { "" } else { "s" }
     );
     for d in &ok {
-        m.push_str(&format!("- {}: {}\n", crate::text::sanitize(&d.path), d.why));
+        m.push_str(&format!(
+            "- {}: {}\n",
+            crate::text::sanitize(&d.path),
+            d.why
+        ));
     }
     if !failed.is_empty() {
         m.push_str("\nDue but not rotated (see the job's log):\n");
@@ -694,7 +722,10 @@ pub async fn run(opts: &Options, keyring: Arc<Keyring>) -> Result<Report> {
         .clone()
         .unwrap_or_else(|| default_branch_name(opts.now));
     if git2::Branch::name_is_valid(&branch).ok() != Some(true) {
-        return Err(JobError::Usage(format!("{branch:?} is not a valid branch name (--push-branch)")).into());
+        return Err(JobError::Usage(format!(
+            "{branch:?} is not a valid branch name (--push-branch)"
+        ))
+        .into());
     }
     let review = review_link(&opts.url, &base, &branch);
     let mut report = Report {
@@ -770,13 +801,17 @@ pub async fn run(opts: &Options, keyring: Arc<Keyring>) -> Result<Report> {
         report.outcome = Outcome::NothingRotated;
         return Ok(report);
     }
-    let mut index = repo.index().map_err(|e| local(&shown, "reading the index", e))?;
+    let mut index = repo
+        .index()
+        .map_err(|e| local(&shown, "reading the index", e))?;
     for d in &rotated {
         index
             .add_path(Path::new(&d.path))
             .map_err(|e| local(&shown, "staging a rotated file", e))?;
     }
-    index.write().map_err(|e| local(&shown, "writing the index", e))?;
+    index
+        .write()
+        .map_err(|e| local(&shown, "writing the index", e))?;
     let tree_id = index
         .write_tree()
         .map_err(|e| local(&shown, "writing the tree", e))?;
@@ -840,16 +875,25 @@ mod tests {
         );
         assert!(matches!(
             transport("https://oauth2@gitlab.com/g/r.git").unwrap(),
-            Transport::Https { loopback_http: false, .. }
+            Transport::Https {
+                loopback_http: false,
+                ..
+            }
         ));
         assert!(transport("http://git.example.com/r.git").is_err());
         assert!(transport("http://127.0.0.1:8080/r.git").is_ok());
         assert!(transport("git://host/r.git").is_err());
         assert_eq!(transport("/srv/git/r.git").unwrap(), Transport::Local);
         assert_eq!(
-            review_link("git@github.com:org/gitops.git", "main", "rotate/data-keys-2026-12-01")
-                .as_deref(),
-            Some("https://github.com/org/gitops/compare/main...rotate/data-keys-2026-12-01?expand=1")
+            review_link(
+                "git@github.com:org/gitops.git",
+                "main",
+                "rotate/data-keys-2026-12-01"
+            )
+            .as_deref(),
+            Some(
+                "https://github.com/org/gitops/compare/main...rotate/data-keys-2026-12-01?expand=1"
+            )
         );
         assert!(
             review_link("https://gitlab.example.com/g/r.git", "main", "b")
@@ -857,6 +901,9 @@ mod tests {
                 .starts_with("https://gitlab.example.com/g/r/-/merge_requests/new?")
         );
         assert_eq!(review_link("ssh://git@10.0.0.1/r.git", "main", "b"), None);
-        assert_eq!(default_branch_name(1_764_547_200), "rotate/data-keys-2025-12-01");
+        assert_eq!(
+            default_branch_name(1_764_547_200),
+            "rotate/data-keys-2025-12-01"
+        );
     }
 }

@@ -19,7 +19,8 @@ const MANIFEST: &str = "examples/rotation/cronjob.yaml";
 
 fn yaml_to_json(yaml: &[u8]) -> J {
     let tree = shroud::store::load_plain(shroud::store::Format::Yaml, yaml).unwrap();
-    let bytes = shroud::store::emit(shroud::store::Format::Json, &tree, Default::default()).unwrap();
+    let bytes =
+        shroud::store::emit(shroud::store::Format::Json, &tree, Default::default()).unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
 
@@ -162,12 +163,23 @@ fn manifest_mounts_are_readable_by_the_pod_user() {
     let (j, p) = pod();
     // The arithmetic itself: what the old manifest did is unreadable, fsGroup fixes it.
     assert!(!readable(secret_file(Some(0o400), None), 65532, &[65532]));
-    assert!(readable(secret_file(Some(0o400), Some(65532)), 65532, &[65532]));
-    assert!(!readable(secret_file(Some(0o400), Some(1000)), 65532, &[65532]));
+    assert!(readable(
+        secret_file(Some(0o400), Some(65532)),
+        65532,
+        &[65532]
+    ));
+    assert!(!readable(
+        secret_file(Some(0o400), Some(1000)),
+        65532,
+        &[65532]
+    ));
 
     let gids: Vec<u32> = std::iter::once(p.gid).chain(p.fs_group).collect();
     let files = p.secret_files();
-    assert!(files.len() >= 3, "the command names its key files: {files:?}");
+    assert!(
+        files.len() >= 3,
+        "the command names its key files: {files:?}"
+    );
     for (path, mount, _) in &files {
         let (_, mode) = &p.secrets[mount];
         let f = secret_file(*mode, p.fs_group);
@@ -214,7 +226,8 @@ fn manifest_mounts_are_readable_by_the_pod_user() {
     for (_, mount, key) in &files {
         let (secret, _) = &p.secrets[mount];
         assert!(
-            commands.iter().any(|c| c.contains(&format!("-n {ns} create secret generic {secret} "))
+            commands.iter().any(|c| c
+                .contains(&format!("-n {ns} create secret generic {secret} "))
                 && c.contains(&format!("--from-file={key}="))),
             "no documented `kubectl -n {ns} create secret generic {secret} --from-file={key}=…`: {commands:?}"
         );
@@ -255,7 +268,14 @@ fn git(dir: &Path) -> Command {
     let mut c = Command::new("git");
     c.arg("-C")
         .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("HOME", dir);
     c
@@ -378,7 +398,10 @@ fn make_repo(sb: &Sandbox, dir: &Path, fresh_only: bool) -> BTreeMap<&'static st
         [("fresh.yaml", "fresh: fresh-value-91c2\n".to_owned())].into()
     } else {
         [
-            ("apps/old.yaml", "db:\n    password: old-value-5e1f\n".to_owned()),
+            (
+                "apps/old.yaml",
+                "db:\n    password: old-value-5e1f\n".to_owned(),
+            ),
             ("rewrapped.yaml", "token: rewrapped-value-77aa\n".to_owned()),
             ("legacy/old.env", "API_KEY=legacy-value-0b3d\n".to_owned()),
             ("fresh.yaml", "fresh: fresh-value-91c2\n".to_owned()),
@@ -401,17 +424,33 @@ fn make_repo(sb: &Sandbox, dir: &Path, fresh_only: bool) -> BTreeMap<&'static st
     }
     std::fs::write(dir.join("notes.txt"), "nothing secret\n").unwrap();
     if fresh_only {
-        commit_at(dir, &[".sops.yaml", "fresh.yaml", "notes.txt"], "fresh", t - DAY);
+        commit_at(
+            dir,
+            &[".sops.yaml", "fresh.yaml", "notes.txt"],
+            "fresh",
+            t - DAY,
+        );
         return files;
     }
     commit_at(
         dir,
-        &[".sops.yaml", "apps/old.yaml", "rewrapped.yaml", "legacy/old.env", "notes.txt"],
+        &[
+            ".sops.yaml",
+            "apps/old.yaml",
+            "rewrapped.yaml",
+            "legacy/old.env",
+            "notes.txt",
+        ],
         "old files",
         t - 200 * DAY,
     );
     sops(&["updatekeys", "-y", "rewrapped.yaml"]);
-    commit_at(dir, &["rewrapped.yaml"], "re-wrap for the second key", t - 2 * DAY);
+    commit_at(
+        dir,
+        &["rewrapped.yaml"],
+        "re-wrap for the second key",
+        t - 2 * DAY,
+    );
     std::fs::write(dir.join(".gitignore"), "legacy/\n").unwrap();
     commit_at(dir, &[".gitignore", "fresh.yaml"], "fresh", t - DAY);
     files
@@ -448,20 +487,27 @@ fn lay_out(p: &Pod, host: &Path, contents: &BTreeMap<String, Vec<u8>>) -> Mounts
 /// read-only, the Secret directories bind-mounted read-only at their mount paths, a fresh
 /// tmpfs at each emptyDir, no new privileges, only the manifest's environment, as the pod's
 /// user with fsGroup as a supplementary group; bounded by `timeout`.
-fn in_image(root: &Path, p: &Pod, mounts: &Mounts, argv: &[String], env: &[(String, String)]) -> Output {
-    let mut script = String::from("set -e; mount --bind \"$R\" \"$R\"; mount -o remount,bind,ro \"$R\";");
-    let mut i = 0;
+fn in_image(
+    root: &Path,
+    p: &Pod,
+    mounts: &Mounts,
+    argv: &[String],
+    env: &[(String, String)],
+) -> Output {
+    let mut script =
+        String::from("set -e; mount --bind \"$R\" \"$R\"; mount -o remount,bind,ro \"$R\";");
     let mut args: Vec<String> = Vec::new();
-    for (mount, dir) in &mounts.dirs {
+    for (i, (mount, dir)) in mounts.dirs.iter().enumerate() {
         std::fs::create_dir_all(root.join(mount.trim_start_matches('/'))).unwrap();
         script.push_str(&format!(
             " mount --bind \"${{M{i}}}\" \"$R{mount}\"; mount -o remount,bind,ro \"$R{mount}\";"
         ));
         args.push(format!("M{i}={}", dir.display()));
-        i += 1;
     }
     for s in &p.scratch {
-        script.push_str(&format!(" mount -t tmpfs -o mode=1777,size=64m tmpfs \"$R{s}\";"));
+        script.push_str(&format!(
+            " mount -t tmpfs -o mode=1777,size=64m tmpfs \"$R{s}\";"
+        ));
     }
     script.push_str(" exec \"$@\"");
     let groups: Vec<String> = std::iter::once(p.gid)
@@ -472,7 +518,17 @@ fn in_image(root: &Path, p: &Pod, mounts: &Mounts, argv: &[String], env: &[(Stri
     c.args(["-k", "5", "120", "unshare", "--mount", "env"])
         .arg(format!("R={}", root.display()))
         .args(&args)
-        .args(["sh", "-c", &script, "sh", "setpriv", "--no-new-privs", "env", "-i", "PATH=/usr/local/bin"])
+        .args([
+            "sh",
+            "-c",
+            &script,
+            "sh",
+            "setpriv",
+            "--no-new-privs",
+            "env",
+            "-i",
+            "PATH=/usr/local/bin",
+        ])
         .args(env.iter().map(|(k, v)| format!("{k}={v}")))
         .arg(which_chroot())
         .arg(format!("--userspec={}:{}", p.uid, p.gid))
@@ -501,8 +557,10 @@ fn out(o: &Output) -> String {
 }
 
 fn refs(bare: &Path) -> String {
-    String::from_utf8(run(git(bare).args(["for-each-ref", "--format=%(refname) %(objectname)"])).stdout)
-        .unwrap()
+    String::from_utf8(
+        run(git(bare).args(["for-each-ref", "--format=%(refname) %(objectname)"])).stdout,
+    )
+    .unwrap()
 }
 
 /// The data key a file's first age envelope wraps, opened by the Go `age` CLI.
@@ -528,7 +586,12 @@ fn data_key(bytes: &[u8], name: &str) -> Vec<u8> {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(enc.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(enc.as_bytes())
+        .unwrap();
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success());
     o.stdout
@@ -567,32 +630,54 @@ fn in_image_rotates_over_ssh_and_pushes_a_branch() {
     std::fs::create_dir_all(&host).unwrap();
     let values = make_repo(&sb, &sb.path("src"), false);
     let bare = host.join("gitops.git");
-    run(Command::new("git").args(["clone", "-q", "--bare"]).arg(sb.path("src")).arg(&bare));
+    run(Command::new("git")
+        .args(["clone", "-q", "--bare"])
+        .arg(sb.path("src"))
+        .arg(&bare));
     let fresh_src = sb.path("fresh-src");
     std::fs::create_dir_all(&fresh_src).unwrap();
     make_repo(&sb, &fresh_src, true);
     let fresh_bare = host.join("fresh.git");
-    run(Command::new("git").args(["clone", "-q", "--bare"]).arg(&fresh_src).arg(&fresh_bare));
+    run(Command::new("git")
+        .args(["clone", "-q", "--bare"])
+        .arg(&fresh_src)
+        .arg(&fresh_bare));
 
     let deploy_pub = keygen(&host.join("deploy"));
     let server = sshd(&host, &deploy_pub);
     let user = String::from_utf8(run(Command::new("id").arg("-un")).stdout).unwrap();
-    let url = |repo: &Path, port: u16| format!("ssh://{}@127.0.0.1:{port}{}", user.trim(), repo.display());
+    let url = |repo: &Path, port: u16| {
+        format!("ssh://{}@127.0.0.1:{port}{}", user.trim(), repo.display())
+    };
 
     // The pod's files: the age key, the deploy key, known_hosts pinning the server's key.
     let files = p.secret_files();
     let by_flag = |flag: &str| -> String { p.flag(flag).unwrap().to_owned() };
-    let age_path = p.env.iter().find(|(k, _)| k == "SOPS_AGE_KEY_FILE").unwrap().1.clone();
+    let age_path = p
+        .env
+        .iter()
+        .find(|(k, _)| k == "SOPS_AGE_KEY_FILE")
+        .unwrap()
+        .1
+        .clone();
     let known_hosts = |key: &str| format!("[127.0.0.1]:{} {key}\n", server.port).into_bytes();
     let contents = |deploy: &Path, hosts: Vec<u8>| -> BTreeMap<String, Vec<u8>> {
         let mut m = BTreeMap::new();
         m.insert(age_path.clone(), std::fs::read(test_key()).unwrap());
         m.insert(by_flag("--ssh-key"), std::fs::read(deploy).unwrap());
         m.insert(by_flag("--known-hosts"), hosts);
-        assert_eq!(m.len(), files.len(), "the pod mounts exactly these files: {files:?}");
+        assert_eq!(
+            m.len(),
+            files.len(),
+            "the pod mounts exactly these files: {files:?}"
+        );
         m
     };
-    let good = lay_out(&p, &sb.path("pod"), &contents(&host.join("deploy"), known_hosts(&server.host_pub)));
+    let good = lay_out(
+        &p,
+        &sb.path("pod"),
+        &contents(&host.join("deploy"), known_hosts(&server.host_pub)),
+    );
     // The manifest's command with only the repository URL replaced.
     let argv = |u: &str| -> Vec<String> {
         let mut a = p.argv.clone();
@@ -607,16 +692,31 @@ fn in_image_rotates_over_ssh_and_pushes_a_branch() {
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
     let branch = shroud::job::default_branch_name(now());
-    assert!(stdout.contains(&format!("rotate: pushed {branch} ")), "{}", out(&o));
-    assert!(stdout.contains(&format!("open a pull request from {branch} into main")), "{}", out(&o));
-    let changed = String::from_utf8(
-        run(git(&bare).args(["diff", "--name-only", "main", &branch])).stdout,
-    )
-    .unwrap();
+    assert!(
+        stdout.contains(&format!("rotate: pushed {branch} ")),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        stdout.contains(&format!("open a pull request from {branch} into main")),
+        "{}",
+        out(&o)
+    );
+    let changed =
+        String::from_utf8(run(git(&bare).args(["diff", "--name-only", "main", &branch])).stdout)
+            .unwrap();
     let mut changed: Vec<&str> = changed.lines().collect();
     changed.sort();
-    assert_eq!(changed, ["apps/old.yaml", "legacy/old.env", "rewrapped.yaml"], "{}", out(&o));
-    let msg = String::from_utf8(run(git(&bare).args(["log", "-1", "--format=%an <%ae>%n%B", &branch])).stdout).unwrap();
+    assert_eq!(
+        changed,
+        ["apps/old.yaml", "legacy/old.env", "rewrapped.yaml"],
+        "{}",
+        out(&o)
+    );
+    let msg = String::from_utf8(
+        run(git(&bare).args(["log", "-1", "--format=%an <%ae>%n%B", &branch])).stdout,
+    )
+    .unwrap();
     for f in &changed {
         assert!(msg.contains(&format!("- {f}: data key from ")), "{msg}");
         assert!(stderr.contains(&format!("rotated {f}: ")), "{stderr}");
@@ -625,18 +725,35 @@ fn in_image_rotates_over_ssh_and_pushes_a_branch() {
         let secret = v.split([':', '=']).next_back().unwrap().trim();
         assert!(!msg.contains(secret) && !stdout.contains(secret) && !stderr.contains(secret));
     }
-    assert!(msg.starts_with("shroud rotation job <shroud-rotation@invalid>"), "{msg}");
+    assert!(
+        msg.starts_with("shroud rotation job <shroud-rotation@invalid>"),
+        "{msg}"
+    );
     for f in &changed {
         let (old, new) = (show(&bare, "main", f), show(&bare, &branch, f));
-        assert_eq!(sops_decrypt(&sb, &old, f), sops_decrypt(&sb, &new, f), "{f}: values differ");
+        assert_eq!(
+            sops_decrypt(&sb, &old, f),
+            sops_decrypt(&sb, &new, f),
+            "{f}: values differ"
+        );
         assert_ne!(data_key(&old, f), data_key(&new, f), "{f}: same data key");
     }
-    assert_eq!(show(&bare, "main", "fresh.yaml"), show(&bare, &branch, "fresh.yaml"));
+    assert_eq!(
+        show(&bare, "main", "fresh.yaml"),
+        show(&bare, &branch, "fresh.yaml")
+    );
     let after = refs(&bare);
-    assert_eq!(after.lines().count(), before.lines().count() + 1, "one new branch:\n{after}");
+    assert_eq!(
+        after.lines().count(),
+        before.lines().count() + 1,
+        "one new branch:\n{after}"
+    );
     // docs/rotation.md's review steps, as written, in a clone of the remote.
     let review = sb.path("review");
-    run(Command::new("git").args(["clone", "-q"]).arg(&bare).arg(&review));
+    run(Command::new("git")
+        .args(["clone", "-q"])
+        .arg(&bare)
+        .arg(&review));
     for block in doc_blocks("docs/rotation.md", "The rotation job") {
         run_block_ok(&review, &block, &[]);
     }
@@ -644,12 +761,22 @@ fn in_image_rotates_over_ssh_and_pushes_a_branch() {
     // The same day again: nothing new.
     let o = in_image(&root, &p, &good, &argv(&url(&bare, server.port)), &p.env);
     assert!(o.status.success(), "{}", out(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("nothing was pushed"), "{}", out(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("nothing was pushed"),
+        "{}",
+        out(&o)
+    );
     assert_eq!(refs(&bare), after);
 
     // Nothing due: nothing pushed, and said.
     let before = refs(&fresh_bare);
-    let o = in_image(&root, &p, &good, &argv(&url(&fresh_bare, server.port)), &p.env);
+    let o = in_image(
+        &root,
+        &p,
+        &good,
+        &argv(&url(&fresh_bare, server.port)),
+        &p.env,
+    );
     assert!(o.status.success(), "{}", out(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("rotate: nothing is due"),
@@ -663,15 +790,39 @@ fn in_image_rotates_over_ssh_and_pushes_a_branch() {
         let e = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{}", out(o));
         assert_eq!(e.trim_end().lines().count(), 1, "{}", out(o));
-        assert!(e.starts_with("shroud: ") && e.contains(want), "want {want:?}: {}", out(o));
+        assert!(
+            e.starts_with("shroud: ") && e.contains(want),
+            "want {want:?}: {}",
+            out(o)
+        );
     };
     keygen(&host.join("stranger"));
-    let wrong_key = lay_out(&p, &sb.path("pod-wrong-key"), &contents(&host.join("stranger"), known_hosts(&server.host_pub)));
-    let o = in_image(&root, &p, &wrong_key, &argv(&url(&bare, server.port)), &p.env);
+    let wrong_key = lay_out(
+        &p,
+        &sb.path("pod-wrong-key"),
+        &contents(&host.join("stranger"), known_hosts(&server.host_pub)),
+    );
+    let o = in_image(
+        &root,
+        &p,
+        &wrong_key,
+        &argv(&url(&bare, server.port)),
+        &p.env,
+    );
     one_line(&o, "the server refused the deploy key");
     let other_host = keygen(&host.join("other_host"));
-    let unknown_host = lay_out(&p, &sb.path("pod-unknown-host"), &contents(&host.join("deploy"), known_hosts(&other_host)));
-    let o = in_image(&root, &p, &unknown_host, &argv(&url(&bare, server.port)), &p.env);
+    let unknown_host = lay_out(
+        &p,
+        &sb.path("pod-unknown-host"),
+        &contents(&host.join("deploy"), known_hosts(&other_host)),
+    );
+    let o = in_image(
+        &root,
+        &p,
+        &unknown_host,
+        &argv(&url(&bare, server.port)),
+        &p.env,
+    );
     one_line(&o, "does not match the key listed for it");
     let closed = free_port();
     let o = in_image(&root, &p, &good, &argv(&url(&bare, closed)), &p.env);
@@ -726,7 +877,9 @@ fn in_image_cronjob_is_accepted_by_the_api_server() {
         if let Some(s) = v.get("secret") {
             let mode = s["defaultMode"].as_u64().map(|m| m as u32);
             assert!(
-                p.secrets.values().any(|(name, m)| s["secretName"] == name.as_str() && *m == mode),
+                p.secrets
+                    .values()
+                    .any(|(name, m)| s["secretName"] == name.as_str() && *m == mode),
                 "the server reads {s} differently from the test"
             );
         }
