@@ -3,6 +3,18 @@
 # server on loopback: Debian's OpenSSH sshd, started by the test on a high port with its own
 # host key and config (no system service is enabled or started). Idempotent.
 set -euo pipefail
+# The job's in-process git links the system OpenSSL (HTTPS) and zlib: their -dev packages and
+# pkg-config must be there before cargo builds the `job` feature (the test suite's `cluster`).
+need=()
+command -v pkg-config >/dev/null || need+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev)
+pkg-config --exists zlib 2>/dev/null || need+=(zlib1g-dev)
+if ((${#need[@]})); then
+  echo "setup-job: apt-get install ${need[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
 if [ ! -x /usr/sbin/sshd ]; then
   echo "setup-job: apt-get install openssh-server"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
