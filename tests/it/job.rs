@@ -857,11 +857,25 @@ fn in_image_cronjob_is_accepted_by_the_api_server() {
         .arg(&kubeconfig)
         .args(["create", "namespace", ns])
         .output();
+    // The test's API server is v1.20, which serves CronJob as batch/v1beta1 (batch/v1 is GA
+    // from 1.21, and the only version from 1.25, so the example says batch/v1). The fields the
+    // example uses are the same in both; only the version line is changed for this server.
+    let text = std::fs::read_to_string(root().join(MANIFEST)).unwrap();
+    assert!(text.contains("apiVersion: batch/v1\nkind: CronJob"), "{text}");
+    let for_120 = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        for_120.path(),
+        text.replace(
+            "apiVersion: batch/v1\nkind: CronJob",
+            "apiVersion: batch/v1beta1\nkind: CronJob",
+        ),
+    )
+    .unwrap();
     let o = run(Command::new(&kubectl)
         .arg("--kubeconfig")
         .arg(&kubeconfig)
         .args(["apply", "--dry-run=server", "-o", "json", "-f"])
-        .arg(root().join(MANIFEST)));
+        .arg(for_120.path()));
     let applied: J = serde_json::from_slice(&o.stdout).unwrap();
     // What the server stored is what the test ran: the same command, image and modes.
     let (_, p) = pod();
