@@ -861,7 +861,10 @@ fn in_image_cronjob_is_accepted_by_the_api_server() {
     // from 1.21, and the only version from 1.25, so the example says batch/v1). The fields the
     // example uses are the same in both; only the version line is changed for this server.
     let text = std::fs::read_to_string(root().join(MANIFEST)).unwrap();
-    assert!(text.contains("apiVersion: batch/v1\nkind: CronJob"), "{text}");
+    assert!(
+        text.contains("apiVersion: batch/v1\nkind: CronJob"),
+        "{text}"
+    );
     let for_120 = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         for_120.path(),
