@@ -15,6 +15,7 @@ mod hardening;
 mod interop;
 mod kms;
 mod pgp;
+mod pq;
 mod props;
 mod revocation;
 mod rotation;
