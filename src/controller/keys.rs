@@ -298,6 +298,34 @@ mod tests {
         );
     }
 
+    /// A key Secret holding a post-quantum identity next to an X25519 one: both are loaded and
+    /// both recipients published.
+    #[test]
+    fn post_quantum_identities_are_loaded_and_published() {
+        let d = tempfile::tempdir().unwrap();
+        let (pq, pq_recipient) = crate::keysource::age::generate_kind(true);
+        let (x, x_recipient) = crate::keysource::age::generate_kind(false);
+        let text = format!("{}{}", pq.as_str().unwrap(), x.as_str().unwrap());
+        std::fs::write(d.path().join("keys.txt"), text).unwrap();
+        let src = KeySources {
+            files: vec![d.path().join("keys.txt")],
+            ..Default::default()
+        };
+        let mut want = vec![pq_recipient.clone(), x_recipient];
+        want.sort();
+        assert_eq!(recipients(&src).unwrap(), want);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let keys = rt.block_on(Keys::load(&src)).unwrap();
+        assert_eq!(keys.recipients, want);
+        let wrapped = crate::keysource::age::wrap(&pq_recipient, &[5u8; 32]).unwrap();
+        assert_eq!(
+            keys.keyring.age.unwrap(&wrapped).unwrap().expose(),
+            &[5u8; 32]
+        );
+    }
+
     #[test]
     fn the_fingerprint_follows_every_key_file() {
         let d = tempfile::tempdir().unwrap();

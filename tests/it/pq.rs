@@ -31,12 +31,11 @@ pub fn plugin_dir() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/shroud-ci")))
         .map(|c| c.join("age-plugin-simplepq-0.1.2/bin"));
-    let dir = on_path
+    on_path
         .or(cache.filter(|c| c.join(BIN).is_file()))
         .unwrap_or_else(|| {
             panic!("{BIN} is required (bash scripts/setup-age-plugin.sh installs it)")
-        });
-    dir
+        })
 }
 
 /// PATH with the plugin's directory first (and `extra` before it).
@@ -644,4 +643,28 @@ fn key_backups_hold_and_open_for_post_quantum_keys() {
         .run();
     assert_code(&out, 0);
     assert_eq!(stdout(&out), "b: 2\n");
+}
+
+/// The examples of docs/format.md's age section, run as written.
+#[test]
+fn the_documented_post_quantum_and_plugin_examples_work() {
+    let sb = Sandbox::new();
+    let shroud_dir = PathBuf::from(env!("CARGO_BIN_EXE_shroud"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = path_with_plugin(Some(&shroud_dir));
+    let path = path.to_str().unwrap();
+    let blocks = doc_blocks(
+        "docs/format.md",
+        "age recipients: classic, post-quantum and plugins",
+    );
+    assert_eq!(blocks.len(), 2);
+    let out = run_block_ok(sb.dir.path(), &blocks[0], &[("PATH", path)]);
+    assert_eq!(stdout(&out), "password: hunter2\n");
+    assert!(sb.read("recipient.txt").starts_with("age1pq1"));
+    assert!(sb.read("secret.yaml").contains("recipient: age1pq1"));
+    let out = run_block_ok(sb.dir.path(), &blocks[1], &[("PATH", path)]);
+    assert_eq!(stdout(&out), "token: t0k3n\n");
+    assert!(sb.read("plugin.yaml").contains("recipient: age1simplepq1"));
 }
