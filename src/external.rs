@@ -165,6 +165,40 @@ pub fn kill_children() {
     }
 }
 
+/// Runs `f`, a blocking call into a library that talks to `service` itself (the rotation
+/// job's in-process git: connect, SSH handshake, fetch, push), on a thread of its own, and
+/// waits for it at most `service`'s timeout. A call still running then fails with
+/// [`ExternalError::Timeout`] naming `what`; its thread is left behind, blocked on a socket
+/// that the process's exit closes (the caller must then fail, not wait for it).
+pub fn within<T: Send + 'static>(
+    service: Service,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ExternalError> {
+    let limit = service.timeout();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("shroud-{}", service.name().replace(' ', "-")))
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|source| ExternalError::Io {
+            program: service.name().to_owned(),
+            source,
+        })?;
+    rx.recv_timeout(limit).map_err(|e| match e {
+        std::sync::mpsc::RecvTimeoutError::Timeout => ExternalError::Timeout {
+            service,
+            what: what.to_owned(),
+            secs: limit.as_secs().max(1),
+        },
+        std::sync::mpsc::RecvTimeoutError::Disconnected => ExternalError::Io {
+            program: service.name().to_owned(),
+            source: std::io::Error::other(format!("{what} stopped unexpectedly")),
+        },
+    })
+}
+
 /// The most output read from a child (a key command or gpg answer is small; git output is
 /// bounded by the repository, which this caps against a runaway process).
 const MAX_OUTPUT: u64 = 1 << 30;

@@ -113,6 +113,8 @@ pub mod external;
 pub mod externalsecret;
 pub mod fsutil;
 pub mod git;
+#[cfg(feature = "job")]
+pub mod job;
 pub mod k8s;
 pub mod keysource;
 pub mod merge;
@@ -139,6 +141,8 @@ pub const COMMIT: &str = env!("SHROUD_COMMIT");
 pub const FEATURES: &[&str] = &[
     #[cfg(feature = "cluster")]
     "cluster",
+    #[cfg(feature = "job")]
+    "job",
 ];
 
 /// `VERSION (commit COMMIT; features: …)`, as `--version` prints it after the program name.

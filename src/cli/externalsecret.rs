@@ -321,7 +321,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             file_name: file_name.as_deref(),
             dir_name: dir_name.as_deref(),
         };
-        let generated = eso::generate(&source, &tree, encrypted, &opts)?;
+        let mut generated = eso::generate(&source, &tree, encrypted, &opts)?;
         if generated.is_empty() {
             common::warn(&format!("{}: no Secret keys found", input.label));
         }
@@ -338,7 +338,8 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
             } else {
                 tree.clone()
             };
-            for gen_ in &generated {
+            for gen_ in &mut generated {
+                gen_.mark_binary(&plain)?;
                 plains.push((gen_.remote_key.clone(), eso::payload(gen_, &plain)?));
             }
         }
@@ -363,25 +364,18 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         }
     }
     if a.push {
-        let client = common::block_on(provider::aws::client(a.region.clone()));
         if a.dry_run {
+            // Names only: no value is read, no credentials are needed, nothing is contacted.
             for (file, gen_) in &all {
-                let probe = shroud::secret::SecretBytes::from("");
-                let what =
-                    common::block_on(provider::aws::push(&client, &gen_.remote_key, &probe, true))?;
-                let verb = if what == PushOutcome::Created {
-                    "create"
-                } else {
-                    "update (if changed)"
-                };
                 let keys: Vec<&str> = gen_.keys.iter().map(|(k, _)| k.as_str()).collect();
                 eprintln!(
-                    "would {verb} {} with keys {} (from {file})",
+                    "would push {} with keys {} (from {file}; created if missing, updated if changed)",
                     gen_.remote_key,
                     keys.join(", ")
                 );
             }
         } else {
+            let client = common::block_on(provider::aws::client(a.region.clone()));
             for (key, value) in &plains {
                 let what = common::block_on(provider::aws::push(&client, key, value, false))?;
                 eprintln!(

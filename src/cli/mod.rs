@@ -23,6 +23,7 @@ pub mod man;
 pub mod recipients;
 pub mod revoke;
 pub mod rotate;
+pub mod rotate_job;
 pub mod scan;
 pub mod set;
 pub mod signals;

@@ -148,7 +148,7 @@ fn print_exposure(e: &Exposure, quiet: bool) {
 pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     let named = revoke::named(&a.recipients)?;
     let root = root_of(&a)?;
-    let plan = revoke::plan(&root, &named)?;
+    let mut plan = revoke::plan(&root, &named)?;
     for k in &plan.unmatched {
         common::warn(&format!(
             "{}: no rule and no file lists it",
@@ -159,15 +159,18 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     let keyring = common::keyring(g).ok();
     let exposure = common::block_on_parallel(revoke::exposure(&root, &named, keyring.as_ref()))?;
     revoke::check_found(&plan, &exposure)?;
+    plan.add_exposed(&exposure)?;
     if !a.quiet {
         for e in &plan.edits {
             eprintln!("{}: {}", common::shown(&e.path), e.summary());
         }
         for t in &plan.files {
-            eprintln!(
-                "{}: new data key, without the revoked keys",
-                common::shown(&t.path)
-            );
+            let why = if plan.history_only.contains(&t.path) {
+                "new data key: a revoked key's envelope in history opens the current one (or that cannot be ruled out with the keys at hand)"
+            } else {
+                "new data key, without the revoked keys"
+            };
+            eprintln!("{}: {why}", common::shown(&t.path));
         }
     }
     for (p, why) in &plan.damaged {

@@ -21,6 +21,7 @@ pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod rollout;
+pub mod status;
 pub mod write;
 
 use std::net::SocketAddr;

@@ -32,35 +32,7 @@ use crate::k8s::crd::{
 use crate::k8s::manifest::{self, ManifestError};
 use crate::k8s::secret::Payload;
 
-/// The field manager of every write, and the label that marks owned Secrets.
-pub const MANAGER: &str = "shroud-controller";
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-/// The `EncryptedSecret` generation the Secret was last written from.
-pub const GENERATION_ANNOTATION: &str = "shroud.dev/generation";
-
-/// Why an object is not Ready (the `reason` of the condition and the metrics label).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
-    Decrypted,
-    NoMatchingKey,
-    IntegrityFailure,
-    InvalidSpec,
-    SecretNotOwned,
-    ApiError,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Decrypted => "Decrypted",
-            Reason::NoMatchingKey => "NoMatchingKey",
-            Reason::IntegrityFailure => "IntegrityFailure",
-            Reason::InvalidSpec => "InvalidSpec",
-            Reason::SecretNotOwned => "SecretNotOwned",
-            Reason::ApiError => "ApiError",
-        }
-    }
-}
+pub use super::status::{GENERATION_ANNOTATION, MANAGED_BY_LABEL, MANAGER, Reason};
 
 /// A reconcile failure (returned to the runtime, which calls the error policy).
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
-use super::reconcile::{MANAGED_BY_LABEL, MANAGER, Reason};
+use super::status::{MANAGED_BY_LABEL, MANAGER, Reason};
 use crate::k8s::crd::{API_VERSION, EncryptedSecret, KIND, LAST_APPLIED_ANNOTATION};
 
 /// The `EncryptedSecret` annotation that allows taking over an existing Secret.

@@ -13,6 +13,8 @@ mod gitmerge;
 mod groups;
 mod hardening;
 mod interop;
+#[cfg(feature = "job")]
+mod job;
 mod kms;
 mod pgp;
 mod pq;

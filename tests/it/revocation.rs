@@ -772,3 +772,67 @@ fn keys_revoke_locks_a_pgp_key_out() {
     write_after(&sb, &team, "after-pgp");
     assert_locked_out(&attacker, &sb, "after-pgp");
 }
+
+/// A key taken out the way sops does it (`updatekeys` keeps the data key) is no longer listed
+/// anywhere, but its envelope in an older commit still opens today's data key. `keys revoke`
+/// finds that through history and gives those files a new data key too; then the key is locked
+/// out. Before the fix, nothing listed the key, so `keys revoke` changed nothing.
+#[test]
+fn keys_revoke_rekeys_files_whose_data_key_history_exposes() {
+    let sb = Sandbox::new();
+    let (attacker_key, a) = new_key(&sb, "attacker.txt");
+    let rules =
+        |keys: &str| format!("creation_rules:\n  - path_regex: secrets/.*\n    age: {keys}\n");
+    let team = [("SOPS_AGE_KEY_FILE", test_key().display().to_string())];
+    let team: Vec<(&str, &str)> = team.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    repo_with(
+        &sb,
+        &rules(&format!("{a},{TEST_RECIPIENT}")),
+        &[
+            ("secrets/db.yaml", "password: before-1\n"),
+            ("secrets/other.yaml", "token: before-2\n"),
+        ],
+        &team,
+    );
+    // sops's way: the rule loses the key, and updatekeys keeps the data key.
+    sb.write(".sops.yaml", &rules(TEST_RECIPIENT));
+    let out = sb
+        .with_key()
+        .args(["updatekeys", "-y", "--keep-data-key", "--all"])
+        .run();
+    assert_code(&out, 0);
+    git(
+        sb.dir.path(),
+        &["commit", "-qam", "remove a key the sops way"],
+    );
+    assert!(!sb.read("secrets/db.yaml").contains(&a));
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "-y", "--report", "r.json", &a])
+        .run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("a revoked key's envelope in history opens the current one"),
+        "{}",
+        stderr(&out)
+    );
+    let report: serde_json::Value = serde_json::from_str(&sb.read("r.json")).unwrap();
+    assert_eq!(report["complete"], true);
+    let states: Vec<&str> = report["exposure"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["data_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["exposed", "exposed"], "{report}");
+    git(sb.dir.path(), &["commit", "-qam", "revoke"]);
+    write_after(&sb, &team, "after-history-revoke");
+    assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-history-revoke");
+    // Now every data key is fresh: revoking again changes nothing.
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "--dry-run", &a])
+        .run();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("revoked already"), "{}", stderr(&out));
+}
