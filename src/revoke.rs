@@ -51,7 +51,7 @@ pub enum RevokeError {
     },
     #[error(
         "{}: no creation rule, no sops file and no version in the git history under {root} lists it; nothing was changed (check the spelling: `shroud audit` lists every recipient)",
-        .keys.join(", ")
+        crate::text::shorten_keys(&.keys.join(", "))
     )]
     NotFound { keys: Vec<String>, root: String },
     #[error(
@@ -194,7 +194,7 @@ pub fn plan(root: &Path, named: &Named) -> crate::error::Result<Plan> {
                     group: gi,
                     removed: hits
                         .iter()
-                        .map(|k| k.label())
+                        .map(|k| k.shown())
                         .collect::<Vec<_>>()
                         .join(", "),
                 }));

@@ -57,8 +57,10 @@ impl std::fmt::Display for Plan {
             parts.push(format!("threshold {a} → {b}"));
         }
         for (i, (add, rm)) in self.groups.iter().enumerate() {
-            let mut g: Vec<String> = add.iter().map(|k| format!("+{k}")).collect();
-            g.extend(rm.iter().map(|k| format!("-{k}")));
+            // A post-quantum or plugin recipient (~2,000 characters) is shortened.
+            let shown = crate::text::shorten_keys;
+            let mut g: Vec<String> = add.iter().map(|k| format!("+{}", shown(k))).collect();
+            g.extend(rm.iter().map(|k| format!("-{}", shown(k))));
             if !g.is_empty() {
                 parts.push(if self.groups.len() > 1 {
                     format!("group {i}: {}", g.join(" "))
@@ -465,9 +467,13 @@ pub fn drift(path: &Path, cfg: Option<&Config>, groups: &[Vec<KeySpec>]) -> Opti
     let all_want: BTreeSet<&String> = want.iter().flatten().collect();
     let mut parts: Vec<String> = all_want
         .difference(&all_have)
-        .map(|k| format!("+{k}"))
+        .map(|k| format!("+{}", crate::text::shorten_keys(k)))
         .collect();
-    parts.extend(all_have.difference(&all_want).map(|k| format!("-{k}")));
+    parts.extend(
+        all_have
+            .difference(&all_want)
+            .map(|k| format!("-{}", crate::text::shorten_keys(k))),
+    );
     if parts.is_empty() {
         parts.push(format!(
             "key groups differ: {} in the file, {} in the rule",

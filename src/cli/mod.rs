@@ -185,7 +185,7 @@ pub enum Command {
     ExternalSecret(externalsecret::Args),
     /// Generate a new age identity (written 0600) and print its recipient.
     #[command(
-        after_help = "Examples:\n  shroud keygen                          # into the sops key file\n  shroud keygen -o ci.key"
+        after_help = "Examples:\n  shroud keygen                          # into the sops key file\n  shroud keygen --pq                     # post-quantum (age1pq1…)\n  shroud keygen -o ci.key"
     )]
     Keygen(keygen::Args),
     /// Back up, restore and verify age identities and PGP secret keys.

@@ -152,7 +152,7 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     for k in &plan.unmatched {
         common::warn(&format!(
             "{}: no rule and no file lists it",
-            shroud::text::sanitize(k)
+            shroud::text::sanitize(&shroud::text::shorten_keys(k))
         ));
     }
     // The keys at hand, for comparing exposed values with today's (no key: not compared).

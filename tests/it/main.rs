@@ -17,6 +17,7 @@ mod interop;
 mod job;
 mod kms;
 mod pgp;
+mod pq;
 mod props;
 mod revocation;
 mod rotation;

@@ -339,6 +339,70 @@ fn keys_revoke_locks_an_age_key_out_of_groups_and_ignored_files() {
     assert!(stderr(&out).contains("revoked already"), "{}", stderr(&out));
 }
 
+/// The same attack with a hybrid post-quantum key revoked (grafts decrypted by the real sops
+/// 3.11 and by shroud), next to X25519 and post-quantum keys that stay.
+#[test]
+fn keys_revoke_locks_a_post_quantum_key_out() {
+    let sb = Sandbox::new();
+    let (attacker_key, a) = crate::pq::pq_key(&sb, "attacker.txt");
+    let (team_pq, t) = crate::pq::pq_key(&sb, "team-pq.txt");
+    let b = TEST_RECIPIENT;
+    let both = format!(
+        "{}\n{}",
+        std::fs::read_to_string(test_key()).unwrap(),
+        std::fs::read_to_string(&team_pq).unwrap()
+    );
+    let team: &[(&str, &str)] = &[("SOPS_AGE_KEY", &both)];
+    let rules = format!(
+        "creation_rules:\n  - path_regex: critical/.*\n    shamir_threshold: 2\n    key_groups:\n      - age: [{a}, {b}]\n      - age: [{a}, {t}]\n  - path_regex: secrets/.*\n    age: {a},{b},{t}\n"
+    );
+    repo_with(
+        &sb,
+        &rules,
+        &[
+            ("secrets/db.yaml", "db:\n  password: before-1\n"),
+            ("secrets/ignored.yaml", "token: before-2\n"),
+            ("critical/root.yaml", "root: before-3\n"),
+        ],
+        team,
+    );
+    let attacker = Attacker::age(&attacker_key);
+    let before = attacker.reads(sb.dir.path());
+    for v in ["before-1", "before-2", "before-3"] {
+        assert!(
+            before.contains(v),
+            "positive control: the attacker should read {v} now"
+        );
+    }
+    let out = sb
+        .cmd()
+        .env("SOPS_AGE_KEY", &both)
+        .args(["keys", "revoke", "-y", &a])
+        .run();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("verified"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains(&a),
+        "the message names the key whole"
+    );
+    let cfg = sb.read(".sops.yaml");
+    assert!(
+        !cfg.contains(&a) && cfg.contains(&t) && cfg.contains(b),
+        "{cfg}"
+    );
+    for f in [
+        "secrets/db.yaml",
+        "secrets/ignored.yaml",
+        "critical/root.yaml",
+    ] {
+        assert!(!sb.read(f).contains(&a), "{f} still lists the revoked key");
+        assert_code(&decrypt(&sb, team, f), 0);
+    }
+    git(sb.dir.path(), &["commit", "-qam", "revoke"]);
+    write_after(&sb, team, "after-revoke");
+    assert_locked_out(&attacker, &sb, "after-revoke");
+}
+
 #[test]
 fn revoke_refuses_to_empty_a_group_and_names_unknown_keys() {
     let sb = Sandbox::new();
