@@ -35,14 +35,15 @@ mkdir -p "$root/usr/local/bin" "$root/etc/ssl/certs" "$root/home/nonroot" "$root
 for b in shroud-controller shroud; do
   strip -o "$root/usr/local/bin/$b" "$bin/$b"
 done
-# The C runtime the binaries link, from the build host (Debian's glibc and libgcc_s), at the
-# paths the dynamic loader looks in; with their copyright files.
+# The C libraries the binaries link, from the build host (Debian's glibc and libgcc_s; OpenSSL
+# and zlib for the rotation job's in-process git, `shroud rotate --git`), at the paths the
+# dynamic loader looks in; with their copyright files.
 libs=$(ldd "$root/usr/local/bin/shroud-controller" "$root/usr/local/bin/shroud" | grep -o '/[^ ]*\.so[^ ]*' | sort -u)
 for l in $libs; do
   mkdir -p "$root$(dirname "$l")"
   cp -L "$l" "$root$l"
 done
-for pkg in libc6 libgcc-s1; do
+for pkg in libc6 libgcc-s1 libssl3 zlib1g; do
   [ -f "/usr/share/doc/$pkg/copyright" ] && install -D -m 0644 "/usr/share/doc/$pkg/copyright" "$root/usr/share/doc/$pkg/copyright"
 done
 cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"

@@ -9,6 +9,8 @@
 #    --kind EncryptedSecret`, then the controller against the API server of KUBE_DIR
 #    (scripts/kube-up.sh; sa-kubeconfig = the manifests' ServiceAccount) until the object is
 #    Ready, then SIGTERM: exit 0 within the grace period and the Lease released.
+#  - the rotation job from the same rootfs (tests/it/job.rs `job::in_image`): the CronJob's
+#    command against a real sshd on loopback, and the CronJob applied to the API server.
 # Usage: verify-image.sh IMAGE_DIR KUBE_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +68,9 @@ if (p["user"]["uid"], p["user"]["gid"]) != (65532, 65532) or p["args"] != ["/usr
 PY
 expected="etc/group etc/nsswitch.conf etc/passwd etc/ssl/certs/ca-certificates.crt lib/x86_64-linux-gnu/libc.so.6
 lib/x86_64-linux-gnu/libgcc_s.so.1 lib/x86_64-linux-gnu/libm.so.6 lib64/ld-linux-x86-64.so.2
-usr/local/bin/shroud usr/local/bin/shroud-controller usr/share/doc/libc6/copyright usr/share/doc/libgcc-s1/copyright"
+lib/x86_64-linux-gnu/libssl.so.3 lib/x86_64-linux-gnu/libcrypto.so.3 lib/x86_64-linux-gnu/libz.so.1
+usr/local/bin/shroud usr/local/bin/shroud-controller usr/share/doc/libc6/copyright usr/share/doc/libgcc-s1/copyright
+usr/share/doc/libssl3/copyright usr/share/doc/zlib1g/copyright"
 got=$(cd "$root" && find . -type f -o -type l | sed 's|^\./||' | sort | tr '\n' ' ')
 want=$(echo $expected | tr ' ' '\n' | sort | tr '\n' ' ')
 [ "$got" = "$want" ] || fail "rootfs files differ: got [$got] want [$want]"
@@ -95,7 +99,7 @@ in_image() { # ENV... -- ARGS...
     setpriv --no-new-privs env -i PATH=/usr/local/bin "${envs[@]}" "$chroot_bin" --userspec=65532:65532 "$root" "$@"
 }
 # `NAME VERSION (commit REV; features: cluster)`: the build's commit and features (build.rs).
-built="\(commit ([0-9a-f]{12}(-dirty)?|unknown); features: cluster\)"
+built="\(commit ([0-9a-f]{12}(-dirty)?|unknown); features: cluster, job\)"
 v=$(in_image -- /usr/local/bin/shroud-controller --version)
 [[ "$v" =~ ^shroud-controller\ ${version//./\\.}\ $built$ ]] || fail "shroud-controller --version printed: $v"
 v=$(in_image -- /usr/local/bin/shroud --version)
@@ -140,3 +144,9 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 holder=$("${kubectl[@]}" -n shroud-system get lease "$lease" -o jsonpath='{.spec.holderIdentity}')
 [ -z "$holder" ] || fail "Lease still held by $holder after SIGTERM"
 echo "verify-image: the image's controller reconciled on the API server as the ServiceAccount; SIGTERM -> exit 0 in $ms ms, Lease released"
+
+# 4. The rotation job (examples/rotation/cronjob.yaml) from this rootfs, as the pod runs it.
+t0=$(date +%s)
+SHROUD_TEST_IMAGE_ROOT="$root" SHROUD_TEST_KUBECONFIG="$kube/kubeconfig" \
+  cargo test --quiet --features cluster --test it job::in_image -- --test-threads 1
+echo "verify-image: the rotation job ran from the image in $(( $(date +%s) - t0 )) s"

@@ -5,8 +5,10 @@
 //!
 //! Owns: the [`Service`] table (name, environment variable, default timeout), running a child
 //! process to completion under a deadline ([`run`]), bounding a future by a service's timeout
-//! ([`timed`]), and the registry of running children the signal handler kills
-//! ([`kill_children`]). Must not know: what the programs are asked, or what their output means.
+//! ([`timed`]), supervising a library call that starts programs itself ([`supervise`]: the
+//! age crate's plugin connection), and the registry of running children the signal handler
+//! kills ([`kill_children`]). Must not know: what the programs are asked, or what their output
+//! means.
 
 use std::io::{Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
@@ -163,6 +165,40 @@ pub fn kill_children() {
     }
 }
 
+/// Runs `f`, a blocking call into a library that talks to `service` itself (the rotation
+/// job's in-process git: connect, SSH handshake, fetch, push), on a thread of its own, and
+/// waits for it at most `service`'s timeout. A call still running then fails with
+/// [`ExternalError::Timeout`] naming `what`; its thread is left behind, blocked on a socket
+/// that the process's exit closes (the caller must then fail, not wait for it).
+pub fn within<T: Send + 'static>(
+    service: Service,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ExternalError> {
+    let limit = service.timeout();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("shroud-{}", service.name().replace(' ', "-")))
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|source| ExternalError::Io {
+            program: service.name().to_owned(),
+            source,
+        })?;
+    rx.recv_timeout(limit).map_err(|e| match e {
+        std::sync::mpsc::RecvTimeoutError::Timeout => ExternalError::Timeout {
+            service,
+            what: what.to_owned(),
+            secs: limit.as_secs().max(1),
+        },
+        std::sync::mpsc::RecvTimeoutError::Disconnected => ExternalError::Io {
+            program: service.name().to_owned(),
+            source: std::io::Error::other(format!("{what} stopped unexpectedly")),
+        },
+    })
+}
+
 /// The most output read from a child (a key command or gpg answer is small; git output is
 /// bounded by the repository, which this caps against a runaway process).
 const MAX_OUTPUT: u64 = 1 << 30;
@@ -317,6 +353,154 @@ fn join_within<T>(h: std::thread::JoinHandle<T>, limit: Duration) -> Option<T> {
         std::thread::sleep(Duration::from_millis(1));
     }
     h.join().ok()
+}
+
+/// One supervised call at a time: the children a call starts are told apart from other
+/// threads' only by name, and a hardware key behind a plugin serves one request at a time anyway.
+static SUPERVISED: Mutex<()> = Mutex::new(());
+
+/// Runs `call`, a library call that starts programs named `program*` itself and keeps no handle
+/// we could use (the age crate's plugin connection spawns `age-plugin-NAME` and drops its
+/// `Child`), under `service`'s timeout. While it runs, this process's new children whose name
+/// starts with `program` are found in `/proc`, registered (a signal that ends shroud kills them)
+/// and, when the timeout passes, killed: the call then sees its pipes close and returns, and
+/// this returns [`ExternalError::Timeout`]. Afterwards they are reaped (the library does not wait
+/// for them). Without `/proc` (not Linux) the call runs unsupervised.
+pub fn supervise<T>(
+    service: Service,
+    what: &str,
+    program: &str,
+    call: impl FnOnce() -> T,
+) -> Result<T, ExternalError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let _one = SUPERVISED.lock().unwrap_or_else(|e| e.into_inner());
+    let limit = service.timeout();
+    let before = children_named(program);
+    let done = AtomicBool::new(false);
+    let timed_out = AtomicBool::new(false);
+    let out = std::thread::scope(|s| {
+        let watchdog = s.spawn(|| {
+            let start = Instant::now();
+            let mut seen: Vec<(u32, ChildGuard)> = Vec::new();
+            loop {
+                // Read before the scan: a child that ends just before `done` is still found.
+                let finished = done.load(Ordering::Acquire);
+                for pid in children_named(program) {
+                    if !before.contains(&pid) && !seen.iter().any(|(p, _)| *p == pid) {
+                        seen.push((pid, register_child(pid)));
+                    }
+                }
+                if finished {
+                    break;
+                }
+                if !timed_out.load(Ordering::Relaxed) && start.elapsed() >= limit {
+                    for (pid, _) in &seen {
+                        signal_kill(*pid);
+                    }
+                    timed_out.store(true, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(
+                    if start.elapsed() < Duration::from_millis(100) {
+                        5
+                    } else {
+                        20
+                    },
+                ));
+            }
+            for (pid, _) in &seen {
+                reap(*pid);
+            }
+        });
+        // Set even if the call panics, so that the watchdog ends and the scope can close.
+        struct Finish<'a>(&'a AtomicBool);
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Release);
+            }
+        }
+        let finish = Finish(&done);
+        let r = call();
+        drop(finish);
+        let _ = watchdog.join();
+        r
+    });
+    if timed_out.load(Ordering::Relaxed) {
+        return Err(ExternalError::Timeout {
+            service,
+            what: what.to_owned(),
+            secs: limit.as_secs().max(1),
+        });
+    }
+    Ok(out)
+}
+
+/// The pids of this process's children whose name (`/proc/PID/stat`'s `comm`, at most 15
+/// bytes) starts with `program`, exited ones (not yet reaped) included.
+fn children_named(program: &str) -> Vec<u32> {
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    let prefix = &program.as_bytes()[..program.len().min(15)];
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read(entry.path().join("stat")) else {
+            continue;
+        };
+        // `PID (COMM) STATE PPID …`; COMM may hold spaces and parentheses: it ends at the last `)`.
+        let (Some(open), Some(close)) = (
+            stat.iter().position(|&c| c == b'('),
+            stat.iter().rposition(|&c| c == b')'),
+        ) else {
+            continue;
+        };
+        if close <= open || !stat[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        let rest = String::from_utf8_lossy(&stat[close + 1..]);
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<i32>().ok());
+        if ppid == Some(me) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn signal_kill(pid: u32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+}
+
+/// Waits for a child found by [`children_named`]: a moment for it to exit on its own (a plugin
+/// exits once its last answer is read), then it is killed.
+fn reap(pid: u32) {
+    use rustix::process::{Pid, WaitOptions, waitpid};
+    let Some(p) = Pid::from_raw(pid as i32) else {
+        return;
+    };
+    let start = Instant::now();
+    loop {
+        match waitpid(Some(p), WaitOptions::NOHANG) {
+            Ok(None) if start.elapsed() < Duration::from_secs(2) => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Ok(None) => {
+                signal_kill(pid);
+                let _ = waitpid(Some(p), WaitOptions::empty());
+                return;
+            }
+            // Reaped, or not (any more) our child.
+            Ok(Some(_)) | Err(_) => return,
+        }
+    }
 }
 
 /// Bounds a future (a KMS or Secrets Manager request, a gpg child) by `service`'s timeout.

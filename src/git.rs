@@ -2,9 +2,11 @@
 //! locks, paths unquoted), every call under the git timeout of [`crate::external`].
 //!
 //! Owns: how git is started and how its failures read, and a few generic calls (a blob at a
-//! revision, git's own three-way text merge, where the global attributes file is). Must not
-//! know: what is asked of git (the walker, the scanner's sources and the audit's history each
-//! parse their own output).
+//! revision, git's own three-way text merge, where the global attributes file is); and the
+//! work trees whose git answers come from inside the process ([`InProcess`]: the rotation job
+//! runs where there is no git CLI), so that the walker, [`History`] and [`Blobs`] read them
+//! the same way. Must not know: what is asked of git (the walker, the scanner's sources and
+//! the audit's history each parse their own output), or which library answers in process.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,6 +20,71 @@ pub enum GitError {
     External(#[from] ExternalError),
     #[error("git {args} failed: {stderr}")]
     Failed { args: String, stderr: String },
+}
+
+/// A work tree whose git answers come from inside the process instead of the `git` CLI: the
+/// rotation job's clone (`shroud rotate --git`), made by an in-process git in an image that has
+/// no git program. While it is [`serve`]d, the repository walk ([`crate::repo::walk`]),
+/// [`History::read`], [`Blobs`] and [`toplevel`] ask it for everything under its top
+/// directory, so that every repository-wide operation reads that tree exactly as it would read
+/// one the CLI answers for.
+pub trait InProcess: Send + Sync {
+    /// What `git ls-files -z --cached --others --exclude-standard` lists at the top: every
+    /// path the index tracks (`.gitignore` or not) and every untracked file that is not
+    /// ignored, relative to the top.
+    fn files(&self) -> Result<Vec<PathBuf>, GitError>;
+    /// What [`History::read`] reads at the top (HEAD's history; every ref with
+    /// [`Scope::all_refs`]), paths relative to the top.
+    fn history(&self, scope: Scope) -> Result<History, GitError>;
+    /// A blob's content; `Ok(None)` when the object is missing.
+    fn blob(&self, id: &str) -> Result<Option<Vec<u8>>, GitError>;
+    /// The commit checked out.
+    fn head(&self) -> Option<String>;
+    /// The branch checked out.
+    fn branch(&self) -> Option<String>;
+    /// The URL of the remote it was cloned from.
+    fn remote(&self) -> Option<String>;
+}
+
+/// The work trees being [`serve`]d: canonical top directory and answerer.
+type Served = Vec<(PathBuf, std::sync::Arc<dyn InProcess>)>;
+static IN_PROCESS: std::sync::Mutex<Served> = std::sync::Mutex::new(Vec::new());
+
+/// Makes `src` answer for the work tree at `top` until the returned guard is dropped.
+pub fn serve(top: &Path, src: std::sync::Arc<dyn InProcess>) -> std::io::Result<Serving> {
+    let top = std::fs::canonicalize(top)?;
+    IN_PROCESS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((top.clone(), src));
+    Ok(Serving(top))
+}
+
+/// Stops [`serve`]'s answers for its work tree when dropped.
+#[must_use = "the work tree is served only while this lives"]
+pub struct Serving(PathBuf);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        IN_PROCESS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(top, _)| top != &self.0);
+    }
+}
+
+/// The served work tree around `dir`: its top directory, `dir` relative to the top, and its
+/// answerer. `None` (the CLI answers) when no served tree contains `dir`.
+pub fn in_process(dir: &Path) -> Option<(PathBuf, PathBuf, std::sync::Arc<dyn InProcess>)> {
+    let served = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
+    if served.is_empty() {
+        return None;
+    }
+    let abs = std::fs::canonicalize(dir).ok()?;
+    served.iter().find_map(|(top, src)| {
+        let rel = abs.strip_prefix(top).ok()?;
+        Some((top.clone(), rel.to_path_buf(), src.clone()))
+    })
 }
 
 /// `git -C dir` with settings that make its output stable and its behaviour non-interactive.
@@ -58,6 +125,9 @@ fn what(args: &[&str]) -> String {
 
 /// The top directory of the git work tree containing `dir`, if any (and if git runs).
 pub fn toplevel(dir: &Path) -> Option<PathBuf> {
+    if let Some((top, _, _)) = in_process(dir) {
+        return Some(top);
+    }
     let out = try_run(dir, &["rev-parse", "--show-toplevel"]).ok()??;
     let s = String::from_utf8(out).ok()?;
     let s = s.trim_end_matches(['\n', '\r']);
@@ -186,6 +256,15 @@ const COMMIT_MARK: &[u8] = b"\x01shroud-commit";
 impl History {
     /// The history of everything under `dir` (which must be in a work tree with a commit).
     pub fn read(dir: &Path, scope: Scope) -> Result<History, GitError> {
+        if let Some((_, rel, src)) = in_process(dir) {
+            let mut h = src.history(scope)?;
+            if !rel.as_os_str().is_empty() {
+                // `-- .` in a subdirectory: only the paths under it.
+                h.changes
+                    .retain(|path, _| Path::new(path).starts_with(&rel));
+            }
+            return Ok(h);
+        }
         let mut args = vec![
             "log",
             "--raw",
@@ -290,6 +369,11 @@ impl Blobs {
                 source: e,
             })
         };
+        if self.proc.is_none()
+            && let Some((_, _, src)) = in_process(&self.dir)
+        {
+            return src.blob(id);
+        }
         if self.proc.is_none() {
             let mut child = command(&self.dir)
                 .args(["cat-file", "--batch"])

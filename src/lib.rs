@@ -123,6 +123,8 @@ pub mod externalsecret;
 pub mod file;
 pub mod fsutil;
 pub mod git;
+#[cfg(feature = "job")]
+pub mod job;
 pub mod k8s;
 pub mod keysource;
 pub mod merge;
@@ -149,6 +151,8 @@ pub const COMMIT: &str = env!("SHROUD_COMMIT");
 pub const FEATURES: &[&str] = &[
     #[cfg(feature = "cluster")]
     "cluster",
+    #[cfg(feature = "job")]
+    "job",
 ];
 
 /// `VERSION (commit COMMIT; features: …)`, as `--version` prints it after the program name.

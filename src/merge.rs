@@ -731,7 +731,7 @@ pub fn listing(opened: &Opened) -> SecretText {
     let md = &opened.metadata;
     for (gi, g) in md.key_groups.iter().enumerate() {
         for k in &g.keys {
-            let label = crate::text::sanitize(&k.label());
+            let label = crate::text::sanitize(&k.shown());
             if md.key_groups.len() > 1 {
                 out.push_str(&format!("sops recipient (key group {gi}): {label}\n"));
             } else {

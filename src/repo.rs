@@ -48,21 +48,35 @@ fn in_work_tree(dir: &Path) -> bool {
 /// untracked file that is not ignored (`git ls-files --cached --others --exclude-standard`).
 /// Untracked ignored files are left out. Directories git reports (submodules, nested
 /// repositories) are listed by their own repository.
+/// A work tree served in process (`git::InProcess`: the rotation job's clone, where there is
+/// no git CLI) lists the same files through its in-process git.
 fn git_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
-    let listed = crate::git::run(
-        dir,
-        &[
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-            "--",
-            ".",
-        ],
-    )
-    .map_err(|e| walk_error(dir, e))?;
-    for rel in crate::git::nul_paths(&listed) {
+    let listed: Vec<PathBuf> = match crate::git::in_process(dir) {
+        Some((_, rel, src)) => src
+            .files()
+            .map_err(|e| walk_error(dir, e))?
+            .into_iter()
+            .filter_map(|p| p.strip_prefix(&rel).ok().map(Path::to_path_buf))
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        None => crate::git::nul_paths(
+            &crate::git::run(
+                dir,
+                &[
+                    "ls-files",
+                    "-z",
+                    "--cached",
+                    "--others",
+                    "--exclude-standard",
+                    "--",
+                    ".",
+                ],
+            )
+            .map_err(|e| walk_error(dir, e))?,
+        )
+        .collect(),
+    };
+    for rel in listed {
         let path = dir.join(&rel);
         match std::fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() => out.push(path),

@@ -51,7 +51,7 @@ pub enum RevokeError {
     },
     #[error(
         "{}: no creation rule, no sops file and no version in the git history under {root} lists it; nothing was changed (check the spelling: `shroud audit` lists every recipient)",
-        .keys.join(", ")
+        crate::text::shorten_keys(&.keys.join(", "))
     )]
     NotFound { keys: Vec<String>, root: String },
     #[error(
@@ -117,6 +117,9 @@ pub struct Plan {
     pub damaged: Vec<(PathBuf, String)>,
     /// Revoked keys found in no rule and no file.
     pub unmatched: Vec<String>,
+    /// Files of `files` that no longer list a revoked key, but whose data key a revoked key
+    /// could unwrap from a version in history (or that cannot be proven not to be).
+    pub history_only: Vec<PathBuf>,
 }
 
 impl Plan {
@@ -191,7 +194,7 @@ pub fn plan(root: &Path, named: &Named) -> crate::error::Result<Plan> {
                     group: gi,
                     removed: hits
                         .iter()
-                        .map(|k| k.label())
+                        .map(|k| k.shown())
                         .collect::<Vec<_>>()
                         .join(", "),
                 }));
@@ -215,7 +218,40 @@ pub fn plan(root: &Path, named: &Named) -> crate::error::Result<Plan> {
         files,
         damaged,
         unmatched,
+        history_only: Vec::new(),
     })
+}
+
+impl Plan {
+    /// Adds the files whose current data key a revoked key could unwrap from history (see
+    /// [`DataKeyState`]): they get a new data key too, or the revoked key would still read them
+    /// with an envelope from an older commit.
+    pub fn add_exposed(&mut self, exposure: &Exposure) -> crate::error::Result<()> {
+        let configs = Configs::new(None)?;
+        for f in &exposure.files {
+            if f.data_key == DataKeyState::Listed || !f.data_key.needs_rekey() {
+                continue;
+            }
+            let path = exposure.base.join(&f.path);
+            if self.files.iter().any(|t| same_file(&t.path, &path)) {
+                continue;
+            }
+            self.files.push(Target {
+                config: configs.for_file(&path)?,
+                path: path.clone(),
+                damage: None,
+            });
+            self.history_only.push(path);
+        }
+        Ok(())
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// What [`apply`] did.
@@ -352,11 +388,44 @@ pub struct ExposedFile {
     /// Versions (distinct blobs, plus the working copy) that exposed values.
     pub versions: usize,
     pub values: Vec<ExposedValue>,
+    /// Whether today's data key is one a revoked key could unwrap.
+    pub data_key: DataKeyState,
+}
+
+/// Whether a file's current data key is one that a revoked key could unwrap from some version
+/// (an envelope in history opens today's ciphertext when the key was removed without a new data
+/// key, as sops's `updatekeys` does).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DataKeyState {
+    /// The file lists a revoked key today.
+    Listed,
+    /// Proven: an exposed version was encrypted under today's data key.
+    Exposed,
+    /// Proven: today's data key differs from every exposed version's.
+    Fresh,
+    /// Not proven either way (no key at hand opens today's file or an exposed version).
+    Unknown,
+    /// The file is not in the work tree any more.
+    Gone,
+}
+
+impl DataKeyState {
+    /// Whether the file must get a new data key for the revocation to hold.
+    pub fn needs_rekey(self) -> bool {
+        matches!(
+            self,
+            DataKeyState::Listed | DataKeyState::Exposed | DataKeyState::Unknown
+        )
+    }
 }
 
 /// Everything the revoked keys could read at any point in history.
 #[derive(Clone, Debug, Serialize, Default)]
 pub struct Exposure {
+    /// What file paths are relative to (the repository top, or the walked directory).
+    #[serde(skip)]
+    pub base: PathBuf,
     /// Whether git history was read (false outside a git repository).
     pub history: bool,
     /// Whether values were compared with today's (a key that opens them was at hand).
@@ -403,21 +472,34 @@ fn encrypted_paths(tree: &Tree, md: &Metadata) -> Vec<String> {
         .collect()
 }
 
-/// Keyed digests of an opened file's encrypted values, by key path.
-fn digests(opened: &document::Opened, key: &[u8; 32]) -> HashMap<String, [u8; 32]> {
+/// A keyed digest (HMAC-SHA-256 under a key that lives only for this run).
+fn keyed(key: &[u8; 32], bytes: &[u8]) -> [u8; 32] {
     use hmac::{Hmac, Mac};
-    let Ok(rules) = opened.metadata.rules.compile() else {
-        return HashMap::new();
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("any key size");
+    mac.update(bytes);
+    mac.finalize().into_bytes().into()
+}
+
+/// What an opened version is compared by: keyed digests of its encrypted values (by key path)
+/// and of its data key. Neither a value nor a key is kept.
+struct Digests {
+    values: HashMap<String, [u8; 32]>,
+    data_key: [u8; 32],
+}
+
+fn digests(opened: &document::Opened, key: &[u8; 32]) -> Digests {
+    let values = match opened.metadata.rules.compile() {
+        Ok(rules) => crate::crypto::decide(&opened.tree, &rules)
+            .into_iter()
+            .filter(|d| !d.comment && d.encrypt)
+            .map(|d| (d.path, keyed(key, d.bytes.expose())))
+            .collect(),
+        Err(_) => HashMap::new(),
     };
-    crate::crypto::decide(&opened.tree, &rules)
-        .into_iter()
-        .filter(|d| !d.comment && d.encrypt)
-        .map(|d| {
-            let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("any key size");
-            mac.update(d.bytes.expose());
-            (d.path, mac.finalize().into_bytes().into())
-        })
-        .collect()
+    Digests {
+        values,
+        data_key: keyed(key, opened.cipher.key().expose()),
+    }
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -553,11 +635,13 @@ pub async fn exposure(
     let base = top.clone().unwrap_or_else(|| root.to_path_buf());
     let today = working_tree_versions(root, &base, named, &mut by_path)?;
     let compare = Compare {
+        named,
         keyring,
         digest_key: rand::random(),
         history: &history,
     };
     let mut out = Exposure {
+        base: base.clone(),
         history: top.is_some(),
         compared: keyring.is_some(),
         files: Vec::new(),
@@ -572,6 +656,7 @@ pub async fn exposure(
 /// How exposed values are compared with today's: keyed digests of both under one random key,
 /// never the values themselves.
 struct Compare<'a> {
+    named: &'a Named,
     keyring: Option<&'a Keyring>,
     digest_key: [u8; 32],
     history: &'a git::History,
@@ -609,11 +694,18 @@ impl Compare<'_> {
                 .map(|o| digests(&o, &self.digest_key)),
             _ => None,
         };
-        let today_paths: Option<BTreeSet<String>> = today.and_then(|(format, bytes)| {
-            document::load_encrypted(&path, *format, bytes)
-                .ok()
-                .map(|(t, md)| encrypted_paths(&t, &md).into_iter().collect())
-        });
+        let today_parsed =
+            today.and_then(|(format, bytes)| document::load_encrypted(&path, *format, bytes).ok());
+        let today_paths: Option<BTreeSet<String>> = today_parsed
+            .as_ref()
+            .map(|(t, md)| encrypted_paths(t, md).into_iter().collect());
+        let listed_today = today_parsed
+            .as_ref()
+            .is_some_and(|(_, md)| lists(md, self.named));
+        // Whether today's data key equals an exposed version's: proven only for versions a
+        // key at hand opens.
+        let mut key_same = false;
+        let mut key_unproven = now.is_none();
         let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
         let mut keys = BTreeSet::new();
         for v in &versions {
@@ -628,6 +720,10 @@ impl Compare<'_> {
                     .map(|o| digests(&o, &self.digest_key)),
                 _ => None,
             };
+            match (&then, &now) {
+                (Some(t), Some(n)) => key_same |= t.data_key == n.data_key,
+                _ => key_unproven = true,
+            }
             for kp in encrypted_paths(&tree, &md) {
                 let e = seen.entry(kp.clone()).or_default();
                 for &c in &v.commits {
@@ -636,7 +732,10 @@ impl Compare<'_> {
                 }
                 match (&then, &now) {
                     (Some(t), Some(n)) => {
-                        if t.get(&kp).is_some_and(|d| n.get(&kp) == Some(d)) {
+                        if t.values
+                            .get(&kp)
+                            .is_some_and(|d| n.values.get(&kp) == Some(d))
+                        {
                             e.any_same = true;
                         }
                     }
@@ -665,11 +764,23 @@ impl Compare<'_> {
                 }
             })
             .collect();
+        let data_key = if today_parsed.is_none() {
+            DataKeyState::Gone
+        } else if listed_today {
+            DataKeyState::Listed
+        } else if key_same {
+            DataKeyState::Exposed
+        } else if key_unproven {
+            DataKeyState::Unknown
+        } else {
+            DataKeyState::Fresh
+        };
         ExposedFile {
             path,
             keys: keys.into_iter().collect(),
             versions: versions.len(),
             values,
+            data_key,
         }
     }
 }

@@ -323,9 +323,13 @@ pub fn drift(path: &Path, cfg: Option<&Config>, groups: &[Vec<KeySpec>]) -> Opti
     let all_want: BTreeSet<&String> = want.iter().flatten().collect();
     let mut parts: Vec<String> = all_want
         .difference(&all_have)
-        .map(|k| format!("+{k}"))
+        .map(|k| format!("+{}", crate::text::shorten_keys(k)))
         .collect();
-    parts.extend(all_have.difference(&all_want).map(|k| format!("-{k}")));
+    parts.extend(
+        all_have
+            .difference(&all_want)
+            .map(|k| format!("-{}", crate::text::shorten_keys(k))),
+    );
     if parts.is_empty() {
         parts.push(format!(
             "key groups differ: {} in the file, {} in the rule",

@@ -4,7 +4,9 @@
 //!
 //! Owns: flattening error chains; escaping control characters, ANSI/OSC escape sequences, C1
 //! controls and Unicode bidirectional overrides (a file named `\x1b]0;pwned\x07` must not
-//! retitle the terminal). Must not know: which library an error came from, what is printed.
+//! retitle the terminal); the shortened form of a key identity in a message (a post-quantum or
+//! plugin age recipient is ~2,000 characters). Must not know: which library an error came
+//! from, what is printed.
 
 use std::fmt::Write;
 
@@ -40,6 +42,94 @@ pub fn sanitize(s: &str) -> String {
 /// [`sanitize`] for bytes that may not be UTF-8 (invalid sequences become U+FFFD).
 pub fn sanitize_bytes(b: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(b))
+}
+
+/// Key identities longer than this are shortened in messages: every X25519 recipient (62
+/// characters), PGP fingerprint and KMS ARN stays whole; post-quantum (`age1pq1…`, ~1,960),
+/// plugin (`age1NAME1…`, often ~2,000) recipients and SSH RSA keys do not.
+pub const LONG_KEY: usize = 100;
+
+/// A key identity shortened for a one-line message, keeping what identifies it: the type prefix
+/// and the start of the key data, then its end (a Bech32 string ends with its checksum, which
+/// differs between any two keys): `age1pq1ehusfwsv…9ng5dgqq` style, `age1nefd6cry…htt7a` for
+/// short recipients, `ssh-ed25519 …a1b2c3d4` for SSH keys. Used for the list of identities tried
+/// (always short) and, through [`shorten_keys`], for long keys anywhere in a message.
+pub fn abbreviate_key(key: &str) -> String {
+    let r = key.trim();
+    if let Some((kind, blob)) = r.split_once(' ') {
+        return format!("{kind} …{}", last_chars(blob, 8));
+    }
+    let n = r.chars().count();
+    if n <= 20 {
+        return r.to_owned();
+    }
+    if n > LONG_KEY {
+        // Bech32: the human-readable part ends at the last `1` (the data alphabet has none).
+        let head = match r.rfind('1') {
+            Some(sep) if sep < 40 && r.is_ascii() => &r[..(sep + 1 + 8).min(r.len())],
+            _ => r.get(..12).unwrap_or(r),
+        };
+        return format!("{head}…{}", last_chars(r, 8));
+    }
+    let head: String = r.chars().take(12).collect();
+    format!("{head}…{}", last_chars(r, 5))
+}
+
+fn last_chars(s: &str, n: usize) -> String {
+    let count = s.chars().count();
+    s.chars().skip(count.saturating_sub(n)).collect()
+}
+
+/// `text` with every long key identity in it shortened ([`abbreviate_key`]): an `age1…` Bech32
+/// word or the base64 of an `ssh-…` key longer than [`LONG_KEY`] characters. Everything else,
+/// short recipients included, is left as it is. For messages, plans and text reports; JSON
+/// reports keep keys whole.
+pub fn shorten_keys(text: &str) -> String {
+    if text.len() <= LONG_KEY {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len().min(4096));
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        let boundary = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+        if boundary && b[i..].starts_with(b"age1") {
+            let end = i + b[i..]
+                .iter()
+                .take_while(|c| {
+                    c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || matches!(c, b'+' | b'-' | b'.' | b'_')
+                })
+                .count();
+            if end - i > LONG_KEY {
+                out.push_str(&text[copied..i]);
+                out.push_str(&abbreviate_key(&text[i..end]));
+                copied = end;
+            }
+            i = end.max(i + 1);
+            continue;
+        }
+        if boundary && b[i..].starts_with(b"AAAA") {
+            let end = i + b[i..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+                .count();
+            if end - i > LONG_KEY {
+                out.push_str(&text[copied..i]);
+                out.push_str(&text[i..i + 12]);
+                out.push('…');
+                out.push_str(&text[end - 8..end]);
+                copied = end;
+            }
+            i = end.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// `error: cause: deeper cause`, each distinct message once, on one line, at most 300 bytes.
@@ -84,6 +174,32 @@ mod tests {
         assert_eq!(sanitize("x\u{202e}y\u{9b}z"), "x\\u{202e}y\\u{9b}z");
         assert_eq!(sanitize("l1\nl2\r"), "l1\\nl2\\r");
         assert_eq!(sanitize_bytes(b"\xff\x1b"), "\u{fffd}\\e");
+    }
+
+    #[test]
+    fn long_keys_are_shortened_where_they_appear_and_short_ones_kept() {
+        let x25519 = "age1nefd6cryw7v2ac4s4vwlzercmrpw9m9j057ne9gp509zdct4pssshhtt7a";
+        let pq = format!("age1pq1ehusfwsv{}qqzlk2vv", "x".repeat(1900));
+        let plugin = format!("age1simplepq1qypqqq0m{}l4sm3t3e", "q".repeat(1950));
+        assert_eq!(abbreviate_key(x25519), "age1nefd6cry…htt7a");
+        assert_eq!(abbreviate_key(&pq), "age1pq1ehusfwsv…qqzlk2vv");
+        assert_eq!(abbreviate_key(&plugin), "age1simplepq1qypqqq0m…l4sm3t3e");
+        assert_eq!(
+            abbreviate_key("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIabcdefgh"),
+            "ssh-ed25519 …abcdefgh"
+        );
+        let msg = format!("no identity for age {pq}, age {x25519}; group 1: age {plugin}: x");
+        assert_eq!(
+            shorten_keys(&msg),
+            format!(
+                "no identity for age age1pq1ehusfwsv…qqzlk2vv, age {x25519}; group 1: age age1simplepq1qypqqq0m…l4sm3t3e: x"
+            )
+        );
+        let rsa = format!("ssh-rsa AAAAB3NzaC1yc2E{}tailtail", "A".repeat(300));
+        assert_eq!(shorten_keys(&rsa), "ssh-rsa AAAAB3NzaC1y…tailtail");
+        let path = format!("/{}/age1.yaml", "d".repeat(200));
+        assert_eq!(shorten_keys(&path), path);
+        assert_eq!(shorten_keys("é age1 ü"), "é age1 ü");
     }
 
     #[test]

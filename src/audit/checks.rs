@@ -209,7 +209,7 @@ pub fn integrity(path: &str, format: Format, tree: &Tree, md: &Metadata) -> Vec<
                 path,
                 "envelope-malformed",
                 None,
-                format!("{}: {why}", k.label()),
+                format!("{}: {why}", k.shown()),
             ));
         }
     }

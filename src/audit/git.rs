@@ -110,6 +110,9 @@ impl Repo {
     /// The repository around `dir` with the history of everything under it, or `Ok(None)` when
     /// `dir` is not in a git work tree. A missing `git` is [`GitError::Spawn`].
     pub fn open(dir: &Path) -> Result<Option<Repo>, GitError> {
+        if let Some((top, rel, src)) = crate::git::in_process(dir) {
+            return Repo::in_process(top, &rel, src.as_ref()).map(Some);
+        }
         let Some(out) = run(
             dir,
             &[
@@ -179,6 +182,44 @@ impl Repo {
         )?;
         repo.parse_status(&status);
         Ok(Some(repo))
+    }
+
+    /// A work tree whose git answers come from inside the process ([`crate::git::InProcess`]:
+    /// the rotation job's fresh clone, so nothing in it differs from HEAD and it is not
+    /// shallow).
+    fn in_process(
+        toplevel: PathBuf,
+        rel: &Path,
+        src: &dyn crate::git::InProcess,
+    ) -> Result<Repo, GitError> {
+        let prefix = rel.to_string_lossy();
+        let mut repo = Repo {
+            toplevel,
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+            head: src.head(),
+            branch: src.branch(),
+            remote: src.remote().map(|u| strip_credentials(&u)),
+            shallow: HashSet::new(),
+            commits: Vec::new(),
+            changes: HashMap::new(),
+            status: HashMap::new(),
+        };
+        if repo.head.is_some() {
+            let h = History::read(
+                &repo.toplevel.join(rel),
+                crate::git::Scope {
+                    all_refs: false,
+                    renames: true,
+                },
+            )
+            .map_err(from_git)?;
+            repo.take_history(h);
+        }
+        Ok(repo)
     }
 
     pub fn toplevel(&self) -> &Path {

@@ -78,7 +78,18 @@ impl Names {
             path: display.to_owned(),
             message,
         };
-        let tree = crate::store::yaml::parse(bytes).map_err(|e| invalid(e.to_string()))?;
+        let tree = crate::store::yaml::parse(bytes).map_err(|e| {
+            // YAML limits a plain key to 1,024 characters: a post-quantum or plugin recipient
+            // (~2,000) must be an explicit key.
+            let long = bytes.split(|b| *b == b'\n').any(|l| l.len() > 1024);
+            invalid(if long {
+                format!(
+                    "{e} (a key longer than 1,024 characters, such as a post-quantum or plugin age recipient, is written as an explicit key: `? age1pq1…` on one line, `: name` on the next)"
+                )
+            } else {
+                e.to_string()
+            })
+        })?;
         let root = tree.branches.into_iter().next().unwrap_or_default();
         let root = match root.get("recipients") {
             Some(Value::Map(m)) if root.pairs().count() == 1 => m.clone(),
@@ -201,5 +212,18 @@ mod tests {
             let text = format!("age1abc: {{name: a, revoked: \"{bad}\"}}\n");
             assert!(Names::parse("x", text.as_bytes()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn post_quantum_recipients_are_explicit_keys() {
+        let (_, pq) = crate::keysource::age::generate_kind(true);
+        let text = format!("? {pq}\n: {{name: carol, revoked: 2026-12-01}}\n");
+        let n = Names::parse("names.yaml", text.as_bytes()).unwrap();
+        assert_eq!(n.get(&pq).unwrap().name, "carol");
+        assert_eq!(n.revoked().len(), 1);
+        let err = Names::parse("names.yaml", format!("{pq}: carol\n").as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`? age1pq1…` on one line"), "{err}");
     }
 }

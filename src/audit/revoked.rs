@@ -3,8 +3,8 @@
 //! that wraps today's data key (`git show OLD:file` gives it the key to today's values), and
 //! the creation rules that still list it (every file encrypted under them will be readable by
 //! it). Each with the command that ends it, and never one that re-adds the key: `shroud keys
-//! revoke` (which also removes it from every rule) for a file or rule that lists it, and
-//! `shroud rotate -i` (a new data key) for a file only its history exposes.
+//! revoke` (which also removes it from every rule, and gives a new data key to a file only its
+//! history exposes).
 //!
 //! Owns: those findings, and how a fix that applies a creation rule is guarded when the rule
 //! lists a revoked key. Must not know: git, output.
@@ -94,7 +94,8 @@ pub fn find(
                     RevokedVia::History,
                     commits,
                     None,
-                    format!("shroud rotate -i {}", shell_word(&s.rel)),
+                    // `keys revoke` also re-keys a file only its history exposes.
+                    format!("shroud keys revoke {}", shell_word(&k.recipient)),
                 ));
             } else if keys.older_keys.iter().any(|v| matching(v).is_some()) {
                 past.insert(&s.rel);

@@ -170,20 +170,35 @@ fn fingerprint(recipient: &str) -> String {
     d[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The age identity lines (`AGE-SECRET-KEY-1…`) of a source, with their recipients.
-fn identity_lines(src: &Source) -> Result<Vec<(SecretString, String)>, BackupError> {
+/// The age identity lines of a source (`AGE-SECRET-KEY-1…`, `AGE-SECRET-KEY-PQ-1…`,
+/// `AGE-PLUGIN-…`), each with what names it in the manifest: its recipient, or for a plugin
+/// identity (whose recipient only its plugin knows) `age-plugin-NAME identity`, and its
+/// fingerprint.
+fn identity_lines(src: &Source) -> Result<Vec<(SecretString, String, String)>, BackupError> {
+    use crate::keysource::age::{IdentityPublic, identity_public, is_identity_line};
     let text = src.text.as_str().unwrap_or_default();
     let mut out = Vec::new();
     for line in text.lines().map(str::trim) {
-        if line.starts_with("AGE-SECRET-KEY-1") {
-            let id = age::x25519::Identity::from_str(line).map_err(|_| {
-                BackupError::Corrupt(format!("{} holds an invalid identity line", src.label))
-            })?;
-            out.push((
-                SecretString::from(line.to_owned()),
-                id.to_public().to_string(),
-            ));
+        if !is_identity_line(line) {
+            continue;
         }
+        let named = match identity_public(line) {
+            Some(IdentityPublic::Recipient(r)) => {
+                let fp = fingerprint(&r);
+                (r, fp)
+            }
+            // A digest of the identity (never shown) tells two plugin identities apart.
+            Some(IdentityPublic::Plugin(name)) => {
+                (format!("age-plugin-{name} identity"), fingerprint(line))
+            }
+            None => {
+                return Err(BackupError::Corrupt(format!(
+                    "{} holds an invalid identity line",
+                    src.label
+                )));
+            }
+        };
+        out.push((SecretString::from(line.to_owned()), named.0, named.1));
     }
     Ok(out)
 }
@@ -198,10 +213,10 @@ pub fn create(
     let mut lines = Vec::new();
     let mut entries = Vec::new();
     for src in sources {
-        for (line, recipient) in identity_lines(src)? {
-            if seen.insert(recipient.clone()) {
+        for (line, recipient, fingerprint) in identity_lines(src)? {
+            if seen.insert(fingerprint.clone()) {
                 entries.push(Entry {
-                    fingerprint: fingerprint(&recipient),
+                    fingerprint,
                     recipient,
                     source: src.label.clone(),
                 });
@@ -269,21 +284,36 @@ pub fn create(
         })
         .expect("payload serializes"),
     );
-    let mut recipients: Vec<Box<dyn age::Recipient + Send>> = Vec::new();
+    let mut parsed = Vec::new();
     for r in &protection.recipients {
-        let parsed = crate::keysource::age::Recipient::parse(r)
-            .map_err(|_| BackupError::BadRecipient(r.clone()))?;
-        recipients.push(match parsed {
-            crate::keysource::age::Recipient::X25519(x) => Box::new(x),
-            crate::keysource::age::Recipient::Ssh(s) => Box::new(s),
-        });
+        parsed.push(
+            crate::keysource::age::Recipient::parse(r)
+                .map_err(|_| BackupError::BadRecipient(crate::text::shorten_keys(r)))?,
+        );
     }
-    let bundle_key = age::x25519::Identity::generate();
+    // age encrypts a file for post-quantum recipients only, or for classic ones only: the
+    // bundle key is of the recovery recipients' kind.
+    let post_quantum = parsed.iter().any(|r| r.is_post_quantum());
+    if post_quantum && parsed.iter().any(|r| !r.is_post_quantum()) {
+        return Err(BackupError::Crypto(
+            "the recovery recipients mix post-quantum (age1pq1…) and classic keys, which age does not encrypt one file for: make one backup for each kind".into(),
+        ));
+    }
+    let mut recipients: Vec<Box<dyn age::Recipient + Send>> = Vec::new();
+    for r in &parsed {
+        recipients.push(r.boxed().map_err(|e| BackupError::Crypto(e.to_string()))?);
+    }
+    let runs_plugins = parsed
+        .iter()
+        .any(|r| matches!(r, crate::keysource::age::Recipient::Plugin(_)));
+    let bundle_key = share::BundleKey::generate(post_quantum);
     let needs_bundle_key = protection.passphrase.is_some() || protection.shares.is_some();
     if needs_bundle_key {
-        recipients.push(Box::new(bundle_key.to_public()));
+        recipients.push(bundle_key.recipient());
     }
-    let payload_armored = age_encrypt(&recipients, payload.expose())?;
+    let payload_armored =
+        crate::keysource::age::encrypt_for(&recipients, payload.expose(), runs_plugins)
+            .map_err(BackupError::Crypto)?;
     let passphrase_key = match &protection.passphrase {
         Some(p) => {
             let mut r = age::scrypt::Recipient::new(p.clone());
@@ -293,7 +323,7 @@ pub fn create(
             let boxed: Vec<Box<dyn age::Recipient + Send>> = vec![Box::new(r)];
             Some(age_encrypt(
                 &boxed,
-                bundle_key.to_string().expose_secret().as_bytes(),
+                bundle_key.to_text().expose_secret().as_bytes(),
             )?)
         }
         None => None,
@@ -339,13 +369,10 @@ pub fn open(bundle: &[u8], unlock: Unlock<'_>) -> Result<Opened, BackupError> {
     let file = parse_file(bundle)?;
     let m = &file.manifest;
     let plain = match unlock {
-        Unlock::Identities(ids) => {
-            let list = ids.as_dyn();
-            age_decrypt(&file.payload, &list).map_err(|e| match e {
-                age::DecryptError::NoMatchingKeys => BackupError::WrongIdentity,
-                other => BackupError::Corrupt(other.to_string()),
-            })?
-        }
+        Unlock::Identities(ids) => ids.open_armored(&file.payload).map_err(|e| match e {
+            age::DecryptError::NoMatchingKeys => BackupError::WrongIdentity,
+            other => BackupError::Corrupt(other.to_string()),
+        })?,
         Unlock::Passphrase(p) => {
             let wrapped = file
                 .passphrase_key
@@ -359,15 +386,16 @@ pub fn open(bundle: &[u8], unlock: Unlock<'_>) -> Result<Opened, BackupError> {
                 }
                 other => BackupError::Corrupt(other.to_string()),
             })?;
-            let key = age::x25519::Identity::from_str(key_text.as_str().unwrap_or_default().trim())
-                .map_err(|_| {
+            let key = share::BundleKey::from_text(key_text.as_str().unwrap_or_default())
+                .ok_or_else(|| {
                     BackupError::Corrupt("the passphrase copy of the key is invalid".into())
                 })?;
-            age_decrypt(&file.payload, &[&key]).map_err(|e| BackupError::Corrupt(e.to_string()))?
+            age_decrypt(&file.payload, &[key.identity()])
+                .map_err(|e| BackupError::Corrupt(e.to_string()))?
         }
         Unlock::Shares(texts) => {
             let key = share::combine(&texts, m)?;
-            age_decrypt(&file.payload, &[&key]).map_err(|_| {
+            age_decrypt(&file.payload, &[key.identity()]).map_err(|_| {
                 BackupError::Crypto("the shares do not recombine to this backup's key".into())
             })?
         }

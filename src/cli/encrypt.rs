@@ -149,31 +149,48 @@ fn encrypted_secret(
             "--kind EncryptedSecret reads and writes YAML or JSON manifests".into(),
         ));
     }
-    let tree = document::load_plain(label, in_fmt, bytes)?;
-    let secret = match tree.branches.as_slice() {
-        [one] => one,
-        _ => {
-            return Err(Error::Invalid(format!(
-                "{label}: --kind EncryptedSecret takes exactly one Secret document"
-            )));
-        }
+    // A sops-encrypted Secret is opened in memory (MAC verified) with the caller's keys: its
+    // plaintext never reaches the disk.
+    let tree = if document::is_encrypted(in_fmt, bytes) {
+        let keyring = common::keyring(g)?;
+        common::block_on(document::open(label, in_fmt, bytes, &keyring, false))?.tree
+    } else {
+        document::load_plain(label, in_fmt, bytes)?
     };
+    if tree.branches.len() > 1 && out_fmt != Format::Yaml {
+        return Err(Error::Usage(format!(
+            "{label}: {} documents make {} EncryptedSecrets, which only a YAML stream holds: use --output-type yaml",
+            tree.branches.len(),
+            tree.branches.len()
+        )));
+    }
     let opts = EmitOptions {
         indent: g.indent.or(Some(2)),
     };
-    common::block_on(manifest::encrypt_secret(
-        label,
-        secret,
-        a.namespace.as_deref(),
-        spec,
-        &common::keyring_for_encrypt(),
-        out_fmt,
-        opts,
-    ))
-    .map_err(|e| match e {
-        ManifestError::Document(d) => d,
-        other => Error::Invalid(format!("{label}: {other}")),
-    })
+    let mut out = Vec::new();
+    for (i, secret) in tree.branches.iter().enumerate() {
+        let one = common::block_on(manifest::encrypt_secret(
+            label,
+            secret,
+            a.namespace.as_deref(),
+            spec,
+            &common::keyring_for_encrypt(),
+            out_fmt,
+            opts,
+        ))
+        .map_err(|e| match e {
+            ManifestError::Document(d) => d,
+            other if tree.branches.len() > 1 => {
+                Error::Invalid(format!("{label}: document {i}: {other}"))
+            }
+            other => Error::Invalid(format!("{label}: {other}")),
+        })?;
+        if i > 0 {
+            out.extend_from_slice(b"---\n");
+        }
+        out.extend_from_slice(&one);
+    }
+    Ok(out)
 }
 
 /// The files of `encrypt -i F1 F2 …` or `--recursive DIR` (with, for `--recursive`, the

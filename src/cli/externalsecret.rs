@@ -315,7 +315,7 @@ fn generate_file(
         file_name: file_name.as_deref(),
         dir_name: dir_name.as_deref(),
     };
-    let generated = eso::generate(&source, &tree, encrypted, &opts)?;
+    let mut generated = eso::generate(&source, &tree, encrypted, &opts)?;
     if generated.is_empty() {
         common::warn(&format!("{}: no Secret keys found", input.label));
     }
@@ -333,7 +333,8 @@ fn generate_file(
         } else {
             tree.clone()
         };
-        for gen_ in &generated {
+        for gen_ in &mut generated {
+            gen_.mark_binary(&plain)?;
             plains.push((gen_.remote_key.clone(), eso::payload(gen_, &plain)?));
         }
     }
@@ -361,26 +362,19 @@ fn check_output_names(pairs: &[(&str, &eso::Generated)]) -> Result<()> {
 
 /// `--push`: each remote key's payload to AWS Secrets Manager (`--dry-run`: what would be).
 fn push(a: &Args, all: &[(String, eso::Generated)], plains: &Payloads) -> Result<()> {
-    let client = common::block_on(provider::aws::client(a.region.clone()));
     if a.dry_run {
+        // Names only: no value is read, no credentials are needed, nothing is contacted.
         for (file, gen_) in all {
-            let probe = shroud::secret::SecretBytes::from("");
-            let what =
-                common::block_on(provider::aws::push(&client, &gen_.remote_key, &probe, true))?;
-            let verb = if what == PushOutcome::Created {
-                "create"
-            } else {
-                "update (if changed)"
-            };
             let keys: Vec<&str> = gen_.keys.iter().map(|(k, _)| k.as_str()).collect();
             super::messages::note(&format!(
-                "would {verb} {} with keys {} (from {file})",
+                "would push {} with keys {} (from {file}; created if missing, updated if changed)",
                 gen_.remote_key,
                 keys.join(", ")
             ));
         }
         return Ok(());
     }
+    let client = common::block_on(provider::aws::client(a.region.clone()));
     for (key, value) in plains {
         let what = common::block_on(provider::aws::push(&client, key, value, false))?;
         super::messages::note(&format!(

@@ -1,4 +1,5 @@
-//! `shroud keygen`: a new X25519 age identity, written with mode 0600, recipient on stdout.
+//! `shroud keygen`: a new age identity (X25519, or hybrid post-quantum with `--pq`), written
+//! with mode 0600 where sops looks for it, recipient on stdout.
 
 use std::path::PathBuf;
 
@@ -14,10 +15,14 @@ pub struct Args {
     /// ($XDG_CONFIG_HOME/sops/age/keys.txt), appended to if it exists. `-` prints it instead.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// A hybrid post-quantum identity (ML-KEM-768 + X25519, as `age-keygen -pq`):
+    /// `AGE-SECRET-KEY-PQ-1…`, recipient `age1pq1…`. sops 3.12 and later open files made for it.
+    #[arg(long)]
+    pub pq: bool,
 }
 
 pub fn run(a: Args) -> Result<Outcome> {
-    let (identity, recipient) = age::generate();
+    let (identity, recipient) = age::generate_kind(a.pq);
     let path = match a.output {
         Some(p) if p.as_os_str() == "-" => {
             super::common::print(identity.expose())?;

@@ -440,7 +440,7 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
     for e in &created.manifest.identities {
         super::messages::note(&format!(
             "  {} ({}) from {}",
-            e.recipient,
+            clean(&shroud::text::shorten_keys(&e.recipient)),
             e.fingerprint,
             clean(&e.source)
         ));

@@ -26,6 +26,7 @@ pub mod messages;
 pub mod recipients;
 pub mod revoke;
 pub mod rotate;
+pub mod rotate_job;
 pub mod scan;
 pub mod set;
 pub mod signals;
@@ -187,7 +188,7 @@ pub enum Command {
     ExternalSecret(externalsecret::Args),
     /// Generate a new age identity (written 0600) and print its recipient.
     #[command(
-        after_help = "Examples:\n  shroud keygen                          # into the sops key file\n  shroud keygen -o ci.key"
+        after_help = "Examples:\n  shroud keygen                          # into the sops key file\n  shroud keygen --pq                     # post-quantum (age1pq1…)\n  shroud keygen -o ci.key"
     )]
     Keygen(keygen::Args),
     /// Back up, restore and verify age identities and PGP secret keys.

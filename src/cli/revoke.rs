@@ -160,10 +160,12 @@ fn show_plan(a: &Args, plan: &revoke::Plan, exposure: &Exposure) {
             messages::note(&format!("{}: {}", common::shown(&e.path), e.summary()));
         }
         for t in &plan.files {
-            messages::note(&format!(
-                "{}: new data key, without the revoked keys",
-                common::shown(&t.path)
-            ));
+            let why = if plan.history_only.contains(&t.path) {
+                "new data key: a revoked key's envelope in history opens the current one (or that cannot be ruled out with the keys at hand)"
+            } else {
+                "new data key, without the revoked keys"
+            };
+            messages::note(&format!("{}: {why}", common::shown(&t.path)));
         }
     }
     for (p, why) in &plan.damaged {
@@ -225,14 +227,18 @@ fn write_report(
 pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     let named = revoke::named(&a.recipients)?;
     let root = root_of(&a)?;
-    let plan = revoke::plan(&root, &named)?;
+    let mut plan = revoke::plan(&root, &named)?;
     for k in &plan.unmatched {
-        common::warn(&format!("{k}: no rule and no file lists it"));
+        common::warn(&format!(
+            "{}: no rule and no file lists it",
+            shroud::text::shorten_keys(k)
+        ));
     }
     // The keys at hand, for comparing exposed values with today's (no key: not compared).
     let keyring = common::keyring(g).ok();
     let exposure = common::block_on_parallel(revoke::exposure(&root, &named, keyring.as_ref()))?;
     revoke::check_found(&plan, &exposure)?;
+    plan.add_exposed(&exposure)?;
     show_plan(&a, &plan, &exposure);
     let report =
         |files, remaining| write_report(&a, &named, (&root, &plan, &exposure), files, remaining);

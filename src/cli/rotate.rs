@@ -101,6 +101,8 @@ pub struct RotateArgs {
     /// Format of the rotated output (a single FILE to stdout or --output); default: the input's.
     #[arg(long, value_name = "FORMAT")]
     pub output_type: Option<String>,
+    #[command(flatten)]
+    pub job: super::rotate_job::JobArgs,
 }
 
 fn split(list: &Option<String>) -> Vec<String> {
@@ -277,6 +279,9 @@ pub fn run_updatekeys(a: UpdateKeysArgs, g: &Global) -> Result<common::Outcome> 
 }
 
 pub fn run_rotate(mut a: RotateArgs, g: &Global) -> Result<common::Outcome> {
+    if a.job.git.is_some() {
+        return super::rotate_job::run(a.job, a.scope.jobs, g);
+    }
     if a.scope.input_type.is_none()
         && let Some(name) = &a.filename_override
     {

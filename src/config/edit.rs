@@ -124,7 +124,7 @@ fn expected(cfg: &Config, named: &Named) -> Result<(Vec<CreationRule>, Vec<Remov
                     },
                     removed: gone
                         .iter()
-                        .map(KeySpec::label)
+                        .map(KeySpec::shown)
                         .collect::<Vec<_>>()
                         .join(", "),
                 });
@@ -132,7 +132,7 @@ fn expected(cfg: &Config, named: &Named) -> Result<(Vec<CreationRule>, Vec<Remov
             removed.extend(gone.into_iter().map(|k| Removed {
                 rule: ri,
                 group: gi,
-                key: k.label(),
+                key: k.shown(),
                 identity: k.identity(),
             }));
         }

@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
@@ -38,7 +37,7 @@ pub struct KeySources {
 /// Loaded key material.
 pub struct Keys {
     pub keyring: Keyring,
-    /// `age1…` recipients of the loaded X25519 identities.
+    /// The recipients (`age1…`, `age1pq1…`) of the loaded age identities.
     pub recipients: Vec<String>,
     /// How many OpenPGP key files were imported.
     pub pgp_files: usize,
@@ -270,14 +269,10 @@ pub fn fingerprint(src: &KeySources) -> Result<[u8; 32], KeyError> {
     Ok(hash.finalize().into())
 }
 
-/// The `age1…` recipients of the X25519 identities in a key file (other lines are ignored).
+/// The recipients (`age1…`, `age1pq1…`) of the native age identities in a key file (other
+/// lines are ignored): what the controller publishes.
 pub fn recipients_of(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
-        .filter_map(|l| age::x25519::Identity::from_str(l).ok())
-        .map(|id| id.to_public().to_string())
-        .collect()
+    crate::keysource::age::recipients_of(text)
 }
 
 /// The recipients of every age identity under `src`, for `shroud-controller pubkey`.
@@ -300,6 +295,34 @@ mod tests {
         assert_eq!(
             key_order(&with_pgp),
             [KeyKind::Age, KeyKind::Pgp, KeyKind::Kms]
+        );
+    }
+
+    /// A key Secret holding a post-quantum identity next to an X25519 one: both are loaded and
+    /// both recipients published.
+    #[test]
+    fn post_quantum_identities_are_loaded_and_published() {
+        let d = tempfile::tempdir().unwrap();
+        let (pq, pq_recipient) = crate::keysource::age::generate_kind(true);
+        let (x, x_recipient) = crate::keysource::age::generate_kind(false);
+        let text = format!("{}{}", pq.as_str().unwrap(), x.as_str().unwrap());
+        std::fs::write(d.path().join("keys.txt"), text).unwrap();
+        let src = KeySources {
+            files: vec![d.path().join("keys.txt")],
+            ..Default::default()
+        };
+        let mut want = vec![pq_recipient.clone(), x_recipient];
+        want.sort();
+        assert_eq!(recipients(&src).unwrap(), want);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let keys = rt.block_on(Keys::load(&src)).unwrap();
+        assert_eq!(keys.recipients, want);
+        let wrapped = crate::keysource::age::wrap(&pq_recipient, &[5u8; 32]).unwrap();
+        assert_eq!(
+            keys.keyring.age.unwrap(&wrapped).unwrap().expose(),
+            &[5u8; 32]
         );
     }
 

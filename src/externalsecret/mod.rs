@@ -16,7 +16,7 @@
 
 pub mod provider;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -398,7 +398,14 @@ impl Options {
         for v in ["env", "namespace", "name", "file"] {
             vars.insert(v, String::new());
         }
-        render(&self.key_template, &vars).map(|_| ())
+        render(&self.key_template, &vars)?;
+        if self.env.is_some() && !self.key_template.contains("{env}") {
+            return Err(EsoError::Conflict(format!(
+                "--env has no effect: the key template {:?} has no {{env}} (use e.g. --key-template '{{env}}/{{namespace}}/{{name}}', or drop --env)",
+                self.key_template
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -508,11 +515,18 @@ pub struct Generated {
     pub rendered_key: String,
     /// (secretKey/property, origin)
     pub keys: Vec<(String, Origin)>,
-    /// Every property of the remote object is base64 (the extract form of a Secret with `data`
-    /// keys, which has one `decodingStrategy` for all): plain values are encoded on push.
+    /// Every property of the remote object is base64 (the extract form, which has one
+    /// `decodingStrategy` for all, when some value is not UTF-8 text).
     pub remote_base64: bool,
+    /// Keys whose values are not UTF-8 text: stored base64 in the remote store, and decoded by
+    /// ESO (`decodingStrategy: Base64`). Known only once the values are read (`--push`);
+    /// until then every value is taken for text.
+    pub binary: BTreeSet<String>,
     pub manifest: Map,
     pub doc: usize,
+    /// What the manifest is made from, to make it again once binary keys are known.
+    described: Described,
+    opts: Options,
 }
 
 impl Generated {
@@ -638,6 +652,7 @@ pub fn generate(
 }
 
 /// What one document is: a Secret manifest or a values file.
+#[derive(Clone, Debug)]
 struct Described {
     keys: Vec<(String, Origin)>,
     name: String,
@@ -674,18 +689,20 @@ fn generate_one(
         return Ok(None);
     };
     let (rendered_key, remote_key) = remote_key_of(src, doc, &d, opts)?;
-    let has_data = d.keys.iter().any(|(_, o)| matches!(o, Origin::Data(_)));
-    let remote_base64 = opts.form == Form::Extract && has_data;
-    let manifest = manifest(&d, &remote_key, remote_base64, opts);
+    let binary = BTreeSet::new();
+    let manifest = manifest(&d, &remote_key, &binary, opts);
     Ok(Some(Generated {
-        name: d.name,
-        namespace: d.namespace,
+        name: d.name.clone(),
+        namespace: d.namespace.clone(),
         remote_key,
         rendered_key,
-        keys: d.keys,
-        remote_base64,
+        keys: d.keys.clone(),
+        remote_base64: false,
+        binary,
         manifest,
         doc,
+        described: d,
+        opts: opts.clone(),
     }))
 }
 
@@ -867,7 +884,7 @@ fn remote_key_of(
 }
 
 /// The ExternalSecret manifest of a described document.
-fn manifest(d: &Described, remote_key: &str, remote_base64: bool, opts: &Options) -> Map {
+fn manifest(d: &Described, remote_key: &str, binary: &BTreeSet<String>, opts: &Options) -> Map {
     let mut tmeta = Vec::new();
     if let Some(l) = d.labels.clone().filter(|l| l.pairs().next().is_some()) {
         tmeta.push(("labels", Value::Map(l)));
@@ -885,9 +902,9 @@ fn manifest(d: &Described, remote_key: &str, remote_base64: bool, opts: &Options
             Value::List(
                 d.keys
                     .iter()
-                    .map(|(k, origin)| {
+                    .map(|(k, _)| {
                         let mut remote = vec![("key", s(remote_key)), ("property", s(k))];
-                        if matches!(origin, Origin::Data(_)) {
+                        if binary.contains(k) {
                             remote.push(("decodingStrategy", s("Base64")));
                         }
                         map(vec![("secretKey", s(k)), ("remoteRef", map(remote))])
@@ -897,7 +914,7 @@ fn manifest(d: &Described, remote_key: &str, remote_base64: bool, opts: &Options
         ),
         Form::Extract => {
             let mut extract = vec![("key", s(remote_key))];
-            if remote_base64 {
+            if !binary.is_empty() {
                 extract.push(("decodingStrategy", s("Base64")));
             }
             (
@@ -1020,50 +1037,94 @@ impl serde::Serialize for Object<'_> {
     }
 }
 
+impl Generated {
+    /// The value of each key from the decrypted document, as bytes (`data` entries decoded from
+    /// base64), in a wiped buffer.
+    fn values(&self, plain: &Tree) -> Result<Vec<(&str, SecretBytes)>, EsoError> {
+        let branch = plain
+            .branches
+            .get(self.doc)
+            .ok_or_else(|| EsoError::Push("document vanished".into()))?;
+        let mut out = Vec::with_capacity(self.keys.len());
+        for (k, origin) in &self.keys {
+            let v = match origin {
+                Origin::Data(k) => branch
+                    .get("data")
+                    .and_then(Value::as_map)
+                    .and_then(|m| m.get(k)),
+                Origin::StringData(k) => branch
+                    .get("stringData")
+                    .and_then(Value::as_map)
+                    .and_then(|m| m.get(k)),
+                Origin::Leaf(path) => crate::tree::lookup(branch, path),
+            };
+            let bytes: &[u8] = match v {
+                Some(Value::Scalar(sc)) => match sc.kind {
+                    crate::tree::Kind::Bool if sc.as_bool() == Some(true) => b"true",
+                    crate::tree::Kind::Bool => b"false",
+                    _ => sc.bytes(),
+                },
+                Some(Value::Null) | None => b"",
+                Some(_) => return Err(EsoError::Push(format!("value of {k} is not a scalar"))),
+            };
+            let value = match origin {
+                Origin::Data(_) => {
+                    let trimmed: Vec<u8> = bytes
+                        .iter()
+                        .copied()
+                        .filter(|b| !b.is_ascii_whitespace())
+                        .collect();
+                    let trimmed = Zeroizing::new(trimmed);
+                    SecretBytes::new(B64.decode(&*trimmed).map_err(|_| {
+                        EsoError::Push(format!("data value of {k} is not valid base64"))
+                    })?)
+                }
+                _ => SecretBytes::from_slice(bytes),
+            };
+            out.push((k.as_str(), value));
+        }
+        Ok(out)
+    }
+
+    /// Learns which values are not UTF-8 text (they will be stored base64, and ESO told to
+    /// decode them) and makes the manifest again accordingly. In the extract form one
+    /// `decodingStrategy` covers every key, so one binary value makes all of them base64.
+    pub fn mark_binary(&mut self, plain: &Tree) -> Result<(), EsoError> {
+        self.binary = self
+            .values(plain)?
+            .into_iter()
+            .filter(|(_, v)| std::str::from_utf8(v.expose()).is_err())
+            .map(|(k, _)| k.to_owned())
+            .collect();
+        self.remote_base64 = self.opts.form == Form::Extract && !self.binary.is_empty();
+        self.manifest = manifest(&self.described, &self.remote_key, &self.binary, &self.opts);
+        Ok(())
+    }
+}
+
 /// The values to push for one generated ExternalSecret, from the decrypted document: a JSON
-/// object with one property per key (`data` values stay base64, as referenced; with
-/// [`Generated::remote_base64`] the others are base64-encoded too). The plaintext is never
-/// copied outside wiped buffers.
+/// object with one property per key. Text values are stored as the text they are (so anyone
+/// reading the remote secret, or fixing it in the console, sees the real value); values that
+/// are not UTF-8 are stored base64 (see [`Generated::mark_binary`], which must run first). The
+/// plaintext is never copied outside wiped buffers.
 pub fn payload(g: &Generated, plain: &Tree) -> Result<SecretBytes, EsoError> {
-    let branch = plain
-        .branches
-        .get(g.doc)
-        .ok_or_else(|| EsoError::Push("document vanished".into()))?;
-    let mut props: Vec<(&str, Text)> = Vec::with_capacity(g.keys.len());
-    for (k, origin) in &g.keys {
-        let v = match origin {
-            Origin::Data(k) => branch
-                .get("data")
-                .and_then(Value::as_map)
-                .and_then(|m| m.get(k)),
-            Origin::StringData(k) => branch
-                .get("stringData")
-                .and_then(Value::as_map)
-                .and_then(|m| m.get(k)),
-            Origin::Leaf(path) => crate::tree::lookup(branch, path),
-        };
-        let bytes: &[u8] = match v {
-            Some(Value::Scalar(sc)) => match sc.kind {
-                crate::tree::Kind::Bool if sc.as_bool() == Some(true) => b"true",
-                crate::tree::Kind::Bool => b"false",
-                _ => sc.bytes(),
-            },
-            Some(Value::Null) | None => b"",
-            Some(_) => return Err(EsoError::Push(format!("value of {k} is not a scalar"))),
-        };
-        let text = if g.remote_base64 && !matches!(origin, Origin::Data(_)) {
+    let values = g.values(plain)?;
+    let mut props: Vec<(&str, Text)> = Vec::with_capacity(values.len());
+    for (k, bytes) in &values {
+        let as_base64 = g.remote_base64 || g.binary.contains(*k);
+        let text = if as_base64 {
             let len = base64::encoded_len(bytes.len(), true).unwrap_or(0);
             let mut buf = Zeroizing::new(String::with_capacity(len));
-            B64.encode_string(bytes, &mut buf);
+            B64.encode_string(bytes.expose(), &mut buf);
             Text::Owned(buf)
         } else {
-            Text::Borrowed(std::str::from_utf8(bytes).map_err(|_| {
+            Text::Borrowed(std::str::from_utf8(bytes.expose()).map_err(|_| {
                 EsoError::Push(format!(
-                    "value of {k} is not UTF-8; store it under data (base64) instead"
+                    "value of {k} is not UTF-8 text (run mark_binary first)"
                 ))
             })?)
         };
-        props.push((k.as_str(), text));
+        props.push((k, text));
     }
     // JSON escapes take at most 6 bytes per input byte: reserve once, so the buffer never
     // reallocates and leaves an unwiped copy behind.

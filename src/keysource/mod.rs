@@ -236,9 +236,9 @@ impl Keyring {
         for k in keys {
             if self.exclusive && !self.order.contains(&k.kind()) {
                 failures.push((
-                    k.label(),
+                    k.shown(),
                     KeyError::Unwrap {
-                        key: k.label(),
+                        key: k.shown(),
                         reason: format!("not tried ({} keys are not used here)", k.type_name()),
                     },
                 ));
@@ -246,7 +246,7 @@ impl Keyring {
             }
             match self.unwrap_one(k).await {
                 Ok(part) => return Ok(part),
-                Err(e) => failures.push((k.label(), e)),
+                Err(e) => failures.push((k.shown(), e)),
             }
         }
         Err(failures)
@@ -398,7 +398,7 @@ async fn wrap_one(keyring: &Keyring, spec: &KeySpec, secret: &[u8]) -> Result<Ma
 /// An envelope that cannot be trusted to open to what it was made for.
 fn bad_envelope(key: &MasterKey, reason: impl Into<String>) -> KeyError {
     KeyError::Wrap {
-        key: key.label(),
+        key: key.shown(),
         reason: reason.into(),
     }
 }
@@ -469,6 +469,11 @@ impl KeySpec {
     /// `type identity`, as [`MasterKey::label`] prints a stored key.
     pub fn label(&self) -> String {
         format!("{} {}", self.kind().label(), self.identity())
+    }
+
+    /// [`KeySpec::label`] for a message, a long key shortened (as [`MasterKey::shown`]).
+    pub fn shown(&self) -> String {
+        crate::text::shorten_keys(&self.label())
     }
 
     /// What a stored envelope was made for, so it can be wrapped again (`None` for a type

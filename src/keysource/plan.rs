@@ -36,8 +36,10 @@ impl std::fmt::Display for Plan {
             parts.push(format!("threshold {a} → {b}"));
         }
         for (i, (add, rm)) in self.groups.iter().enumerate() {
-            let mut g: Vec<String> = add.iter().map(|k| format!("+{k}")).collect();
-            g.extend(rm.iter().map(|k| format!("-{k}")));
+            // A post-quantum or plugin recipient (~2,000 characters) is shortened.
+            let shown = crate::text::shorten_keys;
+            let mut g: Vec<String> = add.iter().map(|k| format!("+{}", shown(k))).collect();
+            g.extend(rm.iter().map(|k| format!("-{}", shown(k))));
             if !g.is_empty() {
                 parts.push(if self.groups.len() > 1 {
                     format!("group {i}: {}", g.join(" "))

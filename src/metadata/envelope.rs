@@ -143,6 +143,12 @@ impl MasterKey {
     pub fn label(&self) -> String {
         format!("{} {}", self.type_name(), self.identity())
     }
+
+    /// [`MasterKey::label`] for a message: a long key (a post-quantum or plugin age recipient
+    /// is ~2,000 characters) shortened, still telling it apart ([`crate::text::shorten_keys`]).
+    pub fn shown(&self) -> String {
+        crate::text::shorten_keys(&self.label())
+    }
 }
 
 #[cfg(test)]

@@ -46,7 +46,9 @@ pub const KINDS: [KindInfo; 7] = [
         label: "age",
         flag: "--age",
         env: "SOPS_AGE_RECIPIENTS",
-        supported: Some("X25519 and SSH (ed25519, RSA) recipients"),
+        supported: Some(
+            "X25519, post-quantum (age1pq1…), SSH (ed25519, RSA) and plugin (age1NAME1…) recipients",
+        ),
     },
     KindInfo {
         kind: KeyKind::Kms,
@@ -225,6 +227,7 @@ mod tests {
         let e = parse_order("aws").unwrap_err();
         assert!(e.contains("age, kms, pgp, gcp_kms"), "{e}");
         assert_eq!(supported_names(), "age, AWS KMS and PGP");
-        assert!(supported_sentence().starts_with("age (X25519"));
+        assert!(supported_sentence().starts_with("age (X25519, post-quantum (age1pq1…)"));
+        assert!(supported_sentence().contains("plugin (age1NAME1…) recipients)"));
     }
 }

@@ -470,6 +470,30 @@ mod tests {
         Engine::new(rules::builtin(), Vec::new(), Generic::On)
     }
 
+    /// age identities, X25519 and hybrid post-quantum (sops 3.12), are found; a mistyped one
+    /// (checksum) is not.
+    #[test]
+    fn age_identities_of_both_kinds_are_found() {
+        let e = engine();
+        for post_quantum in [false, true] {
+            let (text, _) = crate::keysource::age::generate_kind(post_quantum);
+            let hay = text.as_str().unwrap().as_bytes().to_vec();
+            let found = e.scan("keys.txt", &hay);
+            assert!(
+                found.iter().any(|f| f.rule_id == "age-secret-key"),
+                "{post_quantum}: {found:?}"
+            );
+            let mut bad = hay.clone();
+            let at = bad.len() - 3;
+            bad[at] = if bad[at] == b'Q' { b'P' } else { b'Q' };
+            assert!(
+                !e.scan("keys.txt", &bad)
+                    .iter()
+                    .any(|f| f.rule_id == "age-secret-key")
+            );
+        }
+    }
+
     /// `n` distinct valid-looking AWS key ids and generic assignments, all on one line (the
     /// worst case for per-line work) or one per line.
     fn many(n: usize, sep: &str) -> Vec<u8> {

@@ -853,3 +853,112 @@ fn recursive_encrypt_skips_files_with_nothing_to_encrypt() {
     assert_eq!(sb.read("k8s/deployment.yaml"), deployment);
     assert!(sb.read("k8s/secret.yaml").contains("sops:"));
 }
+
+/// `encrypt --kind EncryptedSecret` converts a Secret that is already sops-encrypted (opened in
+/// memory with the caller's key, nothing plaintext written) and every Secret of a multi-document
+/// file (one EncryptedSecret each, as a YAML stream); another kind in the stream is named.
+#[test]
+fn encrypted_secret_from_sops_files_and_streams() {
+    let sb = Sandbox::new();
+    let secret = |name: &str, token: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: shop\nstringData:\n  token: {token}\n"
+        )
+    };
+    sb.write("one.yaml", &secret("api", "tok-one"));
+    let out = sb
+        .cmd()
+        .args([
+            "encrypt",
+            "-i",
+            "--age",
+            TEST_RECIPIENT,
+            "--encrypted-regex",
+            "^(data|stringData)$",
+            "one.yaml",
+        ])
+        .run();
+    assert_code(&out, 0);
+    let before: Vec<_> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let out = sb
+        .with_key()
+        .args([
+            "encrypt",
+            "--kind",
+            "EncryptedSecret",
+            "--age",
+            TEST_RECIPIENT,
+            "one.yaml",
+        ])
+        .run();
+    assert_code(&out, 0);
+    let after: Vec<_> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(before, after, "nothing written beside the input");
+    let es = stdout(&out);
+    assert!(
+        es.contains("kind: EncryptedSecret") && !es.contains("tok-one"),
+        "{es}"
+    );
+    sb.write("es-one.yaml", &es);
+    let plain = stdout(&sb.with_key().args(["decrypt", "es-one.yaml"]).run());
+    assert!(plain.contains("token: tok-one"), "{plain}");
+    // Several Secrets in one stream: one EncryptedSecret each.
+    sb.write(
+        "many.yaml",
+        &format!("{}---\n{}", secret("a", "tok-a"), secret("b", "tok-b")),
+    );
+    let out = sb
+        .cmd()
+        .args([
+            "encrypt",
+            "--kind",
+            "EncryptedSecret",
+            "--age",
+            TEST_RECIPIENT,
+            "many.yaml",
+        ])
+        .run();
+    assert_code(&out, 0);
+    let stream = stdout(&out);
+    let docs: Vec<&str> = stream.split("\n---\n").collect();
+    assert_eq!(docs.len(), 2, "{stream}");
+    for (i, (doc, tok)) in docs.iter().zip(["tok-a", "tok-b"]).enumerate() {
+        let f = format!("es{i}.yaml");
+        sb.write(&f, &format!("{}\n", doc.trim_end()));
+        let plain = stdout(&sb.with_key().args(["decrypt", &f]).run());
+        assert!(plain.contains(&format!("token: {tok}")), "{plain}");
+    }
+    // Another kind in the stream is named, with its document number.
+    sb.write(
+        "mixed.yaml",
+        &format!(
+            "{}---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n",
+            secret("a", "tok-a")
+        ),
+    );
+    let out = sb
+        .cmd()
+        .args([
+            "encrypt",
+            "--kind",
+            "EncryptedSecret",
+            "--age",
+            TEST_RECIPIENT,
+            "mixed.yaml",
+        ])
+        .run();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("document 1") && stderr(&out).contains("Deployment"),
+        "{}",
+        stderr(&out)
+    );
+}

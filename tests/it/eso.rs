@@ -247,7 +247,9 @@ fn generated_manifests_are_valid_and_hold_no_values() {
     );
     assert_eq!(db["data"][0]["remoteRef"]["key"], "prod/shop/db");
     assert_eq!(db["data"][0]["remoteRef"]["property"], "username");
-    assert_eq!(db["data"][0]["remoteRef"]["decodingStrategy"], "Base64");
+    // Without --push no value is read: every value is taken for the text it is (a `data`
+    // entry is pushed decoded), so no decodingStrategy.
+    assert!(db["data"][0]["remoteRef"].get("decodingStrategy").is_none());
     assert_eq!(db["data"][1]["secretKey"], "password");
     // One file per Secret.
     let out = sb
@@ -351,14 +353,19 @@ fn push_writes_secrets_manager_idempotently() {
             .arg("k8s/secrets.yaml")
             .run()
     };
-    let out = run(&["--dry-run"]);
+    // A dry run needs no credentials and no key: names only.
+    let out = sb
+        .cmd()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["external-secret", "--push", "--dry-run", "k8s/secrets.yaml"])
+        .run();
     assert_code(&out, 0);
     let err = stderr(&out);
     assert!(
-        err.contains("would create shop/db with keys username, password"),
+        err.contains("would push shop/db with keys username, password"),
         "{err}"
     );
-    assert!(!err.contains("hunter2"));
+    assert!(!err.contains("hunter2") && !stdout(&out).contains("hunter2"));
     let out = run(&[]);
     assert_code(&out, 0);
     assert!(
@@ -386,9 +393,11 @@ fn push_writes_secrets_manager_idempotently() {
         .block_on(client.get_secret_value().secret_id("shop/db").send())
         .unwrap();
     let obj: J = serde_json::from_str(v.secret_string().unwrap()).unwrap();
+    // Text is stored as text (the `data` entry decoded), so any other reader of the remote
+    // secret, or a person fixing it in the console, sees the real value.
     assert_eq!(
         obj,
-        serde_json::json!({"username": "YWRtaW4=", "password": "hunter2-secret"})
+        serde_json::json!({"username": "admin", "password": "hunter2-secret"})
     );
     // A changed value is updated.
     assert_code(
@@ -820,10 +829,11 @@ fn api_version_and_extract_form() {
         let docs = gen_(&["--data-from-extract", "--api-version", version]);
         let (db, env) = (&docs[0]["spec"], &docs[1]["spec"]);
         assert!(db.get("data").is_none() && env.get("data").is_none());
-        // A Secret with `data` has one decodingStrategy for all: everything remote is base64.
+        // Without --push values are taken for text: no decodingStrategy (a binary value
+        // found at --push makes the whole object base64: see the binary push test).
         assert_eq!(
             db["dataFrom"],
-            serde_json::json!([{"extract": {"key": "prod/db", "decodingStrategy": "Base64"}}])
+            serde_json::json!([{"extract": {"key": "prod/db"}}])
         );
         assert_eq!(
             env["dataFrom"],
@@ -1673,4 +1683,94 @@ fn the_real_api_server_accepts_every_provider() {
             }
         }
     });
+}
+
+/// Binary values (not UTF-8) are the only ones stored base64, and only their references get
+/// `decodingStrategy: Base64` (in the extract form, one binary value makes the whole object
+/// base64, as ESO has one strategy per object). `--env` with a key template that cannot use it
+/// is refused instead of doing nothing.
+#[test]
+fn push_stores_text_as_text_and_binary_as_base64() {
+    let moto = Moto::start();
+    let sb = Sandbox::new();
+    sb.write(
+        "k8s/tls.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: tls\n  namespace: shop\ndata:\n  cert: AAEC/w==\n  user: YWRtaW4=\n",
+    );
+    assert_code(
+        &sb.cmd()
+            .args([
+                "encrypt",
+                "-i",
+                "--age",
+                TEST_RECIPIENT,
+                "--encrypted-regex",
+                "^(data|stringData)$",
+                "k8s/tls.yaml",
+            ])
+            .run(),
+        0,
+    );
+    let push = |extra: &[&str]| {
+        let mut c = sb.with_key();
+        moto.env(&mut c);
+        c.env("AWS_REGION", "us-east-1")
+            .args(["external-secret", "--push"])
+            .args(extra)
+            .arg("k8s/tls.yaml")
+            .run()
+    };
+    let out = push(&[]);
+    assert_code(&out, 0);
+    let m = &to_json(&out.stdout)[0];
+    let data = &m["spec"]["data"];
+    assert_eq!(data[0]["secretKey"], "cert");
+    assert_eq!(data[0]["remoteRef"]["decodingStrategy"], "Base64");
+    assert!(data[1]["remoteRef"].get("decodingStrategy").is_none());
+    let conf = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+        .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "testing", "testing", None, None, "t",
+        ))
+        .build();
+    let client = aws_sdk_secretsmanager::Client::from_conf(conf);
+    let stored = |key: &str| -> J {
+        let v = rt()
+            .block_on(client.get_secret_value().secret_id(key).send())
+            .unwrap();
+        serde_json::from_str(v.secret_string().unwrap()).unwrap()
+    };
+    assert_eq!(
+        stored("shop/tls"),
+        serde_json::json!({"cert": "AAEC/w==", "user": "admin"})
+    );
+    // The extract form: one strategy for the object, so everything is base64 there.
+    let out = push(&[
+        "--data-from-extract",
+        "--key-template",
+        "{namespace}/{name}-all",
+    ]);
+    assert_code(&out, 0);
+    let m = &to_json(&out.stdout)[0];
+    assert_eq!(
+        m["spec"]["dataFrom"],
+        serde_json::json!([{"extract": {"key": "shop/tls-all", "decodingStrategy": "Base64"}}])
+    );
+    assert_eq!(
+        stored("shop/tls-all"),
+        serde_json::json!({"cert": "AAEC/w==", "user": "YWRtaW4="})
+    );
+    // --env with a template without {env} would do nothing: refused.
+    let out = sb
+        .cmd()
+        .args(["external-secret", "--env", "prod", "k8s/tls.yaml"])
+        .run();
+    assert_code(&out, 5);
+    assert!(
+        stderr(&out).contains("--env has no effect"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -1,7 +1,8 @@
-//! Every real sops file in `../shared/fixtures/sops` behaves as its README table says, and a
-//! decrypt → re-encrypt → decrypt cycle is lossless for each one shroud can open.
+//! Every real sops file in `../shared/fixtures/sops` (and `../shared/fixtures/sops-pq`) behaves
+//! as its README table says, and a decrypt → re-encrypt → decrypt cycle is lossless for each one
+//! shroud can open.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use shroud::document;
 use shroud::keysource::{KeySpec, Keyring};
@@ -112,6 +113,77 @@ fn flux_fixtures_have_the_expected_values() {
     );
     assert_eq!(get("flux/env.env", "flux-age.txt", r#"["key"]"#), "value");
     assert_eq!(stdout(&decrypt("flux/file.txt", "flux-age.txt")), "value");
+}
+
+/// `../shared/fixtures/sops-pq` (or `$SHROUD_SOPS_PQ_FIXTURES`), next to the sops fixtures and
+/// read in place. Panics when missing, as the sops fixtures do.
+fn sops_pq_fixtures() -> PathBuf {
+    let p = std::env::var_os("SHROUD_SOPS_PQ_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| sops_fixtures().join("../sops-pq"));
+    assert!(
+        p.join("age-pq.yaml").is_file(),
+        "the sops-pq fixture is not at {} (set SHROUD_SOPS_PQ_FIXTURES)",
+        p.display()
+    );
+    p
+}
+
+/// The file sops 3.12.1 wrote for a hybrid post-quantum recipient (stanza `mlkem768x25519`)
+/// opens with its published key, MAC checked; a rotation by shroud opens in the real sops.
+#[test]
+fn the_post_quantum_fixture_of_sops_3_12_opens_and_rotates() {
+    let f = sops_pq_fixtures();
+    let key = f.join("flux-age-pq.txt");
+    let fixture = f.join("age-pq.yaml");
+    let sb = Sandbox::new();
+    let out = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_FILE", &key)
+        .args(["decrypt", "--extract", r#"["stringData"]["key"]"#])
+        .arg(&fixture)
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "value");
+    let plain = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_FILE", &key)
+        .args(["decrypt"])
+        .arg(&fixture)
+        .run();
+    assert_code(&plain, 0);
+    assert!(stdout(&plain).contains("stringData:\n  key: value\n"));
+    // Without the key: the ~2,000-character recipient is named shortened.
+    let out = sb.cmd().args(["decrypt"]).arg(&fixture).run();
+    assert_code(&out, 128);
+    assert!(
+        stderr(&out).contains("age age1pq1ehusfwsv…"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).len() < 600, "{}", stderr(&out));
+    // A new data key for the same post-quantum recipient, opened by the real sops.
+    let out = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_FILE", &key)
+        .args(["rotate", "--output", "rotated.yaml"])
+        .arg(&fixture)
+        .run();
+    assert_code(&out, 0);
+    let rotated = sb.read("rotated.yaml");
+    let original = std::fs::read_to_string(&fixture).unwrap();
+    let recipient = original
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- recipient: "))
+        .unwrap();
+    assert!(rotated.contains(recipient));
+    let out = sops_cmd(&sb)
+        .env("SOPS_AGE_KEY_FILE", &key)
+        .args(["decrypt", "rotated.yaml"])
+        .run();
+    assert_code(&out, 0);
+    // sops indents by four; the same document.
+    assert_eq!(sem("yaml", &out.stdout), sem("yaml", &plain.stdout));
 }
 
 #[test]

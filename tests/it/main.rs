@@ -13,8 +13,11 @@ mod gitmerge;
 mod groups;
 mod hardening;
 mod interop;
+#[cfg(feature = "job")]
+mod job;
 mod kms;
 mod pgp;
+mod pq;
 mod props;
 mod revocation;
 mod rotation;

@@ -339,6 +339,70 @@ fn keys_revoke_locks_an_age_key_out_of_groups_and_ignored_files() {
     assert!(stderr(&out).contains("revoked already"), "{}", stderr(&out));
 }
 
+/// The same attack with a hybrid post-quantum key revoked (grafts decrypted by the real sops
+/// 3.11 and by shroud), next to X25519 and post-quantum keys that stay.
+#[test]
+fn keys_revoke_locks_a_post_quantum_key_out() {
+    let sb = Sandbox::new();
+    let (attacker_key, a) = crate::pq::pq_key(&sb, "attacker.txt");
+    let (team_pq, t) = crate::pq::pq_key(&sb, "team-pq.txt");
+    let b = TEST_RECIPIENT;
+    let both = format!(
+        "{}\n{}",
+        std::fs::read_to_string(test_key()).unwrap(),
+        std::fs::read_to_string(&team_pq).unwrap()
+    );
+    let team: &[(&str, &str)] = &[("SOPS_AGE_KEY", &both)];
+    let rules = format!(
+        "creation_rules:\n  - path_regex: critical/.*\n    shamir_threshold: 2\n    key_groups:\n      - age: [{a}, {b}]\n      - age: [{a}, {t}]\n  - path_regex: secrets/.*\n    age: {a},{b},{t}\n"
+    );
+    repo_with(
+        &sb,
+        &rules,
+        &[
+            ("secrets/db.yaml", "db:\n  password: before-1\n"),
+            ("secrets/ignored.yaml", "token: before-2\n"),
+            ("critical/root.yaml", "root: before-3\n"),
+        ],
+        team,
+    );
+    let attacker = Attacker::age(&attacker_key);
+    let before = attacker.reads(sb.dir.path());
+    for v in ["before-1", "before-2", "before-3"] {
+        assert!(
+            before.contains(v),
+            "positive control: the attacker should read {v} now"
+        );
+    }
+    let out = sb
+        .cmd()
+        .env("SOPS_AGE_KEY", &both)
+        .args(["keys", "revoke", "-y", &a])
+        .run();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("verified"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains(&a),
+        "the message names the key whole"
+    );
+    let cfg = sb.read(".sops.yaml");
+    assert!(
+        !cfg.contains(&a) && cfg.contains(&t) && cfg.contains(b),
+        "{cfg}"
+    );
+    for f in [
+        "secrets/db.yaml",
+        "secrets/ignored.yaml",
+        "critical/root.yaml",
+    ] {
+        assert!(!sb.read(f).contains(&a), "{f} still lists the revoked key");
+        assert_code(&decrypt(&sb, team, f), 0);
+    }
+    git(sb.dir.path(), &["commit", "-qam", "revoke"]);
+    write_after(&sb, team, "after-revoke");
+    assert_locked_out(&attacker, &sb, "after-revoke");
+}
+
 #[test]
 fn revoke_refuses_to_empty_a_group_and_names_unknown_keys() {
     let sb = Sandbox::new();
@@ -707,4 +771,68 @@ fn keys_revoke_locks_a_pgp_key_out() {
     let team: Vec<(&str, &str)> = vec![("SOPS_AGE_KEY_FILE", &key)];
     write_after(&sb, &team, "after-pgp");
     assert_locked_out(&attacker, &sb, "after-pgp");
+}
+
+/// A key taken out the way sops does it (`updatekeys` keeps the data key) is no longer listed
+/// anywhere, but its envelope in an older commit still opens today's data key. `keys revoke`
+/// finds that through history and gives those files a new data key too; then the key is locked
+/// out. Before the fix, nothing listed the key, so `keys revoke` changed nothing.
+#[test]
+fn keys_revoke_rekeys_files_whose_data_key_history_exposes() {
+    let sb = Sandbox::new();
+    let (attacker_key, a) = new_key(&sb, "attacker.txt");
+    let rules =
+        |keys: &str| format!("creation_rules:\n  - path_regex: secrets/.*\n    age: {keys}\n");
+    let team = [("SOPS_AGE_KEY_FILE", test_key().display().to_string())];
+    let team: Vec<(&str, &str)> = team.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    repo_with(
+        &sb,
+        &rules(&format!("{a},{TEST_RECIPIENT}")),
+        &[
+            ("secrets/db.yaml", "password: before-1\n"),
+            ("secrets/other.yaml", "token: before-2\n"),
+        ],
+        &team,
+    );
+    // sops's way: the rule loses the key, and updatekeys keeps the data key.
+    sb.write(".sops.yaml", &rules(TEST_RECIPIENT));
+    let out = sb
+        .with_key()
+        .args(["updatekeys", "-y", "--keep-data-key", "--all"])
+        .run();
+    assert_code(&out, 0);
+    git(
+        sb.dir.path(),
+        &["commit", "-qam", "remove a key the sops way"],
+    );
+    assert!(!sb.read("secrets/db.yaml").contains(&a));
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "-y", "--report", "r.json", &a])
+        .run();
+    assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("a revoked key's envelope in history opens the current one"),
+        "{}",
+        stderr(&out)
+    );
+    let report: serde_json::Value = serde_json::from_str(&sb.read("r.json")).unwrap();
+    assert_eq!(report["complete"], true);
+    let states: Vec<&str> = report["exposure"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["data_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["exposed", "exposed"], "{report}");
+    git(sb.dir.path(), &["commit", "-qam", "revoke"]);
+    write_after(&sb, &team, "after-history-revoke");
+    assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-history-revoke");
+    // Now every data key is fresh: revoking again changes nothing.
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "--dry-run", &a])
+        .run();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("revoked already"), "{}", stderr(&out));
 }

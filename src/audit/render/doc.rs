@@ -7,12 +7,14 @@
 use super::super::model::{DriftKind, EventKind, FileEntry, KeyRef, Recipient, Report, RevokedVia};
 use super::{Card, Cell, Column, Doc, Section, Span, Table, Tone, date, short_commit, short_id};
 
+/// Text of the report. A post-quantum or plugin recipient (~2,000 characters) in it is
+/// shortened ([`crate::text::shorten_keys`]); the JSON report keeps keys whole.
 fn t(s: impl Into<String>) -> Span {
-    Span::Text(s.into())
+    Span::Text(crate::text::shorten_keys(&s.into()))
 }
 
 fn code(s: impl Into<String>) -> Span {
-    Span::Code(s.into())
+    Span::Code(crate::text::shorten_keys(&s.into()))
 }
 
 fn col(title: &str, terminal: bool) -> Column {

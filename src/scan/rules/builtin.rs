@@ -319,8 +319,9 @@ fn defs() -> Vec<Def> {
             ..def(
                 "age-secret-key",
                 "age secret key",
-                &["AGE-SECRET-KEY-1"],
-                r"\b(AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b",
+                // X25519 and hybrid post-quantum (`AGE-SECRET-KEY-PQ-1…`, sops 3.12) identities.
+                &["AGE-SECRET-KEY-"],
+                r"\b(AGE-SECRET-KEY-(?:PQ-)?1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b",
             )
         },
         Def {
