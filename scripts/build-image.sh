@@ -35,9 +35,10 @@ mkdir -p "$root/usr/local/bin" "$root/etc/ssl/certs" "$root/home/nonroot" "$root
 for b in shroud-controller shroud; do
   strip -o "$root/usr/local/bin/$b" "$bin/$b"
 done
-# The C libraries the binaries link, from the build host (Debian's glibc and libgcc_s; OpenSSL
-# and zlib for the rotation job's in-process git, `shroud rotate --git`), at the paths the
-# dynamic loader looks in; with their copyright files.
+# The C libraries the binaries link, from the build host (Debian's glibc and libgcc_s), at the
+# paths the dynamic loader looks in; with their copyright files. OpenSSL and zlib (the rotation
+# job's in-process git, `shroud rotate --git`) are linked statically from their sources; their
+# licences travel with them.
 libs=$(ldd "$root/usr/local/bin/shroud-controller" "$root/usr/local/bin/shroud" | grep -o '/[^ ]*\.so[^ ]*' | sort -u)
 for l in $libs; do
   mkdir -p "$root$(dirname "$l")"

@@ -3,12 +3,11 @@
 # server on loopback: Debian's OpenSSH sshd, started by the test on a high port with its own
 # host key and config (no system service is enabled or started). Idempotent.
 set -euo pipefail
-# The job's in-process git links the system OpenSSL (HTTPS) and zlib: their -dev packages and
-# pkg-config must be there before cargo builds the `job` feature (the test suite's `cluster`).
+# The job's in-process git builds OpenSSL and zlib from source (linked statically): OpenSSL's
+# build needs perl and make before cargo builds the `job` feature (the test suite's `cluster`).
 need=()
-command -v pkg-config >/dev/null || need+=(pkg-config)
-pkg-config --exists openssl 2>/dev/null || need+=(libssl-dev)
-pkg-config --exists zlib 2>/dev/null || need+=(zlib1g-dev)
+command -v perl >/dev/null || need+=(perl)
+command -v make >/dev/null || need+=(make)
 if ((${#need[@]})); then
   echo "setup-job: apt-get install ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
