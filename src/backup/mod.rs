@@ -12,7 +12,6 @@
 //! Owns: the bundle and share formats, creating and opening them. Must not know: the CLI,
 //! prompts, where files are written, the cluster (its Secret I/O is `k8s::cluster`).
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use age::secrecy::{ExposeSecret, SecretString};
