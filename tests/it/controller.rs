@@ -2123,12 +2123,11 @@ async fn all_namespaces_migration_runbooks_as_written() {
     );
     let kc = cl.admin.display().to_string();
     let env = [("PATH", path.as_str()), ("KUBECONFIG", kc.as_str())];
-    for section in [
-        "Migrating from plain Secrets",
-        "Migrating from sealed-secrets",
+    for blocks in [
+        crate::util::doc_blocks("docs/controller.md", "Migrating from plain Secrets"),
+        crate::util::doc_blocks("docs/controller.md", "Migrating from sealed-secrets"),
     ] {
-        let blocks = crate::util::doc_blocks("docs/controller.md", section);
-        assert_eq!(blocks.len(), 1, "{section}: {blocks:?}");
+        assert_eq!(blocks.len(), 1, "{blocks:?}");
         tokio::task::block_in_place(|| crate::util::run_block_ok(sb.dir.path(), &blocks[0], &env));
     }
 
