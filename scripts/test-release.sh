@@ -17,12 +17,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bash scripts/release.sh --profile "${SHROUD_RELEASE_PROFILE:-dev}" --out "$work/dist"
 
-# The block of FILE between <!-- NAME --> and <!-- /NAME -->, without the code fences
-# (tests/it/docs.rs counts a block a script extracts with `doc_block FILE NAME` as run).
-doc_block() {
-  awk -v m="$2" '$0 == "<!-- " m " -->" {on = 1; next} $0 == "<!-- /" m " -->" {on = 0} on' "$root/$1" |
-    sed '/^```/d'
-}
+# shellcheck source=scripts/doc-block.sh
+source scripts/doc-block.sh
 [ -n "$(doc_block README.md install-archive)" ] && [ -n "$(doc_block README.md quickstart)" ] || {
   echo "test-release: README.md lost its install-archive or quickstart block" >&2
   exit 1
