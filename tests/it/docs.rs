@@ -706,3 +706,119 @@ fn sops_yaml_config_lookup() {
     assert!(docs[1].contains(TEST_RECIPIENT2) && !docs[1].contains(TEST_RECIPIENT));
     assert!(docs[2].contains(TEST_RECIPIENT) && !docs[2].contains(TEST_RECIPIENT2));
 }
+
+/// The state the `--help` examples name: a repository whose rules encrypt `*.enc.*`,
+/// `secrets.yaml`, `shop/` files and the data of `k8s/` manifests for both test keys; plaintext
+/// `secrets.yaml` and `k8s/secret.yaml`; encrypted `secrets.enc.yaml`, `secrets.enc.env`,
+/// `prod.enc.env`, `config.enc.yaml` and `k8s/secrets.yaml`; a plain `shop/.env`, a JSON value
+/// `key.json`, `./deploy.sh`, the removable medium `~/usb` and `recovery.key` (the identity of
+/// `age1…`). Committed, except the plaintext files.
+fn help_sandbox() -> Doc {
+    let d = Doc::repo(
+        "creation_rules:\n  - path_regex: (^|/)k8s/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: {R1},{R2}\n  - path_regex: (\\.enc\\.[a-z]+|(^|/)secrets\\.yaml|(^|/)shop/.*)$\n    age: {R1},{R2}\n",
+    );
+    d.write(
+        "secrets.enc.yaml",
+        "db:\n  password: hunter2\n  port: 5432\nold: legacy\ntls:\n  key: k\n",
+    );
+    d.write(
+        "secrets.enc.env",
+        "DATABASE_URL=postgres://app:hunter2@db/app\n",
+    );
+    d.write("prod.enc.env", "DATABASE_URL=postgres://app:prod@db/app\n");
+    d.write("config.enc.yaml", "password: hunter2\n");
+    d.write(
+        "k8s/secrets.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\nstringData:\n  password: hunter2\n",
+    );
+    d.sh("for f in secrets.enc.yaml secrets.enc.env prod.enc.env config.enc.yaml k8s/secrets.yaml; do shroud encrypt -i \"$f\"; done; git add -A && git commit -qm secrets");
+    d.write("secrets.yaml", "db:\n  password: hunter2\n");
+    d.write(
+        "k8s/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api\n  namespace: shop\nstringData:\n  token: t0k3n\n",
+    );
+    d.write("shop/.env", "API_TOKEN=t0k3n\n");
+    d.write("key.json", "{\"kty\": \"oct\", \"k\": \"c2VjcmV0\"}\n");
+    d.deploy_sh();
+    std::fs::copy(test_key2(), d.path("recovery.key")).unwrap();
+    std::fs::create_dir_all(d.home().join("usb")).unwrap();
+    d
+}
+
+impl Doc {
+    /// Without the plaintext files and the key file of [`help_sandbox`]: a clean repository.
+    fn clean(self) -> Doc {
+        self.sh("rm -r secrets.yaml k8s/secret.yaml shop recovery.key");
+        self
+    }
+}
+
+/// The `--help` examples of the file verbs, each verb in a fresh sandbox.
+#[test]
+fn help_examples_of_file_verbs() {
+    let d = help_sandbox();
+    run_help("encrypt", &d);
+    assert!(d.read("secrets.yaml").contains("ENC["));
+    assert!(d.read("k8s/secret.yaml").contains("ENC["));
+    assert!(d.read("secrets.enc.yaml").contains("ENC["));
+    let out = run_help("decrypt", &help_sandbox());
+    assert_eq!(stdout(&out[1]), "hunter2");
+    let d = help_sandbox();
+    run_help("edit", &d);
+    assert!(d.read("new.enc.yaml").contains("ENC["));
+    let d = help_sandbox();
+    run_help("set", &d);
+    run_help("unset", &d);
+    let out = run_help("filestatus", &help_sandbox());
+    assert_eq!(stdout(&out[0]).trim(), "{\"encrypted\":true}");
+    run_help("exec-env", &help_sandbox());
+    run_help("exec-file", &help_sandbox());
+    run_help("groups", &help_sandbox());
+}
+
+/// The `--help` examples of the repository verbs, each verb in a fresh sandbox.
+#[test]
+fn help_examples_of_repository_verbs() {
+    run_help("updatekeys", &help_sandbox());
+    run_help("rotate", &help_sandbox());
+    run_help("keygen", &help_sandbox());
+    let mut d = help_sandbox();
+    d.set("SHROUD_SCRYPT_WORK_FACTOR", "10");
+    run_help("keys", &d);
+    run_help("scan", &help_sandbox().clean());
+    run_help("git", &help_sandbox());
+    run_help("hook", &help_sandbox().clean());
+    run_help("audit", &help_sandbox().clean());
+    run_help("external-secret", &help_sandbox());
+    run_help("completion", &help_sandbox());
+    let mut d = help_sandbox();
+    // As after README's install: ~/.local/bin on PATH, where man finds ~/.local/share/man.
+    let path = format!(
+        "{}/.local/bin:{}",
+        d.home().display(),
+        d.env.iter().find(|(k, _)| k == "PATH").unwrap().1
+    );
+    d.set("PATH", &path);
+    run_help("man", &d);
+}
+
+/// `keys revoke`'s examples: an age key, then a KMS key (made on moto_server: the ARN of the
+/// example stands for it), each listed in the rules and files next to a key that stays.
+#[test]
+fn help_examples_of_keys_revoke() {
+    let moto = crate::kms::Moto::start();
+    let arn = moto.create_key("eu-west-1");
+    let mut d = Doc::repo(&format!(
+        "creation_rules:\n  - path_regex: (^|/)kms/\n    kms: {arn}\n    age: {{R1}}\n  - age: {{R1}},{{R2}}\n"
+    ));
+    d.aws(&moto);
+    d.set("AWS_REGION", "eu-west-1");
+    d.set("KMS_ARN", &arn);
+    d.write("secrets.enc.yaml", "db:\n  password: hunter2\n");
+    d.write("kms/db.yaml", "password: hunter3\n");
+    d.sh("shroud encrypt -i secrets.enc.yaml && shroud encrypt -i kms/db.yaml && git add -A && git commit -qm secrets");
+    run_help("keys revoke", &d);
+    assert!(!d.read("secrets.enc.yaml").contains(TEST_RECIPIENT2));
+    assert!(!d.read("kms/db.yaml").contains(&arn));
+    assert!(d.read("revoke.json").contains("\"complete\""));
+}
