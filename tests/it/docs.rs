@@ -47,6 +47,8 @@ const PLACEHOLDERS: &[(&str, &str)] = &[
         "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         "\"$KMS_ARN\"",
     ),
+    // docs/controller.md: your PGP key's fingerprint (the test key, in the sandbox's GNUPGHOME).
+    ("FINGERPRINT", crate::pgp::FPR),
     // A commit range.
     ("A..B", "HEAD~1..HEAD"),
 ];
@@ -264,9 +266,9 @@ fn substitute(block: &str) -> (String, Vec<&'static str>) {
 
 /// A sandbox for one section: an empty HOME, `shroud` (and `sops`, a link to it: the drop-in
 /// mode) first on PATH, and the working directory commands run in.
-struct Doc {
+pub(crate) struct Doc {
     dir: tempfile::TempDir,
-    cwd: PathBuf,
+    pub(crate) cwd: PathBuf,
     env: Vec<(String, String)>,
 }
 
@@ -275,7 +277,7 @@ const EDITOR: &str = "sed -i '$a edited: true'";
 
 impl Doc {
     /// Nothing but the HOME (the quickstart starts from nothing); commands run in HOME.
-    fn empty() -> Doc {
+    pub(crate) fn empty() -> Doc {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
         let bin = dir.path().join("bin");
@@ -311,7 +313,7 @@ impl Doc {
     /// [`Doc::empty`] with the two test keys as the sops key file and a git repository
     /// `~/repo` (the working directory) holding `.sops.yaml` with `rules` (`{R1}` and `{R2}`
     /// are the test recipients), committed.
-    fn repo(rules: &str) -> Doc {
+    pub(crate) fn repo(rules: &str) -> Doc {
         let mut d = Doc::empty();
         let keys = d.home().join(".config/sops/age");
         std::fs::create_dir_all(&keys).unwrap();
@@ -336,25 +338,37 @@ impl Doc {
         d
     }
 
-    fn home(&self) -> PathBuf {
+    pub(crate) fn home(&self) -> PathBuf {
         self.dir.path().join("home")
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.cwd.join(rel)
     }
 
-    fn write(&self, rel: &str, content: &str) {
+    pub(crate) fn write(&self, rel: &str, content: &str) {
         let p = self.path(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
     }
 
-    fn read(&self, rel: &str) -> String {
+    pub(crate) fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }
 
-    fn set(&mut self, k: &str, v: &str) {
+    /// Puts `dir` first on PATH.
+    pub(crate) fn prepend_path(&mut self, dir: &Path) {
+        let path = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .unwrap()
+            .1
+            .clone();
+        self.set("PATH", &format!("{}:{path}", dir.display()));
+    }
+
+    pub(crate) fn set(&mut self, k: &str, v: &str) {
         self.env.retain(|(x, _)| x != k);
         self.env.push((k.to_owned(), v.to_owned()));
     }
@@ -373,7 +387,7 @@ impl Doc {
 
     /// A setup step (not documentation): fails the test unless it succeeds; its stdout.
     #[track_caller]
-    fn sh(&self, script: &str) -> String {
+    pub(crate) fn sh(&self, script: &str) -> String {
         let out = self.bash(script);
         assert!(
             out.status.success(),
@@ -403,7 +417,7 @@ impl Doc {
 /// Runs the own blocks of section TITLE of DOC (not its subsections') in order in `d`, each
 /// with `bash -euo pipefail`; every placeholder used must be explained in the document's prose.
 #[track_caller]
-fn run_section(doc: &str, title: &str, d: &Doc) -> Vec<Output> {
+pub(crate) fn run_section(doc: &str, title: &str, d: &Doc) -> Vec<Output> {
     let parsed = parse_doc(doc);
     let blocks: Vec<&DocBlock> = parsed
         .blocks
@@ -618,7 +632,7 @@ fn backup_runbook() {
 
 impl Doc {
     /// The standard AWS chain pointed at `moto` (as a reader's AWS profile would be).
-    fn aws(&mut self, moto: &crate::kms::Moto) {
+    pub(crate) fn aws(&mut self, moto: &crate::kms::Moto) {
         for (k, v) in [
             ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
             ("AWS_ACCESS_KEY_ID", "testing"),
@@ -793,12 +807,8 @@ fn help_examples_of_repository_verbs() {
     run_help("completion", &help_sandbox());
     let mut d = help_sandbox();
     // As after README's install: ~/.local/bin on PATH, where man finds ~/.local/share/man.
-    let path = format!(
-        "{}/.local/bin:{}",
-        d.home().display(),
-        d.env.iter().find(|(k, _)| k == "PATH").unwrap().1
-    );
-    d.set("PATH", &path);
+    let local = d.home().join(".local/bin");
+    d.prepend_path(&local);
     run_help("man", &d);
 }
 

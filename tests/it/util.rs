@@ -256,8 +256,6 @@ pub fn sem(format: &str, bytes: &[u8]) -> String {
 /// One fenced shell block (```sh, ```bash or ```shell) of a Markdown document.
 #[derive(Debug, Clone)]
 pub struct DocBlock {
-    /// The document, relative to the repository root (`docs/backup.md`).
-    pub doc: String,
     /// The line of the opening fence (1-based).
     pub line: usize,
     /// The headings the block is under, outermost first (indexes into [`DocText::headings`]).
@@ -333,7 +331,6 @@ pub fn parse_doc_text(doc: &str, text: &str) -> DocText {
         if ticks >= 3 {
             let info = trimmed[ticks..].trim();
             let block = is_shell(info).then(|| DocBlock {
-                doc: doc.to_owned(),
                 line: n + 1,
                 under: stack.iter().map(|&(_, i)| i).collect(),
                 marker: marker.take(),
