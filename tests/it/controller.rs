@@ -2337,3 +2337,105 @@ async fn all_namespaces_documented_cluster_blocks_as_written() {
     sigterm(&c, &mut ctl).await;
     delete_namespaces(&c, &[ns]).await;
 }
+
+/// docs/controller.md's install block, run as written from this checkout (the image with the
+/// test build's binaries, `SHROUD_IMAGE_PROFILE=dev`; the registry an OCI layout; the 1.20
+/// overlay; prometheus-operator's CRDs installed, not the operator): the image is pushed, the
+/// controller's objects, key Secret and alert rules are in the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_namespaces_install_block_as_written() {
+    use crate::docs::{Doc, run_section};
+    let cl = need_cluster!();
+    let Some(kubectl) = kubectl_dir() else {
+        missing("kubectl-v1.20.2 (scripts/setup-kube.sh)");
+        return;
+    };
+    let c = client(&cl.admin).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(c.clone());
+    for (kind, plural) in [
+        ("PrometheusRule", "prometheusrules"),
+        ("ServiceMonitor", "servicemonitors"),
+    ] {
+        let crd: CustomResourceDefinition = serde_json::from_value(json!({
+            "metadata": {"name": format!("{plural}.monitoring.coreos.com")},
+            "spec": {"group": "monitoring.coreos.com", "scope": "Namespaced",
+                "names": {"kind": kind, "plural": plural, "singular": kind.to_lowercase()},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+        }))
+        .unwrap();
+        match crds.create(&PostParams::default(), &crd).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => panic!("create the {kind} CRD: {e}"),
+        }
+    }
+    let rules = Api::<DynamicObject>::namespaced_with(
+        c.clone(),
+        CONTROLLER_NS,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "monitoring.coreos.com",
+            "v1",
+            "PrometheusRule",
+        )),
+    );
+    wait_for(
+        "the PrometheusRule CRD served",
+        Duration::from_secs(30),
+        || async { rules.list(&Default::default()).await.is_ok() },
+    )
+    .await;
+    let sys: Api<Secret> = Api::namespaced(c.clone(), CONTROLLER_NS);
+    let _ = sys.delete("shroud-age-keys", &Default::default()).await;
+
+    let mut d = Doc::repo("creation_rules: []\n");
+    d.cwd = crate::util::root();
+    d.prepend_path(kubectl.path());
+    d.set("KUBECONFIG", &cl.admin.display().to_string());
+    d.set("SHROUD_IMAGE_PROFILE", "dev");
+    // The reader's Rust toolchain (build-image.sh runs cargo; the test build is up to date).
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        let v = std::env::var_os(var).map_or_else(|| home.join(default), PathBuf::from);
+        d.set(var, &v.display().to_string());
+    }
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        d.set("CARGO_TARGET_DIR", &t.to_string_lossy());
+    }
+    std::fs::create_dir_all(d.home().join("registry")).unwrap();
+    tokio::task::block_in_place(|| run_section("docs/controller.md", "Install", &d));
+
+    let pushed = d.home().join("registry/shroud-controller/index.json");
+    let index = std::fs::read_to_string(&pushed).unwrap();
+    assert!(
+        index.contains("0.1.0") || index.contains("manifests"),
+        "{index}"
+    );
+    let key = std::fs::read_to_string(d.home().join("controller.key")).unwrap();
+    let secret = sys.get("shroud-age-keys").await.unwrap().data.unwrap();
+    assert_eq!(
+        String::from_utf8(secret["keys.txt"].0.clone()).unwrap(),
+        key
+    );
+    let deployments = Api::<DynamicObject>::namespaced_with(
+        c.clone(),
+        CONTROLLER_NS,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment")),
+    );
+    assert!(
+        deployments
+            .get_opt("shroud-controller")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        !rules
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let _ = sys.delete("shroud-age-keys", &Default::default()).await;
+}

@@ -24,33 +24,52 @@ use std::process::{Command, Output, Stdio};
 
 use crate::util::*;
 
-/// What a reader puts in place of a placeholder, and what the tests put there. Longest first
-/// (`age1…recovery` before `age1…`). Values are shell words, run in the section's sandbox.
-const PLACEHOLDERS: &[(&str, &str)] = &[
+/// What a reader puts in place of a placeholder, what the tests put there, and the text that
+/// must explain it in the prose of a document that uses it. Longest first (`age1…recovery`
+/// before `age1…`). Values are shell words, run in the section's sandbox.
+const PLACEHOLDERS: &[(&str, &str, &str)] = &[
     // docs/backup.md: the recovery recipient made in step 1 (the `# public key:` line).
     (
         "age1…recovery",
         "\"$(sed -n 's/^# public key: //p' recovery.txt)\"",
+        "age1…recovery",
     ),
     // A recipient: a teammate's key (the second test key; the sandbox's key file holds both).
-    ("age1…", TEST_RECIPIENT2),
+    ("age1…", TEST_RECIPIENT2, "age1…"),
     (
         "SHROUD_PASSPHRASE=…",
         "SHROUD_PASSPHRASE='correct horse battery staple'",
+        "SHROUD_PASSPHRASE=…",
     ),
     // Removable media: a directory of the sandbox's HOME, outside the repository.
-    ("/media/usb", "\"$HOME/usb\""),
+    ("/media/usb", "\"$HOME/usb\"", "/media/usb"),
     // A PGP key of yours: the sops functional-test key, in the sandbox's GNUPGHOME.
-    ("EF86A169B8B538DA80EA5C86CC53206584078C08", crate::pgp::FPR),
+    (
+        "EF86A169B8B538DA80EA5C86CC53206584078C08",
+        crate::pgp::FPR,
+        "EF86A169B8B538DA80EA5C86CC53206584078C08",
+    ),
+    ("FINGERPRINT", crate::pgp::FPR, "FINGERPRINT"),
     // A KMS key: one made on moto_server for the section.
     (
         "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         "\"$KMS_ARN\"",
+        "arn:aws:kms:",
     ),
-    // docs/controller.md: your PGP key's fingerprint (the test key, in the sandbox's GNUPGHOME).
-    ("FINGERPRINT", crate::pgp::FPR),
     // A commit range.
-    ("A..B", "HEAD~1..HEAD"),
+    ("A..B", "HEAD~1..HEAD", "A..B"),
+    // docs/controller.md's install: your registry (an OCI layout in the sandbox's HOME), and
+    // the Kubernetes 1.20 overlay (the test API server is 1.20).
+    (
+        "docker://registry.example/",
+        "oci:$HOME/registry/",
+        "registry.example",
+    ),
+    (
+        "kubectl apply -k deploy/ ",
+        "kubectl apply -k deploy/kube-1.20/ ",
+        "deploy/kube-1.20/",
+    ),
 ];
 
 /// Where documentation lives: README.md, docs/*.md, and Markdown under examples/ and deploy/.
@@ -255,10 +274,10 @@ fn help_examples(verb: &str) -> Vec<String> {
 fn substitute(block: &str) -> (String, Vec<&'static str>) {
     let mut text = block.to_owned();
     let mut used = Vec::new();
-    for (p, v) in PLACEHOLDERS {
+    for (p, v, explained) in PLACEHOLDERS {
         if text.contains(p) {
             text = text.replace(p, v);
-            used.push(*p);
+            used.push(*explained);
         }
     }
     (text, used)
@@ -434,7 +453,7 @@ pub(crate) fn run_section(doc: &str, title: &str, d: &Doc) -> Vec<Output> {
             for p in substitute(&b.text).1 {
                 assert!(
                     parsed.prose.contains(p),
-                    "{doc}:{}: the placeholder `{p}` is not explained in the document's prose",
+                    "{doc}:{}: a placeholder is not explained in the document's prose (it must say `{p}`)",
                     b.line
                 );
             }
