@@ -25,13 +25,23 @@ fn main() {
             Some(if dirty { format!("{head}-dirty") } else { head })
         })
         .unwrap_or_else(|| "unknown".to_owned());
-    // Rebuild when HEAD moves (a commit, a checkout); the index covers staged changes.
-    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
-        for f in ["HEAD", "index"] {
-            println!("cargo:rerun-if-changed={dir}/{f}");
-        }
-        if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={dir}/{r}");
+    // Rebuild when HEAD moves (a commit, a checkout); the index covers staged changes. Paths
+    // from `--git-path` (a worktree keeps its branch refs in the common directory) and only
+    // those that exist: a missing one (a packed ref) would make every build run this again and
+    // recompile the crate.
+    if git(&["rev-parse", "--git-dir"]).is_some() {
+        let mut watch = vec![
+            "HEAD".to_owned(),
+            "index".to_owned(),
+            "packed-refs".to_owned(),
+        ];
+        watch.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+        for f in watch {
+            if let Some(p) = git(&["rev-parse", "--git-path", &f])
+                && std::path::Path::new(&p).exists()
+            {
+                println!("cargo:rerun-if-changed={p}");
+            }
         }
     }
     println!("cargo:rustc-env=SHROUD_COMMIT={commit}");

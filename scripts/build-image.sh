@@ -5,10 +5,12 @@
 #   --profile dev       the test build's binaries, stripped (CI checks the Containerfile, the
 #                       layout and the binaries without a second, optimised build of every crate)
 #   --output DIR        OCI layout directory (default target/image), tag = the crate version
+#   SHROUD_IMAGE_PROFILE (environment) the default --profile (the controller suite runs
+#                       docs/controller.md's install block with dev)
 # Load it elsewhere with e.g. `skopeo copy oci:target/image:0.1.0 docker://REGISTRY/shroud-controller:0.1.0`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-profile=release out=target/image
+profile=${SHROUD_IMAGE_PROFILE:-release} out=target/image
 while (($#)); do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
@@ -23,8 +25,8 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 epoch=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 case "$profile" in
-  release) cargo build --quiet --release --features cluster --bin shroud-controller --bin shroud; bin=target/release ;;
-  dev) cargo build --quiet --features cluster --bin shroud-controller --bin shroud; bin=target/debug ;;
+  release) cargo build --quiet --release --features cluster --bin shroud-controller --bin shroud; bin=${CARGO_TARGET_DIR:-target}/release ;;
+  dev) cargo build --quiet --features cluster --bin shroud-controller --bin shroud; bin=${CARGO_TARGET_DIR:-target}/debug ;;
   *) echo "build-image: unknown profile $profile" >&2; exit 2 ;;
 esac
 

@@ -4,8 +4,8 @@
 # that the round trip is exact. Needs only cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin shroud
-shroud="${CARGO_TARGET_DIR:-$PWD/target}/release/shroud"
+cargo build --quiet --bin shroud   # a debug build: quick, and what the tests build
+shroud="${CARGO_TARGET_DIR:-$PWD/target}/debug/shroud"
 export SOPS_AGE_KEY_FILE="$PWD/keys/test-age.txt"   # published test key, never for real secrets
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -28,7 +28,14 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 fi
 echo "scan: repository clean"
 
-line=$(python3 "$CORPUS/score.py" -- "$BIN" scan --format json --no-baseline . | tail -1)
+# docs/scanning.md's command, as written, with the test build first on PATH (SHROUD_CREDATA
+# names the corpus when it is not at the documented place).
+# shellcheck source=scripts/doc-block.sh
+source scripts/doc-block.sh
+score=$(doc_block docs/scanning.md credata-score)
+[ -n "$score" ] || { echo "test-scan: docs/scanning.md lost its credata-score block" >&2; exit 1; }
+score=${score//..\/shared\/corpora\/credata-dev/$CORPUS}
+line=$(PATH="$(dirname "$BIN"):$PATH" bash -euo pipefail -c "$score" | tail -1)
 echo "$line"
 python3 - "$line" "$FLOOR" <<'PY'
 import re, sys

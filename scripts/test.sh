@@ -25,6 +25,8 @@ cargo clippy --all-targets --features cluster -- -D warnings
 cargo test --all-targets --features cluster -- --skip controller:: \
   --skip eso::the_real_api_server --skip backup::backup_from_and_restore --skip job::in_image
 cargo test --doc --features cluster
+# README's "Develop" block runs the demo (tests/it/docs.rs counts it as run by CI).
+bash scripts/demo.sh
 for extra in scripts/test-*.sh; do
   [ -e "$extra" ] && bash "$extra"
 done

@@ -144,7 +144,7 @@ pub enum Command {
     Decrypt(decrypt::Args),
     /// Edit an encrypted file in $EDITOR; unchanged values keep their exact ciphertext.
     #[command(
-        after_help = "Examples:\n  EDITOR=vim shroud edit secrets.enc.yaml\n  shroud edit --age age1… new.enc.yaml    # a new file from a template"
+        after_help = "Examples:\n  shroud edit secrets.enc.yaml            # in $SOPS_EDITOR, else $EDITOR (vim, nano or vi when unset)\n  shroud edit --age age1… new.enc.yaml    # a new file from a template"
     )]
     Edit(edit::Args),
     /// Set one value of an encrypted file (the value is JSON).
@@ -161,12 +161,12 @@ pub enum Command {
     Filestatus(filestatus::Args),
     /// Run a command with the decrypted top-level keys as environment variables.
     #[command(
-        after_help = "Examples:\n  shroud exec-env secrets.enc.env 'psql \"$DATABASE_URL\"'\n  shroud exec-env --pristine prod.enc.env ./deploy.sh"
+        after_help = "Examples:\n  shroud exec-env secrets.enc.env './deploy.sh \"$DATABASE_URL\"'   # a command line, run by sh\n  shroud exec-env --pristine prod.enc.env ./deploy.sh   # the file's variables only"
     )]
     ExecEnv(exec::EnvArgs),
     /// Run a command with the decrypted file at a private path ({} in the command).
     #[command(
-        after_help = "Examples:\n  shroud exec-file secrets.enc.yaml 'kubectl apply -f {}'\n  shroud exec-file --no-fifo --output-type json config.enc.yaml 'app --config {}'"
+        after_help = "Examples:\n  shroud exec-file secrets.enc.yaml './deploy.sh --values {}'\n  shroud exec-file --no-fifo --output-type json config.enc.yaml './deploy.sh --config {}'"
     )]
     ExecFile(exec::FileArgs),
     /// Re-wrap files' data keys for the recipients .sops.yaml asks for now (values untouched).
@@ -193,7 +193,7 @@ pub enum Command {
     Keygen(keygen::Args),
     /// Back up, restore and verify age identities and PGP secret keys.
     #[command(
-        after_help = "Examples:\n  shroud keys backup --recipient age1… --shares 5 --threshold 3 --shares-dir /media/usb -o backup.json\n  shroud keys verify --share s1.txt --share s2.txt --share s3.txt backup.json .\n  shroud keys restore --identity recovery.key backup.json"
+        after_help = "Examples:\n  shroud keys backup --recipient age1… --shares 5 --threshold 3 --shares-dir /media/usb -o backup.json\n  shroud keys verify --share /media/usb/share-1.txt --share /media/usb/share-2.txt --share /media/usb/share-3.txt backup.json .\n  shroud keys restore --identity recovery.key backup.json   # adds to the sops key file"
     )]
     Keys(keys::KeysArgs),
     /// Scan files, staged changes or git history for plaintext secrets.
@@ -216,7 +216,7 @@ pub enum Command {
     Audit(audit::Args),
     /// Print shell completions.
     #[command(
-        after_help = "Examples:\n  mkdir -p ~/.local/share/bash-completion/completions\n  shroud completion bash > ~/.local/share/bash-completion/completions/shroud\n  shroud completion zsh > \"${fpath[1]}/_shroud\""
+        after_help = "Examples:\n  mkdir -p ~/.local/share/bash-completion/completions\n  shroud completion bash > ~/.local/share/bash-completion/completions/shroud\n  mkdir -p ~/.zfunc && shroud completion zsh > ~/.zfunc/_shroud   # with fpath+=(~/.zfunc) in ~/.zshrc"
     )]
     Completion(completion::Args),
     /// Write man pages for every verb into a directory.

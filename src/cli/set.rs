@@ -15,7 +15,7 @@ use super::common::{self, Outcome, Sink};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  shroud set secrets.yaml '[\"db\"][\"password\"]' '\"s3cret\"'\n  shroud set --value-file secrets.yaml '[\"tls\"][\"key\"]' key.json\n  printf '%s' '\"s3cret\"' | shroud set --value-stdin secrets.yaml '[\"db\"][\"password\"]'"
+    after_help = "Examples:\n  shroud set secrets.enc.yaml '[\"db\"][\"password\"]' '\"s3cret\"'\n  shroud set --value-file secrets.enc.yaml '[\"tls\"][\"key\"]' key.json\n  printf '%s' '\"s3cret\"' | shroud set --value-stdin secrets.enc.yaml '[\"db\"][\"password\"]'"
 )]
 pub struct SetArgs {
     #[command(flatten)]

@@ -1810,12 +1810,14 @@ fn normalize(text: &str) -> Vec<String> {
 fn worked_example_in_the_docs_is_a_real_audit() {
     let doc_path = root().join("docs/audit.md");
     let doc = std::fs::read_to_string(&doc_path).unwrap();
-    let setup = block_after(&doc, "<!-- worked-example:setup -->");
+    let setup = doc_blocks("docs/audit.md", "Worked example");
+    assert_eq!(setup.len(), 1, "{setup:?}");
+    let setup = &setup[0];
     let shown = block_after(&doc, "<!-- worked-example:output -->");
     let base = std::env::temp_dir().join("shroud-audit-worked-example");
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();
-    let out = shell(&base, &setup).output().unwrap();
+    let out = shell(&base, setup).output().unwrap();
     assert_code(&out, 0);
     let got = stdout(&out);
     if std::env::var_os("SHROUD_UPDATE_DOCS").is_some() {

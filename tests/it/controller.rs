@@ -2123,12 +2123,11 @@ async fn all_namespaces_migration_runbooks_as_written() {
     );
     let kc = cl.admin.display().to_string();
     let env = [("PATH", path.as_str()), ("KUBECONFIG", kc.as_str())];
-    for section in [
-        "Migrating from plain Secrets",
-        "Migrating from sealed-secrets",
+    for blocks in [
+        crate::util::doc_blocks("docs/controller.md", "Migrating from plain Secrets"),
+        crate::util::doc_blocks("docs/controller.md", "Migrating from sealed-secrets"),
     ] {
-        let blocks = crate::util::doc_blocks("docs/controller.md", section);
-        assert_eq!(blocks.len(), 1, "{section}: {blocks:?}");
+        assert_eq!(blocks.len(), 1, "{blocks:?}");
         tokio::task::block_in_place(|| crate::util::run_block_ok(sb.dir.path(), &blocks[0], &env));
     }
 
@@ -2177,4 +2176,266 @@ async fn all_namespaces_migration_runbooks_as_written() {
     assert!(!ctl.log().contains("mig-db-6d1"));
     sigterm(&c, &mut ctl).await;
     delete_namespaces(&c, &[ns]).await;
+}
+
+/// The cluster blocks of the documentation, run as written (`tests/it/docs.rs` sandboxes:
+/// placeholders substituted, the state each section's prose names) by a person with the admin
+/// kubeconfig and kubectl v1.20.2, with the controller running in the Deployment mode and
+/// publishing its recipients: docs/controller.md's developer workflow, Flux migration and PGP
+/// key Secret, docs/backup.md's restore into the cluster and docs/compromised-key.md's leaked
+/// controller key. Each object the blocks make is checked as the prose says it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_namespaces_documented_cluster_blocks_as_written() {
+    use crate::docs::{Doc, run_section};
+    let cl = need_cluster!();
+    let Some(kubectl) = kubectl_dir() else {
+        missing("kubectl-v1.20.2 (scripts/setup-kube.sh)");
+        return;
+    };
+    let c = client(&cl.admin).await;
+    let ns = "docs";
+    setup(&c, ns).await;
+    // The Secrets the blocks create in shroud-system do not exist yet (an earlier run's are
+    // deleted: `create` and a restore without --force refuse an existing one).
+    let sys: Api<Secret> = Api::namespaced(c.clone(), CONTROLLER_NS);
+    for name in ["shroud-age-keys", "shroud-pgp-keys"] {
+        let _ = sys.delete(name, &Default::default()).await;
+    }
+    let keys = tempfile::tempdir().unwrap();
+    mounted_secret(keys.path(), "v1", &[test_key()]);
+    let mut ctl = Ctl::start(
+        &cl.sa,
+        &Opts {
+            lease: Some("shroud-controller".into()),
+            key_dirs: vec![keys.path().to_owned()],
+            publish: true,
+            ..Default::default()
+        },
+    );
+    wait_for("recipients published", Duration::from_secs(30), || async {
+        published(&c)
+            .await
+            .is_some_and(|r| r.trim() == TEST_RECIPIENT)
+    })
+    .await;
+    let kube = |d: &mut Doc| {
+        d.prepend_path(kubectl.path());
+        d.set("KUBECONFIG", &cl.admin.display().to_string());
+    };
+
+    // docs/controller.md, "Developer workflow": a Secret manifest of the developer's.
+    let mut d = Doc::repo("creation_rules: []\n");
+    kube(&mut d);
+    d.write(
+        "secret.yaml",
+        &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: app-db\n  namespace: {ns}\nstringData:\n  password: dev-6f1\n"),
+    );
+    tokio::task::block_in_place(|| run_section("docs/controller.md", "Developer workflow", &d));
+    wait_reason(&c, ns, "app-db", "Decrypted").await;
+    assert_eq!(
+        secret_data(&c, ns, "app-db").await,
+        Some(map(&[("password", "dev-6f1")]))
+    );
+
+    // "Migrating from sops-encrypted Secret files": a Flux Secret file in git, encrypted for
+    // the reader's key; converted in memory, then applied as the plain-Secret recipe says.
+    let mut d = Doc::repo(
+        "creation_rules:\n  - path_regex: (^|/)k8s/\n    encrypted_regex: ^(data|stringData)$\n    age: {R2}\n",
+    );
+    kube(&mut d);
+    d.write(
+        "k8s/db.secret.yaml",
+        &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: flux-db\n  namespace: {ns}\nstringData:\n  password: flux-7a2\n"),
+    );
+    d.sh("shroud encrypt -i k8s/db.secret.yaml && git add -A && git commit -qm flux");
+    tokio::task::block_in_place(|| {
+        run_section(
+            "docs/controller.md",
+            "Migrating from sops-encrypted Secret files (Flux, helm-secrets)",
+            &d,
+        )
+    });
+    assert!(!d.path("k8s/db.secret.yaml").exists());
+    let converted = d.read("k8s/db.enc.yaml");
+    assert!(
+        converted.contains("kind: EncryptedSecret") && !converted.contains("flux-7a2"),
+        "{converted}"
+    );
+    d.sh("kubectl apply -f k8s/db.enc.yaml");
+    wait_reason(&c, ns, "flux-db", "Decrypted").await;
+    assert_eq!(
+        secret_data(&c, ns, "flux-db").await,
+        Some(map(&[("password", "flux-7a2")]))
+    );
+
+    // "PGP keys": the reader's key exported into the controller's PGP key Secret.
+    let g = crate::pgp::Gnupg::with_test_key();
+    let mut d = Doc::repo("creation_rules: []\n");
+    kube(&mut d);
+    d.set("GNUPGHOME", &g.home.path().display().to_string());
+    tokio::task::block_in_place(|| run_section("docs/controller.md", "PGP keys", &d));
+    let pgp = sys.get("shroud-pgp-keys").await.unwrap().data.unwrap();
+    let asc = String::from_utf8(pgp["key.asc"].0.clone()).unwrap();
+    assert!(asc.contains("BEGIN PGP PRIVATE KEY BLOCK"), "{asc}");
+    assert!(!d.read("key.asc").is_empty());
+
+    // docs/backup.md, "Restore into the cluster": a bundle and its shares on the medium.
+    let mut d = Doc::repo("creation_rules: []\n");
+    kube(&mut d);
+    d.sh("mkdir -p ~/usb && shroud keys backup --shares 5 --threshold 3 --shares-dir ~/usb/shares -o ~/usb/keys-backup.json 2>/dev/null");
+    tokio::task::block_in_place(|| run_section("docs/backup.md", "Restore into the cluster", &d));
+    let restored = sys.get("shroud-age-keys").await.unwrap().data.unwrap();
+    let text = String::from_utf8(restored["keys.txt"].0.clone()).unwrap();
+    for key in [test_key(), test_key2()] {
+        let line = std::fs::read_to_string(key)
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .unwrap()
+            .to_owned();
+        assert!(
+            text.contains(&line),
+            "the restored Secret holds every backed-up identity"
+        );
+    }
+
+    // docs/compromised-key.md, "The controller's key leaked": the controller's key ($LEAKED)
+    // and the reader's in the rules and files; the reader's key file opens them.
+    let mut d = Doc::repo("creation_rules:\n  - path_regex: (^|/)secrets/\n    age: {R2},{R1}\n");
+    kube(&mut d);
+    d.set("LEAKED", TEST_RECIPIENT2);
+    d.write("secrets/db.yaml", "password: before-1\n");
+    d.write("secrets/api.yaml", "token: before-2\n");
+    d.sh("shroud encrypt -i secrets/db.yaml && shroud encrypt -i secrets/api.yaml && git add -A && git commit -qm secrets");
+    tokio::task::block_in_place(|| {
+        run_section("docs/compromised-key.md", "The controller's key leaked", &d)
+    });
+    let new_key = d.read("controller-new.key");
+    let new_recipient = new_key
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_owned();
+    for f in [".sops.yaml", "secrets/db.yaml", "secrets/api.yaml"] {
+        let text = d.read(f);
+        assert!(
+            !text.contains(TEST_RECIPIENT2),
+            "{f} still lists the leaked key"
+        );
+        assert!(text.contains(&new_recipient), "{f} lacks the new key");
+    }
+    let secret = sys.get("shroud-age-keys").await.unwrap().data.unwrap();
+    assert_eq!(
+        String::from_utf8(secret["keys.txt"].0.clone()).unwrap(),
+        new_key
+    );
+    assert_eq!(d.sh("git status --porcelain -uno"), "");
+
+    for name in ["shroud-age-keys", "shroud-pgp-keys"] {
+        let _ = sys.delete(name, &Default::default()).await;
+    }
+    sigterm(&c, &mut ctl).await;
+    delete_namespaces(&c, &[ns]).await;
+}
+
+/// docs/controller.md's install block, run as written from this checkout (the image with the
+/// test build's binaries, `SHROUD_IMAGE_PROFILE=dev`; the registry an OCI layout; the 1.20
+/// overlay; prometheus-operator's CRDs installed, not the operator): the image is pushed, the
+/// controller's objects, key Secret and alert rules are in the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_namespaces_install_block_as_written() {
+    use crate::docs::{Doc, run_section};
+    let cl = need_cluster!();
+    let Some(kubectl) = kubectl_dir() else {
+        missing("kubectl-v1.20.2 (scripts/setup-kube.sh)");
+        return;
+    };
+    let c = client(&cl.admin).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(c.clone());
+    for (kind, plural) in [
+        ("PrometheusRule", "prometheusrules"),
+        ("ServiceMonitor", "servicemonitors"),
+    ] {
+        let crd: CustomResourceDefinition = serde_json::from_value(json!({
+            "metadata": {"name": format!("{plural}.monitoring.coreos.com")},
+            "spec": {"group": "monitoring.coreos.com", "scope": "Namespaced",
+                "names": {"kind": kind, "plural": plural, "singular": kind.to_lowercase()},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+        }))
+        .unwrap();
+        match crds.create(&PostParams::default(), &crd).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 409 => {}
+            Err(e) => panic!("create the {kind} CRD: {e}"),
+        }
+    }
+    let rules = Api::<DynamicObject>::namespaced_with(
+        c.clone(),
+        CONTROLLER_NS,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "monitoring.coreos.com",
+            "v1",
+            "PrometheusRule",
+        )),
+    );
+    wait_for(
+        "the PrometheusRule CRD served",
+        Duration::from_secs(30),
+        || async { rules.list(&Default::default()).await.is_ok() },
+    )
+    .await;
+    let sys: Api<Secret> = Api::namespaced(c.clone(), CONTROLLER_NS);
+    let _ = sys.delete("shroud-age-keys", &Default::default()).await;
+
+    let mut d = Doc::repo("creation_rules: []\n");
+    d.cwd = crate::util::root();
+    d.prepend_path(kubectl.path());
+    d.set("KUBECONFIG", &cl.admin.display().to_string());
+    d.set("SHROUD_IMAGE_PROFILE", "dev");
+    // The reader's Rust toolchain (build-image.sh runs cargo; the test build is up to date).
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME"));
+    for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        let v = std::env::var_os(var).map_or_else(|| home.join(default), PathBuf::from);
+        d.set(var, &v.display().to_string());
+    }
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        d.set("CARGO_TARGET_DIR", &t.to_string_lossy());
+    }
+    std::fs::create_dir_all(d.home().join("registry")).unwrap();
+    tokio::task::block_in_place(|| run_section("docs/controller.md", "Install", &d));
+
+    let pushed = d.home().join("registry/shroud-controller/index.json");
+    let index = std::fs::read_to_string(&pushed).unwrap();
+    assert!(
+        index.contains("0.1.0") || index.contains("manifests"),
+        "{index}"
+    );
+    let key = std::fs::read_to_string(d.home().join("controller.key")).unwrap();
+    let secret = sys.get("shroud-age-keys").await.unwrap().data.unwrap();
+    assert_eq!(
+        String::from_utf8(secret["keys.txt"].0.clone()).unwrap(),
+        key
+    );
+    let deployments = Api::<DynamicObject>::namespaced_with(
+        c.clone(),
+        CONTROLLER_NS,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment")),
+    );
+    assert!(
+        deployments
+            .get_opt("shroud-controller")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        !rules
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let _ = sys.delete("shroud-age-keys", &Default::default()).await;
 }

@@ -7,6 +7,7 @@ mod cli;
 #[cfg(feature = "cluster")]
 mod controller;
 mod differential;
+mod docs;
 mod eso;
 mod fixtures;
 mod gitmerge;

@@ -253,47 +253,133 @@ pub fn sem(format: &str, bytes: &[u8]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The ```sh blocks of one section of a Markdown document (from its `## TITLE` heading to the
-/// next heading of the same or a higher level), dedented, in order: runbooks are tested by
-/// running exactly what they say.
-pub fn doc_blocks(doc: &str, title: &str) -> Vec<String> {
+/// One fenced shell block (```sh, ```bash or ```shell) of a Markdown document.
+#[derive(Debug, Clone)]
+pub struct DocBlock {
+    /// The line of the opening fence (1-based).
+    pub line: usize,
+    /// The headings the block is under, outermost first (indexes into [`DocText::headings`]).
+    pub under: Vec<usize>,
+    /// The name of a `<!-- NAME -->` comment right before the fence (blank lines between
+    /// allowed), as `scripts/test-release.sh` finds README's blocks.
+    pub marker: Option<String>,
+    /// The body, dedented to the fence's indentation, ending in a newline.
+    pub text: String,
+}
+
+/// A Markdown document split into what the documentation tests need.
+#[derive(Debug, Clone)]
+pub struct DocText {
+    /// Every heading outside code: (level, title, line).
+    pub headings: Vec<(usize, String, usize)>,
+    /// Every shell block, in order.
+    pub blocks: Vec<DocBlock>,
+    /// The text outside fenced blocks (where placeholders must be explained).
+    pub prose: String,
+}
+
+impl DocText {
+    /// The innermost heading a block is under (its section), or "" before the first heading.
+    pub fn section(&self, b: &DocBlock) -> &str {
+        b.under.last().map_or("", |&i| self.headings[i].1.as_str())
+    }
+}
+
+/// Whether a fence's info string names a shell.
+fn is_shell(info: &str) -> bool {
+    matches!(
+        info.split_whitespace().next(),
+        Some("sh" | "bash" | "shell")
+    )
+}
+
+/// Parses `doc` (relative to the repository root): headings, shell blocks and prose. Headings
+/// and comments inside any fenced block (a `# comment` in a YAML block) are not headings.
+pub fn parse_doc(doc: &str) -> DocText {
     let text = std::fs::read_to_string(root().join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
-    let mut level = None;
-    let mut blocks = Vec::new();
-    let mut cur: Option<(usize, Vec<String>)> = None;
-    for line in text.lines() {
-        let hashes = line.chars().take_while(|c| *c == '#').count();
-        if cur.is_none() && hashes > 0 && line[hashes..].starts_with(' ') {
-            match level {
-                None if line[hashes..].trim() == title => {
-                    level = Some(hashes);
-                    continue;
-                }
-                Some(l) if hashes <= l => break,
-                _ => {}
-            }
-        }
-        if level.is_none() {
-            continue;
-        }
+    parse_doc_text(doc, &text)
+}
+
+/// [`parse_doc`] of a text.
+pub fn parse_doc_text(doc: &str, text: &str) -> DocText {
+    let mut out = DocText {
+        headings: Vec::new(),
+        blocks: Vec::new(),
+        prose: String::new(),
+    };
+    // The open headings: (level, index).
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    // An open fence: (indent, backticks, shell block being collected).
+    let mut fence: Option<(usize, usize, Option<DocBlock>)> = None;
+    let mut marker: Option<String> = None;
+    for (n, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
         let indent = line.len() - trimmed.len();
-        match &mut cur {
-            None if trimmed == "```sh" => cur = Some((indent, Vec::new())),
-            Some(_) if trimmed == "```" => {
-                let (_, lines) = cur.take().unwrap();
-                blocks.push(lines.join("\n") + "\n");
+        let ticks = trimmed.chars().take_while(|c| *c == '`').count();
+        if let Some((ind, open, block)) = &mut fence {
+            if ticks >= *open && trimmed[ticks..].trim().is_empty() {
+                if let Some(b) = block.take() {
+                    out.blocks.push(b);
+                }
+                fence = None;
+            } else if let Some(b) = block {
+                b.text.push_str(line.get(*ind..).unwrap_or(trimmed));
+                b.text.push('\n');
             }
-            Some((ind, lines)) => lines.push(
-                line.get(*ind..)
-                    .unwrap_or_else(|| line.trim_start())
-                    .to_owned(),
-            ),
-            None => {}
+            continue;
+        }
+        if ticks >= 3 {
+            let info = trimmed[ticks..].trim();
+            let block = is_shell(info).then(|| DocBlock {
+                line: n + 1,
+                under: stack.iter().map(|&(_, i)| i).collect(),
+                marker: marker.take(),
+                text: String::new(),
+            });
+            fence = Some((indent, ticks, block));
+            continue;
+        }
+        out.prose.push_str(line);
+        out.prose.push('\n');
+        if trimmed.is_empty() {
+            continue;
+        }
+        marker = trimmed
+            .strip_prefix("<!-- ")
+            .and_then(|r| r.strip_suffix(" -->"))
+            .filter(|m| !m.starts_with('/') && !m.contains(' '))
+            .map(str::to_owned);
+        let hashes = trimmed.chars().take_while(|c| *c == '#').count();
+        if indent == 0 && (1..=6).contains(&hashes) && line[hashes..].starts_with(' ') {
+            while stack.last().is_some_and(|&(l, _)| l >= hashes) {
+                stack.pop();
+            }
+            stack.push((hashes, out.headings.len()));
+            out.headings
+                .push((hashes, line[hashes..].trim().to_owned(), n + 1));
         }
     }
-    assert!(level.is_some(), "{doc} has no section {title:?}");
-    blocks
+    assert!(fence.is_none(), "{doc}: a fenced block is not closed");
+    out
+}
+
+/// The shell blocks of one section of a Markdown document (from its heading TITLE to the next
+/// heading of the same or a higher level, so its subsections' blocks too), dedented, in order:
+/// runbooks are tested by running exactly what they say. Call it with string literals:
+/// `tests/it/docs.rs` finds the calls in the test sources and counts those blocks as run.
+pub fn doc_blocks(doc: &str, title: &str) -> Vec<String> {
+    let parsed = parse_doc(doc);
+    let at = parsed
+        .headings
+        .iter()
+        .position(|(_, t, _)| t == title)
+        .unwrap_or_else(|| panic!("{doc} has no section {title:?}"));
+    parsed
+        .blocks
+        .into_iter()
+        .filter(|b| b.under.contains(&at))
+        .map(|b| b.text)
+        .collect()
 }
 
 /// Runs one documented shell block in `dir` as a user would (`bash -euo pipefail`), with
