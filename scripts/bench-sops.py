@@ -72,7 +72,7 @@ def single(limit):
         text = "\n".join(block) + "\n"
         out.append(text)
         size += len(text)
-        values += 19
+        values += 18
         i += 1
     return "".join(out), values
 

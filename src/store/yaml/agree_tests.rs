@@ -365,4 +365,3 @@ fn fast_scanner_takes_typical_files() {
     let src = "# service: generated\napiVersion: v1\nkind: Secret\nmetadata:\n    name: s\n    labels:\n        app: x # tier\nstringData:\n    # group\n    key_1: value-1\n    port: 8000\n    ratio: 0.5\n    enabled: true\n    hosts:\n        - h1.example.com\n        - h2\n    certificate: |\n        MIIC\n        AAAA\n    empty: ''\n    q: \"a\\tb\"\nlist:\n- a: 1\n  b: []\n- x\n---\nother: doc\n";
     assert_eq!(agree(src), Some(true));
 }
-

@@ -69,7 +69,10 @@ pub(super) fn scan<'a>(src: &'a str, sink: Sink<'_, 'a>) -> Result<(), Declined>
 /// carriage return included), DEL, C1 controls other than NEL, and byte order marks.
 fn acceptable_text(src: &str) -> bool {
     let b = src.as_bytes();
-    if b.iter().any(|&c| (c < 0x20 && c != b'\n') || c == 0x7f) {
+    // Non-short-circuiting, so that it vectorises.
+    if b.iter().fold(false, |bad, &c| {
+        bad | ((c < 0x20) & (c != b'\n')) | (c == 0x7f)
+    }) {
         return false;
     }
     // U+0080..U+009F (C2 80..C2 9F) except NEL (C2 85), and U+FEFF (EF BB BF).

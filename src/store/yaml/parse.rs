@@ -346,25 +346,7 @@ impl<'a> Builder<'a> {
                 }
                 _ => Cow::Borrowed(""),
             };
-            if pos.end <= pos.start || self.src.get(pos.start..pos.end).is_none() {
-                self.no_layout();
-                return;
-            }
-            let line_start = self.line_start(pos.start) as u32;
-            let same = self.src[pos.start..pos.end] == *decoded;
-            let rec = self.rec.as_mut().expect("checked");
-            let decoded = (!same).then(|| {
-                let from = rec.keys.len() as u32;
-                rec.keys.push_str(&decoded);
-                from..rec.keys.len() as u32
-            });
-            rec.recs.push(Rec::Pair {
-                key: pos.start as u32..pos.end as u32,
-                line_start,
-                decoded,
-            });
-            let i = rec.recs.len() - 1;
-            self.stack.last_mut().expect("checked").key_rec = Some(i);
+            self.record_key(&decoded, pos);
             return;
         }
         let col = col as u32;
@@ -393,6 +375,34 @@ impl<'a> Builder<'a> {
             }
         };
         self.rec.as_mut().expect("checked").recs.push(r);
+    }
+
+    /// Records a key whose text is `key` (its token is at `pos`) in a block mapping.
+    fn record_key(&mut self, key: &str, pos: Pos) {
+        if self.rec.is_none() {
+            return;
+        }
+        if pos.end <= pos.start || self.src.get(pos.start..pos.end).is_none() {
+            self.no_layout();
+            return;
+        }
+        let line_start = self.line_start(pos.start) as u32;
+        let same = self.src[pos.start..pos.end] == *key;
+        let rec = self.rec.as_mut().expect("checked");
+        let decoded = (!same).then(|| {
+            let from = rec.keys.len() as u32;
+            rec.keys.push_str(key);
+            from..rec.keys.len() as u32
+        });
+        rec.recs.push(Rec::Pair {
+            key: pos.start as u32..pos.end as u32,
+            line_start,
+            decoded,
+        });
+        let i = rec.recs.len() - 1;
+        if let Some(top) = self.stack.last_mut() {
+            top.key_rec = Some(i);
+        }
     }
 
     /// A block scalar's header indicator and body lines, from its content span.
@@ -685,6 +695,34 @@ impl<'a> Builder<'a> {
                         .is_some_and(|f| matches!(f.kind, FrameKind::Map { key: Some(_), .. }))
                 {
                     self.note_indent(col);
+                }
+                // A key of a block mapping (no anchor, no tag: the common case) goes straight
+                // to its text: a plain null spelling is the empty key, anything else its text
+                // (what the general path below gives, without a scalar in between).
+                if anchor == 0
+                    && tag.is_none()
+                    && let Some(Frame {
+                        kind: FrameKind::Map { key: None, .. },
+                        block: true,
+                        ..
+                    }) = self.stack.last()
+                {
+                    let key = if style == ScalarStyle::Plain
+                        && matches!(&*text, "" | "~" | "null" | "Null" | "NULL")
+                    {
+                        String::new()
+                    } else {
+                        text.into_owned()
+                    };
+                    self.record_key(&key, pos);
+                    if let Some(Frame {
+                        kind: FrameKind::Map { key: slot, .. },
+                        ..
+                    }) = self.stack.last_mut()
+                    {
+                        *slot = Some(key);
+                    }
+                    return Ok(());
                 }
                 let value = self.scalar(
                     &text,

@@ -244,7 +244,8 @@ fn is_printable(c: char) -> bool {
 pub(crate) fn plain_safe(s: &str) -> bool {
     // Fast path for the common case on output: ciphertext is base64 plus `ENC[…,:]` syntax,
     // which is always a safe plain scalar (no ": ", no " #", no leading indicator).
-    if s.starts_with("ENC[AES256_GCM,") && s.bytes().all(|b| b.is_ascii_graphic()) {
+    // (A non-short-circuiting fold: the compiler vectorises it.)
+    if s.starts_with("ENC[AES256_GCM,") && s.bytes().fold(true, |ok, b| ok & b.is_ascii_graphic()) {
         return true;
     }
     let Some(first) = s.chars().next() else {
@@ -253,10 +254,15 @@ pub(crate) fn plain_safe(s: &str) -> bool {
     if s.starts_with([' ', '\t']) || s.ends_with([' ', '\t']) {
         return false;
     }
-    if !s
-        .chars()
-        .all(|c| is_printable(c) && c != '\t' && !is_yaml11_break(c))
-    {
+    let b = s.as_bytes();
+    // Printable, no tab, no YAML 1.1 line break. (Byte folds for ASCII text: they vectorise.)
+    let printable = if b.iter().fold(true, |ok, &c| ok & (c < 0x80)) {
+        b.iter().fold(true, |ok, &c| ok & (c >= 0x20) & (c < 0x7f))
+    } else {
+        s.chars()
+            .all(|c| is_printable(c) && c != '\t' && !is_yaml11_break(c))
+    };
+    if !printable {
         return false;
     }
     if "?:,[]{}#&*!|>'\"%@`".contains(first) {
@@ -265,8 +271,16 @@ pub(crate) fn plain_safe(s: &str) -> bool {
     if first == '-' && (s.len() == 1 || s[1..].starts_with(' ')) {
         return false;
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
-        return false;
+    // `: ` and ` #` end a plain scalar; so does a trailing `:`.
+    for i in memchr::memchr2_iter(b':', b'#', b) {
+        let breaks = if b[i] == b':' {
+            matches!(b.get(i + 1), None | Some(b' '))
+        } else {
+            i > 0 && b[i - 1] == b' '
+        };
+        if breaks {
+            return false;
+        }
     }
     if s.starts_with("---") || s.starts_with("...") {
         return false;
