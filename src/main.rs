@@ -9,7 +9,6 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use cli::messages;
 use shroud::error::ExitCode as Code;
 
@@ -28,7 +27,7 @@ fn main() -> ExitCode {
         return messages::finish(Err(e), code_of);
     }
     let args = cli::legacy_args(argv);
-    let cli = match cli::Cli::try_parse_from(args) {
+    let cli = match parse(args) {
         Ok(c) => c,
         Err(e) => {
             // Help and version go to stdout and succeed; usage errors go to stderr.
@@ -43,4 +42,22 @@ fn main() -> ExitCode {
     };
     cli::init_logging(cli.always.verbose);
     messages::finish(cli::run(cli), code_of)
+}
+
+/// `Cli::try_parse_from`, without tearing down clap's command tree afterwards: building and
+/// then freeing the tree of every verb's arguments is a third of a small command's start-up,
+/// and the process ends soon after (the tree holds no secret: argument definitions only).
+fn parse(args: Vec<std::ffi::OsString>) -> Result<cli::Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = cli::Cli::command();
+    let parsed = match cmd.try_get_matches_from_mut(args) {
+        Ok(mut matches) => {
+            let cli = cli::Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd));
+            std::mem::forget(matches);
+            cli
+        }
+        Err(e) => Err(e),
+    };
+    std::mem::forget(cmd);
+    parsed
 }

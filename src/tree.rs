@@ -20,7 +20,7 @@ pub struct Tree {
 /// Presentation details remembered from the source file.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Hints {
-    /// Indentation width the source used for nested mappings, when it could be seen.
+    /// Indentation width a YAML source used for nested mappings, when it could be seen.
     pub indent: Option<usize>,
     /// The first YAML document started with an explicit `---`.
     pub explicit_start: bool,
@@ -29,6 +29,32 @@ pub struct Hints {
     pub seq_indent: Option<bool>,
     /// The JSON source indented with tabs.
     pub json_tabs: bool,
+    /// The source text and where each node sat in it, kept by the store that read it so its
+    /// writer can copy what did not change (see [`SourceMap`]).
+    pub source: Option<SourceMap>,
+    /// Indentation width (spaces) of a JSON source. Kept apart from `indent`: one format's
+    /// layout is not carried into another (YAML decrypted as JSON is tab-indented, as sops
+    /// writes it).
+    pub json_indent: Option<usize>,
+}
+
+/// The text a tree was parsed from and where each of its nodes sat in it, recorded by the store
+/// that read it (opaque here) so that its writer can copy the layout of what did not change:
+/// blank lines, indentation, key spellings. A writer checks that the tree still has the shape
+/// the map describes before using it. Presentation only: trees never differ by it.
+#[derive(Clone)]
+pub struct SourceMap(pub std::sync::Arc<dyn std::any::Any + Send + Sync>);
+
+impl fmt::Debug for SourceMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SourceMap(<source>)")
+    }
+}
+
+impl PartialEq for SourceMap {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// An ordered mapping. Comments live between pairs, in document position.

@@ -5,7 +5,7 @@
 //! its running state (path hits, comment stack), value-type conversions, and the SHA-512 MAC.
 //! Must not know: file formats, metadata layout, key sources.
 
-use sha2::{Digest, Sha512};
+use aws_lc_rs::digest::{Context as Sha512, SHA512};
 
 use super::cipher::{Cipher, CipherError, EncType, EncValue, is_enc};
 use super::rules::{CommentRule, Rules};
@@ -75,9 +75,11 @@ struct Ctx<'r> {
 
 impl<'r> Ctx<'r> {
     fn new(rules: &'r Rules) -> Self {
-        let mut hasher = Sha512::new();
+        // AWS-LC's SHA-512 (assembly): 1.5x the `sha2` crate's speed on the MAC, which hashes
+        // every plaintext value of a file.
+        let mut hasher = Sha512::new(&SHA512);
         if rules.mac_only_encrypted {
-            hasher.update(MAC_ONLY_ENCRYPTED_INIT);
+            hasher.update(&MAC_ONLY_ENCRYPTED_INIT);
         }
         Ctx {
             rules,
@@ -200,7 +202,7 @@ impl<'r> Ctx<'r> {
     }
 
     fn finish(self) -> String {
-        hex_upper(&self.hasher.finalize())
+        hex_upper(self.hasher.finish().as_ref())
     }
 }
 
@@ -353,16 +355,16 @@ pub struct Decrypted {
 
 /// Converts decrypted plaintext of type `kind` into its canonical sops bytes (what `ToBytes`
 /// would produce after sops decodes it), or `None` when it is not a valid value of that kind.
-fn canonical(kind: Kind, plain: &SecretBytes) -> Option<SecretBytes> {
+fn canonical(kind: Kind, plain: SecretBytes) -> Option<SecretBytes> {
     let text = || plain.as_str();
     Some(match kind {
-        Kind::Str | Kind::Bytes => return Some(plain.clone()),
+        Kind::Str | Kind::Bytes => return Some(plain),
         Kind::Int => {
             let t = text()?;
             let n: i64 = t.parse().ok()?;
             let c = n.to_string();
             if c == t {
-                return Some(plain.clone());
+                return Some(plain);
             }
             SecretBytes::from(c)
         }
@@ -429,7 +431,7 @@ pub fn decrypt_tree(
                         }
                         EncType::Value(kind) => {
                             let value =
-                                canonical(kind, &plain).ok_or_else(|| TreeError::BadPlaintext {
+                                canonical(kind, plain).ok_or_else(|| TreeError::BadPlaintext {
                                     path: ctx.path_display(),
                                     kind: kind.tag(),
                                 })?;

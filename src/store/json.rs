@@ -106,7 +106,7 @@ pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
         _ => return Err(StoreError::TopLevelScalar),
     };
     let hints = Hints {
-        indent: detect_indent(input),
+        json_indent: detect_indent(input),
         json_tabs: input.windows(2).any(|w| w == b"\n\t"),
         ..Default::default()
     };
@@ -317,7 +317,7 @@ mod tests {
             b"{\n  \"b\": 9007199254740993,\n  \"a\": [1.5, true, null, \"x\"],\n  \"b\": 2.0\n}\n";
         let t = parse(src).unwrap();
         assert_eq!(t.branches[0].entries.len(), 3);
-        assert_eq!(t.hints.indent, Some(2));
+        assert_eq!(t.hints.json_indent, Some(2));
         let out = String::from_utf8(emit(&t, Indent::Spaces(2)).unwrap()).unwrap();
         assert_eq!(
             out,

@@ -158,13 +158,15 @@ pub fn emit(format: Format, tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, S
                     .or(tree.hints.indent)
                     .unwrap_or(4)
                     .clamp(1, MAX_INDENT),
+                // An indentation asked for that differs from the source's re-indents the file.
+                splice: opts.indent.is_none() || opts.indent == tree.hints.indent,
             },
         ),
         Format::Json | Format::Binary => {
             let indent = match opts.indent.or(if tree.hints.json_tabs {
                 None
             } else {
-                tree.hints.indent
+                tree.hints.json_indent
             }) {
                 Some(n) => json::Indent::Spaces(n.min(MAX_INDENT)),
                 None => json::Indent::Tab,
@@ -202,7 +204,13 @@ pub fn emit_value(format: Format, value: &Value) -> Result<Vec<u8>, StoreError> 
         return Ok(s.bytes().to_vec());
     }
     match format {
-        Format::Yaml => yaml::emit_value(value, yaml::EmitOptions { indent: 4 }),
+        Format::Yaml => yaml::emit_value(
+            value,
+            yaml::EmitOptions {
+                indent: 4,
+                splice: false,
+            },
+        ),
         _ => json::emit_value(value),
     }
 }

@@ -775,3 +775,44 @@ fn float_spellings_are_go_s() {
         bad[..bad.len().min(20)].join("\n")
     );
 }
+
+/// Issue 23 and the JSON finding: on a file written the way sops writes YAML, decrypting gives
+/// the same bytes as `sops decrypt` — keys and values YAML 1.1 reads as another type keep
+/// their quotes (`"yes": yyy`), and `--output-type json` is tab-indented — whichever tool
+/// encrypted it.
+#[test]
+fn decrypted_bytes_match_sops_for_type_lookalikes_and_json_output() {
+    let sb = Sandbox::new();
+    let input = "\"yes\": yyy\n\"on\": 1\n\"y\": \"n\"\n\"Off\": x\nnested:\n    \"no\": \"yes\"\n    \"null\": \"~\"\n    list:\n        - \"on\"\n        - \"1:20\"\n        - \"0x1F\"\nplain: words\n";
+    sb.write("in.yaml", input);
+    let mut outputs = Vec::new();
+    for (name, writer) in [("sops", Tool::Sops), ("shroud", Tool::Shroud)] {
+        let out = tool(&sb, writer, sb.dir.path())
+            .args(["encrypt", "--age", TEST_RECIPIENT, "in.yaml"])
+            .output()
+            .unwrap();
+        assert_code(&out, 0);
+        sb.write(&format!("{name}.yaml"), &stdout(&out));
+        for args in [vec!["decrypt"], vec!["decrypt", "--output-type", "json"]] {
+            let run = |t: Tool| {
+                let mut c = tool(&sb, t, sb.dir.path());
+                c.env("SOPS_AGE_KEY_FILE", test_key());
+                let out = c.args(&args).arg(format!("{name}.yaml")).output().unwrap();
+                assert_code(&out, 0);
+                stdout(&out)
+            };
+            let (theirs, ours) = (run(Tool::Sops), run(Tool::Shroud));
+            outputs.push((format!("{name} file, {}", args.join(" ")), theirs, ours));
+        }
+    }
+    // The YAML reference is the input itself (sops's own layout).
+    assert_eq!(outputs[0].1, input);
+    for (what, theirs, ours) in &outputs {
+        assert_eq!(ours, theirs, "{what}: shroud's output differs from sops's");
+    }
+    assert!(
+        outputs[1].2.contains("\n\t\"yes\": \"yyy\""),
+        "{}",
+        outputs[1].2
+    );
+}

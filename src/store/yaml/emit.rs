@@ -4,8 +4,9 @@
 //! reads back as the same type (go-yaml rules), block scalars for multi-line strings, merge
 //! keys, explicit `? key` for long keys. Must not know: parsing, encryption.
 
+use super::layout::{Layout, Render, splice};
 use super::scalar::{
-    double_quoted, literal_safe, plain_key, plain_safe, quoted, single_quoted, typed_spelling,
+    double_quoted, literal_safe, plain_safe, quoted, single_quoted, typed_spelling,
 };
 use crate::store::StoreError;
 use crate::tree::{Comment, Entry, Kind, Map, Scalar, Style, Tree, Value};
@@ -14,6 +15,9 @@ use crate::tree::{Comment, Entry, Kind, Map, Scalar, Style, Tree, Value};
 #[derive(Clone, Copy, Debug)]
 pub struct EmitOptions {
     pub indent: usize,
+    /// Write into the source the tree was parsed from when it still fits (see
+    /// [`super::layout`]); off when an indentation different from the source's was asked for.
+    pub splice: bool,
 }
 
 /// Longest key written as an implicit (`key: value`) key; YAML allows 1024 characters.
@@ -26,6 +30,9 @@ struct Emitter {
     seq_indent: usize,
     /// The last line written holds a value a trailing comment can follow.
     last_line_valued: bool,
+    /// Where the header of the block scalar just written ends: a trailing comment goes there
+    /// (`key: | # note`), not after the body, where it would become part of the value.
+    block_header: Option<usize>,
 }
 
 impl Emitter {
@@ -41,7 +48,13 @@ impl Emitter {
         })?;
         // A comment text never contains a line break; split defensively if one does.
         for (i, line) in text.split('\n').enumerate() {
-            if i == 0 && c.inline && self.last_line_valued && self.out.ends_with('\n') {
+            if i == 0
+                && c.inline
+                && self.last_line_valued
+                && let Some(at) = self.block_header.take()
+            {
+                self.out.insert_str(at, &format!(" #{line}"));
+            } else if i == 0 && c.inline && self.last_line_valued && self.out.ends_with('\n') {
                 self.out.pop();
                 self.out.push_str(" #");
                 self.out.push_str(line);
@@ -54,11 +67,14 @@ impl Emitter {
             }
         }
         self.last_line_valued = false;
+        self.block_header = None;
         Ok(())
     }
 
+    /// A key is quoted exactly when a value would be: go-yaml v2, PyYAML and most tools built
+    /// on them read a bare `yes:` or `on:` key as a boolean.
     fn key(&mut self, k: &str) {
-        if plain_key(k) {
+        if plain_safe(k) {
             self.out.push_str(k);
         } else {
             self.out.push_str(&quoted(k));
@@ -69,27 +85,30 @@ impl Emitter {
         for e in &m.entries {
             match e {
                 Entry::Comment(c) => self.comment(c, col)?,
-                Entry::Pair(k, v) => {
-                    self.pad(col);
-                    let start = self.out.len();
-                    if k == "<<" && is_merge_value(v) {
-                        // A merge key (go-yaml's `!!merge` tag), as sops writes it.
-                        self.out.push_str("!!merge <<");
-                    } else {
-                        self.key(k);
-                    }
-                    if self.out.len() - start > LONG_KEY {
-                        // YAML limits implicit keys to 1024 characters: use an explicit key.
-                        self.out.insert_str(start, "? ");
-                        self.out.push('\n');
-                        self.pad(col);
-                    }
-                    self.out.push(':');
-                    self.after_key(k, v, col)?;
-                }
+                Entry::Pair(k, v) => self.pair(k, v, col)?,
             }
         }
         Ok(())
+    }
+
+    fn pair(&mut self, k: &str, v: &Value, col: usize) -> Result<(), StoreError> {
+        self.block_header = None;
+        self.pad(col);
+        let start = self.out.len();
+        if k == "<<" && is_merge_value(v) {
+            // A merge key (go-yaml's `!!merge` tag), as sops writes it.
+            self.out.push_str("!!merge <<");
+        } else {
+            self.key(k);
+        }
+        if self.out.len() - start > LONG_KEY {
+            // YAML limits implicit keys to 1024 characters: use an explicit key.
+            self.out.insert_str(start, "? ");
+            self.out.push('\n');
+            self.pad(col);
+        }
+        self.out.push(':');
+        self.after_key(k, v, col)
     }
 
     fn after_key(&mut self, key: &str, v: &Value, col: usize) -> Result<(), StoreError> {
@@ -191,6 +210,7 @@ impl Emitter {
                 1 => {}
                 _ => self.out.push('+'),
             }
+            self.block_header = Some(self.out.len());
             let body = text.trim_end_matches('\n');
             for line in body.split('\n') {
                 self.out.push('\n');
@@ -216,6 +236,9 @@ impl Emitter {
 
     fn list(&mut self, l: &[Value], col: usize) -> Result<(), StoreError> {
         for item in l {
+            if !matches!(item, Value::Comment(_)) {
+                self.block_header = None;
+            }
             match item {
                 Value::Comment(c) => self.comment(c, col)?,
                 Value::Map(m) if has_pairs_or_comments(m) => {
@@ -270,7 +293,6 @@ fn has_values(l: &[Value]) -> bool {
     l.iter().any(|v| !matches!(v, Value::Comment(_)))
 }
 
-/// Keys that read back as the same string even though `plain_safe` is strict about values.
 /// Whether a `<<` key's value is what a YAML merge takes (a mapping, or a list of mappings):
 /// such a key came from a merge (`<<: *anchor`) and is written as one. Any other `<<` is a
 /// literal key and is quoted (sops writes `!!merge` for every `<<` and then cannot read a
@@ -286,11 +308,42 @@ fn is_merge_value(v: &Value) -> bool {
     }
 }
 
-/// Writes branches as a YAML stream.
+/// The emitter writes the parts the splicing writer changes, exactly as it writes them in a
+/// whole document.
+impl Render for Emitter {
+    fn scalar(
+        &mut self,
+        out: &mut String,
+        v: &Scalar,
+        col: usize,
+        in_map: bool,
+    ) -> Result<(), StoreError> {
+        let block_col = if in_map {
+            col + self.indent
+        } else {
+            col + 2.max(self.indent)
+        };
+        std::mem::swap(&mut self.out, out);
+        let r = Emitter::scalar(self, "", v, col, block_col, in_map);
+        std::mem::swap(&mut self.out, out);
+        r
+    }
+
+    fn pair(&mut self, out: &mut String, key: &str, v: &Value) -> Result<(), StoreError> {
+        std::mem::swap(&mut self.out, out);
+        self.last_line_valued = false;
+        let r = Emitter::pair(self, key, v, 0);
+        std::mem::swap(&mut self.out, out);
+        r
+    }
+}
+
+/// Writes branches as a YAML stream: into the source they were parsed from when the tree
+/// still has its shape (the layout of everything that did not change is kept), else afresh.
 pub fn emit(tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
     let indent = opts.indent.max(1);
     let mut e = Emitter {
-        out: String::with_capacity(1 << 16),
+        out: String::new(),
         indent,
         seq_indent: if tree.hints.seq_indent == Some(false) {
             0
@@ -298,12 +351,22 @@ pub fn emit(tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
             indent
         },
         last_line_valued: false,
+        block_header: None,
     };
+    if opts.splice
+        && let Some(source) = &tree.hints.source
+        && let Some(layout) = source.0.downcast_ref::<Layout>()
+        && let Ok(out) = splice(tree, layout, &mut e)
+    {
+        return Ok(out);
+    }
+    e.out = String::with_capacity(1 << 16);
     for (i, branch) in tree.branches.iter().enumerate() {
         if i > 0 || tree.hints.explicit_start {
             e.out.push_str("---\n");
         }
         e.last_line_valued = false;
+        e.block_header = None;
         e.map(branch, 0)?;
         if !branch.pairs().any(|_| true) {
             // An empty document (or one holding only comments) is written as an empty mapping
@@ -324,6 +387,7 @@ pub fn emit_value(v: &Value, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
         indent,
         seq_indent: indent,
         last_line_valued: false,
+        block_header: None,
     };
     match v {
         Value::Map(m) if has_pairs_or_comments(m) => e.map(m, 0)?,

@@ -6,10 +6,16 @@
 //! | [`parse`] | events → branches: comments, anchors/aliases, merge keys, duplicates |
 //! | [`emit`] | branches → block-style YAML, keeping the source's presentation |
 //! | [`scalar`] | how go-yaml resolves a plain scalar, and how each value is spelled back |
+//! | [`layout`] | where each node sat in the source; writing a tree back into that source |
+//! | [`fast`] | a scanner for plain block YAML, producing the events granit-parser would |
 //!
 //! Must not know: encryption or metadata semantics (the `sops` key is just a key here).
 
+#[cfg(test)]
+mod agree_tests;
 mod emit;
+mod fast;
+mod layout;
 mod parse;
 pub(crate) mod scalar;
 
@@ -29,6 +35,7 @@ mod tests {
                 &t,
                 EmitOptions {
                     indent: t.hints.indent.unwrap_or(4),
+                    splice: false,
                 },
             )
             .unwrap(),
@@ -38,8 +45,13 @@ mod tests {
 
     #[test]
     fn keeps_order_comments_and_types() {
-        let src = "# top\nb: 1\na:\n  # above\n  x: \"true\"\n  y: 0x1F # hex\nlist:\n  - one\n  # mid\n  - 2.50\nwhen: 2024-01-01\nempty: ''\nnothing: null\n";
+        let src = "# top\nb: 1\na:\n  # above\n  x: \"true\"\n  \"y\": 0x1F # hex\nlist:\n  - one\n  # mid\n  - 2.50\nwhen: 2024-01-01\nempty: ''\nnothing: null\n";
         assert_eq!(round(src), src);
+        // Issue 23: a key YAML 1.1 reads as a boolean is written quoted, as go-yaml writes it.
+        assert_eq!(
+            round("y: 1\n\"on\": 2\nOff: 3\n"),
+            "\"y\": 1\n\"on\": 2\n\"Off\": 3\n"
+        );
     }
 
     #[test]
@@ -105,7 +117,14 @@ mod tests {
             branches: vec![m],
             ..Default::default()
         };
-        let out = emit(&t, EmitOptions { indent: 2 }).unwrap();
+        let out = emit(
+            &t,
+            EmitOptions {
+                indent: 2,
+                splice: false,
+            },
+        )
+        .unwrap();
         let back = parse(&out).unwrap();
         assert_eq!(
             back.branches[0]

@@ -1,23 +1,76 @@
-//! YAML parsing: granit-parser events into branches.
+//! YAML parsing: parser events into branches.
 //!
 //! Owns: key order, comments attached the way go-yaml/sops attach them, anchors and aliases
 //! expanded under a budget, merge keys, `!!binary`, duplicate keys rejected, top-level
-//! sequences refused with a clear message, and the presentation hints the emitter reuses.
+//! sequences refused with a clear message, the presentation hints the emitter reuses, and the
+//! source layout records the splicing writer uses ([`super::layout`]). Events come from the
+//! fast block-YAML scanner ([`super::fast`]) when it takes the input, else from granit-parser.
 //! Must not know: encryption, metadata semantics, how values are written back.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
 
+use super::layout::{Layout, Rec};
 use super::scalar::{Resolved, resolve_plain, resolve_tagged};
 use crate::store::StoreError;
 use crate::tree::{Comment, Entry, Hints, Kind, Map, Scalar, Style, Tree, Value};
+
+/// One parser event, as the builder needs it.
+#[derive(Debug, PartialEq)]
+pub(super) enum Ev<'a> {
+    DocStart {
+        explicit: bool,
+    },
+    /// `explicit`: the document ended with a `...` line.
+    DocEnd {
+        explicit: bool,
+    },
+    /// A comment's text (after `#`); `right`: it follows content on its line.
+    Comment {
+        text: Cow<'a, str>,
+        right: bool,
+    },
+    MapStart {
+        block: bool,
+        anchor: usize,
+        tagged: bool,
+    },
+    SeqStart {
+        block: bool,
+        anchor: usize,
+        tagged: bool,
+    },
+    MapEnd,
+    SeqEnd,
+    Scalar {
+        text: Cow<'a, str>,
+        style: ScalarStyle,
+        anchor: usize,
+        /// The tag's suffix, and whether it is in the `tag:yaml.org,2002:` namespace.
+        tag: Option<(String, bool)>,
+    },
+    Alias(usize),
+}
+
+/// Where an event sits: line (1-based), column, byte span. A block scalar's span starts at
+/// its first content character and ends where the next token starts; a collection start's
+/// column is its first key's or dash's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Pos {
+    pub line: usize,
+    pub col: usize,
+    pub start: usize,
+    pub end: usize,
+}
 
 pub const ALIAS_EXPANSION_BUDGET: usize = 1_000_000;
 
 struct PendingComment {
     text: String,
     col: usize,
+    span: (u32, u32),
 }
 
 enum FrameKind {
@@ -30,15 +83,18 @@ struct Frame {
     col: usize,
     anchor: usize,
     block: bool,
+    /// The index in [`Recorder::recs`] of the pending key's `Pair` record.
+    key_rec: Option<usize>,
+    /// A flow collection that has had content (the splicing writer does not handle those).
+    flow_content: bool,
 }
 
-impl Frame {
-    fn push_comment(&mut self, c: Comment) {
-        match &mut self.kind {
-            FrameKind::Map { map, .. } => map.entries.push(Entry::Comment(c)),
-            FrameKind::Seq { list } => list.push(Value::Comment(c)),
-        }
-    }
+/// The layout records of the stream being parsed (see [`super::layout`]); `None` once the
+/// source has something the splicing writer does not handle.
+struct Recorder {
+    recs: Vec<Rec>,
+    keys: String,
+    doc_ends: Vec<u32>,
 }
 
 struct Builder<'a> {
@@ -52,6 +108,9 @@ struct Builder<'a> {
     root: Option<Value>,
     in_doc: bool,
     doc_index: usize,
+    rec: Option<Recorder>,
+    /// A document ended implicitly; its end is the next `---` line or the end of the text.
+    open_doc_end: bool,
 }
 
 fn node_count(v: &Value) -> usize {
@@ -72,6 +131,30 @@ fn node_count(v: &Value) -> usize {
 }
 
 impl<'a> Builder<'a> {
+    fn new(src: &'a str) -> Self {
+        Builder {
+            src,
+            docs: Vec::new(),
+            stack: Vec::new(),
+            pending: Vec::new(),
+            anchors: HashMap::new(),
+            budget: ALIAS_EXPANSION_BUDGET,
+            hints: Hints::default(),
+            root: None,
+            in_doc: false,
+            doc_index: 0,
+            // The splicing writer works on `\n` line breaks only.
+            rec: (!src.contains('\r')).then(|| Recorder {
+                recs: Vec::new(),
+                keys: String::new(),
+                doc_ends: Vec::new(),
+            }),
+            open_doc_end: false,
+        }
+    }
+}
+
+impl<'a> Builder<'a> {
     fn err(&self, line: usize, msg: impl Into<String>) -> StoreError {
         StoreError::Syntax {
             line: Some(line),
@@ -79,19 +162,59 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Moves pending own-line comments whose column is at least `min_col` into the top frame.
-    fn flush_pending(&mut self, min_col: usize) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let Some(top) = self.stack.last_mut() else {
+    /// Stops recording the layout: the source has something the splicing writer leaves to the
+    /// emitter (anchors, aliases, tags, flow collections with content, ...).
+    fn no_layout(&mut self) {
+        self.rec = None;
+    }
+
+    fn line_start(&self, at: usize) -> usize {
+        self.src[..at].rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    /// Records a comment pushed into the top frame (or into the frame at `depth`).
+    fn record_comment(&mut self, frame: usize, span: (u32, u32)) {
+        let Some(flow) = self.stack.get(frame).map(|f| !f.block) else {
             return;
         };
-        let (take, keep): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.col >= min_col);
-        for p in take {
-            top.push_comment(Comment::new(p.text, false));
+        if flow {
+            self.no_layout();
+            return;
         }
+        let key_rec = self.stack[frame].key_rec;
+        let Some(rec) = &mut self.rec else { return };
+        let r = Rec::Comment {
+            span: span.0..span.1,
+        };
+        match key_rec {
+            // A comment between a key and its value belongs to the mapping, before the pair.
+            Some(i) => {
+                rec.recs.insert(i, r);
+                self.stack[frame].key_rec = Some(i + 1);
+            }
+            None => rec.recs.push(r),
+        }
+    }
+
+    fn push_comment(&mut self, frame: usize, c: Comment, span: (u32, u32)) {
+        self.record_comment(frame, span);
+        match &mut self.stack[frame].kind {
+            FrameKind::Map { map, .. } => map.entries.push(Entry::Comment(c)),
+            FrameKind::Seq { list } => list.push(Value::Comment(c)),
+        }
+    }
+
+    /// Moves pending own-line comments whose column is at least `min_col` into the top frame.
+    fn flush_pending(&mut self, min_col: usize) {
+        if self.pending.is_empty() || self.stack.is_empty() {
+            return;
+        }
+        let top = self.stack.len() - 1;
+        let (take, keep): (Vec<_>, Vec<_>) = self.pending.drain(..).partition(|p| p.col >= min_col);
         self.pending = keep;
+        for p in take {
+            self.push_comment(top, Comment::new(p.text, false), p.span);
+        }
     }
 
     fn flush_all_into_top(&mut self) {
@@ -101,11 +224,20 @@ impl<'a> Builder<'a> {
     fn open(
         &mut self,
         kind: FrameKind,
-        col: usize,
+        pos: Pos,
         anchor: usize,
         block: bool,
-        line: usize,
     ) -> Result<(), StoreError> {
+        let (col, line) = (pos.col, pos.line);
+        let is_map = matches!(kind, FrameKind::Map { .. });
+        let frame = Frame {
+            kind,
+            col,
+            anchor,
+            block,
+            key_rec: None,
+            flow_content: false,
+        };
         if let Some(parent) = self.stack.last() {
             if let FrameKind::Map { key: None, .. } = parent.kind {
                 return Err(self.err(
@@ -113,39 +245,46 @@ impl<'a> Builder<'a> {
                     "mappings and sequences cannot be used as mapping keys",
                 ));
             }
+            let (parent_col, parent_block) = (parent.col, parent.block);
+            if !parent_block {
+                self.no_layout();
+            }
             // Own-line comments deeper than the parent's items belong to the new collection.
-            let parent_col = parent.col;
             let (inner, outer): (Vec<_>, Vec<_>) = self
                 .pending
                 .drain(..)
                 .partition(|p| block && p.col >= col && p.col > parent_col);
             self.pending = outer;
             self.flush_all_into_top();
-            self.stack.push(Frame {
-                kind,
-                col,
-                anchor,
-                block,
-            });
+            self.open_record(is_map, block);
+            self.stack.push(frame);
+            let top = self.stack.len() - 1;
             for p in inner {
-                self.stack
-                    .last_mut()
-                    .expect("just pushed")
-                    .push_comment(Comment::new(p.text, false));
+                self.push_comment(top, Comment::new(p.text, false), p.span);
             }
         } else {
-            if matches!(kind, FrameKind::Seq { .. }) {
+            if !is_map {
                 return Err(StoreError::TopLevelSequence);
             }
-            self.stack.push(Frame {
-                kind,
-                col,
-                anchor,
-                block,
-            });
+            if !block {
+                self.no_layout();
+            }
+            self.open_record(is_map, block);
+            self.stack.push(frame);
             self.flush_all_into_top();
         }
         Ok(())
+    }
+
+    fn open_record(&mut self, is_map: bool, block: bool) {
+        if let Some(rec) = &mut self.rec {
+            rec.recs.push(match (is_map, block) {
+                (true, true) => Rec::Map,
+                (false, true) => Rec::List,
+                (true, false) => Rec::EmptyMap,
+                (false, false) => Rec::EmptyList,
+            });
+        }
     }
 
     fn close(&mut self, line: usize) -> Result<(), StoreError> {
@@ -154,6 +293,13 @@ impl<'a> Builder<'a> {
             self.flush_pending(col);
         }
         let frame = self.stack.pop().expect("balanced events");
+        if frame.block {
+            if let Some(rec) = &mut self.rec {
+                rec.recs.push(Rec::End);
+            }
+        } else if frame.flow_content {
+            self.no_layout();
+        }
         let value = match frame.kind {
             FrameKind::Map { map, key } => {
                 if key.is_some() {
@@ -170,58 +316,235 @@ impl<'a> Builder<'a> {
         if frame.anchor != 0 {
             self.anchors.insert(frame.anchor, value.clone());
         }
-        self.add_value(value, line)
+        if self.stack.is_empty() && !frame.block {
+            // A flow mapping at the top (`{}`): the writer re-emits such documents.
+            self.no_layout();
+        }
+        self.add_value(value, line, None)
     }
 
-    fn add_value(&mut self, value: Value, line: usize) -> Result<(), StoreError> {
+    /// Records where a scalar value or key sits (`style` is its source style).
+    fn record_scalar(&mut self, value: &Value, pos: Pos, style: ScalarStyle) {
+        if self.rec.is_none() {
+            return;
+        }
+        let Some(top) = self.stack.last() else {
+            return;
+        };
+        if !top.block {
+            self.no_layout();
+            return;
+        }
+        let (col, in_map, is_key) = match &top.kind {
+            FrameKind::Map { key, .. } => (top.col, true, key.is_none()),
+            FrameKind::Seq { .. } => (top.col, false, false),
+        };
+        if is_key {
+            let decoded = match value {
+                Value::Scalar(s) => {
+                    String::from_utf8_lossy(s.repr.as_ref().unwrap_or(&s.value).expose())
+                }
+                _ => Cow::Borrowed(""),
+            };
+            self.record_key(&decoded, pos);
+            return;
+        }
+        let col = col as u32;
+        let r = match (value, style) {
+            (Value::Null, _) => Rec::Null,
+            (_, ScalarStyle::Literal | ScalarStyle::Folded) => match self.block_spans(pos) {
+                Some((header, body)) => Rec::Block {
+                    header,
+                    body,
+                    col,
+                    in_map,
+                },
+                None => {
+                    self.no_layout();
+                    return;
+                }
+            },
+            _ if pos.end > pos.start => Rec::Scalar {
+                span: pos.start as u32..pos.end as u32,
+                col,
+                in_map,
+            },
+            _ => {
+                self.no_layout();
+                return;
+            }
+        };
+        self.rec.as_mut().expect("checked").recs.push(r);
+    }
+
+    /// Records a key whose text is `key` (its token is at `pos`) in a block mapping.
+    fn record_key(&mut self, key: &str, pos: Pos) {
+        if self.rec.is_none() {
+            return;
+        }
+        if pos.end <= pos.start || self.src.get(pos.start..pos.end).is_none() {
+            self.no_layout();
+            return;
+        }
+        let line_start = self.line_start(pos.start) as u32;
+        let same = self.src[pos.start..pos.end] == *key;
+        let rec = self.rec.as_mut().expect("checked");
+        let decoded = (!same).then(|| {
+            let from = rec.keys.len() as u32;
+            rec.keys.push_str(key);
+            from..rec.keys.len() as u32
+        });
+        rec.recs.push(Rec::Pair {
+            key: pos.start as u32..pos.end as u32,
+            line_start,
+            decoded,
+        });
+        let i = rec.recs.len() - 1;
+        if let Some(top) = self.stack.last_mut() {
+            top.key_rec = Some(i);
+        }
+    }
+
+    /// A block scalar's header indicator and body lines, from its content span.
+    fn block_spans(&self, pos: Pos) -> Option<(std::ops::Range<u32>, std::ops::Range<u32>)> {
+        let src = self.src;
+        // The header is on the last non-blank line before the first content line.
+        let mut ls = self.line_start(pos.start);
+        let header_line = loop {
+            if ls == 0 {
+                return None;
+            }
+            let prev = self.line_start(ls - 1);
+            if src[prev..ls - 1].bytes().all(|b| b == b' ') {
+                ls = prev;
+                continue;
+            }
+            break prev..ls - 1;
+        };
+        let line = &src[header_line.clone()];
+        // Before the indicator: indentation, dashes, a key and its colon (keys were recorded).
+        let from = match self.stack.last().and_then(|f| f.key_rec) {
+            Some(i) => match self.rec.as_ref()?.recs.get(i)? {
+                Rec::Pair { key, .. } if (key.end as usize) >= header_line.start => {
+                    if key.end as usize > header_line.end {
+                        return None;
+                    }
+                    key.end as usize - header_line.start
+                }
+                _ => 0,
+            },
+            None => 0,
+        };
+        let at = from
+            + line[from..]
+                .bytes()
+                .position(|b| !matches!(b, b' ' | b'-' | b':'))?;
+        if !matches!(line.as_bytes()[at], b'|' | b'>') {
+            return None;
+        }
+        let len = line[at + 1..]
+            .bytes()
+            .take_while(|b| matches!(b, b'+' | b'-' | b'0'..=b'9'))
+            .count()
+            + 1;
+        let header = header_line.start + at..header_line.start + at + len;
+        let body_start = header_line.end + 1;
+        let body_end = if pos.end >= src.len() {
+            src.len()
+        } else {
+            self.line_start(pos.end)
+        };
+        (body_end >= body_start).then(|| {
+            (
+                header.start as u32..header.end as u32,
+                body_start as u32..body_end as u32,
+            )
+        })
+    }
+
+    fn add_value(
+        &mut self,
+        value: Value,
+        line: usize,
+        _pos: Option<Pos>,
+    ) -> Result<(), StoreError> {
         match self.stack.last_mut() {
             None => {
                 self.root = Some(value);
                 Ok(())
             }
-            Some(frame) => match &mut frame.kind {
-                FrameKind::Map { map, key } => match key.take() {
-                    Some(k) => {
-                        map.entries.push(Entry::Pair(k, value));
+            Some(frame) => {
+                if !frame.block {
+                    frame.flow_content = true;
+                }
+                match &mut frame.kind {
+                    FrameKind::Map { map, key } => match key.take() {
+                        Some(k) => {
+                            frame.key_rec = None;
+                            map.entries.push(Entry::Pair(k, value));
+                            Ok(())
+                        }
+                        None => match value {
+                            Value::Scalar(s) => {
+                                *key = Some(
+                                    String::from_utf8_lossy(
+                                        s.repr.as_ref().unwrap_or(&s.value).expose(),
+                                    )
+                                    .into_owned(),
+                                );
+                                Ok(())
+                            }
+                            Value::Null => {
+                                *key = Some(String::new());
+                                Ok(())
+                            }
+                            _ => Err(StoreError::Syntax {
+                                line: Some(line),
+                                message: "mappings and sequences cannot be used as mapping keys"
+                                    .into(),
+                            }),
+                        },
+                    },
+                    FrameKind::Seq { list } => {
+                        list.push(value);
                         Ok(())
                     }
-                    None => match value {
-                        Value::Scalar(s) => {
-                            *key = Some(
-                                String::from_utf8_lossy(
-                                    s.repr.as_ref().unwrap_or(&s.value).expose(),
-                                )
-                                .into_owned(),
-                            );
-                            Ok(())
-                        }
-                        Value::Null => {
-                            *key = Some(String::new());
-                            Ok(())
-                        }
-                        _ => Err(StoreError::Syntax {
-                            line: Some(line),
-                            message: "mappings and sequences cannot be used as mapping keys".into(),
-                        }),
-                    },
-                },
-                FrameKind::Seq { list } => {
-                    list.push(value);
-                    Ok(())
                 }
-            },
+            }
         }
     }
 
     fn end_document(&mut self) -> Result<(), StoreError> {
         let mut map = match self.root.take() {
-            None => Map::new(),
+            None => {
+                self.no_layout();
+                Map::new()
+            }
             Some(Value::Map(m)) => m,
-            Some(Value::Null) => Map::new(),
+            Some(Value::Null) => {
+                self.no_layout();
+                Map::new()
+            }
             Some(Value::List(_)) => return Err(StoreError::TopLevelSequence),
             Some(_) => return Err(StoreError::TopLevelScalar),
         };
-        for p in self.pending.drain(..) {
+        if !map.entries.iter().any(|e| matches!(e, Entry::Pair(..))) {
+            self.no_layout();
+        }
+        let pending: Vec<PendingComment> = self.pending.drain(..).collect();
+        if let Some(rec) = &mut self.rec {
+            // Comments after the root closed still belong to it: before its `End`.
+            let end = rec.recs.len().saturating_sub(1);
+            for (i, p) in pending.iter().enumerate() {
+                rec.recs.insert(
+                    end + i,
+                    Rec::Comment {
+                        span: p.span.0..p.span.1,
+                    },
+                );
+            }
+        }
+        for p in pending {
             map.entries
                 .push(Entry::Comment(Comment::new(p.text, false)));
         }
@@ -265,6 +588,225 @@ impl<'a> Builder<'a> {
             self.hints.indent = Some(child_col - parent.col);
         }
     }
+
+    /// Handles one event.
+    fn event(&mut self, event: Ev<'_>, pos: Pos) -> Result<(), StoreError> {
+        let (line, col) = (pos.line, pos.col);
+        match event {
+            Ev::DocStart { explicit } => {
+                if self.doc_index == 0 {
+                    self.hints.explicit_start = explicit;
+                }
+                if self.open_doc_end {
+                    self.open_doc_end = false;
+                    let at = self.line_start(pos.start.min(self.src.len())) as u32;
+                    if let Some(rec) = &mut self.rec {
+                        rec.doc_ends.push(at);
+                    }
+                }
+                self.in_doc = true;
+            }
+            Ev::DocEnd { explicit } => {
+                if explicit {
+                    let at = self.line_start(pos.start.min(self.src.len())) as u32;
+                    if let Some(rec) = &mut self.rec {
+                        rec.doc_ends.push(at);
+                    }
+                } else {
+                    self.open_doc_end = true;
+                }
+                self.end_document()?;
+            }
+            Ev::Comment { text, right } => {
+                let text = text.into_owned();
+                let span = (pos.start as u32, pos.end as u32);
+                if right && !self.stack.is_empty() {
+                    // `key: # note` (value not seen yet) is a comment above the pair.
+                    let inline = !matches!(
+                        self.stack.last(),
+                        Some(Frame {
+                            kind: FrameKind::Map { key: Some(_), .. },
+                            ..
+                        })
+                    );
+                    let top = self.stack.len() - 1;
+                    self.push_comment(top, Comment::new(text, inline), span);
+                } else {
+                    self.pending.push(PendingComment { text, col, span });
+                }
+            }
+            Ev::MapStart {
+                block,
+                anchor,
+                tagged,
+            } => {
+                if anchor != 0 || tagged {
+                    self.no_layout();
+                }
+                if block {
+                    self.note_indent(col);
+                }
+                self.open(
+                    FrameKind::Map {
+                        map: Map::new(),
+                        key: None,
+                    },
+                    pos,
+                    anchor,
+                    block,
+                )?;
+            }
+            Ev::SeqStart {
+                block,
+                anchor,
+                tagged,
+            } => {
+                if anchor != 0 || tagged {
+                    self.no_layout();
+                }
+                if block
+                    && self.hints.seq_indent.is_none()
+                    && let Some(parent) = self.stack.last()
+                    && parent.block
+                    && matches!(parent.kind, FrameKind::Map { key: Some(_), .. })
+                {
+                    self.hints.seq_indent = Some(col > parent.col);
+                }
+                self.open(FrameKind::Seq { list: Vec::new() }, pos, anchor, block)?;
+            }
+            Ev::MapEnd | Ev::SeqEnd => self.close(line)?,
+            Ev::Scalar {
+                text,
+                style,
+                anchor,
+                tag,
+            } => {
+                if anchor != 0 || tag.is_some() {
+                    self.no_layout();
+                }
+                if self.stack.last().is_some_and(|f| f.block) {
+                    let min = self.stack.last().map(|f| f.col).unwrap_or(0);
+                    self.flush_pending(min);
+                }
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && self
+                        .stack
+                        .last()
+                        .is_some_and(|f| matches!(f.kind, FrameKind::Map { key: Some(_), .. }))
+                {
+                    self.note_indent(col);
+                }
+                // A key of a block mapping (no anchor, no tag: the common case) goes straight
+                // to its text: a plain null spelling is the empty key, anything else its text
+                // (what the general path below gives, without a scalar in between).
+                if anchor == 0
+                    && tag.is_none()
+                    && let Some(Frame {
+                        kind: FrameKind::Map { key: None, .. },
+                        block: true,
+                        ..
+                    }) = self.stack.last()
+                {
+                    let key = if style == ScalarStyle::Plain
+                        && matches!(&*text, "" | "~" | "null" | "Null" | "NULL")
+                    {
+                        String::new()
+                    } else {
+                        text.into_owned()
+                    };
+                    self.record_key(&key, pos);
+                    if let Some(Frame {
+                        kind: FrameKind::Map { key: slot, .. },
+                        ..
+                    }) = self.stack.last_mut()
+                    {
+                        *slot = Some(key);
+                    }
+                    return Ok(());
+                }
+                let value = self.scalar(
+                    &text,
+                    style,
+                    tag.as_ref().map(|(s, core)| (s.as_str(), *core)),
+                );
+                if anchor != 0 {
+                    self.anchors.insert(anchor, value.clone());
+                }
+                self.record_scalar(&value, pos, style);
+                self.add_value(value, line, Some(pos))?;
+            }
+            Ev::Alias(id) => {
+                self.no_layout();
+                let value = self.anchors.get(&id).cloned().ok_or_else(|| {
+                    self.err(
+                        line,
+                        "alias refers to an anchor that is not complete (recursive alias)",
+                    )
+                })?;
+                let cost = node_count(&value);
+                if cost > self.budget {
+                    return Err(StoreError::AliasBudget {
+                        budget: ALIAS_EXPANSION_BUDGET,
+                    });
+                }
+                self.budget -= cost;
+                self.add_value(value, line, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the stream: the tree, and its layout when the splicing writer can use it.
+    fn finish(mut self) -> (Tree, Option<Layout>) {
+        if self.docs.is_empty() {
+            // A stream with no document (empty, or only comments).
+            let mut map = Map::new();
+            for p in self.pending.drain(..) {
+                map.entries
+                    .push(Entry::Comment(Comment::new(p.text, false)));
+            }
+            self.docs.push(map);
+            self.rec = None;
+        } else if !self.pending.is_empty() {
+            let pending: Vec<PendingComment> = self.pending.drain(..).collect();
+            if let Some(rec) = &mut self.rec {
+                let end = rec.recs.len().saturating_sub(1);
+                for (i, p) in pending.iter().enumerate() {
+                    rec.recs.insert(
+                        end + i,
+                        Rec::Comment {
+                            span: p.span.0..p.span.1,
+                        },
+                    );
+                }
+            }
+            let last = self.docs.last_mut().expect("non-empty");
+            for p in pending {
+                last.entries
+                    .push(Entry::Comment(Comment::new(p.text, false)));
+            }
+        }
+        if self.open_doc_end
+            && let Some(rec) = &mut self.rec
+        {
+            rec.doc_ends.push(self.src.len() as u32);
+        }
+        let layout = self.rec.take().and_then(|r| {
+            (r.doc_ends.len() == self.docs.len()).then(|| Layout {
+                text: crate::secret::SecretBytes::from_slice(self.src.as_bytes()),
+                recs: r.recs,
+                keys: r.keys,
+                doc_ends: r.doc_ends,
+            })
+        });
+        (
+            Tree {
+                branches: self.docs,
+                hints: self.hints,
+            },
+            layout,
+        )
+    }
 }
 
 fn check_duplicates(map: &Map) -> Result<(), String> {
@@ -281,7 +823,7 @@ fn check_duplicates(map: &Map) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses a YAML stream into a tree (one branch per document).
+/// Parses a YAML stream into a tree (one branch per document), with its source layout.
 pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
     let src = std::str::from_utf8(input).map_err(|e| StoreError::Syntax {
         line: Some(
@@ -293,169 +835,111 @@ pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
         ),
         message: "YAML input is not valid UTF-8".into(),
     })?;
-    let mut b = Builder {
-        src,
-        docs: Vec::new(),
-        stack: Vec::new(),
-        pending: Vec::new(),
-        anchors: HashMap::new(),
-        budget: ALIAS_EXPANSION_BUDGET,
-        hints: Hints::default(),
-        root: None,
-        in_doc: false,
-        doc_index: 0,
-    };
+    let (mut tree, layout) = parse_str(src)?;
+    tree.hints.source = layout.map(|l| crate::tree::SourceMap(std::sync::Arc::new(l)));
+    Ok(tree)
+}
+
+/// [`parse`] of text: the fast scanner when it takes the input, else granit-parser.
+pub(super) fn parse_str(src: &str) -> Result<(Tree, Option<Layout>), StoreError> {
+    if let Some(done) = parse_fast(src) {
+        return Ok(done);
+    }
+    parse_granit(src)
+}
+
+/// The fast scanner's result, or `None` when it declined the input (or the builder refused its
+/// events: granit-parser then gives the definitive answer and message).
+pub(super) fn parse_fast(src: &str) -> Option<(Tree, Option<Layout>)> {
+    let mut b = Builder::new(src);
+    super::fast::scan(src, &mut |ev, pos| {
+        b.event(ev, pos).map_err(|_| super::fast::Declined)
+    })
+    .ok()?;
+    Some(b.finish())
+}
+
+/// granit-parser's events through the builder.
+pub(super) fn parse_granit(src: &str) -> Result<(Tree, Option<Layout>), StoreError> {
+    let mut b = Builder::new(src);
+    for_each_granit_event(src, |ev, pos| b.event(ev, pos))?;
+    Ok(b.finish())
+}
+
+/// Converts granit-parser's events (and fixes the column of an indentless sequence, which
+/// granit reports at its first item, to its dash).
+pub(super) fn for_each_granit_event(
+    src: &str,
+    mut f: impl FnMut(Ev<'_>, Pos) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     for ev in Parser::new_from_str(src) {
         let (event, span) = ev.map_err(|e| StoreError::Syntax {
             line: Some(e.marker().line()),
             message: e.info().to_string(),
         })?;
-        let line = span.start.line();
-        let col = span.start.col();
-        match event {
-            Event::StreamStart | Event::StreamEnd => {}
-            Event::DocumentStart(explicit, _) => {
-                if b.doc_index == 0 {
-                    b.hints.explicit_start = explicit;
-                }
-                b.in_doc = true;
-            }
-            Event::DocumentEnd => b.end_document()?,
-            Event::Comment(text, placement) => {
-                let text = text.into_owned();
-                match placement {
-                    Placement::Right => {
-                        // `key: # note` (value not seen yet) is a comment above the pair.
-                        let inline = !matches!(
-                            b.stack.last(),
-                            Some(Frame {
-                                kind: FrameKind::Map { key: Some(_), .. },
-                                ..
-                            })
-                        );
-                        match b.stack.last_mut() {
-                            Some(top) => top.push_comment(Comment::new(text, inline)),
-                            None => b.pending.push(PendingComment { text, col }),
-                        }
-                    }
-                    _ => b.pending.push(PendingComment { text, col }),
-                }
-            }
-            Event::MappingStart(style, anchor, _) => {
+        let start = span.start.byte_offset().unwrap_or(0).min(src.len());
+        let mut pos = Pos {
+            line: span.start.line(),
+            col: span.start.col(),
+            start,
+            end: span
+                .end
+                .byte_offset()
+                .unwrap_or(start)
+                .clamp(start, src.len()),
+        };
+        let ev = match event {
+            Event::StreamStart | Event::StreamEnd => continue,
+            Event::DocumentStart(explicit, _) => Ev::DocStart { explicit },
+            Event::DocumentEnd => Ev::DocEnd {
+                explicit: pos.end > pos.start,
+            },
+            Event::Comment(text, placement) => Ev::Comment {
+                text,
+                right: placement == Placement::Right,
+            },
+            Event::MappingStart(style, anchor, tag) => Ev::MapStart {
+                block: style == StructureStyle::Block,
+                anchor,
+                tagged: tag.is_some(),
+            },
+            Event::SequenceStart(style, anchor, tag) => {
                 let block = style == StructureStyle::Block;
-                if block {
-                    b.note_indent(col);
-                }
-                b.open(
-                    FrameKind::Map {
-                        map: Map::new(),
-                        key: None,
-                    },
-                    col,
-                    anchor,
-                    block,
-                    line,
-                )?;
-            }
-            Event::SequenceStart(style, anchor, _) => {
-                let block = style == StructureStyle::Block;
-                // granit reports an indentless sequence at its first item; use the dash column.
-                let col = match span.start.byte_offset() {
-                    Some(off) if block && !src[off..].starts_with('-') => {
-                        let before = &src[..off];
-                        let trimmed = before.trim_end_matches(' ');
-                        if trimmed.ends_with('-') && !trimmed.ends_with("--") {
-                            col - (before.len() - trimmed.len()) - 1
-                        } else {
-                            col
-                        }
+                let rest = src.as_bytes().get(start..).unwrap_or_default();
+                let at_dash = rest.first() == Some(&b'-')
+                    && matches!(rest.get(1), None | Some(b' ' | b'\n' | b'\r' | b'\t'));
+                if block && !at_dash {
+                    let before = &src[..start];
+                    let trimmed = before.trim_end_matches(' ');
+                    if trimmed.ends_with('-') && !trimmed.ends_with("--") {
+                        pos.col -= (before.len() - trimmed.len()) + 1;
                     }
-                    _ => col,
-                };
-                if block
-                    && b.hints.seq_indent.is_none()
-                    && let Some(parent) = b.stack.last()
-                    && parent.block
-                    && matches!(parent.kind, FrameKind::Map { key: Some(_), .. })
-                {
-                    b.hints.seq_indent = Some(col > parent.col);
                 }
-                b.open(
-                    FrameKind::Seq { list: Vec::new() },
-                    col,
-                    anchor,
+                Ev::SeqStart {
                     block,
-                    line,
-                )?;
+                    anchor,
+                    tagged: tag.is_some(),
+                }
             }
-            Event::MappingEnd | Event::SequenceEnd => b.close(line)?,
-            Event::Scalar(text, style, anchor, tag) => {
-                if b.stack.last().is_some_and(|f| f.block) {
-                    let min = b.stack.last().map(|f| f.col).unwrap_or(0);
-                    b.flush_pending(min);
-                }
-                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
-                    && b.stack
-                        .last()
-                        .is_some_and(|f| matches!(f.kind, FrameKind::Map { key: Some(_), .. }))
-                {
-                    b.note_indent(col);
-                }
+            Event::MappingEnd => Ev::MapEnd,
+            Event::SequenceEnd => Ev::SeqEnd,
+            Event::Scalar(text, style, anchor, tag) => Ev::Scalar {
+                text,
+                style,
+                anchor,
                 // Every `tag:yaml.org,2002:` tag (core schema, `!!binary`, `!!timestamp`) is
                 // understood; other tags are ignored, as go-yaml ignores them for sops.
-                let tag_info =
-                    tag.as_ref()
-                        .map(|t| match t.suffix_in_namespace("tag:yaml.org,2002:") {
-                            Some(suffix) => (suffix.into_owned(), true),
-                            None => (t.suffix().to_owned(), false),
-                        });
-                let value = b.scalar(
-                    &text,
-                    style,
-                    tag_info.as_ref().map(|(s, core)| (s.as_str(), *core)),
-                );
-                if anchor != 0 {
-                    b.anchors.insert(anchor, value.clone());
-                }
-                b.add_value(value, line)?;
-            }
-            Event::Alias(id) => {
-                let value = b.anchors.get(&id).cloned().ok_or_else(|| {
-                    b.err(
-                        line,
-                        "alias refers to an anchor that is not complete (recursive alias)",
-                    )
-                })?;
-                let cost = node_count(&value);
-                if cost > b.budget {
-                    return Err(StoreError::AliasBudget {
-                        budget: ALIAS_EXPANSION_BUDGET,
-                    });
-                }
-                b.budget -= cost;
-                b.add_value(value, line)?;
-            }
-            _ => {}
-        }
+                tag: tag
+                    .as_ref()
+                    .map(|t| match t.suffix_in_namespace("tag:yaml.org,2002:") {
+                        Some(suffix) => (suffix.into_owned(), true),
+                        None => (t.suffix().to_owned(), false),
+                    }),
+            },
+            Event::Alias(id) => Ev::Alias(id),
+            _ => continue,
+        };
+        f(ev, pos)?;
     }
-    if b.docs.is_empty() {
-        // A stream with no document (empty, or only comments).
-        let mut map = Map::new();
-        for p in b.pending.drain(..) {
-            map.entries
-                .push(Entry::Comment(Comment::new(p.text, false)));
-        }
-        b.docs.push(map);
-    } else if !b.pending.is_empty() {
-        let last = b.docs.last_mut().expect("non-empty");
-        for p in b.pending.drain(..) {
-            last.entries
-                .push(Entry::Comment(Comment::new(p.text, false)));
-        }
-    }
-    let _ = b.src;
-    Ok(Tree {
-        branches: b.docs,
-        hints: b.hints,
-    })
+    Ok(())
 }

@@ -164,6 +164,7 @@ pub(crate) fn resolve_tagged(text: &str, suffix: &str) -> Resolved {
 }
 
 /// Words other YAML parsers (YAML 1.1) read as booleans or null; such strings are quoted.
+/// Case-insensitive: `yEs` is a string everywhere, but quoting it costs nothing.
 fn yaml11_special(s: &str) -> bool {
     // All candidates are at most 5 bytes: no allocation for ordinary strings.
     s.len() <= 5
@@ -172,6 +173,60 @@ fn yaml11_special(s: &str) -> bool {
         ]
         .iter()
         .any(|w| w.eq_ignore_ascii_case(s))
+}
+
+/// The implicit types of the YAML readers people point at sops output, as regular expressions
+/// over a plain scalar: PyYAML and SnakeYAML (YAML 1.1: `0b1_0`, `0_17`, `1:20`, `1._`, `.5_`,
+/// `1.5e+3`, `2024-1-2 3:04:05 +1`, `=`), js-yaml and the YAML 1.2 core schema (`0o17`,
+/// `._5`), Ruby's Psych (`1,000`). go-yaml v2 and v3 are [`resolve_plain`] and
+/// [`is_base60_float`]. A string any of them reads as another type is written quoted.
+const OTHER_READERS: &str = concat!(
+    "^(?:",
+    // PyYAML int (YAML 1.1), sexagesimal included.
+    r"[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+",
+    r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+",
+    // PyYAML float (YAML 1.1), sexagesimal included.
+    r"|[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?",
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+    // PyYAML timestamp (YAML 1.1; a bare `2024-13-45` even makes PyYAML fail).
+    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?",
+    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?",
+    // PyYAML `=` (the value tag, which its safe loader cannot construct) and `<<` (merge).
+    r"|=|<<",
+    // YAML 1.2 core schema and js-yaml: ints and floats with optional underscores, `0o`.
+    r"|[-+]?0o[0-7_]+|[-+]?[0-9][0-9_]*|[-+]?0x[0-9a-fA-F_]+|[-+]?0b[01_]+",
+    r"|[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?",
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+    // Ruby Psych (YAML 1.1): commas in numbers.
+    r"|[-+]?[1-9](?:[0-9]|,[0-9]|_[0-9])*|[-+]?(?:[0-9][0-9_,]*)?\.[0-9]*(?:[eE][-+][0-9]+)?",
+    ")$"
+);
+
+/// Whether `s`, written plain, would be read as something other than this string by go-yaml
+/// (v2 or v3) or by one of [`OTHER_READERS`].
+fn reads_as_another_type(s: &str) -> bool {
+    static OTHERS: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(OTHER_READERS).expect("valid pattern"));
+    let Some(&first) = s.as_bytes().first() else {
+        return true;
+    };
+    if yaml11_special(s) {
+        return true;
+    }
+    // Every other implicit type starts with one of these bytes: words skip the checks.
+    if !matches!(first, b'0'..=b'9' | b'+' | b'-' | b'.' | b'=' | b'<') {
+        return false;
+    }
+    is_base60_float(s)
+        || OTHERS.is_match(s)
+        || !matches!(resolve_plain(s), Resolved::Scalar(ref r) if r.kind == Kind::Str)
+}
+
+/// YAML 1.1 line breaks besides `\n` and `\r` (NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR):
+/// PyYAML and libyaml break lines at them, so they never appear raw in a scalar shroud writes.
+fn is_yaml11_break(c: char) -> bool {
+    matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
 fn is_printable(c: char) -> bool {
@@ -184,11 +239,13 @@ fn is_printable(c: char) -> bool {
     }
 }
 
-/// Whether `s` can be written as a plain scalar and read back as the same string.
+/// Whether `s` can be written as a plain scalar and read back as the same string, by go-yaml
+/// and by YAML 1.1 readers alike (see [`reads_as_another_type`]).
 pub(crate) fn plain_safe(s: &str) -> bool {
     // Fast path for the common case on output: ciphertext is base64 plus `ENC[…,:]` syntax,
     // which is always a safe plain scalar (no ": ", no " #", no leading indicator).
-    if s.starts_with("ENC[AES256_GCM,") && s.bytes().all(|b| b.is_ascii_graphic()) {
+    // (A non-short-circuiting fold: the compiler vectorises it.)
+    if s.starts_with("ENC[AES256_GCM,") && s.bytes().fold(true, |ok, b| ok & b.is_ascii_graphic()) {
         return true;
     }
     let Some(first) = s.chars().next() else {
@@ -197,7 +254,15 @@ pub(crate) fn plain_safe(s: &str) -> bool {
     if s.starts_with([' ', '\t']) || s.ends_with([' ', '\t']) {
         return false;
     }
-    if !s.chars().all(|c| is_printable(c) && c != '\t') {
+    let b = s.as_bytes();
+    // Printable, no tab, no YAML 1.1 line break. (Byte folds for ASCII text: they vectorise.)
+    let printable = if b.iter().fold(true, |ok, &c| ok & (c < 0x80)) {
+        b.iter().fold(true, |ok, &c| ok & (c >= 0x20) & (c < 0x7f))
+    } else {
+        s.chars()
+            .all(|c| is_printable(c) && c != '\t' && !is_yaml11_break(c))
+    };
+    if !printable {
         return false;
     }
     if "?:,[]{}#&*!|>'\"%@`".contains(first) {
@@ -206,16 +271,21 @@ pub(crate) fn plain_safe(s: &str) -> bool {
     if first == '-' && (s.len() == 1 || s[1..].starts_with(' ')) {
         return false;
     }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
+    // `: ` and ` #` end a plain scalar; so does a trailing `:`.
+    for i in memchr::memchr2_iter(b':', b'#', b) {
+        let breaks = if b[i] == b':' {
+            matches!(b.get(i + 1), None | Some(b' '))
+        } else {
+            i > 0 && b[i - 1] == b' '
+        };
+        if breaks {
+            return false;
+        }
+    }
+    if s.starts_with("---") || s.starts_with("...") {
         return false;
     }
-    if s.starts_with("---") || s.starts_with("...") || s == "<<" {
-        return false;
-    }
-    if yaml11_special(s) {
-        return false;
-    }
-    matches!(resolve_plain(s), Resolved::Scalar(ref r) if r.kind == Kind::Str)
+    !reads_as_another_type(s)
 }
 
 /// go-yaml's `isBase60Float` (YAML 1.1 sexagesimal numbers such as `1:20`, which it quotes).
@@ -245,15 +315,6 @@ fn is_base60_float(s: &str) -> bool {
         && frac.chars().all(|c| c.is_ascii_digit() || c == '_')
 }
 
-/// Whether go-yaml writes this string double-quoted because, plain, it would read as another
-/// type (a number, a bool, null, a time) or as a YAML 1.1 bool or sexagesimal number.
-fn reads_as_another_type(s: &str) -> bool {
-    yaml11_special(s)
-        || is_base60_float(s)
-        || !s.is_empty()
-            && !matches!(resolve_plain(s), Resolved::Scalar(ref r) if r.kind == Kind::Str)
-}
-
 /// A string that cannot be written plain, quoted the way go-yaml (and so sops) quotes it:
 /// double quotes for type look-alikes (`"123"`, `"yes"`) and anything that needs escapes,
 /// single quotes otherwise (`'a: b'`).
@@ -265,21 +326,12 @@ pub fn quoted(s: &str) -> String {
     }
 }
 
-/// Whether a key can be written plain: a value could, or it is a simple word (`y`, `on`)
-/// that go-yaml v3 reads back as the same string key. (go-yaml quotes YAML 1.1 bool words
-/// even as keys; shroud keeps the source's spelling, which means the same.)
-pub(crate) fn plain_key(k: &str) -> bool {
-    plain_safe(k)
-        || (!k.is_empty()
-            && k.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c))
-            && !k.starts_with(['-', '.'])
-            && matches!(resolve_plain(k), Resolved::Scalar(ref s) if s.kind == Kind::Str))
-}
-
 /// Single-quoted form, or `None` when the string needs escapes.
 pub(crate) fn single_quoted(s: &str) -> Option<String> {
-    if s.contains('\n') || !s.chars().all(is_printable) || s.contains('\t') {
+    if s.contains('\n')
+        || s.contains('\t')
+        || !s.chars().all(|c| is_printable(c) && !is_yaml11_break(c))
+    {
         return None;
     }
     Some(format!("'{}'", s.replace('\'', "''")))
@@ -297,6 +349,9 @@ pub(crate) fn double_quoted(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
             '\0' => out.push_str("\\0"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
             c if is_printable(c) => out.push(c),
             c if (c as u32) <= 0xff => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04x}", c as u32)),
@@ -311,7 +366,8 @@ pub(crate) fn double_quoted(s: &str) -> String {
 pub(crate) fn literal_safe(s: &str) -> bool {
     s.contains('\n')
         && !s.trim_matches(['\n', ' ']).is_empty()
-        && s.chars().all(|c| c == '\n' || is_printable(c))
+        && s.chars()
+            .all(|c| c == '\n' || is_printable(c) && !is_yaml11_break(c))
         && !s.starts_with('\n')
         && !s.lines().any(|l| l.starts_with('\t'))
 }
@@ -329,15 +385,17 @@ pub(crate) fn typed_spelling(kind: Kind, canonical: &str) -> String {
             "+Inf" => ".inf".into(),
             "-Inf" => "-.inf".into(),
             "NaN" => ".nan".into(),
-            // go-yaml's spelling (`6.02e+23`, `1.5e-10`), except that an integral float keeps
-            // a `.0` (go-yaml writes `1000`, which reads back as an int): docs/format.md.
+            // go-yaml's spelling (`6.02e+23`, `1.5e-10`), except that a float always has a
+            // `.`: go-yaml writes `1000`, which reads back as an int, and `1e+06`, which YAML
+            // 1.1 readers (PyYAML) read as a string; shroud writes `1000.0` and `1.0e+06`
+            // (docs/format.md).
             c => match c.parse::<f64>() {
                 Ok(f) => {
                     let g = go_format_float_g(f);
-                    if g.contains(['.', 'e']) {
-                        g
-                    } else {
-                        format!("{g}.0")
+                    match g.find('e') {
+                        _ if g.contains('.') => g,
+                        Some(e) => format!("{}.0{}", &g[..e], &g[e..]),
+                        None => format!("{g}.0"),
                     }
                 }
                 Err(_) => double_quoted(c),
@@ -385,6 +443,83 @@ mod tests {
         assert_eq!(kind_of("1e400"), Some((Kind::Str, "1e400".into())));
     }
 
+    /// Strings that some YAML reader takes for another type when written bare (go-yaml v3
+    /// reads most of them as strings; PyYAML, go-yaml v2, js-yaml or Psych do not).
+    #[test]
+    fn yaml11_and_12_look_alikes_are_quoted() {
+        for s in [
+            "y",
+            "Y",
+            "n",
+            "N",
+            "yes",
+            "Yes",
+            "YES",
+            "yEs",
+            "no",
+            "NO",
+            "on",
+            "On",
+            "ON",
+            "off",
+            "Off",
+            "OFF",
+            "true",
+            "False",
+            "~",
+            "null",
+            "NULL",
+            "0o17",
+            "0x1F",
+            "0x_1F",
+            "017",
+            "0_17",
+            "0b1_0",
+            "1_000",
+            "+1",
+            "-0",
+            "1:20",
+            "-1:20:30",
+            "1:20.5",
+            "190:20:30",
+            "1.",
+            "1._",
+            "1.5e+3",
+            "1.5e3",
+            "1e3",
+            ".5",
+            ".5_",
+            "._5",
+            "-.inf",
+            ".NaN",
+            "2024-01-01",
+            "2024-13-45",
+            "2024-1-2 3:04:05",
+            "2024-1-2 3:04:05 +1",
+            "2024-01-02T03:04:05.5Z",
+            "=",
+            "<<",
+            "1,000",
+            "1,000.5",
+        ] {
+            assert!(!plain_safe(s), "{s:?} must be quoted");
+            assert!(
+                quoted(s).starts_with('"'),
+                "{s:?}: go-yaml double-quotes type look-alikes"
+            );
+        }
+        // Line breaks of YAML 1.1 never appear raw.
+        for s in ["a\u{85}b", "a\u{2028}b", "a\u{2029}b"] {
+            assert!(!plain_safe(s));
+            assert!(single_quoted(s).is_none());
+            assert!(!literal_safe(&format!("{s}\nx")));
+        }
+        assert_eq!(double_quoted("a\u{85}\u{2028}\u{2029}"), "\"a\\N\\L\\P\"");
+        assert_eq!(typed_spelling(Kind::Float, "1000000"), "1.0e+06");
+        assert_eq!(typed_spelling(Kind::Float, "-0.0000001"), "-1.0e-07");
+        assert_eq!(typed_spelling(Kind::Float, "0.5"), "0.5");
+    }
+
     #[test]
     fn quoting() {
         assert!(plain_safe("hello world"));
@@ -407,6 +542,11 @@ mod tests {
             "<<",
         ] {
             assert!(!plain_safe(s), "{s:?} must be quoted");
+        }
+        for s in [
+            "1.2.3", "v1", "yesno", "0o", "a=b", "-x", "x-1:2", "ENC", "1:2:x",
+        ] {
+            assert!(plain_safe(s), "{s:?} reads as a string everywhere");
         }
         assert_eq!(single_quoted("it's").unwrap(), "'it''s'");
         assert_eq!(double_quoted("a\"b\\\u{1}"), "\"a\\\"b\\\\\\x01\"");
