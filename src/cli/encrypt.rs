@@ -99,7 +99,8 @@ pub fn run(#[allow(unused_mut)] mut a: Args, g: &Global) -> Result<Outcome> {
         a.io.write(&input, &bytes, Mode::KeepOr(0o644))?;
         return Ok(Outcome::Done);
     }
-    let tree = document::load_plain(&input.label, in_fmt, input.bytes.expose())?;
+    let mut tree = document::load_plain(&input.label, in_fmt, input.bytes.expose())?;
+    strip_last_applied(&input.label, &mut tree);
     let (tree, md, _key) = common::block_on(document::encrypt(
         &input.label,
         in_fmt,
@@ -111,6 +112,19 @@ pub fn run(#[allow(unused_mut)] mut a: Args, g: &Global) -> Result<Outcome> {
     let bytes = document::emit_encrypted(&input.label, out_fmt, tree, &md, opts)?;
     a.io.write(&input, &bytes, Mode::KeepOr(0o644))?;
     Ok(Outcome::Done)
+}
+
+/// A Secret's `kubectl.kubernetes.io/last-applied-configuration` annotation is a plaintext copy
+/// of its data: it is removed before encryption (docs/format.md), and the user is told.
+fn strip_last_applied(label: &str, tree: &mut shroud::tree::Tree) {
+    for name in shroud::k8s::secret::strip_last_applied(tree) {
+        eprintln!(
+            "encrypt: {}: removed the {} annotation of Secret {} (a plaintext copy of its data; kubectl apply writes it again)",
+            shroud::text::sanitize(&common::shown(std::path::Path::new(label))),
+            shroud::k8s::secret::LAST_APPLIED,
+            shroud::text::sanitize(&name)
+        );
+    }
 }
 
 /// `--kind EncryptedSecret`: a plain Secret manifest becomes an EncryptedSecret whose payload
@@ -191,7 +205,8 @@ fn encrypt_in_place(a: &Args, g: &Global, path: &Path) -> Result<()> {
     }
     let cfg = config::discover(g.config.as_deref(), Some(path))?;
     let spec = common::encrypt_spec(&label, Some(path), &a.keys, &a.rules, cfg.as_ref())?;
-    let tree = document::load_plain(&label, in_fmt, input.bytes.expose())?;
+    let mut tree = document::load_plain(&label, in_fmt, input.bytes.expose())?;
+    strip_last_applied(&label, &mut tree);
     let (tree, md, _key) = common::block_on_parallel(document::encrypt(
         &label,
         in_fmt,
