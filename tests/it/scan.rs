@@ -617,7 +617,7 @@ fn pre_commit_framework_uses_the_hook_manifest() {
             .expect("pre-commit runs")
     };
     let run = |dir: &Path| run_with(dir, &[]);
-    let both = |out: &Output, verdict: &str| {
+    let both = |out: &Output, verdict: &str, what: &str| {
         let text = format!("{}{}", stdout(out), String::from_utf8_lossy(&out.stderr));
         for hook in [
             "shroud scan (secrets)....",
@@ -629,7 +629,7 @@ fn pre_commit_framework_uses_the_hook_manifest() {
                 .unwrap_or_default();
             assert!(
                 line.ends_with(verdict),
-                "{hook}: expected {verdict}: {text}"
+                "{what}: {hook}: expected {verdict}: {text}"
             );
         }
         text
@@ -650,7 +650,7 @@ fn pre_commit_framework_uses_the_hook_manifest() {
     .unwrap();
     git(d.path(), &["add", "app.py"]);
     let bad = run(d.path());
-    let text = both(&bad, "Failed");
+    let text = both(&bad, "Failed", "a staged token");
     assert!(!bad.status.success(), "{text}");
     assert!(text.contains("github-token"), "{text}");
 
@@ -665,21 +665,21 @@ fn pre_commit_framework_uses_the_hook_manifest() {
     .unwrap();
     git(d.path(), &["add", "README.md", "app.py"]);
     let ok = run(d.path());
-    both(&ok, "Passed");
+    both(&ok, "Passed", "a commit that adds no secret");
     git(d.path(), &["commit", "-q", "--no-verify", "-m", "more"]);
     // ...but `pre-commit run --all-files` (what CI and pre-commit.ci run) finds the committed
     // token, and so does `--files`.
     let all = run_with(d.path(), &["--all-files"]);
-    let text = both(&all, "Failed");
+    let text = both(&all, "Failed", "--all-files");
     assert!(!all.status.success(), "{text}");
     assert!(
         text.contains("app.py") && text.contains("github-token"),
         "{text}"
     );
     let one = run_with(d.path(), &["--files", "app.py"]);
-    both(&one, "Failed");
+    both(&one, "Failed", "--files app.py");
     let other = run_with(d.path(), &["--files", "README.md"]);
-    both(&other, "Passed");
+    both(&other, "Passed", "--files README.md");
 }
 
 /// 10,000 commits (made with `git fast-import`): history and range scans stay correct and each
@@ -1256,12 +1256,6 @@ fn history_baseline_is_scoped_to_its_commit_and_blob() {
     // What the scanner suggests for a history finding.
     let out = shroud(d.path(), &["scan", "--all-history", "--update-baseline"]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-    let text = std::fs::read_to_string(d.path().join(".shroud-baseline.json")).unwrap();
-    assert!(
-        text.contains("\"commit\"") && text.contains("\"blob\""),
-        "{text}"
-    );
-    assert!(!text.contains("\"line\""), "no line numbers: {text}");
     assert_eq!(code(&shroud(d.path(), &["scan", "--all-history"])), 0);
     git(d.path(), &["add", ".shroud-baseline.json"]);
     git(d.path(), &["commit", "-q", "-m", "baseline"]);
@@ -1278,6 +1272,13 @@ fn history_baseline_is_scoped_to_its_commit_and_blob() {
         stdout(&staged)
     );
     assert_eq!(json(&staged)["stats"]["baselined"], 0);
+    // The entry names the commit and blob it accepts, and no line number (no churn).
+    let text = std::fs::read_to_string(d.path().join(".shroud-baseline.json")).unwrap();
+    assert!(
+        text.contains("\"commit\"") && text.contains("\"blob\""),
+        "{text}"
+    );
+    assert!(!text.contains("\"line\""), "no line numbers: {text}");
     git(d.path(), &["commit", "-q", "-m", "again"]);
     assert_eq!(
         code(&shroud(d.path(), &["scan", "--commits", "HEAD~1..HEAD"])),
