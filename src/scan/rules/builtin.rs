@@ -284,7 +284,7 @@ fn defs() -> Vec<Def> {
             )
         },
         Def {
-            validator: Some(private_key_body),
+            validator: Some(unencrypted_private_key),
             priority: 9,
             ..def(
                 "private-key",
@@ -294,7 +294,7 @@ fn defs() -> Vec<Def> {
             )
         },
         Def {
-            validator: Some(private_key_body),
+            validator: Some(unencrypted_private_key),
             priority: 9,
             ..def(
                 "openssh-private-key",

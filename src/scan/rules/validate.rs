@@ -295,6 +295,40 @@ pub(super) fn private_key_body(hay: &[u8], r: Range<usize>, _path: &str) -> bool
     body.len() >= 64 && !is_placeholder(&body) && entropy(&body) >= 4.5
 }
 
+/// A PEM or OpenSSH private key that is not encrypted with a passphrase: PKCS#8
+/// `ENCRYPTED PRIVATE KEY` blocks, legacy PEM with `Proc-Type: 4,ENCRYPTED` and OpenSSH keys
+/// whose cipher is not `none` are ciphertext (like a JWE), not a usable key.
+pub(super) fn unencrypted_private_key(hay: &[u8], r: Range<usize>, path: &str) -> bool {
+    let s = &hay[r.clone()];
+    if s.starts_with(b"-----BEGIN ENCRYPTED")
+        || memchr::memmem::find(s, b"Proc-Type: 4,ENCRYPTED").is_some()
+        || openssh_cipher(s).is_some_and(|c| c != b"none")
+    {
+        return false;
+    }
+    private_key_body(hay, r, path)
+}
+
+/// The cipher name of an `openssh-key-v1` block, when its body decodes.
+fn openssh_cipher(block: &[u8]) -> Option<Vec<u8>> {
+    if !block.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----") {
+        return None;
+    }
+    let body: Vec<u8> = block
+        .split(|&b| b == b'\n')
+        .flat_map(|l| l.split(|&b| b == b'\\'))
+        .filter(|l| !l.starts_with(b"-----"))
+        .flat_map(|l| l.iter().copied())
+        .filter(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+        .collect();
+    // The magic and the cipher name are in the first 64 bytes.
+    let head = &body[..body.len().min(88) / 4 * 4];
+    let raw = base64::engine::general_purpose::STANDARD.decode(head).ok()?;
+    let rest = raw.strip_prefix(b"openssh-key-v1\0")?;
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    rest.get(4..4 + len).map(<[u8]>::to_vec)
+}
+
 /// bech32 checksum of an age secret key (case-insensitive HRP `age-secret-key-`).
 pub fn age_bech32_ok(s: &[u8]) -> bool {
     bech32_residue(s) == Some(1)
