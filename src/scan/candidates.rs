@@ -115,6 +115,8 @@ pub struct Candidate {
     pub concat: bool,
     /// The literal is the default of an environment lookup (`getenv("NAME", "v")`).
     pub env_default: bool,
+    /// The key of the structured value this pair sits in (`"Apitoken": "{\"sig\": \"v\"}"`).
+    pub parent: Option<Range<usize>>,
 }
 
 /// Key-name fragments that start a candidate, each searched in its lowercase, UPPER and
@@ -193,6 +195,8 @@ pub fn extract(hay: &[u8]) -> Vec<Candidate> {
     let mut last_key_start = usize::MAX;
     // Hits inside an already extracted value are not keys.
     let mut consumed = 0..0;
+    // The value and key of the last structured value (nested pairs get its key as parent).
+    let mut parent: Option<(Range<usize>, Range<usize>)> = None;
     for m in searcher().find_iter(hay) {
         if consumed.contains(&m.start()) {
             continue;
@@ -215,9 +219,16 @@ pub fn extract(hay: &[u8]) -> Vec<Candidate> {
             continue;
         }
         last_key_start = ks;
-        if let Some(c) = at_key(hay, ks, ke) {
+        if let Some(mut c) = at_key(hay, ks, ke) {
+            if let Some((value, key)) = &parent
+                && value.contains(&c.key.start)
+            {
+                c.parent = Some(key.clone());
+            }
             // A structured value (`"{\"sig\": …}"`, `[…]`) may hold keys of its own.
-            if !matches!(hay.get(c.value.start), Some(b'{' | b'[' | b'\\')) {
+            if matches!(hay.get(c.value.start), Some(b'{' | b'[' | b'\\')) {
+                parent = Some((c.value.clone(), c.key.clone()));
+            } else {
                 consumed = c.value.clone();
             }
             out.push(c);
@@ -312,8 +323,15 @@ fn at_key(hay: &[u8], mut ks: usize, mut ke: usize) -> Option<Candidate> {
     let (syntax, op_len) = if xml_open && c == b'>' {
         (Syntax::Xml, 1)
     } else if key_lower == b"identified" {
-        // IDENTIFIED BY 'v'
-        let j = skip_blanks(hay, i, line_end);
+        // IDENTIFIED BY 'v', IDENTIFIED WITH plugin BY 'v'
+        let mut j = skip_blanks(hay, i, line_end);
+        if hay.len() >= j + 4 && hay[j..j + 4].eq_ignore_ascii_case(b"with") {
+            j = skip_blanks(hay, j + 4, line_end);
+            while j < line_end && (hay[j].is_ascii_alphanumeric() || hay[j] == b'_') {
+                j += 1;
+            }
+            j = skip_blanks(hay, j, line_end);
+        }
         if hay.len() >= j + 2 && hay[j..j + 2].eq_ignore_ascii_case(b"by") {
             (Syntax::Sql, j + 2 - i)
         } else {
@@ -325,8 +343,12 @@ fn at_key(hay: &[u8], mut ks: usize, mut ke: usize) -> Option<Candidate> {
         match (c, n1, n2) {
             (b':', b'=', _) => (Syntax::Assign, 2),
             (b':', b':', _) => return None,
+            // `otpauth://…`, `https://…`: a URL scheme, not a key.
+            (b':', b'/', b'/') => return None,
             (b':', _, _) => (Syntax::Colon, 1),
             (b'=', b'>', _) => (Syntax::Arrow, 2),
+            // `TOKEN+='…'` (shell), `s += "…"`.
+            (b'+', b'=', _) => (Syntax::Assign, 2),
             (b'=', b'=', b'=') | (b'!', b'=', b'=') => (Syntax::Compare, 3),
             (b'=', b'=', _) | (b'!', b'=', _) => (Syntax::Compare, 2),
             (b'=', _, _) => (Syntax::Assign, 1),
@@ -378,6 +400,7 @@ fn at_key(hay: &[u8], mut ks: usize, mut ke: usize) -> Option<Candidate> {
             codec: Codec::Bytes,
             concat: false,
             env_default: false,
+            parent: None,
         });
     }
     // `"tokens": ["v1", "v2"]`: the first element. // shroud:allow
@@ -432,12 +455,10 @@ fn at_key(hay: &[u8], mut ks: usize, mut ke: usize) -> Option<Candidate> {
         // whose value does not read like a word.
         let v = &hay[value.clone()];
         let wordy = v.iter().all(|b| b.is_ascii_lowercase());
-        if wordy
-            || !matches!(
-                key_lower.as_slice(),
-                b"password" | b"pass" | b"passwd" | b"passphrase" | b"pwd"
-            )
-        {
+        let password_key = [&b"password"[..], b"pass", b"passwd", b"passphrase", b"pwd"]
+            .iter()
+            .any(|w| key_lower.ends_with(w));
+        if wordy || !password_key {
             return None;
         }
     }
@@ -468,6 +489,7 @@ fn at_key(hay: &[u8], mut ks: usize, mut ke: usize) -> Option<Candidate> {
         codec,
         concat: quote != Quote::None && concatenated(hay, after, line_end),
         env_default,
+        parent: None,
     })
 }
 

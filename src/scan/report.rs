@@ -104,6 +104,11 @@ fn sarif(findings: &[Finding], summary: &Summary) -> Value {
         .into_iter()
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
         .collect();
+    for (id, d) in super::rules::providers::ids() {
+        if !rules.iter().any(|(r, _)| r == id) {
+            rules.push((id.to_owned(), d.to_owned()));
+        }
+    }
     for (id, d) in [
         (
             super::engine::GENERIC,

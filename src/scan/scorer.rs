@@ -845,7 +845,10 @@ fn is_stated_placeholder(v: &[u8]) -> bool {
         )
 }
 
-/// Why a candidate is never reported, whatever the model says.
+/// Why a candidate is never reported, whatever the model says: not a value (UUIDs, sops
+/// ciphertext, a provider prefix its own rule rejected), a placeholder (`password`,
+/// `changeme`, `<token>`), a name of an algorithm, ciphertext (JWE), a stored hash, a public
+/// key or a path.
 pub fn vetoed(v: &[u8]) -> bool {
     v.is_empty()
         || is_uuid(v)
@@ -853,6 +856,7 @@ pub fn vetoed(v: &[u8]) -> bool {
         || PROVIDER_PREFIXES
             .iter()
             .any(|p| v.starts_with(p.as_bytes()))
+        || is_placeholder(v)
         || is_algorithm(v)
         || is_jwe(v)
         || is_hash_format(v)
@@ -903,7 +907,13 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     if tokens
         .last()
         .is_some_and(|t| METADATA_TOKENS.contains(&t.as_str()))
-        || is_stated_placeholder(v)
+        || (c.codec != Codec::Bytes && is_stated_placeholder(v))
+        || (c.codec == Codec::Bytes && {
+            let mut d = v.to_vec();
+            d.sort_unstable();
+            d.dedup();
+            d.len() <= 2
+        })
     {
         return None;
     }
@@ -952,6 +962,11 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     if c.env_default {
         f.push(("c", "env_default", ""));
     }
+    if let Some(pk) = &c.parent {
+        let pt = key_tokens(&hay[pk.clone()]);
+        let whole = String::from_utf8_lossy(&hay[pk.clone()]).to_ascii_lowercase();
+        f.push(("c", "parent", key_group(&pt, &whole).unwrap_or("none")));
+    }
     let line = line_around(hay, c.key.start);
     let ll = line.to_ascii_lowercase();
     for (name, finders) in line_finders() {
@@ -968,7 +983,6 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     f.push(("s", c.syntax.name(), ""));
     f.push(("q", c.quote.name(), ""));
     f.push(("f", file, ""));
-    f.push(("fq", file, c.quote.name()));
     if is_test_path(path) {
         f.push(("f", "test", ""));
     }
@@ -991,8 +1005,6 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     f.push(("xq", group, c.quote.name()));
     f.push(("xs", group, c.syntax.name()));
     f.push(("xe", group, entropy_bucket(e)));
-    f.push(("xf", group, file));
-    f.push(("xvf", sh, file));
     let lower = v.iter().any(u8::is_ascii_lowercase);
     let upper = v.iter().any(u8::is_ascii_uppercase);
     let digit = v.iter().any(u8::is_ascii_digit);
@@ -1124,31 +1136,33 @@ const NOT_STRONG: &[&str] = &[
     "brace",
 ];
 
-/// The hand-set prior on top of the learned model: a random-looking value (≥ 16 characters,
-/// ≥ 4 bits of entropy per character, three character classes) under a key that names a
-/// password, secret, token or API key is reported whatever the corpus-fitted weights say (the
-/// corpus has few such lines, so the model cannot learn them; on it this rule costs four
-/// false positives and finds one more secret).
+/// The hand-set prior on top of the learned model (it generalises across repositories better
+/// than any weight fitted to a few of them): a machine-made value — 16 to 127 characters, at
+/// least 4 bits of entropy per character, mixed case, digits or symbols, not hex — under a key
+/// that names a password, secret, token, API key, authorization or signature/session/private
+/// value is reported whatever the weights say; so is key material a program decodes (a byte
+/// array, a hex or base64 literal) or a base32 seed under a key, secret, password or OTP key.
+/// Never for values that read as code, references, locations or hashes, or in a comment.
 fn strong(f: &[Feature]) -> bool {
-    let (mut group, mut len, mut ent, mut classes) = (false, false, false, false);
+    let (mut group, mut len, mut ent, mut shape) = (false, false, false, false);
     let (mut material, mut keyish, mut key_len, mut key_ent, mut base32) =
         (false, false, false, false, false);
     for x in f {
         match x.0 {
             "kg" => {
-                group |= matches!(x.1, "pw" | "secret" | "token" | "apikey");
+                group |= matches!(x.1, "pw" | "secret" | "token" | "apikey" | "auth" | "other");
                 keyish |= matches!(x.1, "pw" | "secret" | "token" | "apikey" | "key");
             }
             "kt" => keyish |= matches!(x.1, "otp" | "totp" | "hotp" | "seed" | "mfa" | "twofactor"),
             "vl" => {
-                len |= matches!(x.1, "16_23" | "24_31" | "32_47" | "48_63");
+                len |= matches!(x.1, "16_23" | "24_31" | "32_47" | "48_63" | "64_127");
                 key_len |= matches!(x.1, "16_23" | "24_31" | "32_47" | "48_63" | "64_127");
             }
             "ve" => {
                 ent |= matches!(x.1, "4_45" | "45_5" | "5_");
                 key_ent |= matches!(x.1, "35_4" | "4_45" | "45_5" | "5_");
             }
-            "vc" => classes |= matches!(x.1, "3" | "4"),
+            "vs" => shape |= matches!(x.1, "camel" | "b64" | "alnum" | "sym"),
             "c" if x.1 == "comment" || x.1 == "concat" => return false,
             "c" => material |= matches!(x.1, "bytes" | "codec_hex" | "codec_b64"),
             "v" if x.1 == "base32" => base32 = true,
@@ -1156,9 +1170,7 @@ fn strong(f: &[Feature]) -> bool {
             _ => {}
         }
     }
-    // Random text under a credential key; key material a program decodes (a byte array, a hex
-    // or base64 literal) or a base32 seed under a key, secret, password or salt/OTP key.
-    (group && len && ent && classes) || (keyish && key_len && key_ent && (material || base32))
+    (group && len && ent && shape) || (keyish && key_len && key_ent && (material || base32))
 }
 
 /// The judgement of one candidate.

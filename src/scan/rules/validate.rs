@@ -412,6 +412,64 @@ pub(super) fn jwt(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     is_obj(&h) && is_obj(&p) && String::from_utf8_lossy(&h).contains("\"alg\"")
 }
 
+/// A private member of a JSON Web Key (`d`, `p`, `q`, `dp`, `dq`, `qi`; `k` of an `oct` key):
+/// a `kty` nearby, and a base64url value of at least 16 bytes that looks random.
+pub(super) fn jwk_private(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
+    let lo = r.start.saturating_sub(1024);
+    let hi = (r.end + 1024).min(hay.len());
+    let window = &hay[lo..hi];
+    let Some(kty) = memchr::memmem::find(window, b"kty") else {
+        return false;
+    };
+    // `k` is the whole key of a symmetric (`oct`) JWK only.
+    let member = hay[..r.start]
+        .iter()
+        .rposition(|b| b.is_ascii_alphabetic())
+        .map(|p| hay[p]);
+    let symmetric = memchr::memmem::find(&window[kty..], b"oct").is_some_and(|p| p < 16);
+    if member == Some(b'k') && !symmetric {
+        return false;
+    }
+    let s = &hay[r];
+    b64url(s.trim_ascii_end()).is_some_and(|raw| raw.len() >= 16)
+        && !is_placeholder(s)
+        && entropy(s) >= 4.0
+}
+
+/// `curl -u user:password`: a password that is not a reference, a prompt (`user:` alone) or a
+/// placeholder.
+pub(super) fn curl_user(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
+    let s = &hay[r];
+    let Some(colon) = s.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let pass = &s[colon + 1..];
+    pass.len() >= 3
+        && !pass.starts_with(b"$")
+        && !pass.starts_with(b"%")
+        && !pass.starts_with(b"<")
+        && !pass.starts_with(b"{")
+        && !pass.contains(&b'*')
+        && !memchr::memmem::find(&pass.to_ascii_lowercase(), b"xxx").is_some()
+        && !matches!(
+            pass.to_ascii_lowercase().as_slice(),
+            b"password" | b"pass" | b"passwd" | b"pwd" | b"secret" | b"token" | b"apikey" | b"api_key"
+        )
+        && !pass.starts_with(b"your")
+}
+
+/// A Kubernetes bootstrap token (`abcdef.0123456789abcdef`) that is not all one character
+/// class or a documentation sample.
+pub(super) fn bootstrap_token(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
+    let s = &hay[r];
+    let secret = &s[7..];
+    !is_placeholder(s)
+        && s != b"abcdef.0123456789abcdef"
+        && secret.iter().any(u8::is_ascii_digit)
+        && secret.iter().any(u8::is_ascii_lowercase)
+        && entropy(secret) >= 3.0
+}
+
 pub(super) fn discord_bot(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let s = &hay[r];
     let first = s.split(|&b| b == b'.').next().unwrap_or_default();
@@ -452,6 +510,25 @@ pub(super) fn url_password(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     {
         return false;
     }
+    // A generic user with a generic password (`user:password@`, `myname:password@`,
+    // `:pass@`): a template to fill in.
+    let user_start = hay[..r.start.saturating_sub(1)]
+        .iter()
+        .rposition(|b| b"/@".contains(b))
+        .map_or(0, |p| p + 1);
+    let user = hay[user_start..r.start.saturating_sub(1)].to_ascii_lowercase();
+    let generic_pw = matches!(
+        lower.as_slice(),
+        b"pass" | b"password" | b"passwd" | b"pwd" | b"mypassword" | b"yourpassword" | b"secret"
+    );
+    let generic_user = matches!(
+        user.as_slice(),
+        b"" | b"user" | b"username" | b"userid" | b"myname" | b"myuser" | b"myusername" | b"name"
+            | b"login" | b"usr" | b"u"
+    );
+    if lower.as_slice() == b"pass" || generic_pw && generic_user {
+        return false;
+    }
     // URL tricks (`http://a:80#@b/`), constant names (`USER:DB_PASSWORD@`).
     if s.iter().any(|b| b"#?\\".contains(b))
         || s.contains(&b'_') && s.iter().all(|b| b.is_ascii_uppercase() || *b == b'_')
@@ -482,7 +559,8 @@ pub(super) fn basic_auth(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
         return false;
     };
     let pass = &raw[colon + 1..];
-    raw.iter().all(|b| (0x20..0x7f).contains(b))
+    // Printable text (UTF-8 allowed: `josé:sécret`), no control characters.
+    std::str::from_utf8(&raw).is_ok_and(|t| !t.chars().any(char::is_control))
         && !pass.is_empty()
         && !pass.starts_with(b"$")
         && !pass.starts_with(b"<")
