@@ -533,7 +533,11 @@ fn typed_assign(hay: &[u8], i: usize, line_end: usize, spaces: bool) -> Option<u
         }
         j += 1;
     }
-    if j >= limit || hay[j] != b'=' || hay[j - 1] != b' ' || matches!(hay.get(j + 1), Some(b'=' | b'>' | b'~')) {
+    if j >= limit
+        || hay[j] != b'='
+        || hay[j - 1] != b' '
+        || matches!(hay.get(j + 1), Some(b'=' | b'>' | b'~'))
+    {
         return None;
     }
     Some(skip_blanks(hay, j + 1, line_end))
@@ -557,7 +561,9 @@ fn byte_array(hay: &[u8], i: usize) -> Option<Range<usize>> {
                 j += 1;
             }
             b']' | b'}' | b')' if !opened || hay[j - 1] == b'[' => j += 1,
-            b if b.is_ascii_alphabetic() || b == b'_' || b == b'.' || b == b' ' || b == b'\t' => j += 1,
+            b if b.is_ascii_alphabetic() || b == b'_' || b == b'.' || b == b' ' || b == b'\t' => {
+                j += 1
+            }
             b if b.is_ascii_digit() && !opened => j += 1,
             _ => break,
         }
@@ -640,7 +646,9 @@ pub fn array_bytes(text: &[u8]) -> Vec<u8> {
                 .and_then(|x| i64::from_str_radix(x, 16).ok())
         } else {
             let d = t.iter().take_while(|b| b.is_ascii_digit()).count();
-            std::str::from_utf8(&t[..d]).ok().and_then(|x| x.parse::<i64>().ok())
+            std::str::from_utf8(&t[..d])
+                .ok()
+                .and_then(|x| x.parse::<i64>().ok())
         };
         if let Some(v) = v {
             out.push((if neg { -v } else { v }) as u8);
@@ -663,6 +671,16 @@ enum Unwrapped {
 
 /// Callee names (lowercase, last path segment) that read the environment or a settings store.
 const ENV_GETTERS: &[&[u8]] = &[
+    b"get",
+    b"opts",
+    b"opt",
+    b"option",
+    b"getoption",
+    b"getstring",
+    b"getvalue",
+    b"getsetting",
+    b"getconfig",
+    b"lookup",
     b"getenv",
     b"env",
     b"get_env",
@@ -711,9 +729,13 @@ fn unwrap_call(hay: &[u8], i: usize, line_end: usize) -> Unwrapped {
         .rsplit(|&b| b == b'.' || b == b':')
         .next()
         .unwrap_or(&callee);
-    let env = ENV_GETTERS
-        .iter()
-        .any(|g| callee.ends_with(g) || last == *g);
+    let env = ENV_GETTERS.iter().any(|g| {
+        if g.contains(&b'.') {
+            callee.ends_with(g)
+        } else {
+            last == *g
+        }
+    });
     let k = skip_blanks(hay, j + 1, line_end);
     if !(k < line_end && matches!(hay[k], b'"' | b'\'' | b'`')) {
         return Unwrapped::No;
@@ -794,7 +816,9 @@ fn value_at(
         0
     };
     if prefix > 0 && syntax != Syntax::Xml {
-        let formatted = hay[i..i + prefix].iter().any(|b| b.eq_ignore_ascii_case(&b'f'));
+        let formatted = hay[i..i + prefix]
+            .iter()
+            .any(|b| b.eq_ignore_ascii_case(&b'f'));
         i += prefix;
         if formatted {
             let q = hay[i];
@@ -913,7 +937,7 @@ mod tests {
             Some(("Bearer".into(), "Zk2qL9".into(), Syntax::Scheme))
         );
         assert_eq!(
-            p("<password>hunter</password>"),
+            p("<password>hunter</password>"), // shroud:allow
             Some(("password".into(), "hunter".into(), Syntax::Xml))
         );
         assert_eq!(
@@ -960,8 +984,8 @@ mod tests {
             assert_eq!(value_of(line).as_deref(), Some("Zq9x1"), "{line}");
         }
         // Java puts the type first; the name is the key.
-        let c = first("private static final String PASSWORD = \"canal\";").unwrap();
-        let line = "private static final String PASSWORD = \"canal\";";
+        let c = first("private static final String PASSWORD = \"canal\";").unwrap(); // shroud:allow
+        let line = "private static final String PASSWORD = \"canal\";"; // shroud:allow
         assert_eq!(&line[c.key.clone()], "PASSWORD");
         // YAML is not a declaration.
         assert_eq!(value_of("password: a=b").as_deref(), Some("a=b"));
@@ -972,14 +996,22 @@ mod tests {
         let c = first("byte[] key = new byte[] { 0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7 };").unwrap();
         assert_eq!(c.codec, Codec::Bytes);
         let line = "byte[] key = new byte[] { 0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7 };";
-        assert_eq!(array_bytes(&line.as_bytes()[c.value]), [0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7]);
+        assert_eq!(
+            array_bytes(&line.as_bytes()[c.value]),
+            [0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7]
+        );
         let multi = "secret := []byte{\n\t0x01, 0x02, 0x03, 0x04,\n\t0x05, 0x06, 0x07, 0x08,\n}";
         assert_eq!(first(multi).unwrap().codec, Codec::Bytes);
         // Too short to be key material, or not numbers: an ordinary value.
-        assert_ne!(first("key = [1, 2, 3]").map(|c| c.codec), Some(Codec::Bytes));
+        assert_ne!(
+            first("key = [1, 2, 3]").map(|c| c.codec),
+            Some(Codec::Bytes)
+        );
         let hex = first("key = bytes.fromhex(\"00112233445566778899aabbccddeeff\")").unwrap();
         assert_eq!(hex.codec, Codec::Hex);
-        let b64 = first("byte[] secret = Base64.getDecoder().decode(\"c2VjcmV0LWtleS1tYXRlcmlhbA==\");").unwrap();
+        let b64 =
+            first("byte[] secret = Base64.getDecoder().decode(\"c2VjcmV0LWtleS1tYXRlcmlhbA==\");")
+                .unwrap();
         assert_eq!(b64.codec, Codec::Base64);
         let buf = first("const key = Buffer.from('00112233445566778899', 'hex')").unwrap();
         assert_eq!(buf.codec, Codec::Hex);
@@ -994,10 +1026,19 @@ mod tests {
         assert_eq!(value_of("password = os.getenv(\"DB_PASSWORD\")"), None);
         let c = first("secret := getenv(\"JWT_SECRET\", \"EbnJO3bwmX\")").unwrap();
         assert!(c.env_default);
-        assert_eq!(value_of("secret := getenv(\"JWT_SECRET\", \"EbnJO3bwmX\")").as_deref(), Some("EbnJO3bwmX"));
+        assert_eq!(
+            value_of("secret := getenv(\"JWT_SECRET\", \"EbnJO3bwmX\")").as_deref(),
+            Some("EbnJO3bwmX")
+        );
         let line = "password: typeof o.password === 'string' ? o.password : undefined";
-        let values: Vec<&str> = extract(line.as_bytes()).into_iter().map(|c| &line[c.value]).collect();
-        assert!(!values.contains(&"string") && !values.contains(&"typeof"), "{values:?}");
+        let values: Vec<&str> = extract(line.as_bytes())
+            .into_iter()
+            .map(|c| &line[c.value])
+            .collect();
+        assert!(
+            !values.contains(&"string") && !values.contains(&"typeof"),
+            "{values:?}"
+        );
         assert!(first("token = \"Bearer \" + jwt").unwrap().concat);
         assert!(!first("token = \"Zq9x1\";").unwrap().concat);
     }
@@ -1005,7 +1046,10 @@ mod tests {
     #[test]
     fn a_weak_key_does_not_hide_the_next_one() {
         let line = "ALTER ROLE app_authenticator SET pgrst.jwt_secret = 'Zq9x1Zq9x1';";
-        let v: Vec<String> = extract(line.as_bytes()).into_iter().map(|c| line[c.key].to_owned()).collect();
+        let v: Vec<String> = extract(line.as_bytes())
+            .into_iter()
+            .map(|c| line[c.key].to_owned())
+            .collect();
         assert!(v.contains(&"pgrst.jwt_secret".to_owned()), "{v:?}");
     }
 

@@ -361,15 +361,16 @@ fn vocab_word(t: &str) -> Option<&'static str> {
 fn key_group(tokens: &[String], whole: &str) -> Option<&'static str> {
     let any = |f: &dyn Fn(&str) -> bool| tokens.iter().any(|t| f(t));
     if any(&|t| {
-        t.contains("password")
-            || t.contains("passwd")
-            || t.contains("pwd")
-            || t == "pw"
-            || t == "pass"
-            || t.ends_with("pass")
-            || t.starts_with("passphrase")
-            || t == "passcode"
-            || t == "identified"
+        t != "getpass"
+            && (t.contains("password")
+                || t.contains("passwd")
+                || t.contains("pwd")
+                || t == "pw"
+                || t == "pass"
+                || t.ends_with("pass")
+                || t.starts_with("passphrase")
+                || t == "passcode"
+                || t == "identified")
     }) {
         return Some("pw");
     }
@@ -571,6 +572,19 @@ fn shape(v: &[u8]) -> &'static str {
     }
 }
 
+/// Three or more words joined by `-`, `_` or blanks (`long-and-random-alpha-numeric-string`,
+/// `some_silly_password`): a description of a value.
+fn is_phrase(v: &[u8]) -> bool {
+    let words: Vec<&[u8]> = v
+        .split(|b| matches!(b, b'-' | b'_' | b' '))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.len() >= 3
+        && words
+            .iter()
+            .all(|w| w.len() >= 2 && w.iter().all(u8::is_ascii_alphabetic))
+}
+
 /// An RFC 4648 base32 string of at least 16 characters with letters and digits (TOTP seeds).
 fn is_base32(v: &[u8]) -> bool {
     let body = v.strip_suffix(b"=").unwrap_or(v);
@@ -751,24 +765,139 @@ const METADATA_TOKENS: &[&str] = &[
     "digest",
     "checksum",
     "fingerprint",
+    "within",
+    "interval",
+    "period",
+    "lifetime",
+    "duration",
+    "age",
+    "delay",
+    "retries",
+    "attempts",
+    "limit",
+];
+
+/// Words in a key that describe a state or a condition of a credential (`NERR_PasswordTooShort`,
+/// `STATUS_PASSWORD_EXPIRED`, `wrong_password_count`): with a number as the value, an error
+/// code or a setting, not a credential.
+const STATE_WORDS: &[&str] = &[
+    "error", "err", "nerr", "status", "invalid", "wrong", "bad", "expired", "expire", "expires",
+    "too", "short", "long", "must", "cant", "not", "mismatch", "required", "history", "complex",
+    "reset", "changed", "change", "code", "codes", "failed", "failure", "count", "min", "max",
+    "attempt", "attempts", "retry", "retries", "timeout", "policy", "strength", "level",
 ];
 
 /// Algorithm, hash and scheme names: what a `password_hash`/`auth`/`secret` setting names
 /// when it is not a credential (`Password.Algorithm = "sha512"`, `auth: bearer`).
 const ALGORITHMS: &[&str] = &[
-    "md5", "sha1", "sha-1", "sha2", "sha224", "sha256", "sha-256", "sha384", "sha-384", "sha512",
-    "sha-512", "sha3", "sha3-256", "sha3-512", "bcrypt", "scrypt", "argon2", "argon2i", "argon2d",
-    "argon2id", "pbkdf2", "pbkdf2-sha1", "pbkdf2-sha256", "pbkdf2-sha512", "pbkdf2_sha256",
-    "pbkdf2_sha512", "pbkdf2sha256", "crypt", "sha256crypt", "sha512crypt", "md5crypt", "ssha",
-    "ssha256", "ssha512", "hmac", "hmac-sha1", "hmac-sha256", "hmac-sha512", "hmacsha1",
-    "hmacsha256", "hmacsha512", "hmac_sha256", "hs256", "hs384", "hs512", "rs256", "rs384",
-    "rs512", "es256", "es384", "es512", "ps256", "ps384", "ps512", "eddsa", "ed25519", "x25519",
-    "rsa", "ecdsa", "dsa", "aes", "aes128", "aes192", "aes256", "aes-128", "aes-256",
-    "aes-128-cbc", "aes-256-cbc", "aes-128-gcm", "aes-256-gcm", "aes256-gcm", "aes-gcm",
-    "chacha20", "chacha20-poly1305", "xchacha20-poly1305", "des", "3des", "des3", "blowfish",
-    "plain", "plaintext", "clear", "cleartext", "basic", "bearer", "digest", "ntlm", "negotiate",
-    "kerberos", "oauth", "oauth1", "oauth2", "oidc", "saml", "ldap", "jwt", "jwe", "jws", "totp",
-    "hotp", "nthash", "lmhash", "hex", "base64", "base32", "utf8", "utf-8", "ascii",
+    "md5",
+    "sha1",
+    "sha-1",
+    "sha2",
+    "sha224",
+    "sha256",
+    "sha-256",
+    "sha384",
+    "sha-384",
+    "sha512",
+    "sha-512",
+    "sha3",
+    "sha3-256",
+    "sha3-512",
+    "bcrypt",
+    "scrypt",
+    "argon2",
+    "argon2i",
+    "argon2d",
+    "argon2id",
+    "pbkdf2",
+    "pbkdf2-sha1",
+    "pbkdf2-sha256",
+    "pbkdf2-sha512",
+    "pbkdf2_sha256",
+    "pbkdf2_sha512",
+    "pbkdf2sha256",
+    "crypt",
+    "sha256crypt",
+    "sha512crypt",
+    "md5crypt",
+    "ssha",
+    "ssha256",
+    "ssha512",
+    "hmac",
+    "hmac-sha1",
+    "hmac-sha256",
+    "hmac-sha512",
+    "hmacsha1",
+    "hmacsha256",
+    "hmacsha512",
+    "hmac_sha256",
+    "hs256",
+    "hs384",
+    "hs512",
+    "rs256",
+    "rs384",
+    "rs512",
+    "es256",
+    "es384",
+    "es512",
+    "ps256",
+    "ps384",
+    "ps512",
+    "eddsa",
+    "ed25519",
+    "x25519",
+    "rsa",
+    "ecdsa",
+    "dsa",
+    "aes",
+    "aes128",
+    "aes192",
+    "aes256",
+    "aes-128",
+    "aes-256",
+    "aes-128-cbc",
+    "aes-256-cbc",
+    "aes-128-gcm",
+    "aes-256-gcm",
+    "aes256-gcm",
+    "aes-gcm",
+    "chacha20",
+    "chacha20-poly1305",
+    "xchacha20-poly1305",
+    "des",
+    "3des",
+    "des3",
+    "blowfish",
+    "plain",
+    "plaintext",
+    "clear",
+    "cleartext",
+    "basic",
+    "bearer",
+    "digest",
+    "ntlm",
+    "negotiate",
+    "kerberos",
+    "oauth",
+    "oauth1",
+    "oauth2",
+    "oidc",
+    "saml",
+    "ldap",
+    "jwt",
+    "jwe",
+    "jws",
+    "totp",
+    "hotp",
+    "nthash",
+    "lmhash",
+    "hex",
+    "base64",
+    "base32",
+    "utf8",
+    "utf-8",
+    "ascii",
 ];
 
 /// Whether `v` names an algorithm or scheme.
@@ -869,7 +998,8 @@ pub fn vetoed(v: &[u8]) -> bool {
 fn is_nkey_public(v: &[u8]) -> bool {
     v.len() == 56
         && b"UAONCX".contains(&v[0])
-        && v.iter().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(b))
+        && v.iter()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(b))
 }
 
 /// A file-system path (`/run/secrets/db`, `./key.pem`, `~/.ssh/id`): where a secret is, not the
@@ -904,9 +1034,26 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
         return None;
     }
     let tokens = key_tokens(key);
-    if tokens
-        .last()
-        .is_some_and(|t| METADATA_TOKENS.contains(&t.as_str()))
+    let whole = String::from_utf8_lossy(key).to_ascii_lowercase();
+    let group = key_group(&tokens, &whole)?;
+    let state_number = v.iter().all(u8::is_ascii_digit)
+        && tokens.iter().any(|t| STATE_WORDS.contains(&t.as_str()));
+    // `iam:ChangePassword`, `pkg.auth.Token`: a qualified name that contains its own key.
+    let qualified_name = key.len() >= 8 && c.codec == Codec::None && {
+        let lk = key.to_ascii_lowercase();
+        let lv = v.to_ascii_lowercase();
+        memchr::memmem::find(&lv, &lk)
+            .is_some_and(|p| p > 0 && matches!(lv[p - 1], b':' | b'.' | b'/' | b'_' | b'-'))
+    };
+    if state_number
+        || qualified_name
+        || tokens.last().is_some_and(|t| {
+            METADATA_TOKENS.contains(&t.as_str())
+                || t.len() > 4
+                    && ["type", "kind", "mode", "name"]
+                        .iter()
+                        .any(|m| t.ends_with(m) && !t.ends_with("username"))
+        })
         || (c.codec != Codec::Bytes && is_stated_placeholder(v))
         || (c.codec == Codec::Bytes && {
             let mut d = v.to_vec();
@@ -917,8 +1064,6 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     {
         return None;
     }
-    let whole = String::from_utf8_lossy(key).to_ascii_lowercase();
-    let group = key_group(&tokens, &whole)?;
     let mut f: Vec<Feature> = Vec::with_capacity(48);
     f.push(("kg", group, ""));
     for t in &tokens {
@@ -1016,7 +1161,7 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     }
     let text = String::from_utf8_lossy(v);
     let l = text.to_ascii_lowercase();
-    let flags: [(&'static str, bool); 31] = [
+    let flags: [(&'static str, bool); 32] = [
         ("placeholder", is_placeholder(v)),
         ("names_itself", names_itself(v)),
         ("hash_format", is_hash_format(v)),
@@ -1097,6 +1242,7 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
             n >= 20 && e >= 4.0 && classes >= 3 && !v.contains(&b' '),
         ),
         ("base32", is_base32(v)),
+        ("phrase", is_phrase(v)),
         (
             "slash_words",
             v.contains(&b'/')
@@ -1217,10 +1363,11 @@ fn prose_value(c: &Candidate, hay: &[u8]) -> bool {
 
 /// Whether the candidate is a secret: vetoes, features, model and threshold, prior.
 pub fn judge(c: &Candidate, hay: &[u8], path: &str) -> Option<Judgement> {
+    // Most candidates' keys name no credential: `features` says so first, cheaply.
+    let features = features(c, hay, path)?;
     if vetoed(&hay[c.value.clone()]) || prose_after_flag(c, hay, path) || prose_value(c, hay) {
         return None;
     }
-    let features = features(c, hay, path)?;
     let score = model().score(&features);
     let prior = strong(&features);
     Some(Judgement {

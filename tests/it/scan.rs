@@ -1352,7 +1352,7 @@ fn registry_secrets_are_decoded_and_scanned_with_every_rule() {
 /// the last-applied annotation (keys in kubectl's alphabetical order).
 fn exported_secret(password_b64: &str) -> String {
     format!(
-        "apiVersion: v1\ndata:\n  password: {password_b64}\nkind: Secret\nmetadata:\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: |\n      {{\"apiVersion\":\"v1\",\"data\":{{\"password\":\"{password_b64}\"}},\"kind\":\"Secret\",\"metadata\":{{\"annotations\":{{}},\"name\":\"db\",\"namespace\":\"prod\"}},\"type\":\"Opaque\"}}\n  creationTimestamp: \"2024-05-01T10:00:00Z\"\n  name: db\n  namespace: prod\n  resourceVersion: \"4711\"\n  uid: 5b1e0e0e-0000-4000-8000-000000000001\ntype: Opaque\n"
+        "apiVersion: v1\ndata:\n  password: {password_b64}\nkind: Secret\nmetadata:\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: |\n      {{\"apiVersion\":\"v1\",\"data\":{{\"password\":\"{password_b64}\"}},\"kind\":\"Secret\",\"metadata\":{{\"annotations\":{{}},\"name\":\"db\",\"namespace\":\"prod\"}},\"type\":\"Opaque\"}}\n  creationTimestamp: \"2024-05-01T10:00:00Z\"\n  name: db\n  namespace: prod\n  resourceVersion: \"4711\"\n  uid: 5b1e0e0e-0000-4000-8000-000000000001\ntype: Opaque\n" // shroud:allow
     )
 }
 

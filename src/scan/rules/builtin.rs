@@ -415,13 +415,12 @@ fn defs() -> Vec<Def> {
             )
         },
         Def {
-            scope: Scope::Line,
             validator: Some(bootstrap_token),
             priority: 6,
             ..def(
                 "kubernetes-bootstrap-token",
                 "Kubernetes bootstrap token (kubeadm join --token)",
-                &["token", "TOKEN", "Token"],
+                &["kubeadm", "bootstrap"],
                 r"(?i:token)[^\n]{0,24}?\b([a-z0-9]{6}\.[a-z0-9]{16})\b",
             )
         },
