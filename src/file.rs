@@ -111,6 +111,9 @@ pub enum Note {
     MacIgnored { file: String, why: String },
     /// Encrypted comments that no AAD opens were left as they are.
     CommentsUndecryptable { file: String, count: usize },
+    /// The `kubectl.kubernetes.io/last-applied-configuration` annotation of this Secret held a
+    /// plaintext copy of its data and was removed (`kubectl apply` writes it again).
+    LastAppliedRemoved { file: String, secret: String },
 }
 
 /// Keys and encryption rules given explicitly (command-line flags, environment variables):
@@ -301,10 +304,17 @@ pub async fn encrypt(
     plain: &[u8],
     identities: &(dyn Fn() -> Option<Keyring> + Sync),
 ) -> Result<Encrypted> {
-    let tree = document::load_plain(f.label, f.in_format, plain)?;
+    let mut tree = document::load_plain(f.label, f.in_format, plain)?;
     document::check_plain(f.label, f.in_format, &tree)?;
     let (spec, note) = recipients(f.label, f.name, f.given, f.config)?;
     let mut notes: Vec<Note> = note.into_iter().collect();
+    // A Secret's last-applied annotation is a plaintext copy of its data: it goes.
+    for secret in crate::k8s::secret::strip_last_applied(&mut tree) {
+        notes.push(Note::LastAppliedRemoved {
+            file: f.label.to_owned(),
+            secret,
+        });
+    }
     let reuse = f.reuse_head.filter(|_| f.in_format == f.out_format);
     let (tree, md) = seal(
         f.label,

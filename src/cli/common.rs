@@ -395,6 +395,11 @@ pub fn report_notes(notes: &[Note]) {
             Note::CommentsUndecryptable { file, count } => warn(&format!(
                 "{file}: {count} encrypted comment(s) could not be decrypted and were left as they are"
             )),
+            Note::LastAppliedRemoved { file, secret } => super::messages::note(&format!(
+                "encrypt: {}: removed the {} annotation of Secret {secret} (a plaintext copy of its data; kubectl apply writes it again)",
+                shown(Path::new(file)),
+                shroud::k8s::secret::LAST_APPLIED
+            )),
         }
     }
 }

@@ -16,7 +16,7 @@ use super::common::Outcome;
 
 /// Scan files, the index or git history for credentials and unencrypted secrets.
 #[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("source").args(["staged", "commits", "since", "all_history"])))]
+#[command(group(clap::ArgGroup::new("source").args(["staged", "pre_commit", "commits", "since", "all_history"])))]
 pub struct ScanArgs {
     /// Files or directories to scan (default: the repository, honouring .gitignore); `-` reads
     /// standard input. Findings are reported relative to the current directory when paths are
@@ -29,6 +29,11 @@ pub struct ScanArgs {
     /// Scan exactly what will be committed: lines added in the index.
     #[arg(long)]
     pub staged: bool,
+    /// What the pre-commit hooks run (.pre-commit-hooks.yaml): for the FILES pre-commit passes,
+    /// the staged lines of each file with staged changes and the whole of each file without
+    /// (so `pre-commit run --all-files` in CI scans every file); with no FILES, as --staged.
+    #[arg(long)]
+    pub pre_commit: bool,
     /// Scan lines added by the commits of a range, e.g. origin/main..HEAD.
     #[arg(long, value_name = "A..B")]
     pub commits: Option<String>,
@@ -91,9 +96,8 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let git_root = scan::source::toplevel(&cwd);
     let root = git_root.clone().unwrap_or_else(|| cwd.clone());
-    let source = if args.staged {
-        let rel = args
-            .paths
+    let relative = |paths: &[PathBuf]| -> Vec<String> {
+        paths
             .iter()
             .map(|p| {
                 let abs = std::path::absolute(p).unwrap_or_else(|_| p.clone());
@@ -101,8 +105,12 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
                     .map(|r| r.to_string_lossy().into_owned())
                     .unwrap_or_else(|_| p.to_string_lossy().into_owned())
             })
-            .collect();
-        Source::Staged(rel)
+            .collect()
+    };
+    let source = if args.staged {
+        Source::Staged(relative(&args.paths))
+    } else if args.pre_commit {
+        Source::PreCommit(relative(&args.paths))
     } else if let Some(r) = &args.commits {
         Source::Commits(r.clone())
     } else if let Some(rev) = &args.since {
@@ -139,7 +147,7 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
     };
     if !matches!(source, Source::Paths(_) | Source::Bytes { .. }) && git_root.is_none() {
         return Err(fail(
-            "--staged, --commits, --since and --all-history need a git repository",
+            "--staged, --pre-commit, --commits, --since and --all-history need a git repository",
         ));
     }
     let source_kind = match source {
@@ -158,10 +166,6 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
             .then(|| cwd.clone()),
     };
     let started = std::time::Instant::now();
-    let mut outcome = match scan::scan(&opts) {
-        Ok(o) => o,
-        Err(e) => return Err(fail(e)),
-    };
     let baseline_path = args
         .baseline
         .clone()
@@ -174,8 +178,18 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
     } else {
         Baseline::default()
     };
+    // The baseline is applied as findings are made: a history entry accepts one commit's blob,
+    // not the secret's other occurrences.
+    let extra = scan::Extra {
+        baseline: (!args.update_baseline).then_some(&base),
+        every_occurrence: args.update_baseline,
+    };
+    let outcome = match scan::scan_with(&opts, &extra) {
+        Ok(o) => o,
+        Err(e) => return Err(fail(e)),
+    };
     if args.update_baseline {
-        return match base.update(&outcome.findings, &baseline_path) {
+        return match base.update(&outcome.occurrences, &baseline_path) {
             Ok(added) => {
                 eprintln!(
                     "shroud scan: baseline {} updated: {added} new entr{}",
@@ -187,9 +201,6 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
             Err(e) => Err(fail(e)),
         };
     }
-    let before = outcome.findings.len();
-    outcome.findings.retain(|f| !base.contains(f));
-    outcome.summary.baselined = before - outcome.findings.len();
     let rendered = report::render(args.format, &outcome.findings, &outcome.summary);
     let written = match &args.output {
         Some(p) => std::fs::write(p, rendered.as_bytes()),

@@ -2,9 +2,11 @@
 //! `stringData`, `type`, labels and annotations for every part of shroud that meets a Secret
 //! (the scanner, ExternalSecret generation, `encrypt --kind EncryptedSecret`, the controller).
 //!
-//! Owns: recognising a Secret document, its entries in document order (`data` before
-//! `stringData`, as the API server merges them), base64 decoding of `data`, Secret key
-//! validation, and the decrypted [`Payload`] a controller applies.
+//! Owns: recognising a Secret document (also inside a `kind: List`), its entries in document
+//! order (`data` before `stringData`, as the API server merges them), base64 decoding of
+//! `data`, Secret key validation, the decrypted [`Payload`] a controller applies, and the
+//! plaintext copy `kubectl apply` leaves in the `kubectl.kubernetes.io/last-applied-configuration`
+//! annotation (reading it, and removing it before encryption).
 //! Must not know: the API server, encryption, where the document came from.
 
 use std::collections::BTreeMap;
@@ -13,7 +15,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::secret::SecretBytes;
-use crate::tree::{Map, Value};
+use crate::store::{self, Format};
+use crate::tree::{Map, Tree, Value};
+
+/// The annotation `kubectl apply` writes: the whole object as last applied, as JSON text. On a
+/// Secret it is a second, plaintext copy of `data`/`stringData`.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Which field of a Secret an entry came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +133,26 @@ impl<'a> SecretDoc<'a> {
         self.doc.get("sops").is_some()
     }
 
+    /// The raw text of the `kubectl.kubernetes.io/last-applied-configuration` annotation.
+    pub fn last_applied_text(&self) -> Option<&'a [u8]> {
+        self.metadata()?
+            .get("annotations")?
+            .as_map()?
+            .get(LAST_APPLIED)?
+            .as_scalar()
+            .map(|s| s.bytes())
+    }
+
+    /// The object the last-applied annotation holds, parsed (`None` when absent or not JSON).
+    pub fn last_applied(&self) -> Option<Map> {
+        let text = self.last_applied_text()?;
+        store::load_plain(Format::Json, text)
+            .ok()?
+            .branches
+            .into_iter()
+            .next()
+    }
+
     /// Every `data` then `stringData` entry, in document order.
     pub fn entries(&self) -> Vec<Entry<'a>> {
         let mut out = Vec::new();
@@ -149,6 +176,92 @@ impl<'a> SecretDoc<'a> {
         }
         out
     }
+}
+
+/// Whether a mapping carries Secret values: a non-empty `data` or `stringData`.
+pub fn holds_values(m: &Map) -> bool {
+    ["data", "stringData"].iter().any(|f| match m.get(f) {
+        Some(Value::Map(d)) => d.pairs().next().is_some(),
+        Some(Value::Scalar(s)) => !s.bytes().is_empty(),
+        _ => false,
+    })
+}
+
+/// The objects of one document: the document itself and, for a `kind: List` (what
+/// `kubectl get secrets -o yaml` prints), each of its `items`.
+pub fn objects(doc: &Map) -> Vec<&Map> {
+    let mut out = vec![doc];
+    out.extend(list_items(doc));
+    out
+}
+
+fn is_list(doc: &Map) -> bool {
+    text(doc, "kind").is_some_and(|k| k.ends_with("List"))
+}
+
+fn list_items(doc: &Map) -> impl Iterator<Item = &Map> {
+    let items = match doc.get("items") {
+        Some(Value::List(items)) if is_list(doc) => items.as_slice(),
+        _ => &[],
+    };
+    items.iter().filter_map(Value::as_map)
+}
+
+/// Removes the last-applied annotation from `doc` when `doc` is a Secret and the annotation
+/// holds a copy of its values (or cannot be read, so it might); an `annotations` mapping left
+/// empty goes too. Returns whether it removed something.
+fn strip_one(doc: &mut Map) -> bool {
+    let Some(secret) = SecretDoc::of(doc) else {
+        return false;
+    };
+    if secret.last_applied_text().is_none()
+        || secret.last_applied().is_some_and(|m| !holds_values(&m))
+    {
+        return false;
+    }
+    let Some(Value::Map(meta)) = doc.get_mut("metadata") else {
+        return false;
+    };
+    let Some(Value::Map(ann)) = meta.get_mut("annotations") else {
+        return false;
+    };
+    ann.remove(LAST_APPLIED);
+    if ann.pairs().next().is_none() {
+        meta.remove("annotations");
+    }
+    true
+}
+
+/// Removes the `kubectl.kubernetes.io/last-applied-configuration` annotation from every Secret
+/// of `tree` (also the items of a `kind: List`) whose annotation holds a plaintext copy of its
+/// `data`/`stringData`, so that encrypting the Secret leaves no copy behind; `kubectl apply`
+/// writes the annotation again on the next apply. Returns the names of the Secrets changed
+/// (`"?"` for one without a name).
+pub fn strip_last_applied(tree: &mut Tree) -> Vec<String> {
+    let mut changed = Vec::new();
+    let name = |m: &Map| {
+        SecretDoc::of(m)
+            .and_then(|s| s.name())
+            .unwrap_or_else(|| "?".to_owned())
+    };
+    for doc in &mut tree.branches {
+        if strip_one(doc) {
+            changed.push(name(doc));
+        }
+        if !is_list(doc) {
+            continue;
+        }
+        if let Some(Value::List(items)) = doc.get_mut("items") {
+            for item in items.iter_mut() {
+                if let Value::Map(m) = item
+                    && strip_one(m)
+                {
+                    changed.push(name(m));
+                }
+            }
+        }
+    }
+    changed
 }
 
 /// Whether `key` is a valid Secret data key: `[-._a-zA-Z0-9]+`, at most 253 characters.
@@ -304,6 +417,59 @@ mod tests {
         assert_eq!(p.labels["app"], "x");
         assert!(!format!("{p:?}").contains("hunter2"));
         assert!(SecretDoc::of(&doc("kind: ConfigMap\ndata: {a: b}\n")).is_none());
+    }
+
+    /// What `kubectl get secret -o yaml` prints after a `kubectl apply`: the data twice.
+    const APPLIED: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: |\n      {\"apiVersion\":\"v1\",\"data\":{\"password\":\"aHVudGVyMg==\"},\"kind\":\"Secret\",\"metadata\":{\"annotations\":{},\"name\":\"db\",\"namespace\":\"prod\"}}\n  name: db\n  namespace: prod\ndata:\n  password: aHVudGVyMg==\n"; // shroud:allow
+
+    #[test]
+    fn reads_and_strips_the_last_applied_copy() {
+        let d = doc(APPLIED);
+        let s = SecretDoc::of(&d).unwrap();
+        let copy = s.last_applied().expect("the annotation parses");
+        assert!(holds_values(&copy));
+        let e = SecretDoc::fields(&copy).entries();
+        assert_eq!(e[0].key, "password");
+        assert_eq!(e[0].decoded().unwrap().expose(), b"hunter2");
+
+        let mut tree = store::load_plain(Format::Yaml, APPLIED.as_bytes()).unwrap();
+        assert_eq!(strip_last_applied(&mut tree), vec!["db".to_owned()]);
+        let s = SecretDoc::of(&tree.branches[0]).unwrap();
+        assert!(s.last_applied_text().is_none());
+        assert!(
+            s.annotations().is_none(),
+            "an emptied annotations map goes too"
+        );
+        assert_eq!(s.entries().len(), 1, "the data itself stays");
+        // Nothing to strip the second time, nor in a ConfigMap or a Secret without values.
+        assert!(strip_last_applied(&mut tree).is_empty());
+        let mut cm = store::load_plain(
+            Format::Yaml,
+            APPLIED
+                .replace("kind: Secret", "kind: ConfigMap")
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(strip_last_applied(&mut cm).is_empty());
+        let empty = APPLIED.replace("\"data\":{\"password\":\"aHVudGVyMg==\"},", ""); // shroud:allow
+        let mut t = store::load_plain(Format::Yaml, empty.as_bytes()).unwrap();
+        assert!(strip_last_applied(&mut t).is_empty());
+    }
+
+    #[test]
+    fn list_items_are_objects_and_are_stripped() {
+        let list = format!(
+            "apiVersion: v1\nkind: List\nitems:\n- {}\n",
+            APPLIED.replace('\n', "\n  ")
+        );
+        let mut tree = store::load_plain(Format::Yaml, list.as_bytes()).unwrap();
+        assert_eq!(objects(&tree.branches[0]).len(), 2);
+        assert_eq!(strip_last_applied(&mut tree), vec!["db".to_owned()]);
+        assert!(
+            objects(&tree.branches[0])
+                .iter()
+                .all(|m| SecretDoc::of(m).is_none_or(|s| s.last_applied_text().is_none()))
+        );
     }
 
     #[test]

@@ -277,10 +277,30 @@ impl Engine {
             if claimed.contains(&line) || (self.generic == Generic::On && line == last_line) {
                 continue;
             }
+            let secret = &hay[c.value.clone()];
+            // A value known by its shape (a provider token, a DER private key) is reported
+            // under its own rule, whatever the scorer would say.
+            if let Some((id, description)) = rules::providers::classify(secret) {
+                if self.allowed(hay, path, secret, c.value.start)
+                    || allowed.get(hay, line, c.value.start)
+                {
+                    continue;
+                }
+                last_line = line;
+                found.push(Finding::new(
+                    id,
+                    description,
+                    path,
+                    line,
+                    1 + c.value.start - start,
+                    secret,
+                    None,
+                ));
+                continue;
+            }
             let Some(j) = scorer::judge(&c, hay, path) else {
                 continue;
             };
-            let secret = &hay[c.value.clone()];
             let message = match self.generic {
                 Generic::All => Some(format!(
                     "score {:.3}: {}{}",
@@ -552,6 +572,105 @@ mod tests {
         assert!(rules.contains(&("aws-access-key-id", 2)), "{rules:?}");
         assert!(!rules.iter().any(|r| r.1 == 3), "{rules:?}");
         assert_eq!(rules.iter().filter(|r| r.1 == 2).count(), 1, "{rules:?}");
+    }
+
+    /// The classes issue 22 found missed on unseen repositories: private JWK members, TOTP
+    /// seeds (an otpauth URI, a base32 seed given to a TOTP constructor), key material in
+    /// byte-array, hex-decode and base64-decode literals, provider tokens without a pattern
+    /// rule, base64 DER private keys, `curl -u`, bootstrap tokens. Values are assembled at run
+    /// time so this file scans clean.
+    #[test]
+    fn classes_found_on_unseen_repositories() {
+        let e = engine();
+        let rules_in = |path: &str, s: &str| -> Vec<String> {
+            e.scan(path, s.as_bytes())
+                .into_iter()
+                .map(|f| f.rule_id)
+                .collect()
+        };
+        let b64u = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        let jwk = format!(
+            "{{\"kty\":\"RSA\",\"n\":\"{b64u}\",\"e\":\"AQAB\",\n \"{}\":\"X4cTteJY_gn4FYPsXB8rdXix5vwsg1FLN5E3EaG6RJoVH-HLLKD9M7dx5oo7GURknchnrRweUkC7hT5fJLM0WbFAKNLWY2vv7B6NqXSzUvxT0_YSfqijwp3RTzlBaCxWp4doFk5N2o8Gy_nHNKroADIkJ46pRUohsXywbReAdYaMwFs9tv8d_cPVY3i07a3t8MN6TNwm0dSawm9v47UiCl3Sk5ZiG7xojPLu4sbg1U2jx4IBTNBznbJSzFHK66jT8bgkuqsk0GjskDJk19Z4qwjwbsnn4j2WBii3RL-Us2lGVkY8fkFzme1z0HbIkfz0Y6mqnOYtqc0X4jfcKoAC8Q\"}}\n",
+            "d"
+        );
+        assert!(rules_in("jwks.json", &jwk).contains(&"jwk-private-key".to_owned()));
+        // The public members alone are not a finding.
+        let public = jwk.replace("\"d\"", "\"x5t\"");
+        assert!(!rules_in("jwks.json", &public).contains(&"jwk-private-key".to_owned()));
+
+        let seed = "KRUGKIDROVUWG2ZAMJZG653OEBTG66BA"; // shroud:allow
+        let otp = format!(
+            "url = \"otpauth://totp/ACME:alice?{}={seed}&issuer=ACME\"\n",
+            "secret"
+        );
+        assert!(!rules_in("a.py", &otp).is_empty(), "otpauth secret");
+        let ctor = format!("totp = pyotp.TOTP(\"{seed}\")\n");
+        assert!(!rules_in("a.py", &ctor).is_empty(), "TOTP constructor");
+
+        let bytes = "static readonly byte[] Key = new byte[] { 0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c };\n"; // shroud:allow
+        assert!(!rules_in("Crypto.cs", bytes).is_empty(), "byte array");
+        let hex = "SIGNING_KEY = bytes.fromhex(\"8f3a9c2e71d04b56a9e3c7f21b8d4e6a\")\n";
+        assert!(!rules_in("k.py", hex).is_empty(), "hex-decoded key");
+        let b64 =
+            "byte[] secret = Base64.getDecoder().decode(\"q3Vt9ZkP2xL8mW4rT7yB1nC6hJ0sF5dA\");\n";
+        assert!(!rules_in("K.java", b64).is_empty(), "base64-decoded secret");
+
+        let shop = format!(
+            "SHOPIFY_TOKEN={}_{}\n",
+            "shpat", "9f86d081884c7d659a2feaa0c55ad015"
+        );
+        assert_eq!(rules_in(".env", &shop), ["shopify-token"]);
+        let der = format!(
+            "privateKey = \"{}IBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4ypbH7R4eVGJZ5yO4NmBXQJ7pDLc3sK8ZwvM9T2kH6fQ1xR5yL0oN3eU7iA4mG2\"\n",
+            "MIIEvQ"
+        );
+        assert_eq!(rules_in("Keys.java", &der), ["private-key-der"]);
+
+        let curl = "curl -s --user \"deploy:Zq8rT3xLm9\" https://registry.internal/v2/\n";
+        assert_eq!(rules_in("run.sh", curl), ["curl-user-password"]);
+        assert!(rules_in("run.sh", "curl -u \"$USER:$PASS\" https://x/\n").is_empty());
+        let join = "kubeadm join 10.0.0.1:6443 --token 8tpo9l.jlw135r8559kaad4 --discovery-token-ca-cert-hash sha256:x\n"; // shroud:allow
+        assert!(rules_in("notes.md", join).contains(&"kubernetes-bootstrap-token".to_owned()));
+    }
+
+    /// The false-positive classes issue 22 found: placeholder passwords in URLs, JWE blobs,
+    /// algorithm or scheme names under password keys, code expressions read as literals.
+    #[test]
+    fn look_alikes_found_on_unseen_repositories() {
+        let e = engine();
+        let none = |path: &str, s: &str| {
+            let f = e.scan(path, s.as_bytes());
+            assert!(f.is_empty(), "{s}: {f:?}");
+        };
+        let at = "@";
+        none(
+            "a.env",
+            &format!("DATABASE_URL=postgres://user:password{at}localhost/app\n"),
+        );
+        none(
+            "a.env",
+            &format!("DATABASE_URL=mysql://:pass{at}db:3306/app\n"),
+        );
+        none(
+            "a.env",
+            &format!("DATABASE_URL=postgres://user:<password>{at}localhost/app\n"),
+        );
+        let jwe = "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.OKOawDo13gRp2ojaHV7LFpZcgV7T6DVZKTyKOMTYUmKoTCVJRgckCL9kiMT03JGeipsEdY3mx_etLbbWSrFr05kLzcSr4qKAq7YN7e9jwQRb23nfa6c9d-StnImGyFDbSv04uVuxIp5Zms1gNxKKK2Da14B8S4rzVRltdYwam_lDp5XnZAYpQdb76FdIKLaVmqgfwX7XWRxv2322i-vDxRfqNzo_tETKzpVLzfiwQyeyPGLBIO56YJ7eObdv0je81860ppamavo35UgoRdbYaBcoh9QcfylQr66oc6vFWXRcZ_ZT2LawVCWTIy3brGPi6UklfCpIMfIjf7iGdXKHzg.48V1_ALb6US04U3b.5eym8TW_c8SuK0ltJ3rpYIzOeDQz7TALvtu6UG9oMo4vpzs9tX_EFShS8iB7j6jiSdiwkIr3ajwQzaBtQD_A.XFBoMYUZodetZdvTiFvSkQ";
+        none("a.yaml", &format!("token: {jwe}\n"));
+        none(
+            "a.yaml",
+            "password_hash_algorithm: argon2id\npassword: bcrypt\nauth: bearer\n",
+        );
+        none("a.py", "password = os.getenv(\"DB_PASSWORD\")\n");
+        none(
+            "a.ts",
+            "password: typeof o.password === 'string' ? o.password : undefined,\n",
+        );
+        none("a.js", "const token = \"Bearer \" + accessToken;\n");
+        none(
+            "a.yaml",
+            "password: \"$argon2id$v=19$m=65536,t=3,p=2$BpLnfgDsc2WD8F2q$o/vzA4myCqZZ36bUGsDY\"\n",
+        );
     }
 
     #[test]

@@ -1,13 +1,20 @@
 //! Kubernetes `kind: Secret` manifests committed with real values.
 //!
-//! Owns: finding Secret documents without sops metadata, decoding `data` (base64 is an
-//! encoding, not encryption) and judging `data`/`stringData` values against the placeholder
-//! list. Must not know: other rules, git, suppression files or output formats.
+//! Owns: finding Secret objects (also the items of a `kind: List`), decoding `data` (base64 is
+//! an encoding, not encryption) and scanning every decoded value with every rule — registry
+//! credentials (`.dockerconfigjson`, `.dockercfg`) down to the base64 `user:password` of each
+//! `auth` — judging the rest against the placeholder list, and the plaintext copy of a Secret
+//! that `kubectl apply` leaves in its `kubectl.kubernetes.io/last-applied-configuration`
+//! annotation (also in a sops-encrypted Secret, whose annotations are usually not encrypted).
+//! Must not know: git, suppression files or output formats.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 
 use super::Finding;
-use super::engine::{inline_allowed, line_at};
+use super::engine::{Engine, inline_allowed, line_at};
 use super::rules::{is_placeholder, names_itself};
-use crate::k8s::secret::{Field, SecretDoc};
+use crate::k8s::secret::{self as k8s, Field, LAST_APPLIED, SecretDoc};
 use crate::secret::SecretBytes;
 use crate::store::{self, Format};
 
@@ -73,8 +80,190 @@ fn find_key(data: &[u8], from: usize, key: &str) -> Option<usize> {
     None
 }
 
-/// Findings for every plaintext value of every unencrypted Secret in a YAML/JSON file.
-pub fn check(path: &str, data: &[u8]) -> Vec<Finding> {
+/// Where the value of the annotation at `at` starts: the next line for a YAML block scalar
+/// (`key: |`), else the key's own line.
+fn block_value_start(data: &[u8], at: usize) -> usize {
+    let (_, range) = line_at(data, at);
+    let line = &data[range.clone()];
+    let after = line
+        .iter()
+        .rposition(|&b| b == b':')
+        .map_or(&[][..], |p| &line[p + 1..]);
+    let after = String::from_utf8_lossy(after);
+    let t = after.trim();
+    if (t.starts_with('|') || t.starts_with('>')) && range.end < data.len() {
+        let next = range.end + 1;
+        let indent = data[next..]
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace() && **b != b'\n')
+            .count();
+        return next + indent;
+    }
+    at
+}
+
+/// The start offset of each YAML document (`---` separated) when they pair one to one with the
+/// parsed documents; `None` when that cannot be told (the lookups then run sequentially).
+fn yaml_doc_starts(data: &[u8], docs: usize) -> Option<Vec<usize>> {
+    let mut starts = vec![0];
+    let mut pos = 0;
+    while pos < data.len() {
+        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |p| pos + p);
+        let line = &data[pos..end];
+        if line.starts_with(b"---")
+            && line[3..]
+                .first()
+                .is_none_or(|b| b.is_ascii_whitespace() || *b == b'#')
+        {
+            starts.push(end + 1);
+        }
+        pos = end + 1;
+    }
+    // Documents with nothing but comments and blanks are not parsed documents.
+    let blank = |a: usize, b: usize| {
+        data[a.min(data.len())..b.min(data.len())]
+            .split(|&c| c == b'\n')
+            .all(|l| {
+                let t = String::from_utf8_lossy(l);
+                let t = t.trim();
+                t.is_empty() || t.starts_with('#') || t.starts_with("---") || t == "..."
+            })
+    };
+    let mut kept = Vec::new();
+    for (i, &s) in starts.iter().enumerate() {
+        let e = starts.get(i + 1).copied().unwrap_or(data.len());
+        if !blank(s, e) {
+            kept.push(s);
+        }
+    }
+    (kept.len() == docs).then_some(kept)
+}
+
+/// The file name a decoded value is scanned under, so its syntax is recognised: the key
+/// itself when it has an extension (`config.yaml`), `config.json` for registry credentials.
+fn virtual_name(key: &str) -> String {
+    if is_docker_key(key) {
+        "config.json".to_owned()
+    } else {
+        key.to_owned()
+    }
+}
+
+fn is_docker_key(key: &str) -> bool {
+    key == ".dockerconfigjson" || key == ".dockercfg"
+}
+
+/// The passwords of a registry credential file (`.dockerconfigjson` `{"auths": {host: …}}` or
+/// the older `.dockercfg` `{host: …}`): each `password`, and the password half of each base64
+/// `auth` (`user:password`). `None` when the value is not such a file.
+fn docker_passwords(plain: &[u8]) -> Option<Vec<SecretBytes>> {
+    let v: serde_json::Value = serde_json::from_slice(plain).ok()?;
+    let hosts = v.get("auths").unwrap_or(&v).as_object()?;
+    let mut out = Vec::new();
+    for entry in hosts.values() {
+        let Some(e) = entry.as_object() else { continue };
+        if let Some(p) = e.get("password").and_then(|p| p.as_str()) {
+            out.push(SecretBytes::from_slice(p.as_bytes()));
+        }
+        if let Some(auth) = e.get("auth").and_then(|a| a.as_str())
+            && let Ok(raw) = B64.decode(auth.trim())
+        {
+            let raw = SecretBytes::new(raw);
+            if let Some(colon) = raw.expose().iter().position(|&b| b == b':') {
+                out.push(SecretBytes::from_slice(&raw.expose()[colon + 1..]));
+            }
+        }
+        if let Some(t) = e.get("identitytoken").and_then(|p| p.as_str()) {
+            out.push(SecretBytes::from_slice(t.as_bytes()));
+        }
+    }
+    Some(out)
+}
+
+/// A PEM certificate or public key with no private key: public material.
+fn only_public_pem(plain: &[u8]) -> bool {
+    let has = |w: &[u8]| memchr::memmem::find(plain, w).is_some();
+    (has(b"-----BEGIN CERTIFICATE-----") || has(b"PUBLIC KEY-----")) && !has(b"PRIVATE KEY")
+}
+
+/// Whether a decoded value is not worth reporting by itself.
+fn unreal(raw: &[u8], plain: &[u8]) -> bool {
+    plain.iter().all(u8::is_ascii_whitespace)
+        || raw.starts_with(b"ENC[")
+        || is_placeholder(raw)
+        || is_placeholder(plain)
+        || names_itself(plain)
+        || only_public_pem(plain)
+}
+
+/// One Secret value to judge, and where its findings go.
+struct Place<'a> {
+    path: &'a str,
+    at: usize,
+    message: String,
+}
+
+/// Findings for one `data`/`stringData` value: every rule's findings in the decoded value (and
+/// in each registry `auth`), else one `kubernetes-secret` finding when the value is real.
+fn judge(
+    engine: &Engine,
+    data: &[u8],
+    key: &str,
+    raw: &[u8],
+    plain: &[u8],
+    place: &Place<'_>,
+) -> Vec<Finding> {
+    if NOT_SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
+        || raw.starts_with(b"ENC[")
+        || inline_allowed(data, place.at)
+    {
+        return Vec::new();
+    }
+    let (line, range) = line_at(data, place.at);
+    let column = 1 + place.at - range.start;
+    let relocate = |f: Finding| f.relocated(place.path, line, column, Some(place.message.clone()));
+    let mut out: Vec<Finding> = engine
+        .scan(&virtual_name(key), plain)
+        .into_iter()
+        .map(relocate)
+        .collect();
+    let docker = docker_passwords(plain);
+    if let Some(passwords) = &docker {
+        for p in passwords {
+            out.extend(engine.scan("auth", p.expose()).into_iter().map(relocate));
+        }
+    }
+    if !out.is_empty() {
+        out.sort_by(|a, b| a.secret_sha256.cmp(&b.secret_sha256));
+        out.dedup_by(|a, b| a.rule_id == b.rule_id && a.secret_sha256 == b.secret_sha256);
+        return out;
+    }
+    // A registry credential is judged by its passwords, not as one JSON blob.
+    let secret: Option<&[u8]> = match &docker {
+        Some(passwords) => passwords
+            .iter()
+            .map(SecretBytes::expose)
+            .find(|p| !unreal(p, p)),
+        None => (!unreal(raw, plain)).then_some(plain),
+    };
+    secret
+        .map(|secret| {
+            vec![Finding::new(
+                RULE_ID,
+                DESCRIPTION,
+                place.path,
+                line,
+                column,
+                secret,
+                Some(place.message.clone()),
+            )]
+        })
+        .unwrap_or_default()
+}
+
+/// Findings for every plaintext value of every Secret in a YAML/JSON file, and for the copy of
+/// its values a `kubectl.kubernetes.io/last-applied-configuration` annotation holds.
+pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
     let format = match Format::from_path(std::path::Path::new(path)) {
         Format::Json => Format::Json,
         Format::Yaml => Format::Yaml,
@@ -87,81 +276,100 @@ pub fn check(path: &str, data: &[u8]) -> Vec<Finding> {
     let Ok(tree) = store::load_plain(format, data) else {
         return Vec::new();
     };
+    let starts = match format {
+        Format::Yaml => yaml_doc_starts(data, tree.branches.len()),
+        _ => None,
+    };
     let mut out = Vec::new();
     let mut cursor = 0;
-    for doc in &tree.branches {
-        let Some(secret) = SecretDoc::of(doc).filter(|s| !s.is_sops()) else {
-            continue;
-        };
-        let name = secret.name().unwrap_or_default();
-        let doc_start = find_key(data, cursor, "kind").unwrap_or(cursor);
-        let mut field_at = doc_start;
-        let mut key_cursor = doc_start;
-        let mut current: Option<Field> = None;
-        for entry in secret.entries() {
-            if current != Some(entry.field) {
-                current = Some(entry.field);
-                field_at = find_key(data, doc_start, entry.field.name()).unwrap_or(doc_start);
-                key_cursor = field_at;
-            }
-            let Some(raw) = entry.raw() else {
+    for (d, doc) in tree.branches.iter().enumerate() {
+        if let Some(s) = &starts {
+            cursor = cursor.max(s[d]);
+        }
+        for obj in k8s::objects(doc) {
+            let Some(secret) = SecretDoc::of(obj) else {
                 continue;
             };
-            // Invalid base64 in `data` is judged as written.
-            let plain = entry
-                .decoded()
-                .unwrap_or_else(|| SecretBytes::from_slice(raw));
-            let plain = plain.expose();
-            let key = entry.key;
-            let at = find_key(data, key_cursor, key).unwrap_or(field_at);
-            key_cursor = at;
-            cursor = cursor.max(key_cursor);
-            if NOT_SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
-                || plain.iter().all(u8::is_ascii_whitespace)
-                || raw.starts_with(b"ENC[")
-                || is_placeholder(raw)
-                || is_placeholder(plain)
-                || names_itself(plain)
-                || inline_allowed(data, at)
-            {
-                continue;
+            let name = secret.name().unwrap_or_default();
+            let obj_start = cursor;
+            let mut last = cursor;
+            if !secret.is_sops() {
+                let mut key_cursor = cursor;
+                let mut current: Option<Field> = None;
+                let mut field_at = cursor;
+                for entry in secret.entries() {
+                    if current != Some(entry.field) {
+                        current = Some(entry.field);
+                        field_at =
+                            find_key(data, obj_start, entry.field.name()).unwrap_or(obj_start);
+                        key_cursor = field_at;
+                    }
+                    let Some(raw) = entry.raw() else {
+                        continue;
+                    };
+                    // Invalid base64 in `data` is judged as written.
+                    let plain = entry
+                        .decoded()
+                        .unwrap_or_else(|| SecretBytes::from_slice(raw));
+                    let key = entry.key;
+                    let at = find_key(data, key_cursor, key).unwrap_or(field_at);
+                    key_cursor = at;
+                    last = last.max(at);
+                    let message = format!(
+                        "Secret {name:?} stores {}.{key} in plaintext (base64 is not encryption); encrypt it: shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path}",
+                        entry.field.name()
+                    );
+                    out.extend(judge(
+                        engine,
+                        data,
+                        key,
+                        raw,
+                        plain.expose(),
+                        &Place { path, at, message },
+                    ));
+                }
             }
-            let (line, range) = line_at(data, at);
-            let message = format!(
-                "Secret {name:?} stores {}.{key} in plaintext (base64 is not encryption); encrypt it: shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path}",
-                entry.field.name()
-            );
-            out.push(Finding::new(
-                RULE_ID,
-                DESCRIPTION,
-                path,
-                line,
-                1 + at - range.start,
-                plain,
-                Some(message),
-            ));
+            if let Some(copy) = secret.last_applied().filter(k8s::holds_values)
+                && !secret
+                    .last_applied_text()
+                    .is_some_and(|t| t.starts_with(b"ENC["))
+            {
+                let ann = find_key(data, obj_start, LAST_APPLIED).unwrap_or(obj_start);
+                let at = block_value_start(data, ann);
+                last = last.max(ann);
+                let fix = if secret.is_sops() {
+                    format!(
+                        "remove it: shroud unset {path} '[\"metadata\"][\"annotations\"][\"{LAST_APPLIED}\"]'"
+                    )
+                } else {
+                    format!(
+                        "shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path} removes it"
+                    )
+                };
+                for entry in SecretDoc::fields(&copy).entries() {
+                    let Some(raw) = entry.raw() else {
+                        continue;
+                    };
+                    let plain = entry
+                        .decoded()
+                        .unwrap_or_else(|| SecretBytes::from_slice(raw));
+                    let message = format!(
+                        "Secret {name:?} carries a plaintext copy of {}.{} in its {LAST_APPLIED} annotation; {fix}",
+                        entry.field.name(),
+                        entry.key
+                    );
+                    out.extend(judge(
+                        engine,
+                        data,
+                        entry.key,
+                        raw,
+                        plain.expose(),
+                        &Place { path, at, message },
+                    ));
+                }
+            }
+            cursor = cursor.max(last + 1);
         }
-        cursor = cursor.max(doc_start + 1);
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flags_real_values_only() {
-        // shroud:allow-next-line (a test fixture)
-        let y = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ndata:\n  password: VnE4LXJUM3gtTG05d1o=\n  user: Y2hhbmdlbWU=\nstringData:\n  token: \"{{ .Values.token }}\"\n---\nkind: ConfigMap\ndata:\n  a: b\n";
-        let f = check("k8s/db.yaml", y);
-        assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!(f[0].line, 6);
-        assert!(
-            f[0].message
-                .as_deref()
-                .unwrap()
-                .contains("shroud encrypt -i --encrypted-regex '^(data|stringData)$' k8s/db.yaml")
-        );
-    }
 }

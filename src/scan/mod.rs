@@ -54,6 +54,8 @@ pub struct Finding {
     pub line: usize,
     pub column: usize,
     pub commit: Option<String>,
+    /// The git blob (file version) the finding was made in, for git sources.
+    pub blob: Option<String>,
     /// The first characters of the secret and `…`.
     pub redacted: String,
     /// Hex SHA-256 of the secret.
@@ -113,12 +115,33 @@ impl Finding {
             line,
             column,
             commit: None,
+            blob: None,
             redacted: redact(secret),
             fingerprint: fingerprint(rule_id, &secret_sha256, path),
             secret_sha256,
             message,
             occurrences: 1,
         }
+    }
+
+    /// The same secret reported at another place: a credential found inside a decoded value
+    /// (a Kubernetes Secret's base64 `data`) is reported where that value is written.
+    pub fn relocated(
+        mut self,
+        path: &str,
+        line: usize,
+        column: usize,
+        message: Option<String>,
+    ) -> Finding {
+        self.fingerprint = fingerprint(&self.rule_id, &self.secret_sha256, path);
+        self.path = path.to_owned();
+        self.line = line;
+        self.column = column;
+        self.message = match (message, self.message.take()) {
+            (Some(m), Some(inner)) => Some(format!("{m}; {inner}")),
+            (m, inner) => m.or(inner),
+        };
+        self
     }
 }
 
@@ -145,6 +168,10 @@ pub enum Source {
     Staged(Vec<String>),
     /// Lines added by each commit of a range (`A..B`).
     Commits(String),
+    /// What the pre-commit hooks scan, given the repo-relative file names pre-commit passes:
+    /// the staged lines of each file with staged changes, the whole of each file without
+    /// (`pre-commit run --all-files`); with no names, the same as `Staged`.
+    PreCommit(Vec<String>),
     /// Every blob any reachable commit introduced, each once; each distinct secret reported
     /// once, at its oldest introducing commit, with its number of occurrences.
     AllHistory,
@@ -278,7 +305,7 @@ impl Scanner {
     /// All findings in one file's bytes (no ignore-file or size check).
     pub fn scan_bytes(&self, path: &str, data: &[u8]) -> Vec<Finding> {
         let mut found = self.engine.scan(path, data);
-        let special: Vec<Finding> = kube::check(path, data)
+        let special: Vec<Finding> = kube::check(path, data, &self.engine)
             .into_iter()
             .chain(self.policy.check(path, data))
             .collect();
@@ -299,29 +326,53 @@ impl Scanner {
     }
 }
 
-/// The result of a scan (baseline not applied).
+/// The result of a scan.
 #[derive(Debug, Default)]
 pub struct Outcome {
+    /// What to report: baselined findings removed (with [`Extra::baseline`]); in a history scan
+    /// each distinct secret once.
     pub findings: Vec<Finding>,
+    /// With [`Extra::every_occurrence`]: every occurrence before a history scan folds them into
+    /// one finding per secret (what `--update-baseline` records); otherwise empty.
+    pub occurrences: Vec<Finding>,
     pub summary: Summary,
 }
 
-struct Shared {
-    findings: Mutex<Vec<Finding>>,
-    summary: Mutex<Summary>,
+/// What a scan does beyond [`Options`]: the baseline to apply, and whether to keep every
+/// occurrence.
+#[derive(Debug, Default)]
+pub struct Extra<'a> {
+    /// Findings it accepts are dropped (and counted in [`Summary::baselined`]) as they are made,
+    /// before a history scan folds occurrences: a history entry accepts one commit's blob, not
+    /// the secret's later occurrences.
+    pub baseline: Option<&'a baseline::Baseline>,
+    /// Keep every occurrence in [`Outcome::occurrences`].
+    pub every_occurrence: bool,
 }
 
-impl Shared {
-    fn record(&self, bytes: usize, result: Scanned, mut keep: impl FnMut(&Finding) -> bool) {
+struct Shared<'a> {
+    findings: Mutex<Vec<Finding>>,
+    summary: Mutex<Summary>,
+    baseline: Option<&'a baseline::Baseline>,
+}
+
+impl Shared<'_> {
+    /// Counts a scanned file or blob and keeps its findings the baseline does not accept.
+    fn record(&self, bytes: usize, result: Scanned) {
         let mut s = self.summary.lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Scanned::Skipped => s.skipped += 1,
-            Scanned::Findings(f) => {
+            Scanned::Findings(mut f) => {
                 s.files += 1;
                 s.bytes += bytes as u64;
+                if let Some(b) = self.baseline {
+                    let before = f.len();
+                    f.retain(|f| !b.contains(f));
+                    s.baselined += before - f.len();
+                }
                 drop(s);
                 let mut all = self.findings.lock().unwrap_or_else(|e| e.into_inner());
-                all.extend(f.into_iter().filter(|f| keep(f)));
+                all.extend(f);
             }
         }
     }
@@ -389,8 +440,13 @@ fn within(added: &[(usize, usize)], f: &Finding) -> bool {
     added.get(i).is_some_and(|&(a, _)| a <= f.line)
 }
 
-/// Scans according to `opts`.
+/// Scans according to `opts` (no baseline applied).
 pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
+    scan_with(opts, &Extra::default())
+}
+
+/// Scans according to `opts`, applying `extra`.
+pub fn scan_with(opts: &Options, extra: &Extra<'_>) -> Result<Outcome, ScanError> {
     let root = std::path::absolute(&opts.root).unwrap_or_else(|_| opts.root.clone());
     let mut scanner = Scanner::new(&root, opts.settings.as_deref(), opts.max_file_size)?;
     if opts.all_candidates {
@@ -399,7 +455,9 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
     let shared = Shared {
         findings: Mutex::new(Vec::new()),
         summary: Mutex::new(Summary::default()),
+        baseline: extra.baseline,
     };
+    let mut occurrences = Vec::new();
     let n = threads(opts.threads);
     match &opts.source {
         Source::Paths(paths) => {
@@ -408,36 +466,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
             } else {
                 paths.clone()
             };
-            let scan_file = |file: PathBuf| {
-                let path = display_path(&root, &file);
-                if scanner.ignored(&path) {
-                    return;
-                }
-                // One open, one fstat, one read: no second path lookup.
-                let read = std::fs::File::open(&file).and_then(|fh| {
-                    use std::io::Read;
-                    let len = fh.metadata()?.len();
-                    if len > scanner.max_size {
-                        return Ok(None);
-                    }
-                    let mut data = Vec::with_capacity(len as usize + 1);
-                    // A file that grows while it is read is still bounded.
-                    fh.take(scanner.max_size + 1).read_to_end(&mut data)?;
-                    if data.len() as u64 > scanner.max_size {
-                        return Ok(None);
-                    }
-                    Ok(Some(data))
-                });
-                match read {
-                    Ok(None) => shared.record(0, Scanned::Skipped, |_| true),
-                    Ok(Some(data)) => {
-                        let r = scanner.scan_checked(&path, &data);
-                        shared.record(data.len(), r, |_| true);
-                    }
-                    Err(e) => shared.error(format!("{path}: cannot read: {e}")),
-                }
-            };
-            crate::repo::files_parallel(&paths, n, &scan_file, &|e| shared.error(e));
+            scan_files(&scanner, &shared, &root, n, &paths);
         }
         Source::Staged(_) | Source::Commits(_) => {
             let changes = match &opts.source {
@@ -445,52 +474,30 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                 Source::Commits(r) => source::commits(&root, r)?,
                 _ => unreachable!(),
             };
-            let changes: Vec<_> = changes
-                .into_iter()
-                .filter(|c| !scanner.ignored(&c.path))
-                .collect();
-            // Each blob once; findings filtered per change to the lines it added.
-            let mut by_blob: HashMap<&str, Vec<usize>> = HashMap::new();
-            let mut order = Vec::new();
-            for (i, c) in changes.iter().enumerate() {
-                by_blob
-                    .entry(c.blob.as_str())
-                    .or_insert_with(|| {
-                        order.push(c.blob.clone());
-                        Vec::new()
-                    })
-                    .push(i);
+            scan_changes(&scanner, &shared, &root, n, changes)?;
+        }
+        Source::PreCommit(files) => {
+            // Literal names: pre-commit passes file names, never pathspec patterns.
+            let specs: Vec<String> = files.iter().map(|f| format!(":(literal){f}")).collect();
+            let changes = source::staged(&root, &specs)?;
+            let whole: Vec<PathBuf> = {
+                let changed: std::collections::HashSet<&str> =
+                    changes.iter().map(|c| c.path.as_str()).collect();
+                files
+                    .iter()
+                    .filter(|f| !changed.contains(f.as_str()))
+                    .map(|f| root.join(f))
+                    .filter(|p| p.is_file())
+                    .collect()
+            };
+            if !whole.is_empty() {
+                scan_files(&scanner, &shared, &root, n, &whole);
             }
-            stream_blobs(&root, order, scanner.max_size, n, &shared, |blob, data| {
-                let users = &by_blob[blob];
-                let first = &changes[users[0]];
-                let Scanned::Findings(found) = scanner.scan_checked(&first.path, data) else {
-                    return (data.len(), Scanned::Skipped);
-                };
-                let mut out = Vec::new();
-                let mut seen = std::collections::HashSet::new();
-                for &u in users {
-                    let c = &changes[u];
-                    for f in &found {
-                        if within(&c.added, f)
-                            && seen.insert((f.fingerprint.clone(), f.line, c.path.as_str()))
-                        {
-                            let mut f = f.clone();
-                            if f.path != c.path {
-                                f.fingerprint = fingerprint(&f.rule_id, &f.secret_sha256, &c.path);
-                                f.path = c.path.clone();
-                            }
-                            f.commit = c.commit.clone();
-                            out.push(f);
-                        }
-                    }
-                }
-                (data.len(), Scanned::Findings(out))
-            })?;
+            scan_changes(&scanner, &shared, &root, n, changes)?;
         }
         Source::Bytes { name, data } => {
             let r = scanner.scan_checked(name, data);
-            shared.record(data.len(), r, |_| true);
+            shared.record(data.len(), r);
         }
         Source::AllHistory => {
             if source::toplevel(&root).is_none() {
@@ -509,7 +516,7 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                     continue;
                 }
                 if b.size > scanner.max_size {
-                    shared.record(0, Scanned::Skipped, |_| true);
+                    shared.record(0, Scanned::Skipped);
                     continue;
                 }
                 order.push(b.blob.clone());
@@ -527,12 +534,16 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
                 if let Scanned::Findings(f) = &mut r {
                     for f in f.iter_mut() {
                         f.commit = Some(history.commits[*commit].clone());
+                        f.blob = Some(blob.to_owned());
                     }
                 }
                 (data.len(), r)
             })?;
             // Each distinct secret once: the oldest introducing commit, with a count.
             let mut findings = shared.findings.lock().unwrap_or_else(|e| e.into_inner());
+            if extra.every_occurrence {
+                occurrences = findings.clone();
+            }
             let mut first: HashMap<(String, String), usize> = HashMap::new();
             let mut kept: Vec<Finding> = Vec::new();
             for f in findings.drain(..) {
@@ -590,6 +601,17 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
     findings.dedup_by(|a, b| {
         a.fingerprint == b.fingerprint && a.line == b.line && a.commit == b.commit
     });
+    if extra.every_occurrence && !matches!(opts.source, Source::AllHistory) {
+        occurrences = findings.clone();
+    }
+    occurrences.retain(|f| {
+        !f.commit.as_deref().is_some_and(|c| {
+            scanner
+                .allowlists
+                .iter()
+                .any(|a| a.commits.iter().any(|x| c.starts_with(x.as_str())))
+        })
+    });
     if let Some(base) = &opts.display_base {
         let base = std::path::absolute(base).unwrap_or_else(|_| base.clone());
         if base != root {
@@ -602,10 +624,113 @@ pub fn scan(opts: &Options) -> Result<Outcome, ScanError> {
     }
     Ok(Outcome {
         findings,
+        occurrences,
         summary: shared
             .summary
             .into_inner()
             .unwrap_or_else(|e| e.into_inner()),
+    })
+}
+
+/// Scans files (and the files under directories) of a repository walk, each read once.
+fn scan_files(scanner: &Scanner, shared: &Shared<'_>, root: &Path, n: usize, paths: &[PathBuf]) {
+    let scan_file = |file: PathBuf| {
+        let path = display_path(root, &file);
+        if scanner.ignored(&path) {
+            return;
+        }
+        // One open, one fstat, one read: no second path lookup.
+        let read = std::fs::File::open(&file).and_then(|fh| {
+            use std::io::Read;
+            let len = fh.metadata()?.len();
+            if len > scanner.max_size {
+                return Ok(None);
+            }
+            let mut data = Vec::with_capacity(len as usize + 1);
+            // A file that grows while it is read is still bounded.
+            fh.take(scanner.max_size + 1).read_to_end(&mut data)?;
+            if data.len() as u64 > scanner.max_size {
+                return Ok(None);
+            }
+            Ok(Some(data))
+        });
+        match read {
+            Ok(None) => shared.record(0, Scanned::Skipped),
+            Ok(Some(data)) => {
+                let r = scanner.scan_checked(&path, &data);
+                shared.record(data.len(), r);
+            }
+            Err(e) => shared.error(format!("{path}: cannot read: {e}")),
+        }
+    };
+    // A path that cannot be read is reported and the others are still scanned (the walk
+    // stops at its first error).
+    let readable: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| match std::fs::metadata(p) {
+            Ok(_) => true,
+            Err(e) => {
+                shared.error(format!("{}: cannot read: {e}", display_path(root, p)));
+                false
+            }
+        })
+        .cloned()
+        .collect();
+    if !readable.is_empty() {
+        crate::repo::files_parallel(&readable, n, &scan_file, &|e| shared.error(e));
+    }
+}
+
+/// Scans the blobs of `changes` (each once) and keeps the findings on the lines they added.
+fn scan_changes(
+    scanner: &Scanner,
+    shared: &Shared<'_>,
+    root: &Path,
+    n: usize,
+    changes: Vec<source::Change>,
+) -> Result<(), ScanError> {
+    let changes: Vec<_> = changes
+        .into_iter()
+        .filter(|c| !scanner.ignored(&c.path))
+        .collect();
+    // Each blob once; findings filtered per change to the lines it added.
+    let mut by_blob: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut order = Vec::new();
+    for (i, c) in changes.iter().enumerate() {
+        by_blob
+            .entry(c.blob.as_str())
+            .or_insert_with(|| {
+                order.push(c.blob.clone());
+                Vec::new()
+            })
+            .push(i);
+    }
+    stream_blobs(root, order, scanner.max_size, n, shared, |blob, data| {
+        let users = &by_blob[blob];
+        let first = &changes[users[0]];
+        let Scanned::Findings(found) = scanner.scan_checked(&first.path, data) else {
+            return (data.len(), Scanned::Skipped);
+        };
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for &u in users {
+            let c = &changes[u];
+            for f in &found {
+                if within(&c.added, f)
+                    && seen.insert((f.fingerprint.clone(), f.line, c.path.as_str()))
+                {
+                    let mut f = f.clone();
+                    if f.path != c.path {
+                        f.fingerprint = fingerprint(&f.rule_id, &f.secret_sha256, &c.path);
+                        f.path = c.path.clone();
+                    }
+                    f.commit = c.commit.clone();
+                    f.blob = Some(c.blob.clone());
+                    out.push(f);
+                }
+            }
+        }
+        (data.len(), Scanned::Findings(out))
     })
 }
 
@@ -615,7 +740,7 @@ fn stream_blobs(
     ids: Vec<String>,
     max: u64,
     n: usize,
-    shared: &Shared,
+    shared: &Shared<'_>,
     work: impl Fn(&str, &[u8]) -> (usize, Scanned) + Sync,
 ) -> Result<(), ScanError> {
     let names = ids.clone();
@@ -625,14 +750,14 @@ fn stream_blobs(
         s.spawn(|| {
             pool(n, rx, |(i, data): (usize, Vec<u8>)| {
                 let (len, r) = work(&names[i], &data);
-                shared.record(len, r, |_| true);
+                shared.record(len, r);
             })
         });
         result = source::read_blobs(root, ids, max, |i, blob| match blob {
             source::Blob::Data(d) => {
                 let _ = tx.send((i, d));
             }
-            source::Blob::TooLarge => shared.record(0, Scanned::Skipped, |_| true),
+            source::Blob::TooLarge => shared.record(0, Scanned::Skipped),
             source::Blob::Missing => shared.warn(format!(
                 "git object {} is missing (partial or damaged clone); not scanned",
                 names[i]

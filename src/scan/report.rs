@@ -1,7 +1,7 @@
 //! Rendering findings: human text, JSON and SARIF 2.1.0.
 //!
-//! Owns: output layouts. Every string that came from the scanned repository (paths, messages,
-//! redacted secrets) goes through [`sanitize`](crate::text::sanitize) for text output; JSON/SARIF
+//! Owns: output layouts. Every string that came from the scanned repository (paths, rule ids
+//! and descriptions of custom rules, messages, redacted secrets, commits) goes through [`sanitize`](crate::text::sanitize) for text output; JSON/SARIF
 //! escape through serde. Must not know: how findings were produced. Never sees a full secret:
 //! findings only carry a redacted prefix and a digest.
 
@@ -51,7 +51,7 @@ pub fn text(findings: &[Finding]) -> String {
             f.line,
             f.column,
             sanitize(&f.description),
-            f.rule_id
+            sanitize(&f.rule_id)
         );
         if !f.redacted.is_empty() {
             let _ = write!(out, " {}", sanitize(&f.redacted));
@@ -104,6 +104,11 @@ fn sarif(findings: &[Finding], summary: &Summary) -> Value {
         .into_iter()
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
         .collect();
+    for (id, d) in super::rules::providers::ids() {
+        if !rules.iter().any(|(r, _)| r == id) {
+            rules.push((id.to_owned(), d.to_owned()));
+        }
+    }
     for (id, d) in [
         (
             super::engine::GENERIC,

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use super::candidates::{Candidate, Quote};
+use super::candidates::{Candidate, Codec, Quote, array_bytes};
 use super::rules::validate::PROVIDER_PREFIXES;
 use super::rules::{entropy, is_placeholder, names_itself};
 
@@ -361,15 +361,16 @@ fn vocab_word(t: &str) -> Option<&'static str> {
 fn key_group(tokens: &[String], whole: &str) -> Option<&'static str> {
     let any = |f: &dyn Fn(&str) -> bool| tokens.iter().any(|t| f(t));
     if any(&|t| {
-        t.contains("password")
-            || t.contains("passwd")
-            || t.contains("pwd")
-            || t == "pw"
-            || t == "pass"
-            || t.ends_with("pass")
-            || t.starts_with("passphrase")
-            || t == "passcode"
-            || t == "identified"
+        t != "getpass"
+            && (t.contains("password")
+                || t.contains("passwd")
+                || t.contains("pwd")
+                || t == "pw"
+                || t == "pass"
+                || t.ends_with("pass")
+                || t.starts_with("passphrase")
+                || t == "passcode"
+                || t == "identified")
     }) {
         return Some("pw");
     }
@@ -379,7 +380,15 @@ fn key_group(tokens: &[String], whole: &str) -> Option<&'static str> {
     if any(&|t| t.contains("token")) {
         return Some("token");
     }
-    if any(&|t| t == "basic" || t == "bearer" || t.contains("auth")) {
+    if any(&|t| {
+        t == "basic"
+            || t == "bearer"
+            || t.contains("auth")
+                // `author`, `authenticator`, `authority`: words, not credentials.
+                && !(t.starts_with("author") && !t.starts_with("authoriz"))
+                && !t.starts_with("authenticat")
+                && !t.starts_with("authorit")
+    }) {
         return Some("auth");
     }
     if any(&|t| t == "salt" || t == "nonce" || t.contains("otp") || t == "seed" || t == "verifier")
@@ -563,10 +572,46 @@ fn shape(v: &[u8]) -> &'static str {
     }
 }
 
+/// Three or more words joined by `-`, `_` or blanks (`long-and-random-alpha-numeric-string`,
+/// `some_silly_password`): a description of a value.
+fn is_phrase(v: &[u8]) -> bool {
+    let words: Vec<&[u8]> = v
+        .split(|b| matches!(b, b'-' | b'_' | b' '))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.len() >= 3
+        && words
+            .iter()
+            .all(|w| w.len() >= 2 && w.iter().all(u8::is_ascii_alphabetic))
+}
+
+/// An RFC 4648 base32 string of at least 16 characters with letters and digits (TOTP seeds).
+fn is_base32(v: &[u8]) -> bool {
+    let body = v.strip_suffix(b"=").unwrap_or(v);
+    let body = body.trim_ascii_end();
+    body.len() >= 16
+        && body
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(b) || *b == b'=')
+        && body.iter().any(u8::is_ascii_digit)
+        && body.iter().any(u8::is_ascii_uppercase)
+}
+
 /// Hash formats (`$2a$…`, `{SSHA}…`, `sha256:…`): stored digests, not credentials.
 fn is_hash_format(v: &[u8]) -> bool {
     let l = v.to_ascii_lowercase();
+    let l = l.strip_prefix(b"{crypt}").unwrap_or(&l);
     l.starts_with(b"$2a$")
+        || l.starts_with(b"$y$")
+        || l.starts_with(b"$7$")
+        || l.starts_with(b"$apr1$")
+        || l.starts_with(b"$sha1$")
+        || l.starts_with(b"$md5")
+        || l.starts_with(b"pbkdf2_sha")
+        || l.starts_with(b"argon2$")
+        || l.starts_with(b"bcrypt$")
+        || l.starts_with(b"bcrypt_sha256$")
+        || l.starts_with(b"$2a$")
         || l.starts_with(b"$2b$")
         || l.starts_with(b"$2y$")
         || l.starts_with(b"$argon2")
@@ -676,7 +721,207 @@ const METADATA_TOKENS: &[&str] = &[
     "public",
     "pub",
     "enabled",
+    "algorithm",
+    "algorithms",
+    "algo",
+    "alg",
+    "scheme",
+    "type",
+    "kind",
+    "method",
+    "mode",
+    "length",
+    "len",
+    "rounds",
+    "iterations",
+    "strength",
+    "regex",
+    "pattern",
+    "validator",
+    "rule",
+    "rules",
+    "endpoint",
+    "path",
+    "route",
+    "host",
+    "port",
+    "table",
+    "column",
+    "selector",
+    "class",
+    "handler",
+    "factory",
+    "strategy",
+    "hasher",
+    "encoder",
+    "generator",
+    "status",
+    "event",
+    "callback",
+    "location",
+    "provider",
+    "hash",
+    "hashed",
+    "digest",
+    "checksum",
+    "fingerprint",
+    "within",
+    "interval",
+    "period",
+    "lifetime",
+    "duration",
+    "age",
+    "delay",
+    "retries",
+    "attempts",
+    "limit",
 ];
+
+/// Words in a key that describe a state or a condition of a credential (`NERR_PasswordTooShort`,
+/// `STATUS_PASSWORD_EXPIRED`, `wrong_password_count`): with a number as the value, an error
+/// code or a setting, not a credential.
+const STATE_WORDS: &[&str] = &[
+    "error", "err", "nerr", "status", "invalid", "wrong", "bad", "expired", "expire", "expires",
+    "too", "short", "long", "must", "cant", "not", "mismatch", "required", "history", "complex",
+    "reset", "changed", "change", "code", "codes", "failed", "failure", "count", "min", "max",
+    "attempt", "attempts", "retry", "retries", "timeout", "policy", "strength", "level",
+];
+
+/// Algorithm, hash and scheme names: what a `password_hash`/`auth`/`secret` setting names
+/// when it is not a credential (`Password.Algorithm = "sha512"`, `auth: bearer`).
+const ALGORITHMS: &[&str] = &[
+    "md5",
+    "sha1",
+    "sha-1",
+    "sha2",
+    "sha224",
+    "sha256",
+    "sha-256",
+    "sha384",
+    "sha-384",
+    "sha512",
+    "sha-512",
+    "sha3",
+    "sha3-256",
+    "sha3-512",
+    "bcrypt",
+    "scrypt",
+    "argon2",
+    "argon2i",
+    "argon2d",
+    "argon2id",
+    "pbkdf2",
+    "pbkdf2-sha1",
+    "pbkdf2-sha256",
+    "pbkdf2-sha512",
+    "pbkdf2_sha256",
+    "pbkdf2_sha512",
+    "pbkdf2sha256",
+    "crypt",
+    "sha256crypt",
+    "sha512crypt",
+    "md5crypt",
+    "ssha",
+    "ssha256",
+    "ssha512",
+    "hmac",
+    "hmac-sha1",
+    "hmac-sha256",
+    "hmac-sha512",
+    "hmacsha1",
+    "hmacsha256",
+    "hmacsha512",
+    "hmac_sha256",
+    "hs256",
+    "hs384",
+    "hs512",
+    "rs256",
+    "rs384",
+    "rs512",
+    "es256",
+    "es384",
+    "es512",
+    "ps256",
+    "ps384",
+    "ps512",
+    "eddsa",
+    "ed25519",
+    "x25519",
+    "rsa",
+    "ecdsa",
+    "dsa",
+    "aes",
+    "aes128",
+    "aes192",
+    "aes256",
+    "aes-128",
+    "aes-256",
+    "aes-128-cbc",
+    "aes-256-cbc",
+    "aes-128-gcm",
+    "aes-256-gcm",
+    "aes256-gcm",
+    "aes-gcm",
+    "chacha20",
+    "chacha20-poly1305",
+    "xchacha20-poly1305",
+    "des",
+    "3des",
+    "des3",
+    "blowfish",
+    "plain",
+    "plaintext",
+    "clear",
+    "cleartext",
+    "basic",
+    "bearer",
+    "digest",
+    "ntlm",
+    "negotiate",
+    "kerberos",
+    "oauth",
+    "oauth1",
+    "oauth2",
+    "oidc",
+    "saml",
+    "ldap",
+    "jwt",
+    "jwe",
+    "jws",
+    "totp",
+    "hotp",
+    "nthash",
+    "lmhash",
+    "hex",
+    "base64",
+    "base32",
+    "utf8",
+    "utf-8",
+    "ascii",
+];
+
+/// Whether `v` names an algorithm or scheme.
+fn is_algorithm(v: &[u8]) -> bool {
+    v.len() <= 24 && {
+        let l = String::from_utf8_lossy(v).to_ascii_lowercase();
+        ALGORITHMS.contains(&l.as_str())
+    }
+}
+
+/// A JWE (encrypted JWT) in compact form: five dot-separated base64url parts whose header is a
+/// JSON object naming an `enc` algorithm. It is ciphertext, not a credential.
+fn is_jwe(v: &[u8]) -> bool {
+    use base64::Engine as _;
+    let parts: Vec<&[u8]> = v.split(|&b| b == b'.').collect();
+    if parts.len() != 5 || !v.starts_with(b"eyJ") {
+        return false;
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts[0].trim_ascii_end())
+        .ok()
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+        .is_some_and(|h| h.get("enc").is_some())
+}
 
 /// Placeholders that say so: templates, references, masks and "put yours here" words.
 fn is_stated_placeholder(v: &[u8]) -> bool {
@@ -729,7 +974,10 @@ fn is_stated_placeholder(v: &[u8]) -> bool {
         )
 }
 
-/// Why a candidate is never reported, whatever the model says.
+/// Why a candidate is never reported, whatever the model says: not a value (UUIDs, sops
+/// ciphertext, a provider prefix its own rule rejected), a placeholder (`password`,
+/// `changeme`, `<token>`), a name of an algorithm, ciphertext (JWE), a stored hash, a public
+/// key or a path.
 pub fn vetoed(v: &[u8]) -> bool {
     v.is_empty()
         || is_uuid(v)
@@ -737,28 +985,85 @@ pub fn vetoed(v: &[u8]) -> bool {
         || PROVIDER_PREFIXES
             .iter()
             .any(|p| v.starts_with(p.as_bytes()))
+        || is_placeholder(v)
+        || is_algorithm(v)
+        || is_jwe(v)
+        || is_hash_format(v)
+        || is_nkey_public(v)
+        || is_path(v)
+}
+
+/// A NATS public nkey (user, account, operator, server, cluster, curve): 56 base32 characters
+/// after its role letter. Seeds start with `S` and have their own rule.
+fn is_nkey_public(v: &[u8]) -> bool {
+    v.len() == 56
+        && b"UAONCX".contains(&v[0])
+        && v.iter()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(b))
+}
+
+/// A file-system path (`/run/secrets/db`, `./key.pem`, `~/.ssh/id`): where a secret is, not the
+/// secret.
+fn is_path(v: &[u8]) -> bool {
+    (v.starts_with(b"/") || v.starts_with(b"./") || v.starts_with(b"../") || v.starts_with(b"~/"))
+        && !v.contains(&b' ')
+        && v.iter().skip(1).any(|b| b.is_ascii_alphabetic())
 }
 
 /// The features of one candidate, or `None` when its key names no credential.
 pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     let key = &hay[c.key.clone()];
-    let v = &hay[c.value.clone()];
+    let raw = &hay[c.value.clone()];
+    // A byte array is judged by its bytes.
+    let elements;
+    let v: &[u8] = if c.codec == Codec::Bytes {
+        elements = array_bytes(raw);
+        &elements
+    } else {
+        raw
+    };
     let file = ext_class(path);
     // In source code an unquoted right-hand side is an expression, not data — unless the
-    // whole thing sits in a string (a URL's `?token=v`) or a comment.
-    if file == "code" && c.quote == Quote::None && !c.commented && !c.in_string {
-        return None;
-    }
-    let tokens = key_tokens(key);
-    if tokens
-        .last()
-        .is_some_and(|t| METADATA_TOKENS.contains(&t.as_str()))
-        || is_stated_placeholder(v)
+    // whole thing sits in a string (a URL's `?token=v`) or a comment, or is a byte array.
+    if file == "code"
+        && c.quote == Quote::None
+        && c.codec != Codec::Bytes
+        && !c.commented
+        && !c.in_string
     {
         return None;
     }
+    let tokens = key_tokens(key);
     let whole = String::from_utf8_lossy(key).to_ascii_lowercase();
     let group = key_group(&tokens, &whole)?;
+    let state_number = v.iter().all(u8::is_ascii_digit)
+        && tokens.iter().any(|t| STATE_WORDS.contains(&t.as_str()));
+    // `iam:ChangePassword`, `pkg.auth.Token`: a qualified name that contains its own key.
+    let qualified_name = key.len() >= 8 && c.codec == Codec::None && {
+        let lk = key.to_ascii_lowercase();
+        let lv = v.to_ascii_lowercase();
+        memchr::memmem::find(&lv, &lk)
+            .is_some_and(|p| p > 0 && matches!(lv[p - 1], b':' | b'.' | b'/' | b'_' | b'-'))
+    };
+    if state_number
+        || qualified_name
+        || tokens.last().is_some_and(|t| {
+            METADATA_TOKENS.contains(&t.as_str())
+                || t.len() > 4
+                    && ["type", "kind", "mode", "name"]
+                        .iter()
+                        .any(|m| t.ends_with(m) && !t.ends_with("username"))
+        })
+        || (c.codec != Codec::Bytes && is_stated_placeholder(v))
+        || (c.codec == Codec::Bytes && {
+            let mut d = v.to_vec();
+            d.sort_unstable();
+            d.dedup();
+            d.len() <= 2
+        })
+    {
+        return None;
+    }
     let mut f: Vec<Feature> = Vec::with_capacity(48);
     f.push(("kg", group, ""));
     for t in &tokens {
@@ -790,6 +1095,23 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     if c.in_string {
         f.push(("c", "in_string", ""));
     }
+    match c.codec {
+        Codec::None => {}
+        Codec::Hex => f.push(("c", "codec_hex", "")),
+        Codec::Base64 => f.push(("c", "codec_b64", "")),
+        Codec::Bytes => f.push(("c", "bytes", "")),
+    }
+    if c.concat {
+        f.push(("c", "concat", ""));
+    }
+    if c.env_default {
+        f.push(("c", "env_default", ""));
+    }
+    if let Some(pk) = &c.parent {
+        let pt = key_tokens(&hay[pk.clone()]);
+        let whole = String::from_utf8_lossy(&hay[pk.clone()]).to_ascii_lowercase();
+        f.push(("c", "parent", key_group(&pt, &whole).unwrap_or("none")));
+    }
     let line = line_around(hay, c.key.start);
     let ll = line.to_ascii_lowercase();
     for (name, finders) in line_finders() {
@@ -806,7 +1128,6 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     f.push(("s", c.syntax.name(), ""));
     f.push(("q", c.quote.name(), ""));
     f.push(("f", file, ""));
-    f.push(("fq", file, c.quote.name()));
     if is_test_path(path) {
         f.push(("f", "test", ""));
     }
@@ -818,24 +1139,29 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     f.push(("vl", len_bucket(n), ""));
     let e = entropy(v);
     f.push(("ve", entropy_bucket(e), ""));
-    let sh = shape(v);
+    let sh = if c.codec == Codec::Bytes {
+        "bytes"
+    } else {
+        shape(v)
+    };
     f.push(("vs", sh, ""));
     f.push(("x", group, sh));
     f.push(("xl", group, len_bucket(n)));
     f.push(("xq", group, c.quote.name()));
     f.push(("xs", group, c.syntax.name()));
     f.push(("xe", group, entropy_bucket(e)));
-    f.push(("xf", group, file));
-    f.push(("xvf", sh, file));
     let lower = v.iter().any(u8::is_ascii_lowercase);
     let upper = v.iter().any(u8::is_ascii_uppercase);
     let digit = v.iter().any(u8::is_ascii_digit);
     let sym = v.iter().any(|b| !b.is_ascii_alphanumeric());
     let classes = [lower, upper, digit, sym].iter().filter(|&&x| x).count();
     f.push(("vc", ["0", "1", "2", "3", "4"][classes], ""));
+    if c.codec == Codec::Bytes {
+        return Some(f);
+    }
     let text = String::from_utf8_lossy(v);
     let l = text.to_ascii_lowercase();
-    let flags: [(&'static str, bool); 30] = [
+    let flags: [(&'static str, bool); 32] = [
         ("placeholder", is_placeholder(v)),
         ("names_itself", names_itself(v)),
         ("hash_format", is_hash_format(v)),
@@ -915,6 +1241,8 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
             "random",
             n >= 20 && e >= 4.0 && classes >= 3 && !v.contains(&b' '),
         ),
+        ("base32", is_base32(v)),
+        ("phrase", is_phrase(v)),
         (
             "slash_words",
             v.contains(&b'/')
@@ -954,25 +1282,41 @@ const NOT_STRONG: &[&str] = &[
     "brace",
 ];
 
-/// The hand-set prior on top of the learned model: a random-looking value (≥ 16 characters,
-/// ≥ 4 bits of entropy per character, three character classes) under a key that names a
-/// password, secret, token or API key is reported whatever the corpus-fitted weights say (the
-/// corpus has few such lines, so the model cannot learn them; on it this rule costs four
-/// false positives and finds one more secret).
+/// The hand-set prior on top of the learned model (it generalises across repositories better
+/// than any weight fitted to a few of them): a machine-made value — 16 to 127 characters, at
+/// least 4 bits of entropy per character, mixed case, digits or symbols, not hex — under a key
+/// that names a password, secret, token, API key, authorization or signature/session/private
+/// value is reported whatever the weights say; so is key material a program decodes (a byte
+/// array, a hex or base64 literal) or a base32 seed under a key, secret, password or OTP key.
+/// Never for values that read as code, references, locations or hashes, or in a comment.
 fn strong(f: &[Feature]) -> bool {
-    let (mut group, mut len, mut ent, mut classes) = (false, false, false, false);
+    let (mut group, mut len, mut ent, mut shape) = (false, false, false, false);
+    let (mut material, mut keyish, mut key_len, mut key_ent, mut base32) =
+        (false, false, false, false, false);
     for x in f {
         match x.0 {
-            "kg" => group |= matches!(x.1, "pw" | "secret" | "token" | "apikey"),
-            "vl" => len |= matches!(x.1, "16_23" | "24_31" | "32_47" | "48_63"),
-            "ve" => ent |= matches!(x.1, "4_45" | "45_5" | "5_"),
-            "vc" => classes |= matches!(x.1, "3" | "4"),
-            "c" if x.1 == "comment" => return false,
+            "kg" => {
+                group |= matches!(x.1, "pw" | "secret" | "token" | "apikey" | "auth" | "other");
+                keyish |= matches!(x.1, "pw" | "secret" | "token" | "apikey" | "key");
+            }
+            "kt" => keyish |= matches!(x.1, "otp" | "totp" | "hotp" | "seed" | "mfa" | "twofactor"),
+            "vl" => {
+                len |= matches!(x.1, "16_23" | "24_31" | "32_47" | "48_63" | "64_127");
+                key_len |= matches!(x.1, "16_23" | "24_31" | "32_47" | "48_63" | "64_127");
+            }
+            "ve" => {
+                ent |= matches!(x.1, "4_45" | "45_5" | "5_");
+                key_ent |= matches!(x.1, "35_4" | "4_45" | "45_5" | "5_");
+            }
+            "vs" => shape |= matches!(x.1, "camel" | "b64" | "alnum" | "sym"),
+            "c" if x.1 == "comment" || x.1 == "concat" => return false,
+            "c" => material |= matches!(x.1, "bytes" | "codec_hex" | "codec_b64"),
+            "v" if x.1 == "base32" => base32 = true,
             "v" if NOT_STRONG.contains(&x.1) => return false,
             _ => {}
         }
     }
-    group && len && ent && classes
+    (group && len && ent && shape) || (keyish && key_len && key_ent && (material || base32))
 }
 
 /// The judgement of one candidate.
@@ -1019,10 +1363,11 @@ fn prose_value(c: &Candidate, hay: &[u8]) -> bool {
 
 /// Whether the candidate is a secret: vetoes, features, model and threshold, prior.
 pub fn judge(c: &Candidate, hay: &[u8], path: &str) -> Option<Judgement> {
+    // Most candidates' keys name no credential: `features` says so first, cheaply.
+    let features = features(c, hay, path)?;
     if vetoed(&hay[c.value.clone()]) || prose_after_flag(c, hay, path) || prose_value(c, hay) {
         return None;
     }
-    let features = features(c, hay, path)?;
     let score = model().score(&features);
     let prior = strong(&features);
     Some(Judgement {

@@ -604,16 +604,35 @@ fn pre_commit_framework_uses_the_hook_manifest() {
         installed.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let run = |dir: &Path| {
+    let run_with = |dir: &Path, extra: &[&str]| {
         Command::new(&pre_commit)
             .current_dir(dir)
             .args(["run", "--hook-stage", "pre-commit"])
+            .args(extra)
             .env("PATH", &path)
             .env("PRE_COMMIT_HOME", work.path().join("cache"))
             .env("CARGO_TARGET_DIR", work.path().join("target"))
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .output()
             .expect("pre-commit runs")
+    };
+    let run = |dir: &Path| run_with(dir, &[]);
+    let both = |out: &Output, verdict: &str, what: &str| {
+        let text = format!("{}{}", stdout(out), String::from_utf8_lossy(&out.stderr));
+        for hook in [
+            "shroud scan (secrets)....",
+            "shroud scan (secrets, built from source)",
+        ] {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(hook))
+                .unwrap_or_default();
+            assert!(
+                line.ends_with(verdict),
+                "{what}: {hook}: expected {verdict}: {text}"
+            );
+        }
+        text
     };
     // Clean index: passes.
     let ok = run(d.path());
@@ -631,19 +650,36 @@ fn pre_commit_framework_uses_the_hook_manifest() {
     .unwrap();
     git(d.path(), &["add", "app.py"]);
     let bad = run(d.path());
-    let text = format!("{}{}", stdout(&bad), String::from_utf8_lossy(&bad.stderr));
+    let text = both(&bad, "Failed", "a staged token");
     assert!(!bad.status.success(), "{text}");
     assert!(text.contains("github-token"), "{text}");
-    for hook in [
-        "shroud scan (secrets)....",
-        "shroud scan (secrets, built from source)",
-    ] {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(hook))
-            .unwrap_or_default();
-        assert!(line.ends_with("Failed"), "{hook}: {text}");
-    }
+
+    // The secret is committed past the hook. A commit of an unrelated file still passes (the
+    // hook reports what a commit adds, not what was there before)...
+    git(d.path(), &["commit", "-q", "--no-verify", "-m", "leak"]);
+    std::fs::write(d.path().join("README.md"), "hello again\n").unwrap();
+    std::fs::write(
+        d.path().join("app.py"),
+        format!("T = \"{}\"\nU = 1\n", github_token(16)),
+    )
+    .unwrap();
+    git(d.path(), &["add", "README.md", "app.py"]);
+    let ok = run(d.path());
+    both(&ok, "Passed", "a commit that adds no secret");
+    git(d.path(), &["commit", "-q", "--no-verify", "-m", "more"]);
+    // ...but `pre-commit run --all-files` (what CI and pre-commit.ci run) finds the committed
+    // token, and so does `--files`.
+    let all = run_with(d.path(), &["--all-files"]);
+    let text = both(&all, "Failed", "--all-files");
+    assert!(!all.status.success(), "{text}");
+    assert!(
+        text.contains("app.py") && text.contains("github-token"),
+        "{text}"
+    );
+    let one = run_with(d.path(), &["--files", "app.py"]);
+    both(&one, "Failed", "--files app.py");
+    let other = run_with(d.path(), &["--files", "README.md"]);
+    both(&other, "Passed", "--files README.md");
 }
 
 /// 10,000 commits (made with `git fast-import`): history and range scans stay correct and each
@@ -1204,4 +1240,297 @@ fn key_backup_shares_are_findings() {
         "{text}"
     );
     assert!(!text.contains(&line[13..40]), "{text}");
+}
+
+/// Bypass 1 (issue 22): `--all-history --update-baseline` accepts a historical leak for the
+/// commit and blob it was found in, never the same token committed again.
+#[test]
+fn history_baseline_is_scoped_to_its_commit_and_blob() {
+    let d = repo();
+    let tok = github_token(31);
+    std::fs::write(d.path().join("app.py"), format!("T = \"{tok}\"\n")).unwrap();
+    commit_all(d.path(), "leak");
+    std::fs::write(d.path().join("app.py"), "T = None\n").unwrap();
+    commit_all(d.path(), "rotated and removed");
+    assert_eq!(code(&shroud(d.path(), &["scan", "--all-history"])), 1);
+    // What the scanner suggests for a history finding.
+    let out = shroud(d.path(), &["scan", "--all-history", "--update-baseline"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(code(&shroud(d.path(), &["scan", "--all-history"])), 0);
+    git(d.path(), &["add", ".shroud-baseline.json"]);
+    git(d.path(), &["commit", "-q", "-m", "baseline"]);
+
+    // The same token committed again, at the same path.
+    std::fs::write(d.path().join("app.py"), format!("T = \"{tok}\"\n")).unwrap();
+    assert_eq!(code(&shroud(d.path(), &["scan"])), 1, "working tree");
+    git(d.path(), &["add", "app.py"]);
+    let staged = shroud(d.path(), &["scan", "--staged", "--format", "json"]);
+    assert_eq!(
+        code(&staged),
+        1,
+        "the hook must block it: {}",
+        stdout(&staged)
+    );
+    assert_eq!(json(&staged)["stats"]["baselined"], 0);
+    // The entry names the commit and blob it accepts, and no line number (no churn).
+    let text = std::fs::read_to_string(d.path().join(".shroud-baseline.json")).unwrap();
+    assert!(
+        text.contains("\"commit\"") && text.contains("\"blob\""),
+        "{text}"
+    );
+    assert!(!text.contains("\"line\""), "no line numbers: {text}");
+    git(d.path(), &["commit", "-q", "-m", "again"]);
+    assert_eq!(
+        code(&shroud(d.path(), &["scan", "--commits", "HEAD~1..HEAD"])),
+        1,
+        "a new commit is a new finding"
+    );
+    // In a new blob (other content around it), history reports it again too.
+    std::fs::write(
+        d.path().join("app.py"),
+        format!("import os\nT = \"{tok}\"\n"),
+    )
+    .unwrap();
+    commit_all(d.path(), "moved");
+    let out = shroud(d.path(), &["scan", "--all-history", "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    // The accepted occurrence stays accepted: the report starts after it.
+    let v = json(&out);
+    let first = git(d.path(), &["rev-list", "--max-parents=0", "HEAD"]);
+    assert!(
+        findings(&v).iter().all(|f| f["commit"] != first.trim()),
+        "{v}"
+    );
+}
+
+/// Bypass 3: a `kubernetes.io/dockerconfigjson` Secret holding a GitLab token is reported as
+/// that token, from the decoded `.dockerconfigjson` and from the `auth` field alone.
+#[test]
+fn registry_secrets_are_decoded_and_scanned_with_every_rule() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let d = repo();
+    let tok = format!("{}-{}", "glpat", "Qr7x3V6YSJb6E2qSdkhy");
+    let full = format!(
+        "{{\"auths\":{{\"registry.gitlab.com\":{{\"username\":\"deploy\",\"password\":\"{tok}\",\"auth\":\"{}\"}}}}}}",
+        b64(&format!("deploy:{tok}"))
+    );
+    let auth_only = format!(
+        "{{\"auths\":{{\"registry.gitlab.com\":{{\"auth\":\"{}\"}}}}}}",
+        b64(&format!("deploy:{tok}"))
+    );
+    let secret = |name: &str, json: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {}\n",
+            b64(json)
+        )
+    };
+    std::fs::write(d.path().join("full.yaml"), secret("a", &full)).unwrap();
+    std::fs::write(d.path().join("auth.yaml"), secret("b", &auth_only)).unwrap();
+    std::fs::write(d.path().join("plain.json"), &full).unwrap();
+    let out = shroud(d.path(), &["scan", "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    let rules = rules_of(&json(&out));
+    for expected in [
+        ("gitlab-token".to_owned(), "full.yaml".to_owned(), 7),
+        ("gitlab-token".to_owned(), "auth.yaml".to_owned(), 7),
+        ("gitlab-token".to_owned(), "plain.json".to_owned(), 1),
+    ] {
+        assert!(rules.contains(&expected), "{expected:?} in {rules:?}");
+    }
+    // A registry credential whose password is a placeholder is not a finding.
+    let ph = format!(
+        "{{\"auths\":{{\"r.example\":{{\"auth\":\"{}\"}}}}}}",
+        b64("user:<password>")
+    );
+    std::fs::write(d.path().join("ph.yaml"), secret("c", &ph)).unwrap();
+    let out = shroud(d.path(), &["scan", "--format", "json", "ph.yaml"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+}
+
+/// What `kubectl get secret db -o yaml` prints after `kubectl apply`: the data twice, once in
+/// the last-applied annotation (keys in kubectl's alphabetical order).
+fn exported_secret(password_b64: &str) -> String {
+    format!(
+        "apiVersion: v1\ndata:\n  password: {password_b64}\nkind: Secret\nmetadata:\n  annotations:\n    kubectl.kubernetes.io/last-applied-configuration: |\n      {{\"apiVersion\":\"v1\",\"data\":{{\"password\":\"{password_b64}\"}},\"kind\":\"Secret\",\"metadata\":{{\"annotations\":{{}},\"name\":\"db\",\"namespace\":\"prod\"}},\"type\":\"Opaque\"}}\n  creationTimestamp: \"2024-05-01T10:00:00Z\"\n  name: db\n  namespace: prod\n  resourceVersion: \"4711\"\n  uid: 5b1e0e0e-0000-4000-8000-000000000001\ntype: Opaque\n" // shroud:allow
+    )
+}
+
+/// Bypass 4: the last-applied annotation is scanned as the Secret it holds, also in a file
+/// sops encrypted (where annotations stay plaintext), and `encrypt -i` removes it.
+#[test]
+fn last_applied_copies_are_found_and_encrypt_removes_them() {
+    use base64::Engine;
+    let pw = "Zq8-rT3x-Lm9w-K4v"; // shroud:allow
+    let pw_b64 = base64::engine::general_purpose::STANDARD.encode(pw);
+    let sb = crate::util::Sandbox::new();
+    sb.write("k8s/db.yaml", &exported_secret(&pw_b64));
+    let out = sb
+        .cmd()
+        .args(["scan", "--format", "json", "k8s/db.yaml"])
+        .run();
+    assert_eq!(code(&out), 1);
+    let v = json(&out);
+    let rules = rules_of(&v);
+    assert!(
+        rules.contains(&("kubernetes-secret".into(), "k8s/db.yaml".into(), 3)),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(&("kubernetes-secret".into(), "k8s/db.yaml".into(), 8)),
+        "the annotation's copy: {rules:?}"
+    );
+    // encrypt -i as the scanner says: the copy is removed (and the user told), the data
+    // encrypted; nothing of the password is left in the file and it scans clean.
+    let enc = sb
+        .with_key()
+        .args([
+            "encrypt",
+            "-i",
+            "--age",
+            crate::util::TEST_RECIPIENT,
+            "--encrypted-regex",
+            "^(data|stringData)$",
+            "k8s/db.yaml",
+        ])
+        .run();
+    crate::util::assert_code(&enc, 0);
+    assert!(
+        crate::util::stderr(&enc).contains("kubectl.kubernetes.io/last-applied-configuration"),
+        "{}",
+        crate::util::stderr(&enc)
+    );
+    let text = sb.read("k8s/db.yaml");
+    assert!(!text.contains(&pw_b64) && !text.contains(pw), "{text}");
+    assert!(!text.contains("last-applied-configuration"), "{text}");
+    assert!(text.contains("name: db"), "{text}");
+    let out = sb.cmd().args(["scan", "k8s/db.yaml"]).run();
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let dec = sb.with_key().args(["decrypt", "k8s/db.yaml"]).run();
+    crate::util::assert_code(&dec, 0);
+    assert!(stdout(&dec).contains(&pw_b64));
+
+    // The real sops keeps the annotation in plaintext: the scanner reports it, and the fix its
+    // message gives works.
+    sb.write("k8s/sops.yaml", &exported_secret(&pw_b64));
+    let s = crate::util::sops_cmd(&sb)
+        .args([
+            "encrypt",
+            "-i",
+            "--age",
+            crate::util::TEST_RECIPIENT,
+            "--encrypted-regex",
+            "^(data|stringData)$",
+            "k8s/sops.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    assert!(sb.read("k8s/sops.yaml").contains(&pw_b64));
+    let out = sb
+        .cmd()
+        .args(["scan", "--format", "json", "k8s/sops.yaml"])
+        .run();
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let v = json(&out);
+    let f = &findings(&v)[0];
+    assert_eq!(f["rule"], "kubernetes-secret");
+    let msg = f["message"].as_str().unwrap();
+    let fix = msg
+        .split("remove it: ")
+        .nth(1)
+        .expect("a fix in the message");
+    let args = fix
+        .strip_prefix("shroud unset ")
+        .expect("a shroud unset command");
+    let (file, path) = args.split_once(' ').unwrap();
+    let unset = sb
+        .with_key()
+        .args(["unset", file, path.trim_matches('\'')])
+        .run();
+    crate::util::assert_code(&unset, 0);
+    assert!(!sb.read("k8s/sops.yaml").contains(&pw_b64));
+    assert_eq!(code(&sb.cmd().args(["scan", "k8s/sops.yaml"]).run()), 0);
+    let dec = crate::util::sops_cmd(&sb)
+        .env("SOPS_AGE_KEY_FILE", crate::util::test_key())
+        .args(["decrypt", "k8s/sops.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        dec.status.success(),
+        "sops still opens it: {}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+}
+
+/// Bypass 5: a file git tracks is scanned even when .gitignore matches it.
+#[test]
+fn tracked_files_that_gitignore_matches_are_scanned() {
+    let d = repo();
+    std::fs::write(d.path().join(".gitignore"), "*.env\nbuild/\n").unwrap();
+    std::fs::create_dir_all(d.path().join("build")).unwrap();
+    std::fs::write(
+        d.path().join("prod.env"),
+        format!("T={}\n", github_token(32)),
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("build/cfg.py"),
+        format!("T = \"{}\"\n", github_token(33)),
+    )
+    .unwrap();
+    git(
+        d.path(),
+        &["add", "-f", ".gitignore", "prod.env", "build/cfg.py"],
+    );
+    git(
+        d.path(),
+        &["commit", "-q", "-m", "tracked despite .gitignore"],
+    );
+    // An untracked ignored file is still skipped.
+    std::fs::write(
+        d.path().join("local.env"),
+        format!("T={}\n", github_token(34)),
+    )
+    .unwrap();
+    let out = shroud(d.path(), &["scan", "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    let mut paths: Vec<String> = rules_of(&json(&out)).into_iter().map(|r| r.1).collect();
+    paths.sort();
+    assert_eq!(paths, ["build/cfg.py", "prod.env"]);
+    // Also when the directory is named.
+    let out = shroud(d.path(), &["scan", "--format", "json", "build"]);
+    assert_eq!(rules_of(&json(&out)).len(), 1, "{}", stdout(&out));
+}
+
+/// Issue 21, scanner part: a custom rule id (from `.shroud/scan.yaml` or `.gitleaks.toml`) and
+/// every other repository-controlled string reach the terminal escaped.
+#[test]
+fn custom_rule_ids_are_escaped_for_the_terminal() {
+    let d = repo();
+    std::fs::create_dir_all(d.path().join(".shroud")).unwrap();
+    std::fs::write(
+        d.path().join(".shroud/scan.yaml"),
+        "rules:\n  - id: \"acme\\e]0;pwned\\a\\u202e\"\n    description: \"ACME\\e[31m token\"\n    regex: '\\b(acme_[a-z0-9]{24})\\b'\n    keywords: [acme_]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join(".gitleaks.toml"),
+        "[[rules]]\nid = \"gl\\u001b[2Jx\"\ndescription = \"d\"\nregex = '''\\b(zork_[a-z0-9]{24})\\b'''\nkeywords = [\"zork_\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("x.txt"),
+        "t = acme_k3j4h5g6f7d8s9a0q1w2e3r4\nu = zork_k3j4h5g6f7d8s9a0q1w2e3r4\n",
+    )
+    .unwrap();
+    let out = shroud(d.path(), &["scan"]);
+    assert_eq!(code(&out), 1);
+    let all = format!("{}{}", stdout(&out), crate::util::stderr(&out));
+    assert!(
+        !all.contains('\u{1b}') && !all.contains('\u{7}') && !all.contains('\u{202e}'),
+        "{all:?}"
+    );
+    assert!(all.contains("[acme\\e]0;pwned\\u{7}\\u{202e}]"), "{all}");
+    assert!(all.contains("[gl\\e[2Jx]"), "{all}");
 }

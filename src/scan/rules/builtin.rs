@@ -284,7 +284,7 @@ fn defs() -> Vec<Def> {
             )
         },
         Def {
-            validator: Some(private_key_body),
+            validator: Some(unencrypted_private_key),
             priority: 9,
             ..def(
                 "private-key",
@@ -294,7 +294,7 @@ fn defs() -> Vec<Def> {
             )
         },
         Def {
-            validator: Some(private_key_body),
+            validator: Some(unencrypted_private_key),
             priority: 9,
             ..def(
                 "openssh-private-key",
@@ -378,7 +378,7 @@ fn defs() -> Vec<Def> {
                 "JSON Web Token",
                 &["eyJ"],
                 concat!(
-                    r"\b(eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{16,})",
+                    r"\b(eyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{16,})",
                     tok_end!()
                 ),
             )
@@ -392,6 +392,37 @@ fn defs() -> Vec<Def> {
                 "URL or connection string with a password",
                 &["://"],
                 r#"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:@/'"<>()\[\]{}]{0,64}:([^\s:@/'"<>]{3,128})@[A-Za-z0-9._\-\[\]]+"#,
+            )
+        },
+        Def {
+            validator: Some(jwk_private),
+            priority: 9,
+            ..def(
+                "jwk-private-key",
+                "Private member of a JSON Web Key (d, p, q, dp, dq, qi, or k of an oct key)",
+                &["kty"],
+                r#"(?:^|[\s,{(\[])["']?(?:d|p|q|dp|dq|qi|k)["']?\s*(?:=>|[:=])\s*["']([A-Za-z0-9_\-]{22,}={0,2})["']"#,
+            )
+        },
+        Def {
+            scope: Scope::Line,
+            validator: Some(curl_user),
+            priority: 6,
+            ..def(
+                "curl-user-password",
+                "curl -u/--user with a password",
+                &["curl"],
+                r#"(?:^|[\s;|&(`$])curl\s[^\n]*?(?:\s-u|--user)(?:\s+|=)["']?([^\s"':$]{1,64}:[^\s"']{3,128})["']?"#,
+            )
+        },
+        Def {
+            validator: Some(bootstrap_token),
+            priority: 6,
+            ..def(
+                "kubernetes-bootstrap-token",
+                "Kubernetes bootstrap token (kubeadm join --token)",
+                &["kubeadm", "bootstrap"],
+                r"(?i:token)[^\n]{0,24}?\b([a-z0-9]{6}\.[a-z0-9]{16})\b",
             )
         },
         Def {

@@ -9,9 +9,11 @@
 //! | [`builtin`] | the built-in detector table |
 //! | [`validate`] | validators, Shannon entropy, placeholders, checksums |
 //! | [`allow`] | allowlists (paths, regexes, stopwords, commits) |
+//! | [`providers`] | credentials known by their shape alone, for values the generic detector reads |
 
 pub mod allow;
 pub mod builtin;
+pub mod providers;
 pub mod validate;
 
 pub use allow::{Allowlist, Target};

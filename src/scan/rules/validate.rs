@@ -154,72 +154,128 @@ pub fn names_itself(s: &[u8]) -> bool {
         .any(|w| lower.contains(w))
 }
 
+/// [`PLACEHOLDER_WORDS`] as one ASCII-case-insensitive automaton (checked once per value).
+fn placeholder_words() -> &'static aho_corasick::AhoCorasick {
+    static AC: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    AC.get_or_init(|| {
+        aho_corasick::AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(PLACEHOLDER_WORDS)
+            .expect("placeholder words build")
+    })
+}
+
 /// Whether a value is a known placeholder, template or reference rather than a secret.
+/// Called for every candidate value: no allocation for values up to 256 bytes.
 pub fn is_placeholder(s: &[u8]) -> bool {
-    let t = String::from_utf8_lossy(s);
-    let t = t.trim();
+    let t = s.trim_ascii();
     if t.is_empty() {
         return true;
     }
-    let lower = t.to_ascii_lowercase();
+    let mut buf = [0u8; 256];
+    let owned;
+    let lower: &[u8] = if t.len() <= buf.len() {
+        buf[..t.len()].copy_from_slice(t);
+        buf[..t.len()].make_ascii_lowercase();
+        &buf[..t.len()]
+    } else {
+        owned = t.to_ascii_lowercase();
+        &owned
+    };
+    let has = |w: &[u8]| memchr::memmem::find(lower, w).is_some();
     // Templates and references: ${VAR}, $VAR, {{ .Values.x }}, <password>, %(x)s, #{x}, @x@.
-    if lower.starts_with("${")
-        || lower.starts_with("$(")
-        || lower.starts_with("{{")
-        || lower.starts_with("{%")
-        || lower.starts_with("%(")
-        || lower.starts_with("#{")
-        || lower.starts_with("%{")
-        || lower.starts_with("enc[")
-        || lower.starts_with("vault:")
-        || lower.starts_with("ref+")
-        || lower.starts_with("op://")
-        || lower.starts_with("secretref:")
-        || (lower.starts_with('<') && lower.ends_with('>'))
-        || (lower.starts_with('@') && lower.ends_with('@'))
-        || (lower.starts_with('{') && lower.ends_with('}'))
-        || (lower.starts_with('[') && lower.ends_with(']'))
-        || (lower.starts_with('%') && lower.ends_with('%'))
-        || lower.contains("{{")
-        || lower.contains("${")
+    let first = lower[0];
+    let last = lower[lower.len() - 1];
+    if matches!(
+        first,
+        b'$' | b'{' | b'%' | b'#' | b'e' | b'v' | b'r' | b'o' | b's' | b'<' | b'@' | b'['
+    ) && (lower.starts_with(b"${")
+        || lower.starts_with(b"$(")
+        || lower.starts_with(b"{{")
+        || lower.starts_with(b"{%")
+        || lower.starts_with(b"%(")
+        || lower.starts_with(b"#{")
+        || lower.starts_with(b"%{")
+        || lower.starts_with(b"enc[")
+        || lower.starts_with(b"vault:")
+        || lower.starts_with(b"ref+")
+        || lower.starts_with(b"op://")
+        || lower.starts_with(b"secretref:")
+        || (first == b'<' && last == b'>')
+        || (first == b'@' && last == b'@')
+        || (first == b'{' && last == b'}')
+        || (first == b'[' && last == b']')
+        || (first == b'%' && last == b'%'))
     {
         return true;
     }
-    if let Some(rest) = t.strip_prefix('$')
-        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    if has(b"{{") || has(b"${") {
+        return true;
+    }
+    if let Some(rest) = t.strip_prefix(b"$")
+        && rest.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_')
     {
         return true;
     }
-    if PLACEHOLDER_EXACT.contains(&lower.as_str()) {
+    if lower.len() <= 12 && PLACEHOLDER_EXACT.iter().any(|w| w.as_bytes() == lower) {
         return true;
     }
     // Long values (key blocks, blobs) contain short words by chance.
-    if PLACEHOLDER_WORDS
-        .iter()
-        .any(|w| (lower.len() <= 100 || w.len() >= 7) && lower.contains(w))
+    if placeholder_words()
+        .find_iter(lower)
+        .any(|m| lower.len() <= 100 || m.len() >= 7)
     {
         return true;
     }
     // AWS documentation keys.
-    if t.ends_with("EXAMPLE") || t.ends_with("EXAMPLEKEY") {
+    if t.ends_with(b"EXAMPLE") || t.ends_with(b"EXAMPLEKEY") {
         return true;
     }
     // One repeated character (ignoring separators), or very few distinct characters.
-    let body: Vec<u8> = lower
-        .bytes()
-        .filter(|b| b.is_ascii_alphanumeric())
-        .collect();
-    let mut distinct = body.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() <= 1 || (body.len() >= 12 && distinct.len() <= 3) {
+    let mut seen = [false; 256];
+    let (mut distinct, mut len) = (0, 0);
+    for &b in lower.iter().filter(|b| b.is_ascii_alphanumeric()) {
+        len += 1;
+        if !seen[usize::from(b)] {
+            seen[usize::from(b)] = true;
+            distinct += 1;
+        }
+    }
+    if distinct <= 1 || (len >= 12 && distinct <= 3) {
         return true;
     }
-    // Ascending runs such as 0123456789 or abcdefgh.
-    if body.len() >= 6 && body.windows(2).all(|w| w[1] == w[0] + 1) {
-        return true;
+    // Ascending runs such as 0123456789 or abcdefgh, or two of them (`abcdef1234`, `abc123`).
+    if (6..=64).contains(&len) {
+        let mut body = [0u8; 64];
+        let mut n = 0;
+        for &b in lower.iter().filter(|b| b.is_ascii_alphanumeric()) {
+            body[n] = b;
+            n += 1;
+        }
+        if ascending_runs(&body[..n]) <= 2 {
+            return true;
+        }
     }
     false
+}
+
+/// How many ascending runs (`abc`, `123`) `body` is made of; a run is at least 3 long, and
+/// anything else counts as many runs.
+fn ascending_runs(body: &[u8]) -> usize {
+    let mut runs = 0;
+    let mut i = 0;
+    while i < body.len() {
+        let mut j = i + 1;
+        while j < body.len() && body[j] == body[j - 1] + 1 {
+            j += 1;
+        }
+        if j - i < 3 {
+            return usize::MAX;
+        }
+        runs += 1;
+        i = j;
+    }
+    runs
 }
 
 /// The character before `r.start` and after `r.end`, if any.
@@ -293,6 +349,42 @@ pub(super) fn private_key_body(hay: &[u8], r: Range<usize>, _path: &str) -> bool
         .filter(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
         .collect();
     body.len() >= 64 && !is_placeholder(&body) && entropy(&body) >= 4.5
+}
+
+/// A PEM or OpenSSH private key that is not encrypted with a passphrase: PKCS#8
+/// `ENCRYPTED PRIVATE KEY` blocks, legacy PEM with `Proc-Type: 4,ENCRYPTED` and OpenSSH keys
+/// whose cipher is not `none` are ciphertext (like a JWE), not a usable key.
+pub(super) fn unencrypted_private_key(hay: &[u8], r: Range<usize>, path: &str) -> bool {
+    let s = &hay[r.clone()];
+    if s.starts_with(b"-----BEGIN ENCRYPTED")
+        || memchr::memmem::find(s, b"Proc-Type: 4,ENCRYPTED").is_some()
+        || openssh_cipher(s).is_some_and(|c| c != b"none")
+    {
+        return false;
+    }
+    private_key_body(hay, r, path)
+}
+
+/// The cipher name of an `openssh-key-v1` block, when its body decodes.
+fn openssh_cipher(block: &[u8]) -> Option<Vec<u8>> {
+    if !block.starts_with(b"-----BEGIN OPENSSH PRIVATE KEY-----") {
+        return None;
+    }
+    let body: Vec<u8> = block
+        .split(|&b| b == b'\n')
+        .flat_map(|l| l.split(|&b| b == b'\\'))
+        .filter(|l| !l.starts_with(b"-----"))
+        .flat_map(|l| l.iter().copied())
+        .filter(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+        .collect();
+    // The magic and the cipher name are in the first 64 bytes.
+    let head = &body[..body.len().min(88) / 4 * 4];
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(head)
+        .ok()?;
+    let rest = raw.strip_prefix(b"openssh-key-v1\0")?;
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    rest.get(4..4 + len).map(<[u8]>::to_vec)
 }
 
 /// bech32 checksum of an age secret key (case-insensitive HRP `age-secret-key-`).
@@ -378,6 +470,71 @@ pub(super) fn jwt(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     is_obj(&h) && is_obj(&p) && String::from_utf8_lossy(&h).contains("\"alg\"")
 }
 
+/// A private member of a JSON Web Key (`d`, `p`, `q`, `dp`, `dq`, `qi`; `k` of an `oct` key):
+/// a `kty` nearby, and a base64url value of at least 16 bytes that looks random.
+pub(super) fn jwk_private(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
+    let lo = r.start.saturating_sub(1024);
+    let hi = (r.end + 1024).min(hay.len());
+    let window = &hay[lo..hi];
+    let Some(kty) = memchr::memmem::find(window, b"kty") else {
+        return false;
+    };
+    // `k` is the whole key of a symmetric (`oct`) JWK only.
+    let member = hay[..r.start]
+        .iter()
+        .rposition(|b| b.is_ascii_alphabetic())
+        .map(|p| hay[p]);
+    let symmetric = memchr::memmem::find(&window[kty..], b"oct").is_some_and(|p| p < 16);
+    if member == Some(b'k') && !symmetric {
+        return false;
+    }
+    let s = &hay[r];
+    b64url(s.trim_ascii_end()).is_some_and(|raw| raw.len() >= 16)
+        && !is_placeholder(s)
+        && entropy(s) >= 4.0
+}
+
+/// `curl -u user:password`: a password that is not a reference, a prompt (`user:` alone) or a
+/// placeholder.
+pub(super) fn curl_user(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
+    let s = &hay[r];
+    let Some(colon) = s.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let pass = &s[colon + 1..];
+    pass.len() >= 3
+        && !pass.starts_with(b"$")
+        && !pass.starts_with(b"%")
+        && !pass.starts_with(b"<")
+        && !pass.starts_with(b"{")
+        && !pass.contains(&b'*')
+        && !memchr::memmem::find(&pass.to_ascii_lowercase(), b"xxx").is_some()
+        && !matches!(
+            pass.to_ascii_lowercase().as_slice(),
+            b"password"
+                | b"pass"
+                | b"passwd"
+                | b"pwd"
+                | b"secret"
+                | b"token"
+                | b"apikey"
+                | b"api_key"
+        )
+        && !pass.starts_with(b"your")
+}
+
+/// A Kubernetes bootstrap token (`abcdef.0123456789abcdef`) that is not all one character
+/// class or a documentation sample.
+pub(super) fn bootstrap_token(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
+    let s = &hay[r];
+    let secret = &s[7..];
+    !is_placeholder(s)
+        && s != b"abcdef.0123456789abcdef"
+        && secret.iter().any(u8::is_ascii_digit)
+        && secret.iter().any(u8::is_ascii_lowercase)
+        && entropy(secret) >= 3.0
+}
+
 pub(super) fn discord_bot(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     let s = &hay[r];
     let first = s.split(|&b| b == b'.').next().unwrap_or_default();
@@ -418,6 +575,33 @@ pub(super) fn url_password(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
     {
         return false;
     }
+    // A generic user with a generic password (`user:password@`, `myname:password@`,
+    // `:pass@`): a template to fill in.
+    let user_start = hay[..r.start.saturating_sub(1)]
+        .iter()
+        .rposition(|b| b"/@".contains(b))
+        .map_or(0, |p| p + 1);
+    let user = hay[user_start..r.start.saturating_sub(1)].to_ascii_lowercase();
+    let generic_pw = matches!(
+        lower.as_slice(),
+        b"pass" | b"password" | b"passwd" | b"pwd" | b"mypassword" | b"yourpassword" | b"secret"
+    );
+    let generic_user = matches!(
+        user.as_slice(),
+        b"" | b"user"
+            | b"username"
+            | b"userid"
+            | b"myname"
+            | b"myuser"
+            | b"myusername"
+            | b"name"
+            | b"login"
+            | b"usr"
+            | b"u"
+    );
+    if lower.as_slice() == b"pass" || generic_pw && generic_user {
+        return false;
+    }
     // URL tricks (`http://a:80#@b/`), constant names (`USER:DB_PASSWORD@`).
     if s.iter().any(|b| b"#?\\".contains(b))
         || s.contains(&b'_') && s.iter().all(|b| b.is_ascii_uppercase() || *b == b'_')
@@ -448,7 +632,8 @@ pub(super) fn basic_auth(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
         return false;
     };
     let pass = &raw[colon + 1..];
-    raw.iter().all(|b| (0x20..0x7f).contains(b))
+    // Printable text (UTF-8 allowed: `josé:sécret`), no control characters.
+    std::str::from_utf8(&raw).is_ok_and(|t| !t.chars().any(char::is_control))
         && !pass.is_empty()
         && !pass.starts_with(b"$")
         && !pass.starts_with(b"<")
