@@ -180,6 +180,23 @@ fn docker_passwords(plain: &[u8]) -> Option<Vec<SecretBytes>> {
     Some(out)
 }
 
+/// SHA-256 digests (hex) of the `auth` strings of a registry credential file: the whole
+/// base64 `user:password` is judged by its password half, never as one token.
+fn docker_auth_digests(plain: &[u8]) -> Vec<String> {
+    use sha2::Digest;
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(plain) else {
+        return Vec::new();
+    };
+    let Some(hosts) = v.get("auths").unwrap_or(&v).as_object() else {
+        return Vec::new();
+    };
+    hosts
+        .values()
+        .filter_map(|e| e.get("auth")?.as_str())
+        .map(|a| super::hex(&sha2::Sha256::digest(a.as_bytes())))
+        .collect()
+}
+
 /// A PEM certificate or public key with no private key: public material.
 fn only_public_pem(plain: &[u8]) -> bool {
     let has = |w: &[u8]| memchr::memmem::find(plain, w).is_some();
@@ -228,6 +245,10 @@ fn judge(
         .map(relocate)
         .collect();
     let docker = docker_passwords(plain);
+    if docker.is_some() {
+        let auths = docker_auth_digests(plain);
+        out.retain(|f| !auths.contains(&f.secret_sha256));
+    }
     if let Some(passwords) = &docker {
         for p in passwords {
             out.extend(engine.scan("auth", p.expose()).into_iter().map(relocate));

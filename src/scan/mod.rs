@@ -93,7 +93,7 @@ pub fn fingerprint(rule_id: &str, secret_sha256: &str, path: &str) -> String {
     hex(&h.finalize())
 }
 
-fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
