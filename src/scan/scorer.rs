@@ -383,11 +383,11 @@ fn key_group(tokens: &[String], whole: &str) -> Option<&'static str> {
     if any(&|t| {
         t == "basic"
             || t == "bearer"
-            || t.contains("auth")
+            || (t.contains("auth")
                 // `author`, `authenticator`, `authority`: words, not credentials.
-                && !(t.starts_with("author") && !t.starts_with("authoriz"))
+                && (!t.starts_with("author") || t.starts_with("authoriz"))
                 && !t.starts_with("authenticat")
-                && !t.starts_with("authorit")
+                && !t.starts_with("authorit"))
     }) {
         return Some("auth");
     }

@@ -508,7 +508,7 @@ pub(super) fn curl_user(hay: &[u8], r: Range<usize>, _path: &str) -> bool {
         && !pass.starts_with(b"<")
         && !pass.starts_with(b"{")
         && !pass.contains(&b'*')
-        && !memchr::memmem::find(&pass.to_ascii_lowercase(), b"xxx").is_some()
+        && memchr::memmem::find(&pass.to_ascii_lowercase(), b"xxx").is_none()
         && !matches!(
             pass.to_ascii_lowercase().as_slice(),
             b"password"

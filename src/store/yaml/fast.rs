@@ -586,7 +586,7 @@ impl<'a> Scanner<'a, '_> {
             Some(
                 b'-' | b'?' | b':' | b',' | b']' | b'}' | b'&' | b'*' | b'!' | b'>' | b'%' | b'@'
                 | b'`',
-            ) if !(c == Some(b'-') && !is_space_or_end(self.b.get(at + 1))) => Err(Declined),
+            ) if c != Some(b'-') || is_space_or_end(self.b.get(at + 1)) => Err(Declined),
             Some(_) => {
                 let _ = in_map;
                 let end = self.line_end(at);

@@ -454,12 +454,10 @@ impl<'a> Builder<'a> {
         } else {
             self.line_start(pos.end)
         };
-        (body_end >= body_start).then(|| {
-            (
-                header.start as u32..header.end as u32,
-                body_start as u32..body_end as u32,
-            )
-        })
+        (body_end >= body_start).then_some((
+            header.start as u32..header.end as u32,
+            body_start as u32..body_end as u32,
+        ))
     }
 
     fn add_value(

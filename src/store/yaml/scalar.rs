@@ -257,7 +257,7 @@ pub(crate) fn plain_safe(s: &str) -> bool {
     let b = s.as_bytes();
     // Printable, no tab, no YAML 1.1 line break. (Byte folds for ASCII text: they vectorise.)
     let printable = if b.iter().fold(true, |ok, &c| ok & (c < 0x80)) {
-        b.iter().fold(true, |ok, &c| ok & (c >= 0x20) & (c < 0x7f))
+        b.iter().fold(true, |ok, &c| ok & (0x20..0x7f).contains(&c))
     } else {
         s.chars()
             .all(|c| is_printable(c) && c != '\t' && !is_yaml11_break(c))
