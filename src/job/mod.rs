@@ -801,23 +801,42 @@ pub async fn run(opts: &Options, keyring: Arc<Keyring>) -> Result<Report> {
         report.outcome = Outcome::NothingRotated;
         return Ok(report);
     }
+    let commit = commit_rotated(&repo, opts, (&shown, &branch, &base), head_id, &report.due)?;
+    push(auth, repo, branch)?;
+    report.outcome = Outcome::Pushed {
+        commit: commit.to_string(),
+    };
+    drop(work);
+    Ok(report)
+}
+
+/// Commits the rotated files of `due` on `branch` (parent: the cloned `head`), authored by
+/// `--author` or the job's own name at the job's time.
+fn commit_rotated(
+    repo: &git2::Repository,
+    opts: &Options,
+    (shown, branch, base): (&str, &str, &str),
+    head_id: git2::Oid,
+    due: &[DueFile],
+) -> Result<git2::Oid> {
+    let rotated: Vec<&DueFile> = due.iter().filter(|d| d.error.is_none()).collect();
     let mut index = repo
         .index()
-        .map_err(|e| local(&shown, "reading the index", e))?;
+        .map_err(|e| local(shown, "reading the index", e))?;
     for d in &rotated {
         index
             .add_path(Path::new(&d.path))
-            .map_err(|e| local(&shown, "staging a rotated file", e))?;
+            .map_err(|e| local(shown, "staging a rotated file", e))?;
     }
     index
         .write()
-        .map_err(|e| local(&shown, "writing the index", e))?;
+        .map_err(|e| local(shown, "writing the index", e))?;
     let tree_id = index
         .write_tree()
-        .map_err(|e| local(&shown, "writing the tree", e))?;
+        .map_err(|e| local(shown, "writing the tree", e))?;
     let tree = repo
         .find_tree(tree_id)
-        .map_err(|e| local(&shown, "reading the tree", e))?;
+        .map_err(|e| local(shown, "reading the tree", e))?;
     let (name, email) = opts.author.clone().unwrap_or_else(|| {
         (
             "shroud rotation job".to_owned(),
@@ -825,11 +844,11 @@ pub async fn run(opts: &Options, keyring: Arc<Keyring>) -> Result<Report> {
         )
     });
     let sig = git2::Signature::new(&name, &email, &git2::Time::new(opts.now, 0))
-        .map_err(|e| local(&shown, "the commit author", e))?;
+        .map_err(|e| local(shown, "the commit author", e))?;
     let parent = repo
         .find_commit(head_id)
-        .map_err(|e| local(&shown, "reading HEAD", e))?;
-    let msg = commit_message(&branch, &base, &report.due);
+        .map_err(|e| local(shown, "reading HEAD", e))?;
+    let msg = commit_message(branch, base, due);
     let commit = repo
         .commit(
             Some(&format!("refs/heads/{branch}")),
@@ -839,14 +858,8 @@ pub async fn run(opts: &Options, keyring: Arc<Keyring>) -> Result<Report> {
             &tree,
             &[&parent],
         )
-        .map_err(|e| local(&shown, "committing", e))?;
-    drop((tree, parent, index));
-    push(auth, repo, branch)?;
-    report.outcome = Outcome::Pushed {
-        commit: commit.to_string(),
-    };
-    drop(work);
-    Ok(report)
+        .map_err(|e| local(shown, "committing", e))?;
+    Ok(commit)
 }
 
 #[cfg(test)]

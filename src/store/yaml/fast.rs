@@ -697,9 +697,10 @@ impl<'a> Scanner<'a, '_> {
         )
     }
 
-    /// A literal block scalar whose header `|` is at `at`; `ind` is its key's (dash's)
-    /// indentation.
-    fn literal(&mut self, at: usize, ind: usize) -> Result<Next, Declined> {
+    /// The header of a literal block scalar whose `|` is at `at`: its chomping (-1 strip,
+    /// 0 clip, 1 keep) and a comment after it (granit emits that after the scalar).
+    #[allow(clippy::type_complexity)]
+    fn literal_header(&self, at: usize) -> Result<(i8, Option<(Pos, &'a str)>), Declined> {
         let mut h = at + 1;
         let chomp = match self.b.get(h) {
             Some(b'-') => {
@@ -732,6 +733,13 @@ impl<'a> Scanner<'a, '_> {
             None | Some(b'\n') => None,
             _ => return Err(Declined),
         };
+        Ok((chomp, header_comment))
+    }
+
+    /// A literal block scalar whose header `|` is at `at`; `ind` is its key's (dash's)
+    /// indentation.
+    fn literal(&mut self, at: usize, ind: usize) -> Result<Next, Declined> {
+        let (chomp, header_comment) = self.literal_header(at)?;
         self.next_line();
         if self.at >= self.b.len() {
             return Err(Declined);
@@ -806,19 +814,7 @@ impl<'a> Scanner<'a, '_> {
             lines += 1;
         }
         // `text` holds the content with one break per content line; chomp the end.
-        match chomp {
-            -1 => {
-                while text.ends_with('\n') {
-                    text.pop();
-                }
-            }
-            0 => {}
-            _ => {
-                for _ in 0..trailing_breaks {
-                    text.push('\n');
-                }
-            }
-        }
+        chomp_end(&mut text, chomp, trailing_breaks);
         if text.trim_matches('\n').is_empty() {
             return Err(Declined);
         }
@@ -858,6 +854,24 @@ impl<'a> Scanner<'a, '_> {
         match next {
             Next::Content(i) if i > ind => Err(Declined),
             other => Ok(other),
+        }
+    }
+}
+
+/// Block chomping: strip (-1) every final line break, clip (0) to one, keep (1) the trailing
+/// blank lines too.
+fn chomp_end(text: &mut String, chomp: i8, trailing_breaks: usize) {
+    match chomp {
+        -1 => {
+            while text.ends_with('\n') {
+                text.pop();
+            }
+        }
+        0 => {}
+        _ => {
+            for _ in 0..trailing_breaks {
+                text.push('\n');
+            }
         }
     }
 }

@@ -678,61 +678,7 @@ impl<'a> Builder<'a> {
                 style,
                 anchor,
                 tag,
-            } => {
-                if anchor != 0 || tag.is_some() {
-                    self.no_layout();
-                }
-                if self.stack.last().is_some_and(|f| f.block) {
-                    let min = self.stack.last().map(|f| f.col).unwrap_or(0);
-                    self.flush_pending(min);
-                }
-                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
-                    && self
-                        .stack
-                        .last()
-                        .is_some_and(|f| matches!(f.kind, FrameKind::Map { key: Some(_), .. }))
-                {
-                    self.note_indent(col);
-                }
-                // A key of a block mapping (no anchor, no tag: the common case) goes straight
-                // to its text: a plain null spelling is the empty key, anything else its text
-                // (what the general path below gives, without a scalar in between).
-                if anchor == 0
-                    && tag.is_none()
-                    && let Some(Frame {
-                        kind: FrameKind::Map { key: None, .. },
-                        block: true,
-                        ..
-                    }) = self.stack.last()
-                {
-                    let key = if style == ScalarStyle::Plain
-                        && matches!(&*text, "" | "~" | "null" | "Null" | "NULL")
-                    {
-                        String::new()
-                    } else {
-                        text.into_owned()
-                    };
-                    self.record_key(&key, pos);
-                    if let Some(Frame {
-                        kind: FrameKind::Map { key: slot, .. },
-                        ..
-                    }) = self.stack.last_mut()
-                    {
-                        *slot = Some(key);
-                    }
-                    return Ok(());
-                }
-                let value = self.scalar(
-                    &text,
-                    style,
-                    tag.as_ref().map(|(s, core)| (s.as_str(), *core)),
-                );
-                if anchor != 0 {
-                    self.anchors.insert(anchor, value.clone());
-                }
-                self.record_scalar(&value, pos, style);
-                self.add_value(value, line, Some(pos))?;
-            }
+            } => self.scalar_event(text, style, anchor, tag, pos)?,
             Ev::Alias(id) => {
                 self.no_layout();
                 let value = self.anchors.get(&id).cloned().ok_or_else(|| {
@@ -752,6 +698,71 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A scalar event: a block mapping's key (straight to its text), else a value.
+    fn scalar_event(
+        &mut self,
+        text: Cow<'_, str>,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<(String, bool)>,
+        pos: Pos,
+    ) -> Result<(), StoreError> {
+        let col = pos.col;
+        if anchor != 0 || tag.is_some() {
+            self.no_layout();
+        }
+        if self.stack.last().is_some_and(|f| f.block) {
+            let min = self.stack.last().map(|f| f.col).unwrap_or(0);
+            self.flush_pending(min);
+        }
+        if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+            && self
+                .stack
+                .last()
+                .is_some_and(|f| matches!(f.kind, FrameKind::Map { key: Some(_), .. }))
+        {
+            self.note_indent(col);
+        }
+        // A key of a block mapping (no anchor, no tag: the common case) goes straight
+        // to its text: a plain null spelling is the empty key, anything else its text
+        // (what the general path below gives, without a scalar in between).
+        if anchor == 0
+            && tag.is_none()
+            && let Some(Frame {
+                kind: FrameKind::Map { key: None, .. },
+                block: true,
+                ..
+            }) = self.stack.last()
+        {
+            let key = if style == ScalarStyle::Plain
+                && matches!(&*text, "" | "~" | "null" | "Null" | "NULL")
+            {
+                String::new()
+            } else {
+                text.into_owned()
+            };
+            self.record_key(&key, pos);
+            if let Some(Frame {
+                kind: FrameKind::Map { key: slot, .. },
+                ..
+            }) = self.stack.last_mut()
+            {
+                *slot = Some(key);
+            }
+            return Ok(());
+        }
+        let value = self.scalar(
+            &text,
+            style,
+            tag.as_ref().map(|(s, core)| (s.as_str(), *core)),
+        );
+        if anchor != 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+        self.record_scalar(&value, pos, style);
+        self.add_value(value, pos.line, Some(pos))
     }
 
     /// Ends the stream: the tree, and its layout when the splicing writer can use it.
