@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use granit_parser::ScalarStyle;
 
-use super::parse::{Ev, Pos};
+use super::event::{Ev, Pos};
 
 /// The scanner does not take this input (granit-parser reads it instead).
 #[derive(Debug)]

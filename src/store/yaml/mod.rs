@@ -14,6 +14,7 @@
 #[cfg(test)]
 mod agree_tests;
 mod emit;
+mod event;
 mod fast;
 mod layout;
 mod parse;
