@@ -7,7 +7,8 @@
 #                                      deploy/ manifests)
 #   DIR/SHA256SUMS
 # The archive is reproducible for a commit: sorted entries, the commit's time as every mtime,
-# owner 0, gzip without a timestamp. The binaries link only glibc (no OpenSSL: rustls), so they
+# owner 0, gzip without a timestamp. The binaries link only glibc (TLS is rustls; the rotation
+# job's libgit2 links OpenSSL and zlib statically, built from source), so they
 # run on any x86_64 Linux with glibc as new as the build machine's.
 # `--profile dev` packs unoptimised binaries: what CI's install test uses (the same archive
 # layout, without a second optimised build of every crate).

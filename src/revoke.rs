@@ -63,6 +63,11 @@ pub enum RevokeError {
         plural(.files.len(), "file"), .files.join(", ")
     )]
     Incomplete { files: Vec<String> },
+    #[error(
+        "{} cannot be opened with the keys at hand ({}; {why}); nothing was changed. Each gets a new data key, which needs a key that opens it: point SOPS_AGE_KEY_FILE (or the file's other key sources) at a remaining recipient's key and run it again",
+        plural(.files.len(), "file"), .files.join(", ")
+    )]
+    Unopenable { files: Vec<String>, why: String },
     #[error("{0}")]
     Walk(String),
 }
@@ -74,6 +79,7 @@ impl Failure for RevokeError {
             RevokeError::Edit(_) | RevokeError::GroupEmptied { .. } => ExitCode::InvalidConfig,
             RevokeError::NotFound { .. } | RevokeError::PrivateKey { .. } => ExitCode::Usage,
             RevokeError::Incomplete { .. } => ExitCode::Generic,
+            RevokeError::Unopenable { .. } => ExitCode::CouldNotRetrieveKey,
             RevokeError::Walk(_) => ExitCode::CouldNotReadInput,
         }
     }
@@ -99,6 +105,16 @@ pub fn named(given: &[String]) -> Result<Named, crate::error::Error> {
             return Err(procedure(RevokeError::PrivateKey {
                 given: "the argument".into(),
             }));
+        }
+        // A mistyped age or SSH recipient is refused as malformed, not searched for.
+        let t = g.trim();
+        if (t.starts_with("age1") || t.starts_with("ssh-"))
+            && let Err(source) = crate::keysource::age::Recipient::parse(t)
+        {
+            return Err(crate::error::Error::Key {
+                file: "keys revoke".into(),
+                source,
+            });
         }
     }
     Ok(Named::new(given))
@@ -273,6 +289,7 @@ pub async fn apply(
     parallel: usize,
     progress: Arc<dyn Fn(&Path) + Send + Sync>,
 ) -> crate::error::Result<Applied> {
+    check_openable(plan, &keyring).await?;
     for e in &plan.edits {
         e.write().map_err(|source| crate::error::Error::Write {
             file: e.path.display().to_string(),
@@ -294,6 +311,36 @@ pub async fn apply(
     .await;
     let remaining = verify(&plan.root, &plan.named)?;
     Ok(Applied { files, remaining })
+}
+
+/// Refuses, before anything is written, a revocation whose files the keys at hand cannot
+/// open: each needs a new data key, so changing the rules and then failing on the files would
+/// leave the repository half revoked. Damaged files are the plan's own report, not this one.
+pub async fn check_openable(plan: &Plan, keyring: &Keyring) -> crate::error::Result<()> {
+    let mut files = Vec::new();
+    let mut why = None;
+    for t in plan.files.iter().filter(|t| t.damage.is_none()) {
+        let label = t.path.display().to_string();
+        let opened = match crate::file::read(&t.path) {
+            Ok(bytes) => {
+                let format = Format::from_path(&t.path);
+                document::open(&label, format, bytes.expose(), keyring, false)
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = opened
+            && e.exit_code() == ExitCode::CouldNotRetrieveKey
+        {
+            why.get_or_insert_with(|| e.to_string());
+            files.push(label);
+        }
+    }
+    match why {
+        None => Ok(()),
+        Some(why) => Err(procedure(RevokeError::Unopenable { files, why })),
+    }
 }
 
 /// Every sops file or `.sops.yaml` under `root` that still lists a named key, or that cannot be

@@ -81,7 +81,7 @@ pub fn run(args: HookArgs) -> Result<Outcome> {
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
                     .map_err(write_err(path.display().to_string()))?;
             }
-            eprintln!("shroud hook: installed {shown}");
+            super::messages::note(&format!("shroud hook: installed {shown}"));
             Ok(Outcome::Done)
         }
         HookAction::Uninstall => {
@@ -91,11 +91,11 @@ pub fn run(args: HookArgs) -> Result<Outcome> {
                         "{shown} was not written by shroud; left as it is"
                     )));
                 }
-                eprintln!("shroud hook: no shroud hook at {shown}");
+                super::messages::note(&format!("shroud hook: no shroud hook at {shown}"));
                 return Ok(Outcome::Done);
             }
             std::fs::remove_file(&path).map_err(write_err(path.display().to_string()))?;
-            eprintln!("shroud hook: removed {shown}");
+            super::messages::note(&format!("shroud hook: removed {shown}"));
             Ok(Outcome::Done)
         }
     }

@@ -26,7 +26,7 @@ pub fn run(a: Args) -> Result<Outcome> {
     let path = match a.output {
         Some(p) if p.as_os_str() == "-" => {
             super::common::print(identity.expose())?;
-            eprintln!("Public key: {recipient}");
+            super::messages::note(&format!("Public key: {recipient}"));
             return Ok(Outcome::Done);
         }
         Some(p) => p,
@@ -58,12 +58,12 @@ pub fn run(a: Args) -> Result<Outcome> {
         file: path.display().to_string(),
         source,
     })?;
-    eprintln!(
+    super::messages::note(&format!(
         "shroud: {} identity {} {}",
         if existed { "appended" } else { "wrote" },
         if existed { "to" } else { "to new file" },
         path.display()
-    );
+    ));
     super::common::print(format!("{recipient}\n").as_bytes())?;
     Ok(Outcome::Done)
 }

@@ -464,6 +464,12 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
 fn restore_pgp(a: &RestoreArgs, opened: &backup::Opened) -> Result<()> {
     let n = opened.manifest.pgp.len();
     if n == 0 {
+        if let Some(p) = &a.pgp_output {
+            super::messages::note(&format!(
+                "shroud: the backup holds no PGP keys: nothing was written to {} (skip its gpg --import)",
+                common::shown(p)
+            ));
+        }
         return Ok(());
     }
     match &a.pgp_output {

@@ -156,8 +156,15 @@ fn print_exposure(e: &Exposure, quiet: bool) {
 /// damaged files that cannot be checked, and the exposure report.
 fn show_plan(a: &Args, plan: &revoke::Plan, exposure: &Exposure) {
     if !a.quiet {
+        // A dry run says "would" on every line, not only in its summary.
+        let would = if a.dry_run { "would get a " } else { "" };
         for e in &plan.edits {
-            messages::note(&format!("{}: {}", common::shown(&e.path), e.summary()));
+            let change = if a.dry_run { "would change: " } else { "" };
+            messages::note(&format!(
+                "{}: {change}{}",
+                common::shown(&e.path),
+                e.summary()
+            ));
         }
         for t in &plan.files {
             let why = if plan.history_only.contains(&t.path) {
@@ -165,7 +172,7 @@ fn show_plan(a: &Args, plan: &revoke::Plan, exposure: &Exposure) {
             } else {
                 "new data key, without the revoked keys"
             };
-            messages::note(&format!("{}: {why}", common::shown(&t.path)));
+            messages::note(&format!("{}: {would}{why}", common::shown(&t.path)));
         }
     }
     for (p, why) in &plan.damaged {
@@ -249,6 +256,12 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
         );
         return Ok(common::Outcome::Done);
     }
+    // A revocation the keys at hand cannot carry out is refused before anything is written
+    // (the dry run says so too, when keys are at hand).
+    let ring = common::keyring(g);
+    if let Ok(r) = &ring {
+        common::block_on_parallel(revoke::check_openable(&plan, r))?;
+    }
     if a.dry_run {
         let files = plan
             .files
@@ -282,7 +295,7 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
         emit: shroud::store::EmitOptions { indent: g.indent },
         ..Default::default()
     };
-    let keyring = Arc::new(common::keyring(g)?);
+    let keyring = Arc::new(ring?);
     let (bar, progress) = bulk.progress(plan.files.len(), true);
     let applied =
         common::block_on_parallel(revoke::apply(&plan, keyring, opts, bulk.jobs, progress));

@@ -272,7 +272,7 @@ fn report(results: &[(PathBuf, Result<Outcome>)], bulk: &Bulk<'_>, dry: bool) ->
 pub fn run_updatekeys(a: UpdateKeysArgs, g: &Global) -> Result<common::Outcome> {
     if a.keep_data_key {
         common::warn(
-            "--keep-data-key: a removed key keeps opening every value written from now on through its envelopes in git history; use `shroud keys revoke` to lock a key out",
+            "the data key is kept (--keep-data-key, as sops's updatekeys does): a key removed here keeps opening every value written from now on through its envelopes in git history; `shroud keys revoke` locks a key out",
         );
     }
     run_job(&a.scope, g, Job::UpdateKeys, "updatekeys", a.keep_data_key)

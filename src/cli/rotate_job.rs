@@ -82,12 +82,12 @@ pub fn run(a: JobArgs, jobs: Option<usize>, g: &Global) -> Result<common::Outcom
     let s = shroud::text::sanitize;
     for d in &report.due {
         match &d.error {
-            None => eprintln!("rotated {}: {}", s(&d.path), d.why),
-            Some(e) => eprintln!("shroud: {}", s(&e.to_string())),
+            None => super::messages::note(&format!("rotated {}: {}", s(&d.path), d.why)),
+            Some(e) => super::messages::file_error(e),
         }
     }
     for p in &report.skipped {
-        eprintln!("skipped {}: damaged (see `shroud audit`)", s(p));
+        super::messages::note(&format!("skipped {}: damaged (see `shroud audit`)", s(p)));
     }
     let rotated = report.due.iter().filter(|d| d.error.is_none()).count();
     let failed = report.due.len() - rotated;

@@ -191,11 +191,11 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
     if args.update_baseline {
         return match base.update(&outcome.occurrences, &baseline_path) {
             Ok(added) => {
-                eprintln!(
+                super::messages::note(&format!(
                     "shroud scan: baseline {} updated: {added} new entr{}",
                     sanitize(&baseline_path.display().to_string()),
                     if added == 1 { "y" } else { "ies" }
-                );
+                ));
                 Ok(errors_exit(&outcome.summary, Outcome::Done))
             }
             Err(e) => Err(fail(e)),
@@ -218,7 +218,7 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
     let s = &outcome.summary;
     if args.format == OutputFormat::Text || args.output.is_some() {
         let secs = started.elapsed().as_secs_f64();
-        eprintln!(
+        super::messages::note(&format!(
             "shroud scan: {} finding{} in {} file{} ({:.1} MB, {} skipped, {} baselined) in {:.2}s",
             outcome.findings.len(),
             if outcome.findings.len() == 1 { "" } else { "s" },
@@ -228,15 +228,24 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
             s.skipped,
             s.baselined,
             secs
-        );
+        ));
     }
     let code = if outcome.findings.is_empty() {
         Outcome::Done
     } else {
         if args.format == OutputFormat::Text {
-            eprintln!(
-                "shroud scan: remove the secrets (and rotate them), or suppress a false positive with a `shroud:allow` comment, a .shroudignore entry, or `shroud scan --update-baseline`"
-            );
+            // A history finding is accepted by the same history scan's baseline, for its
+            // commit and blob only (docs/scanning.md).
+            let update = if args.all_history {
+                "`shroud scan --all-history --update-baseline` (a leak in history: once the secret is rotated)"
+            } else if args.commits.is_some() || args.since.is_some() {
+                "the same scan with --update-baseline (a leak in history: once the secret is rotated)"
+            } else {
+                "`shroud scan --update-baseline`"
+            };
+            super::messages::note(&format!(
+                "shroud scan: remove the secrets (and rotate them), or suppress a false positive with a `shroud:allow` comment, a .shroudignore entry, or {update}"
+            ));
         }
         Outcome::Code(ExitCode::Findings)
     };
@@ -247,11 +256,11 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
 /// incomplete (exit 2), whatever was found.
 fn errors_exit(summary: &scan::Summary, code: Outcome) -> Outcome {
     for w in &summary.warnings {
-        eprintln!("shroud scan: warning: {}", sanitize(w));
+        super::messages::note(&format!("shroud scan: warning: {}", sanitize(w)));
     }
     let errors = &summary.errors;
     for e in errors {
-        eprintln!("shroud scan: error: {}", sanitize(e));
+        super::messages::note(&format!("shroud scan: error: {}", sanitize(e)));
     }
     if errors.is_empty() {
         code

@@ -706,6 +706,13 @@ fn generate_one(
     }))
 }
 
+/// Whether a document is a Kubernetes object (it has `apiVersion` and `kind`) of a kind other
+/// than Secret.
+fn is_other_object(branch: &Map) -> bool {
+    let scalar = |k: &str| branch.get(k).and_then(Value::as_scalar).is_some();
+    scalar("apiVersion") && scalar("kind") && SecretDoc::of(branch).is_none()
+}
+
 /// The secret keys of a Secret manifest (`data` and `stringData` entries, in order).
 fn secret_keys(
     sd: &SecretDoc,
@@ -776,6 +783,10 @@ fn describe(
         message,
     };
     let secret = SecretDoc::of(branch);
+    // Another Kubernetes object (a Deployment, a ConfigMap) is not a values file: skipped.
+    if secret.is_none() && is_other_object(branch) {
+        return Ok(None);
+    }
     let keys = match &secret {
         Some(_) if opts.name.is_some() => {
             return Err(EsoError::Conflict(format!(

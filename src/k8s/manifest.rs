@@ -209,7 +209,18 @@ pub fn from_secret(secret: &Map, namespace: Option<&str>) -> Result<Tree, Manife
     let mut spec = Map::new();
     let fields = [
         ("labels", doc.labels().cloned().map(Value::Map)),
-        ("annotations", doc.annotations().cloned().map(Value::Map)),
+        // Without kubectl's last-applied copy of the Secret (its data again, soon stale).
+        (
+            "annotations",
+            doc.annotations()
+                .cloned()
+                .map(|mut a| {
+                    a.remove(super::secret::LAST_APPLIED);
+                    a
+                })
+                .filter(|a| a.pairs().next().is_some())
+                .map(Value::Map),
+        ),
         ("data", secret.get("data").cloned()),
         ("stringData", secret.get("stringData").cloned()),
         ("type", secret.get("type").cloned()),

@@ -1774,3 +1774,76 @@ fn push_stores_text_as_text_and_binary_as_base64() {
         stderr(&out)
     );
 }
+
+/// A glob over a manifests directory (Secrets next to Deployments and ConfigMaps, also in one
+/// multi-document file) generates ExternalSecrets for the Secrets only: another Kubernetes
+/// object is not a values file, and its fields must never be pushed as secret keys.
+#[test]
+fn other_kubernetes_objects_are_skipped() {
+    let sb = Sandbox::new();
+    sb.write(
+        "k8s/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 2\n",
+    );
+    sb.write(
+        "k8s/app.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\nstringData:\n  password: Zx8-qL2-vR7t-Wm4\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\ndata:\n  foo: bar\n",
+    );
+    let out = sb
+        .cmd()
+        .args([
+            "external-secret",
+            "--push",
+            "--dry-run",
+            "k8s/app.yaml",
+            "k8s/deploy.yaml",
+        ])
+        .run();
+    assert_code(&out, 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains("would push shop/db with keys password"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("replicas") && !err.contains("foo") && !err.contains("settings"),
+        "{err}"
+    );
+    let out = sb.cmd().args(["external-secret", "k8s/app.yaml"]).run();
+    assert_code(&out, 0);
+    let docs = to_json(stdout(&out).as_bytes());
+    assert_eq!(docs.len(), 1, "{}", stdout(&out));
+    assert_eq!(docs[0]["metadata"]["name"], "db");
+}
+
+/// `encrypt --kind EncryptedSecret` of a `kubectl get -o yaml` export leaves kubectl's
+/// last-applied copy of the data out of the EncryptedSecret (as `encrypt -i` removes it).
+#[test]
+fn encrypted_secret_drops_the_last_applied_copy() {
+    let sb = Sandbox::new();
+    let copy = r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db","namespace":"shop"},"stringData":{"password":"Zx8-qL2-vR7t-Wm4"}}"#;
+    sb.write(
+        "db.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: shop\n  annotations:\n    team: payments\n    kubectl.kubernetes.io/last-applied-configuration: '{copy}'\nstringData:\n  password: Zx8-qL2-vR7t-Wm4\n"
+        ),
+    );
+    let out = sb
+        .with_key()
+        .args([
+            "encrypt",
+            "--kind",
+            "EncryptedSecret",
+            "--age",
+            TEST_RECIPIENT,
+            "db.yaml",
+        ])
+        .run();
+    assert_code(&out, 0);
+    sb.write("db.enc.yaml", &stdout(&out));
+    let out = sb.with_key().args(["decrypt", "db.enc.yaml"]).run();
+    assert_code(&out, 0);
+    let plain = stdout(&out);
+    assert!(plain.contains("team: payments"), "{plain}");
+    assert!(!plain.contains("last-applied"), "{plain}");
+}

@@ -435,6 +435,67 @@ fn revoke_refuses_to_empty_a_group_and_names_unknown_keys() {
     assert!(!stderr(&out).contains(secret));
 }
 
+/// A revocation the keys at hand cannot carry out (no loaded key opens the files that need a
+/// new data key) is refused before anything is written, the dry run included: editing the
+/// rules and then failing on every file would leave the repository half revoked. A mistyped
+/// recipient is malformed (exit 5), not searched for.
+#[test]
+fn revoke_without_a_key_that_opens_the_files_changes_nothing() {
+    let sb = Sandbox::new();
+    let (a_key, a) = new_key(&sb, "a.txt");
+    let (_, b) = new_key(&sb, "b.txt");
+    let (stranger, _) = new_key(&sb, "stranger.txt");
+    let rules = format!("creation_rules:\n  - path_regex: secrets/.*\n    age: {a},{b}\n");
+    let with_a = [("SOPS_AGE_KEY_FILE", a_key.to_str().unwrap())];
+    repo_with(
+        &sb,
+        &rules,
+        &[("secrets/x.yaml", "k: v\n"), ("secrets/y.yaml", "k: w\n")],
+        &with_a,
+    );
+    let before = (
+        sb.read(".sops.yaml"),
+        sb.read("secrets/x.yaml"),
+        sb.read("secrets/y.yaml"),
+    );
+    for dry in [true, false] {
+        let mut c = sb.cmd();
+        c.env("SOPS_AGE_KEY_FILE", &stranger)
+            .args(["keys", "revoke", "-y"]);
+        if dry {
+            c.arg("--dry-run");
+        }
+        let out = c.arg(&b).run();
+        assert_code(&out, 128);
+        assert!(
+            stderr(&out).contains("nothing was changed") && stderr(&out).contains("2 files"),
+            "{}",
+            stderr(&out)
+        );
+        let after = (
+            sb.read(".sops.yaml"),
+            sb.read("secrets/x.yaml"),
+            sb.read("secrets/y.yaml"),
+        );
+        assert_eq!(after, before, "dry run: {dry}");
+    }
+    // With a key that opens them, the same command completes.
+    let out = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_FILE", &a_key)
+        .args(["keys", "revoke", "-y", &b])
+        .run();
+    assert_code(&out, 0);
+    // A mistyped recipient: malformed, nothing searched or changed.
+    let typo = format!("{}x", &a[..a.len() - 1]);
+    let out = sb
+        .cmd()
+        .env("SOPS_AGE_KEY_FILE", &a_key)
+        .args(["keys", "revoke", "-y", &typo])
+        .run();
+    assert_code(&out, 5);
+}
+
 #[test]
 fn updatekeys_that_removes_a_key_gives_a_new_data_key() {
     let sb = Sandbox::new();
