@@ -6,7 +6,8 @@ set -euo pipefail
 # The job's in-process git builds OpenSSL and zlib from source (linked statically): OpenSSL's
 # build needs perl and make before cargo builds the `job` feature (the test suite's `cluster`).
 need=()
-command -v perl >/dev/null || need+=(perl)
+# (OpenSSL's Configure needs the full perl, not perl-base: IPC::Cmd, FindBin, File::Compare.)
+perl -MIPC::Cmd -MFindBin -MFile::Compare -e 1 2>/dev/null || need+=(perl)
 command -v make >/dev/null || need+=(make)
 if ((${#need[@]})); then
   echo "setup-job: apt-get install ${need[*]}"
