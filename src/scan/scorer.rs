@@ -1068,13 +1068,13 @@ fn vetoed_value(v: &[u8]) -> bool {
         || is_path(v)
 }
 
-/// `name(…)` or `a.b(…)`: a call expression written where a value could be.
+/// `name(…)` or `a.b(…)` (an unquoted value ends before its closing parenthesis): a call
+/// expression written where a value could be.
 fn is_call(v: &[u8]) -> bool {
     let Some(open) = memchr::memchr(b'(', v) else {
         return false;
     };
     open > 0
-        && v.ends_with(b")")
         && (v[0].is_ascii_alphabetic() || v[0] == b'_')
         && v[..open]
             .iter()

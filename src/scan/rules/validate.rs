@@ -121,6 +121,7 @@ const PLACEHOLDER_EXACT: &[&str] = &[
     "foo",
     "bar",
     "baz",
+    "asdf",
 ];
 
 /// Prefixes owned by a specific rule with a validator: a value with one of these that the
