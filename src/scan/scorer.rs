@@ -1610,4 +1610,49 @@ mod tests {
         assert!(!prior("api_key = \"Xk9mQ2vL7pR4 wZtA8sD3fG\"\n"));
         assert!(!prior("session_name = \"Xk9mQ2vL7pR4wZtA8sD3fG\"\n"));
     }
+    /// Whether the first candidate of `line` survives the vetoes (is judged at all).
+    fn judged(line: &str, path: &str) -> bool {
+        super::super::candidates::extract(line.as_bytes())
+            .first()
+            .and_then(|c| judge(c, line.as_bytes(), path))
+            .is_some()
+    }
+
+    #[test]
+    fn uuids_are_judged_only_under_keys_that_name_a_credential() {
+        assert!(judged(
+            "access_token: \"bc594900-518b-4f7e-ac75-bd37f019e08f\"\n", // shroud:allow
+            "a.yaml"
+        ));
+        assert!(judged(
+            "SetAuthToken(\"C6A79608-782F-4ED0-A11D-BD82FAD829CD\")\n", // shroud:allow
+            "a.md"
+        ));
+        assert!(!judged(
+            "oauthClientId: \"bc594900-518b-4f7e-ac75-bd37f019e08f\"\n",
+            "a.yaml"
+        ));
+        assert!(!judged(
+            "session: \"bc594900-518b-4f7e-ac75-bd37f019e08f\"\n",
+            "a.yaml"
+        ));
+    }
+
+    #[test]
+    fn calls_file_references_and_public_values_are_not_candidates() {
+        assert!(!judged("auth_token = b64encode(cPickle.dumps(h))\n", "a.md"));
+        assert!(!judged("jwt-secret = \"@/dev/stdin\"\n", "a.conf"));
+        assert!(!judged("PublicKeyToken=b03f5f7f11d50a3a\n", "a.config"));
+        assert!(!judged("MYSQL_RANDOM_ROOT_PASSWORD: \"yes\"\n", "a.yaml"));
+        assert!(!judged("token: deadbeefdeadbeefdeadbeef\n", "a.yaml"));
+        assert!(!judged("{ secret: 'foobar' }\n", "a.yaml"));
+        assert!(judged("token: dEa4bEefd3adb7efdeadbeef\n", "a.yaml")); // shroud:allow
+    }
+
+    #[test]
+    fn word_likeness() {
+        assert_eq!(wordlike(b"mysupersecretpassword"), Some(true));
+        assert_eq!(wordlike(b"qXzkvBwJmPfgYh"), Some(false));
+        assert_eq!(wordlike(b"a1b2"), None);
+    }
 }
