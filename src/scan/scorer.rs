@@ -1640,7 +1640,10 @@ mod tests {
 
     #[test]
     fn calls_file_references_and_public_values_are_not_candidates() {
-        assert!(!judged("auth_token = b64encode(cPickle.dumps(h))\n", "a.md"));
+        assert!(!judged(
+            "auth_token = b64encode(cPickle.dumps(h))\n",
+            "a.md"
+        ));
         assert!(!judged("jwt-secret = \"@/dev/stdin\"\n", "a.conf"));
         assert!(!judged("PublicKeyToken=b03f5f7f11d50a3a\n", "a.config"));
         assert!(!judged("MYSQL_RANDOM_ROOT_PASSWORD: \"yes\"\n", "a.yaml"));
