@@ -1605,7 +1605,7 @@ mod tests {
         };
         assert!(prior("api_key = \"Xk9mQ2vL7pR4wZtA8sD3fG\"\n")); // shroud:allow
         assert!(!prior(
-            "api_key = \"https://Xk9mQ2vL7pR4wZtA8sD3fG.org/\"\n"
+            "api_key = \"https://Xk9mQ2vL7pR4wZtA8sD3fG.org/\"\n" // shroud:allow
         ));
         assert!(!prior("api_key = \"Xk9mQ2vL7pR4 wZtA8sD3fG\"\n"));
         assert!(!prior("session_name = \"Xk9mQ2vL7pR4wZtA8sD3fG\"\n"));

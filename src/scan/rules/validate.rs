@@ -365,7 +365,7 @@ pub(super) fn private_key_body(hay: &[u8], r: Range<usize>, _path: &str) -> bool
     body.len() >= 64 && !is_placeholder(&body) && entropy(&body) >= 4.5
 }
 
-/// A PEM or OpenSSH private key that is not encrypted with a passphrase: PKCS#8
+/// A PEM or OpenSSH private key that is not encrypted with a passphrase; PKCS#8
 /// `ENCRYPTED PRIVATE KEY` blocks, legacy PEM with `Proc-Type: 4,ENCRYPTED` and OpenSSH keys
 /// whose cipher is not `none` are ciphertext (like a JWE), not a usable key.
 pub(super) fn unencrypted_private_key(hay: &[u8], r: Range<usize>, path: &str) -> bool {
