@@ -6,15 +6,15 @@
 #     real-code corpus ../shared/corpora/credata-dev (scripts/train-scan-scorer.py --check-only:
 #     grouped 6-fold cross-validation by repository, 3 seeds; each repository scored by a model
 #     fitted on the others). Fails when its F1 drops more than 0.02 below the level reached
-#     (REACHED_F1) or its precision below 0.80 (PRECISION_FLOOR). The in-sample score of the
+#     (REACHED_F1) or its precision below 0.85 (PRECISION_FLOOR). The in-sample score of the
 #     shipped weights (score.py on all 34 repositories) is printed and must keep precision >= 0.85.
 #     A missing corpus fails loudly: CI has it at the same relative place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The repository-split F1 and precision reached when this gate was set (docs/scanning.md).
-REACHED_F1=0.685
-PRECISION_FLOOR=0.80
+REACHED_F1=0.703
+PRECISION_FLOOR=0.85
 FLOOR=$(python3 -c "print(round($REACHED_F1 - 0.02, 3))")
 
 CORPUS="${SHROUD_CREDATA:-$PWD/../shared/corpora/credata-dev}"

@@ -8,7 +8,8 @@
    comes back with its features (the Rust side owns the feature definitions; this script only
    sees names). Findings of the specific rules come back as usual.
 2. Labels each candidate by the corpus line labels: positive when its line lies in a `secret`
-   label span. UUID-shaped values never become candidates (the scanner vetoes them).
+   label span. UUID-shaped values become candidates only under a key that names a credential
+   (`access_token`, not `client_id`); elsewhere the scanner vetoes them.
 3. Drops features seen on fewer than 10 candidates, then fits L2-regularised logistic regression
    (C = 0.3; coordinate descent, deterministic, pure Python) and picks the threshold that
    maximises line-level F1 (the corpus's own scoring) with precision >= 0.90.

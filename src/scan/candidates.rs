@@ -300,6 +300,10 @@ fn at_key(hay: &[u8], mut ks: usize, mut ke: usize) -> Option<Candidate> {
     {
         return None;
     }
+    // `https://auth.example.com:8443/…`, `user@auth-host:`: a host name, not a key.
+    if hay[..ks].ends_with(b"//") || hay[..ks].ends_with(b"@") {
+        return None;
+    }
     let before = if ks > 0 { hay[ks - 1] } else { b'\n' };
     let key_quoted = matches!(before, b'"' | b'\'' | b'`');
     let xml_open = before == b'<';

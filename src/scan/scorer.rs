@@ -545,7 +545,9 @@ fn shape(v: &[u8]) -> &'static str {
     let upper = v.iter().filter(|b| b.is_ascii_uppercase()).count();
     let digit = v.iter().filter(|b| b.is_ascii_digit()).count();
     let other = v.len() - lower - upper - digit;
-    if digit == v.len() {
+    if is_uuid(v) {
+        "uuid"
+    } else if digit == v.len() {
         "digits"
     } else if v.len() >= 16 && v.iter().all(u8::is_ascii_hexdigit) {
         "hex"
@@ -579,10 +581,16 @@ fn is_phrase(v: &[u8]) -> bool {
         .split(|b| matches!(b, b'-' | b'_' | b' '))
         .filter(|w| !w.is_empty())
         .collect();
-    words.len() >= 3
-        && words
-            .iter()
-            .all(|w| w.len() >= 2 && w.iter().all(u8::is_ascii_alphabetic))
+    // Words, and at most a number or two among them (`GCM_AES_256_secret_shared_key_32`).
+    let alpha = words
+        .iter()
+        .filter(|w| w.len() >= 2 && w.iter().all(u8::is_ascii_alphabetic))
+        .count();
+    let numbers = words
+        .iter()
+        .filter(|w| w.iter().all(u8::is_ascii_digit))
+        .count();
+    alpha >= 3 && alpha + numbers == words.len() && numbers <= 2
 }
 
 /// An RFC 4648 base32 string of at least 16 characters with letters and digits (TOTP seeds).
@@ -760,6 +768,8 @@ const METADATA_TOKENS: &[&str] = &[
     "callback",
     "location",
     "provider",
+    "attribute",
+    "attr",
     "hash",
     "hashed",
     "digest",
@@ -970,8 +980,69 @@ fn is_stated_placeholder(v: &[u8]) -> bool {
         || l.starts_with(b"ssh-ed25519 ")
         || matches!(
             l.as_slice(),
-            b"null" | b"nil" | b"none" | b"true" | b"false" | b"undefined"
+            b"null"
+                | b"nil"
+                | b"none"
+                | b"true"
+                | b"false"
+                | b"undefined"
+                | b"yes"
+                | b"no"
+                | b"on"
+                | b"off"
         )
+}
+
+/// Common English letter pairs: what a human-chosen word is made of (`supersecret`,
+/// `letmein`), and a random string rarely is.
+const BIGRAMS: &[&[u8; 2]] = &[
+    b"th", b"he", b"in", b"er", b"an", b"re", b"on", b"at", b"en", b"nd", b"ti", b"es", b"or",
+    b"te", b"of", b"ed", b"is", b"it", b"al", b"ar", b"st", b"to", b"nt", b"ng", b"se", b"ha",
+    b"as", b"ou", b"io", b"le", b"ve", b"co", b"me", b"de", b"hi", b"ri", b"ro", b"ic", b"ne",
+    b"ea", b"ra", b"ce", b"li", b"ch", b"ll", b"be", b"ma", b"si", b"om", b"ur", b"ca", b"el",
+    b"ta", b"la", b"ns", b"ge", b"ly", b"ei", b"os", b"no", b"pe", b"do", b"su", b"pa", b"ec",
+    b"ac", b"ot", b"di", b"ol", b"tr", b"sh", b"ss", b"wo", b"rd", b"us", b"ad", b"ke", b"mi",
+    b"un", b"ut", b"ow", b"ai", b"ee", b"oo", b"wa", b"ct", b"pr", b"ck", b"am", b"lo", b"et",
+];
+
+/// Whether the letters of a value read as words (`Some(true)`: most letter pairs are common
+/// English ones), as random (`Some(false)`: few are), or neither / too few letters (`None`).
+/// One pass over the value; `None` past 256 bytes (blobs are judged by other features).
+fn wordlike(v: &[u8]) -> Option<bool> {
+    if v.len() > 256 {
+        return None;
+    }
+    let (mut pairs, mut common) = (0usize, 0usize);
+    for w in v.windows(2) {
+        if w[0].is_ascii_alphabetic() && w[1].is_ascii_alphabetic() {
+            pairs += 1;
+            let p = [w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase()];
+            common += usize::from(BIGRAMS.iter().any(|b| **b == p));
+        }
+    }
+    if pairs < 5 {
+        return None;
+    }
+    if common * 2 >= pairs {
+        Some(true)
+    } else if common * 5 <= pairs {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A UUID under a key that names a credential itself (`access_token`, `SetAuthToken`,
+/// `api_key`), not an identifier (`client_id`, `tenant_guid`): many services issue UUIDs as
+/// tokens. Everywhere else a UUID is an identifier and never a candidate.
+fn uuid_credential(features: &[Feature], key: &[u8]) -> bool {
+    let named = features
+        .iter()
+        .any(|f| f.0 == "kg" && matches!(f.1, "pw" | "secret" | "token" | "apikey" | "auth"));
+    named
+        && key_tokens(key).last().is_some_and(|t| {
+            !(t.ends_with("id") || t.ends_with("ids") || t.ends_with("guid") || t == "uuid")
+        })
 }
 
 /// Why a candidate is never reported, whatever the model says: not a value (UUIDs, sops
@@ -979,8 +1050,12 @@ fn is_stated_placeholder(v: &[u8]) -> bool {
 /// `changeme`, `<token>`), a name of an algorithm, ciphertext (JWE), a stored hash, a public
 /// key or a path.
 pub fn vetoed(v: &[u8]) -> bool {
+    is_uuid(v) || vetoed_value(v)
+}
+
+/// [`vetoed`] but for UUIDs (judged by their key: [`uuid_credential`]).
+fn vetoed_value(v: &[u8]) -> bool {
     v.is_empty()
-        || is_uuid(v)
         || v.starts_with(b"ENC[")
         || PROVIDER_PREFIXES
             .iter()
@@ -991,6 +1066,19 @@ pub fn vetoed(v: &[u8]) -> bool {
         || is_hash_format(v)
         || is_nkey_public(v)
         || is_path(v)
+}
+
+/// `name(…)` or `a.b(…)` (an unquoted value ends before its closing parenthesis): a call
+/// expression written where a value could be.
+fn is_call(v: &[u8]) -> bool {
+    let Some(open) = memchr::memchr(b'(', v) else {
+        return false;
+    };
+    open > 0
+        && (v[0].is_ascii_alphabetic() || v[0] == b'_')
+        && v[..open]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.".contains(b))
 }
 
 /// A NATS public nkey (user, account, operator, server, cluster, curve): 56 base32 characters
@@ -1005,6 +1093,9 @@ fn is_nkey_public(v: &[u8]) -> bool {
 /// A file-system path (`/run/secrets/db`, `./key.pem`, `~/.ssh/id`): where a secret is, not the
 /// secret.
 fn is_path(v: &[u8]) -> bool {
+    // `@/dev/stdin`, `@./secret.txt`: curl's and many tools' "read it from this file".
+    let v = v.strip_prefix(b"@").unwrap_or(v);
+    let v = v.strip_prefix(b"file://").unwrap_or(v);
     (v.starts_with(b"/") || v.starts_with(b"./") || v.starts_with(b"../") || v.starts_with(b"~/"))
         && !v.contains(&b' ')
         && v.iter().skip(1).any(|b| b.is_ascii_alphabetic())
@@ -1045,8 +1136,11 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
         memchr::memmem::find(&lv, &lk)
             .is_some_and(|p| p > 0 && matches!(lv[p - 1], b':' | b'.' | b'/' | b'_' | b'-'))
     };
+    // `PublicKeyToken`, `pwdPublicKey`, `public_key`: published on purpose.
+    let public = tokens.iter().any(|t| t == "public");
     if state_number
         || qualified_name
+        || public
         || tokens.last().is_some_and(|t| {
             METADATA_TOKENS.contains(&t.as_str())
                 || t.len() > 4
@@ -1161,7 +1255,8 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
     }
     let text = String::from_utf8_lossy(v);
     let l = text.to_ascii_lowercase();
-    let flags: [(&'static str, bool); 32] = [
+    let words = wordlike(v);
+    let flags: [(&'static str, bool); 35] = [
         ("placeholder", is_placeholder(v)),
         ("names_itself", names_itself(v)),
         ("hash_format", is_hash_format(v)),
@@ -1243,6 +1338,14 @@ pub fn features(c: &Candidate, hay: &[u8], path: &str) -> Option<Vec<Feature>> {
         ),
         ("base32", is_base32(v)),
         ("phrase", is_phrase(v)),
+        ("wordlike", words == Some(true)),
+        ("gibberish", words == Some(false)),
+        // As random as a string of its length can be: a 20-character random token has about
+        // 4 bits of entropy per character, a 64-character one about 5.5.
+        (
+            "random_for_len",
+            n >= 16 && e >= 3.5 && e >= (n as f64).log2() - 0.75 && classes >= 2,
+        ),
         (
             "slash_words",
             v.contains(&b'/')
@@ -1365,7 +1468,17 @@ fn prose_value(c: &Candidate, hay: &[u8]) -> bool {
 pub fn judge(c: &Candidate, hay: &[u8], path: &str) -> Option<Judgement> {
     // Most candidates' keys name no credential: `features` says so first, cheaply.
     let features = features(c, hay, path)?;
-    if vetoed(&hay[c.value.clone()]) || prose_after_flag(c, hay, path) || prose_value(c, hay) {
+    let v = &hay[c.value.clone()];
+    let uuid = is_uuid(v) && !uuid_credential(&features, &hay[c.key.clone()]);
+    // An unquoted value that opens a brace is an object or a template (`{value}`); one that
+    // reads `name(…)` is a call (`b64encode(cPickle.dumps(h))`).
+    if uuid
+        || vetoed_value(v)
+        || (c.quote == Quote::None && c.codec != Codec::Bytes && v.starts_with(b"{"))
+        || (c.quote == Quote::None && c.codec == Codec::None && is_call(v))
+        || prose_after_flag(c, hay, path)
+        || prose_value(c, hay)
+    {
         return None;
     }
     let score = model().score(&features);
@@ -1492,9 +1605,57 @@ mod tests {
         };
         assert!(prior("api_key = \"Xk9mQ2vL7pR4wZtA8sD3fG\"\n")); // shroud:allow
         assert!(!prior(
-            "api_key = \"https://Xk9mQ2vL7pR4wZtA8sD3fG.org/\"\n"
+            "api_key = \"https://Xk9mQ2vL7pR4wZtA8sD3fG.org/\"\n" // shroud:allow
         ));
         assert!(!prior("api_key = \"Xk9mQ2vL7pR4 wZtA8sD3fG\"\n"));
         assert!(!prior("session_name = \"Xk9mQ2vL7pR4wZtA8sD3fG\"\n"));
+    }
+    /// Whether the first candidate of `line` survives the vetoes (is judged at all).
+    fn judged(line: &str, path: &str) -> bool {
+        super::super::candidates::extract(line.as_bytes())
+            .first()
+            .and_then(|c| judge(c, line.as_bytes(), path))
+            .is_some()
+    }
+
+    #[test]
+    fn uuids_are_judged_only_under_keys_that_name_a_credential() {
+        assert!(judged(
+            "access_token: \"bc594900-518b-4f7e-ac75-bd37f019e08f\"\n", // shroud:allow
+            "a.yaml"
+        ));
+        assert!(judged(
+            "SetAuthToken(\"C6A79608-782F-4ED0-A11D-BD82FAD829CD\")\n", // shroud:allow
+            "a.md"
+        ));
+        assert!(!judged(
+            "oauthClientId: \"bc594900-518b-4f7e-ac75-bd37f019e08f\"\n",
+            "a.yaml"
+        ));
+        assert!(!judged(
+            "session: \"bc594900-518b-4f7e-ac75-bd37f019e08f\"\n",
+            "a.yaml"
+        ));
+    }
+
+    #[test]
+    fn calls_file_references_and_public_values_are_not_candidates() {
+        assert!(!judged(
+            "auth_token = b64encode(cPickle.dumps(h))\n",
+            "a.md"
+        ));
+        assert!(!judged("jwt-secret = \"@/dev/stdin\"\n", "a.conf"));
+        assert!(!judged("PublicKeyToken=b03f5f7f11d50a3a\n", "a.config"));
+        assert!(!judged("MYSQL_RANDOM_ROOT_PASSWORD: \"yes\"\n", "a.yaml"));
+        assert!(!judged("token: deadbeefdeadbeefdeadbeef\n", "a.yaml"));
+        assert!(!judged("{ secret: 'foobar' }\n", "a.yaml"));
+        assert!(judged("token: dEa4bEefd3adb7efdeadbeef\n", "a.yaml")); // shroud:allow
+    }
+
+    #[test]
+    fn word_likeness() {
+        assert_eq!(wordlike(b"mysupersecretpassword"), Some(true));
+        assert_eq!(wordlike(b"qXzkvBwJmPfgYh"), Some(false));
+        assert_eq!(wordlike(b"a1b2"), None);
     }
 }

@@ -602,6 +602,14 @@ const TABLE: &[Known] = &[
         32,
     ),
     k(
+        "github-token",
+        "GitHub installation access token (v1)",
+        "v1.",
+        Body::Hex,
+        40,
+        40,
+    ),
+    k(
         "facebook-access-token",
         "Facebook access token",
         "EAACEdEose0cBA",

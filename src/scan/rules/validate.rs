@@ -67,6 +67,7 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "key_here",
     "password_here",
     "supersecret",
+    "foobar",
     "enc[aes256_gcm",
     // printf / format templates.
     "%s",
@@ -117,6 +118,10 @@ const PLACEHOLDER_EXACT: &[&str] = &[
     "guest",
     "postgres",
     "mysql",
+    "foo",
+    "bar",
+    "baz",
+    "asdf",
 ];
 
 /// Prefixes owned by a specific rule with a validator: a value with one of these that the
@@ -241,7 +246,7 @@ pub fn is_placeholder(s: &[u8]) -> bool {
             distinct += 1;
         }
     }
-    if distinct <= 1 || (len >= 12 && distinct <= 3) {
+    if distinct <= 1 || (len >= 12 && distinct <= 3) || periodic(lower) {
         return true;
     }
     // Ascending runs such as 0123456789 or abcdefgh, or two of them (`abcdef1234`, `abc123`).
@@ -257,6 +262,15 @@ pub fn is_placeholder(s: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// A short unit repeated at least three times (`deadbeefdeadbeefdeadbeef`, `abcabcabcabc`):
+/// typed, not generated. At most 16 comparisons per byte.
+fn periodic(v: &[u8]) -> bool {
+    v.len() >= 12
+        && (1..=16)
+            .filter(|p| v.len() >= 3 * p)
+            .any(|p| v.iter().enumerate().all(|(i, b)| *b == v[i % p]))
 }
 
 /// How many ascending runs (`abc`, `123`) `body` is made of; a run is at least 3 long, and
@@ -351,7 +365,7 @@ pub(super) fn private_key_body(hay: &[u8], r: Range<usize>, _path: &str) -> bool
     body.len() >= 64 && !is_placeholder(&body) && entropy(&body) >= 4.5
 }
 
-/// A PEM or OpenSSH private key that is not encrypted with a passphrase: PKCS#8
+/// A PEM or OpenSSH private key that is not encrypted with a passphrase; PKCS#8
 /// `ENCRYPTED PRIVATE KEY` blocks, legacy PEM with `Proc-Type: 4,ENCRYPTED` and OpenSSH keys
 /// whose cipher is not `none` are ciphertext (like a JWE), not a usable key.
 pub(super) fn unencrypted_private_key(hay: &[u8], r: Range<usize>, path: &str) -> bool {
