@@ -65,12 +65,17 @@ echo "== accuracy: credata-dev ($(du -sm "$CORPUS/files" | cut -f1) MB, labelled
 FILES="$CORPUS/files"
 run "shroud scan" 0 bash -c "cd '$FILES' && '$SHROUD' scan --format json --no-baseline . > '$WORK/acc-shroud.json'"
 run "Kingfisher (--no-validate)" 0 bash -c "cd '$FILES' && '$KF' scan . --format json --no-validate --git-history none --no-update-check -o '$WORK/acc-kf.json'"
-run "Betterleaks" 0 bash -c "cd '$FILES' && '$BL' dir . --no-banner -l error --exit-code 0 -o '$WORK/acc-bl-raw.json'"
-# Betterleaks (like gitleaks) reports File/StartLine: flatten to {file, line} for score.py.
+run "Betterleaks" 0 bash -c "cd '$FILES' && '$BL' fs . -s -l error --exit-code 0 -o '$WORK/acc-bl-raw.json'"
+# Betterleaks 2 reports {findings: [{location: {path, start_line}}]} (1.x, like gitleaks, a list
+# of {File, StartLine}): flatten to {file, line} for score.py.
 python3 - "$WORK/acc-bl-raw.json" "$WORK/acc-bl.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])) or []
-json.dump([{"file": x["File"], "line": x["StartLine"]} for x in r], open(sys.argv[2], "w"))
+if isinstance(r, dict):
+    out = [{"file": x["location"]["path"], "line": x["location"]["start_line"]} for x in r.get("findings") or []]
+else:
+    out = [{"file": x["File"], "line": x["StartLine"]} for x in r]
+json.dump(out, open(sys.argv[2], "w"))
 PY
 for t in shroud kf bl; do
     name=$([ $t = shroud ] && echo shroud || ([ $t = kf ] && echo Kingfisher || echo Betterleaks))
@@ -97,7 +102,7 @@ echo "== throughput: $((BYTES / 1000000)) MB of real source in $(find "$DATA" -t
 run "shroud scan" "$BYTES" bash -c "cd '$DATA' && exec '$SHROUD' scan --format json --no-baseline ."
 run "Kingfisher (--no-validate)" "$BYTES" "$KF" scan "$DATA" --format json --no-validate \
     --git-history none --no-update-check -j "$NPROC"
-run "Betterleaks" "$BYTES" "$BL" dir "$DATA" --no-banner -l error --exit-code 0 -o "$WORK/tp-bl.json"
+run "Betterleaks" "$BYTES" "$BL" fs "$DATA" -s -l error --exit-code 0 -o "$WORK/tp-bl.json"
 
 # --- 3. one-file staged latency -----------------------------------------------------------------
 STAGE="$WORK/staged-repo"
@@ -135,4 +140,4 @@ cd "$STAGE"
 latency "shroud scan --staged" "$SHROUD" scan --staged
 latency "shroud scan --pre-commit FILE" "$SHROUD" scan --pre-commit "$(cat "$WORK/staged-file")"
 latency "Kingfisher --staged" "$KF" scan . --staged --no-validate --no-update-check
-latency "Betterleaks git --staged" "$BL" git . --staged --no-banner -l error --exit-code 0
+latency "Betterleaks git --staged" "$BL" git . --staged -s -l error --exit-code 0

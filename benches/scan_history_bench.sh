@@ -44,7 +44,9 @@ cache, per = sys.argv[1], int(sys.argv[2])
 R = random.Random(3035)
 def version_key(name):
     v = re.sub(r"\.crate$", "", name).rsplit("-", 1)[-1]
-    return [int(x) if x.isdigit() else x for x in re.split(r"[.+-]", v)]
+    # Numbers before words (1.0.0 < 1.0.0-rc.1 is not semver, but a stable order is all
+    # this needs), never an int compared with a str.
+    return [(0, int(x), "") if x.isdigit() else (1, 0, x) for x in re.split(r"[.+-]", v)]
 crates = {}
 for p in glob.glob(os.path.join(cache, "*", "*.crate")):
     base = os.path.basename(p)[:-6]
@@ -152,7 +154,12 @@ try:
               % (len(f), len({x["finding"]["snippet"] for x in f if "finding" in x})))
     else:
         f = json.loads(text) or []
-        print("   %d findings (%d distinct secrets)" % (len(f), len({x.get("Secret") for x in f})))
+        if isinstance(f, dict):  # Betterleaks 2: {findings: [{match: {value}}]}
+            f = f.get("findings") or []
+            secrets = {x.get("match", {}).get("value") for x in f}
+        else:
+            secrets = {x.get("Secret") for x in f}
+        print("   %d findings (%d distinct secrets)" % (len(f), len(secrets)))
 except Exception as e:
     print("   (no JSON report: %s)" % e)
 PY
@@ -164,5 +171,5 @@ timed "Kingfisher (git history, no-validate)" "$WORK/h-kf.json" \
     "$KF" scan "$REPO" --git-history full --format json --no-validate --no-update-check
 count kingfisher "$WORK/h-kf.json"
 timed "Betterleaks (git)" "$WORK/h-bl-stdout.txt" \
-    "$BL" git "$REPO" --no-banner -l error --exit-code 0 -o "$WORK/h-bl.json"
+    "$BL" git "$REPO" -s -l error --exit-code 0 -o "$WORK/h-bl.json"
 count betterleaks "$WORK/h-bl.json"
