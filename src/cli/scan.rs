@@ -234,18 +234,7 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         Outcome::Done
     } else {
         if args.format == OutputFormat::Text {
-            // A history finding is accepted by the same history scan's baseline, for its
-            // commit and blob only (docs/scanning.md).
-            let update = if args.all_history {
-                "`shroud scan --all-history --update-baseline` (a leak in history: once the secret is rotated)"
-            } else if args.commits.is_some() || args.since.is_some() {
-                "the same scan with --update-baseline (a leak in history: once the secret is rotated)"
-            } else {
-                "`shroud scan --update-baseline`"
-            };
-            super::messages::note(&format!(
-                "shroud scan: remove the secrets (and rotate them), or suppress a false positive with a `shroud:allow` comment, a .shroudignore entry, or {update}"
-            ));
+            super::messages::note(&what_to_do(&args));
         }
         Outcome::Code(ExitCode::Findings)
     };
@@ -254,6 +243,21 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
 
 /// Per-item warnings and errors, printed as they were collected; any error makes the scan
 /// incomplete (exit 2), whatever was found.
+/// What to do about findings. A history finding is accepted by the same history scan's
+/// baseline, for its commit and blob only (docs/scanning.md).
+fn what_to_do(args: &ScanArgs) -> String {
+    let update = if args.all_history {
+        "`shroud scan --all-history --update-baseline` (a leak in history: once the secret is rotated)"
+    } else if args.commits.is_some() || args.since.is_some() {
+        "the same scan with --update-baseline (a leak in history: once the secret is rotated)"
+    } else {
+        "`shroud scan --update-baseline`"
+    };
+    format!(
+        "shroud scan: remove the secrets (and rotate them), or suppress a false positive with a `shroud:allow` comment, a .shroudignore entry, or {update}"
+    )
+}
+
 fn errors_exit(summary: &scan::Summary, code: Outcome) -> Outcome {
     for w in &summary.warnings {
         super::messages::note(&format!("shroud scan: warning: {}", sanitize(w)));
