@@ -103,8 +103,9 @@ pub struct EncryptedSecret {
     pub status: Option<EncryptedSecretStatus>,
 }
 
-/// kubectl's client-side-apply annotation: the whole object as last applied.
-pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+/// kubectl's client-side-apply annotation: the whole object as last applied (one name, kept
+/// by the Secret reader).
+pub use super::secret::LAST_APPLIED as LAST_APPLIED_ANNOTATION;
 
 fn lean_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     let mut m = ObjectMeta::deserialize(d)?;
