@@ -321,13 +321,19 @@ pub async fn check_openable(plan: &Plan, keyring: &Keyring) -> crate::error::Res
     let mut why = None;
     for t in plan.files.iter().filter(|t| t.damage.is_none()) {
         let label = t.path.display().to_string();
-        let opened = match crate::file::read(&t.path) {
-            Ok(bytes) => {
-                let format = Format::from_path(&t.path);
-                document::open(&label, format, bytes.expose(), keyring, false)
-                    .await
-                    .map(|_| ())
-            }
+        // The data key alone: whether it unwraps is the question, not the values.
+        let format = Format::from_path(&t.path);
+        let opened = match crate::file::read(&t.path)
+            .and_then(|bytes| document::load_encrypted(&label, format, bytes.expose()))
+        {
+            Ok((_, md)) => keyring
+                .unwrap_data_key(&md)
+                .await
+                .map(|_| ())
+                .map_err(|source| crate::error::Error::Key {
+                    file: label.clone(),
+                    source,
+                }),
             Err(e) => Err(e),
         };
         if let Err(e) = opened

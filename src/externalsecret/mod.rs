@@ -706,11 +706,10 @@ fn generate_one(
     }))
 }
 
-/// Whether a document is a Kubernetes object (it has `apiVersion` and `kind`) of a kind other
-/// than Secret.
-fn is_other_object(branch: &Map) -> bool {
+/// Whether a document is a Kubernetes object: it has `apiVersion` and `kind`.
+fn is_object(branch: &Map) -> bool {
     let scalar = |k: &str| branch.get(k).and_then(Value::as_scalar).is_some();
-    scalar("apiVersion") && scalar("kind") && SecretDoc::of(branch).is_none()
+    scalar("apiVersion") && scalar("kind")
 }
 
 /// The secret keys of a Secret manifest (`data` and `stringData` entries, in order).
@@ -784,7 +783,7 @@ fn describe(
     };
     let secret = SecretDoc::of(branch);
     // Another Kubernetes object (a Deployment, a ConfigMap) is not a values file: skipped.
-    if secret.is_none() && is_other_object(branch) {
+    if secret.is_none() && is_object(branch) {
         return Ok(None);
     }
     let keys = match &secret {

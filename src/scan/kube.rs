@@ -153,15 +153,27 @@ fn is_docker_key(key: &str) -> bool {
     key == ".dockerconfigjson" || key == ".dockercfg"
 }
 
+/// A registry credential file's passwords, and the SHA-256 digests (hex) of its whole `auth`
+/// strings: an `auth` is judged by its password half, never as one token.
+struct Docker {
+    passwords: Vec<SecretBytes>,
+    auth_digests: Vec<String>,
+}
+
 /// The passwords of a registry credential file (`.dockerconfigjson` `{"auths": {host: …}}` or
 /// the older `.dockercfg` `{host: …}`): each `password`, and the password half of each base64
 /// `auth` (`user:password`). `None` when the value is not such a file.
-fn docker_passwords(plain: &[u8]) -> Option<Vec<SecretBytes>> {
+fn docker_passwords(plain: &[u8]) -> Option<Docker> {
+    use sha2::Digest;
     let v: serde_json::Value = serde_json::from_slice(plain).ok()?;
     let hosts = v.get("auths").unwrap_or(&v).as_object()?;
     let mut out = Vec::new();
+    let mut auth_digests = Vec::new();
     for entry in hosts.values() {
         let Some(e) = entry.as_object() else { continue };
+        if let Some(auth) = e.get("auth").and_then(|a| a.as_str()) {
+            auth_digests.push(super::hex(&sha2::Sha256::digest(auth.as_bytes())));
+        }
         if let Some(p) = e.get("password").and_then(|p| p.as_str()) {
             out.push(SecretBytes::from_slice(p.as_bytes()));
         }
@@ -177,24 +189,10 @@ fn docker_passwords(plain: &[u8]) -> Option<Vec<SecretBytes>> {
             out.push(SecretBytes::from_slice(t.as_bytes()));
         }
     }
-    Some(out)
-}
-
-/// SHA-256 digests (hex) of the `auth` strings of a registry credential file: the whole
-/// base64 `user:password` is judged by its password half, never as one token.
-fn docker_auth_digests(plain: &[u8]) -> Vec<String> {
-    use sha2::Digest;
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(plain) else {
-        return Vec::new();
-    };
-    let Some(hosts) = v.get("auths").unwrap_or(&v).as_object() else {
-        return Vec::new();
-    };
-    hosts
-        .values()
-        .filter_map(|e| e.get("auth")?.as_str())
-        .map(|a| super::hex(&sha2::Sha256::digest(a.as_bytes())))
-        .collect()
+    Some(Docker {
+        passwords: out,
+        auth_digests,
+    })
 }
 
 /// A PEM certificate or public key with no private key: public material.
@@ -245,12 +243,9 @@ fn judge(
         .map(relocate)
         .collect();
     let docker = docker_passwords(plain);
-    if docker.is_some() {
-        let auths = docker_auth_digests(plain);
-        out.retain(|f| !auths.contains(&f.secret_sha256));
-    }
-    if let Some(passwords) = &docker {
-        for p in passwords {
+    if let Some(d) = &docker {
+        out.retain(|f| !d.auth_digests.contains(&f.secret_sha256));
+        for p in &d.passwords {
             out.extend(engine.scan("auth", p.expose()).into_iter().map(relocate));
         }
     }
@@ -261,7 +256,8 @@ fn judge(
     }
     // A registry credential is judged by its passwords, not as one JSON blob.
     let secret: Option<&[u8]> = match &docker {
-        Some(passwords) => passwords
+        Some(d) => d
+            .passwords
             .iter()
             .map(SecretBytes::expose)
             .find(|p| !unreal(p, p)),
