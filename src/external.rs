@@ -150,6 +150,7 @@ impl Drop for ChildGuard {
 
 /// Registers a running child to be killed if a signal ends the process first.
 pub fn register_child(pid: u32) -> ChildGuard {
+    crate::fsutil::arm_signal_cleanup();
     CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
     ChildGuard(pid)
 }

@@ -414,9 +414,31 @@ impl Drop for CleanupGuard {
     }
 }
 
+/// What the binary runs once, before the first path or child needs cleaning up on a signal:
+/// the CLI installs its signal handler there, so a command that never writes a temp file or
+/// starts a child (most one-file commands) starts no handler thread.
+static ON_FIRST_CLEANUP: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+static ARMED: std::sync::Once = std::sync::Once::new();
+
+/// Sets what [`arm_signal_cleanup`] runs the first time (the binary's signal handler). Called
+/// once, before any verb runs.
+pub fn on_first_cleanup(install: fn()) {
+    let _ = ON_FIRST_CLEANUP.set(install);
+}
+
+/// Makes sure the signal handler is installed: called before a path is registered for
+/// removal, before a child is registered for killing, and before a child is run in the
+/// foreground. Without an installer (the library alone, the controller) it does nothing.
+pub fn arm_signal_cleanup() {
+    if let Some(install) = ON_FIRST_CLEANUP.get() {
+        ARMED.call_once(install);
+    }
+}
+
 /// Registers `path` (a file or a directory) to be scrubbed and removed if a signal ends the
 /// process before the guard is dropped.
 pub fn on_signal_remove(path: &Path) -> CleanupGuard {
+    arm_signal_cleanup();
     CLEANUP
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -13,7 +13,7 @@ use cli::messages;
 use shroud::error::ExitCode as Code;
 
 fn main() -> ExitCode {
-    cli::signals::install();
+    shroud::fsutil::on_first_cleanup(cli::signals::install);
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let invoked_as = argv
         .first()

@@ -18,7 +18,9 @@ use signal_hook::low_level::siginfo::Cause;
 /// The running child's pid (0: none).
 static CHILD: AtomicI32 = AtomicI32::new(0);
 
-/// Installs the handler thread. Called once, before any verb runs.
+/// Installs the handler thread the first time a temp path or a child needs it (main hands
+/// this to `fsutil::on_first_cleanup`; until then a signal's default action is right: there
+/// is nothing to clean up).
 pub fn install() {
     let Ok(mut signals) = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT]) else {
         return;
@@ -46,6 +48,7 @@ pub fn install() {
 
 /// Runs `cmd` to completion as the current child (signals are forwarded to it).
 pub fn run_child(cmd: &mut Command) -> std::io::Result<ExitStatus> {
+    shroud::fsutil::arm_signal_cleanup();
     let mut child: Child = cmd.spawn()?;
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     let status = child.wait();

@@ -206,8 +206,6 @@ const OTHER_READERS: &str = concat!(
 /// Whether `s`, written plain, would be read as something other than this string by go-yaml
 /// (v2 or v3) or by one of [`OTHER_READERS`].
 fn reads_as_another_type(s: &str) -> bool {
-    static OTHERS: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| regex::Regex::new(OTHER_READERS).expect("valid pattern"));
     let Some(&first) = s.as_bytes().first() else {
         return true;
     };
@@ -219,8 +217,28 @@ fn reads_as_another_type(s: &str) -> bool {
         return false;
     }
     is_base60_float(s)
-        || OTHERS.is_match(s)
         || !matches!(resolve_plain(s), Resolved::Scalar(ref r) if r.kind == Kind::Str)
+        || others_match(s)
+}
+
+/// [`OTHER_READERS`] on `s`. Compiling the pattern with `regex` costs a quarter of a
+/// millisecond, most of a one-file command's own work, so the first few strings (a small
+/// file's, the metadata's `version`) are matched by `regex-lite`, which compiles five times
+/// faster and matches slower; a file with many such strings switches to `regex`.
+fn others_match(s: &str) -> bool {
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const LITE_CALLS: usize = 32;
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    static LITE: LazyLock<regex_lite::Regex> =
+        LazyLock::new(|| regex_lite::Regex::new(OTHER_READERS).expect("valid pattern"));
+    static FULL: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(OTHER_READERS).expect("valid pattern"));
+    if CALLS.fetch_add(1, Ordering::Relaxed) < LITE_CALLS {
+        LITE.is_match(s)
+    } else {
+        FULL.is_match(s)
+    }
 }
 
 /// YAML 1.1 line breaks besides `\n` and `\r` (NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR):
@@ -408,6 +426,68 @@ pub(crate) fn typed_spelling(kind: Kind, canonical: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The two engines behind [`others_match`] agree: every string of the pattern's alphabet
+    /// up to three characters, 20,000 pseudo-random ones of four to twelve, and number, time
+    /// and version shapes.
+    #[test]
+    fn lite_and_full_engines_agree() {
+        let lite = regex_lite::Regex::new(OTHER_READERS).unwrap();
+        let full = regex::Regex::new(OTHER_READERS).unwrap();
+        let alphabet: Vec<char> = "0189+-._:eE xbo,T=<ifnNa".chars().collect();
+        let mut words = vec![String::new()];
+        let mut checked = 0;
+        for _ in 0..3 {
+            let mut next = Vec::new();
+            for w in &words {
+                for c in &alphabet {
+                    let s = format!("{w}{c}");
+                    assert_eq!(lite.is_match(&s), full.is_match(&s), "{s:?}");
+                    checked += 1;
+                    next.push(s);
+                }
+            }
+            words = next;
+        }
+        // Digits weigh more: most of the pattern is numbers.
+        let weighted: Vec<char> = "0123456789012345678901234567890123456789+-._:eE xbo,T=<ifnNa"
+            .chars()
+            .collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = 4 + (next() % 9) as usize;
+            let s: String = (0..len)
+                .map(|_| weighted[(next() % weighted.len() as u64) as usize])
+                .collect();
+            assert_eq!(lite.is_match(&s), full.is_match(&s), "{s:?}");
+            checked += 1;
+        }
+        for s in [
+            "3.11.0",
+            "1,000",
+            "1_000.5e+3",
+            "2024-1-2 3:04:05 +1",
+            "2026-12-07T10:00:00Z",
+            "190:20:30",
+            "0o17",
+            "0x_1F",
+            "-.inf",
+            ".NaN",
+            "1.2.3.4",
+            "10.0.0.1",
+            "=",
+            "<<",
+        ] {
+            assert_eq!(lite.is_match(s), full.is_match(s), "{s:?}");
+        }
+        assert!(checked > 34_000);
+    }
 
     fn kind_of(s: &str) -> Option<(Kind, String)> {
         match resolve_plain(s) {
