@@ -50,9 +50,42 @@ impl EncType {
 #[derive(Clone, PartialEq, Eq)]
 pub struct EncValue {
     pub data: Vec<u8>,
-    pub iv: Vec<u8>,
+    pub(crate) iv: Iv,
     pub tag: [u8; TAG_LEN],
     pub ty: EncType,
+}
+
+/// A decoded IV: up to 32 bytes (sops writes 32) held inline, so that opening a value allocates
+/// only its plaintext; a longer one is kept on the heap for decryption to refuse by length.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Iv {
+    Inline([u8; IV_LEN], u8),
+    Heap(Vec<u8>),
+}
+
+impl Iv {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            Iv::Inline(b, n) => &b[..*n as usize],
+            Iv::Heap(v) => v,
+        }
+    }
+
+    fn decode(s: &str) -> Result<Iv, base64_simd::Error> {
+        // 44 characters hold at most 33 bytes.
+        if s.len() > 44 {
+            return b64_decode(s).map(Iv::Heap);
+        }
+        let mut room = [0u8; 33];
+        let got =
+            base64_simd::STANDARD.decode(s.as_bytes(), base64_simd::Out::from_slice(&mut room))?;
+        if got.len() > IV_LEN {
+            return Ok(Iv::Heap(got.to_vec()));
+        }
+        let mut b = [0u8; IV_LEN];
+        b[..got.len()].copy_from_slice(got);
+        Ok(Iv::Inline(b, got.len() as u8))
+    }
 }
 
 impl std::fmt::Debug for EncValue {
@@ -115,8 +148,8 @@ impl EncValue {
             return Err(ParseError::Malformed("unexpected extra field"));
         }
         let data = b64_decode(data).map_err(|_| ParseError::Malformed("data is not base64"))?;
-        let iv = b64_decode(iv).map_err(|_| ParseError::Malformed("iv is not base64"))?;
-        if iv.is_empty() {
+        let iv = Iv::decode(iv).map_err(|_| ParseError::Malformed("iv is not base64"))?;
+        if iv.as_slice().is_empty() {
             return Err(ParseError::Malformed("empty iv"));
         }
         // A 16-byte tag is 24 characters; decode into room for 18 and check.
@@ -135,7 +168,7 @@ impl EncValue {
 
     /// The canonical string form.
     pub fn format(&self) -> String {
-        format_parts(&self.data, &self.iv, &self.tag, self.ty)
+        format_parts(&self.data, self.iv.as_slice(), &self.tag, self.ty)
     }
 }
 
@@ -191,6 +224,8 @@ pub struct Cipher {
     /// Whether decrypted values' IVs are remembered (only rewrites need it: edit, set, unset).
     keep: bool,
     stash: HashMap<(SecretBytes, String), [u8; IV_LEN]>,
+    /// The buffer each value is encrypted in, reused from value to value (wiped after each).
+    buf: Vec<u8>,
 }
 
 impl Cipher {
@@ -201,6 +236,7 @@ impl Cipher {
             rng: StdRng::from_entropy(),
             keep: false,
             stash: HashMap::new(),
+            buf: Vec::new(),
         }
     }
 
@@ -234,13 +270,20 @@ impl Cipher {
                 iv
             }
         };
-        let mut buf = plaintext.to_vec();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        buf.extend_from_slice(plaintext);
         let tag = self
             .gcm
             .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad.as_bytes(), &mut buf)
             .expect("AES-GCM encryption of an in-memory value cannot fail");
         let out = format_parts(&buf, &iv, tag.as_slice(), ty);
         crate::secret::wipe(&mut buf);
+        // Keep a small buffer for the next value; a large one is dropped (wiping it again for
+        // every later small value would cost its whole capacity each time).
+        if buf.capacity() <= 4096 {
+            self.buf = buf;
+        }
         out
     }
 
@@ -298,21 +341,22 @@ impl Cipher {
     ) -> Result<SecretBytes, CipherError> {
         let tag = GenericArray::from_slice(&v.tag);
         let key = GenericArray::from_slice(self.key.expose());
-        let ok = match v.iv.len() {
+        let iv = v.iv.as_slice();
+        let ok = match iv.len() {
             IV_LEN => self.gcm.decrypt_in_place_detached(
-                GenericArray::from_slice(&v.iv),
+                GenericArray::from_slice(iv),
                 aad.as_bytes(),
                 &mut buf,
                 tag,
             ),
             16 => Gcm16::new(key).decrypt_in_place_detached(
-                GenericArray::from_slice(&v.iv),
+                GenericArray::from_slice(iv),
                 aad.as_bytes(),
                 &mut buf,
                 tag,
             ),
             12 => Gcm12::new(key).decrypt_in_place_detached(
-                GenericArray::from_slice(&v.iv),
+                GenericArray::from_slice(iv),
                 aad.as_bytes(),
                 &mut buf,
                 tag,
@@ -377,6 +421,17 @@ mod tests {
         for c in &cases {
             let want = base64::engine::general_purpose::STANDARD.decode(c).ok();
             assert_eq!(b64_decode(c).ok(), want, "{c:?}");
+            // The inline IV decoder accepts exactly the same.
+            let iv = Iv::decode(c).ok();
+            assert_eq!(iv.as_ref().map(Iv::as_slice), want.as_deref(), "{c:?}");
+        }
+        // Lengths around the inline limit: 32 bytes inline, 33 and 48 on the heap.
+        for n in [0usize, 12, 16, 31, 32, 33, 48] {
+            let data: Vec<u8> = (0..n as u8).collect();
+            let enc = base64::engine::general_purpose::STANDARD.encode(&data);
+            let iv = Iv::decode(&enc).unwrap();
+            assert_eq!(iv.as_slice(), &data[..]);
+            assert_eq!(matches!(iv, Iv::Inline(..)), n <= IV_LEN, "{n}");
         }
     }
     use crate::tree::Kind;

@@ -224,10 +224,14 @@ impl Emitter {
             }
             return Ok(());
         }
+        // A plain scalar (every ciphertext, most values) is written as it is: no copy.
+        if !matches!(s.style, Style::Double | Style::Single) && plain_safe(text) {
+            self.out.push_str(text);
+            return Ok(());
+        }
         let quoted = match s.style {
             Style::Double => double_quoted(text),
             Style::Single => single_quoted(text).unwrap_or_else(|| double_quoted(text)),
-            _ if plain_safe(text) => text.to_owned(),
             _ => quoted(text),
         };
         self.out.push_str(&quoted);
