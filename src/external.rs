@@ -276,12 +276,16 @@ fn run_inner(
     };
     let mut out_pipe = child.stdout.take().expect("stdout is piped");
     let mut err_pipe = child.stderr.take().expect("stderr is piped");
-    let out_reader = std::thread::spawn(move || {
+    // Each reader hands its result over a channel: the caller wakes when the output ends, not
+    // at the next tick of a polling clock.
+    let (out_tx, out_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut buf = Vec::new();
         let r = (&mut out_pipe).take(MAX_OUTPUT).read_to_end(&mut buf);
-        r.map(|_| buf)
+        let _ = out_tx.send(r.map(|_| buf));
     });
-    let err_reader = std::thread::spawn(move || {
+    let (err_tx, err_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut buf = Vec::new();
         if show_stderr {
             let mut chunk = [0u8; 4096];
@@ -293,41 +297,37 @@ fn run_inner(
         } else {
             let _ = (&mut err_pipe).take(1 << 20).read_to_end(&mut buf);
         }
-        buf
+        let _ = err_tx.send(buf);
     });
     let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if start.elapsed() >= limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ExternalError::Timeout {
-                    service,
-                    what: what.to_owned(),
-                    secs: limit.as_secs().max(1),
-                });
-            }
-            Ok(None) => std::thread::sleep(poll_interval(start.elapsed())),
-            Err(source) => {
-                let _ = child.kill();
-                return Err(ExternalError::Io { program, source });
-            }
-        }
-    };
+    // The output ends when the child exits (or closes it, or at the deadline); then the child
+    // is reaped (killed at the deadline if it still runs).
+    let stdout = out_rx.recv_timeout(limit);
+    let status = wait_until(&mut child, start, limit).map_err(|e| match e {
+        Some(source) => ExternalError::Io { program, source },
+        None => ExternalError::Timeout {
+            service,
+            what: what.to_owned(),
+            secs: limit.as_secs().max(1),
+        },
+    })?;
     if let Some(w) = writer {
         let _ = w.join();
     }
-    // The child has exited; its pipes close unless a grandchild holds them. Wait for the
-    // readers, but no longer than what is left of the deadline.
-    let stdout = join_within(out_reader, limit.saturating_sub(start.elapsed()))
+    // The child has exited; its pipes close unless a grandchild holds them: wait for the
+    // output no longer than what is left of the deadline.
+    let stdout = stdout
+        .or_else(|_| out_rx.recv_timeout(limit.saturating_sub(start.elapsed())))
+        .ok()
         .and_then(|r| r.ok())
         .ok_or_else(|| ExternalError::Timeout {
             service,
             what: format!("{what}: its output did not end"),
             secs: limit.as_secs().max(1),
         })?;
-    let stderr = join_within(err_reader, Duration::from_millis(200)).unwrap_or_default();
+    let stderr = err_rx
+        .recv_timeout(Duration::from_millis(200))
+        .unwrap_or_default();
     Ok(Output {
         status,
         stdout,
@@ -335,25 +335,38 @@ fn run_inner(
     })
 }
 
-/// Short sleeps at first (most calls finish in milliseconds), longer ones later.
-fn poll_interval(elapsed: Duration) -> Duration {
-    if elapsed < Duration::from_millis(50) {
-        Duration::from_millis(1)
-    } else {
-        Duration::from_millis(10)
-    }
-}
-
-/// Joins a thread, giving up after `limit` (the thread is then left to finish on its own).
-fn join_within<T>(h: std::thread::JoinHandle<T>, limit: Duration) -> Option<T> {
-    let start = Instant::now();
-    while !h.is_finished() {
-        if start.elapsed() >= limit {
-            return None;
+/// Waits for `child` to exit, killing it (and failing with `None`) once `limit` has passed
+/// since `start`. Polls: sleeps of 20 µs doubling up to 1 ms (a child whose output just ended
+/// is exiting), 10 ms after the first 50 ms.
+fn wait_until(
+    child: &mut std::process::Child,
+    start: Instant,
+    limit: Duration,
+) -> Result<ExitStatus, Option<std::io::Error>> {
+    let mut nap = Duration::from_micros(20);
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return Ok(st),
+            Ok(None) if start.elapsed() >= limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(None);
+            }
+            Ok(None) => {
+                let cap = if start.elapsed() < Duration::from_millis(50) {
+                    Duration::from_millis(1)
+                } else {
+                    Duration::from_millis(10)
+                };
+                std::thread::sleep(nap.min(cap));
+                nap = (nap * 2).min(cap);
+            }
+            Err(source) => {
+                let _ = child.kill();
+                return Err(Some(source));
+            }
         }
-        std::thread::sleep(Duration::from_millis(1));
     }
-    h.join().ok()
 }
 
 /// One supervised call at a time: the children a call starts are told apart from other
@@ -549,6 +562,24 @@ mod tests {
         assert!(err.is_timeout(), "{err}");
         assert!(start.elapsed() < Duration::from_secs(5));
         assert!(err.to_string().contains("SHROUD_GPG_TIMEOUT"), "{err}");
+    }
+
+    /// A child that exits while a process it started holds its output open fails at the
+    /// deadline, saying the output did not end, with the child's exit seen.
+    #[test]
+    fn output_held_by_a_grandchild_ends_at_the_deadline() {
+        let start = Instant::now();
+        let err = run_within(
+            Command::new("sh").args(["-c", "sleep 3 & echo started"]),
+            Service::Git,
+            Duration::from_millis(300),
+            "test",
+            None,
+        )
+        .unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert!(err.to_string().contains("did not end"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(2));
     }
 
     #[test]
