@@ -387,7 +387,7 @@ fn file_keys(
         let k = t.file(s).map_err(AuditError::from)?;
         if k.first_seen && k.made.is_none() {
             notes.push(format!(
-                "{}: its history starts at the shallow clone's first commit; the data key's age is taken from lastmodified",
+                "{}: its history starts at the shallow clone's first commit, after its data key was made: the age shown is lastmodified's, a lower bound, and under a key-age policy the file counts as stale (fetch the whole history: git fetch --unshallow)",
                 s.rel
             ));
         }
@@ -554,7 +554,11 @@ fn rotation(
         .map(|t| (t.unix_seconds(), "lastmodified"));
     let at = from_git.or(from_lastmodified);
     let age_secs = at.map(|(t, _)| (now - t).max(0));
+    // A shallow clone that starts after the key was made: `lastmodified` is only a lower bound
+    // of its age (edits move it too), so freshness cannot be shown: stale under a policy.
+    let unprovable = keys.first_seen && keys.made.is_none();
     let stale = match (max_days, age_secs) {
+        (Some(_), _) if unprovable => true,
         (Some(d), Some(a)) => a > (d as i64).saturating_mul(policy::DAY),
         (Some(_), None) => true,
         (None, _) => false,

@@ -1327,6 +1327,34 @@ fn history_tells_rekeys_from_rewraps_and_edits() {
         "{}",
         s["notes"]
     );
+
+    // Under a key-age policy a gate must not pass on a lower bound: the full repository's keys
+    // are days old (fresh under ten years), the shallow clone cannot show it (stale, exit 1).
+    let gate = [
+        "audit",
+        "--format",
+        "json",
+        "--max-key-age",
+        "3650d",
+        "--fail-on",
+        "stale",
+    ];
+    let full = shroud_in(&repo).args(gate).run();
+    assert_code(&full, 0);
+    assert_eq!(file(&json(&full), "a.yaml")["rotation"]["stale"], false);
+    let shallow = shroud_in(&clone).args(gate).run();
+    assert_code(&shallow, 1);
+    let s = json(&shallow);
+    assert_eq!(file(&s, "a.yaml")["rotation"]["stale"], true);
+    assert!(
+        s["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("git fetch --unshallow")),
+        "{}",
+        s["notes"]
+    );
 }
 
 /// Splices the `age:` envelopes of `old` (a sops YAML file written by shroud) into `current`:
