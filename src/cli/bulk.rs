@@ -90,7 +90,7 @@ impl Bulk<'_> {
     /// A per-file line (a plan, a file changed), unless `-q`.
     pub fn say(&self, line: &str) {
         if !self.quiet {
-            messages::note(line);
+            messages::progress(line);
         }
     }
 }
@@ -132,7 +132,7 @@ impl Tally {
             .collect();
         parts.push(format!("{} failed", self.codes.len()));
         let tail = tail.map(|t| format!("; {t}")).unwrap_or_default();
-        messages::note(&format!("{verb}: {}{tail}", parts.join(", ")));
+        messages::progress(&format!("{verb}: {}{tail}", parts.join(", ")));
     }
 
     /// How the run ends: success, or the failed files' merged exit code.

@@ -70,6 +70,14 @@ pub fn note(msg: &str) {
     write(msg, true);
 }
 
+/// A bulk run's per-file line or summary: silent in the drop-in mode, where sops's `rotate`
+/// and `updatekeys` print nothing on success (failures still go through [`file_error`]).
+pub fn progress(msg: &str) {
+    if !SOPS_VOICE.load(Ordering::Relaxed) {
+        note(msg);
+    }
+}
+
 /// A question waiting for an answer on the same line.
 pub fn prompt(msg: &str) {
     write(msg, false);

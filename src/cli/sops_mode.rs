@@ -1281,18 +1281,18 @@ fn filestatus(s: &Scope) -> Result<Translated, Refused> {
 fn updatekeys(s: &Scope) -> Result<Translated, Refused> {
     let pos = s.positionals();
     refuse_unoffered(s, &["keyservice"], false)?;
+    // sops looks for the config first (from the working directory, or --config), with or
+    // without files.
+    let config = s.value("config").is_some()
+        || std::env::current_dir()
+            .ok()
+            .and_then(|d| shroud::config::find(&d))
+            .is_some();
+    if !config {
+        return Err(refuse("config file not found", 1));
+    }
     if pos.is_empty() {
-        // sops looks for the config first.
-        let config = s.value("config").is_some()
-            || std::env::current_dir()
-                .ok()
-                .and_then(|d| shroud::config::find(&d))
-                .is_some();
-        return Err(if config {
-            refuse("Error: no file specified", NO_FILE)
-        } else {
-            refuse("config file not found", 1)
-        });
+        return Err(refuse("Error: no file specified", NO_FILE));
     }
     local_keys_off(s, 128)?;
     // sops keeps the data key when a key is removed (shroud's own updatekeys re-keys).
@@ -2169,9 +2169,11 @@ mod tests {
             ["shroud", "decrypt", "--", "f.yaml"]
         );
         assert_eq!(
-            t(&["sops", "updatekeys", "-y", "f.yaml"]),
+            t(&["sops", "--config", "c.yaml", "updatekeys", "-y", "f.yaml"]),
             [
                 "shroud",
+                "--config",
+                "c.yaml",
                 "updatekeys",
                 "--keep-data-key",
                 "--yes",

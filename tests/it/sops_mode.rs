@@ -1208,3 +1208,33 @@ fn drop_in_updatekeys_keeps_the_data_key() {
         assert_eq!(kept, tool != "shroud's own mode", "{tool}: data key kept?");
     }
 }
+
+/// sops's `rotate -i` prints nothing when it succeeds, and its `updatekeys` looks for a
+/// `.sops.yaml` (from the working directory) before it reads a file: without one it fails with
+/// exit 1. The drop-in does the same (it printed its bulk summary, and exited 5).
+#[test]
+fn drop_in_rotate_is_silent_and_updatekeys_wants_a_config_first() {
+    let sb = encrypted_sandbox();
+    for (tool, mut c) in both(&sb) {
+        let o = c
+            .args(["rotate", "-i", "s.yaml"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{tool}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{tool}");
+        assert_eq!(stdout(&o), "", "{tool}");
+    }
+    std::fs::remove_file(sb.path(".sops.yaml")).unwrap();
+    let before = sb.read("s.yaml");
+    for (tool, mut c) in both(&sb) {
+        let o = c
+            .args(["updatekeys", "-y", "s.yaml"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{tool}: {}", stderr(&o));
+        assert_eq!(stderr(&o).trim(), "config file not found", "{tool}");
+        assert_eq!(sb.read("s.yaml"), before, "{tool}");
+    }
+}
