@@ -448,10 +448,16 @@ pub fn decrypt_tree(
             Leaf::Comment(c) => {
                 if ctx.should_encrypt(true) && is_enc(c.text.expose()) {
                     let parsed = c.text.as_str().and_then(|t| EncValue::parse(t).ok());
+                    // The comment's own path first (what shroud and sops write); the
+                    // ancestors' AADs are only listed when that fails.
                     let opened = parsed.as_ref().and_then(|p| {
-                        std::iter::once(ctx.aad().to_owned())
-                            .chain(ctx.ancestor_aads())
-                            .find_map(|aad| cipher.decrypt_parsed(p, &aad).ok().map(|t| (t, aad)))
+                        let own = ctx.aad();
+                        match cipher.decrypt_parsed(p, own) {
+                            Ok(t) => Some((t, own.to_owned())),
+                            Err(_) => ctx.ancestor_aads().into_iter().find_map(|aad| {
+                                cipher.decrypt_parsed(p, &aad).ok().map(|t| (t, aad))
+                            }),
+                        }
                     });
                     match (opened, parsed) {
                         (Some((text, aad)), Some(p)) => {
