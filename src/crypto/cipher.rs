@@ -71,14 +71,13 @@ impl Iv {
         }
     }
 
-    fn decode(s: &str) -> Result<Iv, base64_simd::Error> {
+    fn decode(s: &[u8]) -> Result<Iv, base64_simd::Error> {
         // 44 characters hold at most 33 bytes.
         if s.len() > 44 {
             return b64_decode(s).map(Iv::Heap);
         }
         let mut room = [0u8; 33];
-        let got =
-            base64_simd::STANDARD.decode(s.as_bytes(), base64_simd::Out::from_slice(&mut room))?;
+        let got = base64_simd::STANDARD.decode(s, base64_simd::Out::from_slice(&mut room))?;
         if got.len() > IV_LEN {
             return Ok(Iv::Heap(got.to_vec()));
         }
@@ -114,16 +113,22 @@ impl EncValue {
     /// Parses `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` strictly: the four fields in this order,
     /// standard padded base64, a 16-byte tag. Trailing bytes after `]` are rejected.
     pub fn parse(s: &str) -> Result<EncValue, ParseError> {
+        EncValue::parse_bytes(s.as_bytes())
+    }
+
+    /// [`EncValue::parse`] of bytes not yet known to be text (a tree's scalar): every field is
+    /// checked by its own alphabet (base64, a type name), so no separate UTF-8 pass is needed.
+    pub fn parse_bytes(s: &[u8]) -> Result<EncValue, ParseError> {
         let body = s
-            .strip_prefix("ENC[AES256_GCM,")
+            .strip_prefix(b"ENC[AES256_GCM,")
             .ok_or(ParseError::NotEncrypted)?
-            .strip_suffix(']')
+            .strip_suffix(b"]")
             .ok_or(ParseError::Malformed("missing closing ']'"))?;
         // `split(',')`, with a SIMD search (this runs for every value of every file).
         let mut rest = Some(body);
         let mut parts = std::iter::from_fn(|| {
             let r = rest?;
-            match memchr::memchr(b',', r.as_bytes()) {
+            match memchr::memchr(b',', r) {
                 Some(i) => {
                     rest = Some(&r[i + 1..]);
                     Some(&r[..i])
@@ -134,10 +139,10 @@ impl EncValue {
                 }
             }
         });
-        let mut field = |name: &'static str| -> Result<&str, ParseError> {
+        let mut field = |name: &'static str| -> Result<&[u8], ParseError> {
             let part = parts.next().ok_or(ParseError::Malformed("missing field"))?;
-            part.strip_prefix(name)
-                .and_then(|p| p.strip_prefix(':'))
+            part.strip_prefix(name.as_bytes())
+                .and_then(|p| p.strip_prefix(b":"))
                 .ok_or(ParseError::Malformed("fields out of order"))
         };
         let data = field("data")?;
@@ -158,11 +163,14 @@ impl EncValue {
             return Err(ParseError::Malformed("tag is not 16 bytes"));
         }
         let tag: [u8; TAG_LEN] = base64_simd::STANDARD
-            .decode(tag.as_bytes(), base64_simd::Out::from_slice(&mut room))
+            .decode(tag, base64_simd::Out::from_slice(&mut room))
             .map_err(|_| ParseError::Malformed("tag is not base64"))?
             .try_into()
             .map_err(|_| ParseError::Malformed("tag is not 16 bytes"))?;
-        let ty = EncType::from_tag(ty).ok_or_else(|| ParseError::UnknownType(ty.to_owned()))?;
+        let ty = std::str::from_utf8(ty)
+            .ok()
+            .and_then(EncType::from_tag)
+            .ok_or_else(|| ParseError::UnknownType(String::from_utf8_lossy(ty).into_owned()))?;
         Ok(EncValue { data, iv, tag, ty })
     }
 
@@ -174,7 +182,7 @@ impl EncValue {
 
 /// Standard padded base64, strict (canonical padding, no stray bits), SIMD-accelerated: the
 /// same acceptance as the `base64` crate's `STANDARD` (test `simd_base64_decodes_like_base64`).
-fn b64_decode(s: &str) -> Result<Vec<u8>, base64_simd::Error> {
+fn b64_decode(s: &[u8]) -> Result<Vec<u8>, base64_simd::Error> {
     base64_simd::STANDARD.decode_to_vec(s)
 }
 
@@ -289,7 +297,16 @@ impl Cipher {
 
     /// Decrypts an `ENC[...]` string with `aad`, remembering its IV for later re-encryption.
     pub fn decrypt(&mut self, enc: &str, aad: &str) -> Result<(EncType, SecretBytes), CipherError> {
-        let mut v = EncValue::parse(enc)?;
+        self.decrypt_bytes(enc.as_bytes(), aad)
+    }
+
+    /// [`Cipher::decrypt`] of a tree's scalar bytes (see [`EncValue::parse_bytes`]).
+    pub fn decrypt_bytes(
+        &mut self,
+        enc: &[u8],
+        aad: &str,
+    ) -> Result<(EncType, SecretBytes), CipherError> {
+        let mut v = EncValue::parse_bytes(enc)?;
         let ty = v.ty;
         let plain = if self.keep {
             let plain = self.decrypt_parsed(&v, aad)?;
@@ -420,16 +437,16 @@ mod tests {
         }
         for c in &cases {
             let want = base64::engine::general_purpose::STANDARD.decode(c).ok();
-            assert_eq!(b64_decode(c).ok(), want, "{c:?}");
+            assert_eq!(b64_decode(c.as_bytes()).ok(), want, "{c:?}");
             // The inline IV decoder accepts exactly the same.
-            let iv = Iv::decode(c).ok();
+            let iv = Iv::decode(c.as_bytes()).ok();
             assert_eq!(iv.as_ref().map(Iv::as_slice), want.as_deref(), "{c:?}");
         }
         // Lengths around the inline limit: 32 bytes inline, 33 and 48 on the heap.
         for n in [0usize, 12, 16, 31, 32, 33, 48] {
             let data: Vec<u8> = (0..n as u8).collect();
             let enc = base64::engine::general_purpose::STANDARD.encode(&data);
-            let iv = Iv::decode(&enc).unwrap();
+            let iv = Iv::decode(enc.as_bytes()).unwrap();
             assert_eq!(iv.as_slice(), &data[..]);
             assert_eq!(matches!(iv, Iv::Inline(..)), n <= IV_LEN, "{n}");
         }

@@ -410,11 +410,10 @@ pub fn decrypt_tree(
                             path: ctx.path_display(),
                         });
                     }
-                    // ENC values are ASCII; one that is not UTF-8 fails to parse below.
-                    let enc = std::str::from_utf8(s.bytes()).unwrap_or_default();
+                    // ENC values are ASCII; a byte outside a field's alphabet fails the parse.
                     let (ty, plain) =
                         cipher
-                            .decrypt(enc, ctx.aad())
+                            .decrypt_bytes(s.bytes(), ctx.aad())
                             .map_err(|source| TreeError::Decrypt {
                                 path: ctx.path_display(),
                                 source,

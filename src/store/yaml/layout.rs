@@ -58,8 +58,9 @@ pub(super) enum Rec {
 /// The layout of one parsed stream.
 #[cfg_attr(test, derive(Debug, PartialEq))]
 pub(super) struct Layout {
-    /// The source text (plaintext when encrypting: wiped on drop).
-    pub text: SecretBytes,
+    /// The source text (plaintext when encrypting: wiped on drop), kept as text: it was
+    /// checked to be UTF-8 when it was parsed, and is not checked again for every splice.
+    pub text: crate::secret::SecretText,
     pub recs: Vec<Rec>,
     /// Text of quoted keys (see [`Rec::Pair`]).
     pub keys: String,
@@ -379,7 +380,7 @@ pub(super) fn splice<R: Render>(
     layout: &Layout,
     render: &mut R,
 ) -> Result<Vec<u8>, Mismatch> {
-    let src = layout.text.as_str().ok_or(Mismatch)?;
+    let src = layout.text.expose();
     if tree.branches.len() != layout.doc_ends.len() {
         return Err(Mismatch);
     }

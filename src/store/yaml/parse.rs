@@ -755,7 +755,7 @@ impl<'a> Builder<'a> {
         }
         let layout = self.rec.take().and_then(|r| {
             (r.doc_ends.len() == self.docs.len()).then(|| Layout {
-                text: crate::secret::SecretBytes::from_slice(self.src.as_bytes()),
+                text: crate::secret::SecretText::new(self.src.to_owned()),
                 recs: r.recs,
                 keys: r.keys,
                 doc_ends: r.doc_ends,
