@@ -87,10 +87,18 @@ impl Bulk<'_> {
         (bar, progress)
     }
 
-    /// A per-file line (a plan, a file changed), unless `-q`.
+    /// A per-file line (a file changed), unless `-q`; silent in the drop-in mode.
     pub fn say(&self, line: &str) {
         if !self.quiet {
             messages::progress(line);
+        }
+    }
+
+    /// A per-file line of the plan a confirmation asks about, unless `-q`: shown in the
+    /// drop-in mode too (sops shows the changes before it asks).
+    pub fn plan(&self, line: &str) {
+        if !self.quiet {
+            messages::note(line);
         }
     }
 }

@@ -226,7 +226,7 @@ fn run_job(
         for (p, r) in &planned {
             if let Ok(Outcome::Changed(plan)) = r {
                 any = true;
-                bulk.say(&format!("{}: {plan}", common::shown(p)));
+                bulk.plan(&format!("{}: {plan}", common::shown(p)));
             }
         }
         if !any {

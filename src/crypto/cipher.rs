@@ -286,9 +286,11 @@ impl Cipher {
             .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad.as_bytes(), &mut buf)
             .expect("AES-GCM encryption of an in-memory value cannot fail");
         let out = format_parts(&buf, &iv, tag.as_slice(), ty);
-        crate::secret::wipe(&mut buf);
-        // Keep a small buffer for the next value; a large one is dropped (wiping it again for
-        // every later small value would cost its whole capacity each time).
+        // Only the bytes this value used are wiped (the rest of the capacity was wiped after
+        // the values before it), so a small value after a large one costs no more.
+        zeroize::Zeroize::zeroize(buf.as_mut_slice());
+        buf.clear();
+        // A large buffer is not kept: wiped, it goes back to the allocator.
         if buf.capacity() <= 4096 {
             self.buf = buf;
         }

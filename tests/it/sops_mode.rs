@@ -1225,8 +1225,25 @@ fn drop_in_rotate_is_silent_and_updatekeys_wants_a_config_first() {
         assert_eq!(stderr(&o), "", "{tool}");
         assert_eq!(stdout(&o), "", "{tool}");
     }
-    std::fs::remove_file(sb.path(".sops.yaml")).unwrap();
+    // A change to make: both show it before they ask (answered "n": nothing is written).
+    sb.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: \\.(yaml|json|env)$\n    age: {TEST_RECIPIENT},{TEST_RECIPIENT2}\n"
+        ),
+    );
     let before = sb.read("s.yaml");
+    for (tool, c) in both(&sb) {
+        let mut c = c;
+        c.args(["updatekeys", "s.yaml"]);
+        let o = with_stdin(c, b"n\n");
+        assert!(o.status.success(), "{tool}: {}", stderr(&o));
+        // sops writes its plan to stdout, shroud to stderr: either way, before the question.
+        let said = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(said.contains(TEST_RECIPIENT2), "{tool}: {said}");
+        assert_eq!(sb.read("s.yaml"), before, "{tool}");
+    }
+    std::fs::remove_file(sb.path(".sops.yaml")).unwrap();
     for (tool, mut c) in both(&sb) {
         let o = c
             .args(["updatekeys", "-y", "s.yaml"])
