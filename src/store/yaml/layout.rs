@@ -100,12 +100,27 @@ struct Edit {
     text: Range<u32>,
 }
 
+/// Where the splicer's changes go.
+enum Sink {
+    /// Straight into the output, while the changes come in source order (the common case:
+    /// the output is written once, and no second copy of every new value is held).
+    Direct {
+        out: String,
+        /// How far the source has been copied (or replaced).
+        at: u32,
+        /// A change came before `at`: the splice is done again [`Sink::Buffered`].
+        unordered: bool,
+    },
+    /// Into a list of changes, sorted and applied at the end (a value that became a block
+    /// scalar with a comment after it on its line puts its body after that comment).
+    Buffered { edits: Vec<Edit>, scratch: String },
+}
+
 struct Splicer<'a, R> {
     src: &'a str,
     layout: &'a Layout,
     i: usize,
-    edits: Vec<Edit>,
-    scratch: String,
+    sink: Sink,
     render: &'a mut R,
 }
 
@@ -118,21 +133,34 @@ impl<R: Render> Splicer<'_, R> {
         Ok(r)
     }
 
+    /// Replaces `src[start..end]` with what `f` appends to the string it is given.
     fn edit(
         &mut self,
         start: u32,
         end: u32,
-        f: impl FnOnce(&mut Self) -> Result<(), Mismatch>,
+        f: impl FnOnce(&mut R, &mut String) -> Result<(), Mismatch>,
     ) -> Result<(), Mismatch> {
-        let from = self.scratch.len() as u32;
-        f(self)?;
-        let to = self.scratch.len() as u32;
-        self.edits.push(Edit {
-            start,
-            end,
-            text: from..to,
-        });
-        Ok(())
+        match &mut self.sink {
+            Sink::Direct { out, at, unordered } => {
+                if start < *at {
+                    *unordered = true;
+                    return Err(Mismatch);
+                }
+                out.push_str(&self.src[*at as usize..start as usize]);
+                *at = end;
+                f(self.render, out)
+            }
+            Sink::Buffered { edits, scratch } => {
+                let from = scratch.len() as u32;
+                f(self.render, scratch)?;
+                edits.push(Edit {
+                    start,
+                    end,
+                    text: from..scratch.len() as u32,
+                });
+                Ok(())
+            }
+        }
     }
 
     fn key_text(&self, key: &Range<u32>, decoded: &Option<Range<u32>>) -> &str {
@@ -200,11 +228,7 @@ impl<R: Render> Splicer<'_, R> {
                 if end == doc_end {
                     cut_to_end = Some(start);
                 }
-                self.edits.push(Edit {
-                    start,
-                    end,
-                    text: 0..0,
-                });
+                self.edit(start, end, |_, _| Ok(()))?;
                 continue;
             }
             match entries.next() {
@@ -214,14 +238,11 @@ impl<R: Render> Splicer<'_, R> {
                     }
                     let before = cut_to_end.unwrap_or(doc_end) as usize;
                     let needs_break = before > 0 && !self.src[..before].ends_with('\n');
-                    self.edit(doc_end, doc_end, |s| {
+                    self.edit(doc_end, doc_end, |render, out| {
                         if needs_break {
-                            s.scratch.push('\n');
+                            out.push('\n');
                         }
-                        let mut out = std::mem::take(&mut s.scratch);
-                        let r = s.render.pair(&mut out, k, v);
-                        s.scratch = out;
-                        r.map_err(|_| Mismatch)
+                        render.pair(out, k, v).map_err(|_| Mismatch)
                     })?;
                 }
                 Some(e) => self.entry(e)?,
@@ -262,8 +283,8 @@ impl<R: Render> Splicer<'_, R> {
         }
         // Even an unchanged comment is an edit: the overlap check then proves that no cut
         // (a source `sops` mapping) removes a comment the tree still holds.
-        self.edit(span.start + 1, span.end, |s| {
-            s.scratch.push_str(text);
+        self.edit(span.start + 1, span.end, |_, out| {
+            out.push_str(text);
             Ok(())
         })
     }
@@ -320,50 +341,69 @@ impl<R: Render> Splicer<'_, R> {
         col: u32,
         in_map: bool,
     ) -> Result<(), Mismatch> {
-        let from = self.scratch.len();
-        let mut out = std::mem::take(&mut self.scratch);
-        let r = self.render.scalar(&mut out, s, col as usize, in_map);
-        self.scratch = out;
-        r.map_err(|_| Mismatch)?;
-        let rendered = &self.scratch[from..];
-        if body.is_none() && rendered == &self.src[span.start as usize..span.end as usize] {
-            self.scratch.truncate(from);
-            return Ok(());
-        }
-        match rendered.find('\n') {
-            None => {
-                self.edits.push(Edit {
-                    start: span.start,
-                    end: span.end,
-                    text: from as u32..self.scratch.len() as u32,
-                });
+        let src = self.src;
+        // Where the span's line ends: a block scalar's body goes there (the line may hold a
+        // comment: `key: | # note` is valid YAML).
+        let line_end = || {
+            src[span.end as usize..]
+                .find('\n')
+                .map_or(src.len(), |i| span.end as usize + i)
+        };
+        match &mut self.sink {
+            Sink::Direct { out, at, unordered } => {
+                if span.start < *at {
+                    *unordered = true;
+                    return Err(Mismatch);
+                }
+                out.push_str(&src[*at as usize..span.start as usize]);
+                let from = out.len();
+                self.render
+                    .scalar(out, s, col as usize, in_map)
+                    .map_err(|_| Mismatch)?;
+                *at = span.end;
+                if let Some(nl) = out[from..].find('\n') {
+                    // Header where the value was, body after the rest of its line.
+                    let end = line_end();
+                    let body = zeroize::Zeroizing::new(out.split_off(from + nl));
+                    out.push_str(&src[span.end as usize..end]);
+                    out.push_str(&body);
+                    *at = end as u32;
+                }
             }
-            Some(nl) => {
-                // Header where the value was; the body goes after the end of that line (which
-                // may hold a comment: `key: | # note` is valid YAML).
-                let line_end = self.src[span.end as usize..]
-                    .find('\n')
-                    .map_or(self.src.len(), |i| span.end as usize + i);
-                let head = from as u32..(from + nl) as u32;
-                let tail = (from + nl) as u32..self.scratch.len() as u32;
-                self.edits.push(Edit {
-                    start: span.start,
-                    end: span.end,
-                    text: head,
-                });
-                self.edits.push(Edit {
-                    start: line_end as u32,
-                    end: line_end as u32,
-                    text: tail,
-                });
+            Sink::Buffered { edits, scratch } => {
+                let from = scratch.len();
+                self.render
+                    .scalar(scratch, s, col as usize, in_map)
+                    .map_err(|_| Mismatch)?;
+                let rendered = &scratch[from..];
+                if body.is_none() && rendered == &src[span.start as usize..span.end as usize] {
+                    scratch.truncate(from);
+                    return Ok(());
+                }
+                match rendered.find('\n') {
+                    None => edits.push(Edit {
+                        start: span.start,
+                        end: span.end,
+                        text: from as u32..scratch.len() as u32,
+                    }),
+                    Some(nl) => {
+                        let end = line_end() as u32;
+                        edits.push(Edit {
+                            start: span.start,
+                            end: span.end,
+                            text: from as u32..(from + nl) as u32,
+                        });
+                        edits.push(Edit {
+                            start: end,
+                            end,
+                            text: (from + nl) as u32..scratch.len() as u32,
+                        });
+                    }
+                }
             }
         }
         if let Some(b) = body {
-            self.edits.push(Edit {
-                start: b.start,
-                end: b.end,
-                text: 0..0,
-            });
+            self.edit(b.start, b.end, |_, _| Ok(()))?;
         }
         Ok(())
     }
@@ -384,23 +424,33 @@ pub(super) fn splice<R: Render>(
     if tree.branches.len() != layout.doc_ends.len() {
         return Err(Mismatch);
     }
-    let mut s = Splicer {
-        src,
-        layout,
-        i: 0,
+    // In source order first: the output is written once. A change out of order (rare: see
+    // [`Sink::Buffered`]) has the whole splice done again through a sorted list of changes.
+    let direct = Sink::Direct {
+        out: String::with_capacity(src.len() + src.len() / 2),
+        at: 0,
+        unordered: false,
+    };
+    match splice_into(tree, layout, render, direct) {
+        Ok(Sink::Direct { mut out, at, .. }) => {
+            out.push_str(&src[at as usize..]);
+            return Ok(out.into_bytes());
+        }
+        Err(Some(Sink::Direct {
+            unordered: true, ..
+        })) => {}
+        _ => return Err(Mismatch),
+    }
+    let buffered = Sink::Buffered {
         edits: Vec::with_capacity(layout.recs.len() / 2),
         scratch: String::with_capacity(src.len() + src.len() / 2),
-        render,
     };
-    for (branch, &end) in tree.branches.iter().zip(&layout.doc_ends) {
-        s.document(branch, end)?;
-    }
-    if s.i != layout.recs.len() {
-        return Err(Mismatch);
-    }
-    let Splicer {
+    let Ok(Sink::Buffered {
         mut edits, scratch, ..
-    } = s;
+    }) = splice_into(tree, layout, render, buffered)
+    else {
+        return Err(Mismatch);
+    };
     if !edits.windows(2).all(|w| w[0].start <= w[1].start) {
         edits.sort_by_key(|e| e.start);
     }
@@ -416,4 +466,31 @@ pub(super) fn splice<R: Render>(
     }
     out.push_str(&src[at as usize..]);
     Ok(out.into_bytes())
+}
+
+/// Walks the tree against the layout into `sink`; on a mismatch, gives the sink back when it
+/// can say why (a [`Sink::Direct`] that met a change out of order).
+fn splice_into<R: Render>(
+    tree: &Tree,
+    layout: &Layout,
+    render: &mut R,
+    sink: Sink,
+) -> Result<Sink, Option<Sink>> {
+    let mut s = Splicer {
+        src: layout.text.expose(),
+        layout,
+        i: 0,
+        sink,
+        render,
+    };
+    let walked = tree
+        .branches
+        .iter()
+        .zip(&layout.doc_ends)
+        .try_for_each(|(branch, &end)| s.document(branch, end));
+    match walked {
+        Ok(()) if s.i == layout.recs.len() => Ok(s.sink),
+        Ok(()) => Err(None),
+        Err(Mismatch) => Err(Some(s.sink)),
+    }
 }

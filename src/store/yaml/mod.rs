@@ -157,4 +157,39 @@ mod tests {
         ));
         assert!(matches!(parse(b"a: [\n"), Err(StoreError::Syntax { .. })));
     }
+
+    /// The splice writes in source order straight into its output; a value that becomes a block
+    /// scalar with a comment after it on its line puts its body after that comment, out of
+    /// order, and is written through the sorted list of changes instead: both give the same
+    /// layout as the source.
+    #[test]
+    fn splice_in_order_and_out_of_order() {
+        let splice = |src: &str, change: &[(&str, &str)]| {
+            let mut t = parse(src.as_bytes()).unwrap();
+            for (k, v) in change {
+                *t.branches[0].get_mut(k).unwrap() = Value::str(v);
+            }
+            let indent = t.hints.indent.unwrap_or(4);
+            String::from_utf8(
+                emit(
+                    &t,
+                    EmitOptions {
+                        indent,
+                        splice: true,
+                    },
+                )
+                .unwrap(),
+            )
+            .unwrap()
+        };
+        let src = "# head\nkey: x # note\nother:   v # c\nlast: z\n";
+        assert_eq!(
+            splice(src, &[("key", "new"), ("last", "w")]),
+            "# head\nkey: new # note\nother:   v # c\nlast: w\n"
+        );
+        assert_eq!(
+            splice(src, &[("key", "a\nb"), ("other", "c\nd")]),
+            "# head\nkey: |- # note\n    a\n    b\nother:   |- # c\n    c\n    d\nlast: z\n"
+        );
+    }
 }
