@@ -427,7 +427,7 @@ pub(super) fn splice<R: Render>(
     // In source order first: the output is written once. A change out of order (rare: see
     // [`Sink::Buffered`]) has the whole splice done again through a sorted list of changes.
     let direct = Sink::Direct {
-        out: String::with_capacity(src.len() + src.len() / 2),
+        out: String::with_capacity(src.len()),
         at: 0,
         unordered: false,
     };
