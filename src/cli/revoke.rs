@@ -241,9 +241,15 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
             shroud::text::shorten_keys(k)
         ));
     }
-    // The keys at hand, for comparing exposed values with today's (no key: not compared).
-    let keyring = common::keyring(g).ok();
-    let exposure = common::block_on_parallel(revoke::exposure(&root, &named, keyring.as_ref()))?;
+    // The keys at hand: for comparing exposed values with today's (no key: not compared), the
+    // pre-flight check and the re-key. One keyring that remembers, so each envelope is opened
+    // once (one gpg or KMS call per file, not one per step).
+    let ring = common::keyring(g).map(|k| Arc::new(k.remembering()));
+    let exposure = common::block_on_parallel(revoke::exposure(
+        &root,
+        &named,
+        ring.as_ref().ok().map(|k| k.as_ref()),
+    ))?;
     revoke::check_found(&plan, &exposure)?;
     plan.add_exposed(&exposure)?;
     show_plan(&a, &plan, &exposure);
@@ -258,7 +264,6 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     }
     // A revocation the keys at hand cannot carry out is refused before anything is written
     // (the dry run says so too, when keys are at hand).
-    let ring = common::keyring(g);
     if let Ok(r) = &ring {
         common::block_on_parallel(revoke::check_openable(&plan, r))?;
     }
@@ -295,7 +300,7 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
         emit: shroud::store::EmitOptions { indent: g.indent },
         ..Default::default()
     };
-    let keyring = Arc::new(ring?);
+    let keyring = ring?;
     let (bar, progress) = bulk.progress(plan.files.len(), true);
     let applied =
         common::block_on_parallel(revoke::apply(&plan, keyring, opts, bulk.jobs, progress));

@@ -188,6 +188,30 @@ pub struct Keyring {
     /// Use only the key types in `order`: a backup check must not pass through ambient
     /// credentials (AWS, the user's own GnuPG keyring) that are not part of the backup.
     pub exclusive: bool,
+    /// What each envelope held, when this keyring remembers ([`Keyring::remembering`]).
+    opened: Opened,
+}
+
+/// Parts (data keys or Shamir shares) by envelope digest; wiped when the keyring is dropped.
+#[derive(Debug, Default)]
+struct Opened(Option<std::sync::Mutex<std::collections::HashMap<[u8; 32], SecretBytes>>>);
+
+/// An envelope's digest: its key type, identity and wrapped text (what decides what it opens
+/// to). Key types shroud does not open have none.
+fn envelope_digest(key: &MasterKey) -> Option<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let (kind, enc) = match key {
+        MasterKey::Age(a) => ("age", &a.enc),
+        MasterKey::Pgp(p) => ("pgp", &p.enc),
+        MasterKey::Kms(k) => ("kms", &k.enc),
+        MasterKey::Other(_) => return None,
+    };
+    let mut h = Sha256::new();
+    for part in [kind, &key.identity(), enc] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    Some(h.finalize().into())
 }
 
 impl Keyring {
@@ -199,7 +223,17 @@ impl Keyring {
             pgp: pgp::Gpg::default(),
             order: Vec::new(),
             exclusive: false,
+            opened: Opened::default(),
         })
+    }
+
+    /// This keyring keeps what each envelope it opens held, for as long as it lives, so a
+    /// command that opens the same files more than once (`keys revoke`: the exposure check,
+    /// the pre-flight check, the re-key) asks gpg, KMS or age once per envelope. For one
+    /// command's keyring only: a long-lived process would keep every data key it ever saw.
+    pub fn remembering(mut self) -> Self {
+        self.opened = Opened(Some(Default::default()));
+        self
     }
 
     /// Where a key type comes in the decryption order.
@@ -216,6 +250,26 @@ impl Keyring {
     }
 
     async fn unwrap_one(&self, key: &MasterKey) -> Result<SecretBytes, KeyError> {
+        let memo = self
+            .opened
+            .0
+            .as_ref()
+            .and_then(|m| Some((m, envelope_digest(key)?)));
+        if let Some((m, d)) = &memo
+            && let Some(part) = m.lock().unwrap_or_else(|e| e.into_inner()).get(d)
+        {
+            return Ok(SecretBytes::from_slice(part.expose()));
+        }
+        let part = self.unwrap_fresh(key).await?;
+        if let Some((m, d)) = memo {
+            m.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(d, SecretBytes::from_slice(part.expose()));
+        }
+        Ok(part)
+    }
+
+    async fn unwrap_fresh(&self, key: &MasterKey) -> Result<SecretBytes, KeyError> {
         match key {
             MasterKey::Age(a) => KeySource::unwrap(&self.age, a).await,
             MasterKey::Pgp(p) => KeySource::unwrap(&self.pgp, p).await,

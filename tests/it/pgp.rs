@@ -271,7 +271,7 @@ fn rotate_and_updatekeys_with_pgp() {
 }
 
 /// A gpg that logs every call, for counting calls and their order.
-fn logging_gpg(sb: &Sandbox) -> (PathBuf, PathBuf) {
+pub(crate) fn logging_gpg(sb: &Sandbox) -> (PathBuf, PathBuf) {
     let log = sb.path("gpg-calls.log");
     let wrapper = sb.write(
         "gpg-wrapper.sh",
@@ -285,7 +285,7 @@ fn logging_gpg(sb: &Sandbox) -> (PathBuf, PathBuf) {
     (wrapper, log)
 }
 
-fn calls(log: &Path) -> usize {
+pub(crate) fn calls(log: &Path) -> usize {
     std::fs::read_to_string(log)
         .map(|t| t.lines().filter(|l| l.contains(" -d")).count())
         .unwrap_or(0)

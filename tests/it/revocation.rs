@@ -834,6 +834,52 @@ fn keys_revoke_locks_a_pgp_key_out() {
     assert_locked_out(&attacker, &sb, "after-pgp");
 }
 
+/// `keys revoke` needs each file's data key three times (to compare history's values with
+/// today's, for the pre-flight check that the keys at hand open every file, and to re-key) but
+/// asks the key source once per file: gpg decrypts each file's envelope once, plus once for
+/// the new envelope it checks before writing. Before, it was asked at every step.
+#[test]
+fn keys_revoke_opens_each_envelope_once() {
+    let g = crate::pgp::Gnupg::with_test_key();
+    let fpr = crate::pgp::FPR;
+    let sb = Sandbox::new();
+    let (_, a) = new_key(&sb, "leaver.txt");
+    let rules = format!(
+        "creation_rules:\n  - path_regex: secrets/.*\n    pgp: {fpr}\n    age: {a},{TEST_RECIPIENT}\n"
+    );
+    let home = g.home.path().display().to_string();
+    let pgp_only: Vec<(&str, &str)> = vec![("GNUPGHOME", &home)];
+    let files: Vec<(String, String)> = (0..4)
+        .map(|i| (format!("secrets/s{i}.yaml"), format!("password: v{i}\n")))
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(f, c)| (f.as_str(), c.as_str()))
+        .collect();
+    repo_with(&sb, &rules, &files, &pgp_only);
+    let (wrapper, log) = crate::pgp::logging_gpg(&sb);
+    let out = sb
+        .cmd()
+        .env("GNUPGHOME", &home)
+        .env("SOPS_GPG_EXEC", &wrapper)
+        .args(["keys", "revoke", "-y", &a])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(
+        crate::pgp::calls(&log),
+        2 * files.len(),
+        "gpg decryptions for {} files:\n{}",
+        files.len(),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    for (f, content) in &files {
+        let out = sb.cmd().env("GNUPGHOME", &home).args(["decrypt", f]).run();
+        assert_code(&out, 0);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), *content);
+        assert!(!sb.read(f).contains(&a));
+    }
+}
+
 /// A key taken out the way sops does it (`updatekeys` keeps the data key) is no longer listed
 /// anywhere, but its envelope in an older commit still opens today's data key. `keys revoke`
 /// finds that through history and gives those files a new data key too; then the key is locked
