@@ -535,6 +535,163 @@ pub async fn timed<T>(
         })
 }
 
+/// A child whose output is read as a stream (`git log` over a whole history, `git cat-file
+/// --batch` over every blob): all of it may take as long as the repository is large, so the
+/// service's timeout bounds each wait for output instead (time spent waiting while the reader
+/// is busy elsewhere does not count). A wait that passes it kills the child, and the read then
+/// fails with [`ExternalError::Timeout`] (inside an [`std::io::Error`]), never a short stream
+/// that looks complete. The child is registered, so a signal that ends shroud kills it.
+pub struct Streamed {
+    pub child: std::process::Child,
+    watch: std::sync::Arc<Watch>,
+    watchdog: Option<std::thread::JoinHandle<()>>,
+    _guard: ChildGuard,
+}
+
+/// What the watchdog of a [`Streamed`] child shares with its reader.
+struct Watch {
+    start: Instant,
+    /// Milliseconds since `start` (plus one) when the pending read began; 0 when none is.
+    waiting_since: std::sync::atomic::AtomicU64,
+    done: std::sync::atomic::AtomicBool,
+    timed_out: std::sync::atomic::AtomicBool,
+    service: Service,
+    what: String,
+}
+
+impl Watch {
+    fn timeout_error(&self) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            ExternalError::Timeout {
+                service: self.service,
+                what: self.what.clone(),
+                secs: self.service.timeout().as_secs(),
+            },
+        )
+    }
+}
+
+/// The stdout of a [`Streamed`] child.
+pub struct StreamOut {
+    inner: std::process::ChildStdout,
+    watch: std::sync::Arc<Watch>,
+}
+
+impl Read for StreamOut {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::sync::atomic::Ordering;
+        let since = self.watch.start.elapsed().as_millis() as u64 + 1;
+        self.watch.waiting_since.store(since, Ordering::Release);
+        let r = self.inner.read(buf);
+        self.watch.waiting_since.store(0, Ordering::Release);
+        if self.watch.timed_out.load(Ordering::Acquire) {
+            return Err(self.watch.timeout_error());
+        }
+        r
+    }
+}
+
+/// Starts `cmd` (its stdout piped) as a [`Streamed`] child of `service`; `what` names the call
+/// in a timeout message.
+pub fn stream(
+    cmd: &mut Command,
+    service: Service,
+    what: &str,
+) -> Result<(Streamed, StreamOut), ExternalError> {
+    use std::os::unix::process::CommandExt;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    // Its own process group: a timeout kills whatever it started too (a child that kept the
+    // pipe open would keep the read waiting).
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|source| ExternalError::Spawn {
+            program: what.split(' ').next().unwrap_or(what).to_owned(),
+            source,
+        })?;
+    let guard = register_child(child.id());
+    let stdout = child.stdout.take().ok_or_else(|| ExternalError::Io {
+        program: what.to_owned(),
+        source: std::io::Error::other("no stdout"),
+    })?;
+    let watch = std::sync::Arc::new(Watch {
+        start: Instant::now(),
+        waiting_since: AtomicU64::new(0),
+        done: AtomicBool::new(false),
+        timed_out: AtomicBool::new(false),
+        service,
+        what: what.to_owned(),
+    });
+    let limit = service.timeout().as_millis() as u64;
+    let pid = child.id();
+    let w = watch.clone();
+    let watchdog = std::thread::spawn(move || {
+        let tick = Duration::from_millis((limit / 10).clamp(10, 1000));
+        while !w.done.load(Ordering::Acquire) {
+            let since = w.waiting_since.load(Ordering::Acquire);
+            let now = w.start.elapsed().as_millis() as u64 + 1;
+            if since != 0 && now.saturating_sub(since) >= limit {
+                w.timed_out.store(true, Ordering::Release);
+                if let Some(group) = rustix::process::Pid::from_raw(pid as i32) {
+                    let _ =
+                        rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                }
+                return;
+            }
+            std::thread::park_timeout(tick);
+        }
+    });
+    Ok((
+        Streamed {
+            child,
+            watch: watch.clone(),
+            watchdog: Some(watchdog),
+            _guard: guard,
+        },
+        StreamOut {
+            inner: stdout,
+            watch,
+        },
+    ))
+}
+
+impl Streamed {
+    /// Waits for the child (after its output was read to the end); a read that timed out makes
+    /// this fail too.
+    pub fn wait(mut self) -> std::io::Result<ExitStatus> {
+        use std::sync::atomic::Ordering;
+        let status = self.child.wait();
+        self.stop_watchdog();
+        if self.watch.timed_out.load(Ordering::Acquire) {
+            return Err(self.watch.timeout_error());
+        }
+        status
+    }
+
+    fn stop_watchdog(&mut self) {
+        self.watch
+            .done
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Some(t) = self.watchdog.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Streamed {
+    /// A child left unread (the caller failed half-way) is killed and reaped, not left behind.
+    fn drop(&mut self) {
+        if self.watchdog.is_some() {
+            self.stop_watchdog();
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -338,17 +338,17 @@ impl History {
 }
 
 /// One `git cat-file --batch`, started on first use, answering one object at a time. The
-/// process is registered for killing on signals; reads past the git timeout fail.
+/// process is registered for killing on signals; a read that waits longer than the git timeout
+/// fails ([`external::stream`]).
 pub struct Blobs {
     dir: PathBuf,
     proc: Option<BatchProc>,
 }
 
 struct BatchProc {
-    child: std::process::Child,
+    child: external::Streamed,
     stdin: std::process::ChildStdin,
-    out: std::io::BufReader<std::process::ChildStdout>,
-    _guard: external::ChildGuard,
+    out: std::io::BufReader<external::StreamOut>,
 }
 
 impl Blobs {
@@ -364,6 +364,16 @@ impl Blobs {
     pub fn read(&mut self, id: &str) -> Result<Option<Vec<u8>>, GitError> {
         use std::io::{BufRead, Read, Write};
         let io = |e: std::io::Error| {
+            // A read that waited past the git timeout carries the timeout itself.
+            if e.kind() == std::io::ErrorKind::TimedOut
+                && e.get_ref().is_some_and(|i| i.is::<ExternalError>())
+            {
+                return GitError::External(ExternalError::Timeout {
+                    service: Service::Git,
+                    what: "git cat-file --batch".into(),
+                    secs: Service::Git.timeout().as_secs(),
+                });
+            }
             GitError::External(ExternalError::Io {
                 program: "git cat-file".into(),
                 source: e,
@@ -375,26 +385,19 @@ impl Blobs {
             return src.blob(id);
         }
         if self.proc.is_none() {
-            let mut child = command(&self.dir)
-                .args(["cat-file", "--batch"])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .map_err(|source| {
-                    GitError::External(ExternalError::Spawn {
-                        program: "git".into(),
-                        source,
-                    })
-                })?;
-            let guard = external::register_child(child.id());
-            let stdin = child.stdin.take().expect("stdin is piped");
-            let stdout = child.stdout.take().expect("stdout is piped");
+            let (mut child, stdout) = external::stream(
+                command(&self.dir)
+                    .args(["cat-file", "--batch"])
+                    .stdin(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null()),
+                Service::Git,
+                "git cat-file --batch",
+            )?;
+            let stdin = child.child.stdin.take().expect("stdin is piped");
             self.proc = Some(BatchProc {
                 child,
                 stdin,
                 out: std::io::BufReader::new(stdout),
-                _guard: guard,
             });
         }
         let p = self.proc.as_mut().expect("started above");
@@ -432,7 +435,7 @@ impl Blobs {
 
 impl Drop for Blobs {
     fn drop(&mut self) {
-        if let Some(mut p) = self.proc.take() {
+        if let Some(p) = self.proc.take() {
             drop(p.stdin);
             let _ = p.child.wait();
         }

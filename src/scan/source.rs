@@ -4,6 +4,7 @@
 //! Owns: listing files, running `git` and parsing its output (`diff -U0` hunks, `rev-list
 //! --objects`, `cat-file --batch`). Must not know: rules, findings, suppression or output.
 
+use crate::external::{Service, StreamOut, Streamed};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,6 +19,8 @@ pub enum SourceError {
     Protocol,
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    External(#[from] crate::external::ExternalError),
 }
 
 fn git_cmd(root: &Path) -> Command {
@@ -179,15 +182,15 @@ pub fn commits(root: &Path, range: &str) -> Result<Vec<Change>, SourceError> {
     ];
     args.splice(3..3, PATCH_ARGS.iter().copied());
     args.push(range);
-    let mut child = git_cmd(root)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(SourceError::Spawn)?;
-    let stdout = child.stdout.take().ok_or(SourceError::Protocol)?;
-    let mut stderr = child.stderr.take().ok_or(SourceError::Protocol)?;
+    let (mut child, stdout) = crate::external::stream(
+        git_cmd(root)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped()),
+        Service::Git,
+        "git log -p",
+    )?;
+    let mut stderr = child.child.stderr.take().ok_or(SourceError::Protocol)?;
     let err_thread = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stderr.read_to_string(&mut s);
@@ -230,17 +233,18 @@ fn cat_file(
     root: &Path,
     mode: &str,
     input: Vec<String>,
-) -> Result<(std::process::Child, std::process::ChildStdout), SourceError> {
-    let mut child = git_cmd(root)
-        .args(["cat-file", mode])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        // A partial clone must not fetch what it lacks: a missing object is reported instead.
-        .env("GIT_NO_LAZY_FETCH", "1")
-        .spawn()
-        .map_err(SourceError::Spawn)?;
-    let mut stdin = child.stdin.take().ok_or(SourceError::Protocol)?;
+) -> Result<(Streamed, StreamOut), SourceError> {
+    let (mut child, stdout) = crate::external::stream(
+        git_cmd(root)
+            .args(["cat-file", mode])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::null())
+            // A partial clone must not fetch what it lacks: a missing object is reported instead.
+            .env("GIT_NO_LAZY_FETCH", "1"),
+        Service::Git,
+        &format!("git cat-file {mode}"),
+    )?;
+    let mut stdin = child.child.stdin.take().ok_or(SourceError::Protocol)?;
     std::thread::spawn(move || {
         let mut w = std::io::BufWriter::new(&mut stdin);
         for line in input {
@@ -250,7 +254,6 @@ fn cat_file(
         }
         let _ = w.flush();
     });
-    let stdout = child.stdout.take().ok_or(SourceError::Protocol)?;
     Ok((child, stdout))
 }
 
@@ -271,15 +274,15 @@ pub fn history(root: &Path) -> Result<History, SourceError> {
         "--no-color",
         format.as_str(),
     ];
-    let mut child = git_cmd(root)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(SourceError::Spawn)?;
-    let stdout = child.stdout.take().ok_or(SourceError::Protocol)?;
-    let mut stderr = child.stderr.take().ok_or(SourceError::Protocol)?;
+    let (mut child, stdout) = crate::external::stream(
+        git_cmd(root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped()),
+        Service::Git,
+        "git log --all --raw",
+    )?;
+    let mut stderr = child.child.stderr.take().ok_or(SourceError::Protocol)?;
     let err_thread = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = stderr.read_to_string(&mut s);
@@ -331,7 +334,7 @@ pub fn history(root: &Path) -> Result<History, SourceError> {
             stderr: stderr.trim().to_owned(),
         });
     }
-    let (mut child, stdout) = cat_file(
+    let (child, stdout) = cat_file(
         root,
         "--batch-check=%(objectname) %(objecttype) %(objectsize)",
         ids.clone(),
@@ -377,7 +380,7 @@ pub fn read_blobs(
     mut f: impl FnMut(usize, Blob),
 ) -> Result<(), SourceError> {
     let n = ids.len();
-    let (mut child, stdout) = cat_file(root, "--batch", ids)?;
+    let (child, stdout) = cat_file(root, "--batch", ids)?;
     let mut r = BufReader::with_capacity(1 << 16, stdout);
     let mut header = Vec::new();
     for i in 0..n {

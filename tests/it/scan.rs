@@ -1534,3 +1534,70 @@ fn custom_rule_ids_are_escaped_for_the_terminal() {
     assert!(all.contains("[acme\\e]0;pwned\\u{7}\\u{202e}]"), "{all}");
     assert!(all.contains("[gl\\e[2Jx]"), "{all}");
 }
+
+/// A git that stops answering in the middle of a history scan (a stalled network file system,
+/// a damaged pack) does not hang the scan or a CI job: each wait for git's output is bounded
+/// by SHROUD_GIT_TIMEOUT, the stalled git (and anything it started) is killed, and the scan
+/// fails with exit 2 naming the setting, never a clean result from half a history.
+#[test]
+fn a_stalled_git_stream_times_out_instead_of_hanging() {
+    let d = repo();
+    std::fs::write(
+        d.path().join("conf.env"),
+        format!("TOKEN={}\n", github_token(7)),
+    )
+    .unwrap();
+    commit_all(d.path(), "leak");
+    std::fs::write(
+        d.path().join("more.env"),
+        format!("T={}\n", github_token(8)),
+    )
+    .unwrap();
+    commit_all(d.path(), "more");
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    // Every git call goes through; the streams a history and a range scan read stall (in a
+    // grandchild that holds the pipe open, the hardest case).
+    let wrapper = tools.path().join("git");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in\n  *'cat-file --batch'|log*' -p '*) sleep 300; exit 0 ;;\nesac\nexec '{}' \"$@\"\n",
+            real.trim()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        tools.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for args in [
+        &["scan", "--all-history"][..],
+        &["scan", "--commits", "HEAD~1..HEAD"][..],
+    ] {
+        let start = std::time::Instant::now();
+        let out = shroud_in(d.path())
+            .env("PATH", &path)
+            .env("SHROUD_GIT_TIMEOUT", "1")
+            .args(args)
+            .run();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        assert!(err.contains("SHROUD_GIT_TIMEOUT"), "{args:?}: {err}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "{args:?} took {:?}",
+            start.elapsed()
+        );
+    }
+}
