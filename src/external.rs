@@ -133,8 +133,9 @@ pub struct Output {
     pub stderr: Vec<u8>,
 }
 
-/// The pids of running children (see [`kill_children`]).
-static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// The pids of running children (see [`kill_children`]), and whether each leads a process
+/// group of its own (then the whole group is killed).
+static CHILDREN: Mutex<Vec<(u32, bool)>> = Mutex::new(Vec::new());
 
 /// Removes a pid from the registry when dropped.
 pub struct ChildGuard(u32);
@@ -142,7 +143,7 @@ pub struct ChildGuard(u32);
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         let mut reg = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = reg.iter().rposition(|p| *p == self.0) {
+        if let Some(i) = reg.iter().rposition(|(p, _)| *p == self.0) {
             reg.swap_remove(i);
         }
     }
@@ -150,19 +151,36 @@ impl Drop for ChildGuard {
 
 /// Registers a running child to be killed if a signal ends the process first.
 pub fn register_child(pid: u32) -> ChildGuard {
+    register(pid, false)
+}
+
+fn register(pid: u32, group: bool) -> ChildGuard {
     crate::fsutil::arm_signal_cleanup();
-    CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((pid, group));
     ChildGuard(pid)
+}
+
+/// SIGKILL to a child, or to the process group it leads.
+fn kill(pid: u32, group: bool) {
+    use rustix::process::{Pid, Signal, kill_process, kill_process_group};
+    if let Some(pid) = Pid::from_raw(pid as i32) {
+        let _ = if group {
+            kill_process_group(pid, Signal::KILL)
+        } else {
+            kill_process(pid, Signal::KILL)
+        };
+    }
 }
 
 /// Kills every registered child (SIGKILL). Called by the binary's signal handler before the
 /// process exits, so a hung gpg or git does not survive Ctrl-C.
 pub fn kill_children() {
     let pids = std::mem::take(&mut *CHILDREN.lock().unwrap_or_else(|e| e.into_inner()));
-    for pid in pids {
-        if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
+    for (pid, group) in pids {
+        kill(pid, group);
     }
 }
 
@@ -611,7 +629,7 @@ pub fn stream(
             program: what.split(' ').next().unwrap_or(what).to_owned(),
             source,
         })?;
-    let guard = register_child(child.id());
+    let guard = register(child.id(), true);
     let stdout = child.stdout.take().ok_or_else(|| ExternalError::Io {
         program: what.to_owned(),
         source: std::io::Error::other("no stdout"),
@@ -627,22 +645,32 @@ pub fn stream(
     let limit = service.timeout().as_millis() as u64;
     let pid = child.id();
     let w = watch.clone();
-    let watchdog = std::thread::spawn(move || {
-        let tick = Duration::from_millis((limit / 10).clamp(10, 1000));
-        while !w.done.load(Ordering::Acquire) {
-            let since = w.waiting_since.load(Ordering::Acquire);
-            let now = w.start.elapsed().as_millis() as u64 + 1;
-            if since != 0 && now.saturating_sub(since) >= limit {
-                w.timed_out.store(true, Ordering::Release);
-                if let Some(group) = rustix::process::Pid::from_raw(pid as i32) {
-                    let _ =
-                        rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    let watchdog = std::thread::Builder::new()
+        .name("stream-watchdog".into())
+        .spawn(move || {
+            let tick = Duration::from_millis((limit / 10).clamp(10, 1000));
+            while !w.done.load(Ordering::Acquire) {
+                let since = w.waiting_since.load(Ordering::Acquire);
+                let now = w.start.elapsed().as_millis() as u64 + 1;
+                if since != 0 && now.saturating_sub(since) >= limit {
+                    w.timed_out.store(true, Ordering::Release);
+                    kill(pid, true);
+                    return;
                 }
-                return;
+                std::thread::park_timeout(tick);
             }
-            std::thread::park_timeout(tick);
+        });
+    let watchdog = match watchdog {
+        Ok(t) => t,
+        Err(source) => {
+            kill(pid, true);
+            let _ = child.wait();
+            return Err(ExternalError::Spawn {
+                program: "a watchdog thread".into(),
+                source,
+            });
         }
-    });
+    };
     Ok((
         Streamed {
             child,
@@ -662,7 +690,11 @@ impl Streamed {
     /// this fail too.
     pub fn wait(mut self) -> std::io::Result<ExitStatus> {
         use std::sync::atomic::Ordering;
+        // Waiting for the exit is bounded too (a git that closed its output and then stalls).
+        let since = self.watch.start.elapsed().as_millis() as u64 + 1;
+        self.watch.waiting_since.store(since, Ordering::Release);
         let status = self.child.wait();
+        self.watch.waiting_since.store(0, Ordering::Release);
         self.stop_watchdog();
         if self.watch.timed_out.load(Ordering::Acquire) {
             return Err(self.watch.timeout_error());
@@ -686,7 +718,7 @@ impl Drop for Streamed {
     fn drop(&mut self) {
         if self.watchdog.is_some() {
             self.stop_watchdog();
-            let _ = self.child.kill();
+            kill(self.child.id(), true);
             let _ = self.child.wait();
         }
     }

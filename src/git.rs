@@ -436,7 +436,10 @@ impl Blobs {
 impl Drop for Blobs {
     fn drop(&mut self) {
         if let Some(p) = self.proc.take() {
+            // No more requests and no more reading: a git stopped half-way through an object
+            // (after a read failed) ends on the closed pipe instead of waiting to write it.
             drop(p.stdin);
+            drop(p.out);
             let _ = p.child.wait();
         }
     }

@@ -196,20 +196,39 @@ pub struct Keyring {
 #[derive(Debug, Default)]
 struct Opened(Option<std::sync::Mutex<std::collections::HashMap<[u8; 32], SecretBytes>>>);
 
-/// An envelope's digest: its key type, identity and wrapped text (what decides what it opens
-/// to). Key types shroud does not open have none.
+/// An envelope's digest: its key type, every field that decides how it is opened (the
+/// recipient or fingerprint; for KMS the ARN, role, encryption context and profile, each on
+/// its own, since the context is bound to the ciphertext) and the wrapped text. Key types
+/// shroud does not open have none.
 fn envelope_digest(key: &MasterKey) -> Option<[u8; 32]> {
     use sha2::{Digest, Sha256};
-    let (kind, enc) = match key {
-        MasterKey::Age(a) => ("age", &a.enc),
-        MasterKey::Pgp(p) => ("pgp", &p.enc),
-        MasterKey::Kms(k) => ("kms", &k.enc),
-        MasterKey::Other(_) => return None,
-    };
     let mut h = Sha256::new();
-    for part in [kind, &key.identity(), enc] {
+    let mut field = |part: &str| {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
+    };
+    match key {
+        MasterKey::Age(a) => ["age", &a.recipient, &a.enc]
+            .into_iter()
+            .for_each(&mut field),
+        MasterKey::Pgp(p) => ["pgp", &p.fp, &p.enc].into_iter().for_each(&mut field),
+        MasterKey::Kms(k) => {
+            field("kms");
+            field(&k.arn);
+            field(&k.role.as_ref().map_or("0".into(), |r| format!("1{r}")));
+            field(&k.context.len().to_string());
+            for (name, value) in &k.context {
+                field(name);
+                field(value);
+            }
+            field(
+                &k.aws_profile
+                    .as_ref()
+                    .map_or("0".into(), |p| format!("1{p}")),
+            );
+            field(&k.enc);
+        }
+        MasterKey::Other(_) => return None,
     }
     Some(h.finalize().into())
 }
@@ -643,4 +662,59 @@ pub(crate) async fn rewrap_groups(
         return Ok((vec![g], 0));
     }
     wrap_data_key(keyring, key, groups, threshold).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::KmsKey;
+
+    fn kms(
+        arn: &str,
+        role: Option<&str>,
+        context: &[(&str, &str)],
+        profile: Option<&str>,
+    ) -> MasterKey {
+        MasterKey::Kms(KmsKey {
+            arn: arn.into(),
+            role: role.map(Into::into),
+            context: context
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            aws_profile: profile.map(Into::into),
+            created_at: String::new(),
+            enc: "blob".into(),
+        })
+    }
+
+    /// Envelopes that differ in any field that decides how they are opened never share a
+    /// remembered data key, even where their display identities read the same (an encryption
+    /// context is bound to the ciphertext: KMS refuses the other one).
+    #[test]
+    fn envelope_digests_tell_every_field_apart() {
+        let keys = [
+            kms("arn:k", None, &[("a", "1")], None),
+            kms("arn:k", None, &[], Some("a:1")),
+            kms("arn:k", None, &[("a", "1,b:2")], None),
+            kms("arn:k", None, &[("a", "1"), ("b", "2")], None),
+            kms("arn:k+R", None, &[], None),
+            kms("arn:k", Some("R"), &[], None),
+            kms("arn:k", Some("0"), &[], None),
+            kms("arn:k", None, &[], Some("0")),
+        ];
+        let digests: std::collections::HashSet<[u8; 32]> =
+            keys.iter().filter_map(envelope_digest).collect();
+        assert_eq!(digests.len(), keys.len());
+        let age = |r: &str, enc: &str| {
+            MasterKey::Age(crate::metadata::AgeKey {
+                recipient: r.into(),
+                enc: enc.into(),
+            })
+        };
+        assert_ne!(
+            envelope_digest(&age("ab", "c")),
+            envelope_digest(&age("a", "bc"))
+        );
+    }
 }

@@ -1952,3 +1952,60 @@ fn the_ci_job_in_the_docs_runs_as_written() {
         assert!(stdout(&tail).contains("SHA-256 of every line above"));
     }
 }
+
+/// A git that stops answering while the audit reads old versions of a file (`git cat-file
+/// --batch`) fails the audit (exit 2, naming SHROUD_GIT_TIMEOUT, no report written) within the
+/// timeout instead of hanging a CI job.
+#[test]
+fn a_stalled_git_fails_the_audit_instead_of_hanging() {
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    sb.write(
+        "repo/.sops.yaml",
+        &format!("creation_rules:\n  - age: {TEST_RECIPIENT}\n"),
+    );
+    sb.write("repo/s.yaml", "k: v\n");
+    enc(&sb, "repo", &["encrypt", "-i", "s.yaml"]);
+    git(&repo, None, ADMIN, &["init", "-q"]);
+    git(&repo, None, ADMIN, &["add", "-A"]);
+    git(&repo, None, ADMIN, &["commit", "-qm", "one"]);
+    sb.write("repo/s.yaml", "k: w\n");
+    enc(&sb, "repo", &["encrypt", "-i", "s.yaml"]);
+    git(&repo, None, DEV, &["commit", "-qam", "two"]);
+    let real = git_out(&repo, &["--exec-path"]);
+    let tools = sb.path("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    sb.write(
+        "tools/git",
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in\n  *'cat-file --batch') sleep 300; exit 0 ;;\nesac\nexec '{}/git' \"$@\"\n",
+            real.trim()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(sb.path("tools/git"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let start = std::time::Instant::now();
+    let out = shroud_in(&repo)
+        .env("PATH", &path)
+        .env("SHROUD_GIT_TIMEOUT", "1")
+        .args(["audit", "-o", "report.txt"])
+        .run();
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("SHROUD_GIT_TIMEOUT"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!repo.join("report.txt").exists());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(60),
+        "took {:?}",
+        start.elapsed()
+    );
+}

@@ -1600,4 +1600,43 @@ fn a_stalled_git_stream_times_out_instead_of_hanging() {
             start.elapsed()
         );
     }
+    // A signal that ends the scan ends the stalled git and what it started too.
+    let marker = format!("sleep {}", 400 + std::process::id() % 500);
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in\n  *'cat-file --batch') {marker}; exit 0 ;;\nesac\nexec '{}' \"$@\"\n",
+            real.trim()
+        ),
+    )
+    .unwrap();
+    let mut child = shroud_in(d.path())
+        .env("PATH", &path)
+        .args(["scan", "--all-history"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let alive = || {
+        Command::new("pgrep")
+            .args(["-f", &marker])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let start = std::time::Instant::now();
+    while !alive() && start.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(alive(), "the stalled git did not start");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let start = std::time::Instant::now();
+    while alive() && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!alive(), "`{marker}` outlived the scan");
 }

@@ -13,6 +13,8 @@
 
 use std::ops::Range;
 
+use zeroize::Zeroizing;
+
 use crate::secret::SecretBytes;
 use crate::tree::{Entry, Map, Tree, Value};
 
@@ -105,7 +107,8 @@ enum Sink {
     /// Straight into the output, while the changes come in source order (the common case:
     /// the output is written once, and no second copy of every new value is held).
     Direct {
-        out: String,
+        /// Wiped when dropped: on decrypt it holds plaintext (a splice given up included).
+        out: Zeroizing<String>,
         /// How far the source has been copied (or replaced).
         at: u32,
         /// A change came before `at`: the splice is done again [`Sink::Buffered`].
@@ -113,7 +116,10 @@ enum Sink {
     },
     /// Into a list of changes, sorted and applied at the end (a value that became a block
     /// scalar with a comment after it on its line puts its body after that comment).
-    Buffered { edits: Vec<Edit>, scratch: String },
+    Buffered {
+        edits: Vec<Edit>,
+        scratch: Zeroizing<String>,
+    },
 }
 
 struct Splicer<'a, R> {
@@ -364,7 +370,7 @@ impl<R: Render> Splicer<'_, R> {
                 if let Some(nl) = out[from..].find('\n') {
                     // Header where the value was, body after the rest of its line.
                     let end = line_end();
-                    let body = zeroize::Zeroizing::new(out.split_off(from + nl));
+                    let body = Zeroizing::new(out.split_off(from + nl));
                     out.push_str(&src[span.end as usize..end]);
                     out.push_str(&body);
                     *at = end as u32;
@@ -427,14 +433,14 @@ pub(super) fn splice<R: Render>(
     // In source order first: the output is written once. A change out of order (rare: see
     // [`Sink::Buffered`]) has the whole splice done again through a sorted list of changes.
     let direct = Sink::Direct {
-        out: String::with_capacity(src.len()),
+        out: Zeroizing::new(String::with_capacity(src.len())),
         at: 0,
         unordered: false,
     };
     match splice_into(tree, layout, render, direct) {
         Ok(Sink::Direct { mut out, at, .. }) => {
             out.push_str(&src[at as usize..]);
-            return Ok(out.into_bytes());
+            return Ok(std::mem::take(&mut *out).into_bytes());
         }
         Err(Some(Sink::Direct {
             unordered: true, ..
@@ -443,7 +449,7 @@ pub(super) fn splice<R: Render>(
     }
     let buffered = Sink::Buffered {
         edits: Vec::with_capacity(layout.recs.len() / 2),
-        scratch: String::with_capacity(src.len() + src.len() / 2),
+        scratch: Zeroizing::new(String::with_capacity(src.len() + src.len() / 2)),
     };
     let Ok(Sink::Buffered {
         mut edits, scratch, ..
@@ -454,7 +460,7 @@ pub(super) fn splice<R: Render>(
     if !edits.windows(2).all(|w| w[0].start <= w[1].start) {
         edits.sort_by_key(|e| e.start);
     }
-    let mut out = String::with_capacity(src.len() + scratch.len());
+    let mut out = Zeroizing::new(String::with_capacity(src.len() + scratch.len()));
     let mut at = 0u32;
     for e in &edits {
         if e.start < at {
@@ -465,7 +471,7 @@ pub(super) fn splice<R: Render>(
         at = e.end;
     }
     out.push_str(&src[at as usize..]);
-    Ok(out.into_bytes())
+    Ok(std::mem::take(&mut *out).into_bytes())
 }
 
 /// Walks the tree against the layout into `sink`; on a mismatch, gives the sink back when it
