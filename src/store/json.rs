@@ -22,7 +22,7 @@ fn json_int(i: i64) -> Scalar {
         s
     } else {
         Scalar {
-            plain_mac: Some(as_float.into()),
+            plain_mac: Some(Box::new(as_float.into())),
             ..s
         }
     }

@@ -295,7 +295,7 @@ impl<'a> Builder<'a> {
         if is_key {
             let decoded = match value {
                 Value::Scalar(s) => {
-                    String::from_utf8_lossy(s.repr.as_ref().unwrap_or(&s.value).expose())
+                    String::from_utf8_lossy(s.repr.as_deref().unwrap_or(&s.value).expose())
                 }
                 _ => Cow::Borrowed(""),
             };
@@ -439,7 +439,7 @@ impl<'a> Builder<'a> {
                             Value::Scalar(s) => {
                                 *key = Some(
                                     String::from_utf8_lossy(
-                                        s.repr.as_ref().unwrap_or(&s.value).expose(),
+                                        s.repr.as_deref().unwrap_or(&s.value).expose(),
                                     )
                                     .into_owned(),
                                 );
