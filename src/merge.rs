@@ -510,7 +510,7 @@ fn merge_trees(b: Option<&Tree>, o: &Tree, t: &Tree, conflicts: &mut Vec<String>
     for i in 0..n {
         let mut m = Merger {
             prefix: if n > 1 {
-                format!("document {i}: ")
+                format!("{}: ", crate::text::document(i))
             } else {
                 String::new()
             },
@@ -724,7 +724,7 @@ pub fn listing(opened: &Opened) -> SecretText {
     let many = opened.tree.branches.len() > 1;
     for (i, m) in opened.tree.branches.iter().enumerate() {
         if many {
-            out.push_str(&format!("--- document {i}\n"));
+            out.push_str(&format!("--- {}\n", crate::text::document(i)));
         }
         list_map(&mut out, &mut Vec::new(), m);
     }

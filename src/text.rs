@@ -156,9 +156,21 @@ pub(crate) fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// How messages name one document of a YAML stream: counted from 1, as a person counts
+/// (`document 2` is the second), whatever index the code holds.
+pub fn document(index: usize) -> String {
+    format!("document {}", index + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documents_are_counted_from_one() {
+        assert_eq!(document(0), "document 1");
+        assert_eq!(document(1), "document 2");
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("dispatch failure")]

@@ -181,7 +181,7 @@ fn encrypted_secret(
         .map_err(|e| match e {
             ManifestError::Document(d) => d,
             other if tree.branches.len() > 1 => {
-                Error::Invalid(format!("{label}: document {i}: {other}"))
+                Error::Invalid(format!("{label}: {}: {other}", shroud::text::document(i)))
             }
             other => Error::Invalid(format!("{label}: {other}")),
         })?;

@@ -350,8 +350,9 @@ fn check_output_names(pairs: &[(&str, &eso::Generated)]) -> Result<()> {
                 file: (*file).to_owned(),
                 doc: gen_.doc,
                 message: format!(
-                    "--output-dir would write {} for this and for {f} (document {d}); rename one",
-                    output_name(gen_)
+                    "--output-dir would write {} for this and for {f} ({}); rename one",
+                    output_name(gen_),
+                    shroud::text::document(d)
                 ),
             }
             .into());

@@ -31,14 +31,14 @@ pub use provider::{Provider, StoreSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EsoError {
-    #[error("{file}: document {doc}: {message}")]
+    #[error("{file}: {}: {message}", crate::text::document(*.doc))]
     Input {
         file: String,
         doc: usize,
         message: String,
     },
     #[error(
-        "{file}: document {doc}: remote key {key:?} is not a valid {store} name ({why}); change --key-template"
+        "{file}: {}: remote key {key:?} is not a valid {store} name ({why}); change --key-template", crate::text::document(*.doc)
     )]
     BadRemoteKey {
         file: String,
@@ -789,7 +789,8 @@ fn describe(
     let keys = match &secret {
         Some(_) if opts.name.is_some() => {
             return Err(EsoError::Conflict(format!(
-                "{file}: document {doc} is a Secret manifest, named by its metadata.name; --name names values files only"
+                "{file}: {} is a Secret manifest, named by its metadata.name; --name names values files only",
+                crate::text::document(doc)
             )));
         }
         Some(sd) => secret_keys(sd, input)?,
@@ -1004,8 +1005,9 @@ pub fn check_unique(items: &[(&str, &Generated)]) -> Result<(), EsoError> {
         };
         if let Some((f, d)) = ids.insert(g.id(), (file, g.doc)) {
             return Err(clash(format!(
-                "ExternalSecret {} is also generated from {f} (document {d}); rename one (a values file: run it alone with --name)",
-                g.id()
+                "ExternalSecret {} is also generated from {f} ({}); rename one (a values file: run it alone with --name)",
+                g.id(),
+                crate::text::document(d)
             )));
         }
         if let Some((f, d)) = remotes.insert(&g.remote_key, (file, g.doc)) {
@@ -1015,8 +1017,9 @@ pub fn check_unique(items: &[(&str, &Generated)]) -> Result<(), EsoError> {
                 format!(" (derived from {})", g.rendered_key)
             };
             return Err(clash(format!(
-                "remote key {}{derived} is also used for {f} (document {d}), so their values would overwrite each other; use a --key-template that tells them apart (e.g. with {{namespace}} or {{file}})",
-                g.remote_key
+                "remote key {}{derived} is also used for {f} ({}), so their values would overwrite each other; use a --key-template that tells them apart (e.g. with {{namespace}} or {{file}})",
+                g.remote_key,
+                crate::text::document(d)
             )));
         }
     }

@@ -957,7 +957,7 @@ fn encrypted_secret_from_sops_files_and_streams() {
         .run();
     assert_ne!(out.status.code(), Some(0));
     assert!(
-        stderr(&out).contains("document 1") && stderr(&out).contains("Deployment"),
+        stderr(&out).contains("document 2") && stderr(&out).contains("Deployment"),
         "{}",
         stderr(&out)
     );
