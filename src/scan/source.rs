@@ -169,6 +169,30 @@ pub fn staged(root: &Path, paths: &[String]) -> Result<Vec<Change>, SourceError>
     parse_patch(&out[..])
 }
 
+/// `git ARGS` read as a stream ([`crate::external::stream`]), with its stderr collected on a
+/// thread of its own (joined for the message when git fails).
+fn log_stream(
+    root: &Path,
+    args: &[&str],
+    what: &str,
+) -> Result<(Streamed, StreamOut, std::thread::JoinHandle<String>), SourceError> {
+    let (mut child, stdout) = crate::external::stream(
+        git_cmd(root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped()),
+        Service::Git,
+        what,
+    )?;
+    let mut stderr = child.child.stderr.take().ok_or(SourceError::Protocol)?;
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    Ok((child, stdout, err_thread))
+}
+
 /// Lines added by each commit in `range` (anything `git log` accepts, e.g. `A..B`), oldest
 /// first. Merge commits contribute nothing of their own.
 pub fn commits(root: &Path, range: &str) -> Result<Vec<Change>, SourceError> {
@@ -182,20 +206,7 @@ pub fn commits(root: &Path, range: &str) -> Result<Vec<Change>, SourceError> {
     ];
     args.splice(3..3, PATCH_ARGS.iter().copied());
     args.push(range);
-    let (mut child, stdout) = crate::external::stream(
-        git_cmd(root)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped()),
-        Service::Git,
-        "git log -p",
-    )?;
-    let mut stderr = child.child.stderr.take().ok_or(SourceError::Protocol)?;
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
+    let (child, stdout, err_thread) = log_stream(root, &args, "git log -p")?;
     let changes = parse_patch(BufReader::with_capacity(1 << 16, stdout))?;
     let status = child.wait()?;
     let stderr = err_thread.join().unwrap_or_default();
@@ -274,20 +285,7 @@ pub fn history(root: &Path) -> Result<History, SourceError> {
         "--no-color",
         format.as_str(),
     ];
-    let (mut child, stdout) = crate::external::stream(
-        git_cmd(root)
-            .args(args)
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped()),
-        Service::Git,
-        "git log --all --raw",
-    )?;
-    let mut stderr = child.child.stderr.take().ok_or(SourceError::Protocol)?;
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
+    let (child, stdout, err_thread) = log_stream(root, &args, "git log --all --raw")?;
     let mut h = History::default();
     let mut seen = std::collections::HashSet::new();
     let mut ids = Vec::new();
