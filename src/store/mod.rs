@@ -12,6 +12,7 @@ pub mod yaml;
 
 use std::path::Path;
 
+use crate::secret::SecretBytes;
 use crate::tree::{Map, Tree, Value};
 
 /// A file format.
@@ -116,21 +117,41 @@ pub struct EmitOptions {
     pub indent: Option<usize>,
 }
 
+/// A file's bytes as a store reads them: borrowed, or handed over by a caller that is done with
+/// them, so that a store keeping its source (the YAML layout) need not copy it.
+pub enum Source<'a> {
+    Borrowed(&'a [u8]),
+    Owned(SecretBytes),
+}
+
+impl Source<'_> {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Source::Borrowed(b) => b,
+            Source::Owned(b) => b.expose(),
+        }
+    }
+}
+
 /// Parses a plaintext file.
 pub fn load_plain(format: Format, input: &[u8]) -> Result<Tree, StoreError> {
+    load_plain_from(format, Source::Borrowed(input))
+}
+
+/// [`load_plain`] of bytes that may be handed over.
+pub fn load_plain_from(format: Format, input: Source<'_>) -> Result<Tree, StoreError> {
     match format {
-        Format::Yaml => yaml::parse(input),
-        Format::Json => json::parse(input),
-        Format::Dotenv => dotenv::parse(input),
-        Format::Ini => ini::parse(input),
+        Format::Yaml => yaml::parse_from(input),
+        Format::Json => json::parse(input.bytes()),
+        Format::Dotenv => dotenv::parse(input.bytes()),
+        Format::Ini => ini::parse(input.bytes()),
         Format::Binary => {
+            let data = match input {
+                Source::Borrowed(b) => SecretBytes::from_slice(b),
+                Source::Owned(b) => b,
+            };
             let mut map = Map::new();
-            map.insert(
-                "data",
-                Value::Scalar(crate::tree::Scalar::string(
-                    crate::secret::SecretBytes::from_slice(input),
-                )),
-            );
+            map.insert("data", Value::Scalar(crate::tree::Scalar::string(data)));
             Ok(Tree {
                 branches: vec![map],
                 ..Default::default()
@@ -141,9 +162,14 @@ pub fn load_plain(format: Format, input: &[u8]) -> Result<Tree, StoreError> {
 
 /// Parses an encrypted file (binary files are stored as JSON).
 pub fn load_encrypted(format: Format, input: &[u8]) -> Result<Tree, StoreError> {
+    load_encrypted_from(format, Source::Borrowed(input))
+}
+
+/// [`load_encrypted`] of bytes that may be handed over.
+pub fn load_encrypted_from(format: Format, input: Source<'_>) -> Result<Tree, StoreError> {
     match format {
-        Format::Binary => json::parse(input),
-        other => load_plain(other, input),
+        Format::Binary => json::parse(input.bytes()),
+        other => load_plain_from(other, input),
     }
 }
 

@@ -13,7 +13,7 @@
 
 use std::ops::Range;
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::secret::SecretBytes;
 use crate::tree::{Entry, Map, Tree, Value};
@@ -440,7 +440,7 @@ pub(super) fn splice<R: Render>(
     match splice_into(tree, layout, render, direct) {
         Ok(Sink::Direct { mut out, at, .. }) => {
             out.push_str(&src[at as usize..]);
-            return Ok(std::mem::take(&mut *out).into_bytes());
+            return Ok(fitted(std::mem::take(&mut *out)));
         }
         Err(Some(Sink::Direct {
             unordered: true, ..
@@ -472,6 +472,26 @@ pub(super) fn splice<R: Render>(
     }
     out.push_str(&src[at as usize..]);
     Ok(std::mem::take(&mut *out).into_bytes())
+}
+
+/// The direct sink's output, in a buffer of its own size when most of the one it was written
+/// into is spare. On decrypt that buffer was sized for the ciphertext (so that plaintext is
+/// never left behind by a reallocation) and is several times the output; the caller wipes the
+/// whole capacity of what it is given, and wiping pages never written costs a page fault each.
+/// The direct sink appends (its one split is written over at once, see [`Splicer::scalar`];
+/// the emitter's only step back is one byte before a longer write), so only the written part
+/// of the big buffer, and a page past it for good measure, needs wiping here.
+fn fitted(out: String) -> Vec<u8> {
+    let mut out = out.into_bytes();
+    if out.capacity() / 2 <= out.len() || out.capacity() - out.len() < 1 << 20 {
+        return out;
+    }
+    let fit = out.clone();
+    out.as_mut_slice().zeroize();
+    let spare = out.spare_capacity_mut();
+    let near = spare.len().min(4096);
+    spare[..near].zeroize();
+    fit
 }
 
 /// Walks the tree against the layout into `sink`; on a mismatch, gives the sink back when it

@@ -21,7 +21,7 @@ mod parse;
 pub(crate) mod scalar;
 
 pub use emit::{EmitOptions, emit, emit_value};
-pub use parse::{ALIAS_EXPANSION_BUDGET, parse};
+pub use parse::{ALIAS_EXPANSION_BUDGET, parse, parse_from};
 
 #[cfg(test)]
 mod tests {
@@ -190,6 +190,51 @@ mod tests {
         assert_eq!(
             splice(src, &[("key", "a\nb"), ("other", "c\nd")]),
             "# head\nkey: |- # note\n    a\n    b\nother:   |- # c\n    c\n    d\nlast: z\n"
+        );
+    }
+
+    /// Bytes handed over become the layout's source without a copy and parse exactly as
+    /// borrowed ones (invalid UTF-8 included); a splice that shrinks the file (decrypt) returns
+    /// a buffer of about its own size, so wiping it touches no page it never wrote.
+    #[test]
+    fn handed_over_source_and_fitted_output() {
+        use crate::secret::SecretBytes;
+        use crate::store::Source;
+        let long = "x".repeat(200);
+        let src: String = (0..20_000).map(|i| format!("k{i}: {long}\n")).collect();
+        let borrowed = parse(src.as_bytes()).unwrap();
+        let mut owned = parse_from(Source::Owned(SecretBytes::from_slice(src.as_bytes()))).unwrap();
+        assert_eq!(borrowed.branches, owned.branches);
+        let bad = b"a: 1\nb: \xff\n";
+        for got in [
+            parse(bad),
+            parse_from(Source::Owned(SecretBytes::from_slice(bad))),
+        ] {
+            assert!(matches!(got, Err(StoreError::Syntax { line: Some(2), .. })));
+        }
+        for entry in &mut owned.branches[0].entries {
+            if let Entry::Pair(_, v) = entry {
+                *v = Value::str("v");
+            }
+        }
+        let out = emit(
+            &owned,
+            EmitOptions {
+                indent: 4,
+                splice: true,
+            },
+        )
+        .unwrap();
+        let want: String = (0..20_000).map(|i| format!("k{i}: v\n")).collect();
+        assert!(
+            out == want.as_bytes(),
+            "the splice changed more than the values"
+        );
+        assert!(
+            out.capacity() < 2 * out.len(),
+            "{} of {}",
+            out.capacity(),
+            out.len()
         );
     }
 }

@@ -15,7 +15,8 @@ use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
 use super::event::{Ev, Pos};
 use super::layout::{Layout, Rec};
 use super::scalar::{Resolved, resolve_plain, resolve_tagged};
-use crate::store::StoreError;
+use crate::secret::SecretText;
+use crate::store::{Source, StoreError};
 use crate::tree::{Comment, Entry, Hints, Kind, Map, Scalar, Style, Tree, Value};
 
 pub const ALIAS_EXPANSION_BUDGET: usize = 1_000_000;
@@ -253,8 +254,11 @@ impl<'a> Builder<'a> {
         } else if frame.flow_content {
             self.no_layout();
         }
+        // A closed collection gives back its growth slack (a third of its entries on average)
+        // for the values still to come, so a large document touches fewer fresh pages.
         let value = match frame.kind {
-            FrameKind::Map { map, key } => {
+            FrameKind::Map { mut map, key } => {
+                map.entries.shrink_to_fit();
                 if key.is_some() {
                     return Err(self.err(line, "mapping ended while a key had no value"));
                 }
@@ -264,7 +268,10 @@ impl<'a> Builder<'a> {
                 })?;
                 Value::Map(map)
             }
-            FrameKind::Seq { list } => Value::List(list),
+            FrameKind::Seq { mut list } => {
+                list.shrink_to_fit();
+                Value::List(list)
+            }
         };
         if frame.anchor != 0 {
             self.anchors.insert(frame.anchor, value.clone());
@@ -755,7 +762,8 @@ impl<'a> Builder<'a> {
         }
         let layout = self.rec.take().and_then(|r| {
             (r.doc_ends.len() == self.docs.len()).then(|| Layout {
-                text: crate::secret::SecretText::new(self.src.to_owned()),
+                // The caller sets the text ([`parse_from`]): it may own the source already.
+                text: SecretText::new(String::new()),
                 recs: r.recs,
                 keys: r.keys,
                 doc_ends: r.doc_ends,
@@ -787,7 +795,13 @@ fn check_duplicates(map: &Map) -> Result<(), String> {
 
 /// Parses a YAML stream into a tree (one branch per document), with its source layout.
 pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
-    let src = std::str::from_utf8(input).map_err(|e| StoreError::Syntax {
+    parse_from(Source::Borrowed(input))
+}
+
+/// [`parse`] of bytes that may be handed over: the layout keeps handed-over bytes as its
+/// source text instead of a copy (a large file is held once, not twice).
+pub fn parse_from(input: Source<'_>) -> Result<Tree, StoreError> {
+    let not_utf8 = |input: &[u8], e: std::str::Utf8Error| StoreError::Syntax {
         line: Some(
             input[..e.valid_up_to()]
                 .iter()
@@ -796,8 +810,29 @@ pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
                 + 1,
         ),
         message: "YAML input is not valid UTF-8".into(),
-    })?;
-    let (mut tree, layout) = parse_str(src)?;
+    };
+    let (mut tree, layout) = match input {
+        Source::Borrowed(input) => {
+            let src = std::str::from_utf8(input).map_err(|e| not_utf8(input, e))?;
+            let (tree, layout) = parse_str(src)?;
+            let layout = layout.map(|mut l| {
+                l.text = SecretText::new(src.to_owned());
+                l
+            });
+            (tree, layout)
+        }
+        Source::Owned(input) => {
+            let text = input
+                .into_text()
+                .map_err(|(e, input)| not_utf8(input.expose(), e))?;
+            let (tree, layout) = parse_str(text.expose())?;
+            let layout = layout.map(|mut l| {
+                l.text = text;
+                l
+            });
+            (tree, layout)
+        }
+    };
     tree.hints.source = layout.map(|l| crate::tree::SourceMap(std::sync::Arc::new(l)));
     Ok(tree)
 }
