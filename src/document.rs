@@ -193,7 +193,7 @@ pub async fn open(
 }
 
 /// [`open`] of bytes the caller is done with: a YAML file is then held once, as its layout's
-/// source, instead of copied (the decrypt command: a large file's peak memory drops by a fifth).
+/// source, instead of copied.
 pub async fn open_owned(
     file: &str,
     format: Format,

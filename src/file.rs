@@ -434,6 +434,7 @@ pub struct Decrypt<'a> {
 
 /// Decrypts and verifies a file (every value and the MAC before anything is returned), then
 /// emits it, or the one value `extract` names.
+///
 /// The input is handed over: a YAML file is kept once, as the source its output is spliced into.
 pub async fn decrypt(f: &Decrypt<'_>, input: SecretBytes, keyring: &Keyring) -> Result<Decrypted> {
     let opened = document::open_owned(f.label, f.in_format, input, keyring, f.ignore_mac).await?;

@@ -78,8 +78,11 @@ impl fmt::Debug for SecretBytes {
     }
 }
 
-/// Secret text (a key file, a share, a passphrase): a zeroizing `String` that serialises as a
-/// plain JSON string and prints as `<redacted>`.
+/// Secret text (a key file, a share, a passphrase, a decrypted file as it is written): a
+/// zeroizing `String` that serialises as a plain JSON string and prints as `<redacted>`.
+///
+/// It grows by copying into a larger buffer and wiping the old one, never by a reallocation,
+/// which may copy and free the old buffer without wiping it.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretText(Zeroizing<String>);
 
@@ -88,16 +91,80 @@ impl SecretText {
         SecretText(Zeroizing::new(text))
     }
 
+    pub fn with_capacity(capacity: usize) -> Self {
+        SecretText::new(String::with_capacity(capacity))
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
 
+    /// Room for `additional` more bytes: a larger buffer (at least twice the size), the text
+    /// copied into it and the old buffer wiped as it drops.
+    pub fn reserve(&mut self, additional: usize) {
+        let need = self.0.len().saturating_add(additional);
+        if need <= self.0.capacity() {
+            return;
+        }
+        let mut bigger = String::with_capacity(need.max(self.0.capacity().saturating_mul(2)));
+        bigger.push_str(&self.0);
+        drop(std::mem::replace(&mut self.0, Zeroizing::new(bigger)));
+    }
+
     pub fn push_str(&mut self, s: &str) {
+        self.reserve(s.len());
         self.0.push_str(s);
+    }
+
+    pub fn push(&mut self, c: char) {
+        self.reserve(c.len_utf8());
+        self.0.push(c);
+    }
+
+    pub fn insert_str(&mut self, at: usize, s: &str) {
+        self.reserve(s.len());
+        self.0.insert_str(at, s);
+    }
+
+    pub fn replace_range(&mut self, range: std::ops::Range<usize>, s: &str) {
+        self.reserve(s.len());
+        self.0.replace_range(range, s);
+    }
+
+    /// Removes the last character (its bytes are wiped with the rest of the buffer on drop).
+    pub fn pop(&mut self) -> Option<char> {
+        self.0.pop()
+    }
+
+    /// Shortens the text (the bytes cut are wiped with the rest of the buffer on drop).
+    pub fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
+
+    /// The text from `at` on, moved into a new value (the bytes moved are wiped in both).
+    pub fn split_off(&mut self, at: usize) -> SecretText {
+        let mut tail = SecretText::with_capacity(self.0.len() - at);
+        tail.push_str(&self.0[at..]);
+        self.0.truncate(at);
+        tail
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The bytes, for a caller that keeps them wiped (in [`SecretBytes`]) or that holds no
+    /// secret (ciphertext).
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        std::mem::take(&mut *self.0).into_bytes()
     }
 }
 

@@ -8,8 +8,10 @@ use super::layout::{Layout, Render, splice};
 use super::scalar::{
     double_quoted, literal_safe, plain_safe, quoted, single_quoted, typed_spelling,
 };
+use crate::secret::SecretText;
 use crate::store::StoreError;
 use crate::tree::{Comment, Entry, Kind, Map, Scalar, Style, Tree, Value};
+use zeroize::Zeroizing;
 
 /// Options for writing YAML.
 #[derive(Clone, Copy, Debug)]
@@ -24,7 +26,8 @@ pub struct EmitOptions {
 const LONG_KEY: usize = 1000;
 
 struct Emitter {
-    out: String,
+    /// Wiped on drop and as it grows: on decrypt it holds plaintext.
+    out: SecretText,
     indent: usize,
     /// Indentation of a block sequence under a mapping key (0: flush with the key).
     seq_indent: usize,
@@ -53,8 +56,13 @@ impl Emitter {
                 && self.last_line_valued
                 && let Some(at) = self.block_header.take()
             {
-                self.out.insert_str(at, &format!(" #{line}"));
-            } else if i == 0 && c.inline && self.last_line_valued && self.out.ends_with('\n') {
+                self.out.insert_str(at, line);
+                self.out.insert_str(at, " #");
+            } else if i == 0
+                && c.inline
+                && self.last_line_valued
+                && self.out.expose().ends_with('\n')
+            {
                 self.out.pop();
                 self.out.push_str(" #");
                 self.out.push_str(line);
@@ -173,20 +181,22 @@ impl Emitter {
         in_map: bool,
     ) -> Result<(), StoreError> {
         if s.kind != Kind::Str && s.kind != Kind::Bytes {
-            let spelled = match &s.repr {
-                Some(r) => r.as_str().map(str::to_owned),
-                None => None,
+            if let Some(r) = s.repr.as_ref().and_then(|r| r.as_str()) {
+                self.out.push_str(r);
+            } else {
+                let text = Zeroizing::new(s.text().into_owned());
+                self.out
+                    .push_str(&Zeroizing::new(typed_spelling(s.kind, &text)));
             }
-            .unwrap_or_else(|| typed_spelling(s.kind, &s.text()));
-            self.out.push_str(&spelled);
             return Ok(());
         }
         let Some(text) = s.value.as_str() else {
             // Bytes that are not UTF-8 (a decrypted `!!binary` value), as go-yaml writes them.
             use base64::Engine;
             self.out.push_str("!!binary ");
-            self.out
-                .push_str(&base64::engine::general_purpose::STANDARD.encode(s.value.expose()));
+            self.out.push_str(&Zeroizing::new(
+                base64::engine::general_purpose::STANDARD.encode(s.value.expose()),
+            ));
             let _ = key;
             return Ok(());
         };
@@ -197,7 +207,7 @@ impl Emitter {
         if want_block && literal_safe(text) {
             let leading_space = text.starts_with(' ');
             if leading_space && !in_map {
-                self.out.push_str(&double_quoted(text));
+                self.out.push_str(&Zeroizing::new(double_quoted(text)));
                 return Ok(());
             }
             self.out.push('|');
@@ -229,11 +239,12 @@ impl Emitter {
             self.out.push_str(text);
             return Ok(());
         }
-        let quoted = match s.style {
+        // Temporary copies of the value are wiped too.
+        let quoted = Zeroizing::new(match s.style {
             Style::Double => double_quoted(text),
             Style::Single => single_quoted(text).unwrap_or_else(|| double_quoted(text)),
             _ => quoted(text),
-        };
+        });
         self.out.push_str(&quoted);
         Ok(())
     }
@@ -317,7 +328,7 @@ fn is_merge_value(v: &Value) -> bool {
 impl Render for Emitter {
     fn scalar(
         &mut self,
-        out: &mut String,
+        out: &mut SecretText,
         v: &Scalar,
         col: usize,
         in_map: bool,
@@ -333,7 +344,7 @@ impl Render for Emitter {
         r
     }
 
-    fn pair(&mut self, out: &mut String, key: &str, v: &Value) -> Result<(), StoreError> {
+    fn pair(&mut self, out: &mut SecretText, key: &str, v: &Value) -> Result<(), StoreError> {
         std::mem::swap(&mut self.out, out);
         self.last_line_valued = false;
         let r = Emitter::pair(self, key, v, 0);
@@ -347,7 +358,7 @@ impl Render for Emitter {
 pub fn emit(tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
     let indent = opts.indent.max(1);
     let mut e = Emitter {
-        out: String::new(),
+        out: SecretText::default(),
         indent,
         seq_indent: if tree.hints.seq_indent == Some(false) {
             0
@@ -364,7 +375,7 @@ pub fn emit(tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
     {
         return Ok(out);
     }
-    e.out = String::with_capacity(1 << 16);
+    e.out = SecretText::with_capacity(1 << 16);
     for (i, branch) in tree.branches.iter().enumerate() {
         if i > 0 || tree.hints.explicit_start {
             e.out.push_str("---\n");
@@ -387,7 +398,7 @@ pub fn emit(tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
 pub fn emit_value(v: &Value, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
     let indent = opts.indent.max(1);
     let mut e = Emitter {
-        out: String::new(),
+        out: SecretText::default(),
         indent,
         seq_indent: indent,
         last_line_valued: false,

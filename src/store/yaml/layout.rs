@@ -13,9 +13,7 @@
 
 use std::ops::Range;
 
-use zeroize::{Zeroize, Zeroizing};
-
-use crate::secret::SecretBytes;
+use crate::secret::{SecretBytes, SecretText};
 use crate::tree::{Entry, Map, Tree, Value};
 
 /// One node of the source, in tree-walk order.
@@ -81,7 +79,7 @@ pub(super) trait Render {
     /// header line followed by its body lines (without a final line break).
     fn scalar(
         &mut self,
-        out: &mut String,
+        out: &mut SecretText,
         v: &crate::tree::Scalar,
         col: usize,
         in_map: bool,
@@ -89,7 +87,7 @@ pub(super) trait Render {
     /// A top-level pair (the `sops` mapping) as whole lines at column 0.
     fn pair(
         &mut self,
-        out: &mut String,
+        out: &mut SecretText,
         key: &str,
         v: &Value,
     ) -> Result<(), crate::store::StoreError>;
@@ -107,8 +105,9 @@ enum Sink {
     /// Straight into the output, while the changes come in source order (the common case:
     /// the output is written once, and no second copy of every new value is held).
     Direct {
-        /// Wiped when dropped: on decrypt it holds plaintext (a splice given up included).
-        out: Zeroizing<String>,
+        /// Wiped when dropped and as it grows: on decrypt it holds plaintext (a splice given
+        /// up included).
+        out: SecretText,
         /// How far the source has been copied (or replaced).
         at: u32,
         /// A change came before `at`: the splice is done again [`Sink::Buffered`].
@@ -118,7 +117,7 @@ enum Sink {
     /// scalar with a comment after it on its line puts its body after that comment).
     Buffered {
         edits: Vec<Edit>,
-        scratch: Zeroizing<String>,
+        scratch: SecretText,
     },
 }
 
@@ -144,7 +143,7 @@ impl<R: Render> Splicer<'_, R> {
         &mut self,
         start: u32,
         end: u32,
-        f: impl FnOnce(&mut R, &mut String) -> Result<(), Mismatch>,
+        f: impl FnOnce(&mut R, &mut SecretText) -> Result<(), Mismatch>,
     ) -> Result<(), Mismatch> {
         match &mut self.sink {
             Sink::Direct { out, at, unordered } => {
@@ -367,12 +366,12 @@ impl<R: Render> Splicer<'_, R> {
                     .scalar(out, s, col as usize, in_map)
                     .map_err(|_| Mismatch)?;
                 *at = span.end;
-                if let Some(nl) = out[from..].find('\n') {
+                if let Some(nl) = out.expose()[from..].find('\n') {
                     // Header where the value was, body after the rest of its line.
                     let end = line_end();
-                    let body = Zeroizing::new(out.split_off(from + nl));
+                    let body = out.split_off(from + nl);
                     out.push_str(&src[span.end as usize..end]);
-                    out.push_str(&body);
+                    out.push_str(body.expose());
                     *at = end as u32;
                 }
             }
@@ -381,7 +380,7 @@ impl<R: Render> Splicer<'_, R> {
                 self.render
                     .scalar(scratch, s, col as usize, in_map)
                     .map_err(|_| Mismatch)?;
-                let rendered = &scratch[from..];
+                let rendered = &scratch.expose()[from..];
                 if body.is_none() && rendered == &src[span.start as usize..span.end as usize] {
                     scratch.truncate(from);
                     return Ok(());
@@ -433,14 +432,14 @@ pub(super) fn splice<R: Render>(
     // In source order first: the output is written once. A change out of order (rare: see
     // [`Sink::Buffered`]) has the whole splice done again through a sorted list of changes.
     let direct = Sink::Direct {
-        out: Zeroizing::new(String::with_capacity(src.len())),
+        out: SecretText::with_capacity(estimate(tree, layout)),
         at: 0,
         unordered: false,
     };
     match splice_into(tree, layout, render, direct) {
         Ok(Sink::Direct { mut out, at, .. }) => {
             out.push_str(&src[at as usize..]);
-            return Ok(fitted(std::mem::take(&mut *out)));
+            return Ok(out.into_bytes());
         }
         Err(Some(Sink::Direct {
             unordered: true, ..
@@ -449,7 +448,7 @@ pub(super) fn splice<R: Render>(
     }
     let buffered = Sink::Buffered {
         edits: Vec::with_capacity(layout.recs.len() / 2),
-        scratch: Zeroizing::new(String::with_capacity(src.len() + src.len() / 2)),
+        scratch: SecretText::with_capacity(estimate(tree, layout)),
     };
     let Ok(Sink::Buffered {
         mut edits, scratch, ..
@@ -460,38 +459,56 @@ pub(super) fn splice<R: Render>(
     if !edits.windows(2).all(|w| w[0].start <= w[1].start) {
         edits.sort_by_key(|e| e.start);
     }
-    let mut out = Zeroizing::new(String::with_capacity(src.len() + scratch.len()));
+    let mut out = SecretText::with_capacity(src.len() + scratch.len());
     let mut at = 0u32;
     for e in &edits {
         if e.start < at {
             return Err(Mismatch);
         }
         out.push_str(&src[at as usize..e.start as usize]);
-        out.push_str(&scratch[e.text.start as usize..e.text.end as usize]);
+        out.push_str(&scratch.expose()[e.text.start as usize..e.text.end as usize]);
         at = e.end;
     }
     out.push_str(&src[at as usize..]);
-    Ok(std::mem::take(&mut *out).into_bytes())
+    Ok(out.into_bytes())
 }
 
-/// The direct sink's output, in a buffer of its own size when most of the one it was written
-/// into is spare. On decrypt that buffer was sized for the ciphertext (so that plaintext is
-/// never left behind by a reallocation) and is several times the output; the caller wipes the
-/// whole capacity of what it is given, and wiping pages never written costs a page fault each.
-/// The direct sink appends (its one split is written over at once, see [`Splicer::scalar`];
-/// the emitter's only step back is one byte before a longer write), so only the written part
-/// of the big buffer, and a page past it for good measure, needs wiping here.
-fn fitted(out: String) -> Vec<u8> {
-    let mut out = out.into_bytes();
-    if out.capacity() / 2 <= out.len() || out.capacity() - out.len() < 1 << 20 {
-        return out;
+/// About the size of the splice's output: the source without the values and comments the tree
+/// replaces, plus the tree's own, with room for quoting, block indentation and the `sops`
+/// mapping. Written into one buffer of this size, the output does not grow (growing copies it;
+/// see [`SecretText::reserve`]), and wiping it on drop touches few pages it never wrote (on
+/// decrypt the source is the ciphertext, several times the output).
+fn estimate(tree: &Tree, layout: &Layout) -> usize {
+    fn value(v: &Value) -> usize {
+        match v {
+            Value::Scalar(s) => s.bytes().len() + 2,
+            Value::Comment(c) => c.text.len() + 2,
+            Value::Map(m) => map(m),
+            Value::List(l) => l.iter().map(value).sum(),
+            Value::Null => 0,
+        }
     }
-    let fit = out.clone();
-    out.as_mut_slice().zeroize();
-    let spare = out.spare_capacity_mut();
-    let near = spare.len().min(4096);
-    spare[..near].zeroize();
-    fit
+    fn map(m: &Map) -> usize {
+        m.entries
+            .iter()
+            .map(|e| match e {
+                Entry::Pair(_, v) => value(v),
+                Entry::Comment(c) => c.text.len() + 2,
+            })
+            .sum()
+    }
+    let replaced: usize = layout
+        .recs
+        .iter()
+        .map(|r| match r {
+            Rec::Scalar { span, .. } | Rec::Comment { span } => span.len(),
+            Rec::Block { header, body, .. } => (body.end - header.start) as usize,
+            _ => 0,
+        })
+        .sum();
+    let new: usize = tree.branches.iter().map(map).sum();
+    let src = layout.text.expose().len();
+    src.saturating_sub(replaced) + new + new / 4 + (64 << 10)
 }
 
 /// Walks the tree against the layout into `sink`; on a mismatch, gives the sink back when it

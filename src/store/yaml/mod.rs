@@ -193,18 +193,54 @@ mod tests {
         );
     }
 
-    /// Bytes handed over become the layout's source without a copy and parse exactly as
-    /// borrowed ones (invalid UTF-8 included); a splice that shrinks the file (decrypt) returns
-    /// a buffer of about its own size, so wiping it touches no page it never wrote.
+    /// A value that grows far past the size the splice planned for (a long multi-line value,
+    /// deeply indented) makes the output grow by copying into a larger buffer (the old one is
+    /// wiped as it drops): the result is still the file a full write gives.
     #[test]
-    fn handed_over_source_and_fitted_output() {
+    fn splice_output_that_outgrows_its_estimate() {
+        let src = "a:\n  b:\n    c:\n      d: x\n      e: y\n";
+        let mut t = parse(src.as_bytes()).unwrap();
+        let long: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+        let Some(Value::Map(a)) = t.branches[0].get_mut("a") else {
+            panic!("a is a mapping")
+        };
+        let Some(Value::Map(b)) = a.get_mut("b") else {
+            panic!("b is a mapping")
+        };
+        let Some(Value::Map(c)) = b.get_mut("c") else {
+            panic!("c is a mapping")
+        };
+        *c.get_mut("d").unwrap() = Value::str(&long);
+        let write = |splice| emit(&t, EmitOptions { indent: 2, splice }).unwrap();
+        let spliced = write(true);
+        assert!(
+            spliced.len() > 10 * long.len() / 7,
+            "the value was not indented"
+        );
+        assert!(
+            spliced == write(false),
+            "the splice differs from a full write"
+        );
+    }
+
+    /// Bytes handed over become the layout's source without a copy and parse exactly as
+    /// borrowed ones (invalid UTF-8 included); a splice that shrinks the file (decrypt) writes
+    /// into a buffer of about the output's size, so wiping it touches few pages it never wrote.
+    #[test]
+    fn handed_over_source_and_sized_output() {
         use crate::secret::SecretBytes;
         use crate::store::Source;
         let long = "x".repeat(200);
-        let src: String = (0..20_000).map(|i| format!("k{i}: {long}\n")).collect();
+        // Two spaces after each colon: only a splice keeps them.
+        let src: String = (0..20_000).map(|i| format!("k{i}:  {long}\n")).collect();
         let borrowed = parse(src.as_bytes()).unwrap();
-        let mut owned = parse_from(Source::Owned(SecretBytes::from_slice(src.as_bytes()))).unwrap();
+        let handed = SecretBytes::from_slice(src.as_bytes());
+        let at = handed.expose().as_ptr();
+        let mut owned = parse_from(Source::Owned(handed)).unwrap();
         assert_eq!(borrowed.branches, owned.branches);
+        let layout = owned.hints.source.as_ref().unwrap();
+        let layout = layout.0.downcast_ref::<layout::Layout>().unwrap();
+        assert_eq!(layout.text.expose().as_ptr(), at, "the source was copied");
         let bad = b"a: 1\nb: \xff\n";
         for got in [
             parse(bad),
@@ -225,10 +261,10 @@ mod tests {
             },
         )
         .unwrap();
-        let want: String = (0..20_000).map(|i| format!("k{i}: v\n")).collect();
+        let want: String = (0..20_000).map(|i| format!("k{i}:  v\n")).collect();
         assert!(
             out == want.as_bytes(),
-            "the splice changed more than the values"
+            "not spliced, or changed more than the values"
         );
         assert!(
             out.capacity() < 2 * out.len(),

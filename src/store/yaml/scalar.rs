@@ -352,12 +352,24 @@ pub(crate) fn single_quoted(s: &str) -> Option<String> {
     {
         return None;
     }
-    Some(format!("'{}'", s.replace('\'', "''")))
+    // Room for every quote doubled: no reallocation leaves a partial copy behind.
+    let mut out = String::with_capacity(2 * s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push('\'');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    Some(out)
 }
 
 /// Double-quoted form with YAML escapes; can represent any Unicode string.
 pub(crate) fn double_quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+    // Room for the longest escapes (`\xNN` for one byte): no reallocation leaves a partial copy
+    // of the value behind.
+    let mut out = String::with_capacity(4 * s.len() + 2);
     out.push('"');
     for c in s.chars() {
         match c {
