@@ -3,7 +3,10 @@
 //! Owns: splitting at the first `=` (the key kept verbatim), `\n` escapes in values, comment
 //! lines. Must not know: encryption or metadata semantics (`sops_*` keys are just keys here).
 
+use zeroize::Zeroizing;
+
 use super::StoreError;
+use crate::secret::SecretText;
 use crate::tree::{Comment, Entry, Map, Tree, Value};
 
 /// Parses dotenv text into a single flat branch.
@@ -41,7 +44,8 @@ pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
 
 /// Writes a flat branch as dotenv text. Nested values cannot be represented.
 pub fn emit(tree: &Tree) -> Result<Vec<u8>, StoreError> {
-    let mut out = String::new();
+    // Wiped on drop and as it grows, like the copies below: on decrypt they hold plaintext.
+    let mut out = SecretText::default();
     for branch in &tree.branches {
         for e in &branch.entries {
             match e {
@@ -51,7 +55,7 @@ pub fn emit(tree: &Tree) -> Result<Vec<u8>, StoreError> {
                     out.push('\n');
                 }
                 Entry::Pair(k, v) => {
-                    let text = match v {
+                    let text = Zeroizing::new(match v {
                         Value::Scalar(s) => s
                             .value
                             .as_str()
@@ -64,23 +68,24 @@ pub fn emit(tree: &Tree) -> Result<Vec<u8>, StoreError> {
                                 format: "dotenv",
                             });
                         }
-                    };
+                    });
                     let shown = match v {
                         Value::Scalar(s) => match s.kind {
                             crate::tree::Kind::Bool => {
                                 if s.as_bool() == Some(true) {
-                                    "true".into()
+                                    String::from("true").into()
                                 } else {
-                                    "false".into()
+                                    String::from("false").into()
                                 }
                             }
                             _ => text,
                         },
                         _ => text,
                     };
+                    let shown: Zeroizing<String> = shown;
                     out.push_str(k);
                     out.push('=');
-                    out.push_str(&shown.replace('\n', "\\n"));
+                    out.push_str(&Zeroizing::new(shown.replace('\n', "\\n")));
                     out.push('\n');
                 }
             }

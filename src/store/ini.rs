@@ -4,7 +4,10 @@
 //! section, quoted and triple-quoted values, comments attached to sections and keys.
 //! Must not know: encryption or metadata semantics (`[sops]` is just a section here).
 
+use zeroize::Zeroizing;
+
 use super::StoreError;
+use crate::secret::SecretText;
 use crate::tree::{Comment, Entry, Map, Tree, Value};
 
 /// go-ini's `hasSurroundedQuote`: the quote opens, closes, and appears nowhere in between.
@@ -275,27 +278,39 @@ fn key_text(k: &str) -> String {
 }
 
 /// A value as go-ini writes it, so that go-ini (and this parser) read it back unchanged.
-fn quoted_value(v: &str) -> String {
-    if v.contains(['\n', '`']) {
-        format!("\"\"\"{v}\"\"\"")
+fn quoted_value(v: &str) -> Zeroizing<String> {
+    let quote = if v.contains(['\n', '`']) {
+        "\"\"\""
     } else if v.contains(['#', ';']) {
-        format!("`{v}`")
+        "`"
     } else if v.trim() != v {
-        format!("\"{v}\"")
+        "\""
     } else {
-        v.to_owned()
-    }
+        ""
+    };
+    // Sized once, so no reallocation leaves a partial copy of the value behind.
+    let mut out = Zeroizing::new(String::with_capacity(v.len() + 2 * quote.len()));
+    out.push_str(quote);
+    out.push_str(v);
+    out.push_str(quote);
+    out
 }
 
 /// A comment as go-ini writes it: `; text`, one line per line.
-fn comment_lines(c: &Comment, out: &mut String) {
+fn comment_lines(c: &Comment, out: &mut SecretText) {
     let text = String::from_utf8_lossy(c.text.expose());
-    let text = if text.starts_with(['#', ';']) {
-        format!("{} {}", &text[..1], text[1..].trim())
-    } else {
-        format!("; {text}")
+    let (mark, body) = match text.strip_prefix(['#', ';']) {
+        Some(rest) => (&text[..1], rest.trim()),
+        None => (";", &*text),
     };
-    out.push_str(&text.replace('\n', "\n; "));
+    for (i, line) in body.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(if i == 0 { mark } else { ";" });
+        out.push(' ');
+        out.push_str(line);
+    }
     out.push('\n');
 }
 
@@ -303,7 +318,8 @@ fn comment_lines(c: &Comment, out: &mut String) {
 /// a header, `=` aligned within a section, a key's comments above it, values quoted when
 /// they would not read back, a blank line between sections.
 pub fn emit(tree: &Tree) -> Result<Vec<u8>, StoreError> {
-    let mut out = String::new();
+    // Wiped on drop and as it grows: on decrypt it holds plaintext.
+    let mut out = SecretText::default();
     let mut sections: Vec<(&String, &Map)> = Vec::new();
     for branch in &tree.branches {
         for e in &branch.entries {
@@ -365,10 +381,12 @@ pub fn emit(tree: &Tree) -> Result<Vec<u8>, StoreError> {
             }
             let key = key_text(k);
             let pad = " ".repeat(width - key.chars().count());
-            out.push_str(&format!(
-                "{key}{pad} = {}\n",
-                quoted_value(&value_text(k, v)?)
-            ));
+            let value = Zeroizing::new(value_text(k, v)?);
+            out.push_str(&key);
+            out.push_str(&pad);
+            out.push_str(" = ");
+            out.push_str(&quoted_value(&value));
+            out.push('\n');
             i = j;
         }
     }

@@ -10,7 +10,10 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use zeroize::Zeroizing;
+
 use super::StoreError;
+use crate::secret::SecretText;
 use crate::tree::{Entry, Hints, Kind, Map, Scalar, Tree, Value};
 
 /// A JSON integer. Encrypted, it keeps its exact value (`type:int`, which sops reads exactly);
@@ -140,7 +143,8 @@ pub enum Indent {
 }
 
 struct Writer {
-    out: String,
+    /// Wiped on drop and as it grows: on decrypt it holds plaintext.
+    out: SecretText,
     indent: Indent,
 }
 
@@ -159,8 +163,12 @@ impl Writer {
         let s = std::str::from_utf8(bytes).map_err(|_| StoreError::NotUtf8 {
             key: key.to_owned(),
         })?;
+        // Room for the longest escapes (`\u00XX` for one byte), so no reallocation leaves a
+        // partial copy of the value behind; the copy itself is wiped.
+        let mut quoted = Zeroizing::new(Vec::with_capacity(6 * s.len() + 2));
+        serde_json::to_writer(&mut *quoted, s).expect("strings serialize");
         self.out
-            .push_str(&serde_json::to_string(s).expect("strings serialize"));
+            .push_str(std::str::from_utf8(&quoted).expect("JSON is UTF-8"));
         Ok(())
     }
 
@@ -261,7 +269,7 @@ pub fn emit(tree: &Tree, indent: Indent) -> Result<Vec<u8>, StoreError> {
         _ => return Err(StoreError::MultipleDocuments { format: "JSON" }),
     };
     let mut w = Writer {
-        out: String::new(),
+        out: SecretText::default(),
         indent,
     };
     w.map(branch, 0)?;
@@ -273,7 +281,7 @@ pub fn emit(tree: &Tree, indent: Indent) -> Result<Vec<u8>, StoreError> {
 /// list or a scalar does not.
 pub fn emit_value(v: &Value) -> Result<Vec<u8>, StoreError> {
     let mut w = Writer {
-        out: String::new(),
+        out: SecretText::default(),
         indent: Indent::Tab,
     };
     w.value("the extracted value", v, 0)?;
