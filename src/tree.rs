@@ -471,6 +471,34 @@ pub fn parse_path(s: &str) -> Result<Vec<PathElem>, String> {
     Ok(out)
 }
 
+impl Tree {
+    /// About the bytes a writer needs for this tree: every key and value, with a few bytes
+    /// each for punctuation and indentation (writers size their output with it, so it rarely
+    /// has to grow).
+    pub fn size_hint(&self) -> usize {
+        fn value(v: &Value) -> usize {
+            match v {
+                Value::Scalar(s) => s.value.len() + 4,
+                Value::Comment(c) => c.text.len() + 4,
+                Value::Map(m) => map(m),
+                Value::List(l) => l.iter().map(|v| value(v) + 8).sum(),
+                Value::Null => 4,
+            }
+        }
+        fn map(m: &Map) -> usize {
+            m.entries
+                .iter()
+                .map(|e| match e {
+                    Entry::Pair(k, v) => k.len() + 8 + value(v),
+                    Entry::Comment(c) => c.text.len() + 8,
+                })
+                .sum()
+        }
+        let n: usize = self.branches.iter().map(map).sum();
+        n + n / 4 + 4096
+    }
+}
+
 impl Map {
     pub fn new() -> Self {
         Map::default()

@@ -45,7 +45,7 @@ pub fn parse(input: &[u8]) -> Result<Tree, StoreError> {
 /// Writes a flat branch as dotenv text. Nested values cannot be represented.
 pub fn emit(tree: &Tree) -> Result<Vec<u8>, StoreError> {
     // Wiped on drop and as it grows, like the copies below: on decrypt they hold plaintext.
-    let mut out = SecretText::default();
+    let mut out = SecretText::with_capacity(tree.size_hint());
     for branch in &tree.branches {
         for e in &branch.entries {
             match e {

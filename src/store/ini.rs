@@ -319,7 +319,7 @@ fn comment_lines(c: &Comment, out: &mut SecretText) {
 /// they would not read back, a blank line between sections.
 pub fn emit(tree: &Tree) -> Result<Vec<u8>, StoreError> {
     // Wiped on drop and as it grows: on decrypt it holds plaintext.
-    let mut out = SecretText::default();
+    let mut out = SecretText::with_capacity(tree.size_hint());
     let mut sections: Vec<(&String, &Map)> = Vec::new();
     for branch in &tree.branches {
         for e in &branch.entries {

@@ -263,13 +263,14 @@ impl Writer {
 
 /// Writes the single branch as a JSON object with a trailing newline.
 pub fn emit(tree: &Tree, indent: Indent) -> Result<Vec<u8>, StoreError> {
+    let size = tree.size_hint();
     let branch = match tree.branches.as_slice() {
         [one] => one,
         [] => &Map::new(),
         _ => return Err(StoreError::MultipleDocuments { format: "JSON" }),
     };
     let mut w = Writer {
-        out: SecretText::default(),
+        out: SecretText::with_capacity(size),
         indent,
     };
     w.map(branch, 0)?;

@@ -375,7 +375,7 @@ pub fn emit(tree: &Tree, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
     {
         return Ok(out);
     }
-    e.out = SecretText::with_capacity(1 << 16);
+    e.out = SecretText::with_capacity(tree.size_hint());
     for (i, branch) in tree.branches.iter().enumerate() {
         if i > 0 || tree.hints.explicit_start {
             e.out.push_str("---\n");
