@@ -85,7 +85,12 @@ pub fn emit(tree: &Tree) -> Result<Vec<u8>, StoreError> {
                     let shown: Zeroizing<String> = shown;
                     out.push_str(k);
                     out.push('=');
-                    out.push_str(&Zeroizing::new(shown.replace('\n', "\\n")));
+                    for (i, part) in shown.split('\n').enumerate() {
+                        if i > 0 {
+                            out.push_str("\\n");
+                        }
+                        out.push_str(part);
+                    }
                     out.push('\n');
                 }
             }
