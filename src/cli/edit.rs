@@ -142,7 +142,7 @@ fn read_back(
             .first()
             .and_then(|b| b.get("data"))
             .and_then(|v| match v {
-                Value::Scalar(s) => Some(s.bytes().to_vec()),
+                Value::Scalar(s) => Some(shroud::secret::SecretBytes::from_slice(s.bytes())),
                 _ => None,
             })
             .ok_or_else(|| {
@@ -150,7 +150,7 @@ fn read_back(
                     "{label}: the edited text must keep its \"data\" string (the file's content)"
                 ))
             })?;
-        t = document::load_plain(label, fmt, &data)?;
+        t = document::load_plain(label, fmt, data.expose())?;
     }
     document::check_plain(label, fmt, &t)?;
     Ok(t)

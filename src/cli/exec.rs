@@ -8,9 +8,9 @@
 //! unsafe code), which then creates the plaintext's directory and starts the command: both get
 //! the user's identity, and the rest of shroud keeps its own.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use shroud::document;
 use shroud::error::{Error, Result};
+use shroud::secret::SecretBytes;
 use shroud::store::Format;
 use shroud::tree::{Kind, Value};
 
@@ -305,7 +306,8 @@ pub fn run_env(a: EnvArgs, g: &Global) -> Result<Outcome> {
             ),
         });
     }
-    let mut vars: Vec<(String, OsString)> = Vec::new();
+    // The values stay wiped until the command's environment is built from them.
+    let mut vars: Vec<(String, SecretBytes)> = Vec::new();
     for branch in &opened.tree.branches {
         for (k, v) in branch.pairs() {
             if k.contains('=') || k.is_empty() {
@@ -319,14 +321,14 @@ pub fn run_env(a: EnvArgs, g: &Global) -> Result<Outcome> {
             }
             let value = match v {
                 Value::Scalar(s) if s.kind == Kind::Bool => {
-                    OsString::from(if s.as_bool() == Some(true) {
+                    SecretBytes::from(if s.as_bool() == Some(true) {
                         "true"
                     } else {
                         "false"
                     })
                 }
-                Value::Scalar(s) => OsString::from_vec(s.bytes().to_vec()),
-                _ => OsString::new(),
+                Value::Scalar(s) => SecretBytes::from_slice(s.bytes()),
+                _ => SecretBytes::default(),
             };
             vars.push((k.clone(), value));
         }
@@ -340,7 +342,7 @@ pub fn run_env(a: EnvArgs, g: &Global) -> Result<Outcome> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(command);
         environment(&mut cmd, a.pristine, user.as_ref());
-        cmd.envs(vars.iter().map(|(k, v)| (k, v)));
+        cmd.envs(vars.iter().map(|(k, v)| (k, OsStr::from_bytes(v.expose()))));
         let cerr = |source| Error::Command {
             command: command.clone(),
             source,

@@ -163,10 +163,19 @@ impl Writer {
         let s = std::str::from_utf8(bytes).map_err(|_| StoreError::NotUtf8 {
             key: key.to_owned(),
         })?;
-        // Room for the longest escapes (`\u00XX` for one byte), so no reallocation leaves a
-        // partial copy of the value behind; the copy itself is wiped.
-        let mut quoted = Zeroizing::new(Vec::with_capacity(6 * s.len() + 2));
+        // Exactly the room serde_json's escapes take, so no reallocation leaves a partial copy
+        // of the value behind; the copy itself is wiped.
+        let escaped: usize = s
+            .bytes()
+            .map(|b| match b {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+                0..0x20 => 6,
+                _ => 1,
+            })
+            .sum();
+        let mut quoted = Zeroizing::new(Vec::with_capacity(escaped + 2));
         serde_json::to_writer(&mut *quoted, s).expect("strings serialize");
+        debug_assert_eq!(quoted.len(), escaped + 2, "the escapes were counted wrong");
         self.out
             .push_str(std::str::from_utf8(&quoted).expect("JSON is UTF-8"));
         Ok(())
@@ -332,6 +341,23 @@ mod tests {
             out,
             "{\n  \"b\": 9007199254740993,\n  \"a\": [\n    1.5,\n    true,\n    null,\n    \"x\"\n  ],\n  \"b\": 2\n}\n"
         );
+    }
+
+    /// Every character serde_json escapes, and the ones it leaves (DEL, non-ASCII, `/`): the
+    /// writer's count of the room they take is exact (checked by a debug assertion).
+    #[test]
+    fn escapes_sized_exactly() {
+        let every: String = (0u8..0x80)
+            .map(char::from)
+            .chain(['é', '\u{2028}', '😀'])
+            .collect();
+        let mut t = Tree::default();
+        let mut m = Map::new();
+        m.insert("k", Value::str(&every));
+        t.branches.push(m);
+        let out = String::from_utf8(emit(&t, Indent::Spaces(2)).unwrap()).unwrap();
+        let back = parse(out.as_bytes()).unwrap();
+        assert_eq!(back.branches[0].get("k"), Some(&Value::str(&every)));
     }
 
     #[test]

@@ -459,7 +459,8 @@ pub(super) fn splice<R: Render>(
     if !edits.windows(2).all(|w| w[0].start <= w[1].start) {
         edits.sort_by_key(|e| e.start);
     }
-    let mut out = SecretText::with_capacity(src.len() + scratch.len());
+    let replaced: usize = edits.iter().map(|e| (e.end - e.start) as usize).sum();
+    let mut out = SecretText::with_capacity(src.len() - replaced.min(src.len()) + scratch.len());
     let mut at = 0u32;
     for e in &edits {
         if e.start < at {
