@@ -224,13 +224,22 @@ pub enum Sink<'a> {
 pub fn write_output(sink: Sink<'_>, bytes: &[u8], mode: Mode) -> Result<()> {
     match sink {
         Sink::Stdout => {
+            // Straight to the descriptor (a duplicate of it), not through stdout's buffer: a
+            // decrypted value that does not end a line (`--extract`) would stay there, never
+            // wiped, until the process exits. A stdout that cannot be duplicated (closed) is
+            // written as before.
             let mut out = std::io::stdout().lock();
-            out.write_all(bytes)
-                .and_then(|_| out.flush())
-                .map_err(|source| Error::Write {
-                    file: "<stdout>".into(),
-                    source,
-                })
+            let direct = std::os::fd::AsFd::as_fd(&out).try_clone_to_owned();
+            let written = match direct {
+                Ok(fd) => out
+                    .flush()
+                    .and_then(|()| std::fs::File::from(fd).write_all(bytes)),
+                Err(_) => out.write_all(bytes).and_then(|()| out.flush()),
+            };
+            written.map_err(|source| Error::Write {
+                file: "<stdout>".into(),
+                source,
+            })
         }
         Sink::Output(p) if std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
             std::fs::OpenOptions::new()
