@@ -10,7 +10,7 @@ use crate::crypto::{self, Cipher, RuleSpec};
 use crate::error::{Error, Result};
 use crate::keysource::{self, KeySpec, Keyring};
 use crate::metadata::{self, Metadata, layout};
-use crate::secret::{DataKey, SecretBytes};
+use crate::secret::DataKey;
 use crate::store::{self, EmitOptions, Format, Source};
 use crate::timestamp::Timestamp;
 use crate::tree::{Entry, Tree};
@@ -173,63 +173,29 @@ pub fn needs_encryption(format: Format, input: &[u8], rules: &RuleSpec) -> Optio
 }
 
 /// Decrypts an encrypted file and verifies its MAC. Nothing is returned unless every value
-/// authenticated and the MAC matched (or `ignore_mac` was given for the MAC alone).
-pub async fn open(
+/// authenticated and the MAC matched (or `ignore_mac` was given for the MAC alone). Bytes the
+/// caller is done with can be handed over (`SecretBytes`): a YAML file is then held once, as
+/// its layout's source, instead of copied.
+pub async fn open<'a>(
     file: &str,
     format: Format,
-    input: &[u8],
+    input: impl Into<Source<'a>>,
     keyring: &Keyring,
     ignore_mac: bool,
 ) -> Result<Opened> {
-    open_impl(
-        file,
-        format,
-        Source::Borrowed(input),
-        keyring,
-        ignore_mac,
-        false,
-    )
-    .await
-}
-
-/// [`open`] of bytes the caller is done with: a YAML file is then held once, as its layout's
-/// source, instead of copied.
-pub async fn open_owned(
-    file: &str,
-    format: Format,
-    input: SecretBytes,
-    keyring: &Keyring,
-    ignore_mac: bool,
-) -> Result<Opened> {
-    open_impl(
-        file,
-        format,
-        Source::Owned(input),
-        keyring,
-        ignore_mac,
-        false,
-    )
-    .await
+    open_impl(file, format, input.into(), keyring, ignore_mac, false).await
 }
 
 /// [`open`] for a file that will be changed and sealed again (edit, set, unset): the returned
 /// cipher remembers every IV, so unchanged values keep their exact ciphertext.
-pub async fn open_to_edit(
+pub async fn open_to_edit<'a>(
     file: &str,
     format: Format,
-    input: &[u8],
+    input: impl Into<Source<'a>>,
     keyring: &Keyring,
     ignore_mac: bool,
 ) -> Result<Opened> {
-    open_impl(
-        file,
-        format,
-        Source::Borrowed(input),
-        keyring,
-        ignore_mac,
-        true,
-    )
-    .await
+    open_impl(file, format, input.into(), keyring, ignore_mac, true).await
 }
 
 async fn open_impl(

@@ -634,6 +634,9 @@ pub fn stream(
         program: what.to_owned(),
         source: std::io::Error::other("no stdout"),
     })?;
+    // A streamed child writes a lot (a history's blobs): a pipe of 1 MiB instead of 64 KiB
+    // wakes reader and writer a sixteenth as often. Best effort: the system may cap it.
+    let _ = rustix::pipe::fcntl_setpipe_size(&stdout, 1 << 20);
     let watch = std::sync::Arc::new(Watch {
         start: Instant::now(),
         waiting_since: AtomicU64::new(0),

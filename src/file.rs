@@ -437,7 +437,7 @@ pub struct Decrypt<'a> {
 ///
 /// The input is handed over: a YAML file is kept once, as the source its output is spliced into.
 pub async fn decrypt(f: &Decrypt<'_>, input: SecretBytes, keyring: &Keyring) -> Result<Decrypted> {
-    let opened = document::open_owned(f.label, f.in_format, input, keyring, f.ignore_mac).await?;
+    let opened = document::open(f.label, f.in_format, input, keyring, f.ignore_mac).await?;
     let mut notes = Vec::new();
     if let Some(why) = &opened.mac_warning {
         notes.push(Note::MacIgnored {

@@ -743,19 +743,31 @@ fn stream_blobs(
     shared: &Shared<'_>,
     work: impl Fn(&str, &[u8]) -> (usize, Scanned) + Sync,
 ) -> Result<(), ScanError> {
+    // Blobs go to the workers in batches of about BATCH bytes: one hand-over per blob woke a
+    // worker (and put the reader to sleep) for every small file of a long history.
+    const BATCH: usize = 1 << 18;
     let names = ids.clone();
-    let (tx, rx) = sync_channel::<(usize, Vec<u8>)>(n * 4);
+    let (tx, rx) = sync_channel::<Vec<(usize, Vec<u8>)>>(n * 2);
     let mut result = Ok(());
     std::thread::scope(|s| {
         s.spawn(|| {
-            pool(n, rx, |(i, data): (usize, Vec<u8>)| {
-                let (len, r) = work(&names[i], &data);
-                shared.record(len, r);
+            pool(n, rx, |batch: Vec<(usize, Vec<u8>)>| {
+                for (i, data) in batch {
+                    let (len, r) = work(&names[i], &data);
+                    shared.record(len, r);
+                }
             })
         });
+        let mut batch = Vec::new();
+        let mut size = 0;
         result = source::read_blobs(root, ids, max, |i, blob| match blob {
             source::Blob::Data(d) => {
-                let _ = tx.send((i, d));
+                size += d.len();
+                batch.push((i, d));
+                if size >= BATCH {
+                    size = 0;
+                    let _ = tx.send(std::mem::take(&mut batch));
+                }
             }
             source::Blob::TooLarge => shared.record(0, Scanned::Skipped),
             source::Blob::Missing => shared.warn(format!(
@@ -763,6 +775,9 @@ fn stream_blobs(
                 names[i]
             )),
         });
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
         drop(tx);
     });
     result.map_err(ScanError::from)

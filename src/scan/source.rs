@@ -399,8 +399,11 @@ pub fn read_blobs(
                 f(i, Blob::TooLarge);
                 continue;
             }
-            let mut buf = vec![0; size as usize + 1];
-            r.read_exact(&mut buf)?;
+            // The content and its trailing newline, read without zeroing the buffer first.
+            let mut buf = Vec::with_capacity(size as usize + 1);
+            if (&mut r).take(size + 1).read_to_end(&mut buf)? as u64 != size + 1 {
+                return Err(SourceError::Protocol);
+            }
             buf.pop();
             f(i, Blob::Data(buf));
         } else {

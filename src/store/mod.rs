@@ -124,6 +124,24 @@ pub enum Source<'a> {
     Owned(SecretBytes),
 }
 
+impl<'a> From<&'a [u8]> for Source<'a> {
+    fn from(b: &'a [u8]) -> Self {
+        Source::Borrowed(b)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Source<'a> {
+    fn from(b: &'a Vec<u8>) -> Self {
+        Source::Borrowed(b)
+    }
+}
+
+impl From<SecretBytes> for Source<'_> {
+    fn from(b: SecretBytes) -> Self {
+        Source::Owned(b)
+    }
+}
+
 impl Source<'_> {
     pub fn bytes(&self) -> &[u8] {
         match self {

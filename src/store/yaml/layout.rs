@@ -55,8 +55,28 @@ pub(super) enum Rec {
     Null,
 }
 
-/// The layout of one parsed stream.
+/// What the parser records of a stream's layout, before it is joined to the source text it
+/// describes ([`Shape::with_text`]): a [`Layout`] can only exist with its text.
 #[cfg_attr(test, derive(Debug, PartialEq))]
+pub(super) struct Shape {
+    pub recs: Vec<Rec>,
+    pub keys: String,
+    pub doc_ends: Vec<u32>,
+}
+
+impl Shape {
+    /// The layout of `text`, the source this shape was recorded from.
+    pub fn with_text(self, text: crate::secret::SecretText) -> Layout {
+        Layout {
+            text,
+            recs: self.recs,
+            keys: self.keys,
+            doc_ends: self.doc_ends,
+        }
+    }
+}
+
+/// The layout of one parsed stream.
 pub(super) struct Layout {
     /// The source text (plaintext when encrypting: wiped on drop), kept as text: it was
     /// checked to be UTF-8 when it was parsed, and is not checked again for every splice.

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use granit_parser::{Event, Parser, Placement, ScalarStyle, StructureStyle};
 
 use super::event::{Ev, Pos};
-use super::layout::{Layout, Rec};
+use super::layout::{Rec, Shape};
 use super::scalar::{Resolved, resolve_plain, resolve_tagged};
 use crate::secret::SecretText;
 use crate::store::{Source, StoreError};
@@ -726,7 +726,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Ends the stream: the tree, and its layout when the splicing writer can use it.
-    fn finish(mut self) -> (Tree, Option<Layout>) {
+    fn finish(mut self) -> (Tree, Option<Shape>) {
         if self.docs.is_empty() {
             // A stream with no document (empty, or only comments).
             let mut map = Map::new();
@@ -761,9 +761,7 @@ impl<'a> Builder<'a> {
             rec.doc_ends.push(self.src.len() as u32);
         }
         let layout = self.rec.take().and_then(|r| {
-            (r.doc_ends.len() == self.docs.len()).then(|| Layout {
-                // The caller sets the text ([`parse_from`]): it may own the source already.
-                text: SecretText::new(String::new()),
+            (r.doc_ends.len() == self.docs.len()).then_some(Shape {
                 recs: r.recs,
                 keys: r.keys,
                 doc_ends: r.doc_ends,
@@ -814,23 +812,18 @@ pub fn parse_from(input: Source<'_>) -> Result<Tree, StoreError> {
     let (mut tree, layout) = match input {
         Source::Borrowed(input) => {
             let src = std::str::from_utf8(input).map_err(|e| not_utf8(input, e))?;
-            let (tree, layout) = parse_str(src)?;
-            let layout = layout.map(|mut l| {
-                l.text = SecretText::new(src.to_owned());
-                l
-            });
-            (tree, layout)
+            let (tree, shape) = parse_str(src)?;
+            (
+                tree,
+                shape.map(|s| s.with_text(SecretText::new(src.to_owned()))),
+            )
         }
         Source::Owned(input) => {
             let text = input
                 .into_text()
                 .map_err(|(e, input)| not_utf8(input.expose(), e))?;
-            let (tree, layout) = parse_str(text.expose())?;
-            let layout = layout.map(|mut l| {
-                l.text = text;
-                l
-            });
-            (tree, layout)
+            let (tree, shape) = parse_str(text.expose())?;
+            (tree, shape.map(|s| s.with_text(text)))
         }
     };
     tree.hints.source = layout.map(|l| crate::tree::SourceMap(std::sync::Arc::new(l)));
@@ -838,7 +831,7 @@ pub fn parse_from(input: Source<'_>) -> Result<Tree, StoreError> {
 }
 
 /// [`parse`] of text: the fast scanner when it takes the input, else granit-parser.
-pub(super) fn parse_str(src: &str) -> Result<(Tree, Option<Layout>), StoreError> {
+pub(super) fn parse_str(src: &str) -> Result<(Tree, Option<Shape>), StoreError> {
     if let Some(done) = parse_fast(src) {
         return Ok(done);
     }
@@ -847,7 +840,7 @@ pub(super) fn parse_str(src: &str) -> Result<(Tree, Option<Layout>), StoreError>
 
 /// The fast scanner's result, or `None` when it declined the input (or the builder refused its
 /// events: granit-parser then gives the definitive answer and message).
-pub(super) fn parse_fast(src: &str) -> Option<(Tree, Option<Layout>)> {
+pub(super) fn parse_fast(src: &str) -> Option<(Tree, Option<Shape>)> {
     let mut b = Builder::new(src);
     super::fast::scan(src, &mut |ev, pos| {
         b.event(ev, pos).map_err(|_| super::fast::Declined)
@@ -857,7 +850,7 @@ pub(super) fn parse_fast(src: &str) -> Option<(Tree, Option<Layout>)> {
 }
 
 /// granit-parser's events through the builder.
-pub(super) fn parse_granit(src: &str) -> Result<(Tree, Option<Layout>), StoreError> {
+pub(super) fn parse_granit(src: &str) -> Result<(Tree, Option<Shape>), StoreError> {
     let mut b = Builder::new(src);
     for_each_granit_event(src, |ev, pos| b.event(ev, pos))?;
     Ok(b.finish())
