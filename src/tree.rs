@@ -640,32 +640,18 @@ fn set_in_value(
         (PathElem::Key(_), Value::Map(m)) => set_in_map(m, full, at, value),
         (PathElem::Index(i), Value::List(l)) => {
             let positions: Vec<usize> = Value::list_values(l).map(|(p, _)| p).collect();
-            let appended = *i == positions.len();
+            // As sops: an index past the end appends (sops 3.11 `set '["list"][5]'` on two
+            // items makes three).
+            let appended = *i >= positions.len();
             let slot = match positions.get(*i) {
                 Some(&p) => &mut l[p],
-                None if *i == positions.len() => {
+                None => {
                     l.push(match rest.first() {
                         None => Value::Null,
                         Some(PathElem::Key(_)) => Value::Map(Map::new()),
                         Some(PathElem::Index(_)) => Value::List(Vec::new()),
                     });
                     l.last_mut().expect("pushed")
-                }
-                None => {
-                    let n = positions.len();
-                    let replace = match n {
-                        0 => String::new(),
-                        1 => "set [0] to replace it or ".into(),
-                        n => format!("set [0] to [{}] to replace an item or ", n - 1),
-                    };
-                    return Err(format!(
-                        "{here} has {}, so [{i}] is out of range: {replace}[{n}] to append",
-                        match n {
-                            0 => "no items".to_owned(),
-                            1 => "1 item".to_owned(),
-                            n => format!("{n} items"),
-                        }
-                    ));
                 }
             };
             if rest.is_empty() {
@@ -987,10 +973,13 @@ mod tests {
     fn set_errors_say_where_the_path_cannot_go() {
         let mut root = sample();
         let err = |root: &mut Map, p: &str| set_path(root, &parse_path(p).unwrap(), Value::Null);
-        assert_eq!(
-            err(&mut root, r#"["list"][5]"#).unwrap_err(),
-            r#"["list"] has 2 items, so [5] is out of range: set [0] to [1] to replace an item or [2] to append"#
-        );
+        // Past the end appends, as sops does: two items and [5] make three.
+        let mut appended = sample();
+        assert!(err(&mut appended, r#"["list"][5]"#).unwrap());
+        let Some(Value::List(l)) = appended.get("list") else {
+            panic!("list")
+        };
+        assert_eq!(Value::list_values(l).count(), 3);
         assert_eq!(
             err(&mut root, r#"["db"]["user"]["x"]"#).unwrap_err(),
             r#"["db"]["user"] is a single value, not a mapping, so it cannot hold key "x""#

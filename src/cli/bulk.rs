@@ -107,6 +107,8 @@ impl Bulk<'_> {
 pub struct Tally {
     counts: Vec<(String, usize)>,
     codes: Vec<ExitCode>,
+    /// In the drop-in mode: the code sops gives each failed file ([`messages::sops_code`]).
+    sops_codes: Vec<u8>,
 }
 
 impl Tally {
@@ -115,6 +117,7 @@ impl Tally {
         Tally {
             counts: counts.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect(),
             codes: Vec::new(),
+            sops_codes: Vec::new(),
         }
     }
 
@@ -129,6 +132,7 @@ impl Tally {
     pub fn failed(&mut self, e: &Error) {
         messages::file_error(e);
         self.codes.push(e.exit_code());
+        self.sops_codes.extend(messages::sops_code(e));
     }
 
     /// `VERB: N this, N that, N failed` (and `; tail`).
@@ -145,6 +149,10 @@ impl Tally {
 
     /// How the run ends: success, or the failed files' merged exit code.
     pub fn outcome(&self) -> Outcome {
+        // sops works on one file: its code for that file's failure.
+        if let Some(&code) = self.sops_codes.first() {
+            return Outcome::Exit(code);
+        }
         match ExitCode::merge(self.codes.iter().copied()) {
             ExitCode::Success => Outcome::Done,
             c => Outcome::Code(c),

@@ -18,8 +18,24 @@ pub enum Outcome {
     Done,
     /// Exit with a documented code other than success (findings, files a restore would lose).
     Code(shroud::error::ExitCode),
-    /// Exit with a child's status (exec-env / exec-file).
+    /// Exit with this status: a child's (exec-env / exec-file), or the code sops gives a
+    /// failed file (the drop-in, [`sops_code`]).
     Exit(u8),
+}
+
+/// The drop-in's table from an error to sops's exit code, for failures a verb reports itself
+/// (a bulk run's failed file) rather than returning.
+type CodeOf = Box<dyn Fn(&Error) -> u8 + Send + Sync>;
+static SOPS_CODES: std::sync::OnceLock<CodeOf> = std::sync::OnceLock::new();
+
+/// The drop-in mode: failed files exit with `code_of`'s code (sops's), not shroud's.
+pub fn exit_as_sops(code_of: impl Fn(&Error) -> u8 + Send + Sync + 'static) {
+    let _ = SOPS_CODES.set(Box::new(code_of));
+}
+
+/// The exit code sops gives this failure, in the drop-in mode.
+pub fn sops_code(e: &Error) -> Option<u8> {
+    SOPS_CODES.get().map(|f| f(e))
 }
 
 /// Set in the drop-in mode: errors are printed as sops prints them, without a prefix.

@@ -98,6 +98,10 @@ pub struct RotateArgs {
     /// File name whose extension decides the format (for a file without one).
     #[arg(long, value_name = "PATH")]
     pub filename_override: Option<PathBuf>,
+    /// With --rm-*: change only the files, not the creation rules (sops's behaviour; a later
+    /// `updatekeys` then adds the removed keys back, so `shroud keys revoke` is the safer way).
+    #[arg(long)]
+    pub keep_rules: bool,
     /// Format of the rotated output (a single FILE to stdout or --output); default: the input's.
     #[arg(long, value_name = "FORMAT")]
     pub output_type: Option<String>,
@@ -171,6 +175,7 @@ fn run_job(
     job: Job,
     verb: &str,
     keep_data_key: bool,
+    edit_rules: bool,
 ) -> Result<common::Outcome> {
     let (files, recursive) = targets(scope, g)?;
     let mut opts = options(scope, g)?;
@@ -188,7 +193,7 @@ fn run_job(
     // `rotate --rm-*` takes the keys out of the rules too, so no later `updatekeys` brings them
     // back; every edit is proved before anything is written.
     let edits = match &job {
-        Job::Rotate(changes) if !changes.remove.is_empty() => {
+        Job::Rotate(changes) if edit_rules && !changes.remove.is_empty() => {
             rotate::rule_edits(&files, &shroud::keysource::Named::new(&changes.remove))?
         }
         _ => Vec::new(),
@@ -275,7 +280,14 @@ pub fn run_updatekeys(a: UpdateKeysArgs, g: &Global) -> Result<common::Outcome> 
             "the data key is kept (--keep-data-key, as sops's updatekeys does): a key removed here keeps opening every value written from now on through its envelopes in git history; `shroud keys revoke` locks a key out",
         );
     }
-    run_job(&a.scope, g, Job::UpdateKeys, "updatekeys", a.keep_data_key)
+    run_job(
+        &a.scope,
+        g,
+        Job::UpdateKeys,
+        "updatekeys",
+        a.keep_data_key,
+        false,
+    )
 }
 
 pub fn run_rotate(mut a: RotateArgs, g: &Global) -> Result<common::Outcome> {
@@ -350,5 +362,12 @@ pub fn run_rotate(mut a: RotateArgs, g: &Global) -> Result<common::Outcome> {
         yes: a.scope.yes || (single && a.in_place),
         ..a.scope
     };
-    run_job(&scope, g, Job::Rotate(changes), "rotate", false)
+    run_job(
+        &scope,
+        g,
+        Job::Rotate(changes),
+        "rotate",
+        false,
+        !a.keep_rules,
+    )
 }

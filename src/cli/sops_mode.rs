@@ -19,6 +19,7 @@ use super::messages;
 use goflag::{Def, Kind, Mode, Parsed, Val};
 use shroud::config::ConfigError;
 use shroud::error::Error;
+use shroud::store::Format;
 
 /// The sops version this mode answers for.
 pub const SOPS_VERSION: &str = "3.11.0";
@@ -1047,6 +1048,19 @@ const KEY_FLAGS: &[&str] = &[
     "shamir-secret-sharing-threshold",
 ];
 
+/// sops picks the output store by `--output-type`, else by the file's name
+/// (`--filename-override`'s first), never by `--input-type`, which shroud's own mode follows:
+/// with `--input-type` alone, the name's format is passed on explicitly.
+fn output_type_by_name(s: &Scope, o: &mut Out, file: Option<&OsString>) {
+    if s.text("input-type").is_none() || s.text("output-type").is_some() || s.on("in-place") {
+        return;
+    }
+    if let Some(name) = s.text("filename-override").or_else(|| file.cloned()) {
+        o.push("--output-type");
+        o.push(Format::from_path(Path::new(&name)).name());
+    }
+}
+
 fn decrypt(s: &Scope) -> Result<Translated, Refused> {
     let pos = s.positionals();
     let mut warnings = Vec::new();
@@ -1084,6 +1098,7 @@ fn decrypt(s: &Scope) -> Result<Translated, Refused> {
             }
         }
     }
+    output_type_by_name(s, &mut o, pos.first());
     o.files(&pos[..pos.len().min(1)]);
     Ok(o.done(Verb::Decrypt, warnings, None))
 }
@@ -1122,6 +1137,7 @@ fn encrypt(s: &Scope) -> Result<Translated, Refused> {
         (None, Some(f)) => Some(absolute(f)),
         (None, None) => None,
     };
+    output_type_by_name(s, &mut o, file);
     o.files(&pos[..pos.len().min(1)]);
     Ok(o.done(Verb::Encrypt, warnings, needs_rule))
 }
@@ -1177,7 +1193,9 @@ fn rotate(s: &Scope) -> Result<Translated, Refused> {
     refuse_unoffered(s, UNOFFERED_ROTATE, false)?;
     refuse_unoffered(s, &["keyservice"], false)?;
     local_keys_off(s, 128)?;
-    let mut o = Out::new(&["rotate"]);
+    // sops's rotate changes the file alone; shroud's own also takes removed keys out of the
+    // creation rules.
+    let mut o = Out::new(&["rotate", "--keep-rules"]);
     o.same(
         s,
         &[
@@ -1197,6 +1215,7 @@ fn rotate(s: &Scope) -> Result<Translated, Refused> {
             "verbose",
         ],
     );
+    output_type_by_name(s, &mut o, pos.first());
     o.files(&pos[..1]);
     Ok(o.done(Verb::Rotate, warnings, None))
 }
@@ -1469,7 +1488,9 @@ fn legacy(app: &Parsed) -> Result<Translated, Refused> {
         o.done(Verb::Set, warnings, needs_rule)
     } else if rot {
         refuse_unoffered(&s, UNOFFERED_ROTATE, false)?;
-        let mut o = Out::new(&["rotate"]);
+        // sops's rotate changes the file alone; shroud's own also takes removed keys out of the
+        // creation rules.
+        let mut o = Out::new(&["rotate", "--keep-rules"]);
         o.same(
             &s,
             &[
@@ -1489,6 +1510,7 @@ fn legacy(app: &Parsed) -> Result<Translated, Refused> {
             ],
         );
         common(&mut o);
+        output_type_by_name(&s, &mut o, pos.first());
         o.files(&pos[..1]);
         o.done(Verb::Rotate, warnings, needs_rule)
     } else if dec {
@@ -1507,6 +1529,7 @@ fn legacy(app: &Parsed) -> Result<Translated, Refused> {
             ],
         );
         common(&mut o);
+        output_type_by_name(&s, &mut o, pos.first());
         o.files(&pos[..1]);
         o.done(Verb::Decrypt, warnings, None)
     } else if enc {
@@ -1517,6 +1540,7 @@ fn legacy(app: &Parsed) -> Result<Translated, Refused> {
         o.same(&s, RULE_FLAGS);
         o.same(&s, &["filename-override"]);
         common(&mut o);
+        output_type_by_name(&s, &mut o, pos.first());
         o.files(&pos[..1]);
         o.done(Verb::Encrypt, warnings, needs_rule)
     } else {
@@ -1778,13 +1802,25 @@ pub fn exit_code(e: &Error, verb: Verb) -> u8 {
     use shroud::store::StoreError;
     match e {
         Error::NoFile { .. } if matches!(verb, Verb::Set | Verb::Unset) => 2,
-        Error::NoFile { .. } if verb == Verb::Rotate => 2,
+        Error::NoFile { .. } if matches!(verb, Verb::Rotate | Verb::ExecEnv | Verb::ExecFile) => 2,
+        Error::NoFile { .. } if verb == Verb::Filestatus => 1,
         Error::NoFile { .. } => 100,
         Error::Read { .. } => 2,
         Error::Write { .. } => 3,
         // "Error dumping file": the tree has no binary data for the binary store.
         Error::Store {
             source: StoreError::BadBinaryContainer,
+            ..
+        } => 4,
+        // "Error dumping file": the tree cannot be written in the output format.
+        Error::Store {
+            source:
+                StoreError::NotFlat { .. }
+                | StoreError::MultipleDocuments { .. }
+                | StoreError::NotUtf8 { .. }
+                | StoreError::NotANumber { .. }
+                | StoreError::NotABool { .. }
+                | StoreError::CommentAsValue { .. },
             ..
         } => 4,
         Error::Store { .. } if verb == Verb::Encrypt => 2,
@@ -1800,6 +1836,18 @@ pub fn exit_code(e: &Error, verb: Verb) -> u8 {
         Error::Tree { .. } => 1,
         // sops's groups subcommands log the data-key failure as fatal (exit 1).
         Error::Key { .. } if verb == Verb::Groups => 1,
+        // A malformed key on the command line is a usage error in sops.
+        Error::Key {
+            source:
+                shroud::keysource::KeyError::BadRecipient { .. }
+                | shroud::keysource::KeyError::PrivateKeyAsRecipient { .. },
+            ..
+        } => 1,
+        // Two rule options at once: sops's "conflicting parameters".
+        Error::Rules {
+            source: shroud::crypto::RuleError::Conflict(_),
+            ..
+        } => CONFLICT,
         Error::Key { .. } => 128,
         Error::PathSyntax { .. } if verb == Verb::Decrypt => 91,
         Error::PathSyntax { .. } => 7,
@@ -1906,6 +1954,8 @@ pub fn run(args: Vec<OsString>) -> std::process::ExitCode {
         }
     };
     super::init_logging(cli.always.verbose);
+    let verb = t.verb;
+    messages::exit_as_sops(move |e| exit_code(e, verb));
     match super::run(cli) {
         // sops: answering "n" leaves the file unchanged and succeeds.
         Err(Error::Declined(_)) if t.verb == Verb::Updatekeys => {
@@ -2059,6 +2109,7 @@ mod tests {
             [
                 "shroud",
                 "rotate",
+                "--keep-rules",
                 "--in-place",
                 "--add-age",
                 "age1x",

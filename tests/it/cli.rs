@@ -362,13 +362,6 @@ fn missing_paths_name_siblings_and_the_path_syntax() {
         ],
     );
     check(
-        &["set", "s.yaml", r#"["list"][5]"#, r#""x""#],
-        &[
-            r#"cannot set ["list"][5]: ["list"] has 2 items, so [5] is out of range"#,
-            "[2] to append",
-        ],
-    );
-    check(
         &["set", "s.yaml", r#"["db"]["user"]["x"]"#, r#""x""#],
         &[r#"["db"]["user"] is a single value, not a mapping"#],
     );

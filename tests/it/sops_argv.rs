@@ -41,6 +41,25 @@ fn fixture() -> &'static BTreeMap<String, Vec<u8>> {
             assert!(o.status.success(), "{}", stderr(&o));
             std::fs::write(sb.path(enc), &o.stdout).unwrap();
         }
+        sb.write(
+            "n.yaml",
+            "db:\n    password: hunter2\nlist:\n    - a\n    - b\n",
+        );
+        let two = format!("{TEST_RECIPIENT},{TEST_RECIPIENT2}");
+        for (plain, enc, extra) in [
+            ("n.yaml", "sn.yaml", &[][..]),
+            ("p.yaml", "s2.yaml", &["--age", two.as_str()][..]),
+        ] {
+            let o = real_sops(&sb)
+                .arg("encrypt")
+                .args(extra)
+                .arg(plain)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", stderr(&o));
+            std::fs::write(sb.path(enc), &o.stdout).unwrap();
+        }
         std::fs::copy(sb.path("s.yaml"), sb.path("g.yaml")).unwrap();
         let o = real_sops(&sb)
             .args([
@@ -916,6 +935,50 @@ fn corpus() -> Vec<Case> {
             .out(),
     );
     v.push(case(&["-d", "s.yaml"]).env("SOPS_DISABLE_VERSION_CHECK", "maybe"));
+    // What a failure means, by sops's exit codes: no such file, not encrypted, a tree the
+    // output format cannot hold, conflicting rule options, a malformed key.
+    for args in [
+        &["rotate", "-i", "nonexist.yaml"][..],
+        &["rotate", "-i", "p.yaml"],
+        &["updatekeys", "-y", "p.yaml"],
+        &["filestatus", "nonexist.yaml"],
+        &["exec-env", "nonexist.env", "true"],
+        &["-d", "--output-type", "dotenv", "sn.yaml"],
+        &["-e", "--output-type", "dotenv", "n.yaml"],
+        &[
+            "-e",
+            "--encrypted-regex",
+            "^p",
+            "--unencrypted-regex",
+            "^u",
+            "p.yaml",
+        ],
+        &["-e", "--age", "age1bogus", "p.yaml"],
+        // An index past a list's end appends.
+        &["set", "sn.yaml", r#"["list"][5]"#, r#""c""#],
+        // sops's rotate --rm-* changes the file, never the creation rules.
+        &["rotate", "-i", "--rm-age", TEST_RECIPIENT2, "s2.yaml"],
+        &["-r", "-i", "--rm-age", TEST_RECIPIENT2, "s2.yaml"],
+    ] {
+        v.push(case(args).config(two.clone()));
+    }
+    // The output format follows --output-type, else the file's name, never --input-type.
+    v.push(
+        case(&["decrypt", "--input-type", "yaml", "/dev/stdin"])
+            .stdin(Input::Bytes(fixture()["s.yaml"].clone()))
+            .out(),
+    );
+    v.push(
+        case(&[
+            "-d",
+            "--input-type",
+            "yaml",
+            "--output-type",
+            "json",
+            "s.yaml",
+        ])
+        .out(),
+    );
     // Confirmations read y/n from stdin when it is not a terminal.
     for input in [
         &b"y\n"[..],
@@ -980,4 +1043,41 @@ fn drop_in_reads_argv_exactly_as_sops() {
         cases.len(),
         bad.join("\n")
     );
+}
+
+/// sops writes in the format `--output-type` names, else the one the file's name says, never
+/// the `--input-type` one: an encrypted binary input named `.yaml` comes out as YAML (the
+/// ciphertext differs run to run, so the layout is compared).
+#[test]
+fn drop_in_output_format_follows_the_file_name() {
+    sops_bin();
+    fixture();
+    for args in [
+        &["-e", "--input-type", "binary", "p.yaml"][..],
+        &["encrypt", "--input-type", "binary", "p.yaml"],
+        &[
+            "encrypt",
+            "--input-type",
+            "dotenv",
+            "--filename-override",
+            "x.json",
+            "p.env",
+        ],
+    ] {
+        let c = case(args);
+        let (s, h) = (run(Tool::Sops, &c), run(Tool::Shroud, &c));
+        assert_eq!(s.code, Some(0), "sops {args:?}: {}", s.stderr);
+        assert_eq!(h.code, Some(0), "shroud {args:?}: {}", h.stderr);
+        let first = |b: &[u8]| {
+            b.iter()
+                .take_while(|&&c| c != b':')
+                .copied()
+                .collect::<Vec<u8>>()
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&first(&h.stdout)),
+            String::from_utf8_lossy(&first(&s.stdout)),
+            "{args:?}: the output's first key differs in layout"
+        );
+    }
 }
