@@ -13,6 +13,7 @@
 //! | [`scorer`] | the generic detector's features and learned linear model (`weights.json`) |
 //! | [`kube`] | plaintext Kubernetes `Secret` manifests |
 //! | [`sops`] | files `.sops.yaml` requires encrypted, plaintext leaves in sops files |
+//! | [`locate`] | where a YAML/JSON file's values sit, by path (to place findings) |
 //! | [`source`] | working-tree walking and the `git` CLI (index, ranges, history) |
 //! | [`settings`] | `.shroud/scan.yaml` custom rules and options |
 //! | [`gitleaks`] | `.gitleaks.toml` custom rules and allowlists |
@@ -25,6 +26,7 @@ pub mod candidates;
 pub mod engine;
 pub mod gitleaks;
 pub mod kube;
+pub mod locate;
 pub mod report;
 pub mod rules;
 pub mod scorer;
@@ -310,9 +312,18 @@ impl Scanner {
     /// All findings in one file's bytes (no ignore-file or size check).
     pub fn scan_bytes(&self, path: &str, data: &[u8]) -> Vec<Finding> {
         let mut found = self.engine.scan(path, data);
+        let policy = self.policy.check(path, data);
+        // A Secret value in a sops file whose rules demand it encrypted is a
+        // `sops-plaintext-value` (with its fix); the Secret check reports it only otherwise.
+        let sops_lines: std::collections::HashSet<usize> = policy
+            .iter()
+            .filter(|f| f.rule_id == sops::PLAINTEXT_VALUE)
+            .map(|f| f.line)
+            .collect();
         let special: Vec<Finding> = kube::check(path, data, &self.engine)
             .into_iter()
-            .chain(self.policy.check(path, data))
+            .filter(|f| !sops_lines.contains(&f.line))
+            .chain(policy)
             .collect();
         if !special.is_empty() {
             let lines: std::collections::HashSet<usize> = special.iter().map(|s| s.line).collect();
