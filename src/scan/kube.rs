@@ -396,8 +396,9 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                     .last_applied_text()
                     .is_some_and(|t| t.starts_with(b"ENC["))
             {
-                let ann = place(&["metadata", "annotations", LAST_APPLIED])
-                    .unwrap_or_else(|| find_key(data, obj_start, LAST_APPLIED).unwrap_or(obj_start));
+                let ann = place(&["metadata", "annotations", LAST_APPLIED]).unwrap_or_else(|| {
+                    find_key(data, obj_start, LAST_APPLIED).unwrap_or(obj_start)
+                });
                 let at = block_value_start(data, ann);
                 last = last.max(ann);
                 let fix = if secret.is_sops() {

@@ -209,7 +209,10 @@ pub fn parse_patch(out: impl BufRead) -> Result<Vec<Change>, SourceError> {
         } else if line.starts_with("@@ ") {
             // @@ -a[,b] +c[,d] @@
             let count = |sign: char| -> Option<(usize, usize)> {
-                let t = line.split_whitespace().skip(1).find(|t| t.starts_with(sign))?;
+                let t = line
+                    .split_whitespace()
+                    .skip(1)
+                    .find(|t| t.starts_with(sign))?;
                 let mut it = t[1..].split(',');
                 let start = it.next()?.parse().ok()?;
                 let count = match it.next() {
@@ -515,11 +518,25 @@ mod tests {
     fn parses_hunks_and_commits() {
         let patch = "\u{1}shroud-commit abc\ndiff --git a/x.txt b/x.txt\nindex 1111..2222 100644\n--- a/x.txt\n+++ b/x.txt\n@@ -1,0 +2,3 @@\n+a\n+b\n+c\n@@ -9 +12 @@\n-x\n+y\ndiff --git a/bin b/bin\nindex 3..4\nBinary files a/bin and b/bin differ\ndiff --git a/\"q\\tz\" b/\"q\\tz\"\nnew file mode 100644\nindex 000..5555\n--- /dev/null\n+++ \"b/q\\tz\"\n@@ -0,0 +1 @@\n+k\n";
         let c = parse_patch(patch.as_bytes()).unwrap();
-        assert_eq!(c.len(), 2);
+        assert_eq!(c.len(), 3);
         assert_eq!(c[0].commit.as_deref(), Some("abc"));
         assert_eq!(c[0].blob, "2222");
         assert_eq!(c[0].added, vec![(2, 4), (12, 12)]);
-        assert_eq!(c[1].path, "q\tz");
-        assert_eq!(c[1].blob, "5555");
+        // A file git shows as binary is scanned whole.
+        assert_eq!((c[1].path.as_str(), c[1].blob.as_str()), ("bin", "4"));
+        assert_eq!(c[1].added, vec![WHOLE_FILE]);
+        assert_eq!(c[2].path, "q\tz");
+        assert_eq!(c[2].blob, "5555");
+    }
+
+    /// Added lines that look like headers (`++ /dev/null` is `+++ /dev/null` in the patch) are
+    /// content: the hunk header's counts say where the hunk ends. A submodule has no blob.
+    #[test]
+    fn hunk_lines_are_counted_and_gitlinks_skipped() {
+        let patch = "diff --git a/n.txt b/n.txt\nindex 1..2 100644\n--- a/n.txt\n+++ b/n.txt\n@@ -5 +5 @@\n-line 5\n+++ /dev/null\n@@ -30 +30,2 @@\n-line 30\n+--- a/x\n+diff --git a/x b/x\n\\ No newline at end of file\ndiff --git a/sub b/sub\nnew file mode 160000\nindex 0000..abcd\n--- /dev/null\n+++ b/sub\n@@ -0,0 +1 @@\n+Subproject commit abcd\n";
+        let c = parse_patch(patch.as_bytes()).unwrap();
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].path, "n.txt");
+        assert_eq!(c[0].added, vec![(5, 5), (30, 31)]);
     }
 }
