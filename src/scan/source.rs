@@ -94,7 +94,7 @@ const COMMIT_MARK: &str = "\u{1}shroud-commit ";
 /// The new path of a `diff --git a/P b/P` header (both sides equal: no rename or copy), with
 /// git's quoting undone. A rename or copy names its path on `rename to`/`copy to` lines.
 fn header_path(rest: &str) -> Option<String> {
-    if rest.len() % 2 == 0 {
+    if rest.len().is_multiple_of(2) {
         return None;
     }
     let half = rest.len() / 2;
