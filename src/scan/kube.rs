@@ -6,7 +6,9 @@
 //! `auth` — judging the rest against the placeholder list, and the plaintext copy of a Secret
 //! that `kubectl apply` leaves in its `kubectl.kubernetes.io/last-applied-configuration`
 //! annotation (also in a sops-encrypted Secret, whose annotations are usually not encrypted).
-//! Must not know: git, suppression files or output formats.
+//! A sops-encrypted Secret's `data`/`stringData` values that are not `ENC[…]` (its rules left
+//! them out) are judged like any other. Findings are placed at the value's key by its path
+//! ([`super::locate`]). Must not know: git, suppression files or output formats.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;

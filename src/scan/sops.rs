@@ -141,6 +141,12 @@ impl Policy {
                     return Vec::new();
                 };
                 let decisions = crypto::decide(&tree, &rules);
+                if !decisions
+                    .iter()
+                    .any(|d| !d.comment && d.is_plaintext_violation())
+                {
+                    return Vec::new();
+                }
                 // Each value's place by its path in the document (what the cipher walked), not
                 // by searching for its key's name: a key that repeats (`staging.value`,
                 // `prod.value`) or contains another puts the finding on the right line.
