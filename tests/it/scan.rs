@@ -1667,12 +1667,10 @@ fn has(found: &[(String, String, u64)], rule: &str, path: &str, line: u64) -> bo
     found.contains(&(rule.to_owned(), path.to_owned(), line))
 }
 
-/// A plaintext Secret staged as `k8s/api.yaml` and, identical (one blob), as `k8s/api.txt`,
-/// which git lists first: the path-dependent checks (a Secret needs a `.yaml` name, the
-/// `.sops.yaml` rule matches `.yaml`) run for every path the blob has, in the index, in a
-/// commit range and in history.
-#[test]
-fn one_blob_under_two_paths_is_checked_under_each() {
+/// A repository whose `.sops.yaml` requires `k8s/*.yaml` encrypted, with a plaintext Secret
+/// written as `k8s/api.yaml` and, identical (one blob), as `k8s/api.txt`, which git lists
+/// first.
+fn secret_under_two_paths() -> tempfile::TempDir {
     let d = repo();
     write(
         d.path(),
@@ -1691,6 +1689,14 @@ fn one_blob_under_two_paths_is_checked_under_each() {
     write(d.path(), "k8s/api.yaml", &secret);
     write(d.path(), "k8s/api.txt", &secret);
     git(d.path(), &["add", "-A"]);
+    d
+}
+
+/// One blob staged under two paths: the path-dependent checks (a Secret needs a `.yaml` name,
+/// the `.sops.yaml` rule matches `.yaml`) run for every path it has, not only the first.
+#[test]
+fn one_blob_under_two_paths_is_checked_under_each() {
+    let d = secret_under_two_paths();
     let (rc, found) = scan_json(d.path(), &["--staged"]);
     assert_eq!(rc, 1, "{found:?}");
     assert!(
@@ -1705,13 +1711,19 @@ fn one_blob_under_two_paths_is_checked_under_each() {
         has(&found, "sops-unencrypted-file", "k8s/api.yaml", 1),
         "{found:?}"
     );
+}
+
+/// The same, committed: a commit range and the history scan check every path of the blob.
+#[test]
+fn one_blob_under_two_paths_is_checked_under_each_in_history() {
+    let d = secret_under_two_paths();
     git(d.path(), &["commit", "-q", "--no-verify", "-m", "leak"]);
     for args in [&["--commits", "HEAD~1..HEAD"][..], &["--all-history"][..]] {
         let (rc, found) = scan_json(d.path(), args);
         assert_eq!(rc, 1, "{args:?}: {found:?}");
         assert!(
             has(&found, "kubernetes-secret", "k8s/api.yaml", 7)
-                || has(&found, "kubernetes-secret", "k8s/api.yaml", 8),
+                && has(&found, "kubernetes-secret", "k8s/api.yaml", 8),
             "{args:?}: {found:?}"
         );
     }
