@@ -128,9 +128,17 @@ impl<'a> SecretDoc<'a> {
         text(self.doc, "type").unwrap_or_else(|| "Opaque".to_owned())
     }
 
-    /// Whether the document carries sops metadata (it is encrypted).
+    /// Whether the document carries sops metadata (it is encrypted): the decision the scanner
+    /// makes of a whole file (`document::sniff` finds sops metadata, and it has a `mac` or a
+    /// `lastmodified`). A `sops` key that is not such metadata (`sops: {}`) is user data, and
+    /// the Secret's values are judged as plaintext.
     pub fn is_sops(&self) -> bool {
-        self.doc.get("sops").is_some()
+        self.doc
+            .get("sops")
+            .and_then(Value::as_map)
+            .filter(|m| crate::metadata::layout::looks_like_metadata(m))
+            .and_then(|m| crate::metadata::layout::parse(m).ok())
+            .is_some_and(|md| md.mac.is_some() || !md.lastmodified.is_empty())
     }
 
     /// The raw text of the `kubectl.kubernetes.io/last-applied-configuration` annotation.

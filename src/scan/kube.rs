@@ -6,13 +6,16 @@
 //! `auth` — judging the rest against the placeholder list, and the plaintext copy of a Secret
 //! that `kubectl apply` leaves in its `kubectl.kubernetes.io/last-applied-configuration`
 //! annotation (also in a sops-encrypted Secret, whose annotations are usually not encrypted).
-//! Must not know: git, suppression files or output formats.
+//! A sops-encrypted Secret's `data`/`stringData` values that are not `ENC[…]` (its rules left
+//! them out) are judged like any other. Findings are placed at the value's key by its path
+//! ([`super::locate`]). Must not know: git, suppression files or output formats.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::Finding;
 use super::engine::{Engine, inline_allowed, line_at};
+use super::locate::{Places, Step};
 use super::rules::{is_placeholder, names_itself};
 use crate::k8s::secret::{self as k8s, Field, LAST_APPLIED, SecretDoc};
 use crate::secret::SecretBytes;
@@ -278,6 +281,23 @@ fn judge(
         .unwrap_or_default()
 }
 
+/// The path of `obj` in its document `doc`: empty for the document itself, `items[i]` for an
+/// item of a `kind: List`.
+fn object_path(doc: &crate::tree::Map, obj: &crate::tree::Map) -> Option<Vec<Step>> {
+    use crate::tree::Value;
+    if std::ptr::eq(doc, obj) {
+        return Some(Vec::new());
+    }
+    let Some(Value::List(items)) = doc.get("items") else {
+        return None;
+    };
+    items
+        .iter()
+        .filter(|v| !matches!(v, Value::Comment(_)))
+        .position(|v| v.as_map().is_some_and(|m| std::ptr::eq(m, obj)))
+        .map(|i| vec![Step::Key("items".to_owned()), Step::Index(i)])
+}
+
 /// Findings for every plaintext value of every Secret in a YAML/JSON file, and for the copy of
 /// its values a `kubectl.kubernetes.io/last-applied-configuration` annotation holds.
 pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
@@ -293,8 +313,11 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
     let Ok(tree) = store::load_plain(format, data) else {
         return Vec::new();
     };
+    // Values are placed by their path in the document; when that cannot be had, by searching
+    // forward from the document's start for the key.
+    let places = Places::of(data).filter(|p| p.docs() == tree.branches.len());
     let starts = match format {
-        Format::Yaml => yaml_doc_starts(data, tree.branches.len()),
+        Format::Yaml if places.is_none() => yaml_doc_starts(data, tree.branches.len()),
         _ => None,
     };
     let mut out = Vec::new();
@@ -310,7 +333,15 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
             let name = secret.name().unwrap_or_default();
             let obj_start = cursor;
             let mut last = cursor;
-            if !secret.is_sops() {
+            let prefix = object_path(doc, obj);
+            let place = |tail: &[&str]| -> Option<usize> {
+                let (p, prefix) = (places.as_ref()?, prefix.as_ref()?);
+                let mut path = prefix.clone();
+                path.extend(tail.iter().map(|k| Step::Key((*k).to_owned())));
+                p.at(d, &path)
+            };
+            let sops = secret.is_sops();
+            {
                 let mut key_cursor = cursor;
                 let mut current: Option<Field> = None;
                 let mut field_at = cursor;
@@ -329,13 +360,29 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                         .decoded()
                         .unwrap_or_else(|| SecretBytes::from_slice(raw));
                     let key = entry.key;
-                    let at = find_key(data, key_cursor, key).unwrap_or(field_at);
-                    key_cursor = at;
+                    let at = match place(&[entry.field.name(), key]) {
+                        Some(at) => at,
+                        None => {
+                            let at = find_key(data, key_cursor, key).unwrap_or(field_at);
+                            key_cursor = at;
+                            at
+                        }
+                    };
                     last = last.max(at);
-                    let message = format!(
-                        "Secret {name:?} stores {}.{key} in plaintext (base64 is not encryption); encrypt it: shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path}",
-                        entry.field.name()
-                    );
+                    // A sops-encrypted Secret must keep every value encrypted: one its rules
+                    // leave in plaintext (`--encrypted-regex '^data$'` and a `stringData` added
+                    // by hand) is as readable as an unencrypted Secret.
+                    let message = if sops {
+                        format!(
+                            "Secret {name:?} stores {}.{key} in plaintext in a sops file whose rules leave it unencrypted; encrypt it again: shroud decrypt -i --ignore-mac {path} && shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path}",
+                            entry.field.name()
+                        )
+                    } else {
+                        format!(
+                            "Secret {name:?} stores {}.{key} in plaintext (base64 is not encryption); encrypt it: shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path}",
+                            entry.field.name()
+                        )
+                    };
                     out.extend(judge(
                         engine,
                         data,
@@ -351,7 +398,9 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                     .last_applied_text()
                     .is_some_and(|t| t.starts_with(b"ENC["))
             {
-                let ann = find_key(data, obj_start, LAST_APPLIED).unwrap_or(obj_start);
+                let ann = place(&["metadata", "annotations", LAST_APPLIED]).unwrap_or_else(|| {
+                    find_key(data, obj_start, LAST_APPLIED).unwrap_or(obj_start)
+                });
                 let at = block_value_start(data, ann);
                 last = last.max(ann);
                 let fix = if secret.is_sops() {

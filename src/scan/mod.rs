@@ -13,6 +13,7 @@
 //! | [`scorer`] | the generic detector's features and learned linear model (`weights.json`) |
 //! | [`kube`] | plaintext Kubernetes `Secret` manifests |
 //! | [`sops`] | files `.sops.yaml` requires encrypted, plaintext leaves in sops files |
+//! | [`locate`] | where a YAML/JSON file's values sit, by path (to place findings) |
 //! | [`source`] | working-tree walking and the `git` CLI (index, ranges, history) |
 //! | [`settings`] | `.shroud/scan.yaml` custom rules and options |
 //! | [`gitleaks`] | `.gitleaks.toml` custom rules and allowlists |
@@ -25,6 +26,7 @@ pub mod candidates;
 pub mod engine;
 pub mod gitleaks;
 pub mod kube;
+pub mod locate;
 pub mod report;
 pub mod rules;
 pub mod scorer;
@@ -53,6 +55,9 @@ pub struct Finding {
     pub path: String,
     pub line: usize,
     pub column: usize,
+    /// The last line the secret spans (a PEM key's body): `line` for a one-line secret. An
+    /// added-lines scan keeps a finding when any line of its span was added.
+    pub end_line: usize,
     pub commit: Option<String>,
     /// The git blob (file version) the finding was made in, for git sources.
     pub blob: Option<String>,
@@ -114,6 +119,7 @@ impl Finding {
             path: path.to_owned(),
             line,
             column,
+            end_line: line + memchr::memchr_iter(b'\n', secret).count(),
             commit: None,
             blob: None,
             redacted: redact(secret),
@@ -136,6 +142,7 @@ impl Finding {
         self.fingerprint = fingerprint(&self.rule_id, &self.secret_sha256, path);
         self.path = path.to_owned();
         self.line = line;
+        self.end_line = line;
         self.column = column;
         self.message = match (message, self.message.take()) {
             (Some(m), Some(inner)) => Some(format!("{m}; {inner}")),
@@ -305,9 +312,18 @@ impl Scanner {
     /// All findings in one file's bytes (no ignore-file or size check).
     pub fn scan_bytes(&self, path: &str, data: &[u8]) -> Vec<Finding> {
         let mut found = self.engine.scan(path, data);
+        let policy = self.policy.check(path, data);
+        // A Secret value in a sops file whose rules demand it encrypted is a
+        // `sops-plaintext-value` (with its fix); the Secret check reports it only otherwise.
+        let sops_lines: std::collections::HashSet<usize> = policy
+            .iter()
+            .filter(|f| f.rule_id == sops::PLAINTEXT_VALUE)
+            .map(|f| f.line)
+            .collect();
         let special: Vec<Finding> = kube::check(path, data, &self.engine)
             .into_iter()
-            .chain(self.policy.check(path, data))
+            .filter(|f| !sops_lines.contains(&f.line))
+            .chain(policy)
             .collect();
         if !special.is_empty() {
             let lines: std::collections::HashSet<usize> = special.iter().map(|s| s.line).collect();
@@ -431,13 +447,16 @@ fn display_path(root: &Path, p: &Path) -> String {
     s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
 }
 
-/// Whether `f` lies on an added line (`added` is sorted and disjoint: a binary search).
+/// Whether any line of `f`'s span (`line..=end_line`) was added (`added` is sorted and
+/// disjoint: a binary search). A key body pasted between unchanged `BEGIN`/`END` lines counts.
 fn within(added: &[(usize, usize)], f: &Finding) -> bool {
     if f.rule_id == sops::UNENCRYPTED_FILE {
         return true;
     }
     let i = added.partition_point(|&(_, b)| b < f.line);
-    added.get(i).is_some_and(|&(a, _)| a <= f.line)
+    added
+        .get(i)
+        .is_some_and(|&(a, _)| a <= f.end_line.max(f.line))
 }
 
 /// Scans according to `opts` (no baseline applied).
@@ -509,10 +528,16 @@ pub fn scan_with(opts: &Options, extra: &Extra<'_>) -> Result<Outcome, ScanError
                     "git object {m} is missing (partial or damaged clone); not scanned"
                 ));
             }
-            let mut by_blob: HashMap<String, (String, usize)> = HashMap::new();
+            // Each blob read once, scanned under each distinct path it was introduced under.
+            let mut by_blob: HashMap<String, Vec<(String, usize)>> = HashMap::new();
             let mut order = Vec::new();
             for b in history.blobs {
-                if scanner.ignored(&b.path) {
+                let paths: Vec<(String, usize)> = b
+                    .paths
+                    .into_iter()
+                    .filter(|(p, _)| !scanner.ignored(p))
+                    .collect();
+                if paths.is_empty() {
                     continue;
                 }
                 if b.size > scanner.max_size {
@@ -520,7 +545,7 @@ pub fn scan_with(opts: &Options, extra: &Extra<'_>) -> Result<Outcome, ScanError
                     continue;
                 }
                 order.push(b.blob.clone());
-                by_blob.insert(b.blob, (b.path, b.commit));
+                by_blob.insert(b.blob, paths);
             }
             let commit_index: HashMap<&str, usize> = history
                 .commits
@@ -529,15 +554,18 @@ pub fn scan_with(opts: &Options, extra: &Extra<'_>) -> Result<Outcome, ScanError
                 .map(|(i, c)| (c.as_str(), i))
                 .collect();
             stream_blobs(&root, order, scanner.max_size, n, &shared, |blob, data| {
-                let (path, commit) = &by_blob[blob];
-                let mut r = scanner.scan_checked(path, data);
-                if let Scanned::Findings(f) = &mut r {
-                    for f in f.iter_mut() {
+                let mut out = Vec::new();
+                for (path, commit) in &by_blob[blob] {
+                    let Scanned::Findings(found) = scanner.scan_checked(path, data) else {
+                        return (data.len(), Scanned::Skipped);
+                    };
+                    out.extend(found.into_iter().map(|mut f| {
                         f.commit = Some(history.commits[*commit].clone());
                         f.blob = Some(blob.to_owned());
-                    }
+                        f
+                    }));
                 }
-                (data.len(), r)
+                (data.len(), Scanned::Findings(out))
             })?;
             // Each distinct secret once: the oldest introducing commit, with a count.
             let mut findings = shared.findings.lock().unwrap_or_else(|e| e.into_inner());
@@ -693,7 +721,7 @@ fn scan_changes(
         .into_iter()
         .filter(|c| !scanner.ignored(&c.path))
         .collect();
-    // Each blob once; findings filtered per change to the lines it added.
+    // Each blob read once; findings filtered per change to the lines it added.
     let mut by_blob: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut order = Vec::new();
     for (i, c) in changes.iter().enumerate() {
@@ -707,23 +735,28 @@ fn scan_changes(
     }
     stream_blobs(root, order, scanner.max_size, n, shared, |blob, data| {
         let users = &by_blob[blob];
-        let first = &changes[users[0]];
-        let Scanned::Findings(found) = scanner.scan_checked(&first.path, data) else {
-            return (data.len(), Scanned::Skipped);
-        };
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        // Scanned once per distinct path: which checks apply (a Secret needs a `.yaml` name, a
+        // `.sops.yaml` rule matches paths, rules and the scorer read the path) depends on it.
+        let mut by_path: Vec<(&str, Vec<Finding>)> = Vec::new();
         for &u in users {
             let c = &changes[u];
-            for f in &found {
+            let found = match by_path.iter().position(|(p, _)| *p == c.path) {
+                Some(i) => &by_path[i].1,
+                None => {
+                    let Scanned::Findings(found) = scanner.scan_checked(&c.path, data) else {
+                        return (data.len(), Scanned::Skipped);
+                    };
+                    by_path.push((c.path.as_str(), found));
+                    &by_path[by_path.len() - 1].1
+                }
+            };
+            for f in found {
                 if within(&c.added, f)
                     && seen.insert((f.fingerprint.clone(), f.line, c.path.as_str()))
                 {
                     let mut f = f.clone();
-                    if f.path != c.path {
-                        f.fingerprint = fingerprint(&f.rule_id, &f.secret_sha256, &c.path);
-                        f.path = c.path.clone();
-                    }
                     f.commit = c.commit.clone();
                     f.blob = Some(c.blob.clone());
                     out.push(f);

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use super::Finding;
 use super::engine::{inline_allowed, line_at};
+use super::locate::{Places, Step};
 use crate::config::{Config, Configs};
 use crate::crypto;
 use crate::store::{self, Format};
@@ -115,19 +116,22 @@ impl Policy {
                         && !inline_allowed(data, 0)
                         && Self::would_encrypt(format, data, &spec) =>
                 {
+                    // The "secret" is the file's content: a baseline entry accepts this
+                    // version of the file, and any change to it is a new finding.
                     let mut f = Finding::new(
                         UNENCRYPTED_FILE,
                         "File must be encrypted by .sops.yaml but is plaintext",
                         path,
                         1,
                         1,
-                        path.as_bytes(),
+                        data,
                         Some(format!(
                             ".sops.yaml creation rule path_regex {regex:?} matches this file, but it is not sops-encrypted; encrypt it: shroud encrypt -i {path}"
                         )),
                     );
                     // Nothing secret to show: the finding is about the file.
                     f.redacted.clear();
+                    f.end_line = 1;
                     vec![f]
                 }
                 _ => Vec::new(),
@@ -136,16 +140,49 @@ impl Policy {
                 let Ok(rules) = md.rules.clone().with_default().compile() else {
                     return Vec::new();
                 };
-                let found = crypto::decide(&tree, &rules)
-                    .into_iter()
-                    .filter(|d| !d.comment && d.is_plaintext_violation());
+                let decisions = crypto::decide(&tree, &rules);
+                if !decisions
+                    .iter()
+                    .any(|d| !d.comment && d.is_plaintext_violation())
+                {
+                    return Vec::new();
+                }
+                // Each value's place by its path in the document (what the cipher walked), not
+                // by searching for its key's name: a key that repeats (`staging.value`,
+                // `prod.value`) or contains another puts the finding on the right line.
+                let scalars = leaf_paths(&tree);
+                let places = (format == Format::Yaml || format == Format::Json)
+                    .then(|| Places::of(data))
+                    .flatten()
+                    .filter(|p| {
+                        p.docs() == tree.branches.len()
+                            && scalars.len() == decisions.iter().filter(|d| !d.comment).count()
+                    });
                 let mut out = Vec::new();
                 let mut cursor = 0;
-                for d in found {
+                let mut scalar = 0;
+                for d in decisions {
+                    let this = scalar;
+                    if !d.comment {
+                        scalar += 1;
+                    }
+                    if d.comment || !d.is_plaintext_violation() {
+                        continue;
+                    }
                     let (leaf_path, value) = (d.path, d.bytes);
                     let key = d.key.unwrap_or_default();
-                    let at = find_line_with(data, cursor, &key).unwrap_or(cursor);
-                    cursor = at;
+                    let placed = places.as_ref().and_then(|p| {
+                        let (doc, steps) = &scalars[this];
+                        p.at(*doc, steps)
+                    });
+                    let at = match placed {
+                        Some(at) => at,
+                        None => {
+                            let at = find_line_with(data, cursor, &key).unwrap_or(cursor);
+                            cursor = at;
+                            at
+                        }
+                    };
                     if inline_allowed(data, at) {
                         continue;
                     }
@@ -166,6 +203,46 @@ impl Policy {
             }
         }
     }
+}
+
+/// The document and path of every scalar of `tree`, in the order the cipher walks them.
+fn leaf_paths(tree: &crate::tree::Tree) -> Vec<(usize, Vec<Step>)> {
+    use crate::tree::{Entry, Value};
+    fn walk(v: &Value, doc: usize, path: &mut Vec<Step>, out: &mut Vec<(usize, Vec<Step>)>) {
+        match v {
+            Value::Scalar(_) => out.push((doc, path.clone())),
+            Value::Map(m) => {
+                for e in &m.entries {
+                    if let Entry::Pair(k, v) = e {
+                        path.push(Step::Key(k.clone()));
+                        walk(v, doc, path, out);
+                        path.pop();
+                    }
+                }
+            }
+            Value::List(items) => {
+                let nodes = items.iter().filter(|v| !matches!(v, Value::Comment(_)));
+                for (i, v) in nodes.enumerate() {
+                    path.push(Step::Index(i));
+                    walk(v, doc, path, out);
+                    path.pop();
+                }
+            }
+            Value::Null | Value::Comment(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (doc, m) in tree.branches.iter().enumerate() {
+        let mut path = Vec::new();
+        for e in &m.entries {
+            if let Entry::Pair(k, v) = e {
+                path.push(Step::Key(k.clone()));
+                walk(v, doc, &mut path, &mut out);
+                path.pop();
+            }
+        }
+    }
+    out
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

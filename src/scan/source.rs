@@ -91,31 +91,108 @@ fn unquote(s: &str) -> String {
 
 const COMMIT_MARK: &str = "\u{1}shroud-commit ";
 
+/// The new path of a `diff --git a/P b/P` header (both sides equal: no rename or copy), with
+/// git's quoting undone. A rename or copy names its path on `rename to`/`copy to` lines.
+fn header_path(rest: &str) -> Option<String> {
+    if rest.len().is_multiple_of(2) {
+        return None;
+    }
+    let half = rest.len() / 2;
+    let (a, b) = (rest.get(..half)?, rest.get(half + 1..)?);
+    let (a, b) = (unquote(a), unquote(b));
+    let (a, b) = (a.strip_prefix("a/")?, b.strip_prefix("b/")?);
+    (a == b).then(|| b.to_owned())
+}
+
+/// Every line of a changed file that git shows as binary (`Binary files … differ`, for a
+/// `-diff` or `binary` attribute or content git takes for binary): the whole blob is scanned,
+/// and the scanner's own binary detection decides what is binary.
+pub const WHOLE_FILE: (usize, usize) = (1, usize::MAX);
+
 /// Parses `git diff`/`git log -p` output made with `-U0 --full-index`.
+///
+/// Headers are read only between hunks: each `@@ -a,b +c,d @@` header says how many lines its
+/// hunk holds, and those lines are content, whatever they start with (an added `++ x` line is
+/// `+++ x` in the patch). A file shown as binary is taken as wholly added ([`WHOLE_FILE`]);
+/// a submodule (gitlink, mode 160000) has no blob and is skipped.
 pub fn parse_patch(out: impl BufRead) -> Result<Vec<Change>, SourceError> {
     let mut changes: Vec<Change> = Vec::new();
     let mut commit: Option<String> = None;
     let mut blob: Option<String> = None;
+    // The file section's path from its `diff --git` header (or `rename to`/`copy to`).
+    let mut path: Option<String> = None;
+    let mut gitlink = false;
     let mut current = false;
+    // Lines of the current hunk still to come: removed (old side) and added (new side).
+    let (mut old_left, mut new_left) = (0usize, 0usize);
     for line in out.split(b'\n') {
         let line = line?;
+        if old_left + new_left > 0 {
+            match line.first() {
+                Some(b'-') if old_left > 0 => {
+                    old_left -= 1;
+                    continue;
+                }
+                Some(b'+') if new_left > 0 => {
+                    new_left -= 1;
+                    continue;
+                }
+                Some(b' ') if old_left > 0 && new_left > 0 => {
+                    old_left -= 1;
+                    new_left -= 1;
+                    continue;
+                }
+                Some(b'\\') => continue,
+                // Not what the header announced: read it as a header again.
+                _ => (old_left, new_left) = (0, 0),
+            }
+        }
         let line = String::from_utf8_lossy(&line);
         if let Some(c) = line.strip_prefix(COMMIT_MARK) {
             commit = Some(c.trim().to_owned());
             current = false;
             blob = None;
-        } else if line.starts_with("diff --git ") {
+            path = None;
+            gitlink = false;
+        } else if let Some(rest) = line.strip_prefix("diff --git ") {
             current = false;
             blob = None;
+            path = header_path(rest);
+            gitlink = false;
+        } else if let Some(mode) = line
+            .strip_prefix("new file mode ")
+            .or_else(|| line.strip_prefix("new mode "))
+        {
+            gitlink = mode.trim().starts_with("160");
+        } else if let Some(p) = line
+            .strip_prefix("rename to ")
+            .or_else(|| line.strip_prefix("copy to "))
+        {
+            path = Some(unquote(p));
         } else if let Some(rest) = line.strip_prefix("index ") {
-            blob = rest
-                .split_whitespace()
+            let mut it = rest.split_whitespace();
+            blob = it
                 .next()
                 .and_then(|r| r.split("..").nth(1))
                 .map(str::to_owned);
+            if it.next().is_some_and(|m| m.starts_with("160")) {
+                gitlink = true;
+            }
+        } else if line.starts_with("Binary files ") && line.ends_with(" differ") {
+            current = false;
+            if let (Some(b), Some(p), false) = (&blob, &path, gitlink)
+                && !b.bytes().all(|c| c == b'0')
+            {
+                changes.push(Change {
+                    commit: commit.clone(),
+                    path: p.clone(),
+                    blob: b.clone(),
+                    added: vec![WHOLE_FILE],
+                });
+            }
         } else if let Some(p) = line.strip_prefix("+++ ") {
             current = false;
-            if p == "/dev/null" {
+            if p == "/dev/null" || gitlink {
                 continue;
             }
             let p = unquote(p);
@@ -129,18 +206,31 @@ pub fn parse_patch(out: impl BufRead) -> Result<Vec<Change>, SourceError> {
                 });
                 current = true;
             }
-        } else if current && line.starts_with("@@ ") {
+        } else if line.starts_with("@@ ") {
             // @@ -a[,b] +c[,d] @@
-            let plus = line.split_whitespace().find(|t| t.starts_with('+'));
-            if let Some(plus) = plus {
-                let mut it = plus[1..].split(',');
-                let start: usize = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-                let count: usize = it.next().and_then(|s| s.parse().ok()).unwrap_or(1);
-                if count > 0
-                    && let Some(c) = changes.last_mut()
-                {
-                    c.added.push((start, start + count - 1));
-                }
+            let count = |sign: char| -> Option<(usize, usize)> {
+                let t = line
+                    .split_whitespace()
+                    .skip(1)
+                    .find(|t| t.starts_with(sign))?;
+                let mut it = t[1..].split(',');
+                let start = it.next()?.parse().ok()?;
+                let count = match it.next() {
+                    Some(c) => c.parse().ok()?,
+                    None => 1,
+                };
+                Some((start, count))
+            };
+            let old = count('-').map_or(0, |(_, c)| c);
+            let new = count('+');
+            old_left = old;
+            new_left = new.map_or(0, |(_, c)| c);
+            if let Some((start, n)) = new
+                && n > 0
+                && current
+                && let Some(c) = changes.last_mut()
+            {
+                c.added.push((start, start + n - 1));
             }
         }
     }
@@ -154,7 +244,7 @@ const PATCH_ARGS: &[&str] = &[
     "--no-color",
     "--no-ext-diff",
     "--no-textconv",
-    "--diff-filter=ACMR",
+    "--diff-filter=ACMRT",
     "--src-prefix=a/",
     "--dst-prefix=b/",
 ];
@@ -219,13 +309,14 @@ pub fn commits(root: &Path, range: &str) -> Result<Vec<Change>, SourceError> {
     Ok(changes)
 }
 
-/// One blob of history: its id, the path and commit that first introduced it, its size.
+/// One blob of history: its id, each distinct path it was introduced under with the oldest
+/// commit that introduced it there, its size.
 #[derive(Clone, Debug)]
 pub struct HistoryBlob {
     pub blob: String,
-    pub path: String,
-    /// Index into [`History::commits`] of the oldest commit that introduced this blob.
-    pub commit: usize,
+    /// `(path, index into [`History::commits`])`, oldest first: path-dependent checks (a
+    /// Secret's `.yaml` name, a `.sops.yaml` `path_regex`) run for every path.
+    pub paths: Vec<(String, usize)>,
     pub size: u64,
 }
 
@@ -268,8 +359,8 @@ fn cat_file(
     Ok((child, stdout))
 }
 
-/// Every blob that any reachable commit introduced, with the first commit and path that did,
-/// from one `git log --raw` pass (oldest first by commit date, parents always before children;
+/// Every blob that any reachable commit introduced, with each distinct path it was introduced
+/// under and the first commit that did so there, from one `git log --raw` pass (oldest first by commit date, parents always before children;
 /// merges contribute what they changed relative to all parents), sized and checked with one `git cat-file --batch-check`.
 pub fn history(root: &Path) -> Result<History, SourceError> {
     let format = format!("--format={}%H", COMMIT_MARK.replace('\u{1}', "%x01"));
@@ -287,9 +378,11 @@ pub fn history(root: &Path) -> Result<History, SourceError> {
     ];
     let (child, stdout, err_thread) = log_stream(root, &args, "git log --all --raw")?;
     let mut h = History::default();
-    let mut seen = std::collections::HashSet::new();
+    // Each blob once (its index in `ids`), with every distinct path it came under.
+    let mut seen: std::collections::HashMap<Vec<u8>, usize> = std::collections::HashMap::new();
+    let mut pairs = std::collections::HashSet::new();
     let mut ids = Vec::new();
-    let mut found: Vec<(String, usize)> = Vec::new();
+    let mut found: Vec<Vec<(String, usize)>> = Vec::new();
     for line in BufReader::with_capacity(1 << 16, stdout).split(b'\n') {
         let line = line?;
         if let Some(c) = line.strip_prefix(COMMIT_MARK.as_bytes()) {
@@ -314,10 +407,14 @@ pub fn history(root: &Path) -> Result<History, SourceError> {
         if new.bytes().all(|b| b == b'0') || mode.starts_with("160") || mode.starts_with("120") {
             continue;
         }
-        if seen.insert(new.to_owned()) {
-            let path = unquote(&String::from_utf8_lossy(&line[tab + 1..]));
+        let i = *seen.entry(new.as_bytes().to_vec()).or_insert_with(|| {
             ids.push(new.to_owned());
-            found.push((path, h.commits.len() - 1));
+            found.push(Vec::new());
+            ids.len() - 1
+        });
+        if pairs.insert((i, line[tab + 1..].to_vec())) {
+            let path = unquote(&String::from_utf8_lossy(&line[tab + 1..]));
+            found[i].push((path, h.commits.len() - 1));
         }
     }
     let status = child.wait()?;
@@ -341,15 +438,14 @@ pub fn history(root: &Path) -> Result<History, SourceError> {
     let mut ids = ids.into_iter();
     for line in BufReader::new(stdout).lines() {
         let line = line?;
-        let (Some((path, commit)), Some(id)) = (found.next(), ids.next()) else {
+        let (Some(paths), Some(id)) = (found.next(), ids.next()) else {
             break;
         };
         let mut it = line.split(' ');
         match (it.next(), it.next(), it.next()) {
             (Some(_), Some("blob"), Some(size)) => h.blobs.push(HistoryBlob {
                 blob: id,
-                path,
-                commit,
+                paths,
                 size: size.parse().unwrap_or(0),
             }),
             (_, Some("missing"), _) => h.missing.push(id),
@@ -422,11 +518,25 @@ mod tests {
     fn parses_hunks_and_commits() {
         let patch = "\u{1}shroud-commit abc\ndiff --git a/x.txt b/x.txt\nindex 1111..2222 100644\n--- a/x.txt\n+++ b/x.txt\n@@ -1,0 +2,3 @@\n+a\n+b\n+c\n@@ -9 +12 @@\n-x\n+y\ndiff --git a/bin b/bin\nindex 3..4\nBinary files a/bin and b/bin differ\ndiff --git a/\"q\\tz\" b/\"q\\tz\"\nnew file mode 100644\nindex 000..5555\n--- /dev/null\n+++ \"b/q\\tz\"\n@@ -0,0 +1 @@\n+k\n";
         let c = parse_patch(patch.as_bytes()).unwrap();
-        assert_eq!(c.len(), 2);
+        assert_eq!(c.len(), 3);
         assert_eq!(c[0].commit.as_deref(), Some("abc"));
         assert_eq!(c[0].blob, "2222");
         assert_eq!(c[0].added, vec![(2, 4), (12, 12)]);
-        assert_eq!(c[1].path, "q\tz");
-        assert_eq!(c[1].blob, "5555");
+        // A file git shows as binary is scanned whole.
+        assert_eq!((c[1].path.as_str(), c[1].blob.as_str()), ("bin", "4"));
+        assert_eq!(c[1].added, vec![WHOLE_FILE]);
+        assert_eq!(c[2].path, "q\tz");
+        assert_eq!(c[2].blob, "5555");
+    }
+
+    /// Added lines that look like headers (`++ /dev/null` is `+++ /dev/null` in the patch) are
+    /// content: the hunk header's counts say where the hunk ends. A submodule has no blob.
+    #[test]
+    fn hunk_lines_are_counted_and_gitlinks_skipped() {
+        let patch = "diff --git a/n.txt b/n.txt\nindex 1..2 100644\n--- a/n.txt\n+++ b/n.txt\n@@ -5 +5 @@\n-line 5\n+++ /dev/null\n@@ -30 +30,2 @@\n-line 30\n+--- a/x\n+diff --git a/x b/x\n\\ No newline at end of file\ndiff --git a/sub b/sub\nnew file mode 160000\nindex 0000..abcd\n--- /dev/null\n+++ b/sub\n@@ -0,0 +1 @@\n+Subproject commit abcd\n";
+        let c = parse_patch(patch.as_bytes()).unwrap();
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].path, "n.txt");
+        assert_eq!(c[0].added, vec![(5, 5), (30, 31)]);
     }
 }

@@ -1640,3 +1640,423 @@ fn a_stalled_git_stream_times_out_instead_of_hanging() {
     }
     assert!(!alive(), "`{marker}` outlived the scan");
 }
+
+// Red-team bypasses of the hook's promise ("the hook never lets plaintext in"): each scenario
+// below once passed `shroud scan --staged` (and `--commits`) with plaintext in it.
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// `(rule, path, line)` of a JSON scan in `dir`, and its exit code.
+fn scan_json(dir: &Path, args: &[&str]) -> (i32, Vec<(String, String, u64)>) {
+    let mut all = vec!["scan", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = shroud(dir, &all);
+    (code(&out), rules_of(&json(&out)))
+}
+
+fn has(found: &[(String, String, u64)], rule: &str, path: &str, line: u64) -> bool {
+    found.contains(&(rule.to_owned(), path.to_owned(), line))
+}
+
+/// A repository whose `.sops.yaml` requires `k8s/*.yaml` encrypted, with a plaintext Secret
+/// written as `k8s/api.yaml` and, identical (one blob), as `k8s/api.txt`, which git lists
+/// first.
+fn secret_under_two_paths() -> tempfile::TempDir {
+    let d = repo();
+    write(
+        d.path(),
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: k8s/.*\\.yaml$\n    encrypted_regex: ^(data|stringData)$\n    age: {}\n",
+            crate::util::TEST_RECIPIENT
+        ),
+    );
+    commit_all(d.path(), "sops");
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api\ntype: Opaque\ndata:\n  dsn: {}\n  admin: {}\n",
+        b64("Tr0ub4dor&3-horse-staple"),
+        b64(&format!("k7Qm2Rz9{}", "Xw4Lp8Vt3Nb6"))
+    );
+    write(d.path(), "k8s/api.yaml", &secret);
+    write(d.path(), "k8s/api.txt", &secret);
+    git(d.path(), &["add", "-A"]);
+    d
+}
+
+/// One blob staged under two paths: the path-dependent checks (a Secret needs a `.yaml` name,
+/// the `.sops.yaml` rule matches `.yaml`) run for every path it has, not only the first.
+#[test]
+fn one_blob_under_two_paths_is_checked_under_each() {
+    let d = secret_under_two_paths();
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(
+        has(&found, "kubernetes-secret", "k8s/api.yaml", 7),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "kubernetes-secret", "k8s/api.yaml", 8),
+        "{found:?}"
+    );
+    assert!(
+        has(&found, "sops-unencrypted-file", "k8s/api.yaml", 1),
+        "{found:?}"
+    );
+}
+
+/// The same, committed: a commit range and the history scan check every path of the blob.
+#[test]
+fn one_blob_under_two_paths_is_checked_under_each_in_history() {
+    let d = secret_under_two_paths();
+    git(d.path(), &["commit", "-q", "--no-verify", "-m", "leak"]);
+    for args in [&["--commits", "HEAD~1..HEAD"][..], &["--all-history"][..]] {
+        let (rc, found) = scan_json(d.path(), args);
+        assert_eq!(rc, 1, "{args:?}: {found:?}");
+        assert!(
+            has(&found, "kubernetes-secret", "k8s/api.yaml", 7)
+                && has(&found, "kubernetes-secret", "k8s/api.yaml", 8),
+            "{args:?}: {found:?}"
+        );
+    }
+}
+
+/// A template committed with a PEM placeholder; the real key body pasted later between the
+/// unchanged BEGIN/END lines: the finding starts on an unchanged line, but its span covers
+/// added lines.
+#[test]
+fn key_body_pasted_between_unchanged_pem_lines_is_reported() {
+    let d = repo();
+    let (begin, end) = (
+        format!("-----BEGIN {} KEY-----", "PRIVATE"),
+        format!("-----END {} KEY-----", "PRIVATE"),
+    );
+    write(
+        d.path(),
+        "app.yaml",
+        &format!("server:\n  tls_key: |\n    {begin}\n    REPLACE_ME\n    {end}\n"),
+    );
+    commit_all(d.path(), "template");
+    let key = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .expect("openssl runs");
+    assert!(key.status.success());
+    let key = String::from_utf8(key.stdout).unwrap();
+    assert!(key.starts_with(&begin), "{key}");
+    let body: String = key.lines().map(|l| format!("    {l}\n")).collect();
+    write(
+        d.path(),
+        "app.yaml",
+        &format!("server:\n  tls_key: |\n{body}"),
+    );
+    git(d.path(), &["add", "app.yaml"]);
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(has(&found, "private-key", "app.yaml", 3), "{found:?}");
+}
+
+/// Files a `.gitattributes` marks `-diff` or `binary` have no hunks in `git diff` ("Binary
+/// files differ"): they are scanned whole; a real binary file is still skipped.
+#[test]
+fn binary_attributed_files_are_scanned() {
+    let d = repo();
+    write(
+        d.path(),
+        ".gitattributes",
+        "*.lock -diff\nconfig/*.json binary\n*.bin binary\n",
+    );
+    commit_all(d.path(), "attributes");
+    let token = github_token(41);
+    write(
+        d.path(),
+        "config/prod.json",
+        &format!("{{\n  \"github_token\": \"{token}\"\n}}\n"),
+    );
+    write(
+        d.path(),
+        "deps.lock",
+        &format!("resolved x\nTOKEN={}\n", github_token(42)),
+    );
+    let mut bin = b"\x00\x01binary\n".to_vec();
+    bin.extend_from_slice(format!("T={}\n", github_token(43)).as_bytes());
+    std::fs::write(d.path().join("blob.bin"), bin).unwrap();
+    git(d.path(), &["add", "-A"]);
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(
+        has(&found, "github-token", "config/prod.json", 2),
+        "{found:?}"
+    );
+    assert!(has(&found, "github-token", "deps.lock", 2), "{found:?}");
+    assert!(!found.iter().any(|f| f.1 == "blob.bin"), "{found:?}");
+    git(d.path(), &["commit", "-q", "--no-verify", "-m", "leak"]);
+    let (rc, found) = scan_json(d.path(), &["--commits", "HEAD~1..HEAD"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(
+        has(&found, "github-token", "config/prod.json", 2),
+        "{found:?}"
+    );
+    assert!(has(&found, "github-token", "deps.lock", 2), "{found:?}");
+}
+
+/// A symlink replaced by a regular file is a type change (`T`): it is scanned.
+#[test]
+fn a_symlink_turned_file_is_scanned() {
+    let d = repo();
+    write(d.path(), "settings.example.env", "placeholder\n");
+    std::os::unix::fs::symlink("settings.example.env", d.path().join("settings.env")).unwrap();
+    let base = commit_all(d.path(), "link");
+    std::fs::remove_file(d.path().join("settings.env")).unwrap();
+    write(
+        d.path(),
+        "settings.env",
+        &format!("GITHUB_TOKEN={}\n", github_token(44)),
+    );
+    git(d.path(), &["add", "-A"]);
+    assert!(git(d.path(), &["diff", "--cached", "--name-status"]).starts_with("T\t"));
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(has(&found, "github-token", "settings.env", 1), "{found:?}");
+    git(d.path(), &["commit", "-q", "--no-verify", "-m", "leak"]);
+    let range = format!("{base}..HEAD");
+    let (rc, found) = scan_json(d.path(), &["--commits", &range]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(has(&found, "github-token", "settings.env", 1), "{found:?}");
+}
+
+/// An added line starting `++ ` is `+++ …` in the patch: it is content, not a file header
+/// (which ended the file and hid every later hunk).
+#[test]
+fn an_added_plus_plus_line_is_not_a_header() {
+    let d = repo();
+    let lines: Vec<String> = (1..=40).map(|i| format!("line {i}")).collect();
+    write(d.path(), "notes.txt", &(lines.join("\n") + "\n"));
+    commit_all(d.path(), "notes");
+    let mut changed = lines.clone();
+    changed[4] = "++ /dev/null".into();
+    changed[29] = format!("GITHUB_TOKEN={}", github_token(45));
+    write(d.path(), "notes.txt", &(changed.join("\n") + "\n"));
+    git(d.path(), &["add", "notes.txt"]);
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(has(&found, "github-token", "notes.txt", 30), "{found:?}");
+}
+
+/// A staged submodule (a gitlink) has no blob in this repository: nothing is missing.
+#[test]
+fn a_staged_submodule_is_not_a_missing_object() {
+    let d = repo();
+    write(d.path(), "README", "x\n");
+    commit_all(d.path(), "init");
+    git(
+        d.path(),
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            "160000,1234567890123456789012345678901234567890,sub",
+        ],
+    );
+    let out = shroud(d.path(), &["scan", "--staged", "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert_eq!(
+        json(&out)["warnings"],
+        serde_json::json!([]),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// A sandbox that is a git repository with a `.sops.yaml` for `path_regex` and the test key.
+fn sops_repo(path_regex: &str) -> crate::util::Sandbox {
+    let s = crate::util::Sandbox::new();
+    let dir = s.dir.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["config", "user.name", "Test"]);
+    git(dir, &["config", "user.email", "test@example.com"]);
+    s.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: {path_regex}\n    age: {}\n",
+            crate::util::TEST_RECIPIENT
+        ),
+    );
+    s
+}
+
+/// A plaintext value pasted under a key whose name repeats (`staging.value`, `prod.value`) is
+/// placed at its own key, an added line, not at the first line naming `value`.
+#[test]
+fn a_sops_value_under_a_repeated_key_is_placed_by_its_path() {
+    let s = sops_repo("secrets/.*\\.yaml$");
+    let dir = s.dir.path();
+    s.write(
+        "secrets/app.yaml",
+        "staging:\n    value: s7aging-only-Kq2\nprod:\n    value: placeholder-to-replace\n",
+    );
+    let out = s
+        .with_key()
+        .args(["encrypt", "-i", "secrets/app.yaml"])
+        .run();
+    crate::util::assert_code(&out, 0);
+    commit_all(dir, "encrypted");
+    let text = s.read("secrets/app.yaml");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert!(lines[3].trim_start().starts_with("value: ENC["), "{text}");
+    lines[3] = format!("    value: {}", "Zr8vN2pQx7LmW4tK9sYb");
+    s.write("secrets/app.yaml", &(lines.join("\n") + "\n"));
+    git(dir, &["add", "secrets/app.yaml"]);
+    let (rc, found) = scan_json(dir, &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(
+        has(&found, "sops-plaintext-value", "secrets/app.yaml", 4),
+        "{found:?}"
+    );
+}
+
+/// A Secret document after a `%YAML` directive, and a Secret item of a `kind: List`, are
+/// placed where they are, after an earlier object with the same key names.
+#[test]
+fn secret_items_and_documents_are_placed_by_position() {
+    let value = b64(&format!("k7Qm2Rz9{}", "Xw4Lp8Vt3Nb6"));
+    let cases = [
+        (
+            "app.yaml",
+            "%YAML 1.2\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  admin: ops-team\n".to_owned(),
+            format!("---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: a\ndata:\n  admin: {value}\n"),
+            15,
+        ),
+        (
+            "all.yaml",
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: c\n  data:\n    admin: ops-team\n".to_owned(),
+            format!("- apiVersion: v1\n  kind: Secret\n  metadata:\n    name: a\n  data:\n    admin: {value}\n"),
+            15,
+        ),
+    ];
+    for (name, old, added, line) in cases {
+        let d = repo();
+        write(d.path(), name, &old);
+        commit_all(d.path(), "config map");
+        write(d.path(), name, &format!("{old}{added}"));
+        git(d.path(), &["add", name]);
+        let (rc, found) = scan_json(d.path(), &["--staged"]);
+        assert_eq!(rc, 1, "{name}: {found:?}");
+        assert!(
+            has(&found, "kubernetes-secret", name, line),
+            "{name}: {found:?}"
+        );
+    }
+}
+
+/// A sops-encrypted Secret whose rules cover `data` only, with a plaintext `stringData` added
+/// by hand: a Secret's values must be encrypted in a sops file too.
+#[test]
+fn plaintext_string_data_in_a_sops_secret_is_reported() {
+    let s = sops_repo("nothing-matches$");
+    let dir = s.dir.path();
+    s.write(
+        "k8s/api.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api\ndata:\n  dsn: {}\n",
+            b64("Tr0ub4dor&3-horse-staple")
+        ),
+    );
+    let out = s
+        .with_key()
+        .args(["encrypt", "-i", "--age", crate::util::TEST_RECIPIENT])
+        .args(["--encrypted-regex", "^data$", "k8s/api.yaml"])
+        .run();
+    crate::util::assert_code(&out, 0);
+    commit_all(dir, "encrypted Secret");
+    let text = s.read("k8s/api.yaml").replacen(
+        "metadata:\n",
+        &format!(
+            "stringData:\n    admin: k7Qm2Rz9{}\nmetadata:\n",
+            "Xw4Lp8Vt3Nb6"
+        ),
+        1,
+    );
+    s.write("k8s/api.yaml", &text);
+    git(dir, &["add", "k8s/api.yaml"]);
+    let (rc, found) = scan_json(dir, &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(
+        has(&found, "kubernetes-secret", "k8s/api.yaml", 4),
+        "{found:?}"
+    );
+}
+
+/// `sops: {}` is not sops metadata: the Secret is still judged as plaintext.
+#[test]
+fn an_empty_sops_key_does_not_hide_a_secret() {
+    let d = repo();
+    write(
+        d.path(),
+        "secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\ndata:\n  admin: {}\nsops: {{}}\n",
+            b64(&format!("k7Qm2Rz9{}", "Xw4Lp8Vt3Nb6"))
+        ),
+    );
+    git(d.path(), &["add", "-A"]);
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(
+        has(&found, "kubernetes-secret", "secret.yaml", 6),
+        "{found:?}"
+    );
+}
+
+/// A baselined `sops-unencrypted-file` accepts that version of the file, not whatever is put
+/// into it later.
+#[test]
+fn a_baselined_unencrypted_file_that_changes_is_a_new_finding() {
+    let d = repo();
+    write(
+        d.path(),
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: secrets/.*$\n    age: {}\n",
+            crate::util::TEST_RECIPIENT
+        ),
+    );
+    write(d.path(), "secrets/app.env", "LOG_LEVEL=debug\n");
+    git(d.path(), &["add", "-A"]);
+    assert_eq!(
+        code(&shroud(
+            d.path(),
+            &["scan", "--staged", "--update-baseline"]
+        )),
+        0
+    );
+    commit_all(d.path(), "accepted for now");
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 0, "{found:?}");
+    write(
+        d.path(),
+        "secrets/app.env",
+        &format!("LOG_LEVEL=debug\nADMIN=k7Qm2Rz9{}\n", "Xw4Lp8Vt3Nb6"),
+    );
+    git(d.path(), &["add", "-A"]);
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(
+        has(&found, "sops-unencrypted-file", "secrets/app.env", 1),
+        "{found:?}"
+    );
+}
