@@ -138,7 +138,7 @@ impl<'a> SecretDoc<'a> {
             .and_then(Value::as_map)
             .filter(|m| crate::metadata::layout::looks_like_metadata(m))
             .and_then(|m| crate::metadata::layout::parse(m).ok())
-            .is_some_and(|md| md.mac.is_some() || !md.lastmodified.is_empty())
+            .is_some_and(|md| md.is_written())
     }
 
     /// The raw text of the `kubectl.kubernetes.io/last-applied-configuration` annotation.

@@ -51,6 +51,13 @@ impl Metadata {
         }
     }
 
+    /// Whether sops (or shroud) wrote this block: it has a MAC or a `lastmodified`. The scanner
+    /// takes a `sops` key without either (`sops: {}`) for user data, whose values are judged as
+    /// plaintext.
+    pub fn is_written(&self) -> bool {
+        self.mac.is_some() || !self.lastmodified.is_empty()
+    }
+
     /// All master keys, in group order.
     pub fn all_keys(&self) -> impl Iterator<Item = &MasterKey> {
         self.key_groups.iter().flat_map(|g| g.keys.iter())

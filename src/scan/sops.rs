@@ -102,11 +102,7 @@ impl Policy {
         // Whether it is a sops file is `document::sniff`'s decision; a `sops` key that is not
         // sops metadata (no mac, no lastmodified) is user data.
         let sops = match crate::document::sniff_parsed(format, data) {
-            (crate::document::Sniff::Sops, Some((tree, md)))
-                if md.mac.is_some() || !md.lastmodified.is_empty() =>
-            {
-                Some((tree, md))
-            }
+            (crate::document::Sniff::Sops, Some((tree, md))) if md.is_written() => Some((tree, md)),
             _ => None,
         };
         match sops {
