@@ -429,6 +429,10 @@ pub struct ExposedValue {
     pub first: Option<CommitRef>,
     pub last: Option<CommitRef>,
     pub status: Status,
+    /// Current files (relative paths) in which the same value is in use today, under any key
+    /// path: a value copied or renamed elsewhere is still live.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub live_in: Vec<String>,
 }
 
 /// One file whose versions a revoked key could open.
@@ -443,6 +447,10 @@ pub struct ExposedFile {
     pub values: Vec<ExposedValue>,
     /// Whether today's data key is one a revoked key could unwrap.
     pub data_key: DataKeyState,
+    /// Other paths (in any ref's history or the working tree) whose envelopes for a revoked key
+    /// unwrap today's data key of this file: a copy or a rename keeps its data key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data_key_from: Vec<String>,
 }
 
 /// Whether a file's current data key is one that a revoked key could unwrap from some version
@@ -533,11 +541,10 @@ fn keyed(key: &[u8; 32], bytes: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// What an opened version is compared by: keyed digests of its encrypted values (by key path)
-/// and of its data key. Neither a value nor a key is kept.
+/// What an opened version's values are compared by: keyed digests of its encrypted values
+/// (by key path). No value is kept.
 struct Digests {
     values: HashMap<String, [u8; 32]>,
-    data_key: [u8; 32],
 }
 
 fn digests(opened: &document::Opened, key: &[u8; 32]) -> Digests {
@@ -549,10 +556,7 @@ fn digests(opened: &document::Opened, key: &[u8; 32]) -> Digests {
             .collect(),
         Err(_) => HashMap::new(),
     };
-    Digests {
-        values,
-        data_key: keyed(key, opened.cipher.key().expose()),
-    }
+    Digests { values }
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -674,7 +678,9 @@ fn working_tree_versions(
 
 /// Everything `named` could read at any point: every version, in the history of every ref and
 /// in the working tree under `root`, whose envelopes list a named key. With `keyring`, exposed
-/// values are compared with today's (see [`Status`]).
+/// values are compared with today's (see [`Status`]), and today's data key of every current file
+/// with the data key of every exposing version of every path (see [`DataKeyState`]): a file
+/// copied or renamed keeps its data key, so an envelope under the old path opens the new one.
 pub async fn exposure(
     root: &Path,
     named: &Named,
@@ -687,11 +693,33 @@ pub async fn exposure(
     };
     let base = top.clone().unwrap_or_else(|| root.to_path_buf());
     let today = working_tree_versions(root, &base, named, &mut by_path)?;
+    let digest_key: [u8; 32] = rand::random();
+    let mut now = BTreeMap::new();
+    for (path, (format, bytes)) in &today {
+        let n = Read::of(path, *format, bytes, keyring, &digest_key, false, named).await;
+        now.insert(path.clone(), n);
+    }
+    let mut then = BTreeMap::new();
+    for (path, versions) in &by_path {
+        let mut read = Vec::with_capacity(versions.len());
+        for v in versions {
+            read.push(Read::of(path, v.format, &v.bytes, keyring, &digest_key, true, named).await);
+        }
+        then.insert(path.clone(), read);
+    }
+    let mut in_use: HashMap<[u8; 32], BTreeSet<String>> = HashMap::new();
+    for (path, n) in &now {
+        for d in n.digests.iter().flat_map(|d| d.values.values()) {
+            in_use.entry(*d).or_default().insert(path.clone());
+        }
+    }
     let compare = Compare {
-        named,
-        keyring,
-        digest_key: rand::random(),
         history: &history,
+        now: &now,
+        all_now_opened: now.values().all(|n| n.digests.is_some()),
+        in_use,
+        versions: &by_path,
+        then: &then,
     };
     let mut out = Exposure {
         base: base.clone(),
@@ -699,20 +727,115 @@ pub async fn exposure(
         compared: keyring.is_some(),
         files: Vec::new(),
     };
-    for (path, versions) in by_path {
-        let now = today.get(&path);
-        out.files.push(compare.file(path, versions, now).await);
+    for path in by_path.keys() {
+        out.files.push(compare.file(path));
+    }
+    // Current files with no exposing version under their own path whose data key one under
+    // another path unwraps (or that cannot be ruled out): they need a new data key too.
+    for path in now.keys().filter(|p| !by_path.contains_key(*p)) {
+        let (data_key, data_key_from, keys) = compare.data_key(path);
+        if data_key.needs_rekey() {
+            out.files.push(ExposedFile {
+                path: path.clone(),
+                keys: keys.into_iter().collect(),
+                versions: 0,
+                values: Vec::new(),
+                data_key,
+                data_key_from,
+            });
+        }
     }
     Ok(out)
 }
 
-/// How exposed values are compared with today's: keyed digests of both under one random key,
-/// never the values themselves.
+/// One version (or today's file) as read for the comparison: its metadata and encrypted key
+/// paths, and with a key that opens it, its data key and keyed digests of its values.
+struct Read {
+    md: Option<Metadata>,
+    paths: Option<BTreeSet<String>>,
+    listed: bool,
+    key: Option<crate::secret::DataKey>,
+    digests: Option<Digests>,
+}
+
+impl Read {
+    async fn of(
+        path: &str,
+        format: Format,
+        bytes: &[u8],
+        keyring: Option<&Keyring>,
+        digest_key: &[u8; 32],
+        ignore_mac: bool,
+        named: &Named,
+    ) -> Read {
+        let Ok((tree, md)) = document::load_encrypted(path, format, bytes) else {
+            return Read {
+                md: None,
+                paths: None,
+                listed: false,
+                key: None,
+                digests: None,
+            };
+        };
+        let paths = encrypted_paths(&tree, &md).into_iter().collect();
+        let listed = lists(&md, named);
+        let key = match keyring {
+            Some(k) => k.unwrap_data_key(&md).await.ok(),
+            None => None,
+        };
+        let digests = key.as_ref().and_then(|key| {
+            document::open_with_key(path, tree, md.clone(), key, ignore_mac)
+                .ok()
+                .map(|o| digests(&o, digest_key))
+        });
+        Read {
+            md: Some(md),
+            paths: Some(paths),
+            listed,
+            key,
+            digests,
+        }
+    }
+}
+
+/// Whether two files were encrypted under the same data key: compared directly when both
+/// keys are at hand, else by whether the one key at hand authenticates the other file's MAC
+/// (encrypted under that file's data key, as an attacker holding the other key would test).
+/// `None`: neither key at hand, or nothing to test it with.
+fn same_data_key(a: &Read, b: &Read) -> Option<bool> {
+    use subtle::ConstantTimeEq;
+    let (Some(amd), Some(bmd)) = (&a.md, &b.md) else {
+        return None;
+    };
+    if let (Some(x), Some(y)) = (&a.key, &b.key) {
+        return Some(bool::from(x.expose().ct_eq(y.expose())));
+    }
+    for (key, other) in [(&a.key, bmd), (&b.key, amd)] {
+        if let (Some(k), Some(mac)) = (key, &other.mac) {
+            let mut cipher = crate::crypto::Cipher::new(k);
+            return match crate::crypto::decrypt_mac(&mut cipher, mac, &other.lastmodified) {
+                Ok(_) => Some(true),
+                Err(crate::crypto::CipherError::Authentication) => Some(false),
+                Err(_) => None,
+            };
+        }
+    }
+    None
+}
+
+/// How exposed values and data keys are compared with today's: keyed digests of both under
+/// one random key, never the values or keys themselves.
 struct Compare<'a> {
-    named: &'a Named,
-    keyring: Option<&'a Keyring>,
-    digest_key: [u8; 32],
     history: &'a git::History,
+    /// Today's sops files, by path relative to the base.
+    now: &'a BTreeMap<String, Read>,
+    /// Whether a key at hand opened every current file (else a value missing from its old
+    /// path may be in use in one that could not be read).
+    all_now_opened: bool,
+    /// Digest of every value in use today → the current files holding it.
+    in_use: HashMap<[u8; 32], BTreeSet<String>>,
+    versions: &'a Versions,
+    then: &'a BTreeMap<String, Vec<Read>>,
 }
 
 /// What one key path's versions showed (see [`Compare::file`]).
@@ -722,6 +845,7 @@ struct Seen {
     oldest: Option<usize>,
     any_unread: bool,
     any_same: bool,
+    live_in: BTreeSet<String>,
 }
 
 impl Compare<'_> {
@@ -732,80 +856,97 @@ impl Compare<'_> {
         })
     }
 
-    /// One file's exposure: every encrypted key path of its exposing versions, with when it
-    /// was first and last exposed and whether today's value is the same.
-    async fn file(
-        &self,
-        path: String,
-        versions: Vec<Version>,
-        today: Option<&(Format, Vec<u8>)>,
-    ) -> ExposedFile {
-        let now = match (self.keyring, today) {
-            (Some(k), Some((format, bytes))) => document::open(&path, *format, bytes, k, false)
-                .await
-                .ok()
-                .map(|o| digests(&o, &self.digest_key)),
-            _ => None,
+    /// Whether today's file at `path` has a data key a revoked key could unwrap: from the
+    /// exposing versions of every path, not only its own. With the other paths that prove it
+    /// and the revoked keys of the versions that do (or cannot be ruled out).
+    fn data_key(&self, path: &str) -> (DataKeyState, Vec<String>, BTreeSet<String>) {
+        let Some(n) = self.now.get(path).filter(|n| n.md.is_some()) else {
+            return (DataKeyState::Gone, Vec::new(), BTreeSet::new());
         };
-        let today_parsed =
-            today.and_then(|(format, bytes)| document::load_encrypted(&path, *format, bytes).ok());
-        let today_paths: Option<BTreeSet<String>> = today_parsed
-            .as_ref()
-            .map(|(t, md)| encrypted_paths(t, md).into_iter().collect());
-        let listed_today = today_parsed
-            .as_ref()
-            .is_some_and(|(_, md)| lists(md, self.named));
-        // Whether today's data key equals an exposed version's: proven only for versions a
-        // key at hand opens.
-        let mut key_same = false;
-        let mut key_unproven = now.is_none();
+        if n.listed {
+            return (DataKeyState::Listed, Vec::new(), BTreeSet::new());
+        }
+        let (mut exposed, mut unproven) = (false, false);
+        let mut from = BTreeSet::new();
+        let mut keys = BTreeSet::new();
+        for (vpath, versions) in self.versions {
+            for (v, r) in versions.iter().zip(&self.then[vpath]) {
+                if r.md.is_none() {
+                    continue;
+                }
+                match same_data_key(r, n) {
+                    Some(true) => {
+                        exposed = true;
+                        keys.extend(v.keys.iter().cloned());
+                        if vpath != path {
+                            from.insert(vpath.clone());
+                        }
+                    }
+                    Some(false) => {}
+                    None => {
+                        unproven = true;
+                        keys.extend(v.keys.iter().cloned());
+                    }
+                }
+            }
+        }
+        let state = if exposed {
+            DataKeyState::Exposed
+        } else if unproven {
+            DataKeyState::Unknown
+        } else {
+            DataKeyState::Fresh
+        };
+        (state, from.into_iter().collect(), keys)
+    }
+
+    /// One path's exposure: every encrypted key path of its exposing versions, with when it
+    /// was first and last exposed and whether the value is in use today (in this file or any
+    /// other).
+    fn file(&self, path: &str) -> ExposedFile {
+        let versions = &self.versions[path];
+        let read = &self.then[path];
+        let now = self.now.get(path);
+        let now_digests = now.and_then(|n| n.digests.as_ref());
+        let today_paths = now.and_then(|n| n.paths.as_ref());
         let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
         let mut keys = BTreeSet::new();
-        for v in &versions {
+        for (v, r) in versions.iter().zip(read) {
             keys.extend(v.keys.iter().cloned());
-            let Ok((tree, md)) = document::load_encrypted(&path, v.format, &v.bytes) else {
-                continue;
-            };
-            let then = match (self.keyring, &now) {
-                (Some(k), Some(_)) => document::open(&path, v.format, &v.bytes, k, true)
-                    .await
-                    .ok()
-                    .map(|o| digests(&o, &self.digest_key)),
-                _ => None,
-            };
-            match (&then, &now) {
-                (Some(t), Some(n)) => key_same |= t.data_key == n.data_key,
-                _ => key_unproven = true,
-            }
-            for kp in encrypted_paths(&tree, &md) {
+            let Some(paths) = &r.paths else { continue };
+            for kp in paths {
                 let e = seen.entry(kp.clone()).or_default();
                 for &c in &v.commits {
                     e.newest = Some(e.newest.map_or(c, |n| n.min(c)));
                     e.oldest = Some(e.oldest.map_or(c, |o| o.max(c)));
                 }
-                match (&then, &now) {
-                    (Some(t), Some(n)) => {
-                        if t.values
-                            .get(&kp)
-                            .is_some_and(|d| n.values.get(&kp) == Some(d))
-                        {
-                            e.any_same = true;
-                        }
-                    }
-                    _ => e.any_unread = true,
+                let Some(d) = r.digests.as_ref().and_then(|t| t.values.get(kp)) else {
+                    e.any_unread = true;
+                    continue;
+                };
+                match now_digests {
+                    Some(n) if n.values.get(kp) == Some(d) => e.any_same = true,
+                    Some(_) => {}
+                    None if today_paths.is_some_and(|p| p.contains(kp)) => e.any_unread = true,
+                    None => {}
+                }
+                if let Some(files) = self.in_use.get(d) {
+                    e.live_in.extend(files.iter().cloned());
                 }
             }
         }
         let values = seen
             .into_iter()
             .map(|(kp, s)| {
-                let gone = today_paths.as_ref().is_none_or(|p| !p.contains(&kp));
-                let status = if s.any_same {
+                let gone = today_paths.is_none_or(|p| !p.contains(&kp));
+                let status = if s.any_same || !s.live_in.is_empty() {
                     Status::Live
+                } else if s.any_unread || (gone && !self.all_now_opened) {
+                    // Not read, or gone from here while a current file could not be read to
+                    // tell whether the value lives on there.
+                    Status::Unknown
                 } else if gone {
                     Status::Removed
-                } else if s.any_unread {
-                    Status::Unknown
                 } else {
                     Status::Changed
                 };
@@ -814,26 +955,18 @@ impl Compare<'_> {
                     first: s.oldest.and_then(|i| self.commit_ref(i)),
                     last: s.newest.and_then(|i| self.commit_ref(i)),
                     status,
+                    live_in: s.live_in.into_iter().collect(),
                 }
             })
             .collect();
-        let data_key = if today_parsed.is_none() {
-            DataKeyState::Gone
-        } else if listed_today {
-            DataKeyState::Listed
-        } else if key_same {
-            DataKeyState::Exposed
-        } else if key_unproven {
-            DataKeyState::Unknown
-        } else {
-            DataKeyState::Fresh
-        };
+        let (data_key, data_key_from, _) = self.data_key(path);
         ExposedFile {
-            path,
+            path: path.to_owned(),
             keys: keys.into_iter().collect(),
             versions: versions.len(),
             values,
             data_key,
+            data_key_from,
         }
     }
 }

@@ -127,7 +127,18 @@ fn print_exposure(e: &Exposure, quiet: bool) {
             if quiet && v.status != Status::Live {
                 continue;
             }
+            let elsewhere: Vec<String> = v
+                .live_in
+                .iter()
+                .filter(|p| **p != f.path)
+                .map(|p| shroud::text::sanitize(p))
+                .collect();
+            let live_elsewhere = format!(
+                "LIVE: still in use today (in {}); change it at its source",
+                elsewhere.join(", ")
+            );
             let what = match v.status {
+                Status::Live if !elsewhere.is_empty() => live_elsewhere.as_str(),
                 Status::Live => "LIVE: still the same today; change it at its source",
                 Status::Changed => "changed since",
                 Status::Removed => "no longer in the file",
