@@ -705,7 +705,7 @@ fn the_stolen_laptop_runbook_as_written() {
         "docs/compromised-key.md",
         "A laptop was stolen (a person's age key)",
     );
-    assert_eq!(blocks.len(), 5, "{blocks:?}");
+    assert_eq!(blocks.len(), 7, "{blocks:?}");
     // 1. The dry run changes nothing.
     let before = sb.read("secrets/db.yaml");
     run_block_ok(repo, &blocks[0], &env);
@@ -740,6 +740,38 @@ fn the_stolen_laptop_runbook_as_written() {
     );
     // 4. The proof passes.
     run_block_ok(repo, &blocks[4], &env);
+    // 5. A key backup for which the stolen key is a recovery recipient is found, re-made
+    //    without it, checked, and the old one destroyed.
+    let usb = tempfile::tempdir().unwrap();
+    let bundle = usb.path().join("keys-backup.json").display().to_string();
+    let new_bundle = usb.path().join("keys-backup-new.json").display().to_string();
+    let recovery_key = usb.path().join("recovery.txt");
+    let out = sb.cmd().args(["keygen", "-o"]).arg(&recovery_key).run();
+    assert_code(&out, 0);
+    let recovery = stdout(&out).trim().to_owned();
+    let recovery_key = recovery_key.display().to_string();
+    let out = sb
+        .cmd()
+        .args(["keys", "backup", "--key-file"])
+        .arg(test_key())
+        .args(["--recipient", &stolen, "--recipient", &recovery, "-o", &bundle])
+        .run();
+    assert_code(&out, 0);
+    let mut env5 = env.clone();
+    env5.extend([
+        ("BUNDLE", bundle.as_str()),
+        ("NEW_BUNDLE", new_bundle.as_str()),
+        ("RECOVERY", recovery.as_str()),
+        ("RECOVERY_KEY", recovery_key.as_str()),
+    ]);
+    let check = stdout(&run_block_ok(repo, &blocks[5], &env5));
+    assert!(check.contains("lists the revoked key"), "{check}");
+    run_block_ok(repo, &blocks[6], &env5);
+    assert!(!Path::new(&bundle).exists());
+    let mut env_new = env.clone();
+    env_new.push(("BUNDLE", new_bundle.as_str()));
+    let check = stdout(&run_block_ok(repo, &blocks[5], &env_new));
+    assert!(check.ends_with(": ok\n"), "{check}");
     write_after(&sb, &mine, "after-theft");
     assert_locked_out(&attacker, &sb, "after-theft");
 }
