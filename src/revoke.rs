@@ -319,7 +319,9 @@ fn sops_files(root: &Path) -> crate::error::Result<Vec<repo::SopsFile>> {
                 document::Sniff::Sops => None,
                 document::Sniff::Damaged(e) => Some(e),
             },
-            Err(e) => Some(format!("a large file that may be a sops file cannot be read: {e}")),
+            Err(e) => Some(format!(
+                "a large file that may be a sops file cannot be read: {e}"
+            )),
         };
         out.push(repo::SopsFile {
             path,

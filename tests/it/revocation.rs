@@ -744,7 +744,11 @@ fn the_stolen_laptop_runbook_as_written() {
     //    without it, checked, and the old one destroyed.
     let usb = tempfile::tempdir().unwrap();
     let bundle = usb.path().join("keys-backup.json").display().to_string();
-    let new_bundle = usb.path().join("keys-backup-new.json").display().to_string();
+    let new_bundle = usb
+        .path()
+        .join("keys-backup-new.json")
+        .display()
+        .to_string();
     let recovery_key = usb.path().join("recovery.txt");
     let out = sb.cmd().args(["keygen", "-o"]).arg(&recovery_key).run();
     assert_code(&out, 0);
@@ -754,7 +758,14 @@ fn the_stolen_laptop_runbook_as_written() {
         .cmd()
         .args(["keys", "backup", "--key-file"])
         .arg(test_key())
-        .args(["--recipient", &stolen, "--recipient", &recovery, "-o", &bundle])
+        .args([
+            "--recipient",
+            &stolen,
+            "--recipient",
+            &recovery,
+            "-o",
+            &bundle,
+        ])
         .run();
     assert_code(&out, 0);
     let mut env5 = env.clone();

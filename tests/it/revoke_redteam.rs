@@ -51,7 +51,11 @@ fn revoke_rekeys_renamed_and_copied_files_whose_old_path_exposes_the_data_key() 
     assert!(!sb.read("secrets/db.yaml").contains(&r));
     let repo = sb.dir.path();
     git(repo, &["commit", "-qam", "remove the key the sops way"]);
-    std::fs::copy(sb.path("secrets/db.yaml"), sb.path("secrets/db-staging.yaml")).unwrap();
+    std::fs::copy(
+        sb.path("secrets/db.yaml"),
+        sb.path("secrets/db-staging.yaml"),
+    )
+    .unwrap();
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-qm", "staging copy"]);
     git(repo, &["mv", "secrets/db.yaml", "secrets/database.yaml"]);
@@ -124,7 +128,10 @@ fn revoke_edits_a_symlinked_sops_yaml_at_its_target() {
         .run();
     assert_code(&out, 0);
     assert_eq!(report(&sb, "r.json")["complete"], true);
-    assert!(!sb.read("config/sops.yaml").contains(&r), "the rule kept the key");
+    assert!(
+        !sb.read("config/sops.yaml").contains(&r),
+        "the rule kept the key"
+    );
     assert!(
         std::fs::symlink_metadata(sb.path(".sops.yaml"))
             .unwrap()
@@ -157,10 +164,16 @@ fn revoke_honours_sops_config() {
         .run();
     assert_code(&out, 0);
     assert_eq!(report(&sb, "r.json")["complete"], true);
-    assert!(!sb.read("config/sops.yaml").contains(&r), "the rule kept the key");
+    assert!(
+        !sb.read("config/sops.yaml").contains(&r),
+        "the rule kept the key"
+    );
     let repo = sb.dir.path();
     git(repo, &["commit", "-qam", "revoke"]);
-    sb.write("secrets/new.yaml", "token: written-after-sops-config-revoke\n");
+    sb.write(
+        "secrets/new.yaml",
+        "token: written-after-sops-config-revoke\n",
+    );
     let out = sb
         .with_key()
         .env("SOPS_CONFIG", &cfg)
@@ -222,10 +235,10 @@ fn revoke_does_not_skip_a_sops_file_over_the_size_cap() {
     let (_, r) = new_key(&sb, "attacker.txt");
     let repo = sb.dir.path();
     git(repo, &["init", "-q", "-b", "main"]);
-    sb.write(".sops.yaml", &rules(&format!("{TEST_RECIPIENT},{r}")).replace(
-        "secrets/.*\\.yaml$",
-        "secrets/.*$",
-    ));
+    sb.write(
+        ".sops.yaml",
+        &rules(&format!("{TEST_RECIPIENT},{r}")).replace("secrets/.*\\.yaml$", "secrets/.*$"),
+    );
     // 51 MB of random bytes: the binary store's JSON is over 64 MiB. Encrypted with the real
     // sops (fast at this size).
     let mut blob = vec![0u8; 51_000_000];
@@ -245,10 +258,17 @@ fn revoke_does_not_skip_a_sops_file_over_the_size_cap() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let size = std::fs::metadata(sb.path("secrets/blob.bin")).unwrap().len();
+    let size = std::fs::metadata(sb.path("secrets/blob.bin"))
+        .unwrap()
+        .len();
     assert!(size > 64 * 1024 * 1024, "{size}");
     sb.write("secrets/db.yaml", "db:\n  password: old\n");
-    assert_code(&sb.with_key().args(["encrypt", "-i", "secrets/db.yaml"]).run(), 0);
+    assert_code(
+        &sb.with_key()
+            .args(["encrypt", "-i", "secrets/db.yaml"])
+            .run(),
+        0,
+    );
     git(repo, &["add", ".sops.yaml", "secrets/db.yaml"]);
     git(repo, &["commit", "-qm", "secrets"]);
     let out = sb
@@ -289,7 +309,10 @@ fn revoke_verdict_names_other_refs_that_still_list_the_key() {
     );
     let rep = report(&sb, "r.json");
     assert_eq!(rep["complete"], false, "{rep}");
-    assert!(rep["refs"][0].as_str().unwrap().starts_with("staging"), "{rep}");
+    assert!(
+        rep["refs"][0].as_str().unwrap().starts_with("staging"),
+        "{rep}"
+    );
     git(repo, &["commit", "-qam", "revoke on main"]);
     // The dry-run proof of the runbook says the same.
     let out = sb
