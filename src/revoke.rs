@@ -68,6 +68,16 @@ pub enum RevokeError {
         plural(.files.len(), "file"), .files.join(", ")
     )]
     Unopenable { files: Vec<String>, why: String },
+    #[error(
+        "the revocation is NOT complete: this branch is clean, but these refs still list a revoked key: {}; run `shroud keys revoke` on each (git switch REF) and push, or delete them",
+        crate::text::sanitize(&.refs.join("; "))
+    )]
+    OtherRefs { refs: Vec<String> },
+    #[error(
+        "{}: its MAC does not verify (changed without re-encrypting, or corrupt), so it got no new data key and still lists the revoked key: restore it from git (or check it with `shroud decrypt --ignore-mac` and encrypt it again), then run `shroud keys revoke` again",
+        crate::text::sanitize(.file)
+    )]
+    Unverified { file: String, code: ExitCode },
     #[error("{0}")]
     Walk(String),
 }
@@ -78,9 +88,10 @@ impl Failure for RevokeError {
             RevokeError::Edit(EditError::Config(_)) => ExitCode::InvalidConfig,
             RevokeError::Edit(_) | RevokeError::GroupEmptied { .. } => ExitCode::InvalidConfig,
             RevokeError::NotFound { .. } | RevokeError::PrivateKey { .. } => ExitCode::Usage,
-            RevokeError::Incomplete { .. } => ExitCode::Generic,
+            RevokeError::Incomplete { .. } | RevokeError::OtherRefs { .. } => ExitCode::Generic,
             RevokeError::Unopenable { .. } => ExitCode::CouldNotRetrieveKey,
             RevokeError::Walk(_) => ExitCode::CouldNotReadInput,
+            RevokeError::Unverified { code, .. } => *code,
         }
     }
 }
@@ -125,8 +136,14 @@ pub fn named(given: &[String]) -> Result<Named, crate::error::Error> {
 pub struct Plan {
     pub named: Named,
     pub root: PathBuf,
-    /// Proved edits of every `.sops.yaml` whose rules list a revoked key.
+    /// The config given with `--config`/`SOPS_CONFIG`, if any.
+    pub config: Option<PathBuf>,
+    /// Proved edits of every config inside the repository whose rules list a revoked key (a
+    /// symlinked `.sops.yaml` is edited at its target).
     pub edits: Vec<Edit>,
+    /// Configs whose rules list a revoked key but that are outside the repository: not
+    /// changed, so the run cannot be complete.
+    pub outside: Vec<PathBuf>,
     /// Every sops file that lists a revoked key: each gets a new data key without it.
     pub files: Vec<Target>,
     /// Sops files that look damaged: they cannot be checked, so the run cannot be complete.
@@ -141,7 +158,10 @@ pub struct Plan {
 impl Plan {
     /// Whether nothing lists a revoked key any more (it was revoked already, or never used).
     pub fn is_empty(&self) -> bool {
-        self.edits.is_empty() && self.files.is_empty() && self.damaged.is_empty()
+        self.edits.is_empty()
+            && self.outside.is_empty()
+            && self.files.is_empty()
+            && self.damaged.is_empty()
     }
 }
 
@@ -163,32 +183,36 @@ pub fn lists(md: &Metadata, named: &Named) -> bool {
 }
 
 /// Plans the revocation of `named` under `root` (a repository, or any directory): reads every
-/// `.sops.yaml` and every sops file of the walk, and refuses, before anything is written, a
-/// change that would leave a rule or a key group without keys.
-pub fn plan(root: &Path, named: &Named) -> crate::error::Result<Plan> {
+/// config whose rules apply there (see [`config_paths`]) and every sops file of the walk, and
+/// refuses, before anything is written, a change that would leave a rule or a key group without
+/// keys. `explicit` is `--config`/`SOPS_CONFIG`, as for every other verb.
+pub fn plan(root: &Path, named: &Named, explicit: Option<&Path>) -> crate::error::Result<Plan> {
     let all = repo::files(root)?;
     let mut edits = Vec::new();
+    let mut outside = Vec::new();
     let mut seen: Vec<String> = Vec::new();
-    for path in all
-        .iter()
-        .filter(|p| p.file_name().is_some_and(|n| n == ".sops.yaml"))
-    {
-        let text = std::fs::read_to_string(path).map_err(|source| crate::error::Error::Read {
-            file: path.display().to_string(),
+    let top = repository_top(root);
+    for (shown, real) in config_paths(explicit, &all) {
+        let text = std::fs::read_to_string(&real).map_err(|source| crate::error::Error::Read {
+            file: shown.display().to_string(),
             source,
         })?;
-        if let Some(e) = edit::remove_keys(path, &text, named)
+        if let Some(e) = edit::remove_keys(&real, &text, named)
             .map_err(RevokeError::from)
             .map_err(procedure)?
         {
             seen.extend(e.removed.iter().map(|r| r.identity.clone()));
-            edits.push(e);
+            if real.starts_with(&top) {
+                edits.push(e);
+            } else {
+                outside.push(shown);
+            }
         }
     }
-    let configs = Configs::new(None)?;
+    let configs = Configs::new(explicit)?;
     let mut files = Vec::new();
     let mut damaged = Vec::new();
-    for f in repo::sops_files(root, None)? {
+    for f in sops_files(root)? {
         if let Some(why) = f.damage {
             damaged.push((f.path, why));
             continue;
@@ -230,7 +254,9 @@ pub fn plan(root: &Path, named: &Named) -> crate::error::Result<Plan> {
     Ok(Plan {
         named: named.clone(),
         root: root.to_path_buf(),
+        config: explicit.map(Path::to_path_buf),
         edits,
+        outside,
         files,
         damaged,
         unmatched,
@@ -238,12 +264,103 @@ pub fn plan(root: &Path, named: &Named) -> crate::error::Result<Plan> {
     })
 }
 
+/// The repository's top (the directory itself outside git), its real path: configs inside it
+/// are edited, configs outside it are not.
+fn repository_top(root: &Path) -> PathBuf {
+    let top = git::toplevel(root).unwrap_or_else(|| root.to_path_buf());
+    std::fs::canonicalize(&top).unwrap_or(top)
+}
+
+/// Every config whose rules apply to a file of the walk `all`, as (the path it is known by, its
+/// real path): `explicit` (`--config`/`SOPS_CONFIG`), every `.sops.yaml` of the walk, and the one
+/// [`crate::config::find`] (the lookup every verb uses) finds for each walked file's directory,
+/// so a symlinked `.sops.yaml` and one above the walked directory count. Without `explicit`,
+/// other runs would still use the `.sops.yaml` files, so they count with it too. One entry per
+/// real path.
+fn config_paths(explicit: Option<&Path>, all: &[PathBuf]) -> Vec<(PathBuf, PathBuf)> {
+    let mut found: Vec<PathBuf> = explicit.map(Path::to_path_buf).into_iter().collect();
+    let mut dirs = BTreeSet::new();
+    for p in all {
+        if p.file_name().is_some_and(|n| n == ".sops.yaml") {
+            found.push(p.clone());
+        }
+        if let Some(d) = p.parent() {
+            dirs.insert(d.to_path_buf());
+        }
+    }
+    found.extend(dirs.iter().filter_map(|d| crate::config::find(d)));
+    let mut out: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for shown in found {
+        let real = std::fs::canonicalize(&shown).unwrap_or_else(|_| shown.clone());
+        if !out.iter().any(|(_, r)| *r == real) {
+            out.push((shown, real));
+        }
+    }
+    out
+}
+
+/// Every sops file under `root`, as [`repo::sops_files`] finds them, and also those larger than
+/// the walk's cap for sniffing ([`repo::MAX_SOPS_FILE`]) whose first or last bytes look like a
+/// sops file: a revocation handles them (read up to the input limit); one that cannot be read
+/// is reported as damaged, so the run cannot be complete.
+fn sops_files(root: &Path) -> crate::error::Result<Vec<repo::SopsFile>> {
+    let mut out = repo::sops_files(root, None)?;
+    for path in repo::files(root)? {
+        if path.file_name().is_some_and(|n| n == ".sops.yaml")
+            || !std::fs::metadata(&path).is_ok_and(|m| m.len() > repo::MAX_SOPS_FILE)
+            || !may_be_sops(&path)
+        {
+            continue;
+        }
+        let format = Format::from_path(&path);
+        let damage = match fsutil::read_file(&path) {
+            Ok(bytes) => match document::sniff(format, &bytes) {
+                document::Sniff::Plain => continue,
+                document::Sniff::Sops => None,
+                document::Sniff::Damaged(e) => Some(e),
+            },
+            Err(e) => Some(format!(
+                "a large file that may be a sops file cannot be read: {e}"
+            )),
+        };
+        out.push(repo::SopsFile {
+            path,
+            format,
+            damage,
+        });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Whether a large file may be a sops file: its first or last 64 KiB hold an encrypted value or
+/// the `sops` metadata key (every store writes one of them at the start or the end).
+fn may_be_sops(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    const EDGE: u64 = 64 * 1024;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return true;
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut look = |from: u64| -> bool {
+        let mut buf = Vec::new();
+        if f.seek(SeekFrom::Start(from)).is_err()
+            || f.by_ref().take(EDGE).read_to_end(&mut buf).is_err()
+        {
+            return true;
+        }
+        let has = |needle: &[u8]| buf.windows(needle.len()).any(|w| w == needle);
+        has(b"ENC[AES256_GCM,") || has(b"sops")
+    };
+    look(0) || look(len.saturating_sub(EDGE))
+}
+
 impl Plan {
     /// Adds the files whose current data key a revoked key could unwrap from history (see
     /// [`DataKeyState`]): they get a new data key too, or the revoked key would still read them
     /// with an envelope from an older commit.
     pub fn add_exposed(&mut self, exposure: &Exposure) -> crate::error::Result<()> {
-        let configs = Configs::new(None)?;
+        let configs = Configs::new(self.config.as_deref())?;
         for f in &exposure.files {
             if f.data_key == DataKeyState::Listed || !f.data_key.needs_rekey() {
                 continue;
@@ -277,6 +394,8 @@ pub struct Applied {
     pub files: Vec<(PathBuf, crate::error::Result<Outcome>)>,
     /// Files that still list a revoked key (or could not be read) after the run.
     pub remaining: Vec<String>,
+    /// Other refs whose tip still lists a revoked key (see [`refs_listing`]).
+    pub refs: Vec<String>,
 }
 
 /// Applies a plan: the configs first (so a later `updatekeys` cannot bring a key back even if
@@ -309,8 +428,13 @@ pub async fn apply(
         progress,
     )
     .await;
-    let remaining = verify(&plan.root, &plan.named)?;
-    Ok(Applied { files, remaining })
+    let remaining = verify(&plan.root, &plan.named, plan.config.as_deref())?;
+    let refs = refs_listing(&plan.root, &plan.named, plan.config.as_deref())?;
+    Ok(Applied {
+        files,
+        remaining,
+        refs,
+    })
 }
 
 /// Refuses, before anything is written, a revocation whose files the keys at hand cannot
@@ -349,48 +473,211 @@ pub async fn check_openable(plan: &Plan, keyring: &Keyring) -> crate::error::Res
     }
 }
 
-/// Every sops file or `.sops.yaml` under `root` that still lists a named key, or that cannot be
-/// read to tell.
-pub fn verify(root: &Path, named: &Named) -> crate::error::Result<Vec<String>> {
+/// Every sops file or config under `root` (see [`config_paths`]) that still lists a named key,
+/// or that cannot be read to tell.
+pub fn verify(
+    root: &Path,
+    named: &Named,
+    explicit: Option<&Path>,
+) -> crate::error::Result<Vec<String>> {
     let mut out = Vec::new();
-    for path in repo::files(root)? {
-        let shown = path.display().to_string();
-        if path.file_name().is_some_and(|n| n == ".sops.yaml") {
-            let still = std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| crate::config::parse(&path, t.as_bytes()).ok())
-                .map(|c| {
-                    c.creation_rules
-                        .iter()
-                        .flat_map(|r| r.groups.iter().flatten())
-                        .any(|k| named.matches_spec(k))
-                });
-            if still != Some(false) {
-                out.push(shown);
-            }
+    let all = repo::files(root)?;
+    for (shown, real) in config_paths(explicit, &all) {
+        let still = std::fs::read(&real)
+            .ok()
+            .and_then(|t| crate::config::parse(&real, &t).ok())
+            .map(|c| config_lists(&c, named));
+        if still != Some(false) {
+            out.push(shown.display().to_string());
+        }
+    }
+    for f in sops_files(root)? {
+        let shown = f.path.display().to_string();
+        if f.damage.is_some() {
+            out.push(shown);
             continue;
         }
-        let i = repo::inspect(path, None);
-        match i.kind {
-            repo::FileKind::Sops => match document::load_encrypted(&shown, i.format, &i.bytes) {
+        match fsutil::read_file(&f.path) {
+            Ok(bytes) => match document::load_encrypted(&shown, f.format, &bytes) {
                 Ok((_, md)) if !lists(&md, named) => {}
                 _ => out.push(shown),
             },
-            repo::FileKind::Damaged(_) | repo::FileKind::Unreadable(_) => out.push(shown),
-            _ => {}
+            Err(_) => out.push(shown),
         }
     }
     Ok(out)
 }
 
-/// Fails with [`RevokeError::Incomplete`] when files remain.
-pub fn check_complete(applied: &Applied) -> crate::error::Result<()> {
-    if applied.remaining.is_empty() {
-        Ok(())
-    } else {
+fn config_lists(c: &crate::config::Config, named: &Named) -> bool {
+    c.creation_rules
+        .iter()
+        .flat_map(|r| r.groups.iter().flatten())
+        .any(|k| named.matches_spec(k))
+}
+
+/// Every local branch and remote-tracking ref whose tip still has a config or a sops file that
+/// lists a named key (or a config that cannot be read to tell), as `REF (path, path)`. The
+/// checked-out branch is left out: its state is the working tree's, which [`verify`] reads.
+/// A revocation works on the working tree; these are what it did not reach.
+pub fn refs_listing(
+    root: &Path,
+    named: &Named,
+    explicit: Option<&Path>,
+) -> crate::error::Result<Vec<String>> {
+    let Some(top) = git::toplevel(root) else {
+        return Ok(Vec::new());
+    };
+    let git_err = |e: git::GitError| procedure(RevokeError::Walk(e.to_string()));
+    let current = git::try_run(&top, &["symbolic-ref", "-q", "HEAD"])
+        .ok()
+        .flatten()
+        .map(|o| String::from_utf8_lossy(&o).trim().to_owned());
+    let refs = git::run(
+        &top,
+        &[
+            "for-each-ref",
+            "--format=%(objectname) %(objecttype) %(refname)",
+            "refs/heads",
+            "refs/remotes",
+        ],
+    )
+    .map_err(git_err)?;
+    let real_top = std::fs::canonicalize(&top).unwrap_or_else(|_| top.clone());
+    let explicit_rel = explicit
+        .and_then(|e| std::fs::canonicalize(e).ok())
+        .and_then(|e| e.strip_prefix(&real_top).ok().map(Path::to_path_buf))
+        .map(|p| p.to_string_lossy().into_owned());
+    let mut blobs = git::Blobs::new(&top);
+    let mut judged: HashMap<(String, bool), bool> = HashMap::new();
+    let mut out = Vec::new();
+    for line in String::from_utf8_lossy(&refs).lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (Some(tip), Some("commit"), Some(name)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if current.as_deref() == Some(name) || name.ends_with("/HEAD") {
+            continue;
+        }
+        let tree = git::run(&top, &["ls-tree", "-r", "-z", "--full-tree", tip]).map_err(git_err)?;
+        // path → (mode, blob)
+        let mut entries: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for e in tree.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+            let e = String::from_utf8_lossy(e);
+            let Some((meta, path)) = e.split_once('\t') else {
+                continue;
+            };
+            let mut m = meta.split(' ');
+            if let (Some(mode), Some("blob"), Some(oid)) = (m.next(), m.next(), m.next()) {
+                entries.insert(path.to_owned(), (mode.to_owned(), oid.to_owned()));
+            }
+        }
+        let mut hits = Vec::new();
+        for (path, (mode, oid)) in &entries {
+            let is_config = path.rsplit('/').next() == Some(".sops.yaml")
+                || explicit_rel.as_deref() == Some(path.as_str());
+            let oid = if mode == "120000" {
+                if !is_config {
+                    continue;
+                }
+                // A symlinked config: its target in the same tree.
+                let Some(target) = blobs.read(oid).map_err(git_err)? else {
+                    continue;
+                };
+                let Some(resolved) = resolve_link(path, &String::from_utf8_lossy(&target)) else {
+                    continue;
+                };
+                match entries.get(&resolved) {
+                    Some((_, o)) => o.clone(),
+                    None => continue,
+                }
+            } else {
+                oid.clone()
+            };
+            let key = (oid, is_config);
+            let listed = match judged.get(&key) {
+                Some(l) => *l,
+                None => {
+                    let l = match blobs.read(&key.0).map_err(git_err)? {
+                        None => false,
+                        Some(bytes) if is_config => crate::config::parse(Path::new(path), &bytes)
+                            .map(|c| config_lists(&c, named))
+                            .unwrap_or(true),
+                        Some(bytes) => {
+                            match document::sniff_parsed(Format::from_path(Path::new(path)), &bytes)
+                            {
+                                (_, Some((_, md))) => lists(&md, named),
+                                _ => false,
+                            }
+                        }
+                    };
+                    judged.insert(key, l);
+                    l
+                }
+            };
+            if listed {
+                hits.push(path.clone());
+            }
+        }
+        if !hits.is_empty() {
+            let short = name
+                .strip_prefix("refs/heads/")
+                .or_else(|| name.strip_prefix("refs/"))
+                .unwrap_or(name);
+            out.push(format!("{short} ({})", hits.join(", ")));
+        }
+    }
+    Ok(out)
+}
+
+/// A symlink's target, relative to the repository top, when it stays inside the tree.
+fn resolve_link(link: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = link.split('/').collect();
+    parts.pop();
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Fails with [`RevokeError::Incomplete`] when files remain, or with
+/// [`RevokeError::OtherRefs`] when only other refs still list a revoked key.
+pub fn check_complete(remaining: &[String], refs: &[String]) -> crate::error::Result<()> {
+    if !remaining.is_empty() {
         Err(procedure(RevokeError::Incomplete {
-            files: applied.remaining.clone(),
+            files: remaining.to_vec(),
         }))
+    } else if !refs.is_empty() {
+        Err(procedure(RevokeError::OtherRefs {
+            refs: refs.to_vec(),
+        }))
+    } else {
+        Ok(())
+    }
+}
+
+/// A file that failed to be re-keyed, with advice a revocation can follow: a file whose MAC
+/// does not verify gets no new data key (`keys revoke` has no `--ignore-mac`). `None`: the
+/// error's own words fit.
+pub fn explain_failure(e: &crate::error::Error) -> Option<crate::error::Error> {
+    use crate::error::Error as E;
+    match e {
+        E::MacMismatch { file } | E::MacMissing { file } | E::MacUnreadable { file } => {
+            Some(procedure(RevokeError::Unverified {
+                file: file.clone(),
+                code: e.exit_code(),
+            }))
+        }
+        _ => None,
     }
 }
 
@@ -429,6 +716,10 @@ pub struct ExposedValue {
     pub first: Option<CommitRef>,
     pub last: Option<CommitRef>,
     pub status: Status,
+    /// Current files (relative paths) in which the same value is in use today, under any key
+    /// path: a value copied or renamed elsewhere is still live.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub live_in: Vec<String>,
 }
 
 /// One file whose versions a revoked key could open.
@@ -443,6 +734,10 @@ pub struct ExposedFile {
     pub values: Vec<ExposedValue>,
     /// Whether today's data key is one a revoked key could unwrap.
     pub data_key: DataKeyState,
+    /// Other paths (in any ref's history or the working tree) whose envelopes for a revoked key
+    /// unwrap today's data key of this file: a copy or a rename keeps its data key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data_key_from: Vec<String>,
 }
 
 /// Whether a file's current data key is one that a revoked key could unwrap from some version
@@ -533,11 +828,10 @@ fn keyed(key: &[u8; 32], bytes: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// What an opened version is compared by: keyed digests of its encrypted values (by key path)
-/// and of its data key. Neither a value nor a key is kept.
+/// What an opened version's values are compared by: keyed digests of its encrypted values
+/// (by key path). No value is kept.
 struct Digests {
     values: HashMap<String, [u8; 32]>,
-    data_key: [u8; 32],
 }
 
 fn digests(opened: &document::Opened, key: &[u8; 32]) -> Digests {
@@ -549,10 +843,7 @@ fn digests(opened: &document::Opened, key: &[u8; 32]) -> Digests {
             .collect(),
         Err(_) => HashMap::new(),
     };
-    Digests {
-        values,
-        data_key: keyed(key, opened.cipher.key().expose()),
-    }
+    Digests { values }
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -642,7 +933,7 @@ fn working_tree_versions(
     by_path: &mut Versions,
 ) -> crate::error::Result<HashMap<String, (Format, Vec<u8>)>> {
     let mut today = HashMap::new();
-    for f in repo::sops_files(root, None)? {
+    for f in sops_files(root)? {
         let Ok(bytes) = fsutil::read_file(&f.path) else {
             continue;
         };
@@ -674,7 +965,9 @@ fn working_tree_versions(
 
 /// Everything `named` could read at any point: every version, in the history of every ref and
 /// in the working tree under `root`, whose envelopes list a named key. With `keyring`, exposed
-/// values are compared with today's (see [`Status`]).
+/// values are compared with today's (see [`Status`]), and today's data key of every current file
+/// with the data key of every exposing version of every path (see [`DataKeyState`]): a file
+/// copied or renamed keeps its data key, so an envelope under the old path opens the new one.
 pub async fn exposure(
     root: &Path,
     named: &Named,
@@ -687,11 +980,33 @@ pub async fn exposure(
     };
     let base = top.clone().unwrap_or_else(|| root.to_path_buf());
     let today = working_tree_versions(root, &base, named, &mut by_path)?;
+    let digest_key: [u8; 32] = rand::random();
+    let mut now = BTreeMap::new();
+    for (path, (format, bytes)) in &today {
+        let n = Read::of(path, *format, bytes, keyring, &digest_key, false, named).await;
+        now.insert(path.clone(), n);
+    }
+    let mut then = BTreeMap::new();
+    for (path, versions) in &by_path {
+        let mut read = Vec::with_capacity(versions.len());
+        for v in versions {
+            read.push(Read::of(path, v.format, &v.bytes, keyring, &digest_key, true, named).await);
+        }
+        then.insert(path.clone(), read);
+    }
+    let mut in_use: HashMap<[u8; 32], BTreeSet<String>> = HashMap::new();
+    for (path, n) in &now {
+        for d in n.digests.iter().flat_map(|d| d.values.values()) {
+            in_use.entry(*d).or_default().insert(path.clone());
+        }
+    }
     let compare = Compare {
-        named,
-        keyring,
-        digest_key: rand::random(),
         history: &history,
+        now: &now,
+        all_now_opened: now.values().all(|n| n.digests.is_some()),
+        in_use,
+        versions: &by_path,
+        then: &then,
     };
     let mut out = Exposure {
         base: base.clone(),
@@ -699,20 +1014,115 @@ pub async fn exposure(
         compared: keyring.is_some(),
         files: Vec::new(),
     };
-    for (path, versions) in by_path {
-        let now = today.get(&path);
-        out.files.push(compare.file(path, versions, now).await);
+    for path in by_path.keys() {
+        out.files.push(compare.file(path));
+    }
+    // Current files with no exposing version under their own path whose data key one under
+    // another path unwraps (or that cannot be ruled out): they need a new data key too.
+    for path in now.keys().filter(|p| !by_path.contains_key(*p)) {
+        let (data_key, data_key_from, keys) = compare.data_key(path);
+        if data_key.needs_rekey() {
+            out.files.push(ExposedFile {
+                path: path.clone(),
+                keys: keys.into_iter().collect(),
+                versions: 0,
+                values: Vec::new(),
+                data_key,
+                data_key_from,
+            });
+        }
     }
     Ok(out)
 }
 
-/// How exposed values are compared with today's: keyed digests of both under one random key,
-/// never the values themselves.
+/// One version (or today's file) as read for the comparison: its metadata and encrypted key
+/// paths, and with a key that opens it, its data key and keyed digests of its values.
+struct Read {
+    md: Option<Metadata>,
+    paths: Option<BTreeSet<String>>,
+    listed: bool,
+    key: Option<crate::secret::DataKey>,
+    digests: Option<Digests>,
+}
+
+impl Read {
+    async fn of(
+        path: &str,
+        format: Format,
+        bytes: &[u8],
+        keyring: Option<&Keyring>,
+        digest_key: &[u8; 32],
+        ignore_mac: bool,
+        named: &Named,
+    ) -> Read {
+        let Ok((tree, md)) = document::load_encrypted(path, format, bytes) else {
+            return Read {
+                md: None,
+                paths: None,
+                listed: false,
+                key: None,
+                digests: None,
+            };
+        };
+        let paths = encrypted_paths(&tree, &md).into_iter().collect();
+        let listed = lists(&md, named);
+        let key = match keyring {
+            Some(k) => k.unwrap_data_key(&md).await.ok(),
+            None => None,
+        };
+        let digests = key.as_ref().and_then(|key| {
+            document::open_with_key(path, tree, md.clone(), key, ignore_mac)
+                .ok()
+                .map(|o| digests(&o, digest_key))
+        });
+        Read {
+            md: Some(md),
+            paths: Some(paths),
+            listed,
+            key,
+            digests,
+        }
+    }
+}
+
+/// Whether two files were encrypted under the same data key: compared directly when both
+/// keys are at hand, else by whether the one key at hand authenticates the other file's MAC
+/// (encrypted under that file's data key, as an attacker holding the other key would test).
+/// `None`: neither key at hand, or nothing to test it with.
+fn same_data_key(a: &Read, b: &Read) -> Option<bool> {
+    use subtle::ConstantTimeEq;
+    let (Some(amd), Some(bmd)) = (&a.md, &b.md) else {
+        return None;
+    };
+    if let (Some(x), Some(y)) = (&a.key, &b.key) {
+        return Some(bool::from(x.expose().ct_eq(y.expose())));
+    }
+    for (key, other) in [(&a.key, bmd), (&b.key, amd)] {
+        if let (Some(k), Some(mac)) = (key, &other.mac) {
+            let mut cipher = crate::crypto::Cipher::new(k);
+            return match crate::crypto::decrypt_mac(&mut cipher, mac, &other.lastmodified) {
+                Ok(_) => Some(true),
+                Err(crate::crypto::CipherError::Authentication) => Some(false),
+                Err(_) => None,
+            };
+        }
+    }
+    None
+}
+
+/// How exposed values and data keys are compared with today's: keyed digests of both under
+/// one random key, never the values or keys themselves.
 struct Compare<'a> {
-    named: &'a Named,
-    keyring: Option<&'a Keyring>,
-    digest_key: [u8; 32],
     history: &'a git::History,
+    /// Today's sops files, by path relative to the base.
+    now: &'a BTreeMap<String, Read>,
+    /// Whether a key at hand opened every current file (else a value missing from its old
+    /// path may be in use in one that could not be read).
+    all_now_opened: bool,
+    /// Digest of every value in use today → the current files holding it.
+    in_use: HashMap<[u8; 32], BTreeSet<String>>,
+    versions: &'a Versions,
+    then: &'a BTreeMap<String, Vec<Read>>,
 }
 
 /// What one key path's versions showed (see [`Compare::file`]).
@@ -722,6 +1132,7 @@ struct Seen {
     oldest: Option<usize>,
     any_unread: bool,
     any_same: bool,
+    live_in: BTreeSet<String>,
 }
 
 impl Compare<'_> {
@@ -732,80 +1143,97 @@ impl Compare<'_> {
         })
     }
 
-    /// One file's exposure: every encrypted key path of its exposing versions, with when it
-    /// was first and last exposed and whether today's value is the same.
-    async fn file(
-        &self,
-        path: String,
-        versions: Vec<Version>,
-        today: Option<&(Format, Vec<u8>)>,
-    ) -> ExposedFile {
-        let now = match (self.keyring, today) {
-            (Some(k), Some((format, bytes))) => document::open(&path, *format, bytes, k, false)
-                .await
-                .ok()
-                .map(|o| digests(&o, &self.digest_key)),
-            _ => None,
+    /// Whether today's file at `path` has a data key a revoked key could unwrap: from the
+    /// exposing versions of every path, not only its own. With the other paths that prove it
+    /// and the revoked keys of the versions that do (or cannot be ruled out).
+    fn data_key(&self, path: &str) -> (DataKeyState, Vec<String>, BTreeSet<String>) {
+        let Some(n) = self.now.get(path).filter(|n| n.md.is_some()) else {
+            return (DataKeyState::Gone, Vec::new(), BTreeSet::new());
         };
-        let today_parsed =
-            today.and_then(|(format, bytes)| document::load_encrypted(&path, *format, bytes).ok());
-        let today_paths: Option<BTreeSet<String>> = today_parsed
-            .as_ref()
-            .map(|(t, md)| encrypted_paths(t, md).into_iter().collect());
-        let listed_today = today_parsed
-            .as_ref()
-            .is_some_and(|(_, md)| lists(md, self.named));
-        // Whether today's data key equals an exposed version's: proven only for versions a
-        // key at hand opens.
-        let mut key_same = false;
-        let mut key_unproven = now.is_none();
+        if n.listed {
+            return (DataKeyState::Listed, Vec::new(), BTreeSet::new());
+        }
+        let (mut exposed, mut unproven) = (false, false);
+        let mut from = BTreeSet::new();
+        let mut keys = BTreeSet::new();
+        for (vpath, versions) in self.versions {
+            for (v, r) in versions.iter().zip(&self.then[vpath]) {
+                if r.md.is_none() {
+                    continue;
+                }
+                match same_data_key(r, n) {
+                    Some(true) => {
+                        exposed = true;
+                        keys.extend(v.keys.iter().cloned());
+                        if vpath != path {
+                            from.insert(vpath.clone());
+                        }
+                    }
+                    Some(false) => {}
+                    None => {
+                        unproven = true;
+                        keys.extend(v.keys.iter().cloned());
+                    }
+                }
+            }
+        }
+        let state = if exposed {
+            DataKeyState::Exposed
+        } else if unproven {
+            DataKeyState::Unknown
+        } else {
+            DataKeyState::Fresh
+        };
+        (state, from.into_iter().collect(), keys)
+    }
+
+    /// One path's exposure: every encrypted key path of its exposing versions, with when it
+    /// was first and last exposed and whether the value is in use today (in this file or any
+    /// other).
+    fn file(&self, path: &str) -> ExposedFile {
+        let versions = &self.versions[path];
+        let read = &self.then[path];
+        let now = self.now.get(path);
+        let now_digests = now.and_then(|n| n.digests.as_ref());
+        let today_paths = now.and_then(|n| n.paths.as_ref());
         let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
         let mut keys = BTreeSet::new();
-        for v in &versions {
+        for (v, r) in versions.iter().zip(read) {
             keys.extend(v.keys.iter().cloned());
-            let Ok((tree, md)) = document::load_encrypted(&path, v.format, &v.bytes) else {
-                continue;
-            };
-            let then = match (self.keyring, &now) {
-                (Some(k), Some(_)) => document::open(&path, v.format, &v.bytes, k, true)
-                    .await
-                    .ok()
-                    .map(|o| digests(&o, &self.digest_key)),
-                _ => None,
-            };
-            match (&then, &now) {
-                (Some(t), Some(n)) => key_same |= t.data_key == n.data_key,
-                _ => key_unproven = true,
-            }
-            for kp in encrypted_paths(&tree, &md) {
+            let Some(paths) = &r.paths else { continue };
+            for kp in paths {
                 let e = seen.entry(kp.clone()).or_default();
                 for &c in &v.commits {
                     e.newest = Some(e.newest.map_or(c, |n| n.min(c)));
                     e.oldest = Some(e.oldest.map_or(c, |o| o.max(c)));
                 }
-                match (&then, &now) {
-                    (Some(t), Some(n)) => {
-                        if t.values
-                            .get(&kp)
-                            .is_some_and(|d| n.values.get(&kp) == Some(d))
-                        {
-                            e.any_same = true;
-                        }
-                    }
-                    _ => e.any_unread = true,
+                let Some(d) = r.digests.as_ref().and_then(|t| t.values.get(kp)) else {
+                    e.any_unread = true;
+                    continue;
+                };
+                match now_digests {
+                    Some(n) if n.values.get(kp) == Some(d) => e.any_same = true,
+                    Some(_) => {}
+                    None if today_paths.is_some_and(|p| p.contains(kp)) => e.any_unread = true,
+                    None => {}
+                }
+                if let Some(files) = self.in_use.get(d) {
+                    e.live_in.extend(files.iter().cloned());
                 }
             }
         }
         let values = seen
             .into_iter()
             .map(|(kp, s)| {
-                let gone = today_paths.as_ref().is_none_or(|p| !p.contains(&kp));
-                let status = if s.any_same {
+                let gone = today_paths.is_none_or(|p| !p.contains(&kp));
+                let status = if s.any_same || !s.live_in.is_empty() {
                     Status::Live
+                } else if s.any_unread || (gone && !self.all_now_opened) {
+                    // Not read, or gone from here while a current file could not be read to
+                    // tell whether the value lives on there.
+                    Status::Unknown
                 } else if gone {
                     Status::Removed
-                } else if s.any_unread {
-                    Status::Unknown
                 } else {
                     Status::Changed
                 };
@@ -814,26 +1242,18 @@ impl Compare<'_> {
                     first: s.oldest.and_then(|i| self.commit_ref(i)),
                     last: s.newest.and_then(|i| self.commit_ref(i)),
                     status,
+                    live_in: s.live_in.into_iter().collect(),
                 }
             })
             .collect();
-        let data_key = if today_parsed.is_none() {
-            DataKeyState::Gone
-        } else if listed_today {
-            DataKeyState::Listed
-        } else if key_same {
-            DataKeyState::Exposed
-        } else if key_unproven {
-            DataKeyState::Unknown
-        } else {
-            DataKeyState::Fresh
-        };
+        let (data_key, data_key_from, _) = self.data_key(path);
         ExposedFile {
-            path,
+            path: path.to_owned(),
             keys: keys.into_iter().collect(),
             versions: versions.len(),
             values,
             data_key,
+            data_key_from,
         }
     }
 }

@@ -304,18 +304,37 @@ pub async fn rotate_bytes(
 }
 
 /// How `groups` (a file's keys after a rotation) differ from what its creation rule asks for:
-/// `+wanted -extra`, or `None` when they match (or no rule applies).
-pub fn drift(path: &Path, cfg: Option<&Config>, groups: &[Vec<KeySpec>]) -> Option<String> {
+/// `+wanted -extra`, or `None` when they match (or no rule applies). Keys the rotation removes
+/// (`removed`) are not wanted, whatever the rule said when it was loaded: the rotation takes
+/// them out of the rules too (`-r`), and advising to add them back would undo it.
+pub fn drift(
+    path: &Path,
+    cfg: Option<&Config>,
+    groups: &[Vec<KeySpec>],
+    removed: &[String],
+) -> Option<String> {
     let rule = cfg?.rule_for(path).ok()?;
     if rule.groups.iter().all(|g| g.is_empty()) {
         return None;
     }
+    let removed = crate::keysource::Named::new(removed);
+    let wanted: Vec<Vec<KeySpec>> = rule
+        .groups
+        .iter()
+        .map(|g| {
+            g.iter()
+                .filter(|k| !removed.matches_spec(k))
+                .cloned()
+                .collect()
+        })
+        .filter(|g: &Vec<KeySpec>| !g.is_empty())
+        .collect();
     let ids = |gs: &[Vec<KeySpec>]| -> Vec<BTreeSet<String>> {
         gs.iter()
             .map(|g| g.iter().map(KeySpec::label).collect())
             .collect()
     };
-    let (have, want) = (ids(groups), ids(&rule.groups));
+    let (have, want) = (ids(groups), ids(&wanted));
     if have == want {
         return None;
     }
@@ -356,11 +375,11 @@ pub(crate) async fn rotate_file(
     if opts.dry_run {
         let mut p = plan(&md, &groups, md.shamir_threshold);
         p.new_data_key = true;
-        p.drift = drift(path, cfg, &groups);
+        p.drift = drift(path, cfg, &groups, &changes.remove);
         return Ok(Outcome::Changed(p));
     }
     let (out, mut p) = rotate_bytes(&file, format, &bytes, keyring, changes, opts).await?;
-    p.drift = drift(path, cfg, &groups);
+    p.drift = drift(path, cfg, &groups, &changes.remove);
     file::write(path, &out, Mode::KeepOr(0o644))?;
     Ok(Outcome::Changed(p))
 }

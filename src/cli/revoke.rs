@@ -49,8 +49,12 @@ struct Report<'a> {
     dry_run: bool,
     configs: Vec<ConfigReport>,
     files: Vec<FileReport>,
-    /// Files or configs that still list a revoked key after the run (empty: complete).
+    /// Files or configs that still list a revoked key after the run.
     remaining: Vec<String>,
+    /// Other branches and remote-tracking refs whose tip still lists a revoked key (the run
+    /// works on the checked-out tree; these it did not reach).
+    refs: Vec<String>,
+    /// Nothing remains, on this branch or any other ref.
     complete: bool,
     exposure: &'a Exposure,
 }
@@ -118,6 +122,18 @@ fn print_exposure(e: &Exposure, quiet: bool) {
         if quiet && live.is_empty() {
             continue;
         }
+        if f.versions == 0 {
+            super::messages::note(&format!(
+                "  {}: today's data key is one a revoked key could unwrap from {}",
+                shroud::text::sanitize(&f.path),
+                if f.data_key_from.is_empty() {
+                    "history (or that cannot be ruled out)".to_owned()
+                } else {
+                    shroud::text::sanitize(&f.data_key_from.join(", "))
+                }
+            ));
+            continue;
+        }
         super::messages::note(&format!(
             "  {} ({} version(s))",
             shroud::text::sanitize(&f.path),
@@ -127,7 +143,18 @@ fn print_exposure(e: &Exposure, quiet: bool) {
             if quiet && v.status != Status::Live {
                 continue;
             }
+            let elsewhere: Vec<String> = v
+                .live_in
+                .iter()
+                .filter(|p| **p != f.path)
+                .map(|p| shroud::text::sanitize(p))
+                .collect();
+            let live_elsewhere = format!(
+                "LIVE: still in use today (in {}); change it at its source",
+                elsewhere.join(", ")
+            );
             let what = match v.status {
+                Status::Live if !elsewhere.is_empty() => live_elsewhere.as_str(),
                 Status::Live => "LIVE: still the same today; change it at its source",
                 Status::Changed => "changed since",
                 Status::Removed => "no longer in the file",
@@ -157,7 +184,11 @@ fn print_exposure(e: &Exposure, quiet: bool) {
 fn show_plan(a: &Args, plan: &revoke::Plan, exposure: &Exposure) {
     if !a.quiet {
         // A dry run says "would" on every line, not only in its summary.
-        let would = if a.dry_run { "would get a " } else { "" };
+        let would = if a.dry_run {
+            "would get a "
+        } else {
+            "to get a "
+        };
         for e in &plan.edits {
             let change = if a.dry_run { "would change: " } else { "" };
             messages::note(&format!(
@@ -175,6 +206,12 @@ fn show_plan(a: &Args, plan: &revoke::Plan, exposure: &Exposure) {
             messages::note(&format!("{}: {would}{why}", common::shown(&t.path)));
         }
     }
+    for p in &plan.outside {
+        messages::note(&format!(
+            "shroud: {}: lists a revoked key but is outside the repository: not changed (remove the key from it by hand); the revocation cannot be complete until then",
+            common::shown(p)
+        ));
+    }
     for (p, why) in &plan.damaged {
         messages::note(&format!(
             "shroud: {}: damaged sops file, cannot be checked: {why}",
@@ -190,7 +227,7 @@ fn write_report(
     named: &shroud::keysource::Named,
     (root, plan, exposure): (&Path, &revoke::Plan, &Exposure),
     files: Vec<FileReport>,
-    remaining: Vec<String>,
+    (remaining, refs): (Vec<String>, Vec<String>),
 ) -> Result<()> {
     let Some(path) = &a.report else {
         return Ok(());
@@ -218,8 +255,9 @@ fn write_report(
             })
             .collect(),
         files,
-        complete: remaining.is_empty() && (!a.dry_run || plan.is_empty()),
+        complete: remaining.is_empty() && refs.is_empty() && (!a.dry_run || plan.is_empty()),
         remaining,
+        refs,
         exposure,
     };
     let mut json = serde_json::to_vec_pretty(&r).expect("serialisable");
@@ -234,7 +272,7 @@ fn write_report(
 pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     let named = revoke::named(&a.recipients)?;
     let root = root_of(&a)?;
-    let mut plan = revoke::plan(&root, &named)?;
+    let mut plan = revoke::plan(&root, &named, g.config.as_deref())?;
     for k in &plan.unmatched {
         common::warn(&format!(
             "{}: no rule and no file lists it",
@@ -256,10 +294,12 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     let report =
         |files, remaining| write_report(&a, &named, (&root, &plan, &exposure), files, remaining);
     if plan.is_empty() {
-        report(Vec::new(), Vec::new())?;
+        let refs = revoke::refs_listing(&root, &named, plan.config.as_deref())?;
+        report(Vec::new(), (Vec::new(), refs.clone()))?;
         messages::note(
-            "keys revoke: no rule and no file lists the key any more (revoked already); the exposure above is what it could read in history",
+            "keys revoke: no rule and no file of this branch lists the key any more (revoked already); the exposure above is what it could read in history",
         );
+        revoke::check_complete(&[], &refs)?;
         return Ok(common::Outcome::Done);
     }
     // A revocation the keys at hand cannot carry out is refused before anything is written
@@ -277,7 +317,14 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
                 error: None,
             })
             .collect();
-        report(files, Vec::new())?;
+        let refs = revoke::refs_listing(&root, &named, plan.config.as_deref())?;
+        for r in &refs {
+            messages::note(&format!(
+                "shroud: another ref still lists a revoked key: {}",
+                shroud::text::sanitize(r)
+            ));
+        }
+        report(files, (Vec::new(), refs))?;
         messages::note(&format!(
             "keys revoke: {} config(s) and {} file(s) would change (dry run)",
             plan.edits.len(),
@@ -320,6 +367,8 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
                 ("rekeyed", None)
             }
             Err(e) => {
+                let explained = revoke::explain_failure(e);
+                let e = explained.as_ref().unwrap_or(e);
                 tally.failed(e);
                 ("failed", Some(e.to_string()))
             }
@@ -330,14 +379,19 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
             error,
         });
     }
-    report(files, applied.remaining.clone())?;
-    let verified = if applied.remaining.is_empty() {
-        "verified: no rule and no file lists a revoked key".to_owned()
-    } else {
+    report(files, (applied.remaining.clone(), applied.refs.clone()))?;
+    let verified = if !applied.remaining.is_empty() {
         format!("{} still list one", applied.remaining.len())
+    } else if !applied.refs.is_empty() {
+        format!(
+            "this branch is clean; these refs still list the key: {}",
+            shroud::text::sanitize(&applied.refs.join("; "))
+        )
+    } else {
+        "verified: no rule and no file lists a revoked key, on this branch or any other".to_owned()
     };
     tally.summary("keys revoke", Some(&verified));
-    revoke::check_complete(&applied)?;
+    revoke::check_complete(&applied.remaining, &applied.refs)?;
     if exposure.live() > 0 || exposure.values_with(Status::Unknown) > 0 {
         messages::note(
             "keys revoke: the revoked keys can no longer open anything new, but values they could read are still in use: change them at their source (listed above)",

@@ -21,6 +21,7 @@ mod pgp;
 mod pq;
 mod props;
 mod revocation;
+mod revoke_redteam;
 mod rotation;
 mod scan;
 mod shamir;

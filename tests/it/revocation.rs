@@ -13,7 +13,7 @@ use std::process::Command;
 
 use crate::util::*;
 
-fn git(dir: &Path, args: &[&str]) {
+pub(super) fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
         .current_dir(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -28,7 +28,7 @@ fn git(dir: &Path, args: &[&str]) {
     );
 }
 
-fn git_out(dir: &Path, args: &[&str]) -> Vec<u8> {
+pub(super) fn git_out(dir: &Path, args: &[&str]) -> Vec<u8> {
     let out = Command::new("git")
         .current_dir(dir)
         .args(args)
@@ -39,7 +39,7 @@ fn git_out(dir: &Path, args: &[&str]) -> Vec<u8> {
 }
 
 /// A new age key file in `dir`; returns (path, recipient).
-fn new_key(sb: &Sandbox, name: &str) -> (PathBuf, String) {
+pub(super) fn new_key(sb: &Sandbox, name: &str) -> (PathBuf, String) {
     let path = sb.path(name);
     let out = sb.cmd().args(["keygen", "-o"]).arg(&path).run();
     assert_code(&out, 0);
@@ -48,7 +48,7 @@ fn new_key(sb: &Sandbox, name: &str) -> (PathBuf, String) {
 
 /// What the attacker can bring to bear: environment for sops and shroud (a key file, a GnuPG
 /// home, AWS credentials for a KMS key it may still call).
-struct Attacker {
+pub(super) struct Attacker {
     env: Vec<(String, String)>,
     /// The revoked key, when the environment opens more than it (AWS credentials on moto open
     /// every KMS key): grafts then keep only its envelopes.
@@ -56,7 +56,7 @@ struct Attacker {
 }
 
 impl Attacker {
-    fn age(key: &Path) -> Attacker {
+    pub(super) fn age(key: &Path) -> Attacker {
         Attacker {
             env: vec![("SOPS_AGE_KEY_FILE".into(), key.display().to_string())],
             only: None,
@@ -150,7 +150,7 @@ impl Attacker {
 }
 
 /// The YAML sops files of the work tree (not under .git).
-fn current_sops_files(repo: &Path) -> Vec<PathBuf> {
+pub(super) fn current_sops_files(repo: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![repo.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -175,7 +175,7 @@ fn current_sops_files(repo: &Path) -> Vec<PathBuf> {
 
 /// Writes a new value into every sops file (as a remaining key holder) and commits: these are
 /// the values a revoked key must never read.
-fn write_after(sb: &Sandbox, env: &[(&str, &str)], marker: &str) {
+pub(super) fn write_after(sb: &Sandbox, env: &[(&str, &str)], marker: &str) {
     for f in current_sops_files(sb.dir.path()) {
         let rel = f.strip_prefix(sb.dir.path()).unwrap().display().to_string();
         let mut c = sb.cmd();
@@ -195,7 +195,7 @@ fn write_after(sb: &Sandbox, env: &[(&str, &str)], marker: &str) {
 }
 
 #[track_caller]
-fn assert_locked_out(attacker: &Attacker, sb: &Sandbox, marker: &str) {
+pub(super) fn assert_locked_out(attacker: &Attacker, sb: &Sandbox, marker: &str) {
     let read = attacker.reads(sb.dir.path());
     assert!(
         !read.contains(marker),
@@ -205,7 +205,7 @@ fn assert_locked_out(attacker: &Attacker, sb: &Sandbox, marker: &str) {
 
 /// A repository whose `.sops.yaml` encrypts `secrets/` for `recipients`, with a committed file
 /// that .gitignore matches, and a second version of each file in history.
-fn repo_with(sb: &Sandbox, rules: &str, files: &[(&str, &str)], env: &[(&str, &str)]) {
+pub(super) fn repo_with(sb: &Sandbox, rules: &str, files: &[(&str, &str)], env: &[(&str, &str)]) {
     let repo = sb.dir.path();
     git(repo, &["init", "-q", "-b", "main"]);
     sb.write(".sops.yaml", rules);
@@ -705,7 +705,7 @@ fn the_stolen_laptop_runbook_as_written() {
         "docs/compromised-key.md",
         "A laptop was stolen (a person's age key)",
     );
-    assert_eq!(blocks.len(), 5, "{blocks:?}");
+    assert_eq!(blocks.len(), 7, "{blocks:?}");
     // 1. The dry run changes nothing.
     let before = sb.read("secrets/db.yaml");
     run_block_ok(repo, &blocks[0], &env);
@@ -740,6 +740,49 @@ fn the_stolen_laptop_runbook_as_written() {
     );
     // 4. The proof passes.
     run_block_ok(repo, &blocks[4], &env);
+    // 5. A key backup for which the stolen key is a recovery recipient is found, re-made
+    //    without it, checked, and the old one destroyed.
+    let usb = tempfile::tempdir().unwrap();
+    let bundle = usb.path().join("keys-backup.json").display().to_string();
+    let new_bundle = usb
+        .path()
+        .join("keys-backup-new.json")
+        .display()
+        .to_string();
+    let recovery_key = usb.path().join("recovery.txt");
+    let out = sb.cmd().args(["keygen", "-o"]).arg(&recovery_key).run();
+    assert_code(&out, 0);
+    let recovery = stdout(&out).trim().to_owned();
+    let recovery_key = recovery_key.display().to_string();
+    let out = sb
+        .cmd()
+        .args(["keys", "backup", "--key-file"])
+        .arg(test_key())
+        .args([
+            "--recipient",
+            &stolen,
+            "--recipient",
+            &recovery,
+            "-o",
+            &bundle,
+        ])
+        .run();
+    assert_code(&out, 0);
+    let mut env5 = env.clone();
+    env5.extend([
+        ("BUNDLE", bundle.as_str()),
+        ("NEW_BUNDLE", new_bundle.as_str()),
+        ("RECOVERY", recovery.as_str()),
+        ("RECOVERY_KEY", recovery_key.as_str()),
+    ]);
+    let check = stdout(&run_block_ok(repo, &blocks[5], &env5));
+    assert!(check.contains("lists the revoked key"), "{check}");
+    run_block_ok(repo, &blocks[6], &env5);
+    assert!(!Path::new(&bundle).exists());
+    let mut env_new = env.clone();
+    env_new.push(("BUNDLE", new_bundle.as_str()));
+    let check = stdout(&run_block_ok(repo, &blocks[5], &env_new));
+    assert!(check.ends_with(": ok\n"), "{check}");
     write_after(&sb, &mine, "after-theft");
     assert_locked_out(&attacker, &sb, "after-theft");
 }

@@ -1,0 +1,389 @@
+//! `keys revoke` against the red team's findings: each test sets up what the attacker found
+//! (a revoked key with a full clone of the history), runs the revocation as documented, writes
+//! values afterwards, and checks that the revoked identity, with every envelope of every version
+//! of every path and ref, reads none of them, and that the verdict is true.
+
+use crate::revocation::{
+    Attacker, assert_locked_out, current_sops_files, git, new_key, repo_with, write_after,
+};
+use crate::util::*;
+
+fn team() -> Vec<(&'static str, String)> {
+    vec![("SOPS_AGE_KEY_FILE", test_key().display().to_string())]
+}
+
+fn env<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn rules(keys: &str) -> String {
+    format!("creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {keys}\n")
+}
+
+fn report(sb: &Sandbox, name: &str) -> serde_json::Value {
+    serde_json::from_str(&sb.read(name)).unwrap()
+}
+
+/// The key was taken out the sops way (the real sops's `updatekeys` keeps the data key), then
+/// the file was copied and renamed: no path today has a version listing the key, but the old
+/// path's envelope opens both files' data key. `keys revoke` must give both a new data key, and
+/// must not report the value as "no longer in the file" while it is in use under the new paths.
+/// Before the fix: nothing re-keyed, exit 0, and the attacker read the values written after.
+#[test]
+fn revoke_rekeys_renamed_and_copied_files_whose_old_path_exposes_the_data_key() {
+    let sb = Sandbox::new();
+    let (attacker_key, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    let team = env(&team);
+    repo_with(
+        &sb,
+        &rules(&format!("{TEST_RECIPIENT},{r}")),
+        &[("secrets/db.yaml", "db:\n  password: old-secret-1\n")],
+        &team,
+    );
+    sb.write(".sops.yaml", &rules(TEST_RECIPIENT));
+    let out = sops_cmd(&sb)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["updatekeys", "-y", "secrets/db.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!sb.read("secrets/db.yaml").contains(&r));
+    let repo = sb.dir.path();
+    git(repo, &["commit", "-qam", "remove the key the sops way"]);
+    std::fs::copy(
+        sb.path("secrets/db.yaml"),
+        sb.path("secrets/db-staging.yaml"),
+    )
+    .unwrap();
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", "staging copy"]);
+    git(repo, &["mv", "secrets/db.yaml", "secrets/database.yaml"]);
+    git(repo, &["commit", "-qm", "rename"]);
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_code(&out, 0);
+    let rep = report(&sb, "r.json");
+    let rekeyed: Vec<&str> = rep["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["result"] == "rekeyed")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(rekeyed.len(), 2, "{rep}");
+    assert_eq!(rep["complete"], true);
+    // The old path's value is in use under the new ones: live, not "removed".
+    let old = rep["exposure"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "secrets/db.yaml")
+        .expect("the old path is in the exposure report");
+    assert_eq!(old["values"][0]["status"], "live", "{rep}");
+    assert!(
+        !stderr(&out).contains("no longer in the file"),
+        "{}",
+        stderr(&out)
+    );
+    git(repo, &["commit", "-qam", "revoke"]);
+    assert_eq!(current_sops_files(repo).len(), 2);
+    write_after(&sb, &team, "after-rename-revoke");
+    assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-rename-revoke");
+}
+
+/// A repository whose rules live in `config/sops.yaml` (listing the team key and `r`), with
+/// `.sops.yaml` a symlink to it when `link`, and one committed sops file.
+fn repo_with_config_dir(sb: &Sandbox, r: &str, link: bool, env: &[(&str, &str)]) {
+    let repo = sb.dir.path();
+    git(repo, &["init", "-q", "-b", "main"]);
+    sb.write("config/sops.yaml", &rules(&format!("{TEST_RECIPIENT},{r}")));
+    if link {
+        std::os::unix::fs::symlink("config/sops.yaml", sb.path(".sops.yaml")).unwrap();
+    }
+    sb.write("secrets/db.yaml", "db:\n  password: old-secret-1\n");
+    let mut c = sb.with_key();
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    assert_code(&c.args(["encrypt", "-i", "secrets/db.yaml"]).run(), 0);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", "secrets"]);
+}
+
+/// `.sops.yaml` is a symlink into the repository: the rule must lose the key at the link's
+/// target (the link stays a link), so the documented `updatekeys` afterwards does not wrap the
+/// new data key for it again. Before the fix: the rule kept the key, revoke said "verified", and
+/// after `updatekeys` the revoked key read the new value.
+#[test]
+fn revoke_edits_a_symlinked_sops_yaml_at_its_target() {
+    let sb = Sandbox::new();
+    let (attacker_key, r) = new_key(&sb, "attacker.txt");
+    repo_with_config_dir(&sb, &r, true, &[]);
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(report(&sb, "r.json")["complete"], true);
+    assert!(
+        !sb.read("config/sops.yaml").contains(&r),
+        "the rule kept the key"
+    );
+    assert!(
+        std::fs::symlink_metadata(sb.path(".sops.yaml"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the symlink was replaced"
+    );
+    let repo = sb.dir.path();
+    git(repo, &["commit", "-qam", "revoke"]);
+    assert_code(&sb.with_key().args(["updatekeys", "-y", "--all"]).run(), 0);
+    let team = team();
+    write_after(&sb, &env(&team), "after-symlink-revoke");
+    assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-symlink-revoke");
+}
+
+/// The team keeps its rules where `SOPS_CONFIG` points (sops's override, which encrypt and
+/// updatekeys honour): revoke must take the key out of that config too. Before the fix it
+/// ignored SOPS_CONFIG, said "verified", and the next file encrypted was wrapped for the key.
+#[test]
+fn revoke_honours_sops_config() {
+    let sb = Sandbox::new();
+    let (attacker_key, r) = new_key(&sb, "attacker.txt");
+    let cfg = sb.path("config/sops.yaml").display().to_string();
+    let cfg_env = [("SOPS_CONFIG", cfg.as_str())];
+    repo_with_config_dir(&sb, &r, false, &cfg_env);
+    let out = sb
+        .with_key()
+        .env("SOPS_CONFIG", &cfg)
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(report(&sb, "r.json")["complete"], true);
+    assert!(
+        !sb.read("config/sops.yaml").contains(&r),
+        "the rule kept the key"
+    );
+    let repo = sb.dir.path();
+    git(repo, &["commit", "-qam", "revoke"]);
+    sb.write(
+        "secrets/new.yaml",
+        "token: written-after-sops-config-revoke\n",
+    );
+    let out = sb
+        .with_key()
+        .env("SOPS_CONFIG", &cfg)
+        .args(["encrypt", "-i", "secrets/new.yaml"])
+        .run();
+    assert_code(&out, 0);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", "a file after the revocation"]);
+    assert_locked_out(
+        &Attacker::age(&attacker_key),
+        &sb,
+        "written-after-sops-config-revoke",
+    );
+}
+
+/// A config that lists the key but lies outside the repository cannot be edited by the
+/// revocation: the run must fail closed (not complete, non-zero, naming the config), never
+/// report "verified". Before the fix: exit 0, complete.
+#[test]
+fn revoke_fails_closed_on_a_config_outside_the_repository() {
+    let sb = Sandbox::new();
+    let (_, r) = new_key(&sb, "attacker.txt");
+    let outside = tempfile::tempdir().unwrap();
+    let cfg = outside.path().join("team-sops.yaml");
+    std::fs::write(&cfg, rules(&format!("{TEST_RECIPIENT},{r}"))).unwrap();
+    let cfg = cfg.display().to_string();
+    let repo = sb.dir.path();
+    git(repo, &["init", "-q", "-b", "main"]);
+    sb.write("secrets/db.yaml", "db:\n  password: old\n");
+    let out = sb
+        .with_key()
+        .env("SOPS_CONFIG", &cfg)
+        .args(["encrypt", "-i", "secrets/db.yaml"])
+        .run();
+    assert_code(&out, 0);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", "secrets"]);
+    let out = sb
+        .with_key()
+        .env("SOPS_CONFIG", &cfg)
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("team-sops.yaml"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("verified"), "{}", stderr(&out));
+    let rep = report(&sb, "r.json");
+    assert_eq!(rep["complete"], false, "{rep}");
+    // The file inside the repository was still re-keyed without the key.
+    assert!(!sb.read("secrets/db.yaml").contains(&r));
+}
+
+/// An encrypted file larger than the walk's sniffing cap (64 MiB) that lists the key: the run
+/// must handle it or fail naming it, never skip it and say complete. Here it cannot be read
+/// (the input limit is set below its size; untracked, so no history is read either): the run
+/// fails and names it. Before the fix: skipped, exit 0, complete.
+#[test]
+fn revoke_does_not_skip_a_sops_file_over_the_size_cap() {
+    let sb = Sandbox::new();
+    let (_, r) = new_key(&sb, "attacker.txt");
+    let repo = sb.dir.path();
+    git(repo, &["init", "-q", "-b", "main"]);
+    sb.write(
+        ".sops.yaml",
+        &rules(&format!("{TEST_RECIPIENT},{r}")).replace("secrets/.*\\.yaml$", "secrets/.*$"),
+    );
+    // 51 MB of random bytes: the binary store's JSON is over 64 MiB. Encrypted with the real
+    // sops (fast at this size).
+    let mut blob = vec![0u8; 51_000_000];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in blob.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::create_dir_all(sb.path("secrets")).unwrap();
+    std::fs::write(sb.path("secrets/blob.bin"), &blob).unwrap();
+    drop(blob);
+    let out = sops_cmd(&sb)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["encrypt", "-i", "secrets/blob.bin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let size = std::fs::metadata(sb.path("secrets/blob.bin"))
+        .unwrap()
+        .len();
+    assert!(size > 64 * 1024 * 1024, "{size}");
+    sb.write("secrets/db.yaml", "db:\n  password: old\n");
+    assert_code(
+        &sb.with_key()
+            .args(["encrypt", "-i", "secrets/db.yaml"])
+            .run(),
+        0,
+    );
+    git(repo, &["add", ".sops.yaml", "secrets/db.yaml"]);
+    git(repo, &["commit", "-qm", "secrets"]);
+    let out = sb
+        .with_key()
+        .env("SHROUD_MAX_INPUT", (64 * 1024 * 1024).to_string())
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("blob.bin"), "{}", stderr(&out));
+    assert_eq!(report(&sb, "r.json")["complete"], false);
+}
+
+/// Another branch still lists the key in its rules and files: revoke on main may clean main,
+/// but its verdict must say the other ref still lists the key (not complete, non-zero). Once
+/// that branch is revoked too, the verdict is complete.
+#[test]
+fn revoke_verdict_names_other_refs_that_still_list_the_key() {
+    let sb = Sandbox::new();
+    let (_, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    repo_with(
+        &sb,
+        &rules(&format!("{TEST_RECIPIENT},{r}")),
+        &[("secrets/db.yaml", "db:\n  password: old\n")],
+        &env(&team),
+    );
+    let repo = sb.dir.path();
+    git(repo, &["branch", "staging"]);
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("this branch is clean; these refs still list the key: staging"),
+        "{}",
+        stderr(&out)
+    );
+    let rep = report(&sb, "r.json");
+    assert_eq!(rep["complete"], false, "{rep}");
+    assert!(
+        rep["refs"][0].as_str().unwrap().starts_with("staging"),
+        "{rep}"
+    );
+    git(repo, &["commit", "-qam", "revoke on main"]);
+    // The dry-run proof of the runbook says the same.
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "--dry-run", "--report", "d.json", &r])
+        .run();
+    assert_code(&out, 1);
+    assert_eq!(report(&sb, "d.json")["complete"], false);
+    // Revoked on staging too: complete.
+    git(repo, &["switch", "-q", "staging"]);
+    let out = sb.with_key().args(["keys", "revoke", "-y", &r]).run();
+    assert_code(&out, 0);
+    git(repo, &["commit", "-qam", "revoke on staging"]);
+    git(repo, &["switch", "-q", "main"]);
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "--dry-run", "--report", "d.json", &r])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(report(&sb, "d.json")["complete"], true);
+}
+
+/// A file listing the key whose MAC does not verify: the plan line must not read as done, and
+/// the failure must not suggest `--ignore-mac` (keys revoke has none); the run fails.
+#[test]
+fn revoke_words_a_bad_mac_failure_truthfully() {
+    let sb = Sandbox::new();
+    let (_, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    repo_with(
+        &sb,
+        &rules(&format!("{TEST_RECIPIENT},{r}")),
+        &[("secrets/a.yaml", "a: one\nb: two\n")],
+        &env(&team),
+    );
+    let text = sb.read("secrets/a.yaml");
+    let cut: String = text
+        .lines()
+        .filter(|l| !l.starts_with("b:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    sb.write("secrets/a.yaml", &cut);
+    let out = sb.with_key().args(["keys", "revoke", "-y", &r]).run();
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(!err.contains("a.yaml: new data key"), "{err}");
+    assert!(!err.contains("--ignore-mac skips"), "{err}");
+    assert!(err.contains("does not verify"), "{err}");
+}
+
+/// `rotate --rm-age KEY -r .` takes the key out of the rule and the files: it must not then
+/// advise that the files differ from their rule by that key (running `updatekeys` on that
+/// advice would bring it back, were the rule unchanged).
+#[test]
+fn rotate_rm_does_not_report_drift_for_the_key_it_removed() {
+    let sb = Sandbox::new();
+    let (_, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    repo_with(
+        &sb,
+        &rules(&format!("{TEST_RECIPIENT},{r}")),
+        &[("secrets/a.yaml", "k: v\n")],
+        &env(&team),
+    );
+    let out = sb
+        .with_key()
+        .args(["rotate", "-i", "-y", "--rm-age", &r, "-r", "."])
+        .run();
+    assert_code(&out, 0);
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("differ"), "{all}");
+    assert!(!sb.read(".sops.yaml").contains(&r));
+    assert!(!sb.read("secrets/a.yaml").contains(&r));
+}
