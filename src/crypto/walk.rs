@@ -250,9 +250,11 @@ where
             i += 1;
             continue;
         }
-        let end = inline_run_end(n, i, |j| {
-            matches!(&m.entries[j], Entry::Comment(c) if c.inline)
-        });
+        let end = inline_run_end(
+            n,
+            i,
+            |j| matches!(&m.entries[j], Entry::Comment(c) if c.inline),
+        );
         let (item, inline) = m.entries[i..end].split_at_mut(1);
         for entry in inline {
             if let Entry::Comment(c) = entry {
@@ -292,9 +294,8 @@ where
                     i += 1;
                     continue;
                 }
-                let end = inline_run_end(n, i, |j| {
-                    matches!(&items[j], Value::Comment(c) if c.inline)
-                });
+                let end =
+                    inline_run_end(n, i, |j| matches!(&items[j], Value::Comment(c) if c.inline));
                 let (item, inline) = items[i..end].split_at_mut(1);
                 for comment in inline {
                     if let Value::Comment(c) = comment {
