@@ -620,6 +620,7 @@ fn file_entry(
         } else {
             0
         },
+        unknown_readers: md.all_keys().any(|k| k.unnamed_reader().is_some()),
         key_groups,
         combinations,
         combinations_truncated,
@@ -877,6 +878,18 @@ pub async fn verify(report: &mut Report, keyring: &Keyring) {
     for (i, r) in results {
         let f = &mut report.files[i];
         f.verify = Some(match r {
+            // The MAC holds, but the data key is also wrapped for someone no entry names (the
+            // `envelope-unknown-reader` finding says which envelope): not a file to trust.
+            Ok(()) if f.unknown_readers => {
+                counts.failed += 1;
+                model::Verify {
+                    status: "failed",
+                    detail: Some(
+                        "the MAC verifies, but an age envelope also opens for a party the file does not name"
+                            .into(),
+                    ),
+                }
+            }
             Ok(()) => {
                 counts.ok += 1;
                 model::Verify {

@@ -139,6 +139,9 @@ pub struct FileEntry {
     pub shamir_threshold: usize,
     /// Key groups needed to recover the data key.
     pub threshold: usize,
+    /// An envelope may also open for a party no entry names (an `envelope-unknown-reader`
+    /// finding): the key groups below do not list everyone who can read the file.
+    pub unknown_readers: bool,
     pub key_groups: Vec<Vec<Key>>,
     /// The smallest sets of recipients that together can open the file (recipient ids).
     pub combinations: Vec<Vec<String>>,

@@ -2009,3 +2009,135 @@ fn a_stalled_git_fails_the_audit_instead_of_hanging() {
         start.elapsed()
     );
 }
+
+/// Runs a program with `input` on stdin and returns its stdout (it must succeed).
+fn pipe(program: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} is required ({e})"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{program} {args:?}: {}", stderr(&out));
+    out.stdout
+}
+
+/// Red-team finding (audit/attackA): the age envelope recorded for alice is rewritten, with the
+/// real `age`, as one age file with two stanzas (alice and eve, the same data key). Eve then
+/// opens the file with the real sops although no entry names her. Judged without a key, the
+/// audit reports an `envelope-unknown-reader` integrity finding and marks the file as readable
+/// by unknown parties; `--verify` with alice's key does not call it ok. Files written by sops
+/// and by shroud (whose age envelopes carry grease stanzas) have no such finding.
+#[test]
+fn an_envelope_wrapped_for_a_second_party_is_an_unknown_reader() {
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let (alice, eve) = (TEST_RECIPIENT, TEST_RECIPIENT2);
+    sb.write(
+        "repo/.sops.yaml",
+        &format!("creation_rules:\n  - path_regex: ^secrets/\n    age: {alice}\n"),
+    );
+    sb.write(
+        "repo/names.yaml",
+        &format!("{alice}: alice\n{eve}:\n  name: eve\n  revoked: 2026-01-01\n"),
+    );
+    git(&repo, None, ADMIN, &["init", "-q"]);
+    for f in ["a", "b"] {
+        sb.write(&format!("repo/secrets/{f}.yaml"), "api: t0k3n-a\n");
+    }
+    let mut c = sops_cmd(&sb);
+    c.current_dir(&repo)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["-e", "-i", "secrets/a.yaml"]);
+    assert_code(&c.run(), 0);
+    enc(&sb, "repo", &["encrypt", "-i", "secrets/b.yaml"]);
+    git(&repo, None, ADMIN, &["add", "-A"]);
+    git(&repo, None, ADMIN, &["commit", "-qm", "secrets"]);
+    let audit = |verify: bool| {
+        let mut c = sb.cmd();
+        c.current_dir(&repo)
+            .args(["audit", "--names", "names.yaml", "--format", "json"]);
+        if verify {
+            c.env("SOPS_AGE_KEY_FILE", test_key()).arg("--verify");
+        }
+        json(&c.run())
+    };
+    let before = audit(true);
+    assert_eq!(before["integrity"], serde_json::json!([]), "{before:#}");
+    for f in ["secrets/a.yaml", "secrets/b.yaml"] {
+        assert_eq!(file(&before, f)["verify"]["status"], "ok");
+    }
+
+    // The attack: alice's envelope re-wrapped for alice and eve with the real age.
+    let text = sb.read("repo/secrets/a.yaml");
+    let begin = text.find("-----BEGIN AGE ENCRYPTED FILE-----").unwrap();
+    let end_marker = "-----END AGE ENCRYPTED FILE-----";
+    let end = text.find(end_marker).unwrap() + end_marker.len();
+    let indent = text[..begin].rsplit('\n').next().unwrap().to_owned();
+    let armored: String = text[begin..end]
+        .lines()
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    let key_file = test_key();
+    let data_key = pipe(
+        "age",
+        &["-d", "-i", key_file.to_str().unwrap()],
+        armored.as_bytes(),
+    );
+    let two = String::from_utf8(pipe("age", &["-a", "-r", alice, "-r", eve], &data_key)).unwrap();
+    let rewrapped = two.trim_end().replace('\n', &format!("\n{indent}"));
+    let attacked = format!("{}{rewrapped}{}", &text[..begin], &text[end..]);
+    std::fs::write(repo.join("secrets/a.yaml"), attacked).unwrap();
+    git(&repo, None, DEV, &["commit", "-qam", "tidy"]);
+    // Eve, whom no entry names, opens it with the real sops.
+    let mut c = sops_cmd(&sb);
+    c.current_dir(&repo)
+        .env("SOPS_AGE_KEY_FILE", test_key2())
+        .args(["-d", "secrets/a.yaml"]);
+    let out = c.run();
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "api: t0k3n-a\n");
+
+    let r = audit(false);
+    let found: Vec<(String, String)> = r["integrity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["path"].as_str().unwrap().to_owned(),
+                i["check"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            "secrets/a.yaml".to_owned(),
+            "envelope-unknown-reader".to_owned()
+        )],
+        "{r:#}"
+    );
+    assert!(
+        r["integrity"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 recipient stanzas")
+    );
+    assert_eq!(file(&r, "secrets/a.yaml")["unknown_readers"], true);
+    assert_eq!(file(&r, "secrets/b.yaml")["unknown_readers"], false);
+    let v = audit(true);
+    assert_eq!(file(&v, "secrets/a.yaml")["verify"]["status"], "failed");
+    assert_eq!(file(&v, "secrets/b.yaml")["verify"]["status"], "ok");
+    // The text report says it where the recipients are listed.
+    let mut c = sb.cmd();
+    c.current_dir(&repo)
+        .args(["audit", "--names", "names.yaml"]);
+    let out = c.run();
+    assert!(stdout(&out).contains("unknown readers"), "{}", stdout(&out));
+}

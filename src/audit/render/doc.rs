@@ -305,6 +305,9 @@ fn inventory(r: &Report) -> Section {
                         spans.extend(who(r, k.kind, &k.recipient, None, None, true));
                     }
                 }
+                if f.unknown_readers {
+                    spans.extend([t(" "), Span::Tag(Tone::Bad, "+ unknown readers".into())]);
+                }
                 spans
             }
         };
@@ -919,6 +922,7 @@ pub(super) mod tests {
             shamir_threshold: 0,
             threshold: 1,
             key_groups: vec![vec![key]],
+            unknown_readers: false,
             combinations: vec![vec!["age1abc".into()]],
             combinations_truncated: false,
             config: Some(".sops.yaml".into()),
