@@ -270,8 +270,9 @@ pub fn audit(opts: &Options) -> Result<Report> {
     let mut notes = std::mem::take(&mut c.notes);
     let repo = open_repo(root, &mut notes)?;
     let keys = file_keys(repo.as_ref(), &c.sops, &mut notes)?;
-    let assessed = assess(opts, &root_abs, &c.sops, &keys, &sections, &names);
-    notes.extend(assessed.notes);
+    let mut assessed = assess(opts, &root_abs, &c.sops, &keys, &sections, &names);
+    notes.extend(assessed.notes.drain(..));
+    notes.extend(shared_keys(&c.sops, &mut assessed.files));
 
     let pairs: Vec<(&SopsFound, &FileKeys)> = c.sops.iter().zip(&keys).collect();
     let found = revoked::find(&names.names, &pairs, &in_force, &root_abs);
@@ -621,6 +622,7 @@ fn file_entry(
             0
         },
         unknown_readers: md.all_keys().any(|k| k.unnamed_reader().is_some()),
+        shares_data_key_with: Vec::new(),
         key_groups,
         combinations,
         combinations_truncated,
@@ -630,6 +632,26 @@ fn file_entry(
         rotation,
         verify: None,
     }
+}
+
+/// Files that share a data key (a ciphertext byte-identical across paths, e.g. a file copied and
+/// re-wrapped for another rule): each lists the others, and a note names each group.
+fn shared_keys(sops: &[SopsFound], files: &mut [model::FileEntry]) -> Vec<String> {
+    let versions: Vec<Option<&history::Version>> = sops.iter().map(|s| s.version.as_ref()).collect();
+    let mut notes = Vec::new();
+    for group in history::shared_keys(&versions) {
+        let paths: Vec<String> = group.iter().map(|&i| sops[i].rel.clone()).collect();
+        for f in files.iter_mut() {
+            if paths.contains(&f.path) {
+                f.shares_data_key_with = paths.iter().filter(|p| **p != f.path).cloned().collect();
+            }
+        }
+        notes.push(format!(
+            "{} share one data key (a ciphertext is byte-identical in each: one was copied from another): whoever opens one of them reads them all; give each its own data key (`shroud rotate -i FILE`)",
+            paths.join(", ")
+        ));
+    }
+    notes
 }
 
 /// Each key group as the set of its recipients.
@@ -665,6 +687,7 @@ fn recipients(files: &[model::FileEntry], names: &NamesIn) -> Vec<model::Recipie
                     unnamed: names.path.is_some() && holder.is_none(),
                     revoked: holder.and_then(|h| h.revoked.clone()),
                     opens_alone: Vec::new(),
+                    opens_via_shared_key: Vec::new(),
                     shares: Vec::new(),
                 }
             });
@@ -678,6 +701,24 @@ fn recipients(files: &[model::FileEntry], names: &NamesIn) -> Vec<model::Recipie
                 });
             }
         }
+    }
+    // Files under one data key share their readers.
+    let shared: BTreeMap<&str, &[String]> = files
+        .iter()
+        .map(|f| (f.path.as_str(), f.shares_data_key_with.as_slice()))
+        .collect();
+    for r in by.values_mut() {
+        let own: Vec<String> = r.opens_alone.clone();
+        for p in &own {
+            for q in shared.get(p.as_str()).copied().unwrap_or_default() {
+                if !r.opens_alone.contains(q) {
+                    r.opens_alone.push(q.clone());
+                    r.opens_via_shared_key.push(q.clone());
+                }
+            }
+        }
+        r.opens_alone.sort();
+        r.opens_via_shared_key.sort();
     }
     by.into_values().collect()
 }

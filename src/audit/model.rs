@@ -142,6 +142,9 @@ pub struct FileEntry {
     /// An envelope may also open for a party no entry names (an `envelope-unknown-reader`
     /// finding): the key groups below do not list everyone who can read the file.
     pub unknown_readers: bool,
+    /// Other files under the same data key (a ciphertext byte-identical in both): whoever
+    /// opens one of them reads this file too.
+    pub shares_data_key_with: Vec<String>,
     pub key_groups: Vec<Vec<Key>>,
     /// The smallest sets of recipients that together can open the file (recipient ids).
     pub combinations: Vec<Vec<String>>,
@@ -331,8 +334,11 @@ pub struct Recipient {
     pub unnamed: bool,
     /// The names file marks it revoked on this date.
     pub revoked: Option<String>,
-    /// Files it can open on its own.
+    /// Files it can open on its own (those under a data key it opens included).
     pub opens_alone: Vec<String>,
+    /// The part of `opens_alone` it opens only because those files share a data key with a
+    /// file it opens (see [`FileEntry::shares_data_key_with`]).
+    pub opens_via_shared_key: Vec<String>,
     /// Files where it holds a share but needs other recipients.
     pub shares: Vec<Share>,
 }

@@ -2141,3 +2141,111 @@ fn an_envelope_wrapped_for_a_second_party_is_an_unknown_reader() {
     let out = c.run();
     assert!(stdout(&out).contains("unknown readers"), "{}", stdout(&out));
 }
+
+/// The data key wrapped in the first age envelope of a sops YAML file, opened with `key`.
+fn age_data_key(text: &str, key: &Path) -> Vec<u8> {
+    let begin = text.find("-----BEGIN AGE ENCRYPTED FILE-----").unwrap();
+    let end_marker = "-----END AGE ENCRYPTED FILE-----";
+    let end = text[begin..].find(end_marker).unwrap() + begin + end_marker.len();
+    let armored: String = text[begin..end]
+        .lines()
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    pipe(
+        "age",
+        &["-d", "-i", key.to_str().unwrap()],
+        armored.as_bytes(),
+    )
+}
+
+/// Red-team finding (audit/attackF2): `cp prod/db.yaml staging/db.yaml` then the real sops's
+/// `updatekeys` for the staging rule (which adds a CI key) keeps prod's data key, so the CI key
+/// reads prod's values too (shown with the real `age`: its staging envelope holds prod's data
+/// key). Judged without a key from the byte-identical ciphertexts, the access matrix says the
+/// CI key opens both files (`opens_via_shared_key` names prod), each file lists the other in
+/// `shares_data_key_with`, and a note names the pair. A file encrypted on its own, with the same
+/// plaintext, shares nothing.
+#[test]
+fn files_that_share_a_data_key_share_their_readers() {
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let (alice, ci) = (TEST_RECIPIENT, TEST_RECIPIENT2);
+    sb.write(
+        "repo/.sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^prod/\n    age: {alice}\n  - path_regex: ^staging/\n    age: {alice},{ci}\n  - path_regex: ^other/\n    age: {alice},{ci}\n"
+        ),
+    );
+    sb.write(
+        "repo/names.yaml",
+        &format!("{alice}: alice\n{ci}:\n  name: staging-ci\n  kind: cluster\n"),
+    );
+    git(&repo, None, ADMIN, &["init", "-q"]);
+    let sops = |args: &[&str]| {
+        let mut c = sops_cmd(&sb);
+        c.current_dir(&repo)
+            .env("SOPS_AGE_KEY_FILE", test_key())
+            .args(args);
+        assert_code(&c.run(), 0);
+    };
+    sb.write("repo/prod/db.yaml", "db_password: prod-only-Zx8qL2\n");
+    sb.write("repo/other/db.yaml", "db_password: prod-only-Zx8qL2\n");
+    sops(&["-e", "-i", "prod/db.yaml"]);
+    sops(&["-e", "-i", "other/db.yaml"]);
+    git(&repo, None, ADMIN, &["add", "-A"]);
+    git(&repo, None, ADMIN, &["commit", "-qm", "prod secret"]);
+    std::fs::create_dir_all(repo.join("staging")).unwrap();
+    std::fs::copy(repo.join("prod/db.yaml"), repo.join("staging/db.yaml")).unwrap();
+    sops(&["updatekeys", "-y", "staging/db.yaml"]);
+    git(&repo, None, DEV, &["add", "-A"]);
+    git(&repo, None, DEV, &["commit", "-qm", "staging secret, copied from prod"]);
+    // The CI key's staging envelope holds prod's data key.
+    let staging = sb.read("repo/staging/db.yaml");
+    let ci_entry = &staging[staging.find(ci).unwrap()..];
+    assert_eq!(
+        age_data_key(ci_entry, &test_key2()),
+        age_data_key(&sb.read("repo/prod/db.yaml"), &test_key())
+    );
+
+    let mut c = sb.cmd();
+    c.current_dir(&repo)
+        .args(["audit", "--names", "names.yaml", "--format", "json"]);
+    let r = json(&c.run());
+    let who = |recipient: &str| {
+        r["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["recipient"] == recipient)
+            .unwrap_or_else(|| panic!("{recipient} not in {r:#}"))
+            .clone()
+    };
+    let ci_row = who(ci);
+    assert_eq!(
+        strs(&ci_row["opens_alone"]),
+        ["other/db.yaml", "prod/db.yaml", "staging/db.yaml"],
+        "{r:#}"
+    );
+    assert_eq!(strs(&ci_row["opens_via_shared_key"]), ["prod/db.yaml"]);
+    assert_eq!(strs(&who(alice)["opens_via_shared_key"]), Vec::<String>::new());
+    assert_eq!(
+        strs(&file(&r, "prod/db.yaml")["shares_data_key_with"]),
+        ["staging/db.yaml"]
+    );
+    assert_eq!(
+        strs(&file(&r, "staging/db.yaml")["shares_data_key_with"]),
+        ["prod/db.yaml"]
+    );
+    assert_eq!(
+        strs(&file(&r, "other/db.yaml")["shares_data_key_with"]),
+        Vec::<String>::new()
+    );
+    let notes = strs(&r["notes"]);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("prod/db.yaml, staging/db.yaml share one data key")),
+        "{notes:?}"
+    );
+}

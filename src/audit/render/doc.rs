@@ -923,6 +923,7 @@ pub(super) mod tests {
             threshold: 1,
             key_groups: vec![vec![key]],
             unknown_readers: false,
+            shares_data_key_with: Vec::new(),
             combinations: vec![vec!["age1abc".into()]],
             combinations_truncated: false,
             config: Some(".sops.yaml".into()),
@@ -964,6 +965,7 @@ pub(super) mod tests {
                 unnamed: false,
                 revoked: None,
                 opens_alone: vec![file.path.clone()],
+                opens_via_shared_key: Vec::new(),
                 shares: Vec::new(),
             }],
             access_history: vec![AccessChange {
