@@ -225,6 +225,9 @@ pub fn analyse(
         let old = e.old.map(|o| versions[o]);
         let kind = if e.first_seen {
             EventKind::FirstSeen
+        } else if e.old == Some(e.new) {
+            // The same blob before and after (nodes are blobs): a rename, a copy, a mode change.
+            EventKind::Unchanged
         } else {
             classify(old, new)
         };
@@ -237,7 +240,9 @@ pub fn analyse(
                     old.keys.difference(&new.keys).cloned().collect(),
                 )
             }
-            EventKind::NotSops | EventKind::FirstSeen => (Vec::new(), Vec::new()),
+            EventKind::NotSops | EventKind::FirstSeen | EventKind::Unchanged => {
+                (Vec::new(), Vec::new())
+            }
         };
         if matches!(kind, EventKind::ReWrap | EventKind::Edit)
             && let Some(o) = e.old

@@ -440,7 +440,15 @@ fn assess(
             },
             (None, None) => (None, None),
         };
-        let rotation = rotation(s, k, now, max_days, policy_src);
+        let (rotation, future) = rotation(s, k, now, max_days, policy_src);
+        if let Some(t) = future {
+            out.notes.push(format!(
+                "{}: the date its data key was made ({}, from {}) is in the future: its age cannot be shown, so it never counts as fresh (a forged or skewed date)",
+                s.rel,
+                git::rfc3339(t),
+                if rotation.source == Some("git") { "the commit" } else { "lastmodified" },
+            ));
+        }
         if rotation.stale {
             out.stale.push(model::Stale {
                 path: s.rel.clone(),
@@ -531,21 +539,24 @@ fn drift_order(d: &model::Drift) -> (u8, Option<usize>) {
 }
 
 /// How old a file's data key is, and whether that is older than its policy allows. A file
-/// with a policy and no known key date is stale (its freshness cannot be shown).
+/// with a policy and no known key date is stale (its freshness cannot be shown), and so is one
+/// whose key date is in the future (a forged or skewed date proves nothing): the second value
+/// is that date, for a note.
 fn rotation(
     s: &SopsFound,
     keys: &FileKeys,
     now: i64,
     max_days: Option<u64>,
     policy: Option<String>,
-) -> model::Rotation {
+) -> (model::Rotation, Option<i64>) {
     if s.metadata.is_none() {
         // A damaged file has no data key to date: it is an integrity finding, not a stale one.
-        return model::Rotation {
+        let r = model::Rotation {
             max_age_days: max_days,
             policy,
             ..Default::default()
         };
+        return (r, None);
     }
     let from_git = keys.made.as_ref().map(|c| (c.unix, "git"));
     let from_lastmodified = s
@@ -554,24 +565,27 @@ fn rotation(
         .and_then(|m| Timestamp::parse_rfc3339(&m.lastmodified))
         .map(|t| (t.unix_seconds(), "lastmodified"));
     let at = from_git.or(from_lastmodified);
-    let age_secs = at.map(|(t, _)| (now - t).max(0));
+    let future = at.map(|(t, _)| t).filter(|t| *t > now);
+    let age_secs = at.filter(|_| future.is_none()).map(|(t, _)| now - t);
     // A shallow clone that starts after the key was made: `lastmodified` is only a lower bound
-    // of its age (edits move it too), so freshness cannot be shown: stale under a policy.
-    let unprovable = keys.first_seen && keys.made.is_none();
+    // of its age (edits move it too), so freshness cannot be shown: stale under a policy. A
+    // date in the future shows nothing either.
+    let unprovable = (keys.first_seen && keys.made.is_none()) || future.is_some();
     let stale = match (max_days, age_secs) {
         (Some(_), _) if unprovable => true,
         (Some(d), Some(a)) => a > (d as i64).saturating_mul(policy::DAY),
         (Some(_), None) => true,
         (None, _) => false,
     };
-    model::Rotation {
+    let r = model::Rotation {
         rotated_at: at.map(|(t, _)| git::rfc3339(t)),
         source: at.map(|(_, s)| s),
         age_days: age_secs.map(|a| (a / policy::DAY) as u64),
         max_age_days: max_days,
         policy,
         stale,
-    }
+    };
+    (r, future)
 }
 
 fn file_entry(
@@ -637,7 +651,8 @@ fn file_entry(
 /// Files that share a data key (a ciphertext byte-identical across paths, e.g. a file copied and
 /// re-wrapped for another rule): each lists the others, and a note names each group.
 fn shared_keys(sops: &[SopsFound], files: &mut [model::FileEntry]) -> Vec<String> {
-    let versions: Vec<Option<&history::Version>> = sops.iter().map(|s| s.version.as_ref()).collect();
+    let versions: Vec<Option<&history::Version>> =
+        sops.iter().map(|s| s.version.as_ref()).collect();
     let mut notes = Vec::new();
     for group in history::shared_keys(&versions) {
         let paths: Vec<String> = group.iter().map(|&i| sops[i].rel.clone()).collect();

@@ -234,6 +234,9 @@ pub enum EventKind {
     ReWrap,
     /// Values changed under the same envelopes (`set`, `edit`).
     Edit,
+    /// The file's bytes did not change (a pure rename or copy, git's `R100`/`C100`, or a mode
+    /// change): nothing about its keys or values changed.
+    Unchanged,
     /// The version is not a readable sops file (damaged, or committed in plaintext).
     NotSops,
     /// The oldest version a shallow clone holds: what came before is not known.
@@ -247,6 +250,7 @@ impl EventKind {
             EventKind::ReKey => "re-key",
             EventKind::ReWrap => "re-wrap",
             EventKind::Edit => "edit",
+            EventKind::Unchanged => "unchanged",
             EventKind::NotSops => "not-sops",
             EventKind::FirstSeen => "first-seen",
         }

@@ -2199,7 +2199,12 @@ fn files_that_share_a_data_key_share_their_readers() {
     std::fs::copy(repo.join("prod/db.yaml"), repo.join("staging/db.yaml")).unwrap();
     sops(&["updatekeys", "-y", "staging/db.yaml"]);
     git(&repo, None, DEV, &["add", "-A"]);
-    git(&repo, None, DEV, &["commit", "-qm", "staging secret, copied from prod"]);
+    git(
+        &repo,
+        None,
+        DEV,
+        &["commit", "-qm", "staging secret, copied from prod"],
+    );
     // The CI key's staging envelope holds prod's data key.
     let staging = sb.read("repo/staging/db.yaml");
     let ci_entry = &staging[staging.find(ci).unwrap()..];
@@ -2228,7 +2233,10 @@ fn files_that_share_a_data_key_share_their_readers() {
         "{r:#}"
     );
     assert_eq!(strs(&ci_row["opens_via_shared_key"]), ["prod/db.yaml"]);
-    assert_eq!(strs(&who(alice)["opens_via_shared_key"]), Vec::<String>::new());
+    assert_eq!(
+        strs(&who(alice)["opens_via_shared_key"]),
+        Vec::<String>::new()
+    );
     assert_eq!(
         strs(&file(&r, "prod/db.yaml")["shares_data_key_with"]),
         ["staging/db.yaml"]
@@ -2248,4 +2256,82 @@ fn files_that_share_a_data_key_share_their_readers() {
             .any(|n| n.starts_with("prod/db.yaml, staging/db.yaml share one data key")),
         "{notes:?}"
     );
+}
+
+/// Red-team findings (audit/attackE, audit/attackG-rename), on files the real sops wrote:
+/// a rotation commit dated 500 days in the future does not make a key fresh (no age, a note,
+/// stale under the policy, `--fail-on stale` trips); a pure rename (`git mv`, identical blob)
+/// is an `unchanged` event, not an `edit`.
+#[test]
+fn future_dates_are_never_fresh_and_renames_are_not_edits() {
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    sb.write(
+        "repo/.sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    age: {TEST_RECIPIENT}\naudit:\n  max_key_age: 90d\n"
+        ),
+    );
+    git(&repo, None, ADMIN, &["init", "-q"]);
+    let sops = |args: &[&str]| {
+        let mut c = sops_cmd(&sb);
+        c.current_dir(&repo)
+            .env("SOPS_AGE_KEY_FILE", test_key())
+            .args(args);
+        assert_code(&c.run(), 0);
+    };
+    for f in ["a", "b"] {
+        sb.write(&format!("repo/secrets/{f}.yaml"), "api: x\n");
+        sops(&["-e", "-i", &format!("secrets/{f}.yaml")]);
+    }
+    let d400 = days_ago(400);
+    git(&repo, Some(&d400), ADMIN, &["add", "-A"]);
+    git(&repo, Some(&d400), ADMIN, &["commit", "-qm", "c1"]);
+    sops(&["rotate", "-i", "secrets/b.yaml"]);
+    let future = days_ago(-500);
+    git(&repo, Some(&future), ADMIN, &["commit", "-qam", "rotate b"]);
+    let d10 = days_ago(10);
+    sops(&["rotate", "-i", "secrets/a.yaml"]);
+    git(&repo, Some(&d10), ADMIN, &["commit", "-qam", "rotate a"]);
+    git(
+        &repo,
+        None,
+        DEV,
+        &["mv", "secrets/a.yaml", "secrets/renamed.yaml"],
+    );
+    git(&repo, None, DEV, &["commit", "-qm", "rename only"]);
+
+    let mut c = sb.cmd();
+    c.current_dir(&repo)
+        .args(["audit", "--format", "json", "--fail-on", "stale"]);
+    let out = c.run();
+    let r = json(&out);
+    let b = file(&r, "secrets/b.yaml");
+    assert_eq!(b["rotation"]["age_days"], Value::Null, "{r:#}");
+    assert_eq!(b["rotation"]["stale"], true);
+    assert_eq!(
+        strs(
+            &r["stale"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["path"].clone())
+                .collect()
+        ),
+        ["secrets/b.yaml"]
+    );
+    assert!(
+        strs(&r["notes"]).iter().any(|n| n
+            .starts_with("secrets/b.yaml: the date its data key was made (")
+            && n.contains("is in the future")),
+        "{:?}",
+        r["notes"]
+    );
+    assert_ne!(out.status.code(), Some(0), "--fail-on stale must trip");
+    // The renamed file: made 10 days ago, fresh; the rename changed nothing.
+    let a = file(&r, "secrets/renamed.yaml");
+    assert_eq!(kinds(a), ["created", "re-key", "unchanged"], "{a:#}");
+    assert_eq!(a["rotation"]["age_days"], 10);
+    assert_eq!(a["rotation"]["stale"], false);
 }

@@ -574,7 +574,8 @@ fn key_list(r: &Report, keys: &[KeyRef]) -> Span {
     )
 }
 
-/// Every change of a file's keys (edits left out: they keep the data key and the envelopes).
+/// Every change of a file's keys (edits and unchanged versions left out: they keep the data key
+/// and the envelopes).
 fn key_changes(r: &Report) -> Section {
     let mut sec = section(
         "key-changes",
@@ -588,7 +589,11 @@ fn key_changes(r: &Report) -> Section {
     let mut rows: Vec<(i64, Vec<Cell>)> = Vec::new();
     for f in &r.files {
         let Some(g) = &f.git else { continue };
-        for e in g.events.iter().filter(|e| e.kind != EventKind::Edit) {
+        for e in g
+            .events
+            .iter()
+            .filter(|e| !matches!(e.kind, EventKind::Edit | EventKind::Unchanged))
+        {
             let [time, commit, author] = commit_cells(e.commit.as_ref());
             let tone = if e.kind.new_data_key() {
                 Tone::Good
