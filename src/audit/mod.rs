@@ -271,7 +271,7 @@ pub fn audit(opts: &Options) -> Result<Report> {
     let repo = open_repo(root, &mut notes)?;
     let keys = file_keys(repo.as_ref(), &c.sops, &mut notes)?;
     let mut assessed = assess(opts, &root_abs, &c.sops, &keys, &sections, &names);
-    notes.extend(assessed.notes.drain(..));
+    notes.append(&mut assessed.notes);
     notes.extend(shared_keys(&c.sops, &mut assessed.files));
 
     let pairs: Vec<(&SopsFound, &FileKeys)> = c.sops.iter().zip(&keys).collect();

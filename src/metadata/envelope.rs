@@ -64,8 +64,8 @@ fn stanza_type(recipient: &str) -> Option<&'static str> {
     }
     // Bech32: the human-readable part ends at the last `1`.
     match r.to_ascii_lowercase().rsplit_once('1') {
-        Some((hrp, _)) if hrp == "age" => Some("X25519"),
-        Some((hrp, _)) if hrp == "age1pq" => Some("mlkem768x25519"),
+        Some(("age", _)) => Some("X25519"),
+        Some(("age1pq", _)) => Some("mlkem768x25519"),
         _ => None,
     }
 }
