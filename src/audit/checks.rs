@@ -483,8 +483,7 @@ mod tests {
     }
 
     /// An armored age file whose header has one X25519 stanza (the payload does not matter).
-    const AGE_ENC: &str =
-        "-----BEGIN AGE ENCRYPTED FILE-----\\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBBQUFBCkJCQkIKLS0tIENDQ0MK\\n-----END AGE ENCRYPTED FILE-----\\n";
+    const AGE_ENC: &str = "-----BEGIN AGE ENCRYPTED FILE-----\\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBBQUFBCkJCQkIKLS0tIENDQ0MK\\n-----END AGE ENCRYPTED FILE-----\\n";
 
     #[test]
     fn structural_findings_without_keys() {

@@ -143,41 +143,30 @@ impl<'a> Builder<'a> {
         self.rec = None;
     }
 
-    /// A comment at the end of a flow collection's line: go-yaml gives it to that (outermost)
-    /// collection, and sops walks it as the collection's first item when the collection is a
-    /// mapping's value (a list item's comment stays in the list, walked before the item). The
-    /// collection is the outermost open flow frame, or the one the previous event closed
-    /// (`after_flow`), then the last value of the top frame. Gives the text back when neither
-    /// applies (the caller keeps it after the item).
+    /// A comment right after a flow collection (`key: {a: 1} # note`): go-yaml gives it to
+    /// that (outermost) collection, and sops walks it as the collection's first item when the
+    /// collection is a mapping's value, or before the collection when it is a list item. The
+    /// collection is the one the previous event closed (`after_flow`), the last value of the top
+    /// frame. Gives the text back when that does not apply (a comment inside a flow collection
+    /// stays after the item on its line, which the walk visits before that item).
     fn flow_line_comment(&mut self, text: String, after_flow: bool) -> Result<(), String> {
-        let open = self.stack.iter().position(|f| !f.block);
-        let target = match open {
-            // A list item's comment stays in the list, before the item (still open here).
-            Some(i) if i > 0 && matches!(self.stack[i - 1].kind, FrameKind::Seq { .. }) => {
-                self.no_layout();
-                self.push_comment(i - 1, Comment::new(text, false), (0, 0));
-                return Ok(());
-            }
-            Some(i) => match &mut self.stack[i].kind {
-                FrameKind::Map { map, .. } => FlowTarget::Map(map),
-                FrameKind::Seq { list } => FlowTarget::List(list),
-            },
-            None if after_flow => match self.stack.last_mut().map(|f| &mut f.kind) {
-                Some(FrameKind::Map { map, key: None }) => match map.entries.last_mut() {
-                    Some(Entry::Pair(_, v)) => FlowTarget::of(v),
-                    _ => FlowTarget::None,
-                },
-                // A closed list item: its comment goes before it, on a line of its own (the
-                // writer re-emits the item in block style, where no line is the item's).
-                Some(FrameKind::Seq { list }) if !list.is_empty() => {
-                    let at = list.len() - 1;
-                    list.insert(at, Value::Comment(Comment::new(text, false)));
-                    self.no_layout();
-                    return Ok(());
-                }
+        if !after_flow {
+            return Err(text);
+        }
+        let target = match self.stack.last_mut().map(|f| &mut f.kind) {
+            Some(FrameKind::Map { map, key: None }) => match map.entries.last_mut() {
+                Some(Entry::Pair(_, v)) => FlowTarget::of(v),
                 _ => FlowTarget::None,
             },
-            None => FlowTarget::None,
+            // A list item: its comment goes before it, on a line of its own (the writer
+            // re-emits the item in block style, where no line is the item's alone).
+            Some(FrameKind::Seq { list }) if !list.is_empty() => {
+                let at = list.len() - 1;
+                list.insert(at, Value::Comment(Comment::new(text, false)));
+                self.no_layout();
+                return Ok(());
+            }
+            _ => FlowTarget::None,
         };
         // An empty collection keeps the comment after it (the writer has no line for it inside).
         match target {
