@@ -204,13 +204,8 @@ pub fn integrity(path: &str, format: Format, tree: &Tree, md: &Metadata) -> Vec<
         }
     }
     for k in md.all_keys() {
-        if let Some(why) = envelope_problem(k) {
-            out.push(finding(
-                path,
-                "envelope-malformed",
-                None,
-                format!("{}: {why}", k.shown()),
-            ));
+        if let Some((check, why)) = envelope_problem(k) {
+            out.push(finding(path, check, None, format!("{}: {why}", k.shown())));
         }
     }
     let spec = if format == Format::Binary {
@@ -254,9 +249,12 @@ pub fn integrity(path: &str, format: Format, tree: &Tree, md: &Metadata) -> Vec<
     out
 }
 
-/// What is wrong with one stored envelope, judged without any key.
-fn envelope_problem(k: &MasterKey) -> Option<&'static str> {
+/// What is wrong with one stored envelope, judged without any key: the check's name
+/// (`envelope-unknown-reader` when it may open for a party the entry does not name, else
+/// `envelope-malformed`) and why.
+fn envelope_problem(k: &MasterKey) -> Option<(&'static str, String)> {
     use base64::Engine as _;
+    let malformed = |why: &str| Some(("envelope-malformed", why.to_owned()));
     match k {
         MasterKey::Age(a) => {
             let armored = a
@@ -266,7 +264,16 @@ fn envelope_problem(k: &MasterKey) -> Option<&'static str> {
                 && a.enc
                     .trim_end()
                     .ends_with("-----END AGE ENCRYPTED FILE-----");
-            (!armored).then_some("the envelope is not an armored age file")
+            if !armored {
+                return malformed("the envelope is not an armored age file");
+            }
+            let p = a.stanza_problem()?;
+            let check = if p.unknown_reader() {
+                "envelope-unknown-reader"
+            } else {
+                "envelope-malformed"
+            };
+            Some((check, p.to_string()))
         }
         MasterKey::Kms(kms) => {
             let ok = !kms.enc.is_empty()
@@ -274,9 +281,9 @@ fn envelope_problem(k: &MasterKey) -> Option<&'static str> {
                     .decode(kms.enc.trim())
                     .is_ok_and(|b| !b.is_empty());
             if !ok {
-                Some("the envelope is not a base64 KMS ciphertext")
+                malformed("the envelope is not a base64 KMS ciphertext")
             } else if !kms.arn.starts_with("arn:") {
-                Some("the key is not an ARN")
+                malformed("the key is not an ARN")
             } else {
                 None
             }
@@ -284,7 +291,11 @@ fn envelope_problem(k: &MasterKey) -> Option<&'static str> {
         MasterKey::Pgp(p) => {
             let armored = p.enc.contains("-----BEGIN PGP MESSAGE-----")
                 && p.enc.contains("-----END PGP MESSAGE-----");
-            (!armored).then_some("the envelope is not an armored OpenPGP message")
+            if armored {
+                None
+            } else {
+                malformed("the envelope is not an armored OpenPGP message")
+            }
         }
         MasterKey::Other(o) => {
             let has_enc = o
@@ -292,7 +303,11 @@ fn envelope_problem(k: &MasterKey) -> Option<&'static str> {
                 .get("enc")
                 .and_then(|v| v.as_text())
                 .is_some_and(|e| !e.trim().is_empty());
-            (!has_enc).then_some("the entry has no enc field")
+            if has_enc {
+                None
+            } else {
+                malformed("the entry has no enc field")
+            }
         }
     }
 }
@@ -467,8 +482,8 @@ mod tests {
         crate::document::load_encrypted("t.yaml", Format::Yaml, yaml.as_bytes()).unwrap()
     }
 
-    const AGE_ENC: &str =
-        "-----BEGIN AGE ENCRYPTED FILE-----\\nYWdl\\n-----END AGE ENCRYPTED FILE-----\\n";
+    /// An armored age file whose header has one X25519 stanza (the payload does not matter).
+    const AGE_ENC: &str = "-----BEGIN AGE ENCRYPTED FILE-----\\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBBQUFBCkJCQkIKLS0tIENDQ0MK\\n-----END AGE ENCRYPTED FILE-----\\n";
 
     #[test]
     fn structural_findings_without_keys() {

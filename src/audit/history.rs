@@ -18,6 +18,9 @@
 //! versions, so the versions that share today's data key are one set (branches, merges and
 //! reverts included). The data key's age is the time of the earliest change that made it.
 //!
+//! The same evidence across paths: files whose versions hold a byte-identical ciphertext share a
+//! data key ([`shared_keys`]), so they share their readers.
+//!
 //! Owns: summarising a version, classifying a change, and that analysis. Must not know: git,
 //! names, policies or output.
 
@@ -91,6 +94,40 @@ impl Version {
             Err(_) => Version::not_sops(),
         }
     }
+}
+
+/// Which of `versions` (one per file; None: no readable version) share a data key, judged
+/// without a key: a ciphertext byte-identical in two files (one was copied from the other, or
+/// both re-wrapped from one) proves they are under the same data key, so whoever opens one
+/// reads the other. Each group (indexes into `versions`, at least two) is returned once, in
+/// ascending order.
+pub fn shared_keys(versions: &[Option<&Version>]) -> Vec<Vec<usize>> {
+    let mut parent: Vec<usize> = (0..versions.len()).collect();
+    let mut first: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    for (i, v) in versions.iter().enumerate() {
+        let Some(v) = v.filter(|v| v.sops) else {
+            continue;
+        };
+        for c in &v.ciphertexts {
+            match first.get(c) {
+                Some(&j) => {
+                    let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                    if a != b {
+                        parent[a.max(b)] = a.min(b);
+                    }
+                }
+                None => {
+                    first.insert(*c, i);
+                }
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for i in 0..versions.len() {
+        let root = find(&mut parent, i);
+        groups.entry(root).or_default().push(i);
+    }
+    groups.into_values().filter(|g| g.len() > 1).collect()
 }
 
 /// What the change from `old` (None: the file did not exist) to `new` did.
@@ -188,6 +225,9 @@ pub fn analyse(
         let old = e.old.map(|o| versions[o]);
         let kind = if e.first_seen {
             EventKind::FirstSeen
+        } else if e.old == Some(e.new) {
+            // The same blob before and after (nodes are blobs): a rename, a copy, a mode change.
+            EventKind::Unchanged
         } else {
             classify(old, new)
         };
@@ -200,7 +240,9 @@ pub fn analyse(
                     old.keys.difference(&new.keys).cloned().collect(),
                 )
             }
-            EventKind::NotSops | EventKind::FirstSeen => (Vec::new(), Vec::new()),
+            EventKind::NotSops | EventKind::FirstSeen | EventKind::Unchanged => {
+                (Vec::new(), Vec::new())
+            }
         };
         if matches!(kind, EventKind::ReWrap | EventKind::Edit)
             && let Some(o) = e.old

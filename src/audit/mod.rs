@@ -270,8 +270,9 @@ pub fn audit(opts: &Options) -> Result<Report> {
     let mut notes = std::mem::take(&mut c.notes);
     let repo = open_repo(root, &mut notes)?;
     let keys = file_keys(repo.as_ref(), &c.sops, &mut notes)?;
-    let assessed = assess(opts, &root_abs, &c.sops, &keys, &sections, &names);
-    notes.extend(assessed.notes);
+    let mut assessed = assess(opts, &root_abs, &c.sops, &keys, &sections, &names);
+    notes.append(&mut assessed.notes);
+    notes.extend(shared_keys(&c.sops, &mut assessed.files));
 
     let pairs: Vec<(&SopsFound, &FileKeys)> = c.sops.iter().zip(&keys).collect();
     let found = revoked::find(&names.names, &pairs, &in_force, &root_abs);
@@ -439,7 +440,15 @@ fn assess(
             },
             (None, None) => (None, None),
         };
-        let rotation = rotation(s, k, now, max_days, policy_src);
+        let (rotation, future) = rotation(s, k, now, max_days, policy_src);
+        if let Some(t) = future {
+            out.notes.push(format!(
+                "{}: the date its data key was made ({}, from {}) is in the future: its age cannot be shown, so it never counts as fresh (a forged or skewed date)",
+                s.rel,
+                git::rfc3339(t),
+                if rotation.source == Some("git") { "the commit" } else { "lastmodified" },
+            ));
+        }
         if rotation.stale {
             out.stale.push(model::Stale {
                 path: s.rel.clone(),
@@ -530,21 +539,24 @@ fn drift_order(d: &model::Drift) -> (u8, Option<usize>) {
 }
 
 /// How old a file's data key is, and whether that is older than its policy allows. A file
-/// with a policy and no known key date is stale (its freshness cannot be shown).
+/// with a policy and no known key date is stale (its freshness cannot be shown), and so is one
+/// whose key date is in the future (a forged or skewed date proves nothing): the second value
+/// is that date, for a note.
 fn rotation(
     s: &SopsFound,
     keys: &FileKeys,
     now: i64,
     max_days: Option<u64>,
     policy: Option<String>,
-) -> model::Rotation {
+) -> (model::Rotation, Option<i64>) {
     if s.metadata.is_none() {
         // A damaged file has no data key to date: it is an integrity finding, not a stale one.
-        return model::Rotation {
+        let r = model::Rotation {
             max_age_days: max_days,
             policy,
             ..Default::default()
         };
+        return (r, None);
     }
     let from_git = keys.made.as_ref().map(|c| (c.unix, "git"));
     let from_lastmodified = s
@@ -553,24 +565,27 @@ fn rotation(
         .and_then(|m| Timestamp::parse_rfc3339(&m.lastmodified))
         .map(|t| (t.unix_seconds(), "lastmodified"));
     let at = from_git.or(from_lastmodified);
-    let age_secs = at.map(|(t, _)| (now - t).max(0));
+    let future = at.map(|(t, _)| t).filter(|t| *t > now);
+    let age_secs = at.filter(|_| future.is_none()).map(|(t, _)| now - t);
     // A shallow clone that starts after the key was made: `lastmodified` is only a lower bound
-    // of its age (edits move it too), so freshness cannot be shown: stale under a policy.
-    let unprovable = keys.first_seen && keys.made.is_none();
+    // of its age (edits move it too), so freshness cannot be shown: stale under a policy. A
+    // date in the future shows nothing either.
+    let unprovable = (keys.first_seen && keys.made.is_none()) || future.is_some();
     let stale = match (max_days, age_secs) {
         (Some(_), _) if unprovable => true,
         (Some(d), Some(a)) => a > (d as i64).saturating_mul(policy::DAY),
         (Some(_), None) => true,
         (None, _) => false,
     };
-    model::Rotation {
+    let r = model::Rotation {
         rotated_at: at.map(|(t, _)| git::rfc3339(t)),
         source: at.map(|(_, s)| s),
         age_days: age_secs.map(|a| (a / policy::DAY) as u64),
         max_age_days: max_days,
         policy,
         stale,
-    }
+    };
+    (r, future)
 }
 
 fn file_entry(
@@ -620,6 +635,8 @@ fn file_entry(
         } else {
             0
         },
+        unknown_readers: md.all_keys().any(|k| k.unnamed_reader().is_some()),
+        shares_data_key_with: Vec::new(),
         key_groups,
         combinations,
         combinations_truncated,
@@ -629,6 +646,27 @@ fn file_entry(
         rotation,
         verify: None,
     }
+}
+
+/// Files that share a data key (a ciphertext byte-identical across paths, e.g. a file copied and
+/// re-wrapped for another rule): each lists the others, and a note names each group.
+fn shared_keys(sops: &[SopsFound], files: &mut [model::FileEntry]) -> Vec<String> {
+    let versions: Vec<Option<&history::Version>> =
+        sops.iter().map(|s| s.version.as_ref()).collect();
+    let mut notes = Vec::new();
+    for group in history::shared_keys(&versions) {
+        let paths: Vec<String> = group.iter().map(|&i| sops[i].rel.clone()).collect();
+        for f in files.iter_mut() {
+            if paths.contains(&f.path) {
+                f.shares_data_key_with = paths.iter().filter(|p| **p != f.path).cloned().collect();
+            }
+        }
+        notes.push(format!(
+            "{} share one data key (a ciphertext is byte-identical in each: one was copied from another): whoever opens one of them reads them all; give each its own data key (`shroud rotate -i FILE`)",
+            paths.join(", ")
+        ));
+    }
+    notes
 }
 
 /// Each key group as the set of its recipients.
@@ -664,6 +702,7 @@ fn recipients(files: &[model::FileEntry], names: &NamesIn) -> Vec<model::Recipie
                     unnamed: names.path.is_some() && holder.is_none(),
                     revoked: holder.and_then(|h| h.revoked.clone()),
                     opens_alone: Vec::new(),
+                    opens_via_shared_key: Vec::new(),
                     shares: Vec::new(),
                 }
             });
@@ -677,6 +716,24 @@ fn recipients(files: &[model::FileEntry], names: &NamesIn) -> Vec<model::Recipie
                 });
             }
         }
+    }
+    // Files under one data key share their readers.
+    let shared: BTreeMap<&str, &[String]> = files
+        .iter()
+        .map(|f| (f.path.as_str(), f.shares_data_key_with.as_slice()))
+        .collect();
+    for r in by.values_mut() {
+        let own: Vec<String> = r.opens_alone.clone();
+        for p in &own {
+            for q in shared.get(p.as_str()).copied().unwrap_or_default() {
+                if !r.opens_alone.contains(q) {
+                    r.opens_alone.push(q.clone());
+                    r.opens_via_shared_key.push(q.clone());
+                }
+            }
+        }
+        r.opens_alone.sort();
+        r.opens_via_shared_key.sort();
     }
     by.into_values().collect()
 }
@@ -877,6 +934,18 @@ pub async fn verify(report: &mut Report, keyring: &Keyring) {
     for (i, r) in results {
         let f = &mut report.files[i];
         f.verify = Some(match r {
+            // The MAC holds, but the data key is also wrapped for someone no entry names (the
+            // `envelope-unknown-reader` finding says which envelope): not a file to trust.
+            Ok(()) if f.unknown_readers => {
+                counts.failed += 1;
+                model::Verify {
+                    status: "failed",
+                    detail: Some(
+                        "the MAC verifies, but an age envelope also opens for a party the file does not name"
+                            .into(),
+                    ),
+                }
+            }
             Ok(()) => {
                 counts.ok += 1;
                 model::Verify {

@@ -139,6 +139,12 @@ pub struct FileEntry {
     pub shamir_threshold: usize,
     /// Key groups needed to recover the data key.
     pub threshold: usize,
+    /// An envelope may also open for a party no entry names (an `envelope-unknown-reader`
+    /// finding): the key groups below do not list everyone who can read the file.
+    pub unknown_readers: bool,
+    /// Other files under the same data key (a ciphertext byte-identical in both): whoever
+    /// opens one of them reads this file too.
+    pub shares_data_key_with: Vec<String>,
     pub key_groups: Vec<Vec<Key>>,
     /// The smallest sets of recipients that together can open the file (recipient ids).
     pub combinations: Vec<Vec<String>>,
@@ -228,6 +234,9 @@ pub enum EventKind {
     ReWrap,
     /// Values changed under the same envelopes (`set`, `edit`).
     Edit,
+    /// The file's bytes did not change (a pure rename or copy, git's `R100`/`C100`, or a mode
+    /// change): nothing about its keys or values changed.
+    Unchanged,
     /// The version is not a readable sops file (damaged, or committed in plaintext).
     NotSops,
     /// The oldest version a shallow clone holds: what came before is not known.
@@ -241,6 +250,7 @@ impl EventKind {
             EventKind::ReKey => "re-key",
             EventKind::ReWrap => "re-wrap",
             EventKind::Edit => "edit",
+            EventKind::Unchanged => "unchanged",
             EventKind::NotSops => "not-sops",
             EventKind::FirstSeen => "first-seen",
         }
@@ -328,8 +338,11 @@ pub struct Recipient {
     pub unnamed: bool,
     /// The names file marks it revoked on this date.
     pub revoked: Option<String>,
-    /// Files it can open on its own.
+    /// Files it can open on its own (those under a data key it opens included).
     pub opens_alone: Vec<String>,
+    /// The part of `opens_alone` it opens only because those files share a data key with a
+    /// file it opens (see [`FileEntry::shares_data_key_with`]).
+    pub opens_via_shared_key: Vec<String>,
     /// Files where it holds a share but needs other recipients.
     pub shares: Vec<Share>,
 }

@@ -223,24 +223,52 @@ enum Leaf<'a> {
     Comment(&'a mut Comment),
 }
 
+/// The end of the run of inline comments (`key: value # note`) that follows the item at `i`.
+///
+/// The YAML store keeps such a comment after its item, where the writer puts it back on the
+/// item's line; sops attaches it to that item and walks it BEFORE the item (go-yaml's line
+/// comment, appended ahead of the key), so a marker there selects the item on its own line.
+fn inline_run_end(n: usize, i: usize, is_inline: impl Fn(usize) -> bool) -> usize {
+    let mut j = i + 1;
+    while j < n && is_inline(j) {
+        j += 1;
+    }
+    j
+}
+
 fn walk_map<F>(m: &mut Map, ctx: &mut Ctx, f: &mut F) -> Result<(), TreeError>
 where
     F: FnMut(Leaf<'_>, &mut Ctx) -> Result<(), TreeError>,
 {
     ctx.comments.push(Vec::new());
-    for entry in &mut m.entries {
-        match entry {
-            Entry::Comment(c) => {
+    let n = m.entries.len();
+    let mut i = 0;
+    while i < n {
+        if let Entry::Comment(c) = &mut m.entries[i] {
+            ctx.note_comment(&c.text);
+            f(Leaf::Comment(c), ctx)?;
+            i += 1;
+            continue;
+        }
+        let end = inline_run_end(
+            n,
+            i,
+            |j| matches!(&m.entries[j], Entry::Comment(c) if c.inline),
+        );
+        let (item, inline) = m.entries[i..end].split_at_mut(1);
+        for entry in inline {
+            if let Entry::Comment(c) = entry {
                 ctx.note_comment(&c.text);
                 f(Leaf::Comment(c), ctx)?;
             }
-            Entry::Pair(k, v) => {
-                ctx.push_key(k);
-                walk_value(v, false, ctx, f)?;
-                ctx.pop_key();
-                ctx.clear_level();
-            }
         }
+        if let Entry::Pair(k, v) = &mut item[0] {
+            ctx.push_key(k);
+            walk_value(v, false, ctx, f)?;
+            ctx.pop_key();
+            ctx.clear_level();
+        }
+        i = end;
     }
     ctx.comments.pop();
     Ok(())
@@ -257,17 +285,27 @@ where
         Value::Comment(c) => f(Leaf::Comment(c), ctx),
         Value::List(items) => {
             ctx.comments.push(Vec::new());
-            for item in items.iter_mut() {
-                let is_comment = if let Value::Comment(c) = item {
+            let n = items.len();
+            let mut i = 0;
+            while i < n {
+                if let Value::Comment(c) = &items[i] {
                     ctx.note_comment(&c.text);
-                    true
-                } else {
-                    false
-                };
-                walk_value(item, true, ctx, f)?;
-                if !is_comment {
-                    ctx.clear_level();
+                    walk_value(&mut items[i], true, ctx, f)?;
+                    i += 1;
+                    continue;
                 }
+                let end =
+                    inline_run_end(n, i, |j| matches!(&items[j], Value::Comment(c) if c.inline));
+                let (item, inline) = items[i..end].split_at_mut(1);
+                for comment in inline {
+                    if let Value::Comment(c) = comment {
+                        ctx.note_comment(&c.text);
+                    }
+                    walk_value(comment, true, ctx, f)?;
+                }
+                walk_value(&mut item[0], true, ctx, f)?;
+                ctx.clear_level();
+                i = end;
             }
             ctx.comments.pop();
             Ok(())

@@ -4,7 +4,8 @@
 //! HuaweiCloud KMS).
 //!
 //! Owns: the record types and their stable identities (the strings `updatekeys`, `rotate` and
-//! the audit compare). Must not know: how a record is created or opened (that is behaviour, in
+//! the audit compare), and what an age envelope's header says without a key: who else it may
+//! open for ([`AgeKey::stanza_problem`], the one check the audit and revocation share). Must not know: how a record is created or opened (that is behaviour, in
 //! `keysource`), or how records are laid out on disk (that is [`super::layout`]).
 
 use super::kind::KeyKind;
@@ -26,6 +27,128 @@ pub struct AgeKey {
     pub recipient: String,
     /// The armored age file.
     pub enc: String,
+}
+
+/// Why an age envelope may open for someone its recipient field does not name (judged from
+/// its header, without a key). sops writes one recipient stanza per envelope, for the entry's
+/// recipient; a second stanza wraps the same data key for another party, which no audit can
+/// name (an X25519 stanza does not say whom it is for).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StanzaProblem {
+    #[error("the age envelope cannot be read (not an armored age v1 file)")]
+    Unreadable,
+    #[error("the age envelope has no recipient stanza: nobody can open it")]
+    NoStanza,
+    #[error(
+        "the age envelope has {count} recipient stanzas (sops writes one): the data key is also wrapped for a party this entry does not name"
+    )]
+    Several { count: usize },
+    #[error(
+        "the age envelope's stanza is of type {found}, not {expected} as its recipient's type: it is wrapped for a party this entry does not name"
+    )]
+    WrongType {
+        found: String,
+        expected: &'static str,
+    },
+}
+
+/// The stanza type an age recipient's envelope carries, when the recipient's type fixes it
+/// (plugin recipients choose their own).
+fn stanza_type(recipient: &str) -> Option<&'static str> {
+    let r = recipient.trim();
+    if r.starts_with("ssh-ed25519 ") {
+        return Some("ssh-ed25519");
+    }
+    if r.starts_with("ssh-rsa ") {
+        return Some("ssh-rsa");
+    }
+    // Bech32: the human-readable part ends at the last `1`.
+    match r.to_ascii_lowercase().rsplit_once('1') {
+        Some(("age", _)) => Some("X25519"),
+        Some(("age1pq", _)) => Some("mlkem768x25519"),
+        _ => None,
+    }
+}
+
+/// The stanza types of an armored age file's header, in order; `None` when it is not one.
+/// Grease stanzas (`*-grease`, which rage adds and no identity opens) are left out.
+fn stanza_types(armored: &str) -> Option<Vec<String>> {
+    use base64::Engine as _;
+    let mut body = String::new();
+    let mut inside = false;
+    for line in armored.lines().map(str::trim) {
+        match line {
+            "-----BEGIN AGE ENCRYPTED FILE-----" => inside = true,
+            "-----END AGE ENCRYPTED FILE-----" => break,
+            _ if inside => body.push_str(line),
+            _ if line.is_empty() => {}
+            _ => return None,
+        }
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    let mut lines = bytes.split(|b| *b == b'\n');
+    if lines.next()? != b"age-encryption.org/v1" {
+        return None;
+    }
+    let mut types = Vec::new();
+    for line in lines {
+        if line.starts_with(b"--- ") {
+            return Some(types);
+        }
+        if let Some(stanza) = line.strip_prefix(b"-> ") {
+            let ty = stanza.split(|b| *b == b' ').next().unwrap_or_default();
+            let ty = std::str::from_utf8(ty).ok()?;
+            if !ty.ends_with("-grease") {
+                types.push(ty.to_owned());
+            }
+        }
+    }
+    None
+}
+
+impl StanzaProblem {
+    /// Whether the envelope may open for a party the entry does not name (not merely unusable).
+    pub fn unknown_reader(&self) -> bool {
+        matches!(
+            self,
+            StanzaProblem::Several { .. } | StanzaProblem::WrongType { .. }
+        )
+    }
+}
+
+impl MasterKey {
+    /// The reason this envelope may open for a party the entry does not name, if it may (the
+    /// check the audit and `keys revoke` share; only age envelopes can say so without a key).
+    pub fn unnamed_reader(&self) -> Option<StanzaProblem> {
+        match self {
+            MasterKey::Age(a) => a.stanza_problem().filter(StanzaProblem::unknown_reader),
+            _ => None,
+        }
+    }
+}
+
+impl AgeKey {
+    /// Whether this envelope may open for someone its `recipient` does not name: more than one
+    /// recipient stanza, or a stanza of another type than the recipient's.
+    pub fn stanza_problem(&self) -> Option<StanzaProblem> {
+        let Some(types) = stanza_types(&self.enc) else {
+            return Some(StanzaProblem::Unreadable);
+        };
+        match types.len() {
+            0 => return Some(StanzaProblem::NoStanza),
+            1 => {}
+            count => return Some(StanzaProblem::Several { count }),
+        }
+        match stanza_type(&self.recipient) {
+            Some(expected) if types[0] != expected => Some(StanzaProblem::WrongType {
+                found: types[0].clone(),
+                expected,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// One `kms` entry.
@@ -152,7 +275,64 @@ impl MasterKey {
 }
 
 #[cfg(test)]
+// Classic X25519 recipients are what sops files hold; the age crate deprecates them for new
+// encryption only.
+#[allow(deprecated)]
 mod tests {
+    use super::{AgeKey, StanzaProblem};
+
+    /// An armored age file of `data` for `recipients` (as the age crate writes it, grease and all).
+    fn armored(recipients: &[&age::x25519::Recipient], data: &[u8]) -> String {
+        use std::io::Write as _;
+        let list: Vec<&dyn age::Recipient> = recipients
+            .iter()
+            .map(|r| *r as &dyn age::Recipient)
+            .collect();
+        let enc = age::Encryptor::with_recipients(list.into_iter()).unwrap();
+        let mut out = Vec::new();
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+                .unwrap();
+        let mut w = enc.wrap_output(armor).unwrap();
+        w.write_all(data).unwrap();
+        w.finish().and_then(|a| a.finish()).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn age_envelope_with_a_second_stanza_is_flagged() {
+        let alice = age::x25519::Identity::generate().to_public();
+        let eve = age::x25519::Identity::generate().to_public();
+        let one = AgeKey {
+            recipient: alice.to_string(),
+            enc: armored(&[&alice], b"data key"),
+        };
+        assert_eq!(one.stanza_problem(), None);
+        let two = AgeKey {
+            recipient: alice.to_string(),
+            enc: armored(&[&alice, &eve], b"data key"),
+        };
+        let p = two.stanza_problem().unwrap();
+        assert_eq!(p, StanzaProblem::Several { count: 2 });
+        assert!(p.unknown_reader());
+        // An SSH recipient's entry holding an X25519 stanza is wrapped for someone else.
+        let ssh = AgeKey {
+            recipient:
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN x"
+                    .into(),
+            enc: one.enc.clone(),
+        };
+        assert!(matches!(
+            ssh.stanza_problem(),
+            Some(StanzaProblem::WrongType { .. })
+        ));
+        let junk = AgeKey {
+            recipient: alice.to_string(),
+            enc: "-----BEGIN AGE ENCRYPTED FILE-----\nbm90IGFnZQ==\n-----END AGE ENCRYPTED FILE-----\n".into(),
+        };
+        assert_eq!(junk.stanza_problem(), Some(StanzaProblem::Unreadable));
+    }
+
     use super::*;
 
     #[test]

@@ -11,7 +11,7 @@ pub mod kind;
 pub mod layout;
 
 use crate::crypto::RuleSpec;
-pub use envelope::{AgeKey, KmsKey, MasterKey, OtherKey, PgpKey};
+pub use envelope::{AgeKey, KmsKey, MasterKey, OtherKey, PgpKey, StanzaProblem};
 pub use kind::{KeyKind, KindInfo};
 
 /// The layout version written to the `version` field. sops reads this field as *its* version

@@ -2009,3 +2009,329 @@ fn a_stalled_git_fails_the_audit_instead_of_hanging() {
         start.elapsed()
     );
 }
+
+/// Runs a program with `input` on stdin and returns its stdout (it must succeed).
+fn pipe(program: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} is required ({e})"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{program} {args:?}: {}", stderr(&out));
+    out.stdout
+}
+
+/// Red-team finding (audit/attackA): the age envelope recorded for alice is rewritten, with the
+/// real `age`, as one age file with two stanzas (alice and eve, the same data key). Eve then
+/// opens the file with the real sops although no entry names her. Judged without a key, the
+/// audit reports an `envelope-unknown-reader` integrity finding and marks the file as readable
+/// by unknown parties; `--verify` with alice's key does not call it ok. Files written by sops
+/// and by shroud (whose age envelopes carry grease stanzas) have no such finding.
+#[test]
+fn an_envelope_wrapped_for_a_second_party_is_an_unknown_reader() {
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let (alice, eve) = (TEST_RECIPIENT, TEST_RECIPIENT2);
+    sb.write(
+        "repo/.sops.yaml",
+        &format!("creation_rules:\n  - path_regex: ^secrets/\n    age: {alice}\n"),
+    );
+    sb.write(
+        "repo/names.yaml",
+        &format!("{alice}: alice\n{eve}:\n  name: eve\n  revoked: 2026-01-01\n"),
+    );
+    git(&repo, None, ADMIN, &["init", "-q"]);
+    for f in ["a", "b"] {
+        sb.write(&format!("repo/secrets/{f}.yaml"), "api: t0k3n-a\n");
+    }
+    let mut c = sops_cmd(&sb);
+    c.current_dir(&repo)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["-e", "-i", "secrets/a.yaml"]);
+    assert_code(&c.run(), 0);
+    enc(&sb, "repo", &["encrypt", "-i", "secrets/b.yaml"]);
+    git(&repo, None, ADMIN, &["add", "-A"]);
+    git(&repo, None, ADMIN, &["commit", "-qm", "secrets"]);
+    let audit = |verify: bool| {
+        let mut c = sb.cmd();
+        c.current_dir(&repo)
+            .args(["audit", "--names", "names.yaml", "--format", "json"]);
+        if verify {
+            c.env("SOPS_AGE_KEY_FILE", test_key()).arg("--verify");
+        }
+        json(&c.run())
+    };
+    let before = audit(true);
+    assert_eq!(before["integrity"], serde_json::json!([]), "{before:#}");
+    for f in ["secrets/a.yaml", "secrets/b.yaml"] {
+        assert_eq!(file(&before, f)["verify"]["status"], "ok");
+    }
+
+    // The attack: alice's envelope re-wrapped for alice and eve with the real age.
+    let text = sb.read("repo/secrets/a.yaml");
+    let begin = text.find("-----BEGIN AGE ENCRYPTED FILE-----").unwrap();
+    let end_marker = "-----END AGE ENCRYPTED FILE-----";
+    let end = text.find(end_marker).unwrap() + end_marker.len();
+    let indent = text[..begin].rsplit('\n').next().unwrap().to_owned();
+    let armored: String = text[begin..end]
+        .lines()
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    let key_file = test_key();
+    let data_key = pipe(
+        "age",
+        &["-d", "-i", key_file.to_str().unwrap()],
+        armored.as_bytes(),
+    );
+    let two = String::from_utf8(pipe("age", &["-a", "-r", alice, "-r", eve], &data_key)).unwrap();
+    let rewrapped = two.trim_end().replace('\n', &format!("\n{indent}"));
+    let attacked = format!("{}{rewrapped}{}", &text[..begin], &text[end..]);
+    std::fs::write(repo.join("secrets/a.yaml"), attacked).unwrap();
+    git(&repo, None, DEV, &["commit", "-qam", "tidy"]);
+    // Eve, whom no entry names, opens it with the real sops.
+    let mut c = sops_cmd(&sb);
+    c.current_dir(&repo)
+        .env("SOPS_AGE_KEY_FILE", test_key2())
+        .args(["-d", "secrets/a.yaml"]);
+    let out = c.run();
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "api: t0k3n-a\n");
+
+    let r = audit(false);
+    let found: Vec<(String, String)> = r["integrity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["path"].as_str().unwrap().to_owned(),
+                i["check"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            "secrets/a.yaml".to_owned(),
+            "envelope-unknown-reader".to_owned()
+        )],
+        "{r:#}"
+    );
+    assert!(
+        r["integrity"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 recipient stanzas")
+    );
+    assert_eq!(file(&r, "secrets/a.yaml")["unknown_readers"], true);
+    assert_eq!(file(&r, "secrets/b.yaml")["unknown_readers"], false);
+    let v = audit(true);
+    assert_eq!(file(&v, "secrets/a.yaml")["verify"]["status"], "failed");
+    assert_eq!(file(&v, "secrets/b.yaml")["verify"]["status"], "ok");
+    // The text report says it where the recipients are listed.
+    let mut c = sb.cmd();
+    c.current_dir(&repo)
+        .args(["audit", "--names", "names.yaml"]);
+    let out = c.run();
+    assert!(stdout(&out).contains("unknown readers"), "{}", stdout(&out));
+}
+
+/// The data key wrapped in the first age envelope of a sops YAML file, opened with `key`.
+fn age_data_key(text: &str, key: &Path) -> Vec<u8> {
+    let begin = text.find("-----BEGIN AGE ENCRYPTED FILE-----").unwrap();
+    let end_marker = "-----END AGE ENCRYPTED FILE-----";
+    let end = text[begin..].find(end_marker).unwrap() + begin + end_marker.len();
+    let armored: String = text[begin..end]
+        .lines()
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    pipe(
+        "age",
+        &["-d", "-i", key.to_str().unwrap()],
+        armored.as_bytes(),
+    )
+}
+
+/// Red-team finding (audit/attackF2): `cp prod/db.yaml staging/db.yaml` then the real sops's
+/// `updatekeys` for the staging rule (which adds a CI key) keeps prod's data key, so the CI key
+/// reads prod's values too (shown with the real `age`: its staging envelope holds prod's data
+/// key). Judged without a key from the byte-identical ciphertexts, the access matrix says the
+/// CI key opens both files (`opens_via_shared_key` names prod), each file lists the other in
+/// `shares_data_key_with`, and a note names the pair. A file encrypted on its own, with the same
+/// plaintext, shares nothing.
+#[test]
+fn files_that_share_a_data_key_share_their_readers() {
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let (alice, ci) = (TEST_RECIPIENT, TEST_RECIPIENT2);
+    sb.write(
+        "repo/.sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^prod/\n    age: {alice}\n  - path_regex: ^staging/\n    age: {alice},{ci}\n  - path_regex: ^other/\n    age: {alice},{ci}\n"
+        ),
+    );
+    sb.write(
+        "repo/names.yaml",
+        &format!("{alice}: alice\n{ci}:\n  name: staging-ci\n  kind: cluster\n"),
+    );
+    git(&repo, None, ADMIN, &["init", "-q"]);
+    let sops = |args: &[&str]| {
+        let mut c = sops_cmd(&sb);
+        c.current_dir(&repo)
+            .env("SOPS_AGE_KEY_FILE", test_key())
+            .args(args);
+        assert_code(&c.run(), 0);
+    };
+    sb.write("repo/prod/db.yaml", "db_password: prod-only-Zx8qL2\n");
+    sb.write("repo/other/db.yaml", "db_password: prod-only-Zx8qL2\n");
+    sops(&["-e", "-i", "prod/db.yaml"]);
+    sops(&["-e", "-i", "other/db.yaml"]);
+    git(&repo, None, ADMIN, &["add", "-A"]);
+    git(&repo, None, ADMIN, &["commit", "-qm", "prod secret"]);
+    std::fs::create_dir_all(repo.join("staging")).unwrap();
+    std::fs::copy(repo.join("prod/db.yaml"), repo.join("staging/db.yaml")).unwrap();
+    sops(&["updatekeys", "-y", "staging/db.yaml"]);
+    git(&repo, None, DEV, &["add", "-A"]);
+    git(
+        &repo,
+        None,
+        DEV,
+        &["commit", "-qm", "staging secret, copied from prod"],
+    );
+    // The CI key's staging envelope holds prod's data key.
+    let staging = sb.read("repo/staging/db.yaml");
+    let ci_entry = &staging[staging.find(ci).unwrap()..];
+    assert_eq!(
+        age_data_key(ci_entry, &test_key2()),
+        age_data_key(&sb.read("repo/prod/db.yaml"), &test_key())
+    );
+
+    let mut c = sb.cmd();
+    c.current_dir(&repo)
+        .args(["audit", "--names", "names.yaml", "--format", "json"]);
+    let r = json(&c.run());
+    let who = |recipient: &str| {
+        r["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["recipient"] == recipient)
+            .unwrap_or_else(|| panic!("{recipient} not in {r:#}"))
+            .clone()
+    };
+    let ci_row = who(ci);
+    assert_eq!(
+        strs(&ci_row["opens_alone"]),
+        ["other/db.yaml", "prod/db.yaml", "staging/db.yaml"],
+        "{r:#}"
+    );
+    assert_eq!(strs(&ci_row["opens_via_shared_key"]), ["prod/db.yaml"]);
+    assert_eq!(
+        strs(&who(alice)["opens_via_shared_key"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        strs(&file(&r, "prod/db.yaml")["shares_data_key_with"]),
+        ["staging/db.yaml"]
+    );
+    assert_eq!(
+        strs(&file(&r, "staging/db.yaml")["shares_data_key_with"]),
+        ["prod/db.yaml"]
+    );
+    assert_eq!(
+        strs(&file(&r, "other/db.yaml")["shares_data_key_with"]),
+        Vec::<String>::new()
+    );
+    let notes = strs(&r["notes"]);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("prod/db.yaml, staging/db.yaml share one data key")),
+        "{notes:?}"
+    );
+}
+
+/// Red-team findings (audit/attackE, audit/attackG-rename), on files the real sops wrote:
+/// a rotation commit dated 500 days in the future does not make a key fresh (no age, a note,
+/// stale under the policy, `--fail-on stale` trips); a pure rename (`git mv`, identical blob)
+/// is an `unchanged` event, not an `edit`.
+#[test]
+fn future_dates_are_never_fresh_and_renames_are_not_edits() {
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    sb.write(
+        "repo/.sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    age: {TEST_RECIPIENT}\naudit:\n  max_key_age: 90d\n"
+        ),
+    );
+    git(&repo, None, ADMIN, &["init", "-q"]);
+    let sops = |args: &[&str]| {
+        let mut c = sops_cmd(&sb);
+        c.current_dir(&repo)
+            .env("SOPS_AGE_KEY_FILE", test_key())
+            .args(args);
+        assert_code(&c.run(), 0);
+    };
+    for f in ["a", "b"] {
+        sb.write(&format!("repo/secrets/{f}.yaml"), "api: x\n");
+        sops(&["-e", "-i", &format!("secrets/{f}.yaml")]);
+    }
+    let d400 = days_ago(400);
+    git(&repo, Some(&d400), ADMIN, &["add", "-A"]);
+    git(&repo, Some(&d400), ADMIN, &["commit", "-qm", "c1"]);
+    sops(&["rotate", "-i", "secrets/b.yaml"]);
+    let future = days_ago(-500);
+    git(&repo, Some(&future), ADMIN, &["commit", "-qam", "rotate b"]);
+    let d10 = days_ago(10);
+    sops(&["rotate", "-i", "secrets/a.yaml"]);
+    git(&repo, Some(&d10), ADMIN, &["commit", "-qam", "rotate a"]);
+    git(
+        &repo,
+        None,
+        DEV,
+        &["mv", "secrets/a.yaml", "secrets/renamed.yaml"],
+    );
+    git(&repo, None, DEV, &["commit", "-qm", "rename only"]);
+
+    let mut c = sb.cmd();
+    c.current_dir(&repo)
+        .args(["audit", "--format", "json", "--fail-on", "stale"]);
+    let out = c.run();
+    let r = json(&out);
+    let b = file(&r, "secrets/b.yaml");
+    assert_eq!(b["rotation"]["age_days"], Value::Null, "{r:#}");
+    assert_eq!(b["rotation"]["stale"], true);
+    assert_eq!(
+        strs(
+            &r["stale"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["path"].clone())
+                .collect()
+        ),
+        ["secrets/b.yaml"]
+    );
+    assert!(
+        strs(&r["notes"]).iter().any(|n| n
+            .starts_with("secrets/b.yaml: the date its data key was made (")
+            && n.contains("is in the future")),
+        "{:?}",
+        r["notes"]
+    );
+    assert_ne!(out.status.code(), Some(0), "--fail-on stale must trip");
+    // The renamed file: made 10 days ago, fresh; the rename changed nothing.
+    let a = file(&r, "secrets/renamed.yaml");
+    assert_eq!(kinds(a), ["created", "re-key", "unchanged"], "{a:#}");
+    assert_eq!(a["rotation"]["age_days"], 10);
+    assert_eq!(a["rotation"]["stale"], false);
+}

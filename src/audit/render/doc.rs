@@ -305,6 +305,9 @@ fn inventory(r: &Report) -> Section {
                         spans.extend(who(r, k.kind, &k.recipient, None, None, true));
                     }
                 }
+                if f.unknown_readers {
+                    spans.extend([t(" "), Span::Tag(Tone::Bad, "+ unknown readers".into())]);
+                }
                 spans
             }
         };
@@ -571,7 +574,8 @@ fn key_list(r: &Report, keys: &[KeyRef]) -> Span {
     )
 }
 
-/// Every change of a file's keys (edits left out: they keep the data key and the envelopes).
+/// Every change of a file's keys (edits and unchanged versions left out: they keep the data key
+/// and the envelopes).
 fn key_changes(r: &Report) -> Section {
     let mut sec = section(
         "key-changes",
@@ -585,7 +589,11 @@ fn key_changes(r: &Report) -> Section {
     let mut rows: Vec<(i64, Vec<Cell>)> = Vec::new();
     for f in &r.files {
         let Some(g) = &f.git else { continue };
-        for e in g.events.iter().filter(|e| e.kind != EventKind::Edit) {
+        for e in g
+            .events
+            .iter()
+            .filter(|e| !matches!(e.kind, EventKind::Edit | EventKind::Unchanged))
+        {
             let [time, commit, author] = commit_cells(e.commit.as_ref());
             let tone = if e.kind.new_data_key() {
                 Tone::Good
@@ -919,6 +927,8 @@ pub(super) mod tests {
             shamir_threshold: 0,
             threshold: 1,
             key_groups: vec![vec![key]],
+            unknown_readers: false,
+            shares_data_key_with: Vec::new(),
             combinations: vec![vec!["age1abc".into()]],
             combinations_truncated: false,
             config: Some(".sops.yaml".into()),
@@ -960,6 +970,7 @@ pub(super) mod tests {
                 unnamed: false,
                 revoked: None,
                 opens_alone: vec![file.path.clone()],
+                opens_via_shared_key: Vec::new(),
                 shares: Vec::new(),
             }],
             access_history: vec![AccessChange {

@@ -32,6 +32,23 @@ enum FrameKind {
     Seq { list: Vec<Value> },
 }
 
+/// Where a comment on a flow collection's line goes.
+enum FlowTarget<'m> {
+    Map(&'m mut Map),
+    List(&'m mut Vec<Value>),
+    None,
+}
+
+impl<'m> FlowTarget<'m> {
+    fn of(v: &'m mut Value) -> Self {
+        match v {
+            Value::Map(m) => FlowTarget::Map(m),
+            Value::List(l) => FlowTarget::List(l),
+            _ => FlowTarget::None,
+        }
+    }
+}
+
 struct Frame {
     kind: FrameKind,
     col: usize,
@@ -65,6 +82,9 @@ struct Builder<'a> {
     rec: Option<Recorder>,
     /// A document ended implicitly; its end is the next `---` line or the end of the text.
     open_doc_end: bool,
+    /// The previous event closed an outermost flow collection (`key: {a: 1}`), so a comment
+    /// right after it is that collection's line comment.
+    after_flow: bool,
 }
 
 fn node_count(v: &Value) -> usize {
@@ -104,6 +124,7 @@ impl<'a> Builder<'a> {
                 doc_ends: Vec::new(),
             }),
             open_doc_end: false,
+            after_flow: false,
         }
     }
 }
@@ -120,6 +141,45 @@ impl<'a> Builder<'a> {
     /// emitter (anchors, aliases, tags, flow collections with content, ...).
     fn no_layout(&mut self) {
         self.rec = None;
+    }
+
+    /// A comment right after a flow collection (`key: {a: 1} # note`): go-yaml gives it to
+    /// that (outermost) collection, and sops walks it as the collection's first item when the
+    /// collection is a mapping's value, or before the collection when it is a list item. The
+    /// collection is the one the previous event closed (`after_flow`), the last value of the top
+    /// frame. Gives the text back when that does not apply (a comment inside a flow collection
+    /// stays after the item on its line, which the walk visits before that item).
+    fn flow_line_comment(&mut self, text: String, after_flow: bool) -> Result<(), String> {
+        if !after_flow {
+            return Err(text);
+        }
+        let target = match self.stack.last_mut().map(|f| &mut f.kind) {
+            Some(FrameKind::Map { map, key: None }) => match map.entries.last_mut() {
+                Some(Entry::Pair(_, v)) => FlowTarget::of(v),
+                _ => FlowTarget::None,
+            },
+            // A list item: its comment goes before it, on a line of its own (the writer
+            // re-emits the item in block style, where no line is the item's alone).
+            Some(FrameKind::Seq { list }) if !list.is_empty() => {
+                let at = list.len() - 1;
+                list.insert(at, Value::Comment(Comment::new(text, false)));
+                self.no_layout();
+                return Ok(());
+            }
+            _ => FlowTarget::None,
+        };
+        // An empty collection keeps the comment after it (the writer has no line for it inside).
+        match target {
+            FlowTarget::Map(map) if map.entries.is_empty() => return Err(text),
+            FlowTarget::List(list) if list.is_empty() => return Err(text),
+            FlowTarget::Map(map) => map
+                .entries
+                .insert(0, Entry::Comment(Comment::new(text, false))),
+            FlowTarget::List(list) => list.insert(0, Value::Comment(Comment::new(text, false))),
+            FlowTarget::None => return Err(text),
+        }
+        self.no_layout();
+        Ok(())
     }
 
     fn line_start(&self, at: usize) -> usize {
@@ -276,6 +336,7 @@ impl<'a> Builder<'a> {
         if frame.anchor != 0 {
             self.anchors.insert(frame.anchor, value.clone());
         }
+        self.after_flow = !frame.block && self.stack.last().is_none_or(|p| p.block);
         if self.stack.is_empty() && !frame.block {
             // A flow mapping at the top (`{}`): the writer re-emits such documents.
             self.no_layout();
@@ -550,6 +611,7 @@ impl<'a> Builder<'a> {
     /// Handles one event.
     fn event(&mut self, event: Ev<'_>, pos: Pos) -> Result<(), StoreError> {
         let (line, col) = (pos.line, pos.col);
+        let after_flow = std::mem::take(&mut self.after_flow);
         match event {
             Ev::DocStart { explicit } => {
                 if self.doc_index == 0 {
@@ -578,6 +640,14 @@ impl<'a> Builder<'a> {
             Ev::Comment { text, right } => {
                 let text = text.into_owned();
                 let span = (pos.start as u32, pos.end as u32);
+                let text = if right {
+                    match self.flow_line_comment(text, after_flow) {
+                        Ok(()) => return Ok(()),
+                        Err(text) => text,
+                    }
+                } else {
+                    text
+                };
                 if right && !self.stack.is_empty() {
                     // `key: # note` (value not seen yet) is a comment above the pair.
                     let inline = !matches!(
