@@ -153,6 +153,9 @@ pub struct Plan {
     /// Files of `files` that no longer list a revoked key, but whose data key a revoked key
     /// could unwrap from a version in history (or that cannot be proven not to be).
     pub history_only: Vec<PathBuf>,
+    /// Files of `files` that list no revoked key but have an envelope that may open for a
+    /// party it does not name ([`may_open`]).
+    pub unnamed_readers: Vec<PathBuf>,
 }
 
 impl Plan {
@@ -180,6 +183,14 @@ pub fn check_found(plan: &Plan, exposure: &Exposure) -> crate::error::Result<()>
 /// Whether `md` lists one of the named keys.
 pub fn lists(md: &Metadata, named: &Named) -> bool {
     md.all_keys().any(|k| named.matches_key(k))
+}
+
+/// Whether a named key may open the file `md` belongs to: it lists one, or one of its
+/// envelopes may open for a party it does not name (an age envelope with a second recipient
+/// stanza: [`MasterKey::unnamed_reader`]), who may be the revoked key. Such a file gets a new
+/// data key, wrapped afresh for the keys it names.
+pub fn may_open(md: &Metadata, named: &Named) -> bool {
+    lists(md, named) || md.all_keys().any(|k| k.unnamed_reader().is_some())
 }
 
 /// Plans the revocation of `named` under `root` (a repository, or any directory): reads every
@@ -212,6 +223,7 @@ pub fn plan(root: &Path, named: &Named, explicit: Option<&Path>) -> crate::error
     let configs = Configs::new(explicit)?;
     let mut files = Vec::new();
     let mut damaged = Vec::new();
+    let mut unnamed_readers = Vec::new();
     for f in sops_files(root)? {
         if let Some(why) = f.damage {
             damaged.push((f.path, why));
@@ -222,8 +234,11 @@ pub fn plan(root: &Path, named: &Named, explicit: Option<&Path>) -> crate::error
             source,
         })?;
         let (_, md) = document::load_encrypted(&f.path.display().to_string(), f.format, &bytes)?;
-        if !lists(&md, named) {
+        if !may_open(&md, named) {
             continue;
+        }
+        if !lists(&md, named) {
+            unnamed_readers.push(f.path.clone());
         }
         for (gi, g) in md.key_groups.iter().enumerate() {
             let hits: Vec<&MasterKey> = g.keys.iter().filter(|k| named.matches_key(k)).collect();
@@ -261,6 +276,7 @@ pub fn plan(root: &Path, named: &Named, explicit: Option<&Path>) -> crate::error
         damaged,
         unmatched,
         history_only: Vec::new(),
+        unnamed_readers,
     })
 }
 
@@ -499,7 +515,7 @@ pub fn verify(
         }
         match fsutil::read_file(&f.path) {
             Ok(bytes) => match document::load_encrypted(&shown, f.format, &bytes) {
-                Ok((_, md)) if !lists(&md, named) => {}
+                Ok((_, md)) if !may_open(&md, named) => {}
                 _ => out.push(shown),
             },
             Err(_) => out.push(shown),
@@ -606,7 +622,7 @@ pub fn refs_listing(
                         Some(bytes) => {
                             match document::sniff_parsed(Format::from_path(Path::new(path)), &bytes)
                             {
-                                (_, Some((_, md))) => lists(&md, named),
+                                (_, Some((_, md))) => may_open(&md, named),
                                 _ => false,
                             }
                         }

@@ -387,3 +387,84 @@ fn rotate_rm_does_not_report_drift_for_the_key_it_removed() {
     assert!(!sb.read(".sops.yaml").contains(&r));
     assert!(!sb.read("secrets/a.yaml").contains(&r));
 }
+
+/// Red-team finding (audit/attackA): the team key's age envelope is rewritten, with the real
+/// `age`, as one age file with a second stanza for eve (the same data key). No rule and no
+/// envelope names eve, yet she opens the file. `keys revoke` of eve must count such a file as
+/// one she may open (an envelope with an unnamed reader) and give it a new data key, wrapped
+/// afresh; before the fix it said no file lists her and changed nothing.
+#[test]
+fn revoke_rekeys_a_file_whose_envelope_hides_a_second_reader() {
+    use std::io::Write as _;
+    let sb = Sandbox::new();
+    let (eve_key, eve) = new_key(&sb, "eve.txt");
+    let team = team();
+    let team = env(&team);
+    repo_with(
+        &sb,
+        &rules(TEST_RECIPIENT),
+        &[("secrets/a.yaml", "api: t0k3n-a\n")],
+        &team,
+    );
+    let age = |args: &[&str], input: &[u8]| {
+        let mut child = std::process::Command::new("age")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the real age is required");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "age {args:?}");
+        out.stdout
+    };
+    let text = sb.read("secrets/a.yaml");
+    let begin = text.find("-----BEGIN AGE ENCRYPTED FILE-----").unwrap();
+    let end_marker = "-----END AGE ENCRYPTED FILE-----";
+    let end = text.find(end_marker).unwrap() + end_marker.len();
+    let indent = text[..begin].rsplit('\n').next().unwrap().to_owned();
+    let armored: String = text[begin..end]
+        .lines()
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    let key_file = test_key();
+    let data_key = age(
+        &["-d", "-i", key_file.to_str().unwrap()],
+        armored.as_bytes(),
+    );
+    let two = String::from_utf8(age(&["-a", "-r", TEST_RECIPIENT, "-r", &eve], &data_key)).unwrap();
+    let rewrapped = two.trim_end().replace('\n', &format!("\n{indent}"));
+    sb.write(
+        "secrets/a.yaml",
+        &format!("{}{rewrapped}{}", &text[..begin], &text[end..]),
+    );
+    let repo = sb.dir.path();
+    git(repo, &["commit", "-qam", "tidy"]);
+    // Eve, whom nothing names, reads it with the real sops.
+    let out = sops_cmd(&sb)
+        .env("SOPS_AGE_KEY_FILE", &eve_key)
+        .args(["-d", "secrets/a.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let dry = sb
+        .with_key()
+        .args(["keys", "revoke", "--dry-run", &eve])
+        .run();
+    assert!(
+        stderr(&dry).contains("secrets/a.yaml") || stdout(&dry).contains("secrets/a.yaml"),
+        "the dry run names the file: {}{}",
+        stdout(&dry),
+        stderr(&dry)
+    );
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "-y", "--report", "r.json", &eve])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(report(&sb, "r.json")["complete"], true);
+    git(repo, &["commit", "-qam", "revoke"]);
+    write_after(&sb, &team, "after-hidden-reader");
+    assert_locked_out(&Attacker::age(&eve_key), &sb, "after-hidden-reader");
+}
