@@ -878,6 +878,9 @@ impl Out {
     /// Passes sops flag `sops` as shroud flag `--shroud` (bool: when true; string: when not
     /// empty; int: when not 0; slice: every value).
     fn pass(&mut self, s: &Scope, sops: &str, shroud: &str) {
+        if sops == "decryption-order" {
+            return self.decryption_order(s);
+        }
         match s.given(sops) {
             Some(Val::Bool(true)) => self.push(format!("--{shroud}")),
             Some(Val::Str(v)) if !v.is_empty() => self.value(shroud, v),
@@ -889,6 +892,31 @@ impl Out {
             }
             _ => {}
         }
+    }
+
+    /// `--decryption-order` (or `SOPS_DECRYPTION_ORDER`): sops skips a key type it does not
+    /// know (shroud's own mode refuses it), so only the known ones are passed, and sops's
+    /// default order when none is left (which also overrides the variable for shroud).
+    fn decryption_order(&mut self, s: &Scope) {
+        let Some(Val::Str(v)) = s.value("decryption-order") else {
+            return;
+        };
+        let known: Vec<&str> = v
+            .to_string_lossy()
+            .split(',')
+            .map(str::trim)
+            .filter_map(|w| shroud::metadata::KeyKind::from_field(w).map(|k| k.field()))
+            .collect();
+        let order = if known.is_empty() {
+            shroud::metadata::kind::DEFAULT_ORDER
+                .iter()
+                .map(|k| k.field())
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            known.join(",")
+        };
+        self.value("decryption-order", &order.into());
     }
 
     /// Passes each flag under its own name.

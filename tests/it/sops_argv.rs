@@ -962,6 +962,13 @@ fn corpus() -> Vec<Case> {
     ] {
         v.push(case(args).config(two.clone()));
     }
+    // sops skips key types it does not know in the decryption order.
+    v.push(case(&["-d", "--decryption-order", "bogus", "s.yaml"]).out());
+    v.push(
+        case(&["decrypt", "s.yaml"])
+            .env("SOPS_DECRYPTION_ORDER", "bogus,age")
+            .out(),
+    );
     // The output format follows --output-type, else the file's name, never --input-type.
     v.push(
         case(&["decrypt", "--input-type", "yaml", "/dev/stdin"])
