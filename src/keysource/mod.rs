@@ -446,7 +446,8 @@ pub(crate) async fn wrap_data_key(
         };
         (shamir::split(key.expose(), groups.len(), t)?, t)
     } else {
-        (vec![SecretBytes::from_slice(key.expose())], 0)
+        // One group is not split; a threshold given for it is kept, as sops records it.
+        (vec![SecretBytes::from_slice(key.expose())], threshold)
     };
     let mut out = Vec::new();
     for (specs, part) in groups.iter().zip(parts.iter()) {

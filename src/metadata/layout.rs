@@ -539,6 +539,13 @@ pub fn to_map(md: &Metadata) -> Map {
         ));
     } else if let Some(g) = md.key_groups.first() {
         f.extend(group_fields(g));
+        // sops records a threshold it was given even for one group (which is not split).
+        if md.shamir_threshold > 0 {
+            f.push((
+                "shamir_threshold",
+                Value::Scalar(Scalar::int(md.shamir_threshold as i64)),
+            ));
+        }
     }
     let mut lm = Scalar::string(md.lastmodified.as_str());
     lm.style = Style::Double;

@@ -1088,3 +1088,32 @@ fn drop_in_output_format_follows_the_file_name() {
         );
     }
 }
+
+/// sops records a Shamir threshold it was given even for a single key group (which it does
+/// not split); so does the drop-in, and both open the result.
+#[test]
+fn drop_in_records_a_threshold_given_for_one_group() {
+    sops_bin();
+    fixture();
+    let two = format!("{TEST_RECIPIENT},{TEST_RECIPIENT2}");
+    let c = case(&[
+        "-e",
+        "--shamir-secret-sharing-threshold",
+        "2",
+        "--age",
+        &two,
+        "--output",
+        "t.yaml",
+        "p.yaml",
+    ]);
+    for tool in [Tool::Sops, Tool::Shroud] {
+        let r = run(tool, &c);
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        let out = String::from_utf8_lossy(&r.files["t.yaml"]).into_owned();
+        assert!(out.contains("shamir_threshold: 2"), "{out}");
+        assert_eq!(
+            plaintext(&r.sb, "t.yaml", &r.files["t.yaml"]).unwrap(),
+            b"a: 1\nb: two\n"
+        );
+    }
+}
