@@ -87,12 +87,45 @@ impl InProcess for Local {
                 author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
                 email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
             });
-            // `git log --raw` shows no changes for a merge.
-            if c.parent_count() > 1 {
-                continue;
-            }
             let index = h.commits.len() - 1;
             let tree = c.tree().map_err(log)?;
+            if c.parent_count() > 1 {
+                // As `git log --raw -c`: what the merge changed against every parent.
+                let mut against: Vec<HashMap<String, (u8, String, String)>> = Vec::new();
+                for p in c.parents() {
+                    let ptree = p.tree().map_err(log)?;
+                    let diff = repo
+                        .diff_tree_to_tree(Some(&ptree), Some(&tree), None)
+                        .map_err(log)?;
+                    let mut m = HashMap::new();
+                    for d in diff.deltas() {
+                        if let Some(path) = delta_path(&d) {
+                            m.insert(
+                                path,
+                                (
+                                    delta_status(&d),
+                                    blob_id(d.old_file()),
+                                    blob_id(d.new_file()),
+                                ),
+                            );
+                        }
+                    }
+                    against.push(m);
+                }
+                let (first, rest) = against.split_first().expect("a merge has parents");
+                for (path, (status, old_blob, new_blob)) in first {
+                    if rest.iter().all(|m| m.contains_key(path)) {
+                        changes.entry(path.clone()).or_default().push(Change {
+                            commit: index,
+                            status: *status,
+                            old_blob: old_blob.clone(),
+                            new_blob: new_blob.clone(),
+                            from: None,
+                        });
+                    }
+                }
+                continue;
+            }
             let parent = match c.parent_count() {
                 0 => None,
                 _ => Some(c.parent(0).and_then(|p| p.tree()).map_err(log)?),
@@ -106,36 +139,18 @@ impl InProcess for Local {
                 diff.find_similar(Some(&mut find)).map_err(log)?;
             }
             for d in diff.deltas() {
-                let status = match d.status() {
-                    git2::Delta::Added => b'A',
-                    git2::Delta::Deleted => b'D',
-                    git2::Delta::Renamed => b'R',
-                    git2::Delta::Copied => b'C',
-                    git2::Delta::Typechange => b'T',
-                    _ => b'M',
-                };
-                let text = |f: git2::DiffFile<'_>| {
-                    f.path_bytes()
-                        .map(|p| String::from_utf8_lossy(p).into_owned())
-                };
-                let id = |f: git2::DiffFile<'_>| {
-                    if f.id().is_zero() {
-                        NO_BLOB.to_owned()
-                    } else {
-                        f.id().to_string()
-                    }
-                };
-                let Some(path) = text(d.new_file()).or_else(|| text(d.old_file())) else {
+                let status = delta_status(&d);
+                let Some(path) = delta_path(&d) else {
                     continue;
                 };
                 let from = matches!(status, b'R' | b'C')
-                    .then(|| text(d.old_file()))
+                    .then(|| file_path(d.old_file()))
                     .flatten();
                 changes.entry(path).or_default().push(Change {
                     commit: index,
                     status,
-                    old_blob: id(d.old_file()),
-                    new_blob: id(d.new_file()),
+                    old_blob: blob_id(d.old_file()),
+                    new_blob: blob_id(d.new_file()),
                     from,
                 });
             }
@@ -172,5 +187,36 @@ impl InProcess for Local {
 
     fn remote(&self) -> Option<String> {
         Some(self.remote.clone())
+    }
+}
+
+/// `git log --raw`'s status letter for a delta.
+fn delta_status(d: &git2::DiffDelta<'_>) -> u8 {
+    match d.status() {
+        git2::Delta::Added => b'A',
+        git2::Delta::Deleted => b'D',
+        git2::Delta::Renamed => b'R',
+        git2::Delta::Copied => b'C',
+        git2::Delta::Typechange => b'T',
+        _ => b'M',
+    }
+}
+
+fn file_path(f: git2::DiffFile<'_>) -> Option<String> {
+    f.path_bytes()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+}
+
+/// The path a delta is listed under: the new side's, or the old one's for a deletion.
+fn delta_path(d: &git2::DiffDelta<'_>) -> Option<String> {
+    file_path(d.new_file()).or_else(|| file_path(d.old_file()))
+}
+
+/// A side's blob id, `git log --raw`'s zeros for none.
+fn blob_id(f: git2::DiffFile<'_>) -> String {
+    if f.id().is_zero() {
+        NO_BLOB.to_owned()
+    } else {
+        f.id().to_string()
     }
 }

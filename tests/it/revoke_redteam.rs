@@ -468,3 +468,69 @@ fn revoke_rekeys_a_file_whose_envelope_hides_a_second_reader() {
     write_after(&sb, &team, "after-hidden-reader");
     assert_locked_out(&Attacker::age(&eve_key), &sb, "after-hidden-reader");
 }
+
+/// Red-team round 2 (t-merge-only): a sops file first written, wrapped for R, while resolving a
+/// merge (its version exists only in the merge commit), then stripped of R the sops way (the
+/// data key kept) and the merged branch deleted. `git log --raw` lists no change for a merge,
+/// so the revocation never saw that envelope and said complete; R then read every value
+/// written afterwards. History now includes what a merge changed against every parent.
+#[test]
+fn revoke_sees_an_envelope_that_exists_only_in_a_merge_commit() {
+    let sb = Sandbox::new();
+    let (attacker_key, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    let team = env(&team);
+    repo_with(
+        &sb,
+        &rules(&format!("{TEST_RECIPIENT},{r}")),
+        &[("secrets/other.yaml", "x: 1\n")],
+        &team,
+    );
+    let repo = sb.dir.path();
+    git(repo, &["switch", "-q", "-c", "feature"]);
+    sb.write("f.txt", "f\n");
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", "feature work"]);
+    git(repo, &["switch", "-q", "main"]);
+    sb.write("m.txt", "m\n");
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", "main work"]);
+    git(repo, &["merge", "-q", "--no-ff", "--no-commit", "feature"]);
+    sb.write("secrets/db.yaml", "db:\n  password: old\n");
+    let mut c = sb.cmd();
+    for (k, v) in &team {
+        c.env(k, v);
+    }
+    assert_code(&c.args(["encrypt", "-i", "secrets/db.yaml"]).run(), 0);
+    git(repo, &["add", "-A"]);
+    git(
+        repo,
+        &["commit", "-qm", "Merge feature, with the new db secret"],
+    );
+    sb.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: secrets/db\\.yaml$\n    age: {TEST_RECIPIENT}\n  - path_regex: secrets/.*\\.yaml$\n    age: {TEST_RECIPIENT},{r}\n"
+        ),
+    );
+    let out = sops_cmd(&sb)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["updatekeys", "-y", "secrets/db.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!sb.read("secrets/db.yaml").contains(&r));
+    git(
+        repo,
+        &["commit", "-qam", "db: only the team key, the sops way"],
+    );
+    git(repo, &["branch", "-q", "-d", "feature"]);
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_code(&out, 0);
+    git(repo, &["commit", "-qam", "revoke"]);
+    write_after(&sb, &team, "after-merge-revoke");
+    assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-merge-revoke");
+}
