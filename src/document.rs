@@ -147,6 +147,25 @@ pub fn sniff_parsed(format: Format, input: &[u8]) -> (Sniff, Option<(Tree, Metad
     }
 }
 
+/// [`sniff_parsed`] for bytes whose name may not say their format (a version in history under
+/// `.conf`, a copy named `.bak`): `format` first, then every text format, the first that reads
+/// them as a sops file, with its format.
+pub fn sniff_any(format: Format, input: &[u8]) -> Option<(Format, Tree, Metadata)> {
+    if let (Sniff::Sops, Some((tree, md))) = sniff_parsed(format, input) {
+        return Some((format, tree, md));
+    }
+    if !has_enc(input) {
+        return None;
+    }
+    [Format::Yaml, Format::Json, Format::Dotenv, Format::Ini]
+        .into_iter()
+        .filter(|&f| f != format)
+        .find_map(|f| match sniff_parsed(f, input) {
+            (Sniff::Sops, Some((tree, md))) => Some((f, tree, md)),
+            _ => None,
+        })
+}
+
 /// Whether a file is encrypted as sops's `filestatus` defines it: a sops file ([`sniff`])
 /// whose metadata has a MAC and a version.
 pub fn is_encrypted(format: Format, input: &[u8]) -> bool {

@@ -904,7 +904,7 @@ fn history_versions(top: &Path, named: &Named) -> crate::error::Result<(git::His
     .map_err(git_err)?;
     let mut blobs = git::Blobs::new(top);
     for (path, changes) in &history.changes {
-        let format = Format::from_path(Path::new(path));
+        let by_name = Format::from_path(Path::new(path));
         let mut versions: HashMap<&str, Version> = HashMap::new();
         for c in changes.iter().filter(|c| c.new_blob != git::NO_BLOB) {
             if let Some(v) = versions.get_mut(c.new_blob.as_str()) {
@@ -914,8 +914,10 @@ fn history_versions(top: &Path, named: &Named) -> crate::error::Result<(git::His
             let Some(bytes) = blobs.read(&c.new_blob).map_err(git_err)? else {
                 continue;
             };
-            let (_, parsed) = document::sniff_parsed(format, &bytes);
-            let Some((_, md)) = parsed else { continue };
+            // A name need not say the format (`--input-type yaml` on `app.conf`).
+            let Some((format, _, md)) = document::sniff_any(by_name, &bytes) else {
+                continue;
+            };
             let keys = named_keys(&md, named);
             if keys.is_empty() {
                 continue;

@@ -52,6 +52,15 @@ pub enum StanzaProblem {
     },
 }
 
+/// The stanza types of age's built-in recipients (and passphrases).
+const BUILT_IN_STANZAS: [&str; 5] = [
+    "X25519",
+    "scrypt",
+    "ssh-ed25519",
+    "ssh-rsa",
+    "mlkem768x25519",
+];
+
 /// The stanza type an age recipient's envelope carries, when the recipient's type fixes it
 /// (plugin recipients choose their own).
 fn stanza_type(recipient: &str) -> Option<&'static str> {
@@ -146,6 +155,15 @@ impl AgeKey {
                 found: types[0].clone(),
                 expected,
             }),
+            // A recipient of no built-in type (a plugin's `age1NAME1…`, or a label no age
+            // recipient has, such as `ssh-ecdsa …`) never gets a built-in stanza: one wraps the
+            // data key for someone else.
+            None if BUILT_IN_STANZAS.contains(&types[0].as_str()) => {
+                Some(StanzaProblem::WrongType {
+                    found: types[0].clone(),
+                    expected: "its plugin's own type",
+                })
+            }
             _ => None,
         }
     }
@@ -326,6 +344,20 @@ mod tests {
             ssh.stanza_problem(),
             Some(StanzaProblem::WrongType { .. })
         ));
+        // Labels of no built-in type (a plugin's, or none age has) holding an X25519 stanza.
+        for label in [
+            "age1yubikey1qwt50d05nh5vutpdzmlg5wn80xq5negm4uj9ghv0snvdd3yysf5yw3rhl3t",
+            "ssh-ecdsa AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY x",
+        ] {
+            let k = AgeKey {
+                recipient: label.into(),
+                enc: one.enc.clone(),
+            };
+            assert!(
+                matches!(k.stanza_problem(), Some(StanzaProblem::WrongType { .. })),
+                "{label}"
+            );
+        }
         let junk = AgeKey {
             recipient: alice.to_string(),
             enc: "-----BEGIN AGE ENCRYPTED FILE-----\nbm90IGFnZQ==\n-----END AGE ENCRYPTED FILE-----\n".into(),

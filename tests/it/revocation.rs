@@ -86,8 +86,8 @@ impl Attacker {
         String::from_utf8(out).unwrap()
     }
 
-    /// Every `sops:` block of every YAML version in the history of every ref and in the work
-    /// tree.
+    /// Every `sops:` block of every YAML version (under any name) in the history of every ref
+    /// and in the work tree.
     fn envelopes(repo: &Path) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         let mut add = |text: &str| {
@@ -101,7 +101,8 @@ impl Attacker {
             let Some((sha, path)) = line.split_once(' ') else {
                 continue;
             };
-            if !path.ends_with(".yaml") || path.ends_with(".sops.yaml") {
+            // Any name: a YAML sops file need not be called `.yaml` (`--input-type yaml`).
+            if path.ends_with(".sops.yaml") {
                 continue;
             }
             let blob = git_out(repo, &["cat-file", "-p", sha]);

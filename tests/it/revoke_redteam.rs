@@ -534,3 +534,67 @@ fn revoke_sees_an_envelope_that_exists_only_in_a_merge_commit() {
     write_after(&sb, &team, "after-merge-revoke");
     assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-merge-revoke");
 }
+
+/// Red-team round 2 (t-conf-history): the version wrapped for R was a YAML sops file named
+/// `deploy/app.conf` (used with `--input-type yaml`); R was removed the sops way (the data key
+/// kept) and the file renamed to `secrets/app.yaml`. History versions were read by their
+/// name's format, so the `.conf` ones were skipped and today's file kept the data key R
+/// unwraps from them; a history version is now read in whichever format opens it.
+#[test]
+fn revoke_reads_history_versions_whose_name_does_not_say_their_format() {
+    let sb = Sandbox::new();
+    let (attacker_key, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    let team = env(&team);
+    repo_with(
+        &sb,
+        &format!("creation_rules:\n  - path_regex: .*\n    age: {TEST_RECIPIENT},{r}\n"),
+        &[("secrets/other.yaml", "x: 1\n")],
+        &team,
+    );
+    let repo = sb.dir.path();
+    sb.write("deploy/app.conf", "db:\n  password: old\n");
+    let real = |args: &[&str]| {
+        let out = sops_cmd(&sb)
+            .env("SOPS_AGE_KEY_FILE", test_key())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
+    real(&[
+        "encrypt",
+        "-i",
+        "--input-type",
+        "yaml",
+        "--output-type",
+        "yaml",
+        "deploy/app.conf",
+    ]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", "app.conf for the team and R"]);
+    sb.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: deploy/.*\n    age: {TEST_RECIPIENT}\n  - path_regex: .*\n    age: {TEST_RECIPIENT},{r}\n"
+        ),
+    );
+    real(&[
+        "updatekeys",
+        "-y",
+        "--input-type",
+        "yaml",
+        "deploy/app.conf",
+    ]);
+    git(repo, &["mv", "deploy/app.conf", "secrets/app.yaml"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", "R removed the sops way; renamed"]);
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_code(&out, 0);
+    git(repo, &["commit", "-qam", "revoke"]);
+    write_after(&sb, &team, "after-conf-revoke");
+    assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-conf-revoke");
+}
