@@ -468,3 +468,68 @@ fn revoke_rekeys_a_file_whose_envelope_hides_a_second_reader() {
     write_after(&sb, &team, "after-hidden-reader");
     assert_locked_out(&Attacker::age(&eve_key), &sb, "after-hidden-reader");
 }
+
+/// Red-team round 2 (t-ref-datakey): another branch took the key out the sops way (the real
+/// sops's `updatekeys` keeps the data key), so its tip lists the key nowhere, yet the key
+/// unwraps that file's data key from main's history. Revoking on main must name that branch and
+/// file in its verdict (not complete, exit 1); following the advice (revoke on the branch too)
+/// makes it complete, and the key then reads nothing written on the branch. Before the fix:
+/// exit 0, complete, and the key read the next value set on the branch.
+#[test]
+fn revoke_verdict_names_another_ref_whose_data_key_the_key_unwraps() {
+    let sb = Sandbox::new();
+    let (attacker_key, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    let team = env(&team);
+    repo_with(
+        &sb,
+        &rules(&format!("{TEST_RECIPIENT},{r}")),
+        &[("secrets/db.yaml", "db:\n  password: old\n")],
+        &team,
+    );
+    let repo = sb.dir.path();
+    git(repo, &["switch", "-q", "-c", "staging"]);
+    sb.write(".sops.yaml", &rules(TEST_RECIPIENT));
+    let out = sops_cmd(&sb)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["updatekeys", "-y", "secrets/db.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!sb.read("secrets/db.yaml").contains(&r));
+    git(repo, &["commit", "-qam", "staging: the key removed the sops way"]);
+    git(repo, &["switch", "-q", "main"]);
+
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("staging (secrets/db.yaml: its data key is one a revoked key"),
+        "{}",
+        stderr(&out)
+    );
+    let rep = report(&sb, "r.json");
+    assert_eq!(rep["complete"], false, "{rep}");
+    assert!(
+        rep["refs"][0].as_str().unwrap().starts_with("staging (secrets/db.yaml"),
+        "{rep}"
+    );
+    git(repo, &["commit", "-qam", "revoke on main"]);
+    // The advice: revoke on that branch too.
+    git(repo, &["switch", "-q", "staging"]);
+    let out = sb.with_key().args(["keys", "revoke", "-y", &r]).run();
+    assert_code(&out, 0);
+    git(repo, &["commit", "-qam", "revoke on staging"]);
+    git(repo, &["switch", "-q", "main"]);
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "--dry-run", "--report", "d.json", &r])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(report(&sb, "d.json")["complete"], true);
+    git(repo, &["switch", "-q", "staging"]);
+    write_after(&sb, &team, "after-ref-datakey");
+    assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-ref-datakey");
+}
