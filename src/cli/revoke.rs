@@ -199,7 +199,7 @@ fn show_plan(a: &Args, plan: &revoke::Plan, exposure: &Exposure) {
         }
         for t in &plan.files {
             let why = if plan.unnamed_readers.contains(&t.path) {
-                "new data key: an envelope opens for a party it does not name (a second age recipient stanza), who may hold a revoked key"
+                "new data key: an envelope opens for a party it does not name (more than one recipient in one age or PGP envelope, a hidden recipient or a passphrase), who may hold a revoked key"
             } else if plan.history_only.contains(&t.path) {
                 "new data key: a revoked key's envelope in history opens the current one (or that cannot be ruled out with the keys at hand)"
             } else {

@@ -533,3 +533,133 @@ fn revoke_verdict_names_another_ref_whose_data_key_the_key_unwraps() {
     write_after(&sb, &team, "after-ref-datakey");
     assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-ref-datakey");
 }
+
+/// The armored message between `begin` and `end` in `text`: (its byte range, the message with
+/// the indentation stripped, the indentation).
+fn armored_block(text: &str, begin: &str, end: &str) -> (std::ops::Range<usize>, String, String) {
+    let b = text.find(begin).unwrap();
+    let e = b + text[b..].find(end).unwrap() + end.len();
+    let indent = text[..b].rsplit('\n').next().unwrap().to_owned();
+    let msg = text[b..e]
+        .lines()
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    (b..e, msg, indent)
+}
+
+/// Runs `gpg` in `g`'s home with `input` on stdin; its stdout.
+fn gpg_pipe(g: &crate::pgp::Gnupg, args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut child = g
+        .gpg()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "gpg {args:?}: {}", stderr(&out));
+    out.stdout
+}
+
+/// Red-team round 2 (t-pgp-two): the team's PGP envelope is rewritten, with the real gpg, as
+/// one message with a second public-key encrypted session key, for eve's PGP key (the same data
+/// key). No rule and no entry names eve, yet she opens the file with the real sops. `keys
+/// revoke` of eve must count the file as one she may open and give it a new data key, wrapped
+/// afresh; the audit must say the file has readers it does not name. Before the fix: "no rule
+/// and no file lists it", nothing changed, and eve read the value written afterwards.
+#[test]
+fn revoke_rekeys_a_file_whose_pgp_envelope_has_a_second_recipient() {
+    let team_gpg = crate::pgp::Gnupg::with_test_key();
+    let fpr = crate::pgp::FPR;
+    let eve_gpg = crate::pgp::Gnupg::empty();
+    let eve = eve_gpg.new_key("eve <eve@example.com>", "never", "");
+    let eve_public = eve_gpg
+        .gpg()
+        .args(["--export", "--armor", &eve])
+        .output()
+        .unwrap()
+        .stdout;
+    gpg_pipe(&team_gpg, &["--import"], &eve_public);
+    let sb = Sandbox::new();
+    let home = team_gpg.home.path().display().to_string();
+    let eve_home = eve_gpg.home.path().display().to_string();
+    let key = test_key().display().to_string();
+    let both: Vec<(&str, &str)> = vec![("GNUPGHOME", &home), ("SOPS_AGE_KEY_FILE", &key)];
+    repo_with(
+        &sb,
+        &format!(
+            "creation_rules:\n  - path_regex: secrets/.*\n    pgp: {fpr}\n    age: {TEST_RECIPIENT}\n"
+        ),
+        &[("secrets/a.yaml", "api: t0k3n-a\n")],
+        &both,
+    );
+    let text = sb.read("secrets/a.yaml");
+    let (range, msg, indent) = armored_block(
+        &text,
+        "-----BEGIN PGP MESSAGE-----",
+        "-----END PGP MESSAGE-----",
+    );
+    let data_key = gpg_pipe(&team_gpg, &["-q", "-d"], msg.as_bytes());
+    let two = gpg_pipe(
+        &team_gpg,
+        &[
+            "-q", "--trust-model", "always", "-a", "-e", "-r", fpr, "-r", &eve,
+        ],
+        &data_key,
+    );
+    let two = String::from_utf8(two).unwrap();
+    let rewrapped = two.trim_end().replace('\n', &format!("\n{indent}"));
+    sb.write(
+        "secrets/a.yaml",
+        &format!("{}{rewrapped}{}", &text[..range.start], &text[range.end..]),
+    );
+    let repo = sb.dir.path();
+    git(repo, &["commit", "-qam", "tidy"]);
+    let eve_reads = |file: &str| {
+        let out = sops_cmd(&sb)
+            .env("GNUPGHOME", &eve_home)
+            .args(["decrypt", "--ignore-mac", file])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            stdout(&out)
+        } else {
+            String::new()
+        }
+    };
+    // Eve, whom nothing names, reads it with the real sops.
+    assert!(eve_reads("secrets/a.yaml").contains("t0k3n-a"));
+    let tidy = sb.read("secrets/a.yaml");
+
+    let dry = sb
+        .with_key()
+        .env("GNUPGHOME", &home)
+        .args(["keys", "revoke", "--dry-run", &eve])
+        .run();
+    assert!(
+        stderr(&dry).contains("secrets/a.yaml: would get a new data key: an envelope opens"),
+        "the dry run names the file: {}",
+        stderr(&dry)
+    );
+    let out = sb
+        .with_key()
+        .env("GNUPGHOME", &home)
+        .args(["keys", "revoke", "-y", "--report", "r.json", &eve])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(report(&sb, "r.json")["complete"], true);
+    git(repo, &["commit", "-qam", "revoke"]);
+    let team = team();
+    write_after(&sb, &env(&team), "after-pgp-second-recipient");
+    assert_eq!(eve_reads("secrets/a.yaml"), "");
+    // Her envelope from history, grafted onto today's file, opens nothing written after.
+    let now = sb.read("secrets/a.yaml");
+    let body = &now[..now.find("\nsops:\n").unwrap() + 1];
+    let old_sops = &tidy[tidy.find("\nsops:\n").unwrap() + 1..];
+    sb.write("graft.yaml", &format!("{body}{old_sops}"));
+    let read = eve_reads("graft.yaml");
+    assert!(!read.contains("after-pgp-second-recipient"), "{read}");
+}
