@@ -544,9 +544,26 @@ pub fn refs_listing(
     explicit: Option<&Path>,
     exposure: &Exposure,
 ) -> crate::error::Result<Vec<String>> {
-    let Some(top) = git::toplevel(root) else {
-        return Ok(Vec::new());
-    };
+    let top = git::toplevel(root);
+    let base = top.clone().unwrap_or_else(|| root.to_path_buf());
+    let nested = nested_repositories(&base, &repo::files(root)?);
+    let mut out = Vec::new();
+    let repos = top.iter().map(|t| (t.clone(), String::new()));
+    for (dir, rel) in repos.chain(nested) {
+        out.extend(refs_listing_in(&dir, &rel, named, explicit, exposure)?);
+    }
+    Ok(out)
+}
+
+/// [`refs_listing`] of one repository, at `rel` under the base (empty: the base's own).
+fn refs_listing_in(
+    top: &Path,
+    rel: &str,
+    named: &Named,
+    explicit: Option<&Path>,
+    exposure: &Exposure,
+) -> crate::error::Result<Vec<String>> {
+    let top = top.to_path_buf();
     let git_err = |e: git::GitError| procedure(RevokeError::Walk(e.to_string()));
     let real_top = std::fs::canonicalize(&top).unwrap_or_else(|_| top.clone());
     let explicit_rel = explicit
@@ -602,11 +619,11 @@ pub fn refs_listing(
                 }
             };
             if listed {
-                hits.push(path.clone());
+                hits.push(under(rel, path));
             }
         }
-        let short = short_ref(&name);
-        for path in exposure.refs.get(short).into_iter().flatten() {
+        let label = ref_label(rel, &name);
+        for path in exposure.refs.get(&label).into_iter().flatten() {
             if !hits.contains(path) {
                 hits.push(format!(
                     "{path}: its data key is one a revoked key unwraps from history, or that cannot be ruled out"
@@ -614,7 +631,7 @@ pub fn refs_listing(
             }
         }
         if !hits.is_empty() {
-            out.push(format!("{short} ({})", hits.join(", ")));
+            out.push(format!("{label} ({})", hits.join(", ")));
         }
     }
     Ok(out)
@@ -659,10 +676,7 @@ fn short_ref(name: &str) -> &str {
 }
 
 /// The blobs of a commit's tree: path → (mode, blob id).
-fn tip_entries(
-    top: &Path,
-    tip: &str,
-) -> Result<BTreeMap<String, (String, String)>, git::GitError> {
+fn tip_entries(top: &Path, tip: &str) -> Result<BTreeMap<String, (String, String)>, git::GitError> {
     let tree = git::run(top, &["ls-tree", "-r", "-z", "--full-tree", tip])?;
     let mut entries = BTreeMap::new();
     for e in tree.split(|b| *b == 0).filter(|e| !e.is_empty()) {
@@ -1028,11 +1042,27 @@ pub async fn exposure(
     keyring: Option<&Keyring>,
 ) -> crate::error::Result<Exposure> {
     let top = git::toplevel(root);
-    let (history, mut by_path) = match &top {
+    let (mut history, mut by_path) = match &top {
         Some(top) => history_versions(top, named)?,
         None => (git::History::default(), Versions::new()),
     };
     let base = top.clone().unwrap_or_else(|| root.to_path_buf());
+    // Submodules and nested clones the walk enters: their own history, under their path.
+    let nested = nested_repositories(&base, &repo::files(root)?);
+    for (dir, rel) in &nested {
+        let (h, versions) = history_versions(dir, named)?;
+        let offset = history.commits.len();
+        history.commits.extend(h.commits);
+        for (path, mut vs) in versions {
+            for v in &mut vs {
+                v.commits.iter_mut().for_each(|c| *c += offset);
+            }
+            by_path
+                .entry(format!("{rel}/{path}"))
+                .or_default()
+                .extend(vs);
+        }
+    }
     let today = working_tree_versions(root, &base, named, &mut by_path)?;
     let digest_key: [u8; 32] = rand::random();
     let mut now = BTreeMap::new();
@@ -1062,12 +1092,13 @@ pub async fn exposure(
         versions: &by_path,
         then: &then,
     };
-    let refs = match &top {
-        Some(top) if !by_path.is_empty() => {
-            other_refs_data_keys(top, named, keyring, &compare).await?
+    let mut refs = BTreeMap::new();
+    if !by_path.is_empty() {
+        let repos = top.iter().map(|t| (t.clone(), String::new()));
+        for (dir, rel) in repos.chain(nested.iter().cloned()) {
+            refs.extend(other_refs_data_keys(&dir, &rel, named, keyring, &compare).await?);
         }
-        _ => BTreeMap::new(),
-    };
+    }
     let mut out = Exposure {
         base: base.clone(),
         history: top.is_some(),
@@ -1102,6 +1133,7 @@ pub async fn exposure(
 /// ruled out counts). Files that list a named key are [`refs_listing`]'s own finding.
 async fn other_refs_data_keys(
     top: &Path,
+    rel: &str,
     named: &Named,
     keyring: Option<&Keyring>,
     compare: &Compare<'_>,
@@ -1117,6 +1149,7 @@ async fn other_refs_data_keys(
             if mode == "120000" || mode == "160000" {
                 continue;
             }
+            let path = under(rel, &path);
             let exposed = match judged.get(&oid) {
                 Some(e) => *e,
                 None => {
@@ -1140,10 +1173,62 @@ async fn other_refs_data_keys(
             }
         }
         if !hits.is_empty() {
-            out.insert(short_ref(&name).to_owned(), hits);
+            out.insert(ref_label(rel, &name), hits);
         }
     }
     Ok(out)
+}
+
+/// `path` of the repository at `rel` (relative to the base; empty: the base's own).
+fn under(rel: &str, path: &str) -> String {
+    if rel.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{rel}/{path}")
+    }
+}
+
+/// A ref as the verdict names it: `staging`, `remotes/origin/main`, and for a submodule or
+/// nested repository, `vault/: staging`.
+fn ref_label(rel: &str, name: &str) -> String {
+    if rel.is_empty() {
+        short_ref(name).to_owned()
+    } else {
+        format!("{rel}/: {}", short_ref(name))
+    }
+}
+
+/// The git repositories nested under `base` (submodules, nested clones) in which a walked file
+/// of `files` lies, as (directory, path relative to `base`): a revocation reads their history
+/// and refs too, which the base's history does not hold.
+fn nested_repositories(base: &Path, files: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    let Ok(base) = std::path::absolute(base) else {
+        return Vec::new();
+    };
+    let mut checked = std::collections::HashSet::new();
+    let mut found = BTreeSet::new();
+    for f in files {
+        let Some(rel) = std::path::absolute(f)
+            .ok()
+            .and_then(|a| a.strip_prefix(&base).ok().map(Path::to_path_buf))
+        else {
+            continue;
+        };
+        let mut dir = base.clone();
+        for c in rel.parent().into_iter().flat_map(Path::components) {
+            dir.push(c);
+            if checked.insert(dir.clone()) && dir.join(".git").exists() {
+                found.insert(dir.clone());
+            }
+        }
+    }
+    found
+        .into_iter()
+        .filter_map(|d| {
+            let rel = d.strip_prefix(&base).ok()?.to_string_lossy().into_owned();
+            Some((d, rel))
+        })
+        .collect()
 }
 
 /// One version (or today's file) as read for the comparison: its metadata and encrypted key

@@ -351,10 +351,9 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     };
     let keyring = ring?;
     let (bar, progress) = bulk.progress(plan.files.len(), true);
-    let applied =
-        common::block_on_parallel(revoke::apply(
-            &plan, &exposure, keyring, opts, bulk.jobs, progress,
-        ));
+    let applied = common::block_on_parallel(revoke::apply(
+        &plan, &exposure, keyring, opts, bulk.jobs, progress,
+    ));
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -615,10 +615,17 @@ mod tests {
             let end = "-----END PGP MESSAGE-----";
             for (i, _) in text.match_indices("-----BEGIN PGP MESSAGE-----") {
                 let j = i + text[i..].find(end).unwrap() + end.len();
-                let enc: String = text[i..j].lines().map(|l| format!("{}\n", l.trim())).collect();
+                let enc: String = text[i..j]
+                    .lines()
+                    .map(|l| format!("{}\n", l.trim()))
+                    .collect();
                 let msg = pgp_unarmor(&enc).expect("gpg's armor");
                 let keys = pgp_session_keys(&msg).expect("gpg's packets");
-                assert_eq!((keys.public, keys.hidden, keys.passphrase), (1, 0, 0), "{f}");
+                assert_eq!(
+                    (keys.public, keys.hidden, keys.passphrase),
+                    (1, 0, 0),
+                    "{f}"
+                );
                 assert_eq!(pgp(enc).session_key_problem(), None, "{f}");
                 seen += 1;
             }
@@ -653,7 +660,12 @@ mod tests {
             Some(StanzaProblem::PgpHidden)
         );
         // A passphrase-encrypted session key besides the named one.
-        let sym = [new_packet(1, &a), new_packet(3, &[4, 9, 3, 2, 0]), data.clone()].concat();
+        let sym = [
+            new_packet(1, &a),
+            new_packet(3, &[4, 9, 3, 2, 0]),
+            data.clone(),
+        ]
+        .concat();
         assert_eq!(
             pgp(armor(&sym)).session_key_problem(),
             Some(StanzaProblem::PgpPassphrase)

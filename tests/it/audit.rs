@@ -2395,7 +2395,10 @@ fn a_pgp_envelope_with_a_second_recipient_is_an_unknown_reader() {
         }
         json(&c.run())
     };
-    assert_eq!(file(&audit(false), "secrets/a.yaml")["unknown_readers"], false);
+    assert_eq!(
+        file(&audit(false), "secrets/a.yaml")["unknown_readers"],
+        false
+    );
 
     // The attack: the PGP envelope re-wrapped for the team key and eve.
     let text = sb.read("repo/secrets/a.yaml");
@@ -2411,7 +2414,15 @@ fn a_pgp_envelope_with_a_second_recipient_is_an_unknown_reader() {
     let two = gpg(
         &team,
         &[
-            "-q", "--trust-model", "always", "-a", "-e", "-r", fpr, "-r", &eve,
+            "-q",
+            "--trust-model",
+            "always",
+            "-a",
+            "-e",
+            "-r",
+            fpr,
+            "-r",
+            &eve,
         ],
         &data_key,
     );

@@ -497,7 +497,10 @@ fn revoke_verdict_names_another_ref_whose_data_key_the_key_unwraps() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!sb.read("secrets/db.yaml").contains(&r));
-    git(repo, &["commit", "-qam", "staging: the key removed the sops way"]);
+    git(
+        repo,
+        &["commit", "-qam", "staging: the key removed the sops way"],
+    );
     git(repo, &["switch", "-q", "main"]);
 
     let out = sb
@@ -513,7 +516,10 @@ fn revoke_verdict_names_another_ref_whose_data_key_the_key_unwraps() {
     let rep = report(&sb, "r.json");
     assert_eq!(rep["complete"], false, "{rep}");
     assert!(
-        rep["refs"][0].as_str().unwrap().starts_with("staging (secrets/db.yaml"),
+        rep["refs"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("staging (secrets/db.yaml"),
         "{rep}"
     );
     git(repo, &["commit", "-qam", "revoke on main"]);
@@ -606,7 +612,15 @@ fn revoke_rekeys_a_file_whose_pgp_envelope_has_a_second_recipient() {
     let two = gpg_pipe(
         &team_gpg,
         &[
-            "-q", "--trust-model", "always", "-a", "-e", "-r", fpr, "-r", &eve,
+            "-q",
+            "--trust-model",
+            "always",
+            "-a",
+            "-e",
+            "-r",
+            fpr,
+            "-r",
+            &eve,
         ],
         &data_key,
     );
@@ -662,4 +676,91 @@ fn revoke_rekeys_a_file_whose_pgp_envelope_has_a_second_recipient() {
     sb.write("graft.yaml", &format!("{body}{old_sops}"));
     let read = eve_reads("graft.yaml");
     assert!(!read.contains("after-pgp-second-recipient"), "{read}");
+}
+
+/// Red-team round 2 (t-submodule): the secrets live in a git submodule (`vault/`), whose own
+/// history took the key out the sops way (the real sops's `updatekeys` keeps the data key).
+/// Run in the superproject, `keys revoke` walks the submodule's files, so it must read the
+/// submodule's history and refs too: the file gets a new data key, and the verdict names the
+/// submodule's refs that still hold the old one until the submodule is pushed. Before the fix:
+/// nothing re-keyed, exit 0, complete, and the key read the value written afterwards.
+#[test]
+fn revoke_in_a_superproject_reads_the_submodules_history_and_refs() {
+    // The sandbox is the vault's working repository; it pushes to a bare one, which the
+    // superproject has as its submodule `vault`.
+    let sb = Sandbox::new();
+    let (attacker_key, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    let team = env(&team);
+    let work = sb.dir.path();
+    let vault_rules =
+        |keys: &str| format!("creation_rules:\n  - path_regex: .*\\.yaml$\n    age: {keys}\n");
+    git(work, &["init", "-q", "-b", "main"]);
+    sb.write(".gitignore", "attacker.txt\n");
+    sb.write(".sops.yaml", &vault_rules(&format!("{TEST_RECIPIENT},{r}")));
+    sb.write("db.yaml", "db:\n  password: old\n");
+    assert_code(&sb.with_key().args(["encrypt", "-i", "db.yaml"]).run(), 0);
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "-qm", "A,R"]);
+    sb.write(".sops.yaml", &vault_rules(TEST_RECIPIENT));
+    let out = sops_cmd(&sb)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["updatekeys", "-y", "db.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    git(work, &["commit", "-qam", "the key removed the sops way"]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let bare = elsewhere.path().join("vault.git");
+    let bare_s = bare.to_str().unwrap();
+    git(work, &["clone", "-q", "--bare", ".", bare_s]);
+    git(work, &["remote", "add", "origin", bare_s]);
+    let sup = elsewhere.path().join("super");
+    std::fs::create_dir_all(&sup).unwrap();
+    git(&sup, &["init", "-q", "-b", "main"]);
+    let add = ["-c", "protocol.file.allow=always", "submodule", "add", "-q"];
+    git(&sup, &[&add[..], &[bare_s, "vault"]].concat());
+    git(&sup, &["commit", "-qm", "vault submodule"]);
+    let vault = sup.join("vault");
+    assert!(
+        !std::fs::read_to_string(vault.join("db.yaml"))
+            .unwrap()
+            .contains(&r)
+    );
+    let sup_report = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(sup.join(name)).unwrap()).unwrap()
+    };
+
+    let out = sb
+        .with_key()
+        .current_dir(&sup)
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_code(&out, 1);
+    let rep = sup_report("r.json");
+    assert_eq!(rep["complete"], false, "{rep}");
+    assert_eq!(rep["files"][0]["result"], "rekeyed", "{rep}");
+    assert!(
+        stderr(&out).contains(
+            "vault/: remotes/origin/main (vault/db.yaml: its data key is one a revoked key"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // The advice: commit and push the submodule, then the superproject's bump.
+    git(&vault, &["commit", "-qam", "revoke"]);
+    git(&vault, &["push", "-q", "origin", "HEAD:main"]);
+    git(&vault, &["fetch", "-q"]);
+    git(&sup, &["commit", "-qam", "revoke (submodule bumped)"]);
+    let out = sb
+        .with_key()
+        .current_dir(&sup)
+        .args(["keys", "revoke", "--dry-run", "--report", "d.json", &r])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(sup_report("d.json")["complete"], true);
+    // The vault's own clone takes the revocation and writes a value after it.
+    git(work, &["pull", "-q", "origin", "main"]);
+    write_after(&sb, &team, "after-submodule-revoke");
+    assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-submodule-revoke");
 }
