@@ -9,7 +9,8 @@
 //! for it. Afterwards every file is read again; any that still lists the key fails the run.
 //!
 //! The exposure report needs no private key: every version of every file in the history of
-//! every ref whose envelopes include a revoked key exposed the encrypted values of that version.
+//! every ref (of the repository and of every repository nested in it, such as a submodule)
+//! whose envelopes include a revoked key exposed the encrypted values of that version.
 //! With a key that opens those versions, each exposed value is compared with today's by a keyed
 //! digest (never printed, the digest key never stored): values still the same are live
 //! exposures, credentials to change at their source.
