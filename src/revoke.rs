@@ -9,7 +9,8 @@
 //! for it. Afterwards every file is read again; any that still lists the key fails the run.
 //!
 //! The exposure report needs no private key: every version of every file in the history of
-//! every ref whose envelopes include a revoked key exposed the encrypted values of that version.
+//! every ref (of the repository and of every repository nested in it, such as a submodule)
+//! whose envelopes include a revoked key exposed the encrypted values of that version.
 //! With a key that opens those versions, each exposed value is compared with today's by a keyed
 //! digest (never printed, the digest key never stored): values still the same are live
 //! exposures, credentials to change at their source.
@@ -69,7 +70,7 @@ pub enum RevokeError {
     )]
     Unopenable { files: Vec<String>, why: String },
     #[error(
-        "the revocation is NOT complete: this branch is clean, but these refs still list a revoked key: {}; run `shroud keys revoke` on each (git switch REF) and push, or delete them",
+        "the revocation is NOT complete: this branch is clean, but these refs still list a revoked key or hold a data key it unwraps: {}; run `shroud keys revoke` on each (git switch REF) and push, or delete them",
         crate::text::sanitize(&.refs.join("; "))
     )]
     OtherRefs { refs: Vec<String> },
@@ -419,6 +420,7 @@ pub struct Applied {
 /// in parallel, each write atomic. Then everything under the root is read again.
 pub async fn apply(
     plan: &Plan,
+    exposure: &Exposure,
     keyring: Arc<Keyring>,
     opts: rotate::Options,
     parallel: usize,
@@ -445,7 +447,7 @@ pub async fn apply(
     )
     .await;
     let remaining = verify(&plan.root, &plan.named, plan.config.as_deref())?;
-    let refs = refs_listing(&plan.root, &plan.named, plan.config.as_deref())?;
+    let refs = refs_listing(&plan.root, &plan.named, plan.config.as_deref(), exposure)?;
     Ok(Applied {
         files,
         remaining,
@@ -532,32 +534,38 @@ fn config_lists(c: &crate::config::Config, named: &Named) -> bool {
 }
 
 /// Every local branch and remote-tracking ref whose tip still has a config or a sops file that
-/// lists a named key (or a config that cannot be read to tell), as `REF (path, path)`. The
-/// checked-out branch is left out: its state is the working tree's, which [`verify`] reads.
-/// A revocation works on the working tree; these are what it did not reach.
+/// lists a named key (or a config that cannot be read to tell), or a sops file whose data key a
+/// named key could unwrap from some version in history (found by [`exposure`]: see
+/// [`Exposure::refs`]), as `REF (path, path: why)`. The checked-out branch is left out: its
+/// state is the working tree's, which [`verify`] reads. A revocation works on the working tree;
+/// these are what it did not reach.
 pub fn refs_listing(
     root: &Path,
     named: &Named,
     explicit: Option<&Path>,
+    exposure: &Exposure,
 ) -> crate::error::Result<Vec<String>> {
-    let Some(top) = git::toplevel(root) else {
-        return Ok(Vec::new());
-    };
+    let top = git::toplevel(root);
+    let base = top.clone().unwrap_or_else(|| root.to_path_buf());
+    let nested = nested_repositories(&base, &repo::files(root)?);
+    let mut out = Vec::new();
+    let repos = top.iter().map(|t| (t.clone(), String::new()));
+    for (dir, rel) in repos.chain(nested) {
+        out.extend(refs_listing_in(&dir, &rel, named, explicit, exposure)?);
+    }
+    Ok(out)
+}
+
+/// [`refs_listing`] of one repository, at `rel` under the base (empty: the base's own).
+fn refs_listing_in(
+    top: &Path,
+    rel: &str,
+    named: &Named,
+    explicit: Option<&Path>,
+    exposure: &Exposure,
+) -> crate::error::Result<Vec<String>> {
+    let top = top.to_path_buf();
     let git_err = |e: git::GitError| procedure(RevokeError::Walk(e.to_string()));
-    let current = git::try_run(&top, &["symbolic-ref", "-q", "HEAD"])
-        .ok()
-        .flatten()
-        .map(|o| String::from_utf8_lossy(&o).trim().to_owned());
-    let refs = git::run(
-        &top,
-        &[
-            "for-each-ref",
-            "--format=%(objectname) %(objecttype) %(refname)",
-            "refs/heads",
-            "refs/remotes",
-        ],
-    )
-    .map_err(git_err)?;
     let real_top = std::fs::canonicalize(&top).unwrap_or_else(|_| top.clone());
     let explicit_rel = explicit
         .and_then(|e| std::fs::canonicalize(e).ok())
@@ -566,28 +574,8 @@ pub fn refs_listing(
     let mut blobs = git::Blobs::new(&top);
     let mut judged: HashMap<(String, bool), bool> = HashMap::new();
     let mut out = Vec::new();
-    for line in String::from_utf8_lossy(&refs).lines() {
-        let mut parts = line.splitn(3, ' ');
-        let (Some(tip), Some("commit"), Some(name)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        if current.as_deref() == Some(name) || name.ends_with("/HEAD") {
-            continue;
-        }
-        let tree = git::run(&top, &["ls-tree", "-r", "-z", "--full-tree", tip]).map_err(git_err)?;
-        // path → (mode, blob)
-        let mut entries: BTreeMap<String, (String, String)> = BTreeMap::new();
-        for e in tree.split(|b| *b == 0).filter(|e| !e.is_empty()) {
-            let e = String::from_utf8_lossy(e);
-            let Some((meta, path)) = e.split_once('\t') else {
-                continue;
-            };
-            let mut m = meta.split(' ');
-            if let (Some(mode), Some("blob"), Some(oid)) = (m.next(), m.next(), m.next()) {
-                entries.insert(path.to_owned(), (mode.to_owned(), oid.to_owned()));
-            }
-        }
+    for (name, tip) in other_ref_tips(&top).map_err(git_err)? {
+        let entries = tip_entries(&top, &tip).map_err(git_err)?;
         let mut hits = Vec::new();
         for (path, (mode, oid)) in &entries {
             let is_config = path.rsplit('/').next() == Some(".sops.yaml")
@@ -632,18 +620,77 @@ pub fn refs_listing(
                 }
             };
             if listed {
-                hits.push(path.clone());
+                hits.push(under(rel, path));
+            }
+        }
+        let label = ref_label(rel, &name);
+        for path in exposure.refs.get(&label).into_iter().flatten() {
+            if !hits.contains(path) {
+                hits.push(format!(
+                    "{path}: its data key is one a revoked key unwraps from history, or that cannot be ruled out"
+                ));
             }
         }
         if !hits.is_empty() {
-            let short = name
-                .strip_prefix("refs/heads/")
-                .or_else(|| name.strip_prefix("refs/"))
-                .unwrap_or(name);
-            out.push(format!("{short} ({})", hits.join(", ")));
+            out.push(format!("{label} ({})", hits.join(", ")));
         }
     }
     Ok(out)
+}
+
+/// Every local branch and remote-tracking ref of the repository at `top` but the checked-out
+/// one, as (full name, tip commit).
+fn other_ref_tips(top: &Path) -> Result<Vec<(String, String)>, git::GitError> {
+    let current = git::try_run(top, &["symbolic-ref", "-q", "HEAD"])
+        .ok()
+        .flatten()
+        .map(|o| String::from_utf8_lossy(&o).trim().to_owned());
+    let refs = git::run(
+        top,
+        &[
+            "for-each-ref",
+            "--format=%(objectname) %(objecttype) %(refname)",
+            "refs/heads",
+            "refs/remotes",
+        ],
+    )?;
+    let mut out = Vec::new();
+    for line in String::from_utf8_lossy(&refs).lines() {
+        let mut parts = line.splitn(3, ' ');
+        let (Some(tip), Some("commit"), Some(name)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if current.as_deref() == Some(name) || name.ends_with("/HEAD") {
+            continue;
+        }
+        out.push((name.to_owned(), tip.to_owned()));
+    }
+    Ok(out)
+}
+
+/// A ref as the verdict names it (`staging`, `remotes/origin/main`).
+fn short_ref(name: &str) -> &str {
+    name.strip_prefix("refs/heads/")
+        .or_else(|| name.strip_prefix("refs/"))
+        .unwrap_or(name)
+}
+
+/// The blobs of a commit's tree: path → (mode, blob id).
+fn tip_entries(top: &Path, tip: &str) -> Result<BTreeMap<String, (String, String)>, git::GitError> {
+    let tree = git::run(top, &["ls-tree", "-r", "-z", "--full-tree", tip])?;
+    let mut entries = BTreeMap::new();
+    for e in tree.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        let e = String::from_utf8_lossy(e);
+        let Some((meta, path)) = e.split_once('\t') else {
+            continue;
+        };
+        let mut m = meta.split(' ');
+        if let (Some(mode), Some("blob"), Some(oid)) = (m.next(), m.next(), m.next()) {
+            entries.insert(path.to_owned(), (mode.to_owned(), oid.to_owned()));
+        }
+    }
+    Ok(entries)
 }
 
 /// A symlink's target, relative to the repository top, when it stays inside the tree.
@@ -795,6 +842,12 @@ pub struct Exposure {
     /// Whether values were compared with today's (a key that opens them was at hand).
     pub compared: bool,
     pub files: Vec<ExposedFile>,
+    /// Other refs (local branches and remote-tracking refs but the checked-out one, as
+    /// [`refs_listing`] names them) → their tip's sops files that list no revoked key but whose
+    /// data key a revoked key could unwrap from some version (or that cannot be ruled out):
+    /// a value set on that branch would open for it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub refs: BTreeMap<String, Vec<String>>,
 }
 
 impl Exposure {
@@ -992,11 +1045,27 @@ pub async fn exposure(
     keyring: Option<&Keyring>,
 ) -> crate::error::Result<Exposure> {
     let top = git::toplevel(root);
-    let (history, mut by_path) = match &top {
+    let (mut history, mut by_path) = match &top {
         Some(top) => history_versions(top, named)?,
         None => (git::History::default(), Versions::new()),
     };
     let base = top.clone().unwrap_or_else(|| root.to_path_buf());
+    // Submodules and nested clones the walk enters: their own history, under their path.
+    let nested = nested_repositories(&base, &repo::files(root)?);
+    for (dir, rel) in &nested {
+        let (h, versions) = history_versions(dir, named)?;
+        let offset = history.commits.len();
+        history.commits.extend(h.commits);
+        for (path, mut vs) in versions {
+            for v in &mut vs {
+                v.commits.iter_mut().for_each(|c| *c += offset);
+            }
+            by_path
+                .entry(format!("{rel}/{path}"))
+                .or_default()
+                .extend(vs);
+        }
+    }
     let today = working_tree_versions(root, &base, named, &mut by_path)?;
     let digest_key: [u8; 32] = rand::random();
     let mut now = BTreeMap::new();
@@ -1026,11 +1095,19 @@ pub async fn exposure(
         versions: &by_path,
         then: &then,
     };
+    let mut refs = BTreeMap::new();
+    if !by_path.is_empty() {
+        let repos = top.iter().map(|t| (t.clone(), String::new()));
+        for (dir, rel) in repos.chain(nested.iter().cloned()) {
+            refs.extend(other_refs_data_keys(&dir, &rel, named, keyring, &compare).await?);
+        }
+    }
     let mut out = Exposure {
         base: base.clone(),
         history: top.is_some(),
         compared: keyring.is_some(),
         files: Vec::new(),
+        refs,
     };
     for path in by_path.keys() {
         out.files.push(compare.file(path));
@@ -1053,6 +1130,110 @@ pub async fn exposure(
     Ok(out)
 }
 
+/// The sops files of other refs' tips (see [`Exposure::refs`]) that list no named key but
+/// whose data key is one a named key could unwrap from an exposing version, judged as the
+/// working tree's files are ([`Compare::data_key_of`]: by key or by MAC; a file that cannot be
+/// ruled out counts). Files that list a named key are [`refs_listing`]'s own finding.
+async fn other_refs_data_keys(
+    top: &Path,
+    rel: &str,
+    named: &Named,
+    keyring: Option<&Keyring>,
+    compare: &Compare<'_>,
+) -> crate::error::Result<BTreeMap<String, Vec<String>>> {
+    let git_err = |e: git::GitError| procedure(RevokeError::Walk(e.to_string()));
+    let mut blobs = git::Blobs::new(top);
+    // blob → whether its data key is exposed
+    let mut judged: HashMap<String, bool> = HashMap::new();
+    let mut out = BTreeMap::new();
+    for (name, tip) in other_ref_tips(top).map_err(git_err)? {
+        let mut hits = Vec::new();
+        for (path, (mode, oid)) in tip_entries(top, &tip).map_err(git_err)? {
+            if mode == "120000" || mode == "160000" {
+                continue;
+            }
+            let path = under(rel, &path);
+            let exposed = match judged.get(&oid) {
+                Some(e) => *e,
+                None => {
+                    let format = Format::from_path(Path::new(&path));
+                    let e = match blobs.read(&oid).map_err(git_err)? {
+                        Some(bytes) => match document::sniff_parsed(format, &bytes) {
+                            (_, Some((_, md))) if !lists(&md, named) => {
+                                let r = Read::data_key_only(md, keyring).await;
+                                compare.data_key_of(&r, &path).0.needs_rekey()
+                            }
+                            _ => false,
+                        },
+                        None => false,
+                    };
+                    judged.insert(oid, e);
+                    e
+                }
+            };
+            if exposed {
+                hits.push(path);
+            }
+        }
+        if !hits.is_empty() {
+            out.insert(ref_label(rel, &name), hits);
+        }
+    }
+    Ok(out)
+}
+
+/// `path` of the repository at `rel` (relative to the base; empty: the base's own).
+fn under(rel: &str, path: &str) -> String {
+    if rel.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{rel}/{path}")
+    }
+}
+
+/// A ref as the verdict names it: `staging`, `remotes/origin/main`, and for a submodule or
+/// nested repository, `vault/: staging`.
+fn ref_label(rel: &str, name: &str) -> String {
+    if rel.is_empty() {
+        short_ref(name).to_owned()
+    } else {
+        format!("{rel}/: {}", short_ref(name))
+    }
+}
+
+/// The git repositories nested under `base` (submodules, nested clones) in which a walked file
+/// of `files` lies, as (directory, path relative to `base`): a revocation reads their history
+/// and refs too, which the base's history does not hold.
+fn nested_repositories(base: &Path, files: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    let Ok(base) = std::path::absolute(base) else {
+        return Vec::new();
+    };
+    let mut checked = std::collections::HashSet::new();
+    let mut found = BTreeSet::new();
+    for f in files {
+        let Some(rel) = std::path::absolute(f)
+            .ok()
+            .and_then(|a| a.strip_prefix(&base).ok().map(Path::to_path_buf))
+        else {
+            continue;
+        };
+        let mut dir = base.clone();
+        for c in rel.parent().into_iter().flat_map(Path::components) {
+            dir.push(c);
+            if checked.insert(dir.clone()) && dir.join(".git").exists() {
+                found.insert(dir.clone());
+            }
+        }
+    }
+    found
+        .into_iter()
+        .filter_map(|d| {
+            let rel = d.strip_prefix(&base).ok()?.to_string_lossy().into_owned();
+            Some((d, rel))
+        })
+        .collect()
+}
+
 /// One version (or today's file) as read for the comparison: its metadata and encrypted key
 /// paths, and with a key that opens it, its data key and keyed digests of its values.
 struct Read {
@@ -1064,6 +1245,21 @@ struct Read {
 }
 
 impl Read {
+    /// The metadata and, with a key that opens it, the data key: enough to compare data keys.
+    async fn data_key_only(md: Metadata, keyring: Option<&Keyring>) -> Read {
+        let key = match keyring {
+            Some(k) => k.unwrap_data_key(&md).await.ok(),
+            None => None,
+        };
+        Read {
+            md: Some(md),
+            paths: None,
+            listed: false,
+            key,
+            digests: None,
+        }
+    }
+
     async fn of(
         path: &str,
         format: Format,
@@ -1168,6 +1364,11 @@ impl Compare<'_> {
         let Some(n) = self.now.get(path).filter(|n| n.md.is_some()) else {
             return (DataKeyState::Gone, Vec::new(), BTreeSet::new());
         };
+        self.data_key_of(n, path)
+    }
+
+    /// [`Compare::data_key`] of one file `n` (today's at `path`, or another ref's).
+    fn data_key_of(&self, n: &Read, path: &str) -> (DataKeyState, Vec<String>, BTreeSet<String>) {
         if n.listed {
             return (DataKeyState::Listed, Vec::new(), BTreeSet::new());
         }

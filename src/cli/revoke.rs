@@ -199,7 +199,7 @@ fn show_plan(a: &Args, plan: &revoke::Plan, exposure: &Exposure) {
         }
         for t in &plan.files {
             let why = if plan.unnamed_readers.contains(&t.path) {
-                "new data key: an envelope opens for a party it does not name (a second age recipient stanza), who may hold a revoked key"
+                "new data key: an envelope opens for a party it does not name (more than one recipient in one age or PGP envelope, a hidden recipient or a passphrase), who may hold a revoked key"
             } else if plan.history_only.contains(&t.path) {
                 "new data key: a revoked key's envelope in history opens the current one (or that cannot be ruled out with the keys at hand)"
             } else {
@@ -296,7 +296,7 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     let report =
         |files, remaining| write_report(&a, &named, (&root, &plan, &exposure), files, remaining);
     if plan.is_empty() {
-        let refs = revoke::refs_listing(&root, &named, plan.config.as_deref())?;
+        let refs = revoke::refs_listing(&root, &named, plan.config.as_deref(), &exposure)?;
         report(Vec::new(), (Vec::new(), refs.clone()))?;
         messages::note(
             "keys revoke: no rule and no file of this branch lists the key any more (revoked already); the exposure above is what it could read in history",
@@ -319,7 +319,7 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
                 error: None,
             })
             .collect();
-        let refs = revoke::refs_listing(&root, &named, plan.config.as_deref())?;
+        let refs = revoke::refs_listing(&root, &named, plan.config.as_deref(), &exposure)?;
         for r in &refs {
             messages::note(&format!(
                 "shroud: another ref still lists a revoked key: {}",
@@ -351,8 +351,9 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
     };
     let keyring = ring?;
     let (bar, progress) = bulk.progress(plan.files.len(), true);
-    let applied =
-        common::block_on_parallel(revoke::apply(&plan, keyring, opts, bulk.jobs, progress));
+    let applied = common::block_on_parallel(revoke::apply(
+        &plan, &exposure, keyring, opts, bulk.jobs, progress,
+    ));
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -4,8 +4,10 @@
 //! HuaweiCloud KMS).
 //!
 //! Owns: the record types and their stable identities (the strings `updatekeys`, `rotate` and
-//! the audit compare), and what an age envelope's header says without a key: who else it may
-//! open for ([`AgeKey::stanza_problem`], the one check the audit and revocation share). Must not know: how a record is created or opened (that is behaviour, in
+//! the audit compare), and what an age or PGP envelope's header says without a key: who else it may
+//! open for ([`AgeKey::stanza_problem`], and an OpenPGP message's session-key packets:
+//! [`PgpKey::session_key_problem`]; [`MasterKey::unnamed_reader`] is the one check the audit
+//! and revocation share). Must not know: how a record is created or opened (that is behaviour, in
 //! `keysource`), or how records are laid out on disk (that is [`super::layout`]).
 
 use super::kind::KeyKind;
@@ -50,6 +52,22 @@ pub enum StanzaProblem {
         found: String,
         expected: &'static str,
     },
+    #[error(
+        "the PGP envelope holds {count} public-key encrypted session keys (sops writes one): the data key is also wrapped for a party this entry does not name"
+    )]
+    PgpSeveral { count: usize },
+    #[error(
+        "the PGP envelope's session key is for a hidden recipient (a wildcard key id): it may be wrapped for a party this entry does not name"
+    )]
+    PgpHidden,
+    #[error(
+        "the PGP envelope also holds a passphrase-encrypted session key: whoever knows the passphrase opens it"
+    )]
+    PgpPassphrase,
+    #[error(
+        "the PGP envelope cannot be read (not an armored OpenPGP message of session-key and data packets): who it opens for cannot be told"
+    )]
+    PgpUnreadable,
 }
 
 /// The stanza types of age's built-in recipients (and passphrases).
@@ -119,20 +137,180 @@ fn stanza_types(armored: &str) -> Option<Vec<String>> {
 
 impl StanzaProblem {
     /// Whether the envelope may open for a party the entry does not name (not merely unusable).
+    /// A PGP envelope shroud cannot walk counts: gpg may still find session keys in it.
     pub fn unknown_reader(&self) -> bool {
-        matches!(
-            self,
-            StanzaProblem::Several { .. } | StanzaProblem::WrongType { .. }
-        )
+        !matches!(self, StanzaProblem::Unreadable | StanzaProblem::NoStanza)
+    }
+}
+
+/// What the session-key packets of an OpenPGP message say, before its encrypted data.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SessionKeys {
+    /// Public-key encrypted session key packets (tag 1).
+    public: usize,
+    /// Of those, how many name no recipient (a wildcard key id: gpg's `--hidden-recipient`).
+    hidden: usize,
+    /// Symmetric-key encrypted session key packets (tag 3: a passphrase opens them).
+    passphrase: usize,
+}
+
+/// The binary message inside an OpenPGP ASCII armor (RFC 4880 §6.2 / RFC 9580 §6.2): armor
+/// headers up to the first blank line, base64 lines, an optional `=` checksum line.
+fn pgp_unarmor(armored: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let mut lines = armored.lines().map(str::trim).skip_while(|l| l.is_empty());
+    if lines.next()? != "-----BEGIN PGP MESSAGE-----" {
+        return None;
+    }
+    // Armor headers (`Version: …`, `Comment: …`) end at a blank line.
+    let mut body = String::new();
+    let mut in_headers = true;
+    for line in lines {
+        if line == "-----END PGP MESSAGE-----" {
+            return base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .ok()
+                .filter(|b| !b.is_empty());
+        }
+        if in_headers {
+            if line.is_empty() {
+                in_headers = false;
+            } else if !line.contains(": ") {
+                // No header block: this is already the body (gpg accepts that too).
+                in_headers = false;
+                body.push_str(line);
+            }
+            continue;
+        }
+        if line.starts_with('=') && line.len() == 5 {
+            continue; // the CRC-24 checksum
+        }
+        body.push_str(line);
+    }
+    None
+}
+
+/// Counts the session-key packets of a binary OpenPGP message: walks the packet headers (old
+/// and new format, every length encoding, partial body lengths) up to the first encrypted data
+/// packet. `None`: not such a message (truncated, a length past the end, no encrypted data).
+fn pgp_session_keys(msg: &[u8]) -> Option<SessionKeys> {
+    let mut keys = SessionKeys::default();
+    let mut at = 0usize;
+    let take = |at: &mut usize, n: usize| -> Option<&[u8]> {
+        let s = msg.get(*at..at.checked_add(n)?)?;
+        *at += n;
+        Some(s)
+    };
+    while at < msg.len() {
+        let head = take(&mut at, 1)?[0];
+        if head & 0x80 == 0 {
+            return None;
+        }
+        let (tag, body_len) = if head & 0x40 != 0 {
+            // New format: the length octets may announce partial bodies (data packets only).
+            let tag = head & 0x3f;
+            let mut len = 0usize;
+            loop {
+                let o1 = take(&mut at, 1)?[0] as usize;
+                let (n, partial) = match o1 {
+                    0..=191 => (o1, false),
+                    192..=223 => {
+                        let o2 = take(&mut at, 1)?[0] as usize;
+                        (((o1 - 192) << 8) + o2 + 192, false)
+                    }
+                    255 => {
+                        let b = take(&mut at, 4)?;
+                        (u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize, false)
+                    }
+                    _ => (1usize << (o1 & 0x1f), true),
+                };
+                if !partial {
+                    len += n;
+                    break;
+                }
+                if !matches!(tag, 8 | 9 | 11 | 18 | 20) {
+                    return None;
+                }
+                // A partial chunk: skip it, the next length octets follow it.
+                take(&mut at, n)?;
+            }
+            (tag, Some(len))
+        } else {
+            let tag = (head >> 2) & 0x0f;
+            let len = match head & 0x03 {
+                0 => Some(take(&mut at, 1)?[0] as usize),
+                1 => {
+                    let b = take(&mut at, 2)?;
+                    Some(u16::from_be_bytes([b[0], b[1]]) as usize)
+                }
+                2 => {
+                    let b = take(&mut at, 4)?;
+                    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                }
+                // Indeterminate: to the end of the message.
+                _ => None,
+            };
+            (tag, len)
+        };
+        let body = match body_len {
+            Some(n) => take(&mut at, n)?,
+            None => {
+                let rest = msg.len() - at;
+                take(&mut at, rest)?
+            }
+        };
+        match tag {
+            1 => {
+                keys.public += 1;
+                // v3: version, 8-octet key id (zero: wildcard). v6: version, a length octet
+                // (zero: anonymous recipient), the key version and fingerprint.
+                let hidden = match body.first()? {
+                    3 => body.get(1..9)?.iter().all(|b| *b == 0),
+                    6 => *body.get(1)? == 0,
+                    _ => true,
+                };
+                if hidden {
+                    keys.hidden += 1;
+                }
+            }
+            3 => keys.passphrase += 1,
+            // Encrypted data (SED, SEIPD, AEAD): the session keys precede it.
+            9 | 18 | 20 => return Some(keys),
+            // Marker packets and anything else before the data are skipped, as gpg does.
+            _ => {}
+        }
+    }
+    None
+}
+
+impl PgpKey {
+    /// Whether this envelope may open for someone its fingerprint does not name: more than one
+    /// public-key encrypted session key, a hidden recipient, a passphrase-encrypted session
+    /// key, or a message that cannot be walked to tell (sops writes one session key, for the
+    /// entry's key).
+    pub fn session_key_problem(&self) -> Option<StanzaProblem> {
+        let Some(keys) = pgp_unarmor(&self.enc).and_then(|m| pgp_session_keys(&m)) else {
+            return Some(StanzaProblem::PgpUnreadable);
+        };
+        if keys.public > 1 {
+            Some(StanzaProblem::PgpSeveral { count: keys.public })
+        } else if keys.hidden > 0 {
+            Some(StanzaProblem::PgpHidden)
+        } else if keys.passphrase > 0 {
+            Some(StanzaProblem::PgpPassphrase)
+        } else {
+            None
+        }
     }
 }
 
 impl MasterKey {
     /// The reason this envelope may open for a party the entry does not name, if it may (the
-    /// check the audit and `keys revoke` share; only age envelopes can say so without a key).
+    /// check the audit and `keys revoke` share; age and PGP envelopes can say so without a key).
     pub fn unnamed_reader(&self) -> Option<StanzaProblem> {
         match self {
             MasterKey::Age(a) => a.stanza_problem().filter(StanzaProblem::unknown_reader),
+            MasterKey::Pgp(p) => p.session_key_problem(),
             _ => None,
         }
     }
@@ -366,6 +544,199 @@ mod tests {
     }
 
     use super::*;
+
+    /// The shared sops fixtures (`$SHROUD_SOPS_FIXTURES`, else `../shared/fixtures/sops`).
+    fn sops_fixtures() -> std::path::PathBuf {
+        let p = std::env::var_os("SHROUD_SOPS_FIXTURES")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/sops")
+            });
+        assert!(
+            p.join("README.md").is_file(),
+            "sops fixtures not found at {} (set SHROUD_SOPS_FIXTURES)",
+            p.display()
+        );
+        p
+    }
+
+    fn pgp(enc: String) -> PgpKey {
+        PgpKey {
+            fp: "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4".into(),
+            created_at: String::new(),
+            enc,
+        }
+    }
+
+    /// An armored message of `packets` (with a header and a checksum line, as gpg writes it).
+    fn armor(packets: &[u8]) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(packets);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN PGP MESSAGE-----\nComment: test\n\n{}\n=abcd\n-----END PGP MESSAGE-----\n",
+            lines.join("\n")
+        )
+    }
+
+    /// A v3 PKESK body for `key_id` (all zeros: a hidden recipient).
+    fn pkesk(key_id: [u8; 8]) -> Vec<u8> {
+        let mut b = vec![3];
+        b.extend_from_slice(&key_id);
+        b.push(1); // RSA
+        b.extend_from_slice(&[0, 8, 0xff]); // a one-octet MPI
+        b
+    }
+
+    /// A new-format packet.
+    fn new_packet(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![0xc0 | tag];
+        match body.len() {
+            n @ 0..=191 => p.push(n as u8),
+            n @ 192..=8383 => {
+                let n = n - 192;
+                p.push((n >> 8) as u8 + 192);
+                p.push(n as u8);
+            }
+            n => {
+                p.push(255);
+                p.extend_from_slice(&(n as u32).to_be_bytes());
+            }
+        }
+        p.extend_from_slice(body);
+        p
+    }
+
+    /// An old-format packet with a two-octet length.
+    fn old_packet(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x80 | (tag << 2) | 1];
+        p.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        p.extend_from_slice(body);
+        p
+    }
+
+    /// A SEIPD packet of `n` octets in partial body lengths (as gpg streams it): 512-octet
+    /// chunks, then the rest (over 191 octets: a two-octet length).
+    fn partial_seipd(n: usize) -> Vec<u8> {
+        let body = vec![1u8; n];
+        let mut p = vec![0xc0 | 18];
+        let mut rest = &body[..];
+        while rest.len() > 512 {
+            p.push(224 + 9); // 1 << 9 = 512
+            p.extend_from_slice(&rest[..512]);
+            rest = &rest[512..];
+        }
+        // The last chunk: a two-octet length.
+        let n = rest.len() - 192;
+        p.push((n >> 8) as u8 + 192);
+        p.push(n as u8);
+        p.extend_from_slice(rest);
+        p
+    }
+
+    #[test]
+    fn real_gpg_envelopes_of_the_sops_fixtures_have_one_session_key() {
+        let mut seen = 0;
+        for f in [
+            "sops-pgp/example.yaml",
+            "sops-pgp/comments.enc.yaml",
+            "negative/no-mac.pgp.yaml",
+        ] {
+            let text = std::fs::read_to_string(sops_fixtures().join(f)).unwrap();
+            // Each `enc: |` block scalar, its indentation stripped.
+            let end = "-----END PGP MESSAGE-----";
+            for (i, _) in text.match_indices("-----BEGIN PGP MESSAGE-----") {
+                let j = i + text[i..].find(end).unwrap() + end.len();
+                let enc: String = text[i..j]
+                    .lines()
+                    .map(|l| format!("{}\n", l.trim()))
+                    .collect();
+                let msg = pgp_unarmor(&enc).expect("gpg's armor");
+                let keys = pgp_session_keys(&msg).expect("gpg's packets");
+                assert_eq!(
+                    (keys.public, keys.hidden, keys.passphrase),
+                    (1, 0, 0),
+                    "{f}"
+                );
+                assert_eq!(pgp(enc).session_key_problem(), None, "{f}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3);
+    }
+
+    #[test]
+    fn pgp_packet_walker_counts_session_keys_in_every_header_format() {
+        let a = pkesk([1, 2, 3, 4, 5, 6, 7, 8]);
+        let b = pkesk([8, 7, 6, 5, 4, 3, 2, 1]);
+        let data = partial_seipd(2000);
+        // One recipient, new format, the data in partial lengths: fine.
+        let one = [new_packet(1, &a), data.clone()].concat();
+        assert_eq!(pgp(armor(&one)).session_key_problem(), None);
+        // Two recipients, in old and new headers, with a marker packet between.
+        let marker = old_packet(10, b"PGP");
+        let two = [old_packet(1, &a), marker, new_packet(1, &b), data.clone()].concat();
+        let p = pgp(armor(&two)).session_key_problem().unwrap();
+        assert_eq!(p, StanzaProblem::PgpSeveral { count: 2 });
+        assert!(p.unknown_reader());
+        // A hidden recipient (gpg --hidden-recipient): key id zero.
+        let hidden = [new_packet(1, &pkesk([0; 8])), data.clone()].concat();
+        assert_eq!(
+            pgp(armor(&hidden)).session_key_problem(),
+            Some(StanzaProblem::PgpHidden)
+        );
+        // A v6 PKESK for an anonymous recipient.
+        let v6 = [new_packet(1, &[6, 0, 9, 1, 2]), data.clone()].concat();
+        assert_eq!(
+            pgp(armor(&v6)).session_key_problem(),
+            Some(StanzaProblem::PgpHidden)
+        );
+        // A passphrase-encrypted session key besides the named one.
+        let sym = [
+            new_packet(1, &a),
+            new_packet(3, &[4, 9, 3, 2, 0]),
+            data.clone(),
+        ]
+        .concat();
+        assert_eq!(
+            pgp(armor(&sym)).session_key_problem(),
+            Some(StanzaProblem::PgpPassphrase)
+        );
+        // A four-octet new-format length and an old-format one-octet length.
+        let big = new_packet(1, &[a.clone(), vec![0; 9000]].concat());
+        let small = {
+            let mut p = vec![0x80 | (1 << 2)];
+            p.push(b.len() as u8);
+            p.extend_from_slice(&b);
+            p
+        };
+        let both = [big, small, data.clone()].concat();
+        assert_eq!(
+            pgp(armor(&both)).session_key_problem(),
+            Some(StanzaProblem::PgpSeveral { count: 2 })
+        );
+        // Truncated, no data packet, junk, a partial length on a session-key packet: unreadable,
+        // counted as a possible unnamed reader (fail closed).
+        let partial_pkesk = [vec![0xc0 | 1, 224 + 4], vec![0; 16], vec![0]].concat();
+        for bad in [
+            one[..one.len() - 10].to_vec(),
+            new_packet(1, &a),
+            vec![0x01, 0x02],
+            partial_pkesk,
+        ] {
+            let p = pgp(armor(&bad)).session_key_problem();
+            assert_eq!(p, Some(StanzaProblem::PgpUnreadable));
+            assert!(p.unwrap().unknown_reader());
+        }
+        assert_eq!(
+            pgp("not armor".into()).session_key_problem(),
+            Some(StanzaProblem::PgpUnreadable)
+        );
+    }
 
     #[test]
     fn kms_identity_matches_sops() {

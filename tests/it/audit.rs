@@ -2335,3 +2335,118 @@ fn future_dates_are_never_fresh_and_renames_are_not_edits() {
     assert_eq!(a["rotation"]["age_days"], 10);
     assert_eq!(a["rotation"]["stale"], false);
 }
+
+/// Red-team round 2 (t-pgp-two): the team's PGP envelope rewritten, with the real gpg, as one
+/// OpenPGP message with a second public-key encrypted session key, for eve's key. Eve opens the
+/// file with the real sops although no entry names her. The audit marks the file as readable by
+/// parties it does not name, and `--verify` with the team's key does not call it ok; a file
+/// whose envelope gpg wrote for the entry alone has no such mark.
+#[test]
+fn a_pgp_envelope_with_a_second_recipient_is_an_unknown_reader() {
+    use std::io::Write as _;
+    let team = crate::pgp::Gnupg::with_test_key();
+    let fpr = crate::pgp::FPR;
+    let eve_gpg = crate::pgp::Gnupg::empty();
+    let eve = eve_gpg.new_key("eve <eve@example.com>", "never", "");
+    let gpg = |g: &crate::pgp::Gnupg, args: &[&str], input: &[u8]| {
+        let mut child = g
+            .gpg()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "gpg {args:?}: {}", stderr(&out));
+        out.stdout
+    };
+    let public = gpg(&eve_gpg, &["--export", "--armor", &eve], b"");
+    gpg(&team, &["--import"], &public);
+    let sb = Sandbox::new();
+    let repo = sb.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    sb.write(
+        "repo/.sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^secrets/\n    pgp: {fpr}\n    age: {TEST_RECIPIENT}\n"
+        ),
+    );
+    git(&repo, None, ADMIN, &["init", "-q"]);
+    let home = team.home.path().display().to_string();
+    for f in ["a", "b"] {
+        sb.write(&format!("repo/secrets/{f}.yaml"), "api: t0k3n-a\n");
+        let out = sb
+            .cmd()
+            .current_dir(&repo)
+            .env("GNUPGHOME", &home)
+            .args(["encrypt", "-i", &format!("secrets/{f}.yaml")])
+            .run();
+        assert_code(&out, 0);
+    }
+    git(&repo, None, ADMIN, &["add", "-A"]);
+    git(&repo, None, ADMIN, &["commit", "-qm", "secrets"]);
+    let audit = |verify: bool| {
+        let mut c = sb.cmd();
+        c.current_dir(&repo).args(["audit", "--format", "json"]);
+        if verify {
+            c.env("SOPS_AGE_KEY_FILE", test_key()).arg("--verify");
+        }
+        json(&c.run())
+    };
+    assert_eq!(
+        file(&audit(false), "secrets/a.yaml")["unknown_readers"],
+        false
+    );
+
+    // The attack: the PGP envelope re-wrapped for the team key and eve.
+    let text = sb.read("repo/secrets/a.yaml");
+    let (begin, end_marker) = ("-----BEGIN PGP MESSAGE-----", "-----END PGP MESSAGE-----");
+    let b = text.find(begin).unwrap();
+    let e = b + text[b..].find(end_marker).unwrap() + end_marker.len();
+    let indent = text[..b].rsplit('\n').next().unwrap().to_owned();
+    let msg: String = text[b..e]
+        .lines()
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    let data_key = gpg(&team, &["-q", "-d"], msg.as_bytes());
+    let two = gpg(
+        &team,
+        &[
+            "-q",
+            "--trust-model",
+            "always",
+            "-a",
+            "-e",
+            "-r",
+            fpr,
+            "-r",
+            &eve,
+        ],
+        &data_key,
+    );
+    let two = String::from_utf8(two).unwrap();
+    let rewrapped = two.trim_end().replace('\n', &format!("\n{indent}"));
+    std::fs::write(
+        repo.join("secrets/a.yaml"),
+        format!("{}{rewrapped}{}", &text[..b], &text[e..]),
+    )
+    .unwrap();
+    git(&repo, None, DEV, &["commit", "-qam", "tidy"]);
+    // Eve, whom no entry names, opens it with the real sops.
+    let mut c = sops_cmd(&sb);
+    c.current_dir(&repo)
+        .env("GNUPGHOME", eve_gpg.home.path())
+        .args(["-d", "secrets/a.yaml"]);
+    let out = c.run();
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "api: t0k3n-a\n");
+
+    let r = audit(false);
+    assert_eq!(file(&r, "secrets/a.yaml")["unknown_readers"], true, "{r:#}");
+    assert_eq!(file(&r, "secrets/b.yaml")["unknown_readers"], false);
+    let v = audit(true);
+    assert_eq!(file(&v, "secrets/a.yaml")["verify"]["status"], "failed");
+    assert_eq!(file(&v, "secrets/b.yaml")["verify"]["status"], "ok");
+}

@@ -469,6 +469,302 @@ fn revoke_rekeys_a_file_whose_envelope_hides_a_second_reader() {
     assert_locked_out(&Attacker::age(&eve_key), &sb, "after-hidden-reader");
 }
 
+/// Red-team round 2 (t-ref-datakey): another branch took the key out the sops way (the real
+/// sops's `updatekeys` keeps the data key), so its tip lists the key nowhere, yet the key
+/// unwraps that file's data key from main's history. Revoking on main must name that branch and
+/// file in its verdict (not complete, exit 1); following the advice (revoke on the branch too)
+/// makes it complete, and the key then reads nothing written on the branch. Before the fix:
+/// exit 0, complete, and the key read the next value set on the branch.
+#[test]
+fn revoke_verdict_names_another_ref_whose_data_key_the_key_unwraps() {
+    let sb = Sandbox::new();
+    let (attacker_key, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    let team = env(&team);
+    repo_with(
+        &sb,
+        &rules(&format!("{TEST_RECIPIENT},{r}")),
+        &[("secrets/db.yaml", "db:\n  password: old\n")],
+        &team,
+    );
+    let repo = sb.dir.path();
+    git(repo, &["switch", "-q", "-c", "staging"]);
+    sb.write(".sops.yaml", &rules(TEST_RECIPIENT));
+    let out = sops_cmd(&sb)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["updatekeys", "-y", "secrets/db.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!sb.read("secrets/db.yaml").contains(&r));
+    git(
+        repo,
+        &["commit", "-qam", "staging: the key removed the sops way"],
+    );
+    git(repo, &["switch", "-q", "main"]);
+
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("staging (secrets/db.yaml: its data key is one a revoked key"),
+        "{}",
+        stderr(&out)
+    );
+    let rep = report(&sb, "r.json");
+    assert_eq!(rep["complete"], false, "{rep}");
+    assert!(
+        rep["refs"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("staging (secrets/db.yaml"),
+        "{rep}"
+    );
+    git(repo, &["commit", "-qam", "revoke on main"]);
+    // The advice: revoke on that branch too.
+    git(repo, &["switch", "-q", "staging"]);
+    let out = sb.with_key().args(["keys", "revoke", "-y", &r]).run();
+    assert_code(&out, 0);
+    git(repo, &["commit", "-qam", "revoke on staging"]);
+    git(repo, &["switch", "-q", "main"]);
+    let out = sb
+        .with_key()
+        .args(["keys", "revoke", "--dry-run", "--report", "d.json", &r])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(report(&sb, "d.json")["complete"], true);
+    git(repo, &["switch", "-q", "staging"]);
+    write_after(&sb, &team, "after-ref-datakey");
+    assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-ref-datakey");
+}
+
+/// The armored message between `begin` and `end` in `text`: (its byte range, the message with
+/// the indentation stripped, the indentation).
+fn armored_block(text: &str, begin: &str, end: &str) -> (std::ops::Range<usize>, String, String) {
+    let b = text.find(begin).unwrap();
+    let e = b + text[b..].find(end).unwrap() + end.len();
+    let indent = text[..b].rsplit('\n').next().unwrap().to_owned();
+    let msg = text[b..e]
+        .lines()
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    (b..e, msg, indent)
+}
+
+/// Runs `gpg` in `g`'s home with `input` on stdin; its stdout.
+fn gpg_pipe(g: &crate::pgp::Gnupg, args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut child = g
+        .gpg()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "gpg {args:?}: {}", stderr(&out));
+    out.stdout
+}
+
+/// Red-team round 2 (t-pgp-two): the team's PGP envelope is rewritten, with the real gpg, as
+/// one message with a second public-key encrypted session key, for eve's PGP key (the same data
+/// key). No rule and no entry names eve, yet she opens the file with the real sops. `keys
+/// revoke` of eve must count the file as one she may open and give it a new data key, wrapped
+/// afresh; the audit must say the file has readers it does not name. Before the fix: "no rule
+/// and no file lists it", nothing changed, and eve read the value written afterwards.
+#[test]
+fn revoke_rekeys_a_file_whose_pgp_envelope_has_a_second_recipient() {
+    let team_gpg = crate::pgp::Gnupg::with_test_key();
+    let fpr = crate::pgp::FPR;
+    let eve_gpg = crate::pgp::Gnupg::empty();
+    let eve = eve_gpg.new_key("eve <eve@example.com>", "never", "");
+    let eve_public = eve_gpg
+        .gpg()
+        .args(["--export", "--armor", &eve])
+        .output()
+        .unwrap()
+        .stdout;
+    gpg_pipe(&team_gpg, &["--import"], &eve_public);
+    let sb = Sandbox::new();
+    let home = team_gpg.home.path().display().to_string();
+    let eve_home = eve_gpg.home.path().display().to_string();
+    let key = test_key().display().to_string();
+    let both: Vec<(&str, &str)> = vec![("GNUPGHOME", &home), ("SOPS_AGE_KEY_FILE", &key)];
+    repo_with(
+        &sb,
+        &format!(
+            "creation_rules:\n  - path_regex: secrets/.*\n    pgp: {fpr}\n    age: {TEST_RECIPIENT}\n"
+        ),
+        &[("secrets/a.yaml", "api: t0k3n-a\n")],
+        &both,
+    );
+    let text = sb.read("secrets/a.yaml");
+    let (range, msg, indent) = armored_block(
+        &text,
+        "-----BEGIN PGP MESSAGE-----",
+        "-----END PGP MESSAGE-----",
+    );
+    let data_key = gpg_pipe(&team_gpg, &["-q", "-d"], msg.as_bytes());
+    let two = gpg_pipe(
+        &team_gpg,
+        &[
+            "-q",
+            "--trust-model",
+            "always",
+            "-a",
+            "-e",
+            "-r",
+            fpr,
+            "-r",
+            &eve,
+        ],
+        &data_key,
+    );
+    let two = String::from_utf8(two).unwrap();
+    let rewrapped = two.trim_end().replace('\n', &format!("\n{indent}"));
+    sb.write(
+        "secrets/a.yaml",
+        &format!("{}{rewrapped}{}", &text[..range.start], &text[range.end..]),
+    );
+    let repo = sb.dir.path();
+    git(repo, &["commit", "-qam", "tidy"]);
+    let eve_reads = |file: &str| {
+        let out = sops_cmd(&sb)
+            .env("GNUPGHOME", &eve_home)
+            .args(["decrypt", "--ignore-mac", file])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            stdout(&out)
+        } else {
+            String::new()
+        }
+    };
+    // Eve, whom nothing names, reads it with the real sops.
+    assert!(eve_reads("secrets/a.yaml").contains("t0k3n-a"));
+    let tidy = sb.read("secrets/a.yaml");
+
+    let dry = sb
+        .with_key()
+        .env("GNUPGHOME", &home)
+        .args(["keys", "revoke", "--dry-run", &eve])
+        .run();
+    assert!(
+        stderr(&dry).contains("secrets/a.yaml: would get a new data key: an envelope opens"),
+        "the dry run names the file: {}",
+        stderr(&dry)
+    );
+    let out = sb
+        .with_key()
+        .env("GNUPGHOME", &home)
+        .args(["keys", "revoke", "-y", "--report", "r.json", &eve])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(report(&sb, "r.json")["complete"], true);
+    git(repo, &["commit", "-qam", "revoke"]);
+    let team = team();
+    write_after(&sb, &env(&team), "after-pgp-second-recipient");
+    assert_eq!(eve_reads("secrets/a.yaml"), "");
+    // Her envelope from history, grafted onto today's file, opens nothing written after.
+    let now = sb.read("secrets/a.yaml");
+    let body = &now[..now.find("\nsops:\n").unwrap() + 1];
+    let old_sops = &tidy[tidy.find("\nsops:\n").unwrap() + 1..];
+    sb.write("graft.yaml", &format!("{body}{old_sops}"));
+    let read = eve_reads("graft.yaml");
+    assert!(!read.contains("after-pgp-second-recipient"), "{read}");
+}
+
+/// Red-team round 2 (t-submodule): the secrets live in a git submodule (`vault/`), whose own
+/// history took the key out the sops way (the real sops's `updatekeys` keeps the data key).
+/// Run in the superproject, `keys revoke` walks the submodule's files, so it must read the
+/// submodule's history and refs too: the file gets a new data key, and the verdict names the
+/// submodule's refs that still hold the old one until the submodule is pushed. Before the fix:
+/// nothing re-keyed, exit 0, complete, and the key read the value written afterwards.
+#[test]
+fn revoke_in_a_superproject_reads_the_submodules_history_and_refs() {
+    // The sandbox is the vault's working repository; it pushes to a bare one, which the
+    // superproject has as its submodule `vault`.
+    let sb = Sandbox::new();
+    let (attacker_key, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    let team = env(&team);
+    let work = sb.dir.path();
+    let vault_rules =
+        |keys: &str| format!("creation_rules:\n  - path_regex: .*\\.yaml$\n    age: {keys}\n");
+    git(work, &["init", "-q", "-b", "main"]);
+    sb.write(".gitignore", "attacker.txt\n");
+    sb.write(".sops.yaml", &vault_rules(&format!("{TEST_RECIPIENT},{r}")));
+    sb.write("db.yaml", "db:\n  password: old\n");
+    assert_code(&sb.with_key().args(["encrypt", "-i", "db.yaml"]).run(), 0);
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "-qm", "A,R"]);
+    sb.write(".sops.yaml", &vault_rules(TEST_RECIPIENT));
+    let out = sops_cmd(&sb)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(["updatekeys", "-y", "db.yaml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    git(work, &["commit", "-qam", "the key removed the sops way"]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let bare = elsewhere.path().join("vault.git");
+    let bare_s = bare.to_str().unwrap();
+    git(work, &["clone", "-q", "--bare", ".", bare_s]);
+    git(work, &["remote", "add", "origin", bare_s]);
+    let sup = elsewhere.path().join("super");
+    std::fs::create_dir_all(&sup).unwrap();
+    git(&sup, &["init", "-q", "-b", "main"]);
+    let add = ["-c", "protocol.file.allow=always", "submodule", "add", "-q"];
+    git(&sup, &[&add[..], &[bare_s, "vault"]].concat());
+    git(&sup, &["commit", "-qm", "vault submodule"]);
+    let vault = sup.join("vault");
+    assert!(
+        !std::fs::read_to_string(vault.join("db.yaml"))
+            .unwrap()
+            .contains(&r)
+    );
+    let sup_report = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(sup.join(name)).unwrap()).unwrap()
+    };
+
+    let out = sb
+        .with_key()
+        .current_dir(&sup)
+        .args(["keys", "revoke", "-y", "--report", "r.json", &r])
+        .run();
+    assert_code(&out, 1);
+    let rep = sup_report("r.json");
+    assert_eq!(rep["complete"], false, "{rep}");
+    assert_eq!(rep["files"][0]["result"], "rekeyed", "{rep}");
+    assert!(
+        stderr(&out).contains(
+            "vault/: remotes/origin/main (vault/db.yaml: its data key is one a revoked key"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // The advice: commit and push the submodule, then the superproject's bump.
+    git(&vault, &["commit", "-qam", "revoke"]);
+    git(&vault, &["push", "-q", "origin", "HEAD:main"]);
+    git(&vault, &["fetch", "-q"]);
+    git(&sup, &["commit", "-qam", "revoke (submodule bumped)"]);
+    let out = sb
+        .with_key()
+        .current_dir(&sup)
+        .args(["keys", "revoke", "--dry-run", "--report", "d.json", &r])
+        .run();
+    assert_code(&out, 0);
+    assert_eq!(sup_report("d.json")["complete"], true);
+    // The vault's own clone takes the revocation and writes a value after it.
+    git(work, &["pull", "-q", "origin", "main"]);
+    write_after(&sb, &team, "after-submodule-revoke");
+    assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-submodule-revoke");
+}
+
 /// Red-team round 2 (t-merge-only): a sops file first written, wrapped for R, while resolving a
 /// merge (its version exists only in the merge commit), then stripped of R the sops way (the
 /// data key kept) and the merged branch deleted. `git log --raw` lists no change for a merge,
