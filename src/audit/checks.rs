@@ -291,11 +291,13 @@ fn envelope_problem(k: &MasterKey) -> Option<(&'static str, String)> {
         MasterKey::Pgp(p) => {
             let armored = p.enc.contains("-----BEGIN PGP MESSAGE-----")
                 && p.enc.contains("-----END PGP MESSAGE-----");
-            if armored {
-                None
-            } else {
-                malformed("the envelope is not an armored OpenPGP message")
+            if !armored {
+                return malformed("the envelope is not an armored OpenPGP message");
             }
+            // More than one session key, a hidden recipient or a passphrase: it opens for
+            // a party the entry does not name (an unreadable message counts too).
+            p.session_key_problem()
+                .map(|why| ("envelope-unknown-reader", why.to_string()))
         }
         MasterKey::Other(o) => {
             let has_enc = o

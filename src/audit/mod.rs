@@ -941,7 +941,7 @@ pub async fn verify(report: &mut Report, keyring: &Keyring) {
                 model::Verify {
                     status: "failed",
                     detail: Some(
-                        "the MAC verifies, but an age envelope also opens for a party the file does not name"
+                        "the MAC verifies, but an envelope also opens for a party the file does not name"
                             .into(),
                     ),
                 }

@@ -2446,6 +2446,21 @@ fn a_pgp_envelope_with_a_second_recipient_is_an_unknown_reader() {
     let r = audit(false);
     assert_eq!(file(&r, "secrets/a.yaml")["unknown_readers"], true, "{r:#}");
     assert_eq!(file(&r, "secrets/b.yaml")["unknown_readers"], false);
+    // And an integrity finding names it, as for age.
+    let found: Vec<(&str, &str)> = r["integrity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["path"].as_str().unwrap(), i["check"].as_str().unwrap()))
+        .collect();
+    assert!(
+        found.contains(&("secrets/a.yaml", "envelope-unknown-reader")),
+        "{found:?}"
+    );
+    assert!(
+        !found.iter().any(|(p, _)| *p == "secrets/b.yaml"),
+        "{found:?}"
+    );
     let v = audit(true);
     assert_eq!(file(&v, "secrets/a.yaml")["verify"]["status"], "failed");
     assert_eq!(file(&v, "secrets/b.yaml")["verify"]["status"], "ok");
