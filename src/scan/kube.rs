@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::Finding;
-use super::engine::{Engine, inline_allowed, line_at};
+use super::engine::{Engine, inline_allowed, is_sops_value, line_at};
 use super::locate::{Places, Step};
 use super::rules::{is_placeholder, names_itself};
 use crate::k8s::secret::{self as k8s, Field, LAST_APPLIED, SecretDoc};
@@ -207,7 +207,7 @@ fn only_public_pem(plain: &[u8]) -> bool {
 /// Whether a decoded value is not worth reporting by itself.
 fn unreal(raw: &[u8], plain: &[u8]) -> bool {
     plain.iter().all(u8::is_ascii_whitespace)
-        || raw.starts_with(b"ENC[")
+        || is_sops_value(raw.trim_ascii())
         || is_placeholder(raw)
         || is_placeholder(plain)
         || names_itself(plain)
@@ -217,8 +217,37 @@ fn unreal(raw: &[u8], plain: &[u8]) -> bool {
 /// One Secret value to judge, and where its findings go.
 struct Place<'a> {
     path: &'a str,
+    /// Where findings are placed (the value's key, or the first line of a block value).
     at: usize,
+    /// The value's key: the value spans the lines after it that are indented deeper.
+    key_at: usize,
     message: String,
+}
+
+/// The last line of the value whose key starts at `key_at`: the key's line and every following
+/// line indented deeper than the key (a block scalar `|-`/`>`, a plain or quoted scalar
+/// continued on the next lines), blank lines inside included. A value line changed while its
+/// key line is not is then still a line of the finding.
+fn value_end_line(data: &[u8], key_at: usize) -> usize {
+    let (mut line, range) = line_at(data, key_at);
+    let column = key_at - range.start;
+    let mut end = line;
+    let mut pos = range.end + 1;
+    while pos < data.len() {
+        let stop = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |p| pos + p);
+        let text = &data[pos..stop];
+        line += 1;
+        let indent = text.iter().take_while(|&&b| b == b' ').count();
+        if text[indent..].iter().all(|b| b.is_ascii_whitespace()) {
+            // Blank: part of the value only if a deeper line follows.
+        } else if indent > column {
+            end = line;
+        } else {
+            break;
+        }
+        pos = stop + 1;
+    }
+    end
 }
 
 /// Findings for one `data`/`stringData` value: every rule's findings in the decoded value (and
@@ -232,14 +261,19 @@ fn judge(
     place: &Place<'_>,
 ) -> Vec<Finding> {
     if NOT_SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
-        || raw.starts_with(b"ENC[")
+        || is_sops_value(raw.trim_ascii())
         || inline_allowed(data, place.at)
     {
         return Vec::new();
     }
     let (line, range) = line_at(data, place.at);
     let column = 1 + place.at - range.start;
-    let relocate = |f: Finding| f.relocated(place.path, line, column, Some(place.message.clone()));
+    let end_line = value_end_line(data, place.key_at).max(line);
+    let relocate = |f: Finding| {
+        let mut f = f.relocated(place.path, line, column, Some(place.message.clone()));
+        f.end_line = end_line;
+        f
+    };
     let mut out: Vec<Finding> = engine
         .scan(&virtual_name(key), plain)
         .into_iter()
@@ -268,7 +302,7 @@ fn judge(
     };
     secret
         .map(|secret| {
-            vec![Finding::new(
+            let mut f = Finding::new(
                 RULE_ID,
                 DESCRIPTION,
                 place.path,
@@ -276,7 +310,9 @@ fn judge(
                 column,
                 secret,
                 Some(place.message.clone()),
-            )]
+            );
+            f.end_line = end_line;
+            vec![f]
         })
         .unwrap_or_default()
 }
@@ -389,14 +425,19 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                         key,
                         raw,
                         plain.expose(),
-                        &Place { path, at, message },
+                        &Place {
+                            path,
+                            at,
+                            key_at: at,
+                            message,
+                        },
                     ));
                 }
             }
             if let Some(copy) = secret.last_applied().filter(k8s::holds_values)
                 && !secret
                     .last_applied_text()
-                    .is_some_and(|t| t.starts_with(b"ENC["))
+                    .is_some_and(|t| is_sops_value(t.trim_ascii()))
             {
                 let ann = place(&["metadata", "annotations", LAST_APPLIED]).unwrap_or_else(|| {
                     find_key(data, obj_start, LAST_APPLIED).unwrap_or(obj_start)
@@ -430,7 +471,12 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                         entry.key,
                         raw,
                         plain.expose(),
-                        &Place { path, at, message },
+                        &Place {
+                            path,
+                            at,
+                            key_at: ann,
+                            message,
+                        },
                     ));
                 }
             }

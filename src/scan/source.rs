@@ -245,6 +245,9 @@ const PATCH_ARGS: &[&str] = &[
     "--no-ext-diff",
     "--no-textconv",
     "--diff-filter=ACMRT",
+    // A renamed or copied file is wholly added at its new path: the checks that depend on the
+    // path (a Secret's `.yaml` name, a `.sops.yaml` rule) have never seen it there.
+    "--no-renames",
     "--src-prefix=a/",
     "--dst-prefix=b/",
 ];
@@ -284,13 +287,16 @@ fn log_stream(
 }
 
 /// Lines added by each commit in `range` (anything `git log` accepts, e.g. `A..B`), oldest
-/// first. Merge commits contribute nothing of their own.
+/// first. A merge commit adds what it brings to its first parent (`--diff-merges=first-parent`):
+/// the merged branch's lines, already seen in its own commits, and whatever the merge itself
+/// wrote (a conflict resolved with a credential).
 pub fn commits(root: &Path, range: &str) -> Result<Vec<Change>, SourceError> {
     let format = format!("--format={}%H", COMMIT_MARK.replace('\u{1}', "%x01"));
     let mut args = vec![
         "log",
         "--reverse",
         "-p",
+        "--diff-merges=first-parent",
         format.as_str(),
         "--end-of-options",
     ];
