@@ -43,16 +43,157 @@ const NOT_SECRET_KEYS: &[&str] = &[
     "base_url",
 ];
 
-fn mentions_secret_kind(data: &[u8]) -> bool {
-    memchr::memmem::find_iter(data, b"Secret").any(|i| {
-        let before = String::from_utf8_lossy(&data[i.saturating_sub(12)..i]);
-        let before = before.trim_end_matches([' ', '"', '\'', '\t']);
-        before.ends_with(':')
-            && before
-                .trim_end_matches(':')
-                .trim_end_matches(['"', ' '])
-                .ends_with("kind")
-    })
+/// The cheap text prefilter: a file can hold a Secret only if it names a `kind` and a `data`
+/// or `stringData` field, or spells a key with an escape (`"k\x69nd"`, `"\u006bind"`). The
+/// kind itself is decided from the parsed document ([`is_secret`]): an alias (`kind: *k`), a
+/// tag (`!!str Secret`) or an escape (`"Secr\u0065t"`) is what a reader sees, not its text.
+fn may_hold_secret(data: &[u8]) -> bool {
+    let has = |w: &[u8]| memchr::memmem::find(data, w).is_some();
+    let escaped = memchr::memchr(b'\\', data).is_some();
+    (escaped || has(b"kind")) && (escaped || has(b"data") || has(b"Data"))
+}
+
+/// How many nodes merge keys may expand per object (a `<<` chain is bounded work).
+const MERGE_BUDGET: usize = 1 << 16;
+
+/// The pairs of `map` as a reader sees them: every pair, duplicates included (either value may
+/// be the one a tool reads: kubectl takes the last, others the first), and the pairs a merge
+/// key (`<<: *anchor`, `<<: [*a, *b]`) brings in.
+fn pairs_of<'m>(
+    map: &'m crate::tree::Map,
+    budget: &mut usize,
+    out: &mut Vec<(&'m str, &'m crate::tree::Value)>,
+) {
+    use crate::tree::Value;
+    for (k, v) in map.pairs() {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        match (k.as_str(), v) {
+            ("<<", Value::Map(m)) => pairs_of(m, budget, out),
+            ("<<", Value::List(items)) => {
+                for m in items.iter().filter_map(Value::as_map) {
+                    pairs_of(m, budget, out);
+                }
+            }
+            _ => out.push((k.as_str(), v)),
+        }
+    }
+}
+
+/// Whether any `kind` of the object (a duplicate key's every value, one a merge brings) is
+/// `Secret`.
+fn is_secret(obj: &crate::tree::Map) -> bool {
+    let mut pairs = Vec::new();
+    pairs_of(obj, &mut MERGE_BUDGET.clone(), &mut pairs);
+    pairs
+        .iter()
+        .any(|(k, v)| *k == "kind" && v.as_text().as_deref() == Some("Secret"))
+}
+
+/// The object as one Secret to judge: its `data` and `stringData` are every pair of every
+/// `data`/`stringData` field (duplicates and merge keys included); the rest is the object's.
+fn secret_view(obj: &crate::tree::Map) -> crate::tree::Map {
+    use crate::tree::{Entry, Map, Value};
+    let mut budget = MERGE_BUDGET;
+    let mut top = Vec::new();
+    pairs_of(obj, &mut budget, &mut top);
+    let mut view = Map::new();
+    for field in ["data", "stringData"] {
+        let mut all = Map::new();
+        for (_, v) in top.iter().filter(|(k, _)| *k == field) {
+            if let Value::Map(m) = v {
+                let mut inner = Vec::new();
+                pairs_of(m, &mut budget, &mut inner);
+                all.entries.extend(
+                    inner
+                        .into_iter()
+                        .map(|(k, v)| Entry::Pair(k.to_owned(), v.clone())),
+                );
+            }
+        }
+        view.entries
+            .push(Entry::Pair(field.to_owned(), Value::Map(all)));
+    }
+    for (k, v) in obj.pairs() {
+        if k != "data" && k != "stringData" && view.get(k).is_none() {
+            view.entries.push(Entry::Pair(k.clone(), v.clone()));
+        }
+    }
+    view
+}
+
+/// A YAML stream read as its readers read it when the store refuses it for a duplicate key
+/// (`data: {}` then `data: {…}`: kubectl takes the last): every pair kept, aliases expanded
+/// (under a budget), scalars as strings. `None` when it does not parse.
+fn lenient_yaml(data: &[u8]) -> Option<Vec<crate::tree::Map>> {
+    use crate::tree::{Entry, Map, Value};
+    use granit_parser::{Event, Parser};
+    enum Frame {
+        Map(Map, Option<String>, usize),
+        Seq(Vec<Value>, usize),
+    }
+    let src = std::str::from_utf8(data).ok()?;
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: std::collections::HashMap<usize, Value> = std::collections::HashMap::new();
+    let mut budget: usize = 1 << 20;
+    fn size(v: &Value) -> usize {
+        match v {
+            Value::Map(m) => 1 + m.pairs().map(|(_, v)| size(v)).sum::<usize>(),
+            Value::List(l) => 1 + l.iter().map(size).sum::<usize>(),
+            _ => 1,
+        }
+    }
+    // Puts a finished node into its parent; a finished root is a document.
+    fn add(stack: &mut [Frame], docs: &mut Vec<Map>, v: Value) -> Option<()> {
+        match stack.last_mut() {
+            None => match v {
+                Value::Map(m) => docs.push(m),
+                _ => return None,
+            },
+            Some(Frame::Map(m, key, _)) => match key.take() {
+                Some(k) => m.entries.push(Entry::Pair(k, v)),
+                None => *key = Some(v.as_text()?),
+            },
+            Some(Frame::Seq(l, _)) => l.push(v),
+        }
+        Some(())
+    }
+    for ev in Parser::new_from_str(src) {
+        let (event, _) = ev.ok()?;
+        match event {
+            Event::MappingStart(_, anchor, _) => stack.push(Frame::Map(Map::new(), None, anchor)),
+            Event::SequenceStart(_, anchor, _) => stack.push(Frame::Seq(Vec::new(), anchor)),
+            Event::MappingEnd | Event::SequenceEnd => {
+                let (v, anchor) = match stack.pop()? {
+                    Frame::Map(m, None, a) => (Value::Map(m), a),
+                    Frame::Seq(l, a) => (Value::List(l), a),
+                    Frame::Map(..) => return None,
+                };
+                if anchor != 0 {
+                    anchors.insert(anchor, v.clone());
+                }
+                add(&mut stack, &mut docs, v)?;
+            }
+            Event::Scalar(text, _, anchor, _) => {
+                let v = Value::str(&text);
+                if anchor != 0 {
+                    anchors.insert(anchor, v.clone());
+                }
+                add(&mut stack, &mut docs, v)?;
+            }
+            Event::Alias(id) => {
+                let v = anchors.get(&id)?.clone();
+                budget = budget.checked_sub(size(&v))?;
+                add(&mut stack, &mut docs, v)?;
+            }
+            Event::DocumentStart(..) => anchors.clear(),
+            _ => {}
+        }
+    }
+    Some(docs)
 }
 
 /// The offset of the first line at or after `from` whose content starts with `key:` (or
@@ -342,12 +483,23 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
         Format::Yaml => Format::Yaml,
         _ => return Vec::new(),
     };
-    if !mentions_secret_kind(data) {
+    if !may_hold_secret(data) {
         return Vec::new();
     }
-    // Templates (Helm) and other non-YAML do not parse; they are left to the pattern rules.
-    let Ok(tree) = store::load_plain(format, data) else {
-        return Vec::new();
+    // Templates (Helm) and other non-YAML do not parse; they are left to the pattern rules. A
+    // YAML file the store refuses for a duplicate key is read as its readers read it.
+    let tree = match store::load_plain(format, data) {
+        Ok(tree) => tree,
+        Err(store::StoreError::DuplicateKey { .. }) if format == Format::Yaml => {
+            match lenient_yaml(data) {
+                Some(branches) => crate::tree::Tree {
+                    branches,
+                    ..Default::default()
+                },
+                None => return Vec::new(),
+            }
+        }
+        Err(_) => return Vec::new(),
     };
     // Values are placed by their path in the document; when that cannot be had, by searching
     // forward from the document's start for the key.
@@ -363,9 +515,11 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
             cursor = cursor.max(s[d]);
         }
         for obj in k8s::objects(doc) {
-            let Some(secret) = SecretDoc::of(obj) else {
+            if !is_secret(obj) {
                 continue;
-            };
+            }
+            let view = secret_view(obj);
+            let secret = SecretDoc::fields(&view);
             let name = secret.name().unwrap_or_default();
             let obj_start = cursor;
             let mut last = cursor;

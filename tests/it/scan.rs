@@ -2257,3 +2257,94 @@ fn only_well_formed_sops_values_are_exempt() {
         "{found:?}"
     );
 }
+
+/// Secrets kubectl reads as `kind: Secret` with a plaintext value, however the text spells it:
+/// a merge key under `data`, the kind through an alias, escaped, tagged, a duplicate JSON
+/// `kind`, a duplicate `data` (kubectl takes the last).
+#[test]
+fn secrets_spelled_in_other_ways_are_found() {
+    let v = b64("Tr0ub4dor&3-horse-staple");
+    let files = [
+        (
+            "merge.yaml",
+            format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  annotations: &c\n    dsn: {v}\ndata:\n  <<: *c\n"
+            ),
+        ),
+        (
+            "alias.yaml",
+            format!("apiVersion: v1\nmetadata:\n  name: &k Secret\nkind: *k\ndata:\n  dsn: {v}\n"),
+        ),
+        (
+            "escape.yaml",
+            format!(
+                "apiVersion: v1\nkind: \"Sec\\x72et\"\nmetadata: {{name: a}}\ndata:\n  dsn: {v}\n"
+            ),
+        ),
+        (
+            "escape.json",
+            format!(
+                "{{\"apiVersion\":\"v1\",\"kind\":\"Secr\\u0065t\",\"metadata\":{{\"name\":\"a\"}},\"data\":{{\"dsn\":\"{v}\"}}}}\n"
+            ),
+        ),
+        (
+            "key-escape.json",
+            format!(
+                "{{\"apiVersion\":\"v1\",\"\\u006bind\":\"Secret\",\"metadata\":{{\"name\":\"a\"}},\"\\u0064ata\":{{\"dsn\":\"{v}\"}}}}\n"
+            ),
+        ),
+        (
+            "tag.yaml",
+            format!(
+                "apiVersion: v1\nkind: !!str Secret\nmetadata: {{name: a}}\ndata:\n  dsn: {v}\n"
+            ),
+        ),
+        (
+            "dupkind.json",
+            format!(
+                "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"a\"}},\n \"data\":{{\"dsn\":\"{v}\"}},\n \"kind\":\"Secret\"}}\n"
+            ),
+        ),
+        (
+            "dupdata.json",
+            format!(
+                "{{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{{\"name\":\"a\"}},\n \"data\":{{}},\n \"data\":{{\"dsn\":\"{v}\"}}}}\n"
+            ),
+        ),
+        (
+            "dupdata.yaml",
+            format!(
+                "apiVersion: v1\nkind: Secret\nmetadata: {{name: a}}\ndata: {{}}\ndata:\n  dsn: {v}\n"
+            ),
+        ),
+    ];
+    let d = repo();
+    for (name, text) in &files {
+        write(d.path(), name, text);
+    }
+    git(d.path(), &["add", "-A"]);
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    for (name, _) in &files {
+        assert!(
+            found
+                .iter()
+                .any(|(r, p, _)| r == "kubernetes-secret" && p == name),
+            "{name}: {found:?}"
+        );
+    }
+    // A ConfigMap with the same data is not a Secret.
+    let d = repo();
+    write(
+        d.path(),
+        "cm.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{}}\ndata:\n  dsn: {v}\n"
+        ),
+    );
+    let (_, found) = scan_json(d.path(), &["."]);
+    assert!(
+        !found.iter().any(|(r, _, _)| r == "kubernetes-secret"),
+        "{found:?}"
+    );
+}
