@@ -43,14 +43,21 @@ const NOT_SECRET_KEYS: &[&str] = &[
     "base_url",
 ];
 
-/// The cheap text prefilter: a file can hold a Secret only if it names a `kind` and a `data`
-/// or `stringData` field, or spells a key with an escape (`"k\x69nd"`, `"\u006bind"`). The
-/// kind itself is decided from the parsed document ([`is_secret`]): an alias (`kind: *k`), a
-/// tag (`!!str Secret`) or an escape (`"Secr\u0065t"`) is what a reader sees, not its text.
+/// The cheap text prefilter: a file can hold a Secret only if it names a `kind`, a `data` or
+/// `stringData` field and the word `Secret` — or writes something a reader may turn into those
+/// words (a YAML/JSON escape `\x`, `\u`, `\U`, an escaped line break inside double quotes, a
+/// `!!binary` value). The kind itself is decided from the parsed document ([`is_secret`]): an
+/// alias (`kind: *k`), a tag (`!!str Secret`) or an escape (`"Secr\u0065t"`) is what a reader
+/// sees, not its text.
 fn may_hold_secret(data: &[u8]) -> bool {
     let has = |w: &[u8]| memchr::memmem::find(data, w).is_some();
-    let escaped = memchr::memchr(b'\\', data).is_some();
-    (escaped || has(b"kind")) && (escaped || has(b"data") || has(b"Data"))
+    let spelled = memchr::memchr_iter(b'\\', data).any(|i| {
+        matches!(
+            data.get(i + 1),
+            Some(b'x' | b'u' | b'U' | b'\n' | b'\r' | b' ' | b'\t')
+        )
+    }) || has(b"binary");
+    spelled || (has(b"Secret") && has(b"kind") && (has(b"data") || has(b"Data")))
 }
 
 /// How many nodes merge keys may expand per object (a `<<` chain is bounded work).
@@ -501,6 +508,13 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
         }
         Err(_) => return Vec::new(),
     };
+    if !tree
+        .branches
+        .iter()
+        .any(|doc| k8s::objects(doc).into_iter().any(is_secret))
+    {
+        return Vec::new();
+    }
     // Values are placed by their path in the document; when that cannot be had, by searching
     // forward from the document's start for the key.
     let places = Places::of(data).filter(|p| p.docs() == tree.branches.len());
