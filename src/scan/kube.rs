@@ -369,6 +369,9 @@ struct Place<'a> {
     at: usize,
     /// The value's key: the value spans the lines after it that are indented deeper.
     key_at: usize,
+    /// The lines of the object's `kind`: changing it (`ConfigMap` to `Secret`) makes every
+    /// value a new finding.
+    kind_lines: &'a [usize],
     message: String,
 }
 
@@ -420,6 +423,7 @@ fn judge(
     let relocate = |f: Finding| {
         let mut f = f.relocated(place.path, line, column, Some(place.message.clone()));
         f.end_line = end_line;
+        f.also = place.kind_lines.to_vec();
         f
     };
     let mut out: Vec<Finding> = engine
@@ -460,6 +464,7 @@ fn judge(
                 Some(place.message.clone()),
             );
             f.end_line = end_line;
+            f.also = place.kind_lines.to_vec();
             vec![f]
         })
         .unwrap_or_default()
@@ -545,6 +550,12 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                 p.at(d, &path)
             };
             let sops = secret.is_sops();
+            // The `kind` key's line (the last one when it repeats: kubectl's).
+            let kind_lines: Vec<usize> = place(&["kind"])
+                .or_else(|| find_key(data, obj_start, "kind"))
+                .map(|at| line_at(data, at).0)
+                .into_iter()
+                .collect();
             {
                 let mut key_cursor = cursor;
                 let mut current: Option<Field> = None;
@@ -597,6 +608,7 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                             path,
                             at,
                             key_at: at,
+                            kind_lines: &kind_lines,
                             message,
                         },
                     ));
@@ -643,6 +655,7 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                             path,
                             at,
                             key_at: ann,
+                            kind_lines: &kind_lines,
                             message,
                         },
                     ));

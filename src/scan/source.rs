@@ -262,6 +262,30 @@ pub fn staged(root: &Path, paths: &[String]) -> Result<Vec<Change>, SourceError>
     parse_patch(&out[..])
 }
 
+/// The paths among `paths` (pathspecs) the index changes relative to HEAD, whatever the change
+/// (added lines, only deleted lines, a mode): a file whose staged change adds nothing is still
+/// a staged file, not one to scan whole.
+pub fn staged_paths(
+    root: &Path,
+    paths: &[String],
+) -> Result<std::collections::HashSet<String>, SourceError> {
+    let mut args = vec![
+        "diff",
+        "--cached",
+        "--name-only",
+        "-z",
+        "--no-renames",
+        "--",
+    ];
+    args.extend(paths.iter().map(String::as_str));
+    let out = git(root, &args)?;
+    Ok(out
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
+}
+
 /// `git ARGS` read as a stream ([`crate::external::stream`]), with its stderr collected on a
 /// thread of its own (joined for the message when git fails).
 fn log_stream(

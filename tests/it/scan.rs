@@ -2348,3 +2348,45 @@ fn secrets_spelled_in_other_ways_are_found() {
         "{found:?}"
     );
 }
+
+/// One changed line can turn plaintext that was there into a Secret: a ConfigMap whose `kind`
+/// becomes `Secret` reports its values, on unchanged lines.
+#[test]
+fn a_config_map_turned_into_a_secret_is_reported() {
+    let d = repo();
+    let text = |kind: &str| {
+        format!(
+            "apiVersion: v1\nkind: {kind}\nmetadata:\n  name: api\ndata:\n  dsn: {}\n",
+            b64("Tr0ub4dor&3-horse-staple")
+        )
+    };
+    write(d.path(), "app.yaml", &text("ConfigMap"));
+    commit_all(d.path(), "config map");
+    write(d.path(), "app.yaml", &text("Secret"));
+    git(d.path(), &["add", "app.yaml"]);
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(has(&found, "kubernetes-secret", "app.yaml", 6), "{found:?}");
+    commit_all(d.path(), "now a Secret");
+    let (rc, found) = scan_json(d.path(), &["--commits", "HEAD~1..HEAD"]);
+    assert_eq!(rc, 1, "{found:?}");
+}
+
+/// With the file names pre-commit passes, a file whose staged change only deletes lines adds
+/// nothing: an old secret elsewhere in it is not reported (it is not scanned whole).
+#[test]
+fn a_deletion_only_change_does_not_report_an_old_secret() {
+    let d = repo();
+    let tok = github_token(63);
+    write(d.path(), "old.env", &format!("x=1\nOLD={tok}\ny=2\n"));
+    commit_all(d.path(), "old");
+    write(d.path(), "old.env", &format!("x=1\nOLD={tok}\n"));
+    git(d.path(), &["add", "old.env"]);
+    let (rc, found) = scan_json(d.path(), &["--pre-commit", "old.env"]);
+    assert_eq!(rc, 0, "{found:?}");
+    // A file without a staged change is still scanned whole (`pre-commit run --all-files`).
+    git(d.path(), &["commit", "-q", "-m", "deleted a line"]);
+    let (rc, found) = scan_json(d.path(), &["--pre-commit", "old.env"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(has(&found, "github-token", "old.env", 2), "{found:?}");
+}
