@@ -369,9 +369,10 @@ struct Place<'a> {
     at: usize,
     /// The value's key: the value spans the lines after it that are indented deeper.
     key_at: usize,
-    /// The lines of the object's `kind`: changing it (`ConfigMap` to `Secret`) makes every
-    /// value a new finding.
-    kind_lines: &'a [usize],
+    /// Other lines whose change makes every value a new finding: the object's `kind`
+    /// (`ConfigMap` to `Secret`), the document's anchored nodes (what an alias or a merge key
+    /// under `data` reads).
+    also: &'a [(usize, usize)],
     message: String,
 }
 
@@ -423,7 +424,7 @@ fn judge(
     let relocate = |f: Finding| {
         let mut f = f.relocated(place.path, line, column, Some(place.message.clone()));
         f.end_line = end_line;
-        f.also = place.kind_lines.to_vec();
+        f.also = place.also.to_vec();
         f
     };
     let mut out: Vec<Finding> = engine
@@ -464,7 +465,7 @@ fn judge(
                 Some(place.message.clone()),
             );
             f.end_line = end_line;
-            f.also = place.kind_lines.to_vec();
+            f.also = place.also.to_vec();
             vec![f]
         })
         .unwrap_or_default()
@@ -550,12 +551,23 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                 p.at(d, &path)
             };
             let sops = secret.is_sops();
-            // The `kind` key's line (the last one when it repeats: kubectl's).
-            let kind_lines: Vec<usize> = place(&["kind"])
+            // The `kind` key's line (the last one when it repeats: kubectl's), and the
+            // document's anchored nodes.
+            let line_of = |at: usize| line_at(data, at).0;
+            let mut also: Vec<(usize, usize)> = place(&["kind"])
                 .or_else(|| find_key(data, obj_start, "kind"))
-                .map(|at| line_at(data, at).0)
+                .map(|at| (line_of(at), line_of(at)))
                 .into_iter()
                 .collect();
+            if let Some(p) = &places {
+                also.extend(
+                    p.anchored(d)
+                        .iter()
+                        .map(|r| (line_of(r.start), line_of(r.end.max(r.start + 1) - 1))),
+                );
+            }
+            also.sort_unstable();
+            also.dedup();
             {
                 let mut key_cursor = cursor;
                 let mut current: Option<Field> = None;
@@ -608,7 +620,7 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                             path,
                             at,
                             key_at: at,
-                            kind_lines: &kind_lines,
+                            also: &also,
                             message,
                         },
                     ));
@@ -655,7 +667,7 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                             path,
                             at,
                             key_at: ann,
-                            kind_lines: &kind_lines,
+                            also: &also,
                             message,
                         },
                     ));

@@ -58,9 +58,10 @@ pub struct Finding {
     /// The last line the secret spans (a PEM key's body): `line` for a one-line secret. An
     /// added-lines scan keeps a finding when any line of its span was added.
     pub end_line: usize,
-    /// Other lines whose change makes the finding new, outside its span: the `kind` line of a
-    /// Secret value's finding (a ConfigMap turned into a Secret exposes values that were there).
-    pub also: Vec<usize>,
+    /// Other lines (inclusive ranges) whose change makes the finding new, outside its span: a
+    /// Secret value finding's `kind` line (a ConfigMap turned into a Secret exposes values that
+    /// were there) and the anchored nodes an alias or merge key may read its value from.
+    pub also: Vec<(usize, usize)>,
     pub commit: Option<String>,
     /// The git blob (file version) the finding was made in, for git sources.
     pub blob: Option<String>,
@@ -452,7 +453,7 @@ fn display_path(root: &Path, p: &Path) -> String {
     s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
 }
 
-/// Whether any line of `f`'s span (`line..=end_line`) was added (`added` is sorted and
+/// Whether any line of `f`'s span (`line..=end_line`, and its `also` lines) was added (`added` is sorted and
 /// disjoint: a binary search). A key body pasted between unchanged `BEGIN`/`END` lines counts.
 fn within(added: &[(usize, usize)], f: &Finding) -> bool {
     if f.rule_id == sops::UNENCRYPTED_FILE {
@@ -462,7 +463,7 @@ fn within(added: &[(usize, usize)], f: &Finding) -> bool {
         let i = added.partition_point(|&(_, b)| b < from);
         added.get(i).is_some_and(|&(a, _)| a <= to.max(from))
     };
-    hit(f.line, f.end_line) || f.also.iter().any(|&l| hit(l, l))
+    hit(f.line, f.end_line) || f.also.iter().any(|&(a, b)| hit(a, b))
 }
 
 /// Scans according to `opts` (no baseline applied).

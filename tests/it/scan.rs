@@ -2390,3 +2390,42 @@ fn a_deletion_only_change_does_not_report_an_old_secret() {
     assert_eq!(rc, 1, "{found:?}");
     assert!(has(&found, "github-token", "old.env", 2), "{found:?}");
 }
+
+/// A Secret value read through an anchor (a merge key under `data`, an alias) changes where
+/// the anchor is: that line is an added line of the value's finding.
+#[test]
+fn a_secret_value_changed_at_its_anchor_is_reported() {
+    let cases = [
+        (
+            "merge.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  annotations: &c\n    dsn: VALUE\ndata:\n  <<: *c\n",
+        ),
+        (
+            "alias.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  labels:\n    v: &v VALUE\ndata:\n  dsn: *v\n",
+        ),
+    ];
+    for (name, template) in cases {
+        let d = repo();
+        write(d.path(), name, &template.replace("VALUE", &b64("CHANGEME")));
+        commit_all(d.path(), "placeholder");
+        let (rc, found) = scan_json(d.path(), &["."]);
+        assert_eq!(rc, 0, "{name}: {found:?}");
+        write(
+            d.path(),
+            name,
+            &template.replace("VALUE", &b64("Tr0ub4dor&3-horse-staple")),
+        );
+        git(d.path(), &["add", name]);
+        let diff = git(d.path(), &["diff", "--cached", "-U0"]);
+        assert_eq!(diff.matches("\n+  ").count(), 1, "{diff}");
+        let (rc, found) = scan_json(d.path(), &["--staged"]);
+        assert_eq!(rc, 1, "{name}: {found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|(r, p, _)| r == "kubernetes-secret" && p == name),
+            "{name}: {found:?}"
+        );
+    }
+}
