@@ -185,19 +185,42 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// Byte ranges of `ENC[...]` values (sops ciphertext, never a finding).
+/// The length of the well-formed sops value at the start of `hay`
+/// (`ENC[AES256_GCM,data:B64,iv:B64,tag:B64,type:WORD]`, strict standard base64), if any.
+/// Anything else that starts with `ENC[` (an unclosed `ENC[`, a token in place of the base64)
+/// is not ciphertext.
+pub fn sops_value_len(hay: &[u8]) -> Option<usize> {
+    static SOPS_VALUE: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+        regex::bytes::Regex::new(
+            r"\AENC\[AES256_GCM,data:(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?,iv:(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?,tag:(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?,type:[a-z]+\]",
+        )
+        .expect("the sops value pattern compiles")
+    });
+    if !hay.starts_with(b"ENC[AES256_GCM,") {
+        return None;
+    }
+    SOPS_VALUE.find(hay).map(|m| m.end())
+}
+
+/// Whether `value` is exactly one well-formed sops value ([`sops_value_len`]).
+pub fn is_sops_value(value: &[u8]) -> bool {
+    sops_value_len(value) == Some(value.len())
+}
+
+/// Byte ranges of well-formed sops values ([`sops_value_len`]): ciphertext, never a finding.
 fn enc_ranges(hay: &[u8]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
-    let finder = b"ENC[";
     let mut i = 0;
-    while let Some(p) = memchr::memmem::find(&hay[i..], finder) {
+    while let Some(p) = memchr::memmem::find(&hay[i..], b"ENC[") {
         let start = i + p;
-        let end = hay[start..]
-            .iter()
-            .position(|&b| b == b']' || b == b'\n')
-            .map_or(hay.len(), |q| start + q + 1);
-        out.push(start..end);
-        i = end.max(start + 1);
+        // Anchored: the match stops at the first byte no sops value holds.
+        match sops_value_len(&hay[start..]) {
+            Some(len) => {
+                out.push(start..start + len);
+                i = start + len;
+            }
+            None => i = start + 1,
+        }
         if i >= hay.len() {
             break;
         }
@@ -584,6 +607,34 @@ mod tests {
 
     fn engine() -> Engine {
         Engine::new(rules::builtin(), Vec::new(), Generic::On)
+    }
+
+    #[test]
+    fn only_well_formed_sops_values_are_ciphertext() {
+        let ok = b"ENC[AES256_GCM,data:aGVsbG8=,iv:MTIzNDU2Nzg5MDEy,tag:MTIzNDU2Nzg5MDEyMzQ1Ng==,type:str]";
+        assert!(is_sops_value(ok));
+        assert!(is_sops_value(
+            b"ENC[AES256_GCM,data:,iv:MTIz,tag:MTIz,type:str]"
+        ));
+        let with_tail = [&ok[..], b" rest"].concat();
+        assert_eq!(sops_value_len(&with_tail), Some(ok.len()));
+        assert_eq!(enc_ranges(&with_tail), vec![0..ok.len()]);
+        for bad in [
+            &b"ENC["[..],
+            b"ENC[ TOKEN=x",
+            b"ENC[AES256_GCM,data:ghp_abc,iv:MTIz,tag:MTIz,type:str]",
+            b"ENC[AES256_GCM,data:aGVsbG8=,iv:x,tag:y,type:str]",
+            b"ENC[AES256_GCM,data:aGVsbG8,iv:MTIz,tag:MTIz,type:str]",
+            b"ENC[AES256_GCM,data:aGVsbG8=,iv:MTIz,tag:MTIz,type:str",
+        ] {
+            assert_eq!(
+                sops_value_len(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+            assert!(enc_ranges(bad).is_empty());
+        }
     }
 
     /// age identities, X25519 and hybrid post-quantum (sops 3.12), are found; a mistyped one

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::Finding;
-use super::engine::{Engine, inline_allowed, line_at};
+use super::engine::{Engine, inline_allowed, is_sops_value, line_at};
 use super::locate::{Places, Step};
 use super::rules::{is_placeholder, names_itself};
 use crate::k8s::secret::{self as k8s, Field, LAST_APPLIED, SecretDoc};
@@ -43,16 +43,164 @@ const NOT_SECRET_KEYS: &[&str] = &[
     "base_url",
 ];
 
-fn mentions_secret_kind(data: &[u8]) -> bool {
-    memchr::memmem::find_iter(data, b"Secret").any(|i| {
-        let before = String::from_utf8_lossy(&data[i.saturating_sub(12)..i]);
-        let before = before.trim_end_matches([' ', '"', '\'', '\t']);
-        before.ends_with(':')
-            && before
-                .trim_end_matches(':')
-                .trim_end_matches(['"', ' '])
-                .ends_with("kind")
-    })
+/// The cheap text prefilter: a file can hold a Secret only if it names a `kind`, a `data` or
+/// `stringData` field and the word `Secret` — or writes something a reader may turn into those
+/// words (a YAML/JSON escape `\x`, `\u`, `\U`, an escaped line break inside double quotes, a
+/// `!!binary` value). The kind itself is decided from the parsed document ([`is_secret`]): an
+/// alias (`kind: *k`), a tag (`!!str Secret`) or an escape (`"Secr\u0065t"`) is what a reader
+/// sees, not its text.
+fn may_hold_secret(data: &[u8]) -> bool {
+    let has = |w: &[u8]| memchr::memmem::find(data, w).is_some();
+    let spelled = memchr::memchr_iter(b'\\', data).any(|i| {
+        matches!(
+            data.get(i + 1),
+            Some(b'x' | b'u' | b'U' | b'\n' | b'\r' | b' ' | b'\t')
+        )
+    }) || has(b"binary");
+    spelled || (has(b"Secret") && has(b"kind") && (has(b"data") || has(b"Data")))
+}
+
+/// How many nodes merge keys may expand per object (a `<<` chain is bounded work).
+const MERGE_BUDGET: usize = 1 << 16;
+
+/// The pairs of `map` as a reader sees them: every pair, duplicates included (either value may
+/// be the one a tool reads: kubectl takes the last, others the first), and the pairs a merge
+/// key (`<<: *anchor`, `<<: [*a, *b]`) brings in.
+fn pairs_of<'m>(
+    map: &'m crate::tree::Map,
+    budget: &mut usize,
+    out: &mut Vec<(&'m str, &'m crate::tree::Value)>,
+) {
+    use crate::tree::Value;
+    for (k, v) in map.pairs() {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        match (k.as_str(), v) {
+            ("<<", Value::Map(m)) => pairs_of(m, budget, out),
+            ("<<", Value::List(items)) => {
+                for m in items.iter().filter_map(Value::as_map) {
+                    pairs_of(m, budget, out);
+                }
+            }
+            _ => out.push((k.as_str(), v)),
+        }
+    }
+}
+
+/// Whether any `kind` of the object (a duplicate key's every value, one a merge brings) is
+/// `Secret`.
+fn is_secret(obj: &crate::tree::Map) -> bool {
+    let mut pairs = Vec::new();
+    pairs_of(obj, &mut MERGE_BUDGET.clone(), &mut pairs);
+    pairs
+        .iter()
+        .any(|(k, v)| *k == "kind" && v.as_text().as_deref() == Some("Secret"))
+}
+
+/// The object as one Secret to judge: its `data` and `stringData` are every pair of every
+/// `data`/`stringData` field (duplicates and merge keys included); the rest is the object's.
+fn secret_view(obj: &crate::tree::Map) -> crate::tree::Map {
+    use crate::tree::{Entry, Map, Value};
+    let mut budget = MERGE_BUDGET;
+    let mut top = Vec::new();
+    pairs_of(obj, &mut budget, &mut top);
+    let mut view = Map::new();
+    for field in ["data", "stringData"] {
+        let mut all = Map::new();
+        for (_, v) in top.iter().filter(|(k, _)| *k == field) {
+            if let Value::Map(m) = v {
+                let mut inner = Vec::new();
+                pairs_of(m, &mut budget, &mut inner);
+                all.entries.extend(
+                    inner
+                        .into_iter()
+                        .map(|(k, v)| Entry::Pair(k.to_owned(), v.clone())),
+                );
+            }
+        }
+        view.entries
+            .push(Entry::Pair(field.to_owned(), Value::Map(all)));
+    }
+    for (k, v) in obj.pairs() {
+        if k != "data" && k != "stringData" && view.get(k).is_none() {
+            view.entries.push(Entry::Pair(k.clone(), v.clone()));
+        }
+    }
+    view
+}
+
+/// A YAML stream read as its readers read it when the store refuses it for a duplicate key
+/// (`data: {}` then `data: {…}`: kubectl takes the last): every pair kept, aliases expanded
+/// (under a budget), scalars as strings. `None` when it does not parse.
+fn lenient_yaml(data: &[u8]) -> Option<Vec<crate::tree::Map>> {
+    use crate::tree::{Entry, Map, Value};
+    use granit_parser::{Event, Parser};
+    enum Frame {
+        Map(Map, Option<String>, usize),
+        Seq(Vec<Value>, usize),
+    }
+    let src = std::str::from_utf8(data).ok()?;
+    let mut docs = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: std::collections::HashMap<usize, Value> = std::collections::HashMap::new();
+    let mut budget: usize = 1 << 20;
+    fn size(v: &Value) -> usize {
+        match v {
+            Value::Map(m) => 1 + m.pairs().map(|(_, v)| size(v)).sum::<usize>(),
+            Value::List(l) => 1 + l.iter().map(size).sum::<usize>(),
+            _ => 1,
+        }
+    }
+    // Puts a finished node into its parent; a finished root is a document.
+    fn add(stack: &mut [Frame], docs: &mut Vec<Map>, v: Value) -> Option<()> {
+        match stack.last_mut() {
+            None => match v {
+                Value::Map(m) => docs.push(m),
+                _ => return None,
+            },
+            Some(Frame::Map(m, key, _)) => match key.take() {
+                Some(k) => m.entries.push(Entry::Pair(k, v)),
+                None => *key = Some(v.as_text()?),
+            },
+            Some(Frame::Seq(l, _)) => l.push(v),
+        }
+        Some(())
+    }
+    for ev in Parser::new_from_str(src) {
+        let (event, _) = ev.ok()?;
+        match event {
+            Event::MappingStart(_, anchor, _) => stack.push(Frame::Map(Map::new(), None, anchor)),
+            Event::SequenceStart(_, anchor, _) => stack.push(Frame::Seq(Vec::new(), anchor)),
+            Event::MappingEnd | Event::SequenceEnd => {
+                let (v, anchor) = match stack.pop()? {
+                    Frame::Map(m, None, a) => (Value::Map(m), a),
+                    Frame::Seq(l, a) => (Value::List(l), a),
+                    Frame::Map(..) => return None,
+                };
+                if anchor != 0 {
+                    anchors.insert(anchor, v.clone());
+                }
+                add(&mut stack, &mut docs, v)?;
+            }
+            Event::Scalar(text, _, anchor, _) => {
+                let v = Value::str(&text);
+                if anchor != 0 {
+                    anchors.insert(anchor, v.clone());
+                }
+                add(&mut stack, &mut docs, v)?;
+            }
+            Event::Alias(id) => {
+                let v = anchors.get(&id)?.clone();
+                budget = budget.checked_sub(size(&v))?;
+                add(&mut stack, &mut docs, v)?;
+            }
+            Event::DocumentStart(..) => anchors.clear(),
+            _ => {}
+        }
+    }
+    Some(docs)
 }
 
 /// The offset of the first line at or after `from` whose content starts with `key:` (or
@@ -207,7 +355,7 @@ fn only_public_pem(plain: &[u8]) -> bool {
 /// Whether a decoded value is not worth reporting by itself.
 fn unreal(raw: &[u8], plain: &[u8]) -> bool {
     plain.iter().all(u8::is_ascii_whitespace)
-        || raw.starts_with(b"ENC[")
+        || is_sops_value(raw.trim_ascii())
         || is_placeholder(raw)
         || is_placeholder(plain)
         || names_itself(plain)
@@ -217,8 +365,41 @@ fn unreal(raw: &[u8], plain: &[u8]) -> bool {
 /// One Secret value to judge, and where its findings go.
 struct Place<'a> {
     path: &'a str,
+    /// Where findings are placed (the value's key, or the first line of a block value).
     at: usize,
+    /// The value's key: the value spans the lines after it that are indented deeper.
+    key_at: usize,
+    /// Other lines whose change makes every value a new finding: the object's `kind`
+    /// (`ConfigMap` to `Secret`), the document's anchored nodes (what an alias or a merge key
+    /// under `data` reads).
+    also: &'a [(usize, usize)],
     message: String,
+}
+
+/// The last line of the value whose key starts at `key_at`: the key's line and every following
+/// line indented deeper than the key (a block scalar `|-`/`>`, a plain or quoted scalar
+/// continued on the next lines), blank lines inside included. A value line changed while its
+/// key line is not is then still a line of the finding.
+fn value_end_line(data: &[u8], key_at: usize) -> usize {
+    let (mut line, range) = line_at(data, key_at);
+    let column = key_at - range.start;
+    let mut end = line;
+    let mut pos = range.end + 1;
+    while pos < data.len() {
+        let stop = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |p| pos + p);
+        let text = &data[pos..stop];
+        line += 1;
+        let indent = text.iter().take_while(|&&b| b == b' ').count();
+        if text[indent..].iter().all(|b| b.is_ascii_whitespace()) {
+            // Blank: part of the value only if a deeper line follows.
+        } else if indent > column {
+            end = line;
+        } else {
+            break;
+        }
+        pos = stop + 1;
+    }
+    end
 }
 
 /// Findings for one `data`/`stringData` value: every rule's findings in the decoded value (and
@@ -232,14 +413,20 @@ fn judge(
     place: &Place<'_>,
 ) -> Vec<Finding> {
     if NOT_SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str())
-        || raw.starts_with(b"ENC[")
+        || is_sops_value(raw.trim_ascii())
         || inline_allowed(data, place.at)
     {
         return Vec::new();
     }
     let (line, range) = line_at(data, place.at);
     let column = 1 + place.at - range.start;
-    let relocate = |f: Finding| f.relocated(place.path, line, column, Some(place.message.clone()));
+    let end_line = value_end_line(data, place.key_at).max(line);
+    let relocate = |f: Finding| {
+        let mut f = f.relocated(place.path, line, column, Some(place.message.clone()));
+        f.end_line = end_line;
+        f.also = place.also.to_vec();
+        f
+    };
     let mut out: Vec<Finding> = engine
         .scan(&virtual_name(key), plain)
         .into_iter()
@@ -268,7 +455,7 @@ fn judge(
     };
     secret
         .map(|secret| {
-            vec![Finding::new(
+            let mut f = Finding::new(
                 RULE_ID,
                 DESCRIPTION,
                 place.path,
@@ -276,7 +463,10 @@ fn judge(
                 column,
                 secret,
                 Some(place.message.clone()),
-            )]
+            );
+            f.end_line = end_line;
+            f.also = place.also.to_vec();
+            vec![f]
         })
         .unwrap_or_default()
 }
@@ -306,13 +496,31 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
         Format::Yaml => Format::Yaml,
         _ => return Vec::new(),
     };
-    if !mentions_secret_kind(data) {
+    if !may_hold_secret(data) {
         return Vec::new();
     }
-    // Templates (Helm) and other non-YAML do not parse; they are left to the pattern rules.
-    let Ok(tree) = store::load_plain(format, data) else {
-        return Vec::new();
+    // Templates (Helm) and other non-YAML do not parse; they are left to the pattern rules. A
+    // YAML file the store refuses for a duplicate key is read as its readers read it.
+    let tree = match store::load_plain(format, data) {
+        Ok(tree) => tree,
+        Err(store::StoreError::DuplicateKey { .. }) if format == Format::Yaml => {
+            match lenient_yaml(data) {
+                Some(branches) => crate::tree::Tree {
+                    branches,
+                    ..Default::default()
+                },
+                None => return Vec::new(),
+            }
+        }
+        Err(_) => return Vec::new(),
     };
+    if !tree
+        .branches
+        .iter()
+        .any(|doc| k8s::objects(doc).into_iter().any(is_secret))
+    {
+        return Vec::new();
+    }
     // Values are placed by their path in the document; when that cannot be had, by searching
     // forward from the document's start for the key.
     let places = Places::of(data).filter(|p| p.docs() == tree.branches.len());
@@ -327,9 +535,11 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
             cursor = cursor.max(s[d]);
         }
         for obj in k8s::objects(doc) {
-            let Some(secret) = SecretDoc::of(obj) else {
+            if !is_secret(obj) {
                 continue;
-            };
+            }
+            let view = secret_view(obj);
+            let secret = SecretDoc::fields(&view);
             let name = secret.name().unwrap_or_default();
             let obj_start = cursor;
             let mut last = cursor;
@@ -341,6 +551,23 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                 p.at(d, &path)
             };
             let sops = secret.is_sops();
+            // The `kind` key's line (the last one when it repeats: kubectl's), and the
+            // document's anchored nodes.
+            let line_of = |at: usize| line_at(data, at).0;
+            let mut also: Vec<(usize, usize)> = place(&["kind"])
+                .or_else(|| find_key(data, obj_start, "kind"))
+                .map(|at| (line_of(at), line_of(at)))
+                .into_iter()
+                .collect();
+            if let Some(p) = &places {
+                also.extend(
+                    p.anchored(d)
+                        .iter()
+                        .map(|r| (line_of(r.start), line_of(r.end.max(r.start + 1) - 1))),
+                );
+            }
+            also.sort_unstable();
+            also.dedup();
             {
                 let mut key_cursor = cursor;
                 let mut current: Option<Field> = None;
@@ -389,14 +616,20 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                         key,
                         raw,
                         plain.expose(),
-                        &Place { path, at, message },
+                        &Place {
+                            path,
+                            at,
+                            key_at: at,
+                            also: &also,
+                            message,
+                        },
                     ));
                 }
             }
             if let Some(copy) = secret.last_applied().filter(k8s::holds_values)
                 && !secret
                     .last_applied_text()
-                    .is_some_and(|t| t.starts_with(b"ENC["))
+                    .is_some_and(|t| is_sops_value(t.trim_ascii()))
             {
                 let ann = place(&["metadata", "annotations", LAST_APPLIED]).unwrap_or_else(|| {
                     find_key(data, obj_start, LAST_APPLIED).unwrap_or(obj_start)
@@ -430,7 +663,13 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                         entry.key,
                         raw,
                         plain.expose(),
-                        &Place { path, at, message },
+                        &Place {
+                            path,
+                            at,
+                            key_at: ann,
+                            also: &also,
+                            message,
+                        },
                     ));
                 }
             }

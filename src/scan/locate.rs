@@ -3,7 +3,8 @@
 //! at the first line that happens to contain the key's name.
 //!
 //! Owns: one pass over granit-parser's events (the parser the YAML store reads with), recording
-//! for every node of every document the byte offset of its key (or, in a sequence, of the item).
+//! for every node of every document the byte offset of its key (or, in a sequence, of the item),
+//! and where its anchored nodes (`&name`) lie.
 //! Must not know: what the values mean, rules, findings or git.
 
 use std::collections::HashMap;
@@ -20,6 +21,9 @@ pub enum Step {
 /// The offsets of one stream's nodes, per document.
 pub struct Places {
     docs: Vec<HashMap<Vec<Step>, usize>>,
+    /// Per document, the byte ranges of anchored nodes (`&name`): what an alias or a merge key
+    /// elsewhere reads.
+    anchored: Vec<Vec<std::ops::Range<usize>>>,
 }
 
 /// A collection being read.
@@ -36,12 +40,16 @@ impl Places {
     pub fn of(data: &[u8]) -> Option<Places> {
         let src = std::str::from_utf8(data).ok()?;
         let mut docs: Vec<HashMap<Vec<Step>, usize>> = Vec::new();
+        let mut anchored: Vec<Vec<std::ops::Range<usize>>> = Vec::new();
+        // The start of each open collection that carries an anchor (0 when none).
+        let mut open_anchors: Vec<Option<usize>> = Vec::new();
         let mut stack: Vec<Frame> = Vec::new();
         let mut path: Vec<Step> = Vec::new();
         let mut open = false;
         for ev in Parser::new_from_str(src) {
             let (event, span) = ev.ok()?;
             let at = span.start.byte_offset().unwrap_or(0).min(src.len());
+            let end = span.end.byte_offset().unwrap_or(at).clamp(at, src.len());
             // A node begins here: its step from the parent and the offset that names it.
             let node = |stack: &mut Vec<Frame>| -> Option<Option<(Step, usize)>> {
                 match stack.last_mut() {
@@ -60,6 +68,7 @@ impl Places {
                 Event::DocumentStart(..) => {
                     stack.clear();
                     path.clear();
+                    open_anchors.clear();
                     open = false;
                 }
                 Event::MappingStart(..) | Event::SequenceStart(..) => {
@@ -68,8 +77,14 @@ impl Places {
                     }
                     if stack.is_empty() && !open {
                         docs.push(HashMap::new());
+                        anchored.push(Vec::new());
                         open = true;
                     }
+                    let anchor = match &event {
+                        Event::MappingStart(_, a, _) | Event::SequenceStart(_, a, _) => *a,
+                        _ => 0,
+                    };
+                    open_anchors.push((anchor != 0).then_some(at));
                     if let Some((step, off)) = node(&mut stack)? {
                         path.push(step);
                         docs.last_mut()?.insert(path.clone(), off);
@@ -81,12 +96,20 @@ impl Places {
                     });
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
+                    if let Some(Some(start)) = open_anchors.pop() {
+                        anchored.last_mut()?.push(start..end.max(at));
+                    }
                     stack.pop();
                     if !stack.is_empty() {
                         path.pop();
                     }
                 }
-                Event::Scalar(text, ..) => {
+                Event::Scalar(text, _, anchor, _) => {
+                    if anchor != 0
+                        && let Some(a) = anchored.last_mut()
+                    {
+                        a.push(at..end);
+                    }
                     if let Some(Frame::Map(key @ None)) = stack.last_mut() {
                         *key = Some((text.into_owned(), at));
                         continue;
@@ -106,12 +129,17 @@ impl Places {
                 _ => {}
             }
         }
-        Some(Places { docs })
+        Some(Places { docs, anchored })
     }
 
     /// How many documents have a root collection.
     pub fn docs(&self) -> usize {
         self.docs.len()
+    }
+
+    /// The byte ranges of document `doc`'s anchored nodes.
+    pub fn anchored(&self, doc: usize) -> &[std::ops::Range<usize>] {
+        self.anchored.get(doc).map_or(&[], Vec::as_slice)
     }
 
     /// The offset of the key (or sequence item) of the node at `path` in document `doc`.

@@ -58,6 +58,10 @@ pub struct Finding {
     /// The last line the secret spans (a PEM key's body): `line` for a one-line secret. An
     /// added-lines scan keeps a finding when any line of its span was added.
     pub end_line: usize,
+    /// Other lines (inclusive ranges) whose change makes the finding new, outside its span: a
+    /// Secret value finding's `kind` line (a ConfigMap turned into a Secret exposes values that
+    /// were there) and the anchored nodes an alias or merge key may read its value from.
+    pub also: Vec<(usize, usize)>,
     pub commit: Option<String>,
     /// The git blob (file version) the finding was made in, for git sources.
     pub blob: Option<String>,
@@ -120,6 +124,7 @@ impl Finding {
             line,
             column,
             end_line: line + memchr::memchr_iter(b'\n', secret).count(),
+            also: Vec::new(),
             commit: None,
             blob: None,
             redacted: redact(secret),
@@ -143,6 +148,7 @@ impl Finding {
         self.path = path.to_owned();
         self.line = line;
         self.end_line = line;
+        self.also = Vec::new();
         self.column = column;
         self.message = match (message, self.message.take()) {
             (Some(m), Some(inner)) => Some(format!("{m}; {inner}")),
@@ -447,16 +453,17 @@ fn display_path(root: &Path, p: &Path) -> String {
     s.strip_prefix("./").map(str::to_owned).unwrap_or(s)
 }
 
-/// Whether any line of `f`'s span (`line..=end_line`) was added (`added` is sorted and
+/// Whether any line of `f`'s span (`line..=end_line`, and its `also` lines) was added (`added` is sorted and
 /// disjoint: a binary search). A key body pasted between unchanged `BEGIN`/`END` lines counts.
 fn within(added: &[(usize, usize)], f: &Finding) -> bool {
     if f.rule_id == sops::UNENCRYPTED_FILE {
         return true;
     }
-    let i = added.partition_point(|&(_, b)| b < f.line);
-    added
-        .get(i)
-        .is_some_and(|&(a, _)| a <= f.end_line.max(f.line))
+    let hit = |from: usize, to: usize| {
+        let i = added.partition_point(|&(_, b)| b < from);
+        added.get(i).is_some_and(|&(a, _)| a <= to.max(from))
+    };
+    hit(f.line, f.end_line) || f.also.iter().any(|&(a, b)| hit(a, b))
 }
 
 /// Scans according to `opts` (no baseline applied).
@@ -500,8 +507,9 @@ pub fn scan_with(opts: &Options, extra: &Extra<'_>) -> Result<Outcome, ScanError
             let specs: Vec<String> = files.iter().map(|f| format!(":(literal){f}")).collect();
             let changes = source::staged(&root, &specs)?;
             let whole: Vec<PathBuf> = {
-                let changed: std::collections::HashSet<&str> =
-                    changes.iter().map(|c| c.path.as_str()).collect();
+                // A file with any staged change (one that only deletes lines too) is judged by
+                // what it adds; only files without one are scanned whole.
+                let changed = source::staged_paths(&root, &specs)?;
                 files
                     .iter()
                     .filter(|f| !changed.contains(f.as_str()))

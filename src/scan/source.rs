@@ -245,6 +245,9 @@ const PATCH_ARGS: &[&str] = &[
     "--no-ext-diff",
     "--no-textconv",
     "--diff-filter=ACMRT",
+    // A renamed or copied file is wholly added at its new path: the checks that depend on the
+    // path (a Secret's `.yaml` name, a `.sops.yaml` rule) have never seen it there.
+    "--no-renames",
     "--src-prefix=a/",
     "--dst-prefix=b/",
 ];
@@ -257,6 +260,30 @@ pub fn staged(root: &Path, paths: &[String]) -> Result<Vec<Change>, SourceError>
     args.extend(paths.iter().map(String::as_str));
     let out = git(root, &args)?;
     parse_patch(&out[..])
+}
+
+/// The paths among `paths` (pathspecs) the index changes relative to HEAD, whatever the change
+/// (added lines, only deleted lines, a mode): a file whose staged change adds nothing is still
+/// a staged file, not one to scan whole.
+pub fn staged_paths(
+    root: &Path,
+    paths: &[String],
+) -> Result<std::collections::HashSet<String>, SourceError> {
+    let mut args = vec![
+        "diff",
+        "--cached",
+        "--name-only",
+        "-z",
+        "--no-renames",
+        "--",
+    ];
+    args.extend(paths.iter().map(String::as_str));
+    let out = git(root, &args)?;
+    Ok(out
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
 }
 
 /// `git ARGS` read as a stream ([`crate::external::stream`]), with its stderr collected on a
@@ -284,13 +311,16 @@ fn log_stream(
 }
 
 /// Lines added by each commit in `range` (anything `git log` accepts, e.g. `A..B`), oldest
-/// first. Merge commits contribute nothing of their own.
+/// first. A merge commit adds what it brings to its first parent (`--diff-merges=first-parent`):
+/// the merged branch's lines, already seen in its own commits, and whatever the merge itself
+/// wrote (a conflict resolved with a credential).
 pub fn commits(root: &Path, range: &str) -> Result<Vec<Change>, SourceError> {
     let format = format!("--format={}%H", COMMIT_MARK.replace('\u{1}', "%x01"));
     let mut args = vec![
         "log",
         "--reverse",
         "-p",
+        "--diff-merges=first-parent",
         format.as_str(),
         "--end-of-options",
     ];

@@ -680,6 +680,21 @@ fn pre_commit_framework_uses_the_hook_manifest() {
     both(&one, "Failed", "--files app.py");
     let other = run_with(d.path(), &["--files", "README.md"]);
     both(&other, "Passed", "--files README.md");
+    // A staged symlink whose target holds a token, staged with a regular file: pre-commit's
+    // default `types: [file]` would leave the symlink out of the names it passes.
+    std::os::unix::fs::symlink(
+        format!(
+            "https://deploy:{}@git.example.com/org/repo.git",
+            github_token(62)
+        ),
+        d.path().join("upstream"),
+    )
+    .unwrap();
+    std::fs::write(d.path().join("README.md"), "hello, link\n").unwrap();
+    git(d.path(), &["add", "upstream", "README.md"]);
+    let link = run(d.path());
+    let text = both(&link, "Failed", "a staged symlink with a token");
+    assert!(text.contains("upstream"), "{text}");
 }
 
 /// 10,000 commits (made with `git fast-import`): history and range scans stay correct and each
@@ -2059,4 +2074,358 @@ fn a_baselined_unencrypted_file_that_changes_is_a_new_finding() {
         has(&found, "sops-unencrypted-file", "secrets/app.env", 1),
         "{found:?}"
     );
+}
+
+// Round 2 of the red team: more ways past `--staged`/`--commits`.
+
+/// A Secret value written on the lines after its key (a block scalar `|-`, `|`, `>-`, a plain
+/// scalar on the next line): changing only the value line is an added line of the finding.
+#[test]
+fn a_secret_value_below_its_key_is_reported_when_only_the_value_changes() {
+    let real = format!("k7Qm2Rz9{}", "Xw4Lp8Vt3Nb6");
+    for indicator in ["|-", "|", ">-", ""] {
+        let d = repo();
+        let text = |v: &str| {
+            format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {indicator}\n    {v}\n  other: x\n"
+            )
+        };
+        write(d.path(), "db.yaml", &text("CHANGEME"));
+        commit_all(d.path(), "placeholder");
+        write(d.path(), "db.yaml", &text(&real));
+        git(d.path(), &["add", "db.yaml"]);
+        let (rc, found) = scan_json(d.path(), &["--staged"]);
+        assert_eq!(rc, 1, "{indicator:?}: {found:?}");
+        assert!(
+            has(&found, "kubernetes-secret", "db.yaml", 6),
+            "{indicator:?}: {found:?}"
+        );
+        commit_all(d.path(), "real value");
+        let (rc, found) = scan_json(d.path(), &["--commits", "HEAD~1..HEAD"]);
+        assert_eq!(rc, 1, "{indicator:?}: {found:?}");
+        // A change to the next key's line is not a change of this value.
+        write(
+            d.path(),
+            "db.yaml",
+            &text(&real).replace("other: x", "other: y"),
+        );
+        git(d.path(), &["add", "db.yaml"]);
+        let (rc, found) = scan_json(d.path(), &["--staged"]);
+        assert_eq!(rc, 0, "{indicator:?}: {found:?}");
+    }
+}
+
+/// `--commits` reads what a merge commit brings to its first parent: a conflict resolved with
+/// a credential (committed without the hook) is found by the CI range scan.
+#[test]
+fn a_credential_written_while_resolving_a_merge_is_found_in_the_range() {
+    let d = repo();
+    write(d.path(), "app.env", "a=1\nTOKEN=placeholder\nz=1\n");
+    let base = commit_all(d.path(), "base");
+    git(d.path(), &["checkout", "-q", "-b", "feat"]);
+    write(d.path(), "app.env", "a=1\nTOKEN=from-feat\nz=1\n");
+    commit_all(d.path(), "feat");
+    git(d.path(), &["checkout", "-q", "main"]);
+    write(d.path(), "app.env", "a=1\nTOKEN=from-main\nz=1\n");
+    commit_all(d.path(), "main");
+    let merge = Command::new("git")
+        .arg("-C")
+        .arg(d.path())
+        .args(["merge", "-q", "feat"])
+        .env("HOME", d.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(!merge.status.success(), "the merge conflicts");
+    write(
+        d.path(),
+        "app.env",
+        &format!("a=1\nTOKEN={}\nz=1\n", github_token(61)),
+    );
+    let head = commit_all(d.path(), "merge feat");
+    assert_eq!(git(d.path(), &["rev-parse", "HEAD^2"]).trim().len(), 40);
+    for args in [
+        vec!["--commits".to_owned(), format!("{base}..HEAD")],
+        vec!["--since".to_owned(), base.clone()],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut all = vec!["scan", "--format", "json"];
+        all.extend_from_slice(&args);
+        let out = shroud(d.path(), &all);
+        assert_eq!(code(&out), 1, "{args:?}: {}", stdout(&out));
+        let v = json(&out);
+        assert!(
+            v["findings"].as_array().unwrap().iter().any(|f| {
+                f["rule"] == "github-token" && f["line"] == 2 && f["commit"] == head.as_str()
+            }),
+            "{args:?}: {v}"
+        );
+    }
+}
+
+/// A file renamed or copied (git's R100/C100, also with `diff.renames=copies`) to a path where
+/// other checks apply is wholly added there: a plaintext Secret kept as `.txt` becomes
+/// `k8s/api.yaml`, which `.sops.yaml` says must be encrypted.
+#[test]
+fn a_renamed_or_copied_file_is_checked_at_its_new_path() {
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api\ntype: Opaque\ndata:\n  dsn: {}\n",
+        b64("Tr0ub4dor&3-horse-staple")
+    );
+    for (copies, copy) in [(false, false), (true, false), (true, true)] {
+        let what = format!("renames=copies {copies}, copy {copy}");
+        let d = repo();
+        if copies {
+            git(d.path(), &["config", "diff.renames", "copies"]);
+        }
+        write(
+            d.path(),
+            ".sops.yaml",
+            &format!(
+                "creation_rules:\n  - path_regex: k8s/.*\\.yaml$\n    age: {}\n",
+                crate::util::TEST_RECIPIENT
+            ),
+        );
+        write(d.path(), "drafts/api.txt", &secret);
+        commit_all(d.path(), "draft");
+        if copy {
+            write(d.path(), "k8s/api.yaml", &secret);
+            write(d.path(), "drafts/api.txt", &format!("{secret}# note\n"));
+        } else {
+            std::fs::create_dir_all(d.path().join("k8s")).unwrap();
+            git(d.path(), &["mv", "drafts/api.txt", "k8s/api.yaml"]);
+        }
+        git(d.path(), &["add", "-A"]);
+        let status = git(d.path(), &["diff", "--cached", "--name-status"]);
+        assert!(
+            status.contains(if copy { "C100" } else { "R100" }),
+            "{what}: {status}"
+        );
+        let (rc, found) = scan_json(d.path(), &["--staged"]);
+        assert_eq!(rc, 1, "{what}: {found:?}");
+        for rule in ["kubernetes-secret", "sops-unencrypted-file"] {
+            assert!(
+                found
+                    .iter()
+                    .any(|(r, p, _)| r == rule && p == "k8s/api.yaml"),
+                "{what}: {rule}: {found:?}"
+            );
+        }
+        commit_all(d.path(), "moved");
+        let (rc, found) = scan_json(d.path(), &["--commits", "HEAD~1..HEAD"]);
+        assert_eq!(rc, 1, "{what}: {found:?}");
+        assert!(
+            has(&found, "kubernetes-secret", "k8s/api.yaml", 7),
+            "{what}: {found:?}"
+        );
+    }
+}
+
+/// Only a well-formed sops value is ciphertext: an unclosed `ENC[` does not hide the rest of
+/// its line, nor a token standing where sops writes base64.
+#[test]
+fn only_well_formed_sops_values_are_exempt() {
+    let d = repo();
+    let (t1, t2, t3) = (github_token(71), github_token(72), github_token(73));
+    write(d.path(), "app.env", &format!("NOTE=ENC[ TOKEN2={t1}\n"));
+    write(
+        d.path(),
+        "tok.yaml",
+        &format!("api_token: ENC[AES256_GCM,data:{t2},iv:x,tag:y,type:str]\n"),
+    );
+    // A real-looking sops value, then a token after it on the same line.
+    write(
+        d.path(),
+        "ok.yaml",
+        &format!(
+            "a: ENC[AES256_GCM,data:{},iv:{},tag:{},type:str] # {t3}\n",
+            b64(&github_token(74)),
+            b64("0123456789ab"),
+            b64("0123456789abcdef")
+        ),
+    );
+    let (rc, found) = scan_json(d.path(), &["."]);
+    assert_eq!(rc, 1, "{found:?}");
+    for path in ["app.env", "tok.yaml", "ok.yaml"] {
+        assert!(has(&found, "github-token", path, 1), "{path}: {found:?}");
+    }
+    // The token base64-encoded as sops data is ciphertext-shaped: one finding in ok.yaml.
+    assert_eq!(
+        found.iter().filter(|(_, p, _)| p == "ok.yaml").count(),
+        1,
+        "{found:?}"
+    );
+}
+
+/// Secrets kubectl reads as `kind: Secret` with a plaintext value, however the text spells it:
+/// a merge key under `data`, the kind through an alias, escaped, tagged, a duplicate JSON
+/// `kind`, a duplicate `data` (kubectl takes the last).
+#[test]
+fn secrets_spelled_in_other_ways_are_found() {
+    let v = b64("Tr0ub4dor&3-horse-staple");
+    let files = [
+        (
+            "merge.yaml",
+            format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  annotations: &c\n    dsn: {v}\ndata:\n  <<: *c\n"
+            ),
+        ),
+        (
+            "alias.yaml",
+            format!("apiVersion: v1\nmetadata:\n  name: &k Secret\nkind: *k\ndata:\n  dsn: {v}\n"),
+        ),
+        (
+            "escape.yaml",
+            format!(
+                "apiVersion: v1\nkind: \"Sec\\x72et\"\nmetadata: {{name: a}}\ndata:\n  dsn: {v}\n"
+            ),
+        ),
+        (
+            "escape.json",
+            format!(
+                "{{\"apiVersion\":\"v1\",\"kind\":\"Secr\\u0065t\",\"metadata\":{{\"name\":\"a\"}},\"data\":{{\"dsn\":\"{v}\"}}}}\n"
+            ),
+        ),
+        (
+            "key-escape.json",
+            format!(
+                "{{\"apiVersion\":\"v1\",\"\\u006bind\":\"Secret\",\"metadata\":{{\"name\":\"a\"}},\"\\u0064ata\":{{\"dsn\":\"{v}\"}}}}\n"
+            ),
+        ),
+        (
+            "tag.yaml",
+            format!(
+                "apiVersion: v1\nkind: !!str Secret\nmetadata: {{name: a}}\ndata:\n  dsn: {v}\n"
+            ),
+        ),
+        (
+            "dupkind.json",
+            format!(
+                "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"a\"}},\n \"data\":{{\"dsn\":\"{v}\"}},\n \"kind\":\"Secret\"}}\n"
+            ),
+        ),
+        (
+            "dupdata.json",
+            format!(
+                "{{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{{\"name\":\"a\"}},\n \"data\":{{}},\n \"data\":{{\"dsn\":\"{v}\"}}}}\n"
+            ),
+        ),
+        (
+            "dupdata.yaml",
+            format!(
+                "apiVersion: v1\nkind: Secret\nmetadata: {{name: a}}\ndata: {{}}\ndata:\n  dsn: {v}\n"
+            ),
+        ),
+    ];
+    let d = repo();
+    for (name, text) in &files {
+        write(d.path(), name, text);
+    }
+    git(d.path(), &["add", "-A"]);
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    for (name, _) in &files {
+        assert!(
+            found
+                .iter()
+                .any(|(r, p, _)| r == "kubernetes-secret" && p == name),
+            "{name}: {found:?}"
+        );
+    }
+    // A ConfigMap with the same data is not a Secret.
+    let d = repo();
+    write(
+        d.path(),
+        "cm.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{}}\ndata:\n  dsn: {v}\n"
+        ),
+    );
+    let (_, found) = scan_json(d.path(), &["."]);
+    assert!(
+        !found.iter().any(|(r, _, _)| r == "kubernetes-secret"),
+        "{found:?}"
+    );
+}
+
+/// One changed line can turn plaintext that was there into a Secret: a ConfigMap whose `kind`
+/// becomes `Secret` reports its values, on unchanged lines.
+#[test]
+fn a_config_map_turned_into_a_secret_is_reported() {
+    let d = repo();
+    let text = |kind: &str| {
+        format!(
+            "apiVersion: v1\nkind: {kind}\nmetadata:\n  name: api\ndata:\n  dsn: {}\n",
+            b64("Tr0ub4dor&3-horse-staple")
+        )
+    };
+    write(d.path(), "app.yaml", &text("ConfigMap"));
+    commit_all(d.path(), "config map");
+    write(d.path(), "app.yaml", &text("Secret"));
+    git(d.path(), &["add", "app.yaml"]);
+    let (rc, found) = scan_json(d.path(), &["--staged"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(has(&found, "kubernetes-secret", "app.yaml", 6), "{found:?}");
+    commit_all(d.path(), "now a Secret");
+    let (rc, found) = scan_json(d.path(), &["--commits", "HEAD~1..HEAD"]);
+    assert_eq!(rc, 1, "{found:?}");
+}
+
+/// With the file names pre-commit passes, a file whose staged change only deletes lines adds
+/// nothing: an old secret elsewhere in it is not reported (it is not scanned whole).
+#[test]
+fn a_deletion_only_change_does_not_report_an_old_secret() {
+    let d = repo();
+    let tok = github_token(63);
+    write(d.path(), "old.env", &format!("x=1\nOLD={tok}\ny=2\n"));
+    commit_all(d.path(), "old");
+    write(d.path(), "old.env", &format!("x=1\nOLD={tok}\n"));
+    git(d.path(), &["add", "old.env"]);
+    let (rc, found) = scan_json(d.path(), &["--pre-commit", "old.env"]);
+    assert_eq!(rc, 0, "{found:?}");
+    // A file without a staged change is still scanned whole (`pre-commit run --all-files`).
+    git(d.path(), &["commit", "-q", "-m", "deleted a line"]);
+    let (rc, found) = scan_json(d.path(), &["--pre-commit", "old.env"]);
+    assert_eq!(rc, 1, "{found:?}");
+    assert!(has(&found, "github-token", "old.env", 2), "{found:?}");
+}
+
+/// A Secret value read through an anchor (a merge key under `data`, an alias) changes where
+/// the anchor is: that line is an added line of the value's finding.
+#[test]
+fn a_secret_value_changed_at_its_anchor_is_reported() {
+    let cases = [
+        (
+            "merge.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  annotations: &c\n    dsn: VALUE\ndata:\n  <<: *c\n",
+        ),
+        (
+            "alias.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n  labels:\n    v: &v VALUE\ndata:\n  dsn: *v\n",
+        ),
+    ];
+    for (name, template) in cases {
+        let d = repo();
+        write(d.path(), name, &template.replace("VALUE", &b64("CHANGEME")));
+        commit_all(d.path(), "placeholder");
+        let (rc, found) = scan_json(d.path(), &["."]);
+        assert_eq!(rc, 0, "{name}: {found:?}");
+        write(
+            d.path(),
+            name,
+            &template.replace("VALUE", &b64("Tr0ub4dor&3-horse-staple")),
+        );
+        git(d.path(), &["add", name]);
+        let diff = git(d.path(), &["diff", "--cached", "-U0"]);
+        assert_eq!(diff.matches("\n+  ").count(), 1, "{diff}");
+        let (rc, found) = scan_json(d.path(), &["--staged"]);
+        assert_eq!(rc, 1, "{name}: {found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|(r, p, _)| r == "kubernetes-secret" && p == name),
+            "{name}: {found:?}"
+        );
+    }
 }
