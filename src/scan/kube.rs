@@ -488,6 +488,66 @@ fn object_path(doc: &crate::tree::Map, obj: &crate::tree::Map) -> Option<Vec<Ste
         .map(|i| vec![Step::Key("items".to_owned()), Step::Index(i)])
 }
 
+/// The file's documents when one of them holds a Secret. Templates (Helm) and other non-YAML
+/// do not parse; they are left to the pattern rules. A YAML file the store refuses for a
+/// duplicate key is read as its readers read it.
+fn secret_tree(format: Format, data: &[u8]) -> Option<crate::tree::Tree> {
+    let tree = match store::load_plain(format, data) {
+        Ok(tree) => tree,
+        Err(store::StoreError::DuplicateKey { .. }) if format == Format::Yaml => {
+            crate::tree::Tree {
+                branches: lenient_yaml(data)?,
+                ..Default::default()
+            }
+        }
+        Err(_) => return None,
+    };
+    tree.branches
+        .iter()
+        .any(|doc| k8s::objects(doc).into_iter().any(is_secret))
+        .then_some(tree)
+}
+
+/// The lines besides a value's own that make its finding count as added: the `kind` key's
+/// line (the last one when it repeats: kubectl's) and document `d`'s anchored nodes.
+fn also_lines(
+    data: &[u8],
+    places: Option<&Places>,
+    d: usize,
+    kind_at: Option<usize>,
+) -> Vec<(usize, usize)> {
+    let line_of = |at: usize| line_at(data, at).0;
+    let mut also: Vec<(usize, usize)> = kind_at
+        .map(|at| (line_of(at), line_of(at)))
+        .into_iter()
+        .collect();
+    if let Some(p) = places {
+        also.extend(
+            p.anchored(d)
+                .iter()
+                .map(|r| (line_of(r.start), line_of(r.end.max(r.start + 1) - 1))),
+        );
+    }
+    also.sort_unstable();
+    also.dedup();
+    also
+}
+
+/// What to do about a plaintext Secret value. A sops-encrypted Secret must keep every value
+/// encrypted: one its rules leave in plaintext (`--encrypted-regex '^data$'` and a
+/// `stringData` added by hand) is as readable as an unencrypted Secret.
+fn plaintext_message(sops: bool, name: &str, field: &str, key: &str, path: &str) -> String {
+    if sops {
+        format!(
+            "Secret {name:?} stores {field}.{key} in plaintext in a sops file whose rules leave it unencrypted; encrypt it again: shroud decrypt -i --ignore-mac {path} && shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path}"
+        )
+    } else {
+        format!(
+            "Secret {name:?} stores {field}.{key} in plaintext (base64 is not encryption); encrypt it: shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path}"
+        )
+    }
+}
+
 /// Findings for every plaintext value of every Secret in a YAML/JSON file, and for the copy of
 /// its values a `kubectl.kubernetes.io/last-applied-configuration` annotation holds.
 pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
@@ -499,28 +559,9 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
     if !may_hold_secret(data) {
         return Vec::new();
     }
-    // Templates (Helm) and other non-YAML do not parse; they are left to the pattern rules. A
-    // YAML file the store refuses for a duplicate key is read as its readers read it.
-    let tree = match store::load_plain(format, data) {
-        Ok(tree) => tree,
-        Err(store::StoreError::DuplicateKey { .. }) if format == Format::Yaml => {
-            match lenient_yaml(data) {
-                Some(branches) => crate::tree::Tree {
-                    branches,
-                    ..Default::default()
-                },
-                None => return Vec::new(),
-            }
-        }
-        Err(_) => return Vec::new(),
-    };
-    if !tree
-        .branches
-        .iter()
-        .any(|doc| k8s::objects(doc).into_iter().any(is_secret))
-    {
+    let Some(tree) = secret_tree(format, data) else {
         return Vec::new();
-    }
+    };
     // Values are placed by their path in the document; when that cannot be had, by searching
     // forward from the document's start for the key.
     let places = Places::of(data).filter(|p| p.docs() == tree.branches.len());
@@ -553,21 +594,8 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
             let sops = secret.is_sops();
             // The `kind` key's line (the last one when it repeats: kubectl's), and the
             // document's anchored nodes.
-            let line_of = |at: usize| line_at(data, at).0;
-            let mut also: Vec<(usize, usize)> = place(&["kind"])
-                .or_else(|| find_key(data, obj_start, "kind"))
-                .map(|at| (line_of(at), line_of(at)))
-                .into_iter()
-                .collect();
-            if let Some(p) = &places {
-                also.extend(
-                    p.anchored(d)
-                        .iter()
-                        .map(|r| (line_of(r.start), line_of(r.end.max(r.start + 1) - 1))),
-                );
-            }
-            also.sort_unstable();
-            also.dedup();
+            let kind_at = place(&["kind"]).or_else(|| find_key(data, obj_start, "kind"));
+            let also = also_lines(data, places.as_ref(), d, kind_at);
             {
                 let mut key_cursor = cursor;
                 let mut current: Option<Field> = None;
@@ -599,17 +627,7 @@ pub fn check(path: &str, data: &[u8], engine: &Engine) -> Vec<Finding> {
                     // A sops-encrypted Secret must keep every value encrypted: one its rules
                     // leave in plaintext (`--encrypted-regex '^data$'` and a `stringData` added
                     // by hand) is as readable as an unencrypted Secret.
-                    let message = if sops {
-                        format!(
-                            "Secret {name:?} stores {}.{key} in plaintext in a sops file whose rules leave it unencrypted; encrypt it again: shroud decrypt -i --ignore-mac {path} && shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path}",
-                            entry.field.name()
-                        )
-                    } else {
-                        format!(
-                            "Secret {name:?} stores {}.{key} in plaintext (base64 is not encryption); encrypt it: shroud encrypt -i --encrypted-regex '^(data|stringData)$' {path}",
-                            entry.field.name()
-                        )
-                    };
+                    let message = plaintext_message(sops, &name, entry.field.name(), key, path);
                     out.extend(judge(
                         engine,
                         data,
