@@ -1172,3 +1172,193 @@ fn edit_errors_on_a_terminal_are_sanitised() {
     );
     assert!(shown.contains("bad\\e[31m.yaml: syntax error"), "{shown:?}");
 }
+
+// ---- Red team: hygiene promises ---------------------------------------------------------------
+
+/// Sends signal number `sig` to `pid` (numbers, so that real-time signals work too).
+fn send_signal(sig: i32, pid: u32) {
+    let st = std::process::Command::new("kill")
+        .args(["-s", &sig.to_string(), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -s {sig} {pid}");
+}
+
+/// Whether `status` says the process ended because of signal `sig`: killed by it, or (for a
+/// signal that cannot be re-raised, such as a real-time one) exit status 128 + `sig`.
+fn ended_by(status: std::process::ExitStatus, sig: i32) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(sig) || status.code() == Some(128 + sig)
+}
+
+/// Waits (at most `secs`) until `cond` holds.
+#[track_caller]
+fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// An encrypted `e.yaml` with a recognisable secret value.
+fn encrypted_yaml(sb: &Sandbox) {
+    sb.write("e.yaml", "db:\n  password: Zx8SECRETqL2\n");
+    assert_code(
+        &sb.cmd()
+            .args(["encrypt", "-i", "-a", TEST_RECIPIENT, "e.yaml"])
+            .run(),
+        0,
+    );
+}
+
+/// Every catchable signal that ends the process, not only INT/TERM/HUP/QUIT, removes the
+/// plaintext of `edit` and `exec-file` (in the RAM-backed temp dir) and the lock file.
+#[test]
+fn every_terminating_signal_removes_edit_and_exec_plaintext() {
+    let rt = libc::SIGRTMIN() + 2;
+    for sig in [
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+        libc::SIGPWR,
+        rt,
+    ] {
+        for verb in ["edit", "exec-file"] {
+            let sb = Sandbox::new();
+            let tmp = sb.path("tmp");
+            std::fs::create_dir_all(&tmp).unwrap();
+            encrypted_yaml(&sb);
+            let mut cmd = sb.with_key();
+            cmd.env("TMPDIR", &tmp).env("XDG_RUNTIME_DIR", &tmp);
+            if verb == "edit" {
+                cmd.env("EDITOR", "sh -c 'touch ready; exec sleep 30' --")
+                    .args(["edit", "e.yaml"]);
+            } else {
+                cmd.args([
+                    "exec-file",
+                    "--no-fifo",
+                    "e.yaml",
+                    "touch ready; sleep 30 #{}",
+                ]);
+            }
+            let mut child = cmd
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            wait_until(20, "the editor or command starts", || {
+                sb.path("ready").exists()
+            });
+            assert!(!leftovers(&tmp).is_empty(), "{verb}: no temp dir");
+            send_signal(sig, child.id());
+            let status = child.wait().unwrap();
+            assert!(ended_by(status, sig), "{verb} signal {sig}: {status:?}");
+            let left = leftovers(&tmp);
+            assert!(
+                left.is_empty(),
+                "{verb} signal {sig}: plaintext left in {left:?}"
+            );
+            assert!(
+                !sb.path(".e.yaml.shroud-lock").exists(),
+                "{verb} signal {sig}: lock file left"
+            );
+        }
+    }
+}
+
+/// SIGUSR1 (or a real-time signal) while `decrypt -i` writes its temp file next to the file:
+/// the temp file, which holds the plaintext, is removed before the process ends.
+#[test]
+fn a_signal_during_decrypt_in_place_removes_its_temp_file() {
+    let sb = Sandbox::new();
+    // A large binary file: its one value decrypts fast, and writing it takes a while.
+    let line =
+        "SECRET-0123456789-abcdefghijklmnopqrstuvwxyz-0123456789-abcdefghijklmnopqrstuvwxyz\n";
+    sb.write("big.bin", &line.repeat(48 * 1024 * 1024 / line.len()));
+    assert_code(
+        &sb.cmd()
+            .args(["encrypt", "-i", "-a", TEST_RECIPIENT, "big.bin"])
+            .run(),
+        0,
+    );
+    let encrypted = std::fs::read(sb.path("big.bin")).unwrap();
+    let temps = |pid: u32| -> Vec<String> {
+        std::fs::read_dir(sb.path("."))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&format!(".shroud-{pid}-")) && n.ends_with(".tmp"))
+            .collect()
+    };
+    let mut caught = 0;
+    for sig in [libc::SIGUSR1, libc::SIGRTMIN() + 1] {
+        for _attempt in 0..10 {
+            std::fs::write(sb.path("big.bin"), &encrypted).unwrap();
+            let mut child = sb
+                .with_key()
+                .args(["decrypt", "-i", "big.bin"])
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let pid = child.id();
+            // Poll for the temp file; the write ends when the process does.
+            let seen = loop {
+                if !temps(pid).is_empty() {
+                    break true;
+                }
+                if child.try_wait().unwrap().is_some() {
+                    break false;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            };
+            if !seen {
+                continue;
+            }
+            send_signal(sig, pid);
+            let status = child.wait().unwrap();
+            if status.success() {
+                // The rename came first: nothing to check this time.
+                continue;
+            }
+            assert!(ended_by(status, sig), "signal {sig}: {status:?}");
+            assert!(
+                temps(pid).is_empty(),
+                "signal {sig}: decrypt -i left its plaintext temp file {:?}",
+                temps(pid)
+            );
+            assert!(!sb.path(".big.bin.shroud-lock").exists());
+            caught += 1;
+            break;
+        }
+    }
+    assert_eq!(caught, 2, "the write was never caught in progress");
+}
+
+/// SIGTERM (HUP, QUIT) to `edit` while the editor runs: shroud ends with that signal, never
+/// with exit 201 ("the editor failed") because the forwarded signal ended the editor first.
+#[test]
+fn a_signal_to_edit_ends_it_with_the_signal_not_exit_201() {
+    let sb = Sandbox::new();
+    encrypted_yaml(&sb);
+    let runs: Vec<i32> = std::iter::repeat_n(libc::SIGTERM, 20)
+        .chain([libc::SIGHUP, libc::SIGQUIT, libc::SIGHUP, libc::SIGQUIT])
+        .collect();
+    for sig in runs {
+        let _ = std::fs::remove_file(sb.path("ready"));
+        let mut child = sb
+            .with_key()
+            .env("EDITOR", "sh -c 'touch ready; exec sleep 30' --")
+            .args(["edit", "e.yaml"])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until(20, "the editor starts", || sb.path("ready").exists());
+        send_signal(sig, child.id());
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(sig), "signal {sig}: {status:?}");
+    }
+}
