@@ -1362,3 +1362,74 @@ fn a_signal_to_edit_ends_it_with_the_signal_not_exit_201() {
         assert_eq!(status.signal(), Some(sig), "signal {sig}: {status:?}");
     }
 }
+
+/// Runs `shroud scan ARGS` with `input` on its standard input (a pipe).
+fn scan_with_stdin(sb: &Sandbox, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = sb
+        .cmd()
+        .arg("scan")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// `scan` of a path that is a pipe (`/dev/stdin`, `<(…)`), a FIFO or a device reads it (as
+/// gitleaks users pipe into it): its findings are reported; more than the size limit is
+/// reported skipped; one that cannot be read fails the scan (exit 2). Never "0 findings" for
+/// input that was not read.
+#[test]
+fn scan_reads_pipes_fifos_and_devices_named_on_the_command_line() {
+    let sb = Sandbox::new();
+    let secret = format!("db_{}{} = \"{}\"\n", "pass", "word", "Zx8q-SECRET-qL2w");
+
+    let out = scan_with_stdin(&sb, &["/dev/stdin"], &secret);
+    assert_code(&out, 1);
+    assert!(stdout(&out).contains("/dev/stdin:1:"), "{}", stdout(&out));
+
+    let fifo = sb.path("f.env");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (f2, s2) = (fifo.clone(), secret.clone());
+    let writer = std::thread::spawn(move || std::fs::write(f2, s2));
+    let out = run_bounded(sb.cmd().args(["scan", "f.env"]), 60);
+    writer.join().unwrap().unwrap();
+    assert_code(&out, 1);
+    assert!(stdout(&out).contains("f.env:1:"), "{}", stdout(&out));
+
+    // Larger than the limit: skipped, and said so.
+    let big = format!("{secret}{}\n", "x".repeat(4000));
+    let out = scan_with_stdin(&sb, &["--max-file-size", "1000", "/dev/stdin"], &big);
+    assert!(
+        stderr(&out).contains("1 skipped"),
+        "code {:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+    // A device: read, bounded (/dev/zero is endless: skipped as too large / binary).
+    let out = run_bounded(sb.cmd().args(["scan", "/dev/zero"]), 60);
+    assert!(stderr(&out).contains("1 skipped"), "{}", stderr(&out));
+
+    // A socket cannot be read: the scan fails, exit 2, naming it.
+    let _listener = std::os::unix::net::UnixListener::bind(sb.path("s.sock")).unwrap();
+    let out = run_bounded(sb.cmd().args(["scan", "s.sock"]), 60);
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("s.sock"), "{}", stderr(&out));
+}
