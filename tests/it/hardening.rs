@@ -1433,3 +1433,193 @@ fn scan_reads_pipes_fifos_and_devices_named_on_the_command_line() {
     assert_code(&out, 2);
     assert!(stderr(&out).contains("s.sock"), "{}", stderr(&out));
 }
+
+/// `edit` refuses what the final write would refuse (a file with other names without
+/// `--force`; as another user, a file whose owner it cannot keep) before the editor starts, with
+/// the write's error: the user's edits are never thrown away after the editor closed.
+#[test]
+fn edit_refuses_before_the_editor_starts_what_the_write_would_refuse() {
+    let sb = Sandbox::new();
+    encrypted_yaml(&sb);
+    std::fs::hard_link(sb.path("e.yaml"), sb.path("other-name.yaml")).unwrap();
+    let editor = script(
+        &sb,
+        "ed.sh",
+        &format!(
+            "touch '{}'\nsed -i 's/Zx8SECRETqL2/changed/' \"$1\"\n",
+            sb.path("started").display()
+        ),
+    );
+    let before = sb.read("e.yaml");
+    let out = sb
+        .with_key()
+        .env("EDITOR", &editor)
+        .args(["edit", "e.yaml"])
+        .run();
+    assert_code(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("hard links") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(!sb.path("started").exists(), "the editor was started");
+    assert_eq!(sb.read("e.yaml"), before);
+    // With --force the same edit is made and saved.
+    let out = sb
+        .with_key()
+        .env("EDITOR", &editor)
+        .args(["edit", "--force", "e.yaml"])
+        .run();
+    assert_code(&out, 0);
+    assert!(sb.path("started").exists());
+    let out = sb.with_key().args(["decrypt", "e.yaml"]).run();
+    assert!(
+        stdout(&out).contains("password: changed"),
+        "{}",
+        stdout(&out)
+    );
+
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped the ownership case: needs root (CI runs as root)");
+        return;
+    }
+    // nobody edits a group-writable file root owns, in a directory it may write: the write
+    // could not keep the owner, so the editor never starts.
+    use std::os::unix::fs::PermissionsExt;
+    let shared = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let dir = shared.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::copy(sb.path("e.yaml"), dir.join("g.yaml")).unwrap();
+    std::fs::set_permissions(dir.join("g.yaml"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::fs::copy(test_key(), dir.join("key.txt")).unwrap();
+    std::os::unix::fs::chown(dir.join("key.txt"), Some(65534), Some(65534)).unwrap();
+    let before = std::fs::read(dir.join("g.yaml")).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_shroud"))
+        .args(["edit", "g.yaml"])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("SOPS_AGE_KEY_FILE", dir.join("key.txt"))
+        .env("EDITOR", "sh -c 'touch started' --")
+        .run();
+    assert_code(&out, 3);
+    assert!(
+        stderr(&out).contains("belongs to uid 0"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.join("started").exists(), "the editor was started");
+    assert_eq!(std::fs::read(dir.join("g.yaml")).unwrap(), before);
+}
+
+/// keygen says a key file "is now 0600" only once the private file is written: a refused
+/// write (here: other names) leaves it as it was, and says nothing of the kind.
+#[test]
+fn keygen_claims_0600_only_after_the_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let keys = sb.path("keys.txt");
+    assert_code(&sb.cmd().args(["keygen", "-o"]).arg(&keys).run(), 0);
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::hard_link(&keys, sb.path("backup-keys.txt")).unwrap();
+    let out = sb.cmd().args(["keygen", "-o"]).arg(&keys).run();
+    assert_code(&out, 3);
+    assert!(!stderr(&out).contains("0600"), "{}", stderr(&out));
+    assert_eq!(file_mode(&keys), 0o644);
+    std::fs::remove_file(sb.path("backup-keys.txt")).unwrap();
+    let out = sb.cmd().args(["keygen", "-o"]).arg(&keys).run();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("it is now 0600"), "{}", stderr(&out));
+    assert_eq!(file_mode(&keys), 0o600);
+}
+
+/// `decrypt --output` never hands plaintext to another user: an existing output file (or a
+/// symlink's target) another user owns is refused, not rewritten and given to that user, and a
+/// symlink another user planted in a sticky directory is not followed. `-i` keeps its
+/// keep-the-owner rule (`in_place_writes_keep_owner_group_and_mode`).
+#[test]
+fn decrypt_output_never_writes_plaintext_into_another_users_file() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root (CI runs as root)");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    encrypted_yaml(&sb);
+    let top = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let d = top.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tmp = d.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    // The other user (nobody) prepares a file and links.
+    let prep = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(
+            "set -e; cd \"$1\"; touch out.yaml; mkdir -m 700 att; touch att/x; \
+             ln -s \"$1/att/x\" link.yaml; ln -s \"$1/att/new\" dangling.yaml",
+        )
+        .arg("sh")
+        .arg(&tmp)
+        .status()
+        .unwrap();
+    assert!(prep.success());
+    for (name, says) in [
+        ("out.yaml", "belongs to uid 65534"),
+        ("link.yaml", "symbolic link owned by uid 65534"),
+        ("dangling.yaml", "symbolic link owned by uid 65534"),
+    ] {
+        let out = sb
+            .with_key()
+            .args(["decrypt", "--output"])
+            .arg(tmp.join(name))
+            .arg("e.yaml")
+            .run();
+        assert_code(&out, 3);
+        assert!(stderr(&out).contains(says), "{name}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+    assert_eq!(owner(&tmp.join("out.yaml")).0, 65534);
+    assert_eq!(std::fs::read(tmp.join("out.yaml")).unwrap(), b"");
+    assert_eq!(std::fs::read(tmp.join("att/x")).unwrap(), b"");
+    assert!(!tmp.join("att/new").exists());
+    // Nothing anywhere holds the plaintext.
+    for dir in [&tmp, &tmp.join("att")] {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let text = std::fs::read(e.path()).unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&text).contains("Zx8SECRETqL2"),
+                "plaintext in {}",
+                e.path().display()
+            );
+        }
+    }
+    // A file of one's own, and a new file, are written (0600).
+    let mine = tmp.join("mine.yaml");
+    std::fs::write(&mine, "old\n").unwrap();
+    for p in [mine, tmp.join("new.yaml")] {
+        let out = sb
+            .with_key()
+            .args(["decrypt", "--output"])
+            .arg(&p)
+            .arg("e.yaml")
+            .run();
+        assert_code(&out, 0);
+        assert!(
+            std::fs::read_to_string(&p)
+                .unwrap()
+                .contains("Zx8SECRETqL2")
+        );
+        assert_eq!(owner(&p), (0, 0, 0o600));
+    }
+}
