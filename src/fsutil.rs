@@ -248,6 +248,36 @@ fn check_planted_symlinks(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Refuses a file of another user as the target of a [`Mode::Own`] write.
+fn check_own(m: &fs::Metadata) -> io::Result<()> {
+    let me = rustix::process::geteuid().as_raw();
+    if m.uid() == me {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "it belongs to uid {} (shroud runs as uid {me}): shroud does not write plaintext into another user's file; nothing was written (remove it, or write to a new file)",
+            m.uid()
+        ),
+    ))
+}
+
+/// The checks of a [`Mode::Own`] write, for an output that is not replaced but written into
+/// (an existing FIFO or device, `--output /dev/stderr`): no symlink another user planted in a
+/// sticky directory, and no FIFO or socket of another user (who would read what is written;
+/// devices such as `/dev/null` belong to root and are not refused).
+pub fn check_own_output(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    check_planted_symlinks(path)?;
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() || m.file_type().is_fifo() || m.file_type().is_socket() => {
+            check_own(&m)
+        }
+        _ => Ok(()),
+    }
+}
+
 fn stage(path: &Path, mode: Mode) -> io::Result<Staged> {
     let own = matches!(mode, Mode::Own(_));
     if own {
@@ -264,16 +294,7 @@ fn stage(path: &Path, mode: Mode) -> io::Result<Staged> {
         Err(e) => return Err(e),
     };
     if own && let Some(m) = &old {
-        let me = rustix::process::geteuid().as_raw();
-        if m.uid() != me {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "it belongs to uid {} (shroud runs as uid {me}): shroud does not write plaintext into another user's file; nothing was written (remove it, or write to a new file)",
-                    m.uid()
-                ),
-            ));
-        }
+        check_own(m)?;
     }
     if let Some(m) = &old
         && m.nlink() > 1

@@ -61,10 +61,15 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     // `--output` writes plaintext where the user asked: never into (or through a planted
     // link to) a file another user owns, which the in-place "keep the owner" rule would hand
     // to that user. `-i` rewrites the file it read and keeps its owner as every in-place write.
-    let mode = if a.io.output.is_some() {
-        Mode::Own(0o600)
-    } else {
-        Mode::Exactly(0o600)
+    let mode = match &a.io.output {
+        Some(p) => {
+            shroud::fsutil::check_own_output(p).map_err(|source| Error::Write {
+                file: p.display().to_string(),
+                source,
+            })?;
+            Mode::Own(0o600)
+        }
+        None => Mode::Exactly(0o600),
     };
     a.io.write(&input, done.bytes.expose(), mode)?;
     Ok(Outcome::Done)

@@ -1567,7 +1567,8 @@ fn decrypt_output_never_writes_plaintext_into_another_users_file() {
         ])
         .arg(
             "set -e; cd \"$1\"; touch out.yaml; mkdir -m 700 att; touch att/x; \
-             ln -s \"$1/att/x\" link.yaml; ln -s \"$1/att/new\" dangling.yaml",
+             ln -s \"$1/att/x\" link.yaml; ln -s \"$1/att/new\" dangling.yaml; \
+             mkfifo fifo.yaml",
         )
         .arg("sh")
         .arg(&tmp)
@@ -1578,13 +1579,16 @@ fn decrypt_output_never_writes_plaintext_into_another_users_file() {
         ("out.yaml", "belongs to uid 65534"),
         ("link.yaml", "symbolic link owned by uid 65534"),
         ("dangling.yaml", "symbolic link owned by uid 65534"),
+        // A FIFO is written into, not replaced: its owner would read the plaintext.
+        ("fifo.yaml", "belongs to uid 65534"),
     ] {
-        let out = sb
-            .with_key()
-            .args(["decrypt", "--output"])
-            .arg(tmp.join(name))
-            .arg("e.yaml")
-            .run();
+        let out = run_bounded(
+            sb.with_key()
+                .args(["decrypt", "--output"])
+                .arg(tmp.join(name))
+                .arg("e.yaml"),
+            20,
+        );
         assert_code(&out, 3);
         assert!(stderr(&out).contains(says), "{name}: {}", stderr(&out));
         assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
@@ -1596,7 +1600,10 @@ fn decrypt_output_never_writes_plaintext_into_another_users_file() {
     // Nothing anywhere holds the plaintext.
     for dir in [&tmp, &tmp.join("att")] {
         for e in std::fs::read_dir(dir).unwrap().flatten() {
-            let text = std::fs::read(e.path()).unwrap_or_default();
+            if !std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            let text = std::fs::read(e.path()).unwrap();
             assert!(
                 !String::from_utf8_lossy(&text).contains("Zx8SECRETqL2"),
                 "plaintext in {}",
