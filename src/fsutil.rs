@@ -204,7 +204,7 @@ struct Staged {
     target: PathBuf,
     dir: PathBuf,
     mode: u32,
-    tmp: tempfile::NamedTempFile,
+    tmp: tempfile::NamedTempFile<File>,
     /// Dropped after `tmp` (fields drop in order): the temp file is gone first.
     guard: CleanupGuard,
 }
@@ -308,12 +308,24 @@ fn stage(path: &Path, mode: Mode) -> io::Result<Staged> {
         (Mode::KeepOr(m), None) => m,
     };
     remove_stale_temps(&dir);
+    // The name is registered for removal on signals before the file exists: no moment when a
+    // signal could leave it behind.
+    let mut guard = None;
     let tmp = tempfile::Builder::new()
         .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
         .suffix(TEMP_SUFFIX)
-        .permissions(Permissions::from_mode(0o600))
-        .tempfile_in(&dir)?;
-    let guard = on_signal_remove(tmp.path());
+        .make_in(&dir, |p| {
+            guard = Some(on_signal_remove(p));
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(p)
+        })?;
+    let Some(guard) = guard else {
+        return Err(io::Error::other("the temp file was not registered"));
+    };
     // Owner first: a change of owner clears set-id bits, which the mode then restores. A file
     // of one's own (`Mode::Own`) keeps the writer as its owner.
     if let Some(m) = &old
@@ -345,7 +357,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
     tmp.as_file()
         .set_permissions(Permissions::from_mode(mode))?;
     tmp.as_file().sync_all()?;
-    tmp.persist(&target).map_err(|e| e.error)?;
+    {
+        // The rename happens under the registry's lock, while the temp file is still
+        // registered: a signal handler cleaning up either waits for the rename (and the file is
+        // complete) or has taken the temp file already (then no rename: it is removed, and the
+        // process is ending).
+        let mut reg = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(i) = reg.iter().rposition(|p| p == tmp.path()) else {
+            drop(reg);
+            wait_for_the_end();
+        };
+        tmp.persist(&target).map_err(|e| e.error)?;
+        reg.swap_remove(i);
+    }
     guard.disarm();
     if let Ok(d) = File::open(&dir) {
         let _ = d.sync_all();
@@ -570,10 +594,20 @@ pub fn on_signal_remove(path: &Path) -> CleanupGuard {
     }
 }
 
+/// The registry was emptied by [`cleanup_on_signal`]: the process is ending by a signal, and
+/// its handler ends it. Nothing more may be written.
+fn wait_for_the_end() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
 /// Scrubs and removes every registered path. Called by the binary's signal handler just
-/// before the process exits.
+/// before the process exits; the registry stays locked meanwhile, so a write in progress
+/// cannot rename its temp file into place under the cleanup.
 pub fn cleanup_on_signal() {
-    let paths = std::mem::take(&mut *CLEANUP.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut reg = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+    let paths = std::mem::take(&mut *reg);
     for p in paths {
         match fs::symlink_metadata(&p) {
             Ok(m) if m.is_dir() => {
