@@ -24,6 +24,12 @@ pub enum Mode {
     KeepOr(u32),
     /// Always this mode (plaintext secrets: 0600).
     Exactly(u32),
+    /// Always this mode, and the file is the writer's own: an existing file (or a symlink's
+    /// target) that belongs to another user is refused, never given that owner, and a symlink
+    /// another user planted in a sticky world-writable directory is not followed (the kernel's
+    /// `fs.protected_symlinks` rule). For plaintext written where the user asked
+    /// (`decrypt --output`).
+    Own(u32),
 }
 
 /// The largest input shroud reads into memory (encrypting or decrypting a file holds a few
@@ -192,10 +198,91 @@ fn check_regular(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Atomically replaces (or creates) the file `path` resolves to with `bytes`. A crash at any
-/// point leaves either the old or the new content, never a mix and never nothing; the temp
-/// file is removed if the process is killed by a signal.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
+/// A temp file next to the resolved target, owner and group already those of the file it
+/// will replace: what [`write_atomic`] checks and prepares before it writes a byte.
+struct Staged {
+    target: PathBuf,
+    dir: PathBuf,
+    mode: u32,
+    tmp: tempfile::NamedTempFile<File>,
+    /// Dropped after `tmp` (fields drop in order): the temp file is gone first.
+    guard: CleanupGuard,
+}
+
+/// Refuses a symlink (or chain of them) at `path` that another user owns in a sticky
+/// world-writable directory (`/tmp`): the kernel's `fs.protected_symlinks` rule, which a
+/// rename over the link's target would bypass.
+fn check_planted_symlinks(path: &Path) -> io::Result<()> {
+    let me = rustix::process::geteuid().as_raw();
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        let Ok(m) = fs::symlink_metadata(&p) else {
+            return Ok(());
+        };
+        if !m.file_type().is_symlink() {
+            return Ok(());
+        }
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let d = fs::metadata(&dir)?;
+        if d.mode() & 0o1002 == 0o1002 && m.uid() != me && m.uid() != d.uid() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is a symbolic link owned by uid {} in the shared directory {}: shroud does not follow it (it may have been planted; fs.protected_symlinks); nothing was written",
+                    p.display(),
+                    m.uid(),
+                    dir.display()
+                ),
+            ));
+        }
+        let next = fs::read_link(&p)?;
+        p = if next.is_relative() {
+            dir.join(next)
+        } else {
+            next
+        };
+    }
+    Ok(())
+}
+
+/// Refuses a file of another user as the target of a [`Mode::Own`] write.
+fn check_own(m: &fs::Metadata) -> io::Result<()> {
+    let me = rustix::process::geteuid().as_raw();
+    if m.uid() == me {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "it belongs to uid {} (shroud runs as uid {me}): shroud does not write plaintext into another user's file; nothing was written (remove it, or write to a new file)",
+            m.uid()
+        ),
+    ))
+}
+
+/// The checks of a [`Mode::Own`] write, for an output that is not replaced but written into
+/// (an existing FIFO or device, `--output /dev/stderr`): no symlink another user planted in a
+/// sticky directory, and no FIFO or socket of another user (who would read what is written;
+/// devices such as `/dev/null` belong to root and are not refused).
+pub fn check_own_output(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    check_planted_symlinks(path)?;
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() || m.file_type().is_fifo() || m.file_type().is_socket() => {
+            check_own(&m)
+        }
+        _ => Ok(()),
+    }
+}
+
+fn stage(path: &Path, mode: Mode) -> io::Result<Staged> {
+    let own = matches!(mode, Mode::Own(_));
+    if own {
+        check_planted_symlinks(path)?;
+    }
     let target = resolve_target(path)?;
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -206,6 +293,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
+    if own && let Some(m) = &old {
+        check_own(m)?;
+    }
     if let Some(m) = &old
         && m.nlink() > 1
         && !ALLOW_LINKED.load(Ordering::SeqCst)
@@ -213,31 +303,87 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
         return Err(hard_links_refused(m.nlink()));
     }
     let mode = match (mode, &old) {
-        (Mode::Exactly(m), _) => m,
+        (Mode::Exactly(m) | Mode::Own(m), _) => m,
         (Mode::KeepOr(_), Some(m)) => m.permissions().mode() & 0o7777,
         (Mode::KeepOr(m), None) => m,
     };
     remove_stale_temps(&dir);
-    let mut tmp = tempfile::Builder::new()
+    // The name is registered for removal on signals before the file exists: no moment when a
+    // signal could leave it behind.
+    let mut guard = None;
+    let tmp = tempfile::Builder::new()
         .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
         .suffix(TEMP_SUFFIX)
-        .permissions(Permissions::from_mode(0o600))
-        .tempfile_in(&dir)?;
-    let guard = on_signal_remove(tmp.path());
-    // Owner first: a change of owner clears set-id bits, which the mode then restores.
-    if let Some(m) = &old {
+        .make_in(&dir, |p| {
+            guard = Some(on_signal_remove(p));
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(p)
+        })?;
+    let Some(guard) = guard else {
+        return Err(io::Error::other("the temp file was not registered"));
+    };
+    // Owner first: a change of owner clears set-id bits, which the mode then restores. A file
+    // of one's own (`Mode::Own`) keeps the writer as its owner.
+    if let Some(m) = &old
+        && !own
+    {
         keep_owner(tmp.as_file(), m)?;
     }
+    Ok(Staged {
+        target,
+        dir,
+        mode,
+        tmp,
+        guard,
+    })
+}
+
+/// Atomically replaces (or creates) the file `path` resolves to with `bytes`. A crash at any
+/// point leaves either the old or the new content, never a mix and never nothing; the temp
+/// file is removed if the process is killed by a signal.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
+    let Staged {
+        target,
+        dir,
+        mode,
+        mut tmp,
+        guard,
+    } = stage(path, mode)?;
     tmp.write_all(bytes)?;
     tmp.as_file()
         .set_permissions(Permissions::from_mode(mode))?;
     tmp.as_file().sync_all()?;
-    tmp.persist(&target).map_err(|e| e.error)?;
+    {
+        // The rename happens under the registry's lock, while the temp file is still
+        // registered: a signal handler cleaning up either waits for the rename (and the file is
+        // complete) or has taken the temp file already (then no rename: it is removed, and the
+        // process is ending).
+        let mut reg = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(i) = reg.iter().rposition(|p| p == tmp.path()) else {
+            drop(reg);
+            wait_for_the_end();
+        };
+        tmp.persist(&target).map_err(|e| e.error)?;
+        reg.swap_remove(i);
+    }
     guard.disarm();
     if let Ok(d) = File::open(&dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Checks, before the work that produces the content (an editor session), that
+/// [`write_atomic`]`(path, _, mode)` would not refuse: a special file, other names (hard
+/// links), an owner that cannot be kept, a directory that cannot take the temp file. The error
+/// is the one the write would give. A failure only the write itself meets (a full disk)
+/// remains possible.
+pub fn check_writable(path: &Path, mode: Mode) -> io::Result<()> {
+    stage(path, mode).map(drop)
 }
 
 const TEMP_PREFIX: &str = ".shroud-";
@@ -448,10 +594,20 @@ pub fn on_signal_remove(path: &Path) -> CleanupGuard {
     }
 }
 
+/// The registry was emptied by [`cleanup_on_signal`]: the process is ending by a signal, and
+/// its handler ends it. Nothing more may be written.
+fn wait_for_the_end() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
 /// Scrubs and removes every registered path. Called by the binary's signal handler just
-/// before the process exits.
+/// before the process exits; the registry stays locked meanwhile, so a write in progress
+/// cannot rename its temp file into place under the cleanup.
 pub fn cleanup_on_signal() {
-    let paths = std::mem::take(&mut *CLEANUP.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut reg = CLEANUP.lock().unwrap_or_else(|e| e.into_inner());
+    let paths = std::mem::take(&mut *reg);
     for p in paths {
         match fs::symlink_metadata(&p) {
             Ok(m) if m.is_dir() => {

@@ -107,7 +107,8 @@ fn list_dir(root: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<()> {
 /// verification, the scanner, the audit): inside a git work tree, every file git tracks
 /// (whether or not `.gitignore` matches it) and every untracked file that is not ignored;
 /// outside one, every file `.gitignore` files do not exclude. A path that names a file is
-/// taken as it is.
+/// taken as it is, and so is one that names a FIFO, a pipe or a device (read by the caller,
+/// never silently left out).
 pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut first_error = None;
     let out = walk_each(paths, &mut |e| {
@@ -125,11 +126,13 @@ fn walk_each(paths: &[PathBuf], err: &mut dyn FnMut(Error)) -> Vec<PathBuf> {
     for p in paths {
         let listed = match std::fs::metadata(p) {
             Ok(m) if m.is_dir() => list_dir(p, &mut out, 0),
-            Ok(m) if m.is_file() => {
+            // A named file is taken as it is; so is a named FIFO, pipe (`/dev/stdin`,
+            // `<(…)`) or device: the caller reads it (or fails to, and says so) rather than
+            // the walk dropping it unread.
+            Ok(_) => {
                 out.push(p.clone());
                 Ok(())
             }
-            Ok(_) => Ok(()),
             Err(e) => Err(walk_error(p, e)),
         };
         if let Err(e) = listed {

@@ -65,6 +65,10 @@ pub enum BackupError {
     /// The age library failed while building or opening the bundle.
     #[error("{0}")]
     Crypto(String),
+    /// An identity source (a key file, `SOPS_AGE_KEY`, a Secret's key) holds something that is
+    /// not an age identity: `why`, with the line.
+    #[error("{why}; nothing was written")]
+    KeyFile { origin: String, why: String },
 }
 
 impl crate::error::Failure for BackupError {
@@ -72,7 +76,7 @@ impl crate::error::Failure for BackupError {
         use crate::error::ExitCode as C;
         match self {
             BackupError::NothingToBackUp | BackupError::NoProtection => C::Usage,
-            BackupError::BadRecipient(_) => C::InvalidConfig,
+            BackupError::BadRecipient(_) | BackupError::KeyFile { .. } => C::InvalidConfig,
             BackupError::Corrupt(_) => C::Integrity,
             BackupError::UnknownFormat(_) | BackupError::BadShare { .. } => C::InvalidInput,
             BackupError::WrongPassphrase
@@ -86,10 +90,14 @@ impl crate::error::Failure for BackupError {
 }
 
 impl BackupError {
-    /// As a library error about `file` (the bundle).
+    /// As a library error about `file` (the bundle), or about the key file at fault.
     pub fn about(self, file: &str) -> crate::error::Error {
+        let file = match &self {
+            BackupError::KeyFile { origin, .. } => origin.clone(),
+            _ => file.to_owned(),
+        };
         crate::error::Error::Procedure {
-            file: Some(file.to_owned()),
+            file: Some(file),
             failure: Box::new(self),
         }
     }
@@ -175,11 +183,44 @@ fn fingerprint(recipient: &str) -> String {
 /// fingerprint.
 fn identity_lines(src: &Source) -> Result<Vec<(SecretString, String, String)>, BackupError> {
     use crate::keysource::age::{IdentityPublic, identity_public, is_identity_line};
-    let text = src.text.as_str().unwrap_or_default();
+    let bad = |why: String| BackupError::KeyFile {
+        origin: src.label.clone(),
+        why,
+    };
+    let Some(text) = src.text.as_str() else {
+        return Err(bad(
+            "not a text file of age identities (it is not UTF-8)".into()
+        ));
+    };
+    if text.starts_with('\u{feff}') {
+        return Err(bad(
+            "the file starts with a byte-order mark (BOM), as some Windows editors save UTF-8; age and sops cannot read it either: save it as UTF-8 without BOM".into(),
+        ));
+    }
     let mut out = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if !is_identity_line(line) {
+    // As age reads an identity file: blank lines and `#` comments, every other line one identity.
+    for (i, line) in text.lines().map(str::trim).enumerate() {
+        let n = i + 1;
+        if line.is_empty() || line.starts_with('#') {
             continue;
+        }
+        if !is_identity_line(line) {
+            let what = if line.starts_with("-----BEGIN") {
+                format!(
+                    "line {n} starts an SSH or PEM private key, not an age identity: `keys backup` backs up age identities (AGE-SECRET-KEY-…, AGE-PLUGIN-…) and PGP keys (--pgp); keep a copy of the SSH key itself"
+                )
+            } else if line.starts_with("ssh-") || line.starts_with("ecdsa-sha2-") {
+                format!("line {n} is an SSH public key, not an age identity")
+            } else if line.starts_with("age1") {
+                format!(
+                    "line {n} is an age recipient (a public key), not an age identity (AGE-SECRET-KEY-…)"
+                )
+            } else {
+                format!(
+                    "line {n} is not an age identity (neither a # comment nor an AGE-SECRET-KEY-… or AGE-PLUGIN-… line)"
+                )
+            };
+            return Err(bad(what));
         }
         let named = match identity_public(line) {
             Some(IdentityPublic::Recipient(r)) => {
@@ -191,9 +232,8 @@ fn identity_lines(src: &Source) -> Result<Vec<(SecretString, String, String)>, B
                 (format!("age-plugin-{name} identity"), fingerprint(line))
             }
             None => {
-                return Err(BackupError::Corrupt(format!(
-                    "{} holds an invalid identity line",
-                    src.label
+                return Err(bad(format!(
+                    "line {n} is not an age identity: it starts like one but does not parse (mistyped, cut off or with extra characters)"
                 )));
             }
         };

@@ -58,6 +58,19 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let bytes = std::mem::take(&mut input.bytes);
     let done = common::block_on(file::decrypt(&f, bytes, &keyring))?;
     common::report_notes(&done.notes);
-    a.io.write(&input, done.bytes.expose(), Mode::Exactly(0o600))?;
+    // `--output` writes plaintext where the user asked: never into (or through a planted
+    // link to) a file another user owns, which the in-place "keep the owner" rule would hand
+    // to that user. `-i` rewrites the file it read and keeps its owner as every in-place write.
+    let mode = match &a.io.output {
+        Some(p) => {
+            shroud::fsutil::check_own_output(p).map_err(|source| Error::Write {
+                file: p.display().to_string(),
+                source,
+            })?;
+            Mode::Own(0o600)
+        }
+        None => Mode::Exactly(0o600),
+    };
+    a.io.write(&input, done.bytes.expose(), mode)?;
     Ok(Outcome::Done)
 }

@@ -46,6 +46,9 @@ pub struct Args {
     pub force: common::ForceArg,
 }
 
+/// How the edited file is written: its mode kept (a new one 0644, as sops), owner kept.
+const WRITE_MODE: Mode = Mode::KeepOr(0o644);
+
 fn template(fmt: Format) -> &'static [u8] {
     match fmt {
         Format::Yaml => b"# Replace this example with your secrets. Comments are encrypted too.\nexample_key: example_value\nexample_list:\n    - item\n",
@@ -224,6 +227,13 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     };
 
     let editor = editor()?;
+    // What the final write would refuse (other names, an owner that cannot be kept, a
+    // directory that cannot take the new file) is refused now, before the user spends time in
+    // the editor, with the error the write would give.
+    fsutil::check_writable(&a.file, WRITE_MODE).map_err(|source| Error::Write {
+        file: label.clone(),
+        source,
+    })?;
     let dir = common::private_tempdir("shroud-edit-")?;
     let name = a
         .file
@@ -301,6 +311,19 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         (None, None) => unreachable!("either the file existed or a spec was built"),
     };
     let bytes = document::emit_encrypted(&label, fmt, tree, &md, opts)?;
-    common::write_output(Sink::File(&a.file), &bytes, Mode::KeepOr(0o644))?;
+    // A failure only the write meets (a full disk): the edited plaintext is never kept, so
+    // the error says the edit is lost.
+    common::write_output(Sink::File(&a.file), &bytes, WRITE_MODE).map_err(|e| match e {
+        Error::Write { file, source } => Error::Write {
+            file,
+            source: std::io::Error::new(
+                source.kind(),
+                format!(
+                    "{source}; your edit was lost (shroud never keeps the plaintext on disk): fix this and edit again"
+                ),
+            ),
+        },
+        other => other,
+    })?;
     Ok(Outcome::Done)
 }

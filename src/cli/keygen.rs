@@ -43,21 +43,21 @@ pub fn run(a: Args) -> Result<Outcome> {
             source,
         })?;
     }
+    let _lock = super::common::lock(&path)?;
     let existed = path.exists();
-    if existed
-        && let Ok(m) = std::fs::metadata(&path)
-        && m.permissions().mode() & 0o077 != 0
-    {
+    let was_open =
+        existed && std::fs::metadata(&path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0);
+    fsutil::append_private(&path, identity.expose()).map_err(|source| Error::Write {
+        file: path.display().to_string(),
+        source,
+    })?;
+    // Said once the private file is in place: a refused write leaves the old mode.
+    if was_open {
         super::common::warn(&format!(
             "{} was readable by other users; it is now 0600",
             path.display()
         ));
     }
-    let _lock = super::common::lock(&path)?;
-    fsutil::append_private(&path, identity.expose()).map_err(|source| Error::Write {
-        file: path.display().to_string(),
-        source,
-    })?;
     super::messages::note(&format!(
         "shroud: {} identity {} {}",
         if existed { "appended" } else { "wrote" },

@@ -581,3 +581,66 @@ fn restore_adds_to_an_existing_key_file() {
     assert_code(&sb.cmd().args(["decrypt", "team.yaml"]).run(), 0);
     assert_code(&sb.cmd().args(["decrypt", "mine.yaml"]).run(), 128);
 }
+
+/// A key file `keys backup` cannot read is named with the line at fault and exits 5 (invalid
+/// keys), never "the bundle is damaged" (51) nor "no age identities … pass --key-file" when one
+/// was passed: a mistyped identity, a byte-order mark, an SSH key.
+#[test]
+fn a_malformed_key_file_is_named_with_its_line_not_as_a_damaged_bundle() {
+    let sb = Sandbox::new();
+    let key = std::fs::read_to_string(test_key()).unwrap();
+    let identity = key
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap()
+        .to_owned();
+    let cases = [
+        (
+            "typo.txt",
+            format!("# my key\n{identity}X\n"),
+            "line 2 is not an age identity",
+        ),
+        (
+            "bom.txt",
+            format!("\u{feff}{identity}\n"),
+            "byte-order mark (BOM)",
+        ),
+        (
+            "ssh.txt",
+            format!(
+                "-----BEGIN {} PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END {} PRIVATE KEY-----\n",
+                "OPENSSH", "OPENSSH"
+            ),
+            "SSH",
+        ),
+        (
+            "recipient.txt",
+            format!("{TEST_RECIPIENT}\n"),
+            "line 1 is an age recipient (a public key)",
+        ),
+    ];
+    for (name, text, says) in cases {
+        let p = sb.write(name, &text);
+        let out = keys(&sb)
+            .args(["backup", "--key-file"])
+            .arg(&p)
+            .args(["--recipient", TEST_RECIPIENT, "-o", "backup.json"])
+            .run();
+        assert_code(&out, 5);
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!("shroud: {}: ", p.display())) && err.contains(says),
+            "{name}: {err}"
+        );
+        assert!(
+            !err.contains("damaged") && !err.contains("pass --key-file"),
+            "{name}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(
+            !err.contains(&identity[20..]),
+            "{name}: the key leaked: {err}"
+        );
+        assert!(!sb.path("backup.json").exists(), "{name}");
+    }
+}

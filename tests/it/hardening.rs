@@ -1172,3 +1172,461 @@ fn edit_errors_on_a_terminal_are_sanitised() {
     );
     assert!(shown.contains("bad\\e[31m.yaml: syntax error"), "{shown:?}");
 }
+
+// ---- Red team: hygiene promises ---------------------------------------------------------------
+
+/// Sends signal number `sig` to `pid` (numbers, so that real-time signals work too).
+fn send_signal(sig: i32, pid: u32) {
+    let st = std::process::Command::new("kill")
+        .args(["-s", &sig.to_string(), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -s {sig} {pid}");
+}
+
+/// Whether `status` says the process ended because of signal `sig`: killed by it, or (for a
+/// signal that cannot be re-raised, such as a real-time one) exit status 128 + `sig`.
+fn ended_by(status: std::process::ExitStatus, sig: i32) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(sig) || status.code() == Some(128 + sig)
+}
+
+/// Waits (at most `secs`) until `cond` holds.
+#[track_caller]
+fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// An encrypted `e.yaml` with a recognisable secret value.
+fn encrypted_yaml(sb: &Sandbox) {
+    sb.write("e.yaml", "db:\n  password: Zx8SECRETqL2\n");
+    assert_code(
+        &sb.cmd()
+            .args(["encrypt", "-i", "-a", TEST_RECIPIENT, "e.yaml"])
+            .run(),
+        0,
+    );
+}
+
+/// Every catchable signal that ends the process, not only INT/TERM/HUP/QUIT, removes the
+/// plaintext of `edit` and `exec-file` (in the RAM-backed temp dir) and the lock file.
+#[test]
+fn every_terminating_signal_removes_edit_and_exec_plaintext() {
+    let rt = libc::SIGRTMIN() + 2;
+    for sig in [
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+        libc::SIGPWR,
+        rt,
+    ] {
+        for verb in ["edit", "exec-file"] {
+            let sb = Sandbox::new();
+            let tmp = sb.path("tmp");
+            std::fs::create_dir_all(&tmp).unwrap();
+            encrypted_yaml(&sb);
+            let mut cmd = sb.with_key();
+            cmd.env("TMPDIR", &tmp).env("XDG_RUNTIME_DIR", &tmp);
+            if verb == "edit" {
+                cmd.env("EDITOR", "sh -c 'touch ready; exec sleep 30' --")
+                    .args(["edit", "e.yaml"]);
+            } else {
+                cmd.args([
+                    "exec-file",
+                    "--no-fifo",
+                    "e.yaml",
+                    "touch ready; sleep 30 #{}",
+                ]);
+            }
+            let mut child = cmd
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            wait_until(20, "the editor or command starts", || {
+                sb.path("ready").exists()
+            });
+            assert!(!leftovers(&tmp).is_empty(), "{verb}: no temp dir");
+            send_signal(sig, child.id());
+            let status = child.wait().unwrap();
+            assert!(ended_by(status, sig), "{verb} signal {sig}: {status:?}");
+            let left = leftovers(&tmp);
+            assert!(
+                left.is_empty(),
+                "{verb} signal {sig}: plaintext left in {left:?}"
+            );
+            assert!(
+                !sb.path(".e.yaml.shroud-lock").exists(),
+                "{verb} signal {sig}: lock file left"
+            );
+        }
+    }
+}
+
+/// SIGUSR1 (or a real-time signal) while `decrypt -i` writes its temp file next to the file:
+/// the temp file, which holds the plaintext, is removed before the process ends.
+#[test]
+fn a_signal_during_decrypt_in_place_removes_its_temp_file() {
+    let sb = Sandbox::new();
+    // A large binary file: its one value decrypts fast, and writing it takes a while.
+    let line =
+        "SECRET-0123456789-abcdefghijklmnopqrstuvwxyz-0123456789-abcdefghijklmnopqrstuvwxyz\n";
+    sb.write("big.bin", &line.repeat(48 * 1024 * 1024 / line.len()));
+    assert_code(
+        &sb.cmd()
+            .args(["encrypt", "-i", "-a", TEST_RECIPIENT, "big.bin"])
+            .run(),
+        0,
+    );
+    let encrypted = std::fs::read(sb.path("big.bin")).unwrap();
+    let temps = |pid: u32| -> Vec<String> {
+        std::fs::read_dir(sb.path("."))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(&format!(".shroud-{pid}-")) && n.ends_with(".tmp"))
+            .collect()
+    };
+    let mut caught = 0;
+    for sig in [libc::SIGUSR1, libc::SIGRTMIN() + 1] {
+        for _attempt in 0..10 {
+            std::fs::write(sb.path("big.bin"), &encrypted).unwrap();
+            let mut child = sb
+                .with_key()
+                .args(["decrypt", "-i", "big.bin"])
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let pid = child.id();
+            // Poll for the temp file; the write ends when the process does.
+            let seen = loop {
+                if !temps(pid).is_empty() {
+                    break true;
+                }
+                if child.try_wait().unwrap().is_some() {
+                    break false;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            };
+            if !seen {
+                continue;
+            }
+            send_signal(sig, pid);
+            let status = child.wait().unwrap();
+            if status.success() {
+                // The rename came first: nothing to check this time.
+                continue;
+            }
+            assert!(ended_by(status, sig), "signal {sig}: {status:?}");
+            assert!(
+                temps(pid).is_empty(),
+                "signal {sig}: decrypt -i left its plaintext temp file {:?}",
+                temps(pid)
+            );
+            assert!(!sb.path(".big.bin.shroud-lock").exists());
+            caught += 1;
+            break;
+        }
+    }
+    assert_eq!(caught, 2, "the write was never caught in progress");
+}
+
+/// SIGTERM (HUP, QUIT) to `edit` while the editor runs: shroud ends with that signal, never
+/// with exit 201 ("the editor failed") because the forwarded signal ended the editor first.
+#[test]
+fn a_signal_to_edit_ends_it_with_the_signal_not_exit_201() {
+    let sb = Sandbox::new();
+    encrypted_yaml(&sb);
+    let runs: Vec<i32> = std::iter::repeat_n(libc::SIGTERM, 20)
+        .chain([libc::SIGHUP, libc::SIGQUIT, libc::SIGHUP, libc::SIGQUIT])
+        .collect();
+    for sig in runs {
+        let _ = std::fs::remove_file(sb.path("ready"));
+        let mut child = sb
+            .with_key()
+            .env("EDITOR", "sh -c 'touch ready; exec sleep 30' --")
+            .args(["edit", "e.yaml"])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until(20, "the editor starts", || sb.path("ready").exists());
+        send_signal(sig, child.id());
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(sig), "signal {sig}: {status:?}");
+    }
+}
+
+/// Runs `shroud scan ARGS` with `input` on its standard input (a pipe).
+fn scan_with_stdin(sb: &Sandbox, args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = sb
+        .cmd()
+        .arg("scan")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_owned();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// `scan` of a path that is a pipe (`/dev/stdin`, `<(…)`), a FIFO or a device reads it (as
+/// gitleaks users pipe into it): its findings are reported; more than the size limit is
+/// reported skipped; one that cannot be read fails the scan (exit 2). Never "0 findings" for
+/// input that was not read.
+#[test]
+fn scan_reads_pipes_fifos_and_devices_named_on_the_command_line() {
+    let sb = Sandbox::new();
+    let secret = format!("db_{}{} = \"{}\"\n", "pass", "word", "Zx8q-SECRET-qL2w");
+
+    let out = scan_with_stdin(&sb, &["/dev/stdin"], &secret);
+    assert_code(&out, 1);
+    assert!(stdout(&out).contains("/dev/stdin:1:"), "{}", stdout(&out));
+
+    let fifo = sb.path("f.env");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (f2, s2) = (fifo.clone(), secret.clone());
+    let writer = std::thread::spawn(move || std::fs::write(f2, s2));
+    let out = run_bounded(sb.cmd().args(["scan", "f.env"]), 60);
+    writer.join().unwrap().unwrap();
+    assert_code(&out, 1);
+    assert!(stdout(&out).contains("f.env:1:"), "{}", stdout(&out));
+
+    // Larger than the limit: skipped, and said so.
+    let big = format!("{secret}{}\n", "x".repeat(4000));
+    let out = scan_with_stdin(&sb, &["--max-file-size", "1000", "/dev/stdin"], &big);
+    assert!(
+        stderr(&out).contains("1 skipped"),
+        "code {:?}: {}",
+        out.status.code(),
+        stderr(&out)
+    );
+    // A device: read, bounded (/dev/zero is endless: skipped as too large / binary).
+    let out = run_bounded(sb.cmd().args(["scan", "/dev/zero"]), 60);
+    assert!(stderr(&out).contains("1 skipped"), "{}", stderr(&out));
+
+    // A socket cannot be read: the scan fails, exit 2, naming it.
+    let _listener = std::os::unix::net::UnixListener::bind(sb.path("s.sock")).unwrap();
+    let out = run_bounded(sb.cmd().args(["scan", "s.sock"]), 60);
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("s.sock"), "{}", stderr(&out));
+}
+
+/// `edit` refuses what the final write would refuse (a file with other names without
+/// `--force`; as another user, a file whose owner it cannot keep) before the editor starts, with
+/// the write's error: the user's edits are never thrown away after the editor closed.
+#[test]
+fn edit_refuses_before_the_editor_starts_what_the_write_would_refuse() {
+    let sb = Sandbox::new();
+    encrypted_yaml(&sb);
+    std::fs::hard_link(sb.path("e.yaml"), sb.path("other-name.yaml")).unwrap();
+    let editor = script(
+        &sb,
+        "ed.sh",
+        &format!(
+            "touch '{}'\nsed -i 's/Zx8SECRETqL2/changed/' \"$1\"\n",
+            sb.path("started").display()
+        ),
+    );
+    let before = sb.read("e.yaml");
+    let out = sb
+        .with_key()
+        .env("EDITOR", &editor)
+        .args(["edit", "e.yaml"])
+        .run();
+    assert_code(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("hard links") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(!sb.path("started").exists(), "the editor was started");
+    assert_eq!(sb.read("e.yaml"), before);
+    // With --force the same edit is made and saved.
+    let out = sb
+        .with_key()
+        .env("EDITOR", &editor)
+        .args(["edit", "--force", "e.yaml"])
+        .run();
+    assert_code(&out, 0);
+    assert!(sb.path("started").exists());
+    let out = sb.with_key().args(["decrypt", "e.yaml"]).run();
+    assert!(
+        stdout(&out).contains("password: changed"),
+        "{}",
+        stdout(&out)
+    );
+
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped the ownership case: needs root (CI runs as root)");
+        return;
+    }
+    // nobody edits a group-writable file root owns, in a directory it may write: the write
+    // could not keep the owner, so the editor never starts.
+    use std::os::unix::fs::PermissionsExt;
+    let shared = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let dir = shared.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::copy(sb.path("e.yaml"), dir.join("g.yaml")).unwrap();
+    std::fs::set_permissions(dir.join("g.yaml"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::fs::copy(test_key(), dir.join("key.txt")).unwrap();
+    std::os::unix::fs::chown(dir.join("key.txt"), Some(65534), Some(65534)).unwrap();
+    let before = std::fs::read(dir.join("g.yaml")).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_shroud"))
+        .args(["edit", "g.yaml"])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("SOPS_AGE_KEY_FILE", dir.join("key.txt"))
+        .env("EDITOR", "sh -c 'touch started' --")
+        .run();
+    assert_code(&out, 3);
+    assert!(
+        stderr(&out).contains("belongs to uid 0"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.join("started").exists(), "the editor was started");
+    assert_eq!(std::fs::read(dir.join("g.yaml")).unwrap(), before);
+}
+
+/// keygen says a key file "is now 0600" only once the private file is written: a refused
+/// write (here: other names) leaves it as it was, and says nothing of the kind.
+#[test]
+fn keygen_claims_0600_only_after_the_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let keys = sb.path("keys.txt");
+    assert_code(&sb.cmd().args(["keygen", "-o"]).arg(&keys).run(), 0);
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::hard_link(&keys, sb.path("backup-keys.txt")).unwrap();
+    let out = sb.cmd().args(["keygen", "-o"]).arg(&keys).run();
+    assert_code(&out, 3);
+    assert!(!stderr(&out).contains("0600"), "{}", stderr(&out));
+    assert_eq!(file_mode(&keys), 0o644);
+    std::fs::remove_file(sb.path("backup-keys.txt")).unwrap();
+    let out = sb.cmd().args(["keygen", "-o"]).arg(&keys).run();
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("it is now 0600"), "{}", stderr(&out));
+    assert_eq!(file_mode(&keys), 0o600);
+}
+
+/// `decrypt --output` never hands plaintext to another user: an existing output file (or a
+/// symlink's target) another user owns is refused, not rewritten and given to that user, and a
+/// symlink another user planted in a sticky directory is not followed. `-i` keeps its
+/// keep-the-owner rule (`in_place_writes_keep_owner_group_and_mode`).
+#[test]
+fn decrypt_output_never_writes_plaintext_into_another_users_file() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root (CI runs as root)");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    encrypted_yaml(&sb);
+    let top = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+    let d = top.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tmp = d.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    // The other user (nobody) prepares a file and links.
+    let prep = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(
+            "set -e; cd \"$1\"; touch out.yaml; mkdir -m 700 att; touch att/x; \
+             ln -s \"$1/att/x\" link.yaml; ln -s \"$1/att/new\" dangling.yaml; \
+             mkfifo fifo.yaml",
+        )
+        .arg("sh")
+        .arg(&tmp)
+        .status()
+        .unwrap();
+    assert!(prep.success());
+    for (name, says) in [
+        ("out.yaml", "belongs to uid 65534"),
+        ("link.yaml", "symbolic link owned by uid 65534"),
+        ("dangling.yaml", "symbolic link owned by uid 65534"),
+        // A FIFO is written into, not replaced: its owner would read the plaintext.
+        ("fifo.yaml", "belongs to uid 65534"),
+    ] {
+        let out = run_bounded(
+            sb.with_key()
+                .args(["decrypt", "--output"])
+                .arg(tmp.join(name))
+                .arg("e.yaml"),
+            20,
+        );
+        assert_code(&out, 3);
+        assert!(stderr(&out).contains(says), "{name}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+    assert_eq!(owner(&tmp.join("out.yaml")).0, 65534);
+    assert_eq!(std::fs::read(tmp.join("out.yaml")).unwrap(), b"");
+    assert_eq!(std::fs::read(tmp.join("att/x")).unwrap(), b"");
+    assert!(!tmp.join("att/new").exists());
+    // Nothing anywhere holds the plaintext.
+    for dir in [&tmp, &tmp.join("att")] {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if !std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            let text = std::fs::read(e.path()).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&text).contains("Zx8SECRETqL2"),
+                "plaintext in {}",
+                e.path().display()
+            );
+        }
+    }
+    // A file of one's own, and a new file, are written (0600).
+    let mine = tmp.join("mine.yaml");
+    std::fs::write(&mine, "old\n").unwrap();
+    for p in [mine, tmp.join("new.yaml")] {
+        let out = sb
+            .with_key()
+            .args(["decrypt", "--output"])
+            .arg(&p)
+            .arg("e.yaml")
+            .run();
+        assert_code(&out, 0);
+        assert!(
+            std::fs::read_to_string(&p)
+                .unwrap()
+                .contains("Zx8SECRETqL2")
+        );
+        assert_eq!(owner(&p), (0, 0, 0o600));
+    }
+}
