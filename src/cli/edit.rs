@@ -159,6 +159,55 @@ fn read_back(
     Ok(t)
 }
 
+/// Runs the editor on `tmp` until its text is unchanged (`None`) or reads back as a tree; on a
+/// terminal a text that does not read back goes back to the editor.
+fn edit_loop(
+    editor: &str,
+    tmp: &std::path::Path,
+    label: &str,
+    fmt: Format,
+    original: &shroud::secret::SecretBytes,
+    shown: Option<&[(usize, String, shroud::tree::Value)]>,
+) -> Result<Option<shroud::tree::Tree>> {
+    loop {
+        run_editor(editor, tmp, label)?;
+        let edited =
+            shroud::secret::SecretBytes::new(std::fs::read(tmp).map_err(|source| Error::Read {
+                file: tmp.display().to_string(),
+                source,
+            })?);
+        if edited == *original {
+            return Ok(None);
+        }
+        let parsed = read_back(label, fmt, edited.expose(), shown);
+        match parsed {
+            Ok(t) => return Ok(Some(t)),
+            Err(e) if std::io::stdin().is_terminal() => {
+                // The error is printed sanitised, through the reporting edge.
+                super::messages::error(&e);
+                super::messages::prompt(&format!(
+                    "shroud: {label} is unchanged. Press Enter to return to the editor, or Ctrl-C to abandon your edits. "
+                ));
+                let mut line = String::new();
+                if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
+                    return Err(e);
+                }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                let why = why
+                    .strip_prefix(&format!("{label}: "))
+                    .unwrap_or(&why)
+                    .to_owned();
+                return Err(Error::EditRejected {
+                    file: label.to_owned(),
+                    why,
+                });
+            }
+        }
+    }
+}
+
 pub fn run(a: Args, g: &Global) -> Result<Outcome> {
     let label = a.file.display().to_string();
     // Held until the edited file is written: a concurrent set/rotate waits instead of being
@@ -246,47 +295,7 @@ pub fn run(a: Args, g: &Global) -> Result<Outcome> {
         source,
     })?;
 
-    let result = (|| -> Result<Option<shroud::tree::Tree>> {
-        loop {
-            run_editor(&editor, &tmp, &label)?;
-            let edited =
-                shroud::secret::SecretBytes::new(std::fs::read(&tmp).map_err(|source| {
-                    Error::Read {
-                        file: tmp.display().to_string(),
-                        source,
-                    }
-                })?);
-            if edited == original {
-                return Ok(None);
-            }
-            let parsed = read_back(&label, fmt, edited.expose(), shown.as_deref());
-            match parsed {
-                Ok(t) => return Ok(Some(t)),
-                Err(e) if std::io::stdin().is_terminal() => {
-                    // The error is printed sanitised, through the reporting edge.
-                    super::messages::error(&e);
-                    super::messages::prompt(&format!(
-                        "shroud: {label} is unchanged. Press Enter to return to the editor, or Ctrl-C to abandon your edits. "
-                    ));
-                    let mut line = String::new();
-                    if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
-                        return Err(e);
-                    }
-                }
-                Err(e) => {
-                    let why = e.to_string();
-                    let why = why
-                        .strip_prefix(&format!("{label}: "))
-                        .unwrap_or(&why)
-                        .to_owned();
-                    return Err(Error::EditRejected {
-                        file: label.clone(),
-                        why,
-                    });
-                }
-            }
-        }
-    })();
+    let result = edit_loop(&editor, &tmp, &label, fmt, &original, shown.as_deref());
     drop(dir);
 
     let Some(new_tree) = result? else {
