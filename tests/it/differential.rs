@@ -831,19 +831,19 @@ fn inline_comment_markers_select_what_sops_selects() {
         (
             "inline-scalar",
             "yaml",
-            b"user: admin # sops:plain\npassword: hunter2\ntoken: abc # sops:enc\nnote: hello\n",
+            b"user: admin # sops:plain\npassword: hunter2\ntoken: abc # sops:enc\nnote: hello\n", // shroud:allow
         ),
         (
             "inline-collections",
             "yaml",
             // (Not `- k: v # marker`: sops writes that marker above the item, where it reads it
             // back for the whole item, so sops cannot decrypt its own file.)
-            b"db: # sops:plain\n  pass: x\nlist: # sops:enc\n  - a\nother: y\ndb2:\n  pass: x # sops:plain\n  user: y\nlm:\n  - z # sops:plain\n  - w\n  - {f: 1, g: [2, 3]} # sops:enc\nlast: q # sops:enc\n",
+            b"db: # sops:plain\n  pass: x\nlist: # sops:enc\n  - a\nother: y\ndb2:\n  pass: x # sops:plain\n  user: y\nlm:\n  - z # sops:plain\n  - w\n  - {f: 1, g: [2, 3]} # sops:enc\nlast: q # sops:enc\n", // shroud:allow
         ),
         (
             "line-before",
             "yaml",
-            b"# sops:plain\nuser: admin\npassword: hunter2\n# sops:enc\ntoken: abc\nnote: hello\n",
+            b"# sops:plain\nuser: admin\npassword: hunter2\n# sops:enc\ntoken: abc\nnote: hello\n", // shroud:allow
         ),
         (
             "comments-encrypted",

@@ -1203,7 +1203,7 @@ fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 
 /// An encrypted `e.yaml` with a recognisable secret value.
 fn encrypted_yaml(sb: &Sandbox) {
-    sb.write("e.yaml", "db:\n  password: Zx8SECRETqL2\n");
+    sb.write("e.yaml", "db:\n  password: Zx8SECRETqL2\n"); // shroud:allow
     assert_code(
         &sb.cmd()
             .args(["encrypt", "-i", "-a", TEST_RECIPIENT, "e.yaml"])

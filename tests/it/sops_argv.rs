@@ -43,7 +43,7 @@ fn fixture() -> &'static BTreeMap<String, Vec<u8>> {
         }
         sb.write(
             "n.yaml",
-            "db:\n    password: hunter2\nlist:\n    - a\n    - b\n",
+            "db:\n    password: hunter2\nlist:\n    - a\n    - b\n", // shroud:allow
         );
         let two = format!("{TEST_RECIPIENT},{TEST_RECIPIENT2}");
         for (plain, enc, extra) in [
