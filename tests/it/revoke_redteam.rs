@@ -20,6 +20,17 @@ fn rules(keys: &str) -> String {
     format!("creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {keys}\n")
 }
 
+/// The real sops with the team key, in the sandbox, which must succeed (a key taken out "the
+/// sops way": its `updatekeys` keeps the data key).
+fn real_sops(sb: &Sandbox, args: &[&str]) {
+    let out = sops_cmd(sb)
+        .env("SOPS_AGE_KEY_FILE", test_key())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "sops {args:?}: {}", stderr(&out));
+}
+
 fn report(sb: &Sandbox, name: &str) -> serde_json::Value {
     serde_json::from_str(&sb.read(name)).unwrap()
 }
@@ -42,12 +53,7 @@ fn revoke_rekeys_renamed_and_copied_files_whose_old_path_exposes_the_data_key() 
         &team,
     );
     sb.write(".sops.yaml", &rules(TEST_RECIPIENT));
-    let out = sops_cmd(&sb)
-        .env("SOPS_AGE_KEY_FILE", test_key())
-        .args(["updatekeys", "-y", "secrets/db.yaml"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    real_sops(&sb, &["updatekeys", "-y", "secrets/db.yaml"]);
     assert!(!sb.read("secrets/db.yaml").contains(&r));
     let repo = sb.dir.path();
     git(repo, &["commit", "-qam", "remove the key the sops way"]);
@@ -490,12 +496,7 @@ fn revoke_verdict_names_another_ref_whose_data_key_the_key_unwraps() {
     let repo = sb.dir.path();
     git(repo, &["switch", "-q", "-c", "staging"]);
     sb.write(".sops.yaml", &rules(TEST_RECIPIENT));
-    let out = sops_cmd(&sb)
-        .env("SOPS_AGE_KEY_FILE", test_key())
-        .args(["updatekeys", "-y", "secrets/db.yaml"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    real_sops(&sb, &["updatekeys", "-y", "secrets/db.yaml"]);
     assert!(!sb.read("secrets/db.yaml").contains(&r));
     git(
         repo,
@@ -809,12 +810,7 @@ fn revoke_sees_an_envelope_that_exists_only_in_a_merge_commit() {
             "creation_rules:\n  - path_regex: secrets/db\\.yaml$\n    age: {TEST_RECIPIENT}\n  - path_regex: secrets/.*\\.yaml$\n    age: {TEST_RECIPIENT},{r}\n"
         ),
     );
-    let out = sops_cmd(&sb)
-        .env("SOPS_AGE_KEY_FILE", test_key())
-        .args(["updatekeys", "-y", "secrets/db.yaml"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    real_sops(&sb, &["updatekeys", "-y", "secrets/db.yaml"]);
     assert!(!sb.read("secrets/db.yaml").contains(&r));
     git(
         repo,
@@ -850,14 +846,7 @@ fn revoke_reads_history_versions_whose_name_does_not_say_their_format() {
     );
     let repo = sb.dir.path();
     sb.write("deploy/app.conf", "db:\n  password: old\n");
-    let real = |args: &[&str]| {
-        let out = sops_cmd(&sb)
-            .env("SOPS_AGE_KEY_FILE", test_key())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    };
+    let real = |args: &[&str]| real_sops(&sb, args);
     real(&[
         "encrypt",
         "-i",
