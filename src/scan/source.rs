@@ -1,8 +1,9 @@
-//! Where scanned bytes come from: the working tree (respecting `.gitignore`) and git through the
-//! `git` CLI — the index (`--staged`), commit ranges, and every reachable blob.
+//! Where scanned bytes come from: the working tree (respecting `.gitignore`) and git — the
+//! index (`--staged`), commit ranges, and every reachable blob (read in process through
+//! [`crate::git::Blobs`] where the object database allows, else `git cat-file --batch`).
 //!
-//! Owns: listing files, running `git` and parsing its output (`diff -U0` hunks, `rev-list
-//! --objects`, `cat-file --batch`). Must not know: rules, findings, suppression or output.
+//! Owns: listing files, running `git` and parsing its output (`diff -U0` hunks, `log --raw`,
+//! `cat-file --batch`). Must not know: rules, findings, suppression or output.
 
 use crate::external::{Service, StreamOut, Streamed};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -29,7 +30,11 @@ fn git_cmd(root: &Path) -> Command {
 
 /// Runs git (under the git timeout) and returns its stdout.
 pub fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>, SourceError> {
-    crate::git::run(root, args).map_err(|e| match e {
+    crate::git::run(root, args).map_err(git_error)
+}
+
+fn git_error(e: crate::git::GitError) -> SourceError {
+    match e {
         crate::git::GitError::Failed { args, stderr } => SourceError::Git { args, stderr },
         crate::git::GitError::External(crate::external::ExternalError::Spawn {
             source, ..
@@ -37,7 +42,7 @@ pub fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>, SourceError> {
         crate::git::GitError::External(e) => {
             SourceError::Spawn(std::io::Error::new(std::io::ErrorKind::TimedOut, e))
         }
-    })
+    }
 }
 
 /// The top directory of the git work tree containing `dir`, if any.
@@ -503,6 +508,19 @@ pub fn read_blobs(
     max: u64,
     mut f: impl FnMut(usize, Blob),
 ) -> Result<(), SourceError> {
+    let mut blobs = crate::git::Blobs::new(root);
+    if blobs.in_process() {
+        use crate::git::Object;
+        for (i, id) in ids.iter().enumerate() {
+            let blob = match blobs.read_up_to(id, max).map_err(git_error)? {
+                Object::Blob(d) => Blob::Data(d),
+                Object::TooLarge(_) => Blob::TooLarge,
+                Object::Missing => Blob::Missing,
+            };
+            f(i, blob);
+        }
+        return Ok(());
+    }
     let n = ids.len();
     let (child, stdout) = cat_file(root, "--batch", ids)?;
     let mut r = BufReader::with_capacity(1 << 16, stdout);

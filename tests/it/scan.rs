@@ -1556,7 +1556,15 @@ fn custom_rule_ids_are_escaped_for_the_terminal() {
 /// fails with exit 2 naming the setting, never a clean result from half a history.
 #[test]
 fn a_stalled_git_stream_times_out_instead_of_hanging() {
-    let d = repo();
+    // SHA-256: objects are read through `git cat-file --batch` there (SHA-1 repositories are
+    // read in process), the stream this test stalls.
+    let d = tempfile::tempdir().unwrap();
+    git(
+        d.path(),
+        &["init", "-q", "--object-format=sha256", "-b", "main"],
+    );
+    git(d.path(), &["config", "user.name", "Test"]);
+    git(d.path(), &["config", "user.email", "test@example.com"]);
     std::fs::write(
         d.path().join("conf.env"),
         format!("TOKEN={}\n", github_token(7)),
@@ -2428,4 +2436,143 @@ fn a_secret_value_changed_at_its_anchor_is_reported() {
             "{name}: {found:?}"
         );
     }
+}
+
+/// Every blob `git rev-list --objects --all` lists in `dir`, read through the library's reader
+/// and through `git cat-file blob`: the same bytes. Returns whether the reader was in process.
+fn reader_agrees_with_git(dir: &Path) -> bool {
+    let mut blobs = shroud::git::Blobs::new(dir);
+    let in_process = blobs.in_process();
+    let listed = git(dir, &["rev-list", "--objects", "--all"]);
+    let mut n = 0;
+    for id in listed.lines().filter_map(|l| l.split(' ').next()) {
+        if git(dir, &["cat-file", "-t", id]).trim() != "blob" {
+            continue;
+        }
+        let want = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["cat-file", "blob", id])
+            .output()
+            .unwrap()
+            .stdout;
+        let got = blobs.read(id).unwrap();
+        assert!(
+            got.as_ref() == Some(&want),
+            "blob {id} in {dir:?} differs from git's"
+        );
+        n += 1;
+    }
+    assert!(n > 10, "{n} blobs");
+    let zero = "0".repeat(id_len(dir));
+    assert_eq!(blobs.read(&zero).unwrap(), None);
+    in_process
+}
+
+fn id_len(dir: &Path) -> usize {
+    git(dir, &["rev-parse", "HEAD"]).trim().len()
+}
+
+/// History scans read objects inside the process where the object database allows (packed and
+/// deltified, loose, through alternates, in a linked work tree) and through `git cat-file`
+/// where it does not (replace refs, a SHA-256 repository): the same bytes either way, and the
+/// same findings.
+#[test]
+fn history_objects_read_in_process_agree_with_git() {
+    let d = repo();
+    let tok = github_token(41);
+    let body: String = (0..400)
+        .map(|i| format!("line {i} of the configuration\n"))
+        .collect();
+    for v in 0..30 {
+        let mut text = body.replace("line 7 ", &format!("line 7 (v{v}) "));
+        if v == 12 {
+            // Deep in a delta chain once packed.
+            text.push_str(&format!("GH={tok}\n"));
+        }
+        std::fs::write(d.path().join("app.conf"), text).unwrap();
+        commit_all(d.path(), &format!("v{v}"));
+    }
+    git(d.path(), &["gc", "-q", "--aggressive"]);
+    // And a loose object after the pack.
+    let tok2 = github_token(42);
+    std::fs::write(d.path().join("late.env"), format!("GH={tok2}\n")).unwrap();
+    commit_all(d.path(), "late");
+    let secrets = |dir: &Path| {
+        let out = shroud(dir, &["scan", "--all-history", "--format", "json"]);
+        assert_eq!(code(&out), 1, "{}", stdout(&out));
+        let mut found: Vec<(String, String)> = json(&out)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap().into(),
+                    f["commit"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let want = secrets(d.path());
+    assert_eq!(want.len(), 2, "{want:?}");
+    assert!(reader_agrees_with_git(d.path()));
+
+    // A clone that borrows its objects through alternates, and a linked work tree.
+    let shared = tempfile::tempdir().unwrap();
+    let status = Command::new("git")
+        .args(["clone", "-q", "--shared"])
+        .arg(d.path())
+        .arg(shared.path().join("c"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let c = shared.path().join("c");
+    assert!(c.join(".git/objects/info/alternates").exists());
+    assert_eq!(secrets(&c), want);
+    assert!(reader_agrees_with_git(&c));
+    let wt = shared.path().join("wt");
+    git(d.path(), &["worktree", "add", "-q", wt.to_str().unwrap()]);
+    assert_eq!(secrets(&wt), want);
+    assert!(reader_agrees_with_git(&wt));
+
+    // Replace refs: git shows the replacement, and so does the scan (through the CLI).
+    let leaked = git(d.path(), &["rev-parse", "HEAD:late.env"])
+        .trim()
+        .to_owned();
+    let clean = git(d.path(), &["rev-parse", "HEAD~1:app.conf"])
+        .trim()
+        .to_owned();
+    git(&c, &["fetch", "-q", "origin"]);
+    git(&c, &["replace", &leaked, &clean]);
+    assert!(!reader_agrees_with_git(&c));
+    let out = shroud(&c, &["scan", "--all-history", "--format", "json"]);
+    let paths: Vec<String> = json(&out)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paths, ["app.conf"], "the replaced blob is what git shows");
+
+    // A SHA-256 repository: read through the CLI, same findings.
+    let s = tempfile::tempdir().unwrap();
+    git(
+        s.path(),
+        &["init", "-q", "--object-format=sha256", "-b", "main"],
+    );
+    git(s.path(), &["config", "user.name", "Test"]);
+    git(s.path(), &["config", "user.email", "test@example.com"]);
+    for v in 0..12 {
+        let extra = if v == 5 {
+            format!("GH={tok}\n")
+        } else {
+            String::new()
+        };
+        std::fs::write(s.path().join("app.conf"), format!("{body}v{v}\n{extra}")).unwrap();
+        commit_all(s.path(), &format!("v{v}"));
+    }
+    assert!(!reader_agrees_with_git(s.path()));
+    assert_eq!(secrets(s.path()).len(), 1);
 }
