@@ -379,7 +379,7 @@ async fn write_secret(
     match plan {
         Plan::Keep => return Ok(false),
         Plan::Replace(s) => {
-            wiped::replace(&ctx.client, ns, name, MANAGER, s).await?;
+            wiped::replace(&ctx.client, ns, name, Some(MANAGER), s).await?;
             ctx.metrics.write("secret");
             return Ok(true);
         }

@@ -200,15 +200,23 @@ pub async fn replace(
     client: &Client,
     namespace: &str,
     name: &str,
-    manager: &str,
+    manager: Option<&str>,
     secret: &Secret,
 ) -> Result<(), kube::Error> {
     let pp = PostParams {
-        field_manager: Some(manager.into()),
+        field_manager: manager.map(str::to_owned),
         ..Default::default()
     };
     let req = secrets(namespace)
         .replace(name, &pp, Vec::new())
+        .map_err(kube::Error::BuildRequest)?;
+    write(client, req, body(secret).map_err(kube::Error::SerdeError)?).await
+}
+
+/// Creates `secret` (POST); an existing one of its name is an API error with code 409.
+pub async fn create(client: &Client, namespace: &str, secret: &Secret) -> Result<(), kube::Error> {
+    let req = secrets(namespace)
+        .create(&PostParams::default(), Vec::new())
         .map_err(kube::Error::BuildRequest)?;
     write(client, req, body(secret).map_err(kube::Error::SerdeError)?).await
 }
