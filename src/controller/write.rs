@@ -413,6 +413,11 @@ mod tests {
             (l["team"].as_str(), l[MANAGED_BY_LABEL].as_str()),
             ("a", MANAGER)
         );
+        // The replacement's copy of the values is its own and is wiped with it.
+        let mut s = *s;
+        s.wipe();
+        assert_eq!(s.data.as_ref().unwrap()["password"].0, [0, 0, 0]);
+        assert_eq!(want.data.as_ref().unwrap()["password"].0, b"new");
     }
 
     #[test]
