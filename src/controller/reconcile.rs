@@ -350,12 +350,11 @@ async fn apply(es: &EncryptedSecret, ctx: &Ctx) -> Result<bool, ReconcileError> 
         desired = desired_secret(es, &payload, Some(m));
     }
     let current = existing.is_some_and(|l| generation_current(l, es));
-    let plan = write::plan(existing, &desired, es, current).map_err(|r| {
-        ReconcileError::Failed {
+    let plan =
+        write::plan(existing, &desired, es, current).map_err(|r| ReconcileError::Failed {
             reason: r.reason,
             message: r.message,
-        }
-    })?;
+        })?;
     let wrote = write_secret(&api, ctx, &name, &plan, &desired).await?;
     if wrote {
         let (reason, note) = write_event(&name, existing, es);
@@ -651,7 +650,11 @@ mod tests {
         let mut s = s;
         s.wipe();
         assert_eq!(s.data.as_ref().unwrap()["password"].0, [0, 0]);
-        assert_eq!(p.data["password"].expose(), b"pw", "the payload keeps its own");
+        assert_eq!(
+            p.data["password"].expose(),
+            b"pw",
+            "the payload keeps its own"
+        );
         let m = Marks {
             salt: "s".into(),
             rolled_out: "r".into(),

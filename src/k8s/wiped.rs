@@ -81,7 +81,16 @@ impl std::fmt::Debug for WipedSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WipedSecret")
             .field("name", &self.0.metadata.name)
-            .field("keys", &self.0.data.iter().flatten().map(|(k, _)| k).collect::<Vec<_>>())
+            .field(
+                "keys",
+                &self
+                    .0
+                    .data
+                    .iter()
+                    .flatten()
+                    .map(|(k, _)| k)
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -164,7 +173,10 @@ pub fn body(secret: &Secret) -> Result<Body, serde_json::Error> {
         out.extend_from_slice(key);
         out.extend_from_slice(b":\"");
         let start = out.len();
-        out.resize(start + base64::encoded_len(value.0.len(), true).unwrap_or(0), 0);
+        out.resize(
+            start + base64::encoded_len(value.0.len(), true).unwrap_or(0),
+            0,
+        );
         let written = B64
             .encode_slice(&value.0, &mut out[start..])
             .map_err(|e| serde::ser::Error::custom(e.to_string()))?;
@@ -321,9 +333,17 @@ mod tests {
     #[test]
     fn a_wiped_secret_zeroes_every_value_in_place() {
         let mut s = WipedSecret::new(secret(&[("password", b"hunter2"), ("user", b"admin")]));
-        let caps: Vec<(*const u8, usize)> = s.data.iter().flatten().map(|(_, v)| (v.0.as_ptr(), v.0.capacity())).collect();
+        let caps: Vec<(*const u8, usize)> = s
+            .data
+            .iter()
+            .flatten()
+            .map(|(_, v)| (v.0.as_ptr(), v.0.capacity()))
+            .collect();
         assert!(caps.iter().all(|(_, c)| *c > 0));
-        assert!(!format!("{s:?}").contains("104"), "Debug shows no bytes: {s:?}");
+        assert!(
+            !format!("{s:?}").contains("104"),
+            "Debug shows no bytes: {s:?}"
+        );
         s.wipe();
         for ((_, v), (ptr, cap)) in s.data.iter().flatten().zip(&caps) {
             assert_eq!(v.0.as_ptr(), *ptr, "wiped in place, not replaced");
@@ -332,7 +352,10 @@ mod tests {
         // A value with room behind its end (as base64 decoding leaves) is wiped to its capacity.
         let mut roomy = Vec::with_capacity(64);
         roomy.extend_from_slice(b"pw");
-        s.data.as_mut().unwrap().insert("roomy".into(), ByteString(roomy));
+        s.data
+            .as_mut()
+            .unwrap()
+            .insert("roomy".into(), ByteString(roomy));
         s.wipe();
         assert_eq!(s.data.as_ref().unwrap()["roomy"].0.len(), 64);
         assert!(s.data.as_ref().unwrap()["roomy"].0.iter().all(|b| *b == 0));
@@ -345,7 +368,11 @@ mod tests {
         for values in [
             vec![],
             vec![("password", &b"hunter2"[..])],
-            vec![("a", &b""[..]), ("b.c", &[0u8, 255, 10][..]), ("d", &[b'x'; 1000][..])],
+            vec![
+                ("a", &b""[..]),
+                ("b.c", &[0u8, 255, 10][..]),
+                ("d", &[b'x'; 1000][..]),
+            ],
         ] {
             let s = secret(&values);
             let b = body(&s).unwrap();
@@ -353,7 +380,10 @@ mod tests {
             let back: Secret = serde_json::from_slice(b.bytes()).unwrap();
             assert_eq!(back, s);
             let json: serde_json::Value = serde_json::from_slice(b.bytes()).unwrap();
-            assert_eq!((json["apiVersion"].as_str(), json["kind"].as_str()), (Some("v1"), Some("Secret")));
+            assert_eq!(
+                (json["apiVersion"].as_str(), json["kind"].as_str()),
+                (Some("v1"), Some("Secret"))
+            );
         }
         let mut none = secret(&[]);
         none.data = None;
