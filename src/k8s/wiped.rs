@@ -27,6 +27,7 @@ use kube::core::{Request, Status};
 use kube::{Client, Resource};
 use zeroize::{Zeroize, Zeroizing};
 
+use super::secret::LAST_APPLIED;
 use crate::secret::SecretBytes;
 
 /// The response a write asks for: the object's metadata only (no `data`), or plain JSON from an
@@ -45,7 +46,9 @@ impl WipedSecret {
     }
 
     /// Zeroizes every value now, in place: each `data` value becomes as many zero bytes as its
-    /// buffer holds (its whole capacity, so no byte is left behind its end).
+    /// buffer holds (its whole capacity, so no byte is left behind its end); `stringData` values
+    /// and kubectl's last-applied annotation (a copy of the values a `kubectl apply` wrote, on a
+    /// live Secret being adopted) are wiped and emptied.
     pub fn wipe(&mut self) {
         for v in self.0.data.iter_mut().flat_map(|d| d.values_mut()) {
             let capacity = v.0.capacity();
@@ -54,6 +57,15 @@ impl WipedSecret {
         }
         for v in self.0.string_data.iter_mut().flat_map(|d| d.values_mut()) {
             v.zeroize();
+        }
+        if let Some(copy) = self
+            .0
+            .metadata
+            .annotations
+            .as_mut()
+            .and_then(|a| a.get_mut(LAST_APPLIED))
+        {
+            copy.zeroize();
         }
     }
 }
@@ -361,6 +373,20 @@ mod tests {
         assert!(s.data.as_ref().unwrap()["roomy"].0.iter().all(|b| *b == 0));
         let keys: Vec<_> = s.data.iter().flatten().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["password", "roomy", "user"]);
+        // kubectl's plaintext copy on a live Secret, and stringData, go too; other annotations stay.
+        let applied = "{\"data\":{\"password\":\"aHVudGVyMg==\"}}"; // shroud:allow
+        s.metadata.annotations = Some(
+            [
+                (LAST_APPLIED.to_owned(), applied.to_owned()),
+                ("note".to_owned(), "kept".to_owned()),
+            ]
+            .into(),
+        );
+        s.string_data = Some([("token".to_owned(), "t0ken".to_owned())].into());
+        s.wipe();
+        let a = s.metadata.annotations.as_ref().unwrap();
+        assert_eq!((a[LAST_APPLIED].as_str(), a["note"].as_str()), ("", "kept"));
+        assert_eq!(s.string_data.as_ref().unwrap()["token"], "");
     }
 
     #[test]
