@@ -256,9 +256,15 @@ async fn write(
     parts
         .headers
         .insert(ACCEPT, HeaderValue::from_static(ACCEPT_METADATA));
-    let body = kube::client::Body::from(Bytes::from_owner(body));
+    let body = kube::client::Body::from(into_bytes(body));
     let res = client.send(http::Request::from_parts(parts, body)).await?;
     read(res).await.map(drop)
+}
+
+/// The body as the client's `Bytes`, without a copy: they point into the zeroizing buffer,
+/// which is wiped when the last of them is dropped.
+fn into_bytes(body: Body) -> Bytes {
+    Bytes::from_owner(body)
 }
 
 /// Secret `namespace/name`, `None` when it does not exist.
@@ -416,6 +422,21 @@ mod tests {
         let b = body(&none).unwrap();
         assert_eq!(b.capacity(), b.bytes().len());
         assert_eq!(serde_json::from_slice::<Secret>(b.bytes()).unwrap(), none);
+    }
+
+    #[test]
+    fn the_client_gets_the_body_without_a_copy() {
+        let b = body(&secret(&[("password", b"hunter2")])).unwrap();
+        let (ptr, len) = (b.bytes().as_ptr(), b.bytes().len());
+        let bytes = into_bytes(b);
+        assert_eq!(
+            (bytes.as_ptr(), bytes.len()),
+            (ptr, len),
+            "the same, zeroizing, buffer"
+        );
+        let clone = bytes.clone();
+        drop(bytes);
+        assert_eq!(clone.as_ptr(), ptr, "shared until the last reference goes");
     }
 
     #[test]
