@@ -13,6 +13,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{ObjectMeta, Patch, PatchParams};
 
+use super::secret::LAST_APPLIED;
 use super::wiped::{self, WipedSecret};
 use crate::secret::SecretBytes;
 
@@ -117,7 +118,12 @@ pub async fn write_secret(
                 .await
                 .map_err(|e| ClusterError::Api(what.clone(), one_line(&e)))?
                 .ok_or_else(|| ClusterError::Api(what.clone(), "deleted meanwhile".into()))?;
+            // The old values are wiped; so is kubectl's copy of them, which goes (as when the
+            // controller replaces a Secret): an emptied annotation would break `kubectl apply`.
             current.wipe();
+            if let Some(a) = current.metadata.annotations.as_mut() {
+                a.remove(LAST_APPLIED);
+            }
             current.data = secret.data.clone();
             wiped::replace(&client, namespace, name, None, &current)
                 .await
