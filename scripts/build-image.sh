@@ -18,7 +18,7 @@ while (($#)); do
     *) echo "usage: build-image.sh [--profile release|dev] [--output DIR]" >&2; exit 2 ;;
   esac
 done
-for tool in buildah strip ldd; do
+for tool in buildah strip ldd apt-get dpkg-deb; do
   command -v "$tool" >/dev/null || { echo "build-image: $tool missing (scripts/setup-kube.sh installs buildah)" >&2; exit 1; }
 done
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
@@ -41,10 +41,35 @@ done
 # paths the dynamic loader looks in; with their copyright files. OpenSSL and zlib (the rotation
 # job's in-process git, `shroud rotate --git`) are linked statically from their sources; their
 # licences travel with them.
-libs=$(ldd "$root/usr/local/bin/shroud-controller" "$root/usr/local/bin/shroud" | grep -o '/[^ ]*\.so[^ ]*' | sort -u)
+# GnuPG, for PGP-encrypted EncryptedSecrets (docs/controller.md, "PGP keys"): gpg, gpg-agent
+# (gpg starts it), gpgconf and gpg-connect-agent (`gpgconf --kill gpg-agent` stops it), and the
+# libraries they link, from Debian's packages for the build host's release (apt-get download,
+# the host's apt sources), with their copyright files.
+gnupg_pkgs="gpg gpg-agent gpgconf libassuan0 libbz2-1.0 libgcrypt20 libgpg-error0 libnpth0 libreadline8 libsqlite3-0 libtinfo6 zlib1g"
+gnupg="$work/gnupg"
+mkdir -p "$work/debs" "$gnupg" "$root/usr/bin"
+# shellcheck disable=SC2086
+if ! (cd "$work/debs" && apt-get download $gnupg_pkgs >"$work/apt.log" 2>&1); then
+  cat "$work/apt.log" >&2
+  echo "build-image: cannot download GnuPG's Debian packages ($gnupg_pkgs); run apt-get update" >&2
+  exit 1
+fi
+for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$gnupg"; done
+gnupg_bins="gpg gpg-agent gpgconf gpg-connect-agent"
+for g in $gnupg_bins; do install -m 0755 "$gnupg/usr/bin/$g" "$root/usr/bin/$g"; done
+for pkg in $gnupg_pkgs; do
+  install -D -m 0644 "$gnupg/usr/share/doc/$pkg/copyright" "$root/usr/share/doc/$pkg/copyright"
+done
+# Every library at the path the loader looks in: GnuPG's from the packages, glibc's from the host.
+gnupg_lib_path="$gnupg/lib/x86_64-linux-gnu:$gnupg/usr/lib/x86_64-linux-gnu"
+libs=$( (ldd "$root/usr/local/bin/shroud-controller" "$root/usr/local/bin/shroud"
+  for g in $gnupg_bins; do LD_LIBRARY_PATH="$gnupg_lib_path" ldd "$gnupg/usr/bin/$g"; done) \
+  | grep -o '/[^ ]*\.so[^ ]*' | sort -u)
 for l in $libs; do
-  mkdir -p "$root$(dirname "$l")"
-  cp -L "$l" "$root$l"
+  dest=${l#"$gnupg"}
+  [ -e "$root$dest" ] && continue
+  mkdir -p "$root$(dirname "$dest")"
+  cp -L "$l" "$root$dest"
 done
 for pkg in libc6 libgcc-s1 libssl3 zlib1g; do
   [ -f "/usr/share/doc/$pkg/copyright" ] && install -D -m 0644 "/usr/share/doc/$pkg/copyright" "$root/usr/share/doc/$pkg/copyright"

@@ -6,9 +6,12 @@
 #  - its own binaries, run from the unpacked rootfs as the runtime config says (chroot as
 #    65532:65532, no-new-privs, the rootfs bind-mounted read-only; this sandbox has no usable
 #    cgroups for an OCI runtime): `--version`, `crd` (= deploy/base/crd.yaml), `shroud encrypt
-#    --kind EncryptedSecret`, then the controller against the API server of KUBE_DIR
-#    (scripts/kube-up.sh; sa-kubeconfig = the manifests' ServiceAccount) until the object is
-#    Ready, then SIGTERM: exit 0 within the grace period and the Lease released.
+#    --kind EncryptedSecret` (age, and PGP through the image's own gpg), then the controller
+#    against the API server of KUBE_DIR (scripts/kube-up.sh; sa-kubeconfig = the manifests'
+#    ServiceAccount) with an age key directory and a PGP key directory (imported into a private
+#    keyring under /tmp, a writable directory as the Deployment's emptyDir) until both objects
+#    are Ready, then SIGTERM: exit 0 within the grace period, the Lease released, the keyring
+#    removed.
 #  - the rotation job from the same rootfs (tests/it/job.rs `job::in_image`): the CronJob's
 #    command against a real sshd on loopback, and the CronJob applied to the API server.
 # Usage: verify-image.sh IMAGE_DIR KUBE_DIR
@@ -18,7 +21,7 @@ image="${1:?usage: verify-image.sh IMAGE_DIR KUBE_DIR}"
 kube="${2:?usage: verify-image.sh IMAGE_DIR KUBE_DIR}"
 cache="${SHROUD_KUBE_CACHE:-$HOME/.cache/shroud}"
 kubectl=("$cache/kubectl-v1.20.2" --kubeconfig "$kube/kubeconfig")
-for tool in skopeo umoci unshare chroot setpriv python3 curl; do
+for tool in skopeo umoci unshare chroot setpriv python3 curl gpg; do
   command -v "$tool" >/dev/null || { echo "verify-image: $tool missing" >&2; exit 1; }
 done
 fail() { echo "verify-image: $*" >&2; exit 1; }
@@ -48,6 +51,7 @@ need(cfg.get("Entrypoint") == ["/usr/local/bin/shroud-controller"], "unexpected 
 need(not cfg.get("Cmd"), "unexpected Cmd")
 need(list(cfg.get("ExposedPorts", {})) == ["8080/tcp"], "ExposedPorts is not 8080/tcp")
 need([e.split("=")[0] for e in cfg.get("Env", [])] == ["PATH"], "Env holds more than PATH")
+need("/usr/bin" in cfg["Env"][0].split("=", 1)[1].split(":"), "PATH does not hold /usr/bin (gpg)")
 labels = cfg.get("Labels", {})
 for k in ["title", "description", "version", "revision", "base.name"]:
     need(labels.get("org.opencontainers.image." + k), f"label org.opencontainers.image.{k} missing")
@@ -55,6 +59,7 @@ need(labels["org.opencontainers.image.title"] == "shroud-controller", "wrong tit
 need(labels["org.opencontainers.image.version"] == version, "version label is not the crate version")
 print(f"verify-image: config ok (user 65532:65532, entrypoint, labels; profile {labels.get('dev.shroud.profile')})")
 PY
+img_path=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["config"]["Env"][0].split("=", 1)[1])' "$work/config.json")
 
 # 2. Unpacked: runtime config and rootfs content.
 if [ "$(id -u)" = 0 ]; then umoci unpack --image "$image:$version" "$work/bundle" >/dev/null
@@ -69,7 +74,15 @@ PY
 expected="etc/group etc/nsswitch.conf etc/passwd etc/ssl/certs/ca-certificates.crt lib/x86_64-linux-gnu/libc.so.6
 lib/x86_64-linux-gnu/libgcc_s.so.1 lib/x86_64-linux-gnu/libm.so.6 lib64/ld-linux-x86-64.so.2
 usr/local/bin/shroud usr/local/bin/shroud-controller usr/share/doc/libc6/copyright usr/share/doc/libgcc-s1/copyright
-usr/share/doc/libssl3/copyright usr/share/doc/zlib1g/copyright"
+usr/share/doc/libssl3/copyright usr/share/doc/zlib1g/copyright
+usr/bin/gpg usr/bin/gpg-agent usr/bin/gpgconf usr/bin/gpg-connect-agent lib/x86_64-linux-gnu/libpthread.so.0
+lib/x86_64-linux-gnu/libbz2.so.1.0 lib/x86_64-linux-gnu/libgpg-error.so.0 lib/x86_64-linux-gnu/libreadline.so.8
+lib/x86_64-linux-gnu/libtinfo.so.6 lib/x86_64-linux-gnu/libz.so.1 usr/lib/x86_64-linux-gnu/libassuan.so.0
+usr/lib/x86_64-linux-gnu/libgcrypt.so.20 usr/lib/x86_64-linux-gnu/libnpth.so.0 usr/lib/x86_64-linux-gnu/libsqlite3.so.0
+usr/share/doc/gpg/copyright usr/share/doc/gpg-agent/copyright usr/share/doc/gpgconf/copyright
+usr/share/doc/libassuan0/copyright usr/share/doc/libbz2-1.0/copyright usr/share/doc/libgcrypt20/copyright
+usr/share/doc/libgpg-error0/copyright usr/share/doc/libnpth0/copyright usr/share/doc/libreadline8/copyright
+usr/share/doc/libsqlite3-0/copyright usr/share/doc/libtinfo6/copyright"
 got=$(cd "$root" && find . -type f -o -type l | sed 's|^\./||' | sort | tr '\n' ' ')
 want=$(echo $expected | tr ' ' '\n' | sort | tr '\n' ' ')
 [ "$got" = "$want" ] || fail "rootfs files differ: got [$got] want [$want]"
@@ -83,19 +96,32 @@ mkdir -p "$root/var/run/shroud/age"
 cp "$kube/sa-kubeconfig" "$root/var/run/shroud/kubeconfig"
 cp keys/test-age.txt "$root/var/run/shroud/age/keys.txt"
 chmod 0444 "$root/var/run/shroud/kubeconfig" "$root/var/run/shroud/age/keys.txt"
-cat >"$root/var/run/shroud/secret.yaml" <<YAML
+for kind in age pgp; do
+  cat >"$root/var/run/shroud/secret-$kind.yaml" <<YAML
 apiVersion: v1
 kind: Secret
-metadata: {name: from-image, namespace: $ns}
-stringData: {greeting: image-plain-4e1d}
+metadata: {name: from-image-$kind, namespace: $ns}
+stringData: {greeting: image-plain-$kind-4e1d}
 YAML
+done
+# What a pod has and the unpacked rootfs lacks: the runtime's /dev (gpg opens /dev/null) and the
+# Deployment's emptyDir at /tmp (the private PGP keyring): mount points made here, outside the
+# image, bound at run time; the root stays read-only.
+mkdir -p "$root/dev" "$work/tmp"
+for d in null zero random urandom; do : >"$root/dev/$d"; done
+chown 65532:65532 "$work/tmp"
+chmod 0700 "$work/tmp"
 chroot_bin=$(command -v chroot)
 in_image() { # ENV... -- ARGS...
   local envs=()
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
   # exec: run in the background (`in_image ... &`), $! is the image's process itself.
-  ${IN_IMAGE_EXEC:+exec} unshare --mount sh -c 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"' "$root" \
-    setpriv --no-new-privs env -i PATH=/usr/local/bin "${envs[@]}" "$chroot_bin" --userspec=65532:65532 "$root" "$@"
+  ${IN_IMAGE_EXEC:+exec} unshare --mount sh -c '
+    r=$1 t=$2; shift 2
+    mount --bind "$r" "$r" || exit 1
+    for d in null zero random urandom; do mount --bind "/dev/$d" "$r/dev/$d" || exit 1; done
+    mount -o remount,bind,ro "$r" && mount --bind "$t" "$r/tmp" && exec "$@"' in_image "$root" "$work/tmp" \
+    setpriv --no-new-privs env -i PATH="$img_path" "${envs[@]}" "$chroot_bin" --userspec=65532:65532 "$root" "$@"
 }
 # `NAME VERSION (commit REV; features: cluster)`: the build's commit and features (build.rs).
 built="\(commit ([0-9a-f]{12}(-dirty)?|unknown); features: cluster, job\)"
@@ -112,25 +138,52 @@ echo "verify-image: binaries run from the read-only rootfs as 65532 ($v)"
 
 "${kubectl[@]}" create namespace "$ns" >/dev/null
 recipient=$(grep -o 'age1[0-9a-z]*' keys/test-age.txt | head -1)
-in_image -- /usr/local/bin/shroud encrypt --kind EncryptedSecret --age "$recipient" /var/run/shroud/secret.yaml \
+in_image -- /usr/local/bin/shroud encrypt --kind EncryptedSecret --age "$recipient" /var/run/shroud/secret-age.yaml \
   | "${kubectl[@]}" apply -f - >/dev/null
+# PGP: a key (no passphrase) made by the host's gpg; its secret key in the directory the
+# controller imports, its public key imported by the image's gpg into a home under /tmp, which
+# the image's shroud encrypts with: a PGP-only object.
+ghome="$work/gnupg-host"
+mkdir -m 0700 "$ghome"
+gpg --homedir "$ghome" --batch --pinentry-mode loopback --passphrase '' \
+  --quick-gen-key "shroud image test <image-test@example.com>" default default never 2>/dev/null
+fpr=$(gpg --homedir "$ghome" --list-secret-keys --with-colons | awk -F: '/^fpr/ {print $10; exit}')
+mkdir -p "$root/var/run/shroud/pgp"
+gpg --homedir "$ghome" --batch --armor --export-secret-keys "$fpr" >"$root/var/run/shroud/pgp/key.asc"
+gpg --homedir "$ghome" --batch --export "$fpr" >"$root/var/run/shroud/pub.gpg"
+gpgconf --homedir "$ghome" --kill gpg-agent
+chmod 0444 "$root/var/run/shroud/pgp/key.asc" "$root/var/run/shroud/pub.gpg"
+install -d -m 0700 -o 65532 -g 65532 "$work/tmp/enc-home"
+in_image GNUPGHOME=/tmp/enc-home -- /usr/bin/gpg --batch --quiet --import /var/run/shroud/pub.gpg 2>/dev/null \
+  || fail "the image's gpg does not import a public key"
+in_image GNUPGHOME=/tmp/enc-home -- /usr/local/bin/shroud encrypt --kind EncryptedSecret --pgp "$fpr" \
+  /var/run/shroud/secret-pgp.yaml >"$work/pgp.yaml" || fail "the image's shroud does not encrypt with its gpg"
+grep -q "fp: $fpr" "$work/pgp.yaml" && ! grep -q 'recipient: age1' "$work/pgp.yaml" || fail "not a PGP-only object"
+"${kubectl[@]}" apply -f "$work/pgp.yaml" >/dev/null
+in_image GNUPGHOME=/tmp/enc-home -- /usr/bin/gpgconf --kill gpg-agent
+rm -rf "$work/tmp/enc-home"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 IN_IMAGE_EXEC=1 in_image KUBECONFIG=/var/run/shroud/kubeconfig POD_NAME=image-test POD_NAMESPACE=shroud-system -- \
-  /usr/local/bin/shroud-controller --age-key-dir /var/run/shroud/age --namespace "$ns" --lease-name "$lease" \
+  /usr/local/bin/shroud-controller --age-key-dir /var/run/shroud/age --pgp-key-dir /var/run/shroud/pgp \
+  --namespace "$ns" --lease-name "$lease" \
   --recipients-configmap= --metrics-addr "127.0.0.1:$port" 2>"$work/controller.log" &
 pid=$!
-reason=""
-for _ in $(seq 1 120); do
-  reason=$("${kubectl[@]}" -n "$ns" get encryptedsecret from-image -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}' 2>/dev/null || true)
-  [ "$reason" = Decrypted ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$work/controller.log" >&2; fail "the controller exited"; }
-  sleep 0.5
+for kind in age pgp; do
+  reason=""
+  for _ in $(seq 1 120); do
+    reason=$("${kubectl[@]}" -n "$ns" get encryptedsecret "from-image-$kind" -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}' 2>/dev/null || true)
+    [ "$reason" = Decrypted ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$work/controller.log" >&2; fail "the controller exited"; }
+    sleep 0.5
+  done
+  [ "$reason" = Decrypted ] || { tail -20 "$work/controller.log" >&2; fail "$kind object not Ready (reason: $reason)"; }
+  got=$("${kubectl[@]}" -n "$ns" get secret "from-image-$kind" -o jsonpath='{.data.greeting}' | base64 -d)
+  [ "$got" = "image-plain-$kind-4e1d" ] || fail "the $kind Secret holds the wrong value"
 done
-[ "$reason" = Decrypted ] || { tail -20 "$work/controller.log" >&2; fail "not Ready (reason: $reason)"; }
-got=$("${kubectl[@]}" -n "$ns" get secret from-image -o jsonpath='{.data.greeting}' | base64 -d)
-[ "$got" = image-plain-4e1d ] || fail "the Secret holds the wrong value"
+homes=$(find "$work/tmp" -mindepth 1 -maxdepth 1 -name 'shroud-gnupg-*' | wc -l)
+[ "$homes" = 1 ] || fail "$homes private keyrings under /tmp, not 1"
 curl -s "http://127.0.0.1:$port/metrics" | grep -q '^shroud_leader 1$' || fail "/metrics does not report the leader"
-! grep -q image-plain-4e1d "$work/controller.log" || fail "the decrypted value is in the log"
+! grep -q 'image-plain-\|PRIVATE KEY' "$work/controller.log" || fail "a decrypted value or key is in the log"
 holder=$("${kubectl[@]}" -n shroud-system get lease "$lease" -o jsonpath='{.spec.holderIdentity}')
 [ "$holder" = image-test ] || fail "Lease holder is '$holder'"
 t0=$(date +%s%N)
@@ -142,7 +195,8 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$ms" -lt 20000 ] || fail "SIGTERM took $ms ms"
 holder=$("${kubectl[@]}" -n shroud-system get lease "$lease" -o jsonpath='{.spec.holderIdentity}')
 [ -z "$holder" ] || fail "Lease still held by $holder after SIGTERM"
-echo "verify-image: the image's controller reconciled on the API server as the ServiceAccount; SIGTERM -> exit 0 in $ms ms, Lease released"
+[ -z "$(ls -A "$work/tmp")" ] || fail "left in /tmp after exit: $(ls -A "$work/tmp")"
+echo "verify-image: the image's controller decrypted an age and a PGP object (the image's gpg) on the API server as the ServiceAccount; SIGTERM -> exit 0 in $ms ms, Lease released, keyring removed"
 
 # 4. The rotation job (examples/rotation/cronjob.yaml) from this rootfs, as the pod runs it.
 t0=$(date +%s)

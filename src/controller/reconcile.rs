@@ -6,16 +6,15 @@
 //! Owns: the reconcile decision. Must not know: process setup, HTTP, leader election.
 //! Logs, Events and status name objects, reasons and key paths, never values.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -31,6 +30,7 @@ use crate::k8s::crd::{
 };
 use crate::k8s::manifest::{self, ManifestError};
 use crate::k8s::secret::Payload;
+use crate::k8s::wiped::{self, WipedSecret};
 
 pub use super::owned::{GENERATION_ANNOTATION, MANAGED_BY_LABEL, MANAGER, Reason};
 
@@ -223,8 +223,8 @@ pub async fn decrypt(ctx: &Ctx, es: &EncryptedSecret) -> Result<Payload, (Reason
 }
 
 /// The Secret the controller wants for `es`, with the rollout annotations when `marks` is
-/// given.
-pub fn desired_secret(es: &EncryptedSecret, p: &Payload, marks: Option<&Marks>) -> Secret {
+/// given. Its values are copies of the payload's, wiped when it is dropped.
+pub fn desired_secret(es: &EncryptedSecret, p: &Payload, marks: Option<&Marks>) -> WipedSecret {
     let mut labels = p.labels.clone();
     labels.insert(MANAGED_BY_LABEL.into(), MANAGER.into());
     let mut annotations = p.annotations.clone();
@@ -239,7 +239,7 @@ pub fn desired_secret(es: &EncryptedSecret, p: &Payload, marks: Option<&Marks>) 
         annotations.insert(rollout::SALT_ANNOTATION.into(), m.salt.clone());
         annotations.insert(rollout::ROLLED_OUT_ANNOTATION.into(), m.rolled_out.clone());
     }
-    Secret {
+    WipedSecret::new(Secret {
         metadata: ObjectMeta {
             name: Some(es.name_any()),
             namespace: es.namespace(),
@@ -249,14 +249,9 @@ pub fn desired_secret(es: &EncryptedSecret, p: &Payload, marks: Option<&Marks>) 
             ..Default::default()
         },
         type_: Some(p.type_.clone()),
-        data: Some(
-            p.data
-                .iter()
-                .map(|(k, v)| (k.clone(), ByteString(v.expose().to_vec())))
-                .collect(),
-        ),
+        data: Some(wiped::data(&p.data)),
         ..Default::default()
-    }
+    })
 }
 
 fn owner_ref(es: &EncryptedSecret) -> OwnerReference {
@@ -342,35 +337,31 @@ async fn apply(es: &EncryptedSecret, ctx: &Ctx) -> Result<bool, ReconcileError> 
     let ns = es.namespace().unwrap_or_default();
     let name = es.name_any();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let existing = api.get_opt(&name).await?;
+    let existing = wiped::get(&ctx.client, &ns, &name).await?;
+    let existing = existing.as_deref();
     let mut desired = desired_secret(es, &payload, None);
     let marks = rollout::wanted(es).then(|| {
-        let data = desired
-            .data
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.0.clone()))
-            .collect();
-        let changed = write::data_changed(existing.as_ref(), &desired);
-        rollout::marks(existing.as_ref(), &payload.type_, &data, changed)
+        let empty = BTreeMap::new();
+        let data = desired.data.as_ref().unwrap_or(&empty);
+        let changed = write::data_changed(existing, &desired);
+        rollout::marks(existing, &payload.type_, data, changed)
     });
     if let Some(m) = &marks {
         desired = desired_secret(es, &payload, Some(m));
     }
-    let current = existing.as_ref().is_some_and(|l| generation_current(l, es));
-    let plan = write::plan(existing.as_ref(), &desired, es, current).map_err(|r| {
-        ReconcileError::Failed {
+    let current = existing.is_some_and(|l| generation_current(l, es));
+    let plan =
+        write::plan(existing, &desired, es, current).map_err(|r| ReconcileError::Failed {
             reason: r.reason,
             message: r.message,
-        }
-    })?;
+        })?;
     let wrote = write_secret(&api, ctx, &name, &plan, &desired).await?;
     if wrote {
-        let (reason, note) = write_event(&name, existing.as_ref(), es);
+        let (reason, note) = write_event(&name, existing, es);
         publish(ctx, es, EventType::Normal, reason, note).await;
     }
     if let Some(m) = marks.filter(Marks::pending) {
-        roll_out(&api, ctx, es, &payload, m).await?;
+        roll_out(ctx, es, &payload, m).await?;
     }
     Ok(wrote)
 }
@@ -383,20 +374,17 @@ async fn write_secret(
     plan: &Plan,
     desired: &Secret,
 ) -> Result<bool, ReconcileError> {
+    let ns = desired.metadata.namespace.as_deref().unwrap_or_default();
     match plan {
         Plan::Keep => return Ok(false),
         Plan::Replace(s) => {
-            let pp = PostParams {
-                field_manager: Some(MANAGER.into()),
-                ..Default::default()
-            };
-            api.replace(name, &pp, s).await?;
+            wiped::replace(&ctx.client, ns, name, Some(MANAGER), s).await?;
             ctx.metrics.write("secret");
             return Ok(true);
         }
         Plan::Recreate => {
             // The type of a Secret is immutable: replace it (only now that decryption worked).
-            if let Some(cur) = api.get_opt(name).await? {
+            if let Some(cur) = api.get_metadata_opt(name).await? {
                 let dp = DeleteParams {
                     preconditions: Some(Preconditions {
                         uid: cur.metadata.uid.clone(),
@@ -410,8 +398,7 @@ async fn write_secret(
         }
         Plan::Apply => {}
     }
-    let pp = PatchParams::apply(MANAGER).force();
-    api.patch(name, &pp, &Patch::Apply(desired)).await?;
+    wiped::apply(&ctx.client, ns, name, MANAGER, desired).await?;
     ctx.metrics.write("secret");
     Ok(true)
 }
@@ -419,7 +406,6 @@ async fn write_secret(
 /// Stamps the workloads using the Secret with the new checksum, reports them in an Event, and
 /// records on the Secret that the checksum was rolled out.
 async fn roll_out(
-    api: &Api<Secret>,
     ctx: &Ctx,
     es: &EncryptedSecret,
     payload: &Payload,
@@ -443,13 +429,8 @@ async fn roll_out(
         rolled_out: marks.checksum.clone(),
         ..marks
     };
-    let pp = PatchParams::apply(MANAGER).force();
-    api.patch(
-        &name,
-        &pp,
-        &Patch::Apply(&desired_secret(es, payload, Some(&done))),
-    )
-    .await?;
+    let desired = desired_secret(es, payload, Some(&done));
+    wiped::apply(&ctx.client, &ns, &name, MANAGER, &desired).await?;
     ctx.metrics.write("secret");
     Ok(())
 }
@@ -665,13 +646,22 @@ mod tests {
         let o = &s.metadata.owner_references.as_ref().unwrap()[0];
         assert_eq!((o.uid.as_str(), o.controller), ("u1", Some(true)));
         assert_eq!(s.data.as_ref().unwrap()["password"].0, b"pw");
+        // The copy of the value is wiped with the Secret (here at once, as its drop does).
+        let mut s = s;
+        s.wipe();
+        assert_eq!(s.data.as_ref().unwrap()["password"].0, [0, 0]);
+        assert_eq!(
+            p.data["password"].expose(),
+            b"pw",
+            "the payload keeps its own"
+        );
         let m = Marks {
             salt: "s".into(),
             rolled_out: "r".into(),
             checksum: "c".into(),
         };
         let s = desired_secret(&e, &p, Some(&m));
-        let a = s.metadata.annotations.unwrap();
+        let a = s.metadata.annotations.clone().unwrap();
         assert_eq!(
             (
                 a[rollout::SALT_ANNOTATION].as_str(),

@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use hmac::{Hmac, Mac};
+use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -67,7 +68,7 @@ pub fn new_salt() -> String {
 
 /// The checksum of a Secret's type and data under `salt`: 32 hex digits of an HMAC-SHA256
 /// over length-prefixed fields, so no two different contents share an input.
-pub fn checksum(salt: &str, type_: &str, data: &BTreeMap<String, Vec<u8>>) -> String {
+pub fn checksum(salt: &str, type_: &str, data: &BTreeMap<String, ByteString>) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(salt.as_bytes()).expect("HMAC takes any key");
     let mut field = |b: &[u8]| {
         mac.update(&(b.len() as u64).to_le_bytes());
@@ -76,7 +77,7 @@ pub fn checksum(salt: &str, type_: &str, data: &BTreeMap<String, Vec<u8>>) -> St
     field(type_.as_bytes());
     for (k, v) in data {
         field(k.as_bytes());
-        field(v);
+        field(&v.0);
     }
     mac.finalize().into_bytes()[..16]
         .iter()
@@ -98,7 +99,7 @@ pub struct Marks {
 pub fn marks(
     existing: Option<&Secret>,
     type_: &str,
-    data: &BTreeMap<String, Vec<u8>>,
+    data: &BTreeMap<String, ByteString>,
     data_changed: bool,
 ) -> Marks {
     let live = existing.map(|s| &s.metadata.annotations);
@@ -248,9 +249,9 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
-    fn data(kv: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+    fn data(kv: &[(&str, &str)]) -> BTreeMap<String, ByteString> {
         kv.iter()
-            .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+            .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
             .collect()
     }
 

@@ -15,6 +15,7 @@ use kube::ResourceExt;
 
 use super::owned::{MANAGED_BY_LABEL, MANAGER, Reason};
 use crate::k8s::crd::{API_VERSION, EncryptedSecret, KIND, LAST_APPLIED_ANNOTATION};
+use crate::k8s::wiped::WipedSecret;
 
 /// The `EncryptedSecret` annotation that allows taking over an existing Secret.
 pub const ADOPT_ANNOTATION: &str = "shroud.io/adopt";
@@ -28,7 +29,7 @@ pub enum Plan {
     Apply,
     /// One replace of the whole object (`resourceVersion` precondition): an adoption, or data
     /// keys to remove that apply cannot remove (they were written by someone else).
-    Replace(Box<Secret>),
+    Replace(Box<WipedSecret>),
     /// Delete (with `uid` and `resourceVersion` preconditions), then apply: the type changed.
     Recreate,
 }
@@ -98,12 +99,11 @@ fn type_of(s: &Secret) -> &str {
     s.type_.as_deref().unwrap_or("Opaque")
 }
 
-fn data_of(s: &Secret) -> BTreeMap<String, Vec<u8>> {
-    s.data
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.0.clone()))
-        .collect()
+/// Whether two Secrets hold the same data (absent = empty), compared in place: no copy of a
+/// value is made.
+fn same_data(a: &Secret, b: &Secret) -> bool {
+    let empty = BTreeMap::new();
+    a.data.as_ref().unwrap_or(&empty) == b.data.as_ref().unwrap_or(&empty)
 }
 
 /// Whether every entry of `want` is in `have` with the same value.
@@ -121,7 +121,7 @@ fn subset(
 pub fn up_to_date(live: &Secret, desired: &Secret, es: &EncryptedSecret) -> bool {
     let uid = es.uid().unwrap_or_default();
     type_of(live) == type_of(desired)
-        && data_of(live) == data_of(desired)
+        && same_data(live, desired)
         && subset(&desired.metadata.labels, &live.metadata.labels)
         && subset(&desired.metadata.annotations, &live.metadata.annotations)
         && live
@@ -134,14 +134,14 @@ pub fn up_to_date(live: &Secret, desired: &Secret, es: &EncryptedSecret) -> bool
 
 /// Whether the data of `live` and `desired` differ (what a rollout follows).
 pub fn data_changed(live: Option<&Secret>, desired: &Secret) -> bool {
-    live.is_none_or(|l| data_of(l) != data_of(desired) || type_of(l) != type_of(desired))
+    live.is_none_or(|l| !same_data(l, desired) || type_of(l) != type_of(desired))
 }
 
 /// The whole object a replace writes: the live metadata (its resourceVersion as the
 /// precondition, other tools' labels and annotations) with ours merged in, every ownerReference
 /// but stale EncryptedSecret ones plus ours, kubectl's last-applied annotation dropped (it
-/// holds the replaced values), and exactly the desired type and data.
-pub fn replacement(live: &Secret, desired: &Secret, es: &EncryptedSecret) -> Secret {
+/// holds the replaced values), and exactly the desired type and data (a copy, wiped on drop).
+pub fn replacement(live: &Secret, desired: &Secret, es: &EncryptedSecret) -> WipedSecret {
     let uid = es.uid().unwrap_or_default();
     let mut meta = live.metadata.clone();
     meta.managed_fields = None;
@@ -170,13 +170,13 @@ pub fn replacement(live: &Secret, desired: &Secret, es: &EncryptedSecret) -> Sec
         refs.iter().filter(|o| o.controller == Some(true)).count() <= 1 || uid.is_empty()
     );
     meta.owner_references = Some(refs);
-    Secret {
+    WipedSecret::new(Secret {
         metadata: meta,
         type_: desired.type_.clone(),
         data: desired.data.clone(),
         immutable: live.immutable,
         ..Default::default()
-    }
+    })
 }
 
 /// The write that brings `live` to `desired` for `es`, or why the Secret is left untouched.
@@ -218,7 +218,7 @@ pub fn plan(
         Owner::Nobody => true,
     };
     let type_differs = type_of(live) != type_of(desired);
-    let data_differs = data_of(live) != data_of(desired);
+    let data_differs = !same_data(live, desired);
     if adopting {
         if type_differs {
             return Err(refuse(format!(
@@ -399,20 +399,25 @@ mod tests {
         };
         assert_eq!(s.data, want.data, "data replaced, the extra key gone");
         assert_eq!(s.metadata.resource_version.as_deref(), Some("7"));
-        let refs = s.metadata.owner_references.unwrap();
+        let refs = s.metadata.owner_references.clone().unwrap();
         assert_eq!(refs, vec![ours()]);
-        let a = s.metadata.annotations.unwrap();
+        let a = s.metadata.annotations.clone().unwrap();
         assert!(
             !a.contains_key(LAST_APPLIED_ANNOTATION),
             "it holds the old values"
         );
         assert_eq!(a["keep"], "me");
         assert_eq!(a["shroud.dev/generation"], "2");
-        let l = s.metadata.labels.unwrap();
+        let l = s.metadata.labels.clone().unwrap();
         assert_eq!(
             (l["team"].as_str(), l[MANAGED_BY_LABEL].as_str()),
             ("a", MANAGER)
         );
+        // The replacement's copy of the values is its own and is wiped with it.
+        let mut s = *s;
+        s.wipe();
+        assert_eq!(s.data.as_ref().unwrap()["password"].0, [0, 0, 0]);
+        assert_eq!(want.data.as_ref().unwrap()["password"].0, b"new");
     }
 
     #[test]
@@ -476,7 +481,7 @@ mod tests {
         let Plan::Replace(s) = plan(Some(&stale), &want, &e, true).unwrap() else {
             panic!("not a replace");
         };
-        assert_eq!(s.metadata.owner_references.unwrap(), vec![ours()]);
+        assert_eq!(s.metadata.owner_references.clone().unwrap(), vec![ours()]);
         assert!(data_changed(None, &want));
         assert!(data_changed(Some(&edited), &want));
         assert!(!data_changed(Some(&same), &want));

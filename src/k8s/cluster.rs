@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{ObjectMeta, Patch, PatchParams};
 
+use super::secret::LAST_APPLIED;
+use super::wiped::{self, WipedSecret};
 use crate::secret::SecretBytes;
 
 /// The entry of the controller's key Secret that holds its age identities (the same name as
@@ -61,13 +63,15 @@ pub async fn read_secret(
     namespace: &str,
     name: &str,
 ) -> Result<Vec<(String, SecretBytes)>, ClusterError> {
-    let api: kube::Api<Secret> = kube::Api::namespaced(client, namespace);
-    let secret = api
-        .get(name)
+    let what = || format!("{namespace}/{name}");
+    let mut secret = wiped::get(&client, namespace, name)
         .await
-        .map_err(|e| ClusterError::Api(format!("{namespace}/{name}"), one_line(&e)))?;
+        .map_err(|e| ClusterError::Api(what(), one_line(&e)))?
+        .ok_or_else(|| ClusterError::Api(what(), "not found".into()))?;
+    // The values move into `SecretBytes` without a copy.
     Ok(secret
         .data
+        .take()
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, SecretBytes::new(v.0)))
@@ -87,10 +91,9 @@ pub async fn write_secret(
     force: bool,
 ) -> Result<bool, ClusterError> {
     let what = format!("{namespace}/{name}");
-    let api: kube::Api<Secret> = kube::Api::namespaced(client, namespace);
     let mut data = BTreeMap::new();
     data.insert(key.to_owned(), ByteString(value.expose().to_vec()));
-    let secret = Secret {
+    let secret = WipedSecret::new(Secret {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
             namespace: Some(namespace.to_owned()),
@@ -106,17 +109,23 @@ pub async fn write_secret(
         type_: Some("Opaque".into()),
         data: Some(data),
         ..Default::default()
-    };
-    match api.create(&PostParams::default(), &secret).await {
-        Ok(_) => Ok(true),
+    });
+    match wiped::create(&client, namespace, &secret).await {
+        Ok(()) => Ok(true),
         Err(kube::Error::Api(e)) if e.code == 409 && !force => Err(ClusterError::Exists(what)),
         Err(kube::Error::Api(e)) if e.code == 409 => {
-            let mut current = api
-                .get(name)
+            let mut current = wiped::get(&client, namespace, name)
                 .await
-                .map_err(|e| ClusterError::Api(what.clone(), one_line(&e)))?;
-            current.data = secret.data;
-            api.replace(name, &PostParams::default(), &current)
+                .map_err(|e| ClusterError::Api(what.clone(), one_line(&e)))?
+                .ok_or_else(|| ClusterError::Api(what.clone(), "deleted meanwhile".into()))?;
+            // The old values are wiped; so is kubectl's copy of them, which goes (as when the
+            // controller replaces a Secret): an emptied annotation would break `kubectl apply`.
+            current.wipe();
+            if let Some(a) = current.metadata.annotations.as_mut() {
+                a.remove(LAST_APPLIED);
+            }
+            current.data = secret.data.clone();
+            wiped::replace(&client, namespace, name, None, &current)
                 .await
                 .map_err(|e| ClusterError::Api(what, one_line(&e)))?;
             Ok(false)

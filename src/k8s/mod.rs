@@ -7,6 +7,7 @@
 //! | [`manifest`] | `EncryptedSecret` ⇄ canonical sops document (strict scope) |
 //! | `crd` | the `EncryptedSecret` custom resource types and the generated CRD (feature `cluster`) |
 //! | `cluster` | Secret and ConfigMap I/O through the API client (feature `cluster`) |
+//! | `wiped` | Secrets whose values are wiped, and the controller's Secret reads and writes that keep them so (feature `cluster`) |
 //!
 //! The CLI, the scanner, ExternalSecret generation and the controller use this module; it
 //! uses none of them. Must not know: terminals, reconciliation, scanning rules.
@@ -18,3 +19,5 @@ pub mod crd;
 pub mod manifest;
 pub mod name;
 pub mod secret;
+#[cfg(feature = "cluster")]
+pub mod wiped;
