@@ -49,7 +49,13 @@ gnupg_pkgs="gpg gpg-agent gpgconf libassuan0 libbz2-1.0 libgcrypt20 libgpg-error
 gnupg="$work/gnupg"
 mkdir -p "$work/debs" "$gnupg" "$root/usr/bin"
 # shellcheck disable=SC2086
-if ! (cd "$work/debs" && apt-get download $gnupg_pkgs >"$work/apt.log" 2>&1); then
+fetch_gnupg() { (cd "$work/debs" && apt-get download $gnupg_pkgs >"$work/apt.log" 2>&1); }
+# A fresh machine may have no package lists yet: read them once, then try again.
+if ! fetch_gnupg; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >>"$work/apt.log" 2>&1 || true
+fi
+if ! fetch_gnupg; then
   cat "$work/apt.log" >&2
   echo "build-image: cannot download GnuPG's Debian packages ($gnupg_pkgs); run apt-get update" >&2
   exit 1
