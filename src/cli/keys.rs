@@ -30,7 +30,7 @@ pub enum KeysCommand {
     /// Lock keys out of the repository for good: remove them from every creation rule, give every
     /// file they open a new data key without them, and report what they could ever read.
     #[command(
-        after_help = "Examples:\n  shroud keys revoke --dry-run age1…          # the plan and the exposure report\n  shroud keys revoke -y --report revoke.json age1…\n  shroud keys revoke -y arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        after_help = "Examples:\n  shroud keys revoke --dry-run age1… || test $? = 1   # the plan and the exposure report; exit 1: work left\n  shroud keys revoke -y --report revoke.json age1…\n  shroud keys revoke -y arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     )]
     Revoke(super::revoke::Args),
 }

@@ -883,3 +883,67 @@ fn revoke_reads_history_versions_whose_name_does_not_say_their_format() {
     write_after(&sb, &team, "after-conf-revoke");
     assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-conf-revoke");
 }
+
+/// Red-team round 3: `keys revoke --dry-run` exited 0 while its report said `complete: false`,
+/// so `shroud keys revoke --dry-run KEY && echo nothing left` lied. A dry run whose plan leaves
+/// work (files to re-key, a config to edit, a config outside the repository that only a person
+/// can change) exits 1, the code of a revocation that did not complete; 0 only when nothing is
+/// left. Before the fix: exit 0 in the first two cases.
+#[test]
+fn revoke_dry_run_exits_1_while_work_is_left() {
+    let sb = Sandbox::new();
+    let (_, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    let team = env(&team);
+    repo_with(
+        &sb,
+        &rules(&format!("{TEST_RECIPIENT},{r}")),
+        &[("secrets/db.yaml", "db:\n  password: old\n")], // shroud:allow
+        &team,
+    );
+    let outside = tempfile::tempdir().unwrap();
+    let cfg = outside.path().join("team-sops.yaml");
+    std::fs::write(&cfg, rules(&format!("{TEST_RECIPIENT},{r}"))).unwrap();
+    let dry = |config: Option<&std::path::Path>| {
+        let mut c = sb.with_key();
+        if let Some(cfg) = config {
+            c.env("SOPS_CONFIG", cfg);
+        }
+        let out = c
+            .args(["keys", "revoke", "--dry-run", "--report", "d.json", &r])
+            .run();
+        (out, report(&sb, "d.json")["complete"].clone())
+    };
+    // A config and a file to change: nothing changed, exit 1, not complete.
+    let before = (sb.read(".sops.yaml"), sb.read("secrets/db.yaml"));
+    let (out, complete) = dry(None);
+    assert_code(&out, 1);
+    assert_eq!(complete, false);
+    assert!(stderr(&out).contains("NOT revoked yet"), "{}", stderr(&out));
+    assert_eq!((sb.read(".sops.yaml"), sb.read("secrets/db.yaml")), before);
+    // Revoked in the repository; a config outside it still lists the key: exit 1.
+    let out = sb.with_key().args(["keys", "revoke", "-y", &r]).run();
+    assert_code(&out, 0);
+    git(sb.dir.path(), &["commit", "-qam", "revoke"]);
+    let (out, complete) = dry(Some(&cfg));
+    assert_code(&out, 1);
+    assert_eq!(complete, false);
+    assert!(stderr(&out).contains("team-sops.yaml"), "{}", stderr(&out));
+    // Nothing left: exit 0, complete.
+    let (out, complete) = dry(None);
+    assert_code(&out, 0);
+    assert_eq!(complete, true);
+    // `&& echo` as a script writes it, while the outside config still lists the key.
+    let cfg = cfg.display().to_string();
+    let key = test_key().display().to_string();
+    let out = run_block(
+        sb.dir.path(),
+        r#"shroud keys revoke --dry-run "$R" && echo nothing left || echo "work left: $?""#,
+        &[
+            ("R", &r),
+            ("SOPS_CONFIG", &cfg),
+            ("SOPS_AGE_KEY_FILE", &key),
+        ],
+    );
+    assert_eq!(stdout(&out), "work left: 1\n", "{}", stderr(&out));
+}
