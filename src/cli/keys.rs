@@ -371,11 +371,13 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
     }
     let gpg = shroud::keysource::pgp::Gpg::default();
     let mut pgp = Vec::new();
-    for fp in a.pgp.iter().flat_map(|v| v.split(',')).map(str::trim) {
-        if fp.is_empty() {
-            continue;
-        }
-        let fp = shroud::keysource::pgp::normalize(fp);
+    let fingerprints = a
+        .pgp
+        .iter()
+        .map(|v| shroud::file::key_list(Some(v)))
+        .collect::<Result<Vec<_>>>()?;
+    for fp in fingerprints.concat() {
+        let fp = shroud::keysource::pgp::normalize(&fp);
         let armored =
             common::block_on(gpg.export_secret_key(&fp)).map_err(|source| Error::Key {
                 file: label.clone(),
