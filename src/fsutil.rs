@@ -224,7 +224,7 @@ fn check_regular(path: &Path) -> io::Result<()> {
     } else {
         Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "not a regular file; refusing to replace it (write to a regular file or use --output)",
+            "not a regular file (a device, a pipe or a directory); nothing was written: only a regular file is replaced in place (name a regular file)",
         ))
     }
 }

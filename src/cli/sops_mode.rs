@@ -1855,6 +1855,14 @@ pub fn exit_code(e: &Error, verb: Verb) -> u8 {
         Error::NoFile { .. } if matches!(verb, Verb::Set | Verb::Unset) => 2,
         Error::NoFile { .. } if matches!(verb, Verb::Rotate | Verb::ExecEnv | Verb::ExecFile) => 2,
         Error::NoFile { .. } if verb == Verb::Filestatus => 1,
+        // sops's updatekeys returns every failure but the data key's as a plain error (exit
+        // 1): a missing file ("stat …"), a directory, a device it cannot parse (`/dev/null`:
+        // "Error unmarshalling input"), a file it cannot write.
+        Error::NoFile { .. } | Error::Read { .. } | Error::Write { .. }
+            if verb == Verb::Updatekeys =>
+        {
+            1
+        }
         Error::NoFile { .. } => 100,
         Error::Read { .. } => 2,
         Error::Write { .. } => 3,

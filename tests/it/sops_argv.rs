@@ -941,6 +941,11 @@ fn corpus() -> Vec<Case> {
         &["rotate", "-i", "nonexist.yaml"][..],
         &["rotate", "-i", "p.yaml"],
         &["updatekeys", "-y", "p.yaml"],
+        // sops's updatekeys fails with exit 1 on anything but a sops file it can write: a
+        // device, a directory, a file that does not exist.
+        &["updatekeys", "-y", "/dev/null"],
+        &["updatekeys", "-y", "."],
+        &["updatekeys", "-y", "nonexist.yaml"],
         &["filestatus", "nonexist.yaml"],
         &["exec-env", "nonexist.env", "true"],
         &["-d", "--output-type", "dotenv", "sn.yaml"],
