@@ -309,6 +309,29 @@ fn kube_client() -> Result<kube::Client> {
     common::block_on(cluster::client()).map_err(cluster_err)
 }
 
+/// The PGP secret keys `--pgp` names (comma-separated lists, repeatable), exported from the
+/// GnuPG keyring.
+fn pgp_sources(lists: &[String], label: &str) -> Result<Vec<backup::PgpSource>> {
+    let gpg = shroud::keysource::pgp::Gpg::default();
+    let mut pgp = Vec::new();
+    for list in lists {
+        for fp in shroud::file::key_list(Some(list))? {
+            let fp = shroud::keysource::pgp::normalize(&fp);
+            let armored =
+                common::block_on(gpg.export_secret_key(&fp)).map_err(|source| Error::Key {
+                    file: label.to_owned(),
+                    source,
+                })?;
+            pgp.push(backup::PgpSource {
+                label: "the GnuPG keyring".into(),
+                fingerprint: fp,
+                armored,
+            });
+        }
+    }
+    Ok(pgp)
+}
+
 fn run_backup(a: BackupArgs) -> Result<Outcome> {
     let label = a.output.display().to_string();
     if a.output.exists() && !a.force {
@@ -369,26 +392,7 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
             text,
         }));
     }
-    let gpg = shroud::keysource::pgp::Gpg::default();
-    let mut pgp = Vec::new();
-    let fingerprints = a
-        .pgp
-        .iter()
-        .map(|v| shroud::file::key_list(Some(v)))
-        .collect::<Result<Vec<_>>>()?;
-    for fp in fingerprints.concat() {
-        let fp = shroud::keysource::pgp::normalize(&fp);
-        let armored =
-            common::block_on(gpg.export_secret_key(&fp)).map_err(|source| Error::Key {
-                file: label.clone(),
-                source,
-            })?;
-        pgp.push(backup::PgpSource {
-            label: "the GnuPG keyring".into(),
-            fingerprint: fp,
-            armored,
-        });
-    }
+    let pgp = pgp_sources(&a.pgp, &label)?;
     let created = backup::create(&srcs, &pgp, &protection).map_err(|e| berr(&label, e))?;
     let blocks: Vec<String> = created
         .shares
