@@ -138,32 +138,39 @@ pub fn key_lists(
     aws_profile: Option<&str>,
     context: Option<&str>,
 ) -> Result<Option<Vec<Vec<KeySpec>>>> {
-    let items = list;
-    let mut keys: Vec<KeySpec> = items(age).into_iter().map(KeySpec::Age).collect();
+    let mut keys: Vec<KeySpec> = key_list(age)?.into_iter().map(KeySpec::Age).collect();
     keys.extend(
-        items(pgp)
+        key_list(pgp)?
             .iter()
             .map(|s| KeySpec::Pgp(keysource::pgp::normalize(s))),
     );
     if kms.is_some() {
         let ctx = context.map(parse_context).transpose()?.unwrap_or_default();
-        for arn in items(kms) {
+        for arn in key_list(kms)? {
             keys.push(config::kms_from_str(&arn, aws_profile, &ctx));
         }
     }
     Ok((!keys.is_empty()).then(|| vec![keys]))
 }
 
-/// The items of a comma-separated list (blanks around them and empty ones dropped).
-pub fn list(s: Option<&str>) -> Vec<String> {
-    s.map(|s| {
-        s.split(',')
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(str::to_owned)
-            .collect()
-    })
-    .unwrap_or_default()
+/// The keys of a comma-separated list given on the command line or in the environment
+/// (`--age`/`SOPS_AGE_RECIPIENTS`, `--pgp`, `--kms`, `rotate --add-*`/`--rm-*`), blanks around
+/// them dropped. An empty entry (`K1,,K2`, `K1,`, `,K1`) is refused, as sops 3.11 refuses it
+/// (`failed to parse input, unknown recipient type: ""`, exit 1), rather than dropped without a
+/// word: it is a key left out by mistake more often than a stray comma. An empty value is no
+/// list. (A `.sops.yaml` string list drops empty entries, as sops's does: see `config`.)
+pub fn key_list(s: Option<&str>) -> Result<Vec<String>> {
+    let Some(s) = s.filter(|s| !s.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let keys: Vec<String> = s.split(',').map(|k| k.trim().to_owned()).collect();
+    if keys.iter().any(String::is_empty) {
+        return Err(Error::Invalid(format!(
+            "key list \"{}\" has an empty entry (a doubled, leading or trailing comma): remove the comma, or add the key that was meant to stand there",
+            crate::text::sanitize(&crate::text::shorten_keys(s))
+        )));
+    }
+    Ok(keys)
 }
 
 /// A KMS encryption context, `key:value,key2:value2`.

@@ -15,7 +15,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// The permissions of a file written by [`write_atomic`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,18 +116,49 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
         .create(dir)
 }
 
-/// Whether files with more than one name (hard links) may be replaced (`--force`).
-static ALLOW_LINKED: AtomicBool = AtomicBool::new(false);
-
-/// Lets [`write_atomic`] replace a file that has other names (hard links): the command was
-/// given `--force`. The other names keep the old content.
-pub fn allow_hard_links(yes: bool) {
-    ALLOW_LINKED.store(yes, Ordering::SeqCst);
+/// What a write does to a file that has more than one name (hard links).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HardLinks {
+    /// Refused, and the command offers no way past it: the advice names what exists (another
+    /// output file, or a copy of its own for this name).
+    Refuse,
+    /// Refused; the command takes `--force` to replace this name anyway.
+    RefuseUnlessForced,
+    /// Replaced (`--force` given): the other names keep the old content.
+    Replace,
 }
 
-fn hard_links_refused(links: u64) -> io::Error {
+static HARD_LINKS: AtomicU8 = AtomicU8::new(HardLinks::Refuse as u8);
+
+/// Sets what [`write_atomic`] does to a file that has other names (hard links): the command's
+/// `--force`, or that it has none. Read once, in `cli::run`.
+pub fn hard_links(policy: HardLinks) {
+    HARD_LINKS.store(policy as u8, Ordering::SeqCst);
+}
+
+fn hard_links_policy() -> HardLinks {
+    match HARD_LINKS.load(Ordering::SeqCst) {
+        x if x == HardLinks::Replace as u8 => HardLinks::Replace,
+        x if x == HardLinks::RefuseUnlessForced as u8 => HardLinks::RefuseUnlessForced,
+        _ => HardLinks::Refuse,
+    }
+}
+
+fn hard_links_refused(path: &Path, links: u64) -> io::Error {
+    let advice = if hard_links_policy() == HardLinks::RefuseUnlessForced {
+        "pass --force to replace this name only".to_owned()
+    } else {
+        let name = path.display().to_string();
+        let (q, new) = (
+            crate::text::shell_quote(&name),
+            crate::text::shell_quote(&format!("{name}.new")),
+        );
+        format!(
+            "write to another file, or first give this name a copy of its own, which leaves the other names as they are: `cp {q} {new} && mv {new} {q}`"
+        )
+    };
     io::Error::other(format!(
-        "the file has {links} names (hard links): replacing it would leave the old content (for `encrypt -i`, the plaintext) under the other {} name{}; nothing was written (pass --force to replace this name only)",
+        "the file has {links} names (hard links): replacing it would leave the old content (for `encrypt -i`, the plaintext) under the other {} name{}; nothing was written ({advice})",
         links - 1,
         if links > 2 { "s" } else { "" }
     ))
@@ -193,7 +224,7 @@ fn check_regular(path: &Path) -> io::Result<()> {
     } else {
         Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "not a regular file; refusing to replace it (write to a regular file or use --output)",
+            "not a regular file (a device, a pipe or a directory); nothing was written: only a regular file is replaced in place (name a regular file)",
         ))
     }
 }
@@ -298,9 +329,9 @@ fn stage(path: &Path, mode: Mode) -> io::Result<Staged> {
     }
     if let Some(m) = &old
         && m.nlink() > 1
-        && !ALLOW_LINKED.load(Ordering::SeqCst)
+        && hard_links_policy() != HardLinks::Replace
     {
-        return Err(hard_links_refused(m.nlink()));
+        return Err(hard_links_refused(path, m.nlink()));
     }
     let mode = match (mode, &old) {
         (Mode::Exactly(m) | Mode::Own(m), _) => m,
@@ -953,13 +984,17 @@ mod tests {
         let other = d.path().join("other.yaml");
         fs::write(&p, "plain").unwrap();
         fs::hard_link(&p, &other).unwrap();
+        // (HARD_LINKS is process-wide: only this test sets it, and resets it.)
+        let e = write_atomic(&p, b"cipher", Mode::KeepOr(0o644)).unwrap_err();
+        assert!(!e.to_string().contains("--force"), "{e}");
+        assert!(e.to_string().contains("cp "), "{e}");
+        hard_links(HardLinks::RefuseUnlessForced);
         let e = write_atomic(&p, b"cipher", Mode::KeepOr(0o644)).unwrap_err();
         assert!(e.to_string().contains("--force"), "{e}");
         assert_eq!(fs::read(&p).unwrap(), b"plain");
-        // (ALLOW_LINKED is process-wide: only this test sets it, and resets it.)
-        allow_hard_links(true);
+        hard_links(HardLinks::Replace);
         let r = write_atomic(&p, b"cipher", Mode::KeepOr(0o644));
-        allow_hard_links(false);
+        hard_links(HardLinks::Refuse);
         r.unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"cipher");
         assert_eq!(fs::read(&other).unwrap(), b"plain");

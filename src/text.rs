@@ -5,7 +5,8 @@
 //! Owns: flattening error chains; escaping control characters, ANSI/OSC escape sequences, C1
 //! controls and Unicode bidirectional overrides (a file named `\x1b]0;pwned\x07` must not
 //! retitle the terminal); the shortened form of a key identity in a message (a post-quantum or
-//! plugin age recipient is ~2,000 characters). Must not know: which library an error came
+//! plugin age recipient is ~2,000 characters); a path quoted as one shell word, for a command
+//! a message advises or a command line shroud builds. Must not know: which library an error came
 //! from, what is printed.
 
 use std::fmt::Write;
@@ -15,6 +16,11 @@ fn is_dangerous(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// `s` as one POSIX shell word: in single quotes, a `'` in it written `'\''`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Escapes everything that is not printable as itself: `\t`, `\n`, `\r`, `\e` stay visible as

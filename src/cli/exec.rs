@@ -361,7 +361,7 @@ pub fn run_env(a: EnvArgs, g: &Global) -> Result<Outcome> {
 }
 
 fn shell_quote(p: &Path) -> String {
-    format!("'{}'", p.to_string_lossy().replace('\'', "'\\''"))
+    shroud::text::shell_quote(&p.to_string_lossy())
 }
 
 /// How long `exec-file --background` waits for the command to read the plaintext.

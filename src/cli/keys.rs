@@ -30,7 +30,7 @@ pub enum KeysCommand {
     /// Lock keys out of the repository for good: remove them from every creation rule, give every
     /// file they open a new data key without them, and report what they could ever read.
     #[command(
-        after_help = "Examples:\n  shroud keys revoke --dry-run age1…          # the plan and the exposure report\n  shroud keys revoke -y --report revoke.json age1…\n  shroud keys revoke -y arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        after_help = "Examples:\n  shroud keys revoke --dry-run age1… || test $? = 1   # the plan and the exposure report; exit 1: work left\n  shroud keys revoke -y --report revoke.json age1…\n  shroud keys revoke -y arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     )]
     Revoke(super::revoke::Args),
 }
@@ -309,6 +309,29 @@ fn kube_client() -> Result<kube::Client> {
     common::block_on(cluster::client()).map_err(cluster_err)
 }
 
+/// The PGP secret keys `--pgp` names (comma-separated lists, repeatable), exported from the
+/// GnuPG keyring.
+fn pgp_sources(lists: &[String], label: &str) -> Result<Vec<backup::PgpSource>> {
+    let gpg = shroud::keysource::pgp::Gpg::default();
+    let mut pgp = Vec::new();
+    for list in lists {
+        for fp in shroud::file::key_list(Some(list))? {
+            let fp = shroud::keysource::pgp::normalize(&fp);
+            let armored =
+                common::block_on(gpg.export_secret_key(&fp)).map_err(|source| Error::Key {
+                    file: label.to_owned(),
+                    source,
+                })?;
+            pgp.push(backup::PgpSource {
+                label: "the GnuPG keyring".into(),
+                fingerprint: fp,
+                armored,
+            });
+        }
+    }
+    Ok(pgp)
+}
+
 fn run_backup(a: BackupArgs) -> Result<Outcome> {
     let label = a.output.display().to_string();
     if a.output.exists() && !a.force {
@@ -369,24 +392,7 @@ fn run_backup(a: BackupArgs) -> Result<Outcome> {
             text,
         }));
     }
-    let gpg = shroud::keysource::pgp::Gpg::default();
-    let mut pgp = Vec::new();
-    for fp in a.pgp.iter().flat_map(|v| v.split(',')).map(str::trim) {
-        if fp.is_empty() {
-            continue;
-        }
-        let fp = shroud::keysource::pgp::normalize(fp);
-        let armored =
-            common::block_on(gpg.export_secret_key(&fp)).map_err(|source| Error::Key {
-                file: label.clone(),
-                source,
-            })?;
-        pgp.push(backup::PgpSource {
-            label: "the GnuPG keyring".into(),
-            fingerprint: fp,
-            armored,
-        });
-    }
+    let pgp = pgp_sources(&a.pgp, &label)?;
     let created = backup::create(&srcs, &pgp, &protection).map_err(|e| berr(&label, e))?;
     let blocks: Vec<String> = created
         .shares

@@ -46,6 +46,11 @@ pub fn speak_as_sops() {
     SOPS_VOICE.store(true, Ordering::Relaxed);
 }
 
+/// Whether this is the drop-in mode (the binary invoked as `sops`).
+pub fn as_sops() -> bool {
+    SOPS_VOICE.load(Ordering::Relaxed)
+}
+
 fn write(line: &str, newline: bool) {
     let line = shroud::text::sanitize(&line.replace('\n', " "));
     let mut err = std::io::stderr().lock();

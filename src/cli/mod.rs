@@ -324,7 +324,13 @@ pub fn init_logging(verbose: bool) {
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<common::Outcome> {
-    shroud::fsutil::allow_hard_links(force_of(&cli.command).force);
+    use shroud::fsutil::HardLinks;
+    // sops has no `--force`: the drop-in never offers it.
+    shroud::fsutil::hard_links(match force_of(&cli.command) {
+        Some(f) if f.force => HardLinks::Replace,
+        Some(_) if !messages::as_sops() => HardLinks::RefuseUnlessForced,
+        _ => HardLinks::Refuse,
+    });
     let top = cli.file_opts;
     let verbose = cli.always.verbose;
     let g = |f: &FileOptions| Global::merge(&top, f, verbose);
@@ -390,8 +396,8 @@ pub fn run(cli: Cli) -> Result<common::Outcome> {
 }
 
 /// The `--force` of a verb that rewrites files in place (see [`common::ForceArg`]).
-fn force_of(c: &Command) -> common::ForceArg {
-    match c {
+fn force_of(c: &Command) -> Option<common::ForceArg> {
+    Some(match c {
         Command::Encrypt(a) => a.io.force,
         Command::Decrypt(a) => a.io.force,
         Command::Edit(a) => a.force,
@@ -403,8 +409,9 @@ fn force_of(c: &Command) -> common::ForceArg {
             groups::GroupsCommand::Add(x) => x.target.force,
             groups::GroupsCommand::Rm(x) => x.target.force,
         },
-        _ => common::ForceArg::default(),
-    }
+        // No `--force` for a file with other names: the refusal names what the verb has.
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -31,13 +31,7 @@ pub fn merge(age: Option<String>, from: &str) -> Result<String> {
         message: e.to_string(),
         code: ExitCode::Generic,
     })?;
-    let mut all: Vec<String> = age
-        .iter()
-        .flat_map(|a| a.split(','))
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let mut all: Vec<String> = shroud::file::key_list(age.as_deref())?;
     for r in fetched {
         if !all.contains(&r) {
             all.push(r);

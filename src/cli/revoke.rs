@@ -23,7 +23,8 @@ pub struct Args {
     /// The directory to revoke in (default: the git repository around the current directory).
     #[arg(short = 'r', long, value_name = "DIR")]
     pub recursive: Option<PathBuf>,
-    /// Show the plan and the exposure report; change nothing.
+    /// Show the plan and the exposure report; change nothing. Exits 1 while anything is left to
+    /// do (as a revocation that did not complete), 0 only when nothing is.
     #[arg(long)]
     pub dry_run: bool,
     /// Do not ask for confirmation.
@@ -328,11 +329,18 @@ pub fn run(a: Args, g: &Global) -> Result<common::Outcome> {
         }
         report(files, (Vec::new(), refs))?;
         messages::note(&format!(
-            "keys revoke: {} config(s) and {} file(s) would change (dry run)",
+            "keys revoke: {} config(s) and {} file(s) would change (dry run); the key is NOT revoked yet: {}",
             plan.edits.len(),
-            plan.files.len()
+            plan.files.len(),
+            if plan.outside.is_empty() && plan.damaged.is_empty() {
+                "run it without --dry-run"
+            } else {
+                "run it without --dry-run, and see to the configs and files named above by hand"
+            }
         ));
-        return Ok(common::Outcome::Done);
+        // A plan with work left is not a clean bill: the same code as a revocation that did
+        // not complete (docs/exit-codes.md), so `--dry-run && echo nothing left` tells the truth.
+        return Ok(common::Outcome::Code(shroud::error::ExitCode::Generic));
     }
     let bulk = Bulk {
         verb: "keys revoke",

@@ -109,8 +109,8 @@ pub struct RotateArgs {
     pub job: super::rotate_job::JobArgs,
 }
 
-fn split(list: &Option<String>) -> Vec<String> {
-    shroud::file::list(list.as_deref())
+fn split(list: &Option<String>) -> Result<Vec<String>> {
+    shroud::file::key_list(list.as_deref())
 }
 
 fn options(scope: &Scope, g: &Global) -> Result<rotate::Options> {
@@ -309,9 +309,9 @@ pub fn run_rotate(mut a: RotateArgs, g: &Global) -> Result<common::Outcome> {
     )?
     .map(|mut groups| groups.remove(0))
     .unwrap_or_default();
-    let mut remove = split(&a.rm_age);
-    remove.extend(split(&a.rm_kms));
-    remove.extend(split(&a.rm_pgp));
+    let mut remove = split(&a.rm_age)?;
+    remove.extend(split(&a.rm_kms)?);
+    remove.extend(split(&a.rm_pgp)?);
     let changes = KeyChanges { add, remove };
     let single = a.scope.recursive.is_none() && !a.scope.all && a.scope.files.len() == 1;
     if !single && !a.in_place && !a.scope.dry_run {

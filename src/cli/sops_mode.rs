@@ -881,6 +881,9 @@ impl Out {
         if sops == "decryption-order" {
             return self.decryption_order(s);
         }
+        if sops == "rm-pgp" || sops == "rm-kms" {
+            return self.removals(s, sops);
+        }
         match s.given(sops) {
             Some(Val::Bool(true)) => self.push(format!("--{shroud}")),
             Some(Val::Str(v)) if !v.is_empty() => self.value(shroud, v),
@@ -891,6 +894,26 @@ impl Out {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// `rotate --rm-pgp`/`--rm-kms`: sops 3.11 lets an empty entry of the list (`F1,,F2`, `F1,`)
+    /// through (it names no key, so nothing is removed for it), where shroud's own mode refuses
+    /// one as a mistake; only the entries that name something are passed. (sops refuses an empty
+    /// entry of `--rm-age` and of every list of keys to add, as shroud's own mode does.)
+    fn removals(&mut self, s: &Scope, name: &str) {
+        let Some(v) = s.text(name) else {
+            return;
+        };
+        let kept: Vec<String> = v
+            .to_string_lossy()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if !kept.is_empty() {
+            self.value(name, &kept.join(",").into());
         }
     }
 
@@ -1832,6 +1855,14 @@ pub fn exit_code(e: &Error, verb: Verb) -> u8 {
         Error::NoFile { .. } if matches!(verb, Verb::Set | Verb::Unset) => 2,
         Error::NoFile { .. } if matches!(verb, Verb::Rotate | Verb::ExecEnv | Verb::ExecFile) => 2,
         Error::NoFile { .. } if verb == Verb::Filestatus => 1,
+        // sops's updatekeys returns every failure but the data key's as a plain error (exit
+        // 1): a missing file ("stat …"), a directory, a device it cannot parse (`/dev/null`:
+        // "Error unmarshalling input"), a file it cannot write.
+        Error::NoFile { .. } | Error::Read { .. } | Error::Write { .. }
+            if verb == Verb::Updatekeys =>
+        {
+            1
+        }
         Error::NoFile { .. } => 100,
         Error::Read { .. } => 2,
         Error::Write { .. } => 3,

@@ -484,6 +484,8 @@ pub fn scan_with(opts: &Options, extra: &Extra<'_>) -> Result<Outcome, ScanError
         baseline: extra.baseline,
     };
     let mut occurrences = Vec::new();
+    // Whether a history was folded to one finding per secret (occurrences kept before).
+    let mut folded = false;
     let n = threads(opts.threads);
     match &opts.source {
         Source::Paths(paths) => {
@@ -494,13 +496,24 @@ pub fn scan_with(opts: &Options, extra: &Extra<'_>) -> Result<Outcome, ScanError
             };
             scan_files(&scanner, &shared, &root, n, &paths);
         }
-        Source::Staged(_) | Source::Commits(_) => {
-            let changes = match &opts.source {
-                Source::Staged(p) => source::staged(&root, p)?,
-                Source::Commits(r) => source::commits(&root, r)?,
-                _ => unreachable!(),
-            };
+        Source::Staged(p) => {
+            let changes = source::staged(&root, p)?;
             scan_changes(&scanner, &shared, &root, n, changes)?;
+        }
+        Source::Commits(r) => {
+            let changes = source::commits(&root, r)?;
+            // Commits oldest first (parents before children), as `git log --reverse` gives them.
+            let mut seen = std::collections::HashSet::new();
+            let commits: Vec<String> = changes
+                .iter()
+                .filter_map(|c| c.commit.clone())
+                .filter(|c| seen.insert(c.clone()))
+                .collect();
+            scan_changes(&scanner, &shared, &root, n, changes)?;
+            // A merge, diffed against its first parent, brings the merged branch's lines again:
+            // each secret once per path, at the commit that first added it there.
+            occurrences = fold_to_oldest(&shared, extra, &commits, Fold::PerPath);
+            folded = true;
         }
         Source::PreCommit(files) => {
             // Literal names: pre-commit passes file names, never pathspec patterns.
@@ -555,12 +568,6 @@ pub fn scan_with(opts: &Options, extra: &Extra<'_>) -> Result<Outcome, ScanError
                 order.push(b.blob.clone());
                 by_blob.insert(b.blob, paths);
             }
-            let commit_index: HashMap<&str, usize> = history
-                .commits
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.as_str(), i))
-                .collect();
             stream_blobs(&root, order, scanner.max_size, n, &shared, |blob, data| {
                 let mut out = Vec::new();
                 for (path, commit) in &by_blob[blob] {
@@ -576,40 +583,8 @@ pub fn scan_with(opts: &Options, extra: &Extra<'_>) -> Result<Outcome, ScanError
                 (data.len(), Scanned::Findings(out))
             })?;
             // Each distinct secret once: the oldest introducing commit, with a count.
-            let mut findings = shared.findings.lock().unwrap_or_else(|e| e.into_inner());
-            if extra.every_occurrence {
-                occurrences = findings.clone();
-            }
-            let mut first: HashMap<(String, String), usize> = HashMap::new();
-            let mut kept: Vec<Finding> = Vec::new();
-            for f in findings.drain(..) {
-                let at = f
-                    .commit
-                    .as_deref()
-                    .and_then(|c| commit_index.get(c).copied())
-                    .unwrap_or(usize::MAX);
-                let key = (f.rule_id.clone(), f.secret_sha256.clone());
-                match first.get(&key) {
-                    Some(&k) => {
-                        let old = &mut kept[k];
-                        let old_at = old
-                            .commit
-                            .as_deref()
-                            .and_then(|c| commit_index.get(c).copied())
-                            .unwrap_or(usize::MAX);
-                        let count = old.occurrences + f.occurrences;
-                        if (at, &f.path, f.line) < (old_at, &old.path, old.line) {
-                            *old = f;
-                        }
-                        old.occurrences = count;
-                    }
-                    None => {
-                        first.insert(key, kept.len());
-                        kept.push(f);
-                    }
-                }
-            }
-            *findings = kept;
+            occurrences = fold_to_oldest(&shared, extra, &history.commits, Fold::PerSecret);
+            folded = true;
         }
     }
     if !scanner.allowlists.is_empty() {
@@ -637,7 +612,7 @@ pub fn scan_with(opts: &Options, extra: &Extra<'_>) -> Result<Outcome, ScanError
     findings.dedup_by(|a, b| {
         a.fingerprint == b.fingerprint && a.line == b.line && a.commit == b.commit
     });
-    if extra.every_occurrence && !matches!(opts.source, Source::AllHistory) {
+    if extra.every_occurrence && !folded {
         occurrences = findings.clone();
     }
     occurrences.retain(|f| {
@@ -666,6 +641,69 @@ pub fn scan_with(opts: &Options, extra: &Extra<'_>) -> Result<Outcome, ScanError
             .into_inner()
             .unwrap_or_else(|e| e.into_inner()),
     })
+}
+
+/// What [`fold_to_oldest`] counts as one secret.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    /// A rule and a secret, wherever it is (`--all-history`: one finding, its occurrences
+    /// counted).
+    PerSecret,
+    /// A rule, a secret and a path: the fingerprint (`--commits`: the same token in two files
+    /// is two places to clean up).
+    PerPath,
+}
+
+/// Folds the findings of a history into one per secret ([`Fold`]), kept at the oldest commit
+/// that brought it (`commits`: oldest first, parents before children; then by path and line),
+/// with the occurrences of the others counted in. The one place `--all-history` and
+/// `--commits` fold. Returns every occurrence as it was before, when `extra` asks for them
+/// (what `--update-baseline` records).
+fn fold_to_oldest(
+    shared: &Shared<'_>,
+    extra: &Extra<'_>,
+    commits: &[String],
+    fold: Fold,
+) -> Vec<Finding> {
+    let index: HashMap<&str, usize> = commits
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let at = |f: &Finding| {
+        f.commit
+            .as_deref()
+            .and_then(|c| index.get(c).copied())
+            .unwrap_or(usize::MAX)
+    };
+    let mut findings = shared.findings.lock().unwrap_or_else(|e| e.into_inner());
+    let occurrences = if extra.every_occurrence {
+        findings.clone()
+    } else {
+        Vec::new()
+    };
+    let mut first: HashMap<(String, String, Option<String>), usize> = HashMap::new();
+    let mut kept: Vec<Finding> = Vec::new();
+    for f in findings.drain(..) {
+        let path = (fold == Fold::PerPath).then(|| f.path.clone());
+        let key = (f.rule_id.clone(), f.secret_sha256.clone(), path);
+        match first.get(&key) {
+            Some(&k) => {
+                let old = &mut kept[k];
+                let count = old.occurrences + f.occurrences;
+                if (at(&f), &f.path, f.line) < (at(old), &old.path, old.line) {
+                    *old = f;
+                }
+                old.occurrences = count;
+            }
+            None => {
+                first.insert(key, kept.len());
+                kept.push(f);
+            }
+        }
+    }
+    *findings = kept;
+    occurrences
 }
 
 /// Scans files (and the files under directories) of a repository walk, each read once.

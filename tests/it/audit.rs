@@ -2017,22 +2017,6 @@ fn a_stalled_git_fails_the_audit_instead_of_hanging() {
     );
 }
 
-/// Runs a program with `input` on stdin and returns its stdout (it must succeed).
-fn pipe(program: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program} is required ({e})"));
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{program} {args:?}: {}", stderr(&out));
-    out.stdout
-}
-
 /// Red-team finding (audit/attackA): the age envelope recorded for alice is rewritten, with the
 /// real `age`, as one age file with two stanzas (alice and eve, the same data key). Eve then
 /// opens the file with the real sops although no entry names her. Judged without a key, the
@@ -2082,23 +2066,7 @@ fn an_envelope_wrapped_for_a_second_party_is_an_unknown_reader() {
 
     // The attack: alice's envelope re-wrapped for alice and eve with the real age.
     let text = sb.read("repo/secrets/a.yaml");
-    let begin = text.find("-----BEGIN AGE ENCRYPTED FILE-----").unwrap();
-    let end_marker = "-----END AGE ENCRYPTED FILE-----";
-    let end = text.find(end_marker).unwrap() + end_marker.len();
-    let indent = text[..begin].rsplit('\n').next().unwrap().to_owned();
-    let armored: String = text[begin..end]
-        .lines()
-        .map(|l| format!("{}\n", l.trim()))
-        .collect();
-    let key_file = test_key();
-    let data_key = pipe(
-        "age",
-        &["-d", "-i", key_file.to_str().unwrap()],
-        armored.as_bytes(),
-    );
-    let two = String::from_utf8(pipe("age", &["-a", "-r", alice, "-r", eve], &data_key)).unwrap();
-    let rewrapped = two.trim_end().replace('\n', &format!("\n{indent}"));
-    let attacked = format!("{}{rewrapped}{}", &text[..begin], &text[end..]);
+    let attacked = rewrap_age_envelope(&text, &test_key(), &[alice, eve]);
     std::fs::write(repo.join("secrets/a.yaml"), attacked).unwrap();
     git(&repo, None, DEV, &["commit", "-qam", "tidy"]);
     // Eve, whom no entry names, opens it with the real sops.
@@ -2147,22 +2115,6 @@ fn an_envelope_wrapped_for_a_second_party_is_an_unknown_reader() {
         .args(["audit", "--names", "names.yaml"]);
     let out = c.run();
     assert!(stdout(&out).contains("unknown readers"), "{}", stdout(&out));
-}
-
-/// The data key wrapped in the first age envelope of a sops YAML file, opened with `key`.
-fn age_data_key(text: &str, key: &Path) -> Vec<u8> {
-    let begin = text.find("-----BEGIN AGE ENCRYPTED FILE-----").unwrap();
-    let end_marker = "-----END AGE ENCRYPTED FILE-----";
-    let end = text[begin..].find(end_marker).unwrap() + begin + end_marker.len();
-    let armored: String = text[begin..end]
-        .lines()
-        .map(|l| format!("{}\n", l.trim()))
-        .collect();
-    pipe(
-        "age",
-        &["-d", "-i", key.to_str().unwrap()],
-        armored.as_bytes(),
-    )
 }
 
 /// Red-team finding (audit/attackF2): `cp prod/db.yaml staging/db.yaml` then the real sops's
@@ -2350,27 +2302,9 @@ fn future_dates_are_never_fresh_and_renames_are_not_edits() {
 /// whose envelope gpg wrote for the entry alone has no such mark.
 #[test]
 fn a_pgp_envelope_with_a_second_recipient_is_an_unknown_reader() {
-    use std::io::Write as _;
     let team = crate::pgp::Gnupg::with_test_key();
     let fpr = crate::pgp::FPR;
-    let eve_gpg = crate::pgp::Gnupg::empty();
-    let eve = eve_gpg.new_key("eve <eve@example.com>", "never", "");
-    let gpg = |g: &crate::pgp::Gnupg, args: &[&str], input: &[u8]| {
-        let mut child = g
-            .gpg()
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "gpg {args:?}: {}", stderr(&out));
-        out.stdout
-    };
-    let public = gpg(&eve_gpg, &["--export", "--armor", &eve], b"");
-    gpg(&team, &["--import"], &public);
+    let (eve_gpg, eve) = team.with_eve();
     let sb = Sandbox::new();
     let repo = sb.path("repo");
     std::fs::create_dir_all(&repo).unwrap();
@@ -2409,35 +2343,9 @@ fn a_pgp_envelope_with_a_second_recipient_is_an_unknown_reader() {
 
     // The attack: the PGP envelope re-wrapped for the team key and eve.
     let text = sb.read("repo/secrets/a.yaml");
-    let (begin, end_marker) = ("-----BEGIN PGP MESSAGE-----", "-----END PGP MESSAGE-----");
-    let b = text.find(begin).unwrap();
-    let e = b + text[b..].find(end_marker).unwrap() + end_marker.len();
-    let indent = text[..b].rsplit('\n').next().unwrap().to_owned();
-    let msg: String = text[b..e]
-        .lines()
-        .map(|l| format!("{}\n", l.trim()))
-        .collect();
-    let data_key = gpg(&team, &["-q", "-d"], msg.as_bytes());
-    let two = gpg(
-        &team,
-        &[
-            "-q",
-            "--trust-model",
-            "always",
-            "-a",
-            "-e",
-            "-r",
-            fpr,
-            "-r",
-            &eve,
-        ],
-        &data_key,
-    );
-    let two = String::from_utf8(two).unwrap();
-    let rewrapped = two.trim_end().replace('\n', &format!("\n{indent}"));
     std::fs::write(
         repo.join("secrets/a.yaml"),
-        format!("{}{rewrapped}{}", &text[..b], &text[e..]),
+        team.rewrap_envelope(&text, &[fpr, &eve]),
     )
     .unwrap();
     git(&repo, None, DEV, &["commit", "-qam", "tidy"]);

@@ -138,6 +138,68 @@ fn exit_codes_and_messages() {
     assert_eq!(sb.read("bad.yaml"), "a: [\nb: 1\n");
 }
 
+/// An empty entry in a list of keys (`--age 'K1,,K2'`, a trailing comma, in the flag, its
+/// variable or a rotate list) is refused in one line, exit 5 (a malformed recipient), with
+/// nothing written: a key left out by mistake must not become a file encrypted for fewer
+/// recipients than meant. Before the fix: encrypted for the keys that were there, exit 0.
+#[test]
+fn an_empty_entry_in_a_key_list_is_refused() {
+    let sb = Sandbox::new();
+    sb.write("plain.yaml", "a: 1\n");
+    encrypted(&sb, "e.yaml", "a: 1\n");
+    let before = sb.read("e.yaml");
+    let doubled = format!("{TEST_RECIPIENT},,{TEST_RECIPIENT2}");
+    let trailing = format!("{TEST_RECIPIENT2},");
+    let refused = |out: std::process::Output| {
+        assert_code(&out, 5);
+        let err = stderr(&out);
+        assert!(err.contains("empty entry"), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(out.stdout.is_empty());
+    };
+    for list in [&doubled, &trailing, &format!(",{TEST_RECIPIENT}")] {
+        refused(
+            sb.cmd()
+                .args(["encrypt", "--age", list, "plain.yaml"])
+                .run(),
+        );
+        refused(
+            sb.cmd()
+                .env("SOPS_AGE_RECIPIENTS", list)
+                .args(["encrypt", "plain.yaml"])
+                .run(),
+        );
+    }
+    refused(
+        sb.cmd()
+            .args(["encrypt", "--age", TEST_RECIPIENT, "--pgp", ","])
+            .arg("plain.yaml")
+            .run(),
+    );
+    for flag in ["--add-age", "--rm-age", "--rm-pgp", "--add-kms"] {
+        let list = if flag.ends_with("age") {
+            &trailing
+        } else {
+            ","
+        };
+        refused(
+            sb.with_key()
+                .args(["rotate", "-i", flag, list, "e.yaml"])
+                .run(),
+        );
+    }
+    assert_eq!(sb.read("e.yaml"), before);
+    assert_eq!(sb.read("plain.yaml"), "a: 1\n");
+    // Blanks around entries are fine, as in sops.
+    let out = sb
+        .cmd()
+        .args(["encrypt", "--age"])
+        .arg(format!("{TEST_RECIPIENT}, {TEST_RECIPIENT2}"))
+        .arg("plain.yaml")
+        .run();
+    assert_code(&out, 0);
+}
+
 #[test]
 fn wrong_key_lists_each_identity_source() {
     let sb = Sandbox::new();

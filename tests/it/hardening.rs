@@ -1005,6 +1005,62 @@ fn files_with_other_names_are_refused_without_force() {
     );
 }
 
+/// A verb without `--force` (keygen, the drop-in: sops has none) refused a file with other
+/// names with advice to "pass --force", which that command then refused as an unknown flag.
+/// The advice now names what exists: the command it quotes, run as written, makes the write
+/// succeed, and the other name keeps its content. Before the fix: "(pass --force …)".
+#[test]
+fn the_advice_for_a_file_with_other_names_is_one_the_command_takes() {
+    let sb = Sandbox::new();
+    sb.write("keys.txt", "# an old identity file\n");
+    std::fs::hard_link(sb.path("keys.txt"), sb.path("other-name.txt")).unwrap();
+    sb.write("p.yaml", "a: secret\n");
+    std::fs::hard_link(sb.path("p.yaml"), sb.path("copy.yaml")).unwrap();
+    let advised = |out: &std::process::Output| -> String {
+        assert_code(out, 3);
+        let err = stderr(out);
+        assert!(err.contains("hard links"), "{err}");
+        assert!(
+            !err.contains("--force"),
+            "advice the command does not take: {err}"
+        );
+        // The last command in backquotes (the first names `encrypt -i`).
+        err.rsplit('`')
+            .nth(1)
+            .expect("a command in backquotes")
+            .to_owned()
+    };
+    // keygen: it takes no --force (clap refuses it), so the advice must not name it.
+    assert_code(
+        &sb.cmd().args(["keygen", "--force", "-o", "keys.txt"]).run(),
+        2,
+    );
+    let cmd = advised(&sb.cmd().args(["keygen", "-o", "keys.txt"]).run());
+    assert_eq!(
+        cmd,
+        "cp 'keys.txt' 'keys.txt.new' && mv 'keys.txt.new' 'keys.txt'"
+    );
+    run_block_ok(sb.dir.path(), &cmd, &[]);
+    let out = sb.cmd().args(["keygen", "-o", "keys.txt"]).run();
+    assert_code(&out, 0);
+    assert!(sb.read("keys.txt").contains("AGE-SECRET-KEY-1"));
+    assert_eq!(sb.read("other-name.txt"), "# an old identity file\n");
+    // The drop-in (sops has no --force either).
+    let sops = || crate::sops_mode::shroud_as_sops(&sb);
+    let cmd = advised(
+        &sops()
+            .args(["encrypt", "-i", "--age", TEST_RECIPIENT, "p.yaml"])
+            .run(),
+    );
+    run_block_ok(sb.dir.path(), &cmd, &[]);
+    let out = sops()
+        .args(["encrypt", "-i", "--age", TEST_RECIPIENT, "p.yaml"])
+        .run();
+    assert_code(&out, 0);
+    assert!(sb.read("p.yaml").contains("ENC["));
+    assert_eq!(sb.read("copy.yaml"), "a: secret\n");
+}
+
 /// The lock file never follows a planted symlink, a stale one (its process gone) is taken
 /// over and explained, and a signal during a write removes it.
 #[test]

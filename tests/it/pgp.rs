@@ -105,6 +105,39 @@ impl Gnupg {
             .unwrap()
             .to_owned()
     }
+
+    /// Runs gpg in this home with `input` on stdin; its stdout (it must succeed).
+    pub fn pipe(&self, args: &[&str], input: &[u8]) -> Vec<u8> {
+        let mut c = self.gpg();
+        c.args(args);
+        pipe_through(c, input)
+    }
+
+    /// Eve, for the red team's "second reader" attack: a home of her own with a new key, whose
+    /// public key this home imports. Returns her home and fingerprint.
+    pub fn with_eve(&self) -> (Gnupg, String) {
+        let eve_gpg = Gnupg::empty();
+        let eve = eve_gpg.new_key("eve <eve@example.com>", "never", "");
+        let public = eve_gpg.pipe(&["--export", "--armor", &eve], b"");
+        self.pipe(&["--import"], &public);
+        (eve_gpg, eve)
+    }
+
+    /// [`rewrap_envelope`] of the first PGP envelope of sops YAML `text` with the real gpg:
+    /// opened with this home's secret key, encrypted again as one message for each of
+    /// `recipients` (fingerprints of keys this home holds).
+    pub fn rewrap_envelope(&self, text: &str, recipients: &[&str]) -> String {
+        let mut args = vec!["-q", "--trust-model", "always", "-a", "-e"];
+        for r in recipients {
+            args.extend(["-r", r]);
+        }
+        rewrap_envelope(
+            text,
+            PGP_ARMOR,
+            |msg| self.pipe(&["-q", "-d"], msg),
+            |data_key| self.pipe(&args, data_key),
+        )
+    }
 }
 
 impl Drop for Gnupg {

@@ -401,7 +401,6 @@ fn rotate_rm_does_not_report_drift_for_the_key_it_removed() {
 /// afresh; before the fix it said no file lists her and changed nothing.
 #[test]
 fn revoke_rekeys_a_file_whose_envelope_hides_a_second_reader() {
-    use std::io::Write as _;
     let sb = Sandbox::new();
     let (eve_key, eve) = new_key(&sb, "eve.txt");
     let team = team();
@@ -412,37 +411,10 @@ fn revoke_rekeys_a_file_whose_envelope_hides_a_second_reader() {
         &[("secrets/a.yaml", "api: t0k3n-a\n")],
         &team,
     );
-    let age = |args: &[&str], input: &[u8]| {
-        let mut child = std::process::Command::new("age")
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("the real age is required");
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "age {args:?}");
-        out.stdout
-    };
     let text = sb.read("secrets/a.yaml");
-    let begin = text.find("-----BEGIN AGE ENCRYPTED FILE-----").unwrap();
-    let end_marker = "-----END AGE ENCRYPTED FILE-----";
-    let end = text.find(end_marker).unwrap() + end_marker.len();
-    let indent = text[..begin].rsplit('\n').next().unwrap().to_owned();
-    let armored: String = text[begin..end]
-        .lines()
-        .map(|l| format!("{}\n", l.trim()))
-        .collect();
-    let key_file = test_key();
-    let data_key = age(
-        &["-d", "-i", key_file.to_str().unwrap()],
-        armored.as_bytes(),
-    );
-    let two = String::from_utf8(age(&["-a", "-r", TEST_RECIPIENT, "-r", &eve], &data_key)).unwrap();
-    let rewrapped = two.trim_end().replace('\n', &format!("\n{indent}"));
     sb.write(
         "secrets/a.yaml",
-        &format!("{}{rewrapped}{}", &text[..begin], &text[end..]),
+        &rewrap_age_envelope(&text, &test_key(), &[TEST_RECIPIENT, &eve]),
     );
     let repo = sb.dir.path();
     git(repo, &["commit", "-qam", "tidy"]);
@@ -541,36 +513,6 @@ fn revoke_verdict_names_another_ref_whose_data_key_the_key_unwraps() {
     assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-ref-datakey");
 }
 
-/// The armored message between `begin` and `end` in `text`: (its byte range, the message with
-/// the indentation stripped, the indentation).
-fn armored_block(text: &str, begin: &str, end: &str) -> (std::ops::Range<usize>, String, String) {
-    let b = text.find(begin).unwrap();
-    let e = b + text[b..].find(end).unwrap() + end.len();
-    let indent = text[..b].rsplit('\n').next().unwrap().to_owned();
-    let msg = text[b..e]
-        .lines()
-        .map(|l| format!("{}\n", l.trim()))
-        .collect();
-    (b..e, msg, indent)
-}
-
-/// Runs `gpg` in `g`'s home with `input` on stdin; its stdout.
-fn gpg_pipe(g: &crate::pgp::Gnupg, args: &[&str], input: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut child = g
-        .gpg()
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "gpg {args:?}: {}", stderr(&out));
-    out.stdout
-}
-
 /// Red-team round 2 (t-pgp-two): the team's PGP envelope is rewritten, with the real gpg, as
 /// one message with a second public-key encrypted session key, for eve's PGP key (the same data
 /// key). No rule and no entry names eve, yet she opens the file with the real sops. `keys
@@ -581,15 +523,7 @@ fn gpg_pipe(g: &crate::pgp::Gnupg, args: &[&str], input: &[u8]) -> Vec<u8> {
 fn revoke_rekeys_a_file_whose_pgp_envelope_has_a_second_recipient() {
     let team_gpg = crate::pgp::Gnupg::with_test_key();
     let fpr = crate::pgp::FPR;
-    let eve_gpg = crate::pgp::Gnupg::empty();
-    let eve = eve_gpg.new_key("eve <eve@example.com>", "never", "");
-    let eve_public = eve_gpg
-        .gpg()
-        .args(["--export", "--armor", &eve])
-        .output()
-        .unwrap()
-        .stdout;
-    gpg_pipe(&team_gpg, &["--import"], &eve_public);
+    let (eve_gpg, eve) = team_gpg.with_eve();
     let sb = Sandbox::new();
     let home = team_gpg.home.path().display().to_string();
     let eve_home = eve_gpg.home.path().display().to_string();
@@ -604,33 +538,8 @@ fn revoke_rekeys_a_file_whose_pgp_envelope_has_a_second_recipient() {
         &both,
     );
     let text = sb.read("secrets/a.yaml");
-    let (range, msg, indent) = armored_block(
-        &text,
-        "-----BEGIN PGP MESSAGE-----",
-        "-----END PGP MESSAGE-----",
-    );
-    let data_key = gpg_pipe(&team_gpg, &["-q", "-d"], msg.as_bytes());
-    let two = gpg_pipe(
-        &team_gpg,
-        &[
-            "-q",
-            "--trust-model",
-            "always",
-            "-a",
-            "-e",
-            "-r",
-            fpr,
-            "-r",
-            &eve,
-        ],
-        &data_key,
-    );
-    let two = String::from_utf8(two).unwrap();
-    let rewrapped = two.trim_end().replace('\n', &format!("\n{indent}"));
-    sb.write(
-        "secrets/a.yaml",
-        &format!("{}{rewrapped}{}", &text[..range.start], &text[range.end..]),
-    );
+    let attacked = team_gpg.rewrap_envelope(&text, &[fpr, &eve]);
+    sb.write("secrets/a.yaml", &attacked);
     let repo = sb.dir.path();
     git(repo, &["commit", "-qam", "tidy"]);
     let eve_reads = |file: &str| {
@@ -882,4 +791,68 @@ fn revoke_reads_history_versions_whose_name_does_not_say_their_format() {
     git(repo, &["commit", "-qam", "revoke"]);
     write_after(&sb, &team, "after-conf-revoke");
     assert_locked_out(&Attacker::age(&attacker_key), &sb, "after-conf-revoke");
+}
+
+/// Red-team round 3: `keys revoke --dry-run` exited 0 while its report said `complete: false`,
+/// so `shroud keys revoke --dry-run KEY && echo nothing left` lied. A dry run whose plan leaves
+/// work (files to re-key, a config to edit, a config outside the repository that only a person
+/// can change) exits 1, the code of a revocation that did not complete; 0 only when nothing is
+/// left. Before the fix: exit 0 in the first two cases.
+#[test]
+fn revoke_dry_run_exits_1_while_work_is_left() {
+    let sb = Sandbox::new();
+    let (_, r) = new_key(&sb, "attacker.txt");
+    let team = team();
+    let team = env(&team);
+    repo_with(
+        &sb,
+        &rules(&format!("{TEST_RECIPIENT},{r}")),
+        &[("secrets/db.yaml", "db:\n  password: old\n")], // shroud:allow
+        &team,
+    );
+    let outside = tempfile::tempdir().unwrap();
+    let cfg = outside.path().join("team-sops.yaml");
+    std::fs::write(&cfg, rules(&format!("{TEST_RECIPIENT},{r}"))).unwrap();
+    let dry = |config: Option<&std::path::Path>| {
+        let mut c = sb.with_key();
+        if let Some(cfg) = config {
+            c.env("SOPS_CONFIG", cfg);
+        }
+        let out = c
+            .args(["keys", "revoke", "--dry-run", "--report", "d.json", &r])
+            .run();
+        (out, report(&sb, "d.json")["complete"].clone())
+    };
+    // A config and a file to change: nothing changed, exit 1, not complete.
+    let before = (sb.read(".sops.yaml"), sb.read("secrets/db.yaml"));
+    let (out, complete) = dry(None);
+    assert_code(&out, 1);
+    assert_eq!(complete, false);
+    assert!(stderr(&out).contains("NOT revoked yet"), "{}", stderr(&out));
+    assert_eq!((sb.read(".sops.yaml"), sb.read("secrets/db.yaml")), before);
+    // Revoked in the repository; a config outside it still lists the key: exit 1.
+    let out = sb.with_key().args(["keys", "revoke", "-y", &r]).run();
+    assert_code(&out, 0);
+    git(sb.dir.path(), &["commit", "-qam", "revoke"]);
+    let (out, complete) = dry(Some(&cfg));
+    assert_code(&out, 1);
+    assert_eq!(complete, false);
+    assert!(stderr(&out).contains("team-sops.yaml"), "{}", stderr(&out));
+    // Nothing left: exit 0, complete.
+    let (out, complete) = dry(None);
+    assert_code(&out, 0);
+    assert_eq!(complete, true);
+    // `&& echo` as a script writes it, while the outside config still lists the key.
+    let cfg = cfg.display().to_string();
+    let key = test_key().display().to_string();
+    let out = run_block(
+        sb.dir.path(),
+        r#"shroud keys revoke --dry-run "$R" && echo nothing left || echo "work left: $?""#,
+        &[
+            ("R", &r),
+            ("SOPS_CONFIG", &cfg),
+            ("SOPS_AGE_KEY_FILE", &key),
+        ],
+    );
+    assert_eq!(stdout(&out), "work left: 1\n", "{}", stderr(&out));
 }

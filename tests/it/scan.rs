@@ -2172,6 +2172,49 @@ fn a_credential_written_while_resolving_a_merge_is_found_in_the_range() {
     }
 }
 
+/// `--commits` diffs a merge against its first parent, so a token a branch commit added comes
+/// again with the merge that brings it (when the merged file differs from the branch's: main
+/// changed another line). Each (rule, secret, path) is reported once per run, at the oldest
+/// commit, as `--all-history` does; the same token in another file is another finding. Before
+/// the fix: reported twice, by the branch commit and by the merge.
+#[test]
+fn commits_reports_a_token_a_merge_brings_again_once_at_the_branch_commit() {
+    let d = repo();
+    write(d.path(), "app.env", "a=1\nb=2\nc=3\nd=4\ne=5\n");
+    let base = commit_at(d.path(), "base", 1_700_000_000);
+    git(d.path(), &["checkout", "-q", "-b", "feat"]);
+    let tok = github_token(62);
+    write(
+        d.path(),
+        "app.env",
+        &format!("a=1\nb=2\nc=3\nd=4\ne=5\nTOKEN={tok}\n"),
+    );
+    write(d.path(), "other.env", &format!("TOKEN={tok}\n"));
+    let leak = commit_at(d.path(), "leak on a branch", 1_700_000_100);
+    git(d.path(), &["checkout", "-q", "main"]);
+    write(d.path(), "app.env", "a=changed\nb=2\nc=3\nd=4\ne=5\n");
+    commit_at(d.path(), "main changes another line", 1_700_000_200);
+    git(d.path(), &["merge", "-q", "--no-ff", "--no-edit", "feat"]);
+    assert_eq!(
+        git(d.path(), &["show", "HEAD:app.env"]),
+        format!("a=changed\nb=2\nc=3\nd=4\ne=5\nTOKEN={tok}\n"),
+        "the merged file differs from the branch's"
+    );
+    for range in [format!("{base}..HEAD"), format!("{base}..")] {
+        let out = shroud(d.path(), &["scan", "--format", "json", "--commits", &range]);
+        assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stderr));
+        let v = json(&out);
+        let f = findings(&v);
+        let at =
+            |p: &str| -> Vec<&serde_json::Value> { f.iter().filter(|x| x["path"] == p).collect() };
+        assert_eq!(at("app.env").len(), 1, "{range}: {v}");
+        assert_eq!(at("app.env")[0]["commit"], leak.as_str(), "{v}");
+        assert_eq!(at("app.env")[0]["line"], 6, "{v}");
+        assert_eq!(at("other.env").len(), 1, "{range}: {v}");
+        assert_eq!(f.len(), 2, "{range}: {v}");
+    }
+}
+
 /// A file renamed or copied (git's R100/C100, also with `diff.renames=copies`) to a path where
 /// other checks apply is wholly added there: a plaintext Secret kept as `.txt` becomes
 /// `k8s/api.yaml`, which `.sops.yaml` says must be encrypted.

@@ -941,6 +941,11 @@ fn corpus() -> Vec<Case> {
         &["rotate", "-i", "nonexist.yaml"][..],
         &["rotate", "-i", "p.yaml"],
         &["updatekeys", "-y", "p.yaml"],
+        // sops's updatekeys fails with exit 1 on anything but a sops file it can write: a
+        // device, a directory, a file that does not exist.
+        &["updatekeys", "-y", "/dev/null"],
+        &["updatekeys", "-y", "."],
+        &["updatekeys", "-y", "nonexist.yaml"],
         &["filestatus", "nonexist.yaml"],
         &["exec-env", "nonexist.env", "true"],
         &["-d", "--output-type", "dotenv", "sn.yaml"],
@@ -961,6 +966,46 @@ fn corpus() -> Vec<Case> {
         &["-r", "-i", "--rm-age", TEST_RECIPIENT2, "s2.yaml"],
     ] {
         v.push(case(args).config(two.clone()));
+    }
+    // An empty entry of a key list (a doubled, leading or trailing comma): sops 3.11 refuses it
+    // in every list of keys to encrypt for or add, and in --rm-age, and lets it through in
+    // --rm-pgp and --rm-kms (it names no key). A `.sops.yaml` string list drops it; a YAML list
+    // refuses an empty item.
+    let k1 = TEST_RECIPIENT;
+    let k2 = TEST_RECIPIENT2;
+    let doubled = format!("{k1},,{k2}");
+    let trailing = format!("{k2},");
+    let leading = format!(",{k1}");
+    for args in [
+        &["encrypt", "--age", doubled.as_str(), "p.yaml"][..],
+        &["encrypt", "--age", &trailing, "p.yaml"],
+        &["encrypt", "-a", &leading, "p.yaml"],
+        &["-e", "--age", &doubled, "p.yaml"],
+        &["-e", "-i", "--age", &trailing, "p.yaml"],
+        &["encrypt", "--age", k1, "--pgp", ",", "p.yaml"],
+        &["encrypt", "--age", k1, "--kms", ",", "p.yaml"],
+        &["encrypt", "--age", k1, "--kms", "", "p.yaml"],
+        &["rotate", "-i", "--add-age", &trailing, "s.yaml"],
+        &["-r", "-i", "--add-age", &doubled, "s.yaml"],
+        &["rotate", "-i", "--add-pgp", ",", "s.yaml"],
+        &["rotate", "-i", "--add-kms", ",", "s.yaml"],
+        &["rotate", "-i", "--rm-age", &trailing, "s2.yaml"],
+        &["rotate", "-i", "--rm-pgp", ",", "s.yaml"],
+        &["rotate", "-i", "--rm-kms", ",,", "s.yaml"],
+        &["-r", "-i", "--rm-pgp", ",", "s.yaml"],
+    ] {
+        v.push(case(args));
+    }
+    v.push(case(&["encrypt", "p.yaml"]).env("SOPS_AGE_RECIPIENTS", &trailing));
+    v.push(case(&["encrypt", "p.yaml"]).env("SOPS_AGE_RECIPIENTS", &doubled));
+    v.push(case(&["encrypt", "--age", k1, "p.yaml"]).env("SOPS_PGP_FP", ","));
+    for rule in [
+        format!("age: {doubled}"),
+        format!("age: {trailing}"),
+        format!("age: [{k1}, '']"),
+        format!("age: [{k1}, '{trailing}']"),
+    ] {
+        v.push(case(&["encrypt", "p.yaml"]).config(format!("creation_rules:\n  - {rule}\n")));
     }
     // sops skips key types it does not know in the decryption order.
     v.push(case(&["-d", "--decryption-order", "bogus", "s.yaml"]).out());

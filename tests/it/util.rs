@@ -425,3 +425,95 @@ pub fn run_block_ok(dir: &Path, block: &str, env: &[(&str, &str)]) -> Output {
     );
     out
 }
+
+/// Runs `cmd` with `input` on stdin and returns its stdout (it must succeed).
+pub fn pipe_through(mut cmd: Command, input: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start ({e})"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{what}: {}", stderr(&out));
+    out.stdout
+}
+
+/// Runs `program` with `args` and `input` on stdin; its stdout (it must succeed).
+pub fn pipe(program: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut c = Command::new(program);
+    c.args(args);
+    pipe_through(c, input)
+}
+
+/// The armor lines of an age envelope in a sops file.
+pub const AGE_ARMOR: (&str, &str) = (
+    "-----BEGIN AGE ENCRYPTED FILE-----",
+    "-----END AGE ENCRYPTED FILE-----",
+);
+
+/// The armor lines of a PGP envelope in a sops file.
+pub const PGP_ARMOR: (&str, &str) = ("-----BEGIN PGP MESSAGE-----", "-----END PGP MESSAGE-----");
+
+/// The first armored envelope (`armor`: its BEGIN and END lines) of a sops YAML file: its byte
+/// range in `text`, the message with the YAML indentation stripped, and that indentation.
+pub fn armored_envelope(
+    text: &str,
+    armor: (&str, &str),
+) -> (std::ops::Range<usize>, String, String) {
+    let (begin, end) = armor;
+    let b = text.find(begin).expect("an armored envelope");
+    let e = b + text[b..].find(end).expect("its end line") + end.len();
+    let indent = text[..b].rsplit('\n').next().unwrap().to_owned();
+    let msg = text[b..e]
+        .lines()
+        .map(|l| format!("{}\n", l.trim()))
+        .collect();
+    (b..e, msg, indent)
+}
+
+/// The data key in the first age envelope of sops YAML `text`, opened by the real `age` with
+/// the identities in `key`.
+pub fn age_data_key(text: &str, key: &Path) -> Vec<u8> {
+    let (_, armored, _) = armored_envelope(text, AGE_ARMOR);
+    pipe(
+        age_cli(),
+        &["-d", "-i", key.to_str().unwrap()],
+        armored.as_bytes(),
+    )
+}
+
+/// The red team's "second reader" attack (audit/attackA, revoke t-pgp-two): the first armored
+/// envelope (`armor`) of sops YAML `text` is opened with `open` and wrapped again with `wrap`,
+/// one envelope for more parties with the same data key. Each of them then opens the file,
+/// though its metadata names only the envelope's own recipient. Returns the rewritten text.
+pub fn rewrap_envelope(
+    text: &str,
+    armor: (&str, &str),
+    open: impl FnOnce(&[u8]) -> Vec<u8>,
+    wrap: impl FnOnce(&[u8]) -> Vec<u8>,
+) -> String {
+    let (range, msg, indent) = armored_envelope(text, armor);
+    let data_key = open(msg.as_bytes());
+    let rewrapped = String::from_utf8(wrap(&data_key)).unwrap();
+    let rewrapped = rewrapped.trim_end().replace('\n', &format!("\n{indent}"));
+    format!("{}{rewrapped}{}", &text[..range.start], &text[range.end..])
+}
+
+/// [`rewrap_envelope`] of the first age envelope with the real `age`: opened with the
+/// identities in `key`, wrapped as one age file with a stanza for each of `recipients`.
+pub fn rewrap_age_envelope(text: &str, key: &Path, recipients: &[&str]) -> String {
+    let mut args = vec!["-a"];
+    for r in recipients {
+        args.extend(["-r", r]);
+    }
+    rewrap_envelope(
+        text,
+        AGE_ARMOR,
+        |m| pipe(age_cli(), &["-d", "-i", key.to_str().unwrap()], m),
+        |k| pipe(age_cli(), &args, k),
+    )
+}
