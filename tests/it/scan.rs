@@ -33,8 +33,14 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 pub fn repo() -> tempfile::TempDir {
+    repo_of("sha1")
+}
+
+/// A repository whose objects are named by `format` (`sha1`, `sha256`).
+pub fn repo_of(format: &str) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    git(d.path(), &["init", "-q", "-b", "main"]);
+    let format = format!("--object-format={format}");
+    git(d.path(), &["init", "-q", &format, "-b", "main"]);
     git(d.path(), &["config", "user.name", "Test"]);
     git(d.path(), &["config", "user.email", "test@example.com"]);
     git(d.path(), &["config", "commit.gpgsign", "false"]);
@@ -1558,13 +1564,7 @@ fn custom_rule_ids_are_escaped_for_the_terminal() {
 fn a_stalled_git_stream_times_out_instead_of_hanging() {
     // SHA-256: objects are read through `git cat-file --batch` there (SHA-1 repositories are
     // read in process), the stream this test stalls.
-    let d = tempfile::tempdir().unwrap();
-    git(
-        d.path(),
-        &["init", "-q", "--object-format=sha256", "-b", "main"],
-    );
-    git(d.path(), &["config", "user.name", "Test"]);
-    git(d.path(), &["config", "user.email", "test@example.com"]);
+    let d = repo_of("sha256");
     std::fs::write(
         d.path().join("conf.env"),
         format!("TOKEN={}\n", github_token(7)),
@@ -2527,7 +2527,8 @@ fn history_objects_read_in_process_agree_with_git() {
     let body: String = (0..400)
         .map(|i| format!("line {i} of the configuration\n"))
         .collect();
-    for v in 0..30 {
+    // More blobs than a staged change has: the scan reads these in process.
+    for v in 0..40 {
         let mut text = body.replace("line 7 ", &format!("line 7 (v{v}) "));
         if v == 12 {
             // Deep in a delta chain once packed.
@@ -2600,13 +2601,7 @@ fn history_objects_read_in_process_agree_with_git() {
     assert_eq!(paths, ["app.conf"], "the replaced blob is what git shows");
 
     // A SHA-256 repository: read through the CLI, same findings.
-    let s = tempfile::tempdir().unwrap();
-    git(
-        s.path(),
-        &["init", "-q", "--object-format=sha256", "-b", "main"],
-    );
-    git(s.path(), &["config", "user.name", "Test"]);
-    git(s.path(), &["config", "user.email", "test@example.com"]);
+    let s = repo_of("sha256");
     for v in 0..12 {
         let extra = if v == 5 {
             format!("GH={tok}\n")
