@@ -16,7 +16,9 @@ pub enum SourceError {
     Spawn(std::io::Error),
     #[error("git {args} failed: {stderr}")]
     Git { args: String, stderr: String },
-    #[error("unexpected output from git cat-file")]
+    #[error(
+        "unexpected output from git cat-file (a damaged object? check the repository with `git fsck`)"
+    )]
     Protocol,
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -487,7 +489,17 @@ pub fn history(root: &Path) -> Result<History, SourceError> {
             _ => {}
         }
     }
-    child.wait()?;
+    // Every blob answered and git content with its answers: a git that died half-way (an
+    // unreadable object) must fail the scan, not shorten the history it covers.
+    let status = child.wait()?;
+    if !status.success() || ids.next().is_some() {
+        return Err(SourceError::Git {
+            args: "cat-file --batch-check".into(),
+            stderr: format!(
+                "{status}; not every object was listed (check the repository with `git fsck`)"
+            ),
+        });
+    }
     Ok(h)
 }
 
@@ -551,13 +563,27 @@ pub fn read_blobs(
             if (&mut r).take(size + 1).read_to_end(&mut buf)? as u64 != size + 1 {
                 return Err(SourceError::Protocol);
             }
-            buf.pop();
+            // git ends each object with a newline: anything else means the size it announced
+            // was not the content's (a damaged object), and the rest would be misread.
+            if buf.pop() != Some(b'\n') {
+                return Err(SourceError::Protocol);
+            }
             f(i, Blob::Data(buf));
         } else {
             f(i, Blob::Missing);
         }
     }
-    child.wait()?;
+    // Nothing after the last object.
+    if !r.fill_buf()?.is_empty() {
+        return Err(SourceError::Protocol);
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        return Err(SourceError::Git {
+            args: "cat-file --batch".into(),
+            stderr: format!("{status} (check the repository with `git fsck`)"),
+        });
+    }
     Ok(())
 }
 

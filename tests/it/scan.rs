@@ -2575,7 +2575,10 @@ fn history_objects_read_in_process_agree_with_git() {
     let c = shared.path().join("c");
     assert!(c.join(".git/objects/info/alternates").exists());
     assert_eq!(secrets(&c), want);
-    assert!(reader_agrees_with_git(&c));
+    assert!(
+        !reader_agrees_with_git(&c),
+        "borrowed object stores are git's to resolve"
+    );
     let wt = shared.path().join("wt");
     git(d.path(), &["worktree", "add", "-q", wt.to_str().unwrap()]);
     assert_eq!(secrets(&wt), want);
@@ -2613,4 +2616,134 @@ fn history_objects_read_in_process_agree_with_git() {
     }
     assert!(!reader_agrees_with_git(s.path()));
     assert_eq!(secrets(s.path()).len(), 1);
+}
+
+/// Red team of the in-process reader: a repository git reads correctly but that a second
+/// reader could misread, or one git itself cannot fully read, never scans as clean.
+#[test]
+fn history_reader_never_turns_a_store_it_cannot_read_into_a_clean_scan() {
+    let tok = github_token(43);
+    let make = |dir: &Path| {
+        for i in 0..40 {
+            std::fs::write(dir.join(format!("f{i}.txt")), format!("filler {i}\n")).unwrap();
+        }
+        commit_all(dir, "fill");
+        std::fs::write(dir.join("secret.txt"), format!("token = \"{tok}\"\n")).unwrap();
+        commit_all(dir, "secret");
+        git(dir, &["rm", "-q", "secret.txt"]);
+        git(dir, &["commit", "-q", "-m", "rm"]);
+    };
+    let history = |dir: &Path| {
+        let out = shroud(dir, &["scan", "--all-history", "--format", "json"]);
+        (
+            code(&out),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out,
+        )
+    };
+    let loose = |dir: &Path, rev: &str| {
+        let id = git(dir, &["rev-parse", rev]).trim().to_owned();
+        dir.join(".git/objects").join(&id[..2]).join(&id[2..])
+    };
+
+    // A chain of borrowed stores whose second hop is relative to the first (a clone
+    // `--reference`d to a pooled mirror): git resolves it; so must the scan.
+    let w = tempfile::tempdir().unwrap();
+    let src_repo = repo();
+    let src = src_repo.path();
+    make(src);
+    let status = |c: &mut Command| assert!(c.status().unwrap().success());
+    status(
+        Command::new("git")
+            .arg("clone")
+            .args(["-q", "--bare"])
+            .arg(src)
+            .arg(w.path().join("store.git")),
+    );
+    status(
+        Command::new("git")
+            .args(["init", "-q", "--bare"])
+            .arg(w.path().join("mid.git")),
+    );
+    std::fs::write(
+        w.path().join("mid.git/objects/info/alternates"),
+        "../../store.git/objects\n",
+    )
+    .unwrap();
+    status(
+        Command::new("git")
+            .args(["clone", "-q", "-s"])
+            .arg(w.path().join("store.git"))
+            .arg(w.path().join("u")),
+    );
+    let u = w.path().join("u");
+    std::fs::write(
+        u.join(".git/objects/info/alternates"),
+        format!("{}\n", w.path().join("mid.git/objects").display()),
+    )
+    .unwrap();
+    let (c, err, out) = history(&u);
+    assert_eq!(c, 1, "{err}");
+    assert_eq!(json(&out)["findings"].as_array().unwrap().len(), 1);
+
+    // An unrelated object git cannot read: the scan fails, never reports the rest as clean.
+    let d = repo();
+    make(d.path());
+    let f = loose(d.path(), "HEAD~2:f3.txt");
+    std::fs::remove_file(&f).unwrap();
+    std::fs::create_dir(&f).unwrap();
+    let (c, err, _) = history(d.path());
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("git fsck"), "{err}");
+
+    // A loose object whose header understates its size (git shows all of it): a failed scan,
+    // in process and through `git cat-file` (a SHA-256 repository) alike.
+    for d in [repo(), repo_of("sha256")] {
+        make(d.path());
+        let f = loose(d.path(), "HEAD~1:secret.txt");
+        let content = format!("token = \"{tok}\"\n");
+        let mut z = flate2_free_zlib(format!("blob 5\0{content}").as_bytes());
+        std::fs::remove_file(&f).unwrap();
+        std::fs::write(&f, std::mem::take(&mut z)).unwrap();
+        let (c, err, out) = history(d.path());
+        assert_eq!(c, 2, "{err} {}", stdout(&out));
+    }
+
+    // A stale multi-pack index that git is told not to read: the scan reads what git reads.
+    let d = repo();
+    make(d.path());
+    git(d.path(), &["repack", "-q", "-a", "-d", "--write-midx"]);
+    let midx = d.path().join(".git/objects/pack/multi-pack-index");
+    let stale = std::fs::read(&midx).unwrap();
+    git(d.path(), &["repack", "-q", "-a", "-d"]);
+    std::fs::write(&midx, stale).unwrap();
+    git(d.path(), &["config", "core.multiPackIndex", "false"]);
+    let (c, err, out) = history(d.path());
+    if c != 2 {
+        assert_eq!(c, 1, "{err}");
+        assert_eq!(json(&out)["findings"].as_array().unwrap().len(), 1);
+    }
+}
+
+/// zlib's stored (uncompressed) format, enough for a git loose object a test writes by hand.
+fn flate2_free_zlib(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x78, 0x01];
+    let mut chunks = data.chunks(65535).peekable();
+    if chunks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(c) = chunks.next() {
+        out.push(u8::from(chunks.peek().is_none()));
+        let n = c.len() as u16;
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&(!n).to_le_bytes());
+        out.extend_from_slice(c);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in data {
+        a = (a + x as u32) % 65521;
+        b = (b + a) % 65521;
+    }
+    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    out
 }
