@@ -1103,14 +1103,7 @@ fn lock_files_are_not_followed_explained_when_stale_and_removed_on_signals() {
 
     // A signal while the editor runs: the lock goes with the plaintext.
     for sig in ["-TERM", "-INT", "-HUP"] {
-        let mut child = sb
-            .with_key()
-            .env("EDITOR", "sh -c 'sleep 30' --")
-            .args(["edit", "e.yaml"])
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_edit(&sb, "sh -c 'sleep 30' --");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while !lock.exists() {
             assert!(std::time::Instant::now() < deadline, "edit took no lock");
@@ -1232,6 +1225,17 @@ fn edit_errors_on_a_terminal_are_sanitised() {
 // ---- Red team: hygiene promises ---------------------------------------------------------------
 
 /// Sends signal number `sig` to `pid` (numbers, so that real-time signals work too).
+/// `shroud edit e.yaml` started under `editor`, its stdin and stderr closed.
+fn spawn_edit(sb: &Sandbox, editor: &str) -> std::process::Child {
+    sb.with_key()
+        .env("EDITOR", editor)
+        .args(["edit", "e.yaml"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn send_signal(sig: i32, pid: u32) {
     let st = std::process::Command::new("kill")
         .args(["-s", &sig.to_string(), &pid.to_string()])
@@ -1403,14 +1407,7 @@ fn a_signal_to_edit_ends_it_with_the_signal_not_exit_201() {
         .collect();
     for sig in runs {
         let _ = std::fs::remove_file(sb.path("ready"));
-        let mut child = sb
-            .with_key()
-            .env("EDITOR", "sh -c 'touch ready; exec sleep 30' --")
-            .args(["edit", "e.yaml"])
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_edit(&sb, "sh -c 'touch ready; exec sleep 30' --");
         wait_until(20, "the editor starts", || sb.path("ready").exists());
         send_signal(sig, child.id());
         let status = child.wait().unwrap();
